@@ -1,0 +1,78 @@
+// Package capture defines the one interface every packet source implements
+// (capture files today; AF_PACKET and eBPF later), so tests drive the very
+// pipeline production runs. It owns the Packet type and the link-type numbers.
+// It must not import the decoder, the engine or any logger.
+package capture
+
+import (
+	"errors"
+	"fmt"
+)
+
+// LinkType is a pcap/pcapng LINKTYPE_ value (https://www.tcpdump.org/linktypes.html).
+type LinkType uint16
+
+// Link types the decoder understands. Others are passed through and counted
+// as unsupported by the decoder, never treated as an error by a reader.
+const (
+	LinkNull      LinkType = 0   // BSD loopback: 4-byte host-order address family
+	LinkEthernet  LinkType = 1   // Ethernet II, with 802.1Q/802.1ad tags
+	LinkRaw       LinkType = 101 // raw IPv4 or IPv6, version nibble decides
+	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte network-order family
+	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1
+	LinkIPv4      LinkType = 228 // raw IPv4
+	LinkIPv6      LinkType = 229 // raw IPv6
+	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2
+)
+
+// Packet is one captured frame. Data aliases the source's buffer and is valid
+// only until the next call to Next on the same Source; copy what you keep.
+type Packet struct {
+	Timestamp int64    // nanoseconds since the Unix epoch, UTC
+	LinkType  LinkType // link type of the interface the frame came from
+	CapLen    int      // bytes captured (len(Data))
+	OrigLen   int      // bytes on the wire
+	Data      []byte
+}
+
+// Source yields packets. Next fills p and returns nil, io.EOF when every input
+// is exhausted, or an error. An error of type *InputError means one input
+// failed: what it delivered before is valid, it yields nothing more, and the
+// caller may call Next again to go on with the other inputs. Any other error
+// is fatal for the source.
+type Source interface {
+	Next(p *Packet) error
+	Close() error
+}
+
+// InputError reports a failed input: which file, which packet (1-based, the
+// packet that could not be read) and at which byte offset of the
+// (decompressed) stream, and why.
+type InputError struct {
+	File   string
+	Packet uint64 // 0 when the failure is in a file header, before any packet
+	Offset int64  // -1 when unknown
+	Err    error
+}
+
+func (e *InputError) Error() string {
+	switch {
+	case e.Packet == 0 && e.Offset < 0:
+		return fmt.Sprintf("read %s: %v", e.File, e.Err)
+	case e.Packet == 0:
+		return fmt.Sprintf("read %s: at offset %d: %v", e.File, e.Offset, e.Err)
+	case e.Offset < 0:
+		return fmt.Sprintf("read %s: packet %d: %v", e.File, e.Packet, e.Err)
+	default:
+		return fmt.Sprintf("read %s: packet %d at offset %d: %v", e.File, e.Packet, e.Offset, e.Err)
+	}
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// IsInputError reports whether err is a per-input failure after which the
+// source can go on.
+func IsInputError(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}
