@@ -22,6 +22,8 @@ const (
 	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1
 	LinkIPv4      LinkType = 228 // raw IPv4
 	LinkIPv6      LinkType = 229 // raw IPv6
+	LinkNFLOG     LinkType = 239 // Linux netfilter log messages
+	LinkIPoIB     LinkType = 242 // IP over InfiniBand: 4-byte header
 	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2
 )
 

@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+)
+
+// Config sets the engine's meanings. Zero values are not defaults: use
+// DefaultConfig and change what you need.
+type Config struct {
+	Window     time.Duration // window length; windows are aligned to the Unix epoch
+	Lookback   time.Duration // a source silent this long becomes new again
+	MaxSources int           // cap on remembered sources; beyond it new sources are counted but not remembered
+	MaxTargets int           // cap on distinct destinations tracked per window
+	TopSources int           // how many sources the summary lists
+}
+
+// DefaultConfig is the configuration DESIGN.md describes.
+func DefaultConfig() Config {
+	return Config{
+		Window:     5 * time.Minute,
+		Lookback:   24 * time.Hour,
+		MaxSources: 10_000_000,
+		MaxTargets: 1_000_000,
+		TopSources: 10,
+	}
+}
+
+// Validate refuses settings that cannot work, naming the setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Window < time.Second:
+		return fmt.Errorf("window %v: must be at least 1s", c.Window)
+	case c.Window > 7*24*time.Hour:
+		return fmt.Errorf("window %v: must be at most 168h", c.Window)
+	case c.Lookback < c.Window:
+		return fmt.Errorf("lookback %v: must be at least one window (%v)", c.Lookback, c.Window)
+	case c.MaxSources < 1:
+		return errors.New("max-sources: must be at least 1")
+	case c.MaxTargets < 1:
+		return errors.New("max-targets: must be at least 1")
+	case c.TopSources < 0:
+		return errors.New("top-sources: must not be negative")
+	}
+	return nil
+}
+
+// Emitter receives the engine's records in order. The pointers are valid
+// only during the call.
+type Emitter interface {
+	Source(*SourceRecord)
+	Window(*WindowRecord)
+}
+
+// SourceRecord is a new source's first SYN in the lookback.
+type SourceRecord struct {
+	Syn         decode.Syn
+	WindowStart int64
+	// PrevLastSeen is the last SYN before the silence when the source
+	// returns after more than the lookback; 0 when never seen before.
+	PrevLastSeen int64
+}
+
+// WindowRecord holds one closed window's counts.
+type WindowRecord struct {
+	Start, End       int64
+	Packets          uint64 // every frame in the window, matched or not
+	SynPackets       uint64
+	ActiveSources    uint64
+	NewSources       uint64
+	ReturningSources uint64 // new sources seen before, silent for longer than the lookback
+	DistinctTargets  uint64
+	TargetsCapped    bool // DistinctTargets hit MaxTargets and is a lower bound
+	OutOfOrder       uint64
+	Untracked        uint64 // new sources not remembered because the table was full
+	Warmup           bool
+}
+
+// Counters are the engine's running totals, for stats records.
+type Counters struct {
+	Packets         uint64
+	Bytes           uint64
+	SynPackets      uint64
+	NewSources      uint64
+	Returning       uint64
+	OutOfOrder      uint64
+	Untracked       uint64 // new sources the full table could not remember
+	Expired         uint64 // sources forgotten after the lookback
+	TrackedSources  uint64 // remembered now
+	Windows         uint64
+	FirstPacket     int64
+	LastPacket      int64 // latest packet time seen
+	TargetsCapped   uint64
+	StartedAnything bool
+}
+
+// TopSource is one entry of the summary's busiest sources.
+type TopSource struct {
+	Addr            netip.Addr
+	SynPackets      uint32
+	FirstSeen       int64
+	LastSeen        int64
+	DistinctTargets int // estimated
+}
+
+type key [16]byte
+
+// entry is what the engine remembers of a source: 32 bytes.
+type entry struct {
+	first   int64 // first SYN of the current episode (since the last silence > lookback)
+	last    int64
+	targets uint64 // a 64-bit linear-counting sketch of destinations
+	syns    uint32
+}
+
+// Engine is single-owner state: one goroutine feeds it.
+type Engine struct {
+	cfg      Config
+	window   int64
+	lookback int64
+	emit     Emitter
+
+	started   bool
+	now       int64 // latest packet time; the clock
+	winStart  int64
+	cur       WindowRecord
+	sources   map[key]entry
+	targets   map[key]struct{}
+	lastSweep int64
+	c         Counters
+	top       []TopSource
+	srcRec    SourceRecord
+}
+
+// New builds an engine that sends its records to emit.
+func New(cfg Config, emit Emitter) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Engine{
+		cfg:      cfg,
+		window:   int64(cfg.Window),
+		lookback: int64(cfg.Lookback),
+		emit:     emit,
+		sources:  make(map[key]entry, 1024),
+		targets:  make(map[key]struct{}, 1024),
+	}, nil
+}
+
+// floorDiv rounds toward minus infinity, so windows stay aligned for
+// timestamps before 1970 too.
+func (e *Engine) windowOf(ts int64) int64 {
+	q := ts / e.window
+	if ts%e.window < 0 {
+		q--
+	}
+	return q * e.window
+}
+
+// Packet advances the clock with one frame of wireLen bytes stamped ts and
+// returns the time the frame is analysed at: ts, or the latest time already
+// seen when ts runs backwards. Windows that the clock leaves are closed and
+// emitted, empty ones included.
+func (e *Engine) Packet(ts int64, wireLen int) int64 {
+	if !e.started {
+		e.started = true
+		e.now = ts
+		e.winStart = e.windowOf(ts)
+		e.c.FirstPacket = ts
+		e.lastSweep = ts
+		e.cur = WindowRecord{Start: e.winStart, End: e.winStart + e.window}
+	} else if ts < e.now {
+		ts = e.now
+		e.c.OutOfOrder++
+		e.cur.OutOfOrder++
+	} else {
+		e.Advance(ts)
+	}
+	e.c.Packets++
+	e.c.Bytes += uint64(wireLen)
+	e.cur.Packets++
+	return ts
+}
+
+// Advance moves the clock to ts without a packet (a live sensor's timer
+// uses it so idle links still close their windows). It never moves the clock
+// backwards and does nothing before the first packet.
+func (e *Engine) Advance(ts int64) {
+	if !e.started || ts <= e.now {
+		return
+	}
+	e.now = ts
+	for ts >= e.cur.End {
+		e.closeWindow()
+	}
+}
+
+func (e *Engine) closeWindow() {
+	w := &e.cur
+	w.DistinctTargets = uint64(len(e.targets))
+	w.Warmup = w.Start < e.c.FirstPacket+e.lookback
+	e.emit.Window(w)
+	e.c.Windows++
+	if w.TargetsCapped {
+		e.c.TargetsCapped++
+	}
+	next := w.End
+	clear(e.targets)
+	e.cur = WindowRecord{Start: next, End: next + e.window}
+	// Forget sources silent for longer than the lookback. It changes no
+	// count (such a source is new when it returns either way) and keeps the
+	// table bounded by the lookback.
+	if next-e.lastSweep >= e.lookback/4 || len(e.sources) >= e.cfg.MaxSources {
+		e.sweep(next)
+	}
+}
+
+func (e *Engine) sweep(now int64) {
+	e.lastSweep = now
+	for k, v := range e.sources {
+		if now-v.last > e.lookback {
+			e.offerTop(k, v)
+			delete(e.sources, k)
+			e.c.Expired++
+		}
+	}
+}
+
+// Syn accounts one matched SYN. s.Ts must be the time Packet returned.
+func (e *Engine) Syn(s *decode.Syn) {
+	t := s.Ts
+	e.c.SynPackets++
+	e.cur.SynPackets++
+	k := keyOf(s)
+	if len(e.targets) < e.cfg.MaxTargets {
+		e.targets[dstKey(s)] = struct{}{}
+	} else if _, ok := e.targets[dstKey(s)]; !ok {
+		e.cur.TargetsCapped = true
+	}
+	v, known := e.sources[k]
+	isNew := !known || t-v.last > e.lookback
+	if !isNew {
+		if v.last < e.cur.Start {
+			e.cur.ActiveSources++
+		}
+		v.last = t
+		v.syns++
+		v.targets |= 1 << (hashDst(s) & 63)
+		e.sources[k] = v
+		return
+	}
+	e.cur.ActiveSources++
+	e.cur.NewSources++
+	e.c.NewSources++
+	e.srcRec = SourceRecord{Syn: *s, WindowStart: e.cur.Start}
+	if known {
+		e.cur.ReturningSources++
+		e.c.Returning++
+		e.srcRec.PrevLastSeen = v.last
+		e.offerTop(k, v)
+	}
+	ne := entry{first: t, last: t, syns: 1, targets: 1 << (hashDst(s) & 63)}
+	if known || len(e.sources) < e.cfg.MaxSources {
+		e.sources[k] = ne
+	} else {
+		e.cur.Untracked++
+		e.c.Untracked++
+	}
+	e.emit.Source(&e.srcRec)
+}
+
+// Flush closes the window in progress. Call it once, at the end.
+func (e *Engine) Flush() {
+	if !e.started {
+		return
+	}
+	e.closeWindow()
+	for k, v := range e.sources {
+		e.offerTop(k, v)
+	}
+}
+
+// Counters returns the running totals.
+func (e *Engine) Counters() Counters {
+	c := e.c
+	c.TrackedSources = uint64(len(e.sources))
+	c.LastPacket = e.now
+	c.StartedAnything = e.started
+	return c
+}
+
+// Top returns the busiest source episodes seen, most SYNs first; complete
+// only after Flush.
+func (e *Engine) Top() []TopSource { return e.top }
+
+// offerTop keeps the TopSources largest episodes, ordered by SYN count and
+// then address, so the list is the same on every run.
+func (e *Engine) offerTop(k key, v entry) {
+	n := e.cfg.TopSources
+	if n == 0 {
+		return
+	}
+	if len(e.top) == n && !better(v.syns, k, e.top[n-1]) {
+		return
+	}
+	t := TopSource{
+		Addr:            keyAddr(k),
+		SynPackets:      v.syns,
+		FirstSeen:       v.first,
+		LastSeen:        v.last,
+		DistinctTargets: estimate(v.targets),
+	}
+	i, _ := slices.BinarySearchFunc(e.top, t, func(a, b TopSource) int {
+		if better(b.SynPackets, addrKey(b.Addr), a) {
+			return 1
+		}
+		return -1
+	})
+	e.top = slices.Insert(e.top, i, t)
+	if len(e.top) > n {
+		e.top = e.top[:n]
+	}
+}
+
+func better(syns uint32, k key, than TopSource) bool {
+	if syns != than.SynPackets {
+		return syns > than.SynPackets
+	}
+	tk := addrKey(than.Addr)
+	return slices.Compare(k[:], tk[:]) < 0
+}
+
+// keyOf maps IPv4 sources to their IPv4-mapped IPv6 form, so the two
+// families share one table without colliding.
+func keyOf(s *decode.Syn) key {
+	if s.V6 {
+		return s.Src
+	}
+	return key{10: 0xff, 11: 0xff, 12: s.Src[0], 13: s.Src[1], 14: s.Src[2], 15: s.Src[3]}
+}
+
+func dstKey(s *decode.Syn) key {
+	if s.V6 {
+		return s.Dst
+	}
+	return key{10: 0xff, 11: 0xff, 12: s.Dst[0], 13: s.Dst[1], 14: s.Dst[2], 15: s.Dst[3]}
+}
+
+func addrKey(a netip.Addr) key { return a.As16() }
+
+func keyAddr(k key) netip.Addr { return netip.AddrFrom16(k).Unmap() }
+
+func hashDst(s *decode.Syn) uint64 {
+	k := dstKey(s)
+	var h uint64 = 0x9e3779b97f4a7c15
+	for i := 0; i < 16; i += 8 {
+		h ^= uint64(k[i]) | uint64(k[i+1])<<8 | uint64(k[i+2])<<16 | uint64(k[i+3])<<24 |
+			uint64(k[i+4])<<32 | uint64(k[i+5])<<40 | uint64(k[i+6])<<48 | uint64(k[i+7])<<56
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 31
+	}
+	return h >> 58
+}
+
+// estimate reads a 64-bit linear-counting sketch: about right below a few
+// hundred distinct values, saturating above.
+func estimate(bits uint64) int {
+	zeros := 64
+	for b := bits; b != 0; b &= b - 1 {
+		zeros--
+	}
+	if zeros == 0 {
+		zeros = 1 // saturated: the estimate is a floor
+	}
+	return int(math.Round(-64 * math.Log(float64(zeros)/64)))
+}

@@ -1,0 +1,229 @@
+package output
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/engine"
+)
+
+// Writer encodes records onto one stream. It implements engine.Emitter.
+// The first write error sticks: later writes are skipped and Err reports it,
+// so a full disk or a closed pipe stops the run with a clear message instead
+// of a silent loss.
+type Writer struct {
+	bw     *bufio.Writer
+	sensor string
+	buf    []byte
+	o      obj
+	err    error
+}
+
+// NewWriter writes records for the sensor id to w through a buffer; call
+// Flush to push them out.
+func NewWriter(w io.Writer, sensor string) *Writer {
+	return &Writer{bw: bufio.NewWriterSize(w, 256<<10), sensor: sensor, buf: make([]byte, 0, 1024)}
+}
+
+func (w *Writer) begin(eventType string, ts int64) *obj {
+	w.o.begin(w.buf[:0])
+	w.o.str("event_type", eventType)
+	w.o.time("ts", ts)
+	w.o.str("sensor", w.sensor)
+	return &w.o
+}
+
+func (w *Writer) finish() {
+	w.buf = w.o.end()
+	if w.err == nil {
+		_, w.err = w.bw.Write(w.buf)
+	}
+}
+
+// Source writes a `source` record: a new source's first SYN.
+func (w *Writer) Source(r *engine.SourceRecord) {
+	s := &r.Syn
+	o := w.begin("source", s.Ts)
+	o.str("src_ip", s.SrcAddr().String())
+	o.str("dst_ip", s.DstAddr().String())
+	o.uint("src_port", uint64(s.SrcPort))
+	o.uint("dst_port", uint64(s.DstPort))
+	o.time("window_start", r.WindowStart)
+	if s.V6 {
+		o.uint("ip_version", 6)
+	} else {
+		o.uint("ip_version", 4)
+	}
+	o.uint("ttl", uint64(s.TTL))
+	o.uint("ip_id", uint64(s.IPID))
+	o.uint("tcp_seq", uint64(s.Seq))
+	o.uint("tcp_window", uint64(s.Window))
+	o.str("tcp_options", s.OptionLayout())
+	if s.MSS != 0 {
+		o.uint("mss", uint64(s.MSS))
+	}
+	if s.WScale != 0xff {
+		o.uint("wscale", uint64(s.WScale))
+	}
+	if s.VLAN != 0 {
+		o.uint("vlan", uint64(s.VLAN))
+	}
+	if s.Tunnel != 0 {
+		o.uint("tunnel_depth", uint64(s.Tunnel))
+	}
+	o.bool("returning", r.PrevLastSeen != 0)
+	if r.PrevLastSeen != 0 {
+		o.time("prev_last_seen", r.PrevLastSeen)
+	}
+	w.finish()
+}
+
+// Window writes a `window` record when a window closes.
+func (w *Writer) Window(r *engine.WindowRecord) {
+	o := w.begin("window", r.End)
+	o.time("window_start", r.Start)
+	o.time("window_end", r.End)
+	o.uint("packets", r.Packets)
+	o.uint("syn_packets", r.SynPackets)
+	o.uint("active_sources", r.ActiveSources)
+	o.uint("new_sources", r.NewSources)
+	o.uint("returning_sources", r.ReturningSources)
+	o.uint("distinct_targets", r.DistinctTargets)
+	o.bool("distinct_targets_capped", r.TargetsCapped)
+	o.uint("out_of_order", r.OutOfOrder)
+	o.uint("untracked_sources", r.Untracked)
+	o.bool("warmup", r.Warmup)
+	w.finish()
+}
+
+// Stats is what a `stats` record reports: every packet is accounted for by
+// exactly one decode result, and every loss has a named cause.
+type Stats struct {
+	Ts           int64
+	Final        bool
+	Results      [decode.NumResults]uint64
+	Engine       engine.Counters
+	RingFull     uint64
+	KernelDrops  uint64
+	InputsFailed uint64
+}
+
+// Stats writes a `stats` record.
+func (w *Writer) Stats(s *Stats) {
+	o := w.begin("stats", s.Ts)
+	o.bool("final", s.Final)
+	o.uint("packets", s.Engine.Packets)
+	o.uint("bytes", s.Engine.Bytes)
+	o.uint("syn_matched", s.Results[decode.Matched])
+	var decErr uint64
+	for r := decode.Result(0); r < decode.NumResults; r++ {
+		if r.IsError() {
+			decErr += s.Results[r]
+		}
+	}
+	o.uint("decode_errors", decErr)
+	o.key("frames")
+	w.o.b = append(w.o.b, '{')
+	inner := obj{b: w.o.b, first: true}
+	for r := decode.Result(0); r < decode.NumResults; r++ {
+		inner.uint(r.String(), s.Results[r])
+	}
+	w.o.b = append(inner.b, '}')
+	o.key("drops")
+	inner = obj{b: append(w.o.b, '{'), first: true}
+	inner.uint("ring_full", s.RingFull)
+	inner.uint("kernel", s.KernelDrops)
+	inner.uint("untracked_sources", s.Engine.Untracked)
+	w.o.b = append(inner.b, '}')
+	o.uint("out_of_order", s.Engine.OutOfOrder)
+	o.uint("sources_tracked", s.Engine.TrackedSources)
+	o.uint("sources_expired", s.Engine.Expired)
+	o.uint("inputs_failed", s.InputsFailed)
+	w.finish()
+}
+
+// Input describes one capture file in the summary.
+type Input struct {
+	Path    string
+	Format  string
+	Packets uint64
+	Err     string
+}
+
+// Summary is the last record of a run.
+type Summary struct {
+	Engine   engine.Counters
+	Top      []engine.TopSource
+	Inputs   []Input
+	Ports    string
+	Window   time.Duration
+	Lookback time.Duration
+}
+
+// Summary writes the final `summary` record.
+func (w *Writer) Summary(s *Summary) {
+	c := &s.Engine
+	o := w.begin("summary", c.LastPacket)
+	if c.StartedAnything {
+		o.time("first_packet", c.FirstPacket)
+		o.time("last_packet", c.LastPacket)
+	}
+	o.uint("windows", c.Windows)
+	o.uint("packets", c.Packets)
+	o.uint("syn_packets", c.SynPackets)
+	o.uint("new_sources", c.NewSources)
+	o.uint("returning_sources", c.Returning)
+	o.str("ports", s.Ports)
+	o.str("window", s.Window.String())
+	o.str("lookback", s.Lookback.String())
+	o.key("inputs")
+	b := append(w.o.b, '[')
+	for i, in := range s.Inputs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e := obj{}
+		e.begin(b)
+		e.str("file", in.Path)
+		e.str("format", in.Format)
+		e.uint("packets", in.Packets)
+		if in.Err != "" {
+			e.str("error", in.Err)
+		}
+		b = append(e.b, '}')
+	}
+	b = append(b, ']')
+	w.o.b = b
+	o.key("top_sources")
+	b = append(w.o.b, '[')
+	for i, t := range s.Top {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e := obj{}
+		e.begin(b)
+		e.str("src_ip", t.Addr.String())
+		e.uint("syn_packets", uint64(t.SynPackets))
+		e.time("first_seen", t.FirstSeen)
+		e.time("last_seen", t.LastSeen)
+		e.key("distinct_targets_est")
+		e.b = strconv.AppendInt(e.b, int64(t.DistinctTargets), 10)
+		b = append(e.b, '}')
+	}
+	w.o.b = append(b, ']')
+	w.finish()
+}
+
+// Flush pushes buffered records to the stream and reports the first error.
+func (w *Writer) Flush() error {
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	return w.err
+}
+
+// Err reports the first write error, if any.
+func (w *Writer) Err() error { return w.err }

@@ -1,0 +1,21 @@
+// Package scenario generates synthetic capture files with known ground truth
+// for the SYN-scan sensor: a seeded, streaming simulation of a scanning worm
+// population (steady, exponential, logistic, flat, declining or absent
+// infection models, with day/night modulation, overdispersed bursts, DHCP
+// churn, scan/sleep cycles, IPv6 sources, VLAN tags, background traffic and
+// spoofed SYN floods), serialised with gopacket layers to pcap or pcapng
+// (optionally gzip-compressed).
+//
+// It owns the scenario Config and its named presets, the packet generator,
+// the capture-file writers and the Truth: per-window counts (watched SYN
+// packets, active sources, new sources, distinct targets, warm-up) computed
+// by a tracker that observes every written packet and applies the sensor's
+// counting contract, independent of the model that produced the packets,
+// plus generator-side facts (expected rate, infected population, flood
+// packets) that help evaluation. Tests, benchmarks, the evaluation harness
+// and cmd/pcapgen use it; it must not import the sensor's own packages.
+//
+// Generation streams: memory grows with the number of sources (and distinct
+// addresses and targets), never with the number of packets. Output is
+// byte-identical for a given Config (the seed included).
+package scenario
