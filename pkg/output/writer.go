@@ -3,7 +3,6 @@ package output
 import (
 	"bufio"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
@@ -125,19 +124,16 @@ func (w *Writer) Stats(s *Stats) {
 		}
 	}
 	o.uint("decode_errors", decErr)
-	o.key("frames")
-	w.o.b = append(w.o.b, '{')
-	inner := obj{b: w.o.b, first: true}
+	o.open("frames")
 	for r := decode.Result(0); r < decode.NumResults; r++ {
-		inner.uint(r.String(), s.Results[r])
+		o.uint(r.String(), s.Results[r])
 	}
-	w.o.b = append(inner.b, '}')
-	o.key("drops")
-	inner = obj{b: append(w.o.b, '{'), first: true}
-	inner.uint("ring_full", s.RingFull)
-	inner.uint("kernel", s.KernelDrops)
-	inner.uint("untracked_sources", s.Engine.Untracked)
-	w.o.b = append(inner.b, '}')
+	o.close()
+	o.open("drops")
+	o.uint("ring_full", s.RingFull)
+	o.uint("kernel", s.KernelDrops)
+	o.uint("untracked_sources", s.Engine.Untracked)
+	o.close()
 	o.uint("out_of_order", s.Engine.OutOfOrder)
 	o.uint("sources_tracked", s.Engine.TrackedSources)
 	o.uint("sources_expired", s.Engine.Expired)
@@ -179,41 +175,29 @@ func (w *Writer) Summary(s *Summary) {
 	o.str("ports", s.Ports)
 	o.str("window", s.Window.String())
 	o.str("lookback", s.Lookback.String())
-	o.key("inputs")
-	b := append(w.o.b, '[')
-	for i, in := range s.Inputs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		e := obj{}
-		e.begin(b)
-		e.str("file", in.Path)
-		e.str("format", in.Format)
-		e.uint("packets", in.Packets)
+	o.openArray("inputs")
+	for _, in := range s.Inputs {
+		o.open("")
+		o.str("file", in.Path)
+		o.str("format", in.Format)
+		o.uint("packets", in.Packets)
 		if in.Err != "" {
-			e.str("error", in.Err)
+			o.str("error", in.Err)
 		}
-		b = append(e.b, '}')
+		o.close()
 	}
-	b = append(b, ']')
-	w.o.b = b
-	o.key("top_sources")
-	b = append(w.o.b, '[')
-	for i, t := range s.Top {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		e := obj{}
-		e.begin(b)
-		e.str("src_ip", t.Addr.String())
-		e.uint("syn_packets", uint64(t.SynPackets))
-		e.time("first_seen", t.FirstSeen)
-		e.time("last_seen", t.LastSeen)
-		e.key("distinct_targets_est")
-		e.b = strconv.AppendInt(e.b, int64(t.DistinctTargets), 10)
-		b = append(e.b, '}')
+	o.closeArray()
+	o.openArray("top_sources")
+	for _, t := range s.Top {
+		o.open("")
+		o.str("src_ip", t.Addr.String())
+		o.uint("syn_packets", uint64(t.SynPackets))
+		o.time("first_seen", t.FirstSeen)
+		o.time("last_seen", t.LastSeen)
+		o.int("distinct_targets_est", int64(t.DistinctTargets))
+		o.close()
 	}
-	w.o.b = append(b, ']')
+	o.closeArray()
 	w.finish()
 }
 

@@ -1,0 +1,71 @@
+// Command sensor is synscope's passive SYN-scan sensor. main only parses the
+// configuration, wires the stages together and runs them under a signal
+// context; the work lives in pkg/.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/synscope/synscope/pkg/config"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFatal       = 1 // the run could not go on
+	exitUsage       = 2 // a bad flag, variable or config value
+	exitInputFailed = 3 // the run finished, but some inputs could not be read completely
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "sensor: %v\nRun 'sensor --help' for usage.\n", err)
+		return exitUsage
+	}
+	switch {
+	case cfg.Help:
+		usage(stdout)
+		return exitOK
+	case cfg.Version:
+		fmt.Fprintf(stdout, "sensor %s\n", version())
+		return exitOK
+	case cfg.PrintConfig:
+		if err := cfg.WriteYAML(stdout); err != nil {
+			fmt.Fprintf(stderr, "sensor: %v\n", err)
+			return exitFatal
+		}
+		return exitOK
+	}
+	log := newLogger(cfg, stderr)
+	if cfg.Iface != "" {
+		log.Error().Str("iface", cfg.Iface).Msg("live capture is not implemented yet; record with tcpdump and read the file with -r")
+		return exitUsage
+	}
+	res, err := runOffline(ctx, cfg, stdout, stderr, log)
+	switch {
+	case errors.Is(err, context.Canceled):
+		log.Warn().Msg("interrupted: the records for what was read are written")
+		return exitFatal
+	case err != nil:
+		log.Error().Err(err).Msg("run failed")
+		return exitFatal
+	case res.InputsFailed > 0:
+		log.Warn().Uint64("inputs_failed", res.InputsFailed).Msg("some inputs could not be read completely; what they held before the error is analysed")
+		return exitInputFailed
+	}
+	return exitOK
+}

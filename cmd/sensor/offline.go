@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/synscope/synscope/pkg/capture/pcapfile"
+	"github.com/synscope/synscope/pkg/config"
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/output"
+	"github.com/synscope/synscope/pkg/pipeline"
+)
+
+// runOffline reads the capture files named in cfg and writes the records.
+func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, log zerolog.Logger) (output.Stats, error) {
+	out, closeOut, err := openOutput(cfg.Output, stdout)
+	if err != nil {
+		return output.Stats{}, err
+	}
+	defer closeOut()
+	w := output.NewWriter(out, cfg.SensorID)
+	eng, err := engine.New(cfg.Engine(), w)
+	if err != nil {
+		return output.Stats{}, err
+	}
+	src, err := pcapfile.Open(cfg.Read)
+	if err != nil {
+		return output.Stats{}, err
+	}
+	defer src.Close()
+	dec := &decode.Decoder{Ports: cfg.Ports}
+
+	bar := newProgress(cfg.Progress, stderr, src.Progress)
+	hooks := pipeline.Hooks{
+		InputError: func(err error) {
+			bar.clear()
+			log.Error().Err(err).Msg("input failed; going on with the others")
+		},
+		Tick: bar.tick,
+	}
+	started := time.Now()
+	log.Info().Strs("read", cfg.Read).Str("ports", cfg.Ports.String()).
+		Stringer("window", cfg.Window).Stringer("lookback", cfg.Lookback).Msg("reading")
+	st, runErr := pipeline.Run(ctx, src, dec, eng, w, hooks)
+	bar.done()
+
+	sum := output.Summary{
+		Engine:   eng.Counters(),
+		Top:      eng.Top(),
+		Ports:    cfg.Ports.String(),
+		Window:   cfg.Window,
+		Lookback: cfg.Lookback,
+	}
+	for _, in := range src.Stats() {
+		i := output.Input{Path: in.Path, Format: in.Format, Packets: in.Packets}
+		if in.Err != nil {
+			i.Err = in.Err.Error()
+		}
+		sum.Inputs = append(sum.Inputs, i)
+	}
+	w.Summary(&sum)
+	if err := w.Flush(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("write %s: %w", cfg.Output, err)
+	}
+	elapsed := time.Since(started)
+	log.Info().Uint64("packets", st.Engine.Packets).Uint64("syn_matched", st.Results[decode.Matched]).
+		Uint64("new_sources", st.Engine.NewSources).Uint64("windows", st.Engine.Windows).
+		Stringer("elapsed", elapsed.Round(time.Millisecond)).Msg("done")
+	return st, runErr
+}
+
+// openOutput opens the JSONL destination: stdout for "-", else the file,
+// created or truncated.
+func openOutput(path string, stdout io.Writer) (io.Writer, func(), error) {
+	if path == "-" {
+		return stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open output: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}

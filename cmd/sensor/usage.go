@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/synscope/synscope/pkg/config"
+)
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `sensor: a passive sensor for TCP SYN scans (SYN set, ACK clear) to watched ports.
+
+It counts, per time window, the SYNs, the active sources and the sources not
+seen in the lookback (new sources), and writes them as JSON Lines on stdout
+or to a file. Logs go to stderr.
+
+Usage:
+  sensor -r FILE|DIR [-r ...] [flags]     offline analysis of pcap/pcapng files (plain or gzip)
+  sensor FILE...                          the same
+  sensor -i IFACE [flags]                 live capture (not implemented yet)
+
+Examples:
+  sensor -r capture.pcap                          new sources to 445/tcp, 5-minute windows, 24 h lookback
+  sensor -r day1.pcap.gz -r day2.pcapng -o out.jsonl
+  sensor -r /data/captures --ports 139,445,3389 --window 1h --lookback 7d
+  sensor -r capture.pcap | jq 'select(.event_type=="window") | [.window_start, .new_sources]'
+
+Flags:
+`)
+	fs := config.FlagSet()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+Every flag can also be set as an environment variable SENSOR_<FLAG> (upper case,
+'-' as '_', e.g. SENSOR_LOOKBACK=7d) or as a key in the YAML file given with
+--config. Flags win over the environment, which wins over the file.
+
+Exit status: 0 success; 1 the run failed; 2 a bad flag or setting;
+3 finished, but some input could not be read completely (its error is logged
+and in the summary record).
+`)
+}

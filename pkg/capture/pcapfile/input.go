@@ -1,0 +1,338 @@
+package pcapfile
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"github.com/synscope/synscope/pkg/capture"
+)
+
+type inputState uint8
+
+const (
+	stateNew  inputState = iota // listed, not opened
+	stateOpen                   // header read, reading packets
+	stateDone                   // exhausted, failed or closed
+)
+
+type fileKind uint8
+
+const (
+	kindPcap fileKind = iota + 1
+	kindPcapng
+)
+
+// input is one file (or in-memory stream) being read.
+type input struct {
+	idx      int
+	path     string
+	size     int64     // file size at listing time, 0 if unknown
+	src      io.Reader // in-memory source; nil means open path
+	bufSize  int
+	progress *atomic.Int64
+
+	state inputState
+	err   *capture.InputError // the error that ended this input, if any
+	f     *os.File
+	cr    countingReader
+	raw   *bufio.Reader // over the file
+	zr    *gzip.Reader  // nil unless compressed
+	br    *bufio.Reader // over the decompressed stream (raw when not compressed)
+	held  int           // bytes peeked from br and not yet discarded
+	off   int64         // offset of the next unread byte of the decompressed stream
+	buf   []byte        // for records larger than br's buffer
+
+	format    string
+	kind      fileKind
+	bo        byteOrder
+	n         uint64 // packets read
+	delivered uint64 // packets returned by Next
+	pkt       capture.Packet
+
+	// pcap
+	link capture.LinkType
+	nano bool
+
+	// pcapng: interfaces of the current section, and the timestamp of its
+	// last packet (for Simple Packet Blocks).
+	ifaces    []ngIface
+	sectionTS int64
+	hdr       [8]byte
+}
+
+// countingReader counts the bytes read from the file into the Reader's
+// progress counter.
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		c.progress.Add(int64(n))
+	}
+	return n, err
+}
+
+// byteOrder is true for big endian. A bool instead of binary.ByteOrder keeps
+// the per-field reads free of interface calls.
+type byteOrder bool
+
+const (
+	littleEndian byteOrder = false
+	bigEndian    byteOrder = true
+)
+
+func (o byteOrder) u16(b []byte) uint16 {
+	if o {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (o byteOrder) u32(b []byte) uint32 {
+	if o {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (o byteOrder) u64(b []byte) uint64 {
+	if o {
+		return binary.BigEndian.Uint64(b)
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+// Magic numbers, as read big-endian from the first four bytes.
+const (
+	magicPcapMicro    = 0xa1b2c3d4
+	magicPcapNano     = 0xa1b23c4d
+	magicPcapModified = 0xa1b2cd34 // Kuznetzov's patched libpcap
+	magicPcapng       = 0x0a0d0d0a
+)
+
+// advance makes in.pkt the next packet of the input. It returns nil, io.EOF
+// once the input is exhausted, or the input's *capture.InputError once when
+// it fails; both leave the input done.
+func (in *input) advance() error {
+	switch in.state {
+	case stateDone:
+		return io.EOF
+	case stateNew:
+		if in.err != nil { // listing failed
+			in.release(true)
+			return in.err
+		}
+		if err := in.open(); err != nil {
+			return err
+		}
+	}
+	var err error
+	if in.kind == kindPcap {
+		err = in.nextPcap()
+	} else {
+		err = in.nextPcapng()
+	}
+	if err != nil {
+		if err == io.EOF {
+			in.release(true)
+		}
+		return err
+	}
+	in.n++
+	return nil
+}
+
+// open opens the file, detects compression and format and reads the file
+// header.
+func (in *input) open() error {
+	in.state = stateOpen
+	src := in.src
+	if src == nil {
+		f, err := os.Open(in.path)
+		if err != nil {
+			return in.fail(-1, false, opErr("open", err))
+		}
+		in.f = f
+		src = f
+	}
+	in.cr = countingReader{r: src, progress: in.progress}
+	in.raw = bufio.NewReaderSize(&in.cr, in.bufSize)
+	in.br = in.raw
+
+	b, err := in.raw.Peek(2)
+	if len(b) == 0 && err == io.EOF {
+		return in.fail(0, false, errors.New("empty file"))
+	}
+	if len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b {
+		in.format = "gzip"
+		zr, err := gzip.NewReader(in.raw)
+		if err != nil {
+			return in.fail(0, false, fmt.Errorf("bad gzip stream: %w", err))
+		}
+		in.zr = zr
+		in.br = bufio.NewReaderSize(zr, in.bufSize)
+	}
+
+	b, err = in.br.Peek(4)
+	if len(b) < 4 {
+		switch {
+		case err != nil && err != io.EOF:
+			return in.fail(0, false, in.ioError(err))
+		case len(b) == 0 && in.zr != nil:
+			return in.fail(0, false, errors.New("empty file (the gzip stream decompresses to 0 bytes)"))
+		case len(b) == 0:
+			return in.fail(0, false, errors.New("empty file"))
+		default:
+			return in.fail(0, false, fmt.Errorf("not a pcap or pcapng file (only %d bytes)", len(b)))
+		}
+	}
+	be := binary.BigEndian.Uint32(b)
+	le := binary.LittleEndian.Uint32(b)
+	switch {
+	case be == magicPcapng:
+		in.kind = kindPcapng
+		in.format = "pcapng"
+	case be == magicPcapMicro || le == magicPcapMicro:
+		in.kind = kindPcap
+		in.format = "pcap"
+		in.bo = byteOrder(be == magicPcapMicro)
+	case be == magicPcapNano || le == magicPcapNano:
+		in.kind = kindPcap
+		in.format = "pcap-ns"
+		in.nano = true
+		in.bo = byteOrder(be == magicPcapNano)
+	case be == magicPcapModified || le == magicPcapModified:
+		return in.fail(0, false, fmt.Errorf("unsupported pcap variant: modified (Kuznetzov) pcap (magic 0x%08x)", be))
+	default:
+		return in.fail(0, false, fmt.Errorf("not a pcap or pcapng file (magic 0x%08x)", be))
+	}
+	if in.zr != nil {
+		in.format += "+gzip"
+	}
+	if in.kind == kindPcap {
+		return in.pcapHeader()
+	}
+	return nil // pcapng: the first block is the section header, read as any block
+}
+
+// read returns the next n bytes of the decompressed stream, or fewer with
+// the error that stopped it. The slice is valid until the next read.
+func (in *input) read(n int) ([]byte, error) {
+	in.discardHeld()
+	if n <= in.br.Size() {
+		b, err := in.br.Peek(n)
+		in.held = len(b)
+		in.off += int64(len(b))
+		return b, err
+	}
+	// Larger than the read buffer: copy into in.buf, growing it only as the
+	// data arrives so a lying length costs at most what the file holds.
+	buf := in.buf[:0]
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			c := min(n, max(2*cap(buf), in.br.Size()))
+			nb := make([]byte, len(buf), c)
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := in.br.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			in.buf = buf
+			in.off += int64(len(buf))
+			return buf, err
+		}
+	}
+	in.buf = buf
+	in.off += int64(n)
+	return buf, nil
+}
+
+// readFull is read, with a short read turned into an error that says what
+// was being read.
+func (in *input) readFull(n int, what string) ([]byte, error) {
+	b, err := in.read(n)
+	if len(b) == n {
+		return b, nil
+	}
+	return b, in.shortError(n, len(b), err, what)
+}
+
+// skip discards n bytes.
+func (in *input) skip(n int, what string) error {
+	in.discardHeld()
+	m, err := in.br.Discard(n)
+	in.off += int64(m)
+	if m < n {
+		return in.shortError(n, m, err, what)
+	}
+	return nil
+}
+
+func (in *input) discardHeld() {
+	if in.held > 0 {
+		in.br.Discard(in.held) // the bytes are buffered: cannot fail
+		in.held = 0
+	}
+}
+
+func (in *input) shortError(want, have int, err error, what string) error {
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("truncated %s: want %d bytes, have %d", what, want, have)
+	}
+	return in.ioError(err)
+}
+
+func (in *input) ioError(err error) error {
+	if in.zr != nil {
+		if err == io.ErrUnexpectedEOF {
+			return fmt.Errorf("bad gzip stream: truncated: %w", err)
+		}
+		return fmt.Errorf("bad gzip stream: %w", err)
+	}
+	return opErr("read", err)
+}
+
+// fail ends the input with an error for the record or block starting at
+// offset start. inPacket tells whether the failure is in a packet record
+// (so it names packet n+1 even before the first packet).
+func (in *input) fail(start int64, inPacket bool, err error) error {
+	e := &capture.InputError{File: in.path, Offset: start, Err: err}
+	if inPacket || in.n > 0 {
+		e.Packet = in.n + 1
+	}
+	in.err = e
+	in.release(true)
+	return e
+}
+
+// release closes the file and drops the buffers. With complete, the unread
+// rest of the file counts as consumed for Progress.
+func (in *input) release(complete bool) error {
+	var err error
+	if in.zr != nil {
+		in.zr.Close()
+	}
+	if in.f != nil {
+		err = in.f.Close()
+	}
+	if complete && in.state != stateDone && in.size > in.cr.n {
+		in.progress.Add(in.size - in.cr.n)
+	}
+	in.state = stateDone
+	in.f, in.zr, in.raw, in.br, in.buf, in.ifaces = nil, nil, nil, nil, nil, nil
+	in.held = 0
+	in.pkt = capture.Packet{}
+	return err
+}

@@ -1,0 +1,73 @@
+package pcapfile
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/synscope/synscope/pkg/capture"
+)
+
+const (
+	pcapHeaderLen = 24
+	pcapRecordLen = 16
+)
+
+// pcapHeader reads the 24-byte global header of a classic pcap file.
+func (in *input) pcapHeader() error {
+	h, err := in.readFull(pcapHeaderLen, "file header")
+	if err != nil {
+		return in.fail(0, false, err)
+	}
+	major, minor := in.bo.u16(h[4:]), in.bo.u16(h[6:])
+	if major != 2 {
+		return in.fail(0, false, fmt.Errorf("unsupported pcap version %d.%d (want 2.x)", major, minor))
+	}
+	// The link-type field also carries FCS information in its top 4 bits.
+	field := in.bo.u32(h[20:])
+	lt := field & 0x0FFFFFFF
+	if lt > 0xFFFF {
+		return in.fail(0, false, fmt.Errorf("invalid link type %d (header field 0x%08x)", lt, field))
+	}
+	in.link = capture.LinkType(lt)
+	return nil
+}
+
+// nextPcap reads one record.
+func (in *input) nextPcap() error {
+	start := in.off
+	h, err := in.read(pcapRecordLen)
+	if len(h) < pcapRecordLen {
+		if len(h) == 0 && err == io.EOF {
+			return io.EOF // clean end between records
+		}
+		return in.fail(start, true, in.shortError(pcapRecordLen, len(h), err, "record header"))
+	}
+	sec := in.bo.u32(h[0:])
+	frac := in.bo.u32(h[4:])
+	incl := in.bo.u32(h[8:])
+	orig := in.bo.u32(h[12:])
+	if incl > MaxRecordLen {
+		return in.fail(start, true, fmt.Errorf("record length %d exceeds the %d-byte limit", incl, MaxRecordLen))
+	}
+	// A fraction of a second >= 1 s (invalid, but seen in the wild) carries
+	// into the seconds: sec*1e9 + frac*unit does exactly that, and cannot
+	// overflow (< 2^32 * (1e9 + 1e3)).
+	unit := int64(1000)
+	if in.nano {
+		unit = 1
+	}
+	ts := int64(sec)*1e9 + int64(frac)*unit
+
+	data, err := in.readFull(int(incl), "record")
+	if err != nil {
+		return in.fail(start, true, err)
+	}
+	in.pkt = capture.Packet{
+		Timestamp: ts,
+		LinkType:  in.link,
+		CapLen:    len(data),
+		OrigLen:   int(orig),
+		Data:      data[:len(data):len(data)],
+	}
+	return nil
+}

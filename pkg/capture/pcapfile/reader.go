@@ -1,0 +1,310 @@
+package pcapfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/synscope/synscope/pkg/capture"
+)
+
+// Limits on what a file may claim. Anything larger is reported as an
+// absurd length instead of being allocated.
+const (
+	// MaxRecordLen is the largest pcap record (incl_len) accepted.
+	MaxRecordLen = 1 << 20
+	// MaxBlockLen is the largest pcapng block (block total length) accepted.
+	MaxBlockLen = 16 << 20
+)
+
+const (
+	defaultBufSize = 1 << 20  // per-input read buffer
+	minBufSize     = 64 << 10 // floor when many inputs share the budget
+	bufBudget      = 64 << 20 // total read-buffer budget with many inputs
+	manyInputs     = bufBudget / defaultBufSize
+)
+
+// ErrClosed is returned by Next after Close.
+var ErrClosed = errors.New("pcapfile: reader closed")
+
+// Reader reads a list of capture files as one capture.Source. It is not safe
+// for concurrent use, except Progress, which may be called from any
+// goroutine at any time.
+type Reader struct {
+	inputs []*input
+	heap   []*input // inputs holding a pending packet, ordered by (timestamp, idx)
+	prime  int      // inputs[prime:] have not been opened yet
+	last   *input   // input whose packet Next returned last; advanced on the next call
+	closed bool
+
+	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
+	total int64        // sum of the sizes of the listed files
+}
+
+var _ capture.Source = (*Reader)(nil)
+
+// InputStats describes one input after (or while) reading.
+type InputStats struct {
+	Path    string
+	Format  string // "pcap", "pcap-ns" or "pcapng", with "+gzip" when compressed; "" if never recognised
+	Packets uint64 // packets delivered by Next
+	Err     error  // nil, or the *capture.InputError that ended this input
+}
+
+// Open lists the inputs named by paths (files or directories, see the
+// package documentation) without opening them. It fails only when paths is
+// empty; a path that cannot be read becomes an *capture.InputError returned
+// by Next.
+func Open(paths []string) (*Reader, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("pcapfile: no input paths given")
+	}
+	r := &Reader{}
+	for _, p := range paths {
+		r.list(p)
+	}
+	r.setup(0)
+	return r, nil
+}
+
+// newFromReaders builds a Reader over in-memory streams (tests and fuzzing).
+// bufSize 0 means the default.
+func newFromReaders(names []string, srcs []io.Reader, bufSize int) *Reader {
+	r := &Reader{}
+	for i, src := range srcs {
+		r.inputs = append(r.inputs, &input{path: names[i], src: src})
+	}
+	r.setup(bufSize)
+	return r
+}
+
+func (r *Reader) setup(bufSize int) {
+	if bufSize <= 0 {
+		bufSize = defaultBufSize
+		if n := len(r.inputs); n > manyInputs {
+			bufSize = max(minBufSize, bufBudget/n)
+		}
+	}
+	for i, in := range r.inputs {
+		in.idx = i
+		in.bufSize = bufSize
+		in.progress = &r.done
+		r.total += in.size
+	}
+	r.heap = make([]*input, 0, len(r.inputs))
+}
+
+// list appends the inputs named by one path.
+func (r *Reader) list(root string) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		r.addErr(root, opErr("stat", err))
+		return
+	}
+	if !fi.IsDir() {
+		r.addFile(root, fi)
+		return
+	}
+	start := len(r.inputs)
+	r.walk(root)
+	added := r.inputs[start:]
+	slices.SortStableFunc(added, func(a, b *input) int { return strings.Compare(a.path, b.path) })
+}
+
+// walk appends every regular file below dir, skipping hidden entries and
+// not following symbolic links to directories.
+func (r *Reader) walk(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		// ReadDir may return the entries read before the error; report the
+		// directory and still take what was listed.
+		r.addErr(dir, opErr("list directory", err))
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		switch t := e.Type(); {
+		case t.IsDir():
+			r.walk(p)
+		case t.IsRegular():
+			fi, err := e.Info()
+			if err != nil {
+				r.addErr(p, opErr("stat", err))
+				continue
+			}
+			r.addFile(p, fi)
+		case t&fs.ModeSymlink != 0:
+			fi, err := os.Stat(p)
+			if err != nil {
+				r.addErr(p, opErr("stat", err))
+				continue
+			}
+			if fi.Mode().IsRegular() {
+				r.addFile(p, fi)
+			}
+		}
+		// Devices, pipes and sockets inside a directory are not capture files.
+	}
+}
+
+func (r *Reader) addFile(path string, fi fs.FileInfo) {
+	in := &input{path: path}
+	if fi.Mode().IsRegular() {
+		in.size = fi.Size()
+	}
+	r.inputs = append(r.inputs, in)
+}
+
+func (r *Reader) addErr(path string, err error) {
+	in := &input{path: path}
+	in.err = &capture.InputError{File: path, Offset: -1, Err: err}
+	r.inputs = append(r.inputs, in)
+}
+
+// opErr strips the path from an *fs.PathError (InputError names the file
+// already) and prefixes the operation.
+func opErr(op string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", op, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Next implements capture.Source. p.Data aliases a buffer of the input it
+// came from and is valid until the next call to Next or Close.
+func (r *Reader) Next(p *capture.Packet) error {
+	if r.closed {
+		return ErrClosed
+	}
+	// First call(s): open every input in list order and read its first
+	// packet. A failing input returns its error now; the others follow on
+	// the next calls.
+	for r.prime < len(r.inputs) {
+		in := r.inputs[r.prime]
+		r.prime++
+		if err := in.advance(); err != nil {
+			if err == io.EOF {
+				continue
+			}
+			return err
+		}
+		r.heap = append(r.heap, in)
+		r.up(len(r.heap) - 1)
+	}
+	// The input delivered last is still at the top of the heap: read its
+	// next packet only now, so the previous p.Data stayed valid until this
+	// call.
+	if in := r.last; in != nil {
+		r.last = nil
+		err := in.advance()
+		if err == nil {
+			r.down(0)
+		} else {
+			n := len(r.heap) - 1
+			r.heap[0] = r.heap[n]
+			r.heap[n] = nil
+			r.heap = r.heap[:n]
+			if n > 0 {
+				r.down(0)
+			}
+			if err != io.EOF {
+				return err
+			}
+		}
+	}
+	if len(r.heap) == 0 {
+		return io.EOF
+	}
+	in := r.heap[0]
+	*p = in.pkt
+	in.delivered++
+	r.last = in
+	return nil
+}
+
+func less(a, b *input) bool {
+	if a.pkt.Timestamp != b.pkt.Timestamp {
+		return a.pkt.Timestamp < b.pkt.Timestamp
+	}
+	return a.idx < b.idx
+}
+
+func (r *Reader) up(i int) {
+	h := r.heap
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !less(h[i], h[parent]) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (r *Reader) down(i int) {
+	h := r.heap
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if rt := l + 1; rt < n && less(h[rt], h[l]) {
+			m = rt
+		}
+		if !less(h[m], h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// Close releases every open file. Next then returns ErrClosed.
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	var first error
+	for _, in := range r.inputs {
+		if err := in.release(false); err != nil && first == nil {
+			first = err
+		}
+	}
+	r.heap = r.heap[:0]
+	r.last = nil
+	return first
+}
+
+// Progress reports the bytes consumed from disk so far (compressed bytes for
+// gzip files; a finished or failed input counts as fully consumed) and the
+// sum of the input file sizes taken when Open listed them. done never
+// exceeds total. It is safe to call concurrently with Next.
+func (r *Reader) Progress() (done, total int64) {
+	done = r.done.Load()
+	return min(done, r.total), r.total
+}
+
+// Stats returns one entry per input, in list order.
+func (r *Reader) Stats() []InputStats {
+	out := make([]InputStats, len(r.inputs))
+	for i, in := range r.inputs {
+		out[i] = InputStats{Path: in.path, Format: in.format, Packets: in.delivered}
+		if in.err != nil {
+			out[i].Err = in.err
+		}
+	}
+	return out
+}

@@ -1,0 +1,335 @@
+// Package config turns flags, SENSOR_* environment variables and a YAML file
+// into one validated Config, in that order of precedence, through one local
+// viper instance (never viper's global). Every invalid value is refused with
+// a message that names the key and says what is allowed. Only this package
+// and cmd import viper.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/ports"
+)
+
+// Config is the sensor's effective configuration.
+type Config struct {
+	Read        []string
+	Iface       string
+	Ports       *ports.Set
+	Window      time.Duration
+	Lookback    time.Duration
+	Output      string
+	HomeNet     []netip.Prefix
+	SensorID    string
+	LogLevel    string
+	LogFormat   string
+	Progress    string
+	MaxSources  int
+	MaxTargets  int
+	TopSources  int
+	ConfigFile  string
+	PrintConfig bool
+	Version     bool
+	Help        bool
+}
+
+// Engine returns the engine settings.
+func (c *Config) Engine() engine.Config {
+	return engine.Config{
+		Window:     c.Window,
+		Lookback:   c.Lookback,
+		MaxSources: c.MaxSources,
+		MaxTargets: c.MaxTargets,
+		TopSources: c.TopSources,
+	}
+}
+
+// key names, shared by flags, environment (SENSOR_ + upper case, '-' as
+// '_') and the YAML file.
+const (
+	kRead       = "read"
+	kIface      = "iface"
+	kPorts      = "ports"
+	kWindow     = "window"
+	kLookback   = "lookback"
+	kOutput     = "output"
+	kHomeNet    = "home-net"
+	kSensorID   = "sensor-id"
+	kLogLevel   = "log-level"
+	kLogFormat  = "log-format"
+	kProgress   = "progress"
+	kMaxSources = "max-sources"
+	kMaxTargets = "max-targets"
+	kTopSources = "top-sources"
+)
+
+// fileKeys are the keys a config file may set.
+var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
+	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources}
+
+// FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
+func FlagSet() *pflag.FlagSet {
+	d := engine.DefaultConfig()
+	fs := pflag.NewFlagSet("sensor", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringArrayP(kRead, "r", nil, "read packets from capture `file`s or directories (pcap, pcapng, gzip); repeatable, or list them after the flags")
+	fs.StringP(kIface, "i", "", "capture live from `interface` (not implemented yet)")
+	fs.String(kPorts, "445", "watched TCP destination `ports`: list and ranges, e.g. 139,445,3389 or 1-1024")
+	fs.String(kWindow, d.Window.String(), "window `length`, aligned to the Unix epoch (e.g. 5m, 1h)")
+	fs.String(kLookback, d.Lookback.String(), "a source silent this `long` is new again (e.g. 24h, 7d)")
+	fs.StringP(kOutput, "o", "-", "write JSON Lines to `file` ('-' is stdout)")
+	fs.StringSlice(kHomeNet, nil, "your own networks as `CIDR`s (checked now; used by live capture later)")
+	fs.String(kSensorID, "", "sensor `id` written in every record (default: the host name)")
+	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
+	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto (console on a terminal)")
+	fs.String(kProgress, "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
+	fs.String(kMaxSources, strconv.Itoa(d.MaxSources), "most sources remembered at once; beyond it new sources are counted, not remembered")
+	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
+	fs.String(kTopSources, strconv.Itoa(d.TopSources), "how many of the busiest sources the summary lists")
+	fs.StringP("config", "c", "", "read settings from YAML `file` (flags and SENSOR_* variables win over it)")
+	fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
+	fs.BoolP("version", "V", false, "print the version and exit")
+	fs.BoolP("help", "h", false, "show this help")
+	return fs
+}
+
+// Load parses args (without the program name), the environment and the
+// config file into a validated Config.
+func Load(args []string) (*Config, error) {
+	fs := FlagSet()
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	c.Help, _ = fs.GetBool("help")
+	c.Version, _ = fs.GetBool("version")
+	c.PrintConfig, _ = fs.GetBool("print-config")
+	if c.Help || c.Version {
+		return c, nil
+	}
+	v := viper.New()
+	v.SetEnvPrefix("SENSOR")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	for _, k := range fileKeys {
+		if err := v.BindPFlag(k, fs.Lookup(k)); err != nil {
+			return nil, err
+		}
+	}
+	c.ConfigFile, _ = fs.GetString("config")
+	if c.ConfigFile == "" {
+		c.ConfigFile = os.Getenv("SENSOR_CONFIG")
+	}
+	if c.ConfigFile != "" {
+		if err := readFile(v, c.ConfigFile); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.fill(v, fs.Args()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func readFile(v *viper.Viper, path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("config file %s: %w", path, errors.Unwrap(err))
+	}
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return fmt.Errorf("config file %s: not valid YAML: %w", path, err)
+	}
+	// A misspelt key would otherwise be ignored silently; refuse it.
+	only := viper.New()
+	only.SetConfigFile(path)
+	only.SetConfigType("yaml")
+	if err := only.ReadInConfig(); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	for _, k := range only.AllKeys() {
+		if !slices.Contains(fileKeys, k) {
+			return fmt.Errorf("config file %s: unknown key %q (known keys: %s)", path, k, strings.Join(fileKeys, ", "))
+		}
+	}
+	return nil
+}
+
+func (c *Config) fill(v *viper.Viper, positional []string) error {
+	var err error
+	c.Read = append(stringList(v, kRead), positional...)
+	c.Iface = strings.TrimSpace(v.GetString(kIface))
+	if c.Ports, err = ports.Parse(v.GetString(kPorts)); err != nil {
+		return keyErr(kPorts, err)
+	}
+	if c.Window, err = duration(v, kWindow); err != nil {
+		return err
+	}
+	if c.Lookback, err = duration(v, kLookback); err != nil {
+		return err
+	}
+	c.Output = v.GetString(kOutput)
+	if c.Output == "" {
+		return keyErr(kOutput, errors.New("empty: give a file name or - for stdout"))
+	}
+	for _, s := range stringList(v, kHomeNet) {
+		p, perr := netip.ParsePrefix(strings.TrimSpace(s))
+		if perr != nil {
+			return keyErr(kHomeNet, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s))
+		}
+		c.HomeNet = append(c.HomeNet, p.Masked())
+	}
+	c.SensorID = v.GetString(kSensorID)
+	if c.SensorID == "" {
+		if c.SensorID, err = os.Hostname(); err != nil || c.SensorID == "" {
+			c.SensorID = "sensor"
+		}
+	}
+	if c.LogLevel, err = oneOf(v, kLogLevel, "debug", "info", "warn", "error"); err != nil {
+		return err
+	}
+	if c.LogFormat, err = oneOf(v, kLogFormat, "auto", "console", "json"); err != nil {
+		return err
+	}
+	if c.Progress, err = oneOf(v, kProgress, "auto", "always", "never"); err != nil {
+		return err
+	}
+	if c.MaxSources, err = positive(v, kMaxSources, 1<<31); err != nil {
+		return err
+	}
+	if c.MaxTargets, err = positive(v, kMaxTargets, 1<<31); err != nil {
+		return err
+	}
+	if c.TopSources, err = positive(v, kTopSources, 10000); err != nil {
+		return err
+	}
+	if err := c.Engine().Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.Iface != "" && len(c.Read) > 0:
+		return errors.New("both --iface and --read given: capture live or read files, not both")
+	case c.Iface == "" && len(c.Read) == 0 && !c.PrintConfig:
+		return errors.New("nothing to read: give capture files with -r FILE (or after the flags), or an interface with -i")
+	}
+	return nil
+}
+
+func keyErr(k string, err error) error { return fmt.Errorf("%s: %w", k, err) }
+
+// stringList accepts a YAML list, a comma-separated string (environment)
+// or repeated flags.
+func stringList(v *viper.Viper, k string) []string {
+	raw := v.Get(k)
+	var out []string
+	switch x := raw.(type) {
+	case string:
+		for _, s := range strings.Split(x, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	default:
+		out = v.GetStringSlice(k)
+	}
+	return out
+}
+
+// ParseDuration reads Go durations ("90s", "1h30m") and whole days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(d, 10, 16)
+		if err == nil {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
+}
+
+func duration(v *viper.Viper, k string) (time.Duration, error) {
+	s := v.GetString(k)
+	d, err := ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, keyErr(k, fmt.Errorf("%q is not a positive duration such as 30s, 5m, 24h or 7d", s))
+	}
+	return d, nil
+}
+
+func oneOf(v *viper.Viper, k string, allowed ...string) (string, error) {
+	s := strings.ToLower(strings.TrimSpace(v.GetString(k)))
+	if !slices.Contains(allowed, s) {
+		return "", keyErr(k, fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", ")))
+	}
+	return s, nil
+}
+
+func positive(v *viper.Viper, k string, max int) (int, error) {
+	s := strings.TrimSpace(v.GetString(k))
+	n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if err != nil || n < 1 || n > max {
+		return 0, keyErr(k, fmt.Errorf("%q is not a whole number from 1 to %d", s, max))
+	}
+	return n, nil
+}
+
+// WriteYAML prints the effective configuration in the config file's own
+// format, keys sorted, so it can be saved and used with --config.
+func (c *Config) WriteYAML(w io.Writer) error {
+	m := map[string]string{
+		kRead:       yamlList(c.Read),
+		kIface:      strconv.Quote(c.Iface),
+		kPorts:      strconv.Quote(c.Ports.String()),
+		kWindow:     c.Window.String(),
+		kLookback:   c.Lookback.String(),
+		kOutput:     strconv.Quote(c.Output),
+		kSensorID:   strconv.Quote(c.SensorID),
+		kLogLevel:   c.LogLevel,
+		kLogFormat:  c.LogFormat,
+		kProgress:   c.Progress,
+		kMaxSources: strconv.Itoa(c.MaxSources),
+		kMaxTargets: strconv.Itoa(c.MaxTargets),
+		kTopSources: strconv.Itoa(c.TopSources),
+	}
+	var hn []string
+	for _, p := range c.HomeNet {
+		hn = append(hn, p.String())
+	}
+	m[kHomeNet] = yamlList(hn)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %s\n", k, m[k])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func yamlList(xs []string) string {
+	if len(xs) == 0 {
+		return "[]"
+	}
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
