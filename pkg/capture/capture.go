@@ -23,7 +23,7 @@ const (
 	LinkIPv4      LinkType = 228 // raw IPv4
 	LinkIPv6      LinkType = 229 // raw IPv6
 	LinkNFLOG     LinkType = 239 // Linux netfilter log messages
-	LinkIPoIB     LinkType = 242 // IP over InfiniBand: 4-byte header
+	LinkIPoIB     LinkType = 242 // IP over InfiniBand: two 20-byte addresses, then type
 	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2
 )
 

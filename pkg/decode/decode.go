@@ -102,10 +102,12 @@ func (d *Decoder) Decode(lt capture.LinkType, b []byte, out *Syn) Result {
 		}
 		return d.etherType(be.Uint16(b), b[20:], out, 0)
 	case capture.LinkIPoIB:
-		if len(b) < 4 {
+		// 20-byte destination and source hardware addresses, then the
+		// 4-byte encapsulation header of RFC 4391: type and reserved.
+		if len(b) < 44 {
 			return Truncated
 		}
-		return d.etherType(be.Uint16(b), b[4:], out, 0)
+		return d.etherType(be.Uint16(b[40:]), b[44:], out, 0)
 	case capture.LinkNFLOG:
 		return d.nflog(b, out)
 	}

@@ -17,7 +17,7 @@ type Set struct {
 }
 
 // Parse reads a comma-separated list of ports and inclusive ranges. Port 0
-// is refused: no SYN legitimately goes to it and it usually means a typo.
+// is allowed: scanners (masscan -p0-...) do probe it.
 func Parse(s string) (*Set, error) {
 	set := &Set{}
 	s = strings.TrimSpace(s)
@@ -50,8 +50,8 @@ func Parse(s string) (*Set, error) {
 func parsePort(s string) (int, error) {
 	s = strings.TrimSpace(s)
 	p, err := strconv.Atoi(s)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, fmt.Errorf("%q is not a port: ports are whole numbers from 1 to 65535", s)
+	if err != nil || p < 0 || p > 65535 {
+		return 0, fmt.Errorf("%q is not a port: ports are whole numbers from 0 to 65535", s)
 	}
 	return p, nil
 }

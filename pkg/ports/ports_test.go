@@ -11,6 +11,7 @@ func TestParse(t *testing.T) {
 		{" 445 , 139 ", "139,445", 2},
 		{"1-3,5", "1-3,5", 4},
 		{"1-65535", "1-65535", 65535},
+		{"0", "0", 1},
 		{"445,445,440-450", "440-450", 11},
 	}
 	for _, c := range cases {
@@ -28,7 +29,7 @@ func TestParse(t *testing.T) {
 	if s, _ := Parse("65535"); !s.Contains(65535) || s.Contains(0) {
 		t.Error("Contains wrong at the edges")
 	}
-	for _, bad := range []string{"", "0", "65536", "x", "10-5", "1,,2", "-5", "445-"} {
+	for _, bad := range []string{"", "65536", "x", "10-5", "1,,2", "-5", "445-"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) accepted", bad)
 		}

@@ -57,12 +57,12 @@ type WindowFact struct {
 	DistinctTargets int64  `json:"distinct_targets"`
 	Warmup          bool   `json:"warmup"`
 
-	Packets      int64   `json:"packets"`               // all frames in the window
+	Packets      int64   `json:"packets"`                // all frames in the window
 	ExpectedRate float64 `json:"expected_rate_per_hour"` // model rate x day/night at window mid
-	BurstFactor  float64 `json:"burst_factor"`          // overdispersion multiplier drawn for the window
-	Infections   int64   `json:"infections"`            // infections (first probes) in the window
-	Infected     int64   `json:"infected"`              // cumulative infected hosts at window end
-	Scanning     int64   `json:"scanning"`              // hosts awake (scanning) at window end
+	BurstFactor  float64 `json:"burst_factor"`           // overdispersion multiplier drawn for the window
+	Infections   int64   `json:"infections"`             // infections (first probes) in the window
+	Infected     int64   `json:"infected"`               // cumulative infected hosts at window end
+	Scanning     int64   `json:"scanning"`               // hosts awake (scanning) at window end
 	ChurnEvents  int64   `json:"churn_events"`
 	FloodPackets int64   `json:"flood_packets"`
 }
