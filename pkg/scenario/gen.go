@@ -207,6 +207,11 @@ func newEngine(cfg Config, w PacketWriter) *engine {
 			e.bgPorts = append(e.bgPorts, p)
 		}
 	}
+	for p := uint16(1024); len(e.bgPorts) == 0 && p != 0; p++ {
+		if !e.tr.isWatchedPort(p) {
+			e.bgPorts = append(e.bgPorts, p)
+		}
+	}
 	return e
 }
 

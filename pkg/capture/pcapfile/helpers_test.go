@@ -22,7 +22,7 @@ type rec struct {
 
 // pcapBytes builds a classic pcap file. linkField is the raw last header
 // field (link type plus FCS bits).
-func pcapBytes(bo binary.ByteOrder, nano bool, linkField uint32, recs ...rec) []byte {
+func pcapBytes(bo appendOrder, nano bool, linkField uint32, recs ...rec) []byte {
 	var b []byte
 	magic := uint32(0xa1b2c3d4)
 	if nano {
@@ -51,7 +51,7 @@ func pcapBytes(bo binary.ByteOrder, nano bool, linkField uint32, recs ...rec) []
 
 // ngBuilder builds pcapng files block by block.
 type ngBuilder struct {
-	bo  binary.ByteOrder
+	bo  appendOrder
 	buf []byte
 }
 
@@ -68,7 +68,7 @@ func (n *ngBuilder) block(typ uint32, body []byte) *ngBuilder {
 }
 
 // shb starts a section in byte order bo.
-func (n *ngBuilder) shb(bo binary.ByteOrder) *ngBuilder {
+func (n *ngBuilder) shb(bo appendOrder) *ngBuilder {
 	n.bo = bo
 	var body []byte
 	body = bo.AppendUint32(body, 0x1A2B3C4D)
@@ -232,4 +232,10 @@ func openAll(t testing.TB, paths ...string) result {
 		t.Fatal(err)
 	}
 	return readAll(t, r)
+}
+
+// appendOrder is binary.LittleEndian or binary.BigEndian.
+type appendOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
 }

@@ -246,7 +246,7 @@ func (in *input) read(n int) ([]byte, error) {
 			copy(nb, buf)
 			buf = nb
 		}
-		m, err := in.br.Read(buf[len(buf):cap(buf)])
+		m, err := in.br.Read(buf[len(buf):min(cap(buf), n)])
 		buf = buf[:len(buf)+m]
 		if err != nil {
 			in.buf = buf
