@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+)
+
+type recorder struct {
+	sources []SourceRecord
+	windows []WindowRecord
+}
+
+func (r *recorder) Source(s *SourceRecord) { r.sources = append(r.sources, *s) }
+func (r *recorder) Window(w *WindowRecord) { r.windows = append(r.windows, *w) }
+
+var t0 = time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
+
+const (
+	sec = int64(time.Second)
+	min = int64(time.Minute)
+	hr  = int64(time.Hour)
+)
+
+func syn(src, dst string) decode.Syn {
+	s := decode.Syn{DstPort: 445, Flags: 0x02, WScale: 0xff}
+	a, d := netip.MustParseAddr(src), netip.MustParseAddr(dst)
+	if a.Is4() {
+		b := a.As4()
+		copy(s.Src[:], b[:])
+		b = d.As4()
+		copy(s.Dst[:], b[:])
+	} else {
+		s.V6 = true
+		s.Src, s.Dst = a.As16(), d.As16()
+	}
+	return s
+}
+
+type step struct {
+	at       int64
+	src, dst string // empty src: a packet that is not a SYN
+}
+
+func run(t *testing.T, cfg Config, steps []step) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	e, err := New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range steps {
+		ts := e.Packet(st.at, 60)
+		if st.src != "" {
+			s := syn(st.src, st.dst)
+			s.Ts = ts
+			e.Syn(&s)
+		}
+	}
+	e.Flush()
+	return rec
+}
+
+func small() Config {
+	c := DefaultConfig()
+	c.Window = time.Minute
+	c.Lookback = 10 * time.Minute
+	return c
+}
+
+func TestWindowsAlignedAndEmptyOnesEmitted(t *testing.T) {
+	rec := run(t, small(), []step{
+		{t0 + 30*sec, "", ""},
+		{t0 + 3*min + 5*sec, "192.0.2.1", "198.18.0.1"},
+	})
+	if len(rec.windows) != 4 {
+		t.Fatalf("%d windows, want 4 (first packet's to last packet's)", len(rec.windows))
+	}
+	for i, w := range rec.windows {
+		if w.Start != t0+int64(i)*min || w.End != w.Start+min {
+			t.Errorf("window %d: [%d, %d)", i, w.Start-t0, w.End-t0)
+		}
+	}
+	if rec.windows[1].Packets != 0 || rec.windows[3].SynPackets != 1 || rec.windows[3].NewSources != 1 {
+		t.Errorf("counts: %+v", rec.windows)
+	}
+}
+
+func TestNewActiveReturningAndLookbackBoundary(t *testing.T) {
+	L := 10 * min
+	rec := run(t, small(), []step{
+		{t0, "192.0.2.1", "198.18.0.1"},                       // w0: new
+		{t0 + 1*sec, "192.0.2.1", "198.18.0.2"},               // w0: same source
+		{t0 + 2*sec, "2001:db8::1", "2001:db8:1::1"},          // w0: new v6
+		{t0 + 1*min, "192.0.2.1", "198.18.0.1"},               // w1: active, not new
+		{t0 + 1*min + L, "192.0.2.1", "198.18.0.1"},           // exactly L after: not new
+		{t0 + 1*min + 2*L + 1, "192.0.2.1", "198.18.0.3"},     // L+1ns of silence: new again, returning
+		{t0 + 1*min + 2*L + 2*sec, "192.0.2.9", "198.18.0.3"}, // brand new
+	})
+	byStart := map[int64]WindowRecord{}
+	for _, w := range rec.windows {
+		byStart[w.Start] = w
+	}
+	w0 := byStart[t0]
+	if w0.SynPackets != 3 || w0.ActiveSources != 2 || w0.NewSources != 2 || w0.DistinctTargets != 3 {
+		t.Errorf("w0 %+v", w0)
+	}
+	w1 := byStart[t0+min]
+	if w1.ActiveSources != 1 || w1.NewSources != 0 {
+		t.Errorf("w1 %+v", w1)
+	}
+	w11 := byStart[t0+11*min]
+	if w11.NewSources != 0 || w11.ActiveSources != 1 {
+		t.Errorf("a SYN exactly one lookback later must not be new: %+v", w11)
+	}
+	w21 := byStart[t0+21*min]
+	if w21.NewSources != 2 || w21.ReturningSources != 1 || w21.ActiveSources != 2 {
+		t.Errorf("w21 %+v", w21)
+	}
+	if len(rec.sources) != 4 {
+		t.Fatalf("%d source records, want 4", len(rec.sources))
+	}
+	ret := rec.sources[2]
+	if ret.PrevLastSeen != t0+1*min+L || ret.WindowStart != t0+21*min {
+		t.Errorf("returning source record: %+v", ret)
+	}
+}
+
+func TestOutOfOrderIsClampedAndCounted(t *testing.T) {
+	rec := run(t, small(), []step{
+		{t0 + 2*min, "", ""},
+		{t0 + 30*sec, "192.0.2.1", "198.18.0.1"}, // earlier than the clock: analysed at t0+2m
+		{t0 + 2*min + 10*sec, "192.0.2.2", "198.18.0.1"},
+	})
+	if len(rec.windows) != 1 {
+		t.Fatalf("%d windows: the clock must not run backwards", len(rec.windows))
+	}
+	w := rec.windows[0]
+	if w.OutOfOrder != 1 || w.NewSources != 2 || w.Packets != 3 {
+		t.Errorf("%+v", w)
+	}
+	if rec.sources[0].Syn.Ts != t0+2*min {
+		t.Errorf("out-of-order SYN analysed at %d, want the clock", rec.sources[0].Syn.Ts-t0)
+	}
+}
+
+func TestWarmupCoversOneLookback(t *testing.T) {
+	steps := []step{{t0 + 30*sec, "", ""}, {t0 + 12*min, "", ""}}
+	rec := run(t, small(), steps)
+	for _, w := range rec.windows {
+		want := w.Start < t0+30*sec+10*min
+		if w.Warmup != want {
+			t.Errorf("window +%dm warmup %v, want %v", (w.Start-t0)/min, w.Warmup, want)
+		}
+	}
+	if !rec.windows[10].Warmup || rec.windows[11].Warmup {
+		t.Error("warm-up must end with the first window starting a full lookback after the first packet")
+	}
+}
+
+func TestTableCapCountsUntracked(t *testing.T) {
+	cfg := small()
+	cfg.MaxSources = 2
+	rec := run(t, cfg, []step{
+		{t0, "192.0.2.1", "198.18.0.1"},
+		{t0 + 1, "192.0.2.2", "198.18.0.1"},
+		{t0 + 2, "192.0.2.3", "198.18.0.1"}, // table full
+		{t0 + 3, "192.0.2.1", "198.18.0.1"}, // still remembered
+	})
+	w := rec.windows[0]
+	if w.NewSources != 3 || w.Untracked != 1 || w.ActiveSources != 3 {
+		t.Errorf("%+v", w)
+	}
+}
+
+func TestTargetsCap(t *testing.T) {
+	cfg := small()
+	cfg.MaxTargets = 2
+	rec := run(t, cfg, []step{
+		{t0, "192.0.2.1", "198.18.0.1"},
+		{t0 + 1, "192.0.2.1", "198.18.0.2"},
+		{t0 + 2, "192.0.2.1", "198.18.0.2"},
+	})
+	if w := rec.windows[0]; w.DistinctTargets != 2 || w.TargetsCapped {
+		t.Errorf("at the cap without passing it: %+v", w)
+	}
+	rec = run(t, cfg, []step{
+		{t0, "192.0.2.1", "198.18.0.1"},
+		{t0 + 1, "192.0.2.1", "198.18.0.2"},
+		{t0 + 2, "192.0.2.1", "198.18.0.3"},
+	})
+	if w := rec.windows[0]; w.DistinctTargets != 2 || !w.TargetsCapped {
+		t.Errorf("past the cap: %+v", w)
+	}
+}
+
+func TestExpiryForgetsWithoutChangingCounts(t *testing.T) {
+	cfg := small()
+	rec := &recorder{}
+	e, _ := New(cfg, rec)
+	for i := 0; i < 100; i++ {
+		s := syn(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String(), "198.18.0.1")
+		s.Ts = e.Packet(t0+int64(i)*sec, 60)
+		e.Syn(&s)
+	}
+	e.Packet(t0+30*min, 60)
+	if c := e.Counters(); c.TrackedSources != 0 || c.Expired != 100 {
+		t.Errorf("after two lookbacks of silence: tracked %d expired %d", c.TrackedSources, c.Expired)
+	}
+	e.Flush()
+	top := e.Top()
+	if len(top) != 10 || top[0].Addr.String() != "192.0.2.0" || top[9].Addr.String() != "192.0.2.9" {
+		t.Errorf("top sources (ties broken by address): %v", top)
+	}
+}
+
+func TestSteadyStateSynAllocatesNothing(t *testing.T) {
+	e, _ := New(small(), &recorder{})
+	s := syn("192.0.2.1", "198.18.0.1")
+	s.Ts = e.Packet(t0, 60)
+	e.Syn(&s)
+	ts := t0
+	if n := testing.AllocsPerRun(1000, func() {
+		ts += 1000
+		s.Ts = e.Packet(ts, 60)
+		e.Syn(&s)
+	}); n != 0 {
+		t.Errorf("%v allocations per SYN from a known source", n)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []func(*Config){
+		func(c *Config) { c.Window = time.Millisecond },
+		func(c *Config) { c.Lookback = c.Window / 2 },
+		func(c *Config) { c.MaxSources = 0 },
+		func(c *Config) { c.MaxTargets = 0 },
+	}
+	for i, f := range bad {
+		c := DefaultConfig()
+		f(&c)
+		if _, err := New(c, &recorder{}); err == nil {
+			t.Errorf("case %d accepted", i)
+		}
+	}
+}
