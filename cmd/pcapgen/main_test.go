@@ -133,7 +133,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("bad flag: exit %d, stderr %q", code, stderr.String())
 	}
 	stderr.Reset()
-	if code := run([]string{"-duration", "1m", "-o", filepath.Join(dir, "missing", "x.pcap")}, &stdout, &stderr); code != 1 ||
+	if code := run([]string{"-duration", "1m", "-flood-count", "0", "-o", filepath.Join(dir, "missing", "x.pcap")}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "pcapgen:") {
 		t.Errorf("unwritable: exit %d, stderr %q", code, stderr.String())
 	}

@@ -30,6 +30,7 @@ type fileSummary struct {
 	maxCapLen   int
 	truncated   int64 // frames with CapLen < OrigLen
 	decodeFails int64
+	badSums     int64 // untruncated TCP segments whose checksum does not verify
 }
 
 type packetSource interface {
@@ -130,6 +131,16 @@ func readCapture(t *testing.T, path string, ports []uint16) fileSummary {
 		if tagged {
 			s.vlanFrames++
 		}
+		if isTCP && ci.CaptureLength == ci.Length {
+			if v4 {
+				_ = tcp.SetNetworkLayerForChecksum(&ip4)
+			} else {
+				_ = tcp.SetNetworkLayerForChecksum(&ip6)
+			}
+			if sum, err := tcp.ComputeChecksum(); err != nil || sum != 0 {
+				s.badSums++
+			}
+		}
 		if !isTCP || !tcp.SYN || tcp.ACK || !slices.Contains(ports, uint16(tcp.DstPort)) {
 			continue
 		}
@@ -205,6 +216,9 @@ func checkTruth(t *testing.T, path string, tr *Truth) fileSummary {
 	s := readCapture(t, path, tr.Ports)
 	if s.decodeFails > 0 {
 		t.Errorf("%d frames failed to decode", s.decodeFails)
+	}
+	if s.badSums > 0 {
+		t.Errorf("%d TCP checksums do not verify", s.badSums)
 	}
 	if s.packets != tr.Totals.Packets {
 		t.Errorf("packets: file %d, truth %d", s.packets, tr.Totals.Packets)

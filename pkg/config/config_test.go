@@ -1,0 +1,137 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load([]string{"-r", "a.pcap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Ports.String() != "445" || c.Window != 5*time.Minute || c.Lookback != 24*time.Hour ||
+		c.Output != "-" || len(c.Read) != 1 || c.SensorID == "" || c.LogLevel != "info" {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestPrecedenceFlagsEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sensor.yaml")
+	yaml := "ports: \"139,445\"\nwindow: 10m\nlookback: 2d\nsensor-id: from-file\nread:\n  - x.pcap\n  - y.pcap\nhome-net: [10.0.0.0/8]\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SENSOR_WINDOW", "15m")
+	t.Setenv("SENSOR_SENSOR_ID", "from-env")
+	c, err := Load([]string{"--config", file, "--sensor-id", "from-flag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SensorID != "from-flag" {
+		t.Errorf("flag must win: %q", c.SensorID)
+	}
+	if c.Window != 15*time.Minute {
+		t.Errorf("environment must win over the file: %v", c.Window)
+	}
+	if c.Lookback != 48*time.Hour || c.Ports.String() != "139,445" {
+		t.Errorf("file values: %v %v", c.Lookback, c.Ports)
+	}
+	if strings.Join(c.Read, ",") != "x.pcap,y.pcap" || len(c.HomeNet) != 1 {
+		t.Errorf("lists from the file: %v %v", c.Read, c.HomeNet)
+	}
+}
+
+func TestReadFlagsAndPositional(t *testing.T) {
+	c, err := Load([]string{"-r", "a,b.pcap", "--read", "c.pcap", "d.pcap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Read, "|"); got != "a,b.pcap|c.pcap|d.pcap" {
+		t.Errorf("read list %q: a comma in a file name must survive", got)
+	}
+}
+
+func TestInvalidValuesNameTheKey(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  [2]string
+		want string
+	}{
+		{[]string{"-r", "a", "--ports", "445,70000"}, [2]string{}, "ports"},
+		{[]string{"-r", "a", "--window", "5 minutes"}, [2]string{}, "window"},
+		{[]string{"-r", "a", "--window", "-5m"}, [2]string{}, "window"},
+		{[]string{"-r", "a", "--lookback", "1m", "--window", "5m"}, [2]string{}, "lookback"},
+		{[]string{"-r", "a", "--home-net", "10.0.0.0/33"}, [2]string{}, "home-net"},
+		{[]string{"-r", "a", "--log-level", "loud"}, [2]string{}, "log-level"},
+		{[]string{"-r", "a", "--max-sources", "0"}, [2]string{}, "max-sources"},
+		{[]string{"-r", "a"}, [2]string{"SENSOR_PORTS", "smb"}, "ports"},
+		{[]string{"-r", "a", "--bogus"}, [2]string{}, "unknown flag"},
+		{[]string{}, [2]string{}, "nothing to read"},
+		{[]string{"-r", "a", "-i", "eth0"}, [2]string{}, "not both"},
+	}
+	for _, c := range cases {
+		if c.env[0] != "" {
+			t.Setenv(c.env[0], c.env[1])
+		}
+		_, err := Load(c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: error %v, want one naming %q", c.args, c.env, err, c.want)
+		}
+		if c.env[0] != "" {
+			os.Unsetenv(c.env[0])
+		}
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("windw: 5m\n"), 0o644)
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("window: [5m\n"), 0o644)
+	for path, want := range map[string]string{
+		typo:                            `unknown key "windw"`,
+		broken:                          "not valid YAML",
+		filepath.Join(dir, "none.yaml"): "no such file",
+	} {
+		_, err := Load([]string{"-r", "a", "--config", path})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v, want the path and %q", path, err, want)
+		}
+	}
+}
+
+func TestPrintConfigRoundTrips(t *testing.T) {
+	c, err := Load([]string{"-r", "a.pcap", "--ports", "1-3,445", "--lookback", "7d", "--home-net", "10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := c.WriteYAML(&b); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	d, err := Load([]string{"--config", file})
+	if err != nil {
+		t.Fatalf("printed config does not load: %v\n%s", err, b.String())
+	}
+	var b2 strings.Builder
+	d.WriteYAML(&b2)
+	if b.String() != b2.String() {
+		t.Errorf("round trip differs:\n%s\n---\n%s", b.String(), b2.String())
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "90s": 90 * time.Second, "1h30m": 90 * time.Minute} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+}

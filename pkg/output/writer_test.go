@@ -1,0 +1,94 @@
+package output
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/engine"
+)
+
+var t0 = time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
+
+func sample(w *Writer) {
+	s := decode.Syn{Ts: t0 + 1234, SrcPort: 1060, DstPort: 445, TTL: 113, WScale: 0xff, MSS: 1460, NOpts: 2, Opts: [12]uint8{2, 1}}
+	copy(s.Src[:], []byte{203, 0, 113, 7})
+	copy(s.Dst[:], []byte{198, 18, 0, 10})
+	w.Source(&engine.SourceRecord{Syn: s, WindowStart: t0, PrevLastSeen: t0 - int64(48*time.Hour)})
+	w.Window(&engine.WindowRecord{Start: t0, End: t0 + int64(5*time.Minute), SynPackets: 3, ActiveSources: 1, NewSources: 1, Warmup: true})
+	w.Stats(&Stats{Ts: t0, Final: true})
+	w.Summary(&Summary{Inputs: []Input{{Path: "a\"b\n.pcap", Format: "pcap", Err: "bad\x01"}},
+		Top: []engine.TopSource{{Addr: netip.MustParseAddr("2001:db8::1"), SynPackets: 2}}})
+}
+
+func TestEveryLineIsOneValidObject(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, "sensor \"one\"\t\xff\u2028")
+	sample(w)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(&buf)
+	types := []string{}
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("invalid JSON line %q: %v", sc.Text(), err)
+		}
+		types = append(types, m["event_type"].(string))
+		if m["sensor"] != "sensor \"one\"\t\ufffd\u2028" {
+			t.Errorf("sensor id did not survive: %q", m["sensor"])
+		}
+		ts, err := time.Parse(time.RFC3339Nano, m["ts"].(string))
+		if err != nil || !strings.HasSuffix(m["ts"].(string), "Z") {
+			t.Errorf("ts %q: %v", m["ts"], err)
+		}
+		_ = ts
+	}
+	if strings.Join(types, ",") != "source,window,stats,summary" {
+		t.Errorf("record types %v", types)
+	}
+}
+
+func TestSourceRecordFields(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, "s")
+	sample(w)
+	w.Flush()
+	line, _, _ := strings.Cut(buf.String(), "\n")
+	want := `{"event_type":"source","ts":"2009-01-10T00:00:00.000001234Z","sensor":"s","src_ip":"203.0.113.7","dst_ip":"198.18.0.10","src_port":1060,"dst_port":445,"window_start":"2009-01-10T00:00:00.000000000Z","ip_version":4,"ttl":113,"ip_id":0,"tcp_seq":0,"tcp_window":0,"tcp_options":"mss,nop","mss":1460,"returning":true,"prev_last_seen":"2009-01-08T00:00:00.000000000Z"}`
+	if line != want {
+		t.Errorf("source record\n got %s\nwant %s", line, want)
+	}
+}
+
+func TestFloatNeverWritesNaN(t *testing.T) {
+	var o obj
+	o.begin(nil)
+	o.float("a", 0.25)
+	nan := 0.0
+	o.float("b", nan/nan)
+	if got := string(o.end()); got != "{\"a\":0.25,\"b\":null}\n" {
+		t.Errorf("%q", got)
+	}
+}
+
+type failing struct{}
+
+func (failing) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteErrorSticks(t *testing.T) {
+	w := NewWriter(failing{}, "s")
+	for i := 0; i < 5000; i++ {
+		sample(w)
+	}
+	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("flush error %v", err)
+	}
+}
