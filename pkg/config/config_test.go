@@ -135,3 +135,29 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleConfigIsTrue keeps docs/sensor.example.yaml loadable, complete
+// and equal to the defaults it claims.
+func TestExampleConfigIsTrue(t *testing.T) {
+	path := "../../docs/sensor.example.yaml"
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range fileKeys {
+		if !strings.Contains(string(raw), "\n"+k+":") {
+			t.Errorf("the example config does not document %q", k)
+		}
+	}
+	fromFile, err := Load([]string{"--config", path, "-r", "x.pcap"})
+	if err != nil {
+		t.Fatalf("the example config does not load: %v", err)
+	}
+	defaults, _ := Load([]string{"-r", "x.pcap"})
+	var a, b strings.Builder
+	fromFile.WriteYAML(&a)
+	defaults.WriteYAML(&b)
+	if a.String() != b.String() {
+		t.Errorf("the example's values differ from the defaults:\n%s\n---\n%s", a.String(), b.String())
+	}
+}

@@ -477,3 +477,46 @@ func mustPresetB(b *testing.B, name string) Config {
 	}
 	return c
 }
+
+// TestCommittedDemo keeps testdata/demo.pcapng and its truth in step with
+// the generator. After an intended change of the output, regenerate them:
+//
+//	go run ./cmd/pcapgen -scenario demo -seed 1 -o testdata/demo.pcapng
+func TestCommittedDemo(t *testing.T) {
+	const capture = "../../testdata/demo.pcapng"
+	want, err := os.ReadFile(capture)
+	if os.IsNotExist(err) {
+		t.Skip("testdata/demo.pcapng not present")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustPreset(t, "demo")
+	c.Seed = 1
+	p := filepath.Join(t.TempDir(), "demo.pcapng")
+	tr, err := GenerateFile(c, p, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hint = "; regenerate with: go run ./cmd/pcapgen -scenario demo -seed 1 -o testdata/demo.pcapng"
+	if !bytes.Equal(got, want) {
+		t.Fatal("testdata/demo.pcapng differs from the generator's output" + hint)
+	}
+	committed, err := ReadTruthFile(TruthPath(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if committed.Totals != tr.Totals || len(committed.Windows) != len(tr.Windows) {
+		t.Fatal("testdata/demo.truth.json differs from the generator's truth" + hint)
+	}
+	for i := range tr.Windows {
+		if committed.Windows[i] != tr.Windows[i] {
+			t.Fatalf("testdata/demo.truth.json window %d differs%s", i, hint)
+		}
+	}
+	checkTruth(t, capture, committed)
+}

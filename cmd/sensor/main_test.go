@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/scenario"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// sensor runs the command in-process and returns stdout, stderr and the exit
+// status.
+func sensor(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// records parses JSONL output, failing on any line that is not one object.
+func records(t *testing.T, jsonl string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(jsonl))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not a JSON object: %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, m)
+	}
+	return recs
+}
+
+func ofType(recs []map[string]any, typ string) []map[string]any {
+	var out []map[string]any
+	for _, r := range recs {
+		if r["event_type"] == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+const demo = "../../testdata/demo.pcapng"
+
+func TestGoldenDemo(t *testing.T) {
+	out, stderr, code := sensor(t, "-r", demo, "--sensor-id", "golden", "--log-level", "error")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// The summary names the input by the path given; make it stable.
+	out = strings.ReplaceAll(out, demo, "testdata/demo.pcapng")
+	golden := "../../testdata/demo.golden.jsonl"
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if out != string(want) {
+		t.Errorf("output differs from %s; if the change is intended, rerun with -update and review the diff", golden)
+	}
+}
+
+func TestRerunIsByteIdentical(t *testing.T) {
+	a, _, _ := sensor(t, "-r", demo, "--sensor-id", "x", "--log-level", "error")
+	b, _, _ := sensor(t, "-r", demo, "--sensor-id", "x", "--log-level", "error")
+	if a != b || len(a) == 0 {
+		t.Error("two runs over the same capture differ")
+	}
+}
+
+// TestWindowsEqualGroundTruth runs generated scenarios through the whole
+// command and compares every window with the generator's independent
+// ground truth.
+func TestWindowsEqualGroundTruth(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		preset   string
+		file     string
+		duration time.Duration
+		window   time.Duration
+		lookback time.Duration
+	}{
+		{"demo", "demo.pcapng", 0, 0, 0},
+		{"steady", "steady.pcap", 8 * time.Hour, 5 * time.Minute, 24 * time.Hour},
+		{"sleepers", "sleepers.pcap.gz", 12 * time.Hour, 10 * time.Minute, 2 * time.Hour},
+		{"churn", "churn.pcapng.gz", 6 * time.Hour, time.Minute, 3 * time.Hour},
+		{"flood", "flood.pcap", 4 * time.Hour, 5 * time.Minute, 24 * time.Hour},
+		{"bursty", "bursty.pcapng", 6 * time.Hour, 15 * time.Minute, 1 * time.Hour},
+	}
+	for i, c := range cases {
+		t.Run(c.preset, func(t *testing.T) {
+			cfg, err := scenario.Preset(c.preset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Seed = int64(100 + i)
+			if c.duration != 0 {
+				cfg.Duration, cfg.Window, cfg.Lookback = c.duration, c.window, c.lookback
+			}
+			path := filepath.Join(dir, c.file)
+			truth, err := scenario.GenerateFile(cfg, path, scenario.FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, stderr, code := sensor(t, "-r", path, "--window", cfg.Window.String(), "--lookback", cfg.Lookback.String(), "--log-level", "error")
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			windows := ofType(records(t, out), "window")
+			if len(windows) != len(truth.Windows) {
+				t.Fatalf("%d windows, truth has %d", len(windows), len(truth.Windows))
+			}
+			var newSum int64
+			for j, w := range windows {
+				tw := truth.Windows[j]
+				got := fmt.Sprintf("%v syn=%v active=%v new=%v targets=%v warmup=%v",
+					w["window_start"], w["syn_packets"], w["active_sources"], w["new_sources"], w["distinct_targets"], w["warmup"])
+				want := fmt.Sprintf("%v syn=%v active=%v new=%v targets=%v warmup=%v",
+					strings.Replace(tw.WindowStart, "Z", ".000000000Z", 1), tw.SYNPackets, tw.ActiveSources, tw.NewSources, tw.DistinctTargets, tw.Warmup)
+				if got != want {
+					t.Fatalf("window %d:\n got %s\nwant %s", j, got, want)
+				}
+				newSum += tw.NewSources
+			}
+			if newSum == 0 || truth.Totals.SYNPackets == 0 {
+				t.Fatalf("scenario has no new sources; the comparison proves nothing")
+			}
+			if n := len(ofType(records(t, out), "source")); int64(n) != newSum {
+				t.Errorf("%d source records, truth has %d new sources", n, newSum)
+			}
+		})
+	}
+}
+
+func TestBadInputsGoOnAndFail(t *testing.T) {
+	dir := t.TempDir()
+	notCapture := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notCapture, []byte("<html>not a capture</html>"), 0o644)
+	empty := filepath.Join(dir, "empty.pcap")
+	os.WriteFile(empty, nil, 0o644)
+	data, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.pcapng")
+	os.WriteFile(truncated, data[:len(data)/2+3], 0o644)
+
+	out, stderr, code := sensor(t, "-r", notCapture, "-r", empty, "-r", truncated, "-r", filepath.Join(dir, "missing.pcap"), "--log-format", "json")
+	if code != exitInputFailed {
+		t.Errorf("exit %d, want %d", code, exitInputFailed)
+	}
+	for _, want := range []string{"notes.txt", "not a pcap or pcapng file", "empty.pcap", "truncated.pcapng: packet", "missing.pcap"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	recs := records(t, out)
+	sum := ofType(recs, "summary")
+	if len(sum) != 1 {
+		t.Fatalf("%d summary records", len(sum))
+	}
+	if n := sum[0]["packets"].(float64); n < 100 {
+		t.Errorf("what the truncated file held before the damage must be analysed: %v packets", n)
+	}
+	st := ofType(recs, "stats")
+	if len(st) != 1 || st[0]["inputs_failed"].(float64) != 4 {
+		t.Errorf("stats: %v", st)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	if out, _, code := sensor(t, "--help"); code != exitOK || !strings.Contains(out, "--lookback") {
+		t.Errorf("--help: %d", code)
+	}
+	if out, _, code := sensor(t, "--version"); code != exitOK || !strings.HasPrefix(out, "sensor ") {
+		t.Errorf("--version: %d %q", code, out)
+	}
+	if out, _, code := sensor(t, "--print-config", "--ports", "139,445"); code != exitOK || !strings.Contains(out, `ports: "139,445"`) {
+		t.Errorf("--print-config: %d %q", code, out)
+	}
+	if _, stderr, code := sensor(t, "-r", demo, "--window", "soon"); code != exitUsage || !strings.Contains(stderr, "window") {
+		t.Errorf("bad window: %d %q", code, stderr)
+	}
+	if _, stderr, code := sensor(t, "-i", "eth0"); code != exitUsage || !strings.Contains(stderr, "not implemented") {
+		t.Errorf("live capture: %d %q", code, stderr)
+	}
+	file := filepath.Join(t.TempDir(), "out.jsonl")
+	if out, _, code := sensor(t, "-r", demo, "-o", file, "--log-level", "error"); code != exitOK || out != "" {
+		t.Errorf("-o file: exit %d, stdout %d bytes", code, len(out))
+	}
+	if b, _ := os.ReadFile(file); !bytes.Contains(b, []byte(`"event_type":"summary"`)) {
+		t.Error("-o file: no summary in the file")
+	}
+	if _, stderr, code := sensor(t, "-r", demo, "-o", "/nonexistent/dir/out.jsonl"); code != exitFatal || !strings.Contains(stderr, "out.jsonl") {
+		t.Errorf("unwritable output: %d %q", code, stderr)
+	}
+}
