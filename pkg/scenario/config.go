@@ -231,8 +231,8 @@ func (c Config) Validate() error {
 	if !c.TargetNet6.Addr().Is6() || c.TargetNet6.Addr().Is4In6() || c.TargetNet6.Bits() > 126 {
 		bad("IPv6 target network must be an IPv6 prefix of at most /126, got %v", c.TargetNet6)
 	}
-	if c.FloodCount < 0 || c.FloodCount > 50_000_000 {
-		bad("flood count must be within [0, 50000000], got %d", c.FloodCount)
+	if c.FloodCount < 0 || c.FloodCount > 10_000_000 {
+		bad("flood count must be within [0, 10000000], got %d", c.FloodCount)
 	}
 	if c.FloodCount > 0 {
 		if c.FloodAt < 0 || c.FloodAt >= c.Duration {
