@@ -25,7 +25,31 @@ const (
 	LinkNFLOG     LinkType = 239 // Linux netfilter log messages
 	LinkIPoIB     LinkType = 242 // IP over InfiniBand: two 20-byte addresses, then type
 	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2
+
+	// LinkSynRecord is private to synscope: Data is not a frame but the
+	// fixed-size SYN record the eBPF program already extracted in the
+	// kernel (see bpf/ and decode's record parser).
+	LinkSynRecord LinkType = 65000
 )
+
+// ErrTimeout is returned by a live Source's Next when no packet arrived
+// within its poll interval (at most a fraction of a second), so the caller
+// can close idle windows on time and notice cancellation. It is not an
+// error: call Next again.
+var ErrTimeout = errors.New("capture: no packet within the poll interval")
+
+// Stats are a live source's own counters, read on the control path.
+type Stats struct {
+	Packets     uint64 // packets the capture saw (kernel side for eBPF)
+	Matched     uint64 // SYNs matched in the kernel (eBPF), 0 otherwise
+	KernelDrops uint64 // packets the kernel dropped before we could read them
+	RingFull    uint64 // records lost because the kernel-to-user ring was full
+}
+
+// StatsSource is implemented by sources that keep counters of their own.
+type StatsSource interface {
+	CaptureStats() (Stats, error)
+}
 
 // Packet is one captured frame. Data aliases the source's buffer and is valid
 // only until the next call to Next on the same Source; copy what you keep.

@@ -110,6 +110,8 @@ func (d *Decoder) Decode(lt capture.LinkType, b []byte, out *Syn) Result {
 		return d.etherType(be.Uint16(b[40:]), b[44:], out, 0)
 	case capture.LinkNFLOG:
 		return d.nflog(b, out)
+	case capture.LinkSynRecord:
+		return d.record(b, out)
 	}
 	return UnsupportedLink
 }

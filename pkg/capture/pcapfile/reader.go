@@ -52,7 +52,7 @@ var _ capture.Source = (*Reader)(nil)
 // InputStats describes one input after (or while) reading.
 type InputStats struct {
 	Path    string
-	Format  string // "pcap", "pcap-ns" or "pcapng", with "+gzip" when compressed; "" if never recognised
+	Format  string // "pcap", "pcap-ns" or "pcapng", with "+gzip" when compressed; "gzip" or "" when not (yet) recognised
 	Packets uint64 // packets delivered by Next
 	Err     error  // nil, or the *capture.InputError that ended this input
 }
