@@ -212,3 +212,49 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("unwritable output: %d %q", code, stderr)
 	}
 }
+
+// TestSchemaDocumentsEveryField keeps docs/schema.md true: every field the
+// sensor writes on the demo must be named there.
+func TestSchemaDocumentsEveryField(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/schema.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile("../../testdata/demo.golden.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				name := k
+				if prefix != "" {
+					name = prefix + "." + k
+				}
+				if _, nested := e.(map[string]any); !nested {
+					seen[name] = true
+				}
+				walk(name, e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(prefix+"[]", e)
+			}
+		}
+	}
+	for _, r := range records(t, string(golden)) {
+		walk("", r)
+	}
+	for name := range seen {
+		short := name[strings.LastIndex(name, ".")+1:]
+		if strings.Contains(name, "[]") {
+			short = name[strings.LastIndex(name, "]")+2:]
+		}
+		if !strings.Contains(string(doc), "`"+name+"`") && !strings.Contains(string(doc), "`"+short+"`") && !strings.Contains(string(doc), "`"+name+"[]`") {
+			t.Errorf("field %q is written but not documented in docs/schema.md", name)
+		}
+	}
+}

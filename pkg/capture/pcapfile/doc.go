@@ -22,9 +22,10 @@
 // path at all.
 //
 // All inputs are opened at the first call to Next (the merge needs the first
-// packet of each), so the process needs one descriptor per input. Each input gets a 1 MiB read buffer; with more than 64
-// inputs the buffer shrinks (64 MiB in total, at least 64 KiB each). A file
-// releases its buffers and descriptor as soon as it is exhausted or failed.
+// packet of each), so the process needs one descriptor per input. Each input
+// gets a 1 MiB read buffer; with more than 64 inputs the buffer shrinks
+// (64 MiB in total, at least 64 KiB each). A file releases its buffers and
+// descriptor as soon as it is exhausted or failed.
 //
 // # Ordering
 //
