@@ -3,6 +3,7 @@ module github.com/synscope/synscope
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0 // indirect
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/go-viper/mapstructure/v2 v2.4.0 // indirect
 	github.com/gopacket/gopacket v1.7.7 // indirect
@@ -23,3 +24,5 @@ require (
 	golang.org/x/term v0.48.0 // indirect
 	golang.org/x/text v0.37.0 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go

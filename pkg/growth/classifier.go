@@ -1,0 +1,363 @@
+package growth
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Models a verdict can name.
+const (
+	Insufficient = "insufficient_data"
+	Linear       = "linear"
+	Exponential  = "exponential"
+	Declining    = "declining"
+)
+
+// Config sets the classifier. Use DefaultConfig and change what you need.
+type Config struct {
+	// Horizons are the spans of recent windows fitted, shortest first. A
+	// short horizon reacts fast to new growth; the longest one decides
+	// "linear" and "declining".
+	Horizons []time.Duration
+	// Confidence is the one-sided confidence a test needs to name a model.
+	Confidence float64
+	// MinDoubling is the bound between linear and exponential: growth
+	// slower than doubling once per MinDoubling is not called exponential.
+	MinDoubling time.Duration
+	// MinWindows and MinEvents: fewer windows or new sources in a horizon
+	// give insufficient_data.
+	MinWindows int
+	MinEvents  int
+	// Diurnal: "auto" fits a 24-hour harmonic once a horizon spans 24 h and,
+	// before that, raises the exponential bound to the fastest growth a
+	// day/night cycle of DiurnalAmplitude can fake over the horizon; "on"
+	// always fits it (needs 24 h of data); "off" never.
+	Diurnal          string
+	DiurnalAmplitude float64
+}
+
+// DefaultConfig is the documented default.
+func DefaultConfig() Config {
+	return Config{
+		Horizons:         []time.Duration{6 * time.Hour, 24 * time.Hour},
+		Confidence:       0.99,
+		MinDoubling:      24 * time.Hour,
+		MinWindows:       6,
+		MinEvents:        10,
+		Diurnal:          "auto",
+		DiurnalAmplitude: 0.5,
+	}
+}
+
+// Validate refuses settings that cannot work, naming the setting.
+func (c Config) Validate(window time.Duration) error {
+	if len(c.Horizons) == 0 {
+		return errors.New("growth-horizons: give at least one horizon")
+	}
+	for i, h := range c.Horizons {
+		if h < 3*window {
+			return fmt.Errorf("growth-horizons: %v is shorter than three windows (%v)", h, 3*window)
+		}
+		if h > 90*24*time.Hour {
+			return fmt.Errorf("growth-horizons: %v is longer than 90 days", h)
+		}
+		if i > 0 && h <= c.Horizons[i-1] {
+			return fmt.Errorf("growth-horizons: list them shortest first, without repeats")
+		}
+	}
+	switch {
+	case !(c.Confidence >= 0.5 && c.Confidence < 1):
+		return fmt.Errorf("growth-confidence: %v is not in [0.5, 1)", c.Confidence)
+	case c.MinDoubling <= 0:
+		return errors.New("growth-min-doubling: must be positive")
+	case c.MinWindows < 3:
+		return fmt.Errorf("growth-min-windows: %d is below 3", c.MinWindows)
+	case c.MinEvents < 1:
+		return fmt.Errorf("growth-min-events: %d is below 1", c.MinEvents)
+	case c.Diurnal != "auto" && c.Diurnal != "on" && c.Diurnal != "off":
+		return fmt.Errorf("growth-diurnal: %q is not auto, on or off", c.Diurnal)
+	case !(c.DiurnalAmplitude >= 0 && c.DiurnalAmplitude < 1):
+		return fmt.Errorf("growth-diurnal-amplitude: %v is not in [0, 1)", c.DiurnalAmplitude)
+	}
+	return nil
+}
+
+// Window is one closed window as the classifier sees it.
+type Window struct {
+	Start, End int64   // ns since the epoch
+	New        float64 // new sources, floods excluded
+	Exposure   float64 // fraction of the window the capture covered, (0, 1]
+	Warmup     bool
+}
+
+// Verdict is the classifier's answer after one window, with its evidence.
+type Verdict struct {
+	Model      string
+	Confidence float64 // of the named model; 0 for insufficient_data
+	Reason     string  // why insufficient_data (empty otherwise)
+
+	Horizon    time.Duration // the horizon the verdict comes from
+	Windows    int           // windows fitted
+	NewSources float64       // new sources in them
+	Diurnal    bool          // a 24-hour harmonic was fitted
+
+	RatePerHour   float64 // fitted growth rate r of new-source arrivals, per hour
+	RateLow       float64 // r's interval at the configured confidence (one-sided bounds)
+	RateHigh      float64
+	Bound         float64 // the exponential bound r_min in force (raised for day/night before 24 h)
+	DoublingHours float64 // ln 2 / r, when r > 0
+	SteadyPerHour float64 // mean new sources per hour over the horizon
+
+	LogLikSteady   float64 // Poisson log-likelihood, steady model
+	LogLikMultiply float64 // and multiplying model
+	AICSteady      float64
+	AICMultiply    float64
+	Z              float64 // (r - r_min) / SE: the exponential test statistic
+	Dispersion     float64 // Pearson dispersion (1 = Poisson)
+
+	RegimeChanged bool  // the decisive model differs from the previous decisive one
+	RegimeSince   int64 // start of the window since which the current decisive model holds (0: none yet)
+	Warmup        bool  // the newest window is in warm-up
+}
+
+// Classifier keeps the recent windows and the regime.
+type Classifier struct {
+	cfg    Config
+	window time.Duration
+	hist   []Window // oldest first, at most the longest horizon
+	regime string
+	since  int64
+}
+
+// New builds a classifier for windows of the given length.
+func New(cfg Config, window time.Duration) (*Classifier, error) {
+	if err := cfg.Validate(window); err != nil {
+		return nil, err
+	}
+	return &Classifier{cfg: cfg, window: window}, nil
+}
+
+// Add takes the next closed window and returns the verdict after it.
+func (c *Classifier) Add(w Window) Verdict {
+	c.hist = append(c.hist, w)
+	longest := c.cfg.Horizons[len(c.cfg.Horizons)-1]
+	keep := int(longest / c.window)
+	if len(c.hist) > keep {
+		c.hist = append(c.hist[:0], c.hist[len(c.hist)-keep:]...)
+	}
+	v := c.decide()
+	v.Warmup = w.Warmup
+	if v.Model == Declining && w.Warmup {
+		// Early in a capture, hosts active before it began are discovered
+		// as new; their discovery thins out and looks like decline.
+		v = Verdict{Model: Insufficient, Reason: "warm-up: new sources still include hosts active before the capture began, which looks like decline",
+			Horizon: v.Horizon, Windows: v.Windows, NewSources: v.NewSources, RatePerHour: v.RatePerHour, RateLow: v.RateLow,
+			RateHigh: v.RateHigh, Bound: v.Bound, SteadyPerHour: v.SteadyPerHour, Dispersion: v.Dispersion, Warmup: true}
+	}
+	if v.Model != Insufficient {
+		if v.Model != c.regime {
+			v.RegimeChanged = c.regime != ""
+			c.regime, c.since = v.Model, w.Start
+		}
+	}
+	v.RegimeSince = c.since
+	return v
+}
+
+// decide fits every horizon: exponential if any horizon shows it (the
+// confidence split between them), else the longest decisive horizon.
+func (c *Classifier) decide() Verdict {
+	// Every horizon may raise the exponential alarm, so its confidence is
+	// split between them (Bonferroni); linear and declining are decided by
+	// one horizon at a time at the configured confidence.
+	k := len(c.cfg.Horizons)
+	alarm := 1 - (1-c.cfg.Confidence)/float64(k)
+	var best *Verdict
+	verdicts := make([]Verdict, k)
+	for i, h := range c.cfg.Horizons {
+		verdicts[i] = c.fitHorizon(h, alarm, c.cfg.Confidence)
+		if verdicts[i].Model == Exponential && (best == nil || verdicts[i].Confidence > best.Confidence) {
+			best = &verdicts[i]
+		}
+	}
+	if best != nil {
+		return *best
+	}
+	for i := k - 1; i >= 0; i-- {
+		if verdicts[i].Model != Insufficient {
+			return verdicts[i]
+		}
+	}
+	return verdicts[k-1]
+}
+
+func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
+	n := min(len(c.hist), int(h/c.window))
+	ws := c.hist[len(c.hist)-n:]
+	v := Verdict{Model: Insufficient, Horizon: h, Windows: n}
+	hours := c.window.Hours()
+	var expoHours float64
+	for _, w := range ws {
+		v.NewSources += w.New
+		expoHours += w.Exposure * hours
+	}
+	if expoHours > 0 {
+		v.SteadyPerHour = v.NewSources / expoHours
+	}
+	if n < c.cfg.MinWindows {
+		v.Reason = fmt.Sprintf("%d windows in the horizon, fewer than %d", n, c.cfg.MinWindows)
+		return v
+	}
+	if v.NewSources < float64(c.cfg.MinEvents) {
+		v.Reason = fmt.Sprintf("%.0f new sources in the horizon, fewer than %d", v.NewSources, c.cfg.MinEvents)
+		return v
+	}
+	span := float64(n) * hours
+	if c.cfg.Diurnal == "on" && span < 24 {
+		v.Reason = "growth-diurnal on: a day/night term needs 24 h of windows"
+		return v
+	}
+	rMin := math.Ln2 / c.cfg.MinDoubling.Hours()
+
+	// Times in hours from the horizon's middle, for a well-conditioned fit;
+	// the harmonic uses absolute time so its phase is the time of day.
+	mid := float64(ws[0].Start+ws[n-1].End) / 2
+	y, off := make([]float64, n), make([]float64, n)
+	tc, cosv, sinv := make([]float64, n), make([]float64, n), make([]float64, n)
+	const omega = 2 * math.Pi / 24
+	for i, w := range ws {
+		y[i] = w.New
+		off[i] = math.Log(math.Max(w.Exposure, 1e-6) * hours)
+		tc[i] = (float64(w.Start+w.End)/2 - mid) / 3.6e12
+		abs := float64(w.Start+w.End) / 2 / 3.6e12
+		cosv[i], sinv[i] = math.Cos(omega*abs), math.Sin(omega*abs)
+	}
+	build := func(diurnal, trend bool) design {
+		d := design{n: n, y: y, off: off, x: make([][maxParams]float64, n)}
+		for i := range d.x {
+			row := [maxParams]float64{1}
+			p := 1
+			if diurnal {
+				row[1], row[2] = cosv[i], sinv[i]
+				p = 3
+			}
+			if trend {
+				row[p] = tc[i]
+				p++
+			}
+			d.x[i], d.p = row, p
+		}
+		return d
+	}
+	// A day/night term is fitted when forced, or (auto) when the horizon
+	// spans a day and the term improves the steady fit significantly: it
+	// costs precision on r, so it is paid only where a cycle is present.
+	switch c.cfg.Diurnal {
+	case "on":
+		v.Diurnal = true
+	case "auto":
+		if span >= 24 {
+			plain, withDay := build(false, false), build(true, false)
+			fp, e1 := plain.fit()
+			fd, e2 := withDay.fit()
+			if e1 == nil && e2 == nil {
+				lr := 2 * (fd.loglik - fp.loglik) / fp.dispersion
+				v.Diurnal = lr > diurnalLR
+			}
+		}
+	}
+	v.Bound = rMin
+	if c.cfg.Diurnal == "auto" && span < 24 {
+		// Less than a day cannot tell a rising day/night cycle from
+		// growth: only growth faster than such a cycle can fake counts.
+		v.Bound = math.Max(rMin, diurnalFake(c.cfg.DiurnalAmplitude, span))
+	}
+	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
+	f0, err0 := steady.fit()
+	f1, err1 := multiply.fit()
+	if err := errors.Join(err0, err1); err != nil {
+		if errors.Is(err, errSingular) || errors.Is(err, errNotConverged) {
+			v.Reason = "the counts cannot be fitted (a single burst?): " + firstErr(err1, err0).Error()
+		} else {
+			v.Reason = firstErr(err1, err0).Error()
+		}
+		return v
+	}
+	ri := multiply.p - 1
+	r := f1.beta[ri]
+	se := math.Sqrt(f1.cov[ri][ri] * f1.dispersion)
+	if !(se > 0) || math.IsNaN(r) || math.IsInf(r, 0) || math.IsInf(se, 0) {
+		v.Reason = "the growth rate cannot be estimated from these counts"
+		return v
+	}
+	zc := normalQuantile(conf)
+	v.RatePerHour, v.RateLow, v.RateHigh = r, r-zc*se, r+zc*se
+	v.Dispersion = f1.dispersion
+	v.LogLikSteady, v.LogLikMultiply = f0.loglik, f1.loglik
+	v.AICSteady, v.AICMultiply = 2*float64(steady.p)-2*f0.loglik, 2*float64(multiply.p)-2*f1.loglik
+	v.Z = (r - v.Bound) / se
+	if r > 0 {
+		v.DoublingHours = math.Ln2 / r
+	}
+	up := normalCDF((r - v.Bound) / se) // confidence that r > bound
+	down := normalCDF((-rMin - r) / se) // confidence that r < -r_min
+	flat := math.Min(normalCDF((rMin-r)/se), normalCDF((r+rMin)/se))
+	switch {
+	case up >= alarm:
+		v.Model, v.Confidence = Exponential, up
+	case down >= conf:
+		v.Model, v.Confidence = Declining, down
+	case flat >= conf:
+		v.Model, v.Confidence = Linear, flat
+	default:
+		v.Reason = fmt.Sprintf("the growth rate %.3g/h (interval %.3g to %.3g) is not clear of the bounds ±%.3g/h yet", r, v.RateLow, v.RateHigh, rMin)
+	}
+	return v
+}
+
+// diurnalLR is the chi-square(2) quantile at 0.99: the likelihood-ratio
+// a day/night harmonic must reach to be fitted.
+const diurnalLR = 9.21
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// diurnalFake is the fastest mean log-growth per hour that a day/night
+// cycle rate·(1 + a·sin(ωt)) shows over any span of the given hours.
+func diurnalFake(a, spanHours float64) float64 {
+	if a <= 0 || spanHours <= 0 {
+		return 0
+	}
+	const omega = 2 * math.Pi / 24
+	best := 0.0
+	for step := 0; step < 240; step++ {
+		t0 := float64(step) / 10
+		d := (math.Log(1+a*math.Sin(omega*(t0+spanHours))) - math.Log(1+a*math.Sin(omega*t0))) / spanHours
+		best = math.Max(best, d)
+	}
+	return best
+}
+
+func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+// normalQuantile inverts normalCDF by bisection: it runs once per window.
+func normalQuantile(p float64) float64 {
+	lo, hi := -40.0, 40.0
+	for i := 0; i < 200; i++ {
+		m := (lo + hi) / 2
+		if normalCDF(m) < p {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return (lo + hi) / 2
+}

@@ -1,0 +1,179 @@
+package growth
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// poisson draws a Poisson count (Knuth for small means, normal beyond).
+func poisson(r *rand.Rand, mean float64) float64 {
+	if mean > 50 {
+		return math.Max(0, math.Round(mean+math.Sqrt(mean)*r.NormFloat64()))
+	}
+	l, k, p := math.Exp(-mean), 0.0, 1.0
+	for {
+		p *= r.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
+
+// feed runs a rate function (new sources per hour at hour h) through a
+// classifier with 5-minute windows for the given hours.
+func feed(t *testing.T, cfg Config, hours float64, seed uint64, rate func(h float64) float64) []Verdict {
+	t.Helper()
+	w := 5 * time.Minute
+	c, err := New(cfg, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 1))
+	var out []Verdict
+	n := int(hours * 12)
+	for i := 0; i < n; i++ {
+		start := t0 + int64(i)*int64(w)
+		mid := (float64(i) + 0.5) / 12
+		v := c.Add(Window{Start: start, End: start + int64(w), New: poisson(r, rate(mid)/12), Exposure: 1})
+		for _, f := range []float64{v.Confidence, v.RatePerHour, v.RateLow, v.RateHigh, v.Z, v.Dispersion, v.DoublingHours, v.AICSteady} {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				t.Fatalf("window %d: NaN or Inf in %+v", i, v)
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestSteadyIsLinear(t *testing.T) {
+	vs := feed(t, DefaultConfig(), 30, 1, func(float64) float64 { return 24 })
+	last := vs[len(vs)-1]
+	if last.Model != Linear || last.Confidence < 0.99 {
+		t.Fatalf("steady 24/h after 30 h: %+v", last)
+	}
+	if math.Abs(last.SteadyPerHour-24) > 3 || last.Diurnal {
+		t.Errorf("steady rate %v, diurnal term fitted %v (there is no cycle)", last.SteadyPerHour, last.Diurnal)
+	}
+	for i, v := range vs {
+		if v.Model == Exponential {
+			t.Errorf("window %d: false exponential %+v", i, v)
+		}
+	}
+}
+
+func TestExponentialIsCalledWithDoublingTime(t *testing.T) {
+	vs := feed(t, DefaultConfig(), 14, 2, func(h float64) float64 { return 4 * math.Exp2(h/2) })
+	last := vs[len(vs)-1]
+	if last.Model != Exponential || last.Confidence < 0.99 {
+		t.Fatalf("doubling every 2 h: %+v", last)
+	}
+	if last.DoublingHours < 1.6 || last.DoublingHours > 2.4 {
+		t.Errorf("doubling time %.2f h, want about 2", last.DoublingHours)
+	}
+	if !last.RegimeChanged && last.RegimeSince == 0 {
+		t.Errorf("regime not recorded: %+v", last)
+	}
+}
+
+func TestDayNightIsNotExponentialOnceADayIsSeen(t *testing.T) {
+	vs := feed(t, DefaultConfig(), 72, 3, func(h float64) float64 {
+		return 40 * (1 + 0.5*math.Sin(2*math.Pi*(h-8)/24))
+	})
+	for i, v := range vs {
+		if i >= 24*12 && v.Model == Exponential {
+			t.Errorf("window %d (hour %d): a day/night cycle called exponential: %+v", i, i/12, v)
+		}
+	}
+	if last := vs[len(vs)-1]; last.Model != Linear {
+		t.Errorf("steady day/night after 3 days: %+v", last)
+	}
+}
+
+func TestDecline(t *testing.T) {
+	vs := feed(t, DefaultConfig(), 12, 4, func(h float64) float64 { return 400 * math.Exp2(-h/3) })
+	if last := vs[len(vs)-1]; last.Model != Declining {
+		t.Errorf("halving every 3 h: %+v", last)
+	}
+}
+
+func TestWarmupDeclineIsNotReported(t *testing.T) {
+	c, _ := New(DefaultConfig(), 5*time.Minute)
+	var v Verdict
+	for i := 0; i < 72; i++ {
+		start := t0 + int64(i)*int64(5*time.Minute)
+		v = c.Add(Window{Start: start, End: start + int64(5*time.Minute), New: math.Round(200 * math.Exp2(-float64(i)/12)), Exposure: 1, Warmup: true})
+	}
+	if v.Model != Insufficient || !strings.Contains(v.Reason, "warm-up") {
+		t.Errorf("discovery during warm-up: %+v", v)
+	}
+}
+
+func TestNumericalTroubleIsInsufficient(t *testing.T) {
+	cases := map[string][]float64{
+		"no events":    make([]float64, 50),
+		"single burst": append(make([]float64, 49), 500),
+		"first burst":  append([]float64{500}, make([]float64, 49)...),
+		"too few":      {1, 0, 2},
+	}
+	for name, counts := range cases {
+		c, _ := New(DefaultConfig(), 5*time.Minute)
+		var v Verdict
+		for i, y := range counts {
+			start := t0 + int64(i)*int64(5*time.Minute)
+			v = c.Add(Window{Start: start, End: start + int64(5*time.Minute), New: y, Exposure: 1})
+		}
+		if v.Model != Insufficient || v.Reason == "" {
+			t.Errorf("%s: %+v", name, v)
+		}
+		for _, f := range []float64{v.Confidence, v.RatePerHour, v.RateLow, v.RateHigh, v.Z, v.Dispersion} {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				t.Errorf("%s: NaN or Inf: %+v", name, v)
+			}
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []func(*Config){
+		func(c *Config) { c.Horizons = nil },
+		func(c *Config) { c.Horizons = []time.Duration{10 * time.Minute} },
+		func(c *Config) { c.Horizons = []time.Duration{24 * time.Hour, 6 * time.Hour} },
+		func(c *Config) { c.Confidence = 1 },
+		func(c *Config) { c.Confidence = 1.5 },
+		func(c *Config) { c.Confidence = -0.1 },
+		func(c *Config) { c.MinDoubling = 0 },
+		func(c *Config) { c.Diurnal = "maybe" },
+		func(c *Config) { c.DiurnalAmplitude = 1 },
+	}
+	for i, f := range bad {
+		c := DefaultConfig()
+		f(&c)
+		if _, err := New(c, 5*time.Minute); err == nil {
+			t.Errorf("case %d accepted", i)
+		}
+	}
+}
+
+func TestGLMRecoversKnownRate(t *testing.T) {
+	// Noise-free counts: the fit must return the generating slope.
+	n := 48
+	d := design{n: n, p: 2, y: make([]float64, n), off: make([]float64, n), x: make([][maxParams]float64, n)}
+	for i := 0; i < n; i++ {
+		tt := float64(i) - 24
+		d.x[i] = [maxParams]float64{1, tt}
+		d.y[i] = math.Exp(2 + 0.05*tt)
+	}
+	f, err := d.fit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(f.beta[1]-0.05) > 1e-6 || math.Abs(f.beta[0]-2) > 1e-6 {
+		t.Errorf("beta %v", f.beta)
+	}
+}

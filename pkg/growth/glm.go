@@ -1,0 +1,215 @@
+package growth
+
+import (
+	"errors"
+	"math"
+)
+
+// A Poisson log-linear model fitted by iteratively reweighted least squares:
+//
+//	log E[y_i] = log(exposure_i) + X_i · beta
+//
+// with at most maxParams columns, so the normal equations are solved by
+// hand (Cholesky) without a matrix library. Overdispersion is handled the
+// quasi-Poisson way: the Pearson dispersion scales the covariance.
+
+const maxParams = 4
+
+type design struct {
+	n, p int
+	x    [][maxParams]float64
+	y    []float64
+	off  []float64 // log exposure
+}
+
+type fit struct {
+	beta       [maxParams]float64
+	cov        [maxParams][maxParams]float64 // Fisher-information inverse, not yet scaled by dispersion
+	loglik     float64                       // Poisson log-likelihood
+	dispersion float64                       // Pearson chi-square / (n - p), at least 1
+	iters      int
+}
+
+var (
+	errNoEvents     = errors.New("no new sources in the horizon")
+	errNotConverged = errors.New("the fit did not converge")
+	errSingular     = errors.New("the data cannot separate the model's terms")
+	errNumeric      = errors.New("numerical trouble in the fit")
+)
+
+func (d *design) fit() (fit, error) {
+	var f fit
+	total, expo := 0.0, 0.0
+	for i := 0; i < d.n; i++ {
+		total += d.y[i]
+		expo += math.Exp(d.off[i])
+	}
+	if total == 0 {
+		return f, errNoEvents
+	}
+	f.beta[0] = math.Log(total / expo)
+	prevDev := math.Inf(1)
+	for f.iters = 1; f.iters <= 100; f.iters++ {
+		var a [maxParams][maxParams]float64
+		var b [maxParams]float64
+		for i := 0; i < d.n; i++ {
+			eta := d.off[i]
+			for j := 0; j < d.p; j++ {
+				eta += d.x[i][j] * f.beta[j]
+			}
+			eta = math.Min(eta, 50)
+			mu := math.Exp(eta)
+			// Working response and weight for the log link.
+			z := eta - d.off[i] + (d.y[i]-mu)/mu
+			for j := 0; j < d.p; j++ {
+				b[j] += mu * d.x[i][j] * z
+				for k := 0; k <= j; k++ {
+					a[j][k] += mu * d.x[i][j] * d.x[i][k]
+				}
+			}
+		}
+		next, inv, err := solve(a, b, d.p)
+		if err != nil {
+			return f, err
+		}
+		// Step halving keeps the deviance going down.
+		step := 1.0
+		var dev float64
+		for h := 0; h < 30; h++ {
+			var trial [maxParams]float64
+			for j := 0; j < d.p; j++ {
+				trial[j] = f.beta[j] + step*(next[j]-f.beta[j])
+			}
+			dev = d.deviance(trial)
+			if dev <= prevDev*(1+1e-12) || math.IsInf(prevDev, 1) {
+				next = trial
+				break
+			}
+			step /= 2
+		}
+		change := 0.0
+		for j := 0; j < d.p; j++ {
+			change = math.Max(change, math.Abs(next[j]-f.beta[j]))
+		}
+		f.beta, f.cov = next, inv
+		if math.IsNaN(dev) || math.IsInf(dev, 0) {
+			return f, errNumeric
+		}
+		if change < 1e-9 || math.Abs(prevDev-dev) < 1e-10*(1+math.Abs(dev)) {
+			return f, d.finish(&f)
+		}
+		prevDev = dev
+	}
+	return f, errNotConverged
+}
+
+// finish computes the log-likelihood, the dispersion and the covariance at
+// the solution.
+func (d *design) finish(f *fit) error {
+	var a [maxParams][maxParams]float64
+	var pearson, ll float64
+	for i := 0; i < d.n; i++ {
+		mu := d.mu(f.beta, i)
+		for j := 0; j < d.p; j++ {
+			for k := 0; k <= j; k++ {
+				a[j][k] += mu * d.x[i][j] * d.x[i][k]
+			}
+		}
+		if mu > 0 {
+			pearson += (d.y[i] - mu) * (d.y[i] - mu) / mu
+			ll += d.y[i]*math.Log(mu) - mu
+		} else if d.y[i] > 0 {
+			return errNumeric
+		}
+		lg, _ := math.Lgamma(d.y[i] + 1)
+		ll -= lg
+	}
+	_, inv, err := solve(a, [maxParams]float64{}, d.p)
+	if err != nil {
+		return err
+	}
+	f.cov = inv
+	f.loglik = ll
+	f.dispersion = 1
+	if d.n > d.p {
+		f.dispersion = math.Max(1, pearson/float64(d.n-d.p))
+	}
+	if math.IsNaN(ll) || math.IsInf(ll, 0) || math.IsNaN(pearson) {
+		return errNumeric
+	}
+	return nil
+}
+
+func (d *design) mu(beta [maxParams]float64, i int) float64 {
+	eta := d.off[i]
+	for j := 0; j < d.p; j++ {
+		eta += d.x[i][j] * beta[j]
+	}
+	return math.Exp(math.Min(eta, 50))
+}
+
+func (d *design) deviance(beta [maxParams]float64) float64 {
+	dev := 0.0
+	for i := 0; i < d.n; i++ {
+		mu := d.mu(beta, i)
+		if d.y[i] > 0 {
+			dev += d.y[i]*math.Log(d.y[i]/mu) - (d.y[i] - mu)
+		} else {
+			dev += mu
+		}
+	}
+	return 2 * dev
+}
+
+// solve factors the symmetric matrix a (lower triangle filled) by Cholesky,
+// returns a^-1 b and a^-1.
+func solve(a [maxParams][maxParams]float64, b [maxParams]float64, p int) ([maxParams]float64, [maxParams][maxParams]float64, error) {
+	var l [maxParams][maxParams]float64
+	var x [maxParams]float64
+	var inv [maxParams][maxParams]float64
+	for j := 0; j < p; j++ {
+		s := a[j][j]
+		for k := 0; k < j; k++ {
+			s -= l[j][k] * l[j][k]
+		}
+		if !(s > 1e-12*math.Max(1, a[j][j])) {
+			return x, inv, errSingular
+		}
+		l[j][j] = math.Sqrt(s)
+		for i := j + 1; i < p; i++ {
+			s := a[i][j]
+			for k := 0; k < j; k++ {
+				s -= l[i][k] * l[j][k]
+			}
+			l[i][j] = s / l[j][j]
+		}
+	}
+	sub := func(rhs [maxParams]float64) [maxParams]float64 {
+		var y, out [maxParams]float64
+		for i := 0; i < p; i++ {
+			s := rhs[i]
+			for k := 0; k < i; k++ {
+				s -= l[i][k] * y[k]
+			}
+			y[i] = s / l[i][i]
+		}
+		for i := p - 1; i >= 0; i-- {
+			s := y[i]
+			for k := i + 1; k < p; k++ {
+				s -= l[k][i] * out[k]
+			}
+			out[i] = s / l[i][i]
+		}
+		return out
+	}
+	x = sub(b)
+	for j := 0; j < p; j++ {
+		var e [maxParams]float64
+		e[j] = 1
+		col := sub(e)
+		for i := 0; i < p; i++ {
+			inv[i][j] = col[i]
+		}
+	}
+	return x, inv, nil
+}
