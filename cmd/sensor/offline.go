@@ -13,6 +13,7 @@ import (
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 )
@@ -25,7 +26,13 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 	}
 	defer closeOut()
 	w := output.NewWriter(out, cfg.SensorID)
-	eng, err := engine.New(cfg.Engine(), w)
+	an := &pipeline.Analyzer{W: w}
+	if !cfg.GrowthOff {
+		if an.G, err = growth.New(cfg.Growth, cfg.Window); err != nil {
+			return output.Stats{}, err
+		}
+	}
+	eng, err := engine.New(cfg.Engine(), an)
 	if err != nil {
 		return output.Stats{}, err
 	}
@@ -71,6 +78,7 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 	elapsed := time.Since(started)
 	log.Info().Uint64("packets", st.Engine.Packets).Uint64("syn_matched", st.Results[decode.Matched]).
 		Uint64("new_sources", st.Engine.NewSources).Uint64("windows", st.Engine.Windows).
+		Str("growth", an.Last.Model).
 		Stringer("elapsed", elapsed.Round(time.Millisecond)).Msg("done")
 	return st, runErr
 }

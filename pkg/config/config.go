@@ -21,39 +21,44 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/ports"
 )
 
 // Config is the sensor's effective configuration.
 type Config struct {
-	Read        []string
-	Iface       string
-	Ports       *ports.Set
-	Window      time.Duration
-	Lookback    time.Duration
-	Output      string
-	HomeNet     []netip.Prefix
-	SensorID    string
-	LogLevel    string
-	LogFormat   string
-	Progress    string
-	MaxSources  int
-	MaxTargets  int
-	TopSources  int
-	ConfigFile  string
-	PrintConfig bool
-	Version     bool
-	Help        bool
+	Read           []string
+	Iface          string
+	Ports          *ports.Set
+	Window         time.Duration
+	Lookback       time.Duration
+	Output         string
+	HomeNet        []netip.Prefix
+	SensorID       string
+	LogLevel       string
+	LogFormat      string
+	Progress       string
+	MaxSources     int
+	MaxTargets     int
+	TopSources     int
+	FloodThreshold int
+	Growth         growth.Config
+	GrowthOff      bool
+	ConfigFile     string
+	PrintConfig    bool
+	Version        bool
+	Help           bool
 }
 
 // Engine returns the engine settings.
 func (c *Config) Engine() engine.Config {
 	return engine.Config{
-		Window:     c.Window,
-		Lookback:   c.Lookback,
-		MaxSources: c.MaxSources,
-		MaxTargets: c.MaxTargets,
-		TopSources: c.TopSources,
+		Window:         c.Window,
+		Lookback:       c.Lookback,
+		MaxSources:     c.MaxSources,
+		MaxTargets:     c.MaxTargets,
+		TopSources:     c.TopSources,
+		FloodThreshold: c.FloodThreshold,
 	}
 }
 
@@ -74,11 +79,21 @@ const (
 	kMaxSources = "max-sources"
 	kMaxTargets = "max-targets"
 	kTopSources = "top-sources"
+	kFlood      = "flood-threshold"
+	kGrowth     = "growth"
+	kHorizons   = "growth-horizons"
+	kConfidence = "growth-confidence"
+	kMinDouble  = "growth-min-doubling"
+	kMinWindows = "growth-min-windows"
+	kMinEvents  = "growth-min-events"
+	kDiurnal    = "growth-diurnal"
+	kAmplitude  = "growth-diurnal-amplitude"
 )
 
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
-	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources}
+	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources, kFlood,
+	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
 func FlagSet() *pflag.FlagSet {
@@ -99,6 +114,16 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMaxSources, strconv.Itoa(d.MaxSources), "most sources remembered at once; beyond it new sources are counted, not remembered")
 	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
 	fs.String(kTopSources, strconv.Itoa(d.TopSources), "how many of the busiest sources the summary lists")
+	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "this many new sources within 10 s are a flood: counted apart, never growth")
+	g := growth.DefaultConfig()
+	fs.Bool(kGrowth, true, "write a growth record after every window (--growth=false to skip)")
+	fs.String(kHorizons, durations(g.Horizons), "growth fit horizons, shortest first (e.g. 6h,24h)")
+	fs.String(kConfidence, strconv.FormatFloat(g.Confidence, 'g', -1, 64), "one-sided confidence needed to name a growth model, in [0.5, 1)")
+	fs.String(kMinDouble, g.MinDoubling.String(), "growth slower than doubling once per this long is not exponential")
+	fs.String(kMinWindows, strconv.Itoa(g.MinWindows), "fewest windows in a horizon for a verdict")
+	fs.String(kMinEvents, strconv.Itoa(g.MinEvents), "fewest new sources in a horizon for a verdict")
+	fs.String(kDiurnal, g.Diurnal, "day/night term in the growth fit: auto, on, off")
+	fs.String(kAmplitude, strconv.FormatFloat(g.DiurnalAmplitude, 'g', -1, 64), "day/night amplitude (0..1) that horizons under a day must not mistake for growth")
 	fs.StringP("config", "c", "", "read settings from YAML `file` (flags and SENSOR_* variables win over it)")
 	fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
 	fs.BoolP("version", "V", false, "print the version and exit")
@@ -217,7 +242,13 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.TopSources, err = positive(v, kTopSources, 10000); err != nil {
 		return err
 	}
+	if c.FloodThreshold, err = positive(v, kFlood, 1<<31); err != nil {
+		return err
+	}
 	if err := c.Engine().Validate(); err != nil {
+		return err
+	}
+	if err := c.fillGrowth(v); err != nil {
 		return err
 	}
 	switch {
@@ -227,6 +258,56 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		return errors.New("nothing to read: give capture files with -r FILE (or after the flags), or an interface with -i")
 	}
 	return nil
+}
+
+func (c *Config) fillGrowth(v *viper.Viper) error {
+	var err error
+	c.GrowthOff = !v.GetBool(kGrowth)
+	g := &c.Growth
+	g.Horizons = nil
+	for _, s := range stringList(v, kHorizons) {
+		d, err := ParseDuration(s)
+		if err != nil || d <= 0 {
+			return keyErr(kHorizons, fmt.Errorf("%q is not a positive duration", s))
+		}
+		g.Horizons = append(g.Horizons, d)
+	}
+	if g.Confidence, err = fraction(v, kConfidence); err != nil {
+		return err
+	}
+	if g.MinDoubling, err = duration(v, kMinDouble); err != nil {
+		return err
+	}
+	if g.MinWindows, err = positive(v, kMinWindows, 1<<20); err != nil {
+		return err
+	}
+	if g.MinEvents, err = positive(v, kMinEvents, 1<<30); err != nil {
+		return err
+	}
+	if g.Diurnal, err = oneOf(v, kDiurnal, "auto", "on", "off"); err != nil {
+		return err
+	}
+	if g.DiurnalAmplitude, err = fraction(v, kAmplitude); err != nil {
+		return err
+	}
+	return g.Validate(c.Window)
+}
+
+func fraction(v *viper.Viper, k string) (float64, error) {
+	s := strings.TrimSpace(v.GetString(k))
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1 {
+		return 0, keyErr(k, fmt.Errorf("%q is not a number from 0 to 1", s))
+	}
+	return f, nil
+}
+
+func durations(ds []time.Duration) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return strings.Join(out, ",")
 }
 
 func keyErr(k string, err error) error { return fmt.Errorf("%s: %w", k, err) }
@@ -304,6 +385,15 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kMaxSources: strconv.Itoa(c.MaxSources),
 		kMaxTargets: strconv.Itoa(c.MaxTargets),
 		kTopSources: strconv.Itoa(c.TopSources),
+		kFlood:      strconv.Itoa(c.FloodThreshold),
+		kGrowth:     strconv.FormatBool(!c.GrowthOff),
+		kHorizons:   strconv.Quote(durations(c.Growth.Horizons)),
+		kConfidence: strconv.FormatFloat(c.Growth.Confidence, 'g', -1, 64),
+		kMinDouble:  c.Growth.MinDoubling.String(),
+		kMinWindows: strconv.Itoa(c.Growth.MinWindows),
+		kMinEvents:  strconv.Itoa(c.Growth.MinEvents),
+		kDiurnal:    c.Growth.Diurnal,
+		kAmplitude:  strconv.FormatFloat(c.Growth.DiurnalAmplitude, 'g', -1, 64),
 	}
 	var hn []string
 	for _, p := range c.HomeNet {

@@ -19,16 +19,21 @@ type Config struct {
 	MaxSources int           // cap on remembered sources; beyond it new sources are counted but not remembered
 	MaxTargets int           // cap on distinct destinations tracked per window
 	TopSources int           // how many sources the summary lists
+	// FloodThreshold: new sources arriving this many or more within 10 s
+	// are a flood (spoofed SYN floods come as thousands of one-packet
+	// sources in seconds); they are counted apart so growth ignores them.
+	FloodThreshold int
 }
 
 // DefaultConfig is the configuration DESIGN.md describes.
 func DefaultConfig() Config {
 	return Config{
-		Window:     5 * time.Minute,
-		Lookback:   24 * time.Hour,
-		MaxSources: 10_000_000,
-		MaxTargets: 1_000_000,
-		TopSources: 10,
+		Window:         5 * time.Minute,
+		Lookback:       24 * time.Hour,
+		MaxSources:     10_000_000,
+		MaxTargets:     1_000_000,
+		TopSources:     10,
+		FloodThreshold: 500,
 	}
 }
 
@@ -47,6 +52,8 @@ func (c Config) Validate() error {
 		return errors.New("max-targets: must be at least 1")
 	case c.TopSources < 0:
 		return errors.New("top-sources: must not be negative")
+	case c.FloodThreshold < 2:
+		return errors.New("flood-threshold: must be at least 2 new sources per 10 s")
 	}
 	return nil
 }
@@ -78,7 +85,10 @@ type WindowRecord struct {
 	DistinctTargets  uint64
 	TargetsCapped    bool // DistinctTargets hit MaxTargets and is a lower bound
 	OutOfOrder       uint64
-	Untracked        uint64 // new sources not remembered because the table was full
+	Untracked        uint64  // new sources not remembered because the table was full
+	NewPrefixes      uint64  // /24 (IPv4) or /48 (IPv6) prefixes with no SYN in the lookback before
+	FloodSources     uint64  // of NewSources, those that arrived in a flood
+	Exposure         float64 // fraction of the window the capture covered (first and last windows are partial)
 	Warmup           bool
 }
 
@@ -92,6 +102,7 @@ type Counters struct {
 	OutOfOrder      uint64
 	Untracked       uint64 // new sources the full table could not remember
 	Expired         uint64 // sources forgotten after the lookback
+	FloodSources    uint64 // new sources that arrived in floods
 	TrackedSources  uint64 // remembered now
 	Windows         uint64
 	FirstPacket     int64
@@ -136,6 +147,11 @@ type Engine struct {
 	c         Counters
 	top       []TopSource
 	srcRec    SourceRecord
+	prefixes  map[uint64]int64 // prefix -> last SYN
+	// Flood detection: new sources per second over the last 10 seconds.
+	burstSec   [10]int64
+	burstCount [10]uint32
+	flooding   bool
 }
 
 // New builds an engine that sends its records to emit.
@@ -150,6 +166,7 @@ func New(cfg Config, emit Emitter) (*Engine, error) {
 		emit:     emit,
 		sources:  make(map[key]entry, 1024),
 		targets:  make(map[key]struct{}, 1024),
+		prefixes: make(map[uint64]int64, 1024),
 	}, nil
 }
 
@@ -203,6 +220,12 @@ func (e *Engine) Advance(ts int64) {
 
 func (e *Engine) closeWindow() {
 	w := &e.cur
+	from, to := max(w.Start, e.c.FirstPacket), min(w.End, e.now)
+	w.Exposure = 1
+	if from > w.Start || to < w.End {
+		w.Exposure = max(float64(to-from), 1) / float64(e.window)
+	}
+	w.FloodSources = min(w.FloodSources, w.NewSources)
 	w.DistinctTargets = uint64(len(e.targets))
 	w.Warmup = w.Start < e.c.FirstPacket+e.lookback
 	e.emit.Window(w)
@@ -230,6 +253,11 @@ func (e *Engine) sweep(now int64) {
 			e.c.Expired++
 		}
 	}
+	for k, last := range e.prefixes {
+		if now-last > e.lookback {
+			delete(e.prefixes, k)
+		}
+	}
 }
 
 // Syn accounts one matched SYN. s.Ts must be the time Packet returned.
@@ -242,6 +270,15 @@ func (e *Engine) Syn(s *decode.Syn) {
 		e.targets[dstKey(s)] = struct{}{}
 	} else if _, ok := e.targets[dstKey(s)]; !ok {
 		e.cur.TargetsCapped = true
+	}
+	pk := prefixOf(s)
+	if last, seen := e.prefixes[pk]; !seen || t-last > e.lookback {
+		if seen || len(e.prefixes) < e.cfg.MaxSources {
+			e.cur.NewPrefixes++
+			e.prefixes[pk] = t
+		}
+	} else {
+		e.prefixes[pk] = t
 	}
 	v, known := e.sources[k]
 	isNew := !known || t-v.last > e.lookback
@@ -258,6 +295,7 @@ func (e *Engine) Syn(s *decode.Syn) {
 	e.cur.ActiveSources++
 	e.cur.NewSources++
 	e.c.NewSources++
+	e.countBurst(t)
 	e.srcRec = SourceRecord{Syn: *s, WindowStart: e.cur.Start}
 	if known {
 		e.cur.ReturningSources++
@@ -273,6 +311,38 @@ func (e *Engine) Syn(s *decode.Syn) {
 		e.c.Untracked++
 	}
 	e.emit.Source(&e.srcRec)
+}
+
+// countBurst notes one new source at time t and counts flood sources: once
+// FloodThreshold new sources arrive within 10 seconds, those and every new
+// source while the rate stays that high are flood sources.
+func (e *Engine) countBurst(t int64) {
+	sec := t / int64(time.Second)
+	slot := sec % 10
+	if slot < 0 {
+		slot += 10
+	}
+	if e.burstSec[slot] != sec {
+		e.burstSec[slot], e.burstCount[slot] = sec, 0
+	}
+	e.burstCount[slot]++
+	var n uint64
+	for i := range e.burstSec {
+		if sec-e.burstSec[i] < 10 {
+			n += uint64(e.burstCount[i])
+		}
+	}
+	switch {
+	case n < uint64(e.cfg.FloodThreshold):
+		e.flooding = false
+	case !e.flooding:
+		e.flooding = true
+		e.cur.FloodSources += n
+		e.c.FloodSources += n
+	default:
+		e.cur.FloodSources++
+		e.c.FloodSources++
+	}
 }
 
 // Flush closes the window in progress. Call it once, at the end.
@@ -343,6 +413,15 @@ func keyOf(s *decode.Syn) key {
 		return s.Src
 	}
 	return key{10: 0xff, 11: 0xff, 12: s.Src[0], 13: s.Src[1], 14: s.Src[2], 15: s.Src[3]}
+}
+
+// prefixOf maps a source to its /24 (IPv4) or /48 (IPv6), tagged by family.
+func prefixOf(s *decode.Syn) uint64 {
+	if s.V6 {
+		return 6<<56 | uint64(s.Src[0])<<40 | uint64(s.Src[1])<<32 | uint64(s.Src[2])<<24 |
+			uint64(s.Src[3])<<16 | uint64(s.Src[4])<<8 | uint64(s.Src[5])
+	}
+	return 4<<56 | uint64(s.Src[0])<<16 | uint64(s.Src[1])<<8 | uint64(s.Src[2])
 }
 
 func dstKey(s *decode.Syn) key {

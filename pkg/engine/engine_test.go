@@ -19,9 +19,9 @@ func (r *recorder) Window(w *WindowRecord) { r.windows = append(r.windows, *w) }
 var t0 = time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
 
 const (
-	sec = int64(time.Second)
-	min = int64(time.Minute)
-	hr  = int64(time.Hour)
+	sec    = int64(time.Second)
+	minute = int64(time.Minute)
+	hr     = int64(time.Hour)
 )
 
 func syn(src, dst string) decode.Syn {
@@ -73,13 +73,13 @@ func small() Config {
 func TestWindowsAlignedAndEmptyOnesEmitted(t *testing.T) {
 	rec := run(t, small(), []step{
 		{t0 + 30*sec, "", ""},
-		{t0 + 3*min + 5*sec, "192.0.2.1", "198.18.0.1"},
+		{t0 + 3*minute + 5*sec, "192.0.2.1", "198.18.0.1"},
 	})
 	if len(rec.windows) != 4 {
 		t.Fatalf("%d windows, want 4 (first packet's to last packet's)", len(rec.windows))
 	}
 	for i, w := range rec.windows {
-		if w.Start != t0+int64(i)*min || w.End != w.Start+min {
+		if w.Start != t0+int64(i)*minute || w.End != w.Start+minute {
 			t.Errorf("window %d: [%d, %d)", i, w.Start-t0, w.End-t0)
 		}
 	}
@@ -89,15 +89,15 @@ func TestWindowsAlignedAndEmptyOnesEmitted(t *testing.T) {
 }
 
 func TestNewActiveReturningAndLookbackBoundary(t *testing.T) {
-	L := 10 * min
+	L := 10 * minute
 	rec := run(t, small(), []step{
-		{t0, "192.0.2.1", "198.18.0.1"},                       // w0: new
-		{t0 + 1*sec, "192.0.2.1", "198.18.0.2"},               // w0: same source
-		{t0 + 2*sec, "2001:db8::1", "2001:db8:1::1"},          // w0: new v6
-		{t0 + 1*min, "192.0.2.1", "198.18.0.1"},               // w1: active, not new
-		{t0 + 1*min + L, "192.0.2.1", "198.18.0.1"},           // exactly L after: not new
-		{t0 + 1*min + 2*L + 1, "192.0.2.1", "198.18.0.3"},     // L+1ns of silence: new again, returning
-		{t0 + 1*min + 2*L + 2*sec, "192.0.2.9", "198.18.0.3"}, // brand new
+		{t0, "192.0.2.1", "198.18.0.1"},                          // w0: new
+		{t0 + 1*sec, "192.0.2.1", "198.18.0.2"},                  // w0: same source
+		{t0 + 2*sec, "2001:db8::1", "2001:db8:1::1"},             // w0: new v6
+		{t0 + 1*minute, "192.0.2.1", "198.18.0.1"},               // w1: active, not new
+		{t0 + 1*minute + L, "192.0.2.1", "198.18.0.1"},           // exactly L after: not new
+		{t0 + 1*minute + 2*L + 1, "192.0.2.1", "198.18.0.3"},     // L+1ns of silence: new again, returning
+		{t0 + 1*minute + 2*L + 2*sec, "192.0.2.9", "198.18.0.3"}, // brand new
 	})
 	byStart := map[int64]WindowRecord{}
 	for _, w := range rec.windows {
@@ -107,15 +107,15 @@ func TestNewActiveReturningAndLookbackBoundary(t *testing.T) {
 	if w0.SynPackets != 3 || w0.ActiveSources != 2 || w0.NewSources != 2 || w0.DistinctTargets != 3 {
 		t.Errorf("w0 %+v", w0)
 	}
-	w1 := byStart[t0+min]
+	w1 := byStart[t0+minute]
 	if w1.ActiveSources != 1 || w1.NewSources != 0 {
 		t.Errorf("w1 %+v", w1)
 	}
-	w11 := byStart[t0+11*min]
+	w11 := byStart[t0+11*minute]
 	if w11.NewSources != 0 || w11.ActiveSources != 1 {
 		t.Errorf("a SYN exactly one lookback later must not be new: %+v", w11)
 	}
-	w21 := byStart[t0+21*min]
+	w21 := byStart[t0+21*minute]
 	if w21.NewSources != 2 || w21.ReturningSources != 1 || w21.ActiveSources != 2 {
 		t.Errorf("w21 %+v", w21)
 	}
@@ -123,16 +123,16 @@ func TestNewActiveReturningAndLookbackBoundary(t *testing.T) {
 		t.Fatalf("%d source records, want 4", len(rec.sources))
 	}
 	ret := rec.sources[2]
-	if ret.PrevLastSeen != t0+1*min+L || ret.WindowStart != t0+21*min {
+	if ret.PrevLastSeen != t0+1*minute+L || ret.WindowStart != t0+21*minute {
 		t.Errorf("returning source record: %+v", ret)
 	}
 }
 
 func TestOutOfOrderIsClampedAndCounted(t *testing.T) {
 	rec := run(t, small(), []step{
-		{t0 + 2*min, "", ""},
+		{t0 + 2*minute, "", ""},
 		{t0 + 30*sec, "192.0.2.1", "198.18.0.1"}, // earlier than the clock: analysed at t0+2m
-		{t0 + 2*min + 10*sec, "192.0.2.2", "198.18.0.1"},
+		{t0 + 2*minute + 10*sec, "192.0.2.2", "198.18.0.1"},
 	})
 	if len(rec.windows) != 1 {
 		t.Fatalf("%d windows: the clock must not run backwards", len(rec.windows))
@@ -141,18 +141,18 @@ func TestOutOfOrderIsClampedAndCounted(t *testing.T) {
 	if w.OutOfOrder != 1 || w.NewSources != 2 || w.Packets != 3 {
 		t.Errorf("%+v", w)
 	}
-	if rec.sources[0].Syn.Ts != t0+2*min {
+	if rec.sources[0].Syn.Ts != t0+2*minute {
 		t.Errorf("out-of-order SYN analysed at %d, want the clock", rec.sources[0].Syn.Ts-t0)
 	}
 }
 
 func TestWarmupCoversOneLookback(t *testing.T) {
-	steps := []step{{t0 + 30*sec, "", ""}, {t0 + 12*min, "", ""}}
+	steps := []step{{t0 + 30*sec, "", ""}, {t0 + 12*minute, "", ""}}
 	rec := run(t, small(), steps)
 	for _, w := range rec.windows {
-		want := w.Start < t0+30*sec+10*min
+		want := w.Start < t0+30*sec+10*minute
 		if w.Warmup != want {
-			t.Errorf("window +%dm warmup %v, want %v", (w.Start-t0)/min, w.Warmup, want)
+			t.Errorf("window +%dm warmup %v, want %v", (w.Start-t0)/minute, w.Warmup, want)
 		}
 	}
 	if !rec.windows[10].Warmup || rec.windows[11].Warmup {
@@ -205,7 +205,7 @@ func TestExpiryForgetsWithoutChangingCounts(t *testing.T) {
 		s.Ts = e.Packet(t0+int64(i)*sec, 60)
 		e.Syn(&s)
 	}
-	e.Packet(t0+30*min, 60)
+	e.Packet(t0+30*minute, 60)
 	if c := e.Counters(); c.TrackedSources != 0 || c.Expired != 100 {
 		t.Errorf("after two lookbacks of silence: tracked %d expired %d", c.TrackedSources, c.Expired)
 	}
@@ -244,5 +244,46 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := New(c, &recorder{}); err == nil {
 			t.Errorf("case %d accepted", i)
 		}
+	}
+}
+
+func TestFloodSourcesCountedApart(t *testing.T) {
+	cfg := small()
+	cfg.FloodThreshold = 100
+	var steps []step
+	for i := 0; i < 30; i++ { // slow arrivals: one every 2 s
+		steps = append(steps, step{t0 + int64(i)*2*sec, netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}).String(), "198.18.0.1"})
+	}
+	for i := 0; i < 300; i++ { // 300 in 3 seconds
+		steps = append(steps, step{t0 + 61*sec + int64(i)*10_000_000, netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}).String(), "198.18.0.9"})
+	}
+	rec := run(t, cfg, steps)
+	if w := rec.windows[0]; w.FloodSources != 0 || w.NewSources != 30 {
+		t.Errorf("slow arrivals are not a flood: %+v", w)
+	}
+	if w := rec.windows[1]; w.FloodSources != 300 || w.NewSources != 300 {
+		t.Errorf("flood window: %+v", w)
+	}
+}
+
+func TestNewPrefixes(t *testing.T) {
+	rec := run(t, small(), []step{
+		{t0, "192.0.2.1", "198.18.0.1"},
+		{t0 + 1, "192.0.2.200", "198.18.0.1"}, // same /24: a new source, not a new prefix
+		{t0 + 2, "192.0.3.1", "198.18.0.1"},
+		{t0 + 3, "2001:db8:1:1::1", "2001:db8::1"},
+		{t0 + 4, "2001:db8:1:2::1", "2001:db8::1"}, // same /48
+		{t0 + 5, "2001:db8:2::1", "2001:db8::1"},
+	})
+	if w := rec.windows[0]; w.NewSources != 6 || w.NewPrefixes != 4 {
+		t.Errorf("%+v", w)
+	}
+}
+
+func TestExposureOfPartialWindows(t *testing.T) {
+	rec := run(t, small(), []step{{t0 + 45*sec, "", ""}, {t0 + 2*minute + 15*sec, "", ""}})
+	got := []float64{rec.windows[0].Exposure, rec.windows[1].Exposure, rec.windows[2].Exposure}
+	if got[0] != 0.25 || got[1] != 1 || got[2] != 0.25 {
+		t.Errorf("exposures %v, want [0.25 1 0.25]", got)
 	}
 }

@@ -3,10 +3,13 @@ package output
 import (
 	"bufio"
 	"io"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
 )
 
 // Writer encodes records onto one stream. It implements engine.Emitter.
@@ -94,8 +97,59 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	o.bool("distinct_targets_capped", r.TargetsCapped)
 	o.uint("out_of_order", r.OutOfOrder)
 	o.uint("untracked_sources", r.Untracked)
+	o.uint("new_prefixes", r.NewPrefixes)
+	o.uint("flood_new_sources", r.FloodSources)
+	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	w.finish()
+}
+
+// Growth writes a `growth` record: the verdict after the window r.
+func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
+	o := w.begin("growth", r.End)
+	o.time("window_start", r.Start)
+	o.time("window_end", r.End)
+	o.str("model", v.Model)
+	o.float("confidence", round(v.Confidence))
+	if v.Reason != "" {
+		o.str("reason", v.Reason)
+	}
+	o.float("growth_rate_per_hour", round(v.RatePerHour))
+	o.float("growth_rate_low", round(v.RateLow))
+	o.float("growth_rate_high", round(v.RateHigh))
+	o.float("bound_per_hour", round(v.Bound))
+	if v.Model == growth.Exponential && v.DoublingHours > 0 {
+		o.float("doubling_time_hours", round(v.DoublingHours))
+	}
+	o.float("steady_rate_per_hour", round(v.SteadyPerHour))
+	o.float("horizon_hours", round(v.Horizon.Hours()))
+	o.uint("windows", uint64(v.Windows))
+	o.uint("new_sources", uint64(v.NewSources))
+	o.bool("diurnal", v.Diurnal)
+	o.open("evidence")
+	o.float("loglik_steady", round(v.LogLikSteady))
+	o.float("loglik_multiplying", round(v.LogLikMultiply))
+	o.float("aic_steady", round(v.AICSteady))
+	o.float("aic_multiplying", round(v.AICMultiply))
+	o.float("z", round(v.Z))
+	o.float("dispersion", round(v.Dispersion))
+	o.close()
+	o.bool("regime_changed", v.RegimeChanged)
+	if v.RegimeSince != 0 {
+		o.time("regime_since", v.RegimeSince)
+	}
+	o.bool("warmup", v.Warmup)
+	w.finish()
+}
+
+// round keeps six significant digits: enough for any decision, short to
+// read, and stable across runs.
+func round(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	return f
 }
 
 // Stats is what a `stats` record reports: every packet is accounted for by
