@@ -106,10 +106,6 @@ enum parse_result {
 	PARSE_MATCH,
 };
 
-// Forces bpf2go to emit Go declarations for these types.
-struct syn_record *unused_syn_record __attribute__((unused));
-enum counter unused_counter __attribute__((unused));
-
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -126,14 +122,19 @@ static __always_inline int port_watched(__u16 port)
 	return (pb->bits[(port >> 6) & 1023] >> (port & 63)) & 1;
 }
 
-// Where the headers are, as offsets from the start of the frame.
+// Where the headers are, as offsets from the start of the frame. The end of
+// the frame is data_end (checked on pointers, as the verifier wants); limit
+// is where the IP header says the packet ends, NO_LIMIT when it does not say.
+// The decoder's end, min(frame, IP length), is both checks together.
 struct layout {
 	__u32 l3;    // IP header
 	__u32 l4;    // TCP header
-	__u32 limit; // end of the IP packet: min(frame, IP length)
+	__u32 limit; // end of the IP packet by its length field
 	__u16 vlan;
 	__u8 v6;
 };
+
+#define NO_LIMIT 0xffffffffu
 
 static __always_inline __u16 load_be16(const __u8 *p)
 {
@@ -166,30 +167,29 @@ static __always_inline int tcp(void *data, void *data_end, struct layout *lo)
 	return PARSE_MATCH;
 }
 
-static __always_inline int ipv4(void *data, void *data_end, __u32 len, struct layout *lo)
+static __always_inline int ipv4(void *data, void *data_end, struct layout *lo)
 {
 	__u32 l3 = lo->l3;
 	if (l3 > MAX_OFF)
 		return PARSE_ERROR;
 	__u8 *ip = data + l3;
-	if (l3 + 20 > len || (void *)(ip + 20) > data_end)
+	if ((void *)(ip + 20) > data_end)
 		return PARSE_ERROR;
 	if ((ip[0] >> 4) != 4)
 		return PARSE_ERROR;
 	__u32 ihl = (ip[0] & 0x0f) * 4;
 	if (ihl < 20)
 		return PARSE_ERROR;
-	if (l3 + ihl > len)
+	if ((void *)(ip + ihl) > data_end)
 		return PARSE_ERROR;
-	lo->limit = len;
+	lo->limit = NO_LIMIT;
 	__u32 total = load_be16(ip + 2);
 	// A total length of 0 is what TSO packets look like on the sending
 	// host: trust the frame length then.
 	if (total != 0) {
 		if (total < ihl)
 			return PARSE_ERROR;
-		if (l3 + total < len)
-			lo->limit = l3 + total;
+		lo->limit = l3 + total;
 	}
 	if (load_be16(ip + 6) & 0x1fff) // non-first fragment
 		return PARSE_SKIP;
@@ -199,19 +199,19 @@ static __always_inline int ipv4(void *data, void *data_end, __u32 len, struct la
 	return tcp(data, data_end, lo);
 }
 
-static __always_inline int ipv6(void *data, void *data_end, __u32 len, struct layout *lo)
+static __always_inline int ipv6(void *data, void *data_end, struct layout *lo)
 {
 	__u32 l3 = lo->l3;
 	if (l3 > MAX_OFF)
 		return PARSE_ERROR;
 	__u8 *ip = data + l3;
-	if (l3 + 40 > len || (void *)(ip + 40) > data_end)
+	if ((void *)(ip + 40) > data_end)
 		return PARSE_ERROR;
 	if ((ip[0] >> 4) != 6)
 		return PARSE_ERROR;
-	__u32 limit = len;
+	__u32 limit = NO_LIMIT;
 	__u32 plen = load_be16(ip + 4);
-	if (plen != 0 && l3 + 40 + plen < len) // 0: jumbogram or TSO
+	if (plen != 0) // 0: jumbogram or TSO
 		limit = l3 + 40 + plen;
 	lo->limit = limit;
 	lo->v6 = 1;
@@ -257,7 +257,7 @@ static __always_inline int ipv6(void *data, void *data_end, __u32 len, struct la
 			return PARSE_ERROR;
 		next = eh[0];
 		off += hlen;
-		if (off > limit)
+		if (off > limit || off > MAX_OFF || (void *)(data + off) > data_end)
 			return PARSE_ERROR;
 	}
 	return PARSE_ERROR;
@@ -268,7 +268,6 @@ static __always_inline int ipv6(void *data, void *data_end, __u32 len, struct la
 // skb->vlan_tci); it is the outermost.
 static __always_inline int parse(void *data, void *data_end, struct layout *lo, __u16 hw_vlan)
 {
-	__u32 len = data_end - data;
 	__u8 *eth = data;
 	if ((void *)(eth + 14) > data_end)
 		return PARSE_ERROR;
@@ -294,9 +293,9 @@ static __always_inline int parse(void *data, void *data_end, struct layout *lo, 
 	lo->l3 = off;
 	lo->vlan = vlan;
 	if (et == 0x0800)
-		return ipv4(data, data_end, len, lo);
+		return ipv4(data, data_end, lo);
 	if (et == 0x86dd)
-		return ipv6(data, data_end, len, lo);
+		return ipv6(data, data_end, lo);
 	return PARSE_SKIP;
 }
 
@@ -315,7 +314,7 @@ static __always_inline void options(void *data, void *data_end, __u32 off, __u32
 			break;
 		__u8 kind = o[0];
 		if (n < MAX_OPT_KINDS) {
-			r->opts[n & (MAX_OPT_KINDS - 1 | 15) & 15 % 16] = kind;
+			r->opts[n] = kind;
 			n++;
 		}
 		if (kind == 0)
@@ -426,7 +425,7 @@ int xdp_ingress(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	count(COUNTER_PACKETS);
-	handle(data, data_end, data_end - data, 0, DIR_INGRESS, 1);
+	handle(data, data_end, bpf_xdp_get_buff_len(ctx), 0, DIR_INGRESS, 1);
 	return XDP_PASS;
 }
 
@@ -440,13 +439,13 @@ static __always_inline int tc(struct __sk_buff *skb, __u8 dir)
 	__u16 hw_vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	__u32 linear = data_end - data;
-	int final = linear >= skb->len || linear >= PULL_LEN;
+	__u32 want = skb->len < PULL_LEN ? skb->len : PULL_LEN;
+	// Final unless the headers may continue in paged data.
+	int final = (void *)(data + want) <= data_end;
 	if (handle(data, data_end, skb->len, hw_vlan, dir, final) != PARSE_ERROR || final)
 		return TC_ACT_UNSPEC;
 	// The headers end in paged data. Pulling them into the linear area
 	// changes no byte of the packet; then parse again.
-	__u32 want = skb->len < PULL_LEN ? skb->len : PULL_LEN;
 	if (bpf_skb_pull_data(skb, want) < 0) {
 		count(COUNTER_PARSE_ERRORS);
 		return TC_ACT_UNSPEC;
