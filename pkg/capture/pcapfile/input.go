@@ -48,6 +48,12 @@ type input struct {
 	off   int64         // offset of the next unread byte of the decompressed stream
 	buf   []byte        // for records larger than br's buffer
 
+	// An uncompressed regular file is mapped into memory instead: records
+	// are slices of the mapping, with no read system call and no copy.
+	mm       []byte
+	mpos     int   // next unread byte of mm
+	reported int64 // bytes of mm already added to progress
+
 	format    string
 	kind      fileKind
 	bo        byteOrder
@@ -166,6 +172,14 @@ func (in *input) open() error {
 		in.f = f
 		src = f
 	}
+	if in.f != nil {
+		if mm := mapFile(in.f); len(mm) >= 4 && !(mm[0] == 0x1f && mm[1] == 0x8b) {
+			in.mm = mm
+			return in.detect(mm[:4])
+		} else if mm != nil {
+			unmapFile(mm)
+		}
+	}
 	in.cr = countingReader{r: src, progress: in.progress}
 	in.raw = bufio.NewReaderSize(&in.cr, in.bufSize)
 	in.br = in.raw
@@ -197,6 +211,11 @@ func (in *input) open() error {
 			return in.fail(0, false, fmt.Errorf("not a pcap or pcapng file (only %d bytes)", len(b)))
 		}
 	}
+	return in.detect(b)
+}
+
+// detect reads the magic number in b and the file header that follows.
+func (in *input) detect(b []byte) error {
 	be := binary.BigEndian.Uint32(b)
 	le := binary.LittleEndian.Uint32(b)
 	switch {
@@ -229,6 +248,20 @@ func (in *input) open() error {
 // read returns the next n bytes of the decompressed stream, or fewer with
 // the error that stopped it. The slice is valid until the next read.
 func (in *input) read(n int) ([]byte, error) {
+	if in.mm != nil {
+		end := min(in.mpos+n, len(in.mm))
+		b := in.mm[in.mpos:end]
+		in.mpos = end
+		in.off += int64(len(b))
+		if int64(end)-in.reported >= 1<<20 {
+			in.progress.Add(int64(end) - in.reported)
+			in.reported = int64(end)
+		}
+		if len(b) < n {
+			return b, io.EOF
+		}
+		return b, nil
+	}
 	in.discardHeld()
 	if n <= in.br.Size() {
 		b, err := in.br.Peek(n)
@@ -271,6 +304,13 @@ func (in *input) readFull(n int, what string) ([]byte, error) {
 
 // skip discards n bytes.
 func (in *input) skip(n int, what string) error {
+	if in.mm != nil {
+		b, err := in.read(n)
+		if len(b) < n {
+			return in.shortError(n, len(b), err, what)
+		}
+		return nil
+	}
 	in.discardHeld()
 	m, err := in.br.Discard(n)
 	in.off += int64(m)
@@ -323,6 +363,11 @@ func (in *input) release(complete bool) error {
 	var err error
 	if in.zr != nil {
 		in.zr.Close()
+	}
+	if in.mm != nil {
+		in.cr.n = in.reported
+		unmapFile(in.mm)
+		in.mm = nil
 	}
 	if in.f != nil {
 		err = in.f.Close()

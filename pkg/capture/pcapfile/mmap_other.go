@@ -1,0 +1,10 @@
+//go:build !unix
+
+package pcapfile
+
+import "os"
+
+// mapFile: no mapping on this platform; files are read through a buffer.
+func mapFile(*os.File) []byte { return nil }
+
+func unmapFile([]byte) {}
