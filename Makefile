@@ -18,9 +18,10 @@ demo: build
 bench:
 	scripts/bench.sh
 
-# Regenerate the shipped demo capture and golden outputs from the seeded
-# generator. (bpf2go outputs join this target with live capture.)
+# Regenerate the eBPF bindings (needs clang: scripts/install-bpf-toolchain.sh),
+# the shipped demo capture and the golden outputs.
 generate:
+	$(GO) generate ./bpf
 	$(GO) run ./cmd/pcapgen -scenario demo -seed 1 -o testdata/demo.pcapng
 	$(GO) test ./cmd/sensor -run Golden -update
 

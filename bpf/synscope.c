@@ -19,7 +19,6 @@
 
 #include "include/uapi.h"
 #include "include/bpf_helpers.h"
-#include "include/bpf_endian.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
 
@@ -75,6 +74,9 @@ enum counter {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22); // Go sets the size at load time
+	// Not passed to the kernel (ring buffers have no value type); it puts
+	// the record's layout in the BTF, where bpf2go finds it.
+	__type(value, struct syn_record);
 } events SEC(".maps");
 
 // One bit per TCP port, set from Go; a map rather than a constant so the
@@ -122,18 +124,6 @@ static __always_inline int port_watched(__u16 port)
 	return (pb->bits[(port >> 6) & 1023] >> (port & 63)) & 1;
 }
 
-// Where the headers are, as offsets from the start of the frame. The end of
-// the frame is data_end (checked on pointers, as the verifier wants); limit
-// is where the IP header says the packet ends, NO_LIMIT when it does not say.
-// The decoder's end, min(frame, IP length), is both checks together.
-struct layout {
-	__u32 l3;    // IP header
-	__u32 l4;    // TCP header
-	__u32 limit; // end of the IP packet by its length field
-	__u16 vlan;
-	__u8 v6;
-};
-
 #define NO_LIMIT 0xffffffffu
 
 static __always_inline __u16 load_be16(const __u8 *p)
@@ -146,81 +136,228 @@ static __always_inline __u32 load_be32(const __u8 *p)
 	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
 }
 
-// tcp checks the TCP header at lo->l4: flags first, then the port, so the
-// common non-SYN packet costs a few loads.
-static __always_inline int tcp(void *data, void *data_end, struct layout *lo)
+// Offsets below are from the start of the frame. The end of the frame is
+// data_end (checked on pointers, as the verifier wants); limit is where the
+// IP header says the packet ends, NO_LIMIT when it does not say. The
+// decoder's end, min(frame, IP length), is both checks together.
+//
+// The walk is split into global (noinline) functions at the Ethernet/IP
+// and IP/TCP boundaries: the verifier checks a global function once, with
+// unknown arguments, instead of once for every path that reaches it (tag
+// counts x IP version x extension headers), which would be far beyond its
+// budget of a million instructions.
+
+// TCP option bytes copied out of the packet, and what options() makes of
+// them. The buffer is larger than the 40 option bytes TCP allows so that
+// an index masked with OPT_MASK is always in it.
+#define OPT_BUF 64
+#define OPT_MASK (OPT_BUF - 1)
+
+struct opt_walk {
+	__u8 buf[OPT_BUF];
+	__u32 len;                 // option bytes in buf
+	__u8 kinds[MAX_OPT_KINDS]; // out: kinds in wire order
+	__u8 nkinds;               // out
+	__u8 wscale;               // out, 0xff when absent
+	__u16 mss;                 // out, 0 when absent
+};
+
+// options records the option kinds and the MSS and window-scale values, as
+// pkg/decode's parseOptions does: a truncated or lying option ends the walk
+// and what was read stays.
+__attribute__((noinline)) int options(struct opt_walk *w)
 {
-	__u32 l4 = lo->l4;
-	if (l4 > MAX_OFF)
+	if (!w)
+		return 0;
+	__u32 len = w->len;
+	if (len > MAX_OPT_BYTES)
+		len = MAX_OPT_BYTES;
+	__u32 off = 0, n = 0;
+	w->wscale = 0xff;
+	w->mss = 0;
+#pragma clang loop unroll(disable)
+	while (off < len) {
+		// The compiler knows off < 40 and would drop a mask; the verifier
+		// does not, so the mask is made opaque to the compiler.
+		__u32 i = off;
+		barrier_var(i);
+		i &= OPT_MASK;
+		__u8 kind = w->buf[i];
+		if (n < MAX_OPT_KINDS) {
+			w->kinds[n] = kind;
+			n++;
+		}
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			off++;
+			continue;
+		}
+		if (off + 1 >= len)
+			break;
+		__u32 ln = w->buf[(i + 1) & OPT_MASK];
+		if (ln < 2 || off + ln > len)
+			break;
+		if (kind == 2 && ln == 4)
+			w->mss = ((__u16)w->buf[(i + 2) & OPT_MASK] << 8) | w->buf[(i + 3) & OPT_MASK];
+		else if (kind == 3 && ln == 3)
+			w->wscale = w->buf[(i + 2) & OPT_MASK];
+		off += ln;
+	}
+	w->nkinds = n;
+	return 0;
+}
+
+// tcp checks the TCP header at l4, flags first and then the port, so the
+// common non-SYN packet costs a few loads; for a match it writes the
+// record. Every header field is read into a record on the stack before the
+// helper calls that follow (option copy, ring reserve).
+static __always_inline int tcp(void *ctx, int is_xdp, void *data, void *data_end, __u32 l3, __u32 l4, __u32 limit,
+			       __u32 v6, __u32 vlan, __u32 pkt_len, __u32 dir)
+{
+	// barrier_var: the pointers must be built from the values just
+	// checked, not from copies the compiler kept from before the check.
+	barrier_var(l3);
+	barrier_var(l4);
+	if (l3 > MAX_OFF || l4 > MAX_OFF)
 		return PARSE_ERROR;
+	__u8 *ip = data + l3;
 	__u8 *th = data + l4;
-	if (l4 + 14 > lo->limit || (void *)(th + 14) > data_end)
+	if (l4 + 14 > limit || (void *)(th + 14) > data_end)
 		return PARSE_ERROR;
 	if ((th[13] & 0x12) != 0x02) // SYN set, ACK clear
 		return PARSE_SKIP;
-	if (l4 + 20 > lo->limit || (void *)(th + 20) > data_end)
+	if (l4 + 20 > limit || (void *)(th + 20) > data_end)
 		return PARSE_ERROR;
 	if (!port_watched(load_be16(th + 2)))
 		return PARSE_SKIP;
-	if ((th[12] >> 4) < 5)
+	// The look-up was a helper call: packet pointers kept across it lose
+	// their checked range, so they are built and checked again.
+	barrier_var(l3);
+	barrier_var(l4);
+	if (l3 > MAX_OFF || l4 > MAX_OFF)
 		return PARSE_ERROR;
+	ip = data + l3;
+	th = data + l4;
+	if ((void *)(th + 20) > data_end)
+		return PARSE_ERROR;
+
+	struct syn_record rec = {};
+	if (v6) {
+		if ((void *)(ip + 40) > data_end)
+			return PARSE_ERROR;
+		__builtin_memcpy(rec.saddr, ip + 8, 16);
+		__builtin_memcpy(rec.daddr, ip + 24, 16);
+		rec.ttl = ip[7];
+		rec.ip_id = load_be32(ip) & 0x000fffff;
+		rec.ip_version = 6;
+	} else {
+		if ((void *)(ip + 20) > data_end)
+			return PARSE_ERROR;
+		__builtin_memcpy(rec.saddr, ip + 12, 4);
+		__builtin_memcpy(rec.daddr, ip + 16, 4);
+		rec.ttl = ip[8];
+		rec.ip_id = load_be16(ip + 4);
+		rec.ip_version = 4;
+	}
+	rec.sport = load_be16(th);
+	rec.dport = load_be16(th + 2);
+	rec.seq = load_be32(th + 4);
+	rec.tcp_flags = th[13];
+	rec.window = load_be16(th + 14);
+	rec.vlan = vlan;
+	rec.pkt_len = pkt_len;
+	rec.direction = dir;
+	__u32 doff = (th[12] >> 4) * 4;
+	if (doff < 20)
+		return PARSE_ERROR;
+
+	// Option bytes: up to the data offset, the IP length and the frame.
+	struct opt_walk w = {};
+	__u32 end = l4 + doff;
+	if (end > limit)
+		end = limit;
+	if (end > pkt_len)
+		end = pkt_len;
+	__u32 optlen = end > l4 + 20 ? end - (l4 + 20) : 0;
+	if (optlen > MAX_OPT_BYTES)
+		optlen = MAX_OPT_BYTES;
+	if (optlen > 0) {
+		long err = is_xdp ? bpf_xdp_load_bytes(ctx, l4 + 20, w.buf, optlen)
+				  : bpf_skb_load_bytes(ctx, l4 + 20, w.buf, optlen);
+		if (err < 0)
+			optlen = 0;
+	}
+	w.len = optlen;
+	options(&w);
+	rec.mss = w.mss;
+	rec.wscale = w.wscale;
+	rec.nopts = w.nkinds;
+	__builtin_memcpy(rec.opts, w.kinds, MAX_OPT_KINDS);
+
+	rec.ts_ns = bpf_ktime_get_boot_ns();
+	struct syn_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(COUNTER_RING_FULL);
+		return PARSE_MATCH;
+	}
+	__builtin_memcpy(r, &rec, sizeof(rec));
+	bpf_ringbuf_submit(r, 0);
 	return PARSE_MATCH;
 }
 
-static __always_inline int ipv4(void *data, void *data_end, struct layout *lo)
+// ip walks an IPv4 or IPv6 header at l3 (et is the EtherType that
+// announced it) to the TCP header, then hands over to tcp.
+static __always_inline int ip(void *ctx, int is_xdp, void *data, void *data_end, __u32 l3, __u32 et, __u32 vlan,
+			      __u32 pkt_len, __u32 dir)
 {
-	__u32 l3 = lo->l3;
+	barrier_var(l3);
 	if (l3 > MAX_OFF)
 		return PARSE_ERROR;
-	__u8 *ip = data + l3;
-	if ((void *)(ip + 20) > data_end)
-		return PARSE_ERROR;
-	if ((ip[0] >> 4) != 4)
-		return PARSE_ERROR;
-	__u32 ihl = (ip[0] & 0x0f) * 4;
-	if (ihl < 20)
-		return PARSE_ERROR;
-	if ((void *)(ip + ihl) > data_end)
-		return PARSE_ERROR;
-	lo->limit = NO_LIMIT;
-	__u32 total = load_be16(ip + 2);
-	// A total length of 0 is what TSO packets look like on the sending
-	// host: trust the frame length then.
-	if (total != 0) {
-		if (total < ihl)
+	__u8 *iph = data + l3;
+	if (et == 0x0800) {
+		if ((void *)(iph + 20) > data_end)
 			return PARSE_ERROR;
-		lo->limit = l3 + total;
+		if ((iph[0] >> 4) != 4)
+			return PARSE_ERROR;
+		__u32 ihl = (iph[0] & 0x0f) * 4;
+		if (ihl < 20)
+			return PARSE_ERROR;
+		if ((void *)(iph + ihl) > data_end)
+			return PARSE_ERROR;
+		__u32 limit = NO_LIMIT;
+		__u32 total = load_be16(iph + 2);
+		// A total length of 0 is what TSO packets look like on the
+		// sending host: trust the frame length then.
+		if (total != 0) {
+			if (total < ihl)
+				return PARSE_ERROR;
+			limit = l3 + total;
+		}
+		if (load_be16(iph + 6) & 0x1fff) // non-first fragment
+			return PARSE_SKIP;
+		if (iph[9] != 6)
+			return PARSE_SKIP;
+		return tcp(ctx, is_xdp, data, data_end, l3, l3 + ihl, limit, 0, vlan, pkt_len, dir);
 	}
-	if (load_be16(ip + 6) & 0x1fff) // non-first fragment
-		return PARSE_SKIP;
-	if (ip[9] != 6)
-		return PARSE_SKIP;
-	lo->l4 = l3 + ihl;
-	return tcp(data, data_end, lo);
-}
 
-static __always_inline int ipv6(void *data, void *data_end, struct layout *lo)
-{
-	__u32 l3 = lo->l3;
-	if (l3 > MAX_OFF)
+	if ((void *)(iph + 40) > data_end)
 		return PARSE_ERROR;
-	__u8 *ip = data + l3;
-	if ((void *)(ip + 40) > data_end)
-		return PARSE_ERROR;
-	if ((ip[0] >> 4) != 6)
+	if ((iph[0] >> 4) != 6)
 		return PARSE_ERROR;
 	__u32 limit = NO_LIMIT;
-	__u32 plen = load_be16(ip + 4);
+	__u32 plen = load_be16(iph + 4);
 	if (plen != 0) // 0: jumbogram or TSO
 		limit = l3 + 40 + plen;
-	lo->limit = limit;
-	lo->v6 = 1;
-
-	__u8 next = ip[6];
+	__u8 next = iph[6];
 	__u32 off = l3 + 40;
+	// Find the TCP header first; tcp is reached from one place only.
 #pragma clang loop unroll(disable)
-	for (int i = 0; i <= MAX_EXT_HEADERS; i++) {
+	for (int i = 0;; i++) {
 		__u32 hlen;
+		if (next == 6)
+			break;
+		barrier_var(off);
 		if (off > MAX_OFF)
 			return PARSE_ERROR;
 		__u8 *eh = data + off;
@@ -247,40 +384,61 @@ static __always_inline int ipv6(void *data, void *data_end, struct layout *lo)
 				return PARSE_ERROR;
 			hlen = ((__u32)eh[1] + 2) * 4;
 			break;
-		case 6:
-			lo->l4 = off;
-			return tcp(data, data_end, lo);
 		default:
 			return PARSE_SKIP;
 		}
-		if (i == MAX_EXT_HEADERS)
+		if (i >= MAX_EXT_HEADERS)
 			return PARSE_ERROR;
 		next = eh[0];
 		off += hlen;
 		if (off > limit || off > MAX_OFF || (void *)(data + off) > data_end)
 			return PARSE_ERROR;
 	}
-	return PARSE_ERROR;
+	return tcp(ctx, is_xdp, data, data_end, l3, off, limit, 1, vlan, pkt_len, dir);
 }
 
-// parse walks Ethernet and up to MAX_VLAN_TAGS tags to the IP header.
-// hw_vlan is a tag the NIC or stack already took out of the frame (TC's
-// skb->vlan_tci); it is the outermost.
-static __always_inline int parse(void *data, void *data_end, struct layout *lo, __u16 hw_vlan)
+// One global function per context type: its arguments are scalars, so the
+// verifier checks it once. (Five arguments at most: vlan and direction
+// share one, vlan in the low 16 bits.)
+__attribute__((noinline)) int ip_xdp(struct xdp_md *ctx, __u32 l3, __u32 et, __u32 vlan_dir)
+{
+	if (!ctx)
+		return PARSE_SKIP;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	return ip(ctx, 1, data, data_end, l3, et, vlan_dir & 0xffff, bpf_xdp_get_buff_len(ctx), vlan_dir >> 16);
+}
+
+__attribute__((noinline)) int ip_tc(struct __sk_buff *skb, __u32 l3, __u32 et, __u32 vlan_dir)
+{
+	if (!skb)
+		return PARSE_SKIP;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	return ip(skb, 0, data, data_end, l3, et, vlan_dir & 0xffff, skb->len, vlan_dir >> 16);
+}
+
+// ether walks Ethernet and up to MAX_VLAN_TAGS tags to the IP header.
+// hw_tag is a tag the NIC or stack already took out of the frame (TC's
+// skb->vlan_tci, HW_TAG set when there is one): it is the outermost and
+// counts against the limit, as it would in the frame. On PARSE_MATCH (here:
+// "go on") *l3, *et and *vlan say what comes next.
+#define HW_TAG 0x10000
+
+static __always_inline int ether(void *data, void *data_end, __u32 hw_tag, __u32 *l3, __u32 *et_out, __u32 *vlan_out)
 {
 	__u8 *eth = data;
 	if ((void *)(eth + 14) > data_end)
 		return PARSE_ERROR;
 	__u16 et = load_be16(eth + 12);
-	__u16 vlan = hw_vlan;
+	__u16 vlan = hw_tag & 0x0fff;
+	int max_tags = hw_tag & HW_TAG ? MAX_VLAN_TAGS - 1 : MAX_VLAN_TAGS;
 	__u32 off = 14;
 #pragma clang loop unroll(disable)
 	for (int i = 0; i <= MAX_VLAN_TAGS; i++) {
 		if (et != 0x8100 && et != 0x88a8 && et != 0x9100)
 			break;
-		if (i == MAX_VLAN_TAGS)
-			return PARSE_ERROR;
-		if (off > MAX_OFF)
+		if (i >= max_tags)
 			return PARSE_ERROR;
 		__u8 *tag = data + off;
 		if ((void *)(tag + 4) > data_end)
@@ -290,133 +448,21 @@ static __always_inline int parse(void *data, void *data_end, struct layout *lo, 
 		et = load_be16(tag + 2);
 		off += 4;
 	}
-	lo->l3 = off;
-	lo->vlan = vlan;
-	if (et == 0x0800)
-		return ipv4(data, data_end, lo);
-	if (et == 0x86dd)
-		return ipv6(data, data_end, lo);
-	return PARSE_SKIP;
+	if (et != 0x0800 && et != 0x86dd)
+		return PARSE_SKIP;
+	*l3 = off;
+	*et_out = et;
+	*vlan_out = vlan;
+	return PARSE_MATCH;
 }
 
-// options records the option kinds and the MSS and window-scale values, as
-// pkg/decode's parseOptions does: a truncated or lying option ends the walk
-// and what was read stays.
-static __always_inline void options(void *data, void *data_end, __u32 off, __u32 end, struct syn_record *r)
+// count_result keeps the per-CPU counters of one parse.
+static __always_inline void count_result(int res)
 {
-	__u32 n = 0;
-#pragma clang loop unroll(disable)
-	for (int i = 0; i < MAX_OPT_BYTES; i++) {
-		if (off >= end || off > MAX_OFF)
-			break;
-		__u8 *o = data + off;
-		if ((void *)(o + 1) > data_end)
-			break;
-		__u8 kind = o[0];
-		if (n < MAX_OPT_KINDS) {
-			r->opts[n] = kind;
-			n++;
-		}
-		if (kind == 0)
-			break;
-		if (kind == 1) {
-			off++;
-			continue;
-		}
-		if (off + 1 >= end || (void *)(o + 2) > data_end)
-			break;
-		__u32 ln = o[1];
-		if (ln < 2 || off + ln > end)
-			break;
-		if (kind == 2 && ln == 4) {
-			if ((void *)(o + 4) > data_end)
-				break;
-			r->mss = load_be16(o + 2);
-		} else if (kind == 3 && ln == 3) {
-			if ((void *)(o + 3) > data_end)
-				break;
-			r->wscale = o[2];
-		}
-		off += ln;
-	}
-	r->nopts = n;
-}
-
-// emit writes the record of a matched SYN; lo says where the headers are.
-static __always_inline void emit(void *data, void *data_end, struct layout *lo, __u32 pkt_len, __u8 dir)
-{
-	__u32 l3 = lo->l3, l4 = lo->l4;
-	if (l3 > MAX_OFF || l4 > MAX_OFF)
-		return;
-	__u8 *ip = data + l3;
-	__u8 *th = data + l4;
-	if ((void *)(th + 20) > data_end)
-		return;
-
-	struct syn_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count(COUNTER_RING_FULL);
-		return;
-	}
-	__builtin_memset(r, 0, sizeof(*r));
-	r->ts_ns = bpf_ktime_get_boot_ns();
-	if (lo->v6) {
-		if ((void *)(ip + 40) > data_end) {
-			bpf_ringbuf_discard(r, 0);
-			return;
-		}
-		__builtin_memcpy(r->saddr, ip + 8, 16);
-		__builtin_memcpy(r->daddr, ip + 24, 16);
-		r->ttl = ip[7];
-		r->ip_id = load_be32(ip) & 0x000fffff;
-		r->ip_version = 6;
-	} else {
-		if ((void *)(ip + 20) > data_end) {
-			bpf_ringbuf_discard(r, 0);
-			return;
-		}
-		__builtin_memcpy(r->saddr, ip + 12, 4);
-		__builtin_memcpy(r->daddr, ip + 16, 4);
-		r->ttl = ip[8];
-		r->ip_id = load_be16(ip + 4);
-		r->ip_version = 4;
-	}
-	r->sport = load_be16(th);
-	r->dport = load_be16(th + 2);
-	r->seq = load_be32(th + 4);
-	r->tcp_flags = th[13];
-	r->window = load_be16(th + 14);
-	r->vlan = lo->vlan;
-	r->pkt_len = pkt_len;
-	r->direction = dir;
-	r->wscale = 0xff;
-
-	__u32 doff = (th[12] >> 4) * 4;
-	__u32 end = l4 + doff;
-	if (end > lo->limit)
-		end = lo->limit;
-	options(data, data_end, l4 + 20, end, r);
-	bpf_ringbuf_submit(r, 0);
-}
-
-// handle is the whole per-packet path; the result says whether to retry
-// with more of the packet in the linear area (TC only).
-static __always_inline int handle(void *data, void *data_end, __u32 pkt_len, __u16 hw_vlan, __u8 dir, int final)
-{
-	struct layout lo = {};
-	int res = parse(data, data_end, &lo, hw_vlan);
-	if (res == PARSE_ERROR && !final)
-		return res;
-	switch (res) {
-	case PARSE_MATCH:
+	if (res == PARSE_MATCH)
 		count(COUNTER_MATCHED);
-		emit(data, data_end, &lo, pkt_len, dir);
-		break;
-	case PARSE_ERROR:
+	else if (res == PARSE_ERROR)
 		count(COUNTER_PARSE_ERRORS);
-		break;
-	}
-	return res;
 }
 
 SEC("xdp")
@@ -424,8 +470,12 @@ int xdp_ingress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	__u32 l3 = 0, et = 0, vlan = 0;
 	count(COUNTER_PACKETS);
-	handle(data, data_end, bpf_xdp_get_buff_len(ctx), 0, DIR_INGRESS, 1);
+	int res = ether(data, data_end, 0, &l3, &et, &vlan);
+	if (res == PARSE_MATCH)
+		res = ip_xdp(ctx, l3, et, vlan | DIR_INGRESS << 16);
+	count_result(res);
 	return XDP_PASS;
 }
 
@@ -433,26 +483,33 @@ int xdp_ingress(struct xdp_md *ctx)
 // a few extension headers, TCP with options.
 #define PULL_LEN 256
 
-static __always_inline int tc(struct __sk_buff *skb, __u8 dir)
+static __always_inline int tc(struct __sk_buff *skb, __u32 dir)
 {
 	count(COUNTER_PACKETS);
-	__u16 hw_vlan = skb->vlan_present ? (skb->vlan_tci & 0x0fff) : 0;
+	__u32 hw_tag = skb->vlan_present ? HW_TAG | (skb->vlan_tci & 0x0fff) : 0;
+	__u32 len = skb->len;
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	__u32 want = skb->len < PULL_LEN ? skb->len : PULL_LEN;
-	// Final unless the headers may continue in paged data.
-	int final = (void *)(data + want) <= data_end;
-	if (handle(data, data_end, skb->len, hw_vlan, dir, final) != PARSE_ERROR || final)
-		return TC_ACT_UNSPEC;
-	// The headers end in paged data. Pulling them into the linear area
-	// changes no byte of the packet; then parse again.
-	if (bpf_skb_pull_data(skb, want) < 0) {
-		count(COUNTER_PARSE_ERRORS);
-		return TC_ACT_UNSPEC;
+	__u32 want = len < PULL_LEN ? len : PULL_LEN;
+	// The headers are all in the linear area unless it is shorter than
+	// both the packet and PULL_LEN.
+	int linear = (void *)(data + want) <= data_end;
+	__u32 l3 = 0, et = 0, vlan = 0;
+	int res = ether(data, data_end, hw_tag, &l3, &et, &vlan);
+	if (res == PARSE_MATCH)
+		res = ip_tc(skb, l3, et, vlan | dir << 16);
+	if (res == PARSE_ERROR && !linear) {
+		// The headers go on in paged data. Pulling them into the linear
+		// area changes no byte of the packet; then parse again.
+		if (bpf_skb_pull_data(skb, want) == 0) {
+			data = (void *)(long)skb->data;
+			data_end = (void *)(long)skb->data_end;
+			res = ether(data, data_end, hw_tag, &l3, &et, &vlan);
+			if (res == PARSE_MATCH)
+				res = ip_tc(skb, l3, et, vlan | dir << 16);
+		}
 	}
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	handle(data, data_end, skb->len, hw_vlan, dir, 1);
+	count_result(res);
 	return TC_ACT_UNSPEC;
 }
 

@@ -13,16 +13,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type SynscopeCounter uint32
-
-const (
-	SynscopeCounterCOUNTER_PACKETS      SynscopeCounter = 0
-	SynscopeCounterCOUNTER_MATCHED      SynscopeCounter = 1
-	SynscopeCounterCOUNTER_RING_FULL    SynscopeCounter = 2
-	SynscopeCounterCOUNTER_PARSE_ERRORS SynscopeCounter = 3
-	SynscopeCounterCOUNTER_MAX          SynscopeCounter = 4
-)
-
 type SynscopePortBitmap struct {
 	_    structs.HostLayout
 	Bits [1024]uint64
@@ -54,14 +44,12 @@ type SynscopeSynRecord struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	SynscopeMapCounters        = "counters"
-	SynscopeMapEvents          = "events"
-	SynscopeMapWatchedPorts    = "watched_ports"
-	SynscopeProgTcEgress       = "tc_egress"
-	SynscopeProgTcIngress      = "tc_ingress"
-	SynscopeProgXdpIngress     = "xdp_ingress"
-	SynscopeVarUnusedCounter   = "unused_counter"
-	SynscopeVarUnusedSynRecord = "unused_syn_record"
+	SynscopeMapCounters     = "counters"
+	SynscopeMapEvents       = "events"
+	SynscopeMapWatchedPorts = "watched_ports"
+	SynscopeProgTcEgress    = "tc_egress"
+	SynscopeProgTcIngress   = "tc_ingress"
+	SynscopeProgXdpIngress  = "xdp_ingress"
 )
 
 // LoadSynscope returns the embedded CollectionSpec for Synscope.
@@ -124,8 +112,6 @@ type SynscopeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type SynscopeVariableSpecs struct {
-	UnusedCounter   *ebpf.VariableSpec `ebpf:"unused_counter"`
-	UnusedSynRecord *ebpf.VariableSpec `ebpf:"unused_syn_record"`
 }
 
 // SynscopeObjects contains all objects after they have been loaded into the kernel.
@@ -165,8 +151,6 @@ func (m *SynscopeMaps) Close() error {
 //
 // It can be passed to LoadSynscopeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type SynscopeVariables struct {
-	UnusedCounter   *ebpf.Variable `ebpf:"unused_counter"`
-	UnusedSynRecord *ebpf.Variable `ebpf:"unused_syn_record"`
 }
 
 // SynscopePrograms contains all programs after they have been loaded into the kernel.

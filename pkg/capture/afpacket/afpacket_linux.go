@@ -1,0 +1,230 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	gpafpacket "github.com/gopacket/gopacket/afpacket"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/ports"
+)
+
+// Defaults and fixed settings.
+const (
+	// Many small blocks rather than a few large ones: the kernel hands a
+	// block over when it is full or blockTimeout after its first frame,
+	// so at the trickle of a SYN stream most blocks carry a handful of
+	// frames, and what bounds a stalled reader is the number of blocks.
+	DefaultBlockSize = 1 << 16 // bytes per ring block
+	DefaultNumBlocks = 128     // blocks: an 8 MiB ring, 2.5 s of stall at a trickle
+	// PollInterval is how long Next waits before it returns
+	// capture.ErrTimeout.
+	PollInterval = 100 * time.Millisecond
+	// blockTimeout bounds how long a partly filled block waits before the
+	// kernel hands it over: the latency of a lone SYN.
+	blockTimeout = 20 * time.Millisecond
+	frameSize    = 4096
+)
+
+// Config says where to capture and what.
+type Config struct {
+	Iface     string     // an Ethernet (or loopback) interface, in the caller's network namespace
+	Ports     *ports.Set // watched TCP destination ports
+	Promisc   bool       // receive frames not addressed to the interface (span ports, taps)
+	BlockSize int        // ring block bytes, a multiple of 4096; 0: DefaultBlockSize
+	NumBlocks int        // ring blocks; 0: DefaultNumBlocks
+	// FanoutID, when not 0, joins the socket to the PACKET_FANOUT group
+	// of that id (hashed by flow), so several sources share one
+	// interface's load.
+	FanoutID uint16
+}
+
+// Source is an AF_PACKET capture source. Next and Close may be called from
+// different goroutines; Next from one at a time.
+type Source struct {
+	mu      sync.Mutex // held by Next while it reads the ring; Close waits for it
+	tp      *gpafpacket.TPacket
+	iface   string
+	promisc bool
+	closed  bool
+	// AllSyns is set when the port list was too long to enumerate in the
+	// filter: every SYN is copied and the decoder filters by port.
+	allSyns bool
+}
+
+// Open opens the socket, sets the filter and, if asked, promiscuous mode.
+func Open(cfg Config) (*Source, error) {
+	if cfg.Iface == "" {
+		return nil, errors.New("afpacket: no interface given")
+	}
+	if cfg.Ports == nil || cfg.Ports.Len() == 0 {
+		return nil, errors.New("afpacket: no ports to watch")
+	}
+	if _, err := net.InterfaceByName(cfg.Iface); err != nil {
+		return nil, fmt.Errorf("afpacket: no such network interface %q (see `ip link`): %w", cfg.Iface, err)
+	}
+	if err := ethernetLike(cfg.Iface); err != nil {
+		return nil, err
+	}
+	prog, err := Filter(cfg.Ports)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: %w", err)
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: assemble filter: %w", err)
+	}
+	blockSize, numBlocks := cfg.BlockSize, cfg.NumBlocks
+	if blockSize <= 0 {
+		blockSize = DefaultBlockSize
+	}
+	if numBlocks <= 0 {
+		numBlocks = DefaultNumBlocks
+	}
+	if blockSize%frameSize != 0 {
+		return nil, fmt.Errorf("afpacket: block size %d is not a multiple of %d", blockSize, frameSize)
+	}
+	tp, err := gpafpacket.NewTPacket(
+		gpafpacket.OptInterface(cfg.Iface),
+		gpafpacket.OptTPacketVersion(gpafpacket.TPacketVersion3),
+		gpafpacket.OptFrameSize(frameSize),
+		gpafpacket.OptBlockSize(blockSize),
+		gpafpacket.OptNumBlocks(numBlocks),
+		gpafpacket.OptBlockTimeout(blockTimeout),
+		gpafpacket.OptPollTimeout(PollInterval),
+		// Tags the NIC stripped go back into the frame, so the decoder
+		// sees the VLAN id (one allocation per such frame).
+		gpafpacket.OptAddVLANHeader(true),
+	)
+	if err != nil {
+		return nil, explain("open AF_PACKET socket on "+cfg.Iface, err)
+	}
+	s := &Source{tp: tp, iface: cfg.Iface, allSyns: len(ranges(cfg.Ports)) > MaxFilterRanges}
+	// Frames that arrived between bind and this call are in the ring
+	// unfiltered; the decoder refuses them like any other.
+	if err := tp.SetBPF(raw); err != nil {
+		tp.Close()
+		return nil, explain("attach filter", err)
+	}
+	if cfg.FanoutID != 0 {
+		if err := tp.SetFanout(gpafpacket.FanoutHashWithDefrag, cfg.FanoutID); err != nil {
+			tp.Close()
+			return nil, explain(fmt.Sprintf("join fanout group %d", cfg.FanoutID), err)
+		}
+	}
+	if cfg.Promisc {
+		// A membership of this socket: the kernel drops it when the socket
+		// closes, even if the process is killed, so the interface's own
+		// setting is never left changed.
+		if err := tp.SetPromiscuous(true); err != nil {
+			tp.Close()
+			return nil, explain("set promiscuous mode on "+cfg.Iface, err)
+		}
+		s.promisc = true
+	}
+	return s, nil
+}
+
+// ethernetLike refuses interfaces whose frames do not start with an
+// Ethernet header (tun, IPoIB, ...): the filter's offsets assume one.
+func ethernetLike(iface string) error {
+	b, err := os.ReadFile("/sys/class/net/" + iface + "/type")
+	if err != nil {
+		return nil // no sysfs here: let the filter find out
+	}
+	switch t := strings.TrimSpace(string(b)); t {
+	case "1", "772": // ARPHRD_ETHER, ARPHRD_LOOPBACK
+		return nil
+	default:
+		return fmt.Errorf("afpacket: interface %s has link type %s (not Ethernet): AF_PACKET capture needs Ethernet framing; use eBPF capture or a capture file", iface, t)
+	}
+}
+
+func explain(op string, err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("afpacket: %s: %w (AF_PACKET capture needs CAP_NET_RAW, or root)", op, err)
+	}
+	return fmt.Errorf("afpacket: %s: %w", op, err)
+}
+
+// Iface is the interface the source captures on.
+func (s *Source) Iface() string { return s.iface }
+
+// AllSyns reports whether the filter passes every SYN because the port list
+// has more than MaxFilterRanges ranges (the decoder then filters by port).
+func (s *Source) AllSyns() bool { return s.allSyns }
+
+// Next waits up to PollInterval for the next frame that passed the filter.
+// p.Data aliases the ring and is valid until the next call. It returns
+// capture.ErrTimeout when nothing came, io.EOF after Close.
+func (s *Source) Next(p *capture.Packet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return io.EOF
+	}
+	data, ci, err := s.tp.ZeroCopyReadPacketData()
+	if err != nil {
+		if errors.Is(err, gpafpacket.ErrTimeout) {
+			return capture.ErrTimeout
+		}
+		return fmt.Errorf("afpacket: read %s: %w", s.iface, err)
+	}
+	p.Timestamp = ci.Timestamp.UnixNano()
+	p.LinkType = capture.LinkEthernet
+	p.CapLen = len(data)
+	p.OrigLen = ci.Length
+	p.Data = data
+	return nil
+}
+
+// CaptureStats implements capture.StatsSource: Packets are frames that
+// passed the filter (delivered or dropped), KernelDrops those the ring had
+// no room for. Counted since Open.
+func (s *Source) CaptureStats() (capture.Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return capture.Stats{}, errors.New("afpacket: source closed")
+	}
+	_, v3, err := s.tp.SocketStats()
+	if err != nil {
+		return capture.Stats{}, fmt.Errorf("afpacket: socket statistics: %w", err)
+	}
+	return capture.Stats{Packets: uint64(v3.Packets()), KernelDrops: uint64(v3.Drops())}, nil
+}
+
+// Close leaves promiscuous mode and closes the socket. It waits for a Next
+// in progress (at most PollInterval); Next then returns io.EOF.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var err error
+	if s.promisc {
+		if e := s.tp.SetPromiscuous(false); e != nil {
+			err = fmt.Errorf("afpacket: leave promiscuous mode on %s: %w", s.iface, e)
+		}
+	}
+	s.tp.Close()
+	return err
+}
+
+var (
+	_ capture.Source      = (*Source)(nil)
+	_ capture.StatsSource = (*Source)(nil)
+)

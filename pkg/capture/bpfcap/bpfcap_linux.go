@@ -1,0 +1,410 @@
+//go:build linux
+
+package bpfcap
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/synscope/synscope/bpf"
+	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/ports"
+)
+
+// Hook names a place a program is attached.
+type Hook string
+
+const (
+	HookNone       Hook = ""
+	HookXDPNative  Hook = "xdp-native"  // XDP in the driver, before any skb exists
+	HookXDPGeneric Hook = "xdp-generic" // XDP on the skb (drivers without native XDP)
+	HookTCX        Hook = "tcx"         // TCX bpf_link (Linux 6.6+)
+	HookTC         Hook = "tc"          // clsact qdisc and tc bpf filter (older kernels)
+)
+
+// IngressMode chooses where the ingress program goes.
+type IngressMode int
+
+const (
+	// IngressAuto tries native XDP, then generic XDP, then TC (TCX or the
+	// legacy clsact filter): the first that attaches wins. Native XDP makes
+	// some drivers reconfigure their rings (a short link reset) when the
+	// program is attached or detached; choose IngressXDPGeneric or
+	// IngressTC on a NIC where that matters.
+	IngressAuto IngressMode = iota
+	IngressXDPNative
+	IngressXDPGeneric
+	IngressTC
+)
+
+// Defaults.
+const (
+	DefaultRingSize = 4 << 20 // bytes: about 50,000 records
+	// PollInterval is how long Next waits for a record before it returns
+	// capture.ErrTimeout.
+	PollInterval = 100 * time.Millisecond
+)
+
+// Config says where to capture and what.
+type Config struct {
+	Iface    string     // interface name, in the caller's network namespace
+	Ports    *ports.Set // watched TCP destination ports
+	Egress   bool       // also attach the egress program (outbound SYNs)
+	RingSize int        // ring buffer bytes, rounded up to a power of two; 0: DefaultRingSize
+	Ingress  IngressMode
+
+	legacyTC bool // tests: skip TCX, use the clsact fallback
+}
+
+// Source is an eBPF capture source on one interface. Next and Close may be
+// called from different goroutines; Next from one goroutine at a time.
+type Source struct {
+	iface   string
+	objs    bpf.SynscopeObjects
+	links   []link.Link
+	filters []*tcFilter
+	rd      *ringbuf.Reader
+	rec     ringbuf.Record
+	clock   wallClock
+	ingress Hook
+	egress  Hook
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Offsets in the record that the source itself reads (the rest is the
+// decoder's business); taken from the generated struct so they follow it.
+const (
+	recSize      = int(unsafe.Sizeof(bpf.SynscopeSynRecord{}))
+	recOffTs     = int(unsafe.Offsetof(bpf.SynscopeSynRecord{}.TsNs))
+	recOffPktLen = int(unsafe.Offsetof(bpf.SynscopeSynRecord{}.PktLen))
+)
+
+// Counter indexes: enum counter in bpf/synscope.c.
+const (
+	counterPackets = iota
+	counterMatched
+	counterRingFull
+	counterParseErrors
+	numCounters
+)
+
+// Counters are the kernel program's own counters, summed over CPUs.
+type Counters struct {
+	Packets     uint64 // packets the programs saw (ingress and egress)
+	Matched     uint64 // SYNs to a watched port
+	RingFull    uint64 // of those, records lost because the ring was full
+	ParseErrors uint64 // frames with truncated or malformed headers
+}
+
+var memlockOnce sync.Once
+
+// removeMemlock lifts RLIMIT_MEMLOCK for kernels before 5.11, which charge
+// BPF memory to it. Failure is not fatal: newer kernels do not need it, and
+// a load that does will say so.
+func removeMemlock() { memlockOnce.Do(func() { _ = rlimit.RemoveMemlock() }) }
+
+// Supported reports whether eBPF capture can work here: the kernel has BPF
+// ring buffers, this process may load BPF programs, and the verifier accepts
+// synscope's. A caller that gets an error can fall back to AF_PACKET.
+func Supported() error {
+	removeMemlock()
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		return explain("probe BPF ring buffer maps", err)
+	}
+	var objs bpf.SynscopeObjects
+	if err := load(&objs, os.Getpagesize()); err != nil {
+		return err
+	}
+	return objs.Close()
+}
+
+// Open loads the program, attaches it to cfg.Iface and starts reading.
+func Open(cfg Config) (*Source, error) {
+	if cfg.Iface == "" {
+		return nil, errors.New("bpfcap: no interface given")
+	}
+	if cfg.Ports == nil || cfg.Ports.Len() == 0 {
+		return nil, errors.New("bpfcap: no ports to watch")
+	}
+	ifc, err := net.InterfaceByName(cfg.Iface)
+	if err != nil {
+		return nil, fmt.Errorf("bpfcap: no such network interface %q (see `ip link`): %w", cfg.Iface, err)
+	}
+	s, err := newSource(cfg.Iface, cfg.Ports, ringSize(cfg.RingSize))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.attachIngress(ifc.Index, cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if cfg.Egress {
+		if s.egress, err = s.attachTC(ifc.Index, true, cfg.legacyTC); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("bpfcap: attach egress program to %s: %w", cfg.Iface, err)
+		}
+	}
+	return s, nil
+}
+
+// newSource loads the objects, sets the ports and opens the ring reader:
+// everything but attaching.
+func newSource(iface string, p *ports.Set, ringBytes int) (*Source, error) {
+	removeMemlock()
+	s := &Source{iface: iface}
+	if err := load(&s.objs, ringBytes); err != nil {
+		return nil, err
+	}
+	var err error
+	if err = s.SetPorts(p); err == nil {
+		if s.rd, err = ringbuf.NewReader(s.objs.Events); err != nil {
+			err = explain("open ring buffer reader", err)
+		}
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.clock.refresh()
+	return s, nil
+}
+
+// ringSize rounds n up to a power of two of at least one page.
+func ringSize(n int) int {
+	if n <= 0 {
+		n = DefaultRingSize
+	}
+	size := os.Getpagesize()
+	for size < n && size < 1<<30 {
+		size <<= 1
+	}
+	return size
+}
+
+func load(objs *bpf.SynscopeObjects, ringBytes int) error {
+	spec, err := bpf.LoadSynscope()
+	if err != nil {
+		return fmt.Errorf("bpfcap: %w", err)
+	}
+	spec.Maps[bpf.SynscopeMapEvents].MaxEntries = uint32(ringBytes)
+	if err := spec.LoadAndAssign(objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("bpfcap: the kernel's verifier refused synscope's program (report this with the kernel version): %w", err)
+		}
+		return explain("load BPF objects", err)
+	}
+	return nil
+}
+
+// explain wraps err with what to do about it.
+func explain(op string, err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("bpfcap: %s: %w (eBPF capture needs CAP_BPF and CAP_NET_ADMIN, or root; or use AF_PACKET capture)", op, err)
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return fmt.Errorf("bpfcap: %s: %w (this kernel lacks it: eBPF capture needs Linux 5.18+ (BPF ring buffers, bpf_xdp_load_bytes); use AF_PACKET capture)", op, err)
+	}
+	return fmt.Errorf("bpfcap: %s: %w", op, err)
+}
+
+// SetPorts replaces the watched ports; the programs see the new set at
+// once, without reloading.
+func (s *Source) SetPorts(p *ports.Set) error {
+	var bm bpf.SynscopePortBitmap
+	for _, port := range p.Ports() {
+		bm.Bits[port>>6] |= 1 << (port & 63)
+	}
+	if err := s.objs.WatchedPorts.Put(uint32(0), &bm); err != nil {
+		return explain("set watched ports", err)
+	}
+	return nil
+}
+
+func (s *Source) attachIngress(ifindex int, cfg Config) error {
+	xdp := func(flags link.XDPAttachFlags) error {
+		l, err := link.AttachXDP(link.XDPOptions{Program: s.objs.XdpIngress, Interface: ifindex, Flags: flags})
+		if err != nil {
+			return err
+		}
+		s.links = append(s.links, l)
+		return nil
+	}
+	var err error
+	switch cfg.Ingress {
+	case IngressXDPNative:
+		if err = xdp(link.XDPDriverMode); err == nil {
+			s.ingress = HookXDPNative
+		}
+	case IngressXDPGeneric:
+		if err = xdp(link.XDPGenericMode); err == nil {
+			s.ingress = HookXDPGeneric
+		}
+	case IngressTC:
+		s.ingress, err = s.attachTC(ifindex, false, cfg.legacyTC)
+	default:
+		native := xdp(link.XDPDriverMode)
+		if native == nil {
+			s.ingress = HookXDPNative
+			return nil
+		}
+		if permission(native) {
+			err = native
+			break
+		}
+		generic := xdp(link.XDPGenericMode)
+		if generic == nil {
+			s.ingress = HookXDPGeneric
+			return nil
+		}
+		var tc error
+		if s.ingress, tc = s.attachTC(ifindex, false, cfg.legacyTC); tc == nil {
+			return nil
+		}
+		err = errors.Join(fmt.Errorf("native XDP: %w", native), fmt.Errorf("generic XDP: %w", generic), fmt.Errorf("TC: %w", tc))
+	}
+	if err != nil {
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("bpfcap: attach ingress program to %s: %w (another XDP program is attached there; "+
+				"choose TC ingress instead)", cfg.Iface, err)
+		}
+		return explain("attach ingress program to "+cfg.Iface, err)
+	}
+	return nil
+}
+
+func permission(err error) bool { return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) }
+
+// attachTC attaches the ingress or egress TC program: as a TCX link at the
+// head of the chain (so it sees packets before other programs can take
+// them; it returns TCX_NEXT, so they all still run), or, where TCX does not
+// exist, as a legacy clsact filter.
+func (s *Source) attachTC(ifindex int, egress, legacy bool) (Hook, error) {
+	prog, at := s.objs.TcIngress, ebpf.AttachTCXIngress
+	if egress {
+		prog, at = s.objs.TcEgress, ebpf.AttachTCXEgress
+	}
+	if !legacy {
+		l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: at, Anchor: link.Head()})
+		if err == nil {
+			s.links = append(s.links, l)
+			return HookTCX, nil
+		}
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return HookNone, explain("attach TCX", err)
+		}
+	}
+	f, err := attachLegacyTC(ifindex, s.iface, prog.FD(), egress)
+	if err != nil {
+		return HookNone, explain("attach tc filter", err)
+	}
+	s.filters = append(s.filters, f)
+	return HookTC, nil
+}
+
+// Iface is the interface the source captures on.
+func (s *Source) Iface() string { return s.iface }
+
+// IngressHook says where the ingress program is attached.
+func (s *Source) IngressHook() Hook { return s.ingress }
+
+// EgressHook says where the egress program is attached (HookNone without
+// Config.Egress). With HookTC the filter survives a killed process (not a
+// clean Close): remove it with `tc filter del dev IFACE egress prio 23644`.
+func (s *Source) EgressHook() Hook { return s.egress }
+
+// Next waits up to PollInterval for the next SYN record. p.Data is the raw
+// record (capture.LinkSynRecord), valid until the next call. It returns
+// capture.ErrTimeout when nothing came, io.EOF after Close.
+func (s *Source) Next(p *capture.Packet) error {
+	s.rd.SetDeadline(time.Now().Add(PollInterval))
+	if err := s.rd.ReadInto(&s.rec); err != nil {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.clock.refresh()
+			return capture.ErrTimeout
+		case errors.Is(err, ringbuf.ErrClosed):
+			return io.EOF
+		}
+		return fmt.Errorf("bpfcap: read ring buffer: %w", err)
+	}
+	b := s.rec.RawSample
+	p.LinkType = capture.LinkSynRecord
+	p.Data = b
+	p.CapLen = len(b)
+	if len(b) < recSize {
+		// Not ours to judge: the decoder counts it as truncated.
+		p.Timestamp, p.OrigLen = time.Now().UnixNano(), len(b)
+		return nil
+	}
+	p.Timestamp = s.clock.wall(binary.LittleEndian.Uint64(b[recOffTs:]))
+	p.OrigLen = int(binary.LittleEndian.Uint32(b[recOffPktLen:]))
+	return nil
+}
+
+// Counters reads the kernel counters (control path: it allocates).
+func (s *Source) Counters() (Counters, error) {
+	var sum [numCounters]uint64
+	var vals []uint64
+	for i := range sum {
+		if err := s.objs.Counters.Lookup(uint32(i), &vals); err != nil {
+			return Counters{}, fmt.Errorf("bpfcap: read counters: %w", err)
+		}
+		for _, v := range vals {
+			sum[i] += v
+		}
+	}
+	return Counters{Packets: sum[counterPackets], Matched: sum[counterMatched], RingFull: sum[counterRingFull], ParseErrors: sum[counterParseErrors]}, nil
+}
+
+// CaptureStats implements capture.StatsSource.
+func (s *Source) CaptureStats() (capture.Stats, error) {
+	c, err := s.Counters()
+	if err != nil {
+		return capture.Stats{}, err
+	}
+	return capture.Stats{Packets: c.Packets, Matched: c.Matched, RingFull: c.RingFull}, nil
+}
+
+// Close detaches every program and frees the maps. Next then returns
+// io.EOF. It is safe to call more than once and concurrently with Next.
+func (s *Source) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.rd != nil {
+			errs = append(errs, s.rd.Close())
+		}
+		for _, l := range s.links {
+			errs = append(errs, l.Close())
+		}
+		for _, f := range s.filters {
+			errs = append(errs, f.Close())
+		}
+		errs = append(errs, s.objs.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("bpfcap: close %s: %w", s.iface, err)
+		}
+	})
+	return s.closeErr
+}
+
+var (
+	_ capture.Source      = (*Source)(nil)
+	_ capture.StatsSource = (*Source)(nil)
+)

@@ -1,0 +1,33 @@
+//go:build !linux
+
+package bpfcap
+
+import (
+	"errors"
+
+	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/ports"
+)
+
+var errNotLinux = errors.New("bpfcap: eBPF capture works on Linux only; use capture files")
+
+// Config says where to capture and what (see the Linux build).
+type Config struct {
+	Iface    string
+	Ports    *ports.Set
+	Egress   bool
+	RingSize int
+}
+
+// Source is not available on this platform.
+type Source struct{}
+
+// Supported always fails off Linux.
+func Supported() error { return errNotLinux }
+
+// Open always fails off Linux.
+func Open(Config) (*Source, error) { return nil, errNotLinux }
+
+func (*Source) Next(*capture.Packet) error           { return errNotLinux }
+func (*Source) Close() error                         { return nil }
+func (*Source) CaptureStats() (capture.Stats, error) { return capture.Stats{}, errNotLinux }

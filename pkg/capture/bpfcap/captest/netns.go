@@ -1,0 +1,316 @@
+//go:build linux
+
+package captest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Need reports that the test cannot run here (a privilege, a kernel
+// feature, a tool): a skip locally, a failure under CI=true, where
+// everything the tests need is installed and permitted.
+func Need(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// NeedRoot needs an effective uid of 0 (namespaces, veth, BPF, raw sockets).
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Need(t, "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for network namespaces, CAP_BPF): running as uid %d", os.Geteuid())
+	}
+}
+
+// NeedTools needs each named program on PATH.
+func NeedTools(t testing.TB, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			Need(t, "needs %s (Debian package: %s): %v", n, debPackage(n), err)
+		}
+	}
+}
+
+func debPackage(tool string) string {
+	switch tool {
+	case "ip":
+		return "iproute2"
+	}
+	return tool
+}
+
+// Addresses of the two ends of every pair (198.18.0.0/15 is for
+// benchmarking; each pair lives in its own namespaces, so pairs never clash).
+const (
+	ScanAddr   = "198.18.0.1"
+	SensorAddr = "198.18.0.2"
+	Prefix     = 24
+)
+
+var pairSeq atomic.Uint32
+
+// Pair is two fresh network namespaces joined by a veth pair: a scanner
+// side and a sensor side. Nothing is routed anywhere else.
+type Pair struct {
+	ScanNS, SensorNS   string // namespace names (ip netns)
+	ScanIf, SensorIf   string // veth ends
+	SensorMAC, ScanMAC string
+}
+
+// NewPair makes the namespaces and the veth pair, addresses them and brings
+// them up. t.Cleanup removes the namespaces (and with them the veth and
+// anything attached to it), whether the test passed or not.
+func NewPair(t testing.TB) *Pair {
+	t.Helper()
+	NeedRoot(t)
+	NeedTools(t, "ip")
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, pairSeq.Add(1))
+	p := &Pair{
+		ScanNS: "synscope-scan-" + id, SensorNS: "synscope-sens-" + id,
+		ScanIf: "ssa" + id, SensorIf: "ssb" + id,
+	}
+	for _, ns := range []string{p.ScanNS, p.SensorNS} {
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			Need(t, "needs network namespaces (root): ip netns add: %v: %s", err, out)
+		}
+		t.Cleanup(func() {
+			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+				t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+			}
+		})
+	}
+	p.ip(t, "", "link", "add", p.ScanIf, "netns", p.ScanNS, "type", "veth", "peer", "name", p.SensorIf, "netns", p.SensorNS)
+	for _, side := range []struct{ ns, ifc, addr string }{{p.ScanNS, p.ScanIf, ScanAddr}, {p.SensorNS, p.SensorIf, SensorAddr}} {
+		p.ip(t, side.ns, "addr", "add", fmt.Sprintf("%s/%d", side.addr, Prefix), "dev", side.ifc)
+		p.ip(t, side.ns, "link", "set", side.ifc, "up")
+		p.ip(t, side.ns, "link", "set", "lo", "up")
+	}
+	p.SensorMAC = p.mac(t, p.SensorNS, p.SensorIf)
+	p.ScanMAC = p.mac(t, p.ScanNS, p.ScanIf)
+	return p
+}
+
+func (p *Pair) ip(t testing.TB, ns string, args ...string) {
+	t.Helper()
+	if ns != "" {
+		args = append([]string{"-n", ns}, args...)
+	}
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (p *Pair) mac(t testing.TB, ns, ifc string) string {
+	t.Helper()
+	var mac string
+	err := InNS(ns, func() error {
+		i, err := net.InterfaceByName(ifc)
+		if err == nil {
+			mac = i.HardwareAddr.String()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read MAC of %s: %v", ifc, err)
+	}
+	return mac
+}
+
+// InNS runs fn on an OS thread that has joined network namespace ns (by its
+// ip-netns name). Sockets, links and interface look-ups made by fn belong
+// to that namespace; what they create outlives fn. The thread is never
+// handed back to the Go scheduler, so no other goroutine runs in ns.
+func InNS(ns string, fn func() error) error {
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// Run runs a command inside ns and waits for it, at most timeout; it must
+// exit 0.
+func Run(t testing.TB, ns string, timeout time.Duration, name string, args ...string) string {
+	t.Helper()
+	return run(t, ns, timeout, 0, name, args...)
+}
+
+// run is Run accepting exit codes up to maxCode.
+func run(t testing.TB, ns string, timeout time.Duration, maxCode int, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: still running after %v: %s", name, strings.Join(args, " "), timeout, out)
+	}
+	if err != nil && (cmd.ProcessState == nil || cmd.ProcessState.ExitCode() > maxCode) {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Tcpdump records what iface in ns sees in direction dir ("in", "out" or
+// "inout") into file, until the returned stop is called. It returns once
+// tcpdump is listening.
+func Tcpdump(t testing.TB, ns, iface, dir, file string) (stop func()) {
+	t.Helper()
+	NeedTools(t, "tcpdump")
+	cmd := exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-Q", dir, "-B", "32768", "--immediate-mode", "-U", "-n", "-w", file)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start tcpdump: %v", err)
+	}
+	done := make(chan struct{})
+	var errOut bytes.Buffer
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			errOut.WriteString(sc.Text() + "\n")
+			if !once && strings.Contains(sc.Text(), "listening on") {
+				once = true
+				close(listening)
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		close(done)
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		_ = cmd.Wait()
+		// A comparison with a capture that lost packets proves nothing.
+		if m := regexp.MustCompile(`(\d+) packets? dropped by kernel`).FindStringSubmatch(errOut.String()); m != nil && m[1] != "0" {
+			t.Errorf("tcpdump lost packets: %s", errOut.String())
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case <-listening:
+	case <-done:
+		t.Fatalf("tcpdump exited: %s", errOut.String())
+	case <-time.After(10 * time.Second):
+		stop()
+		t.Fatalf("tcpdump not listening after 10 s: %s", errOut.String())
+	}
+	return stop
+}
+
+// Scanners, each bounded in packets and time. They send from ns to target
+// (an address of the pair's other namespace), nowhere else.
+
+// Nmap runs a SYN scan of a handful of ports, one retry at most.
+func Nmap(t testing.TB, ns, target, portList string) {
+	t.Helper()
+	NeedTools(t, "nmap")
+	Run(t, ns, 30*time.Second, "nmap", "-sS", "-n", "-Pn", "-p", portList,
+		"--max-retries", "1", "--host-timeout", "15s", "--max-rtt-timeout", "500ms", target)
+}
+
+// Hping sends count SYNs to target:port, 10 ms apart, from random source
+// addresses when randSource is set.
+func Hping(t testing.TB, ns, target string, port, count int, randSource bool) {
+	t.Helper()
+	NeedTools(t, "hping3")
+	args := []string{"-S", "-p", fmt.Sprint(port), "-c", fmt.Sprint(count), "-i", "u10000"}
+	if randSource {
+		args = append(args, "--rand-source")
+	}
+	// hping3 exits 1 when nothing answered: the sensor's side sends RSTs,
+	// but random sources never get them.
+	run(t, ns, 30*time.Second, 1, "hping3", append(args, target)...)
+}
+
+// Masscan scans targets (a range) on portList at 500 packets/s, sending out
+// iface straight to routerMAC (the other end of the veth), then waits no
+// longer than a second for replies.
+func Masscan(t testing.TB, ns, iface, srcAddr, routerMAC, targets, portList string) {
+	t.Helper()
+	NeedTools(t, "masscan")
+	Run(t, ns, 30*time.Second, "masscan", targets, "-p", portList, "--rate", "500", "--wait", "0",
+		"--adapter", iface, "--adapter-ip", srcAddr, "--router-mac", routerMAC)
+}
+
+// Inject sends frames as they are out of iface in ns, through a packet
+// socket: crafted frames reach the other end of the veth byte for byte.
+// Frames shorter than an Ethernet header are skipped (the kernel refuses
+// them).
+func Inject(t testing.TB, ns, iface string, frames [][]byte) int {
+	t.Helper()
+	sent := 0
+	err := InNS(ns, func() error {
+		ifc, err := net.InterfaceByName(iface)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}
+		for _, f := range frames {
+			if len(f) < 14 {
+				continue
+			}
+			if err := unix.Sendto(fd, f, 0, to); err != nil {
+				return fmt.Errorf("send frame %d (%d bytes): %w", sent, len(f), err)
+			}
+			sent++
+			if sent%64 == 0 {
+				time.Sleep(time.Millisecond) // stay under the backlog
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("inject: %v", err)
+	}
+	return sent
+}

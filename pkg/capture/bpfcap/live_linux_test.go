@@ -1,0 +1,281 @@
+//go:build linux
+
+package bpfcap
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/ports"
+)
+
+// Live tests: two network namespaces joined by a veth pair, the source on
+// the sensor's end, real scanners on the other, tcpdump on the same
+// interface at the same time. What the source reports must be exactly what
+// pkg/decode finds in tcpdump's file.
+
+const livePorts = "139,445"
+
+func needLive(t *testing.T, tools ...string) *captest.Pair {
+	t.Helper()
+	captest.NeedRoot(t)
+	captest.NeedTools(t, append([]string{"ip", "tcpdump"}, tools...)...)
+	if err := Supported(); err != nil {
+		captest.Need(t, "needs CAP_BPF and BPF ring buffers: %v", err)
+	}
+	return captest.NewPair(t)
+}
+
+// openIn opens a source on the sensor end of the pair, from inside the
+// sensor's namespace.
+func openIn(t *testing.T, p *captest.Pair, cfg Config) *Source {
+	t.Helper()
+	cfg.Iface = p.SensorIf
+	var src *Source
+	err := captest.InNS(p.SensorNS, func() error {
+		var err error
+		src, err = Open(cfg)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := src.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return src
+}
+
+func direction(d byte) func(*capture.Packet) bool {
+	return func(p *capture.Packet) bool {
+		return len(p.Data) == decode.RecordSize && p.Data[decode.RecordOffDirection] == d
+	}
+}
+
+// nmap, hping3 and masscan against the sensor, ingress on XDP.
+func TestLiveScanners(t *testing.T) {
+	p := needLive(t, "nmap", "hping3", "masscan")
+	watched, _ := ports.Parse(livePorts)
+	src := openIn(t, p, Config{Ports: watched})
+	t.Logf("ingress hook: %s", src.IngressHook())
+	if h := src.IngressHook(); h != HookXDPNative && h != HookXDPGeneric {
+		t.Errorf("ingress hook %s, want XDP on a veth", h)
+	}
+	file := filepath.Join(t.TempDir(), "in.pcap")
+	stop := captest.Tcpdump(t, p.SensorNS, p.SensorIf, "in", file)
+
+	captest.Nmap(t, p.ScanNS, captest.SensorAddr, "22,80,139,445,3389")
+	captest.Hping(t, p.ScanNS, captest.SensorAddr, 445, 20, true)
+	captest.Masscan(t, p.ScanNS, p.ScanIf, captest.ScanAddr, p.SensorMAC, "198.18.0.2-198.18.0.9", livePorts)
+	time.Sleep(200 * time.Millisecond)
+	stop()
+
+	got := captest.FromSource(t, src, watched, direction(0), 0)
+	want := captest.FromPcap(t, file, watched)
+	if want.Len() < 2+20+16 {
+		t.Errorf("tcpdump saw only %d SYNs to %s", want.Len(), livePorts)
+	}
+	captest.Equal(t, "eBPF source vs tcpdump", got, want)
+	st, err := src.CaptureStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Matched != uint64(want.Len()) || st.RingFull != 0 || st.Packets < st.Matched {
+		t.Errorf("stats %+v for %d SYNs", st, want.Len())
+	}
+	t.Logf("%d SYNs; stats %+v", want.Len(), st)
+}
+
+// Every ingress hook, and the legacy tc fallback, see the same SYNs.
+func TestLiveIngressHooks(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mode   IngressMode
+		legacy bool
+		want   Hook
+	}{
+		{"xdp-generic", IngressXDPGeneric, false, HookXDPGeneric},
+		{"tcx", IngressTC, false, HookTCX},
+		{"tc-legacy", IngressTC, true, HookTC},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := needLive(t, "hping3")
+			watched, _ := ports.Parse(livePorts)
+			src := openIn(t, p, Config{Ports: watched, Ingress: c.mode, legacyTC: c.legacy})
+			if src.IngressHook() != c.want {
+				t.Fatalf("hook %s, want %s", src.IngressHook(), c.want)
+			}
+			file := filepath.Join(t.TempDir(), "in.pcap")
+			stop := captest.Tcpdump(t, p.SensorNS, p.SensorIf, "in", file)
+			captest.Hping(t, p.ScanNS, captest.SensorAddr, 139, 10, true)
+			time.Sleep(100 * time.Millisecond)
+			stop()
+			got := captest.FromSource(t, src, watched, direction(0), 0)
+			want := captest.FromPcap(t, file, watched)
+			if want.Len() != 10 {
+				t.Errorf("tcpdump saw %d SYNs, want 10", want.Len())
+			}
+			captest.Equal(t, c.name, got, want)
+		})
+	}
+}
+
+// The egress program sees the SYNs the sensor's own namespace sends (an
+// infected host scanning out), with direction 1, on TCX and on legacy tc.
+func TestLiveEgress(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		name, hook := "tcx", HookTCX
+		if legacy {
+			name, hook = "tc-legacy", HookTC
+		}
+		t.Run(name, func(t *testing.T) {
+			p := needLive(t, "hping3", "nmap")
+			watched, _ := ports.Parse(livePorts)
+			src := openIn(t, p, Config{Ports: watched, Egress: true, legacyTC: legacy})
+			if src.EgressHook() != hook {
+				t.Fatalf("egress hook %s, want %s", src.EgressHook(), hook)
+			}
+			out := filepath.Join(t.TempDir(), "out.pcap")
+			in := filepath.Join(t.TempDir(), "in.pcap")
+			stopOut := captest.Tcpdump(t, p.SensorNS, p.SensorIf, "out", out)
+			stopIn := captest.Tcpdump(t, p.SensorNS, p.SensorIf, "in", in)
+			captest.Hping(t, p.SensorNS, captest.ScanAddr, 445, 10, false) // outbound
+			captest.Nmap(t, p.SensorNS, captest.ScanAddr, "80,139,445")    // outbound
+			captest.Hping(t, p.ScanNS, captest.SensorAddr, 445, 5, true)   // inbound
+			time.Sleep(100 * time.Millisecond)
+			stopOut()
+			stopIn()
+
+			// Read everything once, then split by direction.
+			var all []capture.Packet
+			var pk capture.Packet
+			for src.Next(&pk) == nil {
+				c := pk
+				c.Data = append([]byte(nil), pk.Data...)
+				all = append(all, c)
+			}
+			split := func(d byte) captest.SynSet {
+				return captest.FromSource(t, &sliceSource{pkts: all}, watched, direction(d), 0)
+			}
+			wantOut := captest.FromPcap(t, out, watched)
+			if wantOut.Len() < 10+2 {
+				t.Errorf("tcpdump saw %d outbound SYNs", wantOut.Len())
+			}
+			captest.Equal(t, "egress", split(1), wantOut)
+			captest.Equal(t, "ingress", split(0), captest.FromPcap(t, in, watched))
+		})
+	}
+}
+
+// sliceSource replays packets already read.
+type sliceSource struct{ pkts []capture.Packet }
+
+func (s *sliceSource) Next(p *capture.Packet) error {
+	if len(s.pkts) == 0 {
+		return capture.ErrTimeout
+	}
+	*p, s.pkts = s.pkts[0], s.pkts[1:]
+	return nil
+}
+
+func (s *sliceSource) Close() error { return nil }
+
+// After Close nothing of ours is left on the interface.
+func TestLiveCloseDetaches(t *testing.T) {
+	p := needLive(t)
+	watched, _ := ports.Parse(livePorts)
+	for _, legacy := range []bool{false, true} {
+		src := openIn(t, p, Config{Ports: watched, Egress: true, Ingress: IngressTC, legacyTC: legacy})
+		if err := src.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out := captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "show", p.SensorIf)
+		if contains(out, "xdp") {
+			t.Errorf("XDP still attached after Close: %s", out)
+		}
+		for _, dir := range []string{"ingress", "egress"} {
+			if out := captest.Run(t, p.SensorNS, 5*time.Second, "tc", "filter", "show", "dev", p.SensorIf, dir); contains(out, "synscope") {
+				t.Errorf("tc %s filter left after Close: %s", dir, out)
+			}
+		}
+		if out := captest.Run(t, p.SensorNS, 5*time.Second, "tc", "qdisc", "show", "dev", p.SensorIf); contains(out, "clsact") {
+			t.Errorf("clsact qdisc left after Close: %s", out)
+		}
+		// And the interface can take a program again.
+		openIn(t, p, Config{Ports: watched, Egress: true, legacyTC: legacy}).Close()
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestOpenErrors(t *testing.T) {
+	watched, _ := ports.Parse(livePorts)
+	if _, err := Open(Config{Iface: "synscope-none0", Ports: watched}); err == nil || !contains(err.Error(), `no such network interface "synscope-none0"`) {
+		t.Errorf("missing interface: %v", err)
+	}
+	if _, err := Open(Config{Iface: "lo"}); err == nil {
+		t.Error("no ports accepted")
+	}
+	if _, err := Open(Config{Ports: watched}); err == nil {
+		t.Error("no interface accepted")
+	}
+}
+
+// The corpus and every truncation of it, sent through the veth: the
+// kernel's hooks see these frames as the wire has them, and the records
+// must be what the decoder makes of the same bytes.
+func TestLiveCorpus(t *testing.T) {
+	var frames [][]byte
+	for _, f := range captest.Corpus() {
+		if f.DecoderOnly {
+			continue
+		}
+		for l := 14; l <= len(f.Data); l++ {
+			frames = append(frames, f.Data[:l])
+		}
+	}
+	frames = append(frames, captest.Garbage(3, 2000)...)
+	for _, c := range []struct {
+		name string
+		mode IngressMode
+	}{
+		{"xdp-native", IngressXDPNative},
+		{"xdp-generic", IngressXDPGeneric},
+		{"tcx", IngressTC},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := needLive(t)
+			watched := corpusPorts(t)
+			src := openIn(t, p, Config{Ports: watched, Ingress: c.mode})
+			file := filepath.Join(t.TempDir(), "in.pcap")
+			stop := captest.Tcpdump(t, p.SensorNS, p.SensorIf, "in", file)
+			sent := captest.Inject(t, p.ScanNS, p.ScanIf, frames)
+			time.Sleep(100 * time.Millisecond)
+			stop()
+
+			dec := decode.Decoder{Ports: watched}
+			want := captest.SynSet{}
+			var s decode.Syn
+			for _, f := range frames {
+				if dec.Decode(capture.LinkEthernet, f, &s) == decode.Matched && s.Tunnel == 0 {
+					want[s]++
+				}
+			}
+			got := captest.FromSource(t, src, watched, direction(0), 0)
+			captest.Equal(t, c.name+" vs frames sent", got, want)
+			captest.Equal(t, c.name+" vs tcpdump", got, captest.FromPcap(t, file, watched))
+			st, _ := src.CaptureStats()
+			t.Logf("%d frames sent, %d SYNs recorded; stats %+v", sent, got.Len(), st)
+			if st.RingFull != 0 {
+				t.Errorf("ring full: %+v", st)
+			}
+		})
+	}
+}

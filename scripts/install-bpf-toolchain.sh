@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs, when missing, what regenerating the eBPF bindings needs (clang,
+# llvm-strip from llvm, libbpf-dev for refreshing the vendored headers) and,
+# with --test-tools, what the privileged capture tests drive (iproute2,
+# tcpdump, nmap, hping3, masscan). Debian/Ubuntu, via apt-get; idempotent:
+# installs nothing when everything is there.
+#
+#   scripts/install-bpf-toolchain.sh               # go generate ./bpf
+#   scripts/install-bpf-toolchain.sh --test-tools  # + go test ./pkg/capture/...
+set -euo pipefail
+
+test_tools=false
+for a in "$@"; do
+	case "$a" in
+	--test-tools) test_tools=true ;;
+	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+	*) echo "unknown argument $a (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+need=()
+command -v clang >/dev/null || need+=(clang)
+command -v llvm-strip >/dev/null || need+=(llvm)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+if $test_tools; then
+	command -v ip >/dev/null || need+=(iproute2)
+	command -v tcpdump >/dev/null || need+=(tcpdump)
+	command -v nmap >/dev/null || need+=(nmap)
+	command -v hping3 >/dev/null || [ -x /usr/sbin/hping3 ] || need+=(hping3)
+	command -v masscan >/dev/null || need+=(masscan)
+fi
+
+if ((${#need[@]})); then
+	sudo=()
+	[ "$(id -u)" = 0 ] || sudo=(sudo)
+	echo "installing: ${need[*]}" >&2
+	"${sudo[@]}" apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+clang --version | head -n 1
