@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/synscope/synscope/pkg/config"
+	"github.com/synscope/synscope/pkg/output"
 )
 
 // Exit statuses.
@@ -51,11 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	log := newLogger(cfg, stderr)
+	var res output.Stats
 	if cfg.Iface != "" {
-		log.Error().Str("iface", cfg.Iface).Msg("live capture is not implemented yet; record with tcpdump and read the file with -r")
-		return exitUsage
+		res, err = runLive(ctx, cfg, stdout, log)
+	} else {
+		res, err = runOffline(ctx, cfg, stdout, stderr, log)
 	}
-	res, err := runOffline(ctx, cfg, stdout, stderr, log)
 	switch {
 	case errors.Is(err, context.Canceled):
 		log.Warn().Msg("interrupted: the records for what was read are written")

@@ -198,8 +198,8 @@ func TestCommandLine(t *testing.T) {
 	if _, stderr, code := sensor(t, "-r", demo, "--window", "soon"); code != exitUsage || !strings.Contains(stderr, "window") {
 		t.Errorf("bad window: %d %q", code, stderr)
 	}
-	if _, stderr, code := sensor(t, "-i", "eth0"); code != exitUsage || !strings.Contains(stderr, "not implemented") {
-		t.Errorf("live capture: %d %q", code, stderr)
+	if _, stderr, code := sensor(t, "-i", "nosuchif0", "--user", ""); code != exitFatal || !strings.Contains(stderr, "nosuchif0") {
+		t.Errorf("live capture on a missing interface: %d %q", code, stderr)
 	}
 	file := filepath.Join(t.TempDir(), "out.jsonl")
 	if out, _, code := sensor(t, "-r", demo, "-o", file, "--log-level", "error"); code != exitOK || out != "" {

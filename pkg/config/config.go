@@ -42,6 +42,11 @@ type Config struct {
 	MaxTargets     int
 	TopSources     int
 	FloodThreshold int
+	Capture        string // auto, ebpf, afpacket
+	Promisc        bool
+	Egress         bool
+	User           string // "" keeps the privileges
+	StatsEvery     time.Duration
 	Growth         growth.Config
 	GrowthOff      bool
 	ConfigFile     string
@@ -59,6 +64,7 @@ func (c *Config) Engine() engine.Config {
 		MaxTargets:     c.MaxTargets,
 		TopSources:     c.TopSources,
 		FloodThreshold: c.FloodThreshold,
+		HomeNet:        c.HomeNet,
 	}
 }
 
@@ -80,6 +86,11 @@ const (
 	kMaxTargets = "max-targets"
 	kTopSources = "top-sources"
 	kFlood      = "flood-threshold"
+	kCapture    = "capture"
+	kPromisc    = "promisc"
+	kEgress     = "egress"
+	kUser       = "user"
+	kStatsEvery = "stats-interval"
 	kGrowth     = "growth"
 	kHorizons   = "growth-horizons"
 	kConfidence = "growth-confidence"
@@ -93,6 +104,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources, kFlood,
+	kCapture, kPromisc, kEgress, kUser, kStatsEvery,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -101,7 +113,12 @@ func FlagSet() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("sensor", pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.StringArrayP(kRead, "r", nil, "read packets from capture `file`s or directories (pcap, pcapng, gzip); repeatable, or list them after the flags")
-	fs.StringP(kIface, "i", "", "capture live from `interface` (not implemented yet)")
+	fs.StringP(kIface, "i", "", "capture live from `interface` (needs root, or CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON / CAP_NET_RAW)")
+	fs.String(kCapture, "auto", "live capture backend: auto (eBPF where the kernel allows, else AF_PACKET), ebpf, afpacket")
+	fs.Bool(kPromisc, false, "put the interface in promiscuous mode (span ports and taps)")
+	fs.Bool(kEgress, true, "also watch SYNs leaving the interface (eBPF: TCX egress), to catch our own hosts scanning out")
+	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
+	fs.String(kStatsEvery, "1m", "live: write a stats record this `often`")
 	fs.String(kPorts, "445", "watched TCP destination `ports`: list and ranges, e.g. 139,445,3389 or 1-1024")
 	fs.String(kWindow, d.Window.String(), "window `length`, aligned to the Unix epoch (e.g. 5m, 1h)")
 	fs.String(kLookback, d.Lookback.String(), "a source silent this `long` is new again (e.g. 24h, 7d)")
@@ -217,6 +234,15 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 			return keyErr(kHomeNet, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s))
 		}
 		c.HomeNet = append(c.HomeNet, p.Masked())
+	}
+	if c.Capture, err = oneOf(v, kCapture, "auto", "ebpf", "afpacket"); err != nil {
+		return err
+	}
+	c.Promisc = v.GetBool(kPromisc)
+	c.Egress = v.GetBool(kEgress)
+	c.User = strings.TrimSpace(v.GetString(kUser))
+	if c.StatsEvery, err = duration(v, kStatsEvery); err != nil {
+		return err
 	}
 	c.SensorID = v.GetString(kSensorID)
 	if c.SensorID == "" {
@@ -386,6 +412,11 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kMaxTargets: strconv.Itoa(c.MaxTargets),
 		kTopSources: strconv.Itoa(c.TopSources),
 		kFlood:      strconv.Itoa(c.FloodThreshold),
+		kCapture:    c.Capture,
+		kPromisc:    strconv.FormatBool(c.Promisc),
+		kEgress:     strconv.FormatBool(c.Egress),
+		kUser:       strconv.Quote(c.User),
+		kStatsEvery: c.StatsEvery.String(),
 		kGrowth:     strconv.FormatBool(!c.GrowthOff),
 		kHorizons:   strconv.Quote(durations(c.Growth.Horizons)),
 		kConfidence: strconv.FormatFloat(c.Growth.Confidence, 'g', -1, 64),

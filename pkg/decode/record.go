@@ -75,6 +75,7 @@ func (d *Decoder) record(b []byte, out *Syn) Result {
 	out.TTL = b[RecordOffTTL]
 	out.WScale = b[RecordOffWScale]
 	out.Flags = flags
+	out.Dir = DirIngress + b[RecordOffDirection]
 	out.NOpts = nopts
 	copy(out.Opts[:nopts], b[RecordOffOpts:RecordOffOpts+int(nopts)])
 	return Matched

@@ -24,9 +24,17 @@ type Syn struct {
 	Flags   uint8  // TCP flags byte (CWR ECE URG ACK PSH RST SYN FIN)
 	V6      bool   // addresses are IPv6
 	Tunnel  uint8  // encapsulation levels peeled (0: plain)
+	Dir     uint8  // DirUnknown, DirIngress or DirEgress: where a live capture saw it
 	NOpts   uint8  // number of option kinds in Opts
 	Opts    [12]uint8
 }
+
+// Directions a capture may know.
+const (
+	DirUnknown = 0 // files, AF_PACKET
+	DirIngress = 1 // arriving at the interface
+	DirEgress  = 2 // leaving it
+)
 
 // SrcAddr returns the source as a netip.Addr (no allocation).
 func (s *Syn) SrcAddr() netip.Addr { return addr(&s.Src, s.V6) }

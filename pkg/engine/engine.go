@@ -23,6 +23,9 @@ type Config struct {
 	// are a flood (spoofed SYN floods come as thousands of one-packet
 	// sources in seconds); they are counted apart so growth ignores them.
 	FloodThreshold int
+	// HomeNet lists our own networks: new sources are then told apart as
+	// inbound, outbound (our host scanning out), internal or external.
+	HomeNet []netip.Prefix
 }
 
 // DefaultConfig is the configuration DESIGN.md describes.
@@ -72,7 +75,26 @@ type SourceRecord struct {
 	// PrevLastSeen is the last SYN before the silence when the source
 	// returns after more than the lookback; 0 when never seen before.
 	PrevLastSeen int64
+	Direction    Direction
 }
+
+// Direction says which way a new source's first SYN went.
+type Direction uint8
+
+// Directions. Unknown when there is no --home-net and the capture cannot
+// tell (files, AF_PACKET).
+const (
+	DirUnknown  Direction = iota
+	DirInbound            // to our network (or arriving at the interface)
+	DirOutbound           // from our network out (or leaving the interface)
+	DirInternal           // between our own hosts
+	DirExternal           // neither end ours (transit seen on a span port)
+)
+
+var directionNames = [...]string{"", "inbound", "outbound", "internal", "external"}
+
+// String is the name used in records; "" for unknown.
+func (d Direction) String() string { return directionNames[d] }
 
 // WindowRecord holds one closed window's counts.
 type WindowRecord struct {
@@ -89,6 +111,8 @@ type WindowRecord struct {
 	NewPrefixes      uint64  // /24 (IPv4) or /48 (IPv6) prefixes with no SYN in the lookback before
 	FloodSources     uint64  // of NewSources, those that arrived in a flood
 	Exposure         float64 // fraction of the window the capture covered (first and last windows are partial)
+	NewOutbound      uint64  // new sources scanning out of our network
+	NewInternal      uint64  // new sources inside our network scanning it
 	Warmup           bool
 }
 
@@ -180,18 +204,28 @@ func (e *Engine) windowOf(ts int64) int64 {
 	return q * e.window
 }
 
+// Start sets the clock before any packet: a live sensor starts its first
+// window at its start time, so an idle link still yields its windows.
+// It does nothing once the clock runs.
+func (e *Engine) Start(ts int64) {
+	if e.started {
+		return
+	}
+	e.started = true
+	e.now = ts
+	e.winStart = e.windowOf(ts)
+	e.c.FirstPacket = ts
+	e.lastSweep = ts
+	e.cur = WindowRecord{Start: e.winStart, End: e.winStart + e.window}
+}
+
 // Packet advances the clock with one frame of wireLen bytes stamped ts and
 // returns the time the frame is analysed at: ts, or the latest time already
 // seen when ts runs backwards. Windows that the clock leaves are closed and
 // emitted, empty ones included.
 func (e *Engine) Packet(ts int64, wireLen int) int64 {
 	if !e.started {
-		e.started = true
-		e.now = ts
-		e.winStart = e.windowOf(ts)
-		e.c.FirstPacket = ts
-		e.lastSweep = ts
-		e.cur = WindowRecord{Start: e.winStart, End: e.winStart + e.window}
+		e.Start(ts)
 	} else if ts < e.now {
 		ts = e.now
 		e.c.OutOfOrder++
@@ -296,7 +330,13 @@ func (e *Engine) Syn(s *decode.Syn) {
 	e.cur.NewSources++
 	e.c.NewSources++
 	e.countBurst(t)
-	e.srcRec = SourceRecord{Syn: *s, WindowStart: e.cur.Start}
+	e.srcRec = SourceRecord{Syn: *s, WindowStart: e.cur.Start, Direction: e.direction(s)}
+	switch e.srcRec.Direction {
+	case DirOutbound:
+		e.cur.NewOutbound++
+	case DirInternal:
+		e.cur.NewInternal++
+	}
 	if known {
 		e.cur.ReturningSources++
 		e.c.Returning++
@@ -311,6 +351,39 @@ func (e *Engine) Syn(s *decode.Syn) {
 		e.c.Untracked++
 	}
 	e.emit.Source(&e.srcRec)
+}
+
+// direction classifies a new source's SYN by --home-net, or else by the
+// capture's own direction.
+func (e *Engine) direction(s *decode.Syn) Direction {
+	if len(e.cfg.HomeNet) == 0 {
+		switch s.Dir {
+		case decode.DirIngress:
+			return DirInbound
+		case decode.DirEgress:
+			return DirOutbound
+		}
+		return DirUnknown
+	}
+	src, dst := e.home(s.SrcAddr()), e.home(s.DstAddr())
+	switch {
+	case src && dst:
+		return DirInternal
+	case src:
+		return DirOutbound
+	case dst:
+		return DirInbound
+	}
+	return DirExternal
+}
+
+func (e *Engine) home(a netip.Addr) bool {
+	for _, p := range e.cfg.HomeNet {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // countBurst notes one new source at time t and counts flood sources: once

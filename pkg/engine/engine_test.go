@@ -287,3 +287,34 @@ func TestExposureOfPartialWindows(t *testing.T) {
 		t.Errorf("exposures %v, want [0.25 1 0.25]", got)
 	}
 }
+
+func TestDirectionByHomeNet(t *testing.T) {
+	cfg := small()
+	cfg.HomeNet = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48")}
+	rec := run(t, cfg, []step{
+		{t0, "203.0.113.9", "10.1.2.3"},            // inbound
+		{t0 + 1, "10.9.9.9", "198.51.100.7"},       // outbound: our laptop scanning out
+		{t0 + 2, "10.9.9.10", "10.1.2.3"},          // internal
+		{t0 + 3, "192.0.2.1", "198.51.100.7"},      // external
+		{t0 + 4, "2001:db8:1::5", "2001:db8:9::1"}, // outbound over IPv6
+	})
+	want := []Direction{DirInbound, DirOutbound, DirInternal, DirExternal, DirOutbound}
+	for i, s := range rec.sources {
+		if s.Direction != want[i] {
+			t.Errorf("source %d: %v, want %v", i, s.Direction, want[i])
+		}
+	}
+	if w := rec.windows[0]; w.NewOutbound != 2 || w.NewInternal != 1 {
+		t.Errorf("%+v", w)
+	}
+	// Without --home-net, the capture's own direction decides.
+	rec2 := &recorder{}
+	e, _ := New(small(), rec2)
+	s := syn("10.9.9.9", "198.51.100.7")
+	s.Dir = decode.DirEgress
+	s.Ts = e.Packet(t0, 60)
+	e.Syn(&s)
+	if rec2.sources[0].Direction != DirOutbound {
+		t.Errorf("egress without home-net: %v", rec2.sources[0].Direction)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
@@ -76,6 +77,9 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	if s.Tunnel != 0 {
 		o.uint("tunnel_depth", uint64(s.Tunnel))
 	}
+	if r.Direction != engine.DirUnknown {
+		o.str("direction", r.Direction.String())
+	}
 	o.bool("returning", r.PrevLastSeen != 0)
 	if r.PrevLastSeen != 0 {
 		o.time("prev_last_seen", r.PrevLastSeen)
@@ -99,6 +103,8 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	o.uint("untracked_sources", r.Untracked)
 	o.uint("new_prefixes", r.NewPrefixes)
 	o.uint("flood_new_sources", r.FloodSources)
+	o.uint("new_outbound_sources", r.NewOutbound)
+	o.uint("new_internal_sources", r.NewInternal)
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	w.finish()
@@ -162,6 +168,7 @@ type Stats struct {
 	RingFull     uint64
 	KernelDrops  uint64
 	InputsFailed uint64
+	Capture      *capture.Stats // a live source's own counters; nil offline
 }
 
 // Stats writes a `stats` record.
@@ -192,6 +199,14 @@ func (w *Writer) Stats(s *Stats) {
 	o.uint("sources_tracked", s.Engine.TrackedSources)
 	o.uint("sources_expired", s.Engine.Expired)
 	o.uint("inputs_failed", s.InputsFailed)
+	if s.Capture != nil {
+		o.open("capture")
+		o.uint("packets", s.Capture.Packets)
+		o.uint("matched", s.Capture.Matched)
+		o.uint("kernel_drops", s.Capture.KernelDrops)
+		o.uint("ring_full", s.Capture.RingFull)
+		o.close()
+	}
 	w.finish()
 }
 
@@ -261,6 +276,16 @@ func (w *Writer) Flush() error {
 		w.err = w.bw.Flush()
 	}
 	return w.err
+}
+
+// Reset flushes what is buffered to the old stream and writes to dst from
+// now on (log rotation). A write error on the old stream is returned and
+// cleared, so the new stream gets its chance.
+func (w *Writer) Reset(dst io.Writer) error {
+	err := w.Flush()
+	w.bw.Reset(dst)
+	w.err = nil
+	return err
 }
 
 // Err reports the first write error, if any.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
@@ -24,7 +25,27 @@ type Hooks struct {
 	InputError func(err error)
 	// Tick is called about every TickEvery packets, for progress display.
 	Tick func(packets uint64)
+	// Live, when set, runs the loop for a live source (see Live).
+	Live *Live
 }
+
+// Live is what a live capture adds to the loop: the wall clock closes
+// windows on time when the link is idle, stats records are written
+// periodically with the capture's own drop counters, and records are
+// flushed at least once a second so a reader sees them promptly.
+type Live struct {
+	Now        func() time.Time // the wall clock; time.Now when nil
+	Grace      time.Duration    // how late a packet may arrive: windows close this long after their end
+	StatsEvery time.Duration    // a stats record this often (0: only at the end)
+	// Reopen, when it returns true, makes the loop flush and call
+	// Reopened (log rotation on SIGHUP).
+	Reopen   func() bool
+	Reopened func(w *output.Writer)
+}
+
+// liveEvery is how many packets pass between wall-clock checks when
+// packets keep coming.
+const liveEvery = 256
 
 // TickEvery is how many packets pass between Tick calls.
 const TickEvery = 1 << 16
@@ -42,8 +63,15 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		n   uint64
 		err error
 	)
+	lv := newLiveState(hooks.Live, src, eng)
 	for {
 		n++
+		if lv != nil && n%liveEvery == 0 {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			lv.tick(&st, w)
+		}
 		if n%TickEvery == 0 {
 			if err = ctx.Err(); err != nil {
 				break
@@ -56,6 +84,15 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 			}
 		}
 		if err = src.Next(&p); err != nil {
+			if err == capture.ErrTimeout {
+				if err = ctx.Err(); err != nil {
+					break
+				}
+				if lv != nil {
+					lv.tick(&st, w)
+				}
+				continue
+			}
 			if err == io.EOF {
 				err = nil
 				break
@@ -79,7 +116,13 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		}
 	}
 	// Whatever stopped the loop, what was read is analysed and written.
+	if lv != nil {
+		lv.advance()
+	}
 	eng.Flush()
+	if lv != nil {
+		lv.capture(&st)
+	}
 	st.Engine = eng.Counters()
 	st.Ts = st.Engine.LastPacket
 	st.Final = true
@@ -88,4 +131,66 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		err = errors.Join(err, fmt.Errorf("write output: %w", werr))
 	}
 	return st, err
+}
+
+type liveState struct {
+	cfg       *Live
+	src       capture.Source
+	eng       *engine.Engine
+	lastStats time.Time
+	lastFlush time.Time
+}
+
+func newLiveState(cfg *Live, src capture.Source, eng *engine.Engine) *liveState {
+	if cfg == nil {
+		return nil
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	l := &liveState{cfg: cfg, src: src, eng: eng}
+	now := cfg.Now()
+	l.lastStats, l.lastFlush = now, now
+	eng.Start(now.Add(-cfg.Grace).UnixNano())
+	return l
+}
+
+// advance moves the engine's clock to the wall clock, less the grace.
+func (l *liveState) advance() {
+	l.eng.Advance(l.cfg.Now().Add(-l.cfg.Grace).UnixNano())
+}
+
+func (l *liveState) tick(st *output.Stats, w *output.Writer) {
+	now := l.cfg.Now()
+	l.advance()
+	if l.cfg.StatsEvery > 0 && now.Sub(l.lastStats) >= l.cfg.StatsEvery {
+		l.lastStats = now
+		l.capture(st)
+		st.Engine = l.eng.Counters()
+		st.Ts = st.Engine.LastPacket
+		w.Stats(st)
+	}
+	if l.cfg.Reopen != nil && l.cfg.Reopen() {
+		_ = w.Flush()
+		if l.cfg.Reopened != nil {
+			l.cfg.Reopened(w)
+		}
+		l.lastFlush = now
+	}
+	if now.Sub(l.lastFlush) >= time.Second {
+		l.lastFlush = now
+		_ = w.Flush()
+	}
+}
+
+// capture copies the source's own counters into the stats.
+func (l *liveState) capture(st *output.Stats) {
+	ss, ok := l.src.(capture.StatsSource)
+	if !ok {
+		return
+	}
+	if cs, err := ss.CaptureStats(); err == nil {
+		st.Capture = &cs
+		st.RingFull, st.KernelDrops = cs.RingFull, cs.KernelDrops
+	}
 }

@@ -144,6 +144,10 @@ func check(t *testing.T, s *Source, name string, frame []byte, inScope bool) (ma
 			t.Errorf("%s: %s: record decodes to %v", name, pr.name, r)
 			continue
 		}
+		if wantDir := decode.DirIngress + pr.dir; got.Dir != wantDir {
+			t.Errorf("%s: %s: direction %d, want %d", name, pr.name, got.Dir, wantDir)
+		}
+		got.Dir = decode.DirUnknown
 		if got != want {
 			t.Errorf("%s (%d bytes): %s: kernel and decoder disagree\nkernel  %+v\ndecoder %+v", name, len(frame), pr.name, got, want)
 		}

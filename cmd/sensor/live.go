@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/capture/afpacket"
+	"github.com/synscope/synscope/pkg/capture/bpfcap"
+	"github.com/synscope/synscope/pkg/config"
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/output"
+	"github.com/synscope/synscope/pkg/pipeline"
+)
+
+// openLive opens the capture backend the configuration asks for. With
+// "auto" it tries eBPF and falls back to AF_PACKET, saying so once.
+func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, error) {
+	openEBPF := func() (capture.Source, string, error) {
+		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress})
+		if err != nil {
+			return nil, "", err
+		}
+		hooks := "ebpf " + string(s.IngressHook())
+		if eh := s.EgressHook(); eh != "" {
+			hooks += "+" + string(eh) + " egress"
+		}
+		return s, hooks, nil
+	}
+	openAF := func() (capture.Source, string, error) {
+		s, err := afpacket.Open(afpacket.Config{Iface: cfg.Iface, Ports: cfg.Ports, Promisc: cfg.Promisc})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "afpacket", nil
+	}
+	switch cfg.Capture {
+	case "ebpf":
+		return openEBPF()
+	case "afpacket":
+		return openAF()
+	}
+	if err := bpfcap.Supported(); err != nil {
+		log.Warn().Err(err).Msg("eBPF capture not available here; falling back to AF_PACKET")
+		return openAF()
+	}
+	src, how, err := openEBPF()
+	if err == nil {
+		if cfg.Promisc {
+			log.Warn().Msg("--promisc has no effect on eBPF capture: XDP sees every frame the NIC delivers; put the NIC in promiscuous mode with 'ip link set IFACE promisc on' if the tap needs it")
+		}
+		return src, how, nil
+	}
+	log.Warn().Err(err).Msg("eBPF capture failed; falling back to AF_PACKET")
+	return openAF()
+}
+
+// runLive captures from cfg.Iface until ctx is done, then writes the last
+// window, stats and summary.
+func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zerolog.Logger) (output.Stats, error) {
+	src, how, err := openLive(cfg, log)
+	if err != nil {
+		return output.Stats{}, err
+	}
+	defer src.Close()
+	out, closeOut, err := openOutput(cfg.Output, stdout)
+	if err != nil {
+		return output.Stats{}, err
+	}
+	defer func() { closeOut() }()
+	if cfg.User != "" {
+		if err := dropPrivileges(cfg.User); err != nil {
+			return output.Stats{}, err
+		}
+		log.Info().Str("user", cfg.User).Msg("dropped root privileges")
+	}
+
+	w := output.NewWriter(out, cfg.SensorID)
+	an := &pipeline.Analyzer{W: w}
+	if !cfg.GrowthOff {
+		if an.G, err = growth.New(cfg.Growth, cfg.Window); err != nil {
+			return output.Stats{}, err
+		}
+	}
+	eng, err := engine.New(cfg.Engine(), an)
+	if err != nil {
+		return output.Stats{}, err
+	}
+	// SIGHUP reopens the output file, for logrotate.
+	var hup atomic.Bool
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	go func() {
+		for range sig {
+			hup.Store(true)
+		}
+	}()
+	live := &pipeline.Live{
+		Grace:      time.Second,
+		StatsEvery: cfg.StatsEvery,
+		Reopen:     func() bool { return hup.Swap(false) && cfg.Output != "-" },
+		Reopened: func(w *output.Writer) {
+			f, err := os.OpenFile(cfg.Output, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			if err != nil {
+				log.Error().Err(err).Str("output", cfg.Output).Msg("SIGHUP: cannot reopen the output; going on with the old file")
+				return
+			}
+			if err := w.Reset(f); err != nil {
+				log.Warn().Err(err).Msg("SIGHUP: flushing the old output failed")
+			}
+			closeOut()
+			closeOut = func() { f.Close() }
+			log.Info().Str("output", cfg.Output).Msg("SIGHUP: output reopened")
+		},
+	}
+	log.Info().Str("iface", cfg.Iface).Str("capture", how).Str("ports", cfg.Ports.String()).
+		Stringer("window", cfg.Window).Stringer("lookback", cfg.Lookback).Msg("capturing")
+	dec := &decode.Decoder{Ports: cfg.Ports}
+	st, runErr := pipeline.Run(ctx, src, dec, eng, w, pipeline.Hooks{Live: live})
+	if errors.Is(runErr, context.Canceled) {
+		runErr = nil // a signal: the normal way a live sensor stops
+	}
+	sum := output.Summary{Engine: eng.Counters(), Top: eng.Top(), Ports: cfg.Ports.String(), Window: cfg.Window, Lookback: cfg.Lookback}
+	sum.Inputs = []output.Input{{Path: cfg.Iface, Format: how, Packets: st.Engine.Packets}}
+	w.Summary(&sum)
+	if err := w.Flush(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("write %s: %w", cfg.Output, err)
+	}
+	log.Info().Uint64("packets", st.Engine.Packets).Uint64("syn_matched", st.Results[decode.Matched]).
+		Uint64("new_sources", st.Engine.NewSources).Uint64("kernel_drops", st.KernelDrops).
+		Uint64("ring_full", st.RingFull).Msg("stopped")
+	return st, runErr
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+func dropPrivileges(string) error {
+	return errors.New("--user: dropping privileges is implemented for Linux only; pass --user \"\"")
+}
