@@ -60,6 +60,10 @@ func TestRecordRoundTrip(t *testing.T) {
 		if r := d.Decode(capture.LinkSynRecord, rec, &got); r != Matched {
 			t.Fatalf("%s: record decodes to %v", name, r)
 		}
+		if got.Dir != DirEgress { // putRecord wrote direction 1: egress
+			t.Errorf("%s: direction %d, want egress", name, got.Dir)
+		}
+		got.Dir = DirUnknown // a frame from a file has none
 		if got != want {
 			t.Errorf("%s: record gives\n%+v\nframe gives\n%+v", name, got, want)
 		}
