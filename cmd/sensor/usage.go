@@ -17,13 +17,16 @@ or to a file. Logs go to stderr.
 Usage:
   sensor -r FILE|DIR [-r ...] [flags]     offline analysis of pcap/pcapng files (plain or gzip)
   sensor FILE...                          the same
-  sensor -i IFACE [flags]                 live capture (not implemented yet)
+  sensor -i IFACE [flags]                 live capture (eBPF, or AF_PACKET), until SIGINT/SIGTERM
 
 Examples:
   sensor -r capture.pcap                          new sources to 445/tcp, 5-minute windows, 24 h lookback
   sensor -r day1.pcap.gz -r day2.pcapng -o out.jsonl
   sensor -r /data/captures --ports 139,445,3389 --window 1h --lookback 7d
   sensor -r capture.pcap | jq 'select(.event_type=="window") | [.window_start, .new_sources]'
+  sensor -i tap0 --promisc                        span port or tap: copies of all traffic
+  sensor -i eth0 --home-net 10.0.0.0/8 -o /var/log/synscope/sensor.jsonl
+                                                  gateway: inbound probes and our own hosts scanning out
 
 Flags:
 `)
