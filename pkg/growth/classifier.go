@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Models a verdict can name.
@@ -42,7 +44,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Horizons:         []time.Duration{6 * time.Hour, 24 * time.Hour},
-		Confidence:       0.99,
+		Confidence:       0.98,
 		MinDoubling:      24 * time.Hour,
 		MinWindows:       6,
 		MinEvents:        10,
@@ -170,22 +172,46 @@ func (c *Classifier) Add(w Window) Verdict {
 // confidence split between them), else the longest decisive horizon.
 func (c *Classifier) decide() Verdict {
 	// Every horizon may raise the exponential alarm, so its confidence is
-	// split between them (Bonferroni); linear and declining are decided by
-	// one horizon at a time at the configured confidence.
+	// split between the horizons that see different data (Bonferroni; early
+	// on, when there is less data than the shorter horizon, they fit the
+	// same windows and count once). Linear and declining are decided by one
+	// horizon at a time at the configured confidence.
 	k := len(c.cfg.Horizons)
-	alarm := 1 - (1-c.cfg.Confidence)/float64(k)
-	var best *Verdict
+	distinct := 0
+	for i := range c.cfg.Horizons {
+		if i == 0 || int(c.cfg.Horizons[i-1]/c.window) < len(c.hist) {
+			distinct++
+		}
+	}
+	alarm := 1 - (1-c.cfg.Confidence)/float64(distinct)
 	verdicts := make([]Verdict, k)
 	for i, h := range c.cfg.Horizons {
 		verdicts[i] = c.fitHorizon(h, alarm, c.cfg.Confidence)
-		if verdicts[i].Model == Exponential && (best == nil || verdicts[i].Confidence > best.Confidence) {
-			best = &verdicts[i]
+	}
+	// A shorter horizon that holds its full span and says growth has
+	// stopped (linear or declining) overrules a longer one that still
+	// remembers it: the verdict follows a plateau without waiting a day.
+	var best *Verdict
+	for i := range verdicts {
+		v := &verdicts[i]
+		if v.Model != Exponential {
+			continue
+		}
+		vetoed := false
+		for j := 0; j < i; j++ {
+			s := &verdicts[j]
+			if (s.Model == Linear || s.Model == Declining) && s.Windows >= int(c.cfg.Horizons[j]/c.window) {
+				vetoed = true
+			}
+		}
+		if !vetoed && (best == nil || v.Confidence > best.Confidence) {
+			best = v
 		}
 	}
 	if best != nil {
 		return *best
 	}
-	for i := k - 1; i >= 0; i-- {
+	for i := k - 1; i >= 0; i-- { // the longest decisive horizon
 		if verdicts[i].Model != Insufficient {
 			return verdicts[i]
 		}
@@ -269,7 +295,7 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 		}
 	}
 	v.Bound = rMin
-	if c.cfg.Diurnal == "auto" && span < 24 {
+	if c.cfg.Diurnal == "auto" && !v.Diurnal {
 		// Less than a day cannot tell a rising day/night cycle from
 		// growth: only growth faster than such a cycle can fake counts.
 		v.Bound = math.Max(rMin, diurnalFake(c.cfg.DiurnalAmplitude, span))
@@ -297,13 +323,56 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 	v.Dispersion = f1.dispersion
 	v.LogLikSteady, v.LogLikMultiply = f0.loglik, f1.loglik
 	v.AICSteady, v.AICMultiply = 2*float64(steady.p)-2*f0.loglik, 2*float64(multiply.p)-2*f1.loglik
-	v.Z = (r - v.Bound) / se
 	if r > 0 {
 		v.DoublingHours = math.Ln2 / r
 	}
-	up := normalCDF((r - v.Bound) / se) // confidence that r > bound
-	down := normalCDF((-rMin - r) / se) // confidence that r < -r_min
-	flat := math.Min(normalCDF((rMin-r)/se), normalCDF((r+rMin)/se))
+	// Each test is a signed-root likelihood ratio against the rate fixed
+	// at the bound (profile likelihood), scaled by the dispersion: better
+	// behaved than the Wald statistic for the few, skewed counts of the
+	// first hours of an outbreak.
+	zAt := func(b float64) (float64, bool) {
+		d := build(v.Diurnal, false)
+		d.off = make([]float64, n)
+		for i := range d.off {
+			d.off[i] = off[i] + b*tc[i]
+		}
+		fb, err := d.fit()
+		if err != nil {
+			return 0, false
+		}
+		z := math.Sqrt(math.Max(0, 2*(f1.loglik-fb.loglik)/f1.dispersion))
+		if r < b {
+			z = -z
+		}
+		return z, true
+	}
+	zUp, ok1 := zAt(v.Bound)
+	zHi, ok2 := zUp, true
+	if v.Bound != rMin {
+		zHi, ok2 = zAt(rMin)
+	}
+	zLo, ok3 := zAt(-rMin)
+	zDown, ok4 := zLo, true
+	if v.Bound != rMin {
+		// A day/night cycle fakes decline as well as growth.
+		zDown, ok4 = zAt(-v.Bound)
+	}
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		v.Reason = "the likelihood at the bounds cannot be computed"
+		return v
+	}
+	v.Z = zUp
+	// With overdispersion the dispersion is estimated, from few blocks
+	// early on: Student's t with its degrees of freedom then replaces the
+	// normal, so a handful of bursty windows cannot look decisive.
+	cdf := normalCDF
+	if f1.dispersion > 1 && f1.dispDF > 0 {
+		t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(f1.dispDF)}
+		cdf = t.CDF
+	}
+	up := cdf(zUp)                        // confidence that r > bound
+	down := cdf(-zDown)                   // confidence that r < -bound
+	flat := math.Min(cdf(-zHi), cdf(zLo)) // confidence that -r_min < r < r_min
 	switch {
 	case up >= alarm:
 		v.Model, v.Confidence = Exponential, up
@@ -312,7 +381,7 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 	case flat >= conf:
 		v.Model, v.Confidence = Linear, flat
 	default:
-		v.Reason = fmt.Sprintf("the growth rate %.3g/h (interval %.3g to %.3g) is not clear of the bounds ±%.3g/h yet", r, v.RateLow, v.RateHigh, rMin)
+		v.Reason = fmt.Sprintf("the growth rate %.3g/h (interval %.3g to %.3g) is not clear of the bounds: above %.3g/h is exponential, within ±%.3g/h linear", r, v.RateLow, v.RateHigh, v.Bound, rMin)
 	}
 	return v
 }
@@ -330,18 +399,36 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// diurnalFake is the fastest mean log-growth per hour that a day/night
-// cycle rate·(1 + a·sin(ωt)) shows over any span of the given hours.
+// diurnalFake is the fastest growth rate a day/night cycle
+// rate·(1 + a·sin(ωt + φ)) makes the fit report over a span of the given
+// hours, for the worst phase φ: the Poisson-weighted least-squares slope of
+// its log rate, which is what the log-linear fit estimates.
 func diurnalFake(a, spanHours float64) float64 {
 	if a <= 0 || spanHours <= 0 {
 		return 0
 	}
 	const omega = 2 * math.Pi / 24
+	const points = 96
 	best := 0.0
-	for step := 0; step < 240; step++ {
-		t0 := float64(step) / 10
-		d := (math.Log(1+a*math.Sin(omega*(t0+spanHours))) - math.Log(1+a*math.Sin(omega*t0))) / spanHours
-		best = math.Max(best, d)
+	for step := 0; step < 96; step++ {
+		phi := 2 * math.Pi * float64(step) / 96
+		var sw, st, sy float64
+		for i := 0; i < points; i++ {
+			t := spanHours * (float64(i) + 0.5) / points
+			w := 1 + a*math.Sin(omega*t+phi)
+			sw += w
+			st += w * t
+			sy += w * math.Log(w)
+		}
+		tm, ym := st/sw, sy/sw
+		var sxy, sxx float64
+		for i := 0; i < points; i++ {
+			t := spanHours * (float64(i) + 0.5) / points
+			w := 1 + a*math.Sin(omega*t+phi)
+			sxy += w * (t - tm) * (math.Log(w) - ym)
+			sxx += w * (t - tm) * (t - tm)
+		}
+		best = math.Max(best, sxy/sxx)
 	}
 	return best
 }

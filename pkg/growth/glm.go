@@ -26,7 +26,8 @@ type fit struct {
 	beta       [maxParams]float64
 	cov        [maxParams][maxParams]float64 // Fisher-information inverse, not yet scaled by dispersion
 	loglik     float64                       // Poisson log-likelihood
-	dispersion float64                       // Pearson chi-square / (n - p), at least 1
+	dispersion float64                       // Pearson chi-square per degree of freedom over blocks, at least 1
+	dispDF     int                           // its degrees of freedom (0: not estimated, Poisson assumed)
 	iters      int
 }
 
@@ -107,7 +108,7 @@ func (d *design) fit() (fit, error) {
 // the solution.
 func (d *design) finish(f *fit) error {
 	var a [maxParams][maxParams]float64
-	var pearson, ll float64
+	var ll float64
 	for i := 0; i < d.n; i++ {
 		mu := d.mu(f.beta, i)
 		for j := 0; j < d.p; j++ {
@@ -116,7 +117,6 @@ func (d *design) finish(f *fit) error {
 			}
 		}
 		if mu > 0 {
-			pearson += (d.y[i] - mu) * (d.y[i] - mu) / mu
 			ll += d.y[i]*math.Log(mu) - mu
 		} else if d.y[i] > 0 {
 			return errNumeric
@@ -130,14 +130,47 @@ func (d *design) finish(f *fit) error {
 	}
 	f.cov = inv
 	f.loglik = ll
-	f.dispersion = 1
-	if d.n > d.p {
-		f.dispersion = math.Max(1, pearson/float64(d.n-d.p))
-	}
-	if math.IsNaN(ll) || math.IsInf(ll, 0) || math.IsNaN(pearson) {
+	f.dispersion, f.dispDF = d.dispersion(f.beta)
+	if math.IsNaN(ll) || math.IsInf(ll, 0) || math.IsNaN(f.dispersion) {
 		return errNumeric
 	}
 	return nil
+}
+
+// minBlockMean is the expected count a block of windows needs before its
+// Pearson residual is trusted.
+const minBlockMean = 5
+
+// dispersion is the Pearson chi-square per degree of freedom, at least 1,
+// computed over blocks of consecutive windows holding at least
+// minBlockMean expected events each. Per-window residuals are useless when
+// the expected count is tiny (one event where 0.001 was expected weighs
+// 1000), which is exactly the start of an outbreak; blocks keep the
+// estimate sensitive to bursts without that blow-up.
+func (d *design) dispersion(beta [maxParams]float64) (float64, int) {
+	var x2 float64
+	blocks := 0
+	var by, bm float64
+	var lastY, lastM float64
+	for i := 0; i < d.n; i++ {
+		by += d.y[i]
+		bm += d.mu(beta, i)
+		if bm >= minBlockMean {
+			x2 += (by - bm) * (by - bm) / bm
+			blocks++
+			lastY, lastM = by, bm
+			by, bm = 0, 0
+		}
+	}
+	if bm > 0 && blocks > 0 { // fold the remainder into the last block
+		x2 -= (lastY - lastM) * (lastY - lastM) / lastM
+		lastY, lastM = lastY+by, lastM+bm
+		x2 += (lastY - lastM) * (lastY - lastM) / lastM
+	}
+	if blocks <= d.p {
+		return 1, 0
+	}
+	return math.Max(1, x2/float64(blocks-d.p)), blocks - d.p
 }
 
 func (d *design) mu(beta [maxParams]float64, i int) float64 {
