@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -27,6 +28,14 @@ import (
 // openLive opens the capture backend the configuration asks for. With
 // "auto" it tries eBPF and falls back to AF_PACKET, saying so once.
 func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, error) {
+	ifc, err := net.InterfaceByName(cfg.Iface)
+	if err != nil {
+		return nil, "", fmt.Errorf("interface %q: %w (list them with 'ip link')", cfg.Iface, err)
+	}
+	down := ifc.Flags&net.FlagUp == 0
+	if down && cfg.Capture != "afpacket" {
+		log.Warn().Str("iface", cfg.Iface).Msg("the interface is down: no packets until it is brought up ('ip link set IFACE up')")
+	}
 	openEBPF := func() (capture.Source, string, error) {
 		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress})
 		if err != nil {
@@ -39,6 +48,9 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 		return s, hooks, nil
 	}
 	openAF := func() (capture.Source, string, error) {
+		if down {
+			return nil, "", fmt.Errorf("interface %q is down, and AF_PACKET cannot wait on a down interface: bring it up with 'ip link set %s up'", cfg.Iface, cfg.Iface)
+		}
 		s, err := afpacket.Open(afpacket.Config{Iface: cfg.Iface, Ports: cfg.Ports, Promisc: cfg.Promisc})
 		if err != nil {
 			return nil, "", err
