@@ -109,6 +109,9 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 	if err != nil {
 		return output.Stats{}, err
 	}
+	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
+		return output.Stats{}, err
+	}
 	// SIGHUP reopens the output file, for logrotate.
 	var hup atomic.Bool
 	sig := make(chan os.Signal, 1)
@@ -123,6 +126,15 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		Grace:      time.Second,
 		StatsEvery: cfg.StatsEvery,
 		Reopen:     func() bool { return hup.Swap(false) && cfg.Output != "-" },
+		SaveEvery:  cfg.StateEvery,
+		Save: func() {
+			if cfg.StateFile == "" {
+				return
+			}
+			if err := saveState(eng, cfg.StateFile); err != nil {
+				log.Error().Err(err).Msg("state not saved; will try again")
+			}
+		},
 		Reopened: func(w *output.Writer) {
 			f, err := os.OpenFile(cfg.Output, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 			if err != nil {
@@ -149,6 +161,9 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 	w.Summary(&sum)
 	if err := w.Flush(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write %s: %w", cfg.Output, err)
+	}
+	if err := saveState(eng, cfg.StateFile); err != nil && runErr == nil {
+		runErr = err
 	}
 	log.Info().Uint64("packets", st.Engine.Packets).Uint64("syn_matched", st.Results[decode.Matched]).
 		Uint64("new_sources", st.Engine.NewSources).Uint64("kernel_drops", st.KernelDrops).

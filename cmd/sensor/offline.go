@@ -36,6 +36,9 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 	if err != nil {
 		return output.Stats{}, err
 	}
+	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
+		return output.Stats{}, err
+	}
 	src, err := pcapfile.Open(cfg.Read)
 	if err != nil {
 		return output.Stats{}, err
@@ -74,6 +77,9 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 	w.Summary(&sum)
 	if err := w.Flush(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write %s: %w", cfg.Output, err)
+	}
+	if err := saveState(eng, cfg.StateFile); err != nil && runErr == nil {
+		runErr = err
 	}
 	elapsed := time.Since(started)
 	log.Info().Uint64("packets", st.Engine.Packets).Uint64("syn_matched", st.Results[decode.Matched]).

@@ -47,6 +47,9 @@ type Config struct {
 	Egress         bool
 	User           string // "" keeps the privileges
 	StatsEvery     time.Duration
+	StateFile      string
+	StateReset     bool
+	StateEvery     time.Duration
 	Growth         growth.Config
 	GrowthOff      bool
 	ConfigFile     string
@@ -91,6 +94,9 @@ const (
 	kEgress     = "egress"
 	kUser       = "user"
 	kStatsEvery = "stats-interval"
+	kStateFile  = "state-file"
+	kStateReset = "state-reset"
+	kStateEvery = "state-interval"
 	kGrowth     = "growth"
 	kHorizons   = "growth-horizons"
 	kConfidence = "growth-confidence"
@@ -104,7 +110,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources, kFlood,
-	kCapture, kPromisc, kEgress, kUser, kStatsEvery,
+	kCapture, kPromisc, kEgress, kUser, kStatsEvery, kStateFile, kStateReset, kStateEvery,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -119,6 +125,9 @@ func FlagSet() *pflag.FlagSet {
 	fs.Bool(kEgress, true, "also watch SYNs leaving the interface (eBPF: TCX egress), to catch our own hosts scanning out")
 	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
 	fs.String(kStatsEvery, "1m", "live: write a stats record this `often`")
+	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
+	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
+	fs.String(kStateEvery, "5m", "live: save the --state-file this `often`")
 	fs.String(kPorts, "445", "watched TCP destination `ports`: list and ranges, e.g. 139,445,3389 or 1-1024")
 	fs.String(kWindow, d.Window.String(), "window `length`, aligned to the Unix epoch (e.g. 5m, 1h)")
 	fs.String(kLookback, d.Lookback.String(), "a source silent this `long` is new again (e.g. 24h, 7d)")
@@ -242,6 +251,11 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	c.Egress = v.GetBool(kEgress)
 	c.User = strings.TrimSpace(v.GetString(kUser))
 	if c.StatsEvery, err = duration(v, kStatsEvery); err != nil {
+		return err
+	}
+	c.StateFile = strings.TrimSpace(v.GetString(kStateFile))
+	c.StateReset = v.GetBool(kStateReset)
+	if c.StateEvery, err = duration(v, kStateEvery); err != nil {
 		return err
 	}
 	c.SensorID = v.GetString(kSensorID)
@@ -417,6 +431,9 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kEgress:     strconv.FormatBool(c.Egress),
 		kUser:       strconv.Quote(c.User),
 		kStatsEvery: c.StatsEvery.String(),
+		kStateFile:  strconv.Quote(c.StateFile),
+		kStateReset: strconv.FormatBool(c.StateReset),
+		kStateEvery: c.StateEvery.String(),
 		kGrowth:     strconv.FormatBool(!c.GrowthOff),
 		kHorizons:   strconv.Quote(durations(c.Growth.Horizons)),
 		kConfidence: strconv.FormatFloat(c.Growth.Confidence, 'g', -1, 64),

@@ -176,6 +176,7 @@ type Engine struct {
 	burstSec   [10]int64
 	burstCount [10]uint32
 	flooding   bool
+	restored   *restored // a loaded state, applied at Start
 }
 
 // New builds an engine that sends its records to emit.
@@ -215,6 +216,13 @@ func (e *Engine) Start(ts int64) {
 	e.now = ts
 	e.winStart = e.windowOf(ts)
 	e.c.FirstPacket = ts
+	if r := e.restored; r != nil && r.first <= ts && ts-r.clock <= e.lookback {
+		// The capture goes on where the saved one stopped: warm-up counts
+		// from the first packet before the restart. (After a gap longer
+		// than the lookback the saved sources are all stale and warm-up
+		// starts again.)
+		e.c.FirstPacket = r.first
+	}
 	e.lastSweep = ts
 	e.cur = WindowRecord{Start: e.winStart, End: e.winStart + e.window}
 }

@@ -41,6 +41,9 @@ type Live struct {
 	// Reopened (log rotation on SIGHUP).
 	Reopen   func() bool
 	Reopened func(w *output.Writer)
+	// Save is called every SaveEvery (state files).
+	SaveEvery time.Duration
+	Save      func()
 }
 
 // liveEvery is how many packets pass between wall-clock checks when
@@ -139,6 +142,7 @@ type liveState struct {
 	eng       *engine.Engine
 	lastStats time.Time
 	lastFlush time.Time
+	lastSave  time.Time
 }
 
 func newLiveState(cfg *Live, src capture.Source, eng *engine.Engine) *liveState {
@@ -150,7 +154,7 @@ func newLiveState(cfg *Live, src capture.Source, eng *engine.Engine) *liveState 
 	}
 	l := &liveState{cfg: cfg, src: src, eng: eng}
 	now := cfg.Now()
-	l.lastStats, l.lastFlush = now, now
+	l.lastStats, l.lastFlush, l.lastSave = now, now, now
 	eng.Start(now.Add(-cfg.Grace).UnixNano())
 	return l
 }
@@ -176,6 +180,10 @@ func (l *liveState) tick(st *output.Stats, w *output.Writer) {
 			l.cfg.Reopened(w)
 		}
 		l.lastFlush = now
+	}
+	if l.cfg.Save != nil && l.cfg.SaveEvery > 0 && now.Sub(l.lastSave) >= l.cfg.SaveEvery {
+		l.lastSave = now
+		l.cfg.Save()
 	}
 	if now.Sub(l.lastFlush) >= time.Second {
 		l.lastFlush = now

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"github.com/synscope/synscope/pkg/engine"
+)
+
+// loadState restores the engine's memory from path, when there is a file
+// and reset is not asked for. A file that is there but unusable stops the
+// start: silently starting afresh would call every known scanner new.
+func loadState(eng *engine.Engine, path string, reset bool, log zerolog.Logger) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		log.Info().Str("state_file", path).Msg("no state file yet: starting afresh")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	defer f.Close()
+	if reset {
+		log.Warn().Str("state_file", path).Msg("--state-reset: ignoring the saved state; it will be overwritten")
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	if err := eng.LoadState(f, fi.Size()); err != nil {
+		return fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh", path, err)
+	}
+	log.Info().Str("state_file", path).Int64("bytes", fi.Size()).Msg("state loaded")
+	return nil
+}
+
+// saveState writes the engine's memory to path atomically: a temporary
+// file in the same directory, synced, then renamed over the old one, and
+// the directory synced, so a crash leaves the old state or the new, never
+// half of one.
+func saveState(eng *engine.Engine, path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if err := eng.SaveState(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state %s: sync: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save state %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"time"
+)
+
+// The state file keeps what the lookback remembers, so a sensor that
+// restarts does not see every known scanner as new. Layout, little-endian:
+//
+//	magic   [16]byte  "synscope-state\x00\x01"
+//	header  version u32, window ns i64, lookback ns i64, clock ns i64,
+//	        first packet ns i64, sources u64, prefixes u64
+//	sources  sources × (key [16]byte, first i64, last i64, targets u64, syns u32)
+//	prefixes prefixes × (prefix u64, last i64)
+//	crc32c of everything before it, u32
+//
+// Anything else (another magic, version, a short file, a bad checksum, a
+// count that does not fit the size) is refused with the reason.
+
+var stateMagic = [16]byte{'s', 'y', 'n', 's', 'c', 'o', 'p', 'e', '-', 's', 't', 'a', 't', 'e', 0, 1}
+
+const (
+	stateVersion   = 1
+	stateHeaderLen = 16 + 4 + 8*6
+	sourceRecLen   = 16 + 8 + 8 + 8 + 4
+	prefixRecLen   = 8 + 8
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// SaveState writes the remembered sources and prefixes (those still within
+// the lookback) to w.
+func (e *Engine) SaveState(w io.Writer) error {
+	crc := crc32.New(castagnoli)
+	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<16)
+	var live, livePrefixes uint64
+	for _, v := range e.sources {
+		if e.now-v.last <= e.lookback {
+			live++
+		}
+	}
+	for _, last := range e.prefixes {
+		if e.now-last <= e.lookback {
+			livePrefixes++
+		}
+	}
+	var h [stateHeaderLen]byte
+	copy(h[:], stateMagic[:])
+	le := binary.LittleEndian
+	le.PutUint32(h[16:], stateVersion)
+	le.PutUint64(h[20:], uint64(e.window))
+	le.PutUint64(h[28:], uint64(e.lookback))
+	le.PutUint64(h[36:], uint64(e.now))
+	le.PutUint64(h[44:], uint64(e.c.FirstPacket))
+	le.PutUint64(h[52:], live)
+	le.PutUint64(h[60:], livePrefixes)
+	bw.Write(h[:])
+	var rec [sourceRecLen]byte
+	for k, v := range e.sources {
+		if e.now-v.last > e.lookback {
+			continue
+		}
+		copy(rec[:16], k[:])
+		le.PutUint64(rec[16:], uint64(v.first))
+		le.PutUint64(rec[24:], uint64(v.last))
+		le.PutUint64(rec[32:], v.targets)
+		le.PutUint32(rec[40:], v.syns)
+		bw.Write(rec[:])
+	}
+	var pr [prefixRecLen]byte
+	for k, last := range e.prefixes {
+		if e.now-last > e.lookback {
+			continue
+		}
+		le.PutUint64(pr[:], k)
+		le.PutUint64(pr[8:], uint64(last))
+		bw.Write(pr[:])
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	var sum [4]byte
+	le.PutUint32(sum[:], crc.Sum32())
+	_, err := w.Write(sum[:])
+	return err
+}
+
+// ErrStateMismatch wraps the reasons a state file is refused.
+var ErrStateMismatch = errors.New("not a usable state file")
+
+// LoadState restores what SaveState wrote, before the first packet: the
+// clock, the capture start (so warm-up carries on) and the remembered
+// sources and prefixes. size is the file's length, checked against the
+// counts so a lying header cannot make it allocate.
+func (e *Engine) LoadState(r io.Reader, size int64) error {
+	if e.started {
+		return errors.New("load state: the engine has already started")
+	}
+	le := binary.LittleEndian
+	crc := crc32.New(castagnoli)
+	br := bufio.NewReaderSize(r, 1<<16)
+	// read consumes exactly len(b) bytes into the checksum (a TeeReader
+	// under the buffer would also sum what is read ahead).
+	read := func(b []byte) error {
+		_, err := io.ReadFull(br, b)
+		crc.Write(b)
+		return err
+	}
+	var h [stateHeaderLen]byte
+	if err := read(h[:]); err != nil {
+		return fmt.Errorf("%w: header: %v (%d bytes)", ErrStateMismatch, err, size)
+	}
+	if [16]byte(h[:16]) != stateMagic {
+		if string(h[:14]) == string(stateMagic[:14]) {
+			return fmt.Errorf("%w: format revision %d, this sensor reads %d", ErrStateMismatch, h[15], stateMagic[15])
+		}
+		return fmt.Errorf("%w: it does not start with the synscope state magic", ErrStateMismatch)
+	}
+	if v := le.Uint32(h[16:]); v != stateVersion {
+		return fmt.Errorf("%w: version %d, this sensor reads %d", ErrStateMismatch, v, stateVersion)
+	}
+	clock, first := int64(le.Uint64(h[36:])), int64(le.Uint64(h[44:]))
+	n, np := le.Uint64(h[52:]), le.Uint64(h[60:])
+	want := uint64(stateHeaderLen) + n*sourceRecLen + np*prefixRecLen + 4
+	if n > uint64(size) || np > uint64(size) || want != uint64(size) {
+		return fmt.Errorf("%w: it says %d sources and %d prefixes, which take %d bytes, but it has %d (truncated or corrupt)", ErrStateMismatch, n, np, want, size)
+	}
+	if uint64(e.cfg.MaxSources) < n {
+		return fmt.Errorf("%w: it holds %d sources, more than --max-sources %d", ErrStateMismatch, n, e.cfg.MaxSources)
+	}
+	sources := make(map[key]entry, n)
+	var rec [sourceRecLen]byte
+	for i := uint64(0); i < n; i++ {
+		if err := read(rec[:]); err != nil {
+			return fmt.Errorf("%w: source %d: %v", ErrStateMismatch, i, err)
+		}
+		sources[key(rec[:16])] = entry{
+			first:   int64(le.Uint64(rec[16:])),
+			last:    int64(le.Uint64(rec[24:])),
+			targets: le.Uint64(rec[32:]),
+			syns:    le.Uint32(rec[40:]),
+		}
+	}
+	prefixes := make(map[uint64]int64, np)
+	var pr [prefixRecLen]byte
+	for i := uint64(0); i < np; i++ {
+		if err := read(pr[:]); err != nil {
+			return fmt.Errorf("%w: prefix %d: %v", ErrStateMismatch, i, err)
+		}
+		prefixes[le.Uint64(pr[:])] = int64(le.Uint64(pr[8:]))
+	}
+	sum := crc.Sum32() // of everything read so far
+	var tail [4]byte
+	if _, err := io.ReadFull(br, tail[:]); err != nil {
+		return fmt.Errorf("%w: checksum: %v", ErrStateMismatch, err)
+	}
+	if le.Uint32(tail[:]) != sum {
+		return fmt.Errorf("%w: checksum mismatch (corrupt)", ErrStateMismatch)
+	}
+	e.sources, e.prefixes = sources, prefixes
+	e.restored = &restored{clock: clock, first: first}
+	return nil
+}
+
+// restored is what a loaded state sets when the first packet comes.
+type restored struct {
+	clock, first int64
+}
+
+// StateAge says how far behind the given time the loaded state's clock is
+// (for a log line), or 0 without a loaded state.
+func (e *Engine) StateAge(now int64) time.Duration {
+	if e.restored == nil {
+		return 0
+	}
+	return time.Duration(now - e.restored.clock)
+}
