@@ -298,7 +298,7 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 	if c.cfg.Diurnal == "auto" && !v.Diurnal {
 		// Less than a day cannot tell a rising day/night cycle from
 		// growth: only growth faster than such a cycle can fake counts.
-		v.Bound = math.Max(rMin, diurnalFake(c.cfg.DiurnalAmplitude, span))
+		v.Bound = math.Max(rMin, diurnalMargin*diurnalFake(c.cfg.DiurnalAmplitude, span))
 	}
 	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
 	f0, err0 := steady.fit()
@@ -385,6 +385,11 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 	}
 	return v
 }
+
+// diurnalMargin widens the day/night bound a little: the fitted slope of
+// a cycle scatters around diurnalFake, and at the worst time of day half
+// of that scatter would lie above it, window after window.
+const diurnalMargin = 1.15
 
 // diurnalLR is the chi-square(2) quantile at 0.99: the likelihood-ratio
 // a day/night harmonic must reach to be fitted.

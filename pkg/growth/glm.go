@@ -3,6 +3,8 @@ package growth
 import (
 	"errors"
 	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // A Poisson log-linear model fitted by iteratively reweighted least squares:
@@ -170,7 +172,14 @@ func (d *design) dispersion(beta [maxParams]float64) (float64, int) {
 	if blocks <= d.p {
 		return 1, 0
 	}
-	return math.Max(1, x2/float64(blocks-d.p)), blocks - d.p
+	// Counts are taken as Poisson unless their extra scatter is clear (the
+	// Pearson statistic above its 95 % quantile): a chance excess would
+	// otherwise cost the tests power exactly when an outbreak starts.
+	df := blocks - d.p
+	if x2 <= (distuv.ChiSquared{K: float64(df)}).Quantile(0.95) {
+		return 1, df
+	}
+	return x2 / float64(df), df
 }
 
 func (d *design) mu(beta [maxParams]float64, i int) float64 {
