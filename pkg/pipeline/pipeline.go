@@ -110,16 +110,18 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 			err = fmt.Errorf("capture: %w", err)
 			break
 		}
-		ts := eng.Packet(p.Timestamp, p.OrigLen)
-		r := dec.Decode(p.LinkType, p.Data, &syn)
-		st.Results[r]++
-		if r == decode.Matched {
-			syn.Ts = ts
-			eng.Syn(&syn)
-		}
+		account(&p, &syn, dec, eng, &st)
 	}
 	// Whatever stopped the loop, what was read is analysed and written.
 	if lv != nil {
+		// A live source may still hold records the kernel handed over
+		// without waking us: take them until it has none for a poll.
+		for i := 0; i < 1<<22; i++ {
+			if e := src.Next(&p); e != nil {
+				break
+			}
+			account(&p, &syn, dec, eng, &st)
+		}
 		lv.advance()
 	}
 	eng.Flush()
@@ -134,6 +136,17 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		err = errors.Join(err, fmt.Errorf("write output: %w", werr))
 	}
 	return st, err
+}
+
+// account runs one packet through the clock, the decoder and the engine.
+func account(p *capture.Packet, syn *decode.Syn, dec *decode.Decoder, eng *engine.Engine, st *output.Stats) {
+	ts := eng.Packet(p.Timestamp, p.OrigLen)
+	r := dec.Decode(p.LinkType, p.Data, syn)
+	st.Results[r]++
+	if r == decode.Matched {
+		syn.Ts = ts
+		eng.Syn(syn)
+	}
 }
 
 type liveState struct {

@@ -288,6 +288,12 @@ func TestNextPacket(t *testing.T) {
 	if p.Timestamp < before-int64(time.Millisecond) || p.Timestamp > after+int64(time.Millisecond) {
 		t.Errorf("timestamp %d not within [%d, %d]", p.Timestamp, before, after)
 	}
+	// Records are submitted without waking the reader (below the wakeup
+	// threshold), so the read above ended its poll interval: its timeout
+	// comes now, and the next empty poll waits the whole interval.
+	if err := s.Next(&p); err != capture.ErrTimeout {
+		t.Errorf("after the record: %v, want the poll's ErrTimeout", err)
+	}
 	start := time.Now()
 	if err := s.Next(&p); err != capture.ErrTimeout {
 		t.Errorf("empty ring: %v, want ErrTimeout", err)
