@@ -132,7 +132,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kWindow, d.Window.String(), "window `length`, aligned to the Unix epoch (e.g. 5m, 1h)")
 	fs.String(kLookback, d.Lookback.String(), "a source silent this `long` is new again (e.g. 24h, 7d)")
 	fs.StringP(kOutput, "o", "-", "write JSON Lines to `file` ('-' is stdout)")
-	fs.StringSlice(kHomeNet, nil, "your own networks as `CIDR`s (checked now; used by live capture later)")
+	fs.StringSlice(kHomeNet, nil, "your own networks as `CIDR`s: new sources are then inbound, outbound (ours scanning out), internal or external")
 	fs.String(kSensorID, "", "sensor `id` written in every record (default: the host name)")
 	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
 	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto (console on a terminal)")
