@@ -19,8 +19,6 @@ import (
 	"github.com/synscope/synscope/pkg/capture/bpfcap"
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/decode"
-	"github.com/synscope/synscope/pkg/engine"
-	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 )
@@ -98,18 +96,8 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		log.Info().Str("user", cfg.User).Msg("dropped root privileges")
 	}
 
-	w := output.NewWriter(out, cfg.SensorID)
-	an := &pipeline.Analyzer{W: w}
-	if !cfg.GrowthOff {
-		if an.G, err = growth.New(cfg.Growth, cfg.Window); err != nil {
-			return output.Stats{}, err
-		}
-	}
-	eng, err := engine.New(cfg.Engine(), an)
+	w, _, eng, err := newAnalysis(cfg, out, log)
 	if err != nil {
-		return output.Stats{}, err
-	}
-	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
 		return output.Stats{}, err
 	}
 	// SIGHUP reopens the output file, for logrotate.

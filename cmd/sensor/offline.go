@@ -25,18 +25,8 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 		return output.Stats{}, err
 	}
 	defer closeOut()
-	w := output.NewWriter(out, cfg.SensorID)
-	an := &pipeline.Analyzer{W: w}
-	if !cfg.GrowthOff {
-		if an.G, err = growth.New(cfg.Growth, cfg.Window); err != nil {
-			return output.Stats{}, err
-		}
-	}
-	eng, err := engine.New(cfg.Engine(), an)
+	w, an, eng, err := newAnalysis(cfg, out, log)
 	if err != nil {
-		return output.Stats{}, err
-	}
-	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
 		return output.Stats{}, err
 	}
 	src, err := pcapfile.Open(cfg.Read)
@@ -100,4 +90,27 @@ func openOutput(path string, stdout io.Writer) (io.Writer, func(), error) {
 		return nil, nil, fmt.Errorf("open output: %w", err)
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// newAnalysis builds the stages after capture, shared by live and offline
+// runs: the writer, the growth classifier behind the analyzer, and the
+// engine, with its state loaded when there is a state file.
+func newAnalysis(cfg *config.Config, out io.Writer, log zerolog.Logger) (*output.Writer, *pipeline.Analyzer, *engine.Engine, error) {
+	w := output.NewWriter(out, cfg.SensorID)
+	an := &pipeline.Analyzer{W: w}
+	if !cfg.GrowthOff {
+		g, err := growth.New(cfg.Growth, cfg.Window)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		an.G = g
+	}
+	eng, err := engine.New(cfg.Engine(), an)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
+		return nil, nil, nil, err
+	}
+	return w, an, eng, nil
 }
