@@ -29,9 +29,15 @@ func buildSensor(t *testing.T) string {
 // SIGINT, waits, and returns the JSONL it wrote and its stderr.
 func liveSensor(t *testing.T, bin string, p *captest.Pair, args ...string) (stop func() (string, string)) {
 	t.Helper()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777) // the sensor drops to nobody; SIGHUP reopening would need this
-	out := filepath.Join(dir, "live.jsonl")
+	stop, _, _ = liveSensorAt(t, bin, p, filepath.Join(t.TempDir(), "live.jsonl"), args...)
+	return stop
+}
+
+// liveSensorAt is liveSensor writing to out; it also returns the process,
+// for signals, and the output path.
+func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ...string) (stop func() (string, string), proc *os.Process, path string) {
+	t.Helper()
+	os.Chmod(filepath.Dir(out), 0o777) // the sensor drops to nobody: SIGHUP reopening creates files here
 	full := append([]string{"netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json", "--stats-interval", "1s"}, args...)
 	cmd := exec.Command("ip", full...)
 	var stderr strings.Builder
@@ -70,7 +76,7 @@ func liveSensor(t *testing.T, bin string, p *captest.Pair, args ...string) (stop
 			t.Fatal(err)
 		}
 		return string(b), stderr.String()
-	}
+	}, cmd.Process, out
 }
 
 // sourceSet lists the new sources of a run as "src>dst:port", with the
@@ -208,5 +214,49 @@ func TestLiveIdleWindowsClose(t *testing.T) {
 	}
 	if len(ofType(recs, "summary")) != 1 {
 		t.Error("no summary after SIGINT")
+	}
+}
+
+// TestLiveSIGHUPReopens: logrotate moves the file away and sends SIGHUP;
+// the sensor (already running as nobody) goes on in a new file, losing
+// nothing between the two.
+func TestLiveSIGHUPReopens(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	p := captest.NewPair(t)
+	// A directory the unprivileged sensor can create files in (t.TempDir's
+	// parent is root's alone).
+	dir, err := os.MkdirTemp("", "synscope-hup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	out := filepath.Join(dir, "s.jsonl")
+	stop, proc, _ := liveSensorAt(t, bin, p, out, "--window", "1s", "--lookback", "10s", "--growth=false")
+	time.Sleep(1500 * time.Millisecond)
+	if err := os.Rename(out, out+".1"); err != nil {
+		t.Fatal(err)
+	}
+	proc.Signal(syscall.SIGHUP)
+	time.Sleep(1500 * time.Millisecond)
+	second, stderr := stop()
+	first, err := os.ReadFile(out + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "output reopened") {
+		t.Errorf("no reopen in the log: %s", stderr)
+	}
+	a, b := ofType(records(t, string(first)), "window"), ofType(records(t, second), "window")
+	if len(a) == 0 || len(b) == 0 {
+		t.Fatalf("windows before %d, after %d: both files must have some", len(a), len(b))
+	}
+	// Consecutive: the first window of the new file follows the last of the old.
+	if a[len(a)-1]["window_end"] != b[0]["window_start"] {
+		t.Errorf("a gap across the reopen: %v then %v", a[len(a)-1]["window_end"], b[0]["window_start"])
+	}
+	if len(ofType(records(t, second), "summary")) != 1 {
+		t.Error("the summary belongs in the new file")
 	}
 }
