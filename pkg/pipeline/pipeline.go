@@ -70,7 +70,7 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 	for {
 		n++
 		if lv != nil && n%liveEvery == 0 {
-			if err = ctx.Err(); err != nil {
+			if err = errors.Join(ctx.Err(), w.Err()); err != nil {
 				break
 			}
 			lv.tick(&st, w)
@@ -88,7 +88,7 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		}
 		if err = src.Next(&p); err != nil {
 			if err == capture.ErrTimeout {
-				if err = ctx.Err(); err != nil {
+				if err = errors.Join(ctx.Err(), w.Err()); err != nil {
 					break
 				}
 				if lv != nil {
