@@ -31,3 +31,12 @@ func Open(Config) (*Source, error) { return nil, errNotLinux }
 func (*Source) Next(*capture.Packet) error           { return errNotLinux }
 func (*Source) Close() error                         { return nil }
 func (*Source) CaptureStats() (capture.Stats, error) { return capture.Stats{}, errNotLinux }
+
+// Hook names a place a program is attached (see the Linux build).
+type Hook string
+
+// IngressHook: nothing is attached off Linux.
+func (*Source) IngressHook() Hook { return "" }
+
+// EgressHook: nothing is attached off Linux.
+func (*Source) EgressHook() Hook { return "" }

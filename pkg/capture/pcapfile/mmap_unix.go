@@ -4,7 +4,8 @@ package pcapfile
 
 import (
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapFile maps a regular file read-only, or returns nil when it cannot (not
@@ -15,12 +16,12 @@ func mapFile(f *os.File) []byte {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() <= 0 || fi.Size() != int64(int(fi.Size())) {
 		return nil
 	}
-	mm, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	mm, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil
 	}
-	_ = syscall.Madvise(mm, syscall.MADV_SEQUENTIAL)
+	_ = unix.Madvise(mm, unix.MADV_SEQUENTIAL)
 	return mm
 }
 
-func unmapFile(mm []byte) { _ = syscall.Munmap(mm) }
+func unmapFile(mm []byte) { _ = unix.Munmap(mm) }
