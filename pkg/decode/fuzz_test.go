@@ -15,7 +15,7 @@ import (
 // parser about the match and the header fields.
 func FuzzDecode(f *testing.F) {
 	links := []capture.LinkType{capture.LinkEthernet, capture.LinkRaw, capture.LinkNull, capture.LinkLinuxSLL,
-		capture.LinkLinuxSLL2, capture.LinkNFLOG, capture.LinkIPoIB, capture.LinkIPv6}
+		capture.LinkLinuxSLL2, capture.LinkNFLOG, capture.LinkIPoIB, capture.LinkIPv6, capture.LinkSynRecord}
 	f.Add(uint8(0), build(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), synTCP(445)))
 	f.Add(uint8(0), build(f, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), synTCP(445)))
 	f.Add(uint8(1), build(f, ip4(layers.IPProtocol(47)), gopacket.Payload([]byte{0, 0, 8, 0}), ip4(layers.IPProtocolTCP), synTCP(445)))

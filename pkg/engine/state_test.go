@@ -104,3 +104,32 @@ func TestStateRefusesBadFiles(t *testing.T) {
 		t.Errorf("good file refused: %v", err)
 	}
 }
+
+// FuzzLoadState: a state file is untrusted bytes. Loading must refuse or
+// accept, never panic or allocate from a lying header, and an accepted
+// file must save back to the same bytes' meaning.
+func FuzzLoadState(f *testing.F) {
+	e1, _ := New(small(), &recorder{})
+	for i := 0; i < 3; i++ {
+		s := syn(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String(), "198.18.0.1")
+		s.Ts = e1.Packet(t0+int64(i), 60)
+		e1.Syn(&s)
+	}
+	var buf bytes.Buffer
+	e1.SaveState(&buf)
+	f.Add(buf.Bytes())
+	f.Add([]byte("synscope-state"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, _ := New(small(), &recorder{})
+		if err := e.LoadState(bytes.NewReader(b), int64(len(b))); err != nil {
+			if !errors.Is(err, ErrStateMismatch) {
+				t.Fatalf("error not wrapped as a mismatch: %v", err)
+			}
+			return
+		}
+		var again bytes.Buffer
+		if err := e.SaveState(&again); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
