@@ -47,6 +47,7 @@ type Config struct {
 	Egress         bool
 	User           string // "" keeps the privileges
 	StatsEvery     time.Duration
+	ScannerTargets int
 	StateFile      string
 	StateReset     bool
 	StateEvery     time.Duration
@@ -68,6 +69,7 @@ func (c *Config) Engine() engine.Config {
 		TopSources:     c.TopSources,
 		FloodThreshold: c.FloodThreshold,
 		HomeNet:        c.HomeNet,
+		ScannerTargets: c.ScannerTargets,
 	}
 }
 
@@ -94,6 +96,7 @@ const (
 	kEgress     = "egress"
 	kUser       = "user"
 	kStatsEvery = "stats-interval"
+	kScanner    = "scanner-targets"
 	kStateFile  = "state-file"
 	kStateReset = "state-reset"
 	kStateEvery = "state-interval"
@@ -110,7 +113,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources, kFlood,
-	kCapture, kPromisc, kEgress, kUser, kStatsEvery, kStateFile, kStateReset, kStateEvery,
+	kCapture, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kStateFile, kStateReset, kStateEvery,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -125,6 +128,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.Bool(kEgress, true, "also watch SYNs leaving the interface (eBPF: TCX egress), to catch our own hosts scanning out")
 	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
 	fs.String(kStatsEvery, "1m", "live: write a stats record this `often`")
+	fs.String(kScanner, strconv.Itoa(d.ScannerTargets), "report one of our own hosts (--home-net, or seen leaving the interface) as an outbound scanner once its SYNs reach this many targets")
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
 	fs.String(kStateEvery, "5m", "live: save the --state-file this `often`")
@@ -251,6 +255,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	c.Egress = v.GetBool(kEgress)
 	c.User = strings.TrimSpace(v.GetString(kUser))
 	if c.StatsEvery, err = duration(v, kStatsEvery); err != nil {
+		return err
+	}
+	if c.ScannerTargets, err = positive(v, kScanner, 1000); err != nil {
 		return err
 	}
 	c.StateFile = strings.TrimSpace(v.GetString(kStateFile))
@@ -431,6 +438,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kEgress:     strconv.FormatBool(c.Egress),
 		kUser:       strconv.Quote(c.User),
 		kStatsEvery: c.StatsEvery.String(),
+		kScanner:    strconv.Itoa(c.ScannerTargets),
 		kStateFile:  strconv.Quote(c.StateFile),
 		kStateReset: strconv.FormatBool(c.StateReset),
 		kStateEvery: c.StateEvery.String(),

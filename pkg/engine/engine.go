@@ -26,6 +26,9 @@ type Config struct {
 	// HomeNet lists our own networks: new sources are then told apart as
 	// inbound, outbound (our host scanning out), internal or external.
 	HomeNet []netip.Prefix
+	// ScannerTargets: one of our own hosts whose SYNs reach this many
+	// distinct destinations is reported as a scanner (0: never).
+	ScannerTargets int
 }
 
 // DefaultConfig is the configuration DESIGN.md describes.
@@ -37,6 +40,7 @@ func DefaultConfig() Config {
 		MaxTargets:     1_000_000,
 		TopSources:     10,
 		FloodThreshold: 500,
+		ScannerTargets: 10,
 	}
 }
 
@@ -148,10 +152,12 @@ type key [16]byte
 
 // entry is what the engine remembers of a source: 32 bytes.
 type entry struct {
-	first   int64 // first SYN of the current episode (since the last silence > lookback)
-	last    int64
-	targets uint64 // a 64-bit linear-counting sketch of destinations
-	syns    uint32
+	first    int64 // first SYN of the current episode (since the last silence > lookback)
+	last     int64
+	targets  uint64 // a 64-bit linear-counting sketch of destinations
+	syns     uint32
+	dir      Direction
+	reported bool // an outbound_scanner record was written for this episode
 }
 
 // Engine is single-owner state: one goroutine feeds it.
@@ -331,6 +337,9 @@ func (e *Engine) Syn(s *decode.Syn) {
 		v.last = t
 		v.syns++
 		v.targets |= 1 << (hashDst(s) & 63)
+		if (v.dir == DirOutbound || v.dir == DirInternal) && !v.reported {
+			v.reported = e.reportScanner(s, v)
+		}
 		e.sources[k] = v
 		return
 	}
@@ -351,7 +360,7 @@ func (e *Engine) Syn(s *decode.Syn) {
 		e.srcRec.PrevLastSeen = v.last
 		e.offerTop(k, v)
 	}
-	ne := entry{first: t, last: t, syns: 1, targets: 1 << (hashDst(s) & 63)}
+	ne := entry{first: t, last: t, syns: 1, targets: 1 << (hashDst(s) & 63), dir: e.srcRec.Direction}
 	if known || len(e.sources) < e.cfg.MaxSources {
 		e.sources[k] = ne
 	} else {
@@ -359,6 +368,35 @@ func (e *Engine) Syn(s *decode.Syn) {
 		e.c.Untracked++
 	}
 	e.emit.Source(&e.srcRec)
+}
+
+// ScannerRecord says that one of our own hosts (outbound or internal by
+// --home-net, or seen leaving the interface) has started scanning: it has
+// sent SYNs to ScannerTargets distinct destinations in this episode.
+type ScannerRecord struct {
+	Syn             decode.Syn // the SYN that crossed the threshold
+	Direction       Direction
+	FirstSeen       int64
+	SynPackets      uint32
+	DistinctTargets int // estimated
+}
+
+// ScannerEmitter is implemented by emitters that want ScannerRecords.
+type ScannerEmitter interface {
+	Scanner(*ScannerRecord)
+}
+
+// reportScanner writes a ScannerRecord once an own host's SYNs reach
+// ScannerTargets distinct destinations; it reports whether it did.
+func (e *Engine) reportScanner(s *decode.Syn, v entry) bool {
+	n := estimate(v.targets)
+	if n < e.cfg.ScannerTargets {
+		return false
+	}
+	if se, ok := e.emit.(ScannerEmitter); ok {
+		se.Scanner(&ScannerRecord{Syn: *s, Direction: v.dir, FirstSeen: v.first, SynPackets: v.syns, DistinctTargets: n})
+	}
+	return true
 }
 
 // direction classifies a new source's SYN by --home-net, or else by the

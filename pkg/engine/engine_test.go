@@ -9,8 +9,9 @@ import (
 )
 
 type recorder struct {
-	sources []SourceRecord
-	windows []WindowRecord
+	sources  []SourceRecord
+	windows  []WindowRecord
+	scanners []ScannerRecord
 }
 
 func (r *recorder) Source(s *SourceRecord) { r.sources = append(r.sources, *s) }
@@ -316,5 +317,26 @@ func TestDirectionByHomeNet(t *testing.T) {
 	e.Syn(&s)
 	if rec2.sources[0].Direction != DirOutbound {
 		t.Errorf("egress without home-net: %v", rec2.sources[0].Direction)
+	}
+}
+
+func (r *recorder) Scanner(s *ScannerRecord) { r.scanners = append(r.scanners, *s) }
+
+func TestOwnHostScanningOutIsReportedOnce(t *testing.T) {
+	cfg := small()
+	cfg.HomeNet = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	var steps []step
+	for i := 0; i < 40; i++ { // the Monday laptop: one SYN a second to new addresses
+		steps = append(steps, step{t0 + int64(i)*sec, "10.1.1.1", netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).String()})
+		steps = append(steps, step{t0 + int64(i)*sec + 1, "203.0.113.5", netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}).String()}) // inbound scanner: not ours
+	}
+	rec := run(t, cfg, steps)
+	if len(rec.scanners) != 1 {
+		t.Fatalf("%d scanner records, want 1: %+v", len(rec.scanners), rec.scanners)
+	}
+	sc := rec.scanners[0]
+	if sc.Syn.SrcAddr().String() != "10.1.1.1" || sc.Direction != DirOutbound || sc.DistinctTargets < cfg.ScannerTargets ||
+		sc.FirstSeen != t0 || sc.Syn.Ts > t0+20*sec {
+		t.Errorf("%+v", sc)
 	}
 }

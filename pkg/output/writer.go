@@ -87,6 +87,25 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	w.finish()
 }
 
+// Scanner writes an `outbound_scanner` record: one of our own hosts has
+// started scanning.
+func (w *Writer) Scanner(r *engine.ScannerRecord) {
+	s := &r.Syn
+	o := w.begin("outbound_scanner", s.Ts)
+	o.str("src_ip", s.SrcAddr().String())
+	o.str("direction", r.Direction.String())
+	o.time("first_seen", r.FirstSeen)
+	o.uint("syn_packets", uint64(r.SynPackets))
+	o.int("distinct_targets_est", int64(r.DistinctTargets))
+	minutes := float64(s.Ts-r.FirstSeen) / 6e10
+	if minutes > 0 {
+		o.float("syn_per_minute", round(float64(r.SynPackets)/minutes))
+	}
+	o.str("last_dst_ip", s.DstAddr().String())
+	o.uint("last_dst_port", uint64(s.DstPort))
+	w.finish()
+}
+
 // Window writes a `window` record when a window closes.
 func (w *Writer) Window(r *engine.WindowRecord) {
 	o := w.begin("window", r.End)

@@ -92,3 +92,18 @@ func TestWriteErrorSticks(t *testing.T) {
 		t.Errorf("flush error %v", err)
 	}
 }
+
+func TestScannerRecord(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, "gw1")
+	first := time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
+	s := decode.Syn{Ts: first + int64(19*time.Second), DstPort: 445, WScale: 0xff}
+	copy(s.Src[:], []byte{10, 1, 1, 1})
+	copy(s.Dst[:], []byte{198, 51, 100, 19})
+	w.Scanner(&engine.ScannerRecord{Syn: s, Direction: engine.DirOutbound, FirstSeen: first, SynPackets: 20, DistinctTargets: 11})
+	w.Flush()
+	want := `{"event_type":"outbound_scanner","ts":"2009-01-12T08:00:19.000000000Z","sensor":"gw1","src_ip":"10.1.1.1","direction":"outbound","first_seen":"2009-01-12T08:00:00.000000000Z","syn_packets":20,"distinct_targets_est":11,"syn_per_minute":63.1579,"last_dst_ip":"198.51.100.19","last_dst_port":445}` + "\n"
+	if buf.String() != want {
+		t.Errorf("\n got %s\nwant %s", buf.String(), want)
+	}
+}

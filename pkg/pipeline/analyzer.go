@@ -18,6 +18,9 @@ type Analyzer struct {
 // Source implements engine.Emitter.
 func (a *Analyzer) Source(r *engine.SourceRecord) { a.W.Source(r) }
 
+// Scanner implements engine.ScannerEmitter.
+func (a *Analyzer) Scanner(r *engine.ScannerRecord) { a.W.Scanner(r) }
+
 // Window implements engine.Emitter.
 func (a *Analyzer) Window(r *engine.WindowRecord) {
 	a.W.Window(r)
