@@ -140,6 +140,7 @@ func TestLiveEqualsOffline(t *testing.T) {
 			if c.gateway {
 				// The gateway's own host scans out: the infected laptop.
 				captest.Hping(t, p.SensorNS, captest.ScanAddr, 445, 5, false)
+				captest.Masscan(t, p.SensorNS, p.SensorIf, captest.SensorAddr, p.ScanMAC, "198.18.0.10-198.18.0.40", "445")
 			}
 			time.Sleep(300 * time.Millisecond)
 			live, stderr := stop()
@@ -172,6 +173,10 @@ func TestLiveEqualsOffline(t *testing.T) {
 				// does not, but --home-net tells both the same.
 				if !strings.Contains(strings.Join(gotSrc, "\n"), "198.18.0.2>198.18.0.1:445 outbound") {
 					t.Errorf("the gateway's own host scanning out is not reported as outbound: %v", gotSrc)
+				}
+				scanners := ofType(records(t, live), "outbound_scanner")
+				if len(scanners) != 1 || scanners[0]["src_ip"] != captest.SensorAddr || scanners[0]["direction"] != "outbound" {
+					t.Errorf("outbound_scanner records: %v", scanners)
 				}
 			}
 			if strings.Join(gotSrc, "\n") != strings.Join(wantSrc, "\n") {
