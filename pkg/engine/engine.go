@@ -167,17 +167,25 @@ type Engine struct {
 	lookback int64
 	emit     Emitter
 
-	started   bool
-	now       int64 // latest packet time; the clock
-	winStart  int64
-	cur       WindowRecord
-	sources   map[key]entry
-	targets   map[key]struct{}
-	lastSweep int64
-	c         Counters
-	top       []TopSource
-	srcRec    SourceRecord
-	prefixes  map[uint64]int64 // prefix -> last SYN
+	started  bool
+	now      int64 // latest packet time; the clock
+	winStart int64
+	cur      WindowRecord
+	// Sources live in two generations: a source touched is in sources; one
+	// not touched since the last rotation sits in oldSources, and moves
+	// back when it is. Rotating once per lookback drops a generation whose
+	// every entry is older than the lookback (see rotate): forgetting costs
+	// no walk over the table, so no pause, whatever its size.
+	sources     map[key]entry
+	oldSources  map[key]entry
+	draining    map[key]entry // a dropped generation, offered to the top list a batch per window
+	targets     map[key]struct{}
+	rotatedAt   int64
+	c           Counters
+	top         []TopSource
+	srcRec      SourceRecord
+	prefixes    map[uint64]int64 // prefix -> last SYN, in two generations like sources
+	oldPrefixes map[uint64]int64
 	// Flood detection: new sources per second over the last 10 seconds.
 	burstSec   [10]int64
 	burstCount [10]uint32
@@ -191,13 +199,15 @@ func New(cfg Config, emit Emitter) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{
-		cfg:      cfg,
-		window:   int64(cfg.Window),
-		lookback: int64(cfg.Lookback),
-		emit:     emit,
-		sources:  make(map[key]entry, 1024),
-		targets:  make(map[key]struct{}, 1024),
-		prefixes: make(map[uint64]int64, 1024),
+		cfg:         cfg,
+		window:      int64(cfg.Window),
+		lookback:    int64(cfg.Lookback),
+		emit:        emit,
+		sources:     make(map[key]entry, 1024),
+		oldSources:  map[key]entry{},
+		oldPrefixes: map[uint64]int64{},
+		targets:     make(map[key]struct{}, 1024),
+		prefixes:    make(map[uint64]int64, 1024),
 	}, nil
 }
 
@@ -229,7 +239,7 @@ func (e *Engine) Start(ts int64) {
 		// starts again.)
 		e.c.FirstPacket = r.first
 	}
-	e.lastSweep = ts
+	e.rotatedAt = ts
 	e.cur = WindowRecord{Start: e.winStart, End: e.winStart + e.window}
 }
 
@@ -264,6 +274,7 @@ func (e *Engine) Advance(ts int64) {
 	for ts >= e.cur.End {
 		e.closeWindow()
 	}
+	e.drain(drainBatch) // once per step, whatever the windows it closed
 }
 
 func (e *Engine) closeWindow() {
@@ -286,27 +297,61 @@ func (e *Engine) closeWindow() {
 	e.cur = WindowRecord{Start: next, End: next + e.window}
 	// Forget sources silent for longer than the lookback. It changes no
 	// count (such a source is new when it returns either way) and keeps the
-	// table bounded by the lookback.
-	if next-e.lastSweep >= e.lookback/4 || len(e.sources) >= e.cfg.MaxSources {
-		e.sweep(next)
+	// tables bounded by two lookbacks.
+	if next-e.rotatedAt >= e.lookback {
+		e.rotate(next)
 	}
 }
 
-func (e *Engine) sweep(now int64) {
-	e.lastSweep = now
-	for k, v := range e.sources {
-		if now-v.last > e.lookback {
-			e.offerTop(k, v)
-			delete(e.sources, k)
-			e.c.Expired++
-		}
-	}
-	for k, last := range e.prefixes {
-		if now-last > e.lookback {
-			delete(e.prefixes, k)
-		}
-	}
+// drainBatch bounds the work one step of the clock spends on a dropped
+// generation: about a millisecond.
+const drainBatch = 1 << 13
+
+// rotate starts a new generation. Every entry still in oldSources was last
+// touched before the previous rotation, at least one lookback before now,
+// so now it is older than the lookback: the whole generation is expired and
+// is dropped without looking at it (its entries are offered to the top list
+// a batch at a time, by drain).
+func (e *Engine) rotate(now int64) {
+	// A previous drop not offered in full yet (a clock jump of several
+	// lookbacks in one step) gets one more batch; the rest is let go
+	// unseen: the top list may miss an episode, the pause stays bounded.
+	e.drain(drainBatch)
+	e.c.Expired += uint64(len(e.oldSources))
+	e.draining = e.oldSources
+	e.oldSources, e.sources = e.sources, make(map[key]entry, 1024)
+	e.oldPrefixes, e.prefixes = e.prefixes, make(map[uint64]int64, 1024)
+	e.rotatedAt = now
 }
+
+// drain offers up to n entries (all when n < 0) of a dropped generation to
+// the top list and lets them go.
+func (e *Engine) drain(n int) {
+	for k, v := range e.draining {
+		if n == 0 {
+			return
+		}
+		n--
+		e.offerTop(k, v)
+		delete(e.draining, k)
+	}
+	e.draining = nil
+}
+
+// lookup finds a source in either generation, moving an old one back to
+// the current generation's side (the caller stores it there).
+func (e *Engine) lookup(k key) (entry, bool) {
+	if v, ok := e.sources[k]; ok {
+		return v, true
+	}
+	v, ok := e.oldSources[k]
+	if ok {
+		delete(e.oldSources, k)
+	}
+	return v, ok
+}
+
+func (e *Engine) tracked() int { return len(e.sources) + len(e.oldSources) }
 
 // Syn accounts one matched SYN. s.Ts must be the time Packet returned.
 func (e *Engine) Syn(s *decode.Syn) {
@@ -320,15 +365,19 @@ func (e *Engine) Syn(s *decode.Syn) {
 		e.cur.TargetsCapped = true
 	}
 	pk := prefixOf(s)
-	if last, seen := e.prefixes[pk]; !seen || t-last > e.lookback {
-		if seen || len(e.prefixes) < e.cfg.MaxSources {
-			e.cur.NewPrefixes++
-			e.prefixes[pk] = t
+	last, seen := e.prefixes[pk]
+	if !seen {
+		if last, seen = e.oldPrefixes[pk]; seen {
+			delete(e.oldPrefixes, pk)
 		}
-	} else {
+	}
+	if !seen || t-last > e.lookback {
+		e.cur.NewPrefixes++
+	}
+	if seen || len(e.prefixes)+len(e.oldPrefixes) < e.cfg.MaxSources {
 		e.prefixes[pk] = t
 	}
-	v, known := e.sources[k]
+	v, known := e.lookup(k)
 	isNew := !known || t-v.last > e.lookback
 	if !isNew {
 		if v.last < e.cur.Start {
@@ -361,7 +410,7 @@ func (e *Engine) Syn(s *decode.Syn) {
 		e.offerTop(k, v)
 	}
 	ne := entry{first: t, last: t, syns: 1, targets: 1 << (hashDst(s) & 63), dir: e.srcRec.Direction}
-	if known || len(e.sources) < e.cfg.MaxSources {
+	if known || e.tracked() < e.cfg.MaxSources {
 		e.sources[k] = ne
 	} else {
 		e.cur.Untracked++
@@ -470,15 +519,18 @@ func (e *Engine) Flush() {
 		return
 	}
 	e.closeWindow()
-	for k, v := range e.sources {
-		e.offerTop(k, v)
+	e.drain(-1)
+	for _, m := range []map[key]entry{e.sources, e.oldSources} {
+		for k, v := range m {
+			e.offerTop(k, v)
+		}
 	}
 }
 
 // Counters returns the running totals.
 func (e *Engine) Counters() Counters {
 	c := e.c
-	c.TrackedSources = uint64(len(e.sources))
+	c.TrackedSources = uint64(e.tracked())
 	c.LastPacket = e.now
 	c.StartedAnything = e.started
 	return c

@@ -40,14 +40,20 @@ func (e *Engine) SaveState(w io.Writer) error {
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<16)
 	var live, livePrefixes uint64
-	for _, v := range e.sources {
-		if e.now-v.last <= e.lookback {
-			live++
+	sourceGens := []map[key]entry{e.sources, e.oldSources}
+	prefixGens := []map[uint64]int64{e.prefixes, e.oldPrefixes}
+	for _, m := range sourceGens {
+		for _, v := range m {
+			if e.now-v.last <= e.lookback {
+				live++
+			}
 		}
 	}
-	for _, last := range e.prefixes {
-		if e.now-last <= e.lookback {
-			livePrefixes++
+	for _, m := range prefixGens {
+		for _, last := range m {
+			if e.now-last <= e.lookback {
+				livePrefixes++
+			}
 		}
 	}
 	var h [stateHeaderLen]byte
@@ -62,25 +68,29 @@ func (e *Engine) SaveState(w io.Writer) error {
 	le.PutUint64(h[60:], livePrefixes)
 	bw.Write(h[:])
 	var rec [sourceRecLen]byte
-	for k, v := range e.sources {
-		if e.now-v.last > e.lookback {
-			continue
+	for _, m := range sourceGens {
+		for k, v := range m {
+			if e.now-v.last > e.lookback {
+				continue
+			}
+			copy(rec[:16], k[:])
+			le.PutUint64(rec[16:], uint64(v.first))
+			le.PutUint64(rec[24:], uint64(v.last))
+			le.PutUint64(rec[32:], v.targets)
+			le.PutUint32(rec[40:], v.syns)
+			bw.Write(rec[:])
 		}
-		copy(rec[:16], k[:])
-		le.PutUint64(rec[16:], uint64(v.first))
-		le.PutUint64(rec[24:], uint64(v.last))
-		le.PutUint64(rec[32:], v.targets)
-		le.PutUint32(rec[40:], v.syns)
-		bw.Write(rec[:])
 	}
 	var pr [prefixRecLen]byte
-	for k, last := range e.prefixes {
-		if e.now-last > e.lookback {
-			continue
+	for _, m := range prefixGens {
+		for k, last := range m {
+			if e.now-last > e.lookback {
+				continue
+			}
+			le.PutUint64(pr[:], k)
+			le.PutUint64(pr[8:], uint64(last))
+			bw.Write(pr[:])
 		}
-		le.PutUint64(pr[:], k)
-		le.PutUint64(pr[8:], uint64(last))
-		bw.Write(pr[:])
 	}
 	if err := bw.Flush(); err != nil {
 		return err
