@@ -35,7 +35,7 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 		log.Warn().Str("iface", cfg.Iface).Msg("the interface is down: no packets until it is brought up ('ip link set IFACE up')")
 	}
 	openEBPF := func() (capture.Source, string, error) {
-		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress})
+		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress, Ingress: ingressMode(cfg.IngressHook)})
 		if err != nil {
 			return nil, "", err
 		}

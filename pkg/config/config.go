@@ -43,6 +43,7 @@ type Config struct {
 	TopSources     int
 	FloodThreshold int
 	Capture        string // auto, ebpf, afpacket
+	IngressHook    string // auto, xdp, xdp-generic, tc
 	Promisc        bool
 	Egress         bool
 	User           string // "" keeps the privileges
@@ -92,6 +93,7 @@ const (
 	kTopSources = "top-sources"
 	kFlood      = "flood-threshold"
 	kCapture    = "capture"
+	kIngress    = "ingress-hook"
 	kPromisc    = "promisc"
 	kEgress     = "egress"
 	kUser       = "user"
@@ -113,7 +115,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources, kFlood,
-	kCapture, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kStateFile, kStateReset, kStateEvery,
+	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kStateFile, kStateReset, kStateEvery,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -124,6 +126,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.StringArrayP(kRead, "r", nil, "read packets from capture `file`s or directories (pcap, pcapng, gzip); repeatable, or list them after the flags")
 	fs.StringP(kIface, "i", "", "capture live from `interface` (needs root, or CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON / CAP_NET_RAW)")
 	fs.String(kCapture, "auto", "live capture backend: auto (eBPF where the kernel allows, else AF_PACKET), ebpf, afpacket")
+	fs.String(kIngress, "auto", "eBPF ingress hook: auto (native XDP, else generic XDP, else TC), xdp, xdp-generic, tc")
 	fs.Bool(kPromisc, false, "put the interface in promiscuous mode (span ports and taps)")
 	fs.Bool(kEgress, true, "also watch SYNs leaving the interface (eBPF: TCX egress), to catch our own hosts scanning out")
 	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
@@ -249,6 +252,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		c.HomeNet = append(c.HomeNet, p.Masked())
 	}
 	if c.Capture, err = oneOf(v, kCapture, "auto", "ebpf", "afpacket"); err != nil {
+		return err
+	}
+	if c.IngressHook, err = oneOf(v, kIngress, "auto", "xdp", "xdp-generic", "tc"); err != nil {
 		return err
 	}
 	c.Promisc = v.GetBool(kPromisc)
@@ -434,6 +440,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kTopSources: strconv.Itoa(c.TopSources),
 		kFlood:      strconv.Itoa(c.FloodThreshold),
 		kCapture:    c.Capture,
+		kIngress:    c.IngressHook,
 		kPromisc:    strconv.FormatBool(c.Promisc),
 		kEgress:     strconv.FormatBool(c.Egress),
 		kUser:       strconv.Quote(c.User),

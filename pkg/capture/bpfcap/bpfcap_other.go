@@ -17,7 +17,11 @@ type Config struct {
 	Ports    *ports.Set
 	Egress   bool
 	RingSize int
+	Ingress  IngressMode
 }
+
+// IngressMode chooses where the ingress program goes (see the Linux build).
+type IngressMode int
 
 // Source is not available on this platform.
 type Source struct{}
