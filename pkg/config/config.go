@@ -49,6 +49,7 @@ type Config struct {
 	User           string // "" keeps the privileges
 	StatsEvery     time.Duration
 	ScannerTargets int
+	MaxGap         time.Duration
 	StateFile      string
 	StateReset     bool
 	StateEvery     time.Duration
@@ -71,6 +72,7 @@ func (c *Config) Engine() engine.Config {
 		FloodThreshold: c.FloodThreshold,
 		HomeNet:        c.HomeNet,
 		ScannerTargets: c.ScannerTargets,
+		MaxGap:         c.MaxGap,
 	}
 }
 
@@ -99,6 +101,7 @@ const (
 	kUser       = "user"
 	kStatsEvery = "stats-interval"
 	kScanner    = "scanner-targets"
+	kMaxGap     = "max-gap"
 	kStateFile  = "state-file"
 	kStateReset = "state-reset"
 	kStateEvery = "state-interval"
@@ -115,7 +118,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources, kFlood,
-	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kStateFile, kStateReset, kStateEvery,
+	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kMaxGap, kStateFile, kStateReset, kStateEvery,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -132,6 +135,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
 	fs.String(kStatsEvery, "1m", "live: write a stats record this `often`")
 	fs.String(kScanner, strconv.Itoa(d.ScannerTargets), "report one of our own hosts (--home-net, or seen leaving the interface) as an outbound scanner once its SYNs reach this many targets")
+	fs.String(kMaxGap, "7d", "a packet stamped more than this after the clock is a bad timestamp (analysed at the clock, counted) unless 64 in a row agree; then the windows resume after the gap")
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
 	fs.String(kStateEvery, "5m", "live: save the --state-file this `often`")
@@ -264,6 +268,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		return err
 	}
 	if c.ScannerTargets, err = positive(v, kScanner, 1000); err != nil {
+		return err
+	}
+	if c.MaxGap, err = duration(v, kMaxGap); err != nil {
 		return err
 	}
 	c.StateFile = strings.TrimSpace(v.GetString(kStateFile))
@@ -446,6 +453,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kUser:       strconv.Quote(c.User),
 		kStatsEvery: c.StatsEvery.String(),
 		kScanner:    strconv.Itoa(c.ScannerTargets),
+		kMaxGap:     c.MaxGap.String(),
 		kStateFile:  strconv.Quote(c.StateFile),
 		kStateReset: strconv.FormatBool(c.StateReset),
 		kStateEvery: c.StateEvery.String(),

@@ -29,7 +29,17 @@ type Config struct {
 	// ScannerTargets: one of our own hosts whose SYNs reach this many
 	// distinct destinations is reported as a scanner (0: never).
 	ScannerTargets int
+	// MaxGap bounds a forward jump of packet time. A packet stamped more
+	// than MaxGap after the clock is taken for a bad timestamp (real
+	// captures have them: a stamp of 0, a year ahead) and analysed at the
+	// clock, counted as a time jump, unless jumpConfirm packets in a row
+	// agree: then the capture really resumed later, and the windows resume
+	// after the gap without filling it with empty ones.
+	MaxGap time.Duration
 }
+
+// jumpConfirm packets in a row beyond MaxGap make a jump real.
+const jumpConfirm = 64
 
 // DefaultConfig is the configuration DESIGN.md describes.
 func DefaultConfig() Config {
@@ -41,6 +51,7 @@ func DefaultConfig() Config {
 		TopSources:     10,
 		FloodThreshold: 500,
 		ScannerTargets: 10,
+		MaxGap:         7 * 24 * time.Hour,
 	}
 }
 
@@ -59,6 +70,8 @@ func (c Config) Validate() error {
 		return errors.New("max-targets: must be at least 1")
 	case c.TopSources < 0:
 		return errors.New("top-sources: must not be negative")
+	case c.MaxGap < c.Window:
+		return fmt.Errorf("max-gap %v: must be at least one window (%v)", c.MaxGap, c.Window)
 	case c.FloodThreshold < 2:
 		return errors.New("flood-threshold: must be at least 2 new sources per 10 s")
 	}
@@ -112,6 +125,8 @@ type WindowRecord struct {
 	TargetsCapped    bool // DistinctTargets hit MaxTargets and is a lower bound
 	OutOfOrder       uint64
 	Untracked        uint64  // new sources not remembered because the table was full
+	TimeJumps        uint64  // packets stamped more than MaxGap ahead, analysed at the clock
+	GapBefore        bool    // the capture resumed after a gap longer than MaxGap before this window
 	NewPrefixes      uint64  // /24 (IPv4) or /48 (IPv6) prefixes with no SYN in the lookback before
 	FloodSources     uint64  // of NewSources, those that arrived in a flood
 	Exposure         float64 // fraction of the window the capture covered (first and last windows are partial)
@@ -128,6 +143,8 @@ type Counters struct {
 	NewSources      uint64
 	Returning       uint64
 	OutOfOrder      uint64
+	TimeJumps       uint64 // packets stamped more than MaxGap ahead, analysed at the clock
+	Gaps            uint64 // gaps longer than MaxGap the capture resumed after
 	Untracked       uint64 // new sources the full table could not remember
 	Expired         uint64 // sources forgotten after the lookback
 	FloodSources    uint64 // new sources that arrived in floods
@@ -191,6 +208,8 @@ type Engine struct {
 	burstCount [10]uint32
 	flooding   bool
 	restored   *restored // a loaded state, applied at Start
+	jumpRun    int       // packets in a row stamped beyond MaxGap
+	warmFrom   int64     // warm-up counts from here: the first packet, or the end of a gap
 }
 
 // New builds an engine that sends its records to emit.
@@ -239,6 +258,7 @@ func (e *Engine) Start(ts int64) {
 		// starts again.)
 		e.c.FirstPacket = r.first
 	}
+	e.warmFrom = e.c.FirstPacket
 	e.rotatedAt = ts
 	e.cur = WindowRecord{Start: e.winStart, End: e.winStart + e.window}
 }
@@ -254,13 +274,38 @@ func (e *Engine) Packet(ts int64, wireLen int) int64 {
 		ts = e.now
 		e.c.OutOfOrder++
 		e.cur.OutOfOrder++
+		e.jumpRun = 0
+	} else if ts-e.now > int64(e.cfg.MaxGap) {
+		if e.jumpRun++; e.jumpRun < jumpConfirm {
+			ts = e.now
+			e.c.TimeJumps++
+			e.cur.TimeJumps++
+		} else {
+			e.jumpRun = 0
+			e.skipTo(ts)
+		}
 	} else {
+		e.jumpRun = 0
 		e.Advance(ts)
 	}
 	e.c.Packets++
 	e.c.Bytes += uint64(wireLen)
 	e.cur.Packets++
 	return ts
+}
+
+// skipTo resumes after a confirmed gap: the window in progress closes, and
+// the next one is the window of ts, marked; a gap longer than the lookback
+// starts warm-up again (nothing was watched in it).
+func (e *Engine) skipTo(ts int64) {
+	e.closeWindow()
+	if ts-e.now > e.lookback {
+		e.warmFrom = ts
+	}
+	e.now = ts
+	start := e.windowOf(ts)
+	e.cur = WindowRecord{Start: start, End: start + e.window, GapBefore: true}
+	e.c.Gaps++
 }
 
 // Advance moves the clock to ts without a packet (a live sensor's timer
@@ -286,7 +331,7 @@ func (e *Engine) closeWindow() {
 	}
 	w.FloodSources = min(w.FloodSources, w.NewSources)
 	w.DistinctTargets = uint64(len(e.targets))
-	w.Warmup = w.Start < e.c.FirstPacket+e.lookback
+	w.Warmup = w.Start < e.warmFrom+e.lookback
 	e.emit.Window(w)
 	e.c.Windows++
 	if w.TargetsCapped {

@@ -340,3 +340,33 @@ func TestOwnHostScanningOutIsReportedOnce(t *testing.T) {
 		t.Errorf("%+v", sc)
 	}
 }
+
+func TestTimeJumps(t *testing.T) {
+	cfg := small()
+	cfg.MaxGap = time.Hour
+	// A bad stamp years ahead, in the middle of a normal capture: analysed
+	// at the clock and counted; nothing is filled in.
+	steps := []step{{t0, "192.0.2.1", "198.18.0.1"}, {t0 + 5*365*24*hr, "192.0.2.2", "198.18.0.1"}, {t0 + 2*minute, "192.0.2.3", "198.18.0.1"}}
+	rec := run(t, cfg, steps)
+	if len(rec.windows) != 3 || rec.windows[0].TimeJumps != 1 || rec.windows[0].NewSources != 2 {
+		t.Fatalf("%d windows, first %+v", len(rec.windows), rec.windows[0])
+	}
+	// The capture really resumes a year later: jumpConfirm packets in a row
+	// make the jump real; the windows resume after the gap, marked, and
+	// warm-up starts again.
+	steps = []step{{t0, "192.0.2.1", "198.18.0.1"}}
+	later := t0 + 365*24*hr
+	for i := 0; i < jumpConfirm+10; i++ {
+		steps = append(steps, step{later + int64(i)*sec, "192.0.2.9", "198.18.0.1"})
+	}
+	rec = run(t, cfg, steps)
+	// The 64th packet (63 s after the resumption) confirms it: the windows
+	// resume with that packet's window.
+	if len(rec.windows) != 2 {
+		t.Fatalf("%d windows, want the first and the resumed one", len(rec.windows))
+	}
+	w := rec.windows[1]
+	if !w.GapBefore || w.Start != later+minute || !w.Warmup || rec.windows[0].TimeJumps != jumpConfirm-1 {
+		t.Errorf("resumed window %+v; first %+v", w, rec.windows[0])
+	}
+}

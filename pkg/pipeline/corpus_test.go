@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/ports"
 )
 
@@ -123,4 +126,42 @@ func TestCorpusSynCounts(t *testing.T) {
 		}
 	}
 	t.Logf("%d captures agree with the manifest's SYN count, %d known differences", agree, len(knownSynDiffs))
+}
+
+// TestCorpusWholePipeline runs every capture of the corpus through the
+// whole offline path. Real captures have bad timestamps (a stamp of 0, one
+// decades ahead): the windows written must stay bounded by --max-gap, not
+// by the span the bad stamps pretend.
+func TestCorpusWholePipeline(t *testing.T) {
+	dir := corpusDir(t)
+	all, _ := ports.Parse("1-65535")
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, ".txt") {
+			return err
+		}
+		files++
+		src, err := pcapfile.Open([]string{path})
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		w := output.NewWriter(io.Discard, "corpus")
+		eng, _ := engine.New(engine.DefaultConfig(), w)
+		st, err := Run(context.Background(), src, &decode.Decoder{Ports: all}, eng, w, Hooks{})
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		maxWindows := uint64(2 * 7 * 24 * 12) // two max-gaps of 5-minute windows
+		if st.Engine.Windows > maxWindows {
+			t.Errorf("%s: %d windows for %d packets (time jumps %d, gaps %d)", path, st.Engine.Windows, st.Engine.Packets, st.Engine.TimeJumps, st.Engine.Gaps)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 100 {
+		t.Fatalf("only %d files under %s", files, dir)
+	}
 }
