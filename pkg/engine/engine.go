@@ -152,7 +152,6 @@ type Counters struct {
 	Windows         uint64
 	FirstPacket     int64
 	LastPacket      int64 // latest packet time seen
-	TargetsCapped   uint64
 	StartedAnything bool
 }
 
@@ -184,10 +183,9 @@ type Engine struct {
 	lookback int64
 	emit     Emitter
 
-	started  bool
-	now      int64 // latest packet time; the clock
-	winStart int64
-	cur      WindowRecord
+	started bool
+	now     int64 // latest packet time; the clock
+	cur     WindowRecord
 	// Sources live in two generations: a source touched is in sources; one
 	// not touched since the last rotation sits in oldSources, and moves
 	// back when it is. Rotating once per lookback drops a generation whose
@@ -249,7 +247,6 @@ func (e *Engine) Start(ts int64) {
 	}
 	e.started = true
 	e.now = ts
-	e.winStart = e.windowOf(ts)
 	e.c.FirstPacket = ts
 	if r := e.restored; r != nil && r.first <= ts && ts-r.clock <= e.lookback {
 		// The capture goes on where the saved one stopped: warm-up counts
@@ -260,7 +257,8 @@ func (e *Engine) Start(ts int64) {
 	}
 	e.warmFrom = e.c.FirstPacket
 	e.rotatedAt = ts
-	e.cur = WindowRecord{Start: e.winStart, End: e.winStart + e.window}
+	start := e.windowOf(ts)
+	e.cur = WindowRecord{Start: start, End: start + e.window}
 }
 
 // Packet advances the clock with one frame of wireLen bytes stamped ts and
@@ -334,9 +332,6 @@ func (e *Engine) closeWindow() {
 	w.Warmup = w.Start < e.warmFrom+e.lookback
 	e.emit.Window(w)
 	e.c.Windows++
-	if w.TargetsCapped {
-		e.c.TargetsCapped++
-	}
 	next := w.End
 	clear(e.targets)
 	e.cur = WindowRecord{Start: next, End: next + e.window}

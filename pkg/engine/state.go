@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"time"
 )
 
 // The state file keeps what the lookback remembers, so a sensor that
@@ -181,13 +180,4 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 // restored is what a loaded state sets when the first packet comes.
 type restored struct {
 	clock, first int64
-}
-
-// StateAge says how far behind the given time the loaded state's clock is
-// (for a log line), or 0 without a loaded state.
-func (e *Engine) StateAge(now int64) time.Duration {
-	if e.restored == nil {
-		return 0
-	}
-	return time.Duration(now - e.restored.clock)
 }

@@ -264,6 +264,7 @@ func (w *Writer) Summary(s *Summary) {
 	o.uint("syn_packets", c.SynPackets)
 	o.uint("new_sources", c.NewSources)
 	o.uint("returning_sources", c.Returning)
+	o.uint("flood_new_sources", c.FloodSources)
 	o.str("ports", s.Ports)
 	o.str("window", s.Window.String())
 	o.str("lookback", s.Lookback.String())
