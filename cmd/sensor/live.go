@@ -96,7 +96,7 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		log.Info().Str("user", cfg.User).Msg("dropped root privileges")
 	}
 
-	w, _, eng, err := newAnalysis(cfg, out, log)
+	w, _, eng, err := newAnalysis(cfg, true, out, log)
 	if err != nil {
 		return output.Stats{}, err
 	}

@@ -25,7 +25,7 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 		return output.Stats{}, err
 	}
 	defer closeOut()
-	w, an, eng, err := newAnalysis(cfg, out, log)
+	w, an, eng, err := newAnalysis(cfg, false, out, log)
 	if err != nil {
 		return output.Stats{}, err
 	}
@@ -94,8 +94,9 @@ func openOutput(path string, stdout io.Writer) (io.Writer, func(), error) {
 
 // newAnalysis builds the stages after capture, shared by live and offline
 // runs: the writer, the growth classifier behind the analyzer, and the
-// engine, with its state loaded when there is a state file.
-func newAnalysis(cfg *config.Config, out io.Writer, log zerolog.Logger) (*output.Writer, *pipeline.Analyzer, *engine.Engine, error) {
+// engine, with its state loaded when there is a state file. A live engine
+// drops (and counts) a SYN whose shard ring is full; a file's waits.
+func newAnalysis(cfg *config.Config, live bool, out io.Writer, log zerolog.Logger) (*output.Writer, *pipeline.Analyzer, *engine.Engine, error) {
 	w := output.NewWriter(out, cfg.SensorID)
 	an := &pipeline.Analyzer{W: w}
 	if !cfg.GrowthOff {
@@ -105,7 +106,9 @@ func newAnalysis(cfg *config.Config, out io.Writer, log zerolog.Logger) (*output
 		}
 		an.G = g
 	}
-	eng, err := engine.New(cfg.Engine(), an)
+	ecfg := cfg.Engine()
+	ecfg.DropWhenFull = live
+	eng, err := engine.New(ecfg, an)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -39,6 +40,7 @@ type Config struct {
 	LogFormat      string
 	Progress       string
 	MaxSources     int
+	Shards         int // shard workers; "auto" in files and flags is the number of cores
 	MaxTargets     int
 	TopSources     int
 	FloodThreshold int
@@ -73,6 +75,7 @@ func (c *Config) Engine() engine.Config {
 		HomeNet:        c.HomeNet,
 		ScannerTargets: c.ScannerTargets,
 		MaxGap:         c.MaxGap,
+		Shards:         c.Shards,
 	}
 }
 
@@ -91,6 +94,7 @@ const (
 	kLogFormat  = "log-format"
 	kProgress   = "progress"
 	kMaxSources = "max-sources"
+	kShards     = "shards"
 	kMaxTargets = "max-targets"
 	kTopSources = "top-sources"
 	kFlood      = "flood-threshold"
@@ -117,7 +121,7 @@ const (
 
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
-	kLogLevel, kLogFormat, kProgress, kMaxSources, kMaxTargets, kTopSources, kFlood,
+	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kMaxGap, kStateFile, kStateReset, kStateEvery,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
@@ -148,7 +152,8 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
 	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto (console on a terminal)")
 	fs.String(kProgress, "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
-	fs.String(kMaxSources, strconv.Itoa(d.MaxSources), "most sources remembered at once; beyond it new sources are counted, not remembered")
+	fs.String(kMaxSources, strconv.Itoa(d.MaxSources), "most sources remembered at once; beyond it a new source takes the place of a stale or one-SYN one (counted as evicted) or is counted but not remembered (untracked)")
+	fs.String(kShards, "auto", "shard workers that own the per-source state, each on its own goroutine behind a lock-free ring (auto: one per core; 0: none, all on the capture goroutine)")
 	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
 	fs.String(kTopSources, strconv.Itoa(d.TopSources), "how many of the busiest sources the summary lists")
 	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "this many new sources within 10 s are a flood: counted apart, never growth")
@@ -267,7 +272,7 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.StatsEvery, err = duration(v, kStatsEvery); err != nil {
 		return err
 	}
-	if c.ScannerTargets, err = positive(v, kScanner, 1000); err != nil {
+	if c.ScannerTargets, err = positive(v, kScanner, engine.MaxScannerTargets); err != nil {
 		return err
 	}
 	if c.MaxGap, err = duration(v, kMaxGap); err != nil {
@@ -295,6 +300,11 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	}
 	if c.MaxSources, err = positive(v, kMaxSources, 1<<31); err != nil {
 		return err
+	}
+	if s := strings.ToLower(strings.TrimSpace(v.GetString(kShards))); s == "auto" {
+		c.Shards = runtime.NumCPU()
+	} else if c.Shards, err = strconv.Atoi(s); err != nil || c.Shards < 0 || c.Shards > 256 {
+		return keyErr(kShards, fmt.Errorf("%q is not auto or a whole number from 0 to 256", s))
 	}
 	if c.MaxTargets, err = positive(v, kMaxTargets, 1<<31); err != nil {
 		return err
@@ -443,6 +453,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kLogFormat:  c.LogFormat,
 		kProgress:   c.Progress,
 		kMaxSources: strconv.Itoa(c.MaxSources),
+		kShards:     strconv.Itoa(c.Shards),
 		kMaxTargets: strconv.Itoa(c.MaxTargets),
 		kTopSources: strconv.Itoa(c.TopSources),
 		kFlood:      strconv.Itoa(c.FloodThreshold),

@@ -3,12 +3,14 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
+	"runtime"
 	"slices"
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/ring"
+	"github.com/synscope/synscope/pkg/srctable"
 )
 
 // Config sets the engine's meanings. Zero values are not defaults: use
@@ -36,7 +38,25 @@ type Config struct {
 	// agree: then the capture really resumed later, and the windows resume
 	// after the gap without filling it with empty ones.
 	MaxGap time.Duration
+	// Shards is the number of shard workers, each on its own goroutine
+	// behind a ring; 0 runs the one shard inline on the caller's goroutine.
+	// The output is the same for every value, except that MaxSources is
+	// shared out evenly, so which sources a full table cannot keep depends
+	// on it.
+	Shards int
+	// DropWhenFull: a SYN that finds its shard's ring full is dropped and
+	// counted (a live capture must not wait) instead of waiting for room
+	// (a file can).
+	DropWhenFull bool
 }
+
+// MaxLookback bounds the lookback: the source table keeps times as 32-bit
+// milliseconds within a generation, which spans about three lookbacks.
+const MaxLookback = 240 * time.Hour
+
+// MaxScannerTargets is the most destinations the per-source sketch tells
+// apart (it saturates at 44).
+const MaxScannerTargets = 40
 
 // jumpConfirm packets in a row beyond MaxGap make a jump real.
 const jumpConfirm = 64
@@ -64,6 +84,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("window %v: must be at most 168h", c.Window)
 	case c.Lookback < c.Window:
 		return fmt.Errorf("lookback %v: must be at least one window (%v)", c.Lookback, c.Window)
+	case c.Lookback > MaxLookback:
+		return fmt.Errorf("lookback %v: must be at most %v", c.Lookback, MaxLookback)
+	case c.Shards < 0 || c.Shards > 256:
+		return fmt.Errorf("shards %d: must be 0 to 256", c.Shards)
+	case c.ScannerTargets > MaxScannerTargets:
+		return fmt.Errorf("scanner-targets %d: must be at most %d (the per-source sketch of destinations saturates above)", c.ScannerTargets, MaxScannerTargets)
 	case c.MaxSources < 1:
 		return errors.New("max-sources: must be at least 1")
 	case c.MaxTargets < 1:
@@ -125,6 +151,7 @@ type WindowRecord struct {
 	TargetsCapped    bool // DistinctTargets hit MaxTargets and is a lower bound
 	OutOfOrder       uint64
 	Untracked        uint64  // new sources not remembered because the table was full
+	Evicted          uint64  // remembered sources forgotten to make room for new ones (the table was full)
 	TimeJumps        uint64  // packets stamped more than MaxGap ahead, analysed at the clock
 	GapBefore        bool    // the capture resumed after a gap longer than MaxGap before this window
 	NewPrefixes      uint64  // /24 (IPv4) or /48 (IPv6) prefixes with no SYN in the lookback before
@@ -146,6 +173,8 @@ type Counters struct {
 	TimeJumps       uint64 // packets stamped more than MaxGap ahead, analysed at the clock
 	Gaps            uint64 // gaps longer than MaxGap the capture resumed after
 	Untracked       uint64 // new sources the full table could not remember
+	Evicted         uint64 // sources forgotten early to make room (the table was full)
+	ShardDrops      uint64 // SYNs dropped because their shard's ring was full (live capture only)
 	Expired         uint64 // sources forgotten after the lookback
 	FloodSources    uint64 // new sources that arrived in floods
 	TrackedSources  uint64 // remembered now
@@ -166,17 +195,15 @@ type TopSource struct {
 
 type key [16]byte
 
-// entry is what the engine remembers of a source: 32 bytes.
-type entry struct {
-	first    int64 // first SYN of the current episode (since the last silence > lookback)
-	last     int64
-	targets  uint64 // a 64-bit linear-counting sketch of destinations
-	syns     uint32
-	dir      Direction
-	reported bool // an outbound_scanner record was written for this episode
-}
-
-// Engine is single-owner state: one goroutine feeds it.
+// Engine is the front of the analysis, owned by one goroutine (the one that
+// reads the capture): it keeps the clock and the windows, counts what every
+// packet adds, and hands each SYN to the shard that owns its source. With
+// Shards > 0 each shard runs on its own goroutine behind a lock-free ring;
+// at every window's end (and every flushEvery SYNs) a marker goes down each
+// ring and the engine waits for every shard's records and counts, then
+// puts the records back in capture order: the output is the same whatever
+// the scheduling, and the same as with Shards == 0, where the one shard
+// runs inline.
 type Engine struct {
 	cfg      Config
 	window   int64
@@ -186,21 +213,25 @@ type Engine struct {
 	started bool
 	now     int64 // latest packet time; the clock
 	cur     WindowRecord
-	// Sources live in two generations: a source touched is in sources; one
-	// not touched since the last rotation sits in oldSources, and moves
-	// back when it is. Rotating once per lookback drops a generation whose
-	// every entry is older than the lookback (see rotate): forgetting costs
-	// no walk over the table, so no pause, whatever its size.
-	sources     map[key]entry
-	oldSources  map[key]entry
-	draining    map[key]entry // a dropped generation, offered to the top list a batch per window
-	targets     map[key]struct{}
-	rotatedAt   int64
-	c           Counters
-	top         []TopSource
-	srcRec      SourceRecord
-	prefixes    map[uint64]int64 // prefix -> last SYN, in two generations like sources
-	oldPrefixes map[uint64]int64
+	win     shardWin // the shards' counts of the window in progress, once handed over
+	targets map[key]struct{}
+	// Sources live in two generations per shard: rotating once per lookback
+	// drops a generation whose every entry is older than the lookback, so
+	// forgetting costs no walk over the table, and no pause (see rotate).
+	rotatedAt int64
+	c         Counters
+	top       []TopSource
+	srcRec    SourceRecord
+
+	shards  []*shard
+	inline  bool     // Shards == 0: the one shard runs on this goroutine
+	stopped bool     // the workers have stopped (after Flush)
+	seq     uint64   // SYNs handed to shards
+	pending int      // SYNs handed over since the last marker
+	parts   []*part  // scratch for a hand-over
+	heads   []int    // scratch for the merge
+	wg      chan int // a worker's stop
+
 	// Flood detection: new sources per second over the last 10 seconds.
 	burstSec   [10]int64
 	burstCount [10]uint32
@@ -210,21 +241,24 @@ type Engine struct {
 	warmFrom   int64     // warm-up counts from here: the first packet, or the end of a gap
 }
 
+// ringSize is the number of SYNs a shard's ring holds (88 bytes each).
+const ringSize = 1 << 14
+
+// flushEvery bounds the records a shard holds before handing them over.
+const flushEvery = 1 << 16
+
 // New builds an engine that sends its records to emit.
 func New(cfg Config, emit Emitter) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Engine{
-		cfg:         cfg,
-		window:      int64(cfg.Window),
-		lookback:    int64(cfg.Lookback),
-		emit:        emit,
-		sources:     make(map[key]entry, 1024),
-		oldSources:  map[key]entry{},
-		oldPrefixes: map[uint64]int64{},
-		targets:     make(map[key]struct{}, 1024),
-		prefixes:    make(map[uint64]int64, 1024),
+		cfg:      cfg,
+		window:   int64(cfg.Window),
+		lookback: int64(cfg.Lookback),
+		emit:     emit,
+		targets:  make(map[key]struct{}, 1024),
+		inline:   cfg.Shards == 0,
 	}, nil
 }
 
@@ -248,7 +282,8 @@ func (e *Engine) Start(ts int64) {
 	e.started = true
 	e.now = ts
 	e.c.FirstPacket = ts
-	if r := e.restored; r != nil && r.first <= ts && ts-r.clock <= e.lookback {
+	r := e.restored
+	if r != nil && r.first <= ts && ts-r.clock <= e.lookback {
 		// The capture goes on where the saved one stopped: warm-up counts
 		// from the first packet before the restart. (After a gap longer
 		// than the lookback the saved sources are all stale and warm-up
@@ -259,6 +294,32 @@ func (e *Engine) Start(ts int64) {
 	e.rotatedAt = ts
 	start := e.windowOf(ts)
 	e.cur = WindowRecord{Start: start, End: start + e.window}
+	e.startShards(ts)
+}
+
+func (e *Engine) startShards(ts int64) {
+	n := max(e.cfg.Shards, 1)
+	per := (e.cfg.MaxSources + n - 1) / n
+	e.shards = make([]*shard, n)
+	for i := range e.shards {
+		e.shards[i] = newShard(&e.cfg, per, ts)
+	}
+	if r := e.restored; r != nil {
+		e.restore(r, ts)
+		e.restored = nil
+	}
+	if e.inline {
+		return
+	}
+	e.wg = make(chan int, n)
+	for i, sh := range e.shards {
+		sh.in = ring.New[item](ringSize)
+		sh.done = make(chan *part, 1)
+		go func() {
+			sh.run()
+			e.wg <- i
+		}()
+	}
 }
 
 // Packet advances the clock with one frame of wireLen bytes stamped ts and
@@ -294,11 +355,14 @@ func (e *Engine) Packet(ts int64, wireLen int) int64 {
 
 // skipTo resumes after a confirmed gap: the window in progress closes, and
 // the next one is the window of ts, marked; a gap longer than the lookback
-// starts warm-up again (nothing was watched in it).
+// starts warm-up again (nothing was watched in it) and a new generation of
+// sources (those before the gap are all stale).
 func (e *Engine) skipTo(ts int64) {
-	e.closeWindow()
 	if ts-e.now > e.lookback {
 		e.warmFrom = ts
+		e.closeWindow(ts, true)
+	} else {
+		e.closeWindow(0, false)
 	}
 	e.now = ts
 	start := e.windowOf(ts)
@@ -315,149 +379,217 @@ func (e *Engine) Advance(ts int64) {
 	}
 	e.now = ts
 	for ts >= e.cur.End {
-		e.closeWindow()
+		e.closeWindow(0, false)
 	}
-	e.drain(drainBatch) // once per step, whatever the windows it closed
+	if e.inline {
+		e.shards[0].drainStep(drainBatch) // once per step, whatever the windows it closed
+	}
 }
 
-func (e *Engine) closeWindow() {
+// closeWindow ends the window in progress: every shard hands over its
+// records and counts, and the window is emitted. The generations rotate
+// when a lookback has passed since the last rotation, or, with force, at
+// rotateAt.
+func (e *Engine) closeWindow(rotateAt int64, force bool) {
 	w := &e.cur
+	next := w.End
+	rotate := force || next-e.rotatedAt >= e.lookback
+	if !force {
+		rotateAt = next
+	}
+	e.handOver(itemWindow, rotate, rotateAt)
 	from, to := max(w.Start, e.c.FirstPacket), min(w.End, e.now)
 	w.Exposure = 1
 	if from > w.Start || to < w.End {
 		w.Exposure = max(float64(to-from), 1) / float64(e.window)
 	}
+	w.ActiveSources = e.win.active
+	w.NewSources = e.win.new
+	w.ReturningSources = e.win.returning
+	w.NewPrefixes = e.win.newPrefixes
+	w.NewOutbound = e.win.newOutbound
+	w.NewInternal = e.win.newInternal
+	w.Untracked = e.win.untracked
+	w.Evicted = e.win.evicted
+	e.c.Untracked += e.win.untracked
+	e.c.Evicted += e.win.evicted
+	e.win = shardWin{}
 	w.FloodSources = min(w.FloodSources, w.NewSources)
 	w.DistinctTargets = uint64(len(e.targets))
 	w.Warmup = w.Start < e.warmFrom+e.lookback
 	e.emit.Window(w)
 	e.c.Windows++
-	next := w.End
 	clear(e.targets)
 	e.cur = WindowRecord{Start: next, End: next + e.window}
-	// Forget sources silent for longer than the lookback. It changes no
-	// count (such a source is new when it returns either way) and keeps the
-	// tables bounded by two lookbacks.
-	if next-e.rotatedAt >= e.lookback {
-		e.rotate(next)
+	if rotate {
+		e.rotatedAt = rotateAt
 	}
 }
 
-// drainBatch bounds the work one step of the clock spends on a dropped
-// generation: about a millisecond.
+// drainBatch bounds the work one step spends offering a dropped
+// generation to the top list: about a millisecond.
 const drainBatch = 1 << 13
 
-// rotate starts a new generation. Every entry still in oldSources was last
-// touched before the previous rotation, at least one lookback before now,
-// so now it is older than the lookback: the whole generation is expired and
-// is dropped without looking at it (its entries are offered to the top list
-// a batch at a time, by drain).
-func (e *Engine) rotate(now int64) {
-	// A previous drop not offered in full yet (a clock jump of several
-	// lookbacks in one step) gets one more batch; the rest is let go
-	// unseen: the top list may miss an episode, the pause stays bounded.
-	e.drain(drainBatch)
-	e.c.Expired += uint64(len(e.oldSources))
-	e.draining = e.oldSources
-	e.oldSources, e.sources = e.sources, make(map[key]entry, 1024)
-	e.oldPrefixes, e.prefixes = e.prefixes, make(map[uint64]int64, 1024)
-	e.rotatedAt = now
+// handOver collects every shard's records since the last hand-over (and,
+// for itemWindow, its counts of the window), writes the records in capture
+// order, and has the shards rotate their generations at rotateAt when
+// rotate is set.
+func (e *Engine) handOver(kind uint8, rotate bool, rotateAt int64) {
+	if e.inline {
+		sh := e.shards[0]
+		p := sh.take(kind != itemFlush)
+		e.apply(p)
+		if rotate {
+			sh.rotate(rotateAt)
+		}
+		if kind == itemStop {
+			sh.finish()
+		}
+		return
+	}
+	if e.stopped {
+		return
+	}
+	for _, sh := range e.shards {
+		s := sh.in.Slot()
+		if s == nil {
+			sh.in.WaitSpace() // a marker is never dropped
+			s = sh.in.Slot()
+		}
+		s.seq, s.kind = e.seq, kind
+		s.syn.Ts, s.syn.Flags = rotateAt, 0
+		if rotate {
+			s.syn.Flags = 1
+		}
+		sh.in.Commit()
+		sh.in.Publish()
+	}
+	e.parts = e.parts[:0]
+	for _, sh := range e.shards {
+		e.parts = append(e.parts, <-sh.done)
+	}
+	e.merge(e.parts)
+	e.pending = 0
+	if kind == itemStop {
+		for range e.shards {
+			<-e.wg
+		}
+		e.stopped = true
+	}
 }
 
-// drain offers up to n entries (all when n < 0) of a dropped generation to
-// the top list and lets them go.
-func (e *Engine) drain(n int) {
-	for k, v := range e.draining {
-		if n == 0 {
+// apply writes an inline shard's records and takes its counts.
+func (e *Engine) apply(p *part) {
+	for i := range p.events {
+		e.event(&p.events[i])
+	}
+	p.events = p.events[:0]
+	e.win.add(&p.win)
+	p.win = shardWin{}
+}
+
+// merge writes the shards' records in the order of the SYNs that caused
+// them (each shard's are in that order already) and takes their counts.
+func (e *Engine) merge(parts []*part) {
+	e.heads = e.heads[:0]
+	for _, p := range parts {
+		e.heads = append(e.heads, 0)
+		e.win.add(&p.win)
+	}
+	for {
+		best := -1
+		var bs uint64
+		for i, p := range parts {
+			if h := e.heads[i]; h < len(p.events) && (best < 0 || p.events[h].seq < bs) {
+				best, bs = i, p.events[h].seq
+			}
+		}
+		if best < 0 {
 			return
 		}
-		n--
-		e.offerTop(k, v)
-		delete(e.draining, k)
+		e.event(&parts[best].events[e.heads[best]])
+		e.heads[best]++
 	}
-	e.draining = nil
 }
 
-// lookup finds a source in either generation, moving an old one back to
-// the current generation's side (the caller stores it there).
-func (e *Engine) lookup(k key) (entry, bool) {
-	if v, ok := e.sources[k]; ok {
-		return v, true
+// event writes one record a shard produced.
+func (e *Engine) event(ev *event) {
+	if ev.scanner {
+		if se, ok := e.emit.(ScannerEmitter); ok {
+			se.Scanner(&ScannerRecord{Syn: ev.syn, Direction: ev.dir, FirstSeen: ev.t, SynPackets: ev.syns, DistinctTargets: int(ev.targets)})
+		}
+		return
 	}
-	v, ok := e.oldSources[k]
-	if ok {
-		delete(e.oldSources, k)
+	e.c.NewSources++
+	if ev.returning {
+		e.c.Returning++
 	}
-	return v, ok
+	e.countBurst(ev.syn.Ts)
+	e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.dir, PrevLastSeen: ev.t}
+	e.emit.Source(&e.srcRec)
 }
 
-func (e *Engine) tracked() int { return len(e.sources) + len(e.oldSources) }
+// Sync has every shard hand over the records it holds, so they are written
+// now (a live sensor calls it before flushing its output). It is cheap when
+// no SYN came since the last hand-over.
+func (e *Engine) Sync() {
+	if e.started && e.pending > 0 {
+		e.handOver(itemFlush, false, 0)
+	}
+}
 
 // Syn accounts one matched SYN. s.Ts must be the time Packet returned.
 func (e *Engine) Syn(s *decode.Syn) {
-	t := s.Ts
 	e.c.SynPackets++
 	e.cur.SynPackets++
-	k := keyOf(s)
 	if len(e.targets) < e.cfg.MaxTargets {
 		e.targets[dstKey(s)] = struct{}{}
 	} else if _, ok := e.targets[dstKey(s)]; !ok {
 		e.cur.TargetsCapped = true
 	}
-	pk := prefixOf(s)
-	last, seen := e.prefixes[pk]
-	if !seen {
-		if last, seen = e.oldPrefixes[pk]; seen {
-			delete(e.oldPrefixes, pk)
+	e.seq++
+	sh := e.shards[e.shardOf(s)]
+	if e.inline {
+		sh.syn(s, e.seq)
+		if p := &sh.parts[0]; len(p.events) > 0 {
+			for i := range p.events {
+				e.event(&p.events[i])
+			}
+			p.events = p.events[:0]
 		}
-	}
-	if !seen || t-last > e.lookback {
-		e.cur.NewPrefixes++
-	}
-	if seen || len(e.prefixes)+len(e.oldPrefixes) < e.cfg.MaxSources {
-		e.prefixes[pk] = t
-	}
-	v, known := e.lookup(k)
-	isNew := !known || t-v.last > e.lookback
-	if !isNew {
-		if v.last < e.cur.Start {
-			e.cur.ActiveSources++
-		}
-		v.last = t
-		v.syns++
-		v.targets |= 1 << (hashDst(s) & 63)
-		if (v.dir == DirOutbound || v.dir == DirInternal) && !v.reported {
-			v.reported = e.reportScanner(s, v)
-		}
-		e.sources[k] = v
 		return
 	}
-	e.cur.ActiveSources++
-	e.cur.NewSources++
-	e.c.NewSources++
-	e.countBurst(t)
-	e.srcRec = SourceRecord{Syn: *s, WindowStart: e.cur.Start, Direction: e.direction(s)}
-	switch e.srcRec.Direction {
-	case DirOutbound:
-		e.cur.NewOutbound++
-	case DirInternal:
-		e.cur.NewInternal++
+	slot := sh.in.Slot()
+	if slot == nil {
+		if e.cfg.DropWhenFull {
+			runtime.Gosched() // with one P the worker runs only when we yield
+			if slot = sh.in.Slot(); slot == nil {
+				e.c.ShardDrops++
+				return
+			}
+		} else {
+			sh.in.WaitSpace()
+			slot = sh.in.Slot()
+		}
 	}
-	if known {
-		e.cur.ReturningSources++
-		e.c.Returning++
-		e.srcRec.PrevLastSeen = v.last
-		e.offerTop(k, v)
+	slot.seq, slot.kind, slot.syn = e.seq, itemSyn, *s
+	sh.in.Commit()
+	if e.pending++; e.pending >= flushEvery {
+		e.handOver(itemFlush, false, 0)
 	}
-	ne := entry{first: t, last: t, syns: 1, targets: 1 << (hashDst(s) & 63), dir: e.srcRec.Direction}
-	if known || e.tracked() < e.cfg.MaxSources {
-		e.sources[k] = ne
-	} else {
-		e.cur.Untracked++
-		e.c.Untracked++
-	}
-	e.emit.Source(&e.srcRec)
 }
+
+// shardOf picks the shard of a SYN's source by its /24 or /48.
+func (e *Engine) shardOf(s *decode.Syn) int {
+	if len(e.shards) == 1 {
+		return 0
+	}
+	h := srctable.Hash64(prefixOf(s) ^ shardSeed)
+	return int(uint64(uint32(h)) * uint64(len(e.shards)) >> 32)
+}
+
+// shardSeed makes the shard hash differ from the tables' own.
+const shardSeed = 0x9e3779b97f4a7c15
 
 // ScannerRecord says that one of our own hosts (outbound or internal by
 // --home-net, or seen leaving the interface) has started scanning: it has
@@ -475,23 +607,10 @@ type ScannerEmitter interface {
 	Scanner(*ScannerRecord)
 }
 
-// reportScanner writes a ScannerRecord once an own host's SYNs reach
-// ScannerTargets distinct destinations; it reports whether it did.
-func (e *Engine) reportScanner(s *decode.Syn, v entry) bool {
-	n := estimate(v.targets)
-	if n < e.cfg.ScannerTargets {
-		return false
-	}
-	if se, ok := e.emit.(ScannerEmitter); ok {
-		se.Scanner(&ScannerRecord{Syn: *s, Direction: v.dir, FirstSeen: v.first, SynPackets: v.syns, DistinctTargets: n})
-	}
-	return true
-}
-
 // direction classifies a new source's SYN by --home-net, or else by the
 // capture's own direction.
-func (e *Engine) direction(s *decode.Syn) Direction {
-	if len(e.cfg.HomeNet) == 0 {
+func direction(cfg *Config, s *decode.Syn) Direction {
+	if len(cfg.HomeNet) == 0 {
 		switch s.Dir {
 		case decode.DirIngress:
 			return DirInbound
@@ -500,7 +619,7 @@ func (e *Engine) direction(s *decode.Syn) Direction {
 		}
 		return DirUnknown
 	}
-	src, dst := e.home(s.SrcAddr()), e.home(s.DstAddr())
+	src, dst := home(cfg, s.SrcAddr()), home(cfg, s.DstAddr())
 	switch {
 	case src && dst:
 		return DirInternal
@@ -512,8 +631,8 @@ func (e *Engine) direction(s *decode.Syn) Direction {
 	return DirExternal
 }
 
-func (e *Engine) home(a netip.Addr) bool {
-	for _, p := range e.cfg.HomeNet {
+func home(cfg *Config, a netip.Addr) bool {
+	for _, p := range cfg.HomeNet {
 		if p.Contains(a) {
 			return true
 		}
@@ -553,24 +672,31 @@ func (e *Engine) countBurst(t int64) {
 	}
 }
 
-// Flush closes the window in progress. Call it once, at the end.
+// Flush closes the window in progress and stops the shards. Call it once,
+// at the end.
 func (e *Engine) Flush() {
 	if !e.started {
 		return
 	}
-	e.closeWindow()
-	e.drain(-1)
-	for _, m := range []map[key]entry{e.sources, e.oldSources} {
-		for k, v := range m {
-			e.offerTop(k, v)
+	e.closeWindow(0, false)
+	e.handOver(itemStop, false, 0)
+	e.top = e.top[:0]
+	for _, sh := range e.shards {
+		for _, t := range sh.top {
+			offerTop(&e.top, e.cfg.TopSources, t)
 		}
 	}
 }
 
-// Counters returns the running totals.
+// Counters returns the running totals (after a hand-over, so the shards'
+// figures are current).
 func (e *Engine) Counters() Counters {
+	e.Sync()
 	c := e.c
-	c.TrackedSources = uint64(e.tracked())
+	for _, sh := range e.shards {
+		c.TrackedSources += uint64(sh.tracked())
+		c.Expired += sh.tot.expired
+	}
 	c.LastPacket = e.now
 	c.StartedAnything = e.started
 	return c
@@ -580,32 +706,25 @@ func (e *Engine) Counters() Counters {
 // only after Flush.
 func (e *Engine) Top() []TopSource { return e.top }
 
-// offerTop keeps the TopSources largest episodes, ordered by SYN count and
+// offerTop keeps the n largest episodes in *top, ordered by SYN count and
 // then address, so the list is the same on every run.
-func (e *Engine) offerTop(k key, v entry) {
-	n := e.cfg.TopSources
+func offerTop(top *[]TopSource, n int, t TopSource) {
 	if n == 0 {
 		return
 	}
-	if len(e.top) == n && !better(v.syns, k, e.top[n-1]) {
+	k := addrKey(t.Addr)
+	if len(*top) == n && !better(t.SynPackets, k, (*top)[n-1]) {
 		return
 	}
-	t := TopSource{
-		Addr:            keyAddr(k),
-		SynPackets:      v.syns,
-		FirstSeen:       v.first,
-		LastSeen:        v.last,
-		DistinctTargets: estimate(v.targets),
-	}
-	i, _ := slices.BinarySearchFunc(e.top, t, func(a, b TopSource) int {
+	i, _ := slices.BinarySearchFunc(*top, t, func(a, b TopSource) int {
 		if better(b.SynPackets, addrKey(b.Addr), a) {
 			return 1
 		}
 		return -1
 	})
-	e.top = slices.Insert(e.top, i, t)
-	if len(e.top) > n {
-		e.top = e.top[:n]
+	*top = slices.Insert(*top, i, t)
+	if len(*top) > n {
+		*top = (*top)[:n]
 	}
 }
 
@@ -656,17 +775,4 @@ func hashDst(s *decode.Syn) uint64 {
 		h ^= h >> 31
 	}
 	return h >> 58
-}
-
-// estimate reads a 64-bit linear-counting sketch: about right below a few
-// hundred distinct values, saturating above.
-func estimate(bits uint64) int {
-	zeros := 64
-	for b := bits; b != 0; b &= b - 1 {
-		zeros--
-	}
-	if zeros == 0 {
-		zeros = 1 // saturated: the estimate is a floor
-	}
-	return int(math.Round(-64 * math.Log(float64(zeros)/64)))
 }

@@ -188,6 +188,7 @@ func (l *liveState) tick(st *output.Stats, w *output.Writer) {
 		w.Stats(st)
 	}
 	if l.cfg.Reopen != nil && l.cfg.Reopen() {
+		l.eng.Sync()
 		_ = w.Flush()
 		if l.cfg.Reopened != nil {
 			l.cfg.Reopened(w)
@@ -200,6 +201,7 @@ func (l *liveState) tick(st *output.Stats, w *output.Writer) {
 	}
 	if now.Sub(l.lastFlush) >= time.Second {
 		l.lastFlush = now
+		l.eng.Sync() // the shards' new-source records, then the flush
 		_ = w.Flush()
 	}
 }

@@ -1,0 +1,114 @@
+package srctable
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+type val struct {
+	last uint32 // non-zero when used
+	x    uint64
+}
+
+// TestAgainstMap runs random puts, gets and deletes against a Go map, on
+// keys drawn from a small space so that runs collide, wrap and shift.
+func TestAgainstMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tb := New[uint32, val](0)
+	ref := map[uint32]val{}
+	for i := 0; i < 400_000; i++ {
+		k := rng.Uint32N(5000)
+		h := Hash4(k)
+		switch rng.IntN(4) {
+		case 0, 1:
+			v := val{last: uint32(i) + 1, x: uint64(k)}
+			tb.Put(k, h, v)
+			ref[k] = v
+		case 2:
+			if got, want := tb.Delete(k, h), ref[k].last != 0; got != want {
+				t.Fatalf("op %d: delete %d: %v, want %v", i, k, got, want)
+			}
+			delete(ref, k)
+		case 3:
+			p := tb.Get(k, h)
+			w, ok := ref[k]
+			if (p != nil) != ok || (ok && *p != w) {
+				t.Fatalf("op %d: get %d: %v, want %v %v", i, k, p, w, ok)
+			}
+		}
+		if tb.Len() != len(ref) {
+			t.Fatalf("op %d: len %d, want %d", i, tb.Len(), len(ref))
+		}
+	}
+	n := 0
+	tb.Range(func(k uint32, v *val) bool {
+		if ref[k] != *v {
+			t.Fatalf("range: %d = %v, want %v", k, *v, ref[k])
+		}
+		n++
+		return true
+	})
+	if n != len(ref) {
+		t.Fatalf("range saw %d of %d", n, len(ref))
+	}
+}
+
+func TestIPv6AndDrain(t *testing.T) {
+	tb := New[[16]byte, val](0)
+	want := map[[16]byte]bool{}
+	for i := 0; i < 10_000; i++ {
+		var k [16]byte
+		k[0], k[1], k[15] = 0x20, 0x01, byte(i)
+		k[7], k[8] = byte(i>>8), byte(i>>16)
+		tb.Put(k, Hash6(k), val{last: 1})
+		want[k] = true
+	}
+	var c Cursor
+	seen := 0
+	for done := false; !done; {
+		c, done = tb.Drain(c, 100, func(k [16]byte, v *val) {
+			if !want[k] {
+				t.Fatalf("drain: unknown key %x", k)
+			}
+			seen++
+		})
+	}
+	if seen != len(want) || tb.Len() != len(want) {
+		t.Fatalf("drained %d, len %d, want %d", seen, tb.Len(), len(want))
+	}
+}
+
+// BenchmarkHeapPerIPv4 fills one table with 10 M random IPv4 keys and
+// reports the heap it holds per key.
+func BenchmarkHeapPerIPv4(b *testing.B) {
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		tb := New[uint32, [3]uint32](0)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for tb.Len() < 10_000_000 {
+			k := rng.Uint32()
+			tb.Put(k, Hash4(k), [3]uint32{1, 2, 3})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/float64(tb.Len()), "bytes/key")
+		runtime.KeepAlive(tb)
+	}
+}
+
+func BenchmarkGetHit(b *testing.B) {
+	tb := New[uint32, [3]uint32](0)
+	for k := uint32(0); k < 1<<20; k++ {
+		tb.Put(k*2654435761, Hash4(k*2654435761), [3]uint32{1})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := uint32(i&(1<<20-1)) * 2654435761
+		if tb.Get(k, Hash4(k)) == nil {
+			b.Fatal("miss")
+		}
+	}
+}
