@@ -214,7 +214,7 @@ type Engine struct {
 	now     int64 // latest packet time; the clock
 	cur     WindowRecord
 	win     shardWin // the shards' counts of the window in progress, once handed over
-	targets map[key]struct{}
+	targets targetSet
 	// Sources live in two generations per shard: rotating once per lookback
 	// drops a generation whose every entry is older than the lookback, so
 	// forgetting costs no walk over the table, and no pause (see rotate).
@@ -245,7 +245,7 @@ type Engine struct {
 const ringSize = 1 << 14
 
 // flushEvery bounds the records a shard holds before handing them over.
-const flushEvery = 1 << 16
+const flushEvery = 1 << 14
 
 // New builds an engine that sends its records to emit.
 func New(cfg Config, emit Emitter) (*Engine, error) {
@@ -257,7 +257,7 @@ func New(cfg Config, emit Emitter) (*Engine, error) {
 		window:   int64(cfg.Window),
 		lookback: int64(cfg.Lookback),
 		emit:     emit,
-		targets:  make(map[key]struct{}, 1024),
+		targets:  newTargetSet(),
 		inline:   cfg.Shards == 0,
 	}, nil
 }
@@ -415,11 +415,11 @@ func (e *Engine) closeWindow(rotateAt int64, force bool) {
 	e.c.Evicted += e.win.evicted
 	e.win = shardWin{}
 	w.FloodSources = min(w.FloodSources, w.NewSources)
-	w.DistinctTargets = uint64(len(e.targets))
+	w.DistinctTargets = uint64(e.targets.len())
 	w.Warmup = w.Start < e.warmFrom+e.lookback
 	e.emit.Window(w)
 	e.c.Windows++
-	clear(e.targets)
+	e.targets.clear()
 	e.cur = WindowRecord{Start: next, End: next + e.window}
 	if rotate {
 		e.rotatedAt = rotateAt
@@ -542,9 +542,7 @@ func (e *Engine) Sync() {
 func (e *Engine) Syn(s *decode.Syn) {
 	e.c.SynPackets++
 	e.cur.SynPackets++
-	if len(e.targets) < e.cfg.MaxTargets {
-		e.targets[dstKey(s)] = struct{}{}
-	} else if _, ok := e.targets[dstKey(s)]; !ok {
+	if !e.targets.add(s, e.targets.len() < e.cfg.MaxTargets) {
 		e.cur.TargetsCapped = true
 	}
 	e.seq++
@@ -577,6 +575,49 @@ func (e *Engine) Syn(s *decode.Syn) {
 	if e.pending++; e.pending >= flushEvery {
 		e.handOver(itemFlush, false, 0)
 	}
+}
+
+// targetSet is the window's distinct destinations.
+type targetSet struct {
+	v4 *srctable.Table[uint32, mark]
+	v6 *srctable.Table[[16]byte, mark]
+}
+
+type mark struct{ set uint32 }
+
+func newTargetSet() targetSet {
+	return targetSet{srctable.New[uint32, mark](1024), srctable.New[[16]byte, mark](0)}
+}
+
+func (t targetSet) len() int { return t.v4.Len() + t.v6.Len() }
+
+// add notes s's destination, if room; it reports false when the
+// destination is new and there was no room.
+func (t targetSet) add(s *decode.Syn, room bool) bool {
+	if s.V6 {
+		h := srctable.Hash6(s.Dst)
+		if t.v6.Get(s.Dst, h) != nil {
+			return true
+		}
+		if room {
+			t.v6.Put(s.Dst, h, mark{1})
+		}
+		return room
+	}
+	k := v4key(s.Dst)
+	h := srctable.Hash4(k)
+	if t.v4.Get(k, h) != nil {
+		return true
+	}
+	if room {
+		t.v4.Put(k, h, mark{1})
+	}
+	return room
+}
+
+func (t targetSet) clear() {
+	t.v4.Clear()
+	t.v6.Clear()
 }
 
 // shardOf picks the shard of a SYN's source by its /24 or /48.

@@ -505,12 +505,20 @@ func (sh *shard) syns(k key, v srcVal) uint32 {
 }
 
 func (sh *shard) offerTop(k key, v srcVal, g *gen) {
-	if sh.cfg.TopSources == 0 {
+	n := sh.cfg.TopSources
+	if n == 0 {
 		return
 	}
-	offerTop(&sh.top, sh.cfg.TopSources, TopSource{
+	syns := v.synsLow()
+	if len(sh.heavy) > 0 {
+		syns = sh.syns(k, v)
+	}
+	if len(sh.top) == n && syns < sh.top[n-1].SynPackets {
+		return // the common case: not near the top
+	}
+	offerTop(&sh.top, n, TopSource{
 		Addr:            keyAddr(k),
-		SynPackets:      sh.syns(k, v),
+		SynPackets:      syns,
 		FirstSeen:       int64(v.first) * int64(time.Second),
 		LastSeen:        g.abs(v.last),
 		DistinctTargets: estimate16(v.sketch()),

@@ -131,6 +131,7 @@ type Classifier struct {
 	hist   []Window // oldest first, at most the longest horizon
 	regime string
 	since  int64
+	fake   map[float64]float64 // diurnalFake by span: a handful of spans recur every window
 }
 
 // New builds a classifier for windows of the given length.
@@ -298,7 +299,15 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 	if c.cfg.Diurnal == "auto" && !v.Diurnal {
 		// Less than a day cannot tell a rising day/night cycle from
 		// growth: only growth faster than such a cycle can fake counts.
-		v.Bound = math.Max(rMin, diurnalMargin*diurnalFake(c.cfg.DiurnalAmplitude, span))
+		fake, ok := c.fake[span]
+		if !ok {
+			if c.fake == nil || len(c.fake) > 4096 {
+				c.fake = map[float64]float64{}
+			}
+			fake = diurnalFake(c.cfg.DiurnalAmplitude, span)
+			c.fake[span] = fake
+		}
+		v.Bound = math.Max(rMin, diurnalMargin*fake)
 	}
 	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
 	f0, err0 := steady.fit()

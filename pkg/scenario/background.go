@@ -77,11 +77,16 @@ func (e *engine) fireBackground(ev *event) error {
 		p.src, p.dst = ours(), remote()
 		p.ttl = [2]uint8{63, 127}[r.IntN(2)]
 	}
+	bulk := 25
+	if c.BulkPercent > 0 {
+		bulk = c.BulkPercent
+	}
+	empty := (100 - bulk) * 3 / 5
 	payload := func() int {
 		switch x := r.IntN(100); {
-		case x < 45:
+		case x < empty:
 			return 0
-		case x < 75:
+		case x < 100-bulk:
 			return 1 + r.IntN(200)
 		default:
 			if p.v6 {

@@ -98,6 +98,10 @@ type Config struct {
 	// other ports, SYN-ACKs, ACKs/data/RSTs to watched ports, UDP, ICMP, ARP,
 	// non-first IPv4 fragments).
 	Background float64
+	// BulkPercent is the share of background TCP segments, in percent, that
+	// carry a full-size payload (0: 25); of the rest, 60 % carry none and
+	// 40 % a small one.
+	BulkPercent int
 
 	// Flood: FloodCount one-packet SYNs from distinct spoofed, never-seen
 	// sources to one target, spread uniformly over [FloodAt, FloodAt+FloodSpan)
@@ -222,6 +226,9 @@ func (c Config) Validate() error {
 	frac("IPv6 fraction", c.IPv6Fraction)
 	frac("VLAN fraction", c.VLANFraction)
 	nonneg("background", c.Background)
+	if c.BulkPercent < 0 || c.BulkPercent > 100 {
+		bad("bulk percent must be within [0, 100], got %d", c.BulkPercent)
+	}
 	if c.Background > 1e6 {
 		bad("background must be <= 1e6 packets per second")
 	}

@@ -94,13 +94,15 @@ var presets = map[string]func() Config{
 			ProbesPerMinute: 1, Background: 0.1,
 		}
 	},
-	// About 10 million frames over 26 h, ~95% background (snap length 128),
-	// ~5% watched SYNs from an exponentially growing population.
+	// About 10 million whole frames over 26 h, ~95% background whose data
+	// segments all carry a full-size payload (about 5.5 GB, 546 bytes a
+	// frame on average), ~5% watched SYNs from an exponentially growing
+	// population.
 	"bench": func() Config {
 		return Config{
 			Duration: 26 * time.Hour, Model: ModelExponential, Rate0: 20, Doubling: 8 * time.Hour,
 			ProbesPerMinute: 0.45, RetransmitProb: 0.2, IPv6Fraction: 0.05, VLANFraction: 0.1,
-			Background: 102, SnapLen: 128,
+			Background: 102, BulkPercent: 100,
 		}
 	},
 }

@@ -197,7 +197,7 @@ func TestTruthRecount(t *testing.T) {
 		}},
 		{name: "bench-snaplen", preset: "bench", ext: ".pcap", mod: func(c *Config) {
 			c.Duration, c.Background = 5*time.Minute, 100
-			c.Population = 200
+			c.Population, c.SnapLen = 200, 128
 		}, check: func(t *testing.T, tr *Truth, s fileSummary) {
 			if s.truncated == 0 || s.maxCapLen > 128 {
 				t.Errorf("snaplen not applied: %d truncated, max caplen %d", s.truncated, s.maxCapLen)

@@ -136,6 +136,14 @@ func (t *Table[K, V]) removeAt(i, mask uint64) {
 	t.n--
 }
 
+// Clear removes every entry, keeping the table's size.
+func (t *Table[K, V]) Clear() {
+	if t.n > 0 {
+		clear(t.slots)
+		t.n = 0
+	}
+}
+
 // Range calls f for every entry until f returns false. f must not change
 // the table.
 func (t *Table[K, V]) Range(f func(k K, v *V) bool) {
