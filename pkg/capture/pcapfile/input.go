@@ -52,7 +52,10 @@ type input struct {
 	// are slices of the mapping, with no read system call and no copy.
 	mm       []byte
 	mpos     int   // next unread byte of mm
-	reported int64 // bytes of mm already added to progress
+	reported int64 // bytes of mm (or ra) already added to progress
+	// A large one, when there is a second core, is read ahead by reader
+	// goroutines instead (see ahead).
+	ra *ahead
 
 	format    string
 	kind      fileKind
@@ -173,6 +176,16 @@ func (in *input) open() error {
 		src = f
 	}
 	if in.f != nil {
+		if fi, err := in.f.Stat(); err == nil && fi.Mode().IsRegular() && useAhead(fi.Size()) {
+			in.ra = newAhead(in.f, fi.Size())
+			if b, _ := in.ra.read(4); len(b) == 4 && !(b[0] == 0x1f && b[1] == 0x8b) {
+				magic := [4]byte(b)
+				in.ra.pos = 0 // the format's own reader starts at the magic
+				return in.detect(magic[:])
+			}
+			in.ra.close() // compressed (or short after all): the buffered path
+			in.ra = nil
+		}
 		if mm := mapFile(in.f); len(mm) >= 4 && !(mm[0] == 0x1f && mm[1] == 0x8b) {
 			in.mm = mm
 			return in.detect(mm[:4])
@@ -248,6 +261,15 @@ func (in *input) detect(b []byte) error {
 // read returns the next n bytes of the decompressed stream, or fewer with
 // the error that stopped it. The slice is valid until the next read.
 func (in *input) read(n int) ([]byte, error) {
+	if in.ra != nil {
+		b, err := in.ra.read(n)
+		in.off += int64(len(b))
+		if in.off-in.reported >= 1<<20 {
+			in.progress.Add(in.off - in.reported)
+			in.reported = in.off
+		}
+		return b, err
+	}
 	if in.mm != nil {
 		end := min(in.mpos+n, len(in.mm))
 		b := in.mm[in.mpos:end]
@@ -304,7 +326,7 @@ func (in *input) readFull(n int, what string) ([]byte, error) {
 
 // skip discards n bytes.
 func (in *input) skip(n int, what string) error {
-	if in.mm != nil {
+	if in.mm != nil || in.ra != nil {
 		b, err := in.read(n)
 		if len(b) < n {
 			return in.shortError(n, len(b), err, what)
@@ -368,6 +390,11 @@ func (in *input) release(complete bool) error {
 		in.cr.n = in.reported
 		unmapFile(in.mm)
 		in.mm = nil
+	}
+	if in.ra != nil {
+		in.cr.n = in.reported
+		in.ra.close()
+		in.ra = nil
 	}
 	if in.f != nil {
 		err = in.f.Close()
