@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ func BenchmarkPipeline(b *testing.B) {
 	watched, _ := ports.Parse("445")
 	pkts := float64(truth.Totals.Packets)
 	b.ReportAllocs()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	for b.Loop() {
 		src, err := pcapfile.Open([]string{path})
 		if err != nil {
@@ -47,6 +50,8 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		src.Close()
 	}
+	runtime.ReadMemStats(&m1)
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(b.N)/pkts, "allocs/pkt")
 	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / pkts
 	b.ReportMetric(per, "ns/pkt")
 	b.ReportMetric(1e9/per, "pkts/s")
