@@ -57,6 +57,51 @@ func appendString(b []byte, s string) []byte {
 type obj struct {
 	b     []byte
 	first bool
+	tc    timeCache
+}
+
+// timeCache keeps the formatted date and time of the last two whole
+// seconds written (a record's own time and its window's start): records
+// come in time order, so most timestamps share one and only their
+// nanoseconds need writing.
+type timeCache struct {
+	e    [2]timeEntry
+	next int
+}
+
+type timeEntry struct {
+	sec    int64
+	prefix []byte // "2006-01-02T15:04:05"
+}
+
+func (c *timeCache) append(b []byte, ns int64) []byte {
+	sec, frac := ns/1e9, ns%1e9
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	if sec < 0 || sec > 253402300799 { // outside years 1970..9999: the general path
+		return appendTime(b, ns)
+	}
+	e := &c.e[0]
+	if e.prefix == nil || e.sec != sec {
+		e = &c.e[1]
+		if e.prefix == nil || e.sec != sec {
+			e = &c.e[c.next]
+			c.next ^= 1
+			e.sec = sec
+			e.prefix = time.Unix(sec, 0).UTC().AppendFormat(e.prefix[:0], "2006-01-02T15:04:05")
+		}
+	}
+	b = append(b, '"')
+	b = append(b, e.prefix...)
+	var d [10]byte
+	d[0] = '.'
+	for i := 9; i >= 1; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	b = append(b, d[:]...)
+	return append(b, 'Z', '"')
 }
 
 func (o *obj) begin(b []byte) {
@@ -75,7 +120,7 @@ func (o *obj) key(k string) {
 }
 
 func (o *obj) str(k, v string)         { o.key(k); o.b = appendString(o.b, v) }
-func (o *obj) time(k string, ns int64) { o.key(k); o.b = appendTime(o.b, ns) }
+func (o *obj) time(k string, ns int64) { o.key(k); o.b = o.tc.append(o.b, ns) }
 func (o *obj) uint(k string, v uint64) { o.key(k); o.b = strconv.AppendUint(o.b, v, 10) }
 func (o *obj) int(k string, v int64)   { o.key(k); o.b = strconv.AppendInt(o.b, v, 10) }
 func (o *obj) bool(k string, v bool)   { o.key(k); o.b = strconv.AppendBool(o.b, v) }

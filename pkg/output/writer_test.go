@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -105,5 +106,22 @@ func TestScannerRecord(t *testing.T) {
 	want := `{"event_type":"outbound_scanner","ts":"2009-01-12T08:00:19.000000000Z","sensor":"gw1","src_ip":"10.1.1.1","direction":"outbound","first_seen":"2009-01-12T08:00:00.000000000Z","syn_packets":20,"distinct_targets_est":11,"syn_per_minute":63.1579,"last_dst_ip":"198.51.100.19","last_dst_port":445}` + "\n"
 	if buf.String() != want {
 		t.Errorf("\n got %s\nwant %s", buf.String(), want)
+	}
+}
+
+// TestTimeCacheEqualsFormat: the cached formatter writes what
+// time.AppendFormat writes, across second, day and year boundaries, before
+// 1970 and far ahead.
+func TestTimeCacheEqualsFormat(t *testing.T) {
+	var c timeCache
+	for _, base := range []int64{0, 1231545599_999999999, 951782399_500000000, -1, -1_000_000_001, math.MaxInt64 - 4e14, math.MinInt64 + 4e14} {
+		for d := int64(-3); d <= 3; d++ {
+			for _, step := range []int64{1, 499_999_999, 1_000_000_000, 86400_000_000_000} {
+				ns := base + d*step
+				if got, want := string(c.append(nil, ns)), string(appendTime(nil, ns)); got != want {
+					t.Fatalf("%d: %s, want %s", ns, got, want)
+				}
+			}
+		}
 	}
 }
