@@ -68,7 +68,7 @@ func (g *gen) prefixes() int { return g.p4.Len() + g.p6.Len() }
 // window, far inside 2^32 ms (49 days); rel clamps all the same.
 func (g *gen) rel(t int64) uint32 {
 	d := (t - g.base) / int64(time.Millisecond)
-	return uint32(min(max(d, 0), math.MaxUint32-1)) + 1
+	return uint32(min(max(d, 0), math.MaxUint32-2)) + 1 // never 0 (free) nor all ones (srctable's tombstone)
 }
 
 // abs is the time rel stored (to the millisecond).

@@ -14,11 +14,34 @@ type val struct {
 // TestAgainstMap runs random puts, gets and deletes against a Go map, on
 // keys drawn from a small space so that runs collide, wrap and shift.
 func TestAgainstMap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	for _, space := range []uint32{300, 5000, 200_000} {
+		againstMap(t, space)
+	}
+}
+
+func againstMap(t *testing.T, space uint32) {
+	rng := rand.New(rand.NewPCG(1, uint64(space)))
 	tb := New[uint32, val](0)
 	ref := map[uint32]val{}
+	grew := 0
 	for i := 0; i < 400_000; i++ {
-		k := rng.Uint32N(5000)
+		if tb.old != nil {
+			grew++
+		}
+		if i%9973 == 0 {
+			n := 0
+			tb.Range(func(k uint32, v *val) bool {
+				if ref[k] != *v {
+					t.Fatalf("op %d: range: %d = %v, want %v", i, k, *v, ref[k])
+				}
+				n++
+				return true
+			})
+			if n != len(ref) {
+				t.Fatalf("op %d: range saw %d of %d (growing: %v)", i, n, len(ref), tb.old != nil)
+			}
+		}
+		k := rng.Uint32N(space)
 		h := Hash4(k)
 		switch rng.IntN(4) {
 		case 0, 1:
@@ -40,6 +63,9 @@ func TestAgainstMap(t *testing.T) {
 		if tb.Len() != len(ref) {
 			t.Fatalf("op %d: len %d, want %d", i, tb.Len(), len(ref))
 		}
+	}
+	if space > 1000 && grew == 0 {
+		t.Fatalf("space %d: the table never grew during the test", space)
 	}
 	n := 0
 	tb.Range(func(k uint32, v *val) bool {
