@@ -123,21 +123,23 @@ func BenchmarkMix(b *testing.B) {
 		name   string
 		stream []decode.Syn
 	}{{"normal", mixedStream(1, 1_000_000)}, {"hostile", hostileStream(1, 1_000_000)}} {
-		b.Run(mix.name, func(b *testing.B) {
-			cfg := DefaultConfig()
-			cfg.MaxSources = 100_000
-			for b.Loop() {
-				e, _ := New(cfg, discard{})
-				for i := range mix.stream {
-					s := mix.stream[i]
-					s.Ts = e.Packet(s.Ts, 60)
-					if s.Flags == 2 {
-						e.Syn(&s)
+		for _, shards := range []int{0, 2} {
+			b.Run(fmt.Sprintf("%s/shards-%d", mix.name, shards), func(b *testing.B) {
+				cfg := DefaultConfig()
+				cfg.MaxSources, cfg.Shards = 100_000, shards
+				for b.Loop() {
+					e, _ := New(cfg, discard{})
+					for i := range mix.stream {
+						s := mix.stream[i]
+						s.Ts = e.Packet(s.Ts, 60)
+						if s.Flags == 2 {
+							e.Syn(&s)
+						}
 					}
+					e.Flush()
 				}
-				e.Flush()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(mix.stream)), "ns/pkt")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(mix.stream)), "ns/pkt")
+			})
+		}
 	}
 }
