@@ -32,6 +32,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "report" {
+		return runReport(args[1:], stdout, stderr)
+	}
 	cfg, err := config.Load(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "sensor: %v\nRun 'sensor --help' for usage.\n", err)

@@ -1,0 +1,351 @@
+// Package report turns the sensor's JSONL records back into what an analyst
+// looks at: one self-contained HTML page per run (or one chart as SVG or
+// PNG) showing how new sources arrived, which model fits and since when.
+// It reads records from any number of sensors and files; a line it cannot
+// use is named and skipped, never fatal.
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// Window is one `window` record.
+type Window struct {
+	Start, End  int64 // ns
+	Syn         uint64
+	Active      uint64
+	New         uint64
+	NewPrefixes uint64
+	Flood       uint64
+	Warmup      bool
+}
+
+// Verdict is one `growth` record.
+type Verdict struct {
+	Start, End    int64
+	Model         string
+	Confidence    float64
+	Rate          float64 // growth rate per hour
+	Steady        float64 // steady rate, new sources per hour
+	Horizon       float64 // hours
+	NewSources    uint64
+	RegimeChanged bool
+	Doubling      float64 // hours, 0 when absent
+}
+
+// TopSource is one entry of a summary's top_sources.
+type TopSource struct {
+	Src               string
+	Syns              uint64
+	FirstSeen, Last   string
+	DistinctTargetEst int64
+}
+
+// Scanner is one `outbound_scanner` record.
+type Scanner struct {
+	Ts        int64
+	Src       string
+	Direction string
+	Syns      uint64
+	Targets   int64
+	PerMinute float64
+}
+
+// Sensor is everything read for one sensor id.
+type Sensor struct {
+	ID       string
+	Windows  []Window
+	Verdicts []Verdict
+	Top      []TopSource
+	Scanners []Scanner
+	// New sources per /24 (IPv4) or /48 (IPv6), from source records.
+	Prefixes map[string]uint64
+	Sources  uint64 // source records
+	Packets  uint64 // from the last stats record
+	SynMatch uint64
+
+	dupWindows int
+}
+
+// Data is what Read collected.
+type Data struct {
+	Sensors  map[string]*Sensor
+	Lines    int
+	Skipped  int
+	Problems []string // the first maxProblems, "file:line: reason"
+}
+
+const maxProblems = 50
+
+// NewData returns an empty collection.
+func NewData() *Data { return &Data{Sensors: map[string]*Sensor{}} }
+
+// record is the union of the fields the report uses; others are ignored,
+// so records from older or newer sensors read as far as they go.
+type record struct {
+	EventType      *string  `json:"event_type"`
+	Ts             string   `json:"ts"`
+	Sensor         string   `json:"sensor"`
+	WindowStart    string   `json:"window_start"`
+	WindowEnd      string   `json:"window_end"`
+	SynPackets     *uint64  `json:"syn_packets"`
+	ActiveSources  uint64   `json:"active_sources"`
+	NewSources     *uint64  `json:"new_sources"`
+	NewPrefixes    uint64   `json:"new_prefixes"`
+	FloodNew       uint64   `json:"flood_new_sources"`
+	Warmup         bool     `json:"warmup"`
+	Model          string   `json:"model"`
+	Confidence     float64  `json:"confidence"`
+	Rate           float64  `json:"growth_rate_per_hour"`
+	Steady         float64  `json:"steady_rate_per_hour"`
+	Horizon        float64  `json:"horizon_hours"`
+	RegimeChanged  bool     `json:"regime_changed"`
+	Doubling       float64  `json:"doubling_time_hours"`
+	SrcIP          string   `json:"src_ip"`
+	Direction      string   `json:"direction"`
+	Packets        uint64   `json:"packets"`
+	SynMatched     uint64   `json:"syn_matched"`
+	SynPerMinute   float64  `json:"syn_per_minute"`
+	DistinctTarget int64    `json:"distinct_targets_est"`
+	TopSources     []topRec `json:"top_sources"`
+	Final          bool     `json:"final"`
+}
+
+type topRec struct {
+	SrcIP     string `json:"src_ip"`
+	Syns      uint64 `json:"syn_packets"`
+	FirstSeen string `json:"first_seen"`
+	LastSeen  string `json:"last_seen"`
+	Targets   int64  `json:"distinct_targets_est"`
+}
+
+// Read adds the records of one input (name is for messages) to d. Only a
+// failing reader is an error; bad lines are counted and described.
+func (d *Data) Read(r io.Reader, name string) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<16), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		d.Lines++
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		if reason := d.add(b); reason != "" {
+			d.problem(fmt.Sprintf("%s:%d: %s", name, line, reason))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: after line %d: %w", name, line, err)
+	}
+	return nil
+}
+
+func (d *Data) problem(s string) {
+	d.Skipped++
+	if len(d.Problems) < maxProblems {
+		d.Problems = append(d.Problems, s)
+	}
+}
+
+var (
+	sourcePrefix = []byte(`{"event_type":"source",`)
+	srcIPKey     = []byte(`"src_ip":"`)
+	sensorKey    = []byte(`"sensor":"`)
+)
+
+// addSource is the fast path for the commonest record: the sensor writes
+// event_type first, so a source record is known by its first bytes and
+// needs only two fields; it must still be valid JSON.
+func (d *Data) addSource(b []byte) (string, bool) {
+	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || !json.Valid(b) {
+		return "", false // the general path decides (and handles escapes)
+	}
+	id, ok1 := field(b, sensorKey)
+	ip, ok2 := field(b, srcIPKey)
+	if !ok1 || !ok2 {
+		return "", false
+	}
+	a, err := netip.ParseAddr(string(ip))
+	if err != nil {
+		return fmt.Sprintf("source record with a bad src_ip %q", ip), true
+	}
+	s := d.sensor(string(id))
+	s.Sources++
+	s.Prefixes[prefixOf(a)]++
+	return "", true
+}
+
+// field returns the string value after key (which ends with the opening
+// quote), up to the closing quote.
+func field(b, key []byte) ([]byte, bool) {
+	i := bytes.Index(b, key)
+	if i < 0 {
+		return nil, false
+	}
+	v := b[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return nil, false
+	}
+	return v[:j], true
+}
+
+// add takes one line; it returns why it was skipped, or "".
+func (d *Data) add(b []byte) string {
+	if reason, done := d.addSource(b); done {
+		return reason
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Sprintf("not a JSON record (truncated?): %v", err)
+	}
+	if r.EventType == nil {
+		return "no event_type: not a synscope record"
+	}
+	s := d.sensor(r.Sensor)
+	switch *r.EventType {
+	case "window":
+		start, err1 := parseTime(r.WindowStart)
+		end, err2 := parseTime(r.WindowEnd)
+		if err1 != nil || err2 != nil || end <= start || r.NewSources == nil || r.SynPackets == nil {
+			return "window record without a valid window_start, window_end, new_sources and syn_packets"
+		}
+		s.Windows = append(s.Windows, Window{Start: start, End: end, Syn: *r.SynPackets, Active: r.ActiveSources,
+			New: *r.NewSources, NewPrefixes: r.NewPrefixes, Flood: r.FloodNew, Warmup: r.Warmup})
+	case "growth":
+		start, err1 := parseTime(r.WindowStart)
+		end, err2 := parseTime(r.WindowEnd)
+		if err1 != nil || err2 != nil || r.Model == "" {
+			return "growth record without a valid window_start, window_end and model"
+		}
+		var n uint64
+		if r.NewSources != nil {
+			n = *r.NewSources
+		}
+		s.Verdicts = append(s.Verdicts, Verdict{Start: start, End: end, Model: r.Model, Confidence: r.Confidence,
+			Rate: r.Rate, Steady: r.Steady, Horizon: r.Horizon, NewSources: n, RegimeChanged: r.RegimeChanged,
+			Doubling: r.Doubling})
+	case "source":
+		a, err := netip.ParseAddr(r.SrcIP)
+		if err != nil {
+			return fmt.Sprintf("source record with a bad src_ip %q", r.SrcIP)
+		}
+		s.Sources++
+		s.Prefixes[prefixOf(a)]++
+	case "outbound_scanner":
+		ts, err := parseTime(r.Ts)
+		if err != nil || r.SrcIP == "" {
+			return "outbound_scanner record without a valid ts and src_ip"
+		}
+		var syns uint64
+		if r.SynPackets != nil {
+			syns = *r.SynPackets
+		}
+		s.Scanners = append(s.Scanners, Scanner{Ts: ts, Src: r.SrcIP, Direction: r.Direction, Syns: syns,
+			Targets: r.DistinctTarget, PerMinute: r.SynPerMinute})
+	case "stats":
+		s.Packets, s.SynMatch = r.Packets, r.SynMatched
+	case "summary":
+		s.Top = s.Top[:0]
+		for _, t := range r.TopSources {
+			s.Top = append(s.Top, TopSource{Src: t.SrcIP, Syns: t.Syns, FirstSeen: t.FirstSeen, Last: t.LastSeen, DistinctTargetEst: t.Targets})
+		}
+	default:
+		return fmt.Sprintf("unknown event_type %q, skipped", *r.EventType)
+	}
+	return ""
+}
+
+func (d *Data) sensor(id string) *Sensor {
+	s := d.Sensors[id]
+	if s == nil {
+		s = &Sensor{ID: id, Prefixes: map[string]uint64{}}
+		d.Sensors[id] = s
+	}
+	return s
+}
+
+func parseTime(s string) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, err
+	}
+	return t.UnixNano(), nil
+}
+
+func prefixOf(a netip.Addr) string {
+	if a.Is4() || a.Is4In6() {
+		p, _ := a.Unmap().Prefix(24)
+		return p.String()
+	}
+	p, _ := a.Prefix(48)
+	return p.String()
+}
+
+// Finish sorts every sensor's records by time and drops repeated windows
+// (the same window read twice, from overlapping files), noting them.
+func (d *Data) Finish() {
+	for _, s := range d.Sensors {
+		sort.SliceStable(s.Windows, func(i, j int) bool { return s.Windows[i].Start < s.Windows[j].Start })
+		w := s.Windows[:0]
+		for i, x := range s.Windows {
+			if i > 0 && x.Start == s.Windows[i-1].Start {
+				s.dupWindows++
+				continue
+			}
+			w = append(w, x)
+		}
+		s.Windows = w
+		if s.dupWindows > 0 && len(d.Problems) < maxProblems {
+			d.Problems = append(d.Problems, fmt.Sprintf("sensor %q: %d windows appear more than once (overlapping inputs?); the first of each is drawn", s.ID, s.dupWindows))
+		}
+		sort.SliceStable(s.Verdicts, func(i, j int) bool { return s.Verdicts[i].Start < s.Verdicts[j].Start })
+		sort.SliceStable(s.Scanners, func(i, j int) bool { return s.Scanners[i].Ts < s.Scanners[j].Ts })
+	}
+}
+
+// SensorIDs lists the sensors with at least one window, sorted.
+func (d *Data) SensorIDs() []string {
+	var ids []string
+	for id, s := range d.Sensors {
+		if len(s.Windows) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// TopPrefixes returns the n prefixes with the most new sources, most first
+// (ties by prefix).
+func (s *Sensor) TopPrefixes(n int) []PrefixCount {
+	out := make([]PrefixCount, 0, len(s.Prefixes))
+	for p, c := range s.Prefixes {
+		out = append(out, PrefixCount{p, c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Prefix < out[j].Prefix
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// PrefixCount is a prefix and its new sources.
+type PrefixCount struct {
+	Prefix string
+	N      uint64
+}
