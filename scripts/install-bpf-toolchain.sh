@@ -32,6 +32,9 @@ if $test_tools; then
 	# the report is rendered in a real browser, the metrics scraped by a real Prometheus
 	command -v chromium >/dev/null || need+=(chromium)
 	command -v prometheus >/dev/null || need+=(prometheus)
+	command -v curl >/dev/null || need+=(curl)
+	command -v tcpreplay >/dev/null || need+=(tcpreplay)
+	command -v systemd-analyze >/dev/null || need+=(systemd)
 fi
 
 if ((${#need[@]})); then

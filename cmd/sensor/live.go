@@ -19,6 +19,7 @@ import (
 	"github.com/synscope/synscope/pkg/capture/bpfcap"
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/metrics"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 )
@@ -89,6 +90,18 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		return output.Stats{}, err
 	}
 	defer func() { closeOut() }()
+	// The metrics endpoint listens before privileges go (a low port needs
+	// root) and fails the start when its port is taken.
+	var met *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		met = metrics.New(version())
+		srv, err := met.Serve(cfg.MetricsAddr)
+		if err != nil {
+			return output.Stats{}, err
+		}
+		defer srv.Close()
+		log.Info().Str("addr", "http://"+srv.Addr+"/metrics").Msg("serving Prometheus metrics")
+	}
 	if cfg.User != "" {
 		if err := dropPrivileges(cfg.User); err != nil {
 			return output.Stats{}, err
@@ -96,7 +109,7 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		log.Info().Str("user", cfg.User).Msg("dropped root privileges")
 	}
 
-	w, _, eng, err := newAnalysis(cfg, true, out, log)
+	w, an, eng, err := newAnalysis(cfg, true, out, log)
 	if err != nil {
 		return output.Stats{}, err
 	}
@@ -136,6 +149,9 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 			closeOut = func() { f.Close() }
 			log.Info().Str("output", cfg.Output).Msg("SIGHUP: output reopened")
 		},
+	}
+	if met != nil {
+		live.Metrics = func(st *output.Stats) { met.Set(snapshot(st, an)) }
 	}
 	log.Info().Str("iface", cfg.Iface).Str("capture", how).Str("ports", cfg.Ports.String()).
 		Stringer("window", cfg.Window).Stringer("lookback", cfg.Lookback).Msg("capturing")

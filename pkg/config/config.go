@@ -23,6 +23,7 @@ import (
 
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/metrics"
 	"github.com/synscope/synscope/pkg/ports"
 )
 
@@ -55,6 +56,7 @@ type Config struct {
 	StateFile      string
 	StateReset     bool
 	StateEvery     time.Duration
+	MetricsAddr    string // "" = off; host:port to listen on (a bare port: 127.0.0.1)
 	Growth         growth.Config
 	GrowthOff      bool
 	ConfigFile     string
@@ -109,6 +111,7 @@ const (
 	kStateFile  = "state-file"
 	kStateReset = "state-reset"
 	kStateEvery = "state-interval"
+	kMetrics    = "metrics-addr"
 	kGrowth     = "growth"
 	kHorizons   = "growth-horizons"
 	kConfidence = "growth-confidence"
@@ -122,7 +125,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
-	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kMaxGap, kStateFile, kStateReset, kStateEvery,
+	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -143,6 +146,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
 	fs.String(kStateEvery, "5m", "live: save the --state-file this `often`")
+	fs.String(kMetrics, "", "live: serve Prometheus metrics at http://`ADDR`/metrics (a bare port listens on 127.0.0.1 only; off when empty)")
 	fs.String(kPorts, "445", "watched TCP destination `ports`: list and ranges, e.g. 139,445,3389 or 1-1024")
 	fs.String(kWindow, d.Window.String(), "window `length`, aligned to the Unix epoch (e.g. 5m, 1h)")
 	fs.String(kLookback, d.Lookback.String(), "a source silent this `long` is new again (e.g. 24h, 7d)")
@@ -283,6 +287,11 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.StateEvery, err = duration(v, kStateEvery); err != nil {
 		return err
 	}
+	if a := strings.TrimSpace(v.GetString(kMetrics)); a != "" {
+		if c.MetricsAddr, err = metrics.Addr(a); err != nil {
+			return keyErr(kMetrics, err)
+		}
+	}
 	c.SensorID = v.GetString(kSensorID)
 	if c.SensorID == "" {
 		if c.SensorID, err = os.Hostname(); err != nil || c.SensorID == "" {
@@ -326,6 +335,8 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		return errors.New("both --iface and --read given: capture live or read files, not both")
 	case c.Iface == "" && len(c.Read) == 0 && !c.PrintConfig:
 		return errors.New("nothing to read: give capture files with -r FILE (or after the flags), or an interface with -i")
+	case c.MetricsAddr != "" && len(c.Read) > 0:
+		return errors.New("--metrics-addr is for live capture (-i): an offline run ends when its files do; read its stats record instead")
 	}
 	return nil
 }
@@ -468,6 +479,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kStateFile:  strconv.Quote(c.StateFile),
 		kStateReset: strconv.FormatBool(c.StateReset),
 		kStateEvery: c.StateEvery.String(),
+		kMetrics:    strconv.Quote(c.MetricsAddr),
 		kGrowth:     strconv.FormatBool(!c.GrowthOff),
 		kHorizons:   strconv.Quote(durations(c.Growth.Horizons)),
 		kConfidence: strconv.FormatFloat(c.Growth.Confidence, 'g', -1, 64),

@@ -193,6 +193,17 @@ type Stats struct {
 	Capture      *capture.Stats // a live source's own counters; nil offline
 }
 
+// DecodeErrors is the frames the decoder could not walk.
+func (s *Stats) DecodeErrors() uint64 {
+	var n uint64
+	for r := decode.Result(0); r < decode.NumResults; r++ {
+		if r.IsError() {
+			n += s.Results[r]
+		}
+	}
+	return n
+}
+
 // Stats writes a `stats` record.
 func (w *Writer) Stats(s *Stats) {
 	o := w.begin("stats", s.Ts)
@@ -200,13 +211,7 @@ func (w *Writer) Stats(s *Stats) {
 	o.uint("packets", s.Engine.Packets)
 	o.uint("bytes", s.Engine.Bytes)
 	o.uint("syn_matched", s.Results[decode.Matched])
-	var decErr uint64
-	for r := decode.Result(0); r < decode.NumResults; r++ {
-		if r.IsError() {
-			decErr += s.Results[r]
-		}
-	}
-	o.uint("decode_errors", decErr)
+	o.uint("decode_errors", s.DecodeErrors())
 	o.open("frames")
 	for r := decode.Result(0); r < decode.NumResults; r++ {
 		o.uint(r.String(), s.Results[r])

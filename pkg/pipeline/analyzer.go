@@ -13,6 +13,8 @@ type Analyzer struct {
 	W    *output.Writer
 	G    *growth.Classifier // nil: no growth records
 	Last growth.Verdict     // the latest verdict
+	// LastNew is the last closed window's new sources.
+	LastNew uint64
 }
 
 // Source implements engine.Emitter.
@@ -24,6 +26,7 @@ func (a *Analyzer) Scanner(r *engine.ScannerRecord) { a.W.Scanner(r) }
 // Window implements engine.Emitter.
 func (a *Analyzer) Window(r *engine.WindowRecord) {
 	a.W.Window(r)
+	a.LastNew = r.NewSources
 	if a.G == nil {
 		return
 	}

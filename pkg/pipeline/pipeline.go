@@ -44,6 +44,9 @@ type Live struct {
 	// Save is called every SaveEvery (state files).
 	SaveEvery time.Duration
 	Save      func()
+	// Metrics, when set, gets the running stats about once a second and
+	// the final ones at the end (for a metrics endpoint).
+	Metrics func(st *output.Stats)
 }
 
 // liveEvery is how many packets pass between wall-clock checks when
@@ -132,6 +135,9 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 	st.Ts = st.Engine.LastPacket
 	st.Final = true
 	w.Stats(&st)
+	if lv != nil && lv.cfg.Metrics != nil {
+		lv.cfg.Metrics(&st)
+	}
 	if werr := w.Flush(); werr != nil {
 		err = errors.Join(err, fmt.Errorf("write output: %w", werr))
 	}
@@ -156,6 +162,7 @@ type liveState struct {
 	lastStats time.Time
 	lastFlush time.Time
 	lastSave  time.Time
+	lastMet   time.Time
 }
 
 func newLiveState(cfg *Live, src capture.Source, eng *engine.Engine) *liveState {
@@ -167,7 +174,7 @@ func newLiveState(cfg *Live, src capture.Source, eng *engine.Engine) *liveState 
 	}
 	l := &liveState{cfg: cfg, src: src, eng: eng}
 	now := cfg.Now()
-	l.lastStats, l.lastFlush, l.lastSave = now, now, now
+	l.lastStats, l.lastFlush, l.lastSave, l.lastMet = now, now, now, now
 	eng.Start(now.Add(-cfg.Grace).UnixNano())
 	return l
 }
@@ -198,6 +205,12 @@ func (l *liveState) tick(st *output.Stats, w *output.Writer) {
 	if l.cfg.Save != nil && l.cfg.SaveEvery > 0 && now.Sub(l.lastSave) >= l.cfg.SaveEvery {
 		l.lastSave = now
 		l.cfg.Save()
+	}
+	if l.cfg.Metrics != nil && now.Sub(l.lastMet) >= time.Second {
+		l.lastMet = now
+		l.capture(st)
+		st.Engine = l.eng.Counters()
+		l.cfg.Metrics(st)
 	}
 	if now.Sub(l.lastFlush) >= time.Second {
 		l.lastFlush = now

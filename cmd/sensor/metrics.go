@@ -1,0 +1,34 @@
+package main
+
+import (
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/metrics"
+	"github.com/synscope/synscope/pkg/output"
+	"github.com/synscope/synscope/pkg/pipeline"
+)
+
+// snapshot takes the metrics from the same figures a stats record writes,
+// and the growth classifier's latest verdict.
+func snapshot(st *output.Stats, an *pipeline.Analyzer) metrics.Snapshot {
+	e := &st.Engine
+	s := metrics.Snapshot{
+		Packets: e.Packets, Bytes: e.Bytes, SynMatched: st.Results[decode.Matched], DecodeErrors: st.DecodeErrors(),
+		Frames: map[string]uint64{},
+		Drops: map[string]uint64{
+			"kernel": st.KernelDrops, "ring_full": st.RingFull, "shard_ring_full": e.ShardDrops,
+			"untracked_sources": e.Untracked, "evicted_sources": e.Evicted,
+		},
+		SourcesTracked: e.TrackedSources, SourcesExpired: e.Expired, NewSources: e.NewSources, Windows: e.Windows,
+		NewSourcesLastWindow: an.LastNew,
+	}
+	for r := decode.Result(0); r < decode.NumResults; r++ {
+		s.Frames[r.String()] = st.Results[r]
+	}
+	if st.Capture != nil {
+		s.CapturePackets = st.Capture.Packets
+	}
+	if an.G != nil && an.Last.Model != "" {
+		s.Model, s.GrowthRatePerHour, s.Confidence, s.SteadyRatePerHour = an.Last.Model, an.Last.RatePerHour, an.Last.Confidence, an.Last.SteadyPerHour
+	}
+	return s
+}
