@@ -18,6 +18,8 @@ Usage:
   sensor -r FILE|DIR [-r ...] [flags]     offline analysis of pcap/pcapng files (plain or gzip)
   sensor FILE...                          the same
   sensor -i IFACE [flags]                 live capture (eBPF, or AF_PACKET), until SIGINT/SIGTERM
+  sensor report [-o FILE] JSONL...        draw the records: an HTML page, or one chart as SVG or PNG
+                                          (sensor report --help)
 
 Examples:
   sensor -r capture.pcap                          new sources to 445/tcp, 5-minute windows, 24 h lookback
@@ -27,6 +29,8 @@ Examples:
   sensor -i tap0 --promisc                        span port or tap: copies of all traffic
   sensor -i eth0 --home-net 10.0.0.0/8 -o /var/log/synscope/sensor.jsonl
                                                   gateway: inbound probes and our own hosts scanning out
+  sensor -i eth0 --metrics-addr 9464              ... with Prometheus metrics at http://127.0.0.1:9464/metrics
+  sensor report -o report.html out.jsonl          one page: new sources, the verdict, since when
 
 Flags:
 `)

@@ -84,7 +84,8 @@ func (c *Chart) px(x int64) float64 {
 	if span <= 0 {
 		span = 1
 	}
-	return marginL + float64(x-c.X0)/span*float64(c.W-marginL-marginR)
+	px := marginL + float64(x-c.X0)/span*float64(c.W-marginL-marginR)
+	return math.Min(math.Max(px, -10), float64(c.W+10)) // what lies outside is not drawn out there
 }
 
 func (c *Chart) py(y float64, right bool) float64 {
@@ -96,13 +97,16 @@ func (c *Chart) py(y float64, right bool) float64 {
 		max = 1
 	}
 	h := float64(c.H - marginT - marginB)
-	return float64(c.H-marginB) - math.Min(y/max, 1.05)*h
+	if math.IsNaN(y) {
+		y = 0
+	}
+	return float64(c.H-marginB) - math.Min(math.Max(y/max, -0.05), 1.05)*h
 }
 
 // niceMax rounds v up to 1, 2 or 5 times a power of ten, and returns the
 // tick step.
 func niceMax(v float64) (max, step float64) {
-	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+	if !(v >= 1e-9) || math.IsInf(v, 0) { // also NaN
 		return 1, 0.25
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
@@ -115,6 +119,9 @@ func niceMax(v float64) (max, step float64) {
 	step = max / 4
 	return max, step
 }
+
+// maxTicks bounds the time axis' ticks whatever the span.
+const maxTicks = 64
 
 // timeTicks picks a round step giving at most about eight ticks.
 func timeTicks(x0, x1 int64) (first int64, step int64) {
@@ -209,14 +216,16 @@ func (c *Chart) SVG() string {
 	}
 	// axes and grid
 	_, ls := niceMax(c.Left.Max)
-	for v := 0.0; v <= c.Left.Max*1.0001; v += ls {
+	for k := 0; k <= 4; k++ {
+		v := float64(k) * ls
 		y := c.py(v, false)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%s" x2="%d" y2="%s" stroke="#e3e3e3"/>`, marginL, f1(y), c.W-marginR, f1(y))
 		fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="11" fill="#333" text-anchor="end">%s</text>`, marginL-6, f1(y+4), fmtNum(v))
 	}
 	if c.Right != nil {
 		_, rs := niceMax(c.Right.Max)
-		for v := 0.0; v <= c.Right.Max*1.0001; v += rs {
+		for k := 0; k <= 4; k++ {
+			v := float64(k) * rs
 			y := c.py(v, true)
 			fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="11" fill="#333">%s</text>`, c.W-marginR+6, f1(y+4), fmtNum(v))
 		}
@@ -224,7 +233,7 @@ func (c *Chart) SVG() string {
 	}
 	fmt.Fprintf(&b, `<text x="4" y="%d" font-size="11" fill="#333">%s</text>`, marginT-4, esc(c.Left.Label))
 	first, step := timeTicks(c.X0, c.X1)
-	for x := first; x <= c.X1; x += step {
+	for k, x := 0, first; x <= c.X1 && k < maxTicks; k, x = k+1, x+step {
 		px := c.px(x)
 		fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#999"/>`, f1(px), f1(bot), f1(px), f1(bot+4))
 		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="11" fill="#333" text-anchor="middle">%s</text>`, f1(px), f1(bot+17), timeLabel(x, step))

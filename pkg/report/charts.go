@@ -130,7 +130,11 @@ func (s *Sensor) fitted(v *Verdict) (steady, multiply Line) {
 		name = fmt.Sprintf("multiplying fit (doubles in %s h)", fmtNum(round3(v.Doubling)))
 	}
 	multiply = Line{Name: name, Color: colMultiply, Dashed: true, Class: "fit-multiplying"}
-	h := v.Horizon
+	x0, x1 := s.span()
+	h := math.Min(math.Max(v.Horizon, 0), float64(x1-x0)/float64(time.Hour)) // a horizon beyond the data is cut to it
+	if math.IsNaN(h) {
+		h = 0
+	}
 	hs := v.End - int64(h*float64(time.Hour))
 	n, r := float64(v.NewSources), v.Rate
 	total := h

@@ -25,21 +25,23 @@ func (c *Chart) PNG(w io.Writer) error {
 	}
 	grid, ink := hexColor("#e3e3e3"), hexColor("#333333")
 	_, ls := niceMax(c.Left.Max)
-	for v := 0.0; v <= c.Left.Max*1.0001; v += ls {
+	for k := 0; k <= 4; k++ {
+		v := float64(k) * ls
 		y := c.py(v, false)
 		r.line(marginL, y, float64(c.W-marginR), y, grid, 1, false)
 		r.text(marginL-6, y+4, fmtNum(v), ink, alignRight)
 	}
 	if c.Right != nil {
 		_, rs := niceMax(c.Right.Max)
-		for v := 0.0; v <= c.Right.Max*1.0001; v += rs {
+		for k := 0; k <= 4; k++ {
+			v := float64(k) * rs
 			r.text(float64(c.W-marginR+6), c.py(v, true)+4, fmtNum(v), ink, alignLeft)
 		}
 		r.text(float64(c.W-4), marginT-4, c.Right.Label, ink, alignRight)
 	}
 	r.text(4, marginT-4, c.Left.Label, ink, alignLeft)
 	first, step := timeTicks(c.X0, c.X1)
-	for x := first; x <= c.X1; x += step {
+	for k, x := 0, first; x <= c.X1 && k < maxTicks; k, x = k+1, x+step {
 		px := c.px(x)
 		r.line(px, bot, px, bot+4, hexColor("#999999"), 1, false)
 		r.text(px, bot+17, timeLabel(x, step), ink, alignCenter)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"sort"
 	"time"
@@ -274,10 +275,20 @@ func (d *Data) sensor(id string) *Sensor {
 	return s
 }
 
+// Times a record may carry: what fits int64 nanoseconds since 1970, with
+// room for a window after it.
+var (
+	minTime = time.Unix(0, math.MinInt64/2)
+	maxTime = time.Unix(0, math.MaxInt64/2)
+)
+
 func parseTime(s string) (int64, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, err
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, fmt.Errorf("time %s is out of range", s)
 	}
 	return t.UnixNano(), nil
 }

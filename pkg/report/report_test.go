@@ -215,3 +215,31 @@ func BenchmarkMillionRecords(b *testing.B) {
 	}
 	b.ReportMetric(float64(nrec), "records")
 }
+
+// FuzzReport: any bytes read as JSONL and drawn neither panic nor write a
+// page whose charts are not well-formed.
+func FuzzReport(f *testing.F) {
+	f.Add([]byte(jsonl("f", 8)))
+	f.Add([]byte(`{"event_type":"window","sensor":"x","window_start":"2009-01-10T00:00:00Z","window_end":"2009-01-10T00:05:00Z","syn_packets":1,"new_sources":18446744073709551615,"flood_new_sources":5}` + "\n"))
+	f.Add([]byte(`{"event_type":"growth","sensor":"x","window_start":"2009-01-10T00:00:00Z","window_end":"2009-01-10T00:05:00Z","model":"<b>","horizon_hours":1e308,"growth_rate_per_hour":-1e308,"new_sources":3}` + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := NewData()
+		if err := d.Read(bytes.NewReader(b), "fuzz"); err != nil {
+			return
+		}
+		d.Finish()
+		var out bytes.Buffer
+		if err := d.HTML(&out, []string{"fuzz"}); err != nil {
+			return
+		}
+		for _, s := range regexp.MustCompile(`(?s)<svg .*?</svg>`).FindAllString(out.String(), -1) {
+			if err := xml.Unmarshal([]byte(s), new(struct{})); err != nil {
+				t.Fatalf("a chart is not well-formed: %v", err)
+			}
+		}
+		if ids := d.SensorIDs(); len(ids) > 0 { // one PNG: encoding is the slow part
+			c, _ := d.Chart("new-sources", ids[0], 400)
+			c.PNG(io.Discard)
+		}
+	})
+}
