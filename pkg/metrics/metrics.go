@@ -24,7 +24,7 @@ import (
 // Snapshot is what the metrics show.
 type Snapshot struct {
 	Packets, Bytes, SynMatched, DecodeErrors uint64
-	CapturePackets                           uint64 // the capture's own count; 0 when it keeps none
+	CapturePackets                           uint64            // the capture's own count; 0 when it keeps none
 	Frames                                   map[string]uint64 // by decode result
 	Drops                                    map[string]uint64 // by cause
 	SourcesTracked, SourcesExpired           uint64
