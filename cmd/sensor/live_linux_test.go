@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,8 +41,8 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 	os.Chmod(filepath.Dir(out), 0o777) // the sensor drops to nobody: SIGHUP reopening creates files here
 	full := append([]string{"netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json", "--stats-interval", "1s"}, args...)
 	cmd := exec.Command("ip", full...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +78,25 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 		}
 		return string(b), stderr.String()
 	}, cmd.Process, out
+}
+
+// syncBuffer is a strings.Builder a child process writes while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // sourceSet lists the new sources of a run as "src>dst:port", with the

@@ -49,8 +49,8 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	defer cancel()
 	prom := exec.CommandContext(ctx, "ip", "netns", "exec", p.SensorNS, "prometheus", "--config.file="+cfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	var plog strings.Builder
-	prom.Stdout, prom.Stderr = &plog, &plog
+	plog := &syncBuffer{}
+	prom.Stdout, prom.Stderr = plog, plog
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
 	}
