@@ -424,22 +424,25 @@ func diurnalFake(a, spanHours float64) float64 {
 	const omega = 2 * math.Pi / 24
 	const points = 96
 	best := 0.0
+	var ws, lws [points]float64
 	for step := 0; step < 96; step++ {
 		phi := 2 * math.Pi * float64(step) / 96
 		var sw, st, sy float64
 		for i := 0; i < points; i++ {
 			t := spanHours * (float64(i) + 0.5) / points
 			w := 1 + a*math.Sin(omega*t+phi)
+			lw := math.Log(w)
+			ws[i], lws[i] = w, lw
 			sw += w
 			st += w * t
-			sy += w * math.Log(w)
+			sy += w * lw
 		}
 		tm, ym := st/sw, sy/sw
 		var sxy, sxx float64
 		for i := 0; i < points; i++ {
 			t := spanHours * (float64(i) + 0.5) / points
-			w := 1 + a*math.Sin(omega*t+phi)
-			sxy += w * (t - tm) * (math.Log(w) - ym)
+			w := ws[i] // the same values as above, computed once
+			sxy += w * (t - tm) * (lws[i] - ym)
 			sxx += w * (t - tm) * (t - tm)
 		}
 		best = math.Max(best, sxy/sxx)

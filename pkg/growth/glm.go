@@ -123,8 +123,7 @@ func (d *design) finish(f *fit) error {
 		} else if d.y[i] > 0 {
 			return errNumeric
 		}
-		lg, _ := math.Lgamma(d.y[i] + 1)
-		ll -= lg
+		ll -= logFactorial(d.y[i])
 	}
 	_, inv, err := solve(a, [maxParams]float64{}, d.p)
 	if err != nil {
@@ -254,4 +253,21 @@ func solve(a [maxParams][maxParams]float64, b [maxParams]float64, p int) ([maxPa
 		}
 	}
 	return x, inv, nil
+}
+
+// logFactorials caches log(k!) for the small counts windows hold.
+var logFactorials = func() (t [4096]float64) {
+	for k := range t {
+		t[k], _ = math.Lgamma(float64(k) + 1)
+	}
+	return t
+}()
+
+// logFactorial is log(y!) (log Γ(y+1) for a y that is not a whole number).
+func logFactorial(y float64) float64 {
+	if k := int(y); y >= 0 && float64(k) == y && k < len(logFactorials) {
+		return logFactorials[k]
+	}
+	lg, _ := math.Lgamma(y + 1)
+	return lg
 }
