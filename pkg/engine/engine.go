@@ -411,8 +411,6 @@ func (e *Engine) closeWindow(rotateAt int64, force bool) {
 	w.NewInternal = e.win.newInternal
 	w.Untracked = e.win.untracked
 	w.Evicted = e.win.evicted
-	e.c.Untracked += e.win.untracked
-	e.c.Evicted += e.win.evicted
 	e.win = shardWin{}
 	w.FloodSources = min(w.FloodSources, w.NewSources)
 	w.DistinctTargets = uint64(e.targets.len())
@@ -737,6 +735,8 @@ func (e *Engine) Counters() Counters {
 	for _, sh := range e.shards {
 		c.TrackedSources += uint64(sh.tracked())
 		c.Expired += sh.tot.expired
+		c.Evicted += sh.tot.evicted
+		c.Untracked += sh.tot.untracked
 	}
 	c.LastPacket = e.now
 	c.StartedAnything = e.started

@@ -79,8 +79,13 @@ func TestHostileMixStaysUnderCap(t *testing.T) {
 					e.Syn(&s)
 				}
 				if i%250_000 == 0 {
-					if c := e.Counters(); c.TrackedSources > capacity {
+					c := e.Counters()
+					if c.TrackedSources > capacity {
 						t.Fatalf("packet %d: %d sources tracked, cap %d", i, c.TrackedSources, capacity)
+					}
+					// mid-window too: a stats record's counts add up at any time
+					if in, left := c.NewSources-c.Untracked-c.Returning, c.TrackedSources+c.Evicted+c.Expired; in != left {
+						t.Fatalf("packet %d: %d sources inserted but %d tracked, evicted or expired", i, in, left)
 					}
 					runtime.GC() // live heap, not garbage waiting for collection
 					runtime.ReadMemStats(&after)

@@ -150,7 +150,7 @@ type shard struct {
 	heavy map[[16]byte]uint32
 	top   []TopSource
 	win   shardWin
-	tot   struct{ expired, evicted uint64 }
+	tot   struct{ expired, evicted, untracked uint64 } // running totals (the window's are in win)
 	// Records since the last hand-over, and the one being read by the
 	// engine: the engine reads parts[1-cur] only between handing it over
 	// and sending the next marker, so the two never collide.
@@ -313,6 +313,7 @@ func (sh *shard) syn(s *decode.Syn, seq uint64) {
 		sh.store(s, nv)
 	default:
 		sh.win.untracked++
+		sh.tot.untracked++
 	}
 	sh.emit(ev)
 }
