@@ -201,12 +201,20 @@ func (s *Sensor) activityChart(width int) *Chart {
 	syn := Line{Name: "SYNs per minute", Color: colSyn, Class: "syn-rate"}
 	act := Line{Name: "active sources (right)", Color: colActive, Right: true, Class: "active"}
 	var ms, ma float64
+	cut, organic := false, s.hasOrganic()
 	for _, w := range s.Windows {
 		mid := w.Start + (w.End-w.Start)/2
 		per := float64(w.Syn) / (float64(w.End-w.Start) / float64(time.Minute))
 		syn.Pts = append(syn.Pts, Pt{mid, per})
 		act.Pts = append(act.Pts, Pt{mid, float64(w.Active)})
+		if w.Flood > 0 && organic {
+			cut = true // a flood's spike is cut at the top, not scaled to
+			continue
+		}
 		ms, ma = math.Max(ms, per), math.Max(ma, float64(w.Active))
+	}
+	if cut {
+		c.Note = "windows with floods are cut at the top"
 	}
 	c.Lines = []Line{syn, act}
 	c.Left = Axis{Label: "SYNs / minute"}
@@ -217,22 +225,41 @@ func (s *Sensor) activityChart(width int) *Chart {
 	return c
 }
 
+// hasOrganic says whether some window has no flood (so scaling the axes to
+// those windows leaves something to see).
+func (s *Sensor) hasOrganic() bool {
+	for _, w := range s.Windows {
+		if w.Flood == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Sensor) spreadChart(width int) *Chart {
 	c := s.chart("spread", "New sources per address and per /24 (/48): churn or spread?", width, 240)
 	c.Bands = s.warmupBands()
 	addr := Line{Name: "new addresses", Color: colNew, Class: "new-addresses"}
 	pfx := Line{Name: "new /24s and /48s", Color: colPrefix, Class: "new-prefixes"}
 	var m float64
+	cut, organic := false, s.hasOrganic()
 	for _, w := range s.Windows {
 		mid := w.Start + (w.End-w.Start)/2
 		a := float64(w.New - min(w.Flood, w.New))
 		addr.Pts = append(addr.Pts, Pt{mid, a})
 		pfx.Pts = append(pfx.Pts, Pt{mid, float64(w.NewPrefixes)})
+		if w.Flood > 0 && organic {
+			cut = true // a flood's prefixes are cut at the top, not scaled to
+			continue
+		}
 		m = math.Max(m, math.Max(a, float64(w.NewPrefixes)))
 	}
 	c.Lines = []Line{addr, pfx}
 	c.Left = Axis{Label: "per window"}
 	c.Left.Max, _ = niceMax(m)
 	c.Note = "new addresses from few new prefixes: hosts changing addresses (churn); new prefixes too: spread"
+	if cut {
+		c.Note += "; windows with floods cut at the top"
+	}
 	return c
 }
