@@ -619,11 +619,14 @@ func (t targetSet) clear() {
 }
 
 // shardOf picks the shard of a SYN's source by its /24 or /48.
-func (e *Engine) shardOf(s *decode.Syn) int {
+func (e *Engine) shardOf(s *decode.Syn) int { return e.shardOfPrefix(prefixOf(s)) }
+
+// shardOfPrefix picks the shard of a prefix as prefixOf tags it.
+func (e *Engine) shardOfPrefix(pfx uint64) int {
 	if len(e.shards) == 1 {
 		return 0
 	}
-	h := srctable.Hash64(prefixOf(s) ^ shardSeed)
+	h := srctable.Hash64(pfx ^ shardSeed)
 	return int(uint64(uint32(h)) * uint64(len(e.shards)) >> 32)
 }
 

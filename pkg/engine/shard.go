@@ -248,9 +248,10 @@ func (sh *shard) syn(s *decode.Syn, seq uint64) {
 	var v *srcVal
 	var g *gen
 	if s.V6 {
-		v, g = lookup6(sh, s.Src)
+		v, g = lookup(sh, v6table, s.Src, srctable.Hash6(s.Src))
 	} else {
-		v, g = lookup4(sh, v4key(s.Src))
+		k := v4key(s.Src)
+		v, g = lookup(sh, v4table, k, srctable.Hash4(k))
 	}
 	var lastAbs int64
 	known := v != nil
@@ -324,27 +325,18 @@ func v4key(a [16]byte) uint32 {
 
 func windowStart(t, w int64) int64 { return t - mod(t, w) }
 
-func lookup4(sh *shard, k uint32) (*srcVal, *gen) {
-	h := srctable.Hash4(k)
-	if v := sh.cur.v4.Get(k, h); v != nil {
-		return v, sh.cur
-	}
-	if v := sh.old.v4.Get(k, h); v != nil {
-		return v, sh.old
+// lookup finds a source in the current generation, then the old one.
+func lookup[K comparable](sh *shard, table func(*gen) *srctable.Table[K, srcVal], k K, h uint64) (*srcVal, *gen) {
+	for _, g := range [2]*gen{sh.cur, sh.old} {
+		if v := table(g).Get(k, h); v != nil {
+			return v, g
+		}
 	}
 	return nil, nil
 }
 
-func lookup6(sh *shard, k [16]byte) (*srcVal, *gen) {
-	h := srctable.Hash6(k)
-	if v := sh.cur.v6.Get(k, h); v != nil {
-		return v, sh.cur
-	}
-	if v := sh.old.v6.Get(k, h); v != nil {
-		return v, sh.old
-	}
-	return nil, nil
-}
+func v4table(g *gen) *srctable.Table[uint32, srcVal]   { return g.v4 }
+func v6table(g *gen) *srctable.Table[[16]byte, srcVal] { return g.v6 }
 
 // store puts a source's value in the current generation.
 func (sh *shard) store(s *decode.Syn, v srcVal) *srcVal {

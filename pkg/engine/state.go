@@ -246,13 +246,7 @@ func (e *Engine) restore(r *restored, ts int64) {
 		}
 		return sh.old
 	}
-	pick := func(pfx uint64) *shard {
-		if len(e.shards) == 1 {
-			return e.shards[0]
-		}
-		h := srctable.Hash64(pfx ^ shardSeed)
-		return e.shards[uint64(uint32(h))*uint64(len(e.shards))>>32]
-	}
+	pick := func(pfx uint64) *shard { return e.shards[e.shardOfPrefix(pfx)] }
 	for _, v := range r.sources {
 		var s decode.Syn
 		s.Src, s.V6 = v.k, !isV4Mapped(v.k)

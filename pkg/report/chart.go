@@ -123,6 +123,16 @@ func niceMax(v float64) (max, step float64) {
 // maxTicks bounds the time axis' ticks whatever the span.
 const maxTicks = 64
 
+// yTicks are the values an axis labels: 0 to its nice maximum in four steps.
+func yTicks(a Axis) [5]float64 {
+	_, step := niceMax(a.Max)
+	var t [5]float64
+	for k := range t {
+		t[k] = float64(k) * step
+	}
+	return t
+}
+
 // timeTicks picks a round step giving at most about eight ticks.
 func timeTicks(x0, x1 int64) (first int64, step int64) {
 	span := time.Duration(x1 - x0)
@@ -215,17 +225,13 @@ func (c *Chart) SVG() string {
 			f1(x0), f1(top), f1(math.Max(x1-x0, 0.5)), f1(bot-top), bd.Color, esc(bd.Title))
 	}
 	// axes and grid
-	_, ls := niceMax(c.Left.Max)
-	for k := 0; k <= 4; k++ {
-		v := float64(k) * ls
+	for _, v := range yTicks(c.Left) {
 		y := c.py(v, false)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%s" x2="%d" y2="%s" stroke="#e3e3e3"/>`, marginL, f1(y), c.W-marginR, f1(y))
 		fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="11" fill="#333" text-anchor="end">%s</text>`, marginL-6, f1(y+4), fmtNum(v))
 	}
 	if c.Right != nil {
-		_, rs := niceMax(c.Right.Max)
-		for k := 0; k <= 4; k++ {
-			v := float64(k) * rs
+		for _, v := range yTicks(*c.Right) {
 			y := c.py(v, true)
 			fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="11" fill="#333">%s</text>`, c.W-marginR+6, f1(y+4), fmtNum(v))
 		}

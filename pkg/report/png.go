@@ -24,17 +24,13 @@ func (c *Chart) PNG(w io.Writer) error {
 		r.fill(c.px(bd.X0), top, c.px(bd.X1), bot, hexColor(bd.Color))
 	}
 	grid, ink := hexColor("#e3e3e3"), hexColor("#333333")
-	_, ls := niceMax(c.Left.Max)
-	for k := 0; k <= 4; k++ {
-		v := float64(k) * ls
+	for _, v := range yTicks(c.Left) {
 		y := c.py(v, false)
 		r.line(marginL, y, float64(c.W-marginR), y, grid, 1, false)
 		r.text(marginL-6, y+4, fmtNum(v), ink, alignRight)
 	}
 	if c.Right != nil {
-		_, rs := niceMax(c.Right.Max)
-		for k := 0; k <= 4; k++ {
-			v := float64(k) * rs
+		for _, v := range yTicks(*c.Right) {
 			r.text(float64(c.W-marginR+6), c.py(v, true)+4, fmtNum(v), ink, alignLeft)
 		}
 		r.text(float64(c.W-4), marginT-4, c.Right.Label, ink, alignRight)

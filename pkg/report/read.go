@@ -116,7 +116,6 @@ type record struct {
 	SynPerMinute   float64  `json:"syn_per_minute"`
 	DistinctTarget int64    `json:"distinct_targets_est"`
 	TopSources     []topRec `json:"top_sources"`
-	Final          bool     `json:"final"`
 }
 
 type topRec struct {
