@@ -35,6 +35,7 @@ if $test_tools; then
 	command -v curl >/dev/null || need+=(curl)
 	command -v tcpreplay >/dev/null || need+=(tcpreplay)
 	command -v systemd-analyze >/dev/null || need+=(systemd)
+	command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotate)
 fi
 
 if ((${#need[@]})); then
