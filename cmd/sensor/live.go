@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
@@ -85,9 +86,15 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		return output.Stats{}, err
 	}
 	defer src.Close()
-	out, closeOut, err := openOutput(cfg.Output, stdout)
+	_, statErr := os.Lstat(cfg.Output)
+	out, closeOut, err := openOutput(cfg.Output, true, stdout)
 	if err != nil {
 		return output.Stats{}, err
+	}
+	if cfg.Output != "-" && errors.Is(statErr, fs.ErrNotExist) {
+		if err := giveToUser(cfg.Output, cfg.User); err != nil {
+			return output.Stats{}, err
+		}
 	}
 	defer func() { closeOut() }()
 	// The metrics endpoint listens before privileges go (a low port needs
@@ -107,6 +114,9 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 			return output.Stats{}, err
 		}
 		log.Info().Str("user", cfg.User).Msg("dropped root privileges")
+	}
+	if err := checkWritable(cfg.StateFile, cfg.Output, true, cfg.User); err != nil {
+		return output.Stats{}, err
 	}
 
 	w, an, eng, err := newAnalysis(cfg, true, out, log)
@@ -137,7 +147,7 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 			}
 		},
 		Reopened: func(w *output.Writer) {
-			f, err := os.OpenFile(cfg.Output, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			f, err := output.OpenFile(cfg.Output, true)
 			if err != nil {
 				log.Error().Err(err).Str("output", cfg.Output).Msg("SIGHUP: cannot reopen the output; going on with the old file")
 				return

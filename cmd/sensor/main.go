@@ -32,8 +32,17 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "report" {
-		return runReport(args[1:], stdout, stderr)
+	// A subcommand is the first word; a capture file of the same name can
+	// still be read as ./report or with -r.
+	if len(args) > 0 {
+		switch args[0] {
+		case "report":
+			return runReport(args[1:], stdout, stderr)
+		case "help":
+			return runHelp(args[1:], stdout, stderr)
+		case "completion":
+			return runCompletion(args[1:], stdout, stderr)
+		}
 	}
 	cfg, err := config.Load(args)
 	if err != nil {
@@ -61,7 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		res, err = runOffline(ctx, cfg, stdout, stderr, log)
 	}
+	var se settingError
 	switch {
+	case errors.As(err, &se):
+		log.Error().Err(err).Msg("cannot start")
+		return exitUsage
 	case errors.Is(err, context.Canceled):
 		log.Warn().Msg("interrupted: the records for what was read are written")
 		return exitFatal
@@ -74,3 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// settingError is a setting found unusable at start, after the flags were
+// parsed (a directory the sensor's user cannot write): exit status 2, like
+// a bad flag, and nothing captured or read.
+type settingError struct{ error }
+
+func (e settingError) Unwrap() error { return e.error }

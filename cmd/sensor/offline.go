@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,7 +19,10 @@ import (
 
 // runOffline reads the capture files named in cfg and writes the records.
 func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, log zerolog.Logger) (output.Stats, error) {
-	out, closeOut, err := openOutput(cfg.Output, stdout)
+	if err := checkWritable(cfg.StateFile, cfg.Output, false, ""); err != nil {
+		return output.Stats{}, err
+	}
+	out, closeOut, err := openOutput(cfg.Output, false, stdout)
 	if err != nil {
 		return output.Stats{}, err
 	}
@@ -58,7 +60,10 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 		Lookback: cfg.Lookback,
 	}
 	for _, in := range src.Stats() {
-		i := output.Input{Path: in.Path, Format: in.Format, Packets: in.Packets}
+		i := output.Input{Path: in.Path, Format: in.Format, Packets: in.Packets, Skipped: in.Skipped}
+		if in.Skipped != "" {
+			log.Info().Str("file", in.Path).Str("reason", in.Skipped).Msg("skipped: not a capture file")
+		}
 		if in.Err != nil {
 			i.Err = in.Err.Error()
 		}
@@ -80,14 +85,15 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 }
 
 // openOutput opens the JSONL destination: stdout for "-", else the file,
-// created or truncated.
-func openOutput(path string, stdout io.Writer) (io.Writer, func(), error) {
+// appended to by a live run and started afresh by an offline one (see
+// output.OpenFile).
+func openOutput(path string, appendTo bool, stdout io.Writer) (io.Writer, func(), error) {
 	if path == "-" {
 		return stdout, func() {}, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := output.OpenFile(path, appendTo)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open output: %w", err)
+		return nil, nil, err
 	}
 	return f, func() { f.Close() }, nil
 }

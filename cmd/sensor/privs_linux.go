@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/user"
 	"strconv"
 	"syscall"
@@ -15,14 +16,9 @@ func dropPrivileges(name string) error {
 	if syscall.Geteuid() != 0 {
 		return nil // not root: nothing to drop
 	}
-	u, err := user.Lookup(name)
+	uid, gid, err := lookupUser(name)
 	if err != nil {
-		return fmt.Errorf("--user %s: %w (name an existing user, or --user \"\" to keep root)", name, err)
-	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err1 != nil || err2 != nil {
-		return fmt.Errorf("--user %s: uid %q gid %q are not numbers", name, u.Uid, u.Gid)
+		return err
 	}
 	if uid == 0 {
 		return nil
@@ -38,6 +34,38 @@ func dropPrivileges(name string) error {
 	}
 	if syscall.Setuid(0) == nil {
 		return fmt.Errorf("drop privileges: root could be regained after setuid %d", uid)
+	}
+	return nil
+}
+
+func lookupUser(name string) (uid, gid int, err error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--user %s: %w (name an existing user, or --user \"\" to keep root)", name, err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("--user %s: uid %q gid %q are not numbers", name, u.Uid, u.Gid)
+	}
+	return uid, gid, nil
+}
+
+// giveToUser hands a file root has just created (the live output, opened
+// before privileges go) to the user the sensor will run as, as logrotate's
+// create does: that user rotates and compresses it later (the logrotate
+// example rotates as the service user), and cannot read a root-owned file.
+// Lchown: never through a link.
+func giveToUser(path, name string) error {
+	if syscall.Geteuid() != 0 || name == "" {
+		return nil
+	}
+	uid, gid, err := lookupUser(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Lchown(path, uid, gid); err != nil {
+		return fmt.Errorf("output %s: give it to --user %s: %w", path, name, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,21 +40,41 @@ Examples:
 Flags:
 `
 
-func runReport(args []string, stdout, stderr io.Writer) int {
+// reportFlags are sensor report's flags (also read by the shell completion).
+type reportFlags struct {
+	fs                         *pflag.FlagSet
+	out, format, chart, sensor *string
+	width                      *int
+	help                       *bool
+}
+
+func newReportFlags() *reportFlags {
 	fs := pflag.NewFlagSet("sensor report", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	out := fs.StringP("output", "o", "", "write to this `file` (default: standard output)")
-	format := fs.String("format", "", "html, svg or png (default: from the output file's extension, else html)")
-	chart := fs.String("chart", "new-sources", "the chart for svg and png: "+strings.Join(report.ChartNames, ", "))
-	sensor := fs.String("sensor", "", "the sensor whose chart svg and png draw, when the input holds several")
-	width := fs.Int("width", report.ChartWidth, "chart width in pixels for svg and png")
-	help := fs.BoolP("help", "h", false, "show this help")
+	return &reportFlags{
+		fs:     fs,
+		out:    fs.StringP("output", "o", "", "write to this `file` (default: standard output)"),
+		format: fs.String("format", "", "html, svg or png (default: from the output file's extension, else html)"),
+		chart:  fs.String("chart", "new-sources", "the chart for svg and png: "+strings.Join(report.ChartNames, ", ")),
+		sensor: fs.String("sensor", "", "the sensor whose chart svg and png draw, when the input holds several"),
+		width:  fs.Int("width", report.ChartWidth, "chart width in pixels for svg and png"),
+		help:   fs.BoolP("help", "h", false, "show this help"),
+	}
+}
+
+func reportHelp(w io.Writer) {
+	fmt.Fprint(w, reportUsage+newReportFlags().fs.FlagUsages())
+}
+
+func runReport(args []string, stdout, stderr io.Writer) int {
+	rf := newReportFlags()
+	fs, out, format, chart, sensor, width, help := rf.fs, rf.out, rf.format, rf.chart, rf.sensor, rf.width, rf.help
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "sensor report: %v\nRun 'sensor report --help' for usage.\n", err)
 		return exitUsage
 	}
 	if *help {
-		fmt.Fprint(stdout, reportUsage+fs.FlagUsages())
+		reportHelp(stdout)
 		return exitOK
 	}
 	inputs := fs.Args()
@@ -94,14 +115,14 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sensor report: ... %d lines skipped in all\n", d.Skipped)
 	}
 	var w io.Writer = stdout
-	var f *os.File
+	var f *reportFile
 	if *out != "" && *out != "-" {
 		var err error
-		if f, err = os.Create(*out); err != nil {
+		if f, err = createReport(*out); err != nil {
 			fmt.Fprintf(stderr, "sensor report: %v\n", err)
 			return exitFatal
 		}
-		w = f
+		w = f.f
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	err := writeReport(bw, d, *format, *chart, *sensor, *width, inputs)
@@ -109,11 +130,10 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		err = bw.Flush()
 	}
 	if f != nil {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(*out)
+		if err == nil {
+			err = f.commit()
+		} else {
+			f.abort()
 		}
 	}
 	if err != nil {
@@ -152,4 +172,65 @@ func writeReport(w io.Writer, d *report.Data, format, chart, sensor string, widt
 		return err
 	}
 	return c.PNG(w)
+}
+
+// reportFile is a report being written: into a temporary file beside the
+// destination, renamed over it only when the whole report is written, so a
+// failed run (no windows, a full disk) leaves an earlier report as it was.
+// A device or FIFO at the path (/dev/null) is written in place, never
+// replaced; a symbolic link is refused, not followed.
+type reportFile struct {
+	f    *os.File
+	path string
+	tmp  bool
+}
+
+func createReport(path string) (*reportFile, error) {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("%s is a symbolic link: refusing to follow it (give the path of a real file)", path)
+	case err == nil && fi.IsDir():
+		return nil, fmt.Errorf("%s is a directory: give a file name, e.g. %s", path, filepath.Join(path, "report.html"))
+	case err == nil && !fi.Mode().IsRegular():
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &reportFile{f: f, path: path}, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &reportFile{f: f, path: path, tmp: true}, nil
+}
+
+func (r *reportFile) commit() error {
+	if !r.tmp {
+		return r.f.Close()
+	}
+	err := r.f.Chmod(0o644) // a page to share, as a plain create would make it
+	if err == nil {
+		err = r.f.Close()
+	} else {
+		r.f.Close()
+	}
+	if err == nil {
+		err = os.Rename(r.f.Name(), r.path)
+	}
+	if err != nil {
+		os.Remove(r.f.Name())
+		return fmt.Errorf("write %s: %w", r.path, err)
+	}
+	return nil
+}
+
+func (r *reportFile) abort() {
+	r.f.Close()
+	if r.tmp {
+		os.Remove(r.f.Name())
+	}
 }

@@ -46,6 +46,16 @@ type Stats struct {
 	RingFull    uint64 // records lost because the kernel-to-user ring was full
 }
 
+// FaultSource is implemented by sources that hand out slices of memory
+// mapped files. When a read of such a slice faults (the file shrank under
+// the reader), the caller recovers the fault and calls Fault with its
+// address: the source ends the input that the address belongs to and
+// returns that input's *InputError, after which Next goes on with the
+// others. It returns nil when the address is none of its mappings.
+type FaultSource interface {
+	Fault(addr uintptr) error
+}
+
 // StatsSource is implemented by sources that keep counters of their own.
 type StatsSource interface {
 	CaptureStats() (Stats, error)

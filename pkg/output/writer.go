@@ -204,9 +204,19 @@ func (s *Stats) DecodeErrors() uint64 {
 	return n
 }
 
+// stamp is a record's time: packet time, or, before the clock has started
+// (a run that read no packet), the wall clock, which is when the record was
+// written; 1970-01-01 would be a lie.
+func stamp(ts int64, c *engine.Counters) int64 {
+	if c.StartedAnything {
+		return ts
+	}
+	return time.Now().UnixNano()
+}
+
 // Stats writes a `stats` record.
 func (w *Writer) Stats(s *Stats) {
-	o := w.begin("stats", s.Ts)
+	o := w.begin("stats", stamp(s.Ts, &s.Engine))
 	o.bool("final", s.Final)
 	o.uint("packets", s.Engine.Packets)
 	o.uint("bytes", s.Engine.Bytes)
@@ -247,6 +257,7 @@ type Input struct {
 	Format  string
 	Packets uint64
 	Err     string
+	Skipped string // why a file found in a directory was not read (not a capture)
 }
 
 // Summary is the last record of a run.
@@ -262,10 +273,12 @@ type Summary struct {
 // Summary writes the final `summary` record.
 func (w *Writer) Summary(s *Summary) {
 	c := &s.Engine
-	o := w.begin("summary", c.LastPacket)
+	o := w.begin("summary", stamp(c.LastPacket, c))
 	if c.StartedAnything {
 		o.time("first_packet", c.FirstPacket)
 		o.time("last_packet", c.LastPacket)
+	} else {
+		o.bool("no_packets", true) // nothing read: no window, no verdict
 	}
 	o.uint("windows", c.Windows)
 	o.uint("packets", c.Packets)
@@ -277,7 +290,11 @@ func (w *Writer) Summary(s *Summary) {
 	o.str("window", s.Window.String())
 	o.str("lookback", s.Lookback.String())
 	o.openArray("inputs")
+	skipped := 0
 	for _, in := range s.Inputs {
+		if in.Skipped != "" {
+			skipped++
+		}
 		o.open("")
 		o.str("file", in.Path)
 		o.str("format", in.Format)
@@ -285,9 +302,13 @@ func (w *Writer) Summary(s *Summary) {
 		if in.Err != "" {
 			o.str("error", in.Err)
 		}
+		if in.Skipped != "" {
+			o.str("skipped", in.Skipped)
+		}
 		o.close()
 	}
 	o.closeArray()
+	o.uint("skipped_inputs", uint64(skipped))
 	o.openArray("top_sources")
 	for _, t := range s.Top {
 		o.open("")

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/synscope/synscope/pkg/capture"
@@ -63,62 +64,92 @@ const TickEvery = 1 << 16
 // reported through hooks, not returned.
 func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engine.Engine, w *output.Writer, hooks Hooks) (output.Stats, error) {
 	var (
-		st  output.Stats
-		p   capture.Packet
-		syn decode.Syn
-		n   uint64
-		err error
+		st     output.Stats
+		pumped uint64 // packets handed to the loop, across its restarts
+		err    error
 	)
 	lv := newLiveState(hooks.Live, src, eng)
-	for {
-		n++
-		if lv != nil && n%liveEvery == 0 {
-			if err = errors.Join(ctx.Err(), w.Err()); err != nil {
-				break
+	// A mapped input file that shrinks under the reader turns the next read
+	// of the lost pages into a fault; with PanicOnFault it is a panic this
+	// goroutine recovers as that input's error, and the loop goes on.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	pump := func() (err error) {
+		var (
+			p   capture.Packet
+			syn decode.Syn
+			n   = pumped
+		)
+		defer func() {
+			pumped = n
+			if f := faultOf(recover()); f != nil {
+				err = f
 			}
-			lv.tick(&st, w)
-		}
-		if n%TickEvery == 0 {
-			if err = ctx.Err(); err != nil {
-				break
-			}
-			if hooks.Tick != nil {
-				hooks.Tick(n)
-			}
-			if err = w.Err(); err != nil {
-				break
-			}
-		}
-		if err = src.Next(&p); err != nil {
-			if err == capture.ErrTimeout {
+		}()
+		for {
+			n++
+			if lv != nil && n%liveEvery == 0 {
 				if err = errors.Join(ctx.Err(), w.Err()); err != nil {
-					break
+					return err
 				}
-				if lv != nil {
-					lv.tick(&st, w)
+				lv.tick(&st, w)
+			}
+			if n%TickEvery == 0 {
+				if err = ctx.Err(); err != nil {
+					return err
 				}
-				continue
-			}
-			if err == io.EOF {
-				err = nil
-				break
-			}
-			if capture.IsInputError(err) {
-				st.InputsFailed++
-				if hooks.InputError != nil {
-					hooks.InputError(err)
+				if hooks.Tick != nil {
+					hooks.Tick(n)
 				}
-				continue
+				if err = w.Err(); err != nil {
+					return err
+				}
 			}
-			err = fmt.Errorf("capture: %w", err)
+			if err = src.Next(&p); err != nil {
+				if err == capture.ErrTimeout {
+					if err = errors.Join(ctx.Err(), w.Err()); err != nil {
+						return err
+					}
+					if lv != nil {
+						lv.tick(&st, w)
+					}
+					continue
+				}
+				if err == io.EOF {
+					return nil
+				}
+				if capture.IsInputError(err) {
+					inputFailed(&st, hooks, err)
+					continue
+				}
+				return fmt.Errorf("capture: %w", err)
+			}
+			account(&p, &syn, dec, eng, &st)
+		}
+	}
+	for {
+		err = pump()
+		var f *fault
+		if !errors.As(err, &f) {
 			break
 		}
-		account(&p, &syn, dec, eng, &st)
+		fs, ok := src.(capture.FaultSource)
+		if !ok {
+			panic(f.v)
+		}
+		ierr := fs.Fault(f.addr)
+		if ierr == nil {
+			panic(f.v) // not in an input's mapping: a real bug
+		}
+		inputFailed(&st, hooks, ierr)
 	}
 	// Whatever stopped the loop, what was read is analysed and written.
 	if lv != nil {
 		// A live source may still hold records the kernel handed over
 		// without waking us: take them until it has none for a poll.
+		var (
+			p   capture.Packet
+			syn decode.Syn
+		)
 		for i := 0; i < 1<<22; i++ {
 			if e := src.Next(&p); e != nil {
 				break
@@ -142,6 +173,34 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		err = errors.Join(err, fmt.Errorf("write output: %w", werr))
 	}
 	return st, err
+}
+
+func inputFailed(st *output.Stats, hooks Hooks, err error) {
+	st.InputsFailed++
+	if hooks.InputError != nil {
+		hooks.InputError(err)
+	}
+}
+
+// fault is a memory fault recovered from the loop: a read of a mapped file
+// that is no longer there.
+type fault struct {
+	v    any
+	addr uintptr
+}
+
+func (f *fault) Error() string { return fmt.Sprintf("memory fault at %#x", f.addr) }
+
+// faultOf returns the fault a recovered value describes; any other panic
+// goes on.
+func faultOf(v any) *fault {
+	if v == nil {
+		return nil
+	}
+	if re, ok := v.(interface{ Addr() uintptr }); ok {
+		return &fault{v: v, addr: re.Addr()}
+	}
+	panic(v)
 }
 
 // account runs one packet through the clock, the decoder and the engine.

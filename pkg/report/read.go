@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"net/netip"
@@ -77,16 +78,36 @@ type Sensor struct {
 
 // Data is what Read collected.
 type Data struct {
-	Sensors  map[string]*Sensor
-	Lines    int
-	Skipped  int
-	Problems []string // the first maxProblems, "file:line: reason"
+	Sensors    map[string]*Sensor
+	Lines      int
+	Skipped    int
+	Duplicates int      // records read more than once (the same file twice, overlapping files), counted once
+	Problems   []string // the first maxProblems, "file:line: reason"
+
+	// seen holds a 128-bit digest of every record taken, so a record read
+	// twice is counted once: 16 bytes a record, not the record.
+	seen         map[[2]uint64]struct{}
+	seed1, seed2 maphash.Seed
 }
 
 const maxProblems = 50
 
 // NewData returns an empty collection.
-func NewData() *Data { return &Data{Sensors: map[string]*Sensor{}} }
+func NewData() *Data {
+	return &Data{Sensors: map[string]*Sensor{}, seen: map[[2]uint64]struct{}{},
+		seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed()}
+}
+
+// firstTime reports whether the record b has not been read before.
+func (d *Data) firstTime(b []byte) bool {
+	k := [2]uint64{maphash.Bytes(d.seed1, b), maphash.Bytes(d.seed2, b)}
+	if _, dup := d.seen[k]; dup {
+		d.Duplicates++
+		return false
+	}
+	d.seen[k] = struct{}{}
+	return true
+}
 
 // record is the union of the fields the report uses; others are ignored,
 // so records from older or newer sensors read as far as they go.
@@ -135,8 +156,8 @@ func (d *Data) Read(r io.Reader, name string) error {
 	for sc.Scan() {
 		line++
 		d.Lines++
-		b := sc.Bytes()
-		if len(b) == 0 {
+		b := bytes.TrimRight(sc.Bytes(), " \t\r")
+		if len(b) == 0 || !d.firstTime(b) {
 			continue
 		}
 		if reason := d.add(b); reason != "" {
@@ -304,6 +325,10 @@ func prefixOf(a netip.Addr) string {
 // Finish sorts every sensor's records by time and drops repeated windows
 // (the same window read twice, from overlapping files), noting them.
 func (d *Data) Finish() {
+	if d.Duplicates > 0 && len(d.Problems) < maxProblems {
+		d.Problems = append(d.Problems, fmt.Sprintf("%d records appear more than once (the same file twice, or overlapping inputs?); each is counted once", d.Duplicates))
+	}
+	d.seen = nil
 	for _, s := range d.Sensors {
 		sort.SliceStable(s.Windows, func(i, j int) bool { return s.Windows[i].Start < s.Windows[j].Start })
 		w := s.Windows[:0]

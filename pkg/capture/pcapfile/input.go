@@ -39,6 +39,10 @@ type input struct {
 
 	state inputState
 	err   *capture.InputError // the error that ended this input, if any
+	// found: listed by a directory walk, so a file whose content is not a
+	// capture is skipped (skipped says why) rather than failed.
+	found   bool
+	skipped string
 	f     *os.File
 	cr    countingReader
 	raw   *bufio.Reader // over the file
@@ -199,7 +203,7 @@ func (in *input) open() error {
 
 	b, err := in.raw.Peek(2)
 	if len(b) == 0 && err == io.EOF {
-		return in.fail(0, false, errors.New("empty file"))
+		return in.notCapture(errors.New("empty file"))
 	}
 	if len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b {
 		in.format = "gzip"
@@ -217,11 +221,11 @@ func (in *input) open() error {
 		case err != nil && err != io.EOF:
 			return in.fail(0, false, in.ioError(err))
 		case len(b) == 0 && in.zr != nil:
-			return in.fail(0, false, errors.New("empty file (the gzip stream decompresses to 0 bytes)"))
+			return in.notCapture(errors.New("empty file (the gzip stream decompresses to 0 bytes)"))
 		case len(b) == 0:
-			return in.fail(0, false, errors.New("empty file"))
+			return in.notCapture(errors.New("empty file"))
 		default:
-			return in.fail(0, false, fmt.Errorf("not a pcap or pcapng file (only %d bytes)", len(b)))
+			return in.notCapture(fmt.Errorf("not a pcap or pcapng file (only %d bytes)", len(b)))
 		}
 	}
 	return in.detect(b)
@@ -247,7 +251,7 @@ func (in *input) detect(b []byte) error {
 	case be == magicPcapModified || le == magicPcapModified:
 		return in.fail(0, false, fmt.Errorf("unsupported pcap variant: modified (Kuznetzov) pcap (magic 0x%08x)", be))
 	default:
-		return in.fail(0, false, fmt.Errorf("not a pcap or pcapng file (magic 0x%08x)", be))
+		return in.notCapture(fmt.Errorf("not a pcap or pcapng file (magic 0x%08x)", be))
 	}
 	if in.zr != nil {
 		in.format += "+gzip"
@@ -364,6 +368,17 @@ func (in *input) ioError(err error) error {
 		return fmt.Errorf("bad gzip stream: %w", err)
 	}
 	return opErr("read", err)
+}
+
+// notCapture ends an input whose content is not a capture at all: a skip
+// for a file found in a directory, an error for one the user named.
+func (in *input) notCapture(err error) error {
+	if !in.found {
+		return in.fail(0, false, err)
+	}
+	in.skipped = err.Error()
+	in.release(true)
+	return io.EOF
 }
 
 // fail ends the input with an error for the record or block starting at

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
 )
@@ -55,6 +56,9 @@ type InputStats struct {
 	Format  string // "pcap", "pcap-ns" or "pcapng", with "+gzip" when compressed; "gzip" or "" when not (yet) recognised
 	Packets uint64 // packets delivered by Next
 	Err     error  // nil, or the *capture.InputError that ended this input
+	// Skipped is why a file found in a directory was passed over (its
+	// content is not a capture), or "".
+	Skipped string
 }
 
 // Open lists the inputs named by paths (files or directories, see the
@@ -100,8 +104,16 @@ func (r *Reader) setup(bufSize int) {
 	r.heap = make([]*input, 0, len(r.inputs))
 }
 
+// Stdin is the path that names standard input ("-r -"): a capture piped in,
+// read through a buffer (it cannot be mapped), plain or gzip.
+const Stdin = "-"
+
 // list appends the inputs named by one path.
 func (r *Reader) list(root string) {
+	if root == Stdin {
+		r.inputs = append(r.inputs, &input{path: root, src: os.Stdin})
+		return
+	}
 	fi, err := os.Stat(root)
 	if err != nil {
 		r.addErr(root, opErr("stat", err))
@@ -141,7 +153,7 @@ func (r *Reader) walk(dir string) {
 				r.addErr(p, opErr("stat", err))
 				continue
 			}
-			r.addFile(p, fi)
+			r.addListed(p, fi, true)
 		case t&fs.ModeSymlink != 0:
 			fi, err := os.Stat(p)
 			if err != nil {
@@ -149,7 +161,7 @@ func (r *Reader) walk(dir string) {
 				continue
 			}
 			if fi.Mode().IsRegular() {
-				r.addFile(p, fi)
+				r.addListed(p, fi, true)
 			}
 		}
 		// Devices, pipes and sockets inside a directory are not capture files.
@@ -157,7 +169,14 @@ func (r *Reader) walk(dir string) {
 }
 
 func (r *Reader) addFile(path string, fi fs.FileInfo) {
-	in := &input{path: path}
+	r.addListed(path, fi, false)
+}
+
+// addListed appends a file; found (in a directory walk, not named by the
+// user) makes a file that is not a capture a skip instead of an error: a
+// folder of captures often holds a README or a checksum list beside them.
+func (r *Reader) addListed(path string, fi fs.FileInfo, found bool) {
+	in := &input{path: path, found: found}
 	if fi.Mode().IsRegular() {
 		in.size = fi.Size()
 	}
@@ -271,6 +290,35 @@ func (r *Reader) down(i int) {
 	}
 }
 
+// Fault implements capture.FaultSource: the input whose mapping holds addr
+// shrank while it was read (truncated or rewritten by another program). It
+// ends that input as a truncated one, with everything read before it kept.
+func (r *Reader) Fault(addr uintptr) error {
+	for _, in := range r.inputs {
+		if len(in.mm) == 0 {
+			continue
+		}
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(in.mm)))
+		if addr < base || addr >= base+uintptr(len(in.mm)) {
+			continue
+		}
+		err := in.fail(in.off, true, fmt.Errorf("the file shrank below the %d bytes it had when it was opened, while being read (truncated or rewritten by another program?)", len(in.mm)))
+		// The input may be in the merge heap with a packet that can no
+		// longer be read: take it out.
+		if i := slices.Index(r.heap, in); i >= 0 {
+			r.heap = slices.Delete(r.heap, i, i+1)
+			for j := len(r.heap)/2 - 1; j >= 0; j-- {
+				r.down(j)
+			}
+		}
+		if r.last == in {
+			r.last = nil
+		}
+		return err
+	}
+	return nil
+}
+
 // Close releases every open file. Next then returns ErrClosed.
 func (r *Reader) Close() error {
 	if r.closed {
@@ -301,7 +349,7 @@ func (r *Reader) Progress() (done, total int64) {
 func (r *Reader) Stats() []InputStats {
 	out := make([]InputStats, len(r.inputs))
 	for i, in := range r.inputs {
-		out[i] = InputStats{Path: in.path, Format: in.format, Packets: in.delivered}
+		out[i] = InputStats{Path: in.path, Format: in.format, Packets: in.delivered, Skipped: in.skipped}
 		if in.err != nil {
 			out[i].Err = in.err
 		}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
+)
+
+// startOnly runs a live sensor that is expected to refuse to start: it
+// returns its exit status and stderr, or fails the test if it is still
+// running after 20 s (it started capturing instead of refusing).
+func startOnly(t *testing.T, bin string, p *captest.Pair, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	full := append([]string{"netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "--log-format", "json"}, args...)
+	out, err := exec.CommandContext(ctx, "ip", full...).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the sensor did not refuse to start within 20 s: %s", out)
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if ee != nil {
+		return ee.ExitCode(), string(out)
+	}
+	return 0, string(out)
+}
+
+// A live restart continues its output file instead of erasing it.
+func TestLiveRestartAppends(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	p := captest.NewPair(t)
+	dir, err := os.MkdirTemp("", "synscope-append")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	out := filepath.Join(dir, "s.jsonl")
+	for run := 1; run <= 2; run++ {
+		stop, _, _ := liveSensorAt(t, bin, p, out, "--window", "1s", "--growth=false")
+		time.Sleep(1200 * time.Millisecond)
+		jsonl, _ := stop()
+		if n := len(ofType(records(t, jsonl), "summary")); n != run {
+			t.Fatalf("after run %d the file holds %d summaries, want %d (a restart erased the output?)", run, n, run)
+		}
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o640 {
+		t.Errorf("output mode %v, want 0640", fi.Mode().Perm())
+	}
+}
+
+// A symbolic link at a live sensor's output path (the log directory is
+// writable by the unprivileged user) is refused, and its target untouched.
+func TestLiveRefusesSymlinkOutput(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	p := captest.NewPair(t)
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "shadow")
+	os.WriteFile(victim, []byte("root:secret\n"), 0o600)
+	link := filepath.Join(dir, "sensor.jsonl")
+	os.Symlink(victim, link)
+	code, stderr := startOnly(t, bin, p, "-o", link)
+	if code != exitFatal || !strings.Contains(stderr, "symbolic link") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root:secret\n" {
+		t.Fatalf("root wrote through the link: %q", b)
+	}
+}
+
+// A state file (or, live, an output) in a directory that --user cannot
+// write is a setting error at start (exit 2), not a failure at the first
+// save or the first rotation.
+func TestLiveUserMustWriteItsDirectories(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	p := captest.NewPair(t)
+	private := t.TempDir() // 0700, root's
+	os.Chmod(private, 0o700)
+	open, err := os.MkdirTemp("", "synscope-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(open) })
+	os.Chmod(open, 0o777)
+	for _, c := range []struct {
+		name string
+		args []string
+		dir  string
+	}{
+		{"state", []string{"-o", filepath.Join(open, "s.jsonl"), "--state-file", filepath.Join(private, "state.bin")}, private},
+		{"output", []string{"-o", filepath.Join(private, "s.jsonl")}, private},
+	} {
+		code, stderr := startOnly(t, bin, p, append(c.args, "--user", "nobody")...)
+		if code != exitUsage || !strings.Contains(stderr, c.dir) || !strings.Contains(stderr, "nobody") {
+			t.Errorf("%s in a directory nobody cannot write: exit %d, want %d naming %s: %s", c.name, code, exitUsage, c.dir, stderr)
+		}
+	}
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A report that fails (here: no window records) leaves an earlier report
+// at the same path as it was, instead of deleting it.
+func TestReportFailureKeepsTheOldFile(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := demoJSONL(t, dir)
+	page := filepath.Join(dir, "report.html")
+	if _, stderr, code := sensor(t, "report", "-o", page, good); code != exitOK {
+		t.Fatalf("first report: exit %d: %s", code, stderr)
+	}
+	before, _ := os.ReadFile(page)
+	bad := filepath.Join(dir, "nowindows.jsonl")
+	os.WriteFile(bad, []byte(`{"event_type":"stats","ts":"2009-01-10T00:00:00Z","sensor":"x"}`+"\n"), 0o644)
+	_, stderr, code := sensor(t, "report", "-o", page, bad)
+	if code != exitFatal || !strings.Contains(stderr, "no window records") {
+		t.Fatalf("report of no windows: exit %d: %s", code, stderr)
+	}
+	after, err := os.ReadFile(page)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the earlier report was changed or removed: %v (%d bytes, was %d)", err, len(after), len(before))
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".report.html.tmp*")); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+}
+
+// A symbolic link at the report's path is refused, and what it points to
+// is left alone.
+func TestReportRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := demoJSONL(t, dir)
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep me\n"), 0o644)
+	link := filepath.Join(dir, "report.html")
+	os.Symlink(victim, link)
+	_, stderr, code := sensor(t, "report", "-o", link, good)
+	if code != exitFatal || !strings.Contains(stderr, "symbolic link") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+		t.Fatalf("the link's target was written: %.60q", b)
+	}
+}
+
+// The same records read twice (the same file given twice, or overlapping
+// files) are counted once.
+func TestReportCountsEachRecordOnce(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := demoJSONL(t, dir)
+	once, _, code1 := sensor(t, "report", "--format", "svg", "--chart", "spread", good)
+	twice, stderr, code2 := sensor(t, "report", "--format", "svg", "--chart", "spread", good, good)
+	if code1 != exitOK || code2 != exitOK {
+		t.Fatalf("exit %d, %d: %s", code1, code2, stderr)
+	}
+	if once != twice {
+		t.Errorf("the chart of a file read twice differs from the chart of it read once")
+	}
+	if !strings.Contains(stderr, "appear more than once") {
+		t.Errorf("the repeats are not mentioned: %s", stderr)
+	}
+	page := filepath.Join(dir, "twice.html")
+	if _, stderr, code := sensor(t, "report", "-o", page, good, good); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(page)
+	// The demo's 2,091 source records, not 4,182.
+	if !bytes.Contains(b, []byte("2,091")) && !bytes.Contains(b, []byte("2091")) {
+		t.Errorf("the page does not show the 2091 new sources once")
+	}
+	if bytes.Contains(b, []byte("4,182")) || bytes.Contains(b, []byte("4182")) {
+		t.Errorf("the page counts the sources twice")
+	}
+}
+
+// An offline output at a symbolic link is refused; the link's target keeps
+// its content.
+func TestOutputRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep me\n"), 0o644)
+	link := filepath.Join(dir, "out.jsonl")
+	os.Symlink(victim, link)
+	_, stderr, code := sensor(t, "-r", demo, "-o", link)
+	if code != exitFatal || !strings.Contains(stderr, "symbolic link") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+		t.Fatalf("the link's target was truncated or written: %.60q", b)
+	}
+}
+
+// `-r -` reads a capture from standard input, plain or gzip.
+func TestReadStdin(t *testing.T) {
+	want, _, _ := sensor(t, "-r", demo, "--sensor-id", "s", "--log-level", "error")
+	for _, gz := range []bool{false, true} {
+		f, err := os.Open(demo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := f
+		if gz {
+			var buf bytes.Buffer
+			c := exec.Command("gzip", "-c")
+			c.Stdin, c.Stdout = f, &buf
+			if err := c.Run(); err != nil {
+				t.Skipf("gzip: %v", err)
+			}
+			p := filepath.Join(t.TempDir(), "demo.gz")
+			os.WriteFile(p, buf.Bytes(), 0o644)
+			in, _ = os.Open(p)
+		}
+		// A pipe, as from `cat x | sensor -r -`: not mappable, not seekable.
+		r, w, _ := os.Pipe()
+		go func() { bytesCopy(w, in); w.Close() }()
+		saved := os.Stdin
+		os.Stdin = r
+		got, stderr, code := sensor(t, "-r", "-", "--sensor-id", "s", "--log-level", "error")
+		os.Stdin = saved
+		r.Close()
+		f.Close()
+		if code != exitOK {
+			t.Fatalf("gzip %v: exit %d: %s", gz, code, stderr)
+		}
+		// The same records; only the summary's input entry differs.
+		if cut(got) != cut(want) {
+			t.Errorf("gzip %v: records from stdin differ from the file's", gz)
+		}
+	}
+}
+
+func bytesCopy(w *os.File, r *os.File) {
+	b := make([]byte, 1<<16)
+	for {
+		n, err := r.Read(b)
+		if n > 0 {
+			if _, err := w.Write(b[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// cut drops the summary record (it names the input).
+func cut(jsonl string) string {
+	i := strings.Index(jsonl, `{"event_type":"summary"`)
+	if i < 0 {
+		return jsonl
+	}
+	return jsonl[:i]
+}
+
+// Files in a directory that are not captures (by content: a README, a
+// LICENSE, checksums) are skipped and counted, not errors.
+func TestDirectorySkipsNonCaptures(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := os.ReadFile(demo)
+	os.WriteFile(filepath.Join(dir, "demo.pcapng"), b, 0o644)
+	os.WriteFile(filepath.Join(dir, "README"), []byte("captures of the lab, January\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "LICENSE.pcap"), []byte("CC-BY 4.0: a text file, whatever its name says\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "SHA256SUMS"), nil, 0o644)
+	out, stderr, code := sensor(t, "-r", dir, "--log-level", "error")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sum := ofType(records(t, out), "summary")
+	if len(sum) != 1 || sum[0]["skipped_inputs"] != float64(3) || sum[0]["windows"] != float64(72) {
+		t.Fatalf("summary: %v", sum)
+	}
+	// A non-capture named by the user is still an error.
+	_, _, code = sensor(t, "-r", filepath.Join(dir, "README"), "--log-level", "error")
+	if code != exitInputFailed {
+		t.Errorf("a named non-capture: exit %d, want %d", code, exitInputFailed)
+	}
+}
+
+// A run that reads no packet writes no window, says so in the summary, and
+// stamps its records with the time they were written, not 1970-01-01.
+func TestNoPacketNoWindow(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "empty.pcap")
+	hdr := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}
+	os.WriteFile(p, hdr, 0o644)
+	out, stderr, code := sensor(t, "-r", p)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	recs := records(t, out)
+	if n := len(ofType(recs, "window")); n != 0 {
+		t.Errorf("%d windows from no packet", n)
+	}
+	sum := ofType(recs, "summary")
+	if len(sum) != 1 || sum[0]["no_packets"] != true {
+		t.Fatalf("summary: %v", sum)
+	}
+	for _, r := range recs {
+		if ts, _ := r["ts"].(string); strings.HasPrefix(ts, "1970") {
+			t.Errorf("%s record stamped %s", r["event_type"], ts)
+		}
+	}
+}
+
+// `sensor help`, `sensor help report` and `sensor completion SHELL` are
+// commands, not capture files.
+func TestHelpAndCompletion(t *testing.T) {
+	out, stderr, code := sensor(t, "help")
+	if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "--lookback") {
+		t.Errorf("help: exit %d: %.80q %s", code, out, stderr)
+	}
+	out, _, code = sensor(t, "help", "report")
+	if code != exitOK || !strings.HasPrefix(out, "Usage: sensor report") {
+		t.Errorf("help report: exit %d: %.80q", code, out)
+	}
+	if _, _, code := sensor(t, "help", "nonsense"); code != exitUsage {
+		t.Errorf("help nonsense: exit %d", code)
+	}
+	if _, _, code := sensor(t, "completion", "tcsh"); code != exitUsage {
+		t.Errorf("completion tcsh: exit %d", code)
+	}
+	dir := t.TempDir()
+	for _, sh := range shells {
+		out, stderr, code := sensor(t, "completion", sh)
+		if code != exitOK || !strings.Contains(out, "lookback") || !strings.Contains(out, "afpacket") {
+			t.Fatalf("completion %s: exit %d: %s", sh, code, stderr)
+		}
+		os.WriteFile(filepath.Join(dir, sh), []byte(out), 0o644)
+	}
+	// The scripts, run by the real shells: each completes a flag, a flag's
+	// values and a subcommand.
+	if _, err := exec.LookPath("bash"); err == nil {
+		script := `source "$1"
+c() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _sensor; echo "${COMPREPLY[*]}"; }
+c sensor --lookb; c sensor --capture ""; c sensor rep; c sensor report --format ""; c sensor completion f`
+		got := shellOut(t, "bash", "-c", script, "x", filepath.Join(dir, "bash"))
+		want := "--lookback\nauto ebpf afpacket\nreport\nhtml svg png\nfish\n"
+		if got != want {
+			t.Errorf("bash completions:\n%s\nwant:\n%s", got, want)
+		}
+	} else {
+		needShell(t, "bash")
+	}
+	if _, err := exec.LookPath("fish"); err == nil {
+		script := `source $argv[1]; complete -C "sensor --lookb"; complete -C "sensor --capture "; complete -C "sensor report --format "`
+		got := shellOut(t, "fish", "-c", script, filepath.Join(dir, "fish"))
+		for _, w := range []string{"--lookback\t", "afpacket\t", "ebpf\t", "png\t", "svg\t"} {
+			if !strings.Contains(got, w) {
+				t.Errorf("fish completions lack %q:\n%s", w, got)
+			}
+		}
+	} else {
+		needShell(t, "fish")
+	}
+	if _, err := exec.LookPath("zsh"); err == nil {
+		// zsh completes only in an interactive shell; check that the script
+		// parses and registers itself with compinit.
+		script := `autoload -U compinit; compinit -u -d "$2/zcompdump"; source "$1"; print -r -- ${_comps[sensor]}`
+		if got := shellOut(t, "zsh", "-f", "-c", script, "x", filepath.Join(dir, "zsh"), dir); got != "_sensor\n" {
+			t.Errorf("zsh: the completion is not registered: %q", got)
+		}
+	} else {
+		needShell(t, "zsh")
+	}
+}
+
+func shellOut(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	c := exec.Command(name, args...)
+	c.Dir = t.TempDir() // no file names to complete beside the words
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", name, err, out)
+	}
+	return string(out)
+}
+
+func needShell(t *testing.T, sh string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Errorf("%s is not installed (scripts/install-bpf-toolchain.sh --test-tools installs it)", sh)
+		return
+	}
+	t.Logf("%s not installed: its completion script is not run", sh)
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// checkWritable makes sure the user the sensor now runs as can create files
+// in the directories it will write to later: the state file's (saved by a
+// rename from a temporary file beside it) and, live, the output's (a new
+// file on SIGHUP after rotation). Finding out at the first save or the first
+// rotation would lose the state or the records; finding out now is a clear
+// error at start. It tries for real, so read-only mounts and ACLs count.
+func checkWritable(stateFile, output string, live bool, user string) error {
+	type need struct{ path, why, key string }
+	var needs []need
+	if stateFile != "" {
+		needs = append(needs, need{stateFile, "the state file is saved there", "--state-file"})
+	}
+	if live && output != "-" {
+		needs = append(needs, need{output, "the output is reopened there on SIGHUP", "--output"})
+	}
+	as := "the sensor"
+	if user != "" && os.Geteuid() != 0 {
+		as = "user " + user
+	}
+	for _, n := range needs {
+		dir := filepath.Dir(n.path)
+		f, err := os.CreateTemp(dir, ".synscope-probe-*")
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return settingError{fmt.Errorf("%s %s: %s cannot create files in %s (%v), and %s: make the directory writable (e.g. chown %s %s) or choose another path",
+				n.key, n.path, as, dir, err, n.why, ownerHint(user), dir)}
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return nil
+}
+
+func ownerHint(user string) string {
+	if user == "" {
+		return "$USER"
+	}
+	return user
+}

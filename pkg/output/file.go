@@ -1,0 +1,94 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// FileMode is the mode of a JSONL file the sensor creates: the records name
+// the hosts that probe the network, which is not for every local user.
+const FileMode fs.FileMode = 0o640
+
+// OpenFile opens path for JSONL records. An offline run (appendTo false)
+// starts the file afresh, so rerunning a capture gives the same bytes; a
+// live run appends, so a restart (a crash loop under Restart=on-failure)
+// continues the file instead of erasing what the last run wrote.
+//
+// A symbolic link at path is refused rather than followed: a live sensor
+// opens its output as root, in a directory its unprivileged user can write
+// (for SIGHUP reopening), so following a link planted there would let that
+// user make root truncate any file. A regular file with other hard links is
+// refused for the same reason. Devices and pipes (/dev/null, a FIFO) are
+// written as they are.
+func OpenFile(path string, appendTo bool) (*os.File, error) {
+	// Appending reads the last byte (see endLine). Truncation waits until
+	// the checks below pass, so a refused file is left as it was.
+	flags := os.O_WRONLY | os.O_CREATE | oNoFollow
+	if appendTo {
+		flags = os.O_RDWR | os.O_APPEND | os.O_CREATE | oNoFollow
+	}
+	symlink := fmt.Errorf("output %s is a symbolic link: refusing to follow it (give the path of a real file, or - for standard output)", path)
+	if isSymlink(path) { // O_NOFOLLOW closes the race where there is one
+		return nil, symlink
+	}
+	f, err := os.OpenFile(path, flags, FileMode)
+	if err != nil {
+		if isSymlink(path) {
+			return nil, symlink
+		}
+		return nil, fmt.Errorf("open output: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open output: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return f, nil
+	}
+	if n := linkCount(fi); n > 1 {
+		f.Close()
+		return nil, fmt.Errorf("output %s has %d hard links: refusing to write a file that is also reachable under another name (remove it, or give another path)", path, n)
+	}
+	if !appendTo {
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open output: %w", err)
+		}
+		return f, nil
+	}
+	if err := endLine(f, fi.Size()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open output %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// endLine ends a last line that a killed run left without its newline, so
+// the first record appended after a restart starts a line of its own: the
+// cut record stays one bad line instead of spoiling the next one too.
+func endLine(f *os.File, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // shrank meanwhile: nothing to end
+		}
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err := f.Write([]byte{'\n'})
+	return err
+}
+
+func isSymlink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&fs.ModeSymlink != 0
+}

@@ -1,0 +1,103 @@
+//go:build unix
+
+package output
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestOpenFileOfflineStartsAfresh(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out.jsonl")
+	os.WriteFile(p, []byte("old run\n"), 0o644)
+	f, err := OpenFile(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("{}\n")
+	f.Close()
+	if b, _ := os.ReadFile(p); string(b) != "{}\n" {
+		t.Fatalf("offline output %q: want only the new run", b)
+	}
+}
+
+// A live run appends: a restart continues the file. A last line that a
+// killed run left unfinished is ended first, so the next record is whole.
+func TestOpenFileLiveAppends(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out.jsonl")
+	for _, c := range []struct{ before, want string }{
+		{"", "{\"n\":2}\n"},
+		{"{\"n\":1}\n", "{\"n\":1}\n{\"n\":2}\n"},
+		{"{\"n\":1}\n{\"n\":", "{\"n\":1}\n{\"n\":\n{\"n\":2}\n"},
+	} {
+		os.Remove(p)
+		if c.before != "" {
+			os.WriteFile(p, []byte(c.before), 0o644)
+		}
+		f, err := OpenFile(p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("{\"n\":2}\n")
+		f.Close()
+		if b, _ := os.ReadFile(p); string(b) != c.want {
+			t.Errorf("after %q: %q, want %q", c.before, b, c.want)
+		}
+	}
+}
+
+func TestOpenFileMode(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	p := filepath.Join(t.TempDir(), "out.jsonl")
+	f, err := OpenFile(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
+	}
+}
+
+// A link planted at the output path (by the unprivileged user that may
+// write the log directory) must not make root write what it points to.
+func TestOpenFileRefusesLinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "shadow")
+	os.WriteFile(victim, []byte("root:secret\n"), 0o600)
+	sym := filepath.Join(dir, "sym.jsonl")
+	os.Symlink(victim, sym)
+	hard := filepath.Join(dir, "hard.jsonl")
+	if err := os.Link(victim, hard); err != nil {
+		t.Fatal(err)
+	}
+	for _, appendTo := range []bool{false, true} {
+		for _, p := range []string{sym, hard} {
+			f, err := OpenFile(p, appendTo)
+			if err == nil {
+				f.Close()
+				t.Errorf("%s (append %v): opened", filepath.Base(p), appendTo)
+			} else if !strings.Contains(err.Error(), "link") {
+				t.Errorf("%s: %v: the error should say why", filepath.Base(p), err)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root:secret\n" {
+		t.Fatalf("the link's target changed: %q", b)
+	}
+}
+
+// Devices are written in place: -o /dev/null.
+func TestOpenFileDevNull(t *testing.T) {
+	for _, appendTo := range []bool{false, true} {
+		f, err := OpenFile(os.DevNull, appendTo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+}
