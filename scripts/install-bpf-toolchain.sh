@@ -3,7 +3,8 @@
 # llvm-strip from llvm, libbpf-dev for refreshing the vendored headers) and,
 # with --test-tools, what the privileged capture tests drive (iproute2,
 # tcpdump, nmap, hping3, masscan) and the report and metrics tests use
-# (chromium, prometheus). Debian/Ubuntu, via apt-get; idempotent:
+# (chromium, prometheus), the log rotation example (logrotate) and the
+# shell completion scripts (zsh, fish). Debian/Ubuntu, via apt-get; idempotent:
 # installs nothing when everything is there.
 #
 #   scripts/install-bpf-toolchain.sh               # go generate ./bpf
@@ -36,6 +37,9 @@ if $test_tools; then
 	command -v tcpreplay >/dev/null || need+=(tcpreplay)
 	command -v systemd-analyze >/dev/null || need+=(systemd)
 	command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotate)
+	# the shell completion scripts are run by the real shells
+	command -v zsh >/dev/null || need+=(zsh)
+	command -v fish >/dev/null || need+=(fish)
 fi
 
 if ((${#need[@]})); then

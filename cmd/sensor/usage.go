@@ -18,8 +18,11 @@ Usage:
   sensor -r FILE|DIR [-r ...] [flags]     offline analysis of pcap/pcapng files (plain or gzip)
   sensor FILE...                          the same
   sensor -i IFACE [flags]                 live capture (eBPF, or AF_PACKET), until SIGINT/SIGTERM
+  sensor -r -                             read one capture from standard input
   sensor report [-o FILE] JSONL...        draw the records: an HTML page, or one chart as SVG or PNG
-                                          (sensor report --help)
+                                          (sensor help report)
+  sensor completion bash|zsh|fish         a shell completion script (sensor help completion)
+  sensor help [report|completion]         this help, or a subcommand's
 
 Examples:
   sensor -r capture.pcap                          new sources to 445/tcp, 5-minute windows, 24 h lookback
