@@ -37,7 +37,7 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 		log.Warn().Str("iface", cfg.Iface).Msg("the interface is down: no packets until it is brought up ('ip link set IFACE up')")
 	}
 	openEBPF := func() (capture.Source, string, error) {
-		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress, Ingress: ingressMode(cfg.IngressHook)})
+		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress, Ingress: ingressMode(cfg.IngressHook), Promisc: cfg.Promisc})
 		if err != nil {
 			return nil, "", err
 		}
@@ -69,9 +69,6 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 	}
 	src, how, err := openEBPF()
 	if err == nil {
-		if cfg.Promisc {
-			log.Warn().Msg("--promisc has no effect on eBPF capture: XDP sees every frame the NIC delivers; put the NIC in promiscuous mode with 'ip link set IFACE promisc on' if the tap needs it")
-		}
 		return src, how, nil
 	}
 	log.Warn().Err(err).Msg("eBPF capture failed; falling back to AF_PACKET")

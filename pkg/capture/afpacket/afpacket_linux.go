@@ -97,6 +97,13 @@ func Open(cfg Config) (*Source, error) {
 	}
 	tp, err := gpafpacket.NewTPacket(
 		gpafpacket.OptInterface(cfg.Iface),
+		// Protocol 0: bound to the interface but hooked to no protocol, so
+		// the kernel puts nothing in the ring until arm rebinds the socket,
+		// after the filter is attached. With ETH_P_ALL here, whatever the
+		// link carried in between (a new link's MLD reports and DAD
+		// solicitations, any traffic on a busy one) would be delivered and
+		// counted unfiltered.
+		gpafpacket.OptProtocol(0),
 		gpafpacket.OptTPacketVersion(gpafpacket.TPacketVersion3),
 		gpafpacket.OptFrameSize(frameSize),
 		gpafpacket.OptBlockSize(blockSize),
@@ -111,11 +118,25 @@ func Open(cfg Config) (*Source, error) {
 		return nil, explain("open AF_PACKET socket on "+cfg.Iface, err)
 	}
 	s := &Source{tp: tp, iface: cfg.Iface, allSyns: len(ranges(cfg.Ports)) > MaxFilterRanges}
-	// Frames that arrived between bind and this call are in the ring
-	// unfiltered; the decoder refuses them like any other.
+	fd, ifindex, err := socketOf(tp)
+	if err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("afpacket: open AF_PACKET socket on %s: %w", cfg.Iface, err)
+	}
+	// gopacket's socket lacks close-on-exec: a child the process starts
+	// would keep it, and with it the ring and promiscuous mode, after the
+	// sensor is gone.
+	unix.CloseOnExec(fd)
+	if testHookBeforeFilter != nil {
+		testHookBeforeFilter()
+	}
 	if err := tp.SetBPF(raw); err != nil {
 		tp.Close()
 		return nil, explain("attach filter", err)
+	}
+	if err := arm(fd, ifindex); err != nil {
+		tp.Close()
+		return nil, explain("bind AF_PACKET socket to "+cfg.Iface, err)
 	}
 	if cfg.FanoutID != 0 {
 		if err := tp.SetFanout(gpafpacket.FanoutHashWithDefrag, cfg.FanoutID); err != nil {
@@ -124,8 +145,9 @@ func Open(cfg Config) (*Source, error) {
 		}
 	}
 	if cfg.Promisc {
-		// A membership of this socket: the kernel drops it when the socket
-		// closes, even if the process is killed, so the interface's own
+		// A membership of this socket: promiscuity is a kernel reference
+		// held by the open socket, so if the sensor is killed the kernel
+		// closes the socket and the count drops; the interface's own
 		// setting is never left changed.
 		if err := tp.SetPromiscuous(true); err != nil {
 			tp.Close()

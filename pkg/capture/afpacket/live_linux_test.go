@@ -4,6 +4,8 @@ package afpacket
 
 import (
 	"encoding/binary"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +20,14 @@ import (
 // Live tests: two network namespaces joined by a veth pair, the source on
 // the sensor's end, real scanners or crafted frames from the other, and
 // tcpdump on the same interface at the same time.
+
+func TestMain(m *testing.M) {
+	captest.RunHolder(func(iface string) (io.Closer, error) {
+		watched, _ := ports.Parse("445")
+		return Open(Config{Iface: iface, Ports: watched, Promisc: true})
+	})
+	os.Exit(m.Run())
+}
 
 func needLive(t *testing.T, tools ...string) *captest.Pair {
 	t.Helper()
@@ -70,9 +80,8 @@ func TestLiveScanners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The filter passed SYNs to watched ports only (plus, at most, what
-	// slipped in between bind and filter: nothing here, the link was
-	// quiet).
+	// The filter passed SYNs to watched ports only: the socket is bound
+	// after the filter is attached, so nothing slips in unfiltered.
 	if st.Packets != uint64(want.Len()) || st.KernelDrops != 0 {
 		t.Errorf("stats %+v for %d SYNs", st, want.Len())
 	}
@@ -136,32 +145,97 @@ func TestLiveCorpus(t *testing.T) {
 	}
 }
 
-// Promiscuous mode is held while the source is open and given back after.
+// Promiscuous mode is held while the source is open and given back after,
+// also when the process holding it is killed.
 func TestLivePromisc(t *testing.T) {
 	p := needLive(t)
 	watched, _ := ports.Parse("445")
-	promiscuity := func() string {
-		out := captest.Run(t, p.SensorNS, 5*time.Second, "ip", "-d", "link", "show", p.SensorIf)
-		i := strings.Index(out, "promiscuity ")
-		if i < 0 {
-			t.Fatalf("no promiscuity in %s", out)
-		}
-		return strings.Fields(out[i:])[1]
-	}
-	if got := promiscuity(); got != "0" {
-		t.Fatalf("promiscuity %s before Open", got)
+	if got := captest.Promiscuity(t, p.SensorNS, p.SensorIf); got != 0 {
+		t.Fatalf("promiscuity %d before Open", got)
 	}
 	src := openIn(t, p, Config{Ports: watched, Promisc: true})
-	if got := promiscuity(); got != "1" {
-		t.Errorf("promiscuity %s while open, want 1", got)
+	if got := captest.Promiscuity(t, p.SensorNS, p.SensorIf); got != 1 {
+		t.Errorf("promiscuity %d while open, want 1", got)
 	}
 	src.Close()
-	if got := promiscuity(); got != "0" {
-		t.Errorf("promiscuity %s after Close, want 0", got)
+	if got := captest.Promiscuity(t, p.SensorNS, p.SensorIf); got != 0 {
+		t.Errorf("promiscuity %d after Close, want 0", got)
 	}
 	var pk capture.Packet
 	if err := src.Next(&pk); err == nil || err == capture.ErrTimeout {
 		t.Errorf("Next after Close: %v", err)
+	}
+
+	kill := captest.StartHolder(t, p.SensorNS, p.SensorIf)
+	if got := captest.Promiscuity(t, p.SensorNS, p.SensorIf); got != 1 {
+		t.Errorf("promiscuity %d while a child holds the source, want 1", got)
+	}
+	kill()
+	if got := captest.Promiscuity(t, p.SensorNS, p.SensorIf); got != 0 {
+		t.Errorf("promiscuity %d after the holder was SIGKILLed, want 0", got)
+	}
+}
+
+// Frames that reach the interface while Open runs, before the filter is
+// attached, are neither delivered nor counted: the socket takes nothing
+// in until it is bound after the filter. (Bound first, it delivered them:
+// a new link's MLD and DAD frames made TestLiveTimeout fail at random.)
+func TestLiveNothingBeforeFilter(t *testing.T) {
+	p := needLive(t)
+	watched, _ := ports.Parse("445")
+	syn := captest.Syn445()
+	synTo80 := syn
+	synTo80.DstPort = 80
+	synAck := syn
+	synAck.Flags |= captest.SYN | captest.ACK
+	icmp6 := captest.Ether(nil, 0x86dd, captest.IPv6(captest.V6{Src: captest.Src6, Dst: captest.Dst6, Hop: 255, Next: 58, PayloadLen: -1}, []byte{143, 0, 0, 0, 0, 0, 0, 0}))
+	arp := captest.Ether(nil, 0x0806, make([]byte, 28))
+	early := [][]byte{captest.V4SYN(synTo80), captest.V4SYN(synAck), icmp6, arp, icmp6, arp}
+
+	before := captest.RxPackets(t, p.SensorNS, p.SensorIf)
+	var sent int
+	var injectErr error
+	testHookBeforeFilter = func() {
+		sent, injectErr = captest.InjectErr(p.ScanNS, p.ScanIf, early)
+		// Past the veth's backlog and into whichever sockets listen.
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Cleanup(func() { testHookBeforeFilter = nil })
+	src := openIn(t, p, Config{Ports: watched})
+	testHookBeforeFilter = nil
+	if injectErr != nil {
+		t.Fatalf("inject: %v", injectErr)
+	}
+	if got := captest.RxPackets(t, p.SensorNS, p.SensorIf) - before; got < uint64(sent) {
+		t.Fatalf("only %d of the %d early frames reached %s: the test proves nothing", got, sent, p.SensorIf)
+	}
+	// Then SYNs the filter passes: the source is live, and they are all
+	// that it delivers and counts.
+	captest.Inject(t, p.ScanNS, p.ScanIf, [][]byte{captest.V4SYN(syn), captest.V4SYN(syn), captest.V4SYN(syn)})
+	delivered := 0
+	for {
+		var pk capture.Packet
+		err := src.Next(&pk)
+		if err == capture.ErrTimeout {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered++
+		if delivered > 3 {
+			t.Errorf("frame delivered beyond the 3 SYNs: % x", pk.Data[:min(len(pk.Data), 60)])
+		}
+	}
+	if delivered != 3 {
+		t.Errorf("%d frames delivered, want the 3 SYNs", delivered)
+	}
+	st, err := src.CaptureStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Packets != 3 || st.KernelDrops != 0 {
+		t.Errorf("stats %+v, want 3 packets (the SYNs) and no drops", st)
 	}
 }
 

@@ -66,6 +66,10 @@ type Config struct {
 	Egress   bool       // also attach the egress program (outbound SYNs)
 	RingSize int        // ring buffer bytes, rounded up to a power of two; 0: DefaultRingSize
 	Ingress  IngressMode
+	// Promisc holds the interface in promiscuous mode while the source is
+	// open (span ports, taps), as a socket membership the kernel drops
+	// when the source is closed or the process dies.
+	Promisc bool
 
 	legacyTC bool // tests: skip TCX, use the clsact fallback
 }
@@ -82,6 +86,7 @@ type Source struct {
 	clock   wallClock
 	ingress Hook
 	egress  Hook
+	promisc *promiscHold // nil unless Config.Promisc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -158,6 +163,12 @@ func Open(cfg Config) (*Source, error) {
 		if s.egress, err = s.attachTC(ifc.Index, true, cfg.legacyTC); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("bpfcap: attach egress program to %s: %w", cfg.Iface, err)
+		}
+	}
+	if cfg.Promisc {
+		if s.promisc, err = holdPromisc(ifc.Index); err != nil {
+			s.Close()
+			return nil, explainPromisc(cfg.Iface, err)
 		}
 	}
 	return s, nil
@@ -382,11 +393,13 @@ func (s *Source) CaptureStats() (capture.Stats, error) {
 	return capture.Stats{Packets: c.Packets, Matched: c.Matched, RingFull: c.RingFull}, nil
 }
 
-// Close detaches every program and frees the maps. Next then returns
-// io.EOF. It is safe to call more than once and concurrently with Next.
+// Close leaves promiscuous mode, detaches every program and frees the
+// maps. Next then returns io.EOF. It is safe to call more than once and
+// concurrently with Next.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		errs = append(errs, s.promisc.release())
 		if s.rd != nil {
 			errs = append(errs, s.rd.Close())
 		}

@@ -18,6 +18,7 @@ type Config struct {
 	Egress   bool
 	RingSize int
 	Ingress  IngressMode
+	Promisc  bool
 }
 
 // IngressMode chooses where the ingress program goes (see the Linux build).

@@ -13,10 +13,14 @@
 // The programs never drop or alter a packet, and nothing stays attached
 // after Close or after the process dies: XDP and TCX are bpf_links owned by
 // the process and never pinned. (The legacy tc fallback is the exception: a
-// tc filter outlives a killed process; see Source.EgressHook.)
+// tc filter outlives a killed process; see Source.EgressHook.) With
+// Config.Promisc the interface is held in promiscuous mode by an AF_PACKET
+// socket that receives nothing: promiscuity is a kernel reference held by
+// an open socket; if the sensor is killed, the kernel closes the socket and
+// the count drops.
 //
-// It owns attaching, detaching, ring reading, the kernel-to-wall-clock
-// conversion and the kernel counters. It imports cilium/ebpf and package
+// It owns attaching, detaching, promiscuous mode, ring reading, the
+// kernel-to-wall-clock conversion and the kernel counters. It imports cilium/ebpf and package
 // bpf; it must not import the decoder, the engine or a logger (the record
 // offsets it needs come from the generated struct).
 package bpfcap

@@ -3,6 +3,8 @@
 package bpfcap
 
 import (
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +22,14 @@ import (
 // pkg/decode finds in tcpdump's file.
 
 const livePorts = "139,445"
+
+func TestMain(m *testing.M) {
+	captest.RunHolder(func(iface string) (io.Closer, error) {
+		watched, _ := ports.Parse(livePorts)
+		return Open(Config{Iface: iface, Ports: watched, Promisc: true})
+	})
+	os.Exit(m.Run())
+}
 
 func needLive(t *testing.T, tools ...string) *captest.Pair {
 	t.Helper()
@@ -277,5 +287,45 @@ func TestLiveCorpus(t *testing.T) {
 				t.Errorf("ring full: %+v", st)
 			}
 		})
+	}
+}
+
+// --promisc works under eBPF too: the interface is promiscuous while the
+// source is open, and not after Close or after the process holding the
+// source is SIGKILLed (the kernel drops the socket's membership).
+func TestLivePromisc(t *testing.T) {
+	p := needLive(t)
+	watched, _ := ports.Parse(livePorts)
+	promiscuity := func() int { return captest.Promiscuity(t, p.SensorNS, p.SensorIf) }
+	if got := promiscuity(); got != 0 {
+		t.Fatalf("promiscuity %d before Open", got)
+	}
+	plain := openIn(t, p, Config{Ports: watched})
+	if got := promiscuity(); got != 0 {
+		t.Errorf("promiscuity %d with a source opened without Promisc, want 0", got)
+	}
+	plain.Close()
+	src := openIn(t, p, Config{Ports: watched, Promisc: true})
+	if got := promiscuity(); got != 1 {
+		t.Errorf("promiscuity %d while open, want 1", got)
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if got := promiscuity(); got != 0 {
+		t.Errorf("promiscuity %d after Close, want 0", got)
+	}
+
+	kill := captest.StartHolder(t, p.SensorNS, p.SensorIf)
+	if got := promiscuity(); got != 1 {
+		t.Errorf("promiscuity %d while a child holds the source, want 1", got)
+	}
+	kill()
+	if got := promiscuity(); got != 0 {
+		t.Errorf("promiscuity %d after the holder was SIGKILLed, want 0", got)
+	}
+	// Nor does the killed holder leave a program attached.
+	if out := captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "show", p.SensorIf); strings.Contains(out, "xdp") {
+		t.Errorf("XDP program left attached after SIGKILL: %s", out)
 	}
 }

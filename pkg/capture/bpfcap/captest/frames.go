@@ -6,7 +6,9 @@
 //     pkg/decode are held to the same cases;
 //   - netns.go makes network namespaces joined by a veth pair, runs tools
 //     inside them, and applies the rule that privileged tests skip locally
-//     but fail under CI=true.
+//     but fail under CI=true;
+//   - holder.go runs the test binary again as a child that keeps a source
+//     open until it is killed, for what must hold after a crash.
 package captest
 
 import (

@@ -6,6 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,8 +17,8 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,8 +70,6 @@ const (
 	Prefix     = 24
 )
 
-var pairSeq atomic.Uint32
-
 // Pair is two fresh network namespaces joined by a veth pair: a scanner
 // side and a sensor side. Nothing is routed anywhere else.
 type Pair struct {
@@ -79,24 +81,24 @@ type Pair struct {
 // NewPair makes the namespaces and the veth pair, addresses them and brings
 // them up. t.Cleanup removes the namespaces (and with them the veth and
 // anything attached to it), whether the test passed or not.
+//
+// The links are quiet: IPv6 is off in both namespaces, so the kernel sends
+// no MLD reports or DAD solicitations of its own, and a test sees only the
+// traffic it makes, whenever it opens a source.
 func NewPair(t testing.TB) *Pair {
 	t.Helper()
 	NeedRoot(t)
 	NeedTools(t, "ip")
-	id := fmt.Sprintf("%d%d", os.Getpid()%100000, pairSeq.Add(1))
+	id := newNamespaces(t)
+	// The veth ends are created inside the new namespaces (never in the
+	// caller's), so their names cannot clash with anyone's links; the id
+	// keeps them apart in logs and fits IFNAMSIZ ("ssa" + 12 = 15 bytes).
 	p := &Pair{
-		ScanNS: "synscope-scan-" + id, SensorNS: "synscope-sens-" + id,
+		ScanNS: nsPrefixScan + id, SensorNS: nsPrefixSensor + id,
 		ScanIf: "ssa" + id, SensorIf: "ssb" + id,
 	}
 	for _, ns := range []string{p.ScanNS, p.SensorNS} {
-		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-			Need(t, "needs network namespaces (root): ip netns add: %v: %s", err, out)
-		}
-		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("ip netns del %s: %v: %s", ns, err, out)
-			}
-		})
+		quiet(t, ns)
 	}
 	p.ip(t, "", "link", "add", p.ScanIf, "netns", p.ScanNS, "type", "veth", "peer", "name", p.SensorIf, "netns", p.SensorNS)
 	for _, side := range []struct{ ns, ifc, addr string }{{p.ScanNS, p.ScanIf, ScanAddr}, {p.SensorNS, p.SensorIf, SensorAddr}} {
@@ -107,6 +109,73 @@ func NewPair(t testing.TB) *Pair {
 	p.SensorMAC = p.mac(t, p.SensorNS, p.SensorIf)
 	p.ScanMAC = p.mac(t, p.ScanNS, p.ScanIf)
 	return p
+}
+
+const (
+	nsPrefixScan   = "synscope-scan-"
+	nsPrefixSensor = "synscope-sens-"
+)
+
+// newNamespaces makes a scanner and a sensor namespace under a fresh
+// random id and returns the id. go test runs packages as parallel
+// processes, and ids made from the pid and a counter can meet; 48 random
+// bits do not, and `ip netns add` refuses a name that exists (O_EXCL), so
+// a clash that happens anyway is retried rather than shared.
+func newNamespaces(t testing.TB) string {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		id := newID()
+		made := 0
+		for _, ns := range []string{nsPrefixScan + id, nsPrefixSensor + id} {
+			out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput()
+			if err != nil {
+				if bytes.Contains(out, []byte("File exists")) && attempt < 5 {
+					break
+				}
+				Need(t, "needs network namespaces (root): ip netns add %s: %v: %s", ns, err, out)
+			}
+			made++
+			t.Cleanup(func() {
+				if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+					t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+				}
+			})
+		}
+		if made == 2 {
+			return id
+		}
+	}
+}
+
+// newID makes pair ids; a test replaces it to force a clash.
+var newID = randomID
+
+// randomID is 12 hex digits from the system's random source.
+func randomID() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// quiet turns IPv6 off in ns before any link is made there (links take
+// the namespace's default), so the kernel sends nothing unasked on them.
+// A kernel without IPv6 is quiet already.
+func quiet(t testing.TB, ns string) {
+	t.Helper()
+	err := InNS(ns, func() error {
+		for _, conf := range []string{"all", "default"} {
+			err := os.WriteFile("/proc/sys/net/ipv6/conf/"+conf+"/disable_ipv6", []byte("1"), 0)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("turn IPv6 off in %s: %v", ns, err)
+	}
 }
 
 func (p *Pair) ip(t testing.TB, ns string, args ...string) {
@@ -283,6 +352,16 @@ func Masscan(t testing.TB, ns, iface, srcAddr, routerMAC, targets, portList stri
 // them).
 func Inject(t testing.TB, ns, iface string, frames [][]byte) int {
 	t.Helper()
+	sent, err := InjectErr(ns, iface, frames)
+	if err != nil {
+		t.Fatalf("inject: %v", err)
+	}
+	return sent
+}
+
+// InjectErr is Inject for callers that are not the test's goroutine (a
+// hook inside the code under test), where t.Fatal must not be called.
+func InjectErr(ns, iface string, frames [][]byte) (int, error) {
 	sent := 0
 	err := InNS(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
@@ -309,8 +388,38 @@ func Inject(t testing.TB, ns, iface string, frames [][]byte) int {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("inject: %v", err)
+	return sent, err
+}
+
+// Promiscuity is the interface's promiscuity count as the kernel keeps it
+// (`ip -d link show`): 0 when nothing holds promiscuous mode.
+func Promiscuity(t testing.TB, ns, iface string) int {
+	t.Helper()
+	out := Run(t, ns, 5*time.Second, "ip", "-d", "link", "show", iface)
+	i := strings.Index(out, "promiscuity ")
+	if i < 0 {
+		t.Fatalf("no promiscuity in %s", out)
 	}
-	return sent
+	n, err := strconv.Atoi(strings.Fields(out[i:])[1])
+	if err != nil {
+		t.Fatalf("promiscuity in %s: %v", out, err)
+	}
+	return n
+}
+
+// RxPackets is how many frames iface in ns has received.
+func RxPackets(t testing.TB, ns, iface string) uint64 {
+	t.Helper()
+	out := Run(t, ns, 5*time.Second, "ip", "-j", "-s", "link", "show", iface)
+	var links []struct {
+		Stats struct {
+			Rx struct {
+				Packets uint64 `json:"packets"`
+			} `json:"rx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -j -s link show %s: %v: %s", iface, err, out)
+	}
+	return links[0].Stats.Rx.Packets
 }
