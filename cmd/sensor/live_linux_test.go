@@ -30,8 +30,22 @@ func buildSensor(t *testing.T) string {
 // SIGINT, waits, and returns the JSONL it wrote and its stderr.
 func liveSensor(t *testing.T, bin string, p *captest.Pair, args ...string) (stop func() (string, string)) {
 	t.Helper()
-	stop, _, _ = liveSensorAt(t, bin, p, filepath.Join(t.TempDir(), "live.jsonl"), args...)
+	stop, _, _ = liveSensorAt(t, bin, p, filepath.Join(userDir(t), "live.jsonl"), args...)
 	return stop
+}
+
+// userDir is a directory the sensor can still create files in after it
+// drops to nobody (t.TempDir's parent is root's alone, and the sensor
+// checks at start that it can write where its output is reopened).
+func userDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "synscope-live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // liveSensorAt is liveSensor writing to out; it also returns the process,
@@ -250,14 +264,7 @@ func TestLiveSIGHUPReopens(t *testing.T) {
 	captest.NeedTools(t, "ip")
 	bin := buildSensor(t)
 	p := captest.NewPair(t)
-	// A directory the unprivileged sensor can create files in (t.TempDir's
-	// parent is root's alone).
-	dir, err := os.MkdirTemp("", "synscope-hup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	out := filepath.Join(dir, "s.jsonl")
+	out := filepath.Join(userDir(t), "s.jsonl")
 	stop, proc, _ := liveSensorAt(t, bin, p, out, "--window", "1s", "--lookback", "10s", "--growth=false")
 	time.Sleep(1500 * time.Millisecond)
 	if err := os.Rename(out, out+".1"); err != nil {

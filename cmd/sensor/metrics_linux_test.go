@@ -30,8 +30,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	captest.NeedTools(t, "ip", "tcpreplay", "prometheus", "curl")
 	p := captest.NewPair(t)
 	bin := buildSensor(t)
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777)
+	dir := userDir(t)
 	const sensorAddr, promAddr = "127.0.0.1:19464", "127.0.0.1:19465"
 	out := filepath.Join(dir, "live.jsonl")
 	stop, _, _ := liveSensorAt(t, bin, p, out, "--metrics-addr", sensorAddr, "--promisc", "--capture", "afpacket")

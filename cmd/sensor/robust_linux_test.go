@@ -41,12 +41,7 @@ func TestLiveRestartAppends(t *testing.T) {
 	captest.NeedTools(t, "ip")
 	bin := buildSensor(t)
 	p := captest.NewPair(t)
-	dir, err := os.MkdirTemp("", "synscope-append")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	out := filepath.Join(dir, "s.jsonl")
+	out := filepath.Join(userDir(t), "s.jsonl")
 	for run := 1; run <= 2; run++ {
 		stop, _, _ := liveSensorAt(t, bin, p, out, "--window", "1s", "--growth=false")
 		time.Sleep(1200 * time.Millisecond)
@@ -91,12 +86,7 @@ func TestLiveUserMustWriteItsDirectories(t *testing.T) {
 	p := captest.NewPair(t)
 	private := t.TempDir() // 0700, root's
 	os.Chmod(private, 0o700)
-	open, err := os.MkdirTemp("", "synscope-user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(open) })
-	os.Chmod(open, 0o777)
+	open := userDir(t)
 	for _, c := range []struct {
 		name string
 		args []string

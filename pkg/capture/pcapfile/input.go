@@ -43,14 +43,14 @@ type input struct {
 	// capture is skipped (skipped says why) rather than failed.
 	found   bool
 	skipped string
-	f     *os.File
-	cr    countingReader
-	raw   *bufio.Reader // over the file
-	zr    *gzip.Reader  // nil unless compressed
-	br    *bufio.Reader // over the decompressed stream (raw when not compressed)
-	held  int           // bytes peeked from br and not yet discarded
-	off   int64         // offset of the next unread byte of the decompressed stream
-	buf   []byte        // for records larger than br's buffer
+	f       *os.File
+	cr      countingReader
+	raw     *bufio.Reader // over the file
+	zr      *gzip.Reader  // nil unless compressed
+	br      *bufio.Reader // over the decompressed stream (raw when not compressed)
+	held    int           // bytes peeked from br and not yet discarded
+	off     int64         // offset of the next unread byte of the decompressed stream
+	buf     []byte        // for records larger than br's buffer
 
 	// An uncompressed regular file is mapped into memory instead: records
 	// are slices of the mapping, with no read system call and no copy.

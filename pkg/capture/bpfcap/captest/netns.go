@@ -342,6 +342,26 @@ func Hping(t testing.TB, ns, target string, port, count int, randSource bool) {
 func Masscan(t testing.TB, ns, iface, srcAddr, routerMAC, targets, portList string) {
 	t.Helper()
 	NeedTools(t, "masscan")
+	// masscan's receive thread blocks in a read until a frame arrives, and
+	// it exits only when that thread looks up: on these quiet links, with no
+	// target answering, that is never. A frame of the local experimental
+	// ethertype out of iface every 200 ms (bounded) wakes it; no stage of
+	// the sensor takes it for anything but a non-IP frame.
+	wake := [][]byte{append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5}, make([]byte, 46)...)}
+	stop := make(chan struct{})
+	woken := make(chan struct{})
+	go func() {
+		defer close(woken)
+		for range 200 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				InjectErr(ns, iface, wake)
+			}
+		}
+	}()
+	defer func() { close(stop); <-woken }()
 	Run(t, ns, 30*time.Second, "masscan", targets, "-p", portList, "--rate", "500", "--wait", "0",
 		"--adapter", iface, "--adapter-ip", srcAddr, "--router-mac", routerMAC)
 }
