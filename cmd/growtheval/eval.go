@@ -6,12 +6,12 @@ import (
 	"math"
 	"time"
 
+	"github.com/synscope/synscope/internal/scenario"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/ports"
-	"github.com/synscope/synscope/pkg/scenario"
 )
 
 // Verdict classes, in table order.

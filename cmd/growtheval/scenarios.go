@@ -3,7 +3,7 @@ package main
 import (
 	"time"
 
-	"github.com/synscope/synscope/pkg/scenario"
+	"github.com/synscope/synscope/internal/scenario"
 )
 
 // kind says which metrics a scenario feeds.

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/synscope/synscope/pkg/scenario"
+	"github.com/synscope/synscope/internal/scenario"
 )
 
 func main() {

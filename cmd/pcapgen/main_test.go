@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synscope/synscope/pkg/scenario"
+	"github.com/synscope/synscope/internal/scenario"
 )
 
 func TestParseArgs(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
+	"github.com/synscope/synscope/internal/captest"
 )
 
 const logrotateExample = "../../scripts/logrotate/synscope"

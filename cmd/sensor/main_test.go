@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synscope/synscope/pkg/scenario"
+	"github.com/synscope/synscope/internal/scenario"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

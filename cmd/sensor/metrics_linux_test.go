@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
+	"github.com/synscope/synscope/internal/captest"
 )
 
 // TestMetricsScrapedByPrometheus: a live sensor on a veth in a namespace

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
+	"github.com/synscope/synscope/internal/captest"
 )
 
 // TestReportInChromium renders the demo's report in a real browser

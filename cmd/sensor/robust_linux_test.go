@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
+	"github.com/synscope/synscope/internal/captest"
 )
 
 // startOnly runs a live sensor that is expected to refuse to start: it

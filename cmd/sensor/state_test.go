@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synscope/synscope/pkg/scenario"
+	"github.com/synscope/synscope/internal/scenario"
 )
 
 // splitWriter writes packets before a time to one file and the rest to

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
+	"github.com/synscope/synscope/internal/captest"
 )
 
 // TestSystemdUnitVerifies runs systemd-analyze verify on the shipped unit

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synscope/synscope/internal/scenario"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/ports"
-	"github.com/synscope/synscope/pkg/scenario"
 )
 
 // BenchmarkPipeline measures the whole offline path (read, decode, engine,

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synscope/synscope/internal/scenario"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/ports"
-	"github.com/synscope/synscope/pkg/scenario"
 )
 
 // shrinking truncates a file to half its size once k packets were read,

@@ -7,8 +7,8 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/synscope/synscope/internal/captest"
 	"github.com/synscope/synscope/pkg/capture"
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
 )
 
 // The kernel program's cost per packet, by BPF_PROG_TEST_RUN (which adds

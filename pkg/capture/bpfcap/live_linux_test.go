@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synscope/synscope/internal/captest"
 	"github.com/synscope/synscope/pkg/capture"
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/ports"
 )

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/synscope/synscope/bpf"
+	"github.com/synscope/synscope/internal/captest"
 	"github.com/synscope/synscope/pkg/capture"
-	"github.com/synscope/synscope/pkg/capture/bpfcap/captest"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/ports"
 )

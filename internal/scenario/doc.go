@@ -13,7 +13,15 @@
 // counting contract, independent of the model that produced the packets,
 // plus generator-side facts (expected rate, infected population, flood
 // packets) that help evaluation. Tests, benchmarks, the evaluation harness
-// and cmd/pcapgen use it; it must not import the sensor's own packages.
+// and cmd/pcapgen use it.
+//
+// It is the project's test-and-simulation generator, not a sensor stage, so
+// it lives under internal/ and is free to import gopacket to build and
+// serialise its packets: DESIGN.md's rule that only capture backends import
+// gopacket governs the product packages under pkg/. It must not import the
+// sensor's own packages (pkg/...), so that its ground truth stays
+// independent of the code it is used to check, and no product package may
+// import it.
 //
 // Generation streams: memory grows with the number of sources (and distinct
 // addresses and targets), never with the number of packets. Output is

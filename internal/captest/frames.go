@@ -1,9 +1,15 @@
-// Package captest is test support for the live capture backends, shared by
-// their tests only (production code must not import it):
+// Package captest is test support for the capture backends and the sensor's
+// end-to-end tests. Only _test.go files import it; no product code may. It
+// may import the stages its checks are written against (capture,
+// capture/pcapfile, decode, ports) but must not import a backend (afpacket,
+// bpfcap), the pipeline, the engine or cmd, so every backend's tests can use
+// it without an import running back up the flow. It owns:
 //   - frames.go builds Ethernet frames byte by byte and holds one corpus of
 //     frames that bpfcap's BPF_PROG_TEST_RUN tests and afpacket's
 //     classic-BPF filter tests both run, so the kernel filters and
 //     pkg/decode are held to the same cases;
+//   - syns.go collects the SYNs a source yields (live or from a file) as a
+//     multiset and compares two such sets;
 //   - netns.go makes network namespaces joined by a veth pair, runs tools
 //     inside them, and applies the rule that privileged tests skip locally
 //     but fail under CI=true;
