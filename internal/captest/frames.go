@@ -357,6 +357,22 @@ func bytesOf(v byte, n int) []byte {
 	return b
 }
 
+// Truncations returns every frame of the corpus that keep accepts (all of
+// them if keep is nil) cut at every length from the end of the Ethernet
+// header to the whole frame.
+func Truncations(keep func(Frame) bool) [][]byte {
+	var out [][]byte
+	for _, f := range Corpus() {
+		if keep != nil && !keep(f) {
+			continue
+		}
+		for l := 14; l <= len(f.Data); l++ {
+			out = append(out, f.Data[:l])
+		}
+	}
+	return out
+}
+
 // Garbage makes n frames of random bytes, biased towards the paths that
 // matter: most get an IP EtherType, many a TCP protocol number, a SYN and a
 // watched port, so the random bytes land in the headers' length fields and

@@ -75,6 +75,21 @@ func FromSource(t testing.TB, src capture.Source, p *ports.Set, keep func(*captu
 	}
 }
 
+// Decoded is what pkg/decode matches among Ethernet frames that keep
+// accepts (all of them if keep is nil), tunnelled SYNs left out: the set a
+// kernel filter that does not walk tunnels must deliver.
+func Decoded(frames [][]byte, p *ports.Set, keep func([]byte) bool) SynSet {
+	dec := decode.Decoder{Ports: p}
+	set := SynSet{}
+	var s decode.Syn
+	for _, f := range frames {
+		if dec.Decode(capture.LinkEthernet, f, &s) == decode.Matched && s.Tunnel == 0 && (keep == nil || keep(f)) {
+			set[s]++
+		}
+	}
+	return set
+}
+
 // Equal fails the test with the differences when got and want differ.
 func Equal(t testing.TB, what string, got, want SynSet) {
 	t.Helper()

@@ -13,7 +13,6 @@ import (
 
 	"github.com/synscope/synscope/internal/captest"
 	"github.com/synscope/synscope/pkg/capture"
-	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/ports"
 )
 
@@ -29,35 +28,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func needLive(t *testing.T, tools ...string) *captest.Pair {
-	t.Helper()
-	captest.NeedRoot(t)
-	captest.NeedTools(t, append([]string{"ip", "tcpdump"}, tools...)...)
-	return captest.NewPair(t)
-}
-
 func openIn(t *testing.T, p *captest.Pair, cfg Config) *Source {
 	t.Helper()
-	cfg.Iface = p.SensorIf
-	var src *Source
-	err := captest.InNS(p.SensorNS, func() error {
-		var err error
-		src, err = Open(cfg)
-		return err
+	src, err := captest.OpenIn(t, p, func(iface string) (*Source, error) {
+		cfg.Iface = iface
+		return Open(cfg)
 	})
 	if err != nil {
 		captest.Need(t, "needs CAP_NET_RAW: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := src.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
 	return src
 }
 
 func TestLiveScanners(t *testing.T) {
-	p := needLive(t, "nmap", "hping3", "masscan")
+	p := captest.NeedLive(t, "nmap", "hping3", "masscan")
 	watched, _ := ports.Parse("139,445")
 	src := openIn(t, p, Config{Ports: watched})
 	collect := captest.Collect(t, src, watched, nil)
@@ -103,31 +87,18 @@ func stripOuterTag(f []byte) []byte {
 // kernel runs the filter; what passes must be what the decoder matches
 // among the frames in the filter's scope, and what tcpdump saw of them.
 func TestLiveCorpus(t *testing.T) {
-	p := needLive(t)
+	p := captest.NeedLive(t)
 	watched, _ := ports.Parse(captest.Ports)
 	src := openIn(t, p, Config{Ports: watched, Promisc: true})
 	collect := captest.Collect(t, src, watched, nil)
-	var frames [][]byte
-	for _, f := range captest.Corpus() {
-		for l := 14; l <= len(f.Data); l++ {
-			frames = append(frames, f.Data[:l])
-		}
-	}
-	frames = append(frames, captest.Garbage(4, 2000)...)
+	frames := append(captest.Truncations(nil), captest.Garbage(4, 2000)...)
 	file := filepath.Join(t.TempDir(), "in.pcap")
 	stop := captest.Tcpdump(t, p.SensorNS, p.SensorIf, "in", file)
 	sent := captest.Inject(t, p.ScanNS, p.ScanIf, frames)
 	time.Sleep(100 * time.Millisecond)
 	stop()
 
-	dec := decode.Decoder{Ports: watched}
-	want := captest.SynSet{}
-	var s decode.Syn
-	for _, f := range frames {
-		if dec.Decode(capture.LinkEthernet, f, &s) == decode.Matched && s.Tunnel == 0 && inScope(stripOuterTag(f)) {
-			want[s]++
-		}
-	}
+	want := captest.Decoded(frames, watched, func(f []byte) bool { return inScope(stripOuterTag(f)) })
 	got := collect()
 	captest.Equal(t, "AF_PACKET vs frames in the filter's scope", got, want)
 
@@ -148,7 +119,7 @@ func TestLiveCorpus(t *testing.T) {
 // Promiscuous mode is held while the source is open and given back after,
 // also when the process holding it is killed.
 func TestLivePromisc(t *testing.T) {
-	p := needLive(t)
+	p := captest.NeedLive(t)
 	watched, _ := ports.Parse("445")
 	if got := captest.Promiscuity(t, p.SensorNS, p.SensorIf); got != 0 {
 		t.Fatalf("promiscuity %d before Open", got)
@@ -181,7 +152,7 @@ func TestLivePromisc(t *testing.T) {
 // in until it is bound after the filter. (Bound first, it delivered them:
 // a new link's MLD and DAD frames made TestLiveTimeout fail at random.)
 func TestLiveNothingBeforeFilter(t *testing.T) {
-	p := needLive(t)
+	p := captest.NeedLive(t)
 	watched, _ := ports.Parse("445")
 	syn := captest.Syn445()
 	synTo80 := syn
@@ -242,7 +213,7 @@ func TestLiveNothingBeforeFilter(t *testing.T) {
 // Two sources in one fanout group share the SYNs: together they see each
 // exactly once.
 func TestLiveFanout(t *testing.T) {
-	p := needLive(t, "hping3")
+	p := captest.NeedLive(t, "hping3")
 	watched, _ := ports.Parse("445")
 	a := openIn(t, p, Config{Ports: watched, FanoutID: 0x5c5c})
 	b := openIn(t, p, Config{Ports: watched, FanoutID: 0x5c5c})
@@ -261,7 +232,7 @@ func TestLiveFanout(t *testing.T) {
 }
 
 func TestLiveTimeout(t *testing.T) {
-	p := needLive(t)
+	p := captest.NeedLive(t)
 	watched, _ := ports.Parse("445")
 	src := openIn(t, p, Config{Ports: watched})
 	var pk capture.Packet

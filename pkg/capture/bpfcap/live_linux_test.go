@@ -33,33 +33,24 @@ func TestMain(m *testing.M) {
 
 func needLive(t *testing.T, tools ...string) *captest.Pair {
 	t.Helper()
-	captest.NeedRoot(t)
-	captest.NeedTools(t, append([]string{"ip", "tcpdump"}, tools...)...)
+	p := captest.NeedLive(t, tools...)
 	if err := Supported(); err != nil {
 		captest.Need(t, "needs CAP_BPF and BPF ring buffers: %v", err)
 	}
-	return captest.NewPair(t)
+	return p
 }
 
 // openIn opens a source on the sensor end of the pair, from inside the
 // sensor's namespace.
 func openIn(t *testing.T, p *captest.Pair, cfg Config) *Source {
 	t.Helper()
-	cfg.Iface = p.SensorIf
-	var src *Source
-	err := captest.InNS(p.SensorNS, func() error {
-		var err error
-		src, err = Open(cfg)
-		return err
+	src, err := captest.OpenIn(t, p, func(iface string) (*Source, error) {
+		cfg.Iface = iface
+		return Open(cfg)
 	})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := src.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
 	return src
 }
 
@@ -242,15 +233,7 @@ func TestOpenErrors(t *testing.T) {
 // kernel's hooks see these frames as the wire has them, and the records
 // must be what the decoder makes of the same bytes.
 func TestLiveCorpus(t *testing.T) {
-	var frames [][]byte
-	for _, f := range captest.Corpus() {
-		if f.DecoderOnly {
-			continue
-		}
-		for l := 14; l <= len(f.Data); l++ {
-			frames = append(frames, f.Data[:l])
-		}
-	}
+	frames := captest.Truncations(func(f captest.Frame) bool { return !f.DecoderOnly })
 	frames = append(frames, captest.Garbage(3, 2000)...)
 	for _, c := range []struct {
 		name string
@@ -270,14 +253,7 @@ func TestLiveCorpus(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			stop()
 
-			dec := decode.Decoder{Ports: watched}
-			want := captest.SynSet{}
-			var s decode.Syn
-			for _, f := range frames {
-				if dec.Decode(capture.LinkEthernet, f, &s) == decode.Matched && s.Tunnel == 0 {
-					want[s]++
-				}
-			}
+			want := captest.Decoded(frames, watched, nil)
 			got := captest.FromSource(t, src, watched, direction(0), 0)
 			captest.Equal(t, c.name+" vs frames sent", got, want)
 			captest.Equal(t, c.name+" vs tcpdump", got, captest.FromPcap(t, file, watched))
