@@ -1,6 +1,8 @@
 // Package capture defines the one interface every packet source implements
-// (capture files today; AF_PACKET and eBPF later), so tests drive the very
-// pipeline production runs. It owns the Packet type and the link-type numbers.
+// (capture files in pcapfile, AF_PACKET in afpacket, eBPF in bpfcap), so tests
+// drive the very pipeline production runs. It owns the Packet type, the
+// link-type numbers, the per-input error and the optional interfaces a source
+// may add (its own counters, memory-mapped faults).
 // It must not import the decoder, the engine or any logger.
 package capture
 

@@ -8,7 +8,8 @@
 // program's CLOCK_BOOTTIME readings moved to wall clock by an offset
 // measured at Open and again every second (clock_linux.go).
 //
-// Test support for this package and afpacket lives in captest.
+// Test support shared with afpacket's and cmd/sensor's tests lives in
+// internal/captest.
 //
 // The programs never drop or alter a packet, and nothing stays attached
 // after Close or after the process dies: XDP and TCX are bpf_links owned by
