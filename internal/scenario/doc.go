@@ -20,8 +20,9 @@
 // serialise its packets: DESIGN.md's rule that only capture backends import
 // gopacket governs the product packages under pkg/. It must not import the
 // sensor's own packages (pkg/...), so that its ground truth stays
-// independent of the code it is used to check, and no product package may
-// import it.
+// independent of the code it is used to check; and neither pkg/ nor
+// cmd/sensor may import it (only tests and the tools in cmd/pcapgen and
+// cmd/growtheval do).
 //
 // Generation streams: memory grows with the number of sources (and distinct
 // addresses and targets), never with the number of packets. Output is
