@@ -11,6 +11,7 @@ import (
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/pipeline"
 	"github.com/synscope/synscope/pkg/ports"
 )
 
@@ -44,28 +45,21 @@ type window struct {
 	v   growth.Verdict
 }
 
-// collector is the engine's Emitter: every closed window goes to the
-// classifier, as the pipeline's Analyzer does, and is kept.
+// collector is the engine's Emitter: every closed window, with the
+// verdict the engine's classifier gave after it, is kept.
 type collector struct {
-	g    *growth.Classifier
 	wins []window
 }
 
 func (c *collector) Source(*engine.SourceRecord) {}
+func (c *collector) Window(*engine.WindowRecord) {}
 
-func (c *collector) Window(r *engine.WindowRecord) {
-	v := c.g.Add(growth.Window{
-		Start:    r.Start,
-		End:      r.End,
-		New:      float64(r.NewSources - r.FloodSources),
-		Exposure: r.Exposure,
-		Warmup:   r.Warmup,
-	})
-	c.wins = append(c.wins, window{rec: *r, v: v})
+func (c *collector) Growth(r *engine.WindowRecord, v *growth.Verdict) {
+	c.wins = append(c.wins, window{rec: *r, v: *v})
 }
 
-// feeder is the scenario's PacketWriter: each frame goes straight through
-// the decoder into the engine, as pipeline.Run does with a capture.
+// feeder is the scenario's PacketWriter: each frame goes through the
+// sensor's own packet step, as pipeline.Run takes it from a capture.
 type feeder struct {
 	eng *engine.Engine
 	dec decode.Decoder
@@ -73,11 +67,7 @@ type feeder struct {
 }
 
 func (f *feeder) WritePacket(ts int64, data []byte, origLen int) error {
-	t := f.eng.Packet(ts, origLen)
-	if f.dec.Decode(capture.LinkEthernet, data, &f.syn) == decode.Matched {
-		f.syn.Ts = t
-		f.eng.Syn(&f.syn)
-	}
+	pipeline.Step(f.eng, &f.dec, &f.syn, capture.LinkEthernet, data, ts, origLen)
 	return nil
 }
 
@@ -155,12 +145,9 @@ func evalRun(sp runSpec, o *options, trace io.Writer) runResult {
 
 	ecfg := engine.DefaultConfig()
 	ecfg.Window, ecfg.Lookback = cfg.Window, cfg.Lookback
-	g, err := growth.New(o.growth, cfg.Window)
-	if err != nil {
-		res.err = fmt.Errorf("%s: growth classifier: %w", sc.name, err)
-		return res
-	}
-	col := &collector{g: g, wins: make([]window, 0, int(cfg.Duration/cfg.Window)+2)}
+	gcfg := o.growth
+	ecfg.Growth = &gcfg
+	col := &collector{wins: make([]window, 0, int(cfg.Duration/cfg.Window)+2)}
 	eng, err := engine.New(ecfg, col)
 	if err != nil {
 		res.err = fmt.Errorf("%s: engine: %w", sc.name, err)
@@ -177,7 +164,7 @@ func evalRun(sp runSpec, o *options, trace io.Writer) runResult {
 		res.err = fmt.Errorf("%s seed %d: generate: %w", sc.name, sp.seed, err)
 		return res
 	}
-	eng.Flush()
+	eng.Finish()
 	res.summarise(sc, cfg, truth, col.wins, eng.Counters().FirstPacket, trace)
 	return res
 }

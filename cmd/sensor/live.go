@@ -116,7 +116,7 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		return output.Stats{}, err
 	}
 
-	w, an, eng, err := newAnalysis(cfg, true, out, log)
+	w, eng, err := newAnalysis(cfg, true, out, log)
 	if err != nil {
 		return output.Stats{}, err
 	}
@@ -158,7 +158,7 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		},
 	}
 	if met != nil {
-		live.Metrics = func(st *output.Stats) { met.Set(snapshot(st, an)) }
+		live.Metrics = func(st *output.Stats) { met.Set(snapshot(st, eng)) }
 	}
 	log.Info().Str("iface", cfg.Iface).Str("capture", how).Str("ports", cfg.Ports.String()).
 		Stringer("window", cfg.Window).Stringer("lookback", cfg.Lookback).Msg("capturing")

@@ -2,14 +2,14 @@ package main
 
 import (
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/metrics"
 	"github.com/synscope/synscope/pkg/output"
-	"github.com/synscope/synscope/pkg/pipeline"
 )
 
 // snapshot takes the metrics from the same figures a stats record writes,
 // and the growth classifier's latest verdict.
-func snapshot(st *output.Stats, an *pipeline.Analyzer) metrics.Snapshot {
+func snapshot(st *output.Stats, eng *engine.Engine) metrics.Snapshot {
 	e := &st.Engine
 	s := metrics.Snapshot{
 		Packets: e.Packets, Bytes: e.Bytes, SynMatched: st.Results[decode.Matched], DecodeErrors: st.DecodeErrors(),
@@ -19,7 +19,7 @@ func snapshot(st *output.Stats, an *pipeline.Analyzer) metrics.Snapshot {
 			"untracked_sources": e.Untracked, "evicted_sources": e.Evicted,
 		},
 		SourcesTracked: e.TrackedSources, SourcesExpired: e.Expired, NewSources: e.NewSources, Windows: e.Windows,
-		NewSourcesLastWindow: an.LastNew,
+		NewSourcesLastWindow: eng.LastWindow().NewSources,
 	}
 	for r := decode.Result(0); r < decode.NumResults; r++ {
 		s.Frames[r.String()] = st.Results[r]
@@ -27,8 +27,8 @@ func snapshot(st *output.Stats, an *pipeline.Analyzer) metrics.Snapshot {
 	if st.Capture != nil {
 		s.CapturePackets = st.Capture.Packets
 	}
-	if an.G != nil && an.Last.Model != "" {
-		s.Model, s.GrowthRatePerHour, s.Confidence, s.SteadyRatePerHour = an.Last.Model, an.Last.RatePerHour, an.Last.Confidence, an.Last.SteadyPerHour
+	if v := eng.Verdict(); v.Model != "" {
+		s.Model, s.GrowthRatePerHour, s.Confidence, s.SteadyRatePerHour = v.Model, v.RatePerHour, v.Confidence, v.SteadyPerHour
 	}
 	return s
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
-	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 )
@@ -27,7 +26,7 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 		return output.Stats{}, err
 	}
 	defer closeOut()
-	w, an, eng, err := newAnalysis(cfg, false, out, log)
+	w, eng, err := newAnalysis(cfg, false, out, log)
 	if err != nil {
 		return output.Stats{}, err
 	}
@@ -79,7 +78,7 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 	elapsed := time.Since(started)
 	log.Info().Uint64("packets", st.Engine.Packets).Uint64("syn_matched", st.Results[decode.Matched]).
 		Uint64("new_sources", st.Engine.NewSources).Uint64("windows", st.Engine.Windows).
-		Str("growth", an.Last.Model).
+		Str("growth", eng.Verdict().Model).
 		Stringer("elapsed", elapsed.Round(time.Millisecond)).Msg("done")
 	return st, runErr
 }
@@ -99,27 +98,22 @@ func openOutput(path string, appendTo bool, stdout io.Writer) (io.Writer, func()
 }
 
 // newAnalysis builds the stages after capture, shared by live and offline
-// runs: the writer, the growth classifier behind the analyzer, and the
-// engine, with its state loaded when there is a state file. A live engine
+// runs: the writer and the engine (with the growth classifier unless it is
+// off), with its state loaded when there is a state file. A live engine
 // drops (and counts) a SYN whose shard ring is full; a file's waits.
-func newAnalysis(cfg *config.Config, live bool, out io.Writer, log zerolog.Logger) (*output.Writer, *pipeline.Analyzer, *engine.Engine, error) {
+func newAnalysis(cfg *config.Config, live bool, out io.Writer, log zerolog.Logger) (*output.Writer, *engine.Engine, error) {
 	w := output.NewWriter(out, cfg.SensorID)
-	an := &pipeline.Analyzer{W: w}
-	if !cfg.GrowthOff {
-		g, err := growth.New(cfg.Growth, cfg.Window)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		an.G = g
-	}
 	ecfg := cfg.Engine()
 	ecfg.DropWhenFull = live
-	eng, err := engine.New(ecfg, an)
+	if !cfg.GrowthOff {
+		ecfg.Growth = &cfg.Growth
+	}
+	eng, err := engine.New(ecfg, w)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return w, an, eng, nil
+	return w, eng, nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/synscope/synscope/pkg/sources"
 	"net/netip"
 	"testing"
 	"time"
@@ -53,14 +54,14 @@ func run(t *testing.T, cfg Config, steps []step) *recorder {
 		t.Fatal(err)
 	}
 	for _, st := range steps {
-		ts := e.Packet(st.at, 60)
+		var m *decode.Syn
 		if st.src != "" {
 			s := syn(st.src, st.dst)
-			s.Ts = ts
-			e.Syn(&s)
+			m = &s
 		}
+		e.Frame(st.at, 60, m)
 	}
-	e.Flush()
+	e.Finish()
 	return rec
 }
 
@@ -203,14 +204,14 @@ func TestExpiryForgetsWithoutChangingCounts(t *testing.T) {
 	e, _ := New(cfg, rec)
 	for i := 0; i < 100; i++ {
 		s := syn(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String(), "198.18.0.1")
-		s.Ts = e.Packet(t0+int64(i)*sec, 60)
-		e.Syn(&s)
+		e.Frame(t0+int64(i)*sec, 60, &s)
 	}
-	e.Packet(t0+30*minute, 60)
+	e.Frame(t0+30*minute, 60, nil)
+	e.Flush()
 	if c := e.Counters(); c.TrackedSources != 0 || c.Expired != 100 {
 		t.Errorf("after two lookbacks of silence: tracked %d expired %d", c.TrackedSources, c.Expired)
 	}
-	e.Flush()
+	e.Finish()
 	top := e.Top()
 	if len(top) != 10 || top[0].Addr.String() != "192.0.2.0" || top[9].Addr.String() != "192.0.2.9" {
 		t.Errorf("top sources (ties broken by address): %v", top)
@@ -220,13 +221,11 @@ func TestExpiryForgetsWithoutChangingCounts(t *testing.T) {
 func TestSteadyStateSynAllocatesNothing(t *testing.T) {
 	e, _ := New(small(), &recorder{})
 	s := syn("192.0.2.1", "198.18.0.1")
-	s.Ts = e.Packet(t0, 60)
-	e.Syn(&s)
+	e.Frame(t0, 60, &s)
 	ts := t0
 	if n := testing.AllocsPerRun(1000, func() {
 		ts += 1000
-		s.Ts = e.Packet(ts, 60)
-		e.Syn(&s)
+		e.Frame(ts, 60, &s)
 	}); n != 0 {
 		t.Errorf("%v allocations per SYN from a known source", n)
 	}
@@ -299,7 +298,7 @@ func TestDirectionByHomeNet(t *testing.T) {
 		{t0 + 3, "192.0.2.1", "198.51.100.7"},      // external
 		{t0 + 4, "2001:db8:1::5", "2001:db8:9::1"}, // outbound over IPv6
 	})
-	want := []Direction{DirInbound, DirOutbound, DirInternal, DirExternal, DirOutbound}
+	want := []sources.Direction{sources.DirInbound, sources.DirOutbound, sources.DirInternal, sources.DirExternal, sources.DirOutbound}
 	for i, s := range rec.sources {
 		if s.Direction != want[i] {
 			t.Errorf("source %d: %v, want %v", i, s.Direction, want[i])
@@ -313,9 +312,8 @@ func TestDirectionByHomeNet(t *testing.T) {
 	e, _ := New(small(), rec2)
 	s := syn("10.9.9.9", "198.51.100.7")
 	s.Dir = decode.DirEgress
-	s.Ts = e.Packet(t0, 60)
-	e.Syn(&s)
-	if rec2.sources[0].Direction != DirOutbound {
+	e.Frame(t0, 60, &s)
+	if rec2.sources[0].Direction != sources.DirOutbound {
 		t.Errorf("egress without home-net: %v", rec2.sources[0].Direction)
 	}
 }
@@ -335,7 +333,7 @@ func TestOwnHostScanningOutIsReportedOnce(t *testing.T) {
 		t.Fatalf("%d scanner records, want 1: %+v", len(rec.scanners), rec.scanners)
 	}
 	sc := rec.scanners[0]
-	if sc.Syn.SrcAddr().String() != "10.1.1.1" || sc.Direction != DirOutbound || sc.DistinctTargets < cfg.ScannerTargets ||
+	if sc.Syn.SrcAddr().String() != "10.1.1.1" || sc.Direction != sources.DirOutbound || sc.DistinctTargets < cfg.ScannerTargets ||
 		sc.FirstSeen != t0 || sc.Syn.Ts > t0+20*sec {
 		t.Errorf("%+v", sc)
 	}

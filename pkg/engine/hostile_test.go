@@ -74,11 +74,13 @@ func TestHostileMixStaysUnderCap(t *testing.T) {
 			peak := uint64(0)
 			for i := range stream {
 				s := stream[i]
-				s.Ts = e.Packet(s.Ts, 60)
+				var m *decode.Syn
 				if s.Flags == 2 {
-					e.Syn(&s)
+					m = &s
 				}
+				e.Frame(s.Ts, 60, m)
 				if i%250_000 == 0 {
+					e.Flush()
 					c := e.Counters()
 					if c.TrackedSources > capacity {
 						t.Fatalf("packet %d: %d sources tracked, cap %d", i, c.TrackedSources, capacity)
@@ -92,7 +94,7 @@ func TestHostileMixStaysUnderCap(t *testing.T) {
 					peak = max(peak, after.HeapInuse)
 				}
 			}
-			e.Flush()
+			e.Finish()
 			c := e.Counters()
 			if c.TrackedSources > capacity {
 				t.Fatalf("%d sources tracked, cap %d", c.TrackedSources, capacity)
@@ -136,12 +138,13 @@ func BenchmarkMix(b *testing.B) {
 					e, _ := New(cfg, discard{})
 					for i := range mix.stream {
 						s := mix.stream[i]
-						s.Ts = e.Packet(s.Ts, 60)
+						var m *decode.Syn
 						if s.Flags == 2 {
-							e.Syn(&s)
+							m = &s
 						}
+						e.Frame(s.Ts, 60, m)
 					}
-					e.Flush()
+					e.Finish()
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(mix.stream)), "ns/pkt")
 			})

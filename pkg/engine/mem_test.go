@@ -52,18 +52,16 @@ func heapPerSource(b *testing.B, n int, v6 bool) {
 		for j := range 8 {
 			s.Src[j], s.Src[8+j] = byte(a>>(8*j)), byte(c>>(8*j))
 		}
-		s.Ts = e.Packet(t0+int64(i)*int64(time.Microsecond), 60)
-		e.Syn(&s)
+		e.Frame(t0+int64(i)*int64(time.Microsecond), 60, &s)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
+	e.Flush()
 	c := e.Counters()
 	tracked := float64(c.TrackedSources)
 	var slots int
 	for _, sh := range e.shards {
-		for _, g := range []*gen{sh.cur, sh.old} {
-			slots += g.v4.Slots()*g.v4.SlotBytes() + g.v6.Slots()*g.v6.SlotBytes()
-		}
+		slots += sh.tab.SlotBytes()
 	}
 	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/tracked, "B/source")
 	b.ReportMetric(float64(slots)/tracked, "table-B/source")
@@ -79,9 +77,9 @@ func (discard) Window(*WindowRecord) {}
 // BenchmarkExpiryPause measures the longest single step of the engine
 // while a table of 1 M sources expires: packets every second for three
 // lookbacks after the sources fall silent. The metric max-pause-ms is the
-// longest Packet call (which closes windows and forgets sources), with the
+// longest Frame call without a SYN (which closes windows and forgets sources), with the
 // shard inline so that any pause lands on the measured goroutine;
-// max-insert-ms is the longest Syn call while the table filled (a table
+// max-insert-ms is the longest Frame call with a new SYN while the table filled (a table
 // doubling moves every entry).
 func BenchmarkExpiryPause(b *testing.B) {
 	const n = 1_000_000
@@ -94,9 +92,8 @@ func BenchmarkExpiryPause(b *testing.B) {
 		var worstInsert time.Duration
 		for i := 0; i < n; i++ {
 			s.Src = [16]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
-			s.Ts = e.Packet(t0+int64(i)*int64(100*time.Nanosecond), 60)
 			start := time.Now()
-			e.Syn(&s)
+			e.Frame(t0+int64(i)*int64(100*time.Nanosecond), 60, &s)
 			if d := time.Since(start); d > worstInsert {
 				worstInsert = d
 			}
@@ -104,11 +101,12 @@ func BenchmarkExpiryPause(b *testing.B) {
 		var worst time.Duration
 		for sec := int64(1); sec <= 1800; sec++ {
 			start := time.Now()
-			e.Packet(t0+sec*int64(time.Second), 60)
+			e.Frame(t0+sec*int64(time.Second), 60, nil)
 			if d := time.Since(start); d > worst {
 				worst = d
 			}
 		}
+		e.Flush()
 		if c := e.Counters(); c.Expired != n || c.TrackedSources != 0 {
 			b.Fatalf("expired %d, tracked %d", c.Expired, c.TrackedSources)
 		}

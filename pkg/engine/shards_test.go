@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/synscope/synscope/pkg/sources"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -80,7 +81,7 @@ func mixedStream(seed uint64, n int) []decode.Syn {
 	return out
 }
 
-func runStream(t testing.TB, cfg Config, stream []decode.Syn) (*recorder, Counters, []TopSource) {
+func runStream(t testing.TB, cfg Config, stream []decode.Syn) (*recorder, Counters, []sources.TopSource) {
 	rec := &recorder{}
 	e, err := New(cfg, rec)
 	if err != nil {
@@ -88,15 +89,16 @@ func runStream(t testing.TB, cfg Config, stream []decode.Syn) (*recorder, Counte
 	}
 	for i := range stream {
 		s := stream[i]
-		s.Ts = e.Packet(s.Ts, 60)
+		var m *decode.Syn
 		if s.Flags == 2 {
-			e.Syn(&s)
+			m = &s
 		}
+		e.Frame(s.Ts, 60, m)
 		if i%50_000 == 0 {
-			e.Counters() // a stats record mid-run: a hand-over between markers
+			e.Flush() // a stats record mid-run: a hand-over between markers
 		}
 	}
-	e.Flush()
+	e.Finish()
 	return rec, e.Counters(), e.Top()
 }
 

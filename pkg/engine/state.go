@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"time"
 
-	"github.com/synscope/synscope/pkg/decode"
-	"github.com/synscope/synscope/pkg/srctable"
+	"github.com/synscope/synscope/pkg/sources"
 )
 
 // The state file keeps what the lookback remembers, so a sensor that
@@ -19,9 +17,8 @@ import (
 //	magic   [16]byte  "synscope-state\x00\x02"
 //	header  version u32, window ns i64, lookback ns i64, clock ns i64,
 //	        first packet ns i64, sources u64, prefixes u64
-//	sources  sources × (key [16]byte, first i64, last i64, syns u32,
-//	         sketch u16, direction u8, flags u8)
-//	prefixes prefixes × (prefix u64, last i64)
+//	sources  sources × a source record (package sources)
+//	prefixes prefixes × a prefix record (package sources)
 //	crc32c of everything before it, u32
 //
 // Times are ns since the Unix epoch, as the table keeps them (first to the
@@ -34,56 +31,30 @@ var stateMagic = [16]byte{'s', 'y', 'n', 's', 'c', 'o', 'p', 'e', '-', 's', 't',
 const (
 	stateVersion   = 2
 	stateHeaderLen = 16 + 4 + 8*6
-	sourceRecLen   = 16 + 8 + 8 + 4 + 2 + 1 + 1
-	prefixRecLen   = 8 + 8
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// savedSource is one source of a state file.
-type savedSource struct {
-	k           key
-	first, last int64
-	syns        uint32
-	sketch      uint16
-	dir         Direction
-	reported    bool
-}
-
-type savedPrefix struct {
-	k    uint64
-	last int64
-}
-
 // each calls f for every source the shards remember and p for every prefix.
-func (e *Engine) each(f func(savedSource), p func(savedPrefix)) {
+func (e *Engine) each(f func(sources.Saved), p func(sources.SavedPrefix)) {
 	for _, sh := range e.shards {
-		for _, g := range []*gen{sh.cur, sh.old} {
-			conv := func(k key, v *srcVal) {
-				f(savedSource{k: k, first: int64(v.first) * int64(time.Second), last: g.abs(v.last),
-					syns: sh.syns(k, *v), sketch: uint16(v.sketch()), dir: v.dir(), reported: v.reported()})
-			}
-			g.v4.Range(func(k uint32, v *srcVal) bool { conv(v4mapped(k), v); return true })
-			g.v6.Range(func(k [16]byte, v *srcVal) bool { conv(k, v); return true })
-			g.p4.Range(func(k uint32, v *pfxVal) bool { p(savedPrefix{4<<56 | uint64(k), g.abs(v.last)}); return true })
-			g.p6.Range(func(k uint64, v *pfxVal) bool { p(savedPrefix{k, g.abs(v.last)}); return true })
-		}
+		sh.tab.Each(f, p)
 	}
 }
 
 // SaveState writes the remembered sources and prefixes (those still within
 // the lookback) to w.
 func (e *Engine) SaveState(w io.Writer) error {
-	e.Sync() // the shards are idle until the next SYN
+	e.Flush() // the shards are idle until the next SYN
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<16)
 	var live, livePrefixes uint64
-	e.each(func(v savedSource) {
-		if e.now-v.last <= e.lookback {
+	e.each(func(v sources.Saved) {
+		if e.now-v.Last <= e.lookback {
 			live++
 		}
-	}, func(p savedPrefix) {
-		if e.now-p.last <= e.lookback {
+	}, func(p sources.SavedPrefix) {
+		if e.now-p.Last <= e.lookback {
 			livePrefixes++
 		}
 	})
@@ -98,29 +69,20 @@ func (e *Engine) SaveState(w io.Writer) error {
 	le.PutUint64(h[52:], live)
 	le.PutUint64(h[60:], livePrefixes)
 	bw.Write(h[:])
-	var rec [sourceRecLen]byte
-	var pr [prefixRecLen]byte
-	e.each(func(v savedSource) {
-		if e.now-v.last > e.lookback {
+	var rec [sources.SourceRecLen]byte
+	var pr [sources.PrefixRecLen]byte
+	e.each(func(v sources.Saved) {
+		if e.now-v.Last > e.lookback {
 			return
 		}
-		copy(rec[:16], v.k[:])
-		le.PutUint64(rec[16:], uint64(v.first))
-		le.PutUint64(rec[24:], uint64(v.last))
-		le.PutUint32(rec[32:], v.syns)
-		le.PutUint16(rec[36:], v.sketch)
-		rec[38], rec[39] = byte(v.dir), 0
-		if v.reported {
-			rec[39] = 1
-		}
+		v.Encode(rec[:])
 		bw.Write(rec[:])
-	}, func(p savedPrefix) {})
-	e.each(func(savedSource) {}, func(p savedPrefix) {
-		if e.now-p.last > e.lookback {
+	}, func(sources.SavedPrefix) {})
+	e.each(func(sources.Saved) {}, func(p sources.SavedPrefix) {
+		if e.now-p.Last > e.lookback {
 			return
 		}
-		le.PutUint64(pr[:], p.k)
-		le.PutUint64(pr[8:], uint64(p.last))
+		p.Encode(pr[:])
 		bw.Write(pr[:])
 	})
 	if err := bw.Flush(); err != nil {
@@ -168,42 +130,34 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	}
 	clock, first := int64(le.Uint64(h[36:])), int64(le.Uint64(h[44:]))
 	n, np := le.Uint64(h[52:]), le.Uint64(h[60:])
-	want := uint64(stateHeaderLen) + n*sourceRecLen + np*prefixRecLen + 4
+	want := uint64(stateHeaderLen) + n*sources.SourceRecLen + np*sources.PrefixRecLen + 4
 	if n > uint64(size) || np > uint64(size) || want != uint64(size) {
 		return fmt.Errorf("%w: it says %d sources and %d prefixes, which take %d bytes, but it has %d (truncated or corrupt)", ErrStateMismatch, n, np, want, size)
 	}
 	if uint64(e.cfg.MaxSources) < n {
 		return fmt.Errorf("%w: it holds %d sources, more than --max-sources %d", ErrStateMismatch, n, e.cfg.MaxSources)
 	}
-	sources := make([]savedSource, 0, n)
-	var rec [sourceRecLen]byte
+	saved := make([]sources.Saved, 0, n)
+	var rec [sources.SourceRecLen]byte
 	for i := uint64(0); i < n; i++ {
 		if err := read(rec[:]); err != nil {
 			return fmt.Errorf("%w: source %d: %v", ErrStateMismatch, i, err)
 		}
-		v := savedSource{
-			k:        key(rec[:16]),
-			first:    int64(le.Uint64(rec[16:])),
-			last:     int64(le.Uint64(rec[24:])),
-			syns:     le.Uint32(rec[32:]),
-			sketch:   le.Uint16(rec[36:]),
-			dir:      Direction(rec[38]),
-			reported: rec[39]&1 != 0,
+		v, err := sources.DecodeSaved(rec[:])
+		if err != nil {
+			return fmt.Errorf("%w: source %d: %v", ErrStateMismatch, i, err)
 		}
-		if v.dir > DirExternal || rec[39] > 1 || v.syns == 0 {
-			return fmt.Errorf("%w: source %d: impossible values (corrupt)", ErrStateMismatch, i)
-		}
-		sources = append(sources, v)
+		saved = append(saved, v)
 	}
-	prefixes := make([]savedPrefix, 0, np)
-	var pr [prefixRecLen]byte
+	prefixes := make([]sources.SavedPrefix, 0, np)
+	var pr [sources.PrefixRecLen]byte
 	for i := uint64(0); i < np; i++ {
 		if err := read(pr[:]); err != nil {
 			return fmt.Errorf("%w: prefix %d: %v", ErrStateMismatch, i, err)
 		}
-		p := savedPrefix{k: le.Uint64(pr[:]), last: int64(le.Uint64(pr[8:]))}
-		if f := p.k >> 56; f != 4 && f != 6 {
-			return fmt.Errorf("%w: prefix %d: impossible values (corrupt)", ErrStateMismatch, i)
+		p, err := sources.DecodeSavedPrefix(pr[:])
+		if err != nil {
+			return fmt.Errorf("%w: prefix %d: %v", ErrStateMismatch, i, err)
 		}
 		prefixes = append(prefixes, p)
 	}
@@ -215,15 +169,15 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	if le.Uint32(tail[:]) != sum {
 		return fmt.Errorf("%w: checksum mismatch (corrupt)", ErrStateMismatch)
 	}
-	e.restored = &restored{clock: clock, first: first, sources: sources, prefixes: prefixes}
+	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes}
 	return nil
 }
 
 // restored is what a loaded state sets when the first packet comes.
 type restored struct {
 	clock, first int64
-	sources      []savedSource
-	prefixes     []savedPrefix
+	sources      []sources.Saved
+	prefixes     []sources.SavedPrefix
 }
 
 // restore puts a loaded state's sources and prefixes in their shards when
@@ -231,65 +185,16 @@ type restored struct {
 // on within the lookback, else in the old one (stale, but a source that
 // comes back is then told as returning).
 func (e *Engine) restore(r *restored, ts int64) {
-	base := r.clock - e.lookback
 	intoCur := ts-r.clock <= e.lookback && r.clock <= ts
 	for _, sh := range e.shards {
-		if intoCur {
-			sh.cur = newGen(base, 0)
-		} else {
-			sh.old = newGen(base, 0)
-		}
+		sh.tab.StartRestore(r.clock, intoCur)
 	}
-	genOf := func(sh *shard) *gen {
-		if intoCur {
-			return sh.cur
-		}
-		return sh.old
+	for i := range r.sources {
+		v := &r.sources[i]
+		e.shards[e.shardOfPrefix(v.Addr.Prefix())].tab.Restore(v, intoCur)
 	}
-	pick := func(pfx uint64) *shard { return e.shards[e.shardOfPrefix(pfx)] }
-	for _, v := range r.sources {
-		var s decode.Syn
-		s.Src, s.V6 = v.k, !isV4Mapped(v.k)
-		if !s.V6 {
-			s.Src = [16]byte{v.k[12], v.k[13], v.k[14], v.k[15]}
-		}
-		sh := pick(prefixOf(&s))
-		g := genOf(sh)
-		val := srcVal{last: g.rel(v.last), first: unixSeconds(v.first),
-			bits: v.syns&synsMask | uint32(v.sketch)<<sketchShift | uint32(v.dir)<<dirShift}
-		if v.reported {
-			val.bits |= reportedBit
-		}
-		if v.syns > synsMask {
-			sh.heavy[v.k] = v.syns >> synsBits
-		}
-		if s.V6 {
-			g.v6.Put(s.Src, srctable.Hash6(s.Src), val)
-		} else {
-			k := v4key(s.Src)
-			g.v4.Put(k, srctable.Hash4(k), val)
-		}
+	for i := range r.prefixes {
+		p := &r.prefixes[i]
+		e.shards[e.shardOfPrefix(p.Prefix)].tab.RestorePrefix(p, intoCur)
 	}
-	for _, p := range r.prefixes {
-		var s decode.Syn
-		if p.k>>56 == 4 {
-			s.Src = [16]byte{byte(p.k >> 16), byte(p.k >> 8), byte(p.k)}
-		} else {
-			s.V6 = true
-			for i := range 6 {
-				s.Src[i] = byte(p.k >> (40 - 8*i))
-			}
-		}
-		g := genOf(pick(prefixOf(&s)))
-		if s.V6 {
-			g.p6.Put(p.k, srctable.Hash64(p.k), pfxVal{g.rel(p.last)})
-		} else {
-			k := uint32(p.k & 0xffffff)
-			g.p4.Put(k, srctable.Hash4(k), pfxVal{g.rel(p.last)})
-		}
-	}
-}
-
-func isV4Mapped(k key) bool {
-	return k[10] == 0xff && k[11] == 0xff && [10]byte(k[:10]) == [10]byte{}
 }

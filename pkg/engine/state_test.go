@@ -23,10 +23,9 @@ func TestStateRestartMatchesUninterrupted(t *testing.T) {
 	e1, _ := New(small(), rec1)
 	for _, st := range steps[:half] {
 		s := syn(st.src, st.dst)
-		s.Ts = e1.Packet(st.at, 60)
-		e1.Syn(&s)
+		e1.Frame(st.at, 60, &s)
 	}
-	e1.Flush()
+	e1.Finish()
 	var buf bytes.Buffer
 	if err := e1.SaveState(&buf); err != nil {
 		t.Fatal(err)
@@ -38,10 +37,9 @@ func TestStateRestartMatchesUninterrupted(t *testing.T) {
 	}
 	for _, st := range steps[half:] {
 		s := syn(st.src, st.dst)
-		s.Ts = e2.Packet(st.at, 60)
-		e2.Syn(&s)
+		e2.Frame(st.at, 60, &s)
 	}
-	e2.Flush()
+	e2.Finish()
 	byStart := map[int64]WindowRecord{}
 	for _, w := range whole.windows {
 		byStart[w.Start] = w
@@ -65,8 +63,7 @@ func TestStateRestartMatchesUninterrupted(t *testing.T) {
 	e3, _ := New(small(), rec3)
 	for _, st := range steps[half:] {
 		s := syn(st.src, st.dst)
-		s.Ts = e3.Packet(st.at, 60)
-		e3.Syn(&s)
+		e3.Frame(st.at, 60, &s)
 	}
 	if rec3.windows[0].NewSources <= rec2.windows[0].NewSources {
 		t.Error("the test cannot tell a restored state from none")
@@ -76,8 +73,7 @@ func TestStateRestartMatchesUninterrupted(t *testing.T) {
 func TestStateRefusesBadFiles(t *testing.T) {
 	e1, _ := New(small(), &recorder{})
 	s := syn("192.0.2.1", "198.18.0.1")
-	s.Ts = e1.Packet(t0, 60)
-	e1.Syn(&s)
+	e1.Frame(t0, 60, &s)
 	var buf bytes.Buffer
 	e1.SaveState(&buf)
 	good := buf.Bytes()
@@ -112,8 +108,7 @@ func FuzzLoadState(f *testing.F) {
 	e1, _ := New(small(), &recorder{})
 	for i := 0; i < 3; i++ {
 		s := syn(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String(), "198.18.0.1")
-		s.Ts = e1.Packet(t0+int64(i), 60)
-		e1.Syn(&s)
+		e1.Frame(t0+int64(i), 60, &s)
 	}
 	var buf bytes.Buffer
 	e1.SaveState(&buf)

@@ -11,6 +11,7 @@ import (
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/sources"
 )
 
 // Writer encodes records onto one stream. It implements engine.Emitter.
@@ -77,7 +78,7 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	if s.Tunnel != 0 {
 		o.uint("tunnel_depth", uint64(s.Tunnel))
 	}
-	if r.Direction != engine.DirUnknown {
+	if r.Direction != sources.DirUnknown {
 		o.str("direction", r.Direction.String())
 	}
 	o.bool("returning", r.PrevLastSeen != 0)
@@ -263,7 +264,7 @@ type Input struct {
 // Summary is the last record of a run.
 type Summary struct {
 	Engine   engine.Counters
-	Top      []engine.TopSource
+	Top      []sources.TopSource
 	Inputs   []Input
 	Ports    string
 	Window   time.Duration

@@ -13,6 +13,7 @@ import (
 
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/sources"
 )
 
 var t0 = time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -25,7 +26,7 @@ func sample(w *Writer) {
 	w.Window(&engine.WindowRecord{Start: t0, End: t0 + int64(5*time.Minute), SynPackets: 3, ActiveSources: 1, NewSources: 1, Warmup: true})
 	w.Stats(&Stats{Ts: t0, Final: true})
 	w.Summary(&Summary{Inputs: []Input{{Path: "a\"b\n.pcap", Format: "pcap", Err: "bad\x01"}},
-		Top: []engine.TopSource{{Addr: netip.MustParseAddr("2001:db8::1"), SynPackets: 2}}})
+		Top: []sources.TopSource{{Addr: netip.MustParseAddr("2001:db8::1"), SynPackets: 2}}})
 }
 
 func TestEveryLineIsOneValidObject(t *testing.T) {
@@ -101,7 +102,7 @@ func TestScannerRecord(t *testing.T) {
 	s := decode.Syn{Ts: first + int64(19*time.Second), DstPort: 445, WScale: 0xff}
 	copy(s.Src[:], []byte{10, 1, 1, 1})
 	copy(s.Dst[:], []byte{198, 51, 100, 19})
-	w.Scanner(&engine.ScannerRecord{Syn: s, Direction: engine.DirOutbound, FirstSeen: first, SynPackets: 20, DistinctTargets: 11})
+	w.Scanner(&engine.ScannerRecord{Syn: s, Direction: sources.DirOutbound, FirstSeen: first, SynPackets: 20, DistinctTargets: 11})
 	w.Flush()
 	want := `{"event_type":"outbound_scanner","ts":"2009-01-12T08:00:19.000000000Z","sensor":"gw1","src_ip":"10.1.1.1","direction":"outbound","first_seen":"2009-01-12T08:00:00.000000000Z","syn_packets":20,"distinct_targets_est":11,"syn_per_minute":63.1579,"last_dst_ip":"198.51.100.19","last_dst_port":445}` + "\n"
 	if buf.String() != want {

@@ -1,6 +1,6 @@
 // Package pipeline runs packets from a capture.Source through the decoder
-// into the engine and the writer: the one loop that offline reading (and
-// later live capture) shares. Per-packet work here is counting and handing
+// into the engine and the writer: the one loop that offline reading and
+// live capture (AF_PACKET, eBPF) share. Per-packet work here is counting and handing
 // over; anything that talks to a person (logs, progress) is a hook the caller
 // supplies and that runs on the control path. It must not import gopacket,
 // viper or a logger.
@@ -158,7 +158,7 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		}
 		lv.advance()
 	}
-	eng.Flush()
+	eng.Finish()
 	if lv != nil {
 		lv.capture(&st)
 	}
@@ -203,15 +203,23 @@ func faultOf(v any) *fault {
 	panic(v)
 }
 
-// account runs one packet through the clock, the decoder and the engine.
+// account runs one packet through the decoder and the engine.
 func account(p *capture.Packet, syn *decode.Syn, dec *decode.Decoder, eng *engine.Engine, st *output.Stats) {
-	ts := eng.Packet(p.Timestamp, p.OrigLen)
-	r := dec.Decode(p.LinkType, p.Data, syn)
-	st.Results[r]++
+	st.Results[Step(eng, dec, syn, p.LinkType, p.Data, p.Timestamp, p.OrigLen)]++
+}
+
+// Step is the packet step every driver of the engine shares (the capture
+// loop here, the growth harness): decode the frame into syn and hand it to
+// the engine, which stamps the SYN with its clock. It returns what the
+// decoder made of the frame.
+func Step(eng *engine.Engine, dec *decode.Decoder, syn *decode.Syn, link capture.LinkType, data []byte, ts int64, wireLen int) decode.Result {
+	r := dec.Decode(link, data, syn)
 	if r == decode.Matched {
-		syn.Ts = ts
-		eng.Syn(syn)
+		eng.Frame(ts, wireLen, syn)
+	} else {
+		eng.Frame(ts, wireLen, nil)
 	}
+	return r
 }
 
 type liveState struct {
@@ -249,12 +257,13 @@ func (l *liveState) tick(st *output.Stats, w *output.Writer) {
 	if l.cfg.StatsEvery > 0 && now.Sub(l.lastStats) >= l.cfg.StatsEvery {
 		l.lastStats = now
 		l.capture(st)
+		l.eng.Flush() // the counts current to the last SYN
 		st.Engine = l.eng.Counters()
 		st.Ts = st.Engine.LastPacket
 		w.Stats(st)
 	}
 	if l.cfg.Reopen != nil && l.cfg.Reopen() {
-		l.eng.Sync()
+		l.eng.Flush()
 		_ = w.Flush()
 		if l.cfg.Reopened != nil {
 			l.cfg.Reopened(w)
@@ -268,12 +277,13 @@ func (l *liveState) tick(st *output.Stats, w *output.Writer) {
 	if l.cfg.Metrics != nil && now.Sub(l.lastMet) >= time.Second {
 		l.lastMet = now
 		l.capture(st)
+		l.eng.Flush()
 		st.Engine = l.eng.Counters()
 		l.cfg.Metrics(st)
 	}
 	if now.Sub(l.lastFlush) >= time.Second {
 		l.lastFlush = now
-		l.eng.Sync() // the shards' new-source records, then the flush
+		l.eng.Flush() // the shards' new-source records, then the output's flush
 		_ = w.Flush()
 	}
 }

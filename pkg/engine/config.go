@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/sources"
+)
+
+// Config sets the engine's meanings. Zero values are not defaults: use
+// DefaultConfig and change what you need.
+type Config struct {
+	Window     time.Duration // window length; windows are aligned to the Unix epoch
+	Lookback   time.Duration // a source silent this long becomes new again
+	MaxSources int           // cap on remembered sources; beyond it new sources are counted but not remembered
+	MaxTargets int           // cap on distinct destinations tracked per window
+	TopSources int           // how many sources the summary lists
+	// FloodThreshold: new sources arriving this many or more within 10 s
+	// are a flood (spoofed SYN floods come as thousands of one-packet
+	// sources in seconds); they are counted apart so growth ignores them.
+	FloodThreshold int
+	// HomeNet lists our own networks: new sources are then told apart as
+	// inbound, outbound (our host scanning out), internal or external.
+	HomeNet []netip.Prefix
+	// ScannerTargets: one of our own hosts whose SYNs reach this many
+	// distinct destinations is reported as a scanner (0: never).
+	ScannerTargets int
+	// MaxGap bounds a forward jump of packet time. A packet stamped more
+	// than MaxGap after the clock is taken for a bad timestamp (real
+	// captures have them: a stamp of 0, a year ahead) and analysed at the
+	// clock, counted as a time jump, unless jumpConfirm packets in a row
+	// agree: then the capture really resumed later, and the windows resume
+	// after the gap without filling it with empty ones.
+	MaxGap time.Duration
+	// Shards is the number of shard workers, each on its own goroutine
+	// behind a ring; 0 runs the one shard inline on the caller's goroutine.
+	// The output is the same for every value, except that MaxSources is
+	// shared out evenly, so which sources a full table cannot keep depends
+	// on it.
+	Shards int
+	// DropWhenFull: a SYN that finds its shard's ring full is dropped and
+	// counted (a live capture must not wait) instead of waiting for room
+	// (a file can).
+	DropWhenFull bool
+	// Growth, when set, has the engine classify the growth of new sources
+	// after every window (floods taken out) and emit the verdict.
+	Growth *growth.Config
+}
+
+// MaxLookback bounds the lookback: the source table keeps times as 32-bit
+// milliseconds within a generation, which spans about three lookbacks.
+const MaxLookback = 240 * time.Hour
+
+// MaxScannerTargets is the most destinations the per-source sketch tells
+// apart.
+const MaxScannerTargets = sources.MaxScannerTargets
+
+// jumpConfirm packets in a row beyond MaxGap make a jump real.
+const jumpConfirm = 64
+
+// DefaultConfig is the configuration DESIGN.md describes.
+func DefaultConfig() Config {
+	return Config{
+		Window:         5 * time.Minute,
+		Lookback:       24 * time.Hour,
+		MaxSources:     10_000_000,
+		MaxTargets:     1_000_000,
+		TopSources:     10,
+		FloodThreshold: 500,
+		ScannerTargets: 10,
+		MaxGap:         7 * 24 * time.Hour,
+	}
+}
+
+// Validate refuses settings that cannot work, naming the setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Window < time.Second:
+		return fmt.Errorf("window %v: must be at least 1s", c.Window)
+	case c.Window > 7*24*time.Hour:
+		return fmt.Errorf("window %v: must be at most 168h", c.Window)
+	case c.Lookback < c.Window:
+		return fmt.Errorf("lookback %v: must be at least one window (%v)", c.Lookback, c.Window)
+	case c.Lookback > MaxLookback:
+		return fmt.Errorf("lookback %v: must be at most %v", c.Lookback, MaxLookback)
+	case c.Shards < 0 || c.Shards > 256:
+		return fmt.Errorf("shards %d: must be 0 to 256", c.Shards)
+	case c.ScannerTargets > MaxScannerTargets:
+		return fmt.Errorf("scanner-targets %d: must be at most %d (the per-source sketch of destinations saturates above)", c.ScannerTargets, MaxScannerTargets)
+	case c.MaxSources < 1:
+		return errors.New("max-sources: must be at least 1")
+	case c.MaxTargets < 1:
+		return errors.New("max-targets: must be at least 1")
+	case c.TopSources < 0:
+		return errors.New("top-sources: must not be negative")
+	case c.MaxGap < c.Window:
+		return fmt.Errorf("max-gap %v: must be at least one window (%v)", c.MaxGap, c.Window)
+	case c.FloodThreshold < 2:
+		return errors.New("flood-threshold: must be at least 2 new sources per 10 s")
+	}
+	return nil
+}
+
+// tableConfig is what the per-source tables need of the configuration.
+func (c *Config) tableConfig() *sources.Config {
+	return &sources.Config{Window: int64(c.Window), Lookback: int64(c.Lookback), TopSources: c.TopSources,
+		ScannerTargets: c.ScannerTargets, HomeNet: c.HomeNet}
+}

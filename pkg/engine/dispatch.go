@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"runtime"
+
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/sources"
+)
+
+// handOver collects every shard's records since the last hand-over (and,
+// for itemWindow, its counts of the window), writes the records in capture
+// order, and has the shards rotate their generations at rotateAt when
+// rotate is set.
+func (e *Engine) handOver(kind uint8, rotate bool, rotateAt int64) {
+	if e.inline {
+		sh := e.shards[0]
+		e.apply(0, sh.take(kind != itemFlush))
+		if rotate {
+			sh.tab.Rotate(rotateAt)
+		}
+		if kind == itemStop {
+			sh.tab.Finish()
+			e.seen[0] = sh.seen()
+		}
+		return
+	}
+	if e.stopped {
+		return
+	}
+	for _, sh := range e.shards {
+		s := sh.in.Slot()
+		if s == nil {
+			sh.in.WaitSpace() // a marker is never dropped
+			s = sh.in.Slot()
+		}
+		s.seq, s.kind, s.rotate, s.rotateAt = e.seq, kind, rotate, rotateAt
+		sh.in.Commit()
+		sh.in.Publish()
+	}
+	e.parts = e.parts[:0]
+	for _, sh := range e.shards {
+		e.parts = append(e.parts, <-sh.done)
+	}
+	e.merge(e.parts)
+	e.pending = 0
+	if kind == itemStop {
+		for range e.shards {
+			<-e.wg
+		}
+		e.stopped = true
+	}
+}
+
+// apply writes an inline shard's records and takes its counts.
+func (e *Engine) apply(i int, p *part) {
+	for j := range p.events {
+		e.event(&p.events[j])
+	}
+	p.events = p.events[:0]
+	e.win.Add(&p.win)
+	e.seen[i] = p.seen
+}
+
+// merge writes the shards' records in the order of the SYNs that caused
+// them (each shard's are in that order already) and takes their counts.
+func (e *Engine) merge(parts []*part) {
+	e.heads = e.heads[:0]
+	for i, p := range parts {
+		e.heads = append(e.heads, 0)
+		e.win.Add(&p.win)
+		e.seen[i] = p.seen
+	}
+	for {
+		best := -1
+		var bs uint64
+		for i, p := range parts {
+			if h := e.heads[i]; h < len(p.events) && (best < 0 || p.events[h].seq < bs) {
+				best, bs = i, p.events[h].seq
+			}
+		}
+		if best < 0 {
+			return
+		}
+		e.event(&parts[best].events[e.heads[best]])
+		e.heads[best]++
+	}
+}
+
+// event writes one record a shard produced.
+func (e *Engine) event(ev *event) {
+	if ev.ev.Kind == sources.Scanner {
+		if se, ok := e.emit.(ScannerEmitter); ok {
+			se.Scanner(&ScannerRecord{Syn: ev.syn, Direction: ev.ev.Dir, FirstSeen: ev.ev.T, SynPackets: ev.ev.Syns, DistinctTargets: int(ev.ev.Targets)})
+		}
+		return
+	}
+	e.c.NewSources++
+	if ev.ev.Returning {
+		e.c.Returning++
+	}
+	e.countBurst(ev.syn.Ts)
+	e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
+	e.emit.Source(&e.srcRec)
+}
+
+// syn hands one matched SYN, stamped by the clock, to its shard.
+func (e *Engine) syn(s *decode.Syn) {
+	e.c.SynPackets++
+	e.cur.SynPackets++
+	if !e.targets.add(s, e.targets.len() < e.cfg.MaxTargets) {
+		e.cur.TargetsCapped = true
+	}
+	e.seq++
+	sh := e.shards[e.shardOf(s)]
+	if e.inline {
+		sh.syn(s, e.seq)
+		if p := &sh.parts[0]; len(p.events) > 0 {
+			for i := range p.events {
+				e.event(&p.events[i])
+			}
+			p.events = p.events[:0]
+		}
+		return
+	}
+	slot := sh.in.Slot()
+	if slot == nil {
+		if e.cfg.DropWhenFull {
+			runtime.Gosched() // with one P the worker runs only when we yield
+			if slot = sh.in.Slot(); slot == nil {
+				e.c.ShardDrops++
+				return
+			}
+		} else {
+			sh.in.WaitSpace()
+			slot = sh.in.Slot()
+		}
+	}
+	slot.seq, slot.kind, slot.syn = e.seq, itemSyn, *s
+	sh.in.Commit()
+	if e.pending++; e.pending >= flushEvery {
+		e.handOver(itemFlush, false, 0)
+	}
+}
+
+// shardOf picks the shard of a SYN's source by its /24 or /48.
+func (e *Engine) shardOf(s *decode.Syn) int { return e.shardOfPrefix(sources.PrefixOf(s)) }
+
+// shardOfPrefix picks the shard of a prefix.
+func (e *Engine) shardOfPrefix(p sources.Prefix) int {
+	if len(e.shards) == 1 {
+		return 0
+	}
+	h := p.Hash(shardSeed)
+	return int(uint64(uint32(h)) * uint64(len(e.shards)) >> 32)
+}
+
+// shardSeed makes the shard hash differ from the tables' own.
+const shardSeed = 0x9e3779b97f4a7c15

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/sources"
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// targetSet is the window's distinct destinations.
+type targetSet struct {
+	v4 *srctable.Table[uint32, mark]
+	v6 *srctable.Table[[16]byte, mark]
+}
+
+type mark struct{ set uint32 }
+
+func newTargetSet() targetSet {
+	return targetSet{srctable.New[uint32, mark](1024), srctable.New[[16]byte, mark](0)}
+}
+
+func (t targetSet) len() int { return t.v4.Len() + t.v6.Len() }
+
+// add notes s's destination, if room; it reports false when the
+// destination is new and there was no room.
+func (t targetSet) add(s *decode.Syn, room bool) bool {
+	if s.V6 {
+		h := srctable.Hash6(s.Dst)
+		if t.v6.Get(s.Dst, h) != nil {
+			return true
+		}
+		if room {
+			t.v6.Put(s.Dst, h, mark{1})
+		}
+		return room
+	}
+	k := sources.DstOf(s).V4()
+	h := srctable.Hash4(k)
+	if t.v4.Get(k, h) != nil {
+		return true
+	}
+	if room {
+		t.v4.Put(k, h, mark{1})
+	}
+	return room
+}
+
+func (t targetSet) clear() {
+	t.v4.Clear()
+	t.v6.Clear()
+}

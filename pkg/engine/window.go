@@ -1,0 +1,43 @@
+package engine
+
+import "github.com/synscope/synscope/pkg/sources"
+
+// closeWindow ends the window in progress: every shard hands over its
+// records and counts, and the window is emitted. The generations rotate
+// when a lookback has passed since the last rotation, or, with force, at
+// rotateAt.
+func (e *Engine) closeWindow(rotateAt int64, force bool) {
+	w := &e.cur
+	next := w.End
+	rotate := force || next-e.rotatedAt >= e.lookback
+	if !force {
+		rotateAt = next
+	}
+	e.handOver(itemWindow, rotate, rotateAt)
+	from, to := max(w.Start, e.c.FirstPacket), min(w.End, e.now)
+	w.Exposure = 1
+	if from > w.Start || to < w.End {
+		w.Exposure = max(float64(to-from), 1) / float64(e.window)
+	}
+	w.ActiveSources = e.win.Active
+	w.NewSources = e.win.New
+	w.ReturningSources = e.win.Returning
+	w.NewPrefixes = e.win.NewPrefixes
+	w.NewOutbound = e.win.NewOutbound
+	w.NewInternal = e.win.NewInternal
+	w.Untracked = e.win.Untracked
+	w.Evicted = e.win.Evicted
+	e.win = sources.Counts{}
+	w.FloodSources = min(w.FloodSources, w.NewSources)
+	w.DistinctTargets = uint64(e.targets.len())
+	w.Warmup = w.Start < e.warmFrom+e.lookback
+	e.emit.Window(w)
+	e.last = *w
+	e.classify(w)
+	e.c.Windows++
+	e.targets.clear()
+	e.cur = WindowRecord{Start: next, End: next + e.window}
+	if rotate {
+		e.rotatedAt = rotateAt
+	}
+}

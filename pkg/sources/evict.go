@@ -1,0 +1,104 @@
+package sources
+
+import (
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// evictProbe is how many slots near a new source's home the eviction
+// policy looks at.
+const evictProbe = 8
+
+// evict makes room for a new source in a full table and reports whether it
+// did. The victim is, first, a source of the old generation (silent since
+// the last rotation) near where the new one hashes; else a one-SYN source
+// of the current generation there, the longest silent (a spoofed flood is
+// one-SYN sources). Scanners that keep scanning stay.
+func (t *Table) evict(s *decode.Syn) bool {
+	if s.V6 {
+		return evictIn(t, t.old.v6, t.cur.v6, s.Src, srctable.Hash6(s.Src), func(k [16]byte) Addr { return k })
+	}
+	k := v4num(s.Src[:4])
+	return evictIn(t, t.old.v4, t.cur.v4, k, srctable.Hash4(k), fromV4)
+}
+
+func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h uint64, addr func(K) Addr) bool {
+	for _, c := range []struct {
+		t *srctable.Table[K, srcVal]
+		g *gen
+	}{{old, t.old}, {cur, t.cur}} {
+		var victim K
+		var vv srcVal
+		found := false
+		c.t.Probe(h, evictProbe, func(vk K, v *srcVal) bool {
+			if c.g == t.old || (v.synsLow() == 1 && (!found || v.last < vv.last)) {
+				if _, heavy := t.heavy[addr(vk)]; !heavy {
+					victim, vv, found = vk, *v, true
+				}
+			}
+			return !(found && c.g == t.old)
+		})
+		if found {
+			a := addr(victim)
+			t.offerTop(a, vv, c.g)
+			delete(t.heavy, a)
+			c.t.Delete(victim, srctable.HashKey(victim))
+			t.win.Evicted++
+			t.tot.Evicted++
+			return true
+		}
+	}
+	return false
+}
+
+// DrainBatch bounds the work one step spends offering a dropped
+// generation to the top list: about a millisecond.
+const DrainBatch = 1 << 13
+
+// Rotate starts a new generation at now. Every source still in the old
+// generation was last touched before the previous rotation, at least one
+// lookback ago, so it is expired: the generation is dropped without a walk
+// (DrainStep offers it to the top list a batch at a time).
+func (t *Table) Rotate(now int64) {
+	// A drop not offered in full yet (a clock jump of several lookbacks)
+	// gets one more batch; the rest is let go unseen: the top list may miss
+	// an episode, the pause stays bounded.
+	t.DrainStep(DrainBatch)
+	t.tot.Expired += uint64(t.old.sources())
+	t.drop, t.dropCur = t.old, [2]srctable.Cursor{}
+	// The new generation starts small and grows: allocating it at the old
+	// one's size would be a pause here.
+	t.old, t.cur = t.cur, newGen(now, 1024)
+}
+
+// DrainStep offers up to n entries of a dropped generation to the top list.
+func (t *Table) DrainStep(n int) {
+	g := t.drop
+	if g == nil {
+		return
+	}
+	d4, d6 := false, false
+	t.dropCur[0], d4 = g.v4.Drain(t.dropCur[0], n, func(k uint32, v *srcVal) {
+		a := fromV4(k)
+		t.offerTop(a, *v, g)
+		delete(t.heavy, a)
+	})
+	t.dropCur[1], d6 = g.v6.Drain(t.dropCur[1], n, func(k [16]byte, v *srcVal) {
+		t.offerTop(k, *v, g)
+		delete(t.heavy, k)
+	})
+	if d4 && d6 {
+		t.drop = nil
+	}
+}
+
+// Finish offers every remembered source to the top list (the end).
+func (t *Table) Finish() {
+	for t.drop != nil {
+		t.DrainStep(1 << 30)
+	}
+	for _, g := range []*gen{t.cur, t.old} {
+		g.v4.Range(func(k uint32, v *srcVal) bool { t.offerTop(fromV4(k), *v, g); return true })
+		g.v6.Range(func(k [16]byte, v *srcVal) bool { t.offerTop(k, *v, g); return true })
+	}
+}

@@ -1,0 +1,154 @@
+package sources
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// The state file's records of this package (the engine writes the header,
+// the counts and the checksum around them), little-endian:
+//
+//	source  key [16]byte, first i64, last i64, syns u32, sketch u16,
+//	        direction u8, flags u8 (1: reported as a scanner)
+//	prefix  prefix u64, last i64
+//
+// Times are ns since the Unix epoch, as the table keeps them (first to the
+// second, last to the millisecond).
+const (
+	SourceRecLen = 16 + 8 + 8 + 4 + 2 + 1 + 1
+	PrefixRecLen = 8 + 8
+)
+
+// Saved is one source as a state file keeps it.
+type Saved struct {
+	Addr        Addr
+	First, Last int64
+	Syns        uint32
+	Sketch      uint16
+	Dir         Direction
+	Reported    bool
+}
+
+// SavedPrefix is one prefix as a state file keeps it.
+type SavedPrefix struct {
+	Prefix Prefix
+	Last   int64
+}
+
+// ErrCorrupt is a state record with impossible values.
+var ErrCorrupt = errors.New("impossible values (corrupt)")
+
+// Encode writes v into b (SourceRecLen bytes).
+func (v *Saved) Encode(b []byte) {
+	le := binary.LittleEndian
+	copy(b[:16], v.Addr[:])
+	le.PutUint64(b[16:], uint64(v.First))
+	le.PutUint64(b[24:], uint64(v.Last))
+	le.PutUint32(b[32:], v.Syns)
+	le.PutUint16(b[36:], v.Sketch)
+	b[38], b[39] = byte(v.Dir), 0
+	if v.Reported {
+		b[39] = 1
+	}
+}
+
+// DecodeSaved reads a source record, refusing impossible values.
+func DecodeSaved(b []byte) (Saved, error) {
+	le := binary.LittleEndian
+	v := Saved{
+		Addr:     Addr(b[:16]),
+		First:    int64(le.Uint64(b[16:])),
+		Last:     int64(le.Uint64(b[24:])),
+		Syns:     le.Uint32(b[32:]),
+		Sketch:   le.Uint16(b[36:]),
+		Dir:      Direction(b[38]),
+		Reported: b[39]&1 != 0,
+	}
+	if v.Dir > DirExternal || b[39] > 1 || v.Syns == 0 {
+		return v, ErrCorrupt
+	}
+	return v, nil
+}
+
+// Encode writes p into b (PrefixRecLen bytes).
+func (p *SavedPrefix) Encode(b []byte) {
+	binary.LittleEndian.PutUint64(b, uint64(p.Prefix))
+	binary.LittleEndian.PutUint64(b[8:], uint64(p.Last))
+}
+
+// DecodeSavedPrefix reads a prefix record, refusing impossible values.
+func DecodeSavedPrefix(b []byte) (SavedPrefix, error) {
+	p := SavedPrefix{Prefix: Prefix(binary.LittleEndian.Uint64(b)), Last: int64(binary.LittleEndian.Uint64(b[8:]))}
+	if !p.Prefix.valid() {
+		return p, ErrCorrupt
+	}
+	return p, nil
+}
+
+// Each calls f for every source the table remembers and p for every
+// prefix, current generation first.
+func (t *Table) Each(f func(Saved), p func(SavedPrefix)) {
+	for _, g := range []*gen{t.cur, t.old} {
+		conv := func(k Addr, v *srcVal) {
+			f(Saved{Addr: k, First: int64(v.first) * int64(time.Second), Last: g.abs(v.last),
+				Syns: t.syns(k, *v), Sketch: uint16(v.sketch()), Dir: v.dir(), Reported: v.reported()})
+		}
+		g.v4.Range(func(k uint32, v *srcVal) bool { conv(fromV4(k), v); return true })
+		g.v6.Range(func(k [16]byte, v *srcVal) bool { conv(k, v); return true })
+		g.p4.Range(func(k uint32, v *pfxVal) bool { p(SavedPrefix{4<<56 | Prefix(k), g.abs(v.last)}); return true })
+		g.p6.Range(func(k uint64, v *pfxVal) bool { p(SavedPrefix{Prefix(k), g.abs(v.last)}); return true })
+	}
+}
+
+// StartRestore readies the table to take a saved state's sources and
+// prefixes, whose clock was clock: into the current generation when the
+// capture goes on within the lookback (intoCur), else into the old one
+// (stale, but a source that comes back is then told as returning).
+func (t *Table) StartRestore(clock int64, intoCur bool) {
+	g := newGen(clock-t.cfg.Lookback, 0)
+	if intoCur {
+		t.cur = g
+	} else {
+		t.old = g
+	}
+}
+
+func (t *Table) restoreGen(intoCur bool) *gen {
+	if intoCur {
+		return t.cur
+	}
+	return t.old
+}
+
+// Restore puts a saved source in the generation StartRestore chose.
+func (t *Table) Restore(v *Saved, intoCur bool) {
+	g := t.restoreGen(intoCur)
+	val := srcVal{last: g.rel(v.Last), first: unixSeconds(v.First),
+		bits: v.Syns&synsMask | uint32(v.Sketch)<<sketchShift | uint32(v.Dir)<<dirShift}
+	if v.Reported {
+		val.bits |= reportedBit
+	}
+	if v.Syns > synsMask {
+		t.heavy[v.Addr] = v.Syns >> synsBits
+	}
+	if v.Addr.Is4() {
+		k := v.Addr.V4()
+		g.v4.Put(k, srctable.Hash4(k), val)
+	} else {
+		g.v6.Put(v.Addr, srctable.Hash6(v.Addr), val)
+	}
+}
+
+// RestorePrefix puts a saved prefix in the generation StartRestore chose.
+func (t *Table) RestorePrefix(p *SavedPrefix, intoCur bool) {
+	g := t.restoreGen(intoCur)
+	if p.Prefix.v6() {
+		g.p6.Put(uint64(p.Prefix), srctable.Hash64(uint64(p.Prefix)), pfxVal{g.rel(p.Last)})
+		return
+	}
+	k := p.Prefix.v4()
+	g.p4.Put(k, srctable.Hash4(k), pfxVal{g.rel(p.Last)})
+}

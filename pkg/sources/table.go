@@ -1,0 +1,261 @@
+package sources
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// Config is what a table needs of the engine's settings.
+type Config struct {
+	Window, Lookback int64 // ns
+	TopSources       int   // length of the busiest-sources list
+	ScannerTargets   int   // our host is a scanner at this many destinations (0: never)
+	HomeNet          []netip.Prefix
+}
+
+// Counts are a table's share of a window's counts.
+type Counts struct {
+	Active, New, Returning, NewPrefixes, NewOutbound, NewInternal, Untracked, Evicted uint64
+}
+
+// Add adds b to c.
+func (c *Counts) Add(b *Counts) {
+	c.Active += b.Active
+	c.New += b.New
+	c.Returning += b.Returning
+	c.NewPrefixes += b.NewPrefixes
+	c.NewOutbound += b.NewOutbound
+	c.NewInternal += b.NewInternal
+	c.Untracked += b.Untracked
+	c.Evicted += b.Evicted
+}
+
+// Totals are a table's running totals.
+type Totals struct{ Expired, Evicted, Untracked uint64 }
+
+// EventKind says what a SYN made of its source.
+type EventKind uint8
+
+// Event kinds.
+const (
+	NoEvent   EventKind = iota
+	NewSource           // the source's first SYN in the lookback
+	Scanner             // one of our own hosts reached ScannerTargets destinations
+)
+
+// Event is what a SYN made of its source, when anything.
+type Event struct {
+	Kind      EventKind
+	Returning bool // a new source seen before, silent for longer than the lookback
+	Dir       Direction
+	// T is PrevLastSeen of a returning source, FirstSeen of a scanner.
+	T       int64
+	Syns    uint32 // a scanner's SYNs in this episode
+	Targets int32  // a scanner's estimated destinations
+}
+
+// Table is one shard's sources and prefixes. It is owned by one goroutine.
+type Table struct {
+	cfg      *Config
+	cap      int // sources (and prefixes) it may remember
+	cur, old *gen
+	drop     *gen // a dropped generation being offered to the top list
+	dropCur  [2]srctable.Cursor
+	// heavy holds SYN counts of sources beyond 4095 in multiples of 4096
+	// (srcVal keeps the low 12 bits); few sources ever get here.
+	heavy map[Addr]uint32
+	top   []TopSource
+	win   Counts
+	tot   Totals
+}
+
+// NewTable makes a table that remembers at most capacity sources, with its
+// first generation starting at start.
+func NewTable(cfg *Config, capacity int, start int64) *Table {
+	return &Table{
+		cfg:   cfg,
+		cap:   capacity,
+		heavy: map[Addr]uint32{},
+		cur:   newGen(start, 1024),
+		old:   newGen(start, 0),
+	}
+}
+
+// TakeCounts returns the window's counts so far and starts new ones.
+func (t *Table) TakeCounts() Counts {
+	c := t.win
+	t.win = Counts{}
+	return c
+}
+
+// Totals returns the running totals.
+func (t *Table) Totals() Totals { return t.tot }
+
+// Tracked is the number of sources remembered now.
+func (t *Table) Tracked() int { return t.cur.sources() + t.old.sources() }
+
+// Syn accounts one SYN of this table's sources; s.Ts is its time.
+func (t *Table) Syn(s *decode.Syn) Event {
+	ts := s.Ts
+	if t.prefix(s, ts) {
+		t.win.NewPrefixes++
+	}
+	var v *srcVal
+	var g *gen
+	if s.V6 {
+		v, g = lookup(t, v6table, s.Src, srctable.Hash6(s.Src))
+	} else {
+		k := v4num(s.Src[:4])
+		v, g = lookup(t, v4table, k, srctable.Hash4(k))
+	}
+	var lastAbs int64
+	known := v != nil
+	if known {
+		lastAbs = g.abs(v.last)
+	}
+	if known && ts-lastAbs <= t.cfg.Lookback {
+		if lastAbs < FloorTo(ts, t.cfg.Window) {
+			t.win.Active++
+		}
+		if g != t.cur {
+			v = t.move(s, v, g)
+		}
+		v.last = t.cur.rel(ts)
+		if v.synsLow() == synsMask {
+			t.heavy[SrcOf(s)]++
+			v.bits &^= synsMask
+		} else {
+			v.bits++
+		}
+		v.addSketch(sketchBit(s))
+		if d := v.dir(); (d == DirOutbound || d == DirInternal) && !v.reported() {
+			n := estimate16(v.sketch())
+			if n >= t.cfg.ScannerTargets {
+				v.bits |= reportedBit
+				return Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
+					Syns: t.syns(SrcOf(s), *v), Targets: int32(n)}
+			}
+		}
+		return Event{}
+	}
+	dir := DirectionOf(t.cfg.HomeNet, s)
+	t.win.Active++
+	t.win.New++
+	switch dir {
+	case DirOutbound:
+		t.win.NewOutbound++
+	case DirInternal:
+		t.win.NewInternal++
+	}
+	ev := Event{Kind: NewSource, Dir: dir}
+	if known {
+		t.win.Returning++
+		ev.T, ev.Returning = lastAbs, true
+		k := SrcOf(s)
+		t.offerTop(k, *v, g)
+		delete(t.heavy, k)
+	}
+	nv := srcVal{first: unixSeconds(ts), bits: 1 | uint32(dir)<<dirShift}
+	nv.addSketch(sketchBit(s))
+	switch {
+	case known:
+		nv.last = t.cur.rel(ts)
+		if g != t.cur {
+			t.remove(s, g)
+		}
+		t.store(s, nv)
+	case t.Tracked() < t.cap || t.evict(s):
+		nv.last = t.cur.rel(ts)
+		t.store(s, nv)
+	default:
+		t.win.Untracked++
+		t.tot.Untracked++
+	}
+	return ev
+}
+
+// lookup finds a source in the current generation, then the old one.
+func lookup[K comparable](t *Table, table func(*gen) *srctable.Table[K, srcVal], k K, h uint64) (*srcVal, *gen) {
+	for _, g := range [2]*gen{t.cur, t.old} {
+		if v := table(g).Get(k, h); v != nil {
+			return v, g
+		}
+	}
+	return nil, nil
+}
+
+func v4table(g *gen) *srctable.Table[uint32, srcVal]   { return g.v4 }
+func v6table(g *gen) *srctable.Table[[16]byte, srcVal] { return g.v6 }
+
+// store puts a source's value in the current generation.
+func (t *Table) store(s *decode.Syn, v srcVal) *srcVal {
+	if s.V6 {
+		return t.cur.v6.Put(s.Src, srctable.Hash6(s.Src), v)
+	}
+	k := v4num(s.Src[:4])
+	return t.cur.v4.Put(k, srctable.Hash4(k), v)
+}
+
+func (t *Table) remove(s *decode.Syn, g *gen) {
+	if s.V6 {
+		g.v6.Delete(s.Src, srctable.Hash6(s.Src))
+		return
+	}
+	k := v4num(s.Src[:4])
+	g.v4.Delete(k, srctable.Hash4(k))
+}
+
+// move brings a source touched again from the old generation to the
+// current one and returns where it now lives.
+func (t *Table) move(s *decode.Syn, v *srcVal, from *gen) *srcVal {
+	nv := *v
+	nv.last = t.cur.rel(from.abs(v.last))
+	t.remove(s, from)
+	return t.store(s, nv)
+}
+
+// prefix notes a SYN from s's /24 or /48 and reports whether that prefix
+// had none in the lookback.
+func (t *Table) prefix(s *decode.Syn, ts int64) bool {
+	p := PrefixOf(s)
+	if s.V6 {
+		return touchPrefix(t, t.cur.p6, t.old.p6, uint64(p), srctable.Hash64(uint64(p)), ts)
+	}
+	k := p.v4()
+	return touchPrefix(t, t.cur.p4, t.old.p4, k, srctable.Hash4(k), ts)
+}
+
+func touchPrefix[K comparable](t *Table, cur, old *srctable.Table[K, pfxVal], k K, h uint64, ts int64) bool {
+	if v := cur.Get(k, h); v != nil {
+		isNew := ts-t.cur.abs(v.last) > t.cfg.Lookback
+		v.last = t.cur.rel(ts)
+		return isNew
+	}
+	if v := old.Get(k, h); v != nil {
+		isNew := ts-t.old.abs(v.last) > t.cfg.Lookback
+		old.Delete(k, h)
+		cur.Put(k, h, pfxVal{t.cur.rel(ts)})
+		return isNew
+	}
+	if t.cur.prefixes()+t.old.prefixes() < t.cap {
+		cur.Put(k, h, pfxVal{t.cur.rel(ts)})
+	}
+	return true
+}
+
+func (t *Table) syns(k Addr, v srcVal) uint32 {
+	return t.heavy[k]<<synsBits | v.synsLow()
+}
+
+// SlotBytes is the memory of the source slots of both generations (not the
+// prefixes, nor the heavy counts): what the compact layout costs.
+func (t *Table) SlotBytes() int {
+	n := 0
+	for _, g := range []*gen{t.cur, t.old} {
+		n += g.v4.Slots()*g.v4.SlotBytes() + g.v6.Slots()*g.v6.SlotBytes()
+	}
+	return n
+}

@@ -1,0 +1,85 @@
+package sources
+
+import (
+	"math"
+	"time"
+
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// srcVal is what a table remembers of a source, 12 bytes, beside the key in
+// a slot (16 bytes a slot for IPv4, 28 for IPv6).
+type srcVal struct {
+	last  uint32 // last SYN, milliseconds after the generation's base, plus one; 0 marks a free slot
+	first uint32 // first SYN of the episode, Unix seconds (clamped to 1970..2106)
+	bits  uint32 // synsBits: SYNs of the episode mod 4096 | sketch of destinations | direction | reported
+}
+
+const (
+	synsBits    = 12
+	synsMask    = 1<<synsBits - 1
+	sketchShift = synsBits
+	sketchBits  = 16
+	dirShift    = sketchShift + sketchBits
+	reportedBit = 1 << 31
+)
+
+func (v srcVal) synsLow() uint32     { return v.bits & synsMask }
+func (v srcVal) sketch() uint32      { return v.bits >> sketchShift & (1<<sketchBits - 1) }
+func (v srcVal) dir() Direction      { return Direction(v.bits >> dirShift & 7) }
+func (v srcVal) reported() bool      { return v.bits&reportedBit != 0 }
+func (v *srcVal) addSketch(b uint32) { v.bits |= 1 << (sketchShift + b) }
+
+// pfxVal is a prefix's last SYN, as srcVal.last.
+type pfxVal struct{ last uint32 }
+
+// gen is one generation of the tables: sources and prefixes touched since
+// a rotation (or, for the old generation, between the two rotations before).
+type gen struct {
+	base int64 // ns, a whole millisecond; stored times count from here
+	v4   *srctable.Table[uint32, srcVal]
+	v6   *srctable.Table[[16]byte, srcVal]
+	p4   *srctable.Table[uint32, pfxVal]
+	p6   *srctable.Table[uint64, pfxVal]
+}
+
+func newGen(base int64, hint int) *gen {
+	return &gen{
+		base: base - FloorMod(base, int64(time.Millisecond)),
+		v4:   srctable.New[uint32, srcVal](hint),
+		v6:   srctable.New[[16]byte, srcVal](0),
+		p4:   srctable.New[uint32, pfxVal](hint),
+		p6:   srctable.New[uint64, pfxVal](0),
+	}
+}
+
+func (g *gen) sources() int  { return g.v4.Len() + g.v6.Len() }
+func (g *gen) prefixes() int { return g.p4.Len() + g.p6.Len() }
+
+// rel stores a time as milliseconds after base, plus one. Lookback is at
+// most 240 h and a generation spans at most about three lookbacks and a
+// window, far inside 2^32 ms (49 days); rel clamps all the same.
+func (g *gen) rel(t int64) uint32 {
+	d := (t - g.base) / int64(time.Millisecond)
+	return uint32(min(max(d, 0), math.MaxUint32-2)) + 1 // never 0 (free) nor all ones (srctable's tombstone)
+}
+
+// abs is the time rel stored (to the millisecond).
+func (g *gen) abs(r uint32) int64 { return g.base + int64(r-1)*int64(time.Millisecond) }
+
+// FloorMod is a mod b in [0, b), for times before 1970 too: windows and
+// generations stay aligned to multiples of their length.
+func FloorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// FloorTo is t rounded down to a multiple of w.
+func FloorTo(t, w int64) int64 { return t - FloorMod(t, w) }
+
+func unixSeconds(t int64) uint32 {
+	return uint32(min(max(t/int64(time.Second), 0), math.MaxUint32))
+}
