@@ -1,0 +1,42 @@
+package scenario
+
+import "slices"
+
+// planFlood draws the flood's instants (sorted) and its single target.
+func (e *engine) planFlood() {
+	c := e.cfg
+	r := e.rFlood
+	from := e.start + int64(c.FloodAt)
+	e.floodTimes = make([]int64, 0, c.FloodCount)
+	for range c.FloodCount {
+		t := from + int64(r.Float64()*float64(c.FloodSpan))
+		if t < e.end {
+			e.floodTimes = append(e.floodTimes, t)
+		}
+	}
+	slices.Sort(e.floodTimes)
+	e.floodTarget = randomIn(r, c.TargetNet)
+}
+
+func (e *engine) fireFlood(ev *event) error {
+	r := e.rFlood
+	c := e.cfg
+	p := &e.pkt
+	*p = pktSpec{
+		ts: ev.t, origin: originFlood, proto: protoTCP,
+		src: e.freshAddrFrom(r), dst: e.floodTarget,
+		sport: uint16(1024 + r.IntN(64511)), dport: c.Ports[0],
+		flags: flagSYN, seq: r.Uint32(), window: uint16(512 + r.IntN(65024)),
+		ttl: uint8(30 + r.IntN(99)), ipid: uint16(r.Uint32()),
+	}
+	if c.VLANFraction > 0 && r.Float64() < c.VLANFraction {
+		p.vlan, p.outer = e.pickVLAN(r)
+	}
+	e.floodNext++
+	if e.floodNext < len(e.floodTimes) {
+		ev.t = e.floodTimes[e.floodNext]
+	} else {
+		ev.t = never
+	}
+	return e.emit(p)
+}

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// The readers of single values below name the key in every error they
+// return, so a bad flag, variable or file entry is found at once.
+
+func fraction(v *viper.Viper, k string) (float64, error) {
+	s := strings.TrimSpace(v.GetString(k))
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1 {
+		return 0, keyErr(k, fmt.Errorf("%q is not a number from 0 to 1", s))
+	}
+	return f, nil
+}
+
+func durations(ds []time.Duration) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return strings.Join(out, ",")
+}
+
+func keyErr(k string, err error) error { return fmt.Errorf("%s: %w", k, err) }
+
+// stringList accepts a YAML list, a comma-separated string (environment)
+// or repeated flags.
+func stringList(v *viper.Viper, k string) []string {
+	raw := v.Get(k)
+	var out []string
+	switch x := raw.(type) {
+	case string:
+		for _, s := range strings.Split(x, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	default:
+		out = v.GetStringSlice(k)
+	}
+	return out
+}
+
+// ParseDuration reads Go durations ("90s", "1h30m") and whole days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(d, 10, 16)
+		if err == nil {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
+}
+
+func duration(v *viper.Viper, k string) (time.Duration, error) {
+	s := v.GetString(k)
+	d, err := ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, keyErr(k, fmt.Errorf("%q is not a positive duration such as 30s, 5m, 24h or 7d", s))
+	}
+	return d, nil
+}
+
+func oneOf(v *viper.Viper, k string, allowed ...string) (string, error) {
+	s := strings.ToLower(strings.TrimSpace(v.GetString(k)))
+	if !slices.Contains(allowed, s) {
+		return "", keyErr(k, fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", ")))
+	}
+	return s, nil
+}
+
+func positive(v *viper.Viper, k string, max int) (int, error) {
+	s := strings.TrimSpace(v.GetString(k))
+	n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if err != nil || n < 1 || n > max {
+		return 0, keyErr(k, fmt.Errorf("%q is not a whole number from 1 to %d", s, max))
+	}
+	return n, nil
+}
