@@ -1,0 +1,205 @@
+package sources
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+)
+
+func syn(src, dst string, ts int64) decode.Syn {
+	var s decode.Syn
+	a, b := netip.MustParseAddr(src), netip.MustParseAddr(dst)
+	s.V6 = a.Is6()
+	if s.V6 {
+		s.Src, s.Dst = a.As16(), b.As16()
+	} else {
+		a4, b4 := a.As4(), b.As4()
+		copy(s.Src[:], a4[:])
+		copy(s.Dst[:], b4[:])
+	}
+	s.Ts, s.DstPort, s.Flags = ts, 445, 2
+	return s
+}
+
+// One address type: every way into it gives the same key, and back.
+func TestAddrConversions(t *testing.T) {
+	for _, c := range []struct {
+		addr, prefix string
+	}{
+		{"192.0.2.77", "192.0.2.0/24"},
+		{"2001:db8:1:2::7", "2001:db8:1::/48"},
+	} {
+		a := netip.MustParseAddr(c.addr)
+		s := syn(c.addr, c.addr, 0)
+		k := SrcOf(&s)
+		if k != FromNetip(a) || k != DstOf(&s) {
+			t.Errorf("%s: SrcOf %v, DstOf %v, FromNetip %v", c.addr, k, DstOf(&s), FromNetip(a))
+		}
+		if k.Netip() != a || k.Is4() != a.Is4() {
+			t.Errorf("%s: back to %v (Is4 %v)", c.addr, k.Netip(), k.Is4())
+		}
+		if k.Is4() && fromV4(k.V4()) != k {
+			t.Errorf("%s: V4 round trip", c.addr)
+		}
+		if PrefixOf(&s) != k.Prefix() || !k.Prefix().valid() {
+			t.Errorf("%s: PrefixOf %x, Addr.Prefix %x", c.addr, PrefixOf(&s), k.Prefix())
+		}
+		// Two addresses of the same /24 or /48 share the prefix; the next
+		// prefix does not.
+		p := netip.MustParsePrefix(c.prefix)
+		last := p.Addr()
+		for range 200 {
+			if n := last.Next(); p.Contains(n) {
+				last = n
+			}
+		}
+		if FromNetip(last).Prefix() != k.Prefix() {
+			t.Errorf("%s and %s: different prefixes", c.addr, last)
+		}
+	}
+	if FromNetip(netip.MustParseAddr("::ffff:192.0.2.1")) != FromNetip(netip.MustParseAddr("192.0.2.1")) {
+		t.Error("IPv4-mapped and IPv4 differ")
+	}
+}
+
+func TestFloor(t *testing.T) {
+	for _, c := range []struct{ t, w, want int64 }{{10, 5, 10}, {12, 5, 10}, {-1, 5, -5}, {-5, 5, -5}, {-6, 5, -10}} {
+		if got := FloorTo(c.t, c.w); got != c.want {
+			t.Errorf("FloorTo(%d, %d) = %d, want %d", c.t, c.w, got, c.want)
+		}
+	}
+}
+
+func newTable(capacity int) *Table {
+	cfg := &Config{Window: int64(time.Minute), Lookback: int64(10 * time.Minute), TopSources: 3, ScannerTargets: 5,
+		HomeNet: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	return NewTable(cfg, capacity, 0)
+}
+
+// A source is new at its first SYN, known within the lookback, and new
+// again (returning) after a longer silence, across generations.
+func TestTableNewKnownReturning(t *testing.T) {
+	tab := newTable(100)
+	sec := int64(time.Second)
+	s := syn("198.51.100.1", "192.0.2.1", 0)
+	if ev := tab.Syn(&s); ev.Kind != NewSource || ev.Returning || ev.Dir != DirExternal {
+		t.Fatalf("first SYN: %+v", ev)
+	}
+	s.Ts = 60 * sec
+	if ev := tab.Syn(&s); ev.Kind != NoEvent {
+		t.Fatalf("within the lookback: %+v", ev)
+	}
+	tab.Rotate(11 * 60 * sec) // into the old generation, still remembered
+	s.Ts = 30 * 60 * sec
+	ev := tab.Syn(&s)
+	if ev.Kind != NewSource || !ev.Returning || ev.T != 60*sec {
+		t.Fatalf("after 29 minutes of silence: %+v", ev)
+	}
+	c := tab.TakeCounts()
+	if c.New != 2 || c.Returning != 1 || c.Active != 3 || c.NewPrefixes != 2 {
+		t.Errorf("counts %+v", c)
+	}
+	if tab.Tracked() != 1 {
+		t.Errorf("tracked %d", tab.Tracked())
+	}
+}
+
+// One of our own hosts becomes a scanner once at ScannerTargets
+// destinations.
+func TestTableScanner(t *testing.T) {
+	tab := newTable(100)
+	scanners := 0
+	for i := range 40 {
+		s := syn("10.1.1.1", netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).String(), int64(i))
+		if ev := tab.Syn(&s); ev.Kind == Scanner {
+			scanners++
+			if ev.Dir != DirOutbound || ev.Targets < 5 || ev.Syns != uint32(i+1) {
+				t.Errorf("scanner event %+v at SYN %d", ev, i+1)
+			}
+		}
+	}
+	if scanners != 1 {
+		t.Errorf("%d scanner events, want 1", scanners)
+	}
+}
+
+// A full table makes room by evicting one-SYN sources and counts what it
+// could not keep: every source is accounted for.
+func TestTableStaysAtCap(t *testing.T) {
+	tab := newTable(50)
+	for i := range 1000 {
+		s := syn(netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)}).String(), "192.0.2.1", int64(i))
+		tab.Syn(&s)
+	}
+	tot := tab.Totals()
+	if tab.Tracked() > 50 || uint64(tab.Tracked())+tot.Evicted+tot.Untracked != 1000 {
+		t.Errorf("tracked %d, evicted %d, untracked %d: want at most 50 and 1000 in all", tab.Tracked(), tot.Evicted, tot.Untracked)
+	}
+}
+
+// A state record read back is the record written; impossible values are
+// refused.
+func TestSavedRecords(t *testing.T) {
+	v := Saved{Addr: FromNetip(netip.MustParseAddr("2001:db8::1")), First: 1e18, Last: 1e18 + 5e9, Syns: 70000, Sketch: 0xbeef, Dir: DirOutbound, Reported: true}
+	var b [SourceRecLen]byte
+	v.Encode(b[:])
+	got, err := DecodeSaved(b[:])
+	if err != nil || got != v {
+		t.Fatalf("%+v %v, want %+v", got, err, v)
+	}
+	b[38] = 9
+	if _, err := DecodeSaved(b[:]); err == nil {
+		t.Error("direction 9 accepted")
+	}
+	p := SavedPrefix{Prefix: FromNetip(netip.MustParseAddr("192.0.2.1")).Prefix(), Last: 42}
+	var pb [PrefixRecLen]byte
+	p.Encode(pb[:])
+	if gp, err := DecodeSavedPrefix(pb[:]); err != nil || gp != p {
+		t.Fatalf("%+v %v", gp, err)
+	}
+	pb[7] = 5 // family tag 5
+	if _, err := DecodeSavedPrefix(pb[:]); err == nil {
+		t.Error("family 5 accepted")
+	}
+}
+
+// Sources saved from one table and restored in another come back with what
+// they had.
+func TestEachRestore(t *testing.T) {
+	a := newTable(100)
+	for i := range 5 {
+		s := syn(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).String(), "192.0.2.1", int64(i)*int64(time.Second))
+		a.Syn(&s)
+		a.Syn(&s)
+	}
+	var saved []Saved
+	var prefixes []SavedPrefix
+	a.Each(func(v Saved) { saved = append(saved, v) }, func(p SavedPrefix) { prefixes = append(prefixes, p) })
+	if len(saved) != 5 || len(prefixes) != 1 {
+		t.Fatalf("%d sources, %d prefixes", len(saved), len(prefixes))
+	}
+	b := newTable(100)
+	b.StartRestore(10*int64(time.Second), true)
+	for i := range saved {
+		b.Restore(&saved[i], true)
+	}
+	for i := range prefixes {
+		b.RestorePrefix(&prefixes[i], true)
+	}
+	var again []Saved
+	b.Each(func(v Saved) { again = append(again, v) }, func(SavedPrefix) {})
+	if len(again) != 5 {
+		t.Fatalf("restored %d", len(again))
+	}
+	for i := range again {
+		if again[i].Syns != 2 || again[i].Dir != DirExternal {
+			t.Errorf("restored %+v", again[i])
+		}
+	}
+	s := syn("198.51.100.3", "192.0.2.1", 20*int64(time.Second))
+	if ev := b.Syn(&s); ev.Kind != NoEvent {
+		t.Errorf("a restored source within the lookback is new: %+v", ev)
+	}
+}
