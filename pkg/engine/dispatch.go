@@ -113,12 +113,10 @@ func (e *Engine) syn(s *decode.Syn) {
 	e.seq++
 	sh := e.shards[e.shardOf(s)]
 	if e.inline {
-		sh.syn(s, e.seq)
-		if p := &sh.parts[0]; len(p.events) > 0 {
-			for i := range p.events {
-				e.event(&p.events[i])
-			}
-			p.events = p.events[:0]
+		// Inline, a record is written at once: nothing to put in order.
+		if sh.tab.Syn(s, &e.inl.ev) {
+			e.inl.seq, e.inl.syn = e.seq, *s
+			e.event(&e.inl)
 		}
 		return
 	}
@@ -143,7 +141,12 @@ func (e *Engine) syn(s *decode.Syn) {
 }
 
 // shardOf picks the shard of a SYN's source by its /24 or /48.
-func (e *Engine) shardOf(s *decode.Syn) int { return e.shardOfPrefix(sources.PrefixOf(s)) }
+func (e *Engine) shardOf(s *decode.Syn) int {
+	if len(e.shards) == 1 {
+		return 0
+	}
+	return e.shardOfPrefix(sources.PrefixOf(s))
+}
 
 // shardOfPrefix picks the shard of a prefix.
 func (e *Engine) shardOfPrefix(p sources.Prefix) int {

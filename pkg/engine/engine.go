@@ -38,6 +38,7 @@ type Engine struct {
 
 	shards  []*shard
 	inline  bool     // Shards == 0: the one shard runs on this goroutine
+	inl     event    // scratch for an inline shard's record
 	stopped bool     // the workers have stopped (after Finish)
 	seq     uint64   // SYNs handed to shards
 	pending int      // SYNs handed over since the last marker
@@ -139,17 +140,9 @@ func (e *Engine) startShards(ts int64) {
 // included) and, when syn is not nil (the frame is a SYN to a watched
 // port), accounts the SYN at the time the frame is analysed at: ts, or the
 // latest time already seen when ts runs backwards. It sets syn.Ts to it.
+// (The clock is written out here, not in a function of its own: this is
+// the per-frame path.)
 func (e *Engine) Frame(ts int64, wireLen int, syn *decode.Syn) {
-	ts = e.tick(ts, wireLen)
-	if syn != nil {
-		syn.Ts = ts
-		e.syn(syn)
-	}
-}
-
-// tick advances the clock with one frame and returns the time it is
-// analysed at.
-func (e *Engine) tick(ts int64, wireLen int) int64 {
 	if !e.started {
 		e.Start(ts)
 	} else if ts < e.now {
@@ -173,7 +166,10 @@ func (e *Engine) tick(ts int64, wireLen int) int64 {
 	e.c.Packets++
 	e.c.Bytes += uint64(wireLen)
 	e.cur.Packets++
-	return ts
+	if syn != nil {
+		syn.Ts = ts
+		e.syn(syn)
+	}
 }
 
 // skipTo resumes after a confirmed gap: the window in progress closes, and

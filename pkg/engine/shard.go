@@ -17,6 +17,7 @@ type shard struct {
 	// and sending the next marker, so the two never collide.
 	parts   [2]part
 	curPart int
+	ev      sources.Event // scratch for the table's answer
 
 	in   *ring.Ring[item]
 	done chan *part
@@ -131,8 +132,8 @@ func (sh *shard) seen() seen { return seen{tot: sh.tab.Totals(), tracked: sh.tab
 
 // syn accounts one SYN of this shard's sources.
 func (sh *shard) syn(s *decode.Syn, seq uint64) {
-	if ev := sh.tab.Syn(s); ev.Kind != sources.NoEvent {
+	if sh.tab.Syn(s, &sh.ev) {
 		p := &sh.parts[sh.curPart]
-		p.events = append(p.events, event{seq: seq, ev: ev, syn: *s})
+		p.events = append(p.events, event{seq: seq, ev: sh.ev, syn: *s})
 	}
 }

@@ -72,6 +72,15 @@ func TestFloor(t *testing.T) {
 	}
 }
 
+// synEv is Table.Syn with its event as a value (NoEvent when none).
+func synEv(t *Table, s *decode.Syn) Event {
+	var ev Event
+	if !t.Syn(s, &ev) {
+		return Event{}
+	}
+	return ev
+}
+
 func newTable(capacity int) *Table {
 	cfg := &Config{Window: int64(time.Minute), Lookback: int64(10 * time.Minute), TopSources: 3, ScannerTargets: 5,
 		HomeNet: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
@@ -84,16 +93,16 @@ func TestTableNewKnownReturning(t *testing.T) {
 	tab := newTable(100)
 	sec := int64(time.Second)
 	s := syn("198.51.100.1", "192.0.2.1", 0)
-	if ev := tab.Syn(&s); ev.Kind != NewSource || ev.Returning || ev.Dir != DirExternal {
+	if ev := synEv(tab, &s); ev.Kind != NewSource || ev.Returning || ev.Dir != DirExternal {
 		t.Fatalf("first SYN: %+v", ev)
 	}
 	s.Ts = 60 * sec
-	if ev := tab.Syn(&s); ev.Kind != NoEvent {
+	if ev := synEv(tab, &s); ev.Kind != NoEvent {
 		t.Fatalf("within the lookback: %+v", ev)
 	}
 	tab.Rotate(11 * 60 * sec) // into the old generation, still remembered
 	s.Ts = 30 * 60 * sec
-	ev := tab.Syn(&s)
+	ev := synEv(tab, &s)
 	if ev.Kind != NewSource || !ev.Returning || ev.T != 60*sec {
 		t.Fatalf("after 29 minutes of silence: %+v", ev)
 	}
@@ -113,7 +122,7 @@ func TestTableScanner(t *testing.T) {
 	scanners := 0
 	for i := range 40 {
 		s := syn("10.1.1.1", netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).String(), int64(i))
-		if ev := tab.Syn(&s); ev.Kind == Scanner {
+		if ev := synEv(tab, &s); ev.Kind == Scanner {
 			scanners++
 			if ev.Dir != DirOutbound || ev.Targets < 5 || ev.Syns != uint32(i+1) {
 				t.Errorf("scanner event %+v at SYN %d", ev, i+1)
@@ -131,7 +140,7 @@ func TestTableStaysAtCap(t *testing.T) {
 	tab := newTable(50)
 	for i := range 1000 {
 		s := syn(netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)}).String(), "192.0.2.1", int64(i))
-		tab.Syn(&s)
+		synEv(tab, &s)
 	}
 	tot := tab.Totals()
 	if tab.Tracked() > 50 || uint64(tab.Tracked())+tot.Evicted+tot.Untracked != 1000 {
@@ -171,8 +180,8 @@ func TestEachRestore(t *testing.T) {
 	a := newTable(100)
 	for i := range 5 {
 		s := syn(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).String(), "192.0.2.1", int64(i)*int64(time.Second))
-		a.Syn(&s)
-		a.Syn(&s)
+		synEv(a, &s)
+		synEv(a, &s)
 	}
 	var saved []Saved
 	var prefixes []SavedPrefix
@@ -199,7 +208,7 @@ func TestEachRestore(t *testing.T) {
 		}
 	}
 	s := syn("198.51.100.3", "192.0.2.1", 20*int64(time.Second))
-	if ev := b.Syn(&s); ev.Kind != NoEvent {
+	if ev := synEv(b, &s); ev.Kind != NoEvent {
 		t.Errorf("a restored source within the lookback is new: %+v", ev)
 	}
 }

@@ -108,7 +108,7 @@ func (t *Table) Each(f func(Saved), p func(SavedPrefix)) {
 // capture goes on within the lookback (intoCur), else into the old one
 // (stale, but a source that comes back is then told as returning).
 func (t *Table) StartRestore(clock int64, intoCur bool) {
-	g := newGen(clock-t.cfg.Lookback, 0)
+	g := newGen(clock-t.lookback, 0)
 	if intoCur {
 		t.cur = g
 	} else {

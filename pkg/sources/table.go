@@ -60,6 +60,8 @@ type Event struct {
 // Table is one shard's sources and prefixes. It is owned by one goroutine.
 type Table struct {
 	cfg      *Config
+	lookback int64 // cfg's, kept beside the tables: read for every SYN
+	window   int64
 	cap      int // sources (and prefixes) it may remember
 	cur, old *gen
 	drop     *gen // a dropped generation being offered to the top list
@@ -76,11 +78,13 @@ type Table struct {
 // first generation starting at start.
 func NewTable(cfg *Config, capacity int, start int64) *Table {
 	return &Table{
-		cfg:   cfg,
-		cap:   capacity,
-		heavy: map[Addr]uint32{},
-		cur:   newGen(start, 1024),
-		old:   newGen(start, 0),
+		cfg:      cfg,
+		lookback: cfg.Lookback,
+		window:   cfg.Window,
+		cap:      capacity,
+		heavy:    map[Addr]uint32{},
+		cur:      newGen(start, 1024),
+		old:      newGen(start, 0),
 	}
 }
 
@@ -97,8 +101,10 @@ func (t *Table) Totals() Totals { return t.tot }
 // Tracked is the number of sources remembered now.
 func (t *Table) Tracked() int { return t.cur.sources() + t.old.sources() }
 
-// Syn accounts one SYN of this table's sources; s.Ts is its time.
-func (t *Table) Syn(s *decode.Syn) Event {
+// Syn accounts one SYN of this table's sources (s.Ts is its time) and
+// reports whether it made an event, which it then writes to ev (an out
+// parameter: most SYNs make none, and the hot path copies nothing for them).
+func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	ts := s.Ts
 	if t.prefix(s, ts) {
 		t.win.NewPrefixes++
@@ -116,8 +122,8 @@ func (t *Table) Syn(s *decode.Syn) Event {
 	if known {
 		lastAbs = g.abs(v.last)
 	}
-	if known && ts-lastAbs <= t.cfg.Lookback {
-		if lastAbs < FloorTo(ts, t.cfg.Window) {
+	if known && ts-lastAbs <= t.lookback {
+		if lastAbs < FloorTo(ts, t.window) {
 			t.win.Active++
 		}
 		if g != t.cur {
@@ -135,11 +141,12 @@ func (t *Table) Syn(s *decode.Syn) Event {
 			n := estimate16(v.sketch())
 			if n >= t.cfg.ScannerTargets {
 				v.bits |= reportedBit
-				return Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
+				*ev = Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
 					Syns: t.syns(SrcOf(s), *v), Targets: int32(n)}
+				return true
 			}
 		}
-		return Event{}
+		return false
 	}
 	dir := DirectionOf(t.cfg.HomeNet, s)
 	t.win.Active++
@@ -150,7 +157,7 @@ func (t *Table) Syn(s *decode.Syn) Event {
 	case DirInternal:
 		t.win.NewInternal++
 	}
-	ev := Event{Kind: NewSource, Dir: dir}
+	*ev = Event{Kind: NewSource, Dir: dir}
 	if known {
 		t.win.Returning++
 		ev.T, ev.Returning = lastAbs, true
@@ -174,7 +181,7 @@ func (t *Table) Syn(s *decode.Syn) Event {
 		t.win.Untracked++
 		t.tot.Untracked++
 	}
-	return ev
+	return true
 }
 
 // lookup finds a source in the current generation, then the old one.
@@ -220,22 +227,22 @@ func (t *Table) move(s *decode.Syn, v *srcVal, from *gen) *srcVal {
 // prefix notes a SYN from s's /24 or /48 and reports whether that prefix
 // had none in the lookback.
 func (t *Table) prefix(s *decode.Syn, ts int64) bool {
-	p := PrefixOf(s)
 	if s.V6 {
-		return touchPrefix(t, t.cur.p6, t.old.p6, uint64(p), srctable.Hash64(uint64(p)), ts)
+		p := uint64(prefix6(&s.Src))
+		return touchPrefix(t, t.cur.p6, t.old.p6, p, srctable.Hash64(p), ts)
 	}
-	k := p.v4()
+	k := v4num(s.Src[:4]) >> 8 // Prefix.v4 of PrefixOf(s), without the call
 	return touchPrefix(t, t.cur.p4, t.old.p4, k, srctable.Hash4(k), ts)
 }
 
 func touchPrefix[K comparable](t *Table, cur, old *srctable.Table[K, pfxVal], k K, h uint64, ts int64) bool {
 	if v := cur.Get(k, h); v != nil {
-		isNew := ts-t.cur.abs(v.last) > t.cfg.Lookback
+		isNew := ts-t.cur.abs(v.last) > t.lookback
 		v.last = t.cur.rel(ts)
 		return isNew
 	}
 	if v := old.Get(k, h); v != nil {
-		isNew := ts-t.old.abs(v.last) > t.cfg.Lookback
+		isNew := ts-t.old.abs(v.last) > t.lookback
 		old.Delete(k, h)
 		cur.Put(k, h, pfxVal{t.cur.rel(ts)})
 		return isNew
