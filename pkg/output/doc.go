@@ -4,5 +4,7 @@
 // functions: no reflection, no maps, nothing whose order could vary.
 //
 // It owns the record schema (docs/schema.md documents it; fields only ever
-// get added). It must not import capture backends, gopacket or viper.
+// get added) and the drivers the stream is written to (Driver: standard
+// output, a file that reopens itself after log rotation). It must not import
+// capture backends, gopacket, viper or a logger.
 package output

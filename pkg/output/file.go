@@ -8,6 +8,51 @@ import (
 	"os"
 )
 
+// File is the driver for a JSONL file. It owns its path and its mode (a
+// live run appends, an offline run starts afresh), and reopens the same path
+// when log rotation has moved the file away (SIGHUP): the records after
+// that go to a new file of the same name, with the same checks as the first
+// open.
+type File struct {
+	path     string
+	appendTo bool
+	f        *os.File
+	created  bool
+}
+
+// NewFile opens the file driver for path (see OpenFile).
+func NewFile(path string, appendTo bool) (*File, error) {
+	_, statErr := os.Lstat(path)
+	f, err := OpenFile(path, appendTo)
+	if err != nil {
+		return nil, err
+	}
+	return &File{path: path, appendTo: appendTo, f: f, created: errors.Is(statErr, fs.ErrNotExist)}, nil
+}
+
+// Created reports whether the first open created the file. A live sensor
+// opens its output as root, before privileges go, and then hands a file it
+// created to the user it will run as (who rotates it later).
+func (d *File) Created() bool { return d.created }
+
+func (d *File) Write(p []byte) (int, error) { return d.f.Write(p) }
+
+// Reopen opens the path again and closes the old file once the new one is
+// open, so a failure leaves the driver writing where it was.
+func (d *File) Reopen() (bool, error) {
+	f, err := OpenFile(d.path, d.appendTo)
+	if err != nil {
+		return false, err
+	}
+	old := d.f
+	d.f = f
+	old.Close() // the writer flushed to it before asking; that flush reported any loss
+	return true, nil
+}
+
+func (d *File) Close() error   { return d.f.Close() }
+func (d *File) String() string { return d.path }
+
 // FileMode is the mode of a JSONL file the sensor creates: the records name
 // the hosts that probe the network, which is not for every local user.
 const FileMode fs.FileMode = 0o640

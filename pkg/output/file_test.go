@@ -101,3 +101,66 @@ func TestOpenFileDevNull(t *testing.T) {
 		f.Close()
 	}
 }
+
+// The file driver reopens its path after rotation moved the file away: what
+// was written before stays in the moved file, what comes after goes to a new
+// one. A reopen it must refuse (a link planted at the path) leaves it
+// writing where it was.
+func TestFileDriverReopen(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.jsonl")
+	d, err := NewFile(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Created() || d.String() != p {
+		t.Errorf("created %v, name %q", d.Created(), d.String())
+	}
+	d.Write([]byte("a\n"))
+	os.Rename(p, p+".1")
+	if ok, err := d.Reopen(); !ok || err != nil {
+		t.Fatalf("reopen: %v %v", ok, err)
+	}
+	d.Write([]byte("b\n"))
+	os.Rename(p, p+".2")
+	os.Symlink(filepath.Join(dir, "elsewhere"), p)
+	if ok, err := d.Reopen(); ok || err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("reopen onto a link: %v %v", ok, err)
+	}
+	d.Write([]byte("c\n"))
+	d.Close()
+	for name, want := range map[string]string{".1": "a\n", ".2": "b\nc\n"} {
+		if b, _ := os.ReadFile(p + name); string(b) != want {
+			t.Errorf("%s: %q, want %q", name, b, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "elsewhere")); err == nil {
+		t.Error("the link's target was created")
+	}
+	os.Remove(p)
+	os.WriteFile(p, []byte("old\n"), 0o640)
+	d, err = NewFile(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Created() {
+		t.Error("an existing file counted as created")
+	}
+	d.Close()
+}
+
+// Standard output is written as it is and has nothing to reopen or close.
+func TestStreamDriver(t *testing.T) {
+	var buf strings.Builder
+	d, err := Open("-", true, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Write([]byte("x\n"))
+	if ok, err := d.Reopen(); ok || err != nil {
+		t.Errorf("reopen: %v %v", ok, err)
+	}
+	if d.Close() != nil || d.String() != "-" || buf.String() != "x\n" {
+		t.Errorf("close, name %q, wrote %q", d.String(), buf.String())
+	}
+}
