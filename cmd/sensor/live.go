@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -20,9 +16,9 @@ import (
 	"github.com/synscope/synscope/pkg/capture/bpfcap"
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/lifecycle"
 	"github.com/synscope/synscope/pkg/metrics"
 	"github.com/synscope/synscope/pkg/output"
-	"github.com/synscope/synscope/pkg/pipeline"
 )
 
 // openLive opens the capture backend the configuration asks for. With
@@ -76,24 +72,25 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 }
 
 // runLive captures from cfg.Iface until ctx is done, then writes the last
-// window, stats and summary.
+// window, stats and summary. The order is the privileges': what needs root
+// (the capture, the output's first open, a low metrics port) comes before
+// they are dropped; the rest runs as --user.
 func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zerolog.Logger) (output.Stats, error) {
 	src, how, err := openLive(cfg, log)
 	if err != nil {
 		return output.Stats{}, err
 	}
 	defer src.Close()
-	_, statErr := os.Lstat(cfg.Output)
-	out, closeOut, err := openOutput(cfg.Output, true, stdout)
+	out, err := output.Open(cfg.Output, true, stdout)
 	if err != nil {
 		return output.Stats{}, err
 	}
-	if cfg.Output != "-" && errors.Is(statErr, fs.ErrNotExist) {
+	defer out.Close()
+	if f, ok := out.(*output.File); ok && f.Created() {
 		if err := giveToUser(cfg.Output, cfg.User); err != nil {
 			return output.Stats{}, err
 		}
 	}
-	defer func() { closeOut() }()
 	// The metrics endpoint listens before privileges go (a low port needs
 	// root) and fails the start when its port is taken.
 	var met *metrics.Metrics
@@ -116,68 +113,30 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		return output.Stats{}, err
 	}
 
-	w, eng, err := newAnalysis(cfg, true, out, log)
+	r, err := lifecycle.New(runConfig(cfg, true, met), out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
 	}
-	// SIGHUP reopens the output file, for logrotate.
-	var hup atomic.Bool
+	// SIGHUP reopens the output file, for logrotate; the run does it
+	// between records.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	defer signal.Stop(sig)
 	go func() {
 		for range sig {
-			hup.Store(true)
+			r.Reopen()
 		}
 	}()
-	live := &pipeline.Live{
-		Grace:      time.Second,
-		StatsEvery: cfg.StatsEvery,
-		Reopen:     func() bool { return hup.Swap(false) && cfg.Output != "-" },
-		SaveEvery:  cfg.StateEvery,
-		Save: func() {
-			if cfg.StateFile == "" {
-				return
-			}
-			if err := saveState(eng, cfg.StateFile); err != nil {
-				log.Error().Err(err).Msg("state not saved; will try again")
-			}
-		},
-		Reopened: func(w *output.Writer) {
-			f, err := output.OpenFile(cfg.Output, true)
-			if err != nil {
-				log.Error().Err(err).Str("output", cfg.Output).Msg("SIGHUP: cannot reopen the output; going on with the old file")
-				return
-			}
-			if err := w.Reset(f); err != nil {
-				log.Warn().Err(err).Msg("SIGHUP: flushing the old output failed")
-			}
-			closeOut()
-			closeOut = func() { f.Close() }
-			log.Info().Str("output", cfg.Output).Msg("SIGHUP: output reopened")
-		},
-	}
-	if met != nil {
-		live.Metrics = func(st *output.Stats) { met.Set(snapshot(st, eng)) }
-	}
 	log.Info().Str("iface", cfg.Iface).Str("capture", how).Str("ports", cfg.Ports.String()).
 		Stringer("window", cfg.Window).Stringer("lookback", cfg.Lookback).Msg("capturing")
-	dec := &decode.Decoder{Ports: cfg.Ports}
-	st, runErr := pipeline.Run(ctx, src, dec, eng, w, pipeline.Hooks{Live: live})
-	if errors.Is(runErr, context.Canceled) {
-		runErr = nil // a signal: the normal way a live sensor stops
-	}
-	sum := output.Summary{Engine: eng.Counters(), Top: eng.Top(), Ports: cfg.Ports.String(), Window: cfg.Window, Lookback: cfg.Lookback}
-	sum.Inputs = []output.Input{{Path: cfg.Iface, Format: how, Packets: st.Engine.Packets}}
-	w.Summary(&sum)
-	if err := w.Flush(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("write %s: %w", cfg.Output, err)
-	}
-	if err := saveState(eng, cfg.StateFile); err != nil && runErr == nil {
-		runErr = err
-	}
+	st, err := r.Drive(ctx, lifecycle.Input{
+		Source: src,
+		Describe: func(st *output.Stats) []output.Input {
+			return []output.Input{{Path: cfg.Iface, Format: how, Packets: st.Engine.Packets}}
+		},
+	})
 	log.Info().Uint64("packets", st.Engine.Packets).Uint64("syn_matched", st.Results[decode.Matched]).
 		Uint64("new_sources", st.Engine.NewSources).Uint64("kernel_drops", st.KernelDrops).
 		Uint64("ring_full", st.RingFull).Msg("stopped")
-	return st, runErr
+	return st, err
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/synscope/synscope/pkg/config"
+	"github.com/synscope/synscope/pkg/lifecycle"
 )
 
 // newLogger writes diagnostics to stderr: human-readable on a terminal
@@ -24,6 +25,21 @@ func newLogger(cfg *config.Config, stderr io.Writer) zerolog.Logger {
 		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// runLog backs the run's Log with the logger: the same typed fields, at
+// the same levels.
+func runLog(log zerolog.Logger) lifecycle.Log {
+	return func(level lifecycle.Level, err error, msg string, fields ...any) {
+		zl := zerolog.InfoLevel
+		switch level {
+		case lifecycle.Warn:
+			zl = zerolog.WarnLevel
+		case lifecycle.Error:
+			zl = zerolog.ErrorLevel
+		}
+		log.WithLevel(zl).Err(err).Fields(fields).Msg(msg)
+	}
 }
 
 func isTerminal(w io.Writer) bool {

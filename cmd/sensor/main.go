@@ -1,6 +1,8 @@
-// Command sensor is synscope's passive SYN-scan sensor. main only parses the
-// configuration, wires the stages together and runs them under a signal
-// context; the work lives in pkg/.
+// Command sensor is synscope's passive SYN-scan sensor. It owns the flags
+// and configuration, the choice of capture backend and output driver,
+// logging, signals, dropping privileges and the wiring; the run itself (its
+// start, its live loop's periodic work, its end) is pkg/lifecycle's, and
+// the rest of the work lives in pkg/ too.
 package main
 
 import (
@@ -13,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/synscope/synscope/pkg/config"
+	"github.com/synscope/synscope/pkg/lifecycle"
+	"github.com/synscope/synscope/pkg/metrics"
 	"github.com/synscope/synscope/pkg/output"
 )
 
@@ -94,3 +98,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type settingError struct{ error }
 
 func (e settingError) Unwrap() error { return e.error }
+
+// runConfig is the run's part of the configuration. Growth is classified
+// unless it is turned off.
+func runConfig(cfg *config.Config, live bool, met *metrics.Metrics) lifecycle.Config {
+	rc := lifecycle.Config{
+		SensorID:   cfg.SensorID,
+		Engine:     cfg.Engine(),
+		Ports:      cfg.Ports,
+		Live:       live,
+		StateFile:  cfg.StateFile,
+		StateReset: cfg.StateReset,
+		StateEvery: cfg.StateEvery,
+		StatsEvery: cfg.StatsEvery,
+		Metrics:    met,
+	}
+	if !cfg.GrowthOff {
+		rc.Engine.Growth = &cfg.Growth
+	}
+	return rc
+}

@@ -1,9 +1,13 @@
-// Package pipeline runs packets from a capture.Source through the decoder
-// into the engine and the writer: the one loop that offline reading and
-// live capture (AF_PACKET, eBPF) share. Per-packet work here is counting and handing
-// over; anything that talks to a person (logs, progress) is a hook the caller
-// supplies and that runs on the control path. It must not import gopacket,
-// viper or a logger.
+// Package pipeline owns the packet loop: packets from a capture.Source
+// through the decoder into the engine, whose records go to the writer. It is
+// the one loop that offline reading and live capture (AF_PACKET, eBPF)
+// share, and Step is the one packet step every driver of the engine uses.
+// Per-packet work here is counting and handing over; anything that talks to
+// a person (logs, progress) is a hook the caller supplies, and what the
+// run's owner does while a live loop runs (reopen the output, save state,
+// feed metrics) is its Owner's Tick, both on the control path. Starting and
+// ending a run is pkg/lifecycle's. It must not import gopacket, cilium/ebpf,
+// a capture backend, viper or a logger.
 package pipeline
 
 import (
@@ -12,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"time"
 
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
@@ -29,30 +32,6 @@ type Hooks struct {
 	// Live, when set, runs the loop for a live source (see Live).
 	Live *Live
 }
-
-// Live is what a live capture adds to the loop: the wall clock closes
-// windows on time when the link is idle, stats records are written
-// periodically with the capture's own drop counters, and records are
-// flushed at least once a second so a reader sees them promptly.
-type Live struct {
-	Now        func() time.Time // the wall clock; time.Now when nil
-	Grace      time.Duration    // how late a packet may arrive: windows close this long after their end
-	StatsEvery time.Duration    // a stats record this often (0: only at the end)
-	// Reopen, when it returns true, makes the loop flush and call
-	// Reopened (log rotation on SIGHUP).
-	Reopen   func() bool
-	Reopened func(w *output.Writer)
-	// Save is called every SaveEvery (state files).
-	SaveEvery time.Duration
-	Save      func()
-	// Metrics, when set, gets the running stats about once a second and
-	// the final ones at the end (for a metrics endpoint).
-	Metrics func(st *output.Stats)
-}
-
-// liveEvery is how many packets pass between wall-clock checks when
-// packets keep coming.
-const liveEvery = 256
 
 // TickEvery is how many packets pass between Tick calls.
 const TickEvery = 1 << 16
@@ -166,9 +145,6 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 	st.Ts = st.Engine.LastPacket
 	st.Final = true
 	w.Stats(&st)
-	if lv != nil && lv.cfg.Metrics != nil {
-		lv.cfg.Metrics(&st)
-	}
 	if werr := w.Flush(); werr != nil {
 		err = errors.Join(err, fmt.Errorf("write output: %w", werr))
 	}
@@ -220,82 +196,4 @@ func Step(eng *engine.Engine, dec *decode.Decoder, syn *decode.Syn, link capture
 		eng.Frame(ts, wireLen, nil)
 	}
 	return r
-}
-
-type liveState struct {
-	cfg       *Live
-	src       capture.Source
-	eng       *engine.Engine
-	lastStats time.Time
-	lastFlush time.Time
-	lastSave  time.Time
-	lastMet   time.Time
-}
-
-func newLiveState(cfg *Live, src capture.Source, eng *engine.Engine) *liveState {
-	if cfg == nil {
-		return nil
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	l := &liveState{cfg: cfg, src: src, eng: eng}
-	now := cfg.Now()
-	l.lastStats, l.lastFlush, l.lastSave, l.lastMet = now, now, now, now
-	eng.Start(now.Add(-cfg.Grace).UnixNano())
-	return l
-}
-
-// advance moves the engine's clock to the wall clock, less the grace.
-func (l *liveState) advance() {
-	l.eng.Advance(l.cfg.Now().Add(-l.cfg.Grace).UnixNano())
-}
-
-func (l *liveState) tick(st *output.Stats, w *output.Writer) {
-	now := l.cfg.Now()
-	l.advance()
-	if l.cfg.StatsEvery > 0 && now.Sub(l.lastStats) >= l.cfg.StatsEvery {
-		l.lastStats = now
-		l.capture(st)
-		l.eng.Flush() // the counts current to the last SYN
-		st.Engine = l.eng.Counters()
-		st.Ts = st.Engine.LastPacket
-		w.Stats(st)
-	}
-	if l.cfg.Reopen != nil && l.cfg.Reopen() {
-		l.eng.Flush()
-		_ = w.Flush()
-		if l.cfg.Reopened != nil {
-			l.cfg.Reopened(w)
-		}
-		l.lastFlush = now
-	}
-	if l.cfg.Save != nil && l.cfg.SaveEvery > 0 && now.Sub(l.lastSave) >= l.cfg.SaveEvery {
-		l.lastSave = now
-		l.cfg.Save()
-	}
-	if l.cfg.Metrics != nil && now.Sub(l.lastMet) >= time.Second {
-		l.lastMet = now
-		l.capture(st)
-		l.eng.Flush()
-		st.Engine = l.eng.Counters()
-		l.cfg.Metrics(st)
-	}
-	if now.Sub(l.lastFlush) >= time.Second {
-		l.lastFlush = now
-		l.eng.Flush() // the shards' new-source records, then the output's flush
-		_ = w.Flush()
-	}
-}
-
-// capture copies the source's own counters into the stats.
-func (l *liveState) capture(st *output.Stats) {
-	ss, ok := l.src.(capture.StatsSource)
-	if !ok {
-		return
-	}
-	if cs, err := ss.CaptureStats(); err == nil {
-		st.Capture = &cs
-		st.RingFull, st.KernelDrops = cs.RingFull, cs.KernelDrops
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"errors"
@@ -7,21 +7,19 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/rs/zerolog"
-
 	"github.com/synscope/synscope/pkg/engine"
 )
 
 // loadState restores the engine's memory from path, when there is a file
 // and reset is not asked for. A file that is there but unusable stops the
 // start: silently starting afresh would call every known scanner new.
-func loadState(eng *engine.Engine, path string, reset bool, log zerolog.Logger) error {
+func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 	if path == "" {
 		return nil
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		log.Info().Str("state_file", path).Msg("no state file yet: starting afresh")
+		log.say(Info, nil, "no state file yet: starting afresh", "state_file", path)
 		return nil
 	}
 	if err != nil {
@@ -29,7 +27,7 @@ func loadState(eng *engine.Engine, path string, reset bool, log zerolog.Logger) 
 	}
 	defer f.Close()
 	if reset {
-		log.Warn().Str("state_file", path).Msg("--state-reset: ignoring the saved state; it will be overwritten")
+		log.say(Warn, nil, "--state-reset: ignoring the saved state; it will be overwritten", "state_file", path)
 		return nil
 	}
 	fi, err := f.Stat()
@@ -39,14 +37,16 @@ func loadState(eng *engine.Engine, path string, reset bool, log zerolog.Logger) 
 	if err := eng.LoadState(f, fi.Size()); err != nil {
 		return fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh", path, err)
 	}
-	log.Info().Str("state_file", path).Int64("bytes", fi.Size()).Msg("state loaded")
+	log.say(Info, nil, "state loaded", "state_file", path, "bytes", fi.Size())
 	return nil
 }
 
 // saveState writes the engine's memory to path atomically: a temporary
-// file in the same directory, synced, then renamed over the old one, and
-// the directory synced, so a crash leaves the old state or the new, never
-// half of one.
+// file in the same directory (so the rename stays on one file system),
+// synced, then renamed over the old one, and the directory synced, so a
+// crash leaves the old state or the new, never half of one. The file is
+// created 0600 (os.CreateTemp's mode): it names every source the sensor
+// remembers.
 func saveState(eng *engine.Engine, path string) error {
 	if path == "" {
 		return nil
@@ -71,6 +71,8 @@ func saveState(eng *engine.Engine, path string) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
+	// The rename is durable only once the directory is; a failure here
+	// leaves a state that is complete, just perhaps not yet on disk.
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()

@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"github.com/synscope/synscope/pkg/decode"
@@ -8,7 +8,8 @@ import (
 )
 
 // snapshot takes the metrics from the same figures a stats record writes,
-// and the growth classifier's latest verdict.
+// so a scrape and the JSONL stream never disagree, and the growth
+// classifier's latest verdict.
 func snapshot(st *output.Stats, eng *engine.Engine) metrics.Snapshot {
 	e := &st.Engine
 	s := metrics.Snapshot{

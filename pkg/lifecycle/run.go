@@ -1,0 +1,134 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/metrics"
+	"github.com/synscope/synscope/pkg/output"
+	"github.com/synscope/synscope/pkg/pipeline"
+	"github.com/synscope/synscope/pkg/ports"
+)
+
+// Config is what a run needs beyond its source and its output.
+type Config struct {
+	SensorID string
+	// Engine is the engine's configuration, Growth included when the
+	// verdict is wanted; the run sets DropWhenFull for a live one.
+	Engine engine.Config
+	Ports  *ports.Set // the watched destination ports
+	// Live: the source is a capture that runs until it is stopped, not a
+	// recording that ends. A live run never waits on a full shard ring,
+	// closes windows by the wall clock when the link is idle, and does the
+	// periodic work below; being stopped (ctx cancelled) is its normal end.
+	Live       bool
+	StateFile  string // where the engine's memory is kept across runs; "" for none
+	StateReset bool   // ignore the state file at start (it is overwritten at the end)
+	StateEvery time.Duration
+	StatsEvery time.Duration
+	Metrics    *metrics.Metrics // fed about once a second when set
+}
+
+// liveGrace is how late a live packet may arrive: windows close this long
+// after their end by the wall clock.
+const liveGrace = time.Second
+
+// Run is one run of the sensor. Build it with New, drive it once with Drive.
+type Run struct {
+	cfg    Config
+	out    output.Driver
+	w      *output.Writer
+	eng    *engine.Engine
+	log    Log
+	reopen atomic.Bool
+}
+
+// New builds the run's stages after capture on the output driver: the
+// writer and the engine, with the engine's memory loaded from the state
+// file when there is one. The caller keeps the driver and closes it after
+// the run.
+func New(cfg Config, out output.Driver, log Log) (*Run, error) {
+	w := output.NewWriter(out, cfg.SensorID)
+	ecfg := cfg.Engine
+	ecfg.DropWhenFull = cfg.Live // a capture must not wait; a file can
+	eng, err := engine.New(ecfg, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
+		return nil, err
+	}
+	return &Run{cfg: cfg, out: out, w: w, eng: eng, log: log}, nil
+}
+
+// Input is what a run reads, chosen by the caller.
+type Input struct {
+	Source capture.Source
+	// Hooks tell the caller about failed inputs and progress; their Live
+	// is the run's own and is overwritten.
+	Hooks pipeline.Hooks
+	// Describe lists what was read for the summary. It is called once,
+	// after the last packet, with the final stats.
+	Describe func(st *output.Stats) []output.Input
+}
+
+// Drive reads the input to its end (or until ctx is done; for a live run
+// that is the normal end), then ends the run: the summary, the output
+// flushed, the state saved. It returns the final stats; the error is the
+// first fatal trouble (see pipeline.Run), else a failed flush or save.
+func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
+	hooks := in.Hooks
+	hooks.Live = nil
+	if r.cfg.Live {
+		now := time.Now()
+		hooks.Live = &pipeline.Live{Grace: liveGrace, StatsEvery: r.cfg.StatsEvery,
+			Owner: &loop{r: r, lastSave: now, lastMet: now}}
+	}
+	st, err := pipeline.Run(ctx, in.Source, &decode.Decoder{Ports: r.cfg.Ports}, r.eng, r.w, hooks)
+	if r.cfg.Live && errors.Is(err, context.Canceled) {
+		err = nil // a signal: the normal way a live sensor stops
+	}
+	if r.cfg.Metrics != nil {
+		r.cfg.Metrics.Set(snapshot(&st, r.eng))
+	}
+	return st, r.end(&st, in.Describe, err)
+}
+
+// end is the end-of-run sequence, one for live and offline runs: whatever
+// stopped the loop, what was read is summarised, written and remembered.
+// It returns err, or the first error of its own when err is nil.
+func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input, err error) error {
+	sum := output.Summary{
+		Engine:   r.eng.Counters(),
+		Top:      r.eng.Top(),
+		Ports:    r.cfg.Ports.String(),
+		Window:   r.cfg.Engine.Window,
+		Lookback: r.cfg.Engine.Lookback,
+	}
+	if describe != nil {
+		sum.Inputs = describe(st)
+	}
+	r.w.Summary(&sum)
+	if werr := r.w.Flush(); werr != nil && err == nil {
+		err = fmt.Errorf("write %s: %w", r.out, werr)
+	}
+	if serr := saveState(r.eng, r.cfg.StateFile); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Reopen asks for the output to be reopened (log rotation: cmd/sensor calls
+// it on SIGHUP). It is safe from any goroutine: the live loop reopens at its
+// next check, between records, so none is split across the two files.
+func (r *Run) Reopen() { r.reopen.Store(true) }
+
+// Verdict is the growth classifier's latest verdict (zero when it is off).
+func (r *Run) Verdict() growth.Verdict { return r.eng.Verdict() }
