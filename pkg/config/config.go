@@ -24,6 +24,7 @@ import (
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/metrics"
 	"github.com/synscope/synscope/pkg/ports"
+	"github.com/synscope/synscope/pkg/sources"
 )
 
 // Config is the sensor's effective configuration.
@@ -51,6 +52,9 @@ type Config struct {
 	User           string // "" keeps the privileges
 	StatsEvery     time.Duration
 	ScannerTargets int
+	ScanHosts      int
+	ScanPorts      int
+	ScanInterval   time.Duration
 	MaxGap         time.Duration
 	StateFile      string
 	StateReset     bool
@@ -75,6 +79,9 @@ func (c *Config) Engine() engine.Config {
 		FloodThreshold: c.FloodThreshold,
 		HomeNet:        c.HomeNet,
 		ScannerTargets: c.ScannerTargets,
+		ScanHosts:      c.ScanHosts,
+		ScanPorts:      c.ScanPorts,
+		ScanInterval:   c.ScanInterval,
 		MaxGap:         c.MaxGap,
 		Shards:         c.Shards,
 	}
@@ -106,6 +113,9 @@ const (
 	kUser       = "user"
 	kStatsEvery = "stats-interval"
 	kScanner    = "scanner-targets"
+	kScanHosts  = "scan-hosts"
+	kScanPorts  = "scan-ports"
+	kScanEvery  = "scan-interval"
 	kMaxGap     = "max-gap"
 	kStateFile  = "state-file"
 	kStateReset = "state-reset"
@@ -124,7 +134,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
-	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
+	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -141,6 +151,9 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
 	fs.String(kStatsEvery, "1m", "live: write a stats record this `often`")
 	fs.String(kScanner, strconv.Itoa(d.ScannerTargets), "report one of our own hosts (--home-net, or seen leaving the interface) as an outbound scanner once its SYNs reach this many targets")
+	fs.String(kScanHosts, strconv.Itoa(d.ScanHosts), "report any source as a scanner (kind address_scan) once its SYNs reach this many distinct hosts within --scan-interval")
+	fs.String(kScanPorts, strconv.Itoa(d.ScanPorts), "report any source as a scanner (kind port_scan) once its SYNs reach this many distinct ports on one host within --scan-interval")
+	fs.String(kScanEvery, d.ScanInterval.String(), "the `interval` (aligned to the Unix epoch) within which --scan-hosts and --scan-ports must be reached")
 	fs.String(kMaxGap, "7d", "a packet stamped more than this after the clock is a bad timestamp (analysed at the clock, counted) unless 64 in a row agree; then the windows resume after the gap")
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
@@ -276,6 +289,15 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		return err
 	}
 	if c.ScannerTargets, err = positive(v, kScanner, engine.MaxScannerTargets); err != nil {
+		return err
+	}
+	if c.ScanHosts, err = positive(v, kScanHosts, sources.MaxScanThreshold); err != nil {
+		return err
+	}
+	if c.ScanPorts, err = positive(v, kScanPorts, sources.MaxScanThreshold); err != nil {
+		return err
+	}
+	if c.ScanInterval, err = duration(v, kScanEvery); err != nil {
 		return err
 	}
 	if c.MaxGap, err = duration(v, kMaxGap); err != nil {

@@ -28,6 +28,12 @@ type Config struct {
 	// ScannerTargets: one of our own hosts whose SYNs reach this many
 	// distinct destinations is reported as a scanner (0: never).
 	ScannerTargets int
+	// ScanHosts, ScanPorts, ScanInterval: any source whose SYNs reach
+	// ScanHosts distinct hosts, or ScanPorts distinct ports on one host,
+	// within one ScanInterval (aligned to the epoch) is reported as a
+	// scanner (Zeek's Address_Scan and Port_Scan defaults: 25, 15, 5m).
+	ScanHosts, ScanPorts int
+	ScanInterval         time.Duration
 	// MaxGap bounds a forward jump of packet time. A packet stamped more
 	// than MaxGap after the clock is taken for a bad timestamp (real
 	// captures have them: a stamp of 0, a year ahead) and analysed at the
@@ -54,8 +60,7 @@ type Config struct {
 // milliseconds within a generation, which spans about three lookbacks.
 const MaxLookback = 240 * time.Hour
 
-// MaxScannerTargets is the most destinations the per-source sketch tells
-// apart.
+// MaxScannerTargets bounds ScannerTargets.
 const MaxScannerTargets = sources.MaxScannerTargets
 
 // jumpConfirm packets in a row beyond MaxGap make a jump real.
@@ -71,6 +76,9 @@ func DefaultConfig() Config {
 		TopSources:     10,
 		FloodThreshold: 500,
 		ScannerTargets: 10,
+		ScanHosts:      25,
+		ScanPorts:      15,
+		ScanInterval:   5 * time.Minute,
 		MaxGap:         7 * 24 * time.Hour,
 	}
 }
@@ -89,7 +97,13 @@ func (c Config) Validate() error {
 	case c.Shards < 0 || c.Shards > 256:
 		return fmt.Errorf("shards %d: must be 0 to 256", c.Shards)
 	case c.ScannerTargets > MaxScannerTargets:
-		return fmt.Errorf("scanner-targets %d: must be at most %d (the per-source sketch of destinations saturates above)", c.ScannerTargets, MaxScannerTargets)
+		return fmt.Errorf("scanner-targets %d: must be at most %d", c.ScannerTargets, MaxScannerTargets)
+	case c.ScanHosts < 2 || c.ScanHosts > sources.MaxScanThreshold:
+		return fmt.Errorf("scan-hosts %d: must be 2 to %d", c.ScanHosts, sources.MaxScanThreshold)
+	case c.ScanPorts < 2 || c.ScanPorts > sources.MaxScanThreshold:
+		return fmt.Errorf("scan-ports %d: must be 2 to %d", c.ScanPorts, sources.MaxScanThreshold)
+	case c.ScanInterval < time.Second || c.ScanInterval > MaxLookback:
+		return fmt.Errorf("scan-interval %v: must be from 1s to %v", c.ScanInterval, MaxLookback)
 	case c.MaxSources < 1:
 		return errors.New("max-sources: must be at least 1")
 	case c.MaxTargets < 1:
@@ -107,5 +121,6 @@ func (c Config) Validate() error {
 // tableConfig is what the per-source tables need of the configuration.
 func (c *Config) tableConfig() *sources.Config {
 	return &sources.Config{Window: int64(c.Window), Lookback: int64(c.Lookback), TopSources: c.TopSources,
-		ScannerTargets: c.ScannerTargets, HomeNet: c.HomeNet}
+		ScannerTargets: c.ScannerTargets, ScanHosts: c.ScanHosts, ScanPorts: c.ScanPorts,
+		ScanInterval: int64(c.ScanInterval), HomeNet: c.HomeNet}
 }

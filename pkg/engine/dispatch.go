@@ -88,6 +88,14 @@ func (e *Engine) merge(parts []*part) {
 
 // event writes one record a shard produced.
 func (e *Engine) event(ev *event) {
+	if ev.ev.Kind == sources.ScanSource {
+		if se, ok := e.emit.(ScanEmitter); ok {
+			x := &ev.ev
+			se.Scan(&ScanRecord{Syn: ev.syn, Kind: x.Scan, Direction: x.Dir, FirstSeen: x.T, SynPackets: x.Syns,
+				Targets: int(x.Targets), Ports: int(x.Ports), Update: x.Update})
+		}
+		return
+	}
 	if ev.ev.Kind == sources.Scanner {
 		if se, ok := e.emit.(ScannerEmitter); ok {
 			se.Scanner(&ScannerRecord{Syn: ev.syn, Direction: ev.ev.Dir, FirstSeen: ev.ev.T, SynPackets: ev.ev.Syns, DistinctTargets: int(ev.ev.Targets)})

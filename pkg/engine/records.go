@@ -84,6 +84,26 @@ type ScannerEmitter interface {
 	Scanner(*ScannerRecord)
 }
 
+// ScanRecord says that a source crossed the scanner thresholds
+// (Config.ScanHosts hosts or ScanPorts ports on one host within one
+// ScanInterval), or, with Update set, that a reported scanner reached more
+// targets in a later window (at most one update per window).
+type ScanRecord struct {
+	Syn        decode.Syn // the SYN that crossed the threshold (or made the update)
+	Kind       sources.ScanKind
+	Direction  sources.Direction
+	FirstSeen  int64
+	SynPackets uint32
+	Targets    int // distinct destination addresses in the episode, estimated
+	Ports      int // distinct destination ports in the episode, estimated
+	Update     bool
+}
+
+// ScanEmitter is implemented by emitters that want ScanRecords.
+type ScanEmitter interface {
+	Scan(*ScanRecord)
+}
+
 // GrowthEmitter is implemented by emitters that want the growth verdict
 // after every window (Config.Growth set).
 type GrowthEmitter interface {

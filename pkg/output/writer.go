@@ -318,6 +318,7 @@ func (w *Writer) Summary(s *Summary) {
 		o.time("first_seen", t.FirstSeen)
 		o.time("last_seen", t.LastSeen)
 		o.int("distinct_targets_est", int64(t.DistinctTargets))
+		o.int("distinct_ports_est", int64(t.DistinctPorts))
 		o.close()
 	}
 	o.closeArray()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -88,10 +89,14 @@ func (s *Sensor) section(b *strings.Builder) {
 	}
 	b.WriteString(`<div class="cols">`)
 	if len(s.Top) > 0 {
-		b.WriteString("<div><h3>Busiest sources</h3><table><tr><th>source</th><th class=n>SYNs</th><th>first seen</th><th>last seen</th><th class=n>targets (est.)</th></tr>")
+		b.WriteString("<div><h3>Busiest sources</h3><table><tr><th>source</th><th class=n>SYNs</th><th>first seen</th><th>last seen</th><th class=n>targets (est.)</th><th class=n>ports (est.)</th></tr>")
 		for _, t := range s.Top {
-			fmt.Fprintf(b, "<tr><td>%s</td><td class=n>%d</td><td>%s</td><td>%s</td><td class=n>%d</td></tr>", esc(t.Src), t.Syns,
-				esc(shortTime(t.FirstSeen)), esc(shortTime(t.Last)), t.DistinctTargetEst)
+			ports := "" // summaries of sensors before the reach was kept have none
+			if t.DistinctPortsEst > 0 {
+				ports = strconv.FormatInt(t.DistinctPortsEst, 10)
+			}
+			fmt.Fprintf(b, "<tr><td>%s</td><td class=n>%d</td><td>%s</td><td>%s</td><td class=n>%d</td><td class=n>%s</td></tr>", esc(t.Src), t.Syns,
+				esc(shortTime(t.FirstSeen)), esc(shortTime(t.Last)), t.DistinctTargetEst, ports)
 		}
 		b.WriteString("</table></div>")
 	}

@@ -48,6 +48,7 @@ type TopSource struct {
 	Syns              uint64
 	FirstSeen, Last   string
 	DistinctTargetEst int64
+	DistinctPortsEst  int64 // 0 from sensors that did not count ports
 }
 
 // Scanner is one `outbound_scanner` record.
@@ -145,6 +146,7 @@ type topRec struct {
 	FirstSeen string `json:"first_seen"`
 	LastSeen  string `json:"last_seen"`
 	Targets   int64  `json:"distinct_targets_est"`
+	Ports     int64  `json:"distinct_ports_est"`
 }
 
 // Read adds the records of one input (name is for messages) to d. Only a
@@ -278,7 +280,7 @@ func (d *Data) add(b []byte) string {
 	case "summary":
 		s.Top = s.Top[:0]
 		for _, t := range r.TopSources {
-			s.Top = append(s.Top, TopSource{Src: t.SrcIP, Syns: t.Syns, FirstSeen: t.FirstSeen, Last: t.LastSeen, DistinctTargetEst: t.Targets})
+			s.Top = append(s.Top, TopSource{Src: t.SrcIP, Syns: t.Syns, FirstSeen: t.FirstSeen, Last: t.LastSeen, DistinctTargetEst: t.Targets, DistinctPortsEst: t.Ports})
 		}
 	default:
 		return fmt.Sprintf("unknown event_type %q, skipped", *r.EventType)

@@ -37,7 +37,7 @@ func jsonl(sensor string, n int) string {
 		fmt.Fprintf(&b, `{"event_type":"growth","ts":%q,"sensor":%q,"window_start":%q,"window_end":%q,"model":%q,"confidence":0.97,"growth_rate_per_hour":0.01,"steady_rate_per_hour":30,"horizon_hours":%d,"windows":%d,"new_sources":%d,"regime_changed":%v,"warmup":false}`+"\n",
 			ts(e), sensor, ts(s), ts(e), model, 1, i+1, 30, i == 6)
 	}
-	fmt.Fprintf(&b, `{"event_type":"summary","ts":%q,"sensor":%q,"top_sources":[{"src_ip":"192.0.2.1","syn_packets":40,"first_seen":%q,"last_seen":%q,"distinct_targets_est":12}]}`+"\n",
+	fmt.Fprintf(&b, `{"event_type":"summary","ts":%q,"sensor":%q,"top_sources":[{"src_ip":"192.0.2.1","syn_packets":40,"first_seen":%q,"last_seen":%q,"distinct_targets_est":12007,"distinct_ports_est":3}]}`+"\n",
 		ts(time.Duration(n)*5*time.Minute), sensor, ts(0), ts(time.Hour))
 	return b.String()
 }
@@ -151,6 +151,10 @@ func TestHTMLDrawsEveryWindow(t *testing.T) {
 	}
 	if !strings.Contains(html, `class="mark"`) {
 		t.Error("the regime change is not marked")
+	}
+	// The busiest sources show their reach as the summary gives it.
+	if !strings.Contains(html, "<td class=n>12007</td><td class=n>3</td>") {
+		t.Error("the busiest sources do not show targets and ports")
 	}
 }
 

@@ -42,6 +42,7 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h
 			a := addr(victim)
 			t.offerTop(a, vv, c.g)
 			delete(t.heavy, a)
+			t.dropReach(a)
 			c.t.Delete(victim, srctable.HashKey(victim))
 			t.win.Evicted++
 			t.tot.Evicted++
@@ -82,10 +83,12 @@ func (t *Table) DrainStep(n int) {
 		a := fromV4(k)
 		t.offerTop(a, *v, g)
 		delete(t.heavy, a)
+		t.dropReach(a)
 	})
 	t.dropCur[1], d6 = g.v6.Drain(t.dropCur[1], n, func(k [16]byte, v *srcVal) {
 		t.offerTop(k, *v, g)
 		delete(t.heavy, k)
+		t.dropReach(k)
 	})
 	if d4 && d6 {
 		t.drop = nil

@@ -11,7 +11,8 @@ import (
 // The state file's records of this package (the engine writes the header,
 // the counts and the checksum around them), little-endian:
 //
-//	source  key [16]byte, first i64, last i64, syns u32, sketch u16,
+//	source  key [16]byte, first i64, last i64, syns u32, reach fingerprint u16
+//	        (0: promoted; the promoted reach itself is not saved),
 //	        direction u8, flags u8 (1: reported as a scanner)
 //	prefix  prefix u64, last i64
 //
@@ -94,7 +95,7 @@ func (t *Table) Each(f func(Saved), p func(SavedPrefix)) {
 	for _, g := range []*gen{t.cur, t.old} {
 		conv := func(k Addr, v *srcVal) {
 			f(Saved{Addr: k, First: int64(v.first) * int64(time.Second), Last: g.abs(v.last),
-				Syns: t.syns(k, *v), Sketch: uint16(v.sketch()), Dir: v.dir(), Reported: v.reported()})
+				Syns: t.syns(k, *v), Sketch: uint16(v.fp()), Dir: v.dir(), Reported: v.reported()})
 		}
 		g.v4.Range(func(k uint32, v *srcVal) bool { conv(fromV4(k), v); return true })
 		g.v6.Range(func(k [16]byte, v *srcVal) bool { conv(k, v); return true })
@@ -127,7 +128,7 @@ func (t *Table) restoreGen(intoCur bool) *gen {
 func (t *Table) Restore(v *Saved, intoCur bool) {
 	g := t.restoreGen(intoCur)
 	val := srcVal{last: g.rel(v.Last), first: unixSeconds(v.First),
-		bits: v.Syns&synsMask | uint32(v.Sketch)<<sketchShift | uint32(v.Dir)<<dirShift}
+		bits: v.Syns&synsMask | uint32(v.Sketch)<<fpShift | uint32(v.Dir)<<dirShift}
 	if v.Reported {
 		val.bits |= reportedBit
 	}

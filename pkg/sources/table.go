@@ -13,7 +13,12 @@ type Config struct {
 	Window, Lookback int64 // ns
 	TopSources       int   // length of the busiest-sources list
 	ScannerTargets   int   // our host is a scanner at this many destinations (0: never)
-	HomeNet          []netip.Prefix
+	// Any source is a scanner (a ScanSource event) at ScanHosts distinct
+	// hosts, or ScanPorts distinct ports on one host, within one scan
+	// interval of ScanInterval ns (aligned to the epoch, as windows are).
+	ScanHosts, ScanPorts int
+	ScanInterval         int64
+	HomeNet              []netip.Prefix
 }
 
 // Counts are a table's share of a window's counts.
@@ -34,16 +39,22 @@ func (c *Counts) Add(b *Counts) {
 }
 
 // Totals are a table's running totals.
-type Totals struct{ Expired, Evicted, Untracked uint64 }
+type Totals struct {
+	Expired, Evicted, Untracked uint64
+	// ReachFull counts promotions of a source's reach refused because the
+	// side slabs were full: its reach then reads low.
+	ReachFull uint64
+}
 
 // EventKind says what a SYN made of its source.
 type EventKind uint8
 
 // Event kinds.
 const (
-	NoEvent   EventKind = iota
-	NewSource           // the source's first SYN in the lookback
-	Scanner             // one of our own hosts reached ScannerTargets destinations
+	NoEvent    EventKind = iota
+	NewSource            // the source's first SYN in the lookback
+	Scanner              // one of our own hosts reached ScannerTargets destinations
+	ScanSource           // a source crossed ScanHosts or ScanPorts (or a scanner's reach grew in a later window)
 )
 
 // Event is what a SYN made of its source, when anything.
@@ -55,6 +66,9 @@ type Event struct {
 	T       int64
 	Syns    uint32 // a scanner's SYNs in this episode
 	Targets int32  // a scanner's estimated destinations
+	Ports   int32  // a scanner's estimated destination ports (ScanSource)
+	Scan    ScanKind
+	Update  bool // ScanSource: a later record of a reported scanner
 }
 
 // Table is one shard's sources and prefixes. It is owned by one goroutine.
@@ -72,6 +86,17 @@ type Table struct {
 	top   []TopSource
 	win   Counts
 	tot   Totals
+
+	// Promoted reach (reach.go): an index by address into slabs reused
+	// through free lists, so steady state allocates nothing.
+	rIdx4            *srctable.Table[uint32, ridx]
+	rIdx6            *srctable.Table[[16]byte, ridx]
+	rs               []reach
+	bigs             []bigReach
+	rfree, bfree     []uint32
+	maxReach, maxBig int
+	scanEvery        int64
+	smallScan        bool // a threshold low enough to cross in stage 1
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
@@ -85,6 +110,14 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 		heavy:    map[Addr]uint32{},
 		cur:      newGen(start, 1024),
 		old:      newGen(start, 0),
+		rIdx4:    srctable.New[uint32, ridx](0),
+		rIdx6:    srctable.New[[16]byte, ridx](0),
+		// Bounds of the side slabs: stage 1 is about 100 bytes, stage 2
+		// about 2.2 KB; a spoofed flood never gets here (one SYN each).
+		maxReach:  capacity/8 + 1024,
+		maxBig:    capacity/256 + 256,
+		scanEvery: max(cfg.ScanInterval, 1),
+		smallScan: cfg.ScanHosts <= smallPairs+1 || cfg.ScanPorts <= smallPairs+1,
 	}
 }
 
@@ -136,17 +169,17 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		} else {
 			v.bits++
 		}
-		v.addSketch(sketchBit(s))
-		if d := v.dir(); (d == DirOutbound || d == DirInternal) && !v.reported() {
-			n := estimate16(v.sketch())
+		scan := t.seeReach(s, v, lastAbs, ev)
+		if d := v.dir(); (d == DirOutbound || d == DirInternal) && !v.reported() && t.cfg.ScannerTargets > 0 {
+			n, _ := t.reachOf(SrcOf(s), *v)
 			if n >= t.cfg.ScannerTargets {
 				v.bits |= reportedBit
 				*ev = Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
 					Syns: t.syns(SrcOf(s), *v), Targets: int32(n)}
-				return true
+				return true // a scan record, if any, waits for its next SYN
 			}
 		}
-		return false
+		return scan
 	}
 	dir := DirectionOf(t.cfg.HomeNet, s)
 	t.win.Active++
@@ -164,9 +197,10 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		k := SrcOf(s)
 		t.offerTop(k, *v, g)
 		delete(t.heavy, k)
+		t.dropReach(k)
 	}
 	nv := srcVal{first: unixSeconds(ts), bits: 1 | uint32(dir)<<dirShift}
-	nv.addSketch(sketchBit(s))
+	nv.setFP(fingerprint(dstHash(s), s.DstPort))
 	switch {
 	case known:
 		nv.last = t.cur.rel(ts)

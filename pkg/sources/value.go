@@ -12,23 +12,23 @@ import (
 type srcVal struct {
 	last  uint32 // last SYN, milliseconds after the generation's base, plus one; 0 marks a free slot
 	first uint32 // first SYN of the episode, Unix seconds (clamped to 1970..2106)
-	bits  uint32 // synsBits: SYNs of the episode mod 4096 | sketch of destinations | direction | reported
+	bits  uint32 // synsBits: SYNs of the episode mod 4096 | reach fingerprint (reach.go) | direction | reported
 }
 
 const (
 	synsBits    = 12
 	synsMask    = 1<<synsBits - 1
-	sketchShift = synsBits
-	sketchBits  = 16
-	dirShift    = sketchShift + sketchBits
+	fpShift     = synsBits
+	fpBits      = 16
+	dirShift    = fpShift + fpBits
 	reportedBit = 1 << 31
 )
 
-func (v srcVal) synsLow() uint32     { return v.bits & synsMask }
-func (v srcVal) sketch() uint32      { return v.bits >> sketchShift & (1<<sketchBits - 1) }
-func (v srcVal) dir() Direction      { return Direction(v.bits >> dirShift & 7) }
-func (v srcVal) reported() bool      { return v.bits&reportedBit != 0 }
-func (v *srcVal) addSketch(b uint32) { v.bits |= 1 << (sketchShift + b) }
+func (v srcVal) synsLow() uint32 { return v.bits & synsMask }
+func (v srcVal) fp() uint32      { return v.bits >> fpShift & (1<<fpBits - 1) }
+func (v srcVal) dir() Direction  { return Direction(v.bits >> dirShift & 7) }
+func (v srcVal) reported() bool  { return v.bits&reportedBit != 0 }
+func (v *srcVal) setFP(f uint32) { v.bits = v.bits&^((1<<fpBits-1)<<fpShift) | f<<fpShift }
 
 // pfxVal is a prefix's last SYN, as srcVal.last.
 type pfxVal struct{ last uint32 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/internal/captest"
+	"github.com/synscope/synscope/internal/scenario"
+)
+
+// scanCapture writes a capture of known scanners, made at test time (no
+// binary fixture): an address scan of 400 hosts at one SYN a second
+// (crossing --scan-hosts, then reaching more hosts in the next window), a
+// port scan of 40 ports on one host, a client that retries one
+// connection, and a source whose SYNs carry their destination as the
+// sequence number (Mirai's mark).
+func scanCapture(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "scan.pcap")
+	w, err := scenario.CreateFile(path, scenario.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
+	type pkt struct {
+		ts       int64
+		src, dst [4]byte
+		tcp      captest.T
+		ttl      uint8
+	}
+	var pkts []pkt
+	for i := range 400 {
+		pkts = append(pkts, pkt{start + int64(i)*int64(time.Second), [4]byte{203, 0, 113, 5}, [4]byte{198, 18, 1 + byte(i>>8), byte(i)},
+			captest.T{SrcPort: 61000, DstPort: 445, Seq: 0x5eed0000 + uint32(i)*7919, Flags: captest.SYN, Window: 1024}, 250})
+	}
+	for i := range 40 {
+		pkts = append(pkts, pkt{start + 30*int64(time.Second) + int64(i)*int64(time.Millisecond*300), [4]byte{203, 0, 113, 9}, [4]byte{198, 18, 2, 7},
+			captest.T{SrcPort: 50123, DstPort: uint16(20 + i), Seq: 0x1000 + uint32(i), Flags: captest.SYN, Window: 1024,
+				Options: []byte{2, 4, 0x05, 0xb4}}, 52})
+	}
+	for i := range 2 {
+		pkts = append(pkts, pkt{start + 10*int64(time.Second) + int64(i)*3*int64(time.Second), [4]byte{192, 0, 2, 44}, [4]byte{198, 18, 3, 1},
+			captest.T{SrcPort: 49200, DstPort: 445, Seq: 0xabcdef01, Flags: captest.SYN, Window: 64240, Options: captest.OptsWindows}, 128})
+	}
+	for i := range 3 {
+		dst := [4]byte{198, 18, 4, byte(10 + i)}
+		pkts = append(pkts, pkt{start + 20*int64(time.Second) + int64(i)*int64(time.Second), [4]byte{198, 51, 100, 23}, dst,
+			captest.T{SrcPort: 40000 + uint16(i), DstPort: 23, Seq: uint32(dst[0])<<24 | uint32(dst[1])<<16 | uint32(dst[2])<<8 | uint32(dst[3]),
+				Flags: captest.SYN, Window: 14600, Options: []byte{2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 2}}, 64})
+	}
+	// In time order (stable: equal times keep their order above).
+	for i := 1; i < len(pkts); i++ {
+		for j := i; j > 0 && pkts[j].ts < pkts[j-1].ts; j-- {
+			pkts[j], pkts[j-1] = pkts[j-1], pkts[j]
+		}
+	}
+	for _, p := range pkts {
+		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: p.src, Dst: p.dst, TTL: p.ttl, ID: 54321, Proto: 6, TotalLen: -1}, captest.TCP(p.tcp)))
+		if err := w.WritePacket(p.ts, f, len(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var scanArgs = []string{"--ports", "1-1024", "--sensor-id", "golden", "--log-level", "error"}
+
+// The scanners' records, kept as a golden file (and read by
+// TestSchemaDocumentsEveryField), identical for every shard count.
+func TestGoldenScan(t *testing.T) {
+	capFile := scanCapture(t)
+	run := func(extra ...string) string {
+		out, stderr, code := sensor(t, append(append([]string{"-r", capFile}, scanArgs...), extra...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		return strings.ReplaceAll(out, capFile, "scan.pcap")
+	}
+	out := run("--shards", "0")
+	golden := "../../testdata/scan.golden.jsonl"
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if out != string(want) {
+		t.Errorf("output differs from %s; if the change is intended, rerun with -update and review the diff", golden)
+	}
+	for _, n := range []string{"1", "2"} {
+		if got := run("--shards", n); got != out {
+			t.Errorf("--shards %s differs from --shards 0", n)
+		}
+	}
+	scans := ofType(records(t, out), "scanner")
+	kinds := map[string][]string{}
+	for _, r := range scans {
+		kinds[r["src_ip"].(string)] = append(kinds[r["src_ip"].(string)], r["kind"].(string))
+	}
+	if k := kinds["203.0.113.5"]; len(k) != 2 || k[0] != "address_scan" || k[1] != "address_scan" {
+		t.Errorf("address scanner: %v", k)
+	}
+	if k := kinds["203.0.113.9"]; len(k) != 1 || k[0] != "port_scan" {
+		t.Errorf("port scanner: %v", k)
+	}
+	if len(kinds) != 2 {
+		t.Errorf("scanners %v, want the two", kinds)
+	}
+	for _, r := range scans {
+		if r["src_ip"] == "203.0.113.5" && r["update"] == false && (r["targets"].(float64) != 25 || r["ports"].(float64) != 1) {
+			t.Errorf("first address_scan record: %v", r)
+		}
+		if r["src_ip"] == "203.0.113.9" && (r["targets"].(float64) != 1 || r["ports"].(float64) != 15) {
+			t.Errorf("port_scan record: %v", r)
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package sources
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+func scanTable() *Table {
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
+		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute)}
+	return NewTable(cfg, 1<<20, 0)
+}
+
+// feed sends one source's SYNs to (dst, port) pairs and returns the events.
+func feed(tab *Table, src [4]byte, n int, pair func(i int) (dst [4]byte, port uint16), ts func(i int) int64) []Event {
+	var evs []Event
+	var s decode.Syn
+	s.Flags = 2
+	copy(s.Src[:], src[:])
+	for i := range n {
+		d, p := pair(i)
+		copy(s.Dst[:], d[:])
+		s.DstPort, s.Ts = p, ts(i)
+		var ev Event
+		if tab.Syn(&s, &ev) && ev.Kind == ScanSource {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+func v4(x uint32) [4]byte { return [4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)} }
+
+func reachNow(tab *Table, src [4]byte) (int, int) {
+	k := FromNetip(netip.AddrFrom4(src))
+	v, _ := lookup(tab, v4table, k.V4(), srctable.Hash4(k.V4()))
+	return tab.reachOf(k, *v)
+}
+
+// Below 10 the reach is within ±1 of the truth, for destinations and for
+// ports, whatever the order and the repeats; at 1,000, 10,000 and 100,000
+// within ±10 %.
+func TestReachAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	tab := scanTable()
+	sec := int64(time.Second)
+	for trial := range 3000 {
+		nd, np := 1+rng.IntN(12), 1+rng.IntN(12)
+		src := v4(0x0a000000 + uint32(trial))
+		base := rng.Uint32()
+		syns := nd * np * 2
+		feed(tab, src, syns, func(i int) ([4]byte, uint16) {
+			// Every pair at least once (the first pair first), then repeats.
+			j := i
+			if i >= nd*np {
+				j = rng.IntN(nd * np)
+			}
+			return v4(base + uint32(j%nd)*7919), uint16(1000 + 13*(j/nd))
+		}, func(i int) int64 { return int64(i) * sec })
+		d, p := reachNow(tab, src)
+		if d < nd-1 || d > nd+1 || p < np-1 || p > np+1 {
+			t.Errorf("%d destinations, %d ports: read %d, %d", nd, np, d, p)
+		}
+		if nd < 10 && np < 10 && (d > nd || p > np) {
+			t.Errorf("%d destinations, %d ports: read %d, %d: never more", nd, np, d, p)
+		}
+	}
+	for i, n := range []int{1_000, 10_000, 100_000, 1_000_000} {
+		src := v4(0xc6120000 + uint32(i))
+		base := rng.Uint32()
+		feed(tab, src, n, func(i int) ([4]byte, uint16) { return v4(base + uint32(i)), uint16(i) },
+			func(i int) int64 { return int64(i) * int64(time.Millisecond) })
+		d, p := reachNow(tab, src)
+		wantP := min(n, 65536)
+		if off := float64(d-n) / float64(n); off < -0.1 || off > 0.1 {
+			t.Errorf("%d destinations read %d (%+.1f %%)", n, d, 100*off)
+		}
+		if off := float64(p-wantP) / float64(wantP); off < -0.1 || off > 0.1 {
+			t.Errorf("%d ports read %d (%+.1f %%)", wantP, p, 100*off)
+		}
+		t.Logf("%d destinations read %d, %d ports read %d", n, d, wantP, p)
+	}
+}
+
+// A sweep of 25 hosts within an interval is an address scan, reported
+// once at the 25th, then updated at most once a window while it reaches
+// more; 24 hosts, or 25 spread over two intervals, are not.
+func TestAddressScan(t *testing.T) {
+	sec := int64(time.Second)
+	tab := scanTable()
+	at := func(i int) int64 { return int64(i) * sec } // 1 SYN/s: 300 per window
+	evs := feed(tab, v4(0xcb000001), 1000, func(i int) ([4]byte, uint16) { return v4(0xc6120000 + uint32(i)), 445 }, at)
+	if len(evs) == 0 || evs[0].Scan != AddressScan || evs[0].Update || evs[0].Targets != 25 || evs[0].Ports != 1 {
+		t.Fatalf("events %+v", evs)
+	}
+	// 1,000 SYNs over 16.7 minutes: windows 0..3, the first holds the
+	// report, each later one an update.
+	if len(evs) != 4 || !evs[1].Update || !evs[3].Update {
+		t.Errorf("%d events: %+v", len(evs), evs)
+	}
+	if n := int32(evs[3].Syns); evs[3].Targets < n*9/10 || evs[3].Targets > n*11/10 {
+		t.Errorf("last update: %d targets", evs[3].Targets)
+	}
+	if evs := feed(tab, v4(0xcb000002), 24, func(i int) ([4]byte, uint16) { return v4(0xc6120000 + uint32(i)), 445 }, at); len(evs) != 0 {
+		t.Errorf("24 hosts: %+v", evs)
+	}
+	// 20 hosts at the end of one interval, 20 others at the start of the next.
+	evs = feed(tab, v4(0xcb000003), 40, func(i int) ([4]byte, uint16) { return v4(0xc6130000 + uint32(i)), 445 },
+		func(i int) int64 { return 280*sec + int64(i)*sec })
+	if len(evs) != 0 {
+		t.Errorf("25 hosts over two intervals: %+v", evs)
+	}
+}
+
+// 15 ports on one host is a port scan, even among SYNs to other hosts;
+// 15 ports spread over hosts is not.
+func TestPortScan(t *testing.T) {
+	sec := int64(time.Second)
+	tab := scanTable()
+	at := func(i int) int64 { return int64(i) * sec }
+	evs := feed(tab, v4(0xcb000001), 40, func(i int) ([4]byte, uint16) {
+		if i%2 == 1 {
+			return v4(0xc6120000 + uint32(i)), 445 // other hosts in between
+		}
+		return v4(0xc6120001), uint16(20 + i)
+	}, at)
+	if len(evs) != 1 || evs[0].Scan != PortScan || evs[0].Ports < 15 {
+		t.Fatalf("events %+v", evs)
+	}
+	evs = feed(tab, v4(0xcb000002), 20, func(i int) ([4]byte, uint16) { return v4(0xc6120000 + uint32(i%5)), uint16(20 + i) }, at)
+	if len(evs) != 0 {
+		t.Errorf("20 ports over 5 hosts: %+v", evs)
+	}
+	// Low thresholds are reached in stage 1 too.
+	tab = scanTable()
+	tab.cfg.ScanHosts, tab.cfg.ScanPorts = 3, 3
+	tab.smallScan = true
+	if evs := feed(tab, v4(0xcb000003), 3, func(i int) ([4]byte, uint16) { return v4(0xc6120001), uint16(i) }, at); len(evs) != 1 || evs[0].Scan != PortScan {
+		t.Errorf("3 ports, threshold 3: %+v", evs)
+	}
+}
+
+// A source that leaves the table takes its reach with it: the side slabs
+// are reused, not grown, by later sources.
+func TestReachFreedWithItsSource(t *testing.T) {
+	cfg := &Config{Window: int64(time.Minute), Lookback: int64(10 * time.Minute), ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(time.Minute)}
+	tab := NewTable(cfg, 100, 0)
+	for round := range 50 {
+		for i := range 100 {
+			src := v4(0xcb000000 + uint32(round*100+i))
+			feed(tab, src, 20, func(j int) ([4]byte, uint16) { return v4(0xc6120000 + uint32(j)), 445 },
+				func(j int) int64 { return int64(round*100+i)*int64(time.Second) + int64(j) })
+		}
+	}
+	if len(tab.rs) > 200 || len(tab.bigs) > 200 {
+		t.Errorf("slabs grew to %d and %d for a table of 100 sources", len(tab.rs), len(tab.bigs))
+	}
+}
