@@ -245,6 +245,7 @@ func (e *Engine) Counters() Counters {
 		c.Expired += s.tot.Expired
 		c.Evicted += s.tot.Evicted
 		c.Untracked += s.tot.Untracked
+		c.ReachFull += s.tot.ReachFull
 	}
 	c.LastPacket = e.now
 	c.StartedAnything = e.started

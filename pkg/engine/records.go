@@ -58,6 +58,7 @@ type Counters struct {
 	Gaps            uint64 // gaps longer than MaxGap the capture resumed after
 	Untracked       uint64 // new sources the full table could not remember
 	Evicted         uint64 // sources forgotten early to make room (the table was full)
+	ReachFull       uint64 // promotions of a source's reach refused: the side slabs were full
 	ShardDrops      uint64 // SYNs dropped because their shard's ring was full (live capture only)
 	Expired         uint64 // sources forgotten after the lookback
 	FloodSources    uint64 // new sources that arrived in floods

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"github.com/synscope/synscope/pkg/decode"
-	"github.com/synscope/synscope/pkg/sources"
 	"github.com/synscope/synscope/pkg/srctable"
 )
 
@@ -25,23 +24,19 @@ func (t targetSet) len() int { return t.v4.Len() + t.v6.Len() }
 func (t targetSet) add(s *decode.Syn, room bool) bool {
 	if s.V6 {
 		h := srctable.Hash6(s.Dst)
-		if t.v6.Get(s.Dst, h) != nil {
+		if room {
+			t.v6.Add(s.Dst, h, mark{1})
 			return true
 		}
-		if room {
-			t.v6.Put(s.Dst, h, mark{1})
-		}
-		return room
+		return t.v6.Get(s.Dst, h) != nil
 	}
-	k := sources.DstOf(s).V4()
+	k := uint32(s.Dst[0])<<24 | uint32(s.Dst[1])<<16 | uint32(s.Dst[2])<<8 | uint32(s.Dst[3])
 	h := srctable.Hash4(k)
-	if t.v4.Get(k, h) != nil {
+	if room {
+		t.v4.Add(k, h, mark{1})
 		return true
 	}
-	if room {
-		t.v4.Put(k, h, mark{1})
-	}
-	return room
+	return t.v4.Get(k, h) != nil
 }
 
 func (t targetSet) clear() {

@@ -234,6 +234,7 @@ func (w *Writer) Stats(s *Stats) {
 	o.uint("untracked_sources", s.Engine.Untracked)
 	o.uint("evicted_sources", s.Engine.Evicted)
 	o.uint("shard_ring_full", s.Engine.ShardDrops)
+	o.uint("reach_full", s.Engine.ReachFull)
 	o.close()
 	o.uint("out_of_order", s.Engine.OutOfOrder)
 	o.uint("time_jumps", s.Engine.TimeJumps)

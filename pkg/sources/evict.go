@@ -31,7 +31,7 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h
 		var vv srcVal
 		found := false
 		c.t.Probe(h, evictProbe, func(vk K, v *srcVal) bool {
-			if c.g == t.old || (v.synsLow() == 1 && (!found || v.last < vv.last)) {
+			if c.g == t.old || (!v.promoted() && v.synsLow() == 1 && (!found || v.last < vv.last)) {
 				if _, heavy := t.heavy[addr(vk)]; !heavy {
 					victim, vv, found = vk, *v, true
 				}
@@ -42,7 +42,7 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h
 			a := addr(victim)
 			t.offerTop(a, vv, c.g)
 			delete(t.heavy, a)
-			t.dropReach(a)
+			t.dropReach(vv)
 			c.t.Delete(victim, srctable.HashKey(victim))
 			t.win.Evicted++
 			t.tot.Evicted++
@@ -83,12 +83,12 @@ func (t *Table) DrainStep(n int) {
 		a := fromV4(k)
 		t.offerTop(a, *v, g)
 		delete(t.heavy, a)
-		t.dropReach(a)
+		t.dropReach(*v)
 	})
 	t.dropCur[1], d6 = g.v6.Drain(t.dropCur[1], n, func(k [16]byte, v *srcVal) {
 		t.offerTop(k, *v, g)
 		delete(t.heavy, k)
-		t.dropReach(k)
+		t.dropReach(*v)
 	})
 	if d4 && d6 {
 		t.drop = nil

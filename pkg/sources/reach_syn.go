@@ -12,114 +12,137 @@ import (
 func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bool {
 	dh := dstHash(s)
 	ts := s.Ts
-	var r *reach
 	if fp := v.fp(); fp != 0 {
 		if fp == fingerprint(dh, s.DstPort) {
 			return false // the same pair again (most repeat SYNs end here)
 		}
-		if r = t.promote(SrcOf(s), fp); r == nil {
+		r := t.promote(SrcOf(s), v, fp)
+		if r == nil {
 			return false
 		}
-		v.setFP(0)
 		// Every SYN so far went to the first pair: it is in this
 		// interval when the last of them is.
-		if r.epoch = FloorTo(ts, t.scanEvery); prevLast >= r.epoch {
+		if r.epoch = t.epochOf(ts); prevLast >= t.ep.start {
 			r.seen = 1
 		}
-	} else if r = t.reachIndex(SrcOf(s)); r == nil {
-		// Promoted before a restart (its reach was not saved), or the
-		// slab was full when it was due: start counting now.
-		if r = t.promote(SrcOf(s), 0); r == nil {
-			return false
-		}
+	} else if !v.promoted() && t.promote(SrcOf(s), v, 0) == nil {
+		// Promoted before a restart (its reach was not saved): counting
+		// starts again now, unless the slab is full.
+		return false
 	}
-	if ep := FloorTo(ts, t.scanEvery); ep != r.epoch {
-		r.epoch, r.seen = ep, 0
-		if r.big != 0 {
-			b := &t.bigs[r.big-1]
-			b.hosts = b.hosts[:0]
-			for j := range b.hp {
-				b.hp[j].used, b.hp[j].ports = false, b.hp[j].ports[:0]
-			}
-		}
-	}
+	var w *wide
+	var h *scanHdr
 	var hosts, ports int
-	if r.big == 0 {
-		i := r.find(dh, s.DstPort)
-		if i < 0 && int(r.n) < smallPairs {
-			i = int(r.n)
-			r.pairs[i] = pair{dh, s.DstPort}
+	ep := t.epochOf(ts)
+	if i, isWide := v.reachIdx(); isWide {
+		w = t.wides.at(i)
+		if ep != w.epoch {
+			w.epoch = ep
+			w.resetInterval()
+		}
+	} else {
+		r := t.rs.at(i)
+		if ep != r.epoch {
+			r.epoch, r.seen = ep, 0
+		}
+		j := r.find(dh, s.DstPort)
+		if j < 0 && int(r.n) < smallPairs {
+			j = int(r.n)
+			r.pd[j], r.pp[j] = dh, s.DstPort
 			r.n++
 			r.grew = true
 		}
-		if i >= 0 {
-			r.seen |= 1 << i
+		if j >= 0 {
+			r.seen |= 1 << j
 			if t.smallScan {
-				hosts, _ = r.distinct(r.seen)
-				ports = r.portsOnOneHost(r.seen)
+				hosts, _ = r.distinct(uint16(r.seen))
+				ports = r.portsOnOneHost(uint16(r.seen))
 			}
-		} else if b := t.bigOf(r); b == nil {
+			h = &r.scanHdr
+		} else if w = t.widen(v, r); w == nil {
 			return false
 		}
 	}
-	if r.big != 0 {
-		b := &t.bigs[r.big-1]
+	if w != nil {
 		// A SYN matching the unresolved first pair's fingerprint is taken
 		// for it: counted once, never twice.
-		if b.extraDst != 0 && dh&dstFPMask == b.phD {
-			b.extraDst = 0
+		if w.extraDst && uint8(dh) == w.phD {
+			w.extraDst = false
 		}
-		if b.extraPort != 0 && portFP(s.DstPort) == b.phP {
-			b.extraPort = 0
+		if w.extraPrt && portFP(s.DstPort) == w.phP {
+			w.extraPrt = false
 		}
-		g := b.addDst(dh)
-		if b.addPort(s.DstPort) || g {
-			r.grew = true
+		g := t.addDst(w, dh)
+		if t.addPort(w, s.DstPort) || g {
+			w.grew = true
 		}
-		t.intervalAdd(b, dh, uint32(s.DstPort))
-		hosts = len(b.hosts)
-		for j := range b.hp {
-			ports = max(ports, len(b.hp[j].ports))
-		}
+		t.intervalAdd(w, dh, s.DstPort)
+		hosts, ports = int(w.nHosts), t.portsOnOneHost(w)
+		h = &w.scanHdr
 	}
 	kind := NoScan
 	switch {
-	case hosts >= t.cfg.ScanHosts && r.reported&(1<<AddressScan) == 0:
+	case hosts >= t.cfg.ScanHosts && h.reported&(1<<AddressScan) == 0:
 		kind = AddressScan
-	case ports >= t.cfg.ScanPorts && r.reported&(1<<PortScan) == 0:
+	case ports >= t.cfg.ScanPorts && h.reported&(1<<PortScan) == 0:
 		kind = PortScan
 	}
-	win := FloorTo(ts, t.window)
-	update := kind == NoScan && r.reported != 0 && r.grew && win > r.lastRec
+	win := t.windowOf(ts)
+	update := kind == NoScan && h.reported != 0 && h.grew && win > h.lastRec
 	if kind == NoScan && !update {
 		return false
 	}
 	if kind != NoScan {
-		r.reported |= 1 << kind
-		r.kind = kind
+		h.reported |= 1 << kind
+		h.kind = kind
 	}
-	r.lastRec, r.grew = win, false
-	d, p := r.counts(t)
+	h.lastRec, h.grew = win, false
+	d, p := t.reachOf(*v)
+	// The interval's exact counts are a floor of the episode's estimates.
+	d, p = max(d, hosts), max(p, ports)
 	*ev = Event{Kind: ScanSource, Dir: v.dir(), T: int64(v.first) * int64(time.Second),
-		Syns: t.syns(SrcOf(s), *v), Targets: int32(d), Ports: int32(p), Scan: r.kind, Update: update}
+		Syns: h.syns, Targets: int32(d), Ports: int32(p), Scan: h.kind, Update: update}
 	return true
 }
 
-// counts is a promoted source's reach.
-func (r *reach) counts(t *Table) (dsts, ports int) {
-	if r.big != 0 {
-		return t.bigs[r.big-1].counts()
-	}
-	return r.distinct(uint16(1)<<r.n - 1)
-}
-
 // reachOf is a source's reach: destinations and ports.
-func (t *Table) reachOf(k Addr, v srcVal) (dsts, ports int) {
-	if v.fp() != 0 {
+func (t *Table) reachOf(v srcVal) (dsts, ports int) {
+	if !v.promoted() {
 		return 1, 1
 	}
-	if r := t.reachIndex(k); r != nil {
-		return r.counts(t)
+	if i, wide := v.reachIdx(); wide {
+		return t.wideCounts(t.wides.at(i))
+	} else {
+		r := t.rs.at(i)
+		if r.n == 0 {
+			return 1, 1 // restored promoted and not touched since: at least one
+		}
+		return r.distinct(uint16(1)<<r.n - 1)
 	}
-	return 1, 1 // restored promoted, not touched since: at least its first pair
 }
+
+// span caches the bounds of the interval (or window) the last SYN fell in:
+// SYNs come in time order, mostly, and a division per SYN is measurable.
+type span struct {
+	start, end int64
+	num        uint32
+}
+
+// of is the number of ts's interval of length d (+1, so 0 means none; it
+// wraps after 2^32 intervals, centuries of seconds).
+func (c *span) of(ts, d int64) uint32 {
+	if ts < c.start || ts >= c.end {
+		c.start = FloorTo(ts, d)
+		c.end, c.num = c.start+d, uint32(c.start/d)+1
+	}
+	return c.num
+}
+
+// startOf is the start of ts's interval of length d.
+func (c *span) startOf(ts, d int64) int64 {
+	c.of(ts, d)
+	return c.start
+}
+
+func (t *Table) epochOf(ts int64) uint32  { return t.ep.of(ts, t.scanEvery) }
+func (t *Table) windowOf(ts int64) uint32 { return t.wn.of(ts, t.window) }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/srctable"
@@ -39,7 +40,7 @@ func v4(x uint32) [4]byte { return [4]byte{byte(x >> 24), byte(x >> 16), byte(x 
 func reachNow(tab *Table, src [4]byte) (int, int) {
 	k := FromNetip(netip.AddrFrom4(src))
 	v, _ := lookup(tab, v4table, k.V4(), srctable.Hash4(k.V4()))
-	return tab.reachOf(k, *v)
+	return tab.reachOf(*v)
 }
 
 // Below 10 the reach is within ±1 of the truth, for destinations and for
@@ -157,7 +158,17 @@ func TestReachFreedWithItsSource(t *testing.T) {
 				func(j int) int64 { return int64(round*100+i)*int64(time.Second) + int64(j) })
 		}
 	}
-	if len(tab.rs) > 200 || len(tab.bigs) > 200 {
-		t.Errorf("slabs grew to %d and %d for a table of 100 sources", len(tab.rs), len(tab.bigs))
+	if tab.rs.n > 200 || tab.wides.n > 200 {
+		t.Errorf("slabs grew to %d and %d for a table of 100 sources", tab.rs.n, tab.wides.n)
+	}
+}
+
+// A promoted source's every SYN reads one cache line of stage 1.
+func TestReachIsOneCacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(reach{}); n != 64 {
+		t.Errorf("reach is %d bytes, want 64", n)
+	}
+	if n := unsafe.Offsetof(wide{}.dst); n != 64 {
+		t.Errorf("a wide entry's registers start at %d, want 64 (its first cache line is what a SYN reads)", n)
 	}
 }

@@ -80,8 +80,9 @@ type Table struct {
 	cur, old *gen
 	drop     *gen // a dropped generation being offered to the top list
 	dropCur  [2]srctable.Cursor
-	// heavy holds SYN counts of sources beyond 4095 in multiples of 4096
-	// (srcVal keeps the low 12 bits); few sources ever get here.
+	// heavy holds SYN counts of sources beyond 2047 in multiples of 2048
+	// (srcVal keeps the low 11 bits) until they are promoted; few sources
+	// ever get here.
 	heavy map[Addr]uint32
 	top   []TopSource
 	win   Counts
@@ -89,36 +90,37 @@ type Table struct {
 
 	// Promoted reach (reach.go): an index by address into slabs reused
 	// through free lists, so steady state allocates nothing.
-	rIdx4            *srctable.Table[uint32, ridx]
-	rIdx6            *srctable.Table[[16]byte, ridx]
-	rs               []reach
-	bigs             []bigReach
-	rfree, bfree     []uint32
-	maxReach, maxBig int
-	scanEvery        int64
-	smallScan        bool // a threshold low enough to cross in stage 1
+	rs        slab[reach]
+	wides     slab[wide]
+	hlls      slab[hll]
+	hps       slab[hostSet]
+	scanEvery int64
+	ep, wn    span // the scan interval and window of the last promoted SYN
+	smallScan bool // a threshold low enough to cross in stage 1
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
 // first generation starting at start.
 func NewTable(cfg *Config, capacity int, start int64) *Table {
-	return &Table{
-		cfg:      cfg,
-		lookback: cfg.Lookback,
-		window:   cfg.Window,
-		cap:      capacity,
-		heavy:    map[Addr]uint32{},
-		cur:      newGen(start, 1024),
-		old:      newGen(start, 0),
-		rIdx4:    srctable.New[uint32, ridx](0),
-		rIdx6:    srctable.New[[16]byte, ridx](0),
-		// Bounds of the side slabs: stage 1 is about 100 bytes, stage 2
-		// about 2.2 KB; a spoofed flood never gets here (one SYN each).
-		maxReach:  capacity/8 + 1024,
-		maxBig:    capacity/256 + 256,
+	t := &Table{
+		cfg:       cfg,
+		lookback:  cfg.Lookback,
+		window:    cfg.Window,
+		cap:       capacity,
+		heavy:     map[Addr]uint32{},
+		cur:       newGen(start, 1024),
+		old:       newGen(start, 0),
 		scanEvery: max(cfg.ScanInterval, 1),
 		smallScan: cfg.ScanHosts <= smallPairs+1 || cfg.ScanPorts <= smallPairs+1,
 	}
+	// Bounds of the side slabs: a spoofed flood never gets here (one SYN
+	// each); a population of real scanners does, and beyond the bounds
+	// their reach reads low (Totals.ReachFull).
+	t.rs.max = capacity/8 + 1024
+	t.wides.max = capacity/256 + 256
+	t.hlls.max = t.wides.max / 4 // port HyperLogLogs: port scanners past 16 ports
+	t.hps.max = t.wides.max / 4  // per-host ports: sources of more than one port
+	return t
 }
 
 // TakeCounts returns the window's counts so far and starts new ones.
@@ -156,22 +158,25 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		lastAbs = g.abs(v.last)
 	}
 	if known && ts-lastAbs <= t.lookback {
-		if lastAbs < FloorTo(ts, t.window) {
+		if lastAbs < t.wn.startOf(ts, t.window) {
 			t.win.Active++
 		}
 		if g != t.cur {
 			v = t.move(s, v, g)
 		}
 		v.last = t.cur.rel(ts)
-		if v.synsLow() == synsMask {
+		switch {
+		case v.promoted():
+			t.hdr(*v).syns++
+		case v.synsLow() == synsMask:
 			t.heavy[SrcOf(s)]++
 			v.bits &^= synsMask
-		} else {
+		default:
 			v.bits++
 		}
 		scan := t.seeReach(s, v, lastAbs, ev)
 		if d := v.dir(); (d == DirOutbound || d == DirInternal) && !v.reported() && t.cfg.ScannerTargets > 0 {
-			n, _ := t.reachOf(SrcOf(s), *v)
+			n, _ := t.reachOf(*v)
 			if n >= t.cfg.ScannerTargets {
 				v.bits |= reportedBit
 				*ev = Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
@@ -197,7 +202,7 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		k := SrcOf(s)
 		t.offerTop(k, *v, g)
 		delete(t.heavy, k)
-		t.dropReach(k)
+		t.dropReach(*v)
 	}
 	nv := srcVal{first: unixSeconds(ts), bits: 1 | uint32(dir)<<dirShift}
 	nv.setFP(fingerprint(dstHash(s), s.DstPort))
@@ -288,6 +293,9 @@ func touchPrefix[K comparable](t *Table, cur, old *srctable.Table[K, pfxVal], k 
 }
 
 func (t *Table) syns(k Addr, v srcVal) uint32 {
+	if v.promoted() {
+		return t.hdr(v).syns
+	}
 	return t.heavy[k]<<synsBits | v.synsLow()
 }
 

@@ -27,13 +27,13 @@ func (t *Table) offerTop(k Addr, v srcVal, g *gen) {
 		return
 	}
 	syns := v.synsLow()
-	if len(t.heavy) > 0 {
+	if len(t.heavy) > 0 || v.promoted() {
 		syns = t.syns(k, v)
 	}
 	if len(t.top) == n && syns < t.top[n-1].SynPackets {
 		return // the common case: not near the top
 	}
-	d, p := t.reachOf(k, v)
+	d, p := t.reachOf(v)
 	OfferTop(&t.top, n, TopSource{
 		Addr:            k.Netip(),
 		SynPackets:      syns,

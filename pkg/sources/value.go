@@ -12,23 +12,57 @@ import (
 type srcVal struct {
 	last  uint32 // last SYN, milliseconds after the generation's base, plus one; 0 marks a free slot
 	first uint32 // first SYN of the episode, Unix seconds (clamped to 1970..2106)
-	bits  uint32 // synsBits: SYNs of the episode mod 4096 | reach fingerprint (reach.go) | direction | reported
+	// bits: SYNs of the episode mod 2048 | promoted | reach fingerprint
+	// (reach.go) | direction | reported. A promoted source keeps its SYN
+	// count in its reach and the index of its reach in the SYN and
+	// fingerprint bits, so finding it costs no lookup.
+	bits uint32
 }
 
 const (
-	synsBits    = 12
+	synsBits    = 11
 	synsMask    = 1<<synsBits - 1
-	fpShift     = synsBits
+	promotedBit = 1 << synsBits
+	fpShift     = synsBits + 1
 	fpBits      = 16
+	fpMask      = 1<<fpBits - 1
 	dirShift    = fpShift + fpBits
 	reportedBit = 1 << 31
 )
 
 func (v srcVal) synsLow() uint32 { return v.bits & synsMask }
-func (v srcVal) fp() uint32      { return v.bits >> fpShift & (1<<fpBits - 1) }
+func (v srcVal) promoted() bool  { return v.bits&promotedBit != 0 }
 func (v srcVal) dir() Direction  { return Direction(v.bits >> dirShift & 7) }
 func (v srcVal) reported() bool  { return v.bits&reportedBit != 0 }
-func (v *srcVal) setFP(f uint32) { v.bits = v.bits&^((1<<fpBits-1)<<fpShift) | f<<fpShift }
+
+// fp is the stage-0 fingerprint; 0 when promoted (or restored from a
+// state file saved after its promotion).
+func (v srcVal) fp() uint32 {
+	if v.promoted() {
+		return 0
+	}
+	return v.bits >> fpShift & fpMask
+}
+
+func (v *srcVal) setFP(f uint32) { v.bits = v.bits&^(fpMask<<fpShift) | f<<fpShift }
+
+// A promoted source's 27 bits of index: the top one says which slab
+// (Table.wides or Table.rs).
+const wideBit = 1 << 26
+
+// reachIdx is a promoted source's index into Table.rs, or Table.wides when
+// wide.
+func (v srcVal) reachIdx() (i uint32, wide bool) {
+	i = v.bits&synsMask | (v.bits>>fpShift&fpMask)<<synsBits
+	return i &^ wideBit, i&wideBit != 0
+}
+
+func (v *srcVal) setReach(i uint32, wide bool) {
+	if wide {
+		i |= wideBit
+	}
+	v.bits = v.bits&^(synsMask|fpMask<<fpShift) | promotedBit | i&synsMask | (i>>synsBits)<<fpShift
+}
 
 // pfxVal is a prefix's last SYN, as srcVal.last.
 type pfxVal struct{ last uint32 }

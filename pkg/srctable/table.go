@@ -142,6 +142,37 @@ func (t *Table[K, V]) Put(k K, h uint64, v V) *V {
 	return t.insert(k, h, v)
 }
 
+// Add stores v for k unless k is there, and reports whether it stored it:
+// one probe where Get then Put take two (a set's insertion, per packet).
+func (t *Table[K, V]) Add(k K, h uint64, v V) bool {
+	mask := uint64(len(t.slots) - 1)
+	i := h >> t.shift
+	for ; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if !s.used() {
+			break
+		}
+		if s.k == k {
+			return false
+		}
+	}
+	if t.old != nil {
+		if t.findOld(k, h) >= 0 {
+			return false
+		}
+		t.Put(k, h, v) // while growing: Put moves old slots along
+		return true
+	}
+	if (t.n+1)*16 > len(t.slots)*maxLoad {
+		t.Put(k, h, v)
+		return true
+	}
+	t.n++
+	s := &t.slots[i]
+	s.k, s.v = k, v
+	return true
+}
+
 // insert puts an entry known to be absent.
 func (t *Table[K, V]) insert(k K, h uint64, v V) *V {
 	mask := uint64(len(t.slots) - 1)

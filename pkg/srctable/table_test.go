@@ -138,3 +138,29 @@ func BenchmarkGetHit(b *testing.B) {
 		}
 	}
 }
+
+// Add stores only what is absent, through growth, and agrees with Get.
+func TestAdd(t *testing.T) {
+	tab := New[uint32, val](0)
+	for i := range uint32(5000) {
+		k := i * 7919
+		if !tab.Add(k, Hash4(k), val{1, uint64(i)}) {
+			t.Fatalf("%d: not added", k)
+		}
+		if tab.Add(k, Hash4(k), val{1, 1 << 30}) {
+			t.Fatalf("%d: added twice", k)
+		}
+		if j := i / 2 * 7919; tab.Add(j, Hash4(j), val{1, 1 << 30}) {
+			t.Fatalf("%d (an earlier key, maybe among old slots): added again", j)
+		}
+	}
+	for i := range uint32(5000) {
+		k := i * 7919
+		if v := tab.Get(k, Hash4(k)); v == nil || v.x != uint64(i) {
+			t.Fatalf("%d: %v", k, v)
+		}
+	}
+	if tab.Len() != 5000 {
+		t.Errorf("len %d", tab.Len())
+	}
+}
