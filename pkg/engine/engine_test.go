@@ -13,6 +13,7 @@ type recorder struct {
 	sources  []SourceRecord
 	windows  []WindowRecord
 	scanners []ScannerRecord
+	scans    []ScanRecord
 }
 
 func (r *recorder) Source(s *SourceRecord) { r.sources = append(r.sources, *s) }
@@ -319,6 +320,7 @@ func TestDirectionByHomeNet(t *testing.T) {
 }
 
 func (r *recorder) Scanner(s *ScannerRecord) { r.scanners = append(r.scanners, *s) }
+func (r *recorder) Scan(s *ScanRecord)       { r.scans = append(r.scans, *s) }
 
 func TestOwnHostScanningOutIsReportedOnce(t *testing.T) {
 	cfg := small()

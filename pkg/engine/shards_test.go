@@ -116,8 +116,9 @@ func TestShardsGiveTheSameRecords(t *testing.T) {
 	cfg.Window, cfg.Lookback = time.Minute, time.Hour
 	cfg.MaxGap = 2 * 24 * time.Hour
 	cfg.HomeNet = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	cfg.ScanHosts = 10 // the stream's busiest sources reach it within an interval
 	want, wantC, wantTop := runStream(t, cfg, stream)
-	if len(want.sources) < 1000 || len(want.scanners) == 0 || wantC.Returning == 0 || wantC.Gaps == 0 ||
+	if len(want.sources) < 1000 || len(want.scanners) == 0 || len(want.scans) == 0 || wantC.Returning == 0 || wantC.Gaps == 0 ||
 		wantC.FloodSources == 0 || wantC.OutOfOrder == 0 || wantC.Expired == 0 {
 		t.Fatalf("the stream does not exercise every path: %d sources, %d scanners, counters %+v",
 			len(want.sources), len(want.scanners), wantC)
@@ -137,6 +138,9 @@ func TestShardsGiveTheSameRecords(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got.scanners, want.scanners) {
 				t.Errorf("scanner records differ: %d vs %d", len(got.scanners), len(want.scanners))
+			}
+			if !reflect.DeepEqual(got.scans, want.scans) {
+				t.Errorf("scan records differ: %d vs %d", len(got.scans), len(want.scans))
 			}
 			if !reflect.DeepEqual(got.windows, want.windows) {
 				for i := range want.windows {

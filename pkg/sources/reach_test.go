@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -170,5 +171,58 @@ func TestReachIsOneCacheLine(t *testing.T) {
 	}
 	if n := unsafe.Offsetof(wide{}.dst); n != 64 {
 		t.Errorf("a wide entry's registers start at %d, want 64 (its first cache line is what a SYN reads)", n)
+	}
+}
+
+// A promoted source saved and restored keeps its SYN count; its reach
+// starts again (the state file keeps only the fingerprint of sources not
+// promoted) and reads at least one.
+func TestReachAcrossRestore(t *testing.T) {
+	sec := int64(time.Second)
+	a := scanTable()
+	src := v4(0xcb000001)
+	feed(a, src, 40, func(i int) ([4]byte, uint16) { return v4(0xc6120000 + uint32(i)), 445 }, func(i int) int64 { return int64(i) * sec })
+	var saved []Saved
+	a.Each(func(v Saved) { saved = append(saved, v) }, func(SavedPrefix) {})
+	if len(saved) != 1 || saved[0].Syns != 40 || saved[0].Sketch != 0 {
+		t.Fatalf("saved %+v", saved)
+	}
+	b := scanTable()
+	b.StartRestore(40*sec, true)
+	b.Restore(&saved[0], true)
+	if d, p := reachNow(b, src); d != 1 || p != 1 {
+		t.Errorf("restored reach %d, %d", d, p)
+	}
+	feed(b, src, 30, func(i int) ([4]byte, uint16) { return v4(0xc6130000 + uint32(i)), 445 }, func(i int) int64 { return 41*sec + int64(i)*sec })
+	if d, _ := reachNow(b, src); d < 27 || d > 30 {
+		t.Errorf("after 30 more: %d", d)
+	}
+	var again []Saved
+	b.Each(func(v Saved) { again = append(again, v) }, func(SavedPrefix) {})
+	if again[0].Syns != 70 {
+		t.Errorf("syns %d, want 70", again[0].Syns)
+	}
+}
+
+// BenchmarkReach feeds one source n distinct destinations (and ports) and
+// reports the estimates' errors and the cost per SYN.
+//
+//	go test ./pkg/sources -run '^$' -bench Reach -benchtime 3x
+func BenchmarkReach(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var d, p int
+			for i := 0; b.Loop(); i++ {
+				tab := scanTable()
+				src := v4(0xcb000000 + uint32(i))
+				feed(tab, src, n, func(j int) ([4]byte, uint16) { return v4(0x0a000000 + uint32(j)*2654435761), uint16(j) },
+					func(j int) int64 { return int64(j) * int64(time.Millisecond) })
+				d, p = reachNow(tab, src)
+			}
+			wantP := min(n, 65536)
+			b.ReportMetric(100*float64(d-n)/float64(n), "dst-err-%")
+			b.ReportMetric(100*float64(p-wantP)/float64(wantP), "port-err-%")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/syn")
+		})
 	}
 }
