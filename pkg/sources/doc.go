@@ -1,7 +1,8 @@
 // Package sources owns what the sensor remembers of each source address:
 // the compact per-source table (a source's first and last SYN, its SYN
-// count, a sketch of its destinations, its direction) in two generations
-// rotated once per lookback, the /24 and /48 prefixes, the eviction policy
+// count, its direction) in two generations rotated once per lookback, each
+// source's reach (distinct destinations and ports, in stages: reach.go) and
+// its scanner verdict, the /24 and /48 prefixes, the eviction policy
 // that keeps the table bounded under spoofed floods, the list of the
 // busiest sources, the home-net direction of a SYN, and the encoding of its
 // part of the state file. One Table is one shard's share of the address
