@@ -2,7 +2,7 @@
 # Installs, when missing, what regenerating the eBPF bindings needs (clang,
 # llvm-strip from llvm, libbpf-dev for refreshing the vendored headers) and,
 # with --test-tools, what the privileged capture tests drive (iproute2,
-# tcpdump, nmap, hping3, masscan) and the report and metrics tests use
+# tcpdump, nmap, hping3, masscan, zmap) and the report and metrics tests use
 # (chromium, prometheus), the log rotation example (logrotate) and the
 # shell completion scripts (zsh, fish). Debian/Ubuntu, via apt-get; idempotent:
 # installs nothing when everything is there.
@@ -30,6 +30,8 @@ if $test_tools; then
 	command -v nmap >/dev/null || need+=(nmap)
 	command -v hping3 >/dev/null || [ -x /usr/sbin/hping3 ] || need+=(hping3)
 	command -v masscan >/dev/null || need+=(masscan)
+	# the tool fingerprints are checked on captures of the real scanners
+	command -v zmap >/dev/null || [ -x /usr/sbin/zmap ] || need+=(zmap)
 	# the report is rendered in a real browser, the metrics scraped by a real Prometheus
 	command -v chromium >/dev/null || need+=(chromium)
 	command -v prometheus >/dev/null || need+=(prometheus)

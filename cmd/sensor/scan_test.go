@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,26 +31,31 @@ func scanCapture(t *testing.T) string {
 		src, dst [4]byte
 		tcp      captest.T
 		ttl      uint8
+		id       uint16
 	}
 	var pkts []pkt
+	v4 := func(a [4]byte) uint32 { return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) }
+	// The address scan is Masscan's (its IP ID, window, TTL and MSS).
 	for i := range 400 {
-		pkts = append(pkts, pkt{start + int64(i)*int64(time.Second), [4]byte{203, 0, 113, 5}, [4]byte{198, 18, 1 + byte(i>>8), byte(i)},
-			captest.T{SrcPort: 61000, DstPort: 445, Seq: 0x5eed0000 + uint32(i)*7919, Flags: captest.SYN, Window: 1024}, 250})
+		dst := [4]byte{198, 18, 1 + byte(i>>8), byte(i)}
+		seq := 0x5eed0000 + uint32(i)*7919
+		pkts = append(pkts, pkt{start + int64(i)*int64(time.Second), [4]byte{203, 0, 113, 5}, dst,
+			captest.T{SrcPort: 61000, DstPort: 445, Seq: seq, Flags: captest.SYN, Window: 1024, Options: []byte{2, 4, 0x05, 0xb4}},
+			250, uint16(v4(dst) ^ 445 ^ seq)})
 	}
 	for i := range 40 {
 		pkts = append(pkts, pkt{start + 30*int64(time.Second) + int64(i)*int64(time.Millisecond*300), [4]byte{203, 0, 113, 9}, [4]byte{198, 18, 2, 7},
 			captest.T{SrcPort: 50123, DstPort: uint16(20 + i), Seq: 0x1000 + uint32(i), Flags: captest.SYN, Window: 1024,
-				Options: []byte{2, 4, 0x05, 0xb4}}, 52})
+				Options: []byte{2, 4, 0x05, 0xb4}}, 52, 40000 + uint16(i)*7}) // Nmap's
 	}
 	for i := range 2 {
 		pkts = append(pkts, pkt{start + 10*int64(time.Second) + int64(i)*3*int64(time.Second), [4]byte{192, 0, 2, 44}, [4]byte{198, 18, 3, 1},
-			captest.T{SrcPort: 49200, DstPort: 445, Seq: 0xabcdef01, Flags: captest.SYN, Window: 64240, Options: captest.OptsWindows}, 128})
+			captest.T{SrcPort: 49200, DstPort: 445, Seq: 0xabcdef01, Flags: captest.SYN, Window: 64240, Options: captest.OptsWindows}, 128, 1000 + uint16(i)})
 	}
 	for i := range 3 {
 		dst := [4]byte{198, 18, 4, byte(10 + i)}
 		pkts = append(pkts, pkt{start + 20*int64(time.Second) + int64(i)*int64(time.Second), [4]byte{198, 51, 100, 23}, dst,
-			captest.T{SrcPort: 40000 + uint16(i), DstPort: 23, Seq: uint32(dst[0])<<24 | uint32(dst[1])<<16 | uint32(dst[2])<<8 | uint32(dst[3]),
-				Flags: captest.SYN, Window: 14600, Options: []byte{2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 2}}, 64})
+			captest.T{SrcPort: 40000 + uint16(i), DstPort: 23, Seq: v4(dst), Flags: captest.SYN, Window: 0x3a7c + uint16(i)}, 64, 0x1d2e + uint16(i)}) // Mirai's
 	}
 	// In time order (stable: equal times keep their order above).
 	for i := 1; i < len(pkts); i++ {
@@ -58,7 +64,7 @@ func scanCapture(t *testing.T) string {
 		}
 	}
 	for _, p := range pkts {
-		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: p.src, Dst: p.dst, TTL: p.ttl, ID: 54321, Proto: 6, TotalLen: -1}, captest.TCP(p.tcp)))
+		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: p.src, Dst: p.dst, TTL: p.ttl, ID: p.id, Proto: 6, TotalLen: -1}, captest.TCP(p.tcp)))
 		if err := w.WritePacket(p.ts, f, len(f)); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +77,7 @@ func scanCapture(t *testing.T) string {
 
 var scanArgs = []string{"--ports", "1-1024", "--sensor-id", "golden", "--log-level", "error"}
 
-// The scanners' records, kept as a golden file (and read by
+// The scanners' records (and the tools named), kept as a golden file (and read by
 // TestSchemaDocumentsEveryField), identical for every shard count.
 func TestGoldenScan(t *testing.T) {
 	capFile := scanCapture(t)
@@ -114,6 +120,14 @@ func TestGoldenScan(t *testing.T) {
 	}
 	if len(kinds) != 2 {
 		t.Errorf("scanners %v, want the two", kinds)
+	}
+	tools := map[string]string{}
+	for _, r := range ofType(records(t, out), "source") {
+		tools[r["src_ip"].(string)] = r["tool"].(string) + "/" + r["os"].(string)
+	}
+	wantTools := map[string]string{"203.0.113.5": "masscan/unknown", "203.0.113.9": "nmap/unknown", "192.0.2.44": "unknown/windows", "198.51.100.23": "mirai/unknown"}
+	if !maps.Equal(tools, wantTools) {
+		t.Errorf("tools %v, want %v", tools, wantTools)
 	}
 	for _, r := range scans {
 		if r["src_ip"] == "203.0.113.5" && r["update"] == false && (r["targets"].(float64) != 25 || r["ports"].(float64) != 1) {

@@ -4,6 +4,7 @@ import (
 	"runtime"
 
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/fingerprint"
 	"github.com/synscope/synscope/pkg/sources"
 )
 
@@ -107,6 +108,7 @@ func (e *Engine) event(ev *event) {
 		e.c.Returning++
 	}
 	e.countBurst(ev.syn.Ts)
+	e.cur.NewByTool[fingerprint.ToolOf(&ev.syn)]++
 	e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
 	e.emit.Source(&e.srcRec)
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/fingerprint"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/sources"
 )
@@ -43,7 +44,10 @@ type WindowRecord struct {
 	Exposure         float64 // fraction of the window the capture covered (first and last windows are partial)
 	NewOutbound      uint64  // new sources scanning out of our network
 	NewInternal      uint64  // new sources inside our network scanning it
-	Warmup           bool
+	// NewByTool counts new sources by the tool their first SYN names
+	// (fingerprint.Tool order).
+	NewByTool [fingerprint.NumTools]uint64
+	Warmup    bool
 }
 
 // Counters are the engine's running totals, for stats records.

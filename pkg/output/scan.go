@@ -1,6 +1,9 @@
 package output
 
-import "github.com/synscope/synscope/pkg/engine"
+import (
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/fingerprint"
+)
 
 // Scan writes a `scanner` record: a source crossed --scan-hosts hosts or
 // --scan-ports ports on one host within --scan-interval (or, with update
@@ -15,6 +18,8 @@ func (w *Writer) Scan(r *engine.ScanRecord) {
 	o.time("first_seen", r.FirstSeen)
 	o.uint("syn_packets", uint64(r.SynPackets))
 	o.bool("update", r.Update)
+	o.str("tool", fingerprint.ToolOf(s).String())
+	o.str("os", fingerprint.OSOf(s).String())
 	if d := r.Direction.String(); d != "" {
 		o.str("direction", d)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/fingerprint"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/sources"
 )
@@ -66,6 +67,8 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	o.uint("tcp_seq", uint64(s.Seq))
 	o.uint("tcp_window", uint64(s.Window))
 	o.str("tcp_options", s.OptionLayout())
+	o.str("tool", fingerprint.ToolOf(s).String())
+	o.str("os", fingerprint.OSOf(s).String())
 	if s.MSS != 0 {
 		o.uint("mss", uint64(s.MSS))
 	}
@@ -128,6 +131,11 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	o.uint("flood_new_sources", r.FloodSources)
 	o.uint("new_outbound_sources", r.NewOutbound)
 	o.uint("new_internal_sources", r.NewInternal)
+	o.open("new_sources_by_tool")
+	for _, t := range fingerprint.Tools() {
+		o.uint(t.String(), r.NewByTool[t])
+	}
+	o.close()
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	w.finish()

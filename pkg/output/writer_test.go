@@ -64,7 +64,7 @@ func TestSourceRecordFields(t *testing.T) {
 	sample(w)
 	w.Flush()
 	line, _, _ := strings.Cut(buf.String(), "\n")
-	want := `{"event_type":"source","ts":"2009-01-10T00:00:00.000001234Z","sensor":"s","src_ip":"203.0.113.7","dst_ip":"198.18.0.10","src_port":1060,"dst_port":445,"window_start":"2009-01-10T00:00:00.000000000Z","ip_version":4,"ttl":113,"ip_id":0,"tcp_seq":0,"tcp_window":0,"tcp_options":"mss,nop","mss":1460,"returning":true,"prev_last_seen":"2009-01-08T00:00:00.000000000Z"}`
+	want := `{"event_type":"source","ts":"2009-01-10T00:00:00.000001234Z","sensor":"s","src_ip":"203.0.113.7","dst_ip":"198.18.0.10","src_port":1060,"dst_port":445,"window_start":"2009-01-10T00:00:00.000000000Z","ip_version":4,"ttl":113,"ip_id":0,"tcp_seq":0,"tcp_window":0,"tcp_options":"mss,nop","tool":"unknown","os":"unknown","mss":1460,"returning":true,"prev_last_seen":"2009-01-08T00:00:00.000000000Z"}`
 	if line != want {
 		t.Errorf("source record\n got %s\nwant %s", line, want)
 	}
