@@ -18,6 +18,7 @@ import (
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/lifecycle"
 	"github.com/synscope/synscope/pkg/metrics"
+	"github.com/synscope/synscope/pkg/networks"
 	"github.com/synscope/synscope/pkg/output"
 )
 
@@ -75,7 +76,7 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 // window, stats and summary. The order is the privileges': what needs root
 // (the capture, the output's first open, a low metrics port) comes before
 // they are dropped; the rest runs as --user.
-func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zerolog.Logger) (output.Stats, error) {
+func runLive(ctx context.Context, cfg *config.Config, nets *networks.DB, stdout io.Writer, log zerolog.Logger) (output.Stats, error) {
 	src, how, err := openLive(cfg, log)
 	if err != nil {
 		return output.Stats{}, err
@@ -113,12 +114,12 @@ func runLive(ctx context.Context, cfg *config.Config, stdout io.Writer, log zero
 		return output.Stats{}, err
 	}
 
-	r, err := lifecycle.New(runConfig(cfg, true, met), out, runLog(log))
+	r, err := lifecycle.New(runConfig(cfg, true, met, nets), out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
 	}
-	// SIGHUP reopens the output file, for logrotate; the run does it
-	// between records.
+	// SIGHUP reopens the output file, for logrotate, and reloads the
+	// network databases; the run does it between records.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	defer signal.Stop(sig)

@@ -17,6 +17,7 @@ import (
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/lifecycle"
 	"github.com/synscope/synscope/pkg/metrics"
+	"github.com/synscope/synscope/pkg/networks"
 	"github.com/synscope/synscope/pkg/output"
 )
 
@@ -68,11 +69,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	log := newLogger(cfg, stderr)
+	// The network databases are opened (and checked) before anything is
+	// captured or read: a missing or damaged one is a setting to fix.
+	var nets *networks.DB
+	if len(cfg.MMDB) > 0 {
+		if nets, err = networks.Open(cfg.MMDB); err != nil {
+			log.Error().Err(err).Msg("cannot start")
+			return exitUsage
+		}
+		defer nets.Close()
+	}
 	var res output.Stats
 	if cfg.Iface != "" {
-		res, err = runLive(ctx, cfg, stdout, log)
+		res, err = runLive(ctx, cfg, nets, stdout, log)
 	} else {
-		res, err = runOffline(ctx, cfg, stdout, stderr, log)
+		res, err = runOffline(ctx, cfg, nets, stdout, stderr, log)
 	}
 	var se settingError
 	switch {
@@ -101,7 +112,7 @@ func (e settingError) Unwrap() error { return e.error }
 
 // runConfig is the run's part of the configuration. Growth is classified
 // unless it is turned off.
-func runConfig(cfg *config.Config, live bool, met *metrics.Metrics) lifecycle.Config {
+func runConfig(cfg *config.Config, live bool, met *metrics.Metrics, nets *networks.DB) lifecycle.Config {
 	rc := lifecycle.Config{
 		SensorID:   cfg.SensorID,
 		Engine:     cfg.Engine(),
@@ -112,6 +123,7 @@ func runConfig(cfg *config.Config, live bool, met *metrics.Metrics) lifecycle.Co
 		StateEvery: cfg.StateEvery,
 		StatsEvery: cfg.StatsEvery,
 		Metrics:    met,
+		Networks:   nets,
 	}
 	if !cfg.GrowthOff {
 		rc.Engine.Growth = &cfg.Growth

@@ -11,12 +11,13 @@ import (
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/lifecycle"
+	"github.com/synscope/synscope/pkg/networks"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 )
 
 // runOffline reads the capture files named in cfg and writes the records.
-func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, log zerolog.Logger) (output.Stats, error) {
+func runOffline(ctx context.Context, cfg *config.Config, nets *networks.DB, stdout, stderr io.Writer, log zerolog.Logger) (output.Stats, error) {
 	if err := checkWritable(cfg.StateFile, cfg.Output, false, ""); err != nil {
 		return output.Stats{}, err
 	}
@@ -25,7 +26,7 @@ func runOffline(ctx context.Context, cfg *config.Config, stdout, stderr io.Write
 		return output.Stats{}, err
 	}
 	defer out.Close()
-	r, err := lifecycle.New(runConfig(cfg, false, nil), out, runLog(log))
+	r, err := lifecycle.New(runConfig(cfg, false, nil, nets), out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
 	}

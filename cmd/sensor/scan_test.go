@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/internal/captest"
+	"github.com/synscope/synscope/internal/mmdbtest"
 	"github.com/synscope/synscope/internal/scenario"
 )
 
@@ -77,12 +79,28 @@ func scanCapture(t *testing.T) string {
 
 var scanArgs = []string{"--ports", "1-1024", "--sensor-id", "golden", "--log-level", "error"}
 
+// scanNets writes a GeoLite2 country database and an IPinfo Lite one (for
+// the networks) covering the scan capture's sources, at test time.
+func scanNets(t *testing.T) []string {
+	dir := t.TempDir()
+	nets := []mmdbtest.Net{
+		{CIDR: "203.0.113.0/24", Country: "NL", ASN: 64501, ASOrg: "Example Hosting B.V."},
+		{CIDR: "198.51.100.0/24", Country: "BR", ASN: 64502, ASOrg: "Exemplo Telecom"},
+		{CIDR: "192.0.2.0/24", Country: "NL", ASN: 64503, ASOrg: "Example Office"},
+	}
+	c, a := filepath.Join(dir, "country.mmdb"), filepath.Join(dir, "ipinfo.mmdb")
+	mmdbtest.Write(t, c, mmdbtest.GeoLite2Country, nets)
+	mmdbtest.Write(t, a, mmdbtest.IPinfoLite, nets)
+	return []string{"--mmdb", c, "--mmdb", a}
+}
+
 // The scanners' records (and the tools named), kept as a golden file (and read by
 // TestSchemaDocumentsEveryField), identical for every shard count.
 func TestGoldenScan(t *testing.T) {
 	capFile := scanCapture(t)
+	netArgs := scanNets(t)
 	run := func(extra ...string) string {
-		out, stderr, code := sensor(t, append(append([]string{"-r", capFile}, scanArgs...), extra...)...)
+		out, stderr, code := sensor(t, append(append(append([]string{"-r", capFile}, scanArgs...), netArgs...), extra...)...)
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -121,6 +139,15 @@ func TestGoldenScan(t *testing.T) {
 	if len(kinds) != 2 {
 		t.Errorf("scanners %v, want the two", kinds)
 	}
+	for _, r := range append(scans, ofType(records(t, out), "source")...) {
+		if r["asn"] == nil || r["as_org"] == nil || r["country"] == nil {
+			t.Errorf("no network fields: %v", r)
+		}
+	}
+	w := ofType(records(t, out), "window")[0]
+	if fmt.Sprint(w["new_sources_by_country"]) != "[map[country:NL sources:3] map[country:BR sources:1]]" {
+		t.Errorf("new sources by country: %v", w["new_sources_by_country"])
+	}
 	tools := map[string]string{}
 	for _, r := range ofType(records(t, out), "source") {
 		tools[r["src_ip"].(string)] = r["tool"].(string) + "/" + r["os"].(string)
@@ -135,6 +162,22 @@ func TestGoldenScan(t *testing.T) {
 		}
 		if r["src_ip"] == "203.0.113.9" && (r["targets"].(float64) != 1 || r["ports"].(float64) != 15) {
 			t.Errorf("port_scan record: %v", r)
+		}
+	}
+}
+
+// A missing or damaged network database stops the sensor at start, exit 2,
+// the file named.
+func TestBadMMDB(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.mmdb")
+	if err := os.WriteFile(bad, []byte("MaxMind? no"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{bad, filepath.Join(dir, "missing.mmdb")} {
+		out, stderr, code := sensor(t, "-r", demo, "--mmdb", f)
+		if code != exitUsage || !strings.Contains(stderr, f) || out != "" {
+			t.Errorf("--mmdb %s: exit %d, stderr %q, %d bytes out", f, code, stderr, len(out))
 		}
 	}
 }

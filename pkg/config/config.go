@@ -55,6 +55,7 @@ type Config struct {
 	ScanHosts      int
 	ScanPorts      int
 	ScanInterval   time.Duration
+	MMDB           []string // MaxMind DB files naming networks and countries (opened by cmd)
 	MaxGap         time.Duration
 	StateFile      string
 	StateReset     bool
@@ -116,6 +117,7 @@ const (
 	kScanHosts  = "scan-hosts"
 	kScanPorts  = "scan-ports"
 	kScanEvery  = "scan-interval"
+	kMMDB       = "mmdb"
 	kMaxGap     = "max-gap"
 	kStateFile  = "state-file"
 	kStateReset = "state-reset"
@@ -134,7 +136,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
-	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
+	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -154,6 +156,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kScanHosts, strconv.Itoa(d.ScanHosts), "report any source as a scanner (kind address_scan) once its SYNs reach this many distinct hosts within --scan-interval")
 	fs.String(kScanPorts, strconv.Itoa(d.ScanPorts), "report any source as a scanner (kind port_scan) once its SYNs reach this many distinct ports on one host within --scan-interval")
 	fs.String(kScanEvery, d.ScanInterval.String(), "the `interval` (aligned to the Unix epoch) within which --scan-hosts and --scan-ports must be reached")
+	fs.StringArray(kMMDB, nil, "name the network (asn, as_org) and country of new sources and scanners from this MaxMind DB `file` (GeoLite2 Country or ASN, DB-IP Lite, IPinfo Lite); repeatable, the first that knows a field answers; reloaded on SIGHUP")
 	fs.String(kMaxGap, "7d", "a packet stamped more than this after the clock is a bad timestamp (analysed at the clock, counted) unless 64 in a row agree; then the windows resume after the gap")
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
@@ -300,6 +303,7 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.ScanInterval, err = duration(v, kScanEvery); err != nil {
 		return err
 	}
+	c.MMDB = stringList(v, kMMDB)
 	if c.MaxGap, err = duration(v, kMaxGap); err != nil {
 		return err
 	}

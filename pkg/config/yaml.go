@@ -37,6 +37,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kScanHosts:  strconv.Itoa(c.ScanHosts),
 		kScanPorts:  strconv.Itoa(c.ScanPorts),
 		kScanEvery:  c.ScanInterval.String(),
+		kMMDB:       yamlList(c.MMDB),
 		kMaxGap:     c.MaxGap.String(),
 		kStateFile:  strconv.Quote(c.StateFile),
 		kStateReset: strconv.FormatBool(c.StateReset),

@@ -41,6 +41,15 @@ func (l *loop) Tick(t *pipeline.Tick) {
 // for the new one.
 func (r *Run) reopenOutput(t *pipeline.Tick) {
 	t.Flush()
+	// The network databases are reloaded here too: on this goroutine, the
+	// one that looks them up, between records.
+	if n := r.cfg.Networks; n != nil {
+		if err := n.Reload(); err != nil {
+			r.log.say(Error, err, "SIGHUP: cannot reload the network databases; going on with the old ones")
+		} else {
+			r.log.say(Info, nil, "SIGHUP: network databases reloaded")
+		}
+	}
 	reopened, err := r.out.Reopen()
 	if err != nil {
 		r.log.say(Error, err, "SIGHUP: cannot reopen the output; going on with the old file", "output", r.out.String())

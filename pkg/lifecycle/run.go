@@ -12,6 +12,7 @@ import (
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/metrics"
+	"github.com/synscope/synscope/pkg/networks"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 	"github.com/synscope/synscope/pkg/ports"
@@ -34,6 +35,10 @@ type Config struct {
 	StateEvery time.Duration
 	StatsEvery time.Duration
 	Metrics    *metrics.Metrics // fed about once a second when set
+	// Networks, when set, names the network and country of new sources and
+	// scanners in their records; a live run reloads it with the output
+	// (SIGHUP). The caller opens and closes it.
+	Networks *networks.DB
 }
 
 // liveGrace is how late a live packet may arrive: windows close this long
@@ -56,6 +61,9 @@ type Run struct {
 // the run.
 func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	w := output.NewWriter(out, cfg.SensorID)
+	if cfg.Networks != nil {
+		w.SetNetworks(cfg.Networks)
+	}
 	ecfg := cfg.Engine
 	ecfg.DropWhenFull = cfg.Live // a capture must not wait; a file can
 	eng, err := engine.New(ecfg, w)

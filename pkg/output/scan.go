@@ -20,6 +20,7 @@ func (w *Writer) Scan(r *engine.ScanRecord) {
 	o.bool("update", r.Update)
 	o.str("tool", fingerprint.ToolOf(s).String())
 	o.str("os", fingerprint.OSOf(s).String())
+	w.netFields(o, s.SrcAddr())
 	if d := r.Direction.String(); d != "" {
 		o.str("direction", d)
 	}

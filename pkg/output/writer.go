@@ -25,6 +25,7 @@ type Writer struct {
 	buf    []byte
 	o      obj
 	err    error
+	nets   netCounts // set by SetNetworks
 }
 
 // NewWriter writes records for the sensor id to w through a buffer; call
@@ -69,6 +70,7 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	o.str("tcp_options", s.OptionLayout())
 	o.str("tool", fingerprint.ToolOf(s).String())
 	o.str("os", fingerprint.OSOf(s).String())
+	w.countNew(w.netFields(o, s.SrcAddr()))
 	if s.MSS != 0 {
 		o.uint("mss", uint64(s.MSS))
 	}
@@ -97,6 +99,7 @@ func (w *Writer) Scanner(r *engine.ScannerRecord) {
 	s := &r.Syn
 	o := w.begin("outbound_scanner", s.Ts)
 	o.str("src_ip", s.SrcAddr().String())
+	w.netFields(o, s.SrcAddr())
 	o.str("direction", r.Direction.String())
 	o.time("first_seen", r.FirstSeen)
 	o.uint("syn_packets", uint64(r.SynPackets))
@@ -136,6 +139,7 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 		o.uint(t.String(), r.NewByTool[t])
 	}
 	o.close()
+	w.windowNets(o)
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	w.finish()
