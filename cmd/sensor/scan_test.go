@@ -77,7 +77,10 @@ func scanCapture(t *testing.T) string {
 	return path
 }
 
-var scanArgs = []string{"--ports", "1-1024", "--sensor-id", "golden", "--log-level", "error"}
+// The masscan source sweeps a decoy (198.18.1.7) among its targets, the
+// mirai one dark space (198.18.4.0/24) three times.
+var scanArgs = []string{"--ports", "1-1024", "--sensor-id", "golden", "--log-level", "error",
+	"--decoys", "198.18.1.7/32,198.18.2.99/32", "--dark-net", "198.18.4.0/24"}
 
 // scanNets writes a GeoLite2 country database and an IPinfo Lite one (for
 // the networks) covering the scan capture's sources, at test time.
@@ -143,6 +146,11 @@ func TestGoldenScan(t *testing.T) {
 		if r["asn"] == nil || r["as_org"] == nil || r["country"] == nil {
 			t.Errorf("no network fields: %v", r)
 		}
+	}
+	alerts := ofType(records(t, out), "alert")
+	if len(alerts) != 2 || alerts[0]["src_ip"] != "203.0.113.5" || alerts[0]["space"] != "decoy" || alerts[0]["dst_ip"] != "198.18.1.7" ||
+		alerts[1]["src_ip"] != "198.51.100.23" || alerts[1]["space"] != "dark" || alerts[1]["tool"] != "mirai" || alerts[1]["country"] != "BR" {
+		t.Errorf("alerts %v", alerts)
 	}
 	w := ofType(records(t, out), "window")[0]
 	if fmt.Sprint(w["new_sources_by_country"]) != "[map[country:NL sources:3] map[country:BR sources:1]]" {

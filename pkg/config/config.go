@@ -36,6 +36,8 @@ type Config struct {
 	Lookback       time.Duration
 	Output         string
 	HomeNet        []netip.Prefix
+	Decoys         []netip.Prefix // decoy addresses: any SYN there is a scan
+	DarkNet        []netip.Prefix // unused ranges, the same way
 	SensorID       string
 	LogLevel       string
 	LogFormat      string
@@ -83,6 +85,8 @@ func (c *Config) Engine() engine.Config {
 		ScanHosts:      c.ScanHosts,
 		ScanPorts:      c.ScanPorts,
 		ScanInterval:   c.ScanInterval,
+		Decoys:         c.Decoys,
+		DarkNet:        c.DarkNet,
 		MaxGap:         c.MaxGap,
 		Shards:         c.Shards,
 	}
@@ -118,6 +122,8 @@ const (
 	kScanPorts  = "scan-ports"
 	kScanEvery  = "scan-interval"
 	kMMDB       = "mmdb"
+	kDecoys     = "decoys"
+	kDarkNet    = "dark-net"
 	kMaxGap     = "max-gap"
 	kStateFile  = "state-file"
 	kStateReset = "state-reset"
@@ -136,7 +142,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
-	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
+	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -157,6 +163,8 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kScanPorts, strconv.Itoa(d.ScanPorts), "report any source as a scanner (kind port_scan) once its SYNs reach this many distinct ports on one host within --scan-interval")
 	fs.String(kScanEvery, d.ScanInterval.String(), "the `interval` (aligned to the Unix epoch) within which --scan-hosts and --scan-ports must be reached")
 	fs.StringArray(kMMDB, nil, "name the network (asn, as_org) and country of new sources and scanners from this MaxMind DB `file` (GeoLite2 Country or ASN, DB-IP Lite, IPinfo Lite); repeatable, the first that knows a field answers; reloaded on SIGHUP")
+	fs.StringSlice(kDecoys, nil, "decoy addresses as `CIDR`s, where nothing listens: a source's first SYN there is an alert (kind decoy)")
+	fs.StringSlice(kDarkNet, nil, "unused address ranges as `CIDR`s: a source's first SYN there is an alert (kind decoy, space dark); decoys inside win")
 	fs.String(kMaxGap, "7d", "a packet stamped more than this after the clock is a bad timestamp (analysed at the clock, counted) unless 64 in a row agree; then the windows resume after the gap")
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
@@ -272,12 +280,14 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.Output == "" {
 		return keyErr(kOutput, errors.New("empty: give a file name or - for stdout"))
 	}
-	for _, s := range stringList(v, kHomeNet) {
-		p, perr := netip.ParsePrefix(strings.TrimSpace(s))
-		if perr != nil {
-			return keyErr(kHomeNet, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s))
-		}
-		c.HomeNet = append(c.HomeNet, p.Masked())
+	if c.HomeNet, err = prefixes(v, kHomeNet); err != nil {
+		return err
+	}
+	if c.Decoys, err = prefixes(v, kDecoys); err != nil {
+		return err
+	}
+	if c.DarkNet, err = prefixes(v, kDarkNet); err != nil {
+		return err
 	}
 	if c.Capture, err = oneOf(v, kCapture, "auto", "ebpf", "afpacket"); err != nil {
 		return err
@@ -397,4 +407,17 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 		return err
 	}
 	return g.Validate(c.Window)
+}
+
+// prefixes reads a list of CIDRs.
+func prefixes(v *viper.Viper, k string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range stringList(v, k) {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, keyErr(k, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s))
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

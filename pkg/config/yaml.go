@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,13 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		hn = append(hn, p.String())
 	}
 	m[kHomeNet] = yamlList(hn)
+	for k, ps := range map[string][]netip.Prefix{kDecoys: c.Decoys, kDarkNet: c.DarkNet} {
+		var l []string
+		for _, p := range ps {
+			l = append(l, p.String())
+		}
+		m[k] = yamlList(l)
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -34,6 +34,9 @@ type Config struct {
 	// scanner (Zeek's Address_Scan and Port_Scan defaults: 25, 15, 5m).
 	ScanHosts, ScanPorts int
 	ScanInterval         time.Duration
+	// Decoys and DarkNet are address space where nothing listens: a
+	// source's first SYN there in its episode is an alert (AlertDecoy).
+	Decoys, DarkNet []netip.Prefix
 	// MaxGap bounds a forward jump of packet time. A packet stamped more
 	// than MaxGap after the clock is taken for a bad timestamp (real
 	// captures have them: a stamp of 0, a year ahead) and analysed at the
@@ -115,12 +118,16 @@ func (c Config) Validate() error {
 	case c.FloodThreshold < 2:
 		return errors.New("flood-threshold: must be at least 2 new sources per 10 s")
 	}
+	if _, err := sources.NewSpace(c.Decoys, c.DarkNet); err != nil {
+		return err
+	}
 	return nil
 }
 
 // tableConfig is what the per-source tables need of the configuration.
 func (c *Config) tableConfig() *sources.Config {
+	space, _ := sources.NewSpace(c.Decoys, c.DarkNet) // Validate has refused a bad one
 	return &sources.Config{Window: int64(c.Window), Lookback: int64(c.Lookback), TopSources: c.TopSources,
 		ScannerTargets: c.ScannerTargets, ScanHosts: c.ScanHosts, ScanPorts: c.ScanPorts,
-		ScanInterval: int64(c.ScanInterval), HomeNet: c.HomeNet}
+		ScanInterval: int64(c.ScanInterval), HomeNet: c.HomeNet, Space: space}
 }

@@ -87,30 +87,35 @@ func (e *Engine) merge(parts []*part) {
 	}
 }
 
-// event writes one record a shard produced.
+// event writes the records of one event a shard produced.
 func (e *Engine) event(ev *event) {
-	if ev.ev.Kind == sources.ScanSource {
+	switch ev.ev.Kind {
+	case sources.ScanSource:
 		if se, ok := e.emit.(ScanEmitter); ok {
 			x := &ev.ev
 			se.Scan(&ScanRecord{Syn: ev.syn, Kind: x.Scan, Direction: x.Dir, FirstSeen: x.T, SynPackets: x.Syns,
 				Targets: int(x.Targets), Ports: int(x.Ports), Update: x.Update})
 		}
-		return
-	}
-	if ev.ev.Kind == sources.Scanner {
+	case sources.Scanner:
 		if se, ok := e.emit.(ScannerEmitter); ok {
 			se.Scanner(&ScannerRecord{Syn: ev.syn, Direction: ev.ev.Dir, FirstSeen: ev.ev.T, SynPackets: ev.ev.Syns, DistinctTargets: int(ev.ev.Targets)})
 		}
-		return
+	case sources.NewSource:
+		e.c.NewSources++
+		if ev.ev.Returning {
+			e.c.Returning++
+		}
+		e.countBurst(ev.syn.Ts)
+		e.cur.NewByTool[fingerprint.ToolOf(&ev.syn)]++
+		e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
+		e.emit.Source(&e.srcRec)
 	}
-	e.c.NewSources++
-	if ev.ev.Returning {
-		e.c.Returning++
+	if ev.ev.Space != sources.NotWatched {
+		e.c.DecoyTouches++
+		if ae, ok := e.emit.(AlertEmitter); ok {
+			ae.Alert(&AlertRecord{Syn: ev.syn, Kind: AlertDecoy, Space: ev.ev.Space})
+		}
 	}
-	e.countBurst(ev.syn.Ts)
-	e.cur.NewByTool[fingerprint.ToolOf(&ev.syn)]++
-	e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
-	e.emit.Source(&e.srcRec)
 }
 
 // syn hands one matched SYN, stamped by the clock, to its shard.

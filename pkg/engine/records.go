@@ -66,6 +66,7 @@ type Counters struct {
 	ShardDrops      uint64 // SYNs dropped because their shard's ring was full (live capture only)
 	Expired         uint64 // sources forgotten after the lookback
 	FloodSources    uint64 // new sources that arrived in floods
+	DecoyTouches    uint64 // sources' first SYNs in an episode to decoy or dark space
 	TrackedSources  uint64 // remembered now
 	Windows         uint64
 	FirstPacket     int64
@@ -107,6 +108,23 @@ type ScanRecord struct {
 // ScanEmitter is implemented by emitters that want ScanRecords.
 type ScanEmitter interface {
 	Scan(*ScanRecord)
+}
+
+// AlertRecord is a change worth an operator's attention. Kind AlertDecoy:
+// a source's first SYN in its episode to decoy or dark space (where nothing
+// listens, so any SYN is a scan).
+type AlertRecord struct {
+	Syn   decode.Syn
+	Kind  string
+	Space sources.SpaceKind
+}
+
+// Alert kinds.
+const AlertDecoy = "decoy"
+
+// AlertEmitter is implemented by emitters that want AlertRecords.
+type AlertEmitter interface {
+	Alert(*AlertRecord)
 }
 
 // GrowthEmitter is implemented by emitters that want the growth verdict

@@ -19,6 +19,9 @@ type Config struct {
 	ScanHosts, ScanPorts int
 	ScanInterval         int64
 	HomeNet              []netip.Prefix
+	// Space, when set, is the decoy and dark address space: a source's
+	// first SYN there in its episode is an event (Event.Space).
+	Space *Space
 }
 
 // Counts are a table's share of a window's counts.
@@ -69,6 +72,9 @@ type Event struct {
 	Ports   int32  // a scanner's estimated destination ports (ScanSource)
 	Scan    ScanKind
 	Update  bool // ScanSource: a later record of a reported scanner
+	// Space is set when the SYN is the source's first in its episode to
+	// decoy or dark space (with any Kind, NoEvent included).
+	Space SpaceKind
 }
 
 // Table is one shard's sources and prefixes. It is owned by one goroutine.
@@ -88,15 +94,16 @@ type Table struct {
 	win   Counts
 	tot   Totals
 
-	// Promoted reach (reach.go): an index by address into slabs reused
-	// through free lists, so steady state allocates nothing.
+	// Promoted reach (reach.go): slabs reused through free lists, so
+	// steady state allocates nothing; a slot holds its source's index.
 	rs        slab[reach]
 	wides     slab[wide]
 	hlls      slab[hll]
 	hps       slab[hostSet]
 	scanEvery int64
-	ep, wn    span // the scan interval and window of the last promoted SYN
-	smallScan bool // a threshold low enough to cross in stage 1
+	ep, wn    span                                // the scan interval and window of the last promoted SYN
+	touched   *srctable.Table[[16]byte, touchVal] // sources that touched decoy or dark space
+	smallScan bool                                // a threshold low enough to cross in stage 1
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
@@ -116,6 +123,7 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 	// Bounds of the side slabs: a spoofed flood never gets here (one SYN
 	// each); a population of real scanners does, and beyond the bounds
 	// their reach reads low (Totals.ReachFull).
+	t.touched = srctable.New[[16]byte, touchVal](0)
 	t.rs.max = capacity/8 + 1024
 	t.wides.max = capacity/256 + 256
 	t.hlls.max = t.wides.max / 4 // port HyperLogLogs: port scanners past 16 ports
@@ -140,6 +148,14 @@ func (t *Table) Tracked() int { return t.cur.sources() + t.old.sources() }
 // reports whether it made an event, which it then writes to ev (an out
 // parameter: most SYNs make none, and the hot path copies nothing for them).
 func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
+	got := t.syn(s, ev)
+	if t.cfg.Space == nil {
+		return got
+	}
+	return t.watch(s, ev, got)
+}
+
+func (t *Table) syn(s *decode.Syn, ev *Event) bool {
 	ts := s.Ts
 	if t.prefix(s, ts) {
 		t.win.NewPrefixes++
