@@ -18,7 +18,6 @@ import (
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/lifecycle"
 	"github.com/synscope/synscope/pkg/metrics"
-	"github.com/synscope/synscope/pkg/networks"
 	"github.com/synscope/synscope/pkg/output"
 )
 
@@ -76,7 +75,7 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 // window, stats and summary. The order is the privileges': what needs root
 // (the capture, the output's first open, a low metrics port) comes before
 // they are dropped; the rest runs as --user.
-func runLive(ctx context.Context, cfg *config.Config, nets *networks.DB, stdout io.Writer, log zerolog.Logger) (output.Stats, error) {
+func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.Writer, log zerolog.Logger) (output.Stats, error) {
 	src, how, err := openLive(cfg, log)
 	if err != nil {
 		return output.Stats{}, err
@@ -114,7 +113,7 @@ func runLive(ctx context.Context, cfg *config.Config, nets *networks.DB, stdout 
 		return output.Stats{}, err
 	}
 
-	r, err := lifecycle.New(runConfig(cfg, true, met, nets), out, runLog(log))
+	r, err := lifecycle.New(runConfig(cfg, true, met, lists), out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/lifecycle"
 	"github.com/synscope/synscope/pkg/metrics"
@@ -71,19 +72,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg, stderr)
 	// The network databases are opened (and checked) before anything is
 	// captured or read: a missing or damaged one is a setting to fix.
-	var nets *networks.DB
+	var lists lookups
 	if len(cfg.MMDB) > 0 {
-		if nets, err = networks.Open(cfg.MMDB); err != nil {
+		if lists.nets, err = networks.Open(cfg.MMDB); err != nil {
 			log.Error().Err(err).Msg("cannot start")
 			return exitUsage
 		}
-		defer nets.Close()
+		defer lists.nets.Close()
+	}
+	if cfg.Benign != "" {
+		if lists.benign, err = benign.Load(cfg.Benign); err != nil {
+			log.Error().Err(err).Msg("cannot start")
+			return exitUsage
+		}
 	}
 	var res output.Stats
 	if cfg.Iface != "" {
-		res, err = runLive(ctx, cfg, nets, stdout, log)
+		res, err = runLive(ctx, cfg, lists, stdout, log)
 	} else {
-		res, err = runOffline(ctx, cfg, nets, stdout, stderr, log)
+		res, err = runOffline(ctx, cfg, lists, stdout, stderr, log)
 	}
 	var se settingError
 	switch {
@@ -112,7 +119,13 @@ func (e settingError) Unwrap() error { return e.error }
 
 // runConfig is the run's part of the configuration. Growth is classified
 // unless it is turned off.
-func runConfig(cfg *config.Config, live bool, met *metrics.Metrics, nets *networks.DB) lifecycle.Config {
+// lookups are the files the records are looked up in, opened at start.
+type lookups struct {
+	nets   *networks.DB
+	benign *benign.List
+}
+
+func runConfig(cfg *config.Config, live bool, met *metrics.Metrics, lists lookups) lifecycle.Config {
 	rc := lifecycle.Config{
 		SensorID:   cfg.SensorID,
 		Engine:     cfg.Engine(),
@@ -123,7 +136,8 @@ func runConfig(cfg *config.Config, live bool, met *metrics.Metrics, nets *networ
 		StateEvery: cfg.StateEvery,
 		StatsEvery: cfg.StatsEvery,
 		Metrics:    met,
-		Networks:   nets,
+		Networks:   lists.nets,
+		Benign:     lists.benign,
 	}
 	if !cfg.GrowthOff {
 		rc.Engine.Growth = &cfg.Growth

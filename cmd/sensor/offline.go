@@ -11,13 +11,12 @@ import (
 	"github.com/synscope/synscope/pkg/config"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/lifecycle"
-	"github.com/synscope/synscope/pkg/networks"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 )
 
 // runOffline reads the capture files named in cfg and writes the records.
-func runOffline(ctx context.Context, cfg *config.Config, nets *networks.DB, stdout, stderr io.Writer, log zerolog.Logger) (output.Stats, error) {
+func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, stderr io.Writer, log zerolog.Logger) (output.Stats, error) {
 	if err := checkWritable(cfg.StateFile, cfg.Output, false, ""); err != nil {
 		return output.Stats{}, err
 	}
@@ -26,7 +25,7 @@ func runOffline(ctx context.Context, cfg *config.Config, nets *networks.DB, stdo
 		return output.Stats{}, err
 	}
 	defer out.Close()
-	r, err := lifecycle.New(runConfig(cfg, false, nil, nets), out, runLog(log))
+	r, err := lifecycle.New(runConfig(cfg, false, nil, lists), out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
 	}

@@ -94,7 +94,12 @@ func scanNets(t *testing.T) []string {
 	c, a := filepath.Join(dir, "country.mmdb"), filepath.Join(dir, "ipinfo.mmdb")
 	mmdbtest.Write(t, c, mmdbtest.GeoLite2Country, nets)
 	mmdbtest.Write(t, a, mmdbtest.IPinfoLite, nets)
-	return []string{"--mmdb", c, "--mmdb", a}
+	// The address scan is a known research scanner's.
+	b := filepath.Join(dir, "benign.txt")
+	if err := os.WriteFile(b, []byte("# research scanners\n203.0.113.4/31 Example Research Scan\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--mmdb", c, "--mmdb", a, "--benign", b}
 }
 
 // The scanners' records (and the tools named), kept as a golden file (and read by
@@ -152,7 +157,15 @@ func TestGoldenScan(t *testing.T) {
 		alerts[1]["src_ip"] != "198.51.100.23" || alerts[1]["space"] != "dark" || alerts[1]["tool"] != "mirai" || alerts[1]["country"] != "BR" {
 		t.Errorf("alerts %v", alerts)
 	}
+	for _, r := range records(t, out) {
+		if want := r["src_ip"] == "203.0.113.5"; want != (r["benign"] == "Example Research Scan") {
+			t.Errorf("benign tag: %v", r)
+		}
+	}
 	w := ofType(records(t, out), "window")[0]
+	if w["benign_new_sources"] != 1.0 {
+		t.Errorf("benign new sources: %v", w["benign_new_sources"])
+	}
 	if fmt.Sprint(w["new_sources_by_country"]) != "[map[country:NL sources:3] map[country:BR sources:1]]" {
 		t.Errorf("new sources by country: %v", w["new_sources_by_country"])
 	}
@@ -187,5 +200,21 @@ func TestBadMMDB(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, f) || out != "" {
 			t.Errorf("--mmdb %s: exit %d, stderr %q, %d bytes out", f, code, stderr, len(out))
 		}
+	}
+}
+
+// A bad line of the benign list stops the sensor at start, exit 2, with
+// the file and line named.
+func TestBadBenignList(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "benign.txt")
+	if err := os.WriteFile(p, []byte("192.0.2.0/24 Fine\nnot-a-cidr Broken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := sensor(t, "-r", demo, "--benign", p)
+	if code != exitUsage || !strings.Contains(stderr, p+":2") || out != "" {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, stderr, code := sensor(t, "-r", demo, "--growth-exclude-benign"); code != exitUsage || !strings.Contains(stderr, "growth-exclude-benign") {
+		t.Errorf("--growth-exclude-benign alone: exit %d, %q", code, stderr)
 	}
 }

@@ -38,6 +38,8 @@ type Config struct {
 	HomeNet        []netip.Prefix
 	Decoys         []netip.Prefix // decoy addresses: any SYN there is a scan
 	DarkNet        []netip.Prefix // unused ranges, the same way
+	Benign         string         // file of known benign scanners (read by cmd)
+	ExcludeBenign  bool           // keep benign scanners out of the growth counts
 	SensorID       string
 	LogLevel       string
 	LogFormat      string
@@ -74,21 +76,22 @@ type Config struct {
 // Engine returns the engine settings.
 func (c *Config) Engine() engine.Config {
 	return engine.Config{
-		Window:         c.Window,
-		Lookback:       c.Lookback,
-		MaxSources:     c.MaxSources,
-		MaxTargets:     c.MaxTargets,
-		TopSources:     c.TopSources,
-		FloodThreshold: c.FloodThreshold,
-		HomeNet:        c.HomeNet,
-		ScannerTargets: c.ScannerTargets,
-		ScanHosts:      c.ScanHosts,
-		ScanPorts:      c.ScanPorts,
-		ScanInterval:   c.ScanInterval,
-		Decoys:         c.Decoys,
-		DarkNet:        c.DarkNet,
-		MaxGap:         c.MaxGap,
-		Shards:         c.Shards,
+		Window:              c.Window,
+		Lookback:            c.Lookback,
+		MaxSources:          c.MaxSources,
+		MaxTargets:          c.MaxTargets,
+		TopSources:          c.TopSources,
+		FloodThreshold:      c.FloodThreshold,
+		HomeNet:             c.HomeNet,
+		ScannerTargets:      c.ScannerTargets,
+		ScanHosts:           c.ScanHosts,
+		ScanPorts:           c.ScanPorts,
+		ScanInterval:        c.ScanInterval,
+		Decoys:              c.Decoys,
+		DarkNet:             c.DarkNet,
+		GrowthExcludeBenign: c.ExcludeBenign,
+		MaxGap:              c.MaxGap,
+		Shards:              c.Shards,
 	}
 }
 
@@ -124,6 +127,8 @@ const (
 	kMMDB       = "mmdb"
 	kDecoys     = "decoys"
 	kDarkNet    = "dark-net"
+	kBenign     = "benign"
+	kExclBenign = "growth-exclude-benign"
 	kMaxGap     = "max-gap"
 	kStateFile  = "state-file"
 	kStateReset = "state-reset"
@@ -142,7 +147,7 @@ const (
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
-	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
+	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kBenign, kExclBenign, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
@@ -165,6 +170,8 @@ func FlagSet() *pflag.FlagSet {
 	fs.StringArray(kMMDB, nil, "name the network (asn, as_org) and country of new sources and scanners from this MaxMind DB `file` (GeoLite2 Country or ASN, DB-IP Lite, IPinfo Lite); repeatable, the first that knows a field answers; reloaded on SIGHUP")
 	fs.StringSlice(kDecoys, nil, "decoy addresses as `CIDR`s, where nothing listens: a source's first SYN there is an alert (kind decoy)")
 	fs.StringSlice(kDarkNet, nil, "unused address ranges as `CIDR`s: a source's first SYN there is an alert (kind decoy, space dark); decoys inside win")
+	fs.String(kBenign, "", "known benign scanners (Censys, Shodan, research projects): a `file` of lines \"CIDR name\"; their records carry benign: name")
+	fs.Bool(kExclBenign, false, "keep the new sources of --benign scanners out of the growth classifier's counts")
 	fs.String(kMaxGap, "7d", "a packet stamped more than this after the clock is a bad timestamp (analysed at the clock, counted) unless 64 in a row agree; then the windows resume after the gap")
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
@@ -314,6 +321,11 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		return err
 	}
 	c.MMDB = stringList(v, kMMDB)
+	c.Benign = strings.TrimSpace(v.GetString(kBenign))
+	c.ExcludeBenign = v.GetBool(kExclBenign)
+	if c.ExcludeBenign && c.Benign == "" {
+		return keyErr(kExclBenign, errors.New("needs --benign FILE: there is no list of benign scanners to leave out"))
+	}
 	if c.MaxGap, err = duration(v, kMaxGap); err != nil {
 		return err
 	}

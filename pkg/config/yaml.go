@@ -39,6 +39,8 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kScanPorts:  strconv.Itoa(c.ScanPorts),
 		kScanEvery:  c.ScanInterval.String(),
 		kMMDB:       yamlList(c.MMDB),
+		kBenign:     strconv.Quote(c.Benign),
+		kExclBenign: strconv.FormatBool(c.ExcludeBenign),
 		kMaxGap:     c.MaxGap.String(),
 		kStateFile:  strconv.Quote(c.StateFile),
 		kStateReset: strconv.FormatBool(c.StateReset),

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/sources"
 )
@@ -37,6 +38,11 @@ type Config struct {
 	// Decoys and DarkNet are address space where nothing listens: a
 	// source's first SYN there in its episode is an alert (AlertDecoy).
 	Decoys, DarkNet []netip.Prefix
+	// Benign lists known benign scanners: their new sources are counted
+	// apart in each window and, with GrowthExcludeBenign, kept out of the
+	// growth classifier's counts.
+	Benign              *benign.List
+	GrowthExcludeBenign bool
 	// MaxGap bounds a forward jump of packet time. A packet stamped more
 	// than MaxGap after the clock is taken for a bad timestamp (real
 	// captures have them: a stamp of 0, a year ahead) and analysed at the

@@ -107,6 +107,9 @@ func (e *Engine) event(ev *event) {
 		}
 		e.countBurst(ev.syn.Ts)
 		e.cur.NewByTool[fingerprint.ToolOf(&ev.syn)]++
+		if e.cfg.Benign != nil && e.cfg.Benign.Source(&ev.syn) != "" {
+			e.cur.BenignSources++
+		}
 		e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
 		e.emit.Source(&e.srcRec)
 	}

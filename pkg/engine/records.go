@@ -47,7 +47,10 @@ type WindowRecord struct {
 	// NewByTool counts new sources by the tool their first SYN names
 	// (fingerprint.Tool order).
 	NewByTool [fingerprint.NumTools]uint64
-	Warmup    bool
+	// BenignSources: of NewSources, those of known benign scanners
+	// (Config.Benign).
+	BenignSources uint64
+	Warmup        bool
 }
 
 // Counters are the engine's running totals, for stats records.

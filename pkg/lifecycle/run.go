@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
@@ -39,6 +40,8 @@ type Config struct {
 	// scanners in their records; a live run reloads it with the output
 	// (SIGHUP). The caller opens and closes it.
 	Networks *networks.DB
+	// Benign, when set, tags the records of known benign scanners.
+	Benign *benign.List
 }
 
 // liveGrace is how late a live packet may arrive: windows close this long
@@ -63,6 +66,10 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	w := output.NewWriter(out, cfg.SensorID)
 	if cfg.Networks != nil {
 		w.SetNetworks(cfg.Networks)
+	}
+	if cfg.Benign != nil {
+		w.SetBenign(cfg.Benign)
+		cfg.Engine.Benign = cfg.Benign
 	}
 	ecfg := cfg.Engine
 	ecfg.DropWhenFull = cfg.Live // a capture must not wait; a file can

@@ -18,5 +18,6 @@ func (w *Writer) Alert(r *engine.AlertRecord) {
 	o.str("tool", fingerprint.ToolOf(s).String())
 	o.str("os", fingerprint.OSOf(s).String())
 	w.netFields(o, s.SrcAddr())
+	w.benignField(o, s)
 	w.finish()
 }

@@ -21,6 +21,7 @@ func (w *Writer) Scan(r *engine.ScanRecord) {
 	o.str("tool", fingerprint.ToolOf(s).String())
 	o.str("os", fingerprint.OSOf(s).String())
 	w.netFields(o, s.SrcAddr())
+	w.benignField(o, s)
 	if d := r.Direction.String(); d != "" {
 		o.str("direction", d)
 	}

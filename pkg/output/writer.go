@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
@@ -25,7 +26,8 @@ type Writer struct {
 	buf    []byte
 	o      obj
 	err    error
-	nets   netCounts // set by SetNetworks
+	nets   netCounts    // set by SetNetworks
+	benign *benign.List // set by SetBenign
 }
 
 // NewWriter writes records for the sensor id to w through a buffer; call
@@ -71,6 +73,7 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	o.str("tool", fingerprint.ToolOf(s).String())
 	o.str("os", fingerprint.OSOf(s).String())
 	w.countNew(w.netFields(o, s.SrcAddr()))
+	w.benignField(o, s)
 	if s.MSS != 0 {
 		o.uint("mss", uint64(s.MSS))
 	}
@@ -100,6 +103,7 @@ func (w *Writer) Scanner(r *engine.ScannerRecord) {
 	o := w.begin("outbound_scanner", s.Ts)
 	o.str("src_ip", s.SrcAddr().String())
 	w.netFields(o, s.SrcAddr())
+	w.benignField(o, s)
 	o.str("direction", r.Direction.String())
 	o.time("first_seen", r.FirstSeen)
 	o.uint("syn_packets", uint64(r.SynPackets))
@@ -140,6 +144,9 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	}
 	o.close()
 	w.windowNets(o)
+	if w.benign != nil {
+		o.uint("benign_new_sources", r.BenignSources)
+	}
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	w.finish()
