@@ -132,7 +132,11 @@ func (e *Engine) syn(s *decode.Syn) {
 	sh := e.shards[e.shardOf(s)]
 	if e.inline {
 		// Inline, a record is written at once: nothing to put in order.
-		if sh.tab.Syn(s, &e.inl.ev) {
+		got := sh.tab.Syn(s, &e.inl.ev)
+		if sh.watch {
+			got = sh.tab.Watch(s, &e.inl.ev, got)
+		}
+		if got {
 			e.inl.seq, e.inl.syn = e.seq, *s
 			e.event(&e.inl)
 		}

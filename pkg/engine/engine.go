@@ -116,6 +116,7 @@ func (e *Engine) startShards(ts int64) {
 	e.seen = make([]seen, n)
 	for i := range e.shards {
 		e.shards[i] = &shard{tab: sources.NewTable(e.tcfg, per, ts)}
+		e.shards[i].watch = e.shards[i].tab.Watching()
 	}
 	if r := e.restored; r != nil {
 		e.restore(r, ts)

@@ -18,6 +18,7 @@ type shard struct {
 	parts   [2]part
 	curPart int
 	ev      sources.Event // scratch for the table's answer
+	watch   bool          // the table watches decoy or dark space
 
 	in   *ring.Ring[item]
 	done chan *part
@@ -132,7 +133,11 @@ func (sh *shard) seen() seen { return seen{tot: sh.tab.Totals(), tracked: sh.tab
 
 // syn accounts one SYN of this shard's sources.
 func (sh *shard) syn(s *decode.Syn, seq uint64) {
-	if sh.tab.Syn(s, &sh.ev) {
+	got := sh.tab.Syn(s, &sh.ev)
+	if sh.watch {
+		got = sh.tab.Watch(s, &sh.ev, got)
+	}
+	if got {
 		p := &sh.parts[sh.curPart]
 		p.events = append(p.events, event{seq: seq, ev: sh.ev, syn: *s})
 	}

@@ -82,6 +82,11 @@ func dstHash(s *decode.Syn) uint32 {
 	if !s.V6 {
 		return uint32(mix64(uint64(v4num(s.Dst[:4]))|1<<40) >> 32)
 	}
+	return dstHash6(s)
+}
+
+// dstHash6 is dstHash of an IPv6 destination (apart, so dstHash inlines).
+func dstHash6(s *decode.Syn) uint32 {
 	a := uint64(s.Dst[0])<<56 | uint64(s.Dst[1])<<48 | uint64(s.Dst[2])<<40 | uint64(s.Dst[3])<<32 |
 		uint64(s.Dst[4])<<24 | uint64(s.Dst[5])<<16 | uint64(s.Dst[6])<<8 | uint64(s.Dst[7])
 	b := uint64(s.Dst[8])<<56 | uint64(s.Dst[9])<<48 | uint64(s.Dst[10])<<40 | uint64(s.Dst[11])<<32 |

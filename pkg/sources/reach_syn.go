@@ -9,9 +9,12 @@ import (
 // seeReach accounts a known source's SYN in its reach and reports whether
 // it made the source a scanner (or updates one), writing the event to ev.
 // prevLast is the source's SYN before this one.
+// A promoted source's SYN is counted here (Syn leaves it: the entry is
+// found here anyway).
 func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bool {
 	dh := dstHash(s)
 	ts := s.Ts
+	counted := false
 	if fp := v.fp(); fp != 0 {
 		if fp == fingerprint(dh, s.DstPort) {
 			return false // the same pair again (most repeat SYNs end here)
@@ -25,10 +28,14 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 		if r.epoch = t.epochOf(ts); prevLast >= t.ep.start {
 			r.seen = 1
 		}
-	} else if !v.promoted() && t.promote(SrcOf(s), v, 0) == nil {
+		counted = true // promote took the count, this SYN's included
+	} else if !v.promoted() {
 		// Promoted before a restart (its reach was not saved): counting
 		// starts again now, unless the slab is full.
-		return false
+		if t.promote(SrcOf(s), v, 0) == nil {
+			return false
+		}
+		counted = true
 	}
 	var w *wide
 	var h *scanHdr
@@ -36,12 +43,18 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 	ep := t.epochOf(ts)
 	if i, isWide := v.reachIdx(); isWide {
 		w = t.wides.at(i)
+		if !counted {
+			w.syns++
+		}
 		if ep != w.epoch {
 			w.epoch = ep
 			w.resetInterval()
 		}
 	} else {
 		r := t.rs.at(i)
+		if !counted {
+			r.syns++
+		}
 		if ep != r.epoch {
 			r.epoch, r.seen = ep, 0
 		}
@@ -87,11 +100,11 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 	case ports >= t.cfg.ScanPorts && h.reported&(1<<PortScan) == 0:
 		kind = PortScan
 	}
-	win := t.windowOf(ts)
-	update := kind == NoScan && h.reported != 0 && h.grew && win > h.lastRec
+	update := kind == NoScan && h.reported != 0 && h.grew && t.windowOf(ts) > h.lastRec
 	if kind == NoScan && !update {
 		return false
 	}
+	win := t.windowOf(ts)
 	if kind != NoScan {
 		h.reported |= 1 << kind
 		h.kind = kind

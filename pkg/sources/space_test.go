@@ -53,7 +53,7 @@ func TestWatchFirstTouch(t *testing.T) {
 	for i, dst := range []string{"198.18.4.1", "198.18.5.7", "198.18.5.7", "198.18.6.9", "198.18.6.10"} {
 		s := syn("203.0.113.9", dst, int64(i)*sec)
 		var ev Event
-		if tab.Syn(&s, &ev) && ev.Space != NotWatched {
+		if tab.Watch(&s, &ev, tab.Syn(&s, &ev)) && ev.Space != NotWatched {
 			told = append(told, ev.Space)
 		}
 	}
@@ -63,7 +63,7 @@ func TestWatchFirstTouch(t *testing.T) {
 	}
 	s := syn("203.0.113.9", "198.18.6.11", 11*60*sec) // new episode after the lookback (10 min)
 	var ev Event
-	if !tab.Syn(&s, &ev) || ev.Kind != NewSource || ev.Space != Dark {
+	if !tab.Watch(&s, &ev, tab.Syn(&s, &ev)) || ev.Kind != NewSource || ev.Space != Dark {
 		t.Errorf("new episode: %+v", ev)
 	}
 }

@@ -147,15 +147,8 @@ func (t *Table) Tracked() int { return t.cur.sources() + t.old.sources() }
 // Syn accounts one SYN of this table's sources (s.Ts is its time) and
 // reports whether it made an event, which it then writes to ev (an out
 // parameter: most SYNs make none, and the hot path copies nothing for them).
+// With decoy or dark space (Config.Space), follow it with Watch.
 func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
-	got := t.syn(s, ev)
-	if t.cfg.Space == nil {
-		return got
-	}
-	return t.watch(s, ev, got)
-}
-
-func (t *Table) syn(s *decode.Syn, ev *Event) bool {
 	ts := s.Ts
 	if t.prefix(s, ts) {
 		t.win.NewPrefixes++
@@ -183,7 +176,7 @@ func (t *Table) syn(s *decode.Syn, ev *Event) bool {
 		v.last = t.cur.rel(ts)
 		switch {
 		case v.promoted():
-			t.hdr(*v).syns++
+			// counted in seeReach, which finds the entry anyway
 		case v.synsLow() == synsMask:
 			t.heavy[SrcOf(s)]++
 			v.bits &^= synsMask

@@ -9,10 +9,15 @@ import (
 // began (Unix seconds, plus one: srctable wants a non-zero first word).
 type touchVal struct{ first uint32 }
 
-// watch adds to a SYN's event (got: whether it has one) the source's first
-// touch of decoy or dark space in its episode. Only SYNs into that space
-// get past the first check: the rest of the work is theirs.
-func (t *Table) watch(s *decode.Syn, ev *Event, got bool) bool {
+// Watching reports whether there is decoy or dark space to watch (Syn's
+// callers then call Watch after it; without, they skip the call).
+func (t *Table) Watching() bool { return t.cfg.Space != nil }
+
+// Watch adds to a SYN's event (got: whether Syn made one) the source's
+// first touch of decoy or dark space in its episode, and reports whether
+// there is an event now. Only SYNs into that space get past the first
+// check: the rest of the work is theirs.
+func (t *Table) Watch(s *decode.Syn, ev *Event, got bool) bool {
 	kind := t.cfg.Space.KindOf(s)
 	if kind == NotWatched {
 		return got
