@@ -55,3 +55,27 @@ func TestBadLines(t *testing.T) {
 		t.Error("a missing file read")
 	}
 }
+
+// FuzzLoad: any file either loads or is refused with its name; a loaded
+// list answers every address without panicking.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte("198.51.100.0/24 A\n198.51.100.128/25 B\n2001:db8::/32 C\n"))
+	f.Add([]byte("0.0.0.0/0 All\n::/0 All6\n203.0.113.7 One\n"))
+	f.Add([]byte("# only\n\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "l")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Load(p)
+		if err != nil {
+			if !strings.Contains(err.Error(), p) {
+				t.Errorf("error without the file: %v", err)
+			}
+			return
+		}
+		for _, a := range []string{"0.0.0.0", "198.51.100.200", "255.255.255.255", "::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"} {
+			l.Name(netip.MustParseAddr(a))
+		}
+	})
+}
