@@ -100,9 +100,19 @@ func (s *Sensor) section(b *strings.Builder) {
 		}
 		b.WriteString("</table></div>")
 	}
-	if top := s.TopPrefixes(10); len(top) > 0 {
-		b.WriteString("<div><h3>Prefixes with the most new sources</h3><table><tr><th>prefix</th><th class=n>new sources</th></tr>")
-		for _, p := range top {
+	for _, t := range []struct {
+		title, col string
+		top        []PrefixCount
+	}{
+		{"Prefixes with the most new sources", "prefix", s.TopPrefixes(10)},
+		{"Countries with the most new sources", "country", s.TopCountries(10)},
+		{"Networks with the most new sources", "network", s.TopNetworks(10)},
+	} {
+		if len(t.top) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "<div><h3>%s</h3><table><tr><th>%s</th><th class=n>new sources</th></tr>", t.title, t.col)
+		for _, p := range t.top {
 			fmt.Fprintf(b, "<tr><td>%s</td><td class=n>%d</td></tr>", esc(p.Prefix), p.N)
 		}
 		b.WriteString("</table></div>")

@@ -70,9 +70,12 @@ type Sensor struct {
 	Scanners []Scanner
 	// New sources per /24 (IPv4) or /48 (IPv6), from source records.
 	Prefixes map[string]uint64
-	Sources  uint64 // source records
-	Packets  uint64 // from the last stats record
-	SynMatch uint64
+	// New sources per country and per network ("AS64501 Org"), from
+	// source records of a sensor run with --mmdb.
+	Countries, Networks map[string]uint64
+	Sources             uint64 // source records
+	Packets             uint64 // from the last stats record
+	SynMatch            uint64
 
 	dupWindows int
 }
@@ -138,6 +141,9 @@ type record struct {
 	SynPerMinute   float64  `json:"syn_per_minute"`
 	DistinctTarget int64    `json:"distinct_targets_est"`
 	TopSources     []topRec `json:"top_sources"`
+	Country        string   `json:"country"`
+	ASN            uint64   `json:"asn"`
+	ASOrg          string   `json:"as_org"`
 }
 
 type topRec struct {
@@ -189,8 +195,9 @@ var (
 // event_type first, so a source record is known by its first bytes and
 // needs only two fields; it must still be valid JSON.
 func (d *Data) addSource(b []byte) (string, bool) {
-	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || !json.Valid(b) {
-		return "", false // the general path decides (and handles escapes)
+	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || !json.Valid(b) ||
+		bytes.Contains(b, asnKey) || bytes.Contains(b, countryKey) {
+		return "", false // the general path decides (and handles escapes and networks)
 	}
 	id, ok1 := field(b, sensorKey)
 	ip, ok2 := field(b, srcIPKey)
@@ -206,6 +213,8 @@ func (d *Data) addSource(b []byte) (string, bool) {
 	s.Prefixes[prefixOf(a)]++
 	return "", true
 }
+
+var asnKey, countryKey = []byte(`"asn":`), []byte(`"country":`)
 
 // field returns the string value after key (which ends with the opening
 // quote), up to the closing quote.
@@ -264,6 +273,12 @@ func (d *Data) add(b []byte) string {
 		}
 		s.Sources++
 		s.Prefixes[prefixOf(a)]++
+		if r.Country != "" {
+			s.Countries[r.Country]++
+		}
+		if r.ASN != 0 {
+			s.Networks[fmt.Sprintf("AS%d %s", r.ASN, r.ASOrg)]++
+		}
 	case "outbound_scanner":
 		ts, err := parseTime(r.Ts)
 		if err != nil || r.SrcIP == "" {
@@ -291,7 +306,7 @@ func (d *Data) add(b []byte) string {
 func (d *Data) sensor(id string) *Sensor {
 	s := d.Sensors[id]
 	if s == nil {
-		s = &Sensor{ID: id, Prefixes: map[string]uint64{}}
+		s = &Sensor{ID: id, Prefixes: map[string]uint64{}, Countries: map[string]uint64{}, Networks: map[string]uint64{}}
 		d.Sensors[id] = s
 	}
 	return s
@@ -364,9 +379,18 @@ func (d *Data) SensorIDs() []string {
 
 // TopPrefixes returns the n prefixes with the most new sources, most first
 // (ties by prefix).
-func (s *Sensor) TopPrefixes(n int) []PrefixCount {
-	out := make([]PrefixCount, 0, len(s.Prefixes))
-	for p, c := range s.Prefixes {
+func (s *Sensor) TopPrefixes(n int) []PrefixCount { return topOf(s.Prefixes, n) }
+
+// TopCountries and TopNetworks are the n countries and networks with the
+// most new sources, most first (empty without --mmdb).
+func (s *Sensor) TopCountries(n int) []PrefixCount { return topOf(s.Countries, n) }
+
+// TopNetworks: see TopCountries.
+func (s *Sensor) TopNetworks(n int) []PrefixCount { return topOf(s.Networks, n) }
+
+func topOf(m map[string]uint64, n int) []PrefixCount {
+	out := make([]PrefixCount, 0, len(m))
+	for p, c := range m {
 		out = append(out, PrefixCount{p, c})
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -247,3 +247,25 @@ func FuzzReport(f *testing.F) {
 		}
 	})
 }
+
+// Sources named by --mmdb are counted by country and network.
+func TestCountriesAndNetworks(t *testing.T) {
+	in := jsonl("gw1", 5) +
+		`{"event_type":"source","ts":"2009-01-10T00:00:01Z","sensor":"gw1","src_ip":"198.51.100.1","asn":64501,"as_org":"Example Net","country":"NL"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:02Z","sensor":"gw1","src_ip":"198.51.100.2","asn":64501,"as_org":"Example Net","country":"NL"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:03Z","sensor":"gw1","src_ip":"203.0.113.9","asn":64502,"as_org":"Other","country":"BR"}` + "\n"
+	d := read(t, in)
+	s := d.Sensors["gw1"]
+	if c := s.TopCountries(10); len(c) != 2 || c[0] != (PrefixCount{"NL", 2}) || c[1] != (PrefixCount{"BR", 1}) {
+		t.Errorf("countries %v", c)
+	}
+	var out bytes.Buffer
+	if err := d.HTML(&out, []string{"in"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Countries with the most new sources", "<td>AS64501 Example Net</td><td class=n>2</td>"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
