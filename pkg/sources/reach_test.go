@@ -226,3 +226,26 @@ func BenchmarkReach(b *testing.B) {
 		})
 	}
 }
+
+// A scanner's SYNs allocate nothing once its wide entry exists: each to a
+// new destination and port, across scan intervals and windows.
+func TestScannerSynAllocatesNothing(t *testing.T) {
+	tab := scanTable()
+	var s decode.Syn
+	s.Flags, s.Src = 2, [16]byte{203, 0, 113, 9}
+	i := 0
+	next := func() {
+		i++
+		d := v4(0x0a000000 + uint32(i)*2654435761)
+		copy(s.Dst[:], d[:])
+		s.DstPort, s.Ts = uint16(i), int64(i)*int64(time.Second)
+		var ev Event
+		tab.Syn(&s, &ev)
+	}
+	for range 1000 {
+		next()
+	}
+	if n := testing.AllocsPerRun(2000, next); n != 0 {
+		t.Errorf("%v allocations per SYN", n)
+	}
+}
