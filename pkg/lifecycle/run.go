@@ -56,6 +56,7 @@ type Run struct {
 // the run.
 func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	w := output.NewWriter(out, cfg.SensorID)
+	w.CountDrivers(out)
 	ecfg := cfg.Engine
 	ecfg.DropWhenFull = cfg.Live // a capture must not wait; a file can
 	eng, err := engine.New(ecfg, w)
@@ -96,7 +97,7 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 		err = nil // a signal: the normal way a live sensor stops
 	}
 	if r.cfg.Metrics != nil {
-		r.cfg.Metrics.Set(snapshot(&st, r.eng))
+		r.cfg.Metrics.Set(snapshot(&st, r.eng, output.CountedOf(r.out)))
 	}
 	return st, r.end(&st, in.Describe, err)
 }
