@@ -34,6 +34,8 @@ Examples:
                                                   gateway: inbound probes and our own hosts scanning out
   sensor -i eth0 --metrics-addr 9464              ... with Prometheus metrics at http://127.0.0.1:9464/metrics
   sensor report -o report.html out.jsonl          one page: new sources, the verdict, since when
+  sensor -i eth0 -o out.jsonl --kafka-brokers k1:9092,k2:9092 --kafka-spool /var/spool/synscope
+                                                  ... and the same records to Kafka (docs/fleet.md)
 
 Flags:
 `)
