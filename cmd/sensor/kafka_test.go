@@ -48,8 +48,9 @@ func topicRecords(t *testing.T, addrs []string) []*kgo.Record {
 }
 
 // With --kafka-brokers the same records go to the file and to the topic,
-// byte for byte; the stats record then carries the Kafka counters, all of
-// them documented.
+// byte for byte (the progress records once per partition on the topic);
+// the stats record then carries the Kafka counters, and the fleet's
+// sighting and progress records are written; all of them documented.
 func TestKafkaSameRecords(t *testing.T) {
 	c := kafkaCluster(t, 3)
 	file := filepath.Join(t.TempDir(), "out.jsonl")
@@ -64,8 +65,18 @@ func TestKafkaSameRecords(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
 	var onTopic []string
+	progress := map[int32]int{}
 	for _, r := range topicRecords(t, c.ListenAddrs()) {
+		if strings.HasPrefix(string(r.Value), `{"event_type":"progress"`) {
+			progress[r.Partition]++ // one copy in every partition
+			if r.Partition != 0 {
+				continue
+			}
+		}
 		onTopic = append(onTopic, string(r.Value))
+	}
+	if len(progress) != 3 || progress[0] != progress[1] || progress[0] != progress[2] || progress[0] == 0 {
+		t.Errorf("progress records by partition: %v", progress)
 	}
 	slices.Sort(lines)
 	slices.Sort(onTopic)
@@ -79,6 +90,9 @@ func TestKafkaSameRecords(t *testing.T) {
 	}
 	if d := st[len(st)-1]["drops"].(map[string]any)["kafka"]; d != 0.0 {
 		t.Errorf("drops.kafka %v", d)
+	}
+	if len(ofType(recs, "sighting")) == 0 || len(ofType(recs, "progress")) != len(ofType(recs, "window")) {
+		t.Errorf("%d sightings, %d progress records for %d windows", len(ofType(recs, "sighting")), len(ofType(recs, "progress")), len(ofType(recs, "window")))
 	}
 	checkDocumented(t, recs)
 }

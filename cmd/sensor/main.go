@@ -116,5 +116,14 @@ func runConfig(cfg *config.Config, live bool, met *metrics.Metrics) lifecycle.Co
 	if !cfg.GrowthOff {
 		rc.Engine.Growth = &cfg.Growth
 	}
+	if len(cfg.Kafka.Brokers) > 0 {
+		// The fleet's records go with the sensor's own to Kafka (and to
+		// the file, so that it stays the same JSON everywhere).
+		rc.Fleet = true
+		rc.Engine.Sightings = cfg.Kafka.Refresh
+		if rc.Engine.Sightings == 0 {
+			rc.Engine.Sightings = cfg.Window
+		}
+	}
 	return rc
 }

@@ -88,6 +88,15 @@ func (e *Engine) merge(parts []*part) {
 
 // event writes one record a shard produced.
 func (e *Engine) event(ev *event) {
+	if ev.ev.Kind == sources.Sighting || ev.ev.Sighted {
+		if se, ok := e.emit.(SightingEmitter); ok {
+			e.sightRec = SightingRecord{Syn: ev.syn, WindowStart: e.cur.Start, PrevSeen: ev.ev.Prev}
+			se.Sighting(&e.sightRec)
+		}
+		if ev.ev.Kind == sources.Sighting {
+			return
+		}
+	}
 	if ev.ev.Kind == sources.Scanner {
 		if se, ok := e.emit.(ScannerEmitter); ok {
 			se.Scanner(&ScannerRecord{Syn: ev.syn, Direction: ev.ev.Dir, FirstSeen: ev.ev.T, SynPackets: ev.ev.Syns, DistinctTargets: int(ev.ev.Targets)})

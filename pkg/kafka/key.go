@@ -2,6 +2,11 @@ package kafka
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -50,4 +55,35 @@ func PartitionOf(key []byte, n int) int {
 		h = (h ^ uint32(c)) * 16777619
 	}
 	return int(h % uint32(n))
+}
+
+// progressPrefix starts a fleet progress record, which goes to every
+// partition: each partition's collector learns each sensor's event time
+// there, behind that sensor's records in the same partition.
+var progressPrefix = []byte(`{"event_type":"progress"`)
+
+// Partitions asks the brokers how many partitions topic has. The fleet's
+// placement of sources depends on the count, so the topic must exist
+// before sensors publish (a missing topic is an error that says so).
+func Partitions(ctx context.Context, cl *kgo.Client, topic string) (int, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, t)
+	req.AllowAutoTopicCreation = false // the count must be chosen, not a broker's default
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: metadata of topic %s: %w", topic, err)
+	}
+	if len(resp.Topics) != 1 {
+		return 0, fmt.Errorf("kafka: metadata of topic %s: no answer for it", topic)
+	}
+	rt := resp.Topics[0]
+	if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+		return 0, fmt.Errorf("kafka: topic %s: %w (create it first, e.g. with 12 partitions: the fleet's placement of sources depends on the count)", topic, err)
+	}
+	if len(rt.Partitions) == 0 {
+		return 0, fmt.Errorf("kafka: topic %s has no partitions", topic)
+	}
+	return len(rt.Partitions), nil
 }

@@ -29,6 +29,7 @@ type Sink struct {
 	cfg    Config
 	cl     *kgo.Client
 	sensor []byte
+	parts  int // the topic's partitions, for broadcasts
 
 	line []byte // a record cut by the writer's buffer, until its newline
 
@@ -97,7 +98,12 @@ func NewSink(ctx context.Context, cfg Config, sensor string) (*Sink, error) {
 		cl.Close()
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, cl: cl, sensor: []byte(sensor), room: make(chan struct{}, 1),
+	parts, err := Partitions(ctx, cl, cfg.Topic)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, cl: cl, sensor: []byte(sensor), parts: parts, room: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.SpoolDir != "" {
 		if s.sp, err = openSpool(cfg.SpoolDir, cfg.SpoolMax); err != nil {
@@ -135,6 +141,12 @@ func (s *Sink) Write(p []byte) (int, error) {
 // derives from it. Its bytes are copied.
 func (s *Sink) publish(line []byte) {
 	if len(line) == 0 {
+		return
+	}
+	if bytes.HasPrefix(line, progressPrefix) {
+		for p := range s.parts {
+			s.PublishKeyed(nil, line, int32(p))
+		}
 		return
 	}
 	s.PublishKeyed(Key(line, s.sensor), line, -1)

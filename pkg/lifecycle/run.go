@@ -34,6 +34,9 @@ type Config struct {
 	StateEvery time.Duration
 	StatsEvery time.Duration
 	Metrics    *metrics.Metrics // fed about once a second when set
+	// Fleet: write what a fleet collector needs too (sightings, progress;
+	// see output.Writer.SetFleet). Engine.Sightings sets how often.
+	Fleet bool
 }
 
 // liveGrace is how late a live packet may arrive: windows close this long
@@ -57,6 +60,7 @@ type Run struct {
 func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	w := output.NewWriter(out, cfg.SensorID)
 	w.CountDrivers(out)
+	w.SetFleet(cfg.Fleet)
 	ecfg := cfg.Engine
 	ecfg.DropWhenFull = cfg.Live // a capture must not wait; a file can
 	eng, err := engine.New(ecfg, w)

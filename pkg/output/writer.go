@@ -27,6 +27,7 @@ type Writer struct {
 	// counted are the counted drivers (Kafka) whose counters every stats
 	// record carries; none by default.
 	counted []Counted
+	fleet   bool // write the fleet's records too (see SetFleet)
 }
 
 // CountDrivers has every stats record carry the counters of the counted
@@ -138,6 +139,9 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	w.finish()
+	if w.fleet {
+		w.progress(r)
+	}
 }
 
 // Growth writes a `growth` record: the verdict after the window r.

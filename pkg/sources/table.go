@@ -14,6 +14,10 @@ type Config struct {
 	TopSources       int   // length of the busiest-sources list
 	ScannerTargets   int   // our host is a scanner at this many destinations (0: never)
 	HomeNet          []netip.Prefix
+	// Refresh (ns, a multiple of Window; 0: off) has a known source's
+	// first SYN in each refresh period make a Sighting event, for a fleet
+	// collector that must know the source is still active.
+	Refresh int64
 }
 
 // Counts are a table's share of a window's counts.
@@ -44,6 +48,7 @@ const (
 	NoEvent   EventKind = iota
 	NewSource           // the source's first SYN in the lookback
 	Scanner             // one of our own hosts reached ScannerTargets destinations
+	Sighting            // a known source's first SYN in a refresh period (Config.Refresh)
 )
 
 // Event is what a SYN made of its source, when anything.
@@ -55,6 +60,11 @@ type Event struct {
 	T       int64
 	Syns    uint32 // a scanner's SYNs in this episode
 	Targets int32  // a scanner's estimated destinations
+	// Sighted: the SYN of a Scanner event was also the source's first in
+	// its refresh period, so it is a sighting too; Prev is then (and for
+	// a Sighting) the source's previous SYN.
+	Sighted bool
+	Prev    int64
 }
 
 // Table is one shard's sources and prefixes. It is owned by one goroutine.
@@ -62,7 +72,8 @@ type Table struct {
 	cfg      *Config
 	lookback int64 // cfg's, kept beside the tables: read for every SYN
 	window   int64
-	cap      int // sources (and prefixes) it may remember
+	refresh  int64 // cfg's Refresh
+	cap      int   // sources (and prefixes) it may remember
 	cur, old *gen
 	drop     *gen // a dropped generation being offered to the top list
 	dropCur  [2]srctable.Cursor
@@ -81,6 +92,7 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 		cfg:      cfg,
 		lookback: cfg.Lookback,
 		window:   cfg.Window,
+		refresh:  cfg.Refresh,
 		cap:      capacity,
 		heavy:    map[Addr]uint32{},
 		cur:      newGen(start, 1024),
@@ -126,6 +138,7 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		if lastAbs < FloorTo(ts, t.window) {
 			t.win.Active++
 		}
+		sighted := t.refresh != 0 && lastAbs < FloorTo(ts, t.refresh)
 		if g != t.cur {
 			v = t.move(s, v, g)
 		}
@@ -142,9 +155,13 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 			if n >= t.cfg.ScannerTargets {
 				v.bits |= reportedBit
 				*ev = Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
-					Syns: t.syns(SrcOf(s), *v), Targets: int32(n)}
+					Syns: t.syns(SrcOf(s), *v), Targets: int32(n), Sighted: sighted, Prev: lastAbs}
 				return true
 			}
+		}
+		if sighted {
+			*ev = Event{Kind: Sighting, Prev: lastAbs}
+			return true
 		}
 		return false
 	}
