@@ -87,7 +87,9 @@ func NewSink(ctx context.Context, cfg Config, sensor string) (*Sink, error) {
 		// bounds are set above it so Produce never blocks the capture.
 		kgo.MaxBufferedBytes(int(2*cfg.Buffer)),
 		kgo.MaxBufferedRecords(1<<24),
-		kgo.RecordRetries(0), // 0 with no delivery timeout: retry until delivered
+		// No RecordRetries and no RecordDeliveryTimeout: franz-go's
+		// defaults retry a record until it is delivered (RecordRetries(0)
+		// would mean no retry at all: an outage failed records).
 		kgo.UnknownTopicRetries(-1),
 	)
 	cl, err := kgo.NewClient(opts...)

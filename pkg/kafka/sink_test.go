@@ -186,7 +186,7 @@ func TestSinkOutageSpools(t *testing.T) {
 	t.Logf("outage %v: %d records written in %v, %d spooled (%d bytes at most); all delivered %v after the broker came back",
 		outage, n, writing.Round(time.Millisecond), spooled.Spooled, spooled.SpoolBytes, time.Since(reopened).Round(time.Millisecond))
 	if cn.Delivered != uint64(n) || cn.Dropped != 0 || cn.Failed != 0 || cn.SpoolBytes != 0 {
-		t.Errorf("counts %+v, %d written", cn, n)
+		t.Errorf("counts %+v, %d written; last error %q", cn, n, s.LastError())
 	}
 	checkOrder(t, consumeAll(t, c.ListenAddrs(), n))
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
