@@ -324,3 +324,7 @@ func (s *Sink) Close() error {
 	}
 	return nil
 }
+
+// Flush waits until every record handed to the producer so far is
+// acknowledged (or ctx-less: until it is; tests and a clean stop use it).
+func (s *Sink) Flush() error { return s.cl.Flush(context.Background()) }

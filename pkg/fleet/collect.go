@@ -1,0 +1,340 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/kafka"
+	"github.com/synscope/synscope/pkg/output"
+)
+
+// Config is a collector's configuration.
+type Config struct {
+	Kafka            kafka.Config // brokers, the sensors' topic, TLS, SASL
+	Group            string       // the consumer group the collectors share
+	Window, Lookback time.Duration
+	MaxLag           time.Duration  // a sensor behind the others and not heard from for this long (wall clock) is not waited for
+	Once             bool           // read the topic to its end as it stands at start, write, exit
+	Growth           *growth.Config // nil: no verdicts
+	// Log tells the operator what the collector did (assignments,
+	// checkpoints); nil logs nothing.
+	Log func(msg string, fields ...any)
+}
+
+// Topics beside the sensors' topic T: T-partials (one partition) carries
+// every partition's partial counts to the combiner; T-state (one
+// partition, compacted) keeps the combiner's checkpoint.
+func partialsTopic(t string) string { return t + "-partials" }
+func stateTopic(t string) string    { return t + "-state" }
+
+// Stats are a collector's counters, written in its `collect_stats` record.
+type Stats struct {
+	Records, Bad, Late, Partials, Dupes, Windows uint64
+}
+
+// Collector is one member of the collectors' consumer group.
+type Collector struct {
+	cfg   Config
+	w     *output.Writer
+	cl    *kgo.Client
+	n     int // partitions of the sensors' topic
+	mu    sync.Mutex
+	parts map[int32]*part
+	comb  *combiner // set while this member owns the partials partition
+	st    Stats
+	rec   rec
+}
+
+// New connects (waiting at most Kafka.StartTimeout for a broker), checks the
+// topic and creates the collectors' own topics when they are missing.
+func New(ctx context.Context, cfg Config, w *output.Writer) (*Collector, error) {
+	if cfg.Group == "" {
+		cfg.Group = "synscope-collect"
+	}
+	if cfg.MaxLag <= 0 {
+		cfg.MaxLag = 2 * cfg.Window // a live sensor is heard from once a window
+	}
+	opts, err := cfg.Kafka.ClientOpts()
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{cfg: cfg, w: w, parts: map[int32]*part{}}
+	admin, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	defer admin.Close()
+	if err := kafka.Ping(ctx, admin, &cfg.Kafka); err != nil {
+		return nil, err
+	}
+	if c.n, err = kafka.Partitions(ctx, admin, cfg.Kafka.Topic); err != nil {
+		return nil, err
+	}
+	if !cfg.Once {
+		if err := ensureTopics(ctx, admin, cfg.Kafka.Topic); err != nil {
+			return nil, err
+		}
+	}
+	t := cfg.Kafka.Topic
+	if cfg.Once {
+		// One collector reads every partition itself: no group.
+		opts = append(opts, kgo.ConsumeTopics(t), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	} else {
+		opts = append(opts, c.groupOpts()...)
+	}
+	if c.cl, err = kgo.NewClient(opts...); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Collector) groupOpts() []kgo.Opt {
+	t := c.cfg.Kafka.Topic
+	return []kgo.Opt{
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.ConsumeTopics(t, partialsTopic(t)),
+		// Offsets are never committed: a partition's state is rebuilt by
+		// replaying it from its start (docs/fleet.md says why and what
+		// that costs), and the combiner skips partials it has seen.
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(c.assigned),
+		kgo.OnPartitionsRevoked(c.revoked),
+		kgo.OnPartitionsLost(c.revoked),
+		kgo.DefaultProduceTopic(partialsTopic(t)),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	}
+}
+
+func (c *Collector) log(msg string, fields ...any) {
+	if c.cfg.Log != nil {
+		c.cfg.Log(msg, fields...)
+	}
+}
+
+func (c *Collector) newPart(id int32) *part {
+	return newPart(int(id), c.n, int64(c.cfg.Window), int64(c.cfg.Lookback), int64(c.cfg.MaxLag))
+}
+
+func (c *Collector) newCombiner(done int64) (*combiner, error) {
+	var g *growth.Classifier
+	if c.cfg.Growth != nil {
+		var err error
+		if g, err = growth.New(*c.cfg.Growth, c.cfg.Window); err != nil {
+			return nil, err
+		}
+	}
+	return newCombiner(c.w, int64(c.cfg.Lookback), g, done), nil
+}
+
+// assigned starts fresh state for every partition this member now owns;
+// the partition is replayed from its start.
+func (c *Collector) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for topic, ps := range m {
+		for _, p := range ps {
+			if topic == c.cfg.Kafka.Topic {
+				c.parts[p] = c.newPart(p)
+				continue
+			}
+			done, err := c.loadCheckpoint(context.Background()) // not the callback's: it ends with the group session
+			if err != nil {
+				c.log("combiner checkpoint unreadable; writing every window again", "error", err.Error())
+			}
+			if c.comb, err = c.newCombiner(done); err != nil {
+				c.log("growth classifier", "error", err.Error())
+			}
+			c.log("combining the fleet's windows", "after", time.Unix(0, done).UTC().Format(time.RFC3339))
+		}
+	}
+	c.log("partitions assigned", "partitions", fmt.Sprint(m))
+}
+
+// Owned is how many partitions this member owns now (the sensors' and the
+// partials'), for tests and logs.
+func (c *Collector) Owned() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.parts)
+	if c.comb != nil {
+		n++
+	}
+	return n
+}
+
+// revoked forgets the partitions this member no longer owns; their new
+// owner replays them.
+func (c *Collector) revoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for topic, ps := range m {
+		for _, p := range ps {
+			if topic == c.cfg.Kafka.Topic {
+				delete(c.parts, p)
+			} else {
+				c.comb = nil
+			}
+		}
+	}
+	c.log("partitions revoked", "partitions", fmt.Sprint(m))
+}
+
+// Run consumes until ctx is done (or, with Once, until the topic's end as
+// it stood at start), then writes its stats record. With Once one
+// collector owns every partition and combines them itself.
+func (c *Collector) Run(ctx context.Context) (Stats, error) {
+	defer func() {
+		// Partials and checkpoints still buffered go out first (bounded:
+		// a collector stopped while the brokers are gone does not hang).
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := c.cl.Flush(fctx); err != nil {
+			c.log("partials or checkpoint not flushed at the end", "error", err.Error())
+		}
+		cancel()
+		// A poll blocks rebalances until allowed; leaving the group is one.
+		c.cl.AllowRebalance()
+		c.cl.Close()
+	}()
+	var ends map[int32]int64
+	if c.cfg.Once {
+		var err error
+		if ends, err = endOffsets(ctx, c.cl, c.cfg.Kafka.Topic, c.n); err != nil {
+			return c.st, err
+		}
+		if c.comb, err = c.newCombiner(0); err != nil {
+			return c.st, err
+		}
+		for p := range c.n {
+			c.parts[int32(p)] = c.newPart(int32(p))
+		}
+	}
+	next := map[int32]int64{}
+	for {
+		if c.cfg.Once && reached(next, ends) {
+			break
+		}
+		f := c.cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		for _, fe := range f.Errors() {
+			if !errors.Is(fe.Err, context.Canceled) {
+				c.log("fetch", "topic", fe.Topic, "partition", int(fe.Partition), "error", fe.Err.Error())
+			}
+		}
+		c.mu.Lock()
+		f.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if fp.Topic == c.cfg.Kafka.Topic {
+				c.partition(ctx, fp, next, ends)
+			} else {
+				c.partials(fp)
+			}
+		})
+		c.mu.Unlock()
+		c.cl.AllowRebalance()
+		if err := c.w.Flush(); err != nil {
+			return c.st, err
+		}
+	}
+	if c.cfg.Once {
+		for p := range c.n {
+			pt := c.parts[int32(p)]
+			pt.close(pt.closable(true), c.comb.add)
+		}
+		c.st.Windows = c.comb.written
+	}
+	c.w.CollectStats(&output.CollectStats{Records: c.st.Records, Bad: c.st.Bad, Late: c.st.Late,
+		Partials: c.st.Partials, Dupes: c.st.Dupes, Windows: c.st.Windows})
+	return c.st, c.w.Flush()
+}
+
+// partition feeds one fetch of a sensors' partition to its state and closes
+// the windows it may: only once the partition is read to its end as the
+// fetch saw it (so that a topic written by sensors one after the other is
+// read whole before any window closes).
+func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, next, ends map[int32]int64) {
+	pt := c.parts[fp.Partition]
+	if pt == nil {
+		return // revoked meanwhile
+	}
+	var last int64 = -1
+	for _, r := range fp.Records {
+		if ends != nil && r.Offset >= ends[fp.Partition] {
+			break // written after --once started
+		}
+		c.st.Records++
+		last = r.Offset
+		if err := parse(r.Value, &c.rec); err != nil {
+			c.st.Bad++
+			continue
+		}
+		if c.rec.kind == kindOther {
+			continue
+		}
+		if !pt.add(&c.rec) {
+			c.st.Late++
+		}
+	}
+	if last >= 0 {
+		next[fp.Partition] = last + 1
+	}
+	if c.cfg.Once && fp.HighWatermark > 0 {
+		next[fp.Partition] = max(next[fp.Partition], min(fp.HighWatermark, ends[fp.Partition]))
+	}
+	if c.cfg.Once || last+1 < fp.HighWatermark {
+		return // --once closes at the end; else not caught up yet
+	}
+	pt.close(pt.closable(false), func(pa *Partial) { c.publish(ctx, pa) })
+}
+
+// publish sends a partial to the combiner's topic, keyed by window and
+// partition (the combiner skips one it has).
+func (c *Collector) publish(ctx context.Context, pa *Partial) {
+	if c.cfg.Once {
+		c.comb.add(pa)
+		return
+	}
+	b, _ := json.Marshal(pa)
+	c.st.Partials++
+	key := strconv.FormatInt(pa.Start, 10) + "/" + strconv.Itoa(pa.Partition)
+	c.cl.Produce(ctx, &kgo.Record{Key: []byte(key), Value: b, Partition: 0}, func(_ *kgo.Record, err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.log("partial not published", "error", err.Error())
+		}
+	})
+}
+
+// partials feeds the combiner, when this member owns it.
+func (c *Collector) partials(fp kgo.FetchTopicPartition) {
+	if c.comb == nil {
+		return
+	}
+	before := c.comb.written
+	for _, r := range fp.Records {
+		var pa Partial
+		if err := json.Unmarshal(r.Value, &pa); err != nil || pa.Partitions != c.n || pa.End <= pa.Start {
+			c.st.Bad++
+			continue
+		}
+		c.comb.add(&pa)
+	}
+	c.st.Dupes = c.comb.dupes
+	c.st.Windows = c.comb.written
+	if c.comb.written != before {
+		// The windows are out: flush them, then checkpoint (a crash in
+		// between writes the last window again after a restart).
+		if err := c.w.Flush(); err == nil {
+			c.saveCheckpoint(c.comb.next)
+		}
+	}
+}
