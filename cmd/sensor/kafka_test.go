@@ -132,3 +132,66 @@ func TestKafkaSettingsRefused(t *testing.T) {
 		}
 	}
 }
+
+// sensor collect --once on a topic one sensor published the demo to: the
+// fleet's windows are that sensor's (syn_packets, active_sources,
+// new_sources), and records on the topic that are not the sensor's JSON
+// are skipped and counted, never a crash.
+func TestCollectOnce(t *testing.T) {
+	c := kafkaCluster(t, 3)
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	own, stderr, code := sensor(t, "-r", demo, "--sensor-id", "s1", "--log-level", "error", "--kafka-brokers", brokers)
+	if code != exitOK {
+		t.Fatalf("sensor: exit %d: %s", code, stderr)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"not json", `{"event_type":"source","sensor":"x"}`, `{"event_type":"sighting","sensor":"s9","src_ip":"nope","ts":"x","window_start":"y"}`, "\x00\xff{", `{"event_type":"progress","sensor":"s9","window_start":"2009-01-10T00:05:00Z","window_end":"2009-01-10T00:00:00Z"}`} {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte(bad)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+	out, stderr, code := sensor(t, "collect", "--kafka-brokers", brokers, "--once", "--log-level", "error")
+	if code != exitOK {
+		t.Fatalf("collect: exit %d: %s", code, stderr)
+	}
+	fleetRecs := records(t, out)
+	mine := ofType(records(t, own), "window")
+	theirs := ofType(fleetRecs, "window")
+	if len(theirs) != len(mine) || len(mine) == 0 {
+		t.Fatalf("%d fleet windows, %d of the sensor", len(theirs), len(mine))
+	}
+	for i := range mine {
+		for _, k := range []string{"window_start", "syn_packets", "active_sources", "new_sources"} {
+			if mine[i][k] != theirs[i][k] {
+				t.Errorf("window %d: %s %v, the sensor's %v", i, k, theirs[i][k], mine[i][k])
+			}
+		}
+		if theirs[i]["sensor"] != "fleet" {
+			t.Errorf("sensor %v", theirs[i]["sensor"])
+		}
+	}
+	st := ofType(fleetRecs, "collect_stats")
+	if len(st) != 1 || st[0]["bad_records"] != 5.0 {
+		t.Errorf("collect_stats %v", st)
+	}
+	if len(ofType(fleetRecs, "fleet")) != len(mine) || len(ofType(fleetRecs, "growth")) != len(mine) {
+		t.Errorf("fleet and growth records: %d, %d", len(ofType(fleetRecs, "fleet")), len(ofType(fleetRecs, "growth")))
+	}
+	checkDocumented(t, fleetRecs)
+}
+
+// An unreachable broker at the collector's start: exit 1 after
+// --kafka-timeout, with the reason.
+func TestCollectUnreachable(t *testing.T) {
+	_, stderr, code := sensor(t, "collect", "--kafka-brokers", "127.0.0.1:1", "--kafka-timeout", "500ms", "--once")
+	if code != exitFatal || !strings.Contains(stderr, "no broker of 127.0.0.1:1 answered") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := sensor(t, "collect"); code != exitUsage || !strings.Contains(stderr, "kafka-brokers") {
+		t.Errorf("no brokers: exit %d: %s", code, stderr)
+	}
+}

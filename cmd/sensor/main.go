@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runHelp(args[1:], stdout, stderr)
 		case "completion":
 			return runCompletion(args[1:], stdout, stderr)
+		case "collect":
+			return runCollect(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := config.Load(args)

@@ -21,8 +21,10 @@ Usage:
   sensor -r -                             read one capture from standard input
   sensor report [-o FILE] JSONL...        draw the records: an HTML page, or one chart as SVG or PNG
                                           (sensor help report)
+  sensor collect --kafka-brokers H:P ...  the fleet's windows from sensors publishing to Kafka
+                                          (sensor help collect)
   sensor completion bash|zsh|fish         a shell completion script (sensor help completion)
-  sensor help [report|completion]         this help, or a subcommand's
+  sensor help [report|collect|completion] this help, or a subcommand's
 
 Examples:
   sensor -r capture.pcap                          new sources to 445/tcp, 5-minute windows, 24 h lookback

@@ -56,12 +56,14 @@ func (c *combiner) add(pa *Partial) {
 	cw.Active += pa.Active
 	cw.New += pa.New
 	cw.SynPackets += pa.SynPackets
+	cw.Flood += pa.Flood
 	cw.Late += pa.Late
 	for s, v := range pa.Sensors {
 		x := cw.Sensors[s]
 		x.SynPackets += v.SynPackets
 		x.ActiveSources += v.ActiveSources
 		x.NewSources += v.NewSources
+		x.FloodSources += v.FloodSources
 		cw.Sensors[s] = x
 	}
 	for _, s := range pa.Silent {
@@ -110,9 +112,12 @@ func (c *combiner) write(cw *combined) {
 		c.first = cw.Start
 	}
 	wr := engine.WindowRecord{Start: cw.Start, End: cw.End, SynPackets: cw.SynPackets, ActiveSources: cw.Active,
-		NewSources: cw.New, Exposure: 1, Warmup: cw.Start < c.first+c.lookback}
+		NewSources: cw.New, Exposure: 1, Warmup: cw.Start < c.first+c.lookback, FloodSources: min(cw.Flood, cw.New)}
 	if c.growth != nil {
-		c.verdict = c.growth.Add(growth.Window{Start: wr.Start, End: wr.End, New: float64(wr.NewSources), Exposure: 1, Warmup: wr.Warmup})
+		// Floods are taken out, as one sensor does: the sensors' own
+		// flood counts, added (a spoofed address seen by two sensors
+		// counts twice, so this takes out at least the flood).
+		c.verdict = c.growth.Add(growth.Window{Start: wr.Start, End: wr.End, New: float64(wr.NewSources - wr.FloodSources), Exposure: 1, Warmup: wr.Warmup})
 	}
 	if cw.End <= c.done {
 		return // written before the restart
@@ -128,7 +133,7 @@ func (c *combiner) write(cw *combined) {
 func sensorList(m map[string]Counts) []output.FleetSensor {
 	out := make([]output.FleetSensor, 0, len(m))
 	for id, v := range m {
-		out = append(out, output.FleetSensor{ID: id, SynPackets: v.SynPackets, ActiveSources: v.ActiveSources, NewSources: v.NewSources})
+		out = append(out, output.FleetSensor{ID: id, SynPackets: v.SynPackets, ActiveSources: v.ActiveSources, NewSources: v.NewSources, FloodSources: v.FloodSources})
 	}
 	slices.SortFunc(out, func(a, b output.FleetSensor) int {
 		if a.ID < b.ID {

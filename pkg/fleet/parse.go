@@ -26,6 +26,7 @@ type rec struct {
 	windowEnd            int64 // progress
 	prev                 int64 // prev_seen or prev_last_seen; 0 when none
 	syns, active, newSrc uint64
+	flood                uint64 // flood_new_sources; absent in older records
 }
 
 var errBad = errors.New("not a synscope record")
@@ -77,6 +78,7 @@ func parse(b []byte, r *rec) error {
 		if !ok1 || !ok2 || !ok3 {
 			return errBad
 		}
+		r.flood, _ = num(b, `"flood_new_sources":`)
 		return nil
 	}
 	ip, ok := str(b, `"src_ip":"`)

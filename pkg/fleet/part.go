@@ -11,6 +11,7 @@ type Counts struct {
 	SynPackets    uint64 `json:"syn_packets"`
 	ActiveSources uint64 `json:"active_sources"`
 	NewSources    uint64 `json:"new_sources"`
+	FloodSources  uint64 `json:"flood_new_sources"`
 }
 
 // Partial is one partition's share of a window: the sources it owns that
@@ -25,6 +26,7 @@ type Partial struct {
 	Active     uint64            `json:"active_sources"`
 	New        uint64            `json:"new_sources"`
 	SynPackets uint64            `json:"syn_packets"`
+	Flood      uint64            `json:"flood_new_sources"` // the sensors' own, added
 	Sensors    map[string]Counts `json:"sensors,omitempty"`
 	Silent     []string          `json:"silent,omitempty"` // sensors not waited for
 	Late       uint64            `json:"late_records"`     // records for windows already closed
@@ -116,6 +118,7 @@ func (p *part) add(r *rec) bool {
 			c.SynPackets += r.syns
 			c.ActiveSources += r.active
 			c.NewSources += r.newSrc
+			c.FloodSources += r.flood
 			w.sensors[r.sensor] = c
 		}
 	case kindSource, kindSighting:
@@ -202,6 +205,7 @@ func (p *part) count(w *winBuf, pa *Partial) {
 	pa.Sensors = w.sensors
 	for _, c := range w.sensors {
 		pa.SynPackets += c.SynPackets
+		pa.Flood += c.FloodSources
 	}
 }
 

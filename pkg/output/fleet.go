@@ -39,6 +39,7 @@ func (w *Writer) progress(r *engine.WindowRecord) {
 	o.uint("syn_packets", r.SynPackets)
 	o.uint("active_sources", r.ActiveSources)
 	o.uint("new_sources", r.NewSources)
+	o.uint("flood_new_sources", r.FloodSources)
 	o.bool("warmup", r.Warmup)
 	w.finish()
 }
@@ -57,6 +58,7 @@ type FleetWindow struct {
 type FleetSensor struct {
 	ID                                    string
 	SynPackets, ActiveSources, NewSources uint64
+	FloodSources                          uint64
 }
 
 // Fleet writes a `fleet` record after a fleet `window` record.
@@ -71,6 +73,7 @@ func (w *Writer) Fleet(f *FleetWindow) {
 		o.uint("syn_packets", s.SynPackets)
 		o.uint("active_sources", s.ActiveSources)
 		o.uint("new_sources", s.NewSources)
+		o.uint("flood_new_sources", s.FloodSources)
 		o.close()
 	}
 	o.closeArray()
