@@ -5,15 +5,19 @@ import (
 	"sync"
 )
 
-// gate is a broker's listener that a test can shut (every connection
-// closed, new ones closed at once) and open again: a broker unreachable for
-// a while, at the same address, as the clients see it. kfake takes it
+// gate is a broker's listener that a test can shut and open again: a
+// broker unreachable for a while behind a network that drops its packets.
+// Shut, it closes every connection it handed over, and holds new ones
+// without an answer (a blackhole: the clients time out) until it opens.
+// (A connection closed at once would look to franz-go like a TLS mismatch,
+// which it does not retry: not what an outage looks like.) kfake takes it
 // through kfake.ListenFn.
 type gate struct {
 	net.Listener
 	mu    sync.Mutex
 	shut  bool
 	conns []net.Conn
+	held  []net.Conn
 }
 
 func (g *gate) listen(network, addr string) (net.Listener, error) {
@@ -33,8 +37,8 @@ func (g *gate) Accept() (net.Conn, error) {
 		}
 		g.mu.Lock()
 		if g.shut {
+			g.held = append(g.held, c)
 			g.mu.Unlock()
-			c.Close()
 			continue
 		}
 		g.conns = append(g.conns, c)
@@ -57,5 +61,9 @@ func (g *gate) close() {
 func (g *gate) open() {
 	g.mu.Lock()
 	g.shut = false
+	for _, c := range g.held {
+		c.Close()
+	}
+	g.held = nil
 	g.mu.Unlock()
 }

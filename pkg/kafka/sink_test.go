@@ -244,3 +244,44 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// The broker process restarts (its log kept on disk, the same port) in
+// the middle of a run: the sink reconnects and delivers everything, in
+// order, nothing dropped.
+func TestSinkBrokerRestart(t *testing.T) {
+	data := t.TempDir()
+	start := func(port int) *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(data), kfake.SeedTopics(3, "synscope"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := start(0)
+	addrs := c.ListenAddrs()
+	var port int
+	fmt.Sscanf(addrs[0][strings.LastIndex(addrs[0], ":")+1:], "%d", &port)
+	s, err := NewSink(context.Background(), Config{Brokers: addrs, Buffer: 64 << 10, SpoolDir: t.TempDir()}, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; n < 2000; n++ {
+		s.Write([]byte(line(n) + "\n"))
+	}
+	s.Flush()
+	c.Close() // the broker goes away: connections refused
+	for ; n < 6000; n++ {
+		s.Write([]byte(line(n) + "\n"))
+	}
+	time.Sleep(200 * time.Millisecond)
+	c = start(port) // and comes back with its log
+	defer c.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cn := s.Counts(); cn.Delivered != uint64(n) || cn.Dropped != 0 || cn.Failed != 0 {
+		t.Errorf("counts %+v; last error %q", cn, s.LastError())
+	}
+	checkOrder(t, consumeAll(t, c.ListenAddrs(), n))
+}
