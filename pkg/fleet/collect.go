@@ -288,9 +288,6 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 	if last >= 0 {
 		next[fp.Partition] = last + 1
 	}
-	if c.cfg.Once && fp.HighWatermark > 0 {
-		next[fp.Partition] = max(next[fp.Partition], min(fp.HighWatermark, ends[fp.Partition]))
-	}
 	if c.cfg.Once || last+1 < fp.HighWatermark {
 		return // --once closes at the end; else not caught up yet
 	}
