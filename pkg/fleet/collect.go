@@ -48,7 +48,8 @@ type Collector struct {
 	n     int // partitions of the sensors' topic
 	mu    sync.Mutex
 	parts map[int32]*part
-	comb  *combiner // set while this member owns the partials partition
+	seek  map[int32]int64 // restored partitions to resume at their snapshot's offset
+	comb  *combiner       // set while this member owns the partials partition
 	st    Stats
 	rec   rec
 }
@@ -66,7 +67,7 @@ func New(ctx context.Context, cfg Config, w *output.Writer) (*Collector, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := &Collector{cfg: cfg, w: w, parts: map[int32]*part{}}
+	c := &Collector{cfg: cfg, w: w, parts: map[int32]*part{}, seek: map[int32]int64{}}
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
@@ -141,16 +142,31 @@ func (c *Collector) newCombiner(done int64) (*combiner, error) {
 func (c *Collector) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Not the callback's context: it ends with the group session.
+	state, err := c.readState(context.Background())
+	if err != nil {
+		c.log("state topic unreadable; replaying the partitions and writing every window again", "error", err.Error())
+	}
 	for topic, ps := range m {
 		for _, p := range ps {
 			if topic == c.cfg.Kafka.Topic {
-				c.parts[p] = c.newPart(p)
+				pt := c.newPart(p)
+				c.parts[p] = pt
+				s, err := loadSnapshot(state, int(p))
+				if err == nil && s != nil {
+					err = pt.restore(s)
+				}
+				switch {
+				case err != nil:
+					c.log("snapshot unusable; replaying the partition", "partition", int(p), "error", err.Error())
+					c.parts[p] = c.newPart(p)
+				case s != nil:
+					c.seek[p] = s.Offset
+					c.log("partition resumed from its snapshot", "partition", int(p), "offset", s.Offset)
+				}
 				continue
 			}
-			done, err := c.loadCheckpoint(context.Background()) // not the callback's: it ends with the group session
-			if err != nil {
-				c.log("combiner checkpoint unreadable; writing every window again", "error", err.Error())
-			}
+			done := checkpoint(state)
 			if c.comb, err = c.newCombiner(done); err != nil {
 				c.log("growth classifier", "error", err.Error())
 			}
@@ -233,6 +249,16 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 			}
 		}
 		c.mu.Lock()
+		if len(c.seek) > 0 {
+			// From the polling goroutine, rebalances blocked: where
+			// franz-go wants SetOffsets.
+			off := map[int32]kgo.EpochOffset{}
+			for p, o := range c.seek {
+				off[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+			}
+			c.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{c.cfg.Kafka.Topic: off})
+			clear(c.seek)
+		}
 		f.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if fp.Topic == c.cfg.Kafka.Topic {
 				c.partition(ctx, fp, next, ends)
@@ -272,6 +298,9 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 		if ends != nil && r.Offset >= ends[fp.Partition] {
 			break // written after --once started
 		}
+		if r.Offset < pt.minOffset {
+			continue // in the snapshot it was restored from
+		}
 		c.st.Records++
 		last = r.Offset
 		if err := parse(r.Value, &c.rec); err != nil {
@@ -287,11 +316,22 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 	}
 	if last >= 0 {
 		next[fp.Partition] = last + 1
+		pt.next = last + 1
 	}
 	if c.cfg.Once || last+1 < fp.HighWatermark {
 		return // --once closes at the end; else not caught up yet
 	}
 	pt.close(pt.closable(false), func(pa *Partial) { c.publish(ctx, pa) })
+	if pt.closed-pt.saved >= snapEvery*int64(c.cfg.Window) {
+		// The partials of the windows in the snapshot must be in the
+		// partials topic before the snapshot says they are done.
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.cl.Flush(fctx)
+		cancel()
+		if err == nil {
+			c.saveSnapshot(pt, pt.next)
+		}
+	}
 }
 
 // publish sends a partial to the combiner's topic, keyed by window and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -251,7 +252,12 @@ func liveCollector(t *testing.T, ctx context.Context, brokers []string, file str
 	w := output.NewWriter(f, "fleet")
 	cfg := collectConfig(brokers, false)
 	name := filepath.Base(file)
-	cfg.Log = func(msg string, fields ...any) { t.Logf("%s: %s %v", name, msg, fields) }
+	cfg.Log = func(msg string, fields ...any) {
+		if msg == "partition resumed from its snapshot" {
+			resumed.Add(1)
+		}
+		t.Logf("%s: %s %v", name, msg, fields)
+	}
 	col, err := New(ctx, cfg, w)
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +269,9 @@ func liveCollector(t *testing.T, ctx context.Context, brokers []string, file str
 	}()
 	return col, done
 }
+
+// resumed counts partitions restored from a snapshot (not replayed).
+var resumed atomic.Int64
 
 // waitShared waits until every collector owns a partition: the group has
 // rebalanced over all of them.
@@ -350,6 +359,9 @@ func TestFleetTwoCollectorsAndARestart(t *testing.T) {
 	stopB()
 	<-doneA2
 	<-doneB
+	if resumed.Load() == 0 {
+		t.Errorf("no partition resumed from a snapshot after the rebalances")
+	}
 	outs := readAll(t, a, b)
 	t.Logf("windows written: %d by a, %d by b", len(fleetWindows(t, outs[0])), len(fleetWindows(t, outs[1])))
 	compare(t, fleetWindows(t, outs...), want)

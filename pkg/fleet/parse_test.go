@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"net/netip"
 	"testing"
 )
 
@@ -70,5 +71,46 @@ func TestSilentSensorReported(t *testing.T) {
 	p.close(p.closable(false), emit)
 	if last := got[len(got)-1]; len(last.Silent) != 0 || last.Late != 1 {
 		t.Errorf("after b came back: silent %v, late %d", last.Silent, last.Late)
+	}
+}
+
+// A partition restored from its snapshot closes the next windows exactly
+// as the partition that went on would.
+func TestSnapshotRoundTrip(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	feed := func(p *part, from, to int) {
+		for w := from; w < to; w++ {
+			ws := base + int64(w)*300e9
+			for i := range 5 {
+				src := netip.AddrFrom4([4]byte{10, 0, byte(w % 3), byte(i)})
+				p.add(&rec{kind: kindSighting, sensor: "a", src: src, ts: ws + int64(i)*1e9, windowStart: ws, prev: ws - 400e9})
+			}
+			p.add(&rec{kind: kindProgress, sensor: "a", windowStart: ws, windowEnd: ws + 300e9, syns: 5})
+		}
+	}
+	run := func(p *part) []Partial {
+		var out []Partial
+		p.close(p.closable(false), func(pa *Partial) { out = append(out, *pa) })
+		return out
+	}
+	a := newPart(0, 1, 300e9, 3600e9, 60e9)
+	feed(a, 0, 10)
+	run(a)
+	feed(a, 10, 11) // a window in progress goes into the snapshot too
+	s := a.snapshot(42)
+	b := newPart(0, 1, 300e9, 3600e9, 60e9)
+	if err := b.restore(s); err != nil || b.next != 42 {
+		t.Fatal(err, b.next)
+	}
+	feed(a, 11, 20)
+	feed(b, 11, 20)
+	pa, pb := run(a), run(b)
+	if len(pa) != 10 || len(pa) != len(pb) {
+		t.Fatalf("%d and %d windows", len(pa), len(pb))
+	}
+	for i := range pa {
+		if pa[i].Active != pb[i].Active || pa[i].New != pb[i].New || pa[i].SynPackets != pb[i].SynPackets {
+			t.Errorf("window %d: %+v went on, %+v restored", i, pa[i], pb[i])
+		}
 	}
 }

@@ -64,6 +64,10 @@ type part struct {
 	late             uint64
 	swept            int64
 	now              func() int64 // the wall clock, ns
+	slot             int          // the snapshot slot written last
+	saved            int64        // closed as of the last snapshot
+	minOffset        int64        // records before it are in the restored snapshot
+	next             int64        // the offset of the next record to read
 }
 
 func newPart(id, n int, window, lookback, maxLag int64) *part {

@@ -84,41 +84,43 @@ func reached(next, ends map[int32]int64) bool {
 
 const checkpointKey = "combiner"
 
-// loadCheckpoint reads the combiner's latest checkpoint: the end of the
-// last fleet window written (0 when there is none).
-func (c *Collector) loadCheckpoint(ctx context.Context) (int64, error) {
+// readState reads the state topic to its end: the latest value of every
+// key (the combiner's checkpoint, the partitions' snapshots).
+func (c *Collector) readState(ctx context.Context) (map[string][]byte, error) {
 	opts, err := c.cfg.Kafka.ClientOpts()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	topic := stateTopic(c.cfg.Kafka.Topic)
 	cl, err := kgo.NewClient(append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))...)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer cl.Close()
 	ends, err := endOffsets(ctx, cl, topic, 1)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var done int64
+	state := map[string][]byte{}
 	for next := int64(0); next < ends[0]; {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		f := cl.PollFetches(pctx)
 		cancel()
 		if errors.Is(pctx.Err(), context.DeadlineExceeded) {
-			return done, fmt.Errorf("kafka: read %s: timed out at offset %d of %d", topic, next, ends[0])
+			return state, fmt.Errorf("kafka: read %s: timed out at offset %d of %d", topic, next, ends[0])
 		}
 		f.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1
-			if string(r.Key) == checkpointKey {
-				if v, err := strconv.ParseInt(string(r.Value), 10, 64); err == nil {
-					done = v
-				}
-			}
+			state[string(r.Key)] = r.Value
 		})
 	}
-	return done, nil
+	return state, nil
+}
+
+// checkpoint is the combiner's: the end of the last fleet window written.
+func checkpoint(state map[string][]byte) int64 {
+	v, _ := strconv.ParseInt(string(state[checkpointKey]), 10, 64)
+	return v
 }
 
 // saveCheckpoint records that the fleet's windows up to end are written.
