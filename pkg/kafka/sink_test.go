@@ -163,10 +163,15 @@ func TestSinkOutageSpools(t *testing.T) {
 	g.close()
 	start := time.Now()
 	const perTick = 50 // records per 10ms: 5,000/s
+	marks := 0
 	for time.Since(start) < outage || n < 20000 {
 		for range perTick {
 			s.Write([]byte(line(n) + "\n"))
 			n++
+		}
+		if n%5000 == 0 { // a window's progress mark, for every partition
+			s.Write([]byte(fmt.Sprintf(`{"event_type":"progress","sensor":"s1","mark":%d}`, marks) + "\n"))
+			marks++
 		}
 		if n >= 20000 {
 			time.Sleep(10 * time.Millisecond)
@@ -185,10 +190,25 @@ func TestSinkOutageSpools(t *testing.T) {
 	cn := s.Counts()
 	t.Logf("outage %v: %d records written in %v, %d spooled (%d bytes at most); all delivered %v after the broker came back",
 		outage, n, writing.Round(time.Millisecond), spooled.Spooled, spooled.SpoolBytes, time.Since(reopened).Round(time.Millisecond))
-	if cn.Delivered != uint64(n) || cn.Dropped != 0 || cn.Failed != 0 || cn.SpoolBytes != 0 {
-		t.Errorf("counts %+v, %d written; last error %q", cn, n, s.LastError())
+	if cn.Delivered != uint64(n+3*marks) || cn.Dropped != 0 || cn.Failed != 0 || cn.SpoolBytes != 0 {
+		t.Errorf("counts %+v, %d written and %d marks; last error %q", cn, n, marks, s.LastError())
 	}
-	checkOrder(t, consumeAll(t, c.ListenAddrs(), n))
+	recs := consumeAll(t, c.ListenAddrs(), n+3*marks)
+	checkOrder(t, recs)
+	// Every partition has every progress mark, in order, spooled or not.
+	got := map[int32]int{}
+	for _, r := range recs {
+		var m int
+		if _, err := fmt.Sscanf(string(r.Value), `{"event_type":"progress","sensor":"s1","mark":%d}`, &m); err == nil {
+			if m != got[r.Partition] {
+				t.Fatalf("partition %d: mark %d after %d", r.Partition, m, got[r.Partition]-1)
+			}
+			got[r.Partition]++
+		}
+	}
+	if marks == 0 || len(got) != 3 || got[0] != marks || got[1] != marks || got[2] != marks {
+		t.Errorf("marks by partition %v, %d written", got, marks)
+	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("spool not emptied: %v", left)
 	}

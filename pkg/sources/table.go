@@ -56,14 +56,15 @@ type Event struct {
 	Kind      EventKind
 	Returning bool // a new source seen before, silent for longer than the lookback
 	Dir       Direction
+	// Sighted: the SYN of a Scanner event was also the source's first in
+	// its refresh period, so it is a sighting too; Prev is then (and for
+	// a Sighting) the source's previous SYN. (Sighted sits in the padding
+	// after Dir: events are copied per new source, the hostile path.)
+	Sighted bool
 	// T is PrevLastSeen of a returning source, FirstSeen of a scanner.
 	T       int64
 	Syns    uint32 // a scanner's SYNs in this episode
 	Targets int32  // a scanner's estimated destinations
-	// Sighted: the SYN of a Scanner event was also the source's first in
-	// its refresh period, so it is a sighting too; Prev is then (and for
-	// a Sighting) the source's previous SYN.
-	Sighted bool
 	Prev    int64
 }
 
