@@ -298,11 +298,14 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 		if ends != nil && r.Offset >= ends[fp.Partition] {
 			break // written after --once started
 		}
-		if r.Offset < pt.minOffset {
-			continue // in the snapshot it was restored from
+		if r.Offset < pt.next {
+			// Read already: in the snapshot it was restored from, or
+			// fetched again after SetOffsets moved the position.
+			continue
 		}
 		c.st.Records++
 		last = r.Offset
+		pt.next = r.Offset + 1
 		if err := parse(r.Value, &c.rec); err != nil {
 			c.st.Bad++
 			continue
@@ -316,7 +319,6 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 	}
 	if last >= 0 {
 		next[fp.Partition] = last + 1
-		pt.next = last + 1
 	}
 	if c.cfg.Once || last+1 < fp.HighWatermark {
 		return // --once closes at the end; else not caught up yet

@@ -66,7 +66,6 @@ type part struct {
 	now              func() int64 // the wall clock, ns
 	slot             int          // the snapshot slot written last
 	saved            int64        // closed as of the last snapshot
-	minOffset        int64        // records before it are in the restored snapshot
 	next             int64        // the offset of the next record to read
 }
 

@@ -73,7 +73,7 @@ func (p *part) snapshot(offset int64) *snapshot {
 // heard from now: a silent one is told by the wall clock from here.
 func (p *part) restore(s *snapshot) error {
 	p.first, p.closed, p.late, p.swept = s.First, s.Closed, s.Late, s.Swept
-	p.minOffset, p.next, p.saved = s.Offset, s.Offset, s.Closed
+	p.next, p.saved = s.Offset, s.Closed
 	for a, t := range s.Last {
 		addr, err := netip.ParseAddr(a)
 		if err != nil {
