@@ -239,7 +239,11 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 		if c.cfg.Once && reached(next, ends) {
 			break
 		}
-		f := c.cl.PollFetches(ctx)
+		// The poll wakes at least every tick, so a sensor that went quiet
+		// is found silent even when nothing else arrives.
+		pctx, cancel := context.WithTimeout(ctx, c.tick())
+		f := c.cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			break
 		}
@@ -266,6 +270,13 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 				c.partials(fp)
 			}
 		})
+		if !c.cfg.Once {
+			for _, pt := range c.parts {
+				if pt.caughtUp {
+					pt.close(pt.closable(false), func(pa *Partial) { c.publish(ctx, pa) })
+				}
+			}
+		}
 		c.mu.Unlock()
 		c.cl.AllowRebalance()
 		if err := c.w.Flush(); err != nil {
@@ -320,9 +331,10 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 	if last >= 0 {
 		next[fp.Partition] = last + 1
 	}
-	if c.cfg.Once || last+1 < fp.HighWatermark {
+	if c.cfg.Once || pt.next < fp.HighWatermark {
 		return // --once closes at the end; else not caught up yet
 	}
+	pt.caughtUp = true
 	pt.close(pt.closable(false), func(pa *Partial) { c.publish(ctx, pa) })
 	if pt.closed-pt.saved >= snapEvery*int64(c.cfg.Window) {
 		// The partials of the windows in the snapshot must be in the
@@ -334,6 +346,12 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 			c.saveSnapshot(pt, pt.next)
 		}
 	}
+}
+
+// tick is how often the loop looks again at windows waiting for a quiet
+// sensor: a fraction of --max-lag, at most a second.
+func (c *Collector) tick() time.Duration {
+	return min(max(c.cfg.MaxLag/4, 10*time.Millisecond), time.Second)
 }
 
 // publish sends a partial to the combiner's topic, keyed by window and

@@ -67,6 +67,7 @@ type part struct {
 	slot             int          // the snapshot slot written last
 	saved            int64        // closed as of the last snapshot
 	next             int64        // the offset of the next record to read
+	caughtUp         bool         // read to its end once: windows may close
 }
 
 func newPart(id, n int, window, lookback, maxLag int64) *part {
