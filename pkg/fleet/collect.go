@@ -52,6 +52,7 @@ type Collector struct {
 	comb  *combiner       // set while this member owns the partials partition
 	st    Stats
 	rec   rec
+	names map[string]string // sensor ids, interned
 }
 
 // New connects (waiting at most Kafka.StartTimeout for a broker), checks the
@@ -67,7 +68,7 @@ func New(ctx context.Context, cfg Config, w *output.Writer) (*Collector, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := &Collector{cfg: cfg, w: w, parts: map[int32]*part{}, seek: map[int32]int64{}}
+	c := &Collector{cfg: cfg, w: w, parts: map[int32]*part{}, seek: map[int32]int64{}, names: map[string]string{}}
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
@@ -317,7 +318,7 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 		c.st.Records++
 		last = r.Offset
 		pt.next = r.Offset + 1
-		if err := parse(r.Value, &c.rec); err != nil {
+		if err := parse(r.Value, &c.rec, c.names); err != nil {
 			c.st.Bad++
 			continue
 		}

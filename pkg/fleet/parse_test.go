@@ -3,6 +3,7 @@ package fleet
 import (
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // FuzzParse: no record on the topic crashes the collector; what parses
@@ -16,9 +17,24 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte("1.2.3.4"))
+	f.Add([]byte("2009-01-10T00:22:28.260306844Z"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The hand-written readers agree with the library's.
+		if a, err := parseAddr(b); err == nil {
+			if w, werr := netip.ParseAddr(string(b)); werr != nil || w != a {
+				t.Fatalf("parseAddr(%q) = %v, netip says %v %v", b, a, w, werr)
+			}
+		} else if w, werr := netip.ParseAddr(string(b)); werr == nil && w.Is4() && len(b) <= 15 {
+			t.Fatalf("parseAddr(%q) refused what netip reads as %v", b, w)
+		}
+		if ns, ok := fixedTime(b); ok {
+			if w, err := time.Parse(time.RFC3339Nano, string(b)); err != nil || w.UnixNano() != ns {
+				t.Fatalf("fixedTime(%q) = %d, time.Parse says %v %v", b, ns, w, err)
+			}
+		}
 		var r rec
-		if err := parse(b, &r); err != nil || r.kind == kindOther {
+		if err := parse(b, &r, map[string]string{}); err != nil || r.kind == kindOther {
 			return
 		}
 		if r.sensor == "" {
