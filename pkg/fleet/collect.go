@@ -249,7 +249,8 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 			break
 		}
 		for _, fe := range f.Errors() {
-			if !errors.Is(fe.Err, context.Canceled) {
+			// The poll's own timeout (the tick) is not trouble.
+			if !errors.Is(fe.Err, context.Canceled) && !errors.Is(fe.Err, context.DeadlineExceeded) {
 				c.log("fetch", "topic", fe.Topic, "partition", int(fe.Partition), "error", fe.Err.Error())
 			}
 		}
