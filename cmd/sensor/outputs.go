@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/rs/zerolog"
 
@@ -29,8 +32,9 @@ func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.W
 		return nil, err
 	}
 	if cfg.Kafka.SpoolDir != "" && live {
-		// The spool is written after privileges go.
-		if err := giveToUser(cfg.Kafka.SpoolDir, cfg.User); err != nil {
+		// The spool is written (and an earlier run's segments read and
+		// removed) after privileges go.
+		if err := giveSpool(cfg.Kafka.SpoolDir, cfg.User); err != nil {
 			sink.Close()
 			out.Close()
 			return nil, err
@@ -66,4 +70,24 @@ func (k kafkaDriver) Close() error {
 		return nil // logged: the run's records are written elsewhere too
 	}
 	return err
+}
+
+// giveSpool hands the spool directory and the segments in it to the user
+// the sensor will run as.
+func giveSpool(dir, user string) error {
+	if err := giveToUser(dir, user); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("kafka-spool %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			if err := giveToUser(filepath.Join(dir, e.Name()), user); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
