@@ -81,12 +81,12 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 		return output.Stats{}, err
 	}
 	defer src.Close()
-	out, err := output.Open(cfg.Output, true, stdout)
+	out, err := openOutputs(ctx, cfg, true, stdout, log)
 	if err != nil {
 		return output.Stats{}, err
 	}
 	defer out.Close()
-	if f, ok := out.(*output.File); ok && f.Created() {
+	if f := output.FileOf(out); f != nil && f.Created() {
 		if err := giveToUser(cfg.Output, cfg.User); err != nil {
 			return output.Stats{}, err
 		}

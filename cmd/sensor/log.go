@@ -16,12 +16,18 @@ import (
 // newLogger writes diagnostics to stderr: human-readable on a terminal
 // (or with --log-format console), JSON otherwise.
 func newLogger(cfg *config.Config, stderr io.Writer) zerolog.Logger {
-	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	return logger(cfg.LogLevel, cfg.LogFormat, stderr)
+}
+
+// logger is the logger for a level and format (sensor collect has its own
+// configuration).
+func logger(lvl, format string, stderr io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(lvl)
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
 	var w io.Writer = stderr
-	if cfg.LogFormat == "console" || (cfg.LogFormat == "auto" && isTerminal(stderr)) {
+	if format == "console" || (format == "auto" && isTerminal(stderr)) {
 		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()

@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runHelp(args[1:], stdout, stderr)
 		case "completion":
 			return runCompletion(args[1:], stdout, stderr)
+		case "collect":
+			return runCollect(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := config.Load(args)
@@ -141,6 +143,15 @@ func runConfig(cfg *config.Config, live bool, met *metrics.Metrics, lists lookup
 	}
 	if !cfg.GrowthOff {
 		rc.Engine.Growth = &cfg.Growth
+	}
+	if len(cfg.Kafka.Brokers) > 0 {
+		// The fleet's records go with the sensor's own to Kafka (and to
+		// the file, so that it stays the same JSON everywhere).
+		rc.Fleet = true
+		rc.Engine.Sightings = cfg.Kafka.Refresh
+		if rc.Engine.Sightings == 0 {
+			rc.Engine.Sightings = cfg.Window
+		}
 	}
 	return rc
 }

@@ -20,7 +20,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	if err := checkWritable(cfg.StateFile, cfg.Output, false, ""); err != nil {
 		return output.Stats{}, err
 	}
-	out, err := output.Open(cfg.Output, false, stdout)
+	out, err := openOutputs(ctx, cfg, false, stdout, log)
 	if err != nil {
 		return output.Stats{}, err
 	}

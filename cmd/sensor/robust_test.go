@@ -215,8 +215,12 @@ func TestNoPacketNoWindow(t *testing.T) {
 // commands, not capture files.
 func TestHelpAndCompletion(t *testing.T) {
 	out, stderr, code := sensor(t, "help")
-	if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "--lookback") {
+	if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "--lookback") || !strings.Contains(out, "--kafka-brokers") {
 		t.Errorf("help: exit %d: %.80q %s", code, out, stderr)
+	}
+	out, _, code = sensor(t, "help", "collect")
+	if code != exitOK || !strings.Contains(out, "sensor collect --kafka-brokers") || !strings.Contains(out, "--max-lag") {
+		t.Errorf("help collect: exit %d: %.80q", code, out)
 	}
 	out, _, code = sensor(t, "help", "report")
 	if code != exitOK || !strings.HasPrefix(out, "Usage: sensor report") {
@@ -241,9 +245,10 @@ func TestHelpAndCompletion(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err == nil {
 		script := `source "$1"
 c() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _sensor; echo "${COMPREPLY[*]}"; }
-c sensor --lookb; c sensor --capture ""; c sensor rep; c sensor report --format ""; c sensor completion f`
+c sensor --lookb; c sensor --capture ""; c sensor rep; c sensor report --format ""; c sensor completion f
+c sensor coll; c sensor collect --on; c sensor collect --kafka-sasl ""`
 		got := shellOut(t, "bash", "-c", script, "x", filepath.Join(dir, "bash"))
-		want := "--lookback\nauto ebpf afpacket\nreport\nhtml svg png\nfish\n"
+		want := "--lookback\nauto ebpf afpacket\nreport\nhtml svg png\nfish\ncollect\n--once\nplain scram-sha-256 scram-sha-512\n"
 		if got != want {
 			t.Errorf("bash completions:\n%s\nwant:\n%s", got, want)
 		}

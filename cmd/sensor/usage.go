@@ -21,8 +21,10 @@ Usage:
   sensor -r -                             read one capture from standard input
   sensor report [-o FILE] JSONL...        draw the records: an HTML page, or one chart as SVG or PNG
                                           (sensor help report)
+  sensor collect --kafka-brokers H:P ...  the fleet's windows from sensors publishing to Kafka
+                                          (sensor help collect)
   sensor completion bash|zsh|fish         a shell completion script (sensor help completion)
-  sensor help [report|completion]         this help, or a subcommand's
+  sensor help [report|collect|completion] this help, or a subcommand's
 
 Examples:
   sensor -r capture.pcap                          new sources to 445/tcp, 5-minute windows, 24 h lookback
@@ -34,6 +36,8 @@ Examples:
                                                   gateway: inbound probes and our own hosts scanning out
   sensor -i eth0 --metrics-addr 9464              ... with Prometheus metrics at http://127.0.0.1:9464/metrics
   sensor report -o report.html out.jsonl          one page: new sources, the verdict, since when
+  sensor -i eth0 -o out.jsonl --kafka-brokers k1:9092,k2:9092 --kafka-spool /var/spool/synscope
+                                                  ... and the same records to Kafka (docs/fleet.md)
 
 Flags:
 `)

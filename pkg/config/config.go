@@ -71,6 +71,7 @@ type Config struct {
 	PrintConfig    bool
 	Version        bool
 	Help           bool
+	Kafka          Kafka // on when Kafka.Brokers is set
 }
 
 // Engine returns the engine settings.
@@ -150,6 +151,8 @@ var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHom
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kBenign, kExclBenign, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
+func init() { fileKeys = append(fileKeys, kafkaKeys...) }
+
 // FlagSet builds the command-line flags, tcpdump style where tcpdump has one.
 func FlagSet() *pflag.FlagSet {
 	d := engine.DefaultConfig()
@@ -200,6 +203,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMinEvents, strconv.Itoa(g.MinEvents), "fewest new sources in a horizon for a verdict")
 	fs.String(kDiurnal, g.Diurnal, "day/night term in the growth fit: auto, on, off")
 	fs.String(kAmplitude, strconv.FormatFloat(g.DiurnalAmplitude, 'g', -1, 64), "day/night amplitude (0..1) that horizons under a day must not mistake for growth")
+	addKafkaFlags(fs)
 	fs.StringP("config", "c", "", "read settings from YAML `file` (flags and SENSOR_* variables win over it)")
 	fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
 	fs.BoolP("version", "V", false, "print the version and exit")
@@ -375,6 +379,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		return err
 	}
 	if err := c.fillGrowth(v); err != nil {
+		return err
+	}
+	if err := c.Kafka.fill(v, c.Window); err != nil {
 		return err
 	}
 	switch {

@@ -55,6 +55,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kDiurnal:    c.Growth.Diurnal,
 		kAmplitude:  strconv.FormatFloat(c.Growth.DiurnalAmplitude, 'g', -1, 64),
 	}
+	c.Kafka.yaml(m)
 	var hn []string
 	for _, p := range c.HomeNet {
 		hn = append(hn, p.String())

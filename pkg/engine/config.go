@@ -60,6 +60,10 @@ type Config struct {
 	// counted (a live capture must not wait) instead of waiting for room
 	// (a file can).
 	DropWhenFull bool
+	// Sightings (a multiple of Window, at most Lookback; 0: off) has the
+	// engine emit a SightingRecord for a known source's first SYN in each
+	// such period, for a fleet collector (sensor --kafka-refresh).
+	Sightings time.Duration
 	// Growth, when set, has the engine classify the growth of new sources
 	// after every window (floods taken out) and emit the verdict.
 	Growth *growth.Config
@@ -121,6 +125,8 @@ func (c Config) Validate() error {
 		return errors.New("top-sources: must not be negative")
 	case c.MaxGap < c.Window:
 		return fmt.Errorf("max-gap %v: must be at least one window (%v)", c.MaxGap, c.Window)
+	case c.Sightings < 0 || c.Sightings%c.Window != 0 || c.Sightings > c.Lookback:
+		return fmt.Errorf("sightings every %v: must be a multiple of the window (%v) and at most the lookback", c.Sightings, c.Window)
 	case c.FloodThreshold < 2:
 		return errors.New("flood-threshold: must be at least 2 new sources per 10 s")
 	}
@@ -135,5 +141,5 @@ func (c *Config) tableConfig() *sources.Config {
 	space, _ := sources.NewSpace(c.Decoys, c.DarkNet) // Validate has refused a bad one
 	return &sources.Config{Window: int64(c.Window), Lookback: int64(c.Lookback), TopSources: c.TopSources,
 		ScannerTargets: c.ScannerTargets, ScanHosts: c.ScanHosts, ScanPorts: c.ScanPorts,
-		ScanInterval: int64(c.ScanInterval), HomeNet: c.HomeNet, Space: space}
+		ScanInterval: int64(c.ScanInterval), HomeNet: c.HomeNet, Space: space, Refresh: int64(c.Sightings)}
 }

@@ -89,10 +89,16 @@ func (e *Engine) merge(parts []*part) {
 
 // event writes the records of one event a shard produced.
 func (e *Engine) event(ev *event) {
-	switch ev.ev.Kind {
+	x := &ev.ev
+	if x.Kind == sources.Sighting || x.Sighted {
+		if se, ok := e.emit.(SightingEmitter); ok {
+			e.sightRec = SightingRecord{Syn: ev.syn, WindowStart: e.cur.Start, PrevSeen: x.Prev}
+			se.Sighting(&e.sightRec)
+		}
+	}
+	switch x.Kind {
 	case sources.ScanSource:
 		if se, ok := e.emit.(ScanEmitter); ok {
-			x := &ev.ev
 			se.Scan(&ScanRecord{Syn: ev.syn, Kind: x.Scan, Direction: x.Dir, FirstSeen: x.T, SynPackets: x.Syns,
 				Targets: int(x.Targets), Ports: int(x.Ports), Update: x.Update})
 		}

@@ -35,6 +35,7 @@ type Engine struct {
 	c         Counters
 	top       []sources.TopSource
 	srcRec    SourceRecord
+	sightRec  SightingRecord
 
 	shards  []*shard
 	inline  bool     // Shards == 0: the one shard runs on this goroutine

@@ -88,6 +88,20 @@ type ScannerRecord struct {
 	DistinctTargets int // estimated
 }
 
+// SightingRecord is a known source's first SYN in a refresh period
+// (Config.Sightings): what a fleet collector needs to know that the source
+// is still active, without a record per SYN.
+type SightingRecord struct {
+	Syn         decode.Syn
+	WindowStart int64
+	PrevSeen    int64 // the source's previous SYN at this sensor
+}
+
+// SightingEmitter is implemented by emitters that want SightingRecords.
+type SightingEmitter interface {
+	Sighting(*SightingRecord)
+}
+
 // ScannerEmitter is implemented by emitters that want ScannerRecords.
 type ScannerEmitter interface {
 	Scanner(*ScannerRecord)

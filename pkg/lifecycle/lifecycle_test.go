@@ -269,3 +269,52 @@ func TestSaveStateError(t *testing.T) {
 		t.Errorf("save into a missing directory: %v", err)
 	}
 }
+
+// counting is a driver that says it lost records (as the Kafka one counts).
+type counting struct{ io.Writer }
+
+func (counting) Reopen() (bool, error) { return false, nil }
+func (counting) Close() error          { return nil }
+func (counting) String() string        { return "counting" }
+func (counting) DriverCounts() output.DriverCounts {
+	return output.DriverCounts{Name: "kafka", Produced: 10, Delivered: 7, Dropped: 3}
+}
+
+// A counted driver's losses reach the stats record and the metrics; a run
+// without one writes neither (the default output is unchanged).
+func TestDriverCountsReported(t *testing.T) {
+	var buf strings.Builder
+	d := output.Multi(mustStdout(t, &buf), counting{io.Discard})
+	r, err := New(testConfig(t, false, ""), d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &script{steps: []step{{frames: [][]byte{syn(1)}, ts: 1e18}}}
+	st, err := r.Drive(context.Background(), Input{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Drivers) != 1 || st.Drivers[0].Lost() != 3 {
+		t.Errorf("final stats drivers %+v", st.Drivers)
+	}
+	if !strings.Contains(buf.String(), `"shard_ring_full":0,"kafka":3}`) || !strings.Contains(buf.String(), `"kafka":{"produced":10,"delivered":7,"failed":0,"spooled":0,"dropped":3`) {
+		t.Errorf("stats record without the driver's counts:\n%s", buf.String())
+	}
+	if m := snapshot(&st, r.eng, output.CountedOf(d)); m.Drops["kafka"] != 3 {
+		t.Errorf("metrics drops %v", m.Drops)
+	}
+	var plain strings.Builder
+	r2, _ := New(testConfig(t, false, ""), mustStdout(t, &plain), nil)
+	r2.Drive(context.Background(), Input{Source: &script{steps: []step{{frames: [][]byte{syn(1)}, ts: 1e18}}}})
+	if strings.Contains(plain.String(), "kafka") {
+		t.Errorf("a run without a counted driver mentions kafka")
+	}
+}
+
+func mustStdout(t *testing.T, w io.Writer) output.Driver {
+	d, err := output.Open("-", false, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

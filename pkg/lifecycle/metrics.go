@@ -10,7 +10,7 @@ import (
 // snapshot takes the metrics from the same figures a stats record writes,
 // so a scrape and the JSONL stream never disagree, and the growth
 // classifier's latest verdict.
-func snapshot(st *output.Stats, eng *engine.Engine) metrics.Snapshot {
+func snapshot(st *output.Stats, eng *engine.Engine, counted []output.Counted) metrics.Snapshot {
 	e := &st.Engine
 	s := metrics.Snapshot{
 		Packets: e.Packets, Bytes: e.Bytes, SynMatched: st.Results[decode.Matched], DecodeErrors: st.DecodeErrors(),
@@ -21,6 +21,10 @@ func snapshot(st *output.Stats, eng *engine.Engine) metrics.Snapshot {
 		},
 		SourcesTracked: e.TrackedSources, SourcesExpired: e.Expired, NewSources: e.NewSources, Windows: e.Windows,
 		NewSourcesLastWindow: eng.LastWindow().NewSources,
+	}
+	for _, c := range counted { // read now: a stats record may be minutes old
+		dc := c.DriverCounts()
+		s.Drops[dc.Name] = dc.Lost()
 	}
 	for r := decode.Result(0); r < decode.NumResults; r++ {
 		s.Frames[r.String()] = st.Results[r]

@@ -42,6 +42,9 @@ type Config struct {
 	Networks *networks.DB
 	// Benign, when set, tags the records of known benign scanners.
 	Benign *benign.List
+	// Fleet: write what a fleet collector needs too (sightings, progress;
+	// see output.Writer.SetFleet). Engine.Sightings sets how often.
+	Fleet bool
 }
 
 // liveGrace is how late a live packet may arrive: windows close this long
@@ -71,6 +74,8 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 		w.SetBenign(cfg.Benign)
 		cfg.Engine.Benign = cfg.Benign
 	}
+	w.CountDrivers(out)
+	w.SetFleet(cfg.Fleet)
 	ecfg := cfg.Engine
 	ecfg.DropWhenFull = cfg.Live // a capture must not wait; a file can
 	eng, err := engine.New(ecfg, w)
@@ -111,7 +116,7 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 		err = nil // a signal: the normal way a live sensor stops
 	}
 	if r.cfg.Metrics != nil {
-		r.cfg.Metrics.Set(snapshot(&st, r.eng))
+		r.cfg.Metrics.Set(snapshot(&st, r.eng, output.CountedOf(r.out)))
 	}
 	return st, r.end(&st, in.Describe, err)
 }

@@ -167,3 +167,12 @@ func (o *obj) closeArray() {
 	o.b = append(o.b, ']')
 	o.first = false
 }
+
+// arrayStr adds a string element to an open array.
+func (o *obj) arrayStr(v string) {
+	if !o.first {
+		o.b = append(o.b, ',')
+	}
+	o.b = appendString(o.b, v)
+	o.first = false
+}

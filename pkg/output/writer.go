@@ -28,7 +28,15 @@ type Writer struct {
 	err    error
 	nets   netCounts    // set by SetNetworks
 	benign *benign.List // set by SetBenign
+	// counted are the counted drivers (Kafka) whose counters every stats
+	// record carries; none by default.
+	counted []Counted
+	fleet   bool // write the fleet's records too (see SetFleet)
 }
+
+// CountDrivers has every stats record carry the counters of the counted
+// drivers behind d (see CountedOf); a run without one writes none.
+func (w *Writer) CountDrivers(d Driver) { w.counted = CountedOf(d) }
 
 // NewWriter writes records for the sensor id to w through a buffer; call
 // Flush to push them out.
@@ -150,6 +158,9 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	w.finish()
+	if w.fleet {
+		w.progress(r)
+	}
 }
 
 // Growth writes a `growth` record: the verdict after the window r.
@@ -211,6 +222,7 @@ type Stats struct {
 	KernelDrops  uint64
 	InputsFailed uint64
 	Capture      *capture.Stats // a live source's own counters; nil offline
+	Drivers      []DriverCounts // counted drivers' (Kafka); none by default
 }
 
 // DecodeErrors is the frames the decoder could not walk.
@@ -234,8 +246,15 @@ func stamp(ts int64, c *engine.Counters) int64 {
 	return time.Now().UnixNano()
 }
 
-// Stats writes a `stats` record.
+// Stats writes a `stats` record. It fills s.Drivers from the counted
+// drivers, so the caller (metrics) sees the same figures.
 func (w *Writer) Stats(s *Stats) {
+	if len(w.counted) > 0 {
+		s.Drivers = s.Drivers[:0]
+		for _, c := range w.counted {
+			s.Drivers = append(s.Drivers, c.DriverCounts())
+		}
+	}
 	o := w.begin("stats", stamp(s.Ts, &s.Engine))
 	o.bool("final", s.Final)
 	o.uint("packets", s.Engine.Packets)
@@ -254,6 +273,9 @@ func (w *Writer) Stats(s *Stats) {
 	o.uint("evicted_sources", s.Engine.Evicted)
 	o.uint("shard_ring_full", s.Engine.ShardDrops)
 	o.uint("reach_full", s.Engine.ReachFull)
+	for i := range s.Drivers {
+		o.uint(s.Drivers[i].Name, s.Drivers[i].Lost())
+	}
 	o.close()
 	o.uint("out_of_order", s.Engine.OutOfOrder)
 	o.uint("time_jumps", s.Engine.TimeJumps)
@@ -267,6 +289,19 @@ func (w *Writer) Stats(s *Stats) {
 		o.uint("matched", s.Capture.Matched)
 		o.uint("kernel_drops", s.Capture.KernelDrops)
 		o.uint("ring_full", s.Capture.RingFull)
+		o.close()
+	}
+	for i := range s.Drivers {
+		d := &s.Drivers[i]
+		o.open(d.Name)
+		o.uint("produced", d.Produced)
+		o.uint("delivered", d.Delivered)
+		o.uint("failed", d.Failed)
+		o.uint("spooled", d.Spooled)
+		o.uint("dropped", d.Dropped)
+		o.uint("spool_corrupt", d.Corrupt)
+		o.int("buffered_bytes", d.Buffered)
+		o.int("spool_bytes", d.SpoolBytes)
 		o.close()
 	}
 	w.finish()

@@ -297,6 +297,9 @@ func (d *Data) add(b []byte) string {
 		for _, t := range r.TopSources {
 			s.Top = append(s.Top, TopSource{Src: t.SrcIP, Syns: t.Syns, FirstSeen: t.FirstSeen, Last: t.LastSeen, DistinctTargetEst: t.Targets, DistinctPortsEst: t.Ports})
 		}
+	case "sighting", "progress", "fleet", "collect_stats":
+		// The fleet's records (a sensor with Kafka on, sensor collect):
+		// the report draws the window and growth records beside them.
 	default:
 		return fmt.Sprintf("unknown event_type %q, skipped", *r.EventType)
 	}

@@ -269,3 +269,16 @@ func TestCountriesAndNetworks(t *testing.T) {
 		}
 	}
 }
+
+// The fleet's own records (a sensor with Kafka on, sensor collect) are
+// read past without a complaint.
+func TestFleetRecordsPassedOver(t *testing.T) {
+	extra := `{"event_type":"sighting","ts":"2009-01-10T00:00:01Z","sensor":"s1","src_ip":"192.0.2.1","window_start":"2009-01-10T00:00:00Z","prev_seen":"2009-01-09T23:59:00Z"}
+{"event_type":"progress","ts":"2009-01-10T00:05:00Z","sensor":"s1","window_start":"2009-01-10T00:00:00Z","window_end":"2009-01-10T00:05:00Z","syn_packets":1,"active_sources":1,"new_sources":1,"flood_new_sources":0,"warmup":true}
+{"event_type":"fleet","ts":"2009-01-10T00:05:00Z","sensor":"fleet","window_start":"2009-01-10T00:00:00Z","window_end":"2009-01-10T00:05:00Z","sensors":[],"silent":[],"late_records":0}
+{"event_type":"collect_stats","ts":"2026-12-02T00:00:00Z","sensor":"fleet","records":1,"bad_records":0,"late_records":0,"partials_published":0,"duplicate_partials":0,"windows":1}
+`
+	if d := read(t, jsonl("s1", 10)+extra); d.Skipped != 0 {
+		t.Errorf("%d lines skipped: %v", d.Skipped, d.Problems)
+	}
+}

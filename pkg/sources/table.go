@@ -22,6 +22,10 @@ type Config struct {
 	// Space, when set, is the decoy and dark address space: a source's
 	// first SYN there in its episode is an event (Event.Space).
 	Space *Space
+	// Refresh (ns, a multiple of Window; 0: off) has a known source's
+	// first SYN in each refresh period make a Sighting event, for a fleet
+	// collector that must know the source is still active.
+	Refresh int64
 }
 
 // Counts are a table's share of a window's counts.
@@ -58,6 +62,7 @@ const (
 	NewSource            // the source's first SYN in the lookback
 	Scanner              // one of our own hosts reached ScannerTargets destinations
 	ScanSource           // a source crossed ScanHosts or ScanPorts (or a scanner's reach grew in a later window)
+	Sighting             // a known source's first SYN in a refresh period (Config.Refresh)
 )
 
 // Event is what a SYN made of its source, when anything.
@@ -65,6 +70,11 @@ type Event struct {
 	Kind      EventKind
 	Returning bool // a new source seen before, silent for longer than the lookback
 	Dir       Direction
+	// Sighted: the SYN of a Scanner or ScanSource event was also the source's first in
+	// its refresh period, so it is a sighting too; Prev is then (and for
+	// a Sighting) the source's previous SYN. (Sighted sits in the padding
+	// after Dir: events are copied per new source, the hostile path.)
+	Sighted bool
 	// T is PrevLastSeen of a returning source, FirstSeen of a scanner.
 	T       int64
 	Syns    uint32 // a scanner's SYNs in this episode
@@ -75,6 +85,7 @@ type Event struct {
 	// Space is set when the SYN is the source's first in its episode to
 	// decoy or dark space (with any Kind, NoEvent included).
 	Space SpaceKind
+	Prev  int64
 }
 
 // Table is one shard's sources and prefixes. It is owned by one goroutine.
@@ -82,7 +93,8 @@ type Table struct {
 	cfg      *Config
 	lookback int64 // cfg's, kept beside the tables: read for every SYN
 	window   int64
-	cap      int // sources (and prefixes) it may remember
+	refresh  int64 // cfg's Refresh
+	cap      int   // sources (and prefixes) it may remember
 	cur, old *gen
 	drop     *gen // a dropped generation being offered to the top list
 	dropCur  [2]srctable.Cursor
@@ -113,6 +125,7 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 		cfg:       cfg,
 		lookback:  cfg.Lookback,
 		window:    cfg.Window,
+		refresh:   cfg.Refresh,
 		cap:       capacity,
 		heavy:     map[Addr]uint32{},
 		cur:       newGen(start, 1024),
@@ -170,6 +183,7 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		if lastAbs < t.wn.startOf(ts, t.window) {
 			t.win.Active++
 		}
+		sighted := t.refresh != 0 && lastAbs < FloorTo(ts, t.refresh)
 		if g != t.cur {
 			v = t.move(s, v, g)
 		}
@@ -189,11 +203,19 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 			if n >= t.cfg.ScannerTargets {
 				v.bits |= reportedBit
 				*ev = Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
-					Syns: t.syns(SrcOf(s), *v), Targets: int32(n)}
+					Syns: t.syns(SrcOf(s), *v), Targets: int32(n), Sighted: sighted, Prev: lastAbs}
 				return true // a scan record, if any, waits for its next SYN
 			}
 		}
-		return scan
+		if scan { // a scan record is a sighting too when it is the period's first SYN
+			ev.Sighted, ev.Prev = sighted, lastAbs
+			return true
+		}
+		if sighted {
+			*ev = Event{Kind: Sighting, Prev: lastAbs}
+			return true
+		}
+		return false
 	}
 	dir := DirectionOf(t.cfg.HomeNet, s)
 	t.win.Active++

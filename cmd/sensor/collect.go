@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/synscope/synscope/pkg/config"
+	"github.com/synscope/synscope/pkg/fleet"
+	"github.com/synscope/synscope/pkg/output"
+)
+
+// runCollect is `sensor collect`: a member of the collectors' consumer
+// group that writes the fleet's windows.
+func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.LoadCollect(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "sensor collect: %v\nRun 'sensor help collect' for usage.\n", err)
+		return exitUsage
+	}
+	if cfg.Help {
+		collectUsage(stdout)
+		return exitOK
+	}
+	log := logger(cfg.LogLevel, cfg.LogFormat, stderr)
+	out, err := output.Open(cfg.Output, !cfg.Once, stdout)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot start")
+		return exitFatal
+	}
+	defer out.Close()
+	w := output.NewWriter(out, cfg.SensorID)
+	fc := fleet.Config{Kafka: cfg.Kafka.Config, Group: cfg.Group, Window: cfg.Window, Lookback: cfg.Lookback,
+		MaxLag: cfg.MaxLag, Once: cfg.Once,
+		Log: func(msg string, fields ...any) { log.Info().Fields(fields).Msg(msg) }}
+	if !cfg.GrowthOff {
+		fc.Growth = &cfg.Growth
+	}
+	col, err := fleet.New(ctx, fc, w)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot start")
+		return exitFatal
+	}
+	started := time.Now()
+	log.Info().Strs("brokers", cfg.Kafka.Brokers).Str("topic", cfg.Kafka.Topic).Bool("once", cfg.Once).Msg("collecting")
+	st, err := col.Run(ctx)
+	log.Info().Uint64("records", st.Records).Uint64("bad_records", st.Bad).Uint64("late_records", st.Late).
+		Uint64("windows", st.Windows).Stringer("elapsed", time.Since(started).Round(time.Millisecond)).Msg("done")
+	if err != nil {
+		log.Error().Err(err).Msg("collect failed")
+		return exitFatal
+	}
+	return exitOK
+}
+
+func collectUsage(w io.Writer) {
+	fmt.Fprint(w, `sensor collect: the fleet's picture from the sensors' records on Kafka.
+
+Sensors started with --kafka-brokers publish their records, a sighting of each
+active source per window and their progress. sensor collect is a member of a
+Kafka consumer group: several share the topic's partitions (a source's partition
+owns its fleet-wide state). It writes, per window, the fleet's window record
+(new sources to the whole fleet: not seen by any sensor in the lookback; active
+sources; SYNs), a fleet record with each sensor's own counts and the sensors not
+waited for, and the growth verdict, with sensor set to --sensor-id.
+
+Usage:
+  sensor collect --kafka-brokers HOST:PORT[,...] [--kafka-topic synscope] [-o FILE] [--once]
+                 [--sensor-id fleet] [--max-lag D] [flags]
+
+Examples:
+  sensor collect --kafka-brokers k1:9092 -o fleet.jsonl            a live member of the group
+  sensor collect --kafka-brokers k1:9092 --once | jq 'select(.event_type=="window")'
+
+Flags:
+`)
+	fs := config.CollectFlagSet()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+Exit status: 0 success; 1 the brokers could not be reached (after --kafka-timeout)
+or the run failed; 2 a bad flag or setting. docs/fleet.md explains the method.
+`)
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"github.com/synscope/synscope/pkg/config"
+	"github.com/synscope/synscope/pkg/kafka"
+	"github.com/synscope/synscope/pkg/output"
+)
+
+// openOutputs opens the run's drivers: the file or stdout, and Kafka when
+// brokers are configured (the same records on both). A Kafka cluster that
+// does not answer within --kafka-timeout stops the start.
+func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.Writer, log zerolog.Logger) (output.Driver, error) {
+	out, err := output.Open(cfg.Output, live, stdout)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		return out, nil
+	}
+	sink, err := kafka.NewSink(ctx, cfg.Kafka.Config, cfg.SensorID)
+	if err != nil {
+		out.Close()
+		return nil, err
+	}
+	if cfg.Kafka.SpoolDir != "" && live {
+		// The spool is written (and an earlier run's segments read and
+		// removed) after privileges go.
+		if err := giveSpool(cfg.Kafka.SpoolDir, cfg.User); err != nil {
+			sink.Close()
+			out.Close()
+			return nil, err
+		}
+	}
+	log.Info().Str("kafka", sink.String()).Msg("publishing the records to Kafka")
+	return output.Multi(out, kafkaDriver{sink, log}), nil
+}
+
+// kafkaDriver is the Kafka sink as an output driver: it counts (stats
+// record, metrics) and logs how its end went.
+type kafkaDriver struct {
+	*kafka.Sink
+	log zerolog.Logger
+}
+
+func (k kafkaDriver) DriverCounts() output.DriverCounts {
+	c := k.Counts()
+	return output.DriverCounts{Name: "kafka", Produced: c.Produced, Delivered: c.Delivered, Failed: c.Failed,
+		Spooled: c.Spooled, Dropped: c.Dropped, Corrupt: c.Corrupt, Buffered: c.Buffered, SpoolBytes: c.SpoolBytes}
+}
+
+func (k kafkaDriver) Close() error {
+	err := k.Sink.Close()
+	c := k.Counts()
+	ev := k.log.Info()
+	if err != nil || c.Failed+c.Dropped+c.Corrupt > 0 {
+		ev = k.log.Warn().Err(err).Str("last_error", k.LastError())
+	}
+	ev.Uint64("delivered", c.Delivered).Uint64("failed", c.Failed).Uint64("dropped", c.Dropped).
+		Int64("spool_bytes_left", c.SpoolBytes).Msg("kafka output closed")
+	if errors.Is(err, kafka.ErrUndelivered) {
+		return nil // logged: the run's records are written elsewhere too
+	}
+	return err
+}
+
+// giveSpool hands the spool directory and the segments in it to the user
+// the sensor will run as.
+func giveSpool(dir, user string) error {
+	if err := giveToUser(dir, user); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("kafka-spool %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			if err := giveToUser(filepath.Join(dir, e.Name()), user); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

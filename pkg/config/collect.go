@@ -1,0 +1,146 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
+)
+
+// Keys only `sensor collect` has.
+const (
+	kMaxLag = "max-lag"
+	kOnce   = "once"
+	kGroup  = "group"
+)
+
+// Collect is `sensor collect`'s configuration.
+type Collect struct {
+	Kafka            Kafka
+	Output           string
+	SensorID         string // written in the fleet's records
+	Window, Lookback time.Duration
+	MaxLag           time.Duration
+	Once             bool
+	Group            string
+	Growth           growth.Config
+	GrowthOff        bool
+	LogLevel         string
+	LogFormat        string
+	Help             bool
+}
+
+// CollectFlagSet builds `sensor collect`'s flags: the Kafka ones the sensor
+// has, its window and lookback (which must be the sensors'), and its own.
+func CollectFlagSet() *pflag.FlagSet {
+	d := engine.DefaultConfig()
+	fs := pflag.NewFlagSet("sensor collect", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringP(kOutput, "o", "-", "write the fleet's JSON Lines to `file` ('-' is stdout)")
+	fs.Bool(kOnce, false, "read the topic to its end as it stands at start, write the final records and exit (one collector)")
+	fs.String(kSensorID, "fleet", "`id` written in the fleet's records")
+	fs.String(kMaxLag, "", "stop waiting for a sensor not heard from for this `long` while others go on; it is reported as silent (default: two windows)")
+	fs.String(kGroup, "synscope-collect", "Kafka consumer `group` the collectors share")
+	fs.String(kWindow, d.Window.String(), "window `length`: the sensors' own")
+	fs.String(kLookback, d.Lookback.String(), "lookback: the sensors' own")
+	fs.Bool(kGrowth, true, "write a growth record after every fleet window (default growth settings)")
+	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
+	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto")
+	addKafkaFlags(fs)
+	fs.StringP("config", "c", "", "read settings from YAML `file` (the sensors' file will do: its Kafka, window and lookback keys)")
+	fs.BoolP("help", "h", false, "show this help")
+	return fs
+}
+
+var collectKeys = []string{kOutput, kOnce, kSensorID, kMaxLag, kGroup, kWindow, kLookback, kGrowth, kLogLevel, kLogFormat}
+
+// LoadCollect parses `sensor collect`'s arguments, the environment and the
+// config file into a validated Collect.
+func LoadCollect(args []string) (*Collect, error) {
+	fs := CollectFlagSet()
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c := &Collect{}
+	if c.Help, _ = fs.GetBool("help"); c.Help {
+		return c, nil
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("collect takes no arguments (got %q)", fs.Args())
+	}
+	v := viper.New()
+	v.SetEnvPrefix("SENSOR")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	keys := append(slices.Clone(collectKeys), kafkaKeys...)
+	for _, k := range keys {
+		if err := v.BindPFlag(k, fs.Lookup(k)); err != nil {
+			return nil, err
+		}
+	}
+	if file, _ := fs.GetString("config"); file != "" {
+		// The sensors' file is welcome: its other keys are theirs.
+		if err := readFile(v, file); err != nil && !strings.Contains(err.Error(), "unknown key") {
+			return nil, err
+		}
+	}
+	return c, c.fill(v)
+}
+
+func (c *Collect) fill(v *viper.Viper) error {
+	var err error
+	if c.Output = strings.TrimSpace(v.GetString(kOutput)); c.Output == "" {
+		return keyErr(kOutput, errors.New("empty: give a file name or - for stdout"))
+	}
+	c.Once = v.GetBool(kOnce)
+	if c.SensorID = strings.TrimSpace(v.GetString(kSensorID)); c.SensorID == "" {
+		return keyErr(kSensorID, errors.New("empty"))
+	}
+	if c.Group = strings.TrimSpace(v.GetString(kGroup)); c.Group == "" {
+		return keyErr(kGroup, errors.New("empty"))
+	}
+	if c.Window, err = duration(v, kWindow); err != nil {
+		return err
+	}
+	if c.Lookback, err = duration(v, kLookback); err != nil {
+		return err
+	}
+	c.MaxLag = 2 * c.Window
+	if s := strings.TrimSpace(v.GetString(kMaxLag)); s != "" {
+		if c.MaxLag, err = duration(v, kMaxLag); err != nil {
+			return err
+		}
+	}
+	e := engine.DefaultConfig()
+	e.Window, e.Lookback = c.Window, c.Lookback
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	c.GrowthOff = !v.GetBool(kGrowth)
+	c.Growth = growth.DefaultConfig()
+	if err := c.Growth.Validate(c.Window); err != nil {
+		return keyErr(kWindow, err)
+	}
+	if c.LogLevel, err = oneOf(v, kLogLevel, "debug", "info", "warn", "error"); err != nil {
+		return err
+	}
+	if c.LogFormat, err = oneOf(v, kLogFormat, "auto", "console", "json"); err != nil {
+		return err
+	}
+	if err := c.Kafka.fill(v, c.Window); err != nil {
+		return err
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		return errors.New("kafka-brokers: sensor collect needs the brokers the sensors publish to")
+	}
+	return nil
+}

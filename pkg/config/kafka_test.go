@@ -1,0 +1,68 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Kafka keys come from flags, SENSOR_* variables and the YAML file like
+// every other key; the printed configuration leaves the password out.
+func TestKafkaKeys(t *testing.T) {
+	t.Setenv("SENSOR_KAFKA_PASSWORD", "s3cret")
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("kafka-brokers: [k1:9092, k2:9092]\nkafka-sasl: scram-sha-512\nkafka-user: sensor\nkafka-buffer: 8MiB\nkafka-spool: /var/spool/synscope\nkafka-refresh: 15m\n"), 0o600)
+	c, err := Load([]string{"-r", "x.pcap", "--config", file, "--kafka-compression", "lz4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Kafka
+	if strings.Join(k.Brokers, ",") != "k1:9092,k2:9092" || k.SASL != "scram-sha-512" || k.User != "sensor" || k.Password != "s3cret" ||
+		k.Buffer != 8<<20 || k.SpoolDir != "/var/spool/synscope" || k.Compression != "lz4" || k.Refresh != 15*time.Minute || k.Topic != "synscope" {
+		t.Errorf("%+v", k)
+	}
+	var b strings.Builder
+	c.WriteYAML(&b)
+	if strings.Contains(b.String(), "s3cret") || !strings.Contains(b.String(), "kafka-sasl: \"scram-sha-512\"") {
+		t.Errorf("printed:\n%s", b.String())
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"65536": 65536, "64KiB": 64 << 10, "64MiB": 64 << 20, "1G": 1 << 30, "2gb": 2 << 30} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("%s: %d %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1", "1.5G", "1TiB", "lots"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// sensor collect reads the same Kafka keys, its own, and a sensor's file.
+func TestLoadCollect(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("kafka-brokers: [k1:9092]\nwindow: 10m\nports: \"445\"\n"), 0o600)
+	c, err := LoadCollect([]string{"--config", file, "--once", "--max-lag", "30m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.Brokers[0] != "k1:9092" || c.Window != 10*time.Minute || !c.Once || c.MaxLag != 30*time.Minute || c.SensorID != "fleet" {
+		t.Errorf("%+v", c)
+	}
+	for args, want := range map[string]string{
+		"":                                      "kafka-brokers",
+		"--kafka-brokers k:1 --max-lag never":   "max-lag",
+		"--kafka-brokers k:1 --kafka-sasl kerb": "kafka-sasl",
+		"--kafka-brokers k:1 --window 1h --lookback 30m": "lookback",
+		"--kafka-brokers k:1 extra":                      "no arguments",
+	} {
+		if _, err := LoadCollect(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %s named", args, err, want)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package fleet
+
+import (
+	"slices"
+
+	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/output"
+)
+
+// combiner adds every partition's partial of a window, each exactly once
+// (a partial seen again, after a rebalance replayed its partition, is the
+// same and is skipped), and writes the fleet's window when every partition
+// has given its share, windows in order.
+type combiner struct {
+	w        *output.Writer
+	lookback int64
+	growth   *growth.Classifier // nil: no verdicts
+	verdict  growth.Verdict
+	wins     map[int64]*combined
+	next     int64 // the next window to write; 0 before the first
+	first    int64 // the first window written, for warm-up
+	// done is the end of the last window written before a restart (its
+	// checkpoint): windows up to it are fed to the classifier, not written.
+	done    int64
+	written uint64
+	dupes   uint64 // partials seen again and skipped
+}
+
+type combined struct {
+	parts   map[int]bool
+	n       int
+	Partial // the sums
+}
+
+func newCombiner(w *output.Writer, lookback int64, g *growth.Classifier, done int64) *combiner {
+	return &combiner{w: w, lookback: lookback, growth: g, wins: map[int64]*combined{}, done: done}
+}
+
+// add takes one partition's partial and writes every window it completes.
+func (c *combiner) add(pa *Partial) {
+	if c.next != 0 && pa.Start < c.next {
+		c.dupes++ // its window is written already: a replay
+		return
+	}
+	cw := c.wins[pa.Start]
+	if cw == nil {
+		cw = &combined{parts: map[int]bool{}, n: pa.Partitions, Partial: Partial{Start: pa.Start, End: pa.End, Sensors: map[string]Counts{}}}
+		c.wins[pa.Start] = cw
+	}
+	if cw.parts[pa.Partition] {
+		c.dupes++
+		return
+	}
+	cw.parts[pa.Partition] = true
+	cw.Active += pa.Active
+	cw.New += pa.New
+	cw.SynPackets += pa.SynPackets
+	cw.Flood += pa.Flood
+	cw.Late += pa.Late
+	for s, v := range pa.Sensors {
+		x := cw.Sensors[s]
+		x.SynPackets += v.SynPackets
+		x.ActiveSources += v.ActiveSources
+		x.NewSources += v.NewSources
+		x.FloodSources += v.FloodSources
+		cw.Sensors[s] = x
+	}
+	for _, s := range pa.Silent {
+		if !slices.Contains(cw.Silent, s) {
+			cw.Silent = append(cw.Silent, s)
+		}
+	}
+	c.flush()
+}
+
+func (c *combiner) lowest() int64 {
+	lo := int64(0)
+	for s := range c.wins {
+		if lo == 0 || s < lo {
+			lo = s
+		}
+	}
+	return lo
+}
+
+// flush writes the complete windows from next on, in order; the first is
+// the lowest window any partition has given (every partition starts at the
+// same window: each has read every sensor's progress before it closes one).
+func (c *combiner) flush() {
+	for {
+		at := c.next
+		if at == 0 {
+			at = c.lowest()
+		}
+		cw := c.wins[at]
+		if cw == nil || len(cw.parts) < cw.n {
+			return
+		}
+		delete(c.wins, at)
+		c.write(cw)
+		c.next = cw.End
+	}
+}
+
+// write emits one fleet window: a `window` record with the engine's
+// meanings over the whole fleet (fields only one sensor can know, such as
+// packets or distinct targets, are 0), a `fleet` record with each sensor's
+// own counts and the silent sensors, and the growth verdict.
+func (c *combiner) write(cw *combined) {
+	if c.first == 0 {
+		c.first = cw.Start
+	}
+	wr := engine.WindowRecord{Start: cw.Start, End: cw.End, SynPackets: cw.SynPackets, ActiveSources: cw.Active,
+		NewSources: cw.New, Exposure: 1, Warmup: cw.Start < c.first+c.lookback, FloodSources: min(cw.Flood, cw.New)}
+	if c.growth != nil {
+		// Floods are taken out, as one sensor does: the sensors' own
+		// flood counts, added (a spoofed address seen by two sensors
+		// counts twice, so this takes out at least the flood).
+		c.verdict = c.growth.Add(growth.Window{Start: wr.Start, End: wr.End, New: float64(wr.NewSources - wr.FloodSources), Exposure: 1, Warmup: wr.Warmup})
+	}
+	if cw.End <= c.done {
+		return // written before the restart
+	}
+	c.w.Window(&wr)
+	c.w.Fleet(&output.FleetWindow{Start: cw.Start, End: cw.End, Sensors: sensorList(cw.Sensors), Silent: cw.Silent, Late: cw.Late})
+	if c.growth != nil {
+		c.w.Growth(&wr, &c.verdict)
+	}
+	c.written++
+}
+
+func sensorList(m map[string]Counts) []output.FleetSensor {
+	out := make([]output.FleetSensor, 0, len(m))
+	for id, v := range m {
+		out = append(out, output.FleetSensor{ID: id, SynPackets: v.SynPackets, ActiveSources: v.ActiveSources, NewSources: v.NewSources, FloodSources: v.FloodSources})
+	}
+	slices.SortFunc(out, func(a, b output.FleetSensor) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out
+}

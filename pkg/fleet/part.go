@@ -1,0 +1,225 @@
+package fleet
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Counts are one sensor's own counts of a window, from its progress record.
+type Counts struct {
+	SynPackets    uint64 `json:"syn_packets"`
+	ActiveSources uint64 `json:"active_sources"`
+	NewSources    uint64 `json:"new_sources"`
+	FloodSources  uint64 `json:"flood_new_sources"`
+}
+
+// Partial is one partition's share of a window: the sources it owns that
+// were active and new in it, and the SYNs and own counts of the sensors
+// whose home it is (PartitionOf their id), so every sensor's counts are
+// added in exactly one partition.
+type Partial struct {
+	Partition  int               `json:"partition"`
+	Partitions int               `json:"partitions"`
+	Start      int64             `json:"window_start"`
+	End        int64             `json:"window_end"`
+	Active     uint64            `json:"active_sources"`
+	New        uint64            `json:"new_sources"`
+	SynPackets uint64            `json:"syn_packets"`
+	Flood      uint64            `json:"flood_new_sources"` // the sensors' own, added
+	Sensors    map[string]Counts `json:"sensors,omitempty"`
+	Silent     []string          `json:"silent,omitempty"` // sensors not waited for
+	Late       uint64            `json:"late_records"`     // records for windows already closed
+}
+
+// sight is what a window knows of one source: its first SYN there (across
+// the sensors) and the latest previous SYN they reported.
+type sight struct{ first, last, prev int64 }
+
+// winBuf holds one window's records in a partition until it closes.
+type winBuf struct {
+	srcs    map[netip.Addr]sight
+	sensors map[string]Counts
+}
+
+// sensorState is how far one sensor has got in a partition.
+type sensorState struct {
+	progress int64 // the end of the latest window it has passed
+	heard    int64 // wall clock of its latest progress record here
+	silent   bool
+}
+
+// part is one partition's fleet-wide state. The collector that owns the
+// partition feeds it the partition's records in order.
+type part struct {
+	id, n            int
+	window, lookback int64
+	maxLag           int64
+	home             map[string]bool // sensors whose counts this partition adds (cached PartitionOf)
+	last             map[netip.Addr]int64
+	pending          map[int64]*winBuf
+	sensors          map[string]*sensorState
+	first            int64 // the earliest window start seen; 0 before any
+	closed           int64 // windows ending at or before this are closed
+	late             uint64
+	swept            int64
+	now              func() int64 // the wall clock, ns
+	slot             int          // the snapshot slot written last
+	saved            int64        // closed as of the last snapshot
+	next             int64        // the offset of the next record to read
+	caughtUp         bool         // read to its end once: windows may close
+}
+
+func newPart(id, n int, window, lookback, maxLag int64) *part {
+	return &part{id: id, n: n, window: window, lookback: lookback, maxLag: maxLag,
+		home: map[string]bool{}, last: map[netip.Addr]int64{}, pending: map[int64]*winBuf{}, sensors: map[string]*sensorState{},
+		now: func() int64 { return time.Now().UnixNano() }}
+}
+
+func (p *part) buf(start int64) *winBuf {
+	w := p.pending[start]
+	if w == nil {
+		w = &winBuf{srcs: map[netip.Addr]sight{}}
+		p.pending[start] = w
+	}
+	return w
+}
+
+// add takes one record of the partition; it reports false for a record of
+// a window already closed (counted as late).
+func (p *part) add(r *rec) bool {
+	start := r.windowStart - r.windowStart%p.window
+	if start+p.window <= p.closed {
+		p.late++
+		return false
+	}
+	if p.first == 0 || start < p.first {
+		p.first = start
+	}
+	switch r.kind {
+	case kindProgress:
+		st := p.sensors[r.sensor]
+		if st == nil {
+			st = &sensorState{}
+			p.sensors[r.sensor] = st
+		}
+		st.progress = max(st.progress, r.windowEnd)
+		st.heard = p.now()
+		st.silent = false
+		home, ok := p.home[r.sensor]
+		if !ok {
+			home = PartitionOf(r.sensor, p.n) == p.id
+			p.home[r.sensor] = home
+		}
+		if home {
+			w := p.buf(start)
+			if w.sensors == nil {
+				w.sensors = map[string]Counts{}
+			}
+			c := w.sensors[r.sensor]
+			// A sensor restarted within a window reports it twice, each
+			// run its own SYNs: they add up.
+			c.SynPackets += r.syns
+			c.ActiveSources += r.active
+			c.NewSources += r.newSrc
+			c.FloodSources += r.flood
+			w.sensors[r.sensor] = c
+		}
+	case kindSource, kindSighting:
+		w := p.buf(start)
+		ts := r.ts - r.ts%1e6 // the table's millisecond, as one sensor keeps it
+		s, ok := w.srcs[r.src]
+		if !ok || r.ts < s.first {
+			s.first = r.ts
+		}
+		s.last = max(s.last, ts)
+		s.prev = max(s.prev, r.prev)
+		w.srcs[r.src] = s
+	}
+	return true
+}
+
+// closable reports the windows that may close now: every live sensor has
+// passed them. A sensor behind the most advanced one that has not been
+// heard from (a progress record) for maxLag of wall-clock time is silent:
+// reported, not waited for, until it is heard from again. Wall clock, not
+// event time: sensors replaying captures race through hours of packet time
+// in seconds, and a live sensor is heard from once a window. force closes
+// every window seen (--once at the end of the topic).
+func (p *part) closable(force bool) int64 {
+	if p.first == 0 || len(p.sensors) == 0 {
+		return p.closed
+	}
+	var lead int64
+	for _, s := range p.sensors {
+		lead = max(lead, s.progress)
+	}
+	if force {
+		return lead
+	}
+	upTo := lead
+	now := p.now()
+	for _, s := range p.sensors {
+		s.silent = s.progress < lead && now-s.heard > p.maxLag
+		if !s.silent {
+			upTo = min(upTo, s.progress)
+		}
+	}
+	return upTo
+}
+
+// close closes every window ending at or before upTo, in order, and hands
+// each one's partial to emit.
+func (p *part) close(upTo int64, emit func(*Partial)) {
+	start := max(p.closed, p.first)
+	for ; start+p.window <= upTo; start += p.window {
+		w := p.pending[start]
+		delete(p.pending, start)
+		pa := &Partial{Partition: p.id, Partitions: p.n, Start: start, End: start + p.window, Late: p.late}
+		for name, s := range p.sensors {
+			if s.silent {
+				pa.Silent = append(pa.Silent, name)
+			}
+		}
+		slices.Sort(pa.Silent)
+		if w != nil {
+			p.count(w, pa)
+		}
+		p.closed = start + p.window
+		p.late = 0
+		emit(pa)
+		if p.closed-p.swept >= p.lookback {
+			p.sweep()
+		}
+	}
+}
+
+// count decides which of the window's sources are new: no SYN in the
+// lookback before its first SYN in the window, by the latest SYN known
+// before it (earlier windows' and the previous SYNs the sensors reported).
+func (p *part) count(w *winBuf, pa *Partial) {
+	for a, s := range w.srcs {
+		before := max(p.last[a], s.prev)
+		pa.Active++
+		if before == 0 || s.first-before > p.lookback {
+			pa.New++
+		}
+		p.last[a] = max(before, s.last)
+	}
+	pa.Sensors = w.sensors
+	for _, c := range w.sensors {
+		pa.SynPackets += c.SynPackets
+		pa.Flood += c.FloodSources
+	}
+}
+
+// sweep forgets sources silent for longer than the lookback (they are new
+// when they return whether remembered or not), so the state stays bounded.
+func (p *part) sweep() {
+	p.swept = p.closed
+	for a, t := range p.last {
+		if p.closed-t > p.lookback {
+			delete(p.last, a)
+		}
+	}
+}

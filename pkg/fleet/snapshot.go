@@ -1,0 +1,161 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"net/netip"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A partition's state is checkpointed in the compacted state topic, so a
+// collector assigned the partition resumes from the checkpoint instead of
+// replaying the partition from its start. A snapshot is JSON cut into
+// chunks under keys "p<partition>/<slot>/<i>", then a manifest under
+// "p<partition>" names the slot, the chunks, their checksum and the offset
+// the snapshot was taken before. Two slots alternate, so the chunks the
+// latest manifest names are never overwritten by a snapshot being written;
+// the state topic keeps one partition, so the manifest lands after its
+// chunks. A snapshot that does not check out is ignored (the partition is
+// replayed).
+
+// snapEvery is how many windows a partition closes between snapshots.
+const snapEvery = 12
+
+// chunkMax keeps a chunk under Kafka's default 1 MB record limit.
+const chunkMax = 512 << 10
+
+type snapshot struct {
+	Offset   int64             `json:"offset"`
+	First    int64             `json:"first"`
+	Closed   int64             `json:"closed"`
+	Late     uint64            `json:"late"`
+	Swept    int64             `json:"swept"`
+	Last     map[string]int64  `json:"last"`
+	Pending  map[int64]snapWin `json:"pending"`
+	Progress map[string]int64  `json:"progress"`
+}
+
+type snapWin struct {
+	Srcs    map[string][3]int64 `json:"srcs"` // first, last, prev
+	Sensors map[string]Counts   `json:"sensors,omitempty"`
+}
+
+type manifest struct {
+	Slot, Chunks int
+	Offset       int64
+	Sum          uint32
+}
+
+func (p *part) snapshot(offset int64) *snapshot {
+	s := &snapshot{Offset: offset, First: p.first, Closed: p.closed, Late: p.late, Swept: p.swept,
+		Last: make(map[string]int64, len(p.last)), Pending: map[int64]snapWin{}, Progress: map[string]int64{}}
+	for a, t := range p.last {
+		s.Last[a.String()] = t
+	}
+	for start, w := range p.pending {
+		sw := snapWin{Srcs: make(map[string][3]int64, len(w.srcs)), Sensors: w.sensors}
+		for a, v := range w.srcs {
+			sw.Srcs[a.String()] = [3]int64{v.first, v.last, v.prev}
+		}
+		s.Pending[start] = sw
+	}
+	for id, st := range p.sensors {
+		s.Progress[id] = st.progress
+	}
+	return s
+}
+
+// restore sets the partition's state from a snapshot. The sensors are
+// heard from now: a silent one is told by the wall clock from here.
+func (p *part) restore(s *snapshot) error {
+	p.first, p.closed, p.late, p.swept = s.First, s.Closed, s.Late, s.Swept
+	p.next, p.saved = s.Offset, s.Closed
+	for a, t := range s.Last {
+		addr, err := netip.ParseAddr(a)
+		if err != nil {
+			return err
+		}
+		p.last[addr] = t
+	}
+	for start, sw := range s.Pending {
+		w := p.buf(start)
+		w.sensors = sw.Sensors
+		for a, v := range sw.Srcs {
+			addr, err := netip.ParseAddr(a)
+			if err != nil {
+				return err
+			}
+			w.srcs[addr] = sight{first: v[0], last: v[1], prev: v[2]}
+		}
+	}
+	now := p.now()
+	for id, prog := range s.Progress {
+		p.sensors[id] = &sensorState{progress: prog, heard: now}
+	}
+	return nil
+}
+
+// saveSnapshot writes the partition's state as of offset (the next record
+// to read) to the state topic.
+func (c *Collector) saveSnapshot(pt *part, offset int64) {
+	b, err := json.Marshal(pt.snapshot(offset))
+	if err != nil {
+		c.log("snapshot not saved", "partition", pt.id, "error", err.Error())
+		return
+	}
+	pt.slot ^= 1
+	m := manifest{Slot: pt.slot, Offset: offset, Sum: crc32.ChecksumIEEE(b)}
+	topic := stateTopic(c.cfg.Kafka.Topic)
+	for i := 0; i*chunkMax < len(b) || i == 0; i++ {
+		chunk := b[i*chunkMax : min(len(b), (i+1)*chunkMax)]
+		c.produceState(topic, fmt.Sprintf("p%d/%d/%d", pt.id, pt.slot, i), chunk)
+		m.Chunks++
+	}
+	mb, _ := json.Marshal(m)
+	c.produceState(topic, "p"+strconv.Itoa(pt.id), mb)
+	pt.saved = pt.closed
+}
+
+func (c *Collector) produceState(topic, key string, v []byte) {
+	c.cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte(key), Value: v}, func(_ *kgo.Record, err error) {
+		if err != nil {
+			c.log("checkpoint not saved", "key", key, "error", err.Error())
+		}
+	})
+}
+
+// loadSnapshot finds partition id's latest snapshot in the state read at
+// assignment; nil when there is none or it does not check out.
+func loadSnapshot(state map[string][]byte, id int) (*snapshot, error) {
+	mb, ok := state["p"+strconv.Itoa(id)]
+	if !ok {
+		return nil, nil
+	}
+	var m manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var b []byte
+	for i := range m.Chunks {
+		chunk, ok := state[fmt.Sprintf("p%d/%d/%d", id, m.Slot, i)]
+		if !ok {
+			return nil, fmt.Errorf("chunk %d of %d missing", i, m.Chunks)
+		}
+		b = append(b, chunk...)
+	}
+	if crc32.ChecksumIEEE(b) != m.Sum {
+		return nil, fmt.Errorf("checksum mismatch")
+	}
+	var s snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	if s.Offset != m.Offset {
+		return nil, fmt.Errorf("offset %d, manifest %d", s.Offset, m.Offset)
+	}
+	return &s, nil
+}

@@ -1,0 +1,330 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Sink publishes JSONL records to a topic: one Kafka record per line, keyed
+// by the record's source address (src_ip) when it has one, else by the
+// sensor, so everything about one source lands in one partition, in order.
+// It is an output driver (io.Writer, Reopen, Close, String).
+//
+// The producer is idempotent and retries without end, so a record handed
+// to it is delivered once, in order, whenever the brokers come back. What
+// it holds is bounded by Buffer; past that, records go to the spool, and
+// while the spool holds anything every new record goes there too, behind
+// the older ones, so the order is kept. A drainer moves them back to the
+// producer as room appears. Only when the spool is full (or there is none)
+// is a record dropped, and counted.
+type Sink struct {
+	cfg    Config
+	cl     *kgo.Client
+	sensor []byte
+	parts  int // the topic's partitions, for broadcasts
+
+	line []byte // a record cut by the writer's buffer, until its newline
+
+	mu    sync.Mutex
+	sp    *spool // nil: no spool
+	room  chan struct{}
+	stop  chan struct{}
+	done  chan struct{}
+	inMem atomic.Int64 // bytes handed to the producer and not yet acknowledged
+
+	produced, delivered, failed, spooled, dropped atomic.Uint64
+	lastErr                                       atomic.Value // string
+}
+
+// Counts are the sink's counters, for the stats record and the metrics.
+type Counts struct {
+	Produced   uint64 // records handed to the producer
+	Delivered  uint64 // acknowledged by the brokers
+	Failed     uint64 // refused for good by the brokers (a dropped record too)
+	Spooled    uint64 // records written to the spool
+	Dropped    uint64 // records lost: the buffer and the spool were full
+	Corrupt    uint64 // spooled records lost to a torn or corrupt segment
+	Buffered   int64  // bytes in memory, not yet acknowledged
+	SpoolBytes int64  // bytes in the spool, not yet handed back
+}
+
+// NewSink connects to the brokers (waiting at most StartTimeout for one to
+// answer) and starts the producer. sensor keys the records that name no
+// source.
+func NewSink(ctx context.Context, cfg Config, sensor string) (*Sink, error) {
+	if cfg.Topic == "" {
+		cfg.Topic = DefaultTopic
+	}
+	if cfg.Buffer == 0 {
+		cfg.Buffer = DefaultBuffer
+	}
+	if cfg.SpoolMax == 0 {
+		cfg.SpoolMax = DefaultSpoolMax
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := cfg.ClientOpts()
+	if err != nil {
+		return nil, err
+	}
+	cc, _ := codec(cfg.Compression)
+	opts = append(opts,
+		kgo.DefaultProduceTopic(cfg.Topic),
+		kgo.ProducerBatchCompression(cc),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence needs all acks
+		kgo.RecordPartitioner(Partitioner()),
+		kgo.ProducerLinger(5*time.Millisecond),
+		// The sink bounds memory itself (Buffer); the client's own
+		// bounds are set above it so Produce never blocks the capture.
+		kgo.MaxBufferedBytes(int(2*cfg.Buffer)),
+		kgo.MaxBufferedRecords(1<<24),
+		// No RecordRetries and no RecordDeliveryTimeout: franz-go's
+		// defaults retry a record until it is delivered (RecordRetries(0)
+		// would mean no retry at all: an outage failed records).
+		kgo.UnknownTopicRetries(-1),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	if err := Ping(ctx, cl, &cfg); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	parts, err := Partitions(ctx, cl, cfg.Topic)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, cl: cl, sensor: []byte(sensor), parts: parts, room: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if cfg.SpoolDir != "" {
+		if s.sp, err = openSpool(cfg.SpoolDir, cfg.SpoolMax); err != nil {
+			cl.Close()
+			return nil, err
+		}
+	}
+	go s.drain()
+	return s, nil
+}
+
+// Write takes bytes of whole or cut records; every complete line becomes
+// one Kafka record. It never fails: what cannot be kept is counted.
+func (s *Sink) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.line = append(s.line, p...)
+			break
+		}
+		if len(s.line) > 0 {
+			s.line = append(s.line, p[:i]...)
+			s.publish(s.line)
+			s.line = s.line[:0]
+		} else {
+			s.publish(p[:i])
+		}
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Publish sends one record (without its newline) with the key the sink
+// derives from it. Its bytes are copied.
+func (s *Sink) publish(line []byte) {
+	if len(line) == 0 {
+		return
+	}
+	if bytes.HasPrefix(line, progressPrefix) {
+		for p := range s.parts {
+			s.PublishKeyed(nil, line, int32(p))
+		}
+		return
+	}
+	s.PublishKeyed(Key(line, s.sensor), line, -1)
+}
+
+// PublishKeyed sends value under key (both copied). A partition >= 0 sends
+// it to that partition instead of the key's (the fleet's progress marks go
+// to every partition).
+func (s *Sink) PublishKeyed(key, value []byte, partition int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sp != nil && !s.sp.empty() || s.inMem.Load() >= s.cfg.Buffer {
+		s.toSpool(key, value, partition)
+		return
+	}
+	s.produce(key, value, partition)
+}
+
+func (s *Sink) produce(key, value []byte, partition int32) {
+	r := &kgo.Record{Key: bytes.Clone(key), Value: bytes.Clone(value)}
+	if partition >= 0 {
+		r.Partition, r.Key = partition, nil
+		r.Headers = []kgo.RecordHeader{{Key: headerBroadcast}}
+	}
+	n := int64(len(key) + len(value))
+	s.inMem.Add(n)
+	s.produced.Add(1)
+	s.cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
+		s.inMem.Add(-n)
+		if err != nil {
+			s.failed.Add(1)
+			s.lastErr.Store(err.Error())
+		} else {
+			s.delivered.Add(1)
+		}
+		select {
+		case s.room <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// A spooled broadcast record keeps its partition in front of its key.
+func (s *Sink) toSpool(key, value []byte, partition int32) {
+	if s.sp == nil {
+		s.dropped.Add(1)
+		return
+	}
+	k := key
+	if partition >= 0 {
+		k = []byte(fmt.Sprintf("\x00p%d", partition))
+	}
+	ok, err := s.sp.add(k, value)
+	if err != nil {
+		s.lastErr.Store(err.Error())
+	}
+	if !ok {
+		s.dropped.Add(1)
+		return
+	}
+	s.spooled.Add(1)
+}
+
+// drain hands spooled records back to the producer while it has room.
+func (s *Sink) drain() {
+	defer close(s.done)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.room:
+		case <-tick.C:
+		}
+		s.drainSome()
+	}
+}
+
+func (s *Sink) drainSome() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sp == nil {
+		return
+	}
+	for s.inMem.Load() < s.cfg.Buffer {
+		k, v, ok, err := s.sp.read()
+		if err != nil {
+			s.lastErr.Store(err.Error())
+			return
+		}
+		if !ok {
+			return
+		}
+		part := int32(-1)
+		if p, ok := strings.CutPrefix(string(k), "\x00p"); ok {
+			fmt.Sscan(p, &part)
+		}
+		s.produce(k, v, part)
+	}
+}
+
+func (s *Sink) spoolEmpty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sp == nil || s.sp.empty()
+}
+
+// Counts reads the counters; safe from any goroutine.
+func (s *Sink) Counts() Counts {
+	c := Counts{Produced: s.produced.Load(), Delivered: s.delivered.Load(), Failed: s.failed.Load(),
+		Spooled: s.spooled.Load(), Dropped: s.dropped.Load(), Buffered: s.inMem.Load()}
+	s.mu.Lock()
+	if s.sp != nil {
+		c.Corrupt, c.SpoolBytes = s.sp.corrupt, s.sp.size
+	}
+	s.mu.Unlock()
+	return c
+}
+
+// LastError is the latest delivery or spool error ("" for none).
+func (s *Sink) LastError() string {
+	e, _ := s.lastErr.Load().(string)
+	return e
+}
+
+// Reopen has nothing to reopen: the producer reconnects by itself.
+func (s *Sink) Reopen() (bool, error) { return false, nil }
+
+// String names the destination in messages.
+func (s *Sink) String() string {
+	return "kafka://" + strings.Join(s.cfg.Brokers, ",") + "/" + s.cfg.Topic
+}
+
+// ErrUndelivered says records were still unacknowledged when Close gave up.
+var ErrUndelivered = errors.New("kafka: records not acknowledged before the close timeout")
+
+// Close waits up to CloseTimeout for every record in memory to be
+// acknowledged, then stops. Records still in the spool stay there for the
+// next run; records still in memory are lost and reported.
+func (s *Sink) Close() error {
+	if len(s.line) > 0 { // a last line without its newline
+		s.publish(s.line)
+		s.line = s.line[:0]
+	}
+	close(s.stop)
+	<-s.done
+	d := s.cfg.CloseTimeout
+	if d <= 0 {
+		d = DefaultCloseTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	// The spool is delivered too while the brokers answer: what is left
+	// when the time is up stays on disk for the next run.
+	for !s.spoolEmpty() && ctx.Err() == nil {
+		s.drainSome()
+		select {
+		case <-s.room:
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	err := s.cl.Flush(ctx)
+	s.cl.Close()
+	s.mu.Lock()
+	if s.sp != nil {
+		s.sp.close()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w (%d bytes): %v", ErrUndelivered, s.inMem.Load(), err)
+	}
+	return nil
+}
+
+// Flush waits until every record handed to the producer so far is
+// acknowledged (or ctx-less: until it is; tests and a clean stop use it).
+func (s *Sink) Flush() error { return s.cl.Flush(context.Background()) }
