@@ -44,6 +44,7 @@ type Config struct {
 	MaxTargets     int
 	TopSources     int
 	FloodThreshold int
+	FloodSources   bool   // a source record for every flood source too
 	Capture        string // auto, ebpf, afpacket
 	IngressHook    string // auto, xdp, xdp-generic, tc
 	Promisc        bool
@@ -73,10 +74,12 @@ func (c *Config) Engine() engine.Config {
 		MaxTargets:     c.MaxTargets,
 		TopSources:     c.TopSources,
 		FloodThreshold: c.FloodThreshold,
-		HomeNet:        c.HomeNet,
-		ScannerTargets: c.ScannerTargets,
-		MaxGap:         c.MaxGap,
-		Shards:         c.Shards,
+		// the engine's name says what it writes
+		FloodSourceRecords: c.FloodSources,
+		HomeNet:            c.HomeNet,
+		ScannerTargets:     c.ScannerTargets,
+		MaxGap:             c.MaxGap,
+		Shards:             c.Shards,
 	}
 }
 
@@ -99,6 +102,7 @@ const (
 	kMaxTargets = "max-targets"
 	kTopSources = "top-sources"
 	kFlood      = "flood-threshold"
+	kFloodSrc   = "flood-sources"
 	kCapture    = "capture"
 	kIngress    = "ingress-hook"
 	kPromisc    = "promisc"
@@ -123,7 +127,7 @@ const (
 
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
-	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
+	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood, kFloodSrc,
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
@@ -159,7 +163,8 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kShards, "auto", "shard workers that own the per-source state, each on its own goroutine behind a lock-free ring (auto: one per core; 0: none, all on the capture goroutine)")
 	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
 	fs.String(kTopSources, strconv.Itoa(d.TopSources), "how many of the busiest sources the summary lists")
-	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "this many new sources within 10 s are a flood: counted apart, never growth")
+	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "a target that gets the first SYNs of this many new sources within 10 s is flooded: those sources are counted apart (never growth) and summarized in one flood record per window")
+	fs.Bool(kFloodSrc, false, "also write a source record for every flood source (by default one flood record per window summarizes them)")
 	g := growth.DefaultConfig()
 	fs.Bool(kGrowth, true, "write a growth record after every window (--growth=false to skip)")
 	fs.String(kHorizons, durations(g.Horizons), "growth fit horizons, shortest first (e.g. 6h,24h)")
@@ -323,6 +328,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.FloodThreshold, err = positive(v, kFlood, 1<<31); err != nil {
 		return err
 	}
+	if c.FloodSources, err = strictBool(v.Get(kFloodSrc)); err != nil {
+		return keyErr(kFloodSrc, err)
+	}
 	if err := c.Engine().Validate(); err != nil {
 		return err
 	}
@@ -371,4 +379,20 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 		return err
 	}
 	return g.Validate(c.Window)
+}
+
+// strictBool reads a boolean setting, refusing what is not one (a file's
+// "flood-sources: maybe" must not silently mean false).
+func strictBool(x any) (bool, error) {
+	switch b := x.(type) {
+	case bool:
+		return b, nil
+	case nil:
+		return false, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(fmt.Sprint(x)))
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", fmt.Sprint(x))
+	}
+	return b, nil
 }

@@ -70,6 +70,8 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"-r", "a", "--log-level", "loud"}, [2]string{}, "log-level"},
 		{[]string{"-r", "a", "--max-sources", "0"}, [2]string{}, "max-sources"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_PORTS", "smb"}, "ports"},
+		{[]string{"-r", "a"}, [2]string{"SENSOR_FLOOD_SOURCES", "maybe"}, "flood-sources"},
+		{[]string{"-r", "a", "--flood-threshold", "1"}, [2]string{}, "flood-threshold"},
 		{[]string{"-r", "a", "--bogus"}, [2]string{}, "unknown flag"},
 		{[]string{}, [2]string{}, "nothing to read"},
 		{[]string{"-r", "a", "-i", "eth0"}, [2]string{}, "not both"},

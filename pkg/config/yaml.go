@@ -27,6 +27,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kMaxTargets: strconv.Itoa(c.MaxTargets),
 		kTopSources: strconv.Itoa(c.TopSources),
 		kFlood:      strconv.Itoa(c.FloodThreshold),
+		kFloodSrc:   strconv.FormatBool(c.FloodSources),
 		kCapture:    c.Capture,
 		kIngress:    c.IngressHook,
 		kPromisc:    strconv.FormatBool(c.Promisc),

@@ -18,10 +18,16 @@ type Config struct {
 	MaxSources int           // cap on remembered sources; beyond it new sources are counted but not remembered
 	MaxTargets int           // cap on distinct destinations tracked per window
 	TopSources int           // how many sources the summary lists
-	// FloodThreshold: new sources arriving this many or more within 10 s
-	// are a flood (spoofed SYN floods come as thousands of one-packet
-	// sources in seconds); they are counted apart so growth ignores them.
+	// FloodThreshold: a destination that receives the first SYNs of this
+	// many new sources or more within 10 s is flooded (spoofed SYN floods
+	// come as thousands of one-packet sources aimed at few targets within
+	// seconds; a scanning population spreads over many targets). Its
+	// sources are counted apart, so growth ignores them, and summarized in
+	// one flood record per window (flood.go).
 	FloodThreshold int
+	// FloodSourceRecords writes a source record for each flood source
+	// too (by default a flood record per window summarizes them).
+	FloodSourceRecords bool
 	// HomeNet lists our own networks: new sources are then told apart as
 	// inbound, outbound (our host scanning out), internal or external.
 	HomeNet []netip.Prefix
@@ -69,7 +75,7 @@ func DefaultConfig() Config {
 		MaxSources:     10_000_000,
 		MaxTargets:     1_000_000,
 		TopSources:     10,
-		FloodThreshold: 500,
+		FloodThreshold: 50,
 		ScannerTargets: 10,
 		MaxGap:         7 * 24 * time.Hour,
 	}
@@ -99,7 +105,7 @@ func (c Config) Validate() error {
 	case c.MaxGap < c.Window:
 		return fmt.Errorf("max-gap %v: must be at least one window (%v)", c.MaxGap, c.Window)
 	case c.FloodThreshold < 2:
-		return errors.New("flood-threshold: must be at least 2 new sources per 10 s")
+		return errors.New("flood-threshold: must be at least 2 new sources towards one target per 10 s")
 	}
 	return nil
 }

@@ -98,9 +98,8 @@ func (e *Engine) event(ev *event) {
 	if ev.ev.Returning {
 		e.c.Returning++
 	}
-	e.countBurst(ev.syn.Ts)
 	e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
-	e.emit.Source(&e.srcRec)
+	e.newSource(&e.srcRec)
 }
 
 // syn hands one matched SYN, stamped by the clock, to its shard.

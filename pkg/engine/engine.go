@@ -48,9 +48,12 @@ type Engine struct {
 	wg      chan int // a worker's stop
 
 	flood    floodState
-	restored *restored // a loaded state, applied at Start
-	jumpRun  int       // packets in a row stamped beyond MaxGap
-	warmFrom int64     // warm-up counts from here: the first packet, or the end of a gap
+	closed   []WindowRecord // windows closed but held back (flood.go)
+	out      WindowRecord   // the window being written
+	floodOut FloodRecord    // the flood record being written
+	restored *restored      // a loaded state, applied at Start
+	jumpRun  int            // packets in a row stamped beyond MaxGap
+	warmFrom int64          // warm-up counts from here: the first packet, or the end of a gap
 
 	growth  *growth.Classifier // nil: no verdicts
 	verdict growth.Verdict     // the latest
@@ -200,6 +203,15 @@ func (e *Engine) Advance(ts int64) {
 	for ts >= e.cur.End {
 		e.closeWindow(0, false)
 	}
+	if e.due(ts) {
+		// Held new sources (and the windows behind them) are due: the
+		// shards hand over the new sources so far, so that they are
+		// written with every flood decision made.
+		if !e.inline && e.pending > 0 {
+			e.handOver(itemFlush, false, 0)
+		}
+		e.release(ts)
+	}
 	if e.inline {
 		e.shards[0].tab.DrainStep(sources.DrainBatch) // once per step, whatever the windows it closed
 	}
@@ -213,6 +225,7 @@ func (e *Engine) Finish() {
 	}
 	e.closeWindow(0, false)
 	e.handOver(itemStop, false, 0)
+	e.releaseAll()
 	e.top = e.top[:0]
 	for _, sh := range e.shards {
 		for _, t := range sh.tab.Top() {

@@ -21,6 +21,9 @@ type SourceRecord struct {
 	// returns after more than the lookback; 0 when never seen before.
 	PrevLastSeen int64
 	Direction    sources.Direction
+	// Flood marks a flood source's record (written only when
+	// Config.FloodSourceRecords asks for them).
+	Flood bool
 }
 
 // WindowRecord holds one closed window's counts.

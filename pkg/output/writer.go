@@ -85,6 +85,9 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	if r.PrevLastSeen != 0 {
 		o.time("prev_last_seen", r.PrevLastSeen)
 	}
+	if r.Flood {
+		o.bool("flood", true) // --flood-sources: also counted in its window's flood record
+	}
 	w.finish()
 }
 
@@ -130,6 +133,44 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	o.uint("new_internal_sources", r.NewInternal)
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
+	w.finish()
+}
+
+// Flood writes a `flood` record: one window's flood sources, summarized
+// (they get no source record each unless --flood-sources).
+func (w *Writer) Flood(r *engine.FloodRecord) {
+	o := w.begin("flood", r.WindowEnd)
+	o.time("window_start", r.WindowStart)
+	o.time("window_end", r.WindowEnd)
+	o.uint("sources", r.Sources)
+	o.time("first_seen", r.First)
+	o.time("last_seen", r.Last)
+	o.openArray("targets")
+	for _, t := range r.Targets {
+		o.open("")
+		o.str("dst_ip", t.Addr.Netip().String())
+		o.uint("dst_port", uint64(t.Port))
+		o.uint("sources", t.Sources)
+		o.close()
+	}
+	o.closeArray()
+	o.uint("other_targets_sources", r.OtherTargets)
+	o.open("pattern")
+	o.uint("ttl_min", uint64(r.TTLMin))
+	o.uint("ttl_max", uint64(r.TTLMax))
+	o.uint("ttl_mode", uint64(r.TTLMode))
+	o.uint("ttl_mode_sources", r.TTLModeSources)
+	o.uint("ip_id_zero_sources", r.IPIDZero)
+	o.uint("ip_id_mode", uint64(r.IPIDMode))
+	o.uint("ip_id_mode_sources_min", r.IPIDModeSources)
+	o.uint("tcp_window_mode", uint64(r.WindowMode))
+	o.uint("tcp_window_mode_sources_min", r.WindowModeSources)
+	o.close()
+	o.openArray("sample_src_ips")
+	for _, a := range r.Sample {
+		o.elemStr(a.Netip().String())
+	}
+	o.closeArray()
 	w.finish()
 }
 

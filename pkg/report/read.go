@@ -69,7 +69,8 @@ type Sensor struct {
 	Scanners []Scanner
 	// New sources per /24 (IPv4) or /48 (IPv6), from source records.
 	Prefixes map[string]uint64
-	Sources  uint64 // source records
+	Sources  uint64 // source records, less those of flood sources (--flood-sources)
+	Flooded  uint64 // flood sources, summarized in flood records
 	Packets  uint64 // from the last stats record
 	SynMatch uint64
 
@@ -137,6 +138,8 @@ type record struct {
 	SynPerMinute   float64  `json:"syn_per_minute"`
 	DistinctTarget int64    `json:"distinct_targets_est"`
 	TopSources     []topRec `json:"top_sources"`
+	FloodSources   uint64   `json:"sources"` // a flood record's
+	Flood          bool     `json:"flood"`   // a source record's: a flood source's (--flood-sources)
 }
 
 type topRec struct {
@@ -181,13 +184,14 @@ var (
 	sourcePrefix = []byte(`{"event_type":"source",`)
 	srcIPKey     = []byte(`"src_ip":"`)
 	sensorKey    = []byte(`"sensor":"`)
+	floodMark    = []byte(`"flood":true`)
 )
 
 // addSource is the fast path for the commonest record: the sensor writes
 // event_type first, so a source record is known by its first bytes and
 // needs only two fields; it must still be valid JSON.
 func (d *Data) addSource(b []byte) (string, bool) {
-	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || !json.Valid(b) {
+	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || bytes.Contains(b, floodMark) || !json.Valid(b) {
 		return "", false // the general path decides (and handles escapes)
 	}
 	id, ok1 := field(b, sensorKey)
@@ -260,8 +264,16 @@ func (d *Data) add(b []byte) string {
 		if err != nil {
 			return fmt.Sprintf("source record with a bad src_ip %q", r.SrcIP)
 		}
+		if r.Flood {
+			break // counted in its window's flood record
+		}
 		s.Sources++
 		s.Prefixes[prefixOf(a)]++
+	case "flood":
+		// A flood's sources have no source record each (unless
+		// --flood-sources, and then the flood records are not counted
+		// again: see Flooded); their prefixes are unknown.
+		s.Flooded += r.FloodSources
 	case "outbound_scanner":
 		ts, err := parseTime(r.Ts)
 		if err != nil || r.SrcIP == "" {
@@ -384,3 +396,7 @@ type PrefixCount struct {
 	Prefix string
 	N      uint64
 }
+
+// recorded is the new sources the records account for: each has a source
+// record or is counted in a flood record.
+func (s *Sensor) recorded() uint64 { return s.Sources + s.Flooded }
