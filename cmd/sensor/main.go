@@ -103,15 +103,17 @@ func (e settingError) Unwrap() error { return e.error }
 // unless it is turned off.
 func runConfig(cfg *config.Config, live bool, met *metrics.Metrics) lifecycle.Config {
 	rc := lifecycle.Config{
-		SensorID:   cfg.SensorID,
-		Engine:     cfg.Engine(),
-		Ports:      cfg.Ports,
-		Live:       live,
-		StateFile:  cfg.StateFile,
-		StateReset: cfg.StateReset,
-		StateEvery: cfg.StateEvery,
-		StatsEvery: cfg.StatsEvery,
-		Metrics:    met,
+		SensorID:     cfg.SensorID,
+		Engine:       cfg.Engine(),
+		Ports:        cfg.Ports,
+		Live:         live,
+		StateFile:    cfg.StateFile,
+		StateReset:   cfg.StateReset,
+		StateEvery:   cfg.StateEvery,
+		StatsEvery:   cfg.StatsEvery,
+		Metrics:      met,
+		AlertExec:    cfg.AlertExec,
+		AlertWebhook: cfg.AlertWebhook,
 	}
 	if !cfg.GrowthOff {
 		rc.Engine.Growth = &cfg.Growth

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/synscope/synscope/pkg/alert"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/metrics"
@@ -45,6 +47,8 @@ type Config struct {
 	TopSources     int
 	FloodThreshold int
 	FloodSources   bool   // a source record for every flood source too
+	AlertExec      string // program run with each alert record on stdin
+	AlertWebhook   string // URL each alert record is POSTed to
 	Capture        string // auto, ebpf, afpacket
 	IngressHook    string // auto, xdp, xdp-generic, tc
 	Promisc        bool
@@ -103,6 +107,8 @@ const (
 	kTopSources = "top-sources"
 	kFlood      = "flood-threshold"
 	kFloodSrc   = "flood-sources"
+	kAlertExec  = "alert-exec"
+	kAlertHook  = "alert-webhook"
 	kCapture    = "capture"
 	kIngress    = "ingress-hook"
 	kPromisc    = "promisc"
@@ -127,7 +133,7 @@ const (
 
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
-	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood, kFloodSrc,
+	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood, kFloodSrc, kAlertExec, kAlertHook,
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
@@ -164,6 +170,8 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
 	fs.String(kTopSources, strconv.Itoa(d.TopSources), "how many of the busiest sources the summary lists")
 	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "a target that gets the first SYNs of this many new sources within 10 s is flooded: those sources are counted apart (never growth) and summarized in one flood record per window")
+	fs.String(kAlertExec, "", "run `program` once per alert record (growth turned exponential or stood down, a flood started), the record's JSON on its stdin; killed after 10 s, never blocking capture (live, it runs as --user)")
+	fs.String(kAlertHook, "", "POST each alert record's JSON to this http(s) `URL` (10 s per attempt, 3 attempts), never blocking capture")
 	fs.Bool(kFloodSrc, false, "also write a source record for every flood source (by default one flood record per window summarizes them)")
 	g := growth.DefaultConfig()
 	fs.Bool(kGrowth, true, "write a growth record after every window (--growth=false to skip)")
@@ -330,6 +338,16 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	}
 	if c.FloodSources, err = strictBool(v.Get(kFloodSrc)); err != nil {
 		return keyErr(kFloodSrc, err)
+	}
+	if c.AlertExec = strings.TrimSpace(v.GetString(kAlertExec)); c.AlertExec != "" {
+		if _, err := exec.LookPath(c.AlertExec); err != nil {
+			return keyErr(kAlertExec, fmt.Errorf("%q is not an executable program: %w", c.AlertExec, err))
+		}
+	}
+	if c.AlertWebhook = strings.TrimSpace(v.GetString(kAlertHook)); c.AlertWebhook != "" {
+		if err := alert.CheckWebhook(c.AlertWebhook); err != nil {
+			return keyErr(kAlertHook, err)
+		}
 	}
 	if err := c.Engine().Validate(); err != nil {
 		return err

@@ -72,6 +72,8 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"-r", "a"}, [2]string{"SENSOR_PORTS", "smb"}, "ports"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_FLOOD_SOURCES", "maybe"}, "flood-sources"},
 		{[]string{"-r", "a", "--flood-threshold", "1"}, [2]string{}, "flood-threshold"},
+		{[]string{"-r", "a", "--alert-exec", "/nonexistent/hook"}, [2]string{}, "alert-exec"},
+		{[]string{"-r", "a", "--alert-webhook", "ftp://x/y"}, [2]string{}, "alert-webhook"},
 		{[]string{"-r", "a", "--bogus"}, [2]string{}, "unknown flag"},
 		{[]string{}, [2]string{}, "nothing to read"},
 		{[]string{"-r", "a", "-i", "eth0"}, [2]string{}, "not both"},

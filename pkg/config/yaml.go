@@ -28,6 +28,8 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kTopSources: strconv.Itoa(c.TopSources),
 		kFlood:      strconv.Itoa(c.FloodThreshold),
 		kFloodSrc:   strconv.FormatBool(c.FloodSources),
+		kAlertExec:  strconv.Quote(c.AlertExec),
+		kAlertHook:  strconv.Quote(c.AlertWebhook),
 		kCapture:    c.Capture,
 		kIngress:    c.IngressHook,
 		kPromisc:    strconv.FormatBool(c.Promisc),

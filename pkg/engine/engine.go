@@ -48,6 +48,7 @@ type Engine struct {
 	wg      chan int // a worker's stop
 
 	flood    floodState
+	alert    alertState
 	closed   []WindowRecord // windows closed but held back (flood.go)
 	out      WindowRecord   // the window being written
 	floodOut FloodRecord    // the flood record being written

@@ -14,6 +14,7 @@ type recorder struct {
 	windows  []WindowRecord
 	scanners []ScannerRecord
 	floods   []FloodRecord
+	alerts   []string
 }
 
 func (r *recorder) Source(s *SourceRecord) { r.sources = append(r.sources, *s) }

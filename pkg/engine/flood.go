@@ -127,7 +127,7 @@ func (e *Engine) newSource(r *SourceRecord) {
 		t.advance(sec)
 		t.count[sources.FloorMod(sec, 10)]++
 		n := t.inSpan(sec)
-		flood := false
+		flood, wasFlooding := false, t.flooding
 		switch {
 		case t.flooding && n >= uint32(max(e.cfg.FloodThreshold/2, 1)):
 			flood = true
@@ -141,6 +141,9 @@ func (e *Engine) newSource(r *SourceRecord) {
 		}
 		if flood {
 			e.floodSource(r)
+			if !wasFlooding {
+				e.floodStarts(r)
+			}
 			if e.cfg.FloodSourceRecords {
 				e.hold(r, true)
 			}

@@ -20,9 +20,15 @@ type FloodRecord struct {
 	WindowMode              uint16
 	WindowModeSources       uint64 // at least this many share WindowMode (a bounded count)
 	Sample                  []sources.Addr
-	ttl                     [256]uint32
-	ipid                    heavy
-	win                     heavy
+	// floods judged to start in this window: how many, the first's time
+	// and target (for its alert)
+	started     int
+	startedAt   int64
+	startTarget sources.Addr
+	startPort   uint16
+	ttl         [256]uint32
+	ipid        heavy
+	win         heavy
 }
 
 // FloodTarget is one flooded destination and the flood sources aimed at it.
@@ -101,6 +107,7 @@ func (e *Engine) floodSource(r *SourceRecord) {
 	if sum == nil {
 		f.sums = append(f.sums, FloodRecord{})
 		sum = &f.sums[len(f.sums)-1]
+		sum.started = 0
 		if n := len(f.spareSums); n > 0 { // reuse a summary's slices
 			sum.Targets, sum.Sample = f.spareSums[n-1].Targets[:0], f.spareSums[n-1].Sample[:0]
 			f.spareSums = f.spareSums[:n-1]
@@ -138,6 +145,21 @@ func (e *Engine) floodSource(r *SourceRecord) {
 		sum.Sample = append(sum.Sample, sources.SrcOf(s))
 	}
 	e.c.FloodSources++
+}
+
+// floodStarts notes, in the window of r (its first flood source judged
+// so), that a flood on r's target starts now.
+func (e *Engine) floodStarts(r *SourceRecord) {
+	f := &e.flood
+	for i := range f.sums {
+		if s := &f.sums[i]; s.WindowStart == r.WindowStart {
+			if s.started == 0 {
+				s.startedAt, s.startTarget, s.startPort = r.Syn.Ts, sources.DstOf(&r.Syn), r.Syn.DstPort
+			}
+			s.started++
+			return
+		}
+	}
 }
 
 // takeFlood removes the flood summary of the window starting at start and

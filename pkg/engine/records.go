@@ -64,6 +64,7 @@ type Counters struct {
 	ShardDrops      uint64 // SYNs dropped because their shard's ring was full (live capture only)
 	Expired         uint64 // sources forgotten after the lookback
 	FloodSources    uint64 // new sources that arrived in floods
+	Alerts          uint64 // alert records written
 	TrackedSources  uint64 // remembered now
 	Windows         uint64
 	FirstPacket     int64

@@ -47,6 +47,7 @@ func (e *Engine) emitWindow() {
 	e.closed = e.closed[:copy(e.closed, e.closed[1:])]
 	if fr := e.takeFlood(w.Start); fr != nil {
 		w.FloodSources = fr.Sources
+		e.alertFlood(fr)
 		if fe, ok := e.emit.(FloodEmitter); ok {
 			fe.Flood(fr)
 		}

@@ -121,7 +121,11 @@ type Verdict struct {
 
 	RegimeChanged bool  // the decisive model differs from the previous decisive one
 	RegimeSince   int64 // start of the window since which the current decisive model holds (0: none yet)
-	Warmup        bool  // the newest window is in warm-up
+	// With an exponential verdict: the most likely start of the regime
+	// (a change point from a steady level, onset.go) and its interval;
+	// 0 otherwise, or when it cannot be fitted.
+	Onset, OnsetLow, OnsetHigh int64
+	Warmup                     bool // the newest window is in warm-up
 }
 
 // Classifier keeps the recent windows and the regime.
@@ -166,6 +170,11 @@ func (c *Classifier) Add(w Window) Verdict {
 		}
 	}
 	v.RegimeSince = c.since
+	if v.Model == Exponential {
+		if est, lo, hi, ok := c.onset(); ok {
+			v.Onset, v.OnsetLow, v.OnsetHigh = est, lo, hi
+		}
+	}
 	return v
 }
 

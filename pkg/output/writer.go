@@ -24,7 +24,14 @@ type Writer struct {
 	buf    []byte
 	o      obj
 	err    error
+	// onAlert gets each alert record's JSON line (valid only during the
+	// call): the alert hooks.
+	onAlert func(line []byte)
 }
+
+// OnAlert has f called with every alert record's JSON line, after it is
+// written to the stream; f must copy what it keeps and must not block.
+func (w *Writer) OnAlert(f func(line []byte)) { w.onAlert = f }
 
 // NewWriter writes records for the sensor id to w through a buffer; call
 // Flush to push them out.
@@ -174,6 +181,61 @@ func (w *Writer) Flood(r *engine.FloodRecord) {
 	w.finish()
 }
 
+// Alert writes an `alert` record: the verdict turned exponential or stood
+// down, or a flood started; then hands it to the alert hooks.
+func (w *Writer) Alert(r *engine.AlertRecord) {
+	o := w.begin("alert", r.Ts)
+	o.str("kind", r.Kind)
+	if r.Kind == engine.AlertFlood {
+		fr := r.Flood
+		o.time("window_start", fr.WindowStart)
+		o.time("window_end", fr.WindowEnd)
+		o.open("evidence")
+		o.str("dst_ip", r.Target.Netip().String())
+		o.uint("dst_port", uint64(r.TargetPort))
+		o.time("judged_at", r.Ts)
+		o.uint("sources", fr.Sources)
+		o.uint("ttl_mode", uint64(fr.TTLMode))
+		o.uint("ttl_mode_sources", fr.TTLModeSources)
+		o.close()
+	} else {
+		v := r.Verdict
+		o.time("window_start", r.Window.Start)
+		o.time("window_end", r.Window.End)
+		if r.Kind == engine.AlertCleared {
+			o.time("raised_at", r.RaisedAt)
+		}
+		o.open("evidence")
+		o.str("model", v.Model)
+		o.float("confidence", round(v.Confidence))
+		o.float("growth_rate_per_hour", round(v.RatePerHour))
+		o.float("growth_rate_low", round(v.RateLow))
+		o.float("growth_rate_high", round(v.RateHigh))
+		o.float("bound_per_hour", round(v.Bound))
+		if v.Model == growth.Exponential && v.DoublingHours > 0 {
+			o.float("doubling_time_hours", round(v.DoublingHours))
+		}
+		o.float("horizon_hours", round(v.Horizon.Hours()))
+		o.uint("windows", uint64(v.Windows))
+		o.uint("new_sources", uint64(v.NewSources))
+		o.float("z", round(v.Z))
+		if v.Onset != 0 {
+			o.time("onset", v.Onset)
+			o.time("onset_low", v.OnsetLow)
+			o.time("onset_high", v.OnsetHigh)
+		}
+		if v.RegimeSince != 0 {
+			o.time("regime_since", v.RegimeSince)
+		}
+		o.bool("warmup", v.Warmup)
+		o.close()
+	}
+	w.finish()
+	if w.onAlert != nil {
+		w.onAlert(w.buf)
+	}
+}
+
 // Growth writes a `growth` record: the verdict after the window r.
 func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 	o := w.begin("growth", r.End)
@@ -207,6 +269,11 @@ func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 	o.bool("regime_changed", v.RegimeChanged)
 	if v.RegimeSince != 0 {
 		o.time("regime_since", v.RegimeSince)
+	}
+	if v.Onset != 0 {
+		o.time("onset", v.Onset)
+		o.time("onset_low", v.OnsetLow)
+		o.time("onset_high", v.OnsetHigh)
 	}
 	o.bool("warmup", v.Warmup)
 	w.finish()
@@ -328,6 +395,7 @@ func (w *Writer) Summary(s *Summary) {
 	o.uint("new_sources", c.NewSources)
 	o.uint("returning_sources", c.Returning)
 	o.uint("flood_new_sources", c.FloodSources)
+	o.uint("alerts", c.Alerts)
 	o.str("ports", s.Ports)
 	o.str("window", s.Window.String())
 	o.str("lookback", s.Lookback.String())
