@@ -48,7 +48,8 @@ type alertState struct {
 
 // alertGrowth raises or clears the exponential alert after a verdict:
 // raised after alertConfirm exponential verdicts in a row, cleared by the
-// first firm verdict that is not exponential (insufficient data keeps it).
+// first linear or declining verdict (insufficient data and an undecided
+// step keep it).
 func (e *Engine) alertGrowth(w *WindowRecord, v *growth.Verdict) {
 	a := &e.alert
 	ae, ok := e.emit.(AlertEmitter)
@@ -60,7 +61,9 @@ func (e *Engine) alertGrowth(w *WindowRecord, v *growth.Verdict) {
 		}
 		a.raised, a.raisedAt = true, w.End
 		a.rec = AlertRecord{Kind: AlertExponential, Ts: w.End, Window: w, Verdict: v}
-	case v.Model == growth.Insufficient:
+	case v.Model == growth.Insufficient || v.Model == growth.Step:
+		// Undecided, or a step the regime after which is not yet
+		// decided: an alert in force is kept.
 		a.run = 0
 		return
 	default:

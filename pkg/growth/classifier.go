@@ -15,6 +15,7 @@ const (
 	Linear       = "linear"
 	Exponential  = "exponential"
 	Declining    = "declining"
+	Step         = "step" // the rate jumped to a new level (change.go)
 )
 
 // Config sets the classifier. Use DefaultConfig and change what you need.
@@ -121,6 +122,10 @@ type Verdict struct {
 
 	RegimeChanged bool  // the decisive model differs from the previous decisive one
 	RegimeSince   int64 // start of the window since which the current decisive model holds (0: none yet)
+	// With a step verdict: when the rate jumped, and its level before and
+	// after (new sources per hour).
+	StepAt                         int64
+	LevelBeforePerHour, LevelAfter float64
 	// With an exponential verdict: the most likely start of the regime
 	// (a change point from a steady level, onset.go) and its interval;
 	// 0 otherwise, or when it cannot be fitted.
@@ -155,6 +160,7 @@ func (c *Classifier) Add(w Window) Verdict {
 		c.hist = append(c.hist[:0], c.hist[len(c.hist)-keep:]...)
 	}
 	v := c.decide()
+	v = c.challenge(v, true)
 	v.Warmup = w.Warmup
 	if v.Model == Declining && w.Warmup {
 		// Early in a capture, hosts active before it began are discovered
@@ -231,7 +237,13 @@ func (c *Classifier) decide() Verdict {
 
 func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 	n := min(len(c.hist), int(h/c.window))
-	ws := c.hist[len(c.hist)-n:]
+	return c.fitWindows(c.hist[len(c.hist)-n:], h, alarm, conf)
+}
+
+// fitWindows tests the windows ws (the newest of a horizon h, or of a
+// regime) for growth.
+func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float64) Verdict {
+	n := len(ws)
 	v := Verdict{Model: Insufficient, Horizon: h, Windows: n}
 	hours := c.window.Hours()
 	var expoHours float64

@@ -275,6 +275,11 @@ func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 		o.time("onset_low", v.OnsetLow)
 		o.time("onset_high", v.OnsetHigh)
 	}
+	if v.Model == growth.Step {
+		o.time("step_at", v.StepAt)
+		o.float("level_before_per_hour", round(v.LevelBeforePerHour))
+		o.float("level_after_per_hour", round(v.LevelAfter))
+	}
 	o.bool("warmup", v.Warmup)
 	w.finish()
 }
