@@ -15,7 +15,8 @@ const (
 	Linear       = "linear"
 	Exponential  = "exponential"
 	Declining    = "declining"
-	Step         = "step" // the rate jumped to a new level (change.go)
+	Step         = "step"       // the rate jumped to a new level (change.go)
+	Saturating   = "saturating" // growth stopped or turned down (saturate.go)
 )
 
 // Config sets the classifier. Use DefaultConfig and change what you need.
@@ -122,6 +123,10 @@ type Verdict struct {
 
 	RegimeChanged bool  // the decisive model differs from the previous decisive one
 	RegimeSince   int64 // start of the window since which the current decisive model holds (0: none yet)
+	// With a saturating verdict: when growth stopped (the hinge of a
+	// broken-stick fit) and the rate per hour after it (log scale).
+	StoppedAt        int64
+	RateAfterPerHour float64
 	// With a step verdict: when the rate jumped, and its level before and
 	// after (new sources per hour).
 	StepAt                         int64
@@ -161,6 +166,7 @@ func (c *Classifier) Add(w Window) Verdict {
 	}
 	v := c.decide()
 	v = c.challenge(v, true)
+	v = c.saturation(v)
 	v.Warmup = w.Warmup
 	if v.Model == Declining && w.Warmup {
 		// Early in a capture, hosts active before it began are discovered

@@ -33,6 +33,10 @@ func (c *Classifier) onset() (est, lo, hi int64, ok bool) {
 	// The steady part's log-likelihood at its own MLE, grown one window
 	// at a time.
 	var sumY, sumE, sumYlogE, sumLogFact float64
+	// Every change point is a fit: one in stride is tried (at most about
+	// 64), which keeps this cheap after every exponential window; the
+	// interval is as fine as the stride.
+	stride := max(1, (n-onsetMinAfter)/64)
 	for k := 0; k <= n-onsetMinAfter; k++ {
 		if k > 0 {
 			w := ws[k-1]
@@ -46,6 +50,9 @@ func (c *Classifier) onset() (est, lo, hi int64, ok bool) {
 		if sumY > 0 {
 			lam := sumY / sumE
 			before = sumY*math.Log(lam) + sumYlogE - sumY - sumLogFact
+		}
+		if k%stride != 0 {
+			continue
 		}
 		lam := 0.0
 		if sumE > 0 {

@@ -275,6 +275,10 @@ func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 		o.time("onset_low", v.OnsetLow)
 		o.time("onset_high", v.OnsetHigh)
 	}
+	if v.Model == growth.Saturating {
+		o.time("stopped_at", v.StoppedAt)
+		o.float("rate_after_per_hour", round(v.RateAfterPerHour))
+	}
 	if v.Model == growth.Step {
 		o.time("step_at", v.StepAt)
 		o.float("level_before_per_hour", round(v.LevelBeforePerHour))
