@@ -85,7 +85,6 @@ type floodState struct {
 	line      []held // a ring of a power-of-two size: n records from head
 	head, n   int
 	slots     []target
-	checkedAt int64 // packet time of the last check for held sources due
 	sums      []FloodRecord
 	spareSums []FloodRecord
 }
@@ -209,18 +208,6 @@ func (e *Engine) flushClosed() {
 	for len(e.closed) > 0 && (f.n == 0 || f.at(0).rec.Syn.Ts >= e.closed[0].End) {
 		e.emitWindow()
 	}
-}
-
-// due reports whether the oldest held new source can be written at ts;
-// checked at most once a second of packet time, as it may cost a
-// hand-over.
-func (e *Engine) due(ts int64) bool {
-	f := &e.flood
-	if f.n == 0 || f.at(0).rec.Syn.Ts+floodSpan >= ts || ts-f.checkedAt < int64(time.Second) {
-		return false
-	}
-	f.checkedAt = ts
-	return true
 }
 
 // releaseOne writes out the oldest held new source, after the windows
