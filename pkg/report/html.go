@@ -71,6 +71,9 @@ func (s *Sensor) section(b *strings.Builder) {
 	if s.Flooded > 0 {
 		fmt.Fprintf(b, " (%d of them flood sources, summarized in flood records)", s.Flooded)
 	}
+	if s.Alerts > 0 {
+		fmt.Fprintf(b, "; %d alerts", s.Alerts)
+	}
 	if s.Packets > 0 {
 		fmt.Fprintf(b, "; %d packets, %d SYNs matched", s.Packets, s.SynMatch)
 	}

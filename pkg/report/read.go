@@ -71,6 +71,7 @@ type Sensor struct {
 	Prefixes map[string]uint64
 	Sources  uint64 // source records, less those of flood sources (--flood-sources)
 	Flooded  uint64 // flood sources, summarized in flood records
+	Alerts   uint64 // alert records
 	Packets  uint64 // from the last stats record
 	SynMatch uint64
 
@@ -274,6 +275,8 @@ func (d *Data) add(b []byte) string {
 		// --flood-sources, and then the flood records are not counted
 		// again: see Flooded); their prefixes are unknown.
 		s.Flooded += r.FloodSources
+	case "alert":
+		s.Alerts++ // the verdicts they come from are charted already
 	case "outbound_scanner":
 		ts, err := parseTime(r.Ts)
 		if err != nil || r.SrcIP == "" {
