@@ -48,11 +48,19 @@ type window struct {
 // collector is the engine's Emitter: every closed window, with the
 // verdict the engine's classifier gave after it, is kept.
 type collector struct {
-	wins []window
+	wins      []window
+	expAlerts int
 }
 
 func (c *collector) Source(*engine.SourceRecord) {}
 func (c *collector) Window(*engine.WindowRecord) {}
+
+// Alert counts the exponential alerts of the run.
+func (c *collector) Alert(a *engine.AlertRecord) {
+	if a.Kind == engine.AlertExponential {
+		c.expAlerts++
+	}
+}
 
 func (c *collector) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 	c.wins = append(c.wins, window{rec: *r, v: *v})
@@ -83,8 +91,9 @@ type runResult struct {
 	seed int64
 	err  error
 
-	windows  int // windows closed
-	mismatch int // windows whose new-source count differs from the truth's
+	windows   int // windows closed
+	expAlerts int // alert records of kind exponential
+	mismatch  int // windows whose new-source count differs from the truth's
 	// Flood SYNs written (each from a new spoofed source) and new sources
 	// the engine set apart as flood sources.
 	floodTruth, floodEngine int64
@@ -165,6 +174,7 @@ func evalRun(sp runSpec, o *options, trace io.Writer) runResult {
 		return res
 	}
 	eng.Finish()
+	res.expAlerts = col.expAlerts
 	res.summarise(sc, cfg, truth, col.wins, eng.Counters().FirstPacket, trace)
 	return res
 }

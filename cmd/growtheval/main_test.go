@@ -127,7 +127,7 @@ func TestParseArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := o.growth
-	if o.seeds != 2 || o.workers != 3 || len(o.selected()) != 4 || durations(g.Horizons) != "3h,12h,48h" ||
+	if o.seeds != 2 || o.workers != 3 || len(o.selected()) != 5 || durations(g.Horizons) != "3h,12h,48h" ||
 		g.Confidence != 0.95 || g.MinDoubling != 12*time.Hour || g.Diurnal != "off" || g.DiurnalAmplitude != 0.3 {
 		t.Errorf("overrides: %+v %+v", o, g)
 	}

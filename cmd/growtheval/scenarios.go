@@ -68,6 +68,27 @@ func scenarios() []scen {
 			},
 		}
 	}
+	changeAt := func(quick bool) time.Duration {
+		if quick {
+			return 27 * time.Hour
+		}
+		return 30 * time.Hour
+	}
+	step := func(name string, before, after float64) scen {
+		return scen{name: name, kind: kindFlat, full: 60 * time.Hour, quick: 30 * time.Hour,
+			config: func(quick bool) scenario.Config {
+				return scenario.Config{Model: scenario.ModelSteady, Rate0: before, StepAt: changeAt(quick), StepRate: after, ProbesPerMinute: 0.02}
+			}}
+	}
+	burst := func(name string, n int) scen {
+		return scen{name: name, kind: kindFlat, full: 60 * time.Hour, quick: 30 * time.Hour,
+			config: func(quick bool) scenario.Config {
+				return scenario.Config{Model: scenario.ModelSteady, Rate0: 24, BurstAt: changeAt(quick), BurstCount: n, ProbesPerMinute: 0.05}
+			}}
+	}
+	slowFlood := func(c *scenario.Config, quick bool, perSecond int) {
+		c.FloodAt, c.FloodCount, c.FloodSpan = changeAt(quick), perSecond*600, 10*time.Minute
+	}
 	q := 30 * time.Hour // quick runs: six hours past the 24 h warm-up
 	return []scen{
 		{name: "steady-0.5", kind: kindSteady, full: 72 * time.Hour, quick: q, config: steady(6, 0.05)},
@@ -98,6 +119,19 @@ func scenarios() []scen {
 				flood(c, quick)
 				c.Window = time.Hour
 			})},
+		// Issue 12's shapes: steps and bursts on a steady rate (at 30 h,
+		// 27 h in quick runs), slow floods, bursty day/night.
+		step("step-2-4", 24, 48), step("step-2-20", 24, 240), step("step-2-50", 24, 600), step("step-0-20", 0, 240),
+		burst("burst-100", 100), burst("burst-1000", 1000),
+		{name: "flood-slow-10", kind: kindSteady, full: 48 * time.Hour, quick: q,
+			config: with(steady(24, 0.05), func(c *scenario.Config, quick bool) { slowFlood(c, quick, 10) })},
+		{name: "flood-slow-50", kind: kindSteady, full: 48 * time.Hour, quick: q,
+			config: with(steady(24, 0.05), func(c *scenario.Config, quick bool) { slowFlood(c, quick, 50) })},
+		{name: "daynight-nb-50", kind: kindSteady, full: 72 * time.Hour, quick: q,
+			config: with(steady(60, 0.02), func(c *scenario.Config, _ bool) { c.DayNight, c.Overdispersion = 0.5, 0.5 })},
+		{name: "daynight-nb-80", kind: kindSteady, full: 72 * time.Hour, quick: q,
+			config: with(steady(60, 0.02), func(c *scenario.Config, _ bool) { c.DayNight, c.Overdispersion = 0.8, 0.5 })},
+		{name: "steady-0.1", kind: kindSteady, full: 72 * time.Hour, quick: q, config: steady(1.2, 0.05)},
 		exp("exp-30m", 30*time.Minute),
 		exp("exp-1h", time.Hour),
 		exp("exp-2h", 2*time.Hour),

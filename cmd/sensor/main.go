@@ -129,17 +129,19 @@ type lookups struct {
 
 func runConfig(cfg *config.Config, live bool, met *metrics.Metrics, lists lookups) lifecycle.Config {
 	rc := lifecycle.Config{
-		SensorID:   cfg.SensorID,
-		Engine:     cfg.Engine(),
-		Ports:      cfg.Ports,
-		Live:       live,
-		StateFile:  cfg.StateFile,
-		StateReset: cfg.StateReset,
-		StateEvery: cfg.StateEvery,
-		StatsEvery: cfg.StatsEvery,
-		Metrics:    met,
-		Networks:   lists.nets,
-		Benign:     lists.benign,
+		SensorID:     cfg.SensorID,
+		Engine:       cfg.Engine(),
+		Ports:        cfg.Ports,
+		Live:         live,
+		StateFile:    cfg.StateFile,
+		StateReset:   cfg.StateReset,
+		StateEvery:   cfg.StateEvery,
+		StatsEvery:   cfg.StatsEvery,
+		Metrics:      met,
+		AlertExec:    cfg.AlertExec,
+		AlertWebhook: cfg.AlertWebhook,
+		Networks:     lists.nets,
+		Benign:       lists.benign,
 	}
 	if !cfg.GrowthOff {
 		rc.Engine.Growth = &cfg.Growth

@@ -142,8 +142,25 @@ func TestWindowsEqualGroundTruth(t *testing.T) {
 			if newSum == 0 || truth.Totals.SYNPackets == 0 {
 				t.Fatalf("scenario has no new sources; the comparison proves nothing")
 			}
-			if n := len(ofType(records(t, out), "source")); int64(n) != newSum {
-				t.Errorf("%d source records, truth has %d new sources", n, newSum)
+			// Every new source has a source record or is counted in its
+			// window's flood record, and the flood totals agree everywhere.
+			recs := records(t, out)
+			var flooded, inWindows float64
+			for _, f := range ofType(recs, "flood") {
+				flooded += f["sources"].(float64)
+			}
+			for _, w := range windows {
+				inWindows += w["flood_new_sources"].(float64)
+			}
+			if n := len(ofType(recs, "source")); int64(n)+int64(flooded) != newSum {
+				t.Errorf("%d source records and %v flood sources, truth has %d new sources", n, flooded, newSum)
+			}
+			sum := ofType(recs, "summary")[0]
+			if inWindows != flooded || sum["flood_new_sources"].(float64) != flooded {
+				t.Errorf("flood sources: windows %v, flood records %v, summary %v", inWindows, flooded, sum["flood_new_sources"])
+			}
+			if c.preset == "flood" && (flooded < float64(truth.Totals.FloodPackets) || flooded > float64(truth.Totals.FloodPackets)*1.01) {
+				t.Errorf("%v flood sources, the generator sent %d flood SYNs", flooded, truth.Totals.FloodPackets)
 			}
 		})
 	}

@@ -77,6 +77,15 @@ type Config struct {
 	Population int           // sources already infected at Start (flat: the whole fixed population)
 	MaxSources int           // cap on infections after Start (default 1,000,000)
 
+	// Changes of a steady rate (the shapes a growth classifier must not
+	// take for an epidemic): from StepAt after Start the rate is StepRate
+	// instead of Rate0 (a campaign switching on); BurstCount extra new
+	// sources arrive over the window-long span from BurstAt (0: none).
+	StepAt     time.Duration
+	StepRate   float64
+	BurstAt    time.Duration
+	BurstCount int
+
 	// Modulations of the infection rate.
 	DayNight       float64 // amplitude 0..1 of a 24 h sinusoid, peak at 14:00 UTC, mean 1
 	Overdispersion float64 // 0 = Poisson; d > 0 = rate times a Gamma(1/d, d) factor drawn per window
@@ -191,6 +200,8 @@ func (c Config) Validate() error {
 		bad("unknown model %q (known: %s)", c.Model, modelList())
 	}
 	nonneg("rate", c.Rate0)
+	nonneg("step rate", c.StepRate)
+	nonneg("burst count", float64(c.BurstCount))
 	switch c.Model {
 	case ModelExponential, ModelLogistic, ModelDecline:
 		if c.Doubling <= 0 {

@@ -24,10 +24,22 @@ type rateModel struct {
 	i0       float64 // logistic: infections at Start implied by rate0
 	peakT    int64   // logistic: instant of the maximum rate (I = K/2)
 	dayNight float64
+	// a steady rate's step, and a burst (steady model only)
+	stepAt, burstFrom, burstTo int64
+	stepRate, burstRate        float64
 }
 
 func newRateModel(c Config) rateModel {
 	m := rateModel{model: c.Model, start: c.Start.UnixNano(), rate0: c.Rate0, dayNight: c.DayNight}
+	m.stepAt, m.stepRate = math.MaxInt64, c.Rate0
+	if c.StepAt > 0 {
+		m.stepAt, m.stepRate = m.start+int64(c.StepAt), c.StepRate
+	}
+	if c.BurstCount > 0 {
+		m.burstFrom = m.start + int64(c.BurstAt)
+		m.burstTo = m.burstFrom + int64(c.Window)
+		m.burstRate = float64(c.BurstCount) / (float64(c.Window) / nsPerHour)
+	}
 	if c.Doubling > 0 {
 		m.r = math.Ln2 / (float64(c.Doubling) / nsPerHour)
 	}
@@ -49,7 +61,14 @@ func (m rateModel) base(t int64) float64 {
 	h := float64(t-m.start) / nsPerHour
 	switch m.model {
 	case ModelSteady:
-		return m.rate0
+		r := m.rate0
+		if t >= m.stepAt {
+			r = m.stepRate
+		}
+		if m.burstTo > m.burstFrom && t >= m.burstFrom && t < m.burstTo {
+			r += m.burstRate
+		}
+		return r
 	case ModelExponential:
 		return m.rate0 * math.Exp(m.r*h)
 	case ModelDecline:
@@ -69,6 +88,9 @@ func (m rateModel) base(t int64) float64 {
 // the logistic, which is unimodal with its peak at peakT.
 func (m rateModel) maxBase(a, b int64) float64 {
 	v := max(m.base(a), m.base(b))
+	if m.model == ModelSteady && m.burstTo > m.burstFrom && a < m.burstTo && b >= m.burstFrom {
+		v = max(v, m.base(max(a, m.burstFrom))) // the burst inside [a, b]
+	}
 	if m.model == ModelLogistic && m.peakT > a && m.peakT < b {
 		v = max(v, m.base(m.peakT))
 	}

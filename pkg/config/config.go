@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/synscope/synscope/pkg/alert"
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/metrics"
@@ -49,6 +51,9 @@ type Config struct {
 	MaxTargets     int
 	TopSources     int
 	FloodThreshold int
+	FloodSources   bool   // a source record for every flood source too
+	AlertExec      string // program run with each alert record on stdin
+	AlertWebhook   string // URL each alert record is POSTed to
 	Capture        string // auto, ebpf, afpacket
 	IngressHook    string // auto, xdp, xdp-generic, tc
 	Promisc        bool
@@ -77,12 +82,14 @@ type Config struct {
 // Engine returns the engine settings.
 func (c *Config) Engine() engine.Config {
 	return engine.Config{
-		Window:              c.Window,
-		Lookback:            c.Lookback,
-		MaxSources:          c.MaxSources,
-		MaxTargets:          c.MaxTargets,
-		TopSources:          c.TopSources,
-		FloodThreshold:      c.FloodThreshold,
+		Window:         c.Window,
+		Lookback:       c.Lookback,
+		MaxSources:     c.MaxSources,
+		MaxTargets:     c.MaxTargets,
+		TopSources:     c.TopSources,
+		FloodThreshold: c.FloodThreshold,
+		// the engine's name says what it writes
+		FloodSourceRecords:  c.FloodSources,
 		HomeNet:             c.HomeNet,
 		ScannerTargets:      c.ScannerTargets,
 		ScanHosts:           c.ScanHosts,
@@ -115,6 +122,9 @@ const (
 	kMaxTargets = "max-targets"
 	kTopSources = "top-sources"
 	kFlood      = "flood-threshold"
+	kFloodSrc   = "flood-sources"
+	kAlertExec  = "alert-exec"
+	kAlertHook  = "alert-webhook"
 	kCapture    = "capture"
 	kIngress    = "ingress-hook"
 	kPromisc    = "promisc"
@@ -147,7 +157,7 @@ const (
 
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
-	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood,
+	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood, kFloodSrc, kAlertExec, kAlertHook,
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kBenign, kExclBenign, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
 	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
@@ -193,7 +203,10 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kShards, "auto", "shard workers that own the per-source state, each on its own goroutine behind a lock-free ring (auto: one per core; 0: none, all on the capture goroutine)")
 	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
 	fs.String(kTopSources, strconv.Itoa(d.TopSources), "how many of the busiest sources the summary lists")
-	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "this many new sources within 10 s are a flood: counted apart, never growth")
+	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "a target that gets the first SYNs of this many new sources within 10 s is flooded: those sources are counted apart (never growth) and summarized in one flood record per window")
+	fs.String(kAlertExec, "", "run `program` once per alert record (growth turned exponential or stood down, a flood started), the record's JSON on its stdin; killed after 10 s, never blocking capture (live, it runs as --user)")
+	fs.String(kAlertHook, "", "POST each alert record's JSON to this http(s) `URL` (10 s per attempt, 3 attempts), never blocking capture")
+	fs.Bool(kFloodSrc, false, "also write a source record for every flood source (by default one flood record per window summarizes them)")
 	g := growth.DefaultConfig()
 	fs.Bool(kGrowth, true, "write a growth record after every window (--growth=false to skip)")
 	fs.String(kHorizons, durations(g.Horizons), "growth fit horizons, shortest first (e.g. 6h,24h)")
@@ -375,6 +388,19 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.FloodThreshold, err = positive(v, kFlood, 1<<31); err != nil {
 		return err
 	}
+	if c.FloodSources, err = strictBool(v.Get(kFloodSrc)); err != nil {
+		return keyErr(kFloodSrc, err)
+	}
+	if c.AlertExec = strings.TrimSpace(v.GetString(kAlertExec)); c.AlertExec != "" {
+		if _, err := exec.LookPath(c.AlertExec); err != nil {
+			return keyErr(kAlertExec, fmt.Errorf("%q is not an executable program: %w", c.AlertExec, err))
+		}
+	}
+	if c.AlertWebhook = strings.TrimSpace(v.GetString(kAlertHook)); c.AlertWebhook != "" {
+		if err := alert.CheckWebhook(c.AlertWebhook); err != nil {
+			return keyErr(kAlertHook, err)
+		}
+	}
 	if err := c.Engine().Validate(); err != nil {
 		return err
 	}
@@ -439,4 +465,20 @@ func prefixes(v *viper.Viper, k string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// strictBool reads a boolean setting, refusing what is not one (a file's
+// "flood-sources: maybe" must not silently mean false).
+func strictBool(x any) (bool, error) {
+	switch b := x.(type) {
+	case bool:
+		return b, nil
+	case nil:
+		return false, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(fmt.Sprint(x)))
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", fmt.Sprint(x))
+	}
+	return b, nil
 }

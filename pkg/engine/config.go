@@ -19,10 +19,16 @@ type Config struct {
 	MaxSources int           // cap on remembered sources; beyond it new sources are counted but not remembered
 	MaxTargets int           // cap on distinct destinations tracked per window
 	TopSources int           // how many sources the summary lists
-	// FloodThreshold: new sources arriving this many or more within 10 s
-	// are a flood (spoofed SYN floods come as thousands of one-packet
-	// sources in seconds); they are counted apart so growth ignores them.
+	// FloodThreshold: a destination that receives the first SYNs of this
+	// many new sources or more within 10 s is flooded (spoofed SYN floods
+	// come as thousands of one-packet sources aimed at few targets within
+	// seconds; a scanning population spreads over many targets). Its
+	// sources are counted apart, so growth ignores them, and summarized in
+	// one flood record per window (flood.go).
 	FloodThreshold int
+	// FloodSourceRecords writes a source record for each flood source
+	// too (by default a flood record per window summarizes them).
+	FloodSourceRecords bool
 	// HomeNet lists our own networks: new sources are then told apart as
 	// inbound, outbound (our host scanning out), internal or external.
 	HomeNet []netip.Prefix
@@ -87,7 +93,7 @@ func DefaultConfig() Config {
 		MaxSources:     10_000_000,
 		MaxTargets:     1_000_000,
 		TopSources:     10,
-		FloodThreshold: 500,
+		FloodThreshold: 50,
 		ScannerTargets: 10,
 		ScanHosts:      25,
 		ScanPorts:      15,
@@ -128,7 +134,7 @@ func (c Config) Validate() error {
 	case c.Sightings < 0 || c.Sightings%c.Window != 0 || c.Sightings > c.Lookback:
 		return fmt.Errorf("sightings every %v: must be a multiple of the window (%v) and at most the lookback", c.Sightings, c.Window)
 	case c.FloodThreshold < 2:
-		return errors.New("flood-threshold: must be at least 2 new sources per 10 s")
+		return errors.New("flood-threshold: must be at least 2 new sources towards one target per 10 s")
 	}
 	if _, err := sources.NewSpace(c.Decoys, c.DarkNet); err != nil {
 		return err

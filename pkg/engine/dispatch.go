@@ -111,18 +111,19 @@ func (e *Engine) event(ev *event) {
 		if ev.ev.Returning {
 			e.c.Returning++
 		}
-		e.countBurst(ev.syn.Ts)
 		e.cur.NewByTool[fingerprint.ToolOf(&ev.syn)]++
 		if e.cfg.Benign != nil && e.cfg.Benign.Source(&ev.syn) != "" {
 			e.cur.BenignSources++
 		}
 		e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
-		e.emit.Source(&e.srcRec)
+		e.newSource(&e.srcRec) // written now, held for a flood decision, or summed into a flood record
 	}
 	if ev.ev.Space != sources.NotWatched {
 		e.c.DecoyTouches++
+		e.c.Alerts++
 		if ae, ok := e.emit.(AlertEmitter); ok {
-			ae.Alert(&AlertRecord{Syn: ev.syn, Kind: AlertDecoy, Space: ev.ev.Space})
+			e.alert.rec = AlertRecord{Kind: AlertDecoy, Ts: ev.syn.Ts, Syn: ev.syn, Space: ev.ev.Space}
+			ae.Alert(&e.alert.rec)
 		}
 	}
 }

@@ -14,6 +14,8 @@ type recorder struct {
 	windows  []WindowRecord
 	scanners []ScannerRecord
 	scans    []ScanRecord
+	floods   []FloodRecord
+	alerts   []string
 }
 
 func (r *recorder) Source(s *SourceRecord) { r.sources = append(r.sources, *s) }
@@ -314,6 +316,7 @@ func TestDirectionByHomeNet(t *testing.T) {
 	s := syn("10.9.9.9", "198.51.100.7")
 	s.Dir = decode.DirEgress
 	e.Frame(t0, 60, &s)
+	e.Finish() // a source record is held floodSpan, in case a flood claims it
 	if rec2.sources[0].Direction != sources.DirOutbound {
 		t.Errorf("egress without home-net: %v", rec2.sources[0].Direction)
 	}

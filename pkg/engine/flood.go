@@ -1,42 +1,238 @@
 package engine
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
 
-// floodState counts new sources per second over the last 10 seconds.
-type floodState struct {
-	sec      [10]int64
+	"github.com/synscope/synscope/pkg/sources"
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// A spoofed SYN flood is many new sources, one SYN each, aimed at few
+// targets within seconds. A scanning population, however fast it grows,
+// spreads its first SYNs over many targets. So the flood test is made per
+// target: a target that receives FloodThreshold or more first SYNs of new
+// sources within floodSpan is flooded, and the new sources aimed at it in
+// that span (its first seconds included) and after it, while the rate
+// holds at half the threshold, are flood sources.
+//
+// The decision for a new source can depend on the new sources of the
+// floodSpan after it, so every new source waits in a delay line for
+// floodSpan of packet time before its record is written (or, as a flood
+// source, summarized), and a window's record waits until every new source
+// in it has left the line. The delay line is fed in capture order and
+// drained by packet time alone, so the output is the same whatever the
+// number of shards and whenever their records are handed over.
+
+// floodSpan is the span a flood is judged over, and the hold it costs.
+const floodSpan = 10 * int64(time.Second)
+
+// floodQueueMax bounds the delay line: past it the oldest new source is
+// decided at once (a flood found later cannot take it back). Only more
+// than floodQueueMax new sources per floodSpan spread over many targets
+// get there: a flood's own sources skip the line.
+const floodQueueMax = 1 << 14
+
+// floodSlots is the size of the table of watched targets. A target hashes
+// to two slots; a new target takes a free slot, a stale one, or else one
+// whose target had a single new source in the span: a flooded target
+// keeps its slot, and an attacker spreading first SYNs over the space
+// only churns the singletons.
+const floodSlots = 1 << 13
+
+// target is the first SYNs of new sources aimed at one destination over
+// the last floodSpan, by second (count[sec%10] for the seconds up to sec).
+type target struct {
+	addr     sources.Addr
+	sec      int64 // the latest second counted; 0: a free slot
 	count    [10]uint32
 	flooding bool
 }
 
-// countBurst notes one new source at time t and counts flood sources: once
-// FloodThreshold new sources arrive within 10 seconds, those and every new
-// source while the rate stays that high are flood sources.
-func (e *Engine) countBurst(t int64) {
-	sec := t / int64(time.Second)
-	slot := sec % 10
-	if slot < 0 {
-		slot += 10
-	}
-	if e.flood.sec[slot] != sec {
-		e.flood.sec[slot], e.flood.count[slot] = sec, 0
-	}
-	e.flood.count[slot]++
-	var n uint64
-	for i := range e.flood.sec {
-		if sec-e.flood.sec[i] < 10 {
-			n += uint64(e.flood.count[i])
+// advance moves the target's seconds on to now, clearing those it skips.
+func (t *target) advance(now int64) {
+	if now-t.sec >= 10 {
+		t.count = [10]uint32{}
+	} else {
+		for s := t.sec + 1; s <= now; s++ {
+			t.count[sources.FloorMod(s, 10)] = 0
 		}
 	}
+	t.sec = now
+}
+
+// inSpan counts the new sources of the last floodSpan up to second now.
+func (t *target) inSpan(now int64) uint32 {
+	if now-t.sec >= 10 {
+		return 0
+	}
+	var n uint32
+	for i := range t.count {
+		n += t.count[i]
+	}
+	return n
+}
+
+// held is a new source waiting in the delay line.
+type held struct {
+	rec   SourceRecord
+	flood bool // judged a flood source (then already summarized)
+}
+
+// floodState is the delay line, the watched targets and the flood
+// summaries of the windows not yet written.
+type floodState struct {
+	line      []held // a ring of a power-of-two size: n records from head
+	head, n   int
+	slots     []target
+	sums      []FloodRecord
+	spareSums []FloodRecord
+}
+
+func (f *floodState) at(i int) *held { return &f.line[(f.head+i)&(len(f.line)-1)] }
+
+// slot finds dst's slot, or gives it one; nil when none can be had.
+func (f *floodState) slot(dst sources.Addr, sec int64) *target {
+	if f.slots == nil {
+		f.slots = make([]target, floodSlots)
+	}
+	h := srctable.Hash64(binary.LittleEndian.Uint64(dst[:8]) ^ binary.LittleEndian.Uint64(dst[8:])*0x9e3779b97f4a7c15)
+	a, b := &f.slots[h&(floodSlots-1)], &f.slots[h>>32&(floodSlots-1)]
 	switch {
-	case n < uint64(e.cfg.FloodThreshold):
-		e.flood.flooding = false
-	case !e.flood.flooding:
-		e.flood.flooding = true
-		e.cur.FloodSources += n
-		e.c.FloodSources += n
-	default:
-		e.cur.FloodSources++
-		e.c.FloodSources++
+	case a.sec != 0 && a.addr == dst:
+		return a
+	case b.sec != 0 && b.addr == dst:
+		return b
+	}
+	for _, t := range [2]*target{a, b} {
+		if t.sec == 0 || t.inSpan(sec) <= 1 {
+			*t = target{addr: dst, sec: sec}
+			return t
+		}
+	}
+	return nil
+}
+
+// newSource takes a new source's record (in capture order): it decides it
+// at once when its target is already flooded, or puts it in the delay
+// line, and writes out what has waited floodSpan.
+func (e *Engine) newSource(r *SourceRecord) {
+	f := &e.flood
+	now := r.Syn.Ts
+	e.release(now)
+	sec := max(now/int64(time.Second), 1)
+	dst := sources.DstOf(&r.Syn)
+	if t := f.slot(dst, sec); t != nil {
+		t.advance(sec)
+		t.count[sources.FloorMod(sec, 10)]++
+		n := t.inSpan(sec)
+		flood, wasFlooding := false, t.flooding
+		switch {
+		case t.flooding && n >= uint32(max(e.cfg.FloodThreshold/2, 1)):
+			flood = true
+		case t.flooding:
+			t.flooding = false
+		case n >= uint32(e.cfg.FloodThreshold):
+			// A flood starts: the new sources aimed at this target in the
+			// span, still in the line, were its first seconds.
+			t.flooding, flood = true, true
+			e.flagHeld(dst, now-floodSpan)
+		}
+		if flood {
+			e.floodSource(r)
+			if !wasFlooding {
+				e.floodStarts(r)
+			}
+			if e.cfg.FloodSourceRecords {
+				e.hold(r, true)
+			}
+			return
+		}
+	}
+	e.hold(r, false)
+}
+
+// hold appends a record to the delay line, deciding the oldest at once
+// when the line is full.
+func (e *Engine) hold(r *SourceRecord, flood bool) {
+	f := &e.flood
+	if f.n == floodQueueMax {
+		e.releaseOne()
+	}
+	if f.n == len(f.line) {
+		grown := make([]held, max(2*len(f.line), 256))
+		for i := range f.n {
+			grown[i] = *f.at(i)
+		}
+		f.line, f.head = grown, 0
+	}
+	*f.at(f.n) = held{rec: *r, flood: flood}
+	f.n++
+}
+
+// flagHeld marks the held new sources aimed at dst after since as flood
+// sources, oldest first, and summarizes them.
+func (e *Engine) flagHeld(dst sources.Addr, since int64) {
+	f := &e.flood
+	i := f.n
+	for i > 0 && f.at(i-1).rec.Syn.Ts > since {
+		i--
+	}
+	for ; i < f.n; i++ {
+		h := f.at(i)
+		if !h.flood && sources.DstOf(&h.rec.Syn) == dst {
+			h.flood = true
+			e.floodSource(&h.rec)
+		}
+	}
+}
+
+// release writes out, in order, the held new sources that no new source
+// up to now can change any more (those older than floodSpan), and the
+// closed windows no held source belongs to. Every new source stamped
+// before now has been seen when it is called.
+func (e *Engine) release(now int64) {
+	f := &e.flood
+	for f.n > 0 && f.at(0).rec.Syn.Ts+floodSpan < now {
+		e.releaseOne()
+	}
+	e.flushClosed()
+}
+
+// flushClosed writes the closed windows that hold no new source still in
+// the line: every new source before a closed window's end has been
+// handed over, so their counts are final. (A window whose last floodSpan
+// brought no new source is written at once.)
+func (e *Engine) flushClosed() {
+	f := &e.flood
+	for len(e.closed) > 0 && (f.n == 0 || f.at(0).rec.Syn.Ts >= e.closed[0].End) {
+		e.emitWindow()
+	}
+}
+
+// releaseOne writes out the oldest held new source, after the windows
+// that ended before it.
+func (e *Engine) releaseOne() {
+	f := &e.flood
+	h := f.at(0)
+	for len(e.closed) > 0 && e.closed[0].End <= h.rec.Syn.Ts {
+		e.emitWindow()
+	}
+	if !h.flood || e.cfg.FloodSourceRecords {
+		h.rec.Flood = h.flood
+		e.emit.Source(&h.rec)
+	}
+	f.head = (f.head + 1) & (len(f.line) - 1)
+	f.n--
+}
+
+// releaseAll writes out everything held (the end of the run).
+func (e *Engine) releaseAll() {
+	f := &e.flood
+	for f.n > 0 {
+		e.releaseOne()
+	}
+	for len(e.closed) > 0 {
+		e.emitWindow()
 	}
 }

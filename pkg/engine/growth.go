@@ -24,4 +24,5 @@ func (e *Engine) classify(w *WindowRecord) {
 	if ge, ok := e.emit.(GrowthEmitter); ok {
 		ge.Growth(w, &e.verdict)
 	}
+	e.alertGrowth(w, &e.verdict)
 }

@@ -22,6 +22,9 @@ type SourceRecord struct {
 	// returns after more than the lookback; 0 when never seen before.
 	PrevLastSeen int64
 	Direction    sources.Direction
+	// Flood marks a flood source's record (written only when
+	// Config.FloodSourceRecords asks for them).
+	Flood bool
 }
 
 // WindowRecord holds one closed window's counts.
@@ -70,6 +73,7 @@ type Counters struct {
 	Expired         uint64 // sources forgotten after the lookback
 	FloodSources    uint64 // new sources that arrived in floods
 	DecoyTouches    uint64 // sources' first SYNs in an episode to decoy or dark space
+	Alerts          uint64 // alert records written
 	TrackedSources  uint64 // remembered now
 	Windows         uint64
 	FirstPacket     int64
@@ -125,23 +129,6 @@ type ScanRecord struct {
 // ScanEmitter is implemented by emitters that want ScanRecords.
 type ScanEmitter interface {
 	Scan(*ScanRecord)
-}
-
-// AlertRecord is a change worth an operator's attention. Kind AlertDecoy:
-// a source's first SYN in its episode to decoy or dark space (where nothing
-// listens, so any SYN is a scan).
-type AlertRecord struct {
-	Syn   decode.Syn
-	Kind  string
-	Space sources.SpaceKind
-}
-
-// Alert kinds.
-const AlertDecoy = "decoy"
-
-// AlertEmitter is implemented by emitters that want AlertRecords.
-type AlertEmitter interface {
-	Alert(*AlertRecord)
 }
 
 // GrowthEmitter is implemented by emitters that want the growth verdict

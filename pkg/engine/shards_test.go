@@ -38,12 +38,12 @@ func mixedStream(seed uint64, n int) []decode.Syn {
 		case r < 3:
 			ts += int64(rng.IntN(3)) * hr // idle stretches past the lookback
 		case r < 4:
-			// a spoofed flood: 1,500 one-SYN sources in 3 seconds
+			// a spoofed flood: 1,500 one-SYN sources in 3 seconds, at two targets
 			for i := 0; i < 1500 && len(out) < n; i++ {
 				a := rng.Uint32()
 				s := decode.Syn{Ts: ts + int64(i)*2*int64(time.Millisecond), DstPort: 445, Flags: 2}
 				s.Src = [16]byte{byte(a), byte(a >> 8), byte(a >> 16), byte(a >> 24)}
-				s.Dst = [16]byte{198, 18, byte(i), 1}
+				s.Dst = [16]byte{198, 18, 0, byte(1 + i%2)} // two targets
 				out = append(out, s)
 			}
 			ts += 3 * sec
@@ -119,7 +119,7 @@ func TestShardsGiveTheSameRecords(t *testing.T) {
 	cfg.ScanHosts = 10 // the stream's busiest sources reach it within an interval
 	want, wantC, wantTop := runStream(t, cfg, stream)
 	if len(want.sources) < 1000 || len(want.scanners) == 0 || len(want.scans) == 0 || wantC.Returning == 0 || wantC.Gaps == 0 ||
-		wantC.FloodSources == 0 || wantC.OutOfOrder == 0 || wantC.Expired == 0 {
+		wantC.FloodSources == 0 || len(want.floods) == 0 || wantC.OutOfOrder == 0 || wantC.Expired == 0 {
 		t.Fatalf("the stream does not exercise every path: %d sources, %d scanners, counters %+v",
 			len(want.sources), len(want.scanners), wantC)
 	}
@@ -135,6 +135,9 @@ func TestShardsGiveTheSameRecords(t *testing.T) {
 				if got.sources[i] != want.sources[i] {
 					t.Fatalf("source record %d: %+v, inline %+v", i, got.sources[i], want.sources[i])
 				}
+			}
+			if fmt.Sprint(got.floods) != fmt.Sprint(want.floods) {
+				t.Errorf("flood records differ:\n%v\ninline\n%v", got.floods, want.floods)
 			}
 			if !reflect.DeepEqual(got.scanners, want.scanners) {
 				t.Errorf("scanner records differ: %d vs %d", len(got.scanners), len(want.scanners))

@@ -28,16 +28,32 @@ func (e *Engine) closeWindow(rotateAt int64, force bool) {
 	w.Untracked = e.win.Untracked
 	w.Evicted = e.win.Evicted
 	e.win = sources.Counts{}
-	w.FloodSources = min(w.FloodSources, w.NewSources)
 	w.DistinctTargets = uint64(e.targets.len())
 	w.Warmup = w.Start < e.warmFrom+e.lookback
-	e.emit.Window(w)
-	e.last = *w
-	e.classify(w)
-	e.c.Windows++
+	e.closed = append(e.closed, *w) // written once no flood can claim its new sources (flood.go)
 	e.targets.clear()
 	e.cur = WindowRecord{Start: next, End: next + e.window}
 	if rotate {
 		e.rotatedAt = rotateAt
 	}
+	e.flushClosed()
+}
+
+// emitWindow writes the oldest closed window: its flood record, if it
+// holds flood sources, then the window and the verdict after it.
+func (e *Engine) emitWindow() {
+	w := &e.out
+	*w = e.closed[0]
+	e.closed = e.closed[:copy(e.closed, e.closed[1:])]
+	if fr := e.takeFlood(w.Start); fr != nil {
+		w.FloodSources = fr.Sources
+		e.alertFlood(fr)
+		if fe, ok := e.emit.(FloodEmitter); ok {
+			fe.Flood(fr)
+		}
+	}
+	e.emit.Window(w)
+	e.last = *w
+	e.classify(w)
+	e.c.Windows++
 }

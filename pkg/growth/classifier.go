@@ -15,6 +15,8 @@ const (
 	Linear       = "linear"
 	Exponential  = "exponential"
 	Declining    = "declining"
+	Step         = "step"       // the rate jumped to a new level (change.go)
+	Saturating   = "saturating" // growth stopped or turned down (saturate.go)
 )
 
 // Config sets the classifier. Use DefaultConfig and change what you need.
@@ -121,7 +123,19 @@ type Verdict struct {
 
 	RegimeChanged bool  // the decisive model differs from the previous decisive one
 	RegimeSince   int64 // start of the window since which the current decisive model holds (0: none yet)
-	Warmup        bool  // the newest window is in warm-up
+	// With a saturating verdict: when growth stopped (the hinge of a
+	// broken-stick fit) and the rate per hour after it (log scale).
+	StoppedAt        int64
+	RateAfterPerHour float64
+	// With a step verdict: when the rate jumped, and its level before and
+	// after (new sources per hour).
+	StepAt                         int64
+	LevelBeforePerHour, LevelAfter float64
+	// With an exponential verdict: the most likely start of the regime
+	// (a change point from a steady level, onset.go) and its interval;
+	// 0 otherwise, or when it cannot be fitted.
+	Onset, OnsetLow, OnsetHigh int64
+	Warmup                     bool // the newest window is in warm-up
 }
 
 // Classifier keeps the recent windows and the regime.
@@ -151,6 +165,8 @@ func (c *Classifier) Add(w Window) Verdict {
 		c.hist = append(c.hist[:0], c.hist[len(c.hist)-keep:]...)
 	}
 	v := c.decide()
+	v = c.challenge(v, true)
+	v = c.saturation(v)
 	v.Warmup = w.Warmup
 	if v.Model == Declining && w.Warmup {
 		// Early in a capture, hosts active before it began are discovered
@@ -166,6 +182,11 @@ func (c *Classifier) Add(w Window) Verdict {
 		}
 	}
 	v.RegimeSince = c.since
+	if v.Model == Exponential {
+		if est, lo, hi, ok := c.onset(); ok {
+			v.Onset, v.OnsetLow, v.OnsetHigh = est, lo, hi
+		}
+	}
 	return v
 }
 
@@ -222,7 +243,13 @@ func (c *Classifier) decide() Verdict {
 
 func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 	n := min(len(c.hist), int(h/c.window))
-	ws := c.hist[len(c.hist)-n:]
+	return c.fitWindows(c.hist[len(c.hist)-n:], h, alarm, conf)
+}
+
+// fitWindows tests the windows ws (the newest of a horizon h, or of a
+// regime) for growth.
+func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float64) Verdict {
+	n := len(ws)
 	v := Verdict{Model: Insufficient, Horizon: h, Windows: n}
 	hours := c.window.Hours()
 	var expoHours float64

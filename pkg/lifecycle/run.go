@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/pkg/benign"
+	"github.com/synscope/synscope/pkg/alert"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
@@ -45,7 +46,15 @@ type Config struct {
 	// Fleet: write what a fleet collector needs too (sightings, progress;
 	// see output.Writer.SetFleet). Engine.Sightings sets how often.
 	Fleet bool
+	// AlertExec and AlertWebhook receive every alert record (pkg/alert),
+	// off the capture path.
+	AlertExec    string
+	AlertWebhook string
 }
+
+// alertDrain bounds how long the end of a run waits for alert deliveries
+// still queued (each is bounded on its own too).
+const alertDrain = 15 * time.Second
 
 // liveGrace is how late a live packet may arrive: windows close this long
 // after their end by the wall clock.
@@ -59,6 +68,7 @@ type Run struct {
 	eng    *engine.Engine
 	log    Log
 	reopen atomic.Bool
+	hooks  *alert.Hooks // nil without alert hooks
 }
 
 // New builds the run's stages after capture on the output driver: the
@@ -85,7 +95,13 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
 		return nil, err
 	}
-	return &Run{cfg: cfg, out: out, w: w, eng: eng, log: log}, nil
+	r := &Run{cfg: cfg, out: out, w: w, eng: eng, log: log}
+	r.hooks = alert.Start(alert.Config{Exec: cfg.AlertExec, Webhook: cfg.AlertWebhook,
+		Log: func(err error, hook string) { log.say(Warn, err, "alert not delivered", "hook", hook) }})
+	if r.hooks != nil {
+		w.OnAlert(r.hooks.Send)
+	}
+	return r, nil
 }
 
 // Input is what a run reads, chosen by the caller.
@@ -141,6 +157,12 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 	}
 	if serr := saveState(r.eng, r.cfg.StateFile); serr != nil && err == nil {
 		err = serr
+	}
+	if r.hooks != nil {
+		r.hooks.Close(alertDrain)
+		if n := r.hooks.Dropped.Load(); n > 0 {
+			r.log.say(Warn, nil, "alerts not handed to the hooks: their queue was full (they are in the output)", "dropped", n)
+		}
 	}
 	return err
 }

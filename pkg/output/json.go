@@ -163,6 +163,15 @@ func (o *obj) openArray(k string) {
 	o.first = true
 }
 
+// elemStr writes a string element of an open array.
+func (o *obj) elemStr(v string) {
+	if !o.first {
+		o.b = append(o.b, ',')
+	}
+	o.first = false
+	o.b = appendString(o.b, v)
+}
+
 func (o *obj) closeArray() {
 	o.b = append(o.b, ']')
 	o.first = false

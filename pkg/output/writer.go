@@ -32,11 +32,18 @@ type Writer struct {
 	// record carries; none by default.
 	counted []Counted
 	fleet   bool // write the fleet's records too (see SetFleet)
+	// onAlert gets each alert record's JSON line (valid only during the
+	// call): the alert hooks.
+	onAlert func(line []byte)
 }
 
 // CountDrivers has every stats record carry the counters of the counted
 // drivers behind d (see CountedOf); a run without one writes none.
 func (w *Writer) CountDrivers(d Driver) { w.counted = CountedOf(d) }
+
+// OnAlert has f called with every alert record's JSON line, after it is
+// written to the stream; f must copy what it keeps and must not block.
+func (w *Writer) OnAlert(f func(line []byte)) { w.onAlert = f }
 
 // NewWriter writes records for the sensor id to w through a buffer; call
 // Flush to push them out.
@@ -101,6 +108,9 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	if r.PrevLastSeen != 0 {
 		o.time("prev_last_seen", r.PrevLastSeen)
 	}
+	if r.Flood {
+		o.bool("flood", true) // --flood-sources: also counted in its window's flood record
+	}
 	w.finish()
 }
 
@@ -163,6 +173,44 @@ func (w *Writer) Window(r *engine.WindowRecord) {
 	}
 }
 
+// Flood writes a `flood` record: one window's flood sources, summarized
+// (they get no source record each unless --flood-sources).
+func (w *Writer) Flood(r *engine.FloodRecord) {
+	o := w.begin("flood", r.WindowEnd)
+	o.time("window_start", r.WindowStart)
+	o.time("window_end", r.WindowEnd)
+	o.uint("sources", r.Sources)
+	o.time("first_seen", r.First)
+	o.time("last_seen", r.Last)
+	o.openArray("targets")
+	for _, t := range r.Targets {
+		o.open("")
+		o.str("dst_ip", t.Addr.Netip().String())
+		o.uint("dst_port", uint64(t.Port))
+		o.uint("sources", t.Sources)
+		o.close()
+	}
+	o.closeArray()
+	o.uint("other_targets_sources", r.OtherTargets)
+	o.open("pattern")
+	o.uint("ttl_min", uint64(r.TTLMin))
+	o.uint("ttl_max", uint64(r.TTLMax))
+	o.uint("ttl_mode", uint64(r.TTLMode))
+	o.uint("ttl_mode_sources", r.TTLModeSources)
+	o.uint("ip_id_zero_sources", r.IPIDZero)
+	o.uint("ip_id_mode", uint64(r.IPIDMode))
+	o.uint("ip_id_mode_sources_min", r.IPIDModeSources)
+	o.uint("tcp_window_mode", uint64(r.WindowMode))
+	o.uint("tcp_window_mode_sources_min", r.WindowModeSources)
+	o.close()
+	o.openArray("sample_src_ips")
+	for _, a := range r.Sample {
+		o.elemStr(a.Netip().String())
+	}
+	o.closeArray()
+	w.finish()
+}
+
 // Growth writes a `growth` record: the verdict after the window r.
 func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 	o := w.begin("growth", r.End)
@@ -196,6 +244,20 @@ func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 	o.bool("regime_changed", v.RegimeChanged)
 	if v.RegimeSince != 0 {
 		o.time("regime_since", v.RegimeSince)
+	}
+	if v.Onset != 0 {
+		o.time("onset", v.Onset)
+		o.time("onset_low", v.OnsetLow)
+		o.time("onset_high", v.OnsetHigh)
+	}
+	if v.Model == growth.Saturating {
+		o.time("stopped_at", v.StoppedAt)
+		o.float("rate_after_per_hour", round(v.RateAfterPerHour))
+	}
+	if v.Model == growth.Step {
+		o.time("step_at", v.StepAt)
+		o.float("level_before_per_hour", round(v.LevelBeforePerHour))
+		o.float("level_after_per_hour", round(v.LevelAfter))
 	}
 	o.bool("warmup", v.Warmup)
 	w.finish()
@@ -342,6 +404,7 @@ func (w *Writer) Summary(s *Summary) {
 	o.uint("new_sources", c.NewSources)
 	o.uint("returning_sources", c.Returning)
 	o.uint("flood_new_sources", c.FloodSources)
+	o.uint("alerts", c.Alerts)
 	o.str("ports", s.Ports)
 	o.str("window", s.Window.String())
 	o.str("lookback", s.Lookback.String())

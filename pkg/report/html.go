@@ -67,8 +67,14 @@ func (d *Data) HTML(w io.Writer, inputs []string) error {
 func (s *Sensor) section(b *strings.Builder) {
 	x0, x1 := s.span()
 	fmt.Fprintf(b, "<h2>Sensor %s</h2>\n", esc(s.ID))
-	fmt.Fprintf(b, `<p class="meta">%d windows from %s to %s; %d source records`, len(s.Windows),
-		time.Unix(0, x0).UTC().Format("2006-01-02 15:04"), time.Unix(0, x1).UTC().Format("2006-01-02 15:04"), s.Sources)
+	fmt.Fprintf(b, `<p class="meta">%d windows from %s to %s; %d new sources recorded`, len(s.Windows),
+		time.Unix(0, x0).UTC().Format("2006-01-02 15:04"), time.Unix(0, x1).UTC().Format("2006-01-02 15:04"), s.recorded())
+	if s.Flooded > 0 {
+		fmt.Fprintf(b, " (%d of them flood sources, summarized in flood records)", s.Flooded)
+	}
+	if s.Alerts > 0 {
+		fmt.Fprintf(b, "; %d alerts", s.Alerts)
+	}
 	if s.Packets > 0 {
 		fmt.Fprintf(b, "; %d packets, %d SYNs matched", s.Packets, s.SynMatch)
 	}

@@ -73,7 +73,9 @@ type Sensor struct {
 	// New sources per country and per network ("AS64501 Org"), from
 	// source records of a sensor run with --mmdb.
 	Countries, Networks map[string]uint64
-	Sources             uint64 // source records
+	Sources             uint64 // source records, less those of flood sources (--flood-sources)
+	Flooded             uint64 // flood sources, summarized in flood records
+	Alerts              uint64 // alert records
 	Packets             uint64 // from the last stats record
 	SynMatch            uint64
 
@@ -144,6 +146,8 @@ type record struct {
 	Country        string   `json:"country"`
 	ASN            uint64   `json:"asn"`
 	ASOrg          string   `json:"as_org"`
+	FloodSources   uint64   `json:"sources"` // a flood record's
+	Flood          bool     `json:"flood"`   // a source record's: a flood source's (--flood-sources)
 }
 
 type topRec struct {
@@ -189,15 +193,16 @@ var (
 	sourcePrefix = []byte(`{"event_type":"source",`)
 	srcIPKey     = []byte(`"src_ip":"`)
 	sensorKey    = []byte(`"sensor":"`)
+	floodMark    = []byte(`"flood":true`)
 )
 
 // addSource is the fast path for the commonest record: the sensor writes
 // event_type first, so a source record is known by its first bytes and
 // needs only two fields; it must still be valid JSON.
 func (d *Data) addSource(b []byte) (string, bool) {
-	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || !json.Valid(b) ||
-		bytes.Contains(b, asnKey) || bytes.Contains(b, countryKey) {
-		return "", false // the general path decides (and handles escapes and networks)
+	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || bytes.Contains(b, floodMark) ||
+		bytes.Contains(b, asnKey) || bytes.Contains(b, countryKey) || !json.Valid(b) {
+		return "", false // the general path decides (and handles escapes, flood sources and networks)
 	}
 	id, ok1 := field(b, sensorKey)
 	ip, ok2 := field(b, srcIPKey)
@@ -271,6 +276,9 @@ func (d *Data) add(b []byte) string {
 		if err != nil {
 			return fmt.Sprintf("source record with a bad src_ip %q", r.SrcIP)
 		}
+		if r.Flood {
+			break // counted in its window's flood record
+		}
 		s.Sources++
 		s.Prefixes[prefixOf(a)]++
 		if r.Country != "" {
@@ -279,6 +287,13 @@ func (d *Data) add(b []byte) string {
 		if r.ASN != 0 {
 			s.Networks[fmt.Sprintf("AS%d %s", r.ASN, r.ASOrg)]++
 		}
+	case "flood":
+		// A flood's sources have no source record each (unless
+		// --flood-sources, and then the flood records are not counted
+		// again: see Flooded); their prefixes are unknown.
+		s.Flooded += r.FloodSources
+	case "alert":
+		s.Alerts++ // the verdicts they come from are charted already
 	case "outbound_scanner":
 		ts, err := parseTime(r.Ts)
 		if err != nil || r.SrcIP == "" {
@@ -413,3 +428,7 @@ type PrefixCount struct {
 	Prefix string
 	N      uint64
 }
+
+// recorded is the new sources the records account for: each has a source
+// record or is counted in a flood record.
+func (s *Sensor) recorded() uint64 { return s.Sources + s.Flooded }

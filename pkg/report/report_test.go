@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -280,5 +281,26 @@ func TestFleetRecordsPassedOver(t *testing.T) {
 `
 	if d := read(t, jsonl("s1", 10)+extra); d.Skipped != 0 {
 		t.Errorf("%d lines skipped: %v", d.Skipped, d.Problems)
+	}
+}
+
+// TestFloodAndAlertRecordsAreRead: the golden demo output (a flood
+// summarized in a flood record, alert records) reads without a skipped
+// line, and every new source is counted once, whether it has a source
+// record or is in a flood record (--flood-sources: both, counted once).
+func TestFloodAndAlertRecordsAreRead(t *testing.T) {
+	golden, err := os.ReadFile("../../testdata/demo.golden.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := read(t, string(golden))
+	s := d.Sensors["golden"]
+	if d.Skipped != 0 || s == nil || s.recorded() != 2091 || s.Flooded != 2000 || s.Alerts == 0 {
+		t.Fatalf("skipped %d %v; sensor %+v", d.Skipped, d.Problems, s)
+	}
+	both := `{"event_type":"source","ts":"2009-01-10T00:00:01.000000000Z","sensor":"f","src_ip":"192.0.2.1","flood":true}` + "\n" +
+		`{"event_type":"flood","ts":"2009-01-10T00:05:00.000000000Z","sensor":"f","sources":1}` + "\n"
+	if s := read(t, both).Sensors["f"]; s.recorded() != 1 {
+		t.Errorf("a flood source with its record counted %d times", s.recorded())
 	}
 }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestAlertHooks: every alert record of the demo capture reaches a real
+// script (on its stdin) and a real HTTP server on 127.0.0.1 (POSTed), byte
+// for byte as in the output, before the run ends.
+func TestAlertHooks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs a POSIX shell")
+	}
+	dir := t.TempDir()
+	got := filepath.Join(dir, "alerts")
+	hook := filepath.Join(dir, "hook.sh")
+	os.WriteFile(hook, []byte("#!/bin/sh\ncat >> "+got+"\n"), 0o755)
+	var mu sync.Mutex
+	var posted []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posted = append(posted, string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	out, stderr, code := sensor(t, "-r", demo, "--sensor-id", "x", "--log-level", "error", "--alert-exec", hook, "--alert-webhook", srv.URL+"/alerts")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var want []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if strings.HasPrefix(l, `{"event_type":"alert",`) {
+			want = append(want, l)
+		}
+	}
+	if len(want) < 2 {
+		t.Fatalf("%d alerts in the demo's output, expected a flood and an exponential one", len(want))
+	}
+	b, err := os.ReadFile(got)
+	if err != nil || string(b) != strings.Join(want, "") {
+		t.Errorf("the script got %q (%v), the output has %q", b, err, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(posted, "") != strings.Join(want, "") {
+		t.Errorf("the server got %q, the output has %q", posted, want)
+	}
+}

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/sources"
+)
+
+// Alert kinds.
+const (
+	AlertExponential = "exponential" // the verdict turned exponential
+	AlertCleared     = "cleared"     // it stood down
+	AlertFlood       = "flood"       // a flood started
+	// A source's first SYN in its episode to decoy or dark space, where
+	// nothing listens: any SYN there is a scan.
+	AlertDecoy = "decoy"
+)
+
+// alertConfirm exponential verdicts in a row raise the alert: one window
+// more of delay (5 min by default) against a verdict that flickers once.
+const alertConfirm = 2
+
+// AlertRecord is a change an operator acts on, written once per change
+// with its evidence.
+type AlertRecord struct {
+	Kind   string
+	Ts     int64
+	Window *WindowRecord // the window after which the verdict changed (exponential, cleared)
+	// Verdict is the verdict that raised or cleared the alert.
+	Verdict *growth.Verdict
+	// RaisedAt is when the exponential alert being cleared was raised.
+	RaisedAt int64
+	// A flood's start: the target, when it was judged a flood, and its
+	// window's flood record so far.
+	Target     sources.Addr
+	TargetPort uint16
+	Flood      *FloodRecord
+	// A decoy touch: the SYN, and whether the space is a decoy or dark.
+	Syn   decode.Syn
+	Space sources.SpaceKind
+}
+
+// AlertEmitter is implemented by emitters that want alert records.
+type AlertEmitter interface {
+	Alert(*AlertRecord)
+}
+
+// alertState is the alert in force.
+type alertState struct {
+	raised   bool
+	run      int // exponential verdicts in a row
+	raisedAt int64
+	rec      AlertRecord
+}
+
+// alertGrowth raises or clears the exponential alert after a verdict:
+// raised after alertConfirm exponential verdicts in a row, cleared by the
+// first linear or declining verdict (insufficient data and an undecided
+// step keep it).
+func (e *Engine) alertGrowth(w *WindowRecord, v *growth.Verdict) {
+	a := &e.alert
+	ae, ok := e.emit.(AlertEmitter)
+	switch {
+	case v.Model == growth.Exponential:
+		a.run++
+		if a.raised || a.run < alertConfirm {
+			return
+		}
+		a.raised, a.raisedAt = true, w.End
+		a.rec = AlertRecord{Kind: AlertExponential, Ts: w.End, Window: w, Verdict: v}
+	case v.Model == growth.Insufficient || v.Model == growth.Step:
+		// Undecided, or a step the regime after which is not yet
+		// decided: an alert in force is kept.
+		a.run = 0
+		return
+	default:
+		a.run = 0
+		if !a.raised {
+			return
+		}
+		a.raised = false
+		a.rec = AlertRecord{Kind: AlertCleared, Ts: w.End, Window: w, Verdict: v, RaisedAt: a.raisedAt}
+	}
+	e.c.Alerts++
+	if ok {
+		ae.Alert(&a.rec)
+	}
+}
+
+// alertFlood writes a flood alert for each flood that started in the
+// window being written, before its flood record.
+func (e *Engine) alertFlood(fr *FloodRecord) {
+	if fr.started == 0 {
+		return
+	}
+	e.c.Alerts++
+	if ae, ok := e.emit.(AlertEmitter); ok {
+		e.alert.rec = AlertRecord{Kind: AlertFlood, Ts: fr.startedAt, Target: fr.startTarget, TargetPort: fr.startPort, Flood: fr}
+		ae.Alert(&e.alert.rec)
+	}
+}

@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/synscope/synscope/pkg/growth"
+)
+
+func (r *recorder) Alert(a *AlertRecord) { r.alerts = append(r.alerts, a.Kind) }
+
+// TestAlertsOncePerChange: the exponential alert needs two exponential
+// verdicts in a row, is written once however long the regime lasts, is
+// kept through insufficient data and cleared by the first firm other
+// verdict; then it can be raised again.
+func TestAlertsOncePerChange(t *testing.T) {
+	rec := &recorder{}
+	e, err := New(small(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := []string{growth.Exponential, growth.Linear, growth.Exponential, growth.Exponential, growth.Exponential,
+		growth.Insufficient, growth.Exponential, growth.Linear, growth.Linear, growth.Exponential, growth.Exponential}
+	want := []string{"", "", "", AlertExponential, "", "", "", AlertCleared, "", "", AlertExponential}
+	for i, m := range seq {
+		before := len(rec.alerts)
+		w := WindowRecord{Start: t0 + int64(i)*minute, End: t0 + int64(i+1)*minute}
+		e.alertGrowth(&w, &growth.Verdict{Model: m})
+		got := ""
+		if len(rec.alerts) > before {
+			got = rec.alerts[len(rec.alerts)-1]
+		}
+		if got != want[i] {
+			t.Errorf("window %d (%s): alert %q, want %q", i, m, got, want[i])
+		}
+	}
+	if e.Counters().Alerts != 3 {
+		t.Errorf("%d alerts counted", e.Counters().Alerts)
+	}
+}
+
+// TestFloodAlertOncePerFlood: one flood alert when a flood starts, none
+// for its later windows, before its first flood record.
+func TestFloodAlertOncePerFlood(t *testing.T) {
+	stream := floodStream(3, 100, 30*1e9, 40*1e9, 2*60*1e9)
+	cfg := small()
+	cfg.Window = 5 * 1e9
+	rec, _, _ := runStream(t, cfg, stream)
+	if len(rec.alerts) != 1 || rec.alerts[0] != AlertFlood || len(rec.floods) < 8 {
+		t.Errorf("alerts %v over %d flood records", rec.alerts, len(rec.floods))
+	}
+}

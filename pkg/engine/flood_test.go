@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/sources"
+)
+
+func (r *recorder) Flood(f *FloodRecord) {
+	c := *f
+	c.Targets, c.Sample = slices.Clone(f.Targets), slices.Clone(f.Sample)
+	r.floods = append(r.floods, c)
+}
+
+var floodTarget = [16]byte{198, 18, 7, 7}
+
+// floodStream is a background of scanners (one new source every 500 ms,
+// each aimed at a random host of a /16) with a spoofed flood on top: rate
+// new one-SYN sources per second towards floodTarget, from at for span.
+func floodStream(seed uint64, rate int, at, span, total time.Duration) []decode.Syn {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var out []decode.Syn
+	bg := t0
+	fl, flEnd := t0+int64(at), t0+int64(at+span)
+	step := int64(time.Second) / int64(max(rate, 1))
+	for bg < t0+int64(total) {
+		var s decode.Syn
+		if rate > 0 && fl < flEnd && fl <= bg {
+			a := rng.Uint32()
+			s = decode.Syn{Ts: fl, Src: [16]byte{byte(a), byte(a >> 8), byte(a >> 16), byte(a >> 24)}, Dst: floodTarget,
+				DstPort: 445, Flags: 2, TTL: 64, Window: 1024, IPID: 0}
+			fl += step
+		} else {
+			a, d := rng.Uint32(), rng.Uint32()
+			s = decode.Syn{Ts: bg, Src: [16]byte{byte(a), byte(a >> 8), byte(a >> 16), byte(a >> 24)}, Dst: [16]byte{198, 18, byte(d), byte(d >> 8)},
+				DstPort: 445, Flags: 2, TTL: byte(40 + d%80), Window: 65535, IPID: d}
+			bg += 500 * int64(time.Millisecond)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// isFlood tells a flood SYN of floodStream.
+func isFlood(s *decode.Syn) bool { return s.Dst == floodTarget }
+
+// TestFloodDecidedBeforeWindowsAreWritten: a flood's first seconds close in
+// windows before it is recognized; they count as flood all the same, every
+// flood source and no scanner is set apart, no flood source gets a source
+// record, and the totals agree (windows, flood records, counters), with
+// 1 s, 2 s and 5 min windows and slow and fast floods.
+func TestFloodDecidedBeforeWindowsAreWritten(t *testing.T) {
+	for _, c := range []struct {
+		rate        int
+		at, span    time.Duration
+		window      time.Duration
+		total       time.Duration
+		floodShards int
+	}{
+		{40, 10*time.Second + 500*time.Millisecond, 20 * time.Second, time.Second, time.Minute, 0},
+		{2000, 10*time.Second + 800*time.Millisecond, 5 * time.Second, 2 * time.Second, time.Minute, 2},
+		{10, 4*time.Minute + 57*time.Second, 10 * time.Minute, 5 * time.Minute, 20 * time.Minute, 0}, // slow, from 3 s before a window's end
+		{50, 3 * time.Minute, 10 * time.Minute, 5 * time.Minute, 20 * time.Minute, 3},
+	} {
+		t.Run(fmt.Sprintf("%d-per-s-%v-windows", c.rate, c.window), func(t *testing.T) {
+			stream := floodStream(1, c.rate, c.at, c.span, c.total)
+			cfg := DefaultConfig()
+			cfg.Window, cfg.Lookback, cfg.Shards = c.window, time.Hour, c.floodShards
+			rec, cnt, _ := runStream(t, cfg, stream)
+			perWindow := map[int64]uint64{}
+			var floods uint64
+			for i := range stream {
+				if isFlood(&stream[i]) {
+					perWindow[sources.FloorTo(stream[i].Ts, int64(c.window))]++
+					floods++
+				}
+			}
+			if floods < 100 {
+				t.Fatalf("only %d flood SYNs: the test proves nothing", floods)
+			}
+			var sum uint64
+			for _, w := range rec.windows {
+				if w.FloodSources != perWindow[w.Start] {
+					t.Errorf("window %v: %d flood sources, %d sent", time.Duration(w.Start-t0), w.FloodSources, perWindow[w.Start])
+				}
+				sum += w.FloodSources
+			}
+			var inRecords uint64
+			for _, f := range rec.floods {
+				inRecords += f.Sources
+				if len(f.Targets) != 1 || f.Targets[0].Addr != addrOf4(floodTarget) || f.TTLMode != 64 ||
+					f.TTLModeSources != f.Sources || f.IPIDZero != f.Sources || f.WindowMode != 1024 || len(f.Sample) != min(int(f.Sources), floodSampleLen) {
+					t.Errorf("flood record: %+v", f)
+				}
+			}
+			for _, s := range rec.sources {
+				if isFlood(&s.Syn) {
+					t.Fatalf("a flood source got a source record: %+v", s)
+				}
+			}
+			if sum != floods || inRecords != floods || cnt.FloodSources != floods || uint64(len(rec.sources))+floods != cnt.NewSources {
+				t.Errorf("%d flood SYNs sent; windows say %d, flood records %d, counters %d; %d source records of %d new",
+					floods, sum, inRecords, cnt.FloodSources, len(rec.sources), cnt.NewSources)
+			}
+		})
+	}
+}
+
+func addrOf4(b [16]byte) sources.Addr {
+	s := decode.Syn{Dst: b}
+	return sources.DstOf(&s)
+}
+
+// TestScannersSpreadOverTargetsAreNotAFlood: 200 new sources a second, each
+// aimed at a different host, is a fast scanning population, not a flood.
+func TestScannersSpreadOverTargetsAreNotAFlood(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	var stream []decode.Syn
+	for i := range 200 * 60 {
+		a, d := rng.Uint32(), rng.Uint32()
+		stream = append(stream, decode.Syn{Ts: t0 + int64(i)*5*int64(time.Millisecond), Src: [16]byte{byte(a), byte(a >> 8), byte(a >> 16), byte(a >> 24)},
+			Dst: [16]byte{198, 18, byte(d), byte(d >> 8)}, DstPort: 445, Flags: 2})
+	}
+	rec, cnt, _ := runStream(t, small(), stream)
+	if cnt.FloodSources != 0 || len(rec.floods) != 0 || len(rec.sources) != len(stream) {
+		t.Errorf("scanners taken for a flood: %d flood sources, %d flood records, %d source records of %d", cnt.FloodSources, len(rec.floods), len(rec.sources), len(stream))
+	}
+}
+
+// TestFloodSourceRecordsOnRequest: with FloodSourceRecords every flood
+// source gets its source record again, in capture order, and the flood
+// records and counts are unchanged.
+func TestFloodSourceRecordsOnRequest(t *testing.T) {
+	stream := floodStream(2, 100, 20*time.Second, 10*time.Second, time.Minute)
+	cfg := DefaultConfig()
+	cfg.Window, cfg.Lookback = 5*time.Second, time.Hour
+	plain, pc, _ := runStream(t, cfg, stream)
+	cfg.FloodSourceRecords = true
+	all, ac, _ := runStream(t, cfg, stream)
+	if pc != ac || len(all.sources) != len(stream) || len(plain.floods) == 0 || fmt.Sprint(plain.floods) != fmt.Sprint(all.floods) {
+		t.Fatalf("%d source records of %d SYNs; counters equal %v; flood records %d vs %d", len(all.sources), len(stream), pc == ac, len(plain.floods), len(all.floods))
+	}
+	for i := range all.sources {
+		if all.sources[i].Syn != stream[i] {
+			t.Fatalf("source record %d out of capture order", i)
+		}
+	}
+}

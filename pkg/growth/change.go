@@ -1,0 +1,181 @@
+package growth
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Change points. An exponential verdict must beat two other explanations
+// of the same counts: a step (a steady level, then another from some
+// window on: a campaign that switches on) and a burst (a short excess over
+// a steady level that comes back down). Each is a Poisson model fitted at
+// its best change point(s), and the three are compared by BIC, the step
+// and the burst paying for their extra parameters. A step or a burst is
+// never called exponential:
+//   - a burst's windows are set aside (replaced by the level around them)
+//     and the verdict is taken again without them;
+//   - a step starts a new regime: the windows after it are tested on their
+//     own; if they grow, the verdict is exponential, measured within the
+//     regime; once they are decided steady (or declining), the windows
+//     before the step are forgotten; until then the verdict is `step`.
+
+// maxBurst is the longest burst, in windows, set aside.
+const maxBurst = 6
+
+// stepFit is a step: when, and the levels (per hour) before and after.
+type stepFit struct {
+	at             int64
+	before, after  float64
+	since          int // index in the windows fitted where the new level starts
+	loglik, weight float64
+}
+
+// poissonConst is the log-likelihood of counts at one rate fitted to them,
+// from sums: total count y, exposure e (hours), Σ y·log e and Σ log y!.
+func poissonConst(y, e, ylogE, lf float64) float64 {
+	if y <= 0 {
+		return -lf
+	}
+	return y*math.Log(y/e) + ylogE - y - lf
+}
+
+type sums struct{ y, e, ylogE, lf float64 }
+
+func (c *Classifier) prefix(ws []Window) []sums {
+	hours := c.window.Hours()
+	p := make([]sums, len(ws)+1)
+	for i, w := range ws {
+		e := math.Max(w.Exposure, 1e-6) * hours
+		p[i+1] = sums{p[i].y + w.New, p[i].e + e, p[i].ylogE + w.New*math.Log(e), p[i].lf + logFactorial(w.New)}
+	}
+	return p
+}
+
+func seg(p []sums, i, j int) float64 {
+	return poissonConst(p[j].y-p[i].y, p[j].e-p[i].e, p[j].ylogE-p[i].ylogE, p[j].lf-p[i].lf)
+}
+
+// bestStep finds the most likely single step in ws.
+func (c *Classifier) bestStep(ws []Window, p []sums) stepFit {
+	best := stepFit{loglik: math.Inf(-1)}
+	for k := 1; k < len(ws); k++ {
+		if l := seg(p, 0, k) + seg(p, k, len(ws)); l > best.loglik {
+			best = stepFit{at: ws[k].Start, since: k, loglik: l,
+				before: (p[k].y - p[0].y) / (p[k].e - p[0].e), after: (p[len(ws)].y - p[k].y) / (p[len(ws)].e - p[k].e)}
+		}
+	}
+	return best
+}
+
+// bestBurst finds the most likely burst: windows [i, j) each at its own
+// rate over one level for the rest, with a window after it (the newest
+// window alone is a step, not yet a burst).
+func bestBurst(ws []Window, p []sums) (i, j int, ll float64) {
+	ll = math.Inf(-1)
+	n := len(ws)
+	for a := 0; a < n-1; a++ {
+		var inside float64
+		for b := a + 1; b <= min(a+maxBurst, n-1); b++ {
+			w := ws[b-1]
+			// a window at its own rate: the saturated Poisson term
+			if w.New > 0 {
+				inside += w.New*math.Log(w.New) - w.New
+			}
+			inside -= logFactorial(w.New)
+			out := sums{p[n].y - (p[b].y - p[a].y), p[n].e - (p[b].e - p[a].e), p[n].ylogE - (p[b].ylogE - p[a].ylogE), p[n].lf - (p[b].lf - p[a].lf)}
+			if l := inside + poissonConst(out.y, out.e, out.ylogE, out.lf); l > ll {
+				i, j, ll = a, b, l
+			}
+		}
+	}
+	return i, j, ll
+}
+
+// challenge tests an exponential verdict against a step and a burst (see
+// above); retry allows one more verdict after a burst is set aside.
+func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
+	if v.Model != Exponential {
+		return v
+	}
+	n := min(v.Windows, len(c.hist))
+	ws := c.hist[len(c.hist)-n:]
+	p := c.prefix(ws)
+	ln := math.Log(float64(n))
+	kExp := 2.0
+	if v.Diurnal {
+		kExp = 4
+	}
+	bicExp := -2*v.LogLikMultiply + kExp*ln
+	st := c.bestStep(ws, p)
+	// The step's time is charged as a parameter (a tie goes to growth:
+	// charging nothing delayed the detection of real epidemics at low
+	// counts, measured); but growth that doubles within two windows cannot
+	// be told from a jump by windows this long, and is a step.
+	bicStep := -2*st.loglik + 3*ln
+	if v.DoublingHours > 0 && v.DoublingHours < 2*c.window.Hours() {
+		bicStep = math.Inf(-1)
+	}
+	bi, bj, bl := bestBurst(ws, p)
+	bicBurst := -2*bl + float64(bj-bi+3)*ln
+	switch {
+	case bicBurst < bicExp && bicBurst <= bicStep && retry:
+		// Set the burst aside for good: its windows take the level
+		// around them, and the verdict is taken again.
+		out := p[n].y - (p[bj].y - p[bi].y)
+		level := out / (p[n].e - (p[bj].e - p[bi].e))
+		for k := bi; k < bj; k++ {
+			w := &ws[k]
+			w.New = math.Round(level * math.Max(w.Exposure, 1e-6) * c.window.Hours())
+		}
+		nv := c.challenge(c.decide(), false)
+		if nv.Model == Insufficient {
+			nv.Reason = fmt.Sprintf("a burst of %.0f new sources in %d window(s) from %s set aside; %s", p[bj].y-p[bi].y-level*(p[bj].e-p[bi].e), bj-bi, stamp(ws[bi].Start), nv.Reason)
+		}
+		return nv
+	case bicStep < bicExp-c.stepMargin():
+		st.weight = 1 / (1 + math.Exp(-math.Min(bicExp-bicStep, 700)/2))
+		// The new regime is tested once it spans an hour (and
+		// MinWindows): half an hour of a new level's noise can pass for
+		// growth (measured on a step from 2 to 50 per window).
+		minPost := max(c.cfg.MinWindows, int(time.Hour/c.window))
+		if post := ws[st.since:]; len(post) >= minPost {
+			pv := c.fitWindows(post, v.Horizon, c.cfg.Confidence, c.cfg.Confidence)
+			switch pv.Model {
+			case Exponential:
+				return pv // growth within the new regime
+			case Linear, Declining:
+				// The new regime is decided: the windows before the step
+				// are forgotten, and growth is measured from it on.
+				c.hist = append(c.hist[:0], c.hist[len(c.hist)-len(post):]...)
+				return pv
+			}
+		}
+		return stepVerdict(v, &st)
+	}
+	return v
+}
+
+// stepMargin is how much better (in BIC) a step must explain the counts
+// than growth: 3 ("positive" evidence) from a steady regime, so that the
+// first hours of an epidemic, a few sources after empty windows, are not
+// taken for a step (measured, 20 seeds: without it exp-1h was detected
+// within two doublings in 90 % of runs instead of 100 %), and 6 ("strong")
+// once the regime is exponential, so that an epidemic still at low counts
+// does not flicker between growth and a step.
+func (c *Classifier) stepMargin() float64 {
+	if c.regime == Exponential {
+		return 6
+	}
+	return 3
+}
+
+// stepVerdict is the verdict while the regime after a step is undecided.
+func stepVerdict(v Verdict, st *stepFit) Verdict {
+	return Verdict{Model: Step, Confidence: st.weight, Horizon: v.Horizon, Windows: v.Windows, NewSources: v.NewSources,
+		SteadyPerHour: v.SteadyPerHour, Bound: v.Bound, Dispersion: v.Dispersion,
+		StepAt: st.at, LevelBeforePerHour: st.before, LevelAfter: st.after,
+		Reason: fmt.Sprintf("the rate stepped from %.3g/h to %.3g/h at %s; the regime since is not yet decided", st.before, st.after, stamp(st.at))}
+}
+
+func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format("2006-01-02T15:04Z") }

@@ -1,0 +1,93 @@
+package growth
+
+import (
+	"fmt"
+	"math"
+)
+
+// Saturation. When an epidemic runs out of hosts the arrival rate stops
+// growing (a plateau) or peaks and falls (a logistic). A log-linear fit
+// over the horizon still sees the growth before, for as long as the
+// horizon remembers it. So an exponential verdict is tested against a
+// broken stick: log rate = a + r·min(t-τ, 0) + r2·max(t-τ, 0), fitted for
+// every hinge τ leaving at least satMinAfter windows after it. When the
+// best hinge explains the counts better (BIC, τ charged) and the growth
+// after it has clearly slowed (r2's upper bound below half the growth
+// before it, or below the exponential bound), the verdict is
+// `saturating`, since τ: a plateau, a peak, or a taper.
+
+// satMinAfter is the fewest windows after a hinge (45 minutes of 5-minute
+// windows: fewer cannot show the rate flat).
+const satMinAfter = 9
+
+func (c *Classifier) saturation(v Verdict) Verdict {
+	if v.Model != Exponential {
+		return v
+	}
+	n := min(v.Windows, len(c.hist))
+	if n < 2*satMinAfter {
+		return v
+	}
+	ws := c.hist[len(c.hist)-n:]
+	hours := c.window.Hours()
+	y, off, t := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i, w := range ws {
+		y[i] = w.New
+		off[i] = math.Log(math.Max(w.Exposure, 1e-6) * hours)
+		t[i] = float64(w.Start-ws[0].Start) / 3.6e12
+	}
+	line := design{n: n, p: 2, y: y, off: off, x: make([][maxParams]float64, n)}
+	for i := range line.x {
+		line.x[i] = [maxParams]float64{1, t[i]}
+	}
+	f1, err := line.fit()
+	if err != nil {
+		return v
+	}
+	type hinge struct {
+		k              int
+		ll, r1, r2, se float64
+	}
+	best := hinge{k: -1, ll: math.Inf(-1)}
+	d := design{n: n, p: 3, y: y, off: off, x: make([][maxParams]float64, n)}
+	try := func(k int) {
+		tau := t[k]
+		for i := range d.x {
+			d.x[i] = [maxParams]float64{1, math.Min(t[i]-tau, 0), math.Max(t[i]-tau, 0)}
+		}
+		if f, err := d.fit(); err == nil && f.loglik > best.ll {
+			best = hinge{k: k, ll: f.loglik, r1: f.beta[1], r2: f.beta[2], se: math.Sqrt(f.cov[2][2] * f.dispersion)}
+		}
+	}
+	// A coarse pass over the hinges, then every window around the best:
+	// this runs after every exponential window and must stay cheap.
+	stride := max(1, (n-2*satMinAfter)/32)
+	for k := satMinAfter; k <= n-satMinAfter; k += stride {
+		try(k)
+	}
+	if k0 := best.k; k0 >= 0 {
+		for k := max(satMinAfter, k0-stride+1); k <= min(n-satMinAfter, k0+stride-1); k++ {
+			if k != k0 {
+				try(k)
+			}
+		}
+	}
+	if best.k < 0 {
+		return v
+	}
+	ln := math.Log(float64(n))
+	gain := 2*(best.ll-f1.loglik)/math.Max(f1.dispersion, 1) - 2*ln // one slope and τ more
+	// Half the slower of the slope before the hinge and the horizon's
+	// overall rate: early windows of an epidemic, mostly empty, make a
+	// steep first slope that must not pass for a slowdown after it.
+	limit := math.Max(v.Bound, math.Min(best.r1, v.RatePerHour)/2)
+	if gain <= 0 || best.r2+normalQuantile(c.cfg.Confidence)*best.se >= limit {
+		return v
+	}
+	at := ws[best.k].Start
+	return Verdict{Model: Saturating, Confidence: normalCDF((limit - best.r2) / best.se), Horizon: v.Horizon,
+		Windows: v.Windows, NewSources: v.NewSources, SteadyPerHour: v.SteadyPerHour, Bound: v.Bound, Dispersion: v.Dispersion,
+		RatePerHour: v.RatePerHour, RateLow: v.RateLow, RateHigh: v.RateHigh,
+		StoppedAt: at, RateAfterPerHour: best.r2,
+		Reason: fmt.Sprintf("growth slowed at %s from %.3g/h to %.3g/h (log scale): at most half as fast, or under the bound %.3g/h", stamp(at), best.r1, best.r2, v.Bound)}
+}
