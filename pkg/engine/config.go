@@ -68,7 +68,9 @@ type Config struct {
 	DropWhenFull bool
 	// Sightings (a multiple of Window, at most Lookback; 0: off) has the
 	// engine emit a SightingRecord for a known source's first SYN in each
-	// such period, for a fleet collector (sensor --kafka-refresh).
+	// such period, for a fleet collector (sensor --kafka-refresh); it also
+	// has every flood source written (FloodSourceRecords), since the
+	// collector counts new sources by address.
 	Sightings time.Duration
 	// Growth, when set, has the engine classify the growth of new sources
 	// after every window (floods taken out) and emit the verdict.

@@ -67,6 +67,12 @@ func New(cfg Config, emit Emitter) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Sightings > 0 {
+		// A fleet sensor: the collector counts new sources across sensors
+		// by address, so every new source gets its source record, flood
+		// sources too (beside the flood records), as --flood-sources does.
+		cfg.FloodSourceRecords = true
+	}
 	e := &Engine{
 		cfg:      cfg,
 		window:   int64(cfg.Window),
