@@ -173,7 +173,14 @@ func (e *Engine) Frame(ts int64, wireLen int, syn *decode.Syn) {
 		}
 	} else {
 		e.jumpRun = 0
-		e.Advance(ts)
+		if ts >= e.cur.End {
+			e.Advance(ts) // windows to close
+		} else if ts > e.now { // Advance's common case, without the call
+			e.now = ts
+			if e.inline {
+				e.shards[0].tab.DrainStep(sources.DrainBatch)
+			}
+		}
 	}
 	e.c.Packets++
 	e.c.Bytes += uint64(wireLen)

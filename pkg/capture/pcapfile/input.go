@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
 )
@@ -56,6 +57,7 @@ type input struct {
 	// are slices of the mapping, with no read system call and no copy.
 	mm       []byte
 	mpos     int   // next unread byte of mm
+	pf       int   // bytes of mm up to here have been prefetched
 	reported int64 // bytes of mm (or ra) already added to progress
 	// A large one, when there is a second core, is read ahead by reader
 	// goroutines instead (see ahead).
@@ -275,6 +277,9 @@ func (in *input) read(n int) ([]byte, error) {
 		return b, err
 	}
 	if in.mm != nil {
+		if in.pf < len(in.mm) && in.mpos+prefetchAhead > in.pf {
+			in.prefetch()
+		}
 		end := min(in.mpos+n, len(in.mm))
 		b := in.mm[in.mpos:end]
 		in.mpos = end
@@ -316,6 +321,24 @@ func (in *input) read(n int) ([]byte, error) {
 	in.buf = buf
 	in.off += int64(n)
 	return buf, nil
+}
+
+// Each record's offset depends on the previous record's length, so walking
+// a mapping is a chain of dependent loads that miss the caches and runs at
+// memory latency. The hardware prefetcher does not cross a page, so the
+// reader asks for the data a page at a time, prefetchAhead bytes before it
+// is parsed: the loads then hit the caches and the walk runs at memory
+// bandwidth (../shared/tools/minscan.c measures the same effect in C).
+const (
+	prefetchAhead = 16 << 10
+	prefetchChunk = 512
+)
+
+// prefetch asks for the next chunk of the mapping.
+func (in *input) prefetch() {
+	n := min(prefetchChunk, len(in.mm)-in.pf)
+	prefetchRange(unsafe.Pointer(&in.mm[in.pf]), uintptr(n))
+	in.pf += n
 }
 
 // readFull is read, with a short read turned into an error that says what

@@ -1,0 +1,16 @@
+#include "textflag.h"
+
+// func prefetchRange(p unsafe.Pointer, n uintptr)
+// Issues PREFETCHT0 for every 64-byte line of [p, p+n).
+TEXT ·prefetchRange(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+	ADDQ AX, CX
+loop:
+	CMPQ AX, CX
+	JAE  done
+	PREFETCHT0 (AX)
+	ADDQ $64, AX
+	JMP  loop
+done:
+	RET
