@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/alert"
+	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
