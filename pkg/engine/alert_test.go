@@ -8,7 +8,7 @@ import (
 
 func (r *recorder) Alert(a *AlertRecord) { r.alerts = append(r.alerts, a.Kind) }
 
-// TestAlertsOncePerChange: the exponential alert needs two exponential
+// TestAlertsOncePerChange: the exponential alert needs three exponential
 // verdicts in a row, is written once however long the regime lasts, is
 // kept through insufficient data and cleared by the first firm other
 // verdict; then it can be raised again.
@@ -18,9 +18,9 @@ func TestAlertsOncePerChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seq := []string{growth.Exponential, growth.Linear, growth.Exponential, growth.Exponential, growth.Exponential,
-		growth.Insufficient, growth.Exponential, growth.Linear, growth.Linear, growth.Exponential, growth.Exponential}
-	want := []string{"", "", "", AlertExponential, "", "", "", AlertCleared, "", "", AlertExponential}
+	seq := []string{growth.Exponential, growth.Exponential, growth.Linear, growth.Exponential, growth.Exponential, growth.Exponential,
+		growth.Insufficient, growth.Exponential, growth.Step, growth.Linear, growth.Linear, growth.Exponential, growth.Exponential, growth.Exponential}
+	want := []string{"", "", "", "", "", AlertExponential, "", "", "", AlertCleared, "", "", "", AlertExponential}
 	for i, m := range seq {
 		before := len(rec.alerts)
 		w := WindowRecord{Start: t0 + int64(i)*minute, End: t0 + int64(i+1)*minute}
