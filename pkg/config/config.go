@@ -453,32 +453,3 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 	}
 	return g.Validate(c.Window)
 }
-
-// prefixes reads a list of CIDRs.
-func prefixes(v *viper.Viper, k string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range stringList(v, k) {
-		p, err := netip.ParsePrefix(strings.TrimSpace(s))
-		if err != nil {
-			return nil, keyErr(k, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s))
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
-}
-
-// strictBool reads a boolean setting, refusing what is not one (a file's
-// "flood-sources: maybe" must not silently mean false).
-func strictBool(x any) (bool, error) {
-	switch b := x.(type) {
-	case bool:
-		return b, nil
-	case nil:
-		return false, nil
-	}
-	b, err := strconv.ParseBool(strings.TrimSpace(fmt.Sprint(x)))
-	if err != nil {
-		return false, fmt.Errorf("%q is not true or false", fmt.Sprint(x))
-	}
-	return b, nil
-}
