@@ -3,6 +3,7 @@ package growth
 import (
 	"errors"
 	"math"
+	"sync"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -22,6 +23,10 @@ type design struct {
 	x    [][maxParams]float64
 	y    []float64
 	off  []float64 // log exposure
+	// ylogy[i] is y·log y, taken once: the tests refit one design many
+	// times (every hinge, every change point), and with the linear
+	// predictor at hand no fit needs a logarithm of its own.
+	ylogy []float64
 }
 
 type fit struct {
@@ -112,14 +117,15 @@ func (d *design) finish(f *fit) error {
 	var a [maxParams][maxParams]float64
 	var ll float64
 	for i := 0; i < d.n; i++ {
-		mu := d.mu(f.beta, i)
+		eta := d.eta(f.beta, i)
+		mu := math.Exp(eta)
 		for j := 0; j < d.p; j++ {
 			for k := 0; k <= j; k++ {
 				a[j][k] += mu * d.x[i][j] * d.x[i][k]
 			}
 		}
 		if mu > 0 {
-			ll += d.y[i]*math.Log(mu) - mu
+			ll += d.y[i]*eta - mu // y·log μ - μ, with log μ = η
 		} else if d.y[i] > 0 {
 			return errNumeric
 		}
@@ -175,26 +181,38 @@ func (d *design) dispersion(beta [maxParams]float64) (float64, int) {
 	// Pearson statistic above its 95 % quantile): a chance excess would
 	// otherwise cost the tests power exactly when an outbreak starts.
 	df := blocks - d.p
-	if x2 <= (distuv.ChiSquared{K: float64(df)}).Quantile(0.95) {
+	if x2 <= chi2Q95(df) {
 		return 1, df
 	}
 	return x2 / float64(df), df
 }
 
-func (d *design) mu(beta [maxParams]float64, i int) float64 {
+// eta is the linear predictor log μ of window i (kept below 50: μ < 5e21).
+func (d *design) eta(beta [maxParams]float64, i int) float64 {
 	eta := d.off[i]
 	for j := 0; j < d.p; j++ {
 		eta += d.x[i][j] * beta[j]
 	}
-	return math.Exp(math.Min(eta, 50))
+	return math.Min(eta, 50)
 }
 
+func (d *design) mu(beta [maxParams]float64, i int) float64 { return math.Exp(d.eta(beta, i)) }
+
 func (d *design) deviance(beta [maxParams]float64) float64 {
+	if d.ylogy == nil {
+		d.ylogy = make([]float64, d.n)
+		for i, y := range d.y[:d.n] {
+			if y > 0 {
+				d.ylogy[i] = y * math.Log(y)
+			}
+		}
+	}
 	dev := 0.0
 	for i := 0; i < d.n; i++ {
-		mu := d.mu(beta, i)
+		eta := d.eta(beta, i)
+		mu := math.Exp(eta)
 		if d.y[i] > 0 {
-			dev += d.y[i]*math.Log(d.y[i]/mu) - (d.y[i] - mu)
+			dev += d.ylogy[i] - d.y[i]*eta - (d.y[i] - mu) // y·log(y/μ) - (y - μ)
 		} else {
 			dev += mu
 		}
@@ -270,4 +288,18 @@ func logFactorial(y float64) float64 {
 	}
 	lg, _ := math.Lgamma(y + 1)
 	return lg
+}
+
+// chi2q95 memoizes the 95 % quantile of chi-square by degrees of freedom:
+// every fit asks for it, and its inverse incomplete gamma is the dearest
+// step of a fit. Safe for the harness's parallel workers.
+var chi2q95 sync.Map // int -> float64
+
+func chi2Q95(df int) float64 {
+	if q, ok := chi2q95.Load(df); ok {
+		return q.(float64)
+	}
+	q := (distuv.ChiSquared{K: float64(df)}).Quantile(0.95)
+	chi2q95.Store(df, q)
+	return q
 }
