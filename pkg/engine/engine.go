@@ -173,8 +173,8 @@ func (e *Engine) Frame(ts int64, wireLen int, syn *decode.Syn) {
 		}
 	} else {
 		e.jumpRun = 0
-		if ts >= e.cur.End {
-			e.Advance(ts) // windows to close
+		if ts >= e.cur.End || len(e.closed) > 0 {
+			e.Advance(ts) // windows to close, or held ones to release
 		} else if ts > e.now { // Advance's common case, without the call
 			e.now = ts
 			if e.inline {
