@@ -62,7 +62,12 @@ func TestGoldenDemo(t *testing.T) {
 	}
 	// The summary names the input by the path given; make it stable.
 	out = strings.ReplaceAll(out, demo, "testdata/demo.pcapng")
-	golden := "../../testdata/demo.golden.jsonl"
+	checkGolden(t, out, "../../testdata/demo.golden.jsonl")
+}
+
+// checkGolden compares out with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, out, golden string) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
 			t.Fatal(err)

@@ -115,19 +115,7 @@ func TestGoldenScan(t *testing.T) {
 		return strings.ReplaceAll(out, capFile, "scan.pcap")
 	}
 	out := run("--shards", "0")
-	golden := "../../testdata/scan.golden.jsonl"
-	if *update {
-		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if out != string(want) {
-		t.Errorf("output differs from %s; if the change is intended, rerun with -update and review the diff", golden)
-	}
+	checkGolden(t, out, "../../testdata/scan.golden.jsonl")
 	for _, n := range []string{"1", "2"} {
 		if got := run("--shards", n); got != out {
 			t.Errorf("--shards %s differs from --shards 0", n)
