@@ -116,7 +116,11 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 			bi++
 		}
 	}
-	for {
+	for split := canSplit(src, hooks); ; {
+		if split {
+			err = runSplit(ctx, src, dec, eng, w, hooks, &st)
+			break
+		}
 		err = pump()
 		var f *fault
 		if !errors.As(err, &f) {

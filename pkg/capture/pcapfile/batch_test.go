@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,3 +119,31 @@ func TestBatchEqualsNext(t *testing.T) {
 		}
 	}
 }
+
+// sameResult compares two reads of the same files: the same packets, byte
+// for byte, and the same errors.
+func sameResult(t *testing.T, name string, got, want result) {
+	t.Helper()
+	if len(got.pkts) != len(want.pkts) {
+		t.Errorf("%s: %d packets, want %d", name, len(got.pkts), len(want.pkts))
+		return
+	}
+	for i := range want.pkts {
+		g, w := got.pkts[i], want.pkts[i]
+		if g.Timestamp != w.Timestamp || g.OrigLen != w.OrigLen || g.LinkType != w.LinkType || !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("%s: packet %d differs", name, i)
+			return
+		}
+	}
+	if len(got.errs) != len(want.errs) {
+		t.Errorf("%s: errors %v, want %v", name, got.errs, want.errs)
+		return
+	}
+	for i := range want.errs {
+		if got.errs[i].Error() != want.errs[i].Error() {
+			t.Errorf("%s: error %q, want %q", name, got.errs[i], want.errs[i])
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

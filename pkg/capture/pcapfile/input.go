@@ -58,10 +58,7 @@ type input struct {
 	mm       []byte
 	mpos     int   // next unread byte of mm
 	pf       int   // bytes of mm up to here have been prefetched
-	reported int64 // bytes of mm (or ra) already added to progress
-	// A large one, when there is a second core, is read ahead by reader
-	// goroutines instead (see ahead).
-	ra *ahead
+	reported int64 // bytes of mm already added to progress
 
 	format    string
 	kind      fileKind
@@ -182,16 +179,6 @@ func (in *input) open() error {
 		src = f
 	}
 	if in.f != nil {
-		if fi, err := in.f.Stat(); err == nil && fi.Mode().IsRegular() && useAhead(fi.Size()) {
-			in.ra = newAhead(in.f, fi.Size())
-			if b, _ := in.ra.read(4); len(b) == 4 && !(b[0] == 0x1f && b[1] == 0x8b) {
-				magic := [4]byte(b)
-				in.ra.pos = 0 // the format's own reader starts at the magic
-				return in.detect(magic[:])
-			}
-			in.ra.close() // compressed (or short after all): the buffered path
-			in.ra = nil
-		}
 		if mm := mapFile(in.f); len(mm) >= 4 && !(mm[0] == 0x1f && mm[1] == 0x8b) {
 			in.mm = mm
 			return in.detect(mm[:4])
@@ -267,15 +254,6 @@ func (in *input) detect(b []byte) error {
 // read returns the next n bytes of the decompressed stream, or fewer with
 // the error that stopped it. The slice is valid until the next read.
 func (in *input) read(n int) ([]byte, error) {
-	if in.ra != nil {
-		b, err := in.ra.read(n)
-		in.off += int64(len(b))
-		if in.off-in.reported >= 1<<20 {
-			in.progress.Add(in.off - in.reported)
-			in.reported = in.off
-		}
-		return b, err
-	}
 	if in.mm != nil {
 		if in.pf < len(in.mm) && in.mpos+prefetchAhead > in.pf {
 			in.prefetch()
@@ -353,7 +331,7 @@ func (in *input) readFull(n int, what string) ([]byte, error) {
 
 // skip discards n bytes.
 func (in *input) skip(n int, what string) error {
-	if in.mm != nil || in.ra != nil {
+	if in.mm != nil {
 		b, err := in.read(n)
 		if len(b) < n {
 			return in.shortError(n, len(b), err, what)
@@ -428,11 +406,6 @@ func (in *input) release(complete bool) error {
 		in.cr.n = in.reported
 		unmapFile(in.mm)
 		in.mm = nil
-	}
-	if in.ra != nil {
-		in.cr.n = in.reported
-		in.ra.close()
-		in.ra = nil
 	}
 	if in.f != nil {
 		err = in.f.Close()

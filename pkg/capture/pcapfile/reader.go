@@ -256,9 +256,13 @@ var _ capture.BatchSource = (*Reader)(nil)
 // NextBatch is Next for several packets at a time. When one mapped classic
 // pcap input is all that is left to read (a single file: the common case),
 // its records are parsed straight from the mapping in a tight loop with no
-// merge; anything else (several inputs, pcapng, compressed or read-ahead
+// merge; anything else (several inputs, pcapng, compressed
 // files, the end of a file, an error) goes through Next, one packet.
-func (r *Reader) NextBatch(ps []capture.Packet) (int, error) {
+//
+// A read of a mapped file that shrank faults (see FaultSource): when
+// packets were parsed before it, they are returned and the fault comes
+// again on the next call, from the record it could not read.
+func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	in := r.last
 	if r.closed || in == nil || r.prime < len(r.inputs) || len(r.heap) != 1 ||
 		in.mm == nil || in.kind != kindPcap || in.state != stateOpen || len(ps) == 0 {
@@ -267,7 +271,16 @@ func (r *Reader) NextBatch(ps []capture.Packet) (int, error) {
 		}
 		return 1, nil
 	}
-	n := 0
+	defer func() {
+		if n > 0 {
+			if v := recover(); v != nil {
+				if _, fault := v.(interface{ Addr() uintptr }); !fault {
+					panic(v)
+				}
+				in.delivered += uint64(n)
+			}
+		}
+	}()
 	for n < len(ps) && in.fastPcap() {
 		ps[n] = in.pkt
 		n++
