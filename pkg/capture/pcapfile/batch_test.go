@@ -2,6 +2,7 @@ package pcapfile
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
@@ -147,3 +148,34 @@ func sameResult(t *testing.T, name string, got, want result) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A mapped file read through lets go of the pages behind the parse point
+// (so resident memory does not grow with the file), and what is read is
+// the same as through a buffer, whichever way it is read.
+func TestMappedPagesReleased(t *testing.T) {
+	var recs []rec
+	for i := range 30_000 { // about 45 MB
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 1400+i%100)})
+	}
+	b := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	path := writeFile(t, t.TempDir(), "big.pcap", b)
+	want := readBytes(t, 1<<16, b) // through a buffer: no mapping
+	for _, batch := range []bool{false, true} {
+		r, err := Open([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := r.inputs[0]
+		var got result
+		if batch {
+			got = readBatches(t, r, 64, false)
+		} else {
+			got = readAll(t, r)
+		}
+		if in.released < len(b)-releaseEvery-releaseLag {
+			t.Errorf("batch %v: %d of %d bytes released", batch, in.released, len(b))
+		}
+		want.stats[0].Path = path
+		sameResult(t, "mapped, batch "+strconv.FormatBool(batch), got, want)
+	}
+}

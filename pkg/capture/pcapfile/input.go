@@ -59,6 +59,7 @@ type input struct {
 	mpos     int   // next unread byte of mm
 	pf       int   // bytes of mm up to here have been prefetched
 	reported int64 // bytes of mm already added to progress
+	released int   // bytes of mm whose pages were let go (releaseMapped)
 
 	format    string
 	kind      fileKind
@@ -263,8 +264,7 @@ func (in *input) read(n int) ([]byte, error) {
 		in.mpos = end
 		in.off += int64(len(b))
 		if int64(end)-in.reported >= 1<<20 {
-			in.progress.Add(int64(end) - in.reported)
-			in.reported = int64(end)
+			in.mapped(end)
 		}
 		if len(b) < n {
 			return b, io.EOF
@@ -300,6 +300,28 @@ func (in *input) read(n int) ([]byte, error) {
 	in.off += int64(n)
 	return buf, nil
 }
+
+// mapped is told, every MiB or so, that the mapping was read up to end: it
+// adds to the progress and lets go of the pages far behind (releaseBehind),
+// so a file read through costs the process releaseEvery of resident memory
+// at most, not its size (the page cache keeps them; a late read of a
+// released page maps it again).
+func (in *input) mapped(end int) {
+	in.progress.Add(int64(end) - in.reported)
+	in.reported = int64(end)
+	if end-in.released >= releaseEvery {
+		upTo := (end - releaseLag) &^ (pageSize - 1)
+		releaseMapped(in.mm[in.released:upTo])
+		in.released = upTo
+	}
+}
+
+var pageSize = os.Getpagesize()
+
+const (
+	releaseEvery = 32 << 20
+	releaseLag   = 1 << 20
+)
 
 // Each record's offset depends on the previous record's length, so walking
 // a mapping is a chain of dependent loads that miss the caches and runs at

@@ -107,8 +107,7 @@ func (in *input) fastPcap() bool {
 	in.mpos = end
 	in.off += int64(end - pos)
 	if int64(end)-in.reported >= 1<<20 {
-		in.progress.Add(int64(end) - in.reported)
-		in.reported = int64(end)
+		in.mapped(end)
 	}
 	in.n++
 	return true
