@@ -47,8 +47,9 @@ type entry struct {
 const resInputError = decode.NumResults
 
 const (
-	chunkLen    = 4096 // frames per chunk
-	chunksAhead = 8    // chunks in flight: a bound on what the reader decodes ahead
+	prefetchAhead = 8    // SYNs the engine is told of ahead of their turn
+	chunkLen      = 4096 // frames per chunk
+	chunksAhead   = 8    // chunks in flight: a bound on what the reader decodes ahead
 )
 
 // splitReader is the reading and decoding half.
@@ -91,8 +92,12 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 	var n uint64
 	for c := range r.full {
 		si, ei := 0, 0
+		pf := 0 // the next matched frame's SYN to prefetch (engine.Prefetch)
 		for i := range c.ents {
 			e := &c.ents[i]
+			for ; pf < len(c.syns) && pf < si+prefetchAhead; pf++ {
+				eng.Prefetch(&c.syns[pf])
+			}
 			if n++; n%TickEvery == 0 {
 				if err := ctx.Err(); err != nil {
 					return err

@@ -20,7 +20,11 @@
 // one (callers store times offset by one). The table is single-owner.
 package srctable
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/synscope/synscope/pkg/prefetch"
+)
 
 // maxLoad is the fill (in 1/16) at which a segment splits (or doubles).
 const maxLoad = 13 // 81 %
@@ -97,6 +101,16 @@ func (t *Table[K, V]) splitAll() {
 // seg returns the segment of hash h.
 func (t *Table[K, V]) seg(h uint64) *segment[K, V] {
 	return t.dir[h>>(63-t.depth)>>1] // >>1: a depth of 0 shifts by 64
+}
+
+// Prefetch asks the CPU for the cache line of h's home slot without
+// waiting for it: a caller that knows its next keys ahead of time overlaps
+// their cache misses with its work on the current one.
+func (t *Table[K, V]) Prefetch(h uint64) {
+	if t.n > 0 {
+		s := t.seg(h)
+		prefetch.Line(unsafe.Pointer(&s.slots[h&s.mask]))
+	}
 }
 
 // Len is the number of entries.

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/prefetch"
 )
 
 type inputState uint8
@@ -337,7 +338,7 @@ const (
 // prefetch asks for the next chunk of the mapping.
 func (in *input) prefetch() {
 	n := min(prefetchChunk, len(in.mm)-in.pf)
-	prefetchRange(unsafe.Pointer(&in.mm[in.pf]), uintptr(n))
+	prefetch.Range(unsafe.Pointer(&in.mm[in.pf]), uintptr(n))
 	in.pf += n
 }
 
