@@ -57,6 +57,34 @@ type BatchSource interface {
 	NextBatch(ps []Packet) (int, error)
 }
 
+// ErrAtTail is returned by a Splitter's NextBatch when it has read up to
+// the boundary of the Tail it split off: call ResumeAfter once the Tail's
+// packets are used.
+var ErrAtTail = errors.New("capture: at the boundary of the split-off tail")
+
+// Splitter is implemented by sources that can let a second goroutine read
+// the second part of a large input while they read the first (offline).
+// SplitTail returns that part, or nil when it cannot split; after it,
+// only NextBatch may be called until ResumeAfter. ResumeAfter makes the
+// source go on after the Tail's first n packets, which end at pos.
+type Splitter interface {
+	SplitTail() Tail
+	ResumeAfter(t Tail, pos int, n uint64)
+}
+
+// Tail is the second part of an input split off by a Splitter. Next
+// returns its packets one at a time (false at its end; it may fault like
+// the source's own reads); Void becomes true when the source found its
+// guess of the boundary wrong, and the Tail's packets must then be
+// dropped; Pos and N are the offset after its last packet and how many it
+// returned.
+type Tail interface {
+	Next(p *Packet) bool
+	Void() bool
+	Pos() int
+	N() uint64
+}
+
 // FaultSource is implemented by sources that hand out slices of memory
 // mapped files. When a read of such a slice faults (the file shrank under
 // the reader), the caller recovers the fault and calls Fault with its

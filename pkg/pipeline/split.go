@@ -35,6 +35,13 @@ type chunk struct {
 	errs []error      // input errors, in order
 	end  error        // set on the last chunk: nil at the end of the input, or why it stopped
 	last bool
+	// atTail: the reader stopped at the boundary of the tail it split off
+	// (the tail's chunks come next, then the reader's again). On a tail's
+	// last chunk, tailPos and tailN are where its last whole frame ends
+	// and how many it read.
+	atTail  bool
+	tailPos int
+	tailN   uint64
 }
 
 type entry struct {
@@ -61,7 +68,24 @@ type splitReader struct {
 	full chan *chunk
 	stop atomic.Bool
 	cur  *chunk
+
+	// A large file is read by a second goroutine from its middle on (see
+	// capture.Splitter): tail is that part, tfull its chunks, resume tells
+	// the reader at the boundary to go on, done that the engine stopped.
+	sp        capture.Splitter
+	tail      capture.Tail
+	tfull     chan *chunk
+	resume    chan struct{}
+	done      chan struct{}
+	triedTail bool
 }
+
+// tailsTaken counts the tails whose frames the engine took (for tests).
+var tailsTaken atomic.Int64
+
+// tailChunks bounds what the tail's goroutine decodes ahead of the engine:
+// 4 M frames (64 MiB of entries and their SYNs).
+const tailChunks = 1024
 
 // canSplit tells whether Run may split its loop for src.
 func canSplit(src capture.Source, hooks Hooks) bool {
@@ -73,9 +97,13 @@ func canSplit(src capture.Source, hooks Hooks) bool {
 func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engine.Engine, w *output.Writer, hooks Hooks, st *output.Stats) error {
 	r := &splitReader{
 		src: src, dec: dec,
-		free: make(chan *chunk, chunksAhead),
-		full: make(chan *chunk, chunksAhead),
+		free:   make(chan *chunk, chunksAhead),
+		full:   make(chan *chunk, chunksAhead),
+		tfull:  make(chan *chunk, tailChunks),
+		resume: make(chan struct{}),
+		done:   make(chan struct{}),
 	}
+	r.sp, _ = src.(capture.Splitter)
 	r.bs = src.(capture.BatchSource)
 	for range chunksAhead {
 		r.free <- &chunk{ents: make([]entry, 0, chunkLen), syns: make([]decode.Syn, 0, chunkLen)}
@@ -85,12 +113,20 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 	// the caller closes the source.
 	defer func() {
 		r.stop.Store(true)
+		close(r.done)
 		for c := range r.full {
 			r.recycle(c)
 		}
+		for range r.tfull { // closed by the tail's goroutine, if it ran, or by run
+		}
 	}()
 	var n uint64
-	for c := range r.full {
+	chunks := r.full // or r.tfull while the tail's frames are taken
+	for {
+		c, ok := <-chunks
+		if !ok {
+			break
+		}
 		si, ei := 0, 0
 		pf := 0 // the next matched frame's SYN to prefetch (engine.Prefetch)
 		for i := range c.ents {
@@ -122,16 +158,29 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 				eng.Frame(e.ts, int(e.wire), nil)
 			}
 		}
-		if c.last {
+		switch {
+		case c.atTail: // the tail's frames come next
+			chunks = r.tfull
+			r.recycle(c)
+		case chunks == r.tfull && c.last:
+			// The tail has ended: the reader goes on after its last whole
+			// frame (the end of the file, or a record it left).
+			r.sp.ResumeAfter(r.tail, c.tailPos, c.tailN)
+			tailsTaken.Add(1)
+			chunks = r.full
+			r.resume <- struct{}{}
+		case chunks == r.tfull:
+		case c.last:
 			return c.end
+		default:
+			r.recycle(c)
 		}
-		r.recycle(c)
 	}
 	return errors.New("pipeline: the reader stopped without an end") // not reached
 }
 
 func (r *splitReader) recycle(c *chunk) {
-	c.ents, c.syns, c.errs, c.end, c.last = c.ents[:0], c.syns[:0], c.errs[:0], nil, false
+	c.ents, c.syns, c.errs, c.end, c.last, c.atTail = c.ents[:0], c.syns[:0], c.errs[:0], nil, false, false
 	r.free <- c
 }
 
@@ -141,9 +190,20 @@ func (r *splitReader) recycle(c *chunk) {
 func (r *splitReader) run() {
 	defer close(r.full)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	tailGone := make(chan struct{})
+	defer func() {
+		if r.tail == nil {
+			close(r.tfull)
+			return
+		}
+		// A tail the reader never reached (its guess of the boundary was
+		// wrong, or the input ended before it) is stopped and let go.
+		r.stop.Store(true)
+		<-tailGone
+	}()
 	r.cur = <-r.free
 	for {
-		err := r.pump()
+		err := r.pump(tailGone)
 		var f *fault
 		if errors.As(err, &f) {
 			fs, ok := r.src.(capture.FaultSource)
@@ -165,7 +225,7 @@ func (r *splitReader) run() {
 
 // pump decodes batches into chunks until the end; it returns nil at the
 // end of the source, a *fault, or the error that stopped it.
-func (r *splitReader) pump() (err error) {
+func (r *splitReader) pump(tailGone chan struct{}) (err error) {
 	defer func() {
 		if f := faultOf(recover()); f != nil {
 			err = f
@@ -180,6 +240,23 @@ func (r *splitReader) pump() (err error) {
 			return context.Canceled // the engine's half has stopped reading
 		}
 		n, err := r.bs.NextBatch(batch[:])
+		if err == capture.ErrAtTail {
+			// The tail's frames go first; the engine says when to go on.
+			r.cur.atTail = true
+			r.pass()
+			select {
+			case <-r.resume:
+				continue
+			case <-r.done:
+				return context.Canceled
+			}
+		}
+		if err == nil && r.tail == nil && r.sp != nil && !r.triedTail {
+			r.triedTail = true
+			if r.tail = r.sp.SplitTail(); r.tail != nil {
+				go r.runTail(r.dec, tailGone)
+			}
+		}
 		if err != nil {
 			if err == io.EOF {
 				return nil
@@ -219,4 +296,56 @@ func (r *splitReader) inputError(err error) {
 func (r *splitReader) pass() {
 	r.full <- r.cur
 	r.cur = <-r.free
+}
+
+// runTail decodes the tail into chunks of its own until it ends (the end of
+// the file, a record it leaves to the reader, a fault) or is stopped; its
+// last chunk says where its last whole frame ends.
+func (r *splitReader) runTail(dec *decode.Decoder, gone chan struct{}) {
+	defer close(gone)
+	defer close(r.tfull)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	d := *dec // its own decoder (it holds nothing but the watched ports)
+	c := &chunk{ents: make([]entry, 0, chunkLen)}
+	var pos int
+	var n uint64
+	func() {
+		defer func() {
+			// A fault (the file shrank) ends the tail before the frame that
+			// faulted: the reader reads that one again and fails there.
+			if v := recover(); v != nil && faultOf(v) == nil {
+				panic(v)
+			}
+		}()
+		var (
+			p   capture.Packet
+			syn decode.Syn
+		)
+		t := r.tail
+		pos = t.Pos()
+		for !r.stop.Load() && !t.Void() {
+			for range chunkLen {
+				if !t.Next(&p) {
+					return
+				}
+				res := d.Decode(p.LinkType, p.Data, &syn)
+				if res == decode.Matched {
+					c.syns = append(c.syns, syn)
+				}
+				c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
+				pos, n = t.Pos(), t.N()
+			}
+			select {
+			case r.tfull <- c:
+			case <-r.done:
+				return
+			}
+			c = &chunk{ents: make([]entry, 0, chunkLen)}
+		}
+	}()
+	c.last, c.tailPos, c.tailN = true, pos, n
+	select {
+	case r.tfull <- c:
+	case <-r.done:
+	}
 }

@@ -61,6 +61,7 @@ type input struct {
 	pf       int   // bytes of mm up to here have been prefetched
 	reported int64 // bytes of mm already added to progress
 	released int   // bytes of mm whose pages were let go (releaseMapped)
+	tail     *Tail // the part another goroutine reads, from its boundary on (SplitTail)
 
 	format    string
 	kind      fileKind

@@ -83,8 +83,8 @@ func (in *input) fastPcap() bool {
 	for in.pf < len(mm) && pos+prefetchAhead > in.pf {
 		in.prefetch()
 	}
-	if len(mm)-pos < pcapRecordLen {
-		return false
+	if len(mm)-pos < pcapRecordLen || in.tail != nil && pos >= in.tail.start {
+		return false // the end, or the boundary of a Tail (NextBatch tells which)
 	}
 	h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
 	incl := in.bo.u32(h[8:])

@@ -286,7 +286,10 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 		n++
 	}
 	in.delivered += uint64(n)
-	if n == 0 { // the end of the mapping, or a record fastPcap leaves to Next
+	if n == 0 { // the end of the mapping, a Tail's boundary, or a record fastPcap leaves to Next
+		if in.atTail() {
+			return 0, capture.ErrAtTail
+		}
 		if err := r.Next(&ps[0]); err != nil {
 			return 0, err
 		}

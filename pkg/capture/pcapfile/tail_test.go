@@ -1,0 +1,168 @@
+package pcapfile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/synscope/synscope/pkg/capture"
+)
+
+// readSplit reads a file the way the split loop does, in one goroutine:
+// the head up to the boundary, then the Tail, then the head again after
+// it. It reports whether the file was split and its Tail taken.
+func readSplit(t *testing.T, path string) (result, bool) {
+	t.Helper()
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res result
+	add := func(p capture.Packet) {
+		q := p
+		q.Data = bytes.Clone(p.Data)
+		res.pkts = append(res.pkts, q)
+	}
+	ps := make([]capture.Packet, 7)
+	var tail capture.Tail
+	taken := false
+	for tries := 0; ; tries++ {
+		n, err := r.NextBatch(ps[:min(len(ps), 1+tries)])
+		if err == io.EOF {
+			break
+		}
+		if err == capture.ErrAtTail {
+			var p capture.Packet
+			for tail.Next(&p) {
+				add(p)
+			}
+			r.ResumeAfter(tail, tail.Pos(), tail.N())
+			taken = true
+			continue
+		}
+		if err != nil {
+			var ie *capture.InputError
+			if !errors.As(err, &ie) {
+				t.Fatal(err)
+			}
+			res.errs = append(res.errs, ie)
+			continue
+		}
+		for _, p := range ps[:n] {
+			add(p)
+		}
+		if tries == 0 {
+			tail = r.SplitTail()
+		}
+	}
+	res.stats = r.Stats()
+	r.Close()
+	return res, taken
+}
+
+func withTailMin(t *testing.T, n int) {
+	old := tailMinSize
+	tailMinSize = n
+	t.Cleanup(func() { tailMinSize = old })
+}
+
+// TestTailEqualsWalk splits every format case and corpus capture that can
+// be split (classic pcap, mapped) and requires the packets, errors and
+// counts of a plain walk.
+func TestTailEqualsWalk(t *testing.T) {
+	withTailMin(t, 4096)
+	dir := t.TempDir()
+	var files []string
+	for _, c := range formatCases(t) {
+		files = append(files, writeFile(t, dir, strings.ReplaceAll(c.name, " ", "_")+".cap", c.file))
+	}
+	var recs []rec
+	for i := range 3000 {
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 60+i%900)})
+	}
+	big := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	files = append(files, writeFile(t, dir, "big.pcap", big), writeFile(t, dir, "bigcut.pcap", big[:len(big)-100]))
+	if root := os.Getenv("SENSOR_CORPUS"); root != "" {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() && !strings.HasSuffix(p, ".md") {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	split := 0
+	for _, f := range files {
+		want := openAll(t, f)
+		got, taken := readSplit(t, f)
+		if taken {
+			split++
+		}
+		sameResult(t, filepath.Base(f), got, want)
+		if got.stats[0].Packets != want.stats[0].Packets {
+			t.Errorf("%s: %d packets counted, want %d", filepath.Base(f), got.stats[0].Packets, want.stats[0].Packets)
+		}
+	}
+	t.Logf("%d of %d files split", split, len(files))
+	if split < 3 {
+		t.Errorf("only %d files were split", split)
+	}
+}
+
+// A wrong guess of the boundary (plausible headers inside one record's
+// payload across the middle) voids the Tail: the walk steps over the
+// boundary and reads on alone, with every packet right.
+func TestTailVoidWhenTheGuessIsWrong(t *testing.T) {
+	withTailMin(t, 4096)
+	var fake []byte
+	for range 40 { // a chain of plausible 20-byte records
+		fake = binary.LittleEndian.AppendUint32(fake, 1_600_000_100)
+		fake = binary.LittleEndian.AppendUint32(fake, 0)
+		fake = binary.LittleEndian.AppendUint32(fake, 20)
+		fake = binary.LittleEndian.AppendUint32(fake, 20)
+		fake = append(fake, make([]byte, 20)...)
+	}
+	var recs []rec
+	for i := range 50 {
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 100)})
+	}
+	head := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	// One large record whose payload holds the fake chain from the file's
+	// middle on, then a few ordinary records.
+	size := 2 * len(head) * 3
+	mid := size / 2
+	data := make([]byte, len(head)*4)
+	copy(data[mid-len(head)-16:], fake)
+	all := append(recs, rec{sec: 1_600_000_060, data: data})
+	for i := range 50 {
+		all = append(all, rec{sec: uint32(1_600_000_070 + i), data: payload(byte(i), 100)})
+	}
+	b := pcapBytes(binary.LittleEndian, false, 1, all...)
+	// Place the fake chain exactly at the middle of the file as written.
+	start := len(head) + 16
+	m := len(b) / 2
+	copy(b[start:start+len(data)], make([]byte, len(data)))
+	copy(b[m:], fake)
+	path := writeFile(t, t.TempDir(), "fake.pcap", b)
+	want := openAll(t, path)
+	r, _ := Open([]string{path})
+	ps := make([]capture.Packet, 1)
+	if _, err := r.NextBatch(ps); err != nil {
+		t.Fatal(err)
+	}
+	tail := r.SplitTail()
+	if tail == nil || tail.(*Tail).start != m {
+		t.Fatalf("no split at the fake chain (%v)", tail)
+	}
+	r.Close()
+	got, taken := readSplit(t, path)
+	if taken {
+		t.Errorf("the Tail was taken across a record")
+	}
+	sameResult(t, "fake chain", got, want)
+}
