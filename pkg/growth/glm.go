@@ -27,6 +27,22 @@ type design struct {
 	// times (every hinge, every change point), and with the linear
 	// predictor at hand no fit needs a logarithm of its own.
 	ylogy []float64
+	// etas and mus are η and μ of every window at cacheBeta, kept by the
+	// last deviance: the fit's next iteration, its finish and the
+	// dispersion need exactly those, and need no exponential of their own.
+	etas, mus []float64
+	cacheBeta [maxParams]float64
+	cached    bool
+}
+
+// at returns η and μ of window i at beta: from the cache when it holds
+// beta (the same values, computed the same way), else computed.
+func (d *design) at(beta [maxParams]float64, i int) (eta, mu float64) {
+	if d.cached && beta == d.cacheBeta {
+		return d.etas[i], d.mus[i]
+	}
+	eta = d.eta(beta, i)
+	return eta, math.Exp(eta)
 }
 
 type fit struct {
@@ -46,6 +62,7 @@ var (
 )
 
 func (d *design) fit() (fit, error) {
+	d.cached = false // x, p or y may have changed since the last fit
 	var f fit
 	total, expo := 0.0, 0.0
 	for i := 0; i < d.n; i++ {
@@ -61,12 +78,7 @@ func (d *design) fit() (fit, error) {
 		var a [maxParams][maxParams]float64
 		var b [maxParams]float64
 		for i := 0; i < d.n; i++ {
-			eta := d.off[i]
-			for j := 0; j < d.p; j++ {
-				eta += d.x[i][j] * f.beta[j]
-			}
-			eta = math.Min(eta, 50)
-			mu := math.Exp(eta)
+			eta, mu := d.at(f.beta, i)
 			// Working response and weight for the log link.
 			z := eta - d.off[i] + (d.y[i]-mu)/mu
 			for j := 0; j < d.p; j++ {
@@ -117,8 +129,7 @@ func (d *design) finish(f *fit) error {
 	var a [maxParams][maxParams]float64
 	var ll float64
 	for i := 0; i < d.n; i++ {
-		eta := d.eta(f.beta, i)
-		mu := math.Exp(eta)
+		eta, mu := d.at(f.beta, i)
 		for j := 0; j < d.p; j++ {
 			for k := 0; k <= j; k++ {
 				a[j][k] += mu * d.x[i][j] * d.x[i][k]
@@ -161,7 +172,8 @@ func (d *design) dispersion(beta [maxParams]float64) (float64, int) {
 	var lastY, lastM float64
 	for i := 0; i < d.n; i++ {
 		by += d.y[i]
-		bm += d.mu(beta, i)
+		_, mu := d.at(beta, i)
+		bm += mu
 		if bm >= minBlockMean {
 			x2 += (by - bm) * (by - bm) / bm
 			blocks++
@@ -207,16 +219,22 @@ func (d *design) deviance(beta [maxParams]float64) float64 {
 			}
 		}
 	}
+	if len(d.etas) < d.n {
+		d.etas, d.mus = make([]float64, d.n), make([]float64, d.n)
+	}
+	d.cached = false // while the slices change
 	dev := 0.0
 	for i := 0; i < d.n; i++ {
 		eta := d.eta(beta, i)
 		mu := math.Exp(eta)
+		d.etas[i], d.mus[i] = eta, mu
 		if d.y[i] > 0 {
 			dev += d.ylogy[i] - d.y[i]*eta - (d.y[i] - mu) // y·log(y/μ) - (y - μ)
 		} else {
 			dev += mu
 		}
 	}
+	d.cacheBeta, d.cached = beta, true
 	return 2 * dev
 }
 
