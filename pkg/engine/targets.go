@@ -39,6 +39,15 @@ func (t targetSet) add(s *decode.Syn, room bool) bool {
 	return t.v4.Get(k, h) != nil
 }
 
+// prefetch asks for the slot of s's destination (see Engine.Prefetch).
+func (t targetSet) prefetch(s *decode.Syn) {
+	if s.V6 {
+		t.v6.Prefetch(srctable.Hash6(s.Dst))
+		return
+	}
+	t.v4.Prefetch(srctable.Hash4(uint32(s.Dst[0])<<24 | uint32(s.Dst[1])<<16 | uint32(s.Dst[2])<<8 | uint32(s.Dst[3])))
+}
+
 func (t targetSet) clear() {
 	t.v4.Clear()
 	t.v6.Clear()
