@@ -43,7 +43,9 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h
 			t.offerTop(a, vv, c.g)
 			delete(t.heavy, a)
 			t.dropReach(vv)
-			c.t.Delete(victim, srctable.HashKey(victim))
+			h := srctable.HashKey(victim)
+			t.remember(h)
+			c.t.Delete(victim, h)
 			t.win.Evicted++
 			t.tot.Evicted++
 			return true
@@ -62,9 +64,11 @@ const DrainBatch = 1 << 13
 // (DrainStep offers it to the top list a batch at a time).
 func (t *Table) Rotate(now int64) {
 	// A drop not offered in full yet (a clock jump of several lookbacks)
-	// gets one more batch; the rest is let go unseen: the top list may miss
-	// an episode, the pause stays bounded.
-	t.DrainStep(DrainBatch)
+	// is offered in full now: its sources must reach the memory.
+	for t.drop != nil {
+		t.drainStep(1 << 30)
+	}
+	t.mem.rotate(now)
 	t.tot.Expired += uint64(t.old.sources())
 	t.drop, t.dropCur = t.old, [2]srctable.Cursor{}
 	// The new generation starts small and grows: allocating it at the old
@@ -89,11 +93,13 @@ func (t *Table) drainStep(n int) {
 		t.offerTop(a, *v, g)
 		delete(t.heavy, a)
 		t.dropReach(*v)
+		t.remember(srctable.Hash4(k))
 	})
 	t.dropCur[1], d6 = g.v6.Drain(t.dropCur[1], n, func(k [16]byte, v *srcVal) {
 		t.offerTop(k, *v, g)
 		delete(t.heavy, k)
 		t.dropReach(*v)
+		t.remember(srctable.Hash6(k))
 	})
 	if d4 && d6 {
 		t.drop = nil

@@ -37,6 +37,8 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 		}
 		counted = true
 	}
+	// counted: the entry was made for this SYN
+	t.see(t.hdr(*v), prevLast, ts, counted, v.first)
 	var w *wide
 	var h *scanHdr
 	var hosts, ports int
