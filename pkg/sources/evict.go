@@ -69,6 +69,7 @@ func (t *Table) Rotate(now int64) {
 		t.drainStep(1 << 30)
 	}
 	t.mem.rotate(now)
+	t.mem.reserve(t.old.sources())
 	t.tot.Expired += uint64(t.old.sources())
 	t.drop, t.dropCur = t.old, [2]srctable.Cursor{}
 	// The new generation starts small and grows: allocating it at the old

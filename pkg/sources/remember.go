@@ -4,7 +4,7 @@ package sources
 // source (its generation is dropped a lookback after its last SYN, or it is
 // evicted to make room), a 32-bit fingerprint of it goes into a compact
 // set, so that when it comes back it is told as returning although the
-// table no longer knows it. The fingerprint is the top half of the
+// table no longer knows it. The fingerprint is the low half of the
 // source's own 64-bit table hash (Hash4, Hash6).
 //
 // Two generations: fingerprints go into the current one; every Remember
@@ -18,11 +18,16 @@ package sources
 // from the fingerprint alone, so the set grows by half its size (at 80 %
 // full, to 53 %) whatever its size: 4 bytes a slot, 5 to 7.5 bytes per
 // remembered source. A new source is looked for in both generations: a
-// false positive needs another remembered source with the same 32 bits
-// among the few slots probed, about 1e-8 per lookup at a million
-// remembered sources (measured in remember_test.go). Each generation holds
-// at most the table's capacity; beyond it a forgotten source is not
-// remembered (Totals.RememberFull).
+// false positive is another remembered source with the same 32 bits, so
+// the rate is the number remembered over 2^32 a lookup (0.023 % at a
+// million, measured in remember_test.go). Each generation holds at most
+// what a full table forgets by silence over its span (its capacity, a
+// shard's share of --max-sources, once a lookback), and never more than
+// fpMaxPerGen: two full generations make a false positive 0.93 % likely.
+// Beyond that a forgotten source is not remembered (Totals.RememberFull).
+
+// fpMaxPerGen bounds a generation (80 MB of slots at most).
+const fpMaxPerGen = 20_000_000
 
 // fpSet is one generation: a set of non-zero 32-bit fingerprints.
 type fpSet struct {
@@ -79,9 +84,18 @@ func (s *fpSet) add(f uint32, max int) bool {
 	}
 }
 
-func (s *fpSet) grow() {
+func (s *fpSet) grow() { s.resize(max(len(s.slots)+len(s.slots)/2, fpMinSlots)) }
+
+// reserve makes room for n more without growing.
+func (s *fpSet) reserve(n int) {
+	if want := (s.n + n) * 5 / 4; want > len(s.slots) {
+		s.resize(max(want+1, len(s.slots)+len(s.slots)/2))
+	}
+}
+
+func (s *fpSet) resize(size int) {
 	old := s.slots
-	s.slots = make([]uint32, max(len(old)+len(old)/2, fpMinSlots))
+	s.slots = make([]uint32, size)
 	for _, f := range old {
 		if f != 0 {
 			i := s.home(f)
@@ -113,9 +127,12 @@ type memory struct {
 	max   int   // per generation
 }
 
-// fpOf is a source's fingerprint from its table hash.
+// fpOf is a source's fingerprint from its table hash: its low half. (The
+// table places sources by the high bits, so a dropped generation, walked
+// in table order, comes in the order of those: were they the fingerprint,
+// the set would take them sorted, every one at the end of one run.)
 func fpOf(h uint64) uint32 {
-	f := uint32(h >> 32)
+	f := uint32(h)
 	if f == 0 {
 		f = 1
 	}
@@ -135,6 +152,15 @@ func (m *memory) rotate(now int64) {
 	m.cur ^= 1
 	m.gens[m.cur] = fpSet{}
 	m.since = now
+}
+
+// reserve readies the current generation for n more forgotten sources
+// (a dropped generation's), within its bound.
+func (m *memory) reserve(n int) {
+	if m.span != 0 {
+		g := &m.gens[m.cur]
+		g.reserve(min(n, m.max-g.n))
+	}
 }
 
 // remember notes that the table forgot the source of hash h.

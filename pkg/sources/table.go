@@ -155,7 +155,12 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 	}
 	if cfg.Remember > 0 {
 		l := max(cfg.Lookback, 1)
-		t.mem = memory{span: (cfg.Remember + l - 1) / l * l, since: start, max: max(capacity, fpMinSlots)}
+		span := (cfg.Remember + l - 1) / l * l
+		// A full table forgets at most its capacity a lookback by
+		// silence (evictions come on top): a generation holds that many
+		// a lookback of its span, within the bound that keeps false
+		// positives under 1 %.
+		t.mem = memory{span: span, since: start, max: min(max(capacity, fpMinSlots)*int(span/l), fpMaxPerGen)}
 	}
 	// Bounds of the side slabs: a spoofed flood never gets here (one SYN
 	// each); a population of real scanners does, and beyond the bounds
@@ -285,6 +290,12 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	default:
 		t.win.Untracked++
 		t.tot.Untracked++
+		// Seen, if not kept: the memory can still tell it returning.
+		if s.V6 {
+			t.remember(srctable.Hash6(s.Src))
+		} else {
+			t.remember(srctable.Hash4(v4num(s.Src[:4])))
+		}
 	}
 	return true
 }
