@@ -213,7 +213,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kAlertExec, "", "run `program` once per alert record (growth turned exponential or stood down, a flood started), the record's JSON on its stdin; killed after 10 s, never blocking capture (live, it runs as --user)")
 	fs.String(kAlertHook, "", "POST each alert record's JSON to this http(s) `URL` (10 s per attempt, 3 attempts), never blocking capture")
 	fs.Bool(kFloodSrc, false, "also write a source record for every flood source (by default one flood record per window summarizes them)")
-	fs.String(kActivity, "1h", "write an activity record (sources active, sleepers, active and sleep lengths) this `often` (whole windows, aligned to the Unix epoch), and one for the run at the end")
+	fs.String(kActivity, "1h", "write an activity record (sources active, sleepers, active and sleep lengths) this `often` (rounded up to whole windows, aligned to the Unix epoch), and one for the run at the end")
 	fs.String(kRemember, "7d", "remember sources the table forgot (a lookback of silence, or evicted) at least this `long` in a compact memory (about 6 bytes each), so they are told as returning when they come back (rounded up to whole lookbacks; 0: off)")
 	g := growth.DefaultConfig()
 	fs.Bool(kGrowth, true, "write a growth record after every window (--growth=false to skip)")
@@ -402,12 +402,10 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.ActivityEvery, err = duration(v, kActivity); err != nil {
 		return err
 	}
-	if c.ActivityEvery < c.Window || c.ActivityEvery%c.Window != 0 {
-		return keyErr(kActivity, fmt.Errorf("%v is not a whole number of windows (%v)", c.ActivityEvery, c.Window))
-	}
-	if s := strings.TrimSpace(v.GetString(kRemember)); s != "0" && s != "off" {
-		if c.Remember, err = duration(v, kRemember); err != nil {
-			return err
+	if s := strings.TrimSpace(v.GetString(kRemember)); s != "off" {
+		// 0 (or 0s, as --print-config writes it) turns it off
+		if c.Remember, err = ParseDuration(s); err != nil || c.Remember < 0 {
+			return keyErr(kRemember, fmt.Errorf("%q is not 0 (off) or a positive duration such as 7d or 240h", s))
 		}
 	}
 	if c.AlertExec = strings.TrimSpace(v.GetString(kAlertExec)); c.AlertExec != "" {
