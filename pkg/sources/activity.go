@@ -193,8 +193,7 @@ func (t *Table) TakeActivity() Activity {
 // see accounts a promoted source's SYN at ts, its previous SYN at
 // prevLast, in its activity; fresh says the entry was made for this SYN
 // (first is then the episode's first SYN, seconds).
-func (t *Table) see(h *scanHdr, prevLast, ts int64, fresh bool, first uint32) {
-	a := &h.act
+func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 	if fresh {
 		*a = actState{wake: first}
 	}

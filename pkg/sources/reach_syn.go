@@ -37,14 +37,13 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 		}
 		counted = true
 	}
-	// counted: the entry was made for this SYN
-	t.see(t.hdr(*v), prevLast, ts, counted, v.first)
 	var w *wide
 	var h *scanHdr
 	var hosts, ports int
 	ep := t.epochOf(ts)
 	if i, isWide := v.reachIdx(); isWide {
 		w = t.wides.at(i)
+		t.see(&w.act, prevLast, ts, counted, v.first) // counted: the entry was made for this SYN
 		if !counted {
 			w.syns++
 		}
@@ -54,6 +53,7 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 		}
 	} else {
 		r := t.rs.at(i)
+		t.see(&r.act, prevLast, ts, counted, v.first)
 		if !counted {
 			r.syns++
 		}

@@ -43,7 +43,15 @@ func (s *fpSet) has(f uint32) bool {
 	if s.n == 0 {
 		return false
 	}
-	for i := s.home(f); ; {
+	return s.hasFrom(f, s.home(f))
+}
+
+// hasFrom probes for f from slot i on (i may be one past the end).
+func (s *fpSet) hasFrom(f uint32, i int) bool {
+	if i == len(s.slots) {
+		i = 0
+	}
+	for {
 		switch s.slots[i] {
 		case f:
 			return true
@@ -139,8 +147,28 @@ func fpOf(h uint64) uint32 {
 	return f
 }
 
+// has looks in both generations. The two home slots are loaded before
+// either is looked at, so the two cache misses (a new source's, in a
+// memory of millions) overlap; most lookups end there.
 func (m *memory) has(f uint32) bool {
-	return m.gens[0].has(f) || m.gens[1].has(f)
+	a, b := &m.gens[0], &m.gens[1]
+	var x, y uint32
+	i, j := -1, -1
+	if a.n > 0 {
+		i = a.home(f)
+		x = a.slots[i]
+	}
+	if b.n > 0 {
+		j = b.home(f)
+		y = b.slots[j]
+	}
+	switch {
+	case x == f || y == f:
+		return true
+	case x == 0 && y == 0:
+		return false
+	}
+	return (x != 0 && a.hasFrom(f, i+1)) || (y != 0 && b.hasFrom(f, j+1))
 }
 
 // rotate lets the old generation go when the current one has spanned

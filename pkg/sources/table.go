@@ -197,11 +197,14 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	}
 	var v *srcVal
 	var g *gen
+	var h uint64
 	if s.V6 {
-		v, g = lookup(t, v6table, s.Src, srctable.Hash6(s.Src))
+		h = srctable.Hash6(s.Src)
+		v, g = lookup(t, v6table, s.Src, h)
 	} else {
 		k := v4num(s.Src[:4])
-		v, g = lookup(t, v4table, k, srctable.Hash4(k))
+		h = srctable.Hash4(k)
+		v, g = lookup(t, v4table, k, h)
 	}
 	var lastAbs int64
 	known := v != nil
@@ -264,7 +267,7 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		t.win.NewInternal++
 	}
 	*ev = Event{Kind: NewSource, Dir: dir}
-	if !known && t.forgotten(s, ev) {
+	if !known && t.forgotten(s, h, ev) {
 		t.win.Returning++
 	}
 	if known {
@@ -290,12 +293,7 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	default:
 		t.win.Untracked++
 		t.tot.Untracked++
-		// Seen, if not kept: the memory can still tell it returning.
-		if s.V6 {
-			t.remember(srctable.Hash6(s.Src))
-		} else {
-			t.remember(srctable.Hash4(v4num(s.Src[:4])))
-		}
+		t.remember(h) // seen, if not kept: the memory can still tell it returning
 	}
 	return true
 }
@@ -303,19 +301,13 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 // forgotten says whether a source the table does not know was forgotten
 // lately: it is in the dropped generation not yet offered to the top list,
 // or in the memory. Its last SYN is then not told (ev.T stays 0).
-func (t *Table) forgotten(s *decode.Syn, ev *Event) bool {
+func (t *Table) forgotten(s *decode.Syn, h uint64, ev *Event) bool {
 	var v *srcVal
-	var h uint64
-	if s.V6 {
-		h = srctable.Hash6(s.Src)
-		if t.drop != nil {
+	if t.drop != nil {
+		if s.V6 {
 			v = t.drop.v6.Get(s.Src, h)
-		}
-	} else {
-		k := v4num(s.Src[:4])
-		h = srctable.Hash4(k)
-		if t.drop != nil {
-			v = t.drop.v4.Get(k, h)
+		} else {
+			v = t.drop.v4.Get(v4num(s.Src[:4]), h)
 		}
 	}
 	if v != nil {
