@@ -55,23 +55,24 @@ const (
 	lgOne       = 1024 // log2 units of lgap
 )
 
-// sleepMargin[n] widens the threshold while n gaps are known: 3/√n in log2
-// units (a factor 8 after one gap, 1.45 from 31 on, which also covers the
-// percentile's own noise). gapStep[n] is the
-// percentile's step after n gaps, in log2 units: 4/(n+1), at least 1/8.
-var sleepMargin, gapStep = func() (m, st [gapsFull + 1]int32) {
+// sleepBar[n] is how far above the percentile (log2 units) a silence must
+// be to be a sleep after n gaps: log2(SleepFactor) and a widening of 3/√n
+// (a factor 8 after one gap, 1.45 from 31 on, which also covers the
+// percentile's own noise). gapUp[n] and gapDown[n] are the percentile's
+// steps after n gaps: 9 tenths and one tenth of 4/(n+1) log2 units, at
+// least of 1/8.
+var sleepBar, gapUp, gapDown = func() (bar, up, down [gapsFull + 1]int32) {
 	for n := 1; n <= gapsFull; n++ {
-		m[n] = int32(math.Round(3 / math.Sqrt(float64(n)) * lgOne))
-		st[n] = int32(max(4*lgOne/(n+1), lgOne/8))
+		bar[n] = int32(math.Round((math.Log2(SleepFactor) + 3/math.Sqrt(float64(n))) * lgOne))
+		st := int32(max(4*lgOne/(n+1), lgOne/8))
+		up[n], down[n] = st*9/10, st/10
 	}
-	return m, st
+	return bar, up, down
 }()
 
 // lgInit is the least first estimate, log2 of 16 s in ms.
 var lgInit = log2ms(16000)
 
-// lgFactor is log2(SleepFactor) in lgap units.
-var lgFactor = int32(math.Round(math.Log2(SleepFactor) * lgOne))
 
 // log2ms is log2(ms) in 1/1024, from the position of the top bit and the
 // ten bits under it read as a fraction (within 0.09 of the truth, and the
@@ -197,23 +198,12 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 	if fresh {
 		*a = actState{wake: first}
 	}
-	gap := ts - prevLast
-	lg := log2ms(uint64(max(gap, 0) / int64(time.Millisecond)))
-	n := int32(a.meta & actGapsMask)
-	if n > 0 && gap > int64(SleepFloor) && lg > int32(a.lgap)+lgFactor+sleepMargin[n] {
-		t.act.Sleep.add(uint64(gap / int64(time.Millisecond)))
-		wakeNs := int64(a.wake) * int64(time.Second)
-		if a.meta&actBounded != 0 {
-			t.act.Active.add(uint64(max(prevLast-wakeNs, 0) / int64(time.Millisecond)))
-		}
-		if a.meta&actBounded == 0 || wakeNs < t.as.startOf(ts, t.actEvery) {
-			t.act.Sleepers++ // its first wake in this interval
-		}
-		if a.meta&actSlept == 0 {
-			t.act.RunSleepers++
-		}
-		a.meta |= actBounded | actSlept
-		a.wake = unixSeconds(ts)
+	gap := uint64(max(ts-prevLast, 0))
+	lg := log2ms(gap / uint64(time.Millisecond))
+	n := a.meta & actGapsMask
+	est := int32(a.lgap)
+	if gap > uint64(SleepFloor) && n > 0 && lg > est+sleepBar[n] {
+		t.sleep(a, prevLast, ts, gap)
 		return
 	}
 	// The 90th percentile: up 9 tenths of a step when the gap is above
@@ -224,19 +214,39 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 	// Once it has settled, gaps under an eighth of it are left out: a
 	// retransmission seconds after its probe, a burst's gaps, would
 	// otherwise pull it down, and with it the threshold.
-	est := int32(a.lgap)
-	switch st := gapStep[max(n, 1)]; {
+	switch {
+	case n == gapsFull:
+		if lg < est-3*lgOne {
+			return
+		}
 	case n == 0:
-		est = max(lg+lgOne, lgInit)
-	case n == gapsFull && lg < est-3*lgOne:
+		a.lgap = uint16(min(max(lg+lgOne, lgInit), math.MaxUint16))
+		a.meta++
 		return
-	case lg > est:
-		est += st * 9 / 10
 	default:
-		est -= st / 10
-	}
-	a.lgap = uint16(min(max(est, 0), math.MaxUint16))
-	if n < gapsFull {
 		a.meta++
 	}
+	d := -gapDown[n]
+	if lg > est {
+		d = gapUp[n]
+	}
+	a.lgap = uint16(min(max(est+d, 0), math.MaxUint16))
+}
+
+// sleep accounts a sleep of gap ns that ended at ts (the SYN before it at
+// prevLast).
+func (t *Table) sleep(a *actState, prevLast, ts int64, gap uint64) {
+	t.act.Sleep.add(gap / uint64(time.Millisecond))
+	wakeNs := int64(a.wake) * int64(time.Second)
+	if a.meta&actBounded != 0 {
+		t.act.Active.add(uint64(max(prevLast-wakeNs, 0) / int64(time.Millisecond)))
+	}
+	if a.meta&actBounded == 0 || wakeNs < t.as.startOf(ts, t.actEvery) {
+		t.act.Sleepers++ // its first wake in this interval
+	}
+	if a.meta&actSlept == 0 {
+		t.act.RunSleepers++
+	}
+	a.meta |= actBounded | actSlept
+	a.wake = unixSeconds(ts)
 }
