@@ -13,14 +13,14 @@ package sources
 // least Remember after the table forgot it (which is at least a lookback
 // after its last SYN), and at most twice that.
 //
-// Each generation is an open-addressing set of uint32 with linear probing;
-// a fingerprint's home slot is (fp × slots) >> 32, which can be recomputed
-// from the fingerprint alone, so the set grows by half its size (at 80 %
-// full, to 53 %) whatever its size: 4 bytes a slot, 5 to 7.5 bytes per
-// remembered source. A new source is looked for in both generations: a
-// false positive is another remembered source with the same 32 bits, so
-// the rate is the number remembered over 2^32 a lookup (0.023 % at a
-// million, measured in remember_test.go). Each generation holds at most
+// Each generation is an open-addressing set of uint32 with linear probing
+// (its runs kept sorted: fpSet); a fingerprint's home slot is (fp × slots)
+// >> 32, which can be recomputed from the fingerprint alone, so the set
+// grows by half its size (at 80 % full, to 53 %) whatever its size: 4 bytes
+// a slot, 5 to 7.5 bytes per remembered source. A new source is looked
+// for in both generations: a false positive is another remembered source
+// with the same 32 bits, so the rate is the number remembered over 2^32 a
+// lookup (0.023 % at a million, measured in remember_test.go). Each generation holds at most
 // what a full table forgets by silence over its span (its capacity, a
 // shard's share of --max-sources, once a lookback), and never more than
 // fpMaxPerGen: two full generations make a false positive 0.93 % likely.
@@ -29,15 +29,26 @@ package sources
 // fpMaxPerGen bounds a generation (80 MB of slots at most).
 const fpMaxPerGen = 20_000_000
 
-// fpSet is one generation: a set of non-zero 32-bit fingerprints.
+// fpSet is one generation: a set of non-zero 32-bit fingerprints, in
+// order. A fingerprint's home slot grows with the fingerprint, and each
+// run of used slots is kept sorted (an insertion shifts the larger ones of
+// its run one slot on), so the whole array is sorted but for its empty
+// slots: a lookup stops at the first slot not below the fingerprint (half
+// a run, not the whole of it), and growing is one merge-like pass. Runs
+// never wrap: size slots are homes, and spare ones after them take the
+// runs that spill over (when they are used up, the set grows).
 type fpSet struct {
 	slots []uint32
+	size  int // home slots; len(slots) - size are spare
 	n     int
 }
 
-const fpMinSlots = 64
+const (
+	fpMinSlots = 64
+	fpSpare    = 64
+)
 
-func (s *fpSet) home(f uint32) int { return int(uint64(f) * uint64(len(s.slots)) >> 32) }
+func (s *fpSet) home(f uint32) int { return int(uint64(f) * uint64(s.size) >> 32) }
 
 func (s *fpSet) has(f uint32) bool {
 	if s.n == 0 {
@@ -46,44 +57,42 @@ func (s *fpSet) has(f uint32) bool {
 	return s.hasFrom(f, s.home(f))
 }
 
-// hasFrom probes for f from slot i on (i may be one past the end).
+// hasFrom looks for f from slot i on, every slot before i in its run
+// being below f.
 func (s *fpSet) hasFrom(f uint32, i int) bool {
-	if i == len(s.slots) {
-		i = 0
-	}
-	for {
-		switch s.slots[i] {
-		case f:
+	for ; i < len(s.slots); i++ {
+		if v := s.slots[i]; v == f {
 			return true
-		case 0:
+		} else if v-1 >= f { // empty (0 wraps to the largest) or above f
 			return false
 		}
-		if i++; i == len(s.slots) {
-			i = 0
-		}
 	}
+	return false
 }
 
 // add puts f in the set unless it is there; it reports false when it is
 // not and the set holds max already.
 func (s *fpSet) add(f uint32, max int) bool {
-	if len(s.slots) == 0 {
+	if s.size == 0 {
 		s.grow()
 	}
 	for {
 		i := s.home(f)
-		for s.slots[i] != 0 {
-			if s.slots[i] == f {
-				return true
-			}
-			if i++; i == len(s.slots) {
-				i = 0
-			}
+		for i < len(s.slots) && s.slots[i] != 0 && s.slots[i] < f {
+			i++
+		}
+		if i < len(s.slots) && s.slots[i] == f {
+			return true
 		}
 		if s.n >= max {
 			return false
 		}
-		if (s.n+1)*5 <= len(s.slots)*4 {
+		j := i // the end of the run: the first empty slot from i on
+		for j < len(s.slots) && s.slots[j] != 0 {
+			j++
+		}
+		if j < len(s.slots) && (s.n+1)*5 <= s.size*4 {
+			copy(s.slots[i+1:j+1], s.slots[i:j])
 			s.slots[i] = f
 			s.n++
 			return true
@@ -92,28 +101,36 @@ func (s *fpSet) add(f uint32, max int) bool {
 	}
 }
 
-func (s *fpSet) grow() { s.resize(max(len(s.slots)+len(s.slots)/2, fpMinSlots)) }
+func (s *fpSet) grow() { s.resize(max(s.size+s.size/2, fpMinSlots)) }
 
 // reserve makes room for n more without growing.
 func (s *fpSet) reserve(n int) {
-	if want := (s.n + n) * 5 / 4; want > len(s.slots) {
-		s.resize(max(want+1, len(s.slots)+len(s.slots)/2))
+	if want := (s.n + n) * 5 / 4; want > s.size {
+		s.resize(max(want+1, s.size+s.size/2))
 	}
 }
 
+// resize moves the fingerprints, in order, to size home slots (or more,
+// should their runs spill past the spare slots).
 func (s *fpSet) resize(size int) {
 	old := s.slots
-	s.slots = make([]uint32, size)
-	for _, f := range old {
-		if f != 0 {
-			i := s.home(f)
-			for s.slots[i] != 0 {
-				if i++; i == len(s.slots) {
-					i = 0
-				}
+next:
+	for {
+		s.slots, s.size = make([]uint32, size+fpSpare), size
+		at := 0 // the first slot not taken
+		for _, f := range old {
+			if f == 0 {
+				continue
+			}
+			i := max(s.home(f), at)
+			if i == len(s.slots) {
+				size += size / 2
+				continue next
 			}
 			s.slots[i] = f
+			at = i + 1
 		}
+		return
 	}
 }
 
@@ -165,10 +182,10 @@ func (m *memory) has(f uint32) bool {
 	switch {
 	case x == f || y == f:
 		return true
-	case x == 0 && y == 0:
+	case x-1 >= f && y-1 >= f: // each empty, above f, or not looked at (0)
 		return false
 	}
-	return (x != 0 && a.hasFrom(f, i+1)) || (y != 0 && b.hasFrom(f, j+1))
+	return (x-1 < f && a.hasFrom(f, i+1)) || (y-1 < f && b.hasFrom(f, j+1))
 }
 
 // rotate lets the old generation go when the current one has spanned

@@ -96,3 +96,44 @@ func BenchmarkMemoryBytesPerSource(b *testing.B) {
 		b.ReportMetric(float64(tab.RememberBytes())/float64(tab.Remembered()), "B/source")
 	}
 }
+
+// TestFPSetAgainstMap: the ordered set against a map, with clustered and
+// spread fingerprints, through growth, reserve and the bound.
+func TestFPSetAgainstMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, spread := range []uint32{math.MaxUint32, 1 << 20, 1 << 10} {
+		var s fpSet
+		want := map[uint32]bool{}
+		for i := range 50_000 {
+			f := 1 + r.Uint32()%spread
+			if i == 20_000 {
+				s.reserve(10_000)
+			}
+			ok := s.add(f, 40_000)
+			if ok != (want[f] || len(want) < 40_000) {
+				t.Fatalf("spread %d: add %d = %v with %d in", spread, f, ok, len(want))
+			}
+			if ok {
+				want[f] = true
+			}
+		}
+		if s.n != len(want) {
+			t.Fatalf("spread %d: %d in the set, %d in the map", spread, s.n, len(want))
+		}
+		for range 50_000 {
+			f := 1 + r.Uint32()%spread
+			if s.has(f) != want[f] {
+				t.Fatalf("spread %d: has(%d) = %v", spread, f, s.has(f))
+			}
+		}
+		prev := uint32(0)
+		for _, v := range s.slots {
+			if v != 0 && v <= prev {
+				t.Fatalf("spread %d: not in order: %d after %d", spread, v, prev)
+			}
+			if v != 0 {
+				prev = v
+			}
+		}
+	}
+}
