@@ -130,3 +130,35 @@ func TestScanThenSleep(t *testing.T) {
 		}
 	}
 }
+
+// TestActivitySameForEveryShards: the activity records (every interval's
+// and the run's) are the same with the shards inline and on two workers.
+func TestActivitySameForEveryShards(t *testing.T) {
+	cfg := scenario.SleepConfig{Seed: 9, Hosts: 60, Duration: 6 * time.Hour, ActiveMean: 25 * time.Minute,
+		SleepMean: 45 * time.Minute, MinRate: 1, MaxRate: 30, Retransmit: 0.2}
+	var runs [2][]engine.ActivityRecord
+	for i, shards := range []int{0, 2} {
+		ecfg := engine.DefaultConfig()
+		ecfg.Shards = shards
+		col := &allActivity{}
+		eng, err := engine.New(ecfg, col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		watched, _ := ports.Parse("445")
+		if _, err := scenario.GenerateSleepers(cfg, &stepFeeder{eng: eng, dec: decode.Decoder{Ports: watched}}); err != nil {
+			t.Fatal(err)
+		}
+		eng.Finish()
+		runs[i] = col.recs
+	}
+	if len(runs[0]) < 7 || fmt.Sprint(runs[0]) != fmt.Sprint(runs[1]) {
+		t.Errorf("%d records inline, %d with two shards, or they differ", len(runs[0]), len(runs[1]))
+	}
+}
+
+type allActivity struct{ recs []engine.ActivityRecord }
+
+func (c *allActivity) Source(*engine.SourceRecord)       {}
+func (c *allActivity) Window(*engine.WindowRecord)       {}
+func (c *allActivity) Activity(r *engine.ActivityRecord) { c.recs = append(c.recs, *r) }
