@@ -73,7 +73,6 @@ var sleepBar, gapUp, gapDown = func() (bar, up, down [gapsFull + 1]int32) {
 // lgInit is the least first estimate, log2 of 16 s in ms.
 var lgInit = log2ms(16000)
 
-
 // log2ms is log2(ms) in 1/1024, from the position of the top bit and the
 // ten bits under it read as a fraction (within 0.09 of the truth, and the
 // same on every machine). ms 0 counts as 1.
