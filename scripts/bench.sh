@@ -1,31 +1,35 @@
 #!/usr/bin/env bash
 # Whole-file throughput: synscope's sensor against tcpdump on the same
-# generated capture, several runs each, medians and the ratio; beside them
-# two floors of this machine (cat, and a C loop over a memory mapping that
-# only counts SYNs); then heap per source and allocations per packet from
-# the Go benchmarks.
+# generated captures, in the same run, several runs each, medians and the
+# ratios; beside them the floors of this machine: ../shared/tools/minscan.c
+# (a C loop over a memory mapping with software prefetch that only counts
+# SYNs to 445: the best single-core program for the bare walk) and
+# scripts/floor.c (the same without prefetch); then heap per source and
+# allocations per packet from the Go benchmarks.
 #
-#   scripts/bench.sh                 # default: the "bench" preset, about 10 M packets, 5.4 GB
-#   DURATION=3h RUNS=3 scripts/bench.sh   # a smaller capture for a quick look
+#   scripts/bench.sh                     # both captures, RUNS=5
+#   DURATION=3h RUNS=3 scripts/bench.sh  # smaller captures for a quick look
+#   CAPTURES=bench scripts/bench.sh      # only the first capture
 #
-# The capture is generated once into testdata/bench/ (git-ignored) and reused.
+# Captures (generated once into testdata/bench/, git-ignored, and reused):
+#   bench   the "bench" preset: 26 h, about 10 M whole frames, 5.4 GB, 5.2 % SYNs to 445
+#   bench2  the same preset with fewer probes and more background: 10 M frames, 5.6 GB, 2.1 % SYNs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS="${RUNS:-5}"
 DURATION="${DURATION:-}"
-SEED="${SEED:-1}"
+CAPTURES="${CAPTURES:-bench bench2}"
+MINSCAN="${MINSCAN:-../shared/tools/minscan.c}"
 dir=testdata/bench
 mkdir -p "$dir" bin
-name="bench-v2${DURATION:+-$DURATION}-s$SEED" # v2: whole frames
-cap="$dir/$name.pcap"
 
 CGO_ENABLED=0 go build -o bin/sensor ./cmd/sensor
 CGO_ENABLED=0 go build -o bin/pcapgen ./cmd/pcapgen
 gcc -O2 -o bin/floor scripts/floor.c
-if [ ! -s "$cap" ]; then
-	echo "generating $cap (once)" >&2
-	bin/pcapgen -scenario bench -seed "$SEED" ${DURATION:+-duration "$DURATION"} -o "$cap" >&2
+have_minscan=false
+if [ -f "$MINSCAN" ]; then
+	gcc -O2 -o bin/minscan "$MINSCAN" && have_minscan=true
 fi
 if ! command -v tcpdump >/dev/null; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -33,45 +37,64 @@ if ! command -v tcpdump >/dev/null; then
 	fi
 fi
 
-# packets: from the sensor's own final stats record (this run also warms the page cache)
-packets=$(bin/sensor -r "$cap" --log-level error | grep '"event_type":"stats"' | tail -1 | sed 's/.*"final":true,"packets":\([0-9]*\).*/\1/')
-size=$(stat -c %s "$cap")
-
-calc() { awk "BEGIN { print $* }"; }
-
-# median of the wall-clock seconds of RUNS runs of a command
-median() {
-	local times=()
-	for _ in $(seq "$RUNS"); do
-		local s e
-		s=$(date +%s.%N)
-		"$@" > /dev/null 2>&1 || true
-		e=$(date +%s.%N)
-		times+=("$(calc "$e - $s")")
-	done
-	printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+capture() { # name -> path, generated once
+	local name=$1 path flags
+	case $name in
+	bench) path="$dir/bench-v2${DURATION:+-$DURATION}-s1.pcap" flags="-seed 1" ;;
+	bench2) path="$dir/bench2${DURATION:+-$DURATION}-s2.pcap" flags="-seed 2 -ppm 0.17 -background 106" ;;
+	*) echo "unknown capture $name" >&2; exit 2 ;;
+	esac
+	if [ ! -s "$path" ]; then
+		echo "generating $path (once)" >&2
+		# shellcheck disable=SC2086
+		bin/pcapgen -q -scenario bench $flags ${DURATION:+-duration "$DURATION"} -o "$path" >&2
+	fi
+	echo "$path"
 }
 
+calc() { awk "BEGIN { print $* }"; }
+tf=$(mktemp)
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-echo "capture: $cap, $packets packets, $((size >> 20)) MiB; $RUNS runs each; $(nproc) cores"
-row() { printf '%-44s %8.3f s  %6.2f M pkt/s\n' "$1" "$2" "$(calc "$packets / $2 / 1000000")"; }
-s_all=$(median bin/sensor -r "$cap" -o "$out" --log-level error)
-s_one=$(GOMAXPROCS=1 median bin/sensor -r "$cap" -o "$out" --log-level error)
-f_cat=$(median sh -c "cat '$cap' > /dev/null")
-f_c=$(median bin/floor "$cap")
-row "sensor (all cores, --shards auto)" "$s_all"
-row "sensor (GOMAXPROCS=1)" "$s_one"
-row "floor: cat FILE > /dev/null" "$f_cat"
-row "floor: C loop over mmap counting SYNs" "$f_c"
-if command -v tcpdump >/dev/null; then
-	t=$(median tcpdump -n -r "$cap" -w /dev/null 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and tcp dst port 445')
-	row "tcpdump -r FILE -w /dev/null (filter)" "$t"
-	printf 'ratio sensor/tcpdump packets per second: all cores %.2fx, GOMAXPROCS=1 %.2fx (C floor %.2fx)\n' \
-		"$(calc "$t / $s_all")" "$(calc "$t / $s_one")" "$(calc "$t / $f_c")"
-else
-	echo "tcpdump not installed: no peer figure (apt-get install tcpdump)"
-fi
+trap 'rm -f "$tf" "$out"' EXIT
+
+# median of RUNS runs of a command: "wall cpu" (seconds; cpu = user + system)
+median() {
+	for _ in $(seq "$RUNS"); do
+		/usr/bin/time -f "%e %U %S" -o "$tf" "$@" > /dev/null 2>&1 || true
+		awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$tf"
+	done | sort -g | awk '{w[NR]=$1; c[NR]=$2} END {m=int((NR+1)/2); print w[m], c[m]}'
+}
+
+row() { # label, "wall cpu", packets
+	set -- "$1" $2 "$3"
+	printf '  %-40s %7.3f s wall %7.3f s CPU  %6.2f M pkt/s\n' "$1" "$2" "$3" "$(calc "$4 / $2 / 1000000")"
+}
+
+filter='tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and tcp dst port 445'
+echo "$RUNS runs each, medians; $(nproc) cores"
+for name in $CAPTURES; do
+	cap=$(capture "$name")
+	# packets: from the sensor's own final stats record (this run also warms the page cache)
+	packets=$(bin/sensor -r "$cap" --log-level error | grep '"event_type":"stats"' | tail -1 | sed 's/.*"final":true,"packets":\([0-9]*\).*/\1/')
+	echo "$name: $cap, $packets packets, $(($(stat -c %s "$cap") >> 20)) MiB"
+	t=$(median tcpdump -n -r "$cap" -w /dev/null "$filter")
+	s_all=$(median bin/sensor -r "$cap" -o "$out" --log-level error)
+	s_one=$(GOMAXPROCS=1 median bin/sensor -r "$cap" -o "$out" --log-level error)
+	f_c=$(median bin/floor "$cap")
+	row "tcpdump -r FILE -w /dev/null (SYN/445)" "$t" "$packets"
+	row "sensor (all cores)" "$s_all" "$packets"
+	row "sensor (GOMAXPROCS=1)" "$s_one" "$packets"
+	row "floor: scripts/floor.c (no prefetch)" "$f_c" "$packets"
+	if $have_minscan; then
+		f_m=$(median bin/minscan "$cap")
+		row "floor: minscan.c (prefetch)" "$f_m" "$packets"
+	fi
+	tw=${t%% *}
+	printf '  wall ratio tcpdump/x: sensor all cores %.2fx, GOMAXPROCS=1 %.2fx, floor.c %.2fx' \
+		"$(calc "$tw / ${s_all%% *}")" "$(calc "$tw / ${s_one%% *}")" "$(calc "$tw / ${f_c%% *}")"
+	if $have_minscan; then printf ', minscan %.2fx' "$(calc "$tw / ${f_m%% *}")"; fi
+	echo
+done
 
 echo
 echo "heap per source and allocations per packet (go test -bench):"

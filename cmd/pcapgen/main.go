@@ -72,6 +72,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		floodAt  = fs.Duration("flood-at", 0, "flood start, after the scenario start")
 		floodN   = fs.Int("flood-count", 0, "flood SYNs from distinct spoofed sources to one target (0 = none)")
 		floodDur = fs.Duration("flood-span", 0, "flood length")
+		flood6   = fs.Float64("flood-ipv6", 0, "fraction of flood sources that are IPv6 0..1")
 		ipv6     = fs.Float64("ipv6", 0, "fraction of IPv6 sources 0..1")
 		vlan     = fs.Float64("vlan", 0, "fraction of 802.1Q-tagged frames 0..1")
 		window   = fs.Duration("window", 0, "truth window length (default 5m)")
@@ -156,6 +157,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 			cfg.FloodCount = *floodN
 		case "flood-span":
 			cfg.FloodSpan = *floodDur
+		case "flood-ipv6":
+			cfg.FloodIPv6 = *flood6
 		case "ipv6":
 			cfg.IPv6Fraction = *ipv6
 		case "vlan":

@@ -144,3 +144,14 @@ func (e *engine) freshAddrFrom(r *rand.Rand) netip.Addr {
 		}
 	}
 }
+
+// freshV6From is freshAddrFrom for IPv6 addresses.
+func (e *engine) freshV6From(r *rand.Rand) netip.Addr {
+	for {
+		a := e.remoteV6(r)
+		if _, dup := e.used[a]; !dup {
+			e.used[a] = struct{}{}
+			return a
+		}
+	}
+}

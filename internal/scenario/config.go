@@ -118,6 +118,9 @@ type Config struct {
 	FloodAt    time.Duration
 	FloodCount int
 	FloodSpan  time.Duration // default 10s
+	// FloodIPv6 is the share of flood sources that are IPv6 (aimed at one
+	// IPv6 target of TargetNet6); 0 keeps the flood IPv4 only.
+	FloodIPv6 float64
 
 	// SnapLen truncates written frames (0 = whole frames). It must leave
 	// every header in place (>= 128).
@@ -258,6 +261,9 @@ func (c Config) Validate() error {
 		}
 		if c.FloodSpan <= 0 {
 			bad("flood span must be > 0")
+		}
+		if !(c.FloodIPv6 >= 0 && c.FloodIPv6 <= 1) {
+			bad("flood IPv6 share must be within [0, 1], got %v", c.FloodIPv6)
 		}
 	}
 	if c.SnapLen != 0 && (c.SnapLen < 128 || c.SnapLen > 262144) {

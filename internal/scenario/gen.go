@@ -86,9 +86,10 @@ type engine struct {
 	bgRate    float64 // per ns
 	bgPorts   []uint16
 
-	floodTimes  []int64
-	floodNext   int
-	floodTarget netip.Addr
+	floodTimes   []int64
+	floodNext    int
+	floodTarget  netip.Addr
+	floodTarget6 netip.Addr
 }
 
 // Generate runs the scenario cfg (normalized first, then validated),

@@ -48,6 +48,15 @@ type Stats struct {
 	RingFull    uint64 // records lost because the kernel-to-user ring was full
 }
 
+// BatchSource is implemented by sources that can hand out several packets
+// per call. NextBatch fills ps[:n] with n >= 1 packets and returns n, or
+// returns 0 and the error Next would return. The packets' Data stay valid
+// until the next call to Next or NextBatch. A source may fill fewer than
+// len(ps) at any time (and Next stays usable in between).
+type BatchSource interface {
+	NextBatch(ps []Packet) (int, error)
+}
+
 // FaultSource is implemented by sources that hand out slices of memory
 // mapped files. When a read of such a slice faults (the file shrank under
 // the reader), the caller recovers the fault and calls Fault with its

@@ -137,6 +137,9 @@ func BenchmarkMix(b *testing.B) {
 				for b.Loop() {
 					e, _ := New(cfg, discard{})
 					for i := range mix.stream {
+						if j := i + 8; j < len(mix.stream) && mix.stream[j].Flags == 2 {
+							e.Prefetch(&mix.stream[j]) // as the pipeline does
+						}
 						s := mix.stream[i]
 						var m *decode.Syn
 						if s.Flags == 2 {

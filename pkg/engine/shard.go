@@ -74,12 +74,19 @@ type seen struct {
 	remembered int
 }
 
+// prefetchAhead is how many SYNs ahead of the one it accounts a shard asks
+// for the table slots of the next (sources.Table.Prefetch).
+const prefetchAhead = 8
+
 // run is a shard worker's loop: take SYNs and markers from the ring until
 // a stop marker.
 func (sh *shard) run() {
 	for sh.in.Wait() {
 		for v := sh.in.Peek(); len(v) > 0; v = sh.in.Peek() {
 			for i := range v {
+				if j := i + prefetchAhead; j < len(v) && v[j].kind == itemSyn {
+					sh.tab.Prefetch(&v[j].syn)
+				}
 				if v[i].kind == itemSyn {
 					sh.syn(&v[i].syn, v[i].seq)
 					continue

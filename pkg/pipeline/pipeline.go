@@ -54,10 +54,12 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	pump := func() (err error) {
 		var (
-			p   capture.Packet
-			syn decode.Syn
-			n   = pumped
+			batch  [batchLen]capture.Packet
+			bi, bn int // batch[bi:bn] are still to be analysed
+			syn    decode.Syn
+			n      = pumped
 		)
+		bs, _ := src.(capture.BatchSource)
 		defer func() {
 			pumped = n
 			if f := faultOf(recover()); f != nil {
@@ -83,7 +85,15 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 					return err
 				}
 			}
-			if err = src.Next(&p); err != nil {
+			if bi == bn {
+				bi, bn = 0, 0
+				if bs != nil {
+					bn, err = bs.NextBatch(batch[:])
+				} else if err = src.Next(&batch[0]); err == nil {
+					bn = 1
+				}
+			}
+			if err != nil {
 				if err == capture.ErrTimeout {
 					if err = errors.Join(ctx.Err(), w.Err()); err != nil {
 						return err
@@ -102,10 +112,15 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 				}
 				return fmt.Errorf("capture: %w", err)
 			}
-			account(&p, &syn, dec, eng, &st)
+			account(&batch[bi], &syn, dec, eng, &st)
+			bi++
 		}
 	}
-	for {
+	for split := canSplit(src, hooks); ; {
+		if split {
+			err = runSplit(ctx, src, dec, eng, w, hooks, &st)
+			break
+		}
 		err = pump()
 		var f *fault
 		if !errors.As(err, &f) {
@@ -150,6 +165,9 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 	}
 	return st, err
 }
+
+// batchLen is how many packets the loop asks a BatchSource for at a time.
+const batchLen = 64
 
 func inputFailed(st *output.Stats, hooks Hooks, err error) {
 	st.InputsFailed++

@@ -3,42 +3,62 @@
 // (uint32 for IPv4, [16]byte for IPv6), whose slots hold the key and a small
 // value inline. Nothing in it holds a pointer, so the garbage collector never
 // scans it, and an entry costs its slot size divided by the load factor: a
-// 16-byte IPv4 slot at 50-80 % load is 20-32 bytes per source.
+// 16-byte IPv4 slot at 40-81 % load is 20-40 bytes per source.
 //
-// The table grows without a pause: when it doubles, the old slots stay and
-// are moved over a few at a time by later insertions; until then lookups
-// look in both.
+// The table grows without a pause and without a second copy: it is a
+// directory of segments of at most segSlots slots (extendible hashing). The
+// top bits of a key's hash pick its segment through the directory, the low
+// bits its home slot in the segment, and probe runs wrap within the
+// segment. A segment that fills splits in two by the next hash bit, moving
+// at most segSlots slots' entries; the directory doubles when a segment as
+// deep as it splits. So a table holds its segments and a small directory,
+// never the old and the new slots of a doubling at once, and no freed copy
+// waits for the garbage collector. A small table is one segment that
+// doubles instead of splitting until it reaches segSlots.
 //
-// A value's first 32 bits must be neither 0 nor 0xffffffff in a used slot:
-// zero marks a free one, all ones an entry of the old slots that moved or
-// was deleted (callers store times offset by one and clamped). The table is
-// single-owner.
+// A value's first 32 bits must not be 0 in a used slot: zero marks a free
+// one (callers store times offset by one). The table is single-owner.
 package srctable
 
-import "unsafe"
+import (
+	"unsafe"
 
-// maxLoad is the fill (in 1/16) at which the table doubles.
+	"github.com/synscope/synscope/pkg/prefetch"
+)
+
+// maxLoad is the fill (in 1/16) at which a segment splits (or doubles).
 const maxLoad = 13 // 81 %
 
 const minSlots = 64
 
-// migrateStep is how many old slots each insertion moves while the table
-// grows: the old slots are gone long before the new ones fill.
-const migrateStep = 128
+// segBits sets the largest segment: 4096 slots (64 KiB of IPv4 slots), so
+// a split moves at most 3,328 entries.
+const (
+	segBits  = 12
+	segSlots = 1 << segBits
+)
 
-const tomb = 0xffffffff
+// maxDepth bounds the directory (1<<maxDepth pointers, 512 KiB): keys that
+// crowd one segment past it (hashes chosen to collide) make that segment
+// double instead, so a crafted key set costs probes, never a directory
+// that doubles without end.
+var maxDepth uint = 16 // a variable only so a test can lower it
 
 // Table maps K to V. Callers pass the key's hash (Hash4, Hash6, Hash64) with
 // every call so the table needs no method on K.
 type Table[K comparable, V any] struct {
+	dir   []*segment[K, V] // 1<<depth entries; a segment of depth d fills 1<<(depth-d) in a row
+	depth uint
+	segs  []*segment[K, V] // each segment once, in the order made (Range, Drain)
+	n     int
+	tmp   []slot[K, V] // a split's copy of the slots it redistributes
+}
+
+type segment[K comparable, V any] struct {
 	slots []slot[K, V]
-	shift uint // 64 - log2(len(slots))
-	// While growing: the slots before, moved from cursor on; entries
-	// before cursor are copies of entries now in slots (or deleted since).
-	old      []slot[K, V]
-	oldShift uint
-	cursor   int
-	n        int // entries, in slots and not yet moved from old
+	mask  uint64
+	n     int
+	depth uint // the top depth bits of the hashes of its keys are the same
 }
 
 type slot[K comparable, V any] struct {
@@ -48,214 +68,252 @@ type slot[K comparable, V any] struct {
 
 func (s *slot[K, V]) word() *uint32 { return (*uint32)(unsafe.Pointer(&s.v)) }
 
-// used: the first 32 bits of the value are non-zero (a tombstone is used:
-// probes go past it).
+// used: the first 32 bits of the value are non-zero.
 func (s *slot[K, V]) used() bool { return *s.word() != 0 }
 
 // New makes a table sized for about hint entries.
 func New[K comparable, V any](hint int) *Table[K, V] {
 	t := &Table[K, V]{}
 	n := minSlots
-	for n*maxLoad/16 < hint {
+	for n < segSlots && n*maxLoad/16 < hint {
 		n <<= 1
 	}
-	t.slots, t.shift = alloc[K, V](n)
+	s := newSegment[K, V](n, 0)
+	t.dir = []*segment[K, V]{s}
+	t.segs = []*segment[K, V]{s}
+	for hint > len(t.segs)*segSlots*maxLoad/16 && t.depth < maxDepth {
+		t.splitAll()
+	}
 	return t
 }
 
-func alloc[K comparable, V any](n int) ([]slot[K, V], uint) {
-	shift := uint(64)
-	for m := n; m > 1; m >>= 1 {
-		shift--
+func newSegment[K comparable, V any](n int, depth uint) *segment[K, V] {
+	return &segment[K, V]{slots: make([]slot[K, V], n), mask: uint64(n - 1), depth: depth}
+}
+
+// splitAll splits every segment once (sizing a new table for its hint).
+func (t *Table[K, V]) splitAll() {
+	for _, s := range append([]*segment[K, V](nil), t.segs...) {
+		t.split(s)
 	}
-	return make([]slot[K, V], n), shift
+}
+
+// seg returns the segment of hash h.
+func (t *Table[K, V]) seg(h uint64) *segment[K, V] {
+	return t.dir[h>>(63-t.depth)>>1] // >>1: a depth of 0 shifts by 64
+}
+
+// Prefetch asks the CPU for the cache line of h's home slot without
+// waiting for it: a caller that knows its next keys ahead of time overlaps
+// their cache misses with its work on the current one.
+func (t *Table[K, V]) Prefetch(h uint64) {
+	if t.n > 0 {
+		s := t.seg(h)
+		prefetch.Line(unsafe.Pointer(&s.slots[h&s.mask]))
+	}
 }
 
 // Len is the number of entries.
 func (t *Table[K, V]) Len() int { return t.n }
 
-// Slots is the table's capacity in slots, old ones included while it
-// grows (for memory accounting).
-func (t *Table[K, V]) Slots() int { return len(t.slots) + len(t.old) }
+// Slots is the table's capacity in slots (for memory accounting).
+func (t *Table[K, V]) Slots() int {
+	n := 0
+	for _, s := range t.segs {
+		n += len(s.slots)
+	}
+	return n
+}
 
 // SlotBytes is the size of one slot.
 func (t *Table[K, V]) SlotBytes() int { return int(unsafe.Sizeof(slot[K, V]{})) }
 
-// find returns the index of k's slot in slots, or -1.
-func find[K comparable, V any](slots []slot[K, V], shift uint, k K, h uint64) int {
-	mask := uint64(len(slots) - 1)
-	for i := h >> shift; ; i = (i + 1) & mask {
-		s := &slots[i]
-		if !s.used() {
+// find returns the index of k's slot in s, or -1.
+func (s *segment[K, V]) find(k K, h uint64) int {
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		sl := &s.slots[i]
+		if !sl.used() {
 			return -1
 		}
-		if s.k == k {
+		if sl.k == k {
 			return int(i)
 		}
 	}
 }
 
-// findOld returns the index of k's live entry among the old slots not yet
-// moved, or -1.
-func (t *Table[K, V]) findOld(k K, h uint64) int {
-	if t.old == nil {
-		return -1
-	}
-	i := find(t.old, t.oldShift, k, h)
-	if i < t.cursor || *t.old[i].word() == tomb {
-		return -1
-	}
-	return i
-}
-
 // Get returns the value stored for k, or nil. The pointer is valid until
 // the next Put or Delete.
 func (t *Table[K, V]) Get(k K, h uint64) *V {
-	if i := find(t.slots, t.shift, k, h); i >= 0 {
-		return &t.slots[i].v
-	}
-	if i := t.findOld(k, h); i >= 0 {
-		return &t.old[i].v
+	s := t.seg(h)
+	if i := s.find(k, h); i >= 0 {
+		return &s.slots[i].v
 	}
 	return nil
 }
 
-// Put stores v for k (whose first 32 bits must be neither 0 nor
-// 0xffffffff), replacing any value there, and returns a pointer to the
-// stored value.
+// Put stores v for k (whose first 32 bits must not be 0), replacing any
+// value there, and returns a pointer to the stored value.
 func (t *Table[K, V]) Put(k K, h uint64, v V) *V {
-	if t.old != nil {
-		t.migrate(migrateStep)
+	s := t.seg(h)
+	if i := s.find(k, h); i >= 0 {
+		s.slots[i].v = v
+		return &s.slots[i].v
 	}
-	if i := find(t.slots, t.shift, k, h); i >= 0 {
-		t.slots[i].v = v
-		return &t.slots[i].v
-	}
-	if i := t.findOld(k, h); i >= 0 {
-		*t.old[i].word() = tomb // it moves now, with its new value
-		t.n--
-	}
-	if (t.n+1)*16 > len(t.slots)*maxLoad {
-		t.grow()
-	}
+	s = t.room(s, h)
 	t.n++
-	return t.insert(k, h, v)
+	s.n++
+	return s.insert(k, h, v)
+}
+
+// room returns the segment of h with room for one more entry, splitting
+// or doubling s (the segment of h) first when it is full.
+func (t *Table[K, V]) room(s *segment[K, V], h uint64) *segment[K, V] {
+	for (s.n+1)*16 > len(s.slots)*maxLoad {
+		if len(s.slots) < segSlots || (s.depth == t.depth && t.depth >= maxDepth) {
+			t.double(s)
+		} else {
+			t.split(s)
+		}
+		s = t.seg(h)
+	}
+	return s
 }
 
 // Add stores v for k unless k is there, and reports whether it stored it:
 // one probe where Get then Put take two (a set's insertion, per packet).
 func (t *Table[K, V]) Add(k K, h uint64, v V) bool {
-	mask := uint64(len(t.slots) - 1)
-	i := h >> t.shift
-	for ; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if !s.used() {
+	s := t.seg(h)
+	i := h & s.mask
+	for ; ; i = (i + 1) & s.mask {
+		sl := &s.slots[i]
+		if !sl.used() {
 			break
 		}
-		if s.k == k {
+		if sl.k == k {
 			return false
 		}
 	}
-	if t.old != nil {
-		if t.findOld(k, h) >= 0 {
-			return false
-		}
-		t.Put(k, h, v) // while growing: Put moves old slots along
-		return true
-	}
-	if (t.n+1)*16 > len(t.slots)*maxLoad {
+	if (s.n+1)*16 > len(s.slots)*maxLoad {
 		t.Put(k, h, v)
 		return true
 	}
 	t.n++
-	s := &t.slots[i]
-	s.k, s.v = k, v
+	s.n++
+	sl := &s.slots[i]
+	sl.k, sl.v = k, v
 	return true
 }
 
-// insert puts an entry known to be absent.
-func (t *Table[K, V]) insert(k K, h uint64, v V) *V {
-	mask := uint64(len(t.slots) - 1)
-	for i := h >> t.shift; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if !s.used() {
-			s.k, s.v = k, v
-			return &s.v
+// insert puts an entry known to be absent into a segment with room.
+func (s *segment[K, V]) insert(k K, h uint64, v V) *V {
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		sl := &s.slots[i]
+		if !sl.used() {
+			sl.k, sl.v = k, v
+			return &sl.v
 		}
 	}
 }
 
-// Delete removes k and reports whether it was there. Later entries of the
-// probe run shift back, so no tombstones accumulate (but in the old slots
-// of a growing table, which are read-only but for them).
-func (t *Table[K, V]) Delete(k K, h uint64) bool {
-	found := false
-	if i := find(t.slots, t.shift, k, h); i >= 0 {
-		t.removeAt(uint64(i))
-		found = true
-	}
-	if t.old != nil {
-		if i := find(t.old, t.oldShift, k, h); i >= 0 && *t.old[i].word() != tomb {
-			if i >= t.cursor && !found {
-				found = true
-			}
-			*t.old[i].word() = tomb
+// double gives s twice the slots (a small table's one segment, or one
+// that cannot split), moving its entries over.
+func (t *Table[K, V]) double(s *segment[K, V]) {
+	old := s.slots
+	s.slots = make([]slot[K, V], 2*len(old))
+	s.mask = uint64(len(s.slots) - 1)
+	for i := range old {
+		if sl := &old[i]; sl.used() {
+			s.insert(sl.k, HashKey(sl.k), sl.v)
 		}
 	}
-	if found {
-		t.n--
+}
+
+// split moves the entries of s whose next hash bit is 1 into a new
+// segment, doubling the directory first when s is as deep as it.
+func (t *Table[K, V]) split(s *segment[K, V]) {
+	if s.depth == t.depth {
+		dir := make([]*segment[K, V], 2*len(t.dir))
+		for i, d := range t.dir {
+			dir[2*i], dir[2*i+1] = d, d
+		}
+		t.dir = dir
+		t.depth++
 	}
-	return found
+	hi := newSegment[K, V](len(s.slots), s.depth+1)
+	// The directory entries of s are a run of 1<<(depth-s.depth); the
+	// upper half of it goes to hi.
+	run := 1 << (t.depth - s.depth)
+	first := 0
+	for t.dir[first] != s {
+		first += run // s's run starts at a multiple of its length
+	}
+	for i := first + run/2; i < first+run; i++ {
+		t.dir[i] = hi
+	}
+	s.depth++
+	t.tmp = append(t.tmp[:0], s.slots...)
+	clear(s.slots)
+	s.n = 0
+	bit := uint64(1) << (63 - (s.depth - 1))
+	for i := range t.tmp {
+		sl := &t.tmp[i]
+		if !sl.used() {
+			continue
+		}
+		h := HashKey(sl.k)
+		d := s
+		if h&bit != 0 {
+			d = hi
+		}
+		d.insert(sl.k, h, sl.v)
+		d.n++
+	}
+	t.segs = append(t.segs, hi)
+}
+
+// Delete removes k and reports whether it was there. Later entries of the
+// probe run shift back, so no tombstones accumulate.
+func (t *Table[K, V]) Delete(k K, h uint64) bool {
+	s := t.seg(h)
+	i := s.find(k, h)
+	if i < 0 {
+		return false
+	}
+	s.removeAt(uint64(i))
+	s.n--
+	t.n--
+	return true
 }
 
 // removeAt empties slot i and moves back every later entry of its run that
 // may sit earlier (backward-shift deletion). No hash is stored, so the
 // homes of the entries it passes are recomputed with HashKey.
-func (t *Table[K, V]) removeAt(i uint64) {
-	mask := uint64(len(t.slots) - 1)
+func (s *segment[K, V]) removeAt(i uint64) {
+	mask := s.mask
 	for j := (i + 1) & mask; ; j = (j + 1) & mask {
-		s := &t.slots[j]
-		if !s.used() {
+		sl := &s.slots[j]
+		if !sl.used() {
 			break
 		}
-		home := HashKey(s.k) >> t.shift
-		// s may move to i when i lies cyclically within [home, j).
+		home := HashKey(sl.k) & mask
+		// sl may move to i when i lies cyclically within [home, j).
 		if (j-home)&mask >= (j-i)&mask {
-			t.slots[i] = *s
+			s.slots[i] = *sl
 			i = j
 		}
 	}
-	t.slots[i] = slot[K, V]{}
+	s.slots[i] = slot[K, V]{}
 }
 
-// grow doubles the slots; the old ones move over later (migrate).
-func (t *Table[K, V]) grow() {
-	if t.old != nil {
-		t.migrate(len(t.old)) // grown again before the last move ended: finish it
-	}
-	t.old, t.oldShift, t.cursor = t.slots, t.shift, 0
-	t.slots, t.shift = alloc[K, V](2 * len(t.old))
-}
-
-// migrate moves up to n old slots' entries into the slots.
-func (t *Table[K, V]) migrate(n int) {
-	end := min(t.cursor+n, len(t.old))
-	for ; t.cursor < end; t.cursor++ {
-		s := &t.old[t.cursor]
-		if s.used() && *s.word() != tomb {
-			t.insert(s.k, HashKey(s.k), s.v)
-		}
-	}
-	if t.cursor == len(t.old) {
-		t.old = nil
-	}
-}
-
-// Clear removes every entry, keeping the table's size.
+// Clear removes every entry, keeping the table's segments.
 func (t *Table[K, V]) Clear() {
-	if t.n > 0 || t.old != nil {
-		clear(t.slots)
-		t.old = nil
+	if t.n > 0 {
+		for _, s := range t.segs {
+			if s.n > 0 {
+				clear(s.slots)
+				s.n = 0
+			}
+		}
 		t.n = 0
 	}
 }
@@ -263,55 +321,50 @@ func (t *Table[K, V]) Clear() {
 // Range calls f for every entry until f returns false. f must not change
 // the table.
 func (t *Table[K, V]) Range(f func(k K, v *V) bool) {
-	for i := range t.slots {
-		s := &t.slots[i]
-		if s.used() && !f(s.k, &s.v) {
-			return
-		}
-	}
-	for i := t.cursor; i < len(t.old); i++ {
-		s := &t.old[i]
-		if s.used() && *s.word() != tomb && !f(s.k, &s.v) {
-			return
+	for _, s := range t.segs {
+		for i := range s.slots {
+			sl := &s.slots[i]
+			if sl.used() && !f(sl.k, &sl.v) {
+				return
+			}
 		}
 	}
 }
 
-// Cursor walks the table a batch at a time (see Drain).
-type Cursor int
+// Cursor walks the table a batch at a time (see Drain): the segment in its
+// high 32 bits, the slot in the low.
+type Cursor uint64
 
 // Drain calls f for up to n entries from the cursor on and returns the
 // cursor to go on from and whether the walk is done. The entries are not
 // removed: a drained table is let go as a whole, and must not change
 // during the walk.
 func (t *Table[K, V]) Drain(c Cursor, n int, f func(k K, v *V)) (Cursor, bool) {
-	i := int(c)
-	total := len(t.slots) + len(t.old)
-	for ; i < total && n > 0; i++ {
-		var s *slot[K, V]
-		if i < len(t.slots) {
-			s = &t.slots[i]
-		} else if j := i - len(t.slots); j >= t.cursor {
-			s = &t.old[j]
-		} else {
-			continue
-		}
-		if s.used() && *s.word() != tomb {
-			f(s.k, &s.v)
-			n--
+	si, i := int(c>>32), int(c&0xffffffff)
+	for ; si < len(t.segs); si, i = si+1, 0 {
+		s := t.segs[si]
+		for ; i < len(s.slots); i++ {
+			if n == 0 {
+				return Cursor(si)<<32 | Cursor(i), false
+			}
+			if sl := &s.slots[i]; sl.used() {
+				f(sl.k, &sl.v)
+				n--
+			}
 		}
 	}
-	return Cursor(i), i >= total
+	return Cursor(si) << 32, true
 }
 
-// Probe calls f on the used slots among the n slots from k's home slot on,
-// until f returns false; f may not change the table. An eviction policy
-// uses it to look for a victim near where k would go.
+// Probe calls f on the used slots among the n slots from k's home slot on
+// (within its segment), until f returns false; f may not change the table.
+// An eviction policy uses it to look for a victim near where k would go.
 func (t *Table[K, V]) Probe(h uint64, n int, f func(k K, v *V) bool) {
-	mask := uint64(len(t.slots) - 1)
-	for i := h >> t.shift; n > 0; i, n = (i+1)&mask, n-1 {
-		s := &t.slots[i]
-		if s.used() && !f(s.k, &s.v) {
+	s := t.seg(h)
+	n = min(n, len(s.slots))
+	for i := h & s.mask; n > 0; i, n = (i+1)&s.mask, n-1 {
+		sl := &s.slots[i]
+		if sl.used() && !f(sl.k, &sl.v) {
 			return
 		}
 	}

@@ -25,7 +25,7 @@ func againstMap(t *testing.T, space uint32) {
 	ref := map[uint32]val{}
 	grew := 0
 	for i := 0; i < 400_000; i++ {
-		if tb.old != nil {
+		if len(tb.segs) > 1 || len(tb.segs[0].slots) > minSlots {
 			grew++
 		}
 		if i%9973 == 0 {
@@ -38,7 +38,7 @@ func againstMap(t *testing.T, space uint32) {
 				return true
 			})
 			if n != len(ref) {
-				t.Fatalf("op %d: range saw %d of %d (growing: %v)", i, n, len(ref), tb.old != nil)
+				t.Fatalf("op %d: range saw %d of %d ", i, n, len(ref))
 			}
 		}
 		k := rng.Uint32N(space)
@@ -163,4 +163,78 @@ func TestAdd(t *testing.T) {
 	if tab.Len() != 5000 {
 		t.Errorf("len %d", tab.Len())
 	}
+}
+
+// Keys that crowd segments past the directory's bound make those segments
+// double: the directory stays bounded and the table stays right.
+func TestDirectoryBound(t *testing.T) {
+	defer func(d uint) { maxDepth = d }(maxDepth)
+	maxDepth = 2
+	tb := New[uint32, val](0)
+	ref := map[uint32]val{}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 60_000 {
+		k := rng.Uint32()
+		v := val{last: uint32(i) + 1}
+		tb.Put(k, Hash4(k), v)
+		ref[k] = v
+		if i%3 == 0 {
+			d := rng.Uint32()
+			tb.Delete(d, Hash4(d))
+			delete(ref, d)
+		}
+	}
+	if len(tb.dir) > 4 {
+		t.Fatalf("directory of %d entries, bound 4", len(tb.dir))
+	}
+	if big := len(tb.segs[0].slots); big <= segSlots {
+		t.Fatalf("segments of %d slots: none doubled past %d", big, segSlots)
+	}
+	if tb.Len() != len(ref) {
+		t.Fatalf("len %d, want %d", tb.Len(), len(ref))
+	}
+	for k, v := range ref {
+		if p := tb.Get(k, Hash4(k)); p == nil || *p != v {
+			t.Fatalf("get %d: %v, want %v", k, p, v)
+		}
+	}
+}
+
+// A table grown to many segments holds no more slots than a power of two
+// above its entries at the split load, and its directory stays small.
+func TestSegmentsGrowWithoutCopies(t *testing.T) {
+	tb := New[uint32, val](0)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for tb.Len() < 1_000_000 {
+		k := rng.Uint32()
+		tb.Put(k, Hash4(k), val{last: 1})
+	}
+	slots := tb.Slots()
+	if load := float64(tb.Len()) / float64(slots); load < 0.38 || load > 0.82 {
+		t.Fatalf("load %.2f (%d entries in %d slots), want 0.38..0.82", load, tb.Len(), slots)
+	}
+	if len(tb.dir) > 4*len(tb.segs) {
+		t.Fatalf("directory of %d entries for %d segments", len(tb.dir), len(tb.segs))
+	}
+	n := 0
+	for _, s := range tb.segs {
+		n += s.n
+	}
+	if n != tb.Len() {
+		t.Fatalf("segments hold %d, len %d", n, tb.Len())
+	}
+}
+
+// BenchmarkInsertMiss inserts random IPv4 keys into a table that grows
+// from empty to 4 M entries, each insertion a miss (a spoofed flood's).
+func BenchmarkInsertMiss(b *testing.B) {
+	for range b.N {
+		tb := New[uint32, [3]uint32](0)
+		rng := rand.New(rand.NewPCG(5, 6))
+		for range 4 << 20 {
+			k := rng.Uint32()
+			tb.Put(k, Hash4(k), [3]uint32{1, 2, 3})
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(4<<20)), "ns/insert")
 }

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
+	"github.com/synscope/synscope/pkg/prefetch"
 )
 
 type inputState uint8
@@ -58,10 +59,8 @@ type input struct {
 	mm       []byte
 	mpos     int   // next unread byte of mm
 	pf       int   // bytes of mm up to here have been prefetched
-	reported int64 // bytes of mm (or ra) already added to progress
-	// A large one, when there is a second core, is read ahead by reader
-	// goroutines instead (see ahead).
-	ra *ahead
+	reported int64 // bytes of mm already added to progress
+	released int   // bytes of mm whose pages were let go (releaseMapped)
 
 	format    string
 	kind      fileKind
@@ -182,16 +181,6 @@ func (in *input) open() error {
 		src = f
 	}
 	if in.f != nil {
-		if fi, err := in.f.Stat(); err == nil && fi.Mode().IsRegular() && useAhead(fi.Size()) {
-			in.ra = newAhead(in.f, fi.Size())
-			if b, _ := in.ra.read(4); len(b) == 4 && !(b[0] == 0x1f && b[1] == 0x8b) {
-				magic := [4]byte(b)
-				in.ra.pos = 0 // the format's own reader starts at the magic
-				return in.detect(magic[:])
-			}
-			in.ra.close() // compressed (or short after all): the buffered path
-			in.ra = nil
-		}
 		if mm := mapFile(in.f); len(mm) >= 4 && !(mm[0] == 0x1f && mm[1] == 0x8b) {
 			in.mm = mm
 			return in.detect(mm[:4])
@@ -267,15 +256,6 @@ func (in *input) detect(b []byte) error {
 // read returns the next n bytes of the decompressed stream, or fewer with
 // the error that stopped it. The slice is valid until the next read.
 func (in *input) read(n int) ([]byte, error) {
-	if in.ra != nil {
-		b, err := in.ra.read(n)
-		in.off += int64(len(b))
-		if in.off-in.reported >= 1<<20 {
-			in.progress.Add(in.off - in.reported)
-			in.reported = in.off
-		}
-		return b, err
-	}
 	if in.mm != nil {
 		if in.pf < len(in.mm) && in.mpos+prefetchAhead > in.pf {
 			in.prefetch()
@@ -285,8 +265,7 @@ func (in *input) read(n int) ([]byte, error) {
 		in.mpos = end
 		in.off += int64(len(b))
 		if int64(end)-in.reported >= 1<<20 {
-			in.progress.Add(int64(end) - in.reported)
-			in.reported = int64(end)
+			in.mapped(end)
 		}
 		if len(b) < n {
 			return b, io.EOF
@@ -323,6 +302,28 @@ func (in *input) read(n int) ([]byte, error) {
 	return buf, nil
 }
 
+// mapped is told, every MiB or so, that the mapping was read up to end: it
+// adds to the progress and lets go of the pages far behind (releaseBehind),
+// so a file read through costs the process releaseEvery of resident memory
+// at most, not its size (the page cache keeps them; a late read of a
+// released page maps it again).
+func (in *input) mapped(end int) {
+	in.progress.Add(int64(end) - in.reported)
+	in.reported = int64(end)
+	if end-in.released >= releaseEvery {
+		upTo := (end - releaseLag) &^ (pageSize - 1)
+		releaseMapped(in.mm[in.released:upTo])
+		in.released = upTo
+	}
+}
+
+var pageSize = os.Getpagesize()
+
+const (
+	releaseEvery = 32 << 20
+	releaseLag   = 1 << 20
+)
+
 // Each record's offset depends on the previous record's length, so walking
 // a mapping is a chain of dependent loads that miss the caches and runs at
 // memory latency. The hardware prefetcher does not cross a page, so the
@@ -337,7 +338,7 @@ const (
 // prefetch asks for the next chunk of the mapping.
 func (in *input) prefetch() {
 	n := min(prefetchChunk, len(in.mm)-in.pf)
-	prefetchRange(unsafe.Pointer(&in.mm[in.pf]), uintptr(n))
+	prefetch.Range(unsafe.Pointer(&in.mm[in.pf]), uintptr(n))
 	in.pf += n
 }
 
@@ -353,7 +354,7 @@ func (in *input) readFull(n int, what string) ([]byte, error) {
 
 // skip discards n bytes.
 func (in *input) skip(n int, what string) error {
-	if in.mm != nil || in.ra != nil {
+	if in.mm != nil {
 		b, err := in.read(n)
 		if len(b) < n {
 			return in.shortError(n, len(b), err, what)
@@ -428,11 +429,6 @@ func (in *input) release(complete bool) error {
 		in.cr.n = in.reported
 		unmapFile(in.mm)
 		in.mm = nil
-	}
-	if in.ra != nil {
-		in.cr.n = in.reported
-		in.ra.close()
-		in.ra = nil
 	}
 	if in.f != nil {
 		err = in.f.Close()

@@ -25,3 +25,12 @@ func mapFile(f *os.File) []byte {
 }
 
 func unmapFile(mm []byte) { _ = unix.Munmap(mm) }
+
+// releaseMapped drops the pages of b, a page-aligned part of a read-only
+// file mapping, from the process: they stay in the page cache, and a later
+// read maps them again with the file's content.
+func releaseMapped(b []byte) {
+	if len(b) > 0 {
+		_ = unix.Madvise(b, unix.MADV_DONTNEED)
+	}
+}

@@ -1,0 +1,181 @@
+package pcapfile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/synscope/synscope/pkg/capture"
+)
+
+// readBatches drains r through NextBatch with batches of size n, calling
+// Next instead every third call when mixed is set.
+func readBatches(t *testing.T, r *Reader, n int, mixed bool) result {
+	t.Helper()
+	var res result
+	ps := make([]capture.Packet, n)
+	for call := 0; ; call++ {
+		if call > 10_000_000 {
+			t.Fatal("reader does not end")
+		}
+		var (
+			got int
+			err error
+		)
+		if mixed && call%3 == 2 {
+			if err = r.Next(&ps[0]); err == nil {
+				got = 1
+			}
+		} else {
+			got, err = r.NextBatch(ps)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var ie *capture.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("NextBatch: non-input error %v", err)
+			}
+			if got != 0 {
+				t.Fatalf("NextBatch: %d packets with the error %v", got, err)
+			}
+			res.errs = append(res.errs, ie)
+			continue
+		}
+		if got < 1 || got > n {
+			t.Fatalf("NextBatch: %d packets for a batch of %d", got, n)
+		}
+		for _, p := range ps[:got] {
+			if p.CapLen != len(p.Data) {
+				t.Fatalf("CapLen %d != len(Data) %d", p.CapLen, len(p.Data))
+			}
+			q := p
+			q.Data = bytes.Clone(p.Data)
+			res.pkts = append(res.pkts, q)
+		}
+	}
+	if got, err := r.NextBatch(ps); err != io.EOF || got != 0 {
+		t.Fatalf("NextBatch after EOF: %d, %v", got, err)
+	}
+	res.stats = r.Stats()
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return res
+}
+
+// TestBatchEqualsNext reads every format case (truncated and corrupt files
+// among them) and every corpus capture (SENSOR_CORPUS) with Next alone and
+// with NextBatch, in batches of 1, 5 and 64 and mixed with Next: the same
+// packets, errors and per-input counts.
+func TestBatchEqualsNext(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, c := range formatCases(t) {
+		files = append(files, writeFile(t, dir, strings.ReplaceAll(c.name, " ", "_")+".cap", c.file))
+	}
+	if root := os.Getenv("SENSOR_CORPUS"); root != "" {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() && !strings.HasSuffix(p, ".md") {
+				files = append(files, p)
+			}
+			return nil
+		})
+	} else if os.Getenv("CI") == "true" {
+		t.Fatal("SENSOR_CORPUS is not set (required when CI=true)")
+	}
+	// Two files at once: the merge path, until one of them ends.
+	sets := [][]string{{files[0], files[len(files)-1]}}
+	for _, f := range files {
+		sets = append(sets, []string{f})
+	}
+	for _, set := range sets {
+		want := openAll(t, set...)
+		for _, n := range []int{1, 5, 64} {
+			for _, mixed := range []bool{false, true} {
+				r, err := Open(set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := filepath.Base(set[0]) + " batch " + itoa(n)
+				if mixed {
+					name += " mixed"
+				}
+				got := readBatches(t, r, n, mixed)
+				sameResult(t, name, got, want)
+				for i := range want.stats {
+					if got.stats[i].Packets != want.stats[i].Packets || (got.stats[i].Err == nil) != (want.stats[i].Err == nil) {
+						t.Errorf("%s: input %d stats %+v, want %+v", name, i, got.stats[i], want.stats[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// sameResult compares two reads of the same files: the same packets, byte
+// for byte, and the same errors.
+func sameResult(t *testing.T, name string, got, want result) {
+	t.Helper()
+	if len(got.pkts) != len(want.pkts) {
+		t.Errorf("%s: %d packets, want %d", name, len(got.pkts), len(want.pkts))
+		return
+	}
+	for i := range want.pkts {
+		g, w := got.pkts[i], want.pkts[i]
+		if g.Timestamp != w.Timestamp || g.OrigLen != w.OrigLen || g.LinkType != w.LinkType || !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("%s: packet %d differs", name, i)
+			return
+		}
+	}
+	if len(got.errs) != len(want.errs) {
+		t.Errorf("%s: errors %v, want %v", name, got.errs, want.errs)
+		return
+	}
+	for i := range want.errs {
+		if got.errs[i].Error() != want.errs[i].Error() {
+			t.Errorf("%s: error %q, want %q", name, got.errs[i], want.errs[i])
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// A mapped file read through lets go of the pages behind the parse point
+// (so resident memory does not grow with the file), and what is read is
+// the same as through a buffer, whichever way it is read.
+func TestMappedPagesReleased(t *testing.T) {
+	var recs []rec
+	for i := range 30_000 { // about 45 MB
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 1400+i%100)})
+	}
+	b := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	path := writeFile(t, t.TempDir(), "big.pcap", b)
+	want := readBytes(t, 1<<16, b) // through a buffer: no mapping
+	for _, batch := range []bool{false, true} {
+		r, err := Open([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := r.inputs[0]
+		var got result
+		if batch {
+			got = readBatches(t, r, 64, false)
+		} else {
+			got = readAll(t, r)
+		}
+		if in.released < len(b)-releaseEvery-releaseLag {
+			t.Errorf("batch %v: %d of %d bytes released", batch, in.released, len(b))
+		}
+		want.stats[0].Path = path
+		sameResult(t, "mapped, batch "+strconv.FormatBool(batch), got, want)
+	}
+}
