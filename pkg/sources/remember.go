@@ -1,5 +1,11 @@
 package sources
 
+import (
+	"unsafe"
+
+	"github.com/synscope/synscope/pkg/prefetch"
+)
+
 // The memory of forgotten sources (--remember): when the table forgets a
 // source (its generation is dropped a lookback after its last SYN, or it is
 // evicted to make room), a 32-bit fingerprint of it goes into a compact
@@ -186,6 +192,17 @@ func (m *memory) has(f uint32) bool {
 		return false
 	}
 	return (x-1 < f && a.hasFrom(f, i+1)) || (y-1 < f && b.hasFrom(f, j+1))
+}
+
+// prefetch asks for the home slots of the source of hash h in both
+// generations (see Table.Prefetch).
+func (m *memory) prefetch(h uint64) {
+	f := fpOf(h)
+	for i := range m.gens {
+		if g := &m.gens[i]; g.n > 0 {
+			prefetch.Line(unsafe.Pointer(&g.slots[g.home(f)]))
+		}
+	}
 }
 
 // rotate lets the old generation go when the current one has spanned
