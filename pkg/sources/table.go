@@ -200,10 +200,14 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	var h uint64
 	if s.V6 {
 		h = srctable.Hash6(s.Src)
+		t.mem.prefetch(h)
 		v, g = lookup(t, v6table, s.Src, h)
 	} else {
 		k := v4num(s.Src[:4])
 		h = srctable.Hash4(k)
+		// Asked for now, the memory's slots (a new source is looked for
+		// there) come in while the table is looked up.
+		t.mem.prefetch(h)
 		v, g = lookup(t, v4table, k, h)
 	}
 	var lastAbs int64
