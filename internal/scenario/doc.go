@@ -12,7 +12,10 @@
 // by a tracker that observes every written packet and applies the sensor's
 // counting contract, independent of the model that produced the packets,
 // plus generator-side facts (expected rate, infected population, flood
-// packets) that help evaluation. Tests, benchmarks, the evaluation harness
+// packets) that help evaluation. GenerateSleepers (sleepers.go) writes a
+// scan-then-sleep population (hosts alternating exponential active
+// periods at their own SYN rates and exponential sleeps, or never
+// sleeping) with the truth an activity record should tell. Tests, benchmarks, the evaluation harness
 // and cmd/pcapgen use it.
 //
 // It is the project's test-and-simulation generator, not a sensor stage, so

@@ -51,7 +51,9 @@ type Config struct {
 	MaxTargets     int
 	TopSources     int
 	FloodThreshold int
-	FloodSources   bool   // a source record for every flood source too
+	FloodSources   bool // a source record for every flood source too
+	ActivityEvery  time.Duration
+	Remember       time.Duration
 	AlertExec      string // program run with each alert record on stdin
 	AlertWebhook   string // URL each alert record is POSTed to
 	Capture        string // auto, ebpf, afpacket
@@ -100,6 +102,8 @@ func (c *Config) Engine() engine.Config {
 		GrowthExcludeBenign: c.ExcludeBenign,
 		MaxGap:              c.MaxGap,
 		Shards:              c.Shards,
+		ActivityInterval:    c.ActivityEvery,
+		Remember:            c.Remember,
 	}
 }
 
@@ -153,13 +157,15 @@ const (
 	kMinEvents  = "growth-min-events"
 	kDiurnal    = "growth-diurnal"
 	kAmplitude  = "growth-diurnal-amplitude"
+	kActivity   = "activity-interval"
+	kRemember   = "remember"
 )
 
 // fileKeys are the keys a config file may set.
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood, kFloodSrc, kAlertExec, kAlertHook,
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kBenign, kExclBenign, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
-	kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
+	kActivity, kRemember, kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
 
 func init() { fileKeys = append(fileKeys, kafkaKeys...) }
 
@@ -207,6 +213,8 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kAlertExec, "", "run `program` once per alert record (growth turned exponential or stood down, a flood started), the record's JSON on its stdin; killed after 10 s, never blocking capture (live, it runs as --user)")
 	fs.String(kAlertHook, "", "POST each alert record's JSON to this http(s) `URL` (10 s per attempt, 3 attempts), never blocking capture")
 	fs.Bool(kFloodSrc, false, "also write a source record for every flood source (by default one flood record per window summarizes them)")
+	fs.String(kActivity, "1h", "write an activity record (sources active, sleepers, active and sleep lengths) this `often` (rounded up to whole windows, aligned to the Unix epoch), and one for the run at the end")
+	fs.String(kRemember, "7d", "remember sources the table forgot (a lookback of silence, or evicted) at least this `long` in a compact memory (about 6 bytes each), so they are told as returning when they come back (rounded up to whole lookbacks; 0: off)")
 	g := growth.DefaultConfig()
 	fs.Bool(kGrowth, true, "write a growth record after every window (--growth=false to skip)")
 	fs.String(kHorizons, durations(g.Horizons), "growth fit horizons, shortest first (e.g. 6h,24h)")
@@ -390,6 +398,15 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	}
 	if c.FloodSources, err = strictBool(v.Get(kFloodSrc)); err != nil {
 		return keyErr(kFloodSrc, err)
+	}
+	if c.ActivityEvery, err = duration(v, kActivity); err != nil {
+		return err
+	}
+	if s := strings.TrimSpace(v.GetString(kRemember)); s != "off" {
+		// 0 (or 0s, as --print-config writes it) turns it off
+		if c.Remember, err = ParseDuration(s); err != nil || c.Remember < 0 {
+			return keyErr(kRemember, fmt.Errorf("%q is not 0 (off) or a positive duration such as 7d or 240h", s))
+		}
 	}
 	if c.AlertExec = strings.TrimSpace(v.GetString(kAlertExec)); c.AlertExec != "" {
 		if _, err := exec.LookPath(c.AlertExec); err != nil {

@@ -29,6 +29,8 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kTopSources: strconv.Itoa(c.TopSources),
 		kFlood:      strconv.Itoa(c.FloodThreshold),
 		kFloodSrc:   strconv.FormatBool(c.FloodSources),
+		kActivity:   c.ActivityEvery.String(),
+		kRemember:   c.Remember.String(),
 		kAlertExec:  strconv.Quote(c.AlertExec),
 		kAlertHook:  strconv.Quote(c.AlertWebhook),
 		kCapture:    c.Capture,

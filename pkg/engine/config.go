@@ -72,6 +72,16 @@ type Config struct {
 	// has every flood source written (FloodSourceRecords), since the
 	// collector counts new sources by address.
 	Sightings time.Duration
+	// ActivityInterval is how often the engine writes an ActivityRecord:
+	// per source, active periods and sleeps (sources.SleepFloor,
+	// sources.SleepFactor); one more covers the run at the end. It is
+	// rounded up to a whole number of windows (0: one window).
+	ActivityInterval time.Duration
+	// Remember (0: off) is how long a source the table forgot (a lookback
+	// of silence, or evicted) is remembered at least, in a compact memory
+	// (4 bytes a fingerprint, sources/remember.go), so that it is told as
+	// returning when it comes back; rounded up to whole lookbacks.
+	Remember time.Duration
 	// Growth, when set, has the engine classify the growth of new sources
 	// after every window (floods taken out) and emit the verdict.
 	Growth *growth.Config
@@ -101,8 +111,14 @@ func DefaultConfig() Config {
 		ScanPorts:      15,
 		ScanInterval:   5 * time.Minute,
 		MaxGap:         7 * 24 * time.Hour,
+
+		ActivityInterval: time.Hour,
+		Remember:         7 * 24 * time.Hour,
 	}
 }
+
+// MaxRemember bounds Remember.
+const MaxRemember = 365 * 24 * time.Hour
 
 // Validate refuses settings that cannot work, naming the setting.
 func (c Config) Validate() error {
@@ -135,6 +151,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-gap %v: must be at least one window (%v)", c.MaxGap, c.Window)
 	case c.Sightings < 0 || c.Sightings%c.Window != 0 || c.Sightings > c.Lookback:
 		return fmt.Errorf("sightings every %v: must be a multiple of the window (%v) and at most the lookback", c.Sightings, c.Window)
+	case c.ActivityInterval < 0 || c.ActivityInterval > MaxRemember:
+		return fmt.Errorf("activity-interval %v: must be from 0 to %v", c.ActivityInterval, MaxRemember)
+	case c.Remember < 0 || c.Remember > MaxRemember:
+		return fmt.Errorf("remember %v: must be 0 (off) to %v", c.Remember, MaxRemember)
 	case c.FloodThreshold < 2:
 		return errors.New("flood-threshold: must be at least 2 new sources towards one target per 10 s")
 	}
@@ -149,5 +169,12 @@ func (c *Config) tableConfig() *sources.Config {
 	space, _ := sources.NewSpace(c.Decoys, c.DarkNet) // Validate has refused a bad one
 	return &sources.Config{Window: int64(c.Window), Lookback: int64(c.Lookback), TopSources: c.TopSources,
 		ScannerTargets: c.ScannerTargets, ScanHosts: c.ScanHosts, ScanPorts: c.ScanPorts,
-		ScanInterval: int64(c.ScanInterval), HomeNet: c.HomeNet, Space: space, Refresh: int64(c.Sightings)}
+		ScanInterval: int64(c.ScanInterval), HomeNet: c.HomeNet, Space: space, Refresh: int64(c.Sightings),
+		ActivityInterval: int64(c.activityInterval()), Remember: int64(c.Remember)}
+}
+
+// activityInterval is ActivityInterval rounded up to whole windows.
+func (c *Config) activityInterval() time.Duration {
+	n := max((c.ActivityInterval+c.Window-1)/c.Window, 1)
+	return n * c.Window
 }

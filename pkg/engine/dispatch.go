@@ -59,6 +59,7 @@ func (e *Engine) apply(i int, p *part) {
 	}
 	p.events = p.events[:0]
 	e.win.Add(&p.win)
+	e.winAct.Add(&p.act)
 	e.seen[i] = p.seen
 }
 
@@ -69,6 +70,7 @@ func (e *Engine) merge(parts []*part) {
 	for i, p := range parts {
 		e.heads = append(e.heads, 0)
 		e.win.Add(&p.win)
+		e.winAct.Add(&p.act)
 		e.seen[i] = p.seen
 	}
 	for {
@@ -115,7 +117,8 @@ func (e *Engine) event(ev *event) {
 		if e.cfg.Benign != nil && e.cfg.Benign.Source(&ev.syn) != "" {
 			e.cur.BenignSources++
 		}
-		e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T}
+		e.srcRec = SourceRecord{Syn: ev.syn, WindowStart: e.cur.Start, Direction: ev.ev.Dir, PrevLastSeen: ev.ev.T,
+			Returning: ev.ev.Returning}
 		e.newSource(&e.srcRec) // written now, held for a flood decision, or summed into a flood record
 	}
 	if ev.ev.Space != sources.NotWatched {

@@ -27,6 +27,8 @@ type Engine struct {
 	now     int64 // latest packet time; the clock
 	cur     WindowRecord
 	win     sources.Counts // the shards' counts of the window in progress, once handed over
+	winAct  sources.Activity
+	act     activityState
 	targets targetSet
 	// Sources live in two generations per shard: rotating once per lookback
 	// drops a generation whose every entry is older than the lookback, so
@@ -243,6 +245,7 @@ func (e *Engine) Finish() {
 	e.closeWindow(0, false)
 	e.handOver(itemStop, false, 0)
 	e.releaseAll()
+	e.finishActivity()
 	e.top = e.top[:0]
 	for _, sh := range e.shards {
 		for _, t := range sh.tab.Top() {
@@ -279,6 +282,9 @@ func (e *Engine) Counters() Counters {
 		c.Evicted += s.tot.Evicted
 		c.Untracked += s.tot.Untracked
 		c.ReachFull += s.tot.ReachFull
+		c.RememberFull += s.tot.RememberFull
+		c.Recalled += s.tot.Recalled
+		c.Remembered += uint64(s.remembered)
 	}
 	c.LastPacket = e.now
 	c.StartedAnything = e.started

@@ -218,6 +218,9 @@ func (e *Engine) releaseOne() {
 	for len(e.closed) > 0 && e.closed[0].End <= h.rec.Syn.Ts {
 		e.emitWindow()
 	}
+	if !h.flood {
+		e.windowAt(h.rec.Syn.Ts).act.New++ // active in its interval; a flood's sources are not
+	}
 	if !h.flood || e.cfg.FloodSourceRecords {
 		h.rec.Flood = h.flood
 		e.emit.Source(&h.rec)

@@ -21,7 +21,11 @@ type SourceRecord struct {
 	// PrevLastSeen is the last SYN before the silence when the source
 	// returns after more than the lookback; 0 when never seen before.
 	PrevLastSeen int64
-	Direction    sources.Direction
+	// Returning: seen before, silent for longer than the lookback; set
+	// with PrevLastSeen 0 when only the memory of forgotten sources
+	// (Config.Remember) knew it.
+	Returning bool
+	Direction sources.Direction
 	// Flood marks a flood source's record (written only when
 	// Config.FloodSourceRecords asks for them).
 	Flood bool
@@ -54,6 +58,8 @@ type WindowRecord struct {
 	// (Config.Benign).
 	BenignSources uint64
 	Warmup        bool
+
+	act sources.Activity // the window's share of its activity interval
 }
 
 // Counters are the engine's running totals, for stats records.
@@ -75,6 +81,9 @@ type Counters struct {
 	DecoyTouches    uint64 // sources' first SYNs in an episode to decoy or dark space
 	Alerts          uint64 // alert records written
 	TrackedSources  uint64 // remembered now
+	Remembered      uint64 // fingerprints in the memory of forgotten sources
+	RememberFull    uint64 // forgotten sources the full memory could not take
+	Recalled        uint64 // returning sources only the memory knew (stored anew)
 	Windows         uint64
 	FirstPacket     int64
 	LastPacket      int64 // latest packet time seen

@@ -62,14 +62,16 @@ type event struct {
 type part struct {
 	events []event
 	win    sources.Counts
+	act    sources.Activity // at a window's end: the window's activity
 	seen   seen
 }
 
 // seen is a shard's totals at a hand-over: the engine reads them without
 // touching a table a worker may be writing.
 type seen struct {
-	tot     sources.Totals
-	tracked int
+	tot        sources.Totals
+	tracked    int
+	remembered int
 }
 
 // prefetchAhead is how many SYNs ahead of the one it accounts a shard asks
@@ -129,14 +131,18 @@ func (sh *shard) handOver(window bool) {
 func (sh *shard) take(window bool) *part {
 	p := &sh.parts[sh.curPart]
 	p.win = sources.Counts{}
+	p.act = sources.Activity{}
 	if window {
 		p.win = sh.tab.TakeCounts()
+		p.act = sh.tab.TakeActivity()
 	}
 	p.seen = sh.seen()
 	return p
 }
 
-func (sh *shard) seen() seen { return seen{tot: sh.tab.Totals(), tracked: sh.tab.Tracked()} }
+func (sh *shard) seen() seen {
+	return seen{tot: sh.tab.Totals(), tracked: sh.tab.Tracked(), remembered: sh.tab.Remembered()}
+}
 
 // syn accounts one SYN of this shard's sources.
 func (sh *shard) syn(s *decode.Syn, seq uint64) {

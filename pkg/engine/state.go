@@ -19,7 +19,13 @@ import (
 //	        first packet ns i64, sources u64, prefixes u64
 //	sources  sources × a source record (package sources)
 //	prefixes prefixes × a prefix record (package sources)
+//	memory   (version 3) the memory of forgotten sources, per shard:
+//	         parts u32, then per part: since ns i64, old u64, cur u64,
+//	         then old + cur fingerprints u32 (sources.Table.Memory)
 //	crc32c of everything before it, u32
+//
+// Version 2 files (without the memory) are still read: the memory then
+// starts empty.
 //
 // Times are ns since the Unix epoch, as the table keeps them (first to the
 // second, last to the millisecond). Anything else (another magic, version,
@@ -29,8 +35,10 @@ import (
 var stateMagic = [16]byte{'s', 'y', 'n', 's', 'c', 'o', 'p', 'e', '-', 's', 't', 'a', 't', 'e', 0, 2}
 
 const (
-	stateVersion   = 2
+	stateVersion   = 3
 	stateHeaderLen = 16 + 4 + 8*6
+	// maxStateParts bounds the memory's parts (shards are at most 256).
+	maxStateParts = 256
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -85,6 +93,22 @@ func (e *Engine) SaveState(w io.Writer) error {
 		p.Encode(pr[:])
 		bw.Write(pr[:])
 	})
+	var b8 [8]byte
+	le.PutUint32(b8[:], uint32(len(e.shards)))
+	bw.Write(b8[:4])
+	for _, sh := range e.shards {
+		since, old, cur := sh.tab.Memory(e.now)
+		for _, v := range []uint64{uint64(since), uint64(len(old)), uint64(len(cur))} {
+			le.PutUint64(b8[:], v)
+			bw.Write(b8[:])
+		}
+		for _, fps := range [2][]uint32{old, cur} {
+			for _, f := range fps {
+				le.PutUint32(b8[:], f)
+				bw.Write(b8[:4])
+			}
+		}
+	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -125,13 +149,14 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		}
 		return fmt.Errorf("%w: it does not start with the synscope state magic", ErrStateMismatch)
 	}
-	if v := le.Uint32(h[16:]); v != stateVersion {
-		return fmt.Errorf("%w: version %d, this sensor reads %d", ErrStateMismatch, v, stateVersion)
+	version := le.Uint32(h[16:])
+	if version != stateVersion && version != 2 {
+		return fmt.Errorf("%w: version %d, this sensor reads 2 and %d", ErrStateMismatch, version, stateVersion)
 	}
 	clock, first := int64(le.Uint64(h[36:])), int64(le.Uint64(h[44:]))
 	n, np := le.Uint64(h[52:]), le.Uint64(h[60:])
 	want := uint64(stateHeaderLen) + n*sources.SourceRecLen + np*sources.PrefixRecLen + 4
-	if n > uint64(size) || np > uint64(size) || want != uint64(size) {
+	if n > uint64(size) || np > uint64(size) || (version == 2 && want != uint64(size)) || (version == 3 && want+4 > uint64(size)) {
 		return fmt.Errorf("%w: it says %d sources and %d prefixes, which take %d bytes, but it has %d (truncated or corrupt)", ErrStateMismatch, n, np, want, size)
 	}
 	if uint64(e.cfg.MaxSources) < n {
@@ -161,6 +186,13 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		}
 		prefixes = append(prefixes, p)
 	}
+	var mem []savedMemory
+	if version == 3 {
+		var err error
+		if mem, err = readMemory(read, uint64(size)-want); err != nil {
+			return fmt.Errorf("%w: memory of forgotten sources: %v", ErrStateMismatch, err)
+		}
+	}
 	sum := crc.Sum32() // of everything read so far
 	var tail [4]byte
 	if _, err := io.ReadFull(br, tail[:]); err != nil {
@@ -169,8 +201,54 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	if le.Uint32(tail[:]) != sum {
 		return fmt.Errorf("%w: checksum mismatch (corrupt)", ErrStateMismatch)
 	}
-	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes}
+	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes, memory: mem}
 	return nil
+}
+
+// savedMemory is one shard's memory of forgotten sources in a state file.
+type savedMemory struct {
+	since    int64
+	old, cur []uint32
+}
+
+// readMemory reads the memory section, which has room bytes (checked
+// against its counts before anything is allocated).
+func readMemory(read func([]byte) error, room uint64) ([]savedMemory, error) {
+	le := binary.LittleEndian
+	var b [24]byte
+	if err := read(b[:4]); err != nil {
+		return nil, err
+	}
+	parts := le.Uint32(b[:])
+	if parts > maxStateParts {
+		return nil, fmt.Errorf("%d parts, more than %d (corrupt)", parts, maxStateParts)
+	}
+	room -= 4
+	out := make([]savedMemory, 0, parts)
+	for p := range parts {
+		if err := read(b[:]); err != nil {
+			return nil, fmt.Errorf("part %d: %v", p, err)
+		}
+		no, nc := le.Uint64(b[8:]), le.Uint64(b[16:])
+		if room < 24 || no > room || nc > room || 24+4*(no+nc) > room {
+			return nil, fmt.Errorf("part %d says %d and %d fingerprints, more than the file holds (truncated or corrupt)", p, no, nc)
+		}
+		room -= 24 + 4*(no+nc)
+		m := savedMemory{since: int64(le.Uint64(b[:])), old: make([]uint32, no), cur: make([]uint32, nc)}
+		for _, fps := range [2][]uint32{m.old, m.cur} {
+			for i := range fps {
+				if err := read(b[:4]); err != nil {
+					return nil, fmt.Errorf("part %d: %v", p, err)
+				}
+				fps[i] = le.Uint32(b[:])
+			}
+		}
+		out = append(out, m)
+	}
+	if room != 0 {
+		return nil, fmt.Errorf("%d bytes left over (corrupt)", room)
+	}
+	return out, nil
 }
 
 // restored is what a loaded state sets when the first packet comes.
@@ -178,6 +256,7 @@ type restored struct {
 	clock, first int64
 	sources      []sources.Saved
 	prefixes     []sources.SavedPrefix
+	memory       []savedMemory
 }
 
 // restore puts a loaded state's sources and prefixes in their shards when
@@ -196,5 +275,18 @@ func (e *Engine) restore(r *restored, ts int64) {
 	for i := range r.prefixes {
 		p := &r.prefixes[i]
 		e.shards[e.shardOfPrefix(p.Prefix)].tab.RestorePrefix(p, intoCur)
+	}
+	// A fingerprint cannot say which shard its source belongs to: with as
+	// many shards as when saved, each gets its own part back, else every
+	// shard gets every part (a false positive is then as many times as
+	// likely, until those generations go).
+	for i, m := range r.memory {
+		if len(r.memory) == len(e.shards) {
+			e.shards[i].tab.RestoreMemory(ts, m.since, m.old, m.cur)
+			continue
+		}
+		for _, sh := range e.shards {
+			sh.tab.RestoreMemory(ts, m.since, m.old, m.cur)
+		}
 	}
 }

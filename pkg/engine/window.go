@@ -28,6 +28,8 @@ func (e *Engine) closeWindow(rotateAt int64, force bool) {
 	w.Untracked = e.win.Untracked
 	w.Evicted = e.win.Evicted
 	e.win = sources.Counts{}
+	w.act.Add(&e.winAct) // (its new sources are added as they leave the flood line)
+	e.winAct = sources.Activity{}
 	w.DistinctTargets = uint64(e.targets.len())
 	w.Warmup = w.Start < e.warmFrom+e.lookback
 	e.closed = append(e.closed, *w) // written once no flood can claim its new sources (flood.go)
@@ -56,4 +58,5 @@ func (e *Engine) emitWindow() {
 	e.last = *w
 	e.classify(w)
 	e.c.Windows++
+	e.activity(w)
 }

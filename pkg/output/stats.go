@@ -71,6 +71,7 @@ func (w *Writer) Stats(s *Stats) {
 	o.uint("evicted_sources", s.Engine.Evicted)
 	o.uint("shard_ring_full", s.Engine.ShardDrops)
 	o.uint("reach_full", s.Engine.ReachFull)
+	o.uint("remember_full", s.Engine.RememberFull)
 	for i := range s.Drivers {
 		o.uint(s.Drivers[i].Name, s.Drivers[i].Lost())
 	}
@@ -80,6 +81,7 @@ func (w *Writer) Stats(s *Stats) {
 	o.uint("gaps", s.Engine.Gaps)
 	o.uint("sources_tracked", s.Engine.TrackedSources)
 	o.uint("sources_expired", s.Engine.Expired)
+	o.uint("sources_remembered", s.Engine.Remembered)
 	o.uint("inputs_failed", s.InputsFailed)
 	if s.Capture != nil {
 		o.open("capture")

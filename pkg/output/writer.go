@@ -100,7 +100,7 @@ func (w *Writer) Source(r *engine.SourceRecord) {
 	if r.Direction != sources.DirUnknown {
 		o.str("direction", r.Direction.String())
 	}
-	o.bool("returning", r.PrevLastSeen != 0)
+	o.bool("returning", r.Returning || r.PrevLastSeen != 0)
 	if r.PrevLastSeen != 0 {
 		o.time("prev_last_seen", r.PrevLastSeen)
 	}

@@ -312,6 +312,9 @@ func (d *Data) add(b []byte) string {
 		for _, t := range r.TopSources {
 			s.Top = append(s.Top, TopSource{Src: t.SrcIP, Syns: t.Syns, FirstSeen: t.FirstSeen, Last: t.LastSeen, DistinctTargetEst: t.Targets, DistinctPortsEst: t.Ports})
 		}
+	case "activity":
+		// Active periods and sleeps: not drawn (yet); known, so not
+		// named as skipped.
 	case "sighting", "progress", "fleet", "collect_stats":
 		// The fleet's records (a sensor with Kafka on, sensor collect):
 		// the report draws the window and growth records beside them.

@@ -43,7 +43,9 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h
 			t.offerTop(a, vv, c.g)
 			delete(t.heavy, a)
 			t.dropReach(vv)
-			c.t.Delete(victim, srctable.HashKey(victim))
+			h := srctable.HashKey(victim)
+			t.remember(h)
+			c.t.Delete(victim, h)
 			t.win.Evicted++
 			t.tot.Evicted++
 			return true
@@ -62,9 +64,15 @@ const DrainBatch = 1 << 13
 // (DrainStep offers it to the top list a batch at a time).
 func (t *Table) Rotate(now int64) {
 	// A drop not offered in full yet (a clock jump of several lookbacks)
-	// gets one more batch; the rest is let go unseen: the top list may miss
-	// an episode, the pause stays bounded.
+	// gets one more batch; the rest goes to the memory without being
+	// offered to the top list (which may miss an episode): a walk, but no
+	// more than the memory needs.
 	t.DrainStep(DrainBatch)
+	for t.drop != nil {
+		t.drainStep(1<<30, false)
+	}
+	t.mem.rotate(now)
+	t.mem.reserve(t.old.sources())
 	t.tot.Expired += uint64(t.old.sources())
 	t.drop, t.dropCur = t.old, [2]srctable.Cursor{}
 	// The new generation starts small and grows: allocating it at the old
@@ -77,23 +85,36 @@ func (t *Table) Rotate(now int64) {
 // to drain, is a check the caller inlines.
 func (t *Table) DrainStep(n int) {
 	if t.drop != nil {
-		t.drainStep(n)
+		t.drainStep(n, true)
 	}
 }
 
-func (t *Table) drainStep(n int) {
+// drainStep lets go of up to n entries of the dropped generation, into
+// the memory of forgotten sources, offering them to the top list first
+// when offer is set.
+func (t *Table) drainStep(n int, offer bool) {
 	g := t.drop
 	d4, d6 := false, false
 	t.dropCur[0], d4 = g.v4.Drain(t.dropCur[0], n, func(k uint32, v *srcVal) {
 		a := fromV4(k)
-		t.offerTop(a, *v, g)
-		delete(t.heavy, a)
+		if offer {
+			t.offerTop(a, *v, g)
+		}
+		if len(t.heavy) > 0 {
+			delete(t.heavy, a)
+		}
 		t.dropReach(*v)
+		t.remember(srctable.Hash4(k))
 	})
 	t.dropCur[1], d6 = g.v6.Drain(t.dropCur[1], n, func(k [16]byte, v *srcVal) {
-		t.offerTop(k, *v, g)
-		delete(t.heavy, k)
+		if offer {
+			t.offerTop(k, *v, g)
+		}
+		if len(t.heavy) > 0 {
+			delete(t.heavy, k)
+		}
 		t.dropReach(*v)
+		t.remember(srctable.Hash6(k))
 	})
 	if d4 && d6 {
 		t.drop = nil

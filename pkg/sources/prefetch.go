@@ -9,7 +9,8 @@ import (
 // source's and its prefix's home slots, in both generations), without
 // waiting: called a few SYNs ahead, it turns the table lookups of a stream
 // of new sources (a flood, a telescope) from cache misses one after the
-// other into misses that overlap. It changes nothing else.
+// other into misses that overlap; the memory of forgotten sources' home
+// slots too, which a new source is looked for in. It changes nothing else.
 func (t *Table) Prefetch(s *decode.Syn) {
 	if s.V6 {
 		h := srctable.Hash6(s.Src)
@@ -19,6 +20,7 @@ func (t *Table) Prefetch(s *decode.Syn) {
 		hp := srctable.Hash64(p)
 		t.cur.p6.Prefetch(hp)
 		t.old.p6.Prefetch(hp)
+		t.mem.prefetch(h)
 		return
 	}
 	k := v4num(s.Src[:4])
@@ -28,4 +30,5 @@ func (t *Table) Prefetch(s *decode.Syn) {
 	hp := srctable.Hash4(k >> 8)
 	t.cur.p4.Prefetch(hp)
 	t.old.p4.Prefetch(hp)
+	t.mem.prefetch(h)
 }

@@ -36,7 +36,8 @@ type scanHdr struct {
 	lastRec  uint32 // number of the window of the last scanner record (Table.windowOf)
 	reported uint8  // scan kinds already reported (1 << kind)
 	kind     ScanKind
-	grew     bool // reach grew since the last scanner record
+	grew     bool     // reach grew since the last scanner record
+	act      actState // active periods and sleeps (activity.go)
 }
 
 // reach is stage 1: 64 bytes, one cache line.
@@ -49,7 +50,6 @@ type reach struct {
 	// 8-bit fingerprints).
 	pp [smallPairs]uint16
 	pd [smallPairs]uint32
-	_  [8]byte
 }
 
 // ScanKind is what made a source a scanner.

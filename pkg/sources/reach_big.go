@@ -13,14 +13,14 @@ import "slices"
 const (
 	exactMax  = 16 // distinct destinations and ports counted exactly
 	hostSlots = 4  // hosts whose ports are counted at once, per interval
-	hostsHot  = 3  // the interval's first hosts, in the first cache line
+	hostsHot  = 1  // the interval's first host, in the first cache line
 	// MaxScanThreshold bounds --scan-hosts and --scan-ports: the
 	// interval's exact lists are that long.
 	MaxScanThreshold = 64
 )
 
 type wide struct {
-	scanHdr                   // 16 bytes
+	scanHdr                   // 24 bytes
 	dstSum             hllSum // the destinations' HyperLogLog, once exactD overflowed
 	nD, nP             uint8  // entries in exactD and exactP; exactMax+1: overflowed to a HyperLogLog
 	nHosts             uint8  // the interval's distinct hosts so far (up to ScanHosts)

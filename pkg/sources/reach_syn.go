@@ -43,6 +43,7 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 	ep := t.epochOf(ts)
 	if i, isWide := v.reachIdx(); isWide {
 		w = t.wides.at(i)
+		t.see(&w.act, prevLast, ts, counted, v.first) // counted: the entry was made for this SYN
 		if !counted {
 			w.syns++
 		}
@@ -52,6 +53,7 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 		}
 	} else {
 		r := t.rs.at(i)
+		t.see(&r.act, prevLast, ts, counted, v.first)
 		if !counted {
 			r.syns++
 		}

@@ -153,3 +153,67 @@ func (t *Table) RestorePrefix(p *SavedPrefix, intoCur bool) {
 	k := p.Prefix.v4()
 	g.p4.Put(k, srctable.Hash4(k), pfxVal{g.rel(p.Last)})
 }
+
+// Memory is the memory of forgotten sources (remember.go) as a state file
+// keeps it, at now: when its current generation began, and the
+// fingerprints of both generations. The current one also gets the
+// sources the table still holds but that are forgotten by now (silent
+// longer than the lookback: the state file leaves them out) and those of
+// a dropped generation not yet offered to the top list. Nothing when the
+// memory is off.
+func (t *Table) Memory(now int64) (since int64, old, cur []uint32) {
+	m := &t.mem
+	if m.span == 0 {
+		return 0, nil, nil
+	}
+	m.gens[m.cur^1].each(func(f uint32) { old = append(old, f) })
+	m.gens[m.cur].each(func(f uint32) { cur = append(cur, f) })
+	for _, g := range []*gen{t.cur, t.old, t.drop} {
+		if g == nil {
+			continue
+		}
+		stale := func(last uint32) bool { return g == t.drop || now-g.abs(last) > t.lookback }
+		g.v4.Range(func(k uint32, v *srcVal) bool {
+			if stale(v.last) {
+				cur = append(cur, fpOf(srctable.Hash4(k)))
+			}
+			return true
+		})
+		g.v6.Range(func(k [16]byte, v *srcVal) bool {
+			if stale(v.last) {
+				cur = append(cur, fpOf(srctable.Hash6(k)))
+			}
+			return true
+		})
+	}
+	return m.since, old, cur
+}
+
+// RestoreMemory adds a saved memory's fingerprints to the table's, when
+// the clock starts at now (the engine may give every table the union of
+// several saved tables', when the number of shards changed). Generations
+// a rotation would have let go by now are left out: a saved current
+// generation more than a span old is the old one now.
+func (t *Table) RestoreMemory(now, since int64, old, cur []uint32) {
+	m := &t.mem
+	if m.span == 0 {
+		return
+	}
+	switch age := now - since; {
+	case age >= 2*m.span || age < 0:
+		return
+	case age >= m.span:
+		old, cur = cur, nil
+	}
+	for _, x := range [2]struct {
+		g   *fpSet
+		fps []uint32
+	}{{&m.gens[m.cur^1], old}, {&m.gens[m.cur], cur}} {
+		x.g.reserve(min(len(x.fps), m.max))
+		for _, f := range x.fps {
+			if f != 0 && !x.g.add(f, m.max) {
+				t.tot.RememberFull++
+			}
+		}
+	}
+}

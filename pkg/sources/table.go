@@ -26,6 +26,12 @@ type Config struct {
 	// first SYN in each refresh period make a Sighting event, for a fleet
 	// collector that must know the source is still active.
 	Refresh int64
+	// ActivityInterval (ns, a multiple of Window) is the interval the
+	// activity counts are of (activity.go).
+	ActivityInterval int64
+	// Remember (ns; 0: off) is how long a forgotten source is remembered
+	// (remember.go), rounded up to whole lookbacks.
+	Remember int64
 }
 
 // Counts are a table's share of a window's counts.
@@ -51,6 +57,10 @@ type Totals struct {
 	// ReachFull counts promotions of a source's reach refused because the
 	// side slabs were full: its reach then reads low.
 	ReachFull uint64
+	// RememberFull counts forgotten sources the memory had no room for;
+	// Recalled, returning sources the table had forgotten (the memory
+	// knew them): they are stored anew.
+	RememberFull, Recalled uint64
 }
 
 // EventKind says what a SYN made of its source.
@@ -68,7 +78,7 @@ const (
 // Event is what a SYN made of its source, when anything.
 type Event struct {
 	Kind      EventKind
-	Returning bool // a new source seen before, silent for longer than the lookback
+	Returning bool // a new source seen before, silent for longer than the lookback (T is then its last SYN, or 0 when only the memory knew it)
 	Dir       Direction
 	// Sighted: the SYN of a Scanner or ScanSource event was also the source's first in
 	// its refresh period, so it is a sighting too; Prev is then (and for
@@ -116,6 +126,14 @@ type Table struct {
 	ep, wn    span                                // the scan interval and window of the last promoted SYN
 	touched   *srctable.Table[[16]byte, touchVal] // sources that touched decoy or dark space
 	smallScan bool                                // a threshold low enough to cross in stage 1
+
+	// Activity (activity.go) and the memory of forgotten sources
+	// (remember.go).
+	actEvery int64
+	as       span // the activity interval of the last SYN that asked
+	act      Activity
+	runStart int64 // the clock's start: known sources last seen before it come from a saved state
+	mem      memory
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
@@ -132,6 +150,17 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 		old:       newGen(start, 0),
 		scanEvery: max(cfg.ScanInterval, 1),
 		smallScan: cfg.ScanHosts <= smallPairs+1 || cfg.ScanPorts <= smallPairs+1,
+		actEvery:  max(cfg.ActivityInterval, cfg.Window, 1),
+		runStart:  start,
+	}
+	if cfg.Remember > 0 {
+		l := max(cfg.Lookback, 1)
+		span := (cfg.Remember + l - 1) / l * l
+		// A full table forgets at most its capacity a lookback by
+		// silence (evictions come on top): a generation holds that many
+		// a lookback of its span, within the bound that keeps false
+		// positives under 1 %.
+		t.mem = memory{span: span, since: start, max: min(max(capacity, fpMinSlots)*int(span/l), fpMaxPerGen)}
 	}
 	// Bounds of the side slabs: a spoofed flood never gets here (one SYN
 	// each); a population of real scanners does, and beyond the bounds
@@ -168,11 +197,18 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	}
 	var v *srcVal
 	var g *gen
+	var h uint64
 	if s.V6 {
-		v, g = lookup(t, v6table, s.Src, srctable.Hash6(s.Src))
+		h = srctable.Hash6(s.Src)
+		t.mem.prefetch(h)
+		v, g = lookup(t, v6table, s.Src, h)
 	} else {
 		k := v4num(s.Src[:4])
-		v, g = lookup(t, v4table, k, srctable.Hash4(k))
+		h = srctable.Hash4(k)
+		// Asked for now, the memory's slots (a new source is looked for
+		// there) come in while the table is looked up.
+		t.mem.prefetch(h)
+		v, g = lookup(t, v4table, k, h)
 	}
 	var lastAbs int64
 	known := v != nil
@@ -182,6 +218,14 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	if known && ts-lastAbs <= t.lookback {
 		if lastAbs < t.wn.startOf(ts, t.window) {
 			t.win.Active++
+			// The activity interval is a multiple of the window: a
+			// source's first SYN in it is its first in a window.
+			if lastAbs < t.as.startOf(ts, t.actEvery) {
+				t.act.Sources++
+			}
+			if lastAbs < t.runStart {
+				t.act.RunSources++
+			}
 		}
 		sighted := t.refresh != 0 && lastAbs < FloorTo(ts, t.refresh)
 		if g != t.cur {
@@ -227,6 +271,9 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		t.win.NewInternal++
 	}
 	*ev = Event{Kind: NewSource, Dir: dir}
+	if !known && t.forgotten(s, h, ev) {
+		t.win.Returning++
+	}
 	if known {
 		t.win.Returning++
 		ev.T, ev.Returning = lastAbs, true
@@ -250,8 +297,38 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	default:
 		t.win.Untracked++
 		t.tot.Untracked++
+		t.remember(h) // seen, if not kept: the memory can still tell it returning
 	}
 	return true
+}
+
+// forgotten says whether a source the table does not know was forgotten
+// lately: it is in the dropped generation not yet offered to the top list,
+// or in the memory. Its last SYN is then not told (ev.T stays 0).
+func (t *Table) forgotten(s *decode.Syn, h uint64, ev *Event) bool {
+	var v *srcVal
+	if t.drop != nil {
+		if s.V6 {
+			v = t.drop.v6.Get(s.Src, h)
+		} else {
+			v = t.drop.v4.Get(v4num(s.Src[:4]), h)
+		}
+	}
+	if v != nil {
+		// Its last SYN is there, but whether it is still there depends
+		// on how far the drop has been offered (a shard worker does it
+		// in other steps than an inline shard): told as the memory
+		// would tell it, so every --shards writes the same record.
+		ev.Returning = true
+		t.tot.Recalled++
+		return true
+	}
+	if t.remembered(h) {
+		ev.Returning = true
+		t.tot.Recalled++
+		return true
+	}
+	return false
 }
 
 // lookup finds a source in the current generation, then the old one.
