@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/decode"
@@ -42,6 +43,7 @@ type chunk struct {
 	atTail  bool
 	tailPos int
 	tailN   uint64
+	bytes   int64 // a tail chunk's memory, counted in tailHeld
 }
 
 type entry struct {
@@ -78,13 +80,21 @@ type splitReader struct {
 	resume    chan struct{}
 	done      chan struct{}
 	triedTail bool
+	tailHeld  atomic.Int64  // bytes of tail chunks sent and not yet taken
+	tailSpace chan struct{} // the engine took some
+	tfree     chan *chunk   // tail chunks to reuse
 }
 
 // tailsTaken counts the tails whose frames the engine took (for tests).
 var tailsTaken atomic.Int64
 
-// tailChunks bounds what the tail's goroutine decodes ahead of the engine:
-// 4 M frames (64 MiB of entries and their SYNs).
+// tailBudget bounds the memory of what the tail's goroutine decoded and
+// the engine has not taken yet: 32 MiB, about 1.8 M frames of a capture
+// with few SYNs, 400,000 of a flood (each SYN's record is 80 bytes);
+// tailChunks bounds their number. Past it the tail waits: the two halves
+// are read at once for that much of the tail.
+var tailBudget int64 = 32 << 20 // a variable so tests can make the tail wait
+
 const tailChunks = 1024
 
 // canSplit tells whether Run may split its loop for src.
@@ -97,11 +107,13 @@ func canSplit(src capture.Source, hooks Hooks) bool {
 func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engine.Engine, w *output.Writer, hooks Hooks, st *output.Stats) error {
 	r := &splitReader{
 		src: src, dec: dec,
-		free:   make(chan *chunk, chunksAhead),
-		full:   make(chan *chunk, chunksAhead),
-		tfull:  make(chan *chunk, tailChunks),
-		resume: make(chan struct{}),
-		done:   make(chan struct{}),
+		free:      make(chan *chunk, chunksAhead),
+		full:      make(chan *chunk, chunksAhead),
+		tfull:     make(chan *chunk, tailChunks),
+		resume:    make(chan struct{}),
+		done:      make(chan struct{}),
+		tailSpace: make(chan struct{}, 1),
+		tfree:     make(chan *chunk, tailChunks),
 	}
 	r.sp, _ = src.(capture.Splitter)
 	r.bs = src.(capture.BatchSource)
@@ -165,11 +177,13 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 		case chunks == r.tfull && c.last:
 			// The tail has ended: the reader goes on after its last whole
 			// frame (the end of the file, or a record it left).
+			r.tookTail(c)
 			r.sp.ResumeAfter(r.tail, c.tailPos, c.tailN)
 			tailsTaken.Add(1)
 			chunks = r.full
 			r.resume <- struct{}{}
 		case chunks == r.tfull:
+			r.tookTail(c)
 		case c.last:
 			return c.end
 		default:
@@ -335,17 +349,54 @@ func (r *splitReader) runTail(dec *decode.Decoder, gone chan struct{}) {
 				c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
 				pos, n = t.Pos(), t.N()
 			}
-			select {
-			case r.tfull <- c:
-			case <-r.done:
+			if !r.sendTail(c) {
 				return
 			}
-			c = &chunk{ents: make([]entry, 0, chunkLen)}
+			select {
+			case c = <-r.tfree:
+			default:
+				c = &chunk{ents: make([]entry, 0, chunkLen)}
+			}
 		}
 	}()
 	c.last, c.tailPos, c.tailN = true, pos, n
+	r.sendTail(c)
+}
+
+// sendTail hands a tail chunk over once the chunks held are under
+// tailBudget; false when the engine stopped.
+func (r *splitReader) sendTail(c *chunk) bool {
+	c.bytes = int64(cap(c.ents))*int64(unsafe.Sizeof(entry{})) + int64(cap(c.syns))*int64(unsafe.Sizeof(decode.Syn{}))
+	for held := r.tailHeld.Load(); held > 0 && held+c.bytes > tailBudget; held = r.tailHeld.Load() {
+		select {
+		case <-r.tailSpace:
+		case <-r.done:
+			return false
+		}
+	}
+	r.tailHeld.Add(c.bytes)
 	select {
 	case r.tfull <- c:
+		return true
 	case <-r.done:
+		return false
+	}
+}
+
+// tookTail tells the tail's goroutine that the engine took chunk c, and
+// gives the chunk back for reuse (a chunk the garbage collector had to find
+// would let the heap grow by the whole tail's records before it did).
+func (r *splitReader) tookTail(c *chunk) {
+	r.tailHeld.Add(-c.bytes)
+	if !c.last {
+		c.ents, c.syns, c.errs = c.ents[:0], c.syns[:0], c.errs[:0]
+		select {
+		case r.tfree <- c:
+		default:
+		}
+	}
+	select {
+	case r.tailSpace <- struct{}{}:
+	default:
 	}
 }

@@ -138,7 +138,15 @@ func TestSplitTailEqualsSingle(t *testing.T) {
 	if err := os.WriteFile(cut, b[:len(b)-777], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{gen, cut} {
+	type run struct {
+		path   string
+		budget int64
+	}
+	old := tailBudget
+	defer func() { tailBudget = old }()
+	for _, c := range []run{{gen, old}, {cut, old}, {gen, 1}, {cut, 300 << 10}} {
+		path := c.path
+		tailBudget = c.budget // 1: the tail waits for every chunk it hands over
 		one, oneErrs, oneSt := runJSONL(t, false, path)
 		before := tailsTaken.Load()
 		two, twoErrs, twoSt := runJSONL(t, true, path)
