@@ -92,8 +92,20 @@ func TestBatchEqualsNext(t *testing.T) {
 	} else if os.Getenv("CI") == "true" {
 		t.Fatal("SENSOR_CORPUS is not set (required when CI=true)")
 	}
-	// Two files at once: the merge path, until one of them ends.
-	sets := [][]string{{files[0], files[len(files)-1]}}
+	// Several files at once: the merge path. Three of consecutive times (a
+	// rotated capture), three interleaved, and a mix of the cases.
+	var consecutive, interleaved []string
+	for f := range 3 {
+		var a, b []rec
+		for i := range 2000 {
+			a = append(a, rec{sec: uint32(1_600_000_000 + 10_000*f + i), data: payload(byte(i), 60+i%200)})
+			b = append(b, rec{sec: uint32(1_600_000_000 + 3*i + f), frac: uint32(f), data: payload(byte(i+f), 60+i%300)})
+		}
+		consecutive = append(consecutive, writeFile(t, dir, "rot"+itoa(f)+".pcap", pcapBytes(binary.LittleEndian, false, 1, a...)))
+		interleaved = append(interleaved, writeFile(t, dir, "mix"+itoa(f)+".pcap", pcapBytes(binary.BigEndian, f == 1, 1, b...)))
+	}
+	sets := [][]string{{files[0], files[len(files)-1]}, consecutive, interleaved,
+		{consecutive[2], interleaved[0], consecutive[0]}, files[:min(len(files), 8)]}
 	for _, f := range files {
 		sets = append(sets, []string{f})
 	}

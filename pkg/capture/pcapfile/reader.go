@@ -253,18 +253,20 @@ func (r *Reader) Next(p *capture.Packet) error {
 
 var _ capture.BatchSource = (*Reader)(nil)
 
-// NextBatch is Next for several packets at a time. When one mapped classic
-// pcap input is all that is left to read (a single file: the common case),
-// its records are parsed straight from the mapping in a tight loop with no
-// merge; anything else (several inputs, pcapng, compressed
-// files, the end of a file, an error) goes through Next, one packet.
+// NextBatch is Next for several packets at a time. When the input whose
+// packet came last is a mapped classic pcap file, its records are parsed
+// straight from the mapping in a tight loop, for as long as they come
+// before every other input's next packet (a single file: to the end of the
+// batch; files of consecutive times, such as a rotated capture: to the end
+// of each); anything else (pcapng, compressed files, the end of a file, an
+// error) goes through Next, one packet.
 //
 // A read of a mapped file that shrank faults (see FaultSource): when
 // packets were parsed before it, they are returned and the fault comes
 // again on the next call, from the record it could not read.
 func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	in := r.last
-	if r.closed || in == nil || r.prime < len(r.inputs) || len(r.heap) != 1 ||
+	if r.closed || in == nil || r.prime < len(r.inputs) || len(r.heap) == 0 || r.heap[0] != in ||
 		in.mm == nil || in.kind != kindPcap || in.state != stateOpen || len(ps) == 0 {
 		if err := r.Next(&ps[0]); err != nil {
 			return 0, err
@@ -281,7 +283,22 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 			}
 		}
 	}()
+	// With other inputs open, in's packets go while they come before the
+	// earliest of the others (a child of the heap's root); the first that
+	// does not stays in's pending packet, and the heap decides again.
+	var rival *input
+	if h := r.heap; len(h) > 1 {
+		rival = h[1]
+		if len(h) > 2 && less(h[2], rival) {
+			rival = h[2]
+		}
+	}
 	for n < len(ps) && in.fastPcap() {
+		if rival != nil && !less(in, rival) {
+			r.last = nil
+			r.down(0)
+			break
+		}
 		ps[n] = in.pkt
 		n++
 	}
