@@ -184,8 +184,8 @@ func TestMappedPagesReleased(t *testing.T) {
 		} else {
 			got = readAll(t, r)
 		}
-		if in.released < len(b)-releaseEvery-releaseLag {
-			t.Errorf("batch %v: %d of %d bytes released", batch, in.released, len(b))
+		if in.cur.released < len(b)-releaseEvery-releaseLag {
+			t.Errorf("batch %v: %d of %d bytes released", batch, in.cur.released, len(b))
 		}
 		want.stats[0].Path = path
 		sameResult(t, "mapped, batch "+strconv.FormatBool(batch), got, want)

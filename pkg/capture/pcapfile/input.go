@@ -56,12 +56,10 @@ type input struct {
 
 	// An uncompressed regular file is mapped into memory instead: records
 	// are slices of the mapping, with no read system call and no copy.
-	mm       []byte
-	mpos     int   // next unread byte of mm
-	pf       int   // bytes of mm up to here have been prefetched
-	reported int64 // bytes of mm already added to progress
-	released int   // bytes of mm whose pages were let go (releaseMapped)
-	tail     *Tail // the part another goroutine reads, from its boundary on (SplitTail)
+	mm   []byte
+	mpos int       // next unread byte of mm
+	cur  mapCursor // the walk's prefetch, release and progress in mm
+	tail *Tail     // the part another goroutine reads, from its boundary on (SplitTail)
 
 	format    string
 	kind      fileKind
@@ -258,16 +256,12 @@ func (in *input) detect(b []byte) error {
 // the error that stopped it. The slice is valid until the next read.
 func (in *input) read(n int) ([]byte, error) {
 	if in.mm != nil {
-		if in.pf < len(in.mm) && in.mpos+prefetchAhead > in.pf {
-			in.prefetch()
-		}
+		in.ahead(&in.cur, in.mpos)
 		end := min(in.mpos+n, len(in.mm))
 		b := in.mm[in.mpos:end]
 		in.mpos = end
 		in.off += int64(len(b))
-		if int64(end)-in.reported >= 1<<20 {
-			in.mapped(end)
-		}
+		in.passed(&in.cur, end)
 		if len(b) < n {
 			return b, io.EOF
 		}
@@ -303,18 +297,40 @@ func (in *input) read(n int) ([]byte, error) {
 	return buf, nil
 }
 
-// mapped is told, every MiB or so, that the mapping was read up to end: it
-// adds to the progress and lets go of the pages far behind (releaseBehind),
+// mapCursor is a walk's place in a mapping, beside its read position:
+// how far it was prefetched, how far its pages were let go, how much of it
+// was added to the progress. The Reader's walk and a Tail's each have one.
+type mapCursor struct {
+	pf       int
+	released int
+	reported int64
+}
+
+// ahead keeps the prefetch prefetchAhead bytes beyond pos (a record may be
+// longer than a chunk).
+func (in *input) ahead(c *mapCursor, pos int) {
+	for c.pf < len(in.mm) && pos+prefetchAhead > c.pf {
+		n := min(prefetchChunk, len(in.mm)-c.pf)
+		prefetch.Range(unsafe.Pointer(&in.mm[c.pf]), uintptr(n))
+		c.pf += n
+	}
+}
+
+// passed is told that a walk read the mapping up to end: every MiB it adds
+// to the progress, and it lets go of the pages far behind (releaseMapped),
 // so a file read through costs the process releaseEvery of resident memory
 // at most, not its size (the page cache keeps them; a late read of a
 // released page maps it again).
-func (in *input) mapped(end int) {
-	in.progress.Add(int64(end) - in.reported)
-	in.reported = int64(end)
-	if end-in.released >= releaseEvery {
+func (in *input) passed(c *mapCursor, end int) {
+	if int64(end)-c.reported < 1<<20 {
+		return
+	}
+	in.progress.Add(int64(end) - c.reported)
+	c.reported = int64(end)
+	if end-c.released >= releaseEvery {
 		upTo := (end - releaseLag) &^ (pageSize - 1)
-		releaseMapped(in.mm[in.released:upTo])
-		in.released = upTo
+		releaseMapped(in.mm[c.released:upTo])
+		c.released = upTo
 	}
 }
 
@@ -335,13 +351,6 @@ const (
 	prefetchAhead = 16 << 10
 	prefetchChunk = 512
 )
-
-// prefetch asks for the next chunk of the mapping.
-func (in *input) prefetch() {
-	n := min(prefetchChunk, len(in.mm)-in.pf)
-	prefetch.Range(unsafe.Pointer(&in.mm[in.pf]), uintptr(n))
-	in.pf += n
-}
 
 // readFull is read, with a short read turned into an error that says what
 // was being read.
@@ -427,7 +436,7 @@ func (in *input) release(complete bool) error {
 		in.zr.Close()
 	}
 	if in.mm != nil {
-		in.cr.n = in.reported
+		in.cr.n = in.cur.reported
 		unmapFile(in.mm)
 		in.mm = nil
 	}

@@ -75,40 +75,50 @@ func (in *input) nextPcap() error {
 // fastPcap is nextPcap for a mapped file, with every check of nextPcap but
 // none of the general read path: it makes in.pkt the next record and
 // returns true, or returns false, changing nothing, when the record is not
-// whole in the mapping or is too long (nextPcap then reports why).
+// whole in the mapping or is too long (nextPcap then reports why), or at
+// the boundary of a Tail.
 func (in *input) fastPcap() bool {
-	mm, pos := in.mm, in.mpos
-	// Keep the prefetch prefetchAhead bytes ahead of the record about to
-	// be read (a record may be longer than a chunk).
-	for in.pf < len(mm) && pos+prefetchAhead > in.pf {
-		in.prefetch()
+	pos := in.mpos
+	in.ahead(&in.cur, pos)
+	if in.tail != nil && pos >= in.tail.start {
+		return false // NextBatch tells the boundary from a step over it
 	}
-	if len(mm)-pos < pcapRecordLen || in.tail != nil && pos >= in.tail.start {
-		return false // the end, or the boundary of a Tail (NextBatch tells which)
+	end, ok := in.record(pos, &in.pkt)
+	if !ok {
+		return false
+	}
+	in.mpos = end
+	in.off += int64(end - pos)
+	in.passed(&in.cur, end)
+	in.n++
+	return true
+}
+
+// record makes p the record of the mapping at pos and returns where it
+// ends, or returns false when it is not whole in the mapping or is too
+// long.
+func (in *input) record(pos int, p *capture.Packet) (end int, ok bool) {
+	mm := in.mm
+	if len(mm)-pos < pcapRecordLen {
+		return 0, false
 	}
 	h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
 	incl := in.bo.u32(h[8:])
 	if incl > MaxRecordLen || uint64(len(mm)-pos-pcapRecordLen) < uint64(incl) {
-		return false
+		return 0, false
 	}
 	unit := int64(1000)
 	if in.nano {
 		unit = 1
 	}
 	start := pos + pcapRecordLen
-	end := start + int(incl)
-	in.pkt = capture.Packet{
+	end = start + int(incl)
+	*p = capture.Packet{
 		Timestamp: int64(in.bo.u32(h[0:]))*1e9 + int64(in.bo.u32(h[4:]))*unit,
 		LinkType:  in.link,
 		CapLen:    int(incl),
 		OrigLen:   int(in.bo.u32(h[12:])),
 		Data:      mm[start:end:end],
 	}
-	in.mpos = end
-	in.off += int64(end - pos)
-	if int64(end)-in.reported >= 1<<20 {
-		in.mapped(end)
-	}
-	in.n++
-	return true
+	return end, true
 }

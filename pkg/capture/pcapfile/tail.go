@@ -2,10 +2,8 @@ package pcapfile
 
 import (
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
-	"github.com/synscope/synscope/pkg/prefetch"
 )
 
 // A large single mapped classic pcap file can be read by two goroutines at
@@ -32,14 +30,12 @@ var tailMinSize = 64 << 20
 
 // Tail is the second part of a file being split (see SplitTail).
 type Tail struct {
-	in       *input
-	start    int // the boundary
-	pos      int // the next record
-	n        uint64
-	pf       int // prefetched up to here
-	released int
-	reported int
-	void     atomic.Bool // set by the Reader's goroutine
+	in    *input
+	start int // the boundary
+	pos   int // the next record
+	n     uint64
+	cur   mapCursor
+	void  atomic.Bool // set by the Reader's goroutine
 }
 
 var _ capture.Tail = (*Tail)(nil)
@@ -69,7 +65,7 @@ func (r *Reader) SplitTail() (tail capture.Tail) {
 	mid := len(in.mm) / 2
 	for o := mid; o < mid+tailSearch && o+pcapRecordLen <= len(in.mm); o++ {
 		if in.chains(o) {
-			t := &Tail{in: in, start: o, pos: o, pf: o, released: o &^ (pageSize - 1), reported: o}
+			t := &Tail{in: in, start: o, pos: o, cur: mapCursor{pf: o, released: o &^ (pageSize - 1), reported: int64(o)}}
 			in.tail = t
 			return t
 		}
@@ -107,44 +103,17 @@ func (in *input) chains(o int) bool {
 // a shrunk file faults (see capture.FaultSource).
 func (t *Tail) Next(p *capture.Packet) bool {
 	in := t.in
-	mm, pos := in.mm, t.pos
-	for t.pf < len(mm) && pos+prefetchAhead > t.pf {
-		n := min(prefetchChunk, len(mm)-t.pf)
-		prefetch.Range(unsafe.Pointer(&mm[t.pf]), uintptr(n))
-		t.pf += n
-	}
-	if len(mm)-pos < pcapRecordLen || t.void.Load() {
+	in.ahead(&t.cur, t.pos)
+	if t.void.Load() {
 		return false
 	}
-	h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
-	incl := in.bo.u32(h[8:])
-	if incl > MaxRecordLen || uint64(len(mm)-pos-pcapRecordLen) < uint64(incl) {
+	end, ok := in.record(t.pos, p)
+	if !ok {
 		return false
-	}
-	unit := int64(1000)
-	if in.nano {
-		unit = 1
-	}
-	start := pos + pcapRecordLen
-	end := start + int(incl)
-	*p = capture.Packet{
-		Timestamp: int64(in.bo.u32(h[0:]))*1e9 + int64(in.bo.u32(h[4:]))*unit,
-		LinkType:  in.link,
-		CapLen:    int(incl),
-		OrigLen:   int(in.bo.u32(h[12:])),
-		Data:      mm[start:end:end],
 	}
 	t.pos = end
 	t.n++
-	if end-t.reported >= 1<<20 {
-		in.progress.Add(int64(end - t.reported))
-		t.reported = end
-		if end-t.released >= releaseEvery {
-			upTo := (end - releaseLag) &^ (pageSize - 1)
-			releaseMapped(mm[t.released:upTo])
-			t.released = upTo
-		}
-	}
+	in.passed(&t.cur, end)
 	return true
 }
 
@@ -162,14 +131,14 @@ func (t *Tail) N() uint64 { return t.n }
 func (r *Reader) ResumeAfter(ct capture.Tail, pos int, n uint64) {
 	t := ct.(*Tail)
 	in := t.in
-	in.progress.Add(int64(pos - t.reported))
+	in.progress.Add(int64(pos) - t.cur.reported)
 	in.tail = nil
 	in.mpos, in.off = pos, int64(pos)
 	in.n += n
 	in.delivered += n
-	in.pf = max(in.pf, pos)
-	in.reported = int64(pos)
-	in.released = max(in.released, min(t.released, pos&^(pageSize-1)))
+	in.cur.pf = max(in.cur.pf, pos)
+	in.cur.reported = int64(pos)
+	in.cur.released = max(in.cur.released, min(t.cur.released, pos&^(pageSize-1)))
 }
 
 // atTail tells whether the Reader stands on the boundary of a Tail, and
