@@ -63,24 +63,7 @@ func runJSONL(t *testing.T, split bool, paths ...string) (string, []string, outp
 // mid-record (an input error), the two together (the merge path), the
 // demo, and the shared corpus when SENSOR_CORPUS is set.
 func TestSplitEqualsSingle(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := scenario.Preset("bench")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Seed, cfg.Duration, cfg.Rate0 = 11, 20*time.Minute, 3000
-	gen := filepath.Join(dir, "gen.pcap")
-	if _, err := scenario.GenerateFile(cfg, gen, scenario.FileOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(gen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(cut, b[:len(b)*2/3], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	gen, cut, _ := genAndCut(t, 11, 20*time.Minute, 3000, func(n int) int { return n * 2 / 3 })
 	demo, _ := filepath.Abs("../../testdata/demo.pcapng")
 	sets := [][]string{{gen}, {cut}, {cut, demo}, {demo}}
 	if root := os.Getenv("SENSOR_CORPUS"); root != "" {
@@ -117,26 +100,9 @@ func TestSplitEqualsSingle(t *testing.T) {
 // record and the reader fails on it), and the same truncated to a few
 // bytes past its middle.
 func TestSplitTailEqualsSingle(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := scenario.Preset("bench")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Seed, cfg.Duration = 12, 25*time.Minute
-	gen := filepath.Join(dir, "gen.pcap")
-	if _, err := scenario.GenerateFile(cfg, gen, scenario.FileOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(gen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b) < 70<<20 {
-		t.Fatalf("%s is %d bytes: too small to be split", gen, len(b))
-	}
-	cut := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(cut, b[:len(b)-777], 0o644); err != nil {
-		t.Fatal(err)
+	gen, cut, size := genAndCut(t, 12, 25*time.Minute, 0, func(n int) int { return n - 777 })
+	if size < 70<<20 {
+		t.Fatalf("%s is %d bytes: too small to be split", gen, size)
 	}
 	type run struct {
 		path   string
@@ -158,4 +124,33 @@ func TestSplitTailEqualsSingle(t *testing.T) {
 				filepath.Base(path), len(two), twoErrs, twoSt.Results, len(one), oneErrs, oneSt.Results)
 		}
 	}
+}
+
+// genAndCut writes a capture of the bench preset (seed, duration and, when
+// not 0, new sources per hour at the start) and a copy cut to cut(size)
+// bytes, and returns both paths and the whole one's size.
+func genAndCut(t *testing.T, seed int64, d time.Duration, rate0 float64, cut func(int) int) (string, string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := scenario.Preset("bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Seed, cfg.Duration = seed, d
+	if rate0 != 0 {
+		cfg.Rate0 = rate0
+	}
+	gen := filepath.Join(dir, "gen.pcap")
+	if _, err := scenario.GenerateFile(cfg, gen, scenario.FileOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutPath := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(cutPath, b[:cut(len(b))], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return gen, cutPath, len(b)
 }
