@@ -196,9 +196,10 @@ func (c *Classifier) Add(w Window) Verdict {
 	if v.Model == Exponential && v.Onset == 0 {
 		if sc, ok := c.onset(); ok {
 			v.Onset, v.OnsetLow, v.OnsetHigh = sc.est, sc.lo, sc.hi
-			if sc.k >= int(excessMinLevel/c.window) && c.overLevel(&sc) {
-				// On a level measured for long enough, growth is the
-				// growth of the excess over it (excess.go).
+			if sc.lam > 0 && c.overLevel(&sc) {
+				// Over a level that explains the windows kept better
+				// than one exponential, growth is the growth of the
+				// excess over it (excess.go).
 				v.RatePerHour, v.DoublingHours, v.BackgroundPerHour = sc.r, math.Ln2/sc.r, sc.lam
 			}
 		}
@@ -347,15 +348,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	if c.cfg.Diurnal == "auto" && !v.Diurnal {
 		// Less than a day cannot tell a rising day/night cycle from
 		// growth: only growth faster than such a cycle can fake counts.
-		fake, ok := c.fake[span]
-		if !ok {
-			if c.fake == nil || len(c.fake) > 4096 {
-				c.fake = map[float64]float64{}
-			}
-			fake = diurnalFake(c.cfg.DiurnalAmplitude, span)
-			c.fake[span] = fake
-		}
-		v.Bound = math.Max(rMin, diurnalMargin*fake)
+		v.Bound = math.Max(rMin, diurnalMargin*c.diurnalFake(span))
 	}
 	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
 	f0, err0 := steady.fit()

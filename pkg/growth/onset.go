@@ -27,7 +27,7 @@ const onsetMinAfter = 4
 // and its interval (window starts), with the growth rate of the excess
 // and the level under it (per hour), or ok false when it cannot be fitted.
 func (c *Classifier) onset() (sc excessScan, ok bool) {
-	sc, ok = c.scanExcess(c.hist, 0, false)
+	sc, ok = c.scanExcess(c.hist, 0, false, nil)
 	return sc, ok && sc.r > 0
 }
 
@@ -48,7 +48,7 @@ type excessScan struct {
 // stride: at most about 64 fits, so it stays cheap) leaving at least
 // onsetMinAfter windows after it and minBefore before it; with null it
 // also fits each with the excess's rate fixed at bound.
-func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound ...float64) (excessScan, bool) {
+func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound func(k int) float64) (excessScan, bool) {
 	n := len(ws)
 	sc := excessScan{k: -1, ll: math.Inf(-1), ll0: math.Inf(-1), minBefore: minBefore}
 	if n < onsetMinAfter+1+minBefore {
@@ -57,50 +57,49 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound ...
 	hours := c.window.Hours()
 	ll := make([]float64, n)
 	valid := make([]bool, n)
-	var b float64
-	if len(bound) > 0 {
-		b = bound[0]
-	}
-	// The steady part's log-likelihood at its own MLE, grown one window
-	// at a time.
-	var sumY, sumE, sumYlogE, sumLogFact float64
-	stride := max(1, (n-onsetMinAfter-minBefore)/64)
-	for k := 0; k <= n-onsetMinAfter; k++ {
-		if k > 0 {
-			w := ws[k-1]
-			e := math.Max(w.Exposure, 1e-6) * hours
-			sumY += w.New
-			sumE += e
-			sumYlogE += w.New * math.Log(e)
-			sumLogFact += logFactorial(w.New)
-		}
-		if k < minBefore || (k-minBefore)%stride != 0 {
-			continue
-		}
-		before := 0.0
-		if sumY > 0 {
-			lam := sumY / sumE
-			before = sumY*math.Log(lam) + sumYlogE - sumY - sumLogFact
-		}
+	p := c.prefix(ws)
+	k0 := -1 // the null's best change point
+	try := func(k int) {
+		// the steady part at its own MLE
+		before := poissonConst(p[k].y, p[k].e, p[k].ylogE, p[k].lf)
 		lam := 0.0
-		if sumE > 0 {
-			lam = sumY / sumE
+		if p[k].e > 0 {
+			lam = p[k].y / p[k].e
 		}
 		after, r, a, ok := excessFit(ws[k:], lam, hours, 0, false)
 		if !ok {
-			continue
+			return
 		}
 		if null {
-			if a0, _, _, ok0 := excessFit(ws[k:], lam, hours, b, true); ok0 {
-				sc.ll0 = math.Max(sc.ll0, before+a0)
+			if a0, _, _, ok0 := excessFit(ws[k:], lam, hours, bound(k), true); ok0 && before+a0 > sc.ll0 {
+				sc.ll0, k0 = before+a0, k
 			}
 		}
 		if r <= 0 && !null {
-			continue
+			return
 		}
 		ll[k], valid[k] = before+after, true
 		if ll[k] > sc.ll {
 			sc.ll, sc.k, sc.r, sc.lam, sc.a = ll[k], k, r, lam, a
+		}
+	}
+	stride := max(1, (n-onsetMinAfter-minBefore)/64)
+	for k := minBefore; k <= n-onsetMinAfter; k += stride {
+		try(k)
+	}
+	if null && stride > 1 {
+		// A test compares the best of both: every change point around
+		// each (a step between two points of the grid would otherwise
+		// favour the growing excess, which can ramp across it).
+		for _, c := range []int{sc.k, k0} {
+			if c < 0 {
+				continue
+			}
+			for k := max(minBefore, c-stride+1); k <= min(n-onsetMinAfter, c+stride-1); k++ {
+				if k != c {
+					try(k)
+				}
+			}
 		}
 	}
 	if sc.k < 0 {
