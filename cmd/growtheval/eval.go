@@ -114,9 +114,20 @@ type runResult struct {
 	// Detection (exponential and logistic scenarios), hours since Start.
 	t10, detect float64 // detect: +Inf when never
 	delay       float64 // (detect - t10) / D; +Inf when never
-	// lastExpAfterPeak: logistic runs: hours from the peak to the end of
-	// the last window called exponential (NaN: none after the peak).
+	// lastExpAfterPeak: logistic and plateau runs: hours from the peak
+	// (the plateau's start) to the end of the last window called
+	// exponential (NaN: none after it).
 	lastExpAfterPeak float64
+	// At the first detection: the relative doubling-time error, and two
+	// doubling times later (NaN: not exponential then); the onset's error
+	// in doubling times (NaN: no onset given) and whether its interval
+	// holds the truth.
+	dblFirst, dblLater float64
+	onsetErr           float64
+	onsetHeld          bool
+	// Outbreak runs: the windows before the outbreak starts (false alarms).
+	preN, preExp int
+	preStreak    streak
 	// atDeadline is the latest verdict available at t10 + targetDelay (the last
 	// window ending by then); oneLate: detected in the window after it.
 	atDeadline  growth.Verdict
@@ -142,7 +153,7 @@ type runSpec struct {
 // classifier; trace, when not nil, receives a line per window.
 func evalRun(sp runSpec, o *options, trace io.Writer) runResult {
 	res := runResult{seed: sp.seed, detect: math.Inf(1), delay: math.Inf(1), firstLinear: math.Inf(1),
-		cappedFrom: math.Inf(1), lastExpAfterPeak: math.NaN()}
+		cappedFrom: math.Inf(1), lastExpAfterPeak: math.NaN(), dblFirst: math.NaN(), dblLater: math.NaN(), onsetErr: math.NaN()}
 	sc := sp.sc
 	cfg := sc.config(o.quick)
 	cfg.Name, cfg.Seed = sc.name, sp.seed
@@ -238,11 +249,25 @@ func (res *runResult) summarise(sc *scen, cfg scenario.Config, truth *scenario.T
 		if cfg.Rate0 < 10 {
 			res.t10 = d * math.Log2(10/cfg.Rate0)
 		}
-		res.growthPhase(wins[:usable], start, d, math.Inf(1))
-	case kindLogistic:
+		res.growthPhase(wins[:usable], start, d, math.Inf(1), 0)
+	case kindLogistic, kindPlateau:
 		res.t10, res.evalB, res.evalBN, res.lastExpAfterPeak = logisticPhases(wins, fact, start)
 		peak := peakHours(fact, start)
-		res.growthPhase(wins[:usable], start, cfg.Doubling.Hours(), peak)
+		res.growthPhase(wins[:usable], start, cfg.Doubling.Hours(), peak, 0)
+	case kindOutbreak:
+		d, at := cfg.OutbreakDoubling.Hours(), cfg.OutbreakAt.Hours()
+		res.t10 = at + d*math.Log2(10/cfg.OutbreakRate)
+		var cur streak
+		k := 0
+		for ; k < usable && hoursOf(wins[k].rec.End-start) <= at; k++ {
+			exp := wins[k].v.Model == growth.Exponential
+			res.preN++
+			if exp {
+				res.preExp++
+			}
+			extend(&cur, &res.preStreak, wins[k], exp, first)
+		}
+		res.growthPhase(wins[k:usable], start, d, math.Inf(1), at)
 	}
 }
 
@@ -311,12 +336,18 @@ func (res *runResult) standingDown(wins []window, first int64) {
 
 // growthPhase scores an exponential phase: the confusion row over the
 // windows starting at or after t10 (and ending by endHours, hours since
-// Start), the first confident exponential verdict, and the doubling-time
-// errors of every exponential verdict before endHours.
-func (res *runResult) growthPhase(wins []window, start int64, d, endHours float64) {
+// Start), the first confident exponential verdict with its doubling time
+// and onset (the true onset at onsetHours), the doubling time two doubling
+// times later, and the doubling-time errors of every exponential verdict
+// before endHours.
+func (res *runResult) growthPhase(wins []window, start int64, d, endHours, onsetHours float64) {
 	deadline := res.t10 + targetDelay(d)*d
+	later := math.Inf(1)
 	for _, w := range wins {
 		ws, we := hoursOf(w.rec.Start-start), hoursOf(w.rec.End-start)
+		if we >= later && math.IsNaN(res.dblLater) && we <= later+d/2 && w.v.Model == growth.Exponential {
+			res.dblLater = (w.v.DoublingHours - d) / d
+		}
 		c := classOf(w.v.Model)
 		if ws >= res.t10 && we <= endHours {
 			res.evalN++
@@ -328,6 +359,13 @@ func (res *runResult) growthPhase(wins []window, start int64, d, endHours float6
 		if c == clsExponential && w.v.Confidence >= detectConfidence && math.IsInf(res.detect, 1) {
 			res.detect = we
 			res.delay = (we - res.t10) / d
+			res.dblFirst = (w.v.DoublingHours - d) / d
+			later = we + 2*d
+			if w.v.Onset != 0 {
+				res.onsetErr = (hoursOf(w.v.Onset-start) - onsetHours) / d
+				lo, hi := hoursOf(w.v.OnsetLow-start), hoursOf(w.v.OnsetHigh-start)+hoursOf(w.rec.End-w.rec.Start)
+				res.onsetHeld = lo <= onsetHours && onsetHours <= hi
+			}
 		}
 		if we <= deadline {
 			res.hasDeadline, res.atDeadline = true, w.v

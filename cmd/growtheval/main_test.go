@@ -28,17 +28,18 @@ func runQuick(t *testing.T, args ...string) string {
 }
 
 func TestQuickReport(t *testing.T) {
-	args := []string{"-quick", "-seeds", "2", "-scenario", "^(steady-2|flood|exp-1h|logistic-2h)$"}
+	args := []string{"-quick", "-seeds", "2", "-scenario", "^(steady-2|flood|exp-1h|logistic-2h|outbreak-1h|plateau-1h)$"}
 	a := runQuick(t, args...)
 	b := runQuick(t, args...)
 	if wallLine.ReplaceAllString(a, "") != wallLine.ReplaceAllString(b, "") {
 		t.Errorf("two runs differ:\n%s\n----\n%s", a, b)
 	}
 	for _, want := range []string{
-		"Command: `growtheval -quick -seeds 2 -scenario '^(steady-2|flood|exp-1h|logistic-2h)$'`",
-		"## Targets", "## 1. Verdicts", "## 2. False alarms", "## 3. Detection", "## 4. Standing down", "## 5. Doubling-time error",
-		"| steady-2 | post-warm-up |", "| exp-1h | from t10 |", "| logistic-2h rising |", "| flood |",
-		"standing down steady-2", "detection exp-1h", "doubling time exp-1h", "false alarms flood",
+		"Command: `growtheval -quick -seeds 2 -scenario '^(steady-2|flood|exp-1h|logistic-2h|outbreak-1h|plateau-1h)$'`",
+		"## Targets", "## 1. Verdicts", "## 2. False alarms", "## 3. Detection", "## 4. Standing down", "## 5. Doubling-time error", "## 6. Onset and stopping",
+		"| steady-2 | post-warm-up |", "| exp-1h | from t10 |", "| logistic-2h rising |", "| flood |", "| outbreak-1h | from t10 |", "| plateau-1h rising |",
+		"standing down steady-2", "detection exp-1h", "doubling time at the first alarm exp-1h", "doubling time 2 D later exp-1h", "false alarms flood",
+		"detection outbreak-1h", "onset outbreak-1h", "false alarms before outbreak-1h", "stopping plateau-1h", "stopping logistic-2h",
 		"0 with a new-source count different from the truth's",
 	} {
 		if !strings.Contains(a, want) {
@@ -71,8 +72,8 @@ func TestQuickReport(t *testing.T) {
 			t.Errorf("confusion row %q sums to %v", line, sum)
 		}
 	}
-	if rows != 5 {
-		t.Errorf("%d confusion rows, want 5", rows)
+	if rows != 8 { // logistic and plateau: two rows each
+		t.Errorf("%d confusion rows, want 8", rows)
 	}
 	// Percentages within [0, 100].
 	for _, m := range regexp.MustCompile(`(-?[0-9.]+) %`).FindAllStringSubmatch(section(a, "## 2."), -1) {

@@ -18,8 +18,16 @@ const (
 	kindSteady
 	// kindExp: exponential growth: detection and doubling-time error.
 	kindExp
-	// kindLogistic: exponential early, then saturating: reported apart.
+	// kindLogistic: exponential early, then saturating: detection reported,
+	// exponential must stop within 3 h of the peak of the rate.
 	kindLogistic
+	// kindPlateau: exponential, then flat at a ceiling: as kindLogistic,
+	// from the plateau's start.
+	kindPlateau
+	// kindOutbreak: a steady background, then an exponential outbreak on
+	// top of it: false alarms before it, detection, doubling time (of the
+	// excess) and onset after it.
+	kindOutbreak
 )
 
 // scen is one evaluation scenario.
@@ -33,6 +41,9 @@ type scen struct {
 	full, quick time.Duration
 	// standDown is the target "first linear within" (0: none, reported only).
 	standDown time.Duration
+	// noTarget: detection is reported, not scored (growth slower than the
+	// targets cover).
+	noTarget bool
 }
 
 // Rates are per hour; probes per minute are kept low because only a
@@ -89,17 +100,34 @@ func scenarios() []scen {
 	slowFlood := func(c *scenario.Config, quick bool, perSecond int) {
 		c.FloodAt, c.FloodCount, c.FloodSpan = changeAt(quick), perSecond*600, 10*time.Minute
 	}
+	// A plateau: doubling d from 1/h until 240/h (20 per window), then flat.
+	plateau := func(name string, d, full time.Duration) scen {
+		return scen{name: name, kind: kindPlateau, full: full, quick: full,
+			config: func(bool) scenario.Config {
+				return scenario.Config{Model: scenario.ModelExponential, Rate0: 1, Doubling: d, Ceiling: 240,
+					MaxSources: 100_000, ProbesPerMinute: 0.01}
+			}}
+	}
+	// An outbreak doubling every d from 1/h, after 24 h of a steady 2 per
+	// window (24/h).
+	outbreak := func(name string, d time.Duration) scen {
+		return scen{name: name, kind: kindOutbreak, full: 24*time.Hour + 9*d, quick: 24*time.Hour + 8*d,
+			config: func(bool) scenario.Config {
+				return scenario.Config{Model: scenario.ModelSteady, Rate0: 24, OutbreakAt: 24 * time.Hour, OutbreakRate: 1,
+					OutbreakDoubling: d, MaxSources: 100_000, ProbesPerMinute: 0.02}
+			}}
+	}
 	q := 30 * time.Hour // quick runs: six hours past the 24 h warm-up
 	return []scen{
 		{name: "steady-0.5", kind: kindSteady, full: 72 * time.Hour, quick: q, config: steady(6, 0.05)},
 		{name: "steady-2", kind: kindSteady, full: 48 * time.Hour, quick: q, config: steady(24, 0.05), standDown: 24 * time.Hour},
 		{name: "steady-20", kind: kindSteady, full: 48 * time.Hour, quick: q, config: steady(240, 0.02), standDown: 12 * time.Hour},
-		{name: "steady-100", kind: kindSteady, full: 36 * time.Hour, quick: q, config: steady(1200, 0.01)},
-		{name: "daynight", kind: kindSteady, full: 72 * time.Hour, quick: q,
+		{name: "steady-100", kind: kindSteady, full: 36 * time.Hour, quick: q, config: steady(1200, 0.01), standDown: 12 * time.Hour},
+		{name: "daynight", kind: kindSteady, full: 72 * time.Hour, quick: q, standDown: 30 * time.Hour,
 			config: with(steady(120, 0.01), func(c *scenario.Config, _ bool) { c.DayNight = 0.5 })},
-		{name: "bursty-1", kind: kindSteady, full: 48 * time.Hour, quick: q,
+		{name: "bursty-1", kind: kindSteady, full: 48 * time.Hour, quick: q, standDown: 24 * time.Hour,
 			config: with(steady(120, 0.01), func(c *scenario.Config, _ bool) { c.Overdispersion = 1 })},
-		{name: "bursty-0.5", kind: kindSteady, full: 48 * time.Hour, quick: q,
+		{name: "bursty-0.5", kind: kindSteady, full: 48 * time.Hour, quick: q, standDown: 24 * time.Hour,
 			config: with(steady(120, 0.01), func(c *scenario.Config, _ bool) { c.Overdispersion = 0.5 })},
 		{name: "churn", kind: kindSteady, full: 48 * time.Hour, quick: q,
 			config: func(bool) scenario.Config {
@@ -113,8 +141,8 @@ func scenarios() []scen {
 			config: func(bool) scenario.Config {
 				return scenario.Config{Model: scenario.ModelDecline, Rate0: 400, Doubling: 12 * time.Hour, ProbesPerMinute: 0.01}
 			}},
-		{name: "flood", kind: kindSteady, full: 48 * time.Hour, quick: q, config: with(steady(24, 0.05), flood)},
-		{name: "flood-1h", kind: kindSteady, full: 48 * time.Hour, quick: q,
+		{name: "flood", kind: kindSteady, full: 48 * time.Hour, quick: q, standDown: 24 * time.Hour, config: with(steady(24, 0.05), flood)},
+		{name: "flood-1h", kind: kindSteady, full: 48 * time.Hour, quick: q, standDown: 24 * time.Hour,
 			config: with(steady(24, 0.05), func(c *scenario.Config, quick bool) {
 				flood(c, quick)
 				c.Window = time.Hour
@@ -123,11 +151,11 @@ func scenarios() []scen {
 		// 27 h in quick runs), slow floods, bursty day/night.
 		step("step-2-4", 24, 48), step("step-2-20", 24, 240), step("step-2-50", 24, 600), step("step-0-20", 0, 240),
 		burst("burst-100", 100), burst("burst-1000", 1000),
-		{name: "flood-slow-10", kind: kindSteady, full: 48 * time.Hour, quick: q,
+		{name: "flood-slow-10", kind: kindSteady, full: 48 * time.Hour, quick: q, standDown: 24 * time.Hour,
 			config: with(steady(24, 0.05), func(c *scenario.Config, quick bool) { slowFlood(c, quick, 10) })},
-		{name: "flood-slow-50", kind: kindSteady, full: 48 * time.Hour, quick: q,
+		{name: "flood-slow-50", kind: kindSteady, full: 48 * time.Hour, quick: q, standDown: 24 * time.Hour,
 			config: with(steady(24, 0.05), func(c *scenario.Config, quick bool) { slowFlood(c, quick, 50) })},
-		{name: "daynight-nb-50", kind: kindSteady, full: 72 * time.Hour, quick: q,
+		{name: "daynight-nb-50", kind: kindSteady, full: 72 * time.Hour, quick: q, standDown: 30 * time.Hour,
 			config: with(steady(60, 0.02), func(c *scenario.Config, _ bool) { c.DayNight, c.Overdispersion = 0.5, 0.5 })},
 		{name: "daynight-nb-80", kind: kindSteady, full: 72 * time.Hour, quick: q,
 			config: with(steady(60, 0.02), func(c *scenario.Config, _ bool) { c.DayNight, c.Overdispersion = 0.8, 0.5 })},
@@ -136,6 +164,14 @@ func scenarios() []scen {
 		exp("exp-1h", time.Hour),
 		exp("exp-2h", 2*time.Hour),
 		exp("exp-4h", 4*time.Hour),
+		{name: "exp-12h", kind: kindExp, full: 96 * time.Hour, quick: 72 * time.Hour, noTarget: true,
+			config: func(bool) scenario.Config {
+				return scenario.Config{Model: scenario.ModelExponential, Rate0: 1, Doubling: 12 * time.Hour,
+					MaxSources: 100_000, ProbesPerMinute: 0.01}
+			}},
+		outbreak("outbreak-1h", time.Hour), outbreak("outbreak-2h", 2*time.Hour), outbreak("outbreak-4h", 4*time.Hour),
+		plateau("plateau-1h", time.Hour, 24*time.Hour), plateau("plateau-2h", 2*time.Hour, 36*time.Hour),
+		plateau("plateau-4h", 4*time.Hour, 54*time.Hour),
 		{name: "logistic-2h", kind: kindLogistic, full: 48 * time.Hour, quick: q,
 			config: func(bool) scenario.Config {
 				return scenario.Config{

@@ -86,6 +86,16 @@ type Config struct {
 	BurstAt    time.Duration
 	BurstCount int
 
+	// Ceiling (exponential model): the rate stops growing once it reaches
+	// Ceiling new sources per hour and stays there (a plateau); 0: never.
+	Ceiling float64
+	// An outbreak on a steady background (steady model): from OutbreakAt
+	// after Start, OutbreakRate·2^((t-OutbreakAt)/OutbreakDoubling) new
+	// sources per hour arrive on top of Rate0 (OutbreakRate 0: none).
+	OutbreakAt       time.Duration
+	OutbreakRate     float64
+	OutbreakDoubling time.Duration
+
 	// Modulations of the infection rate.
 	DayNight       float64 // amplitude 0..1 of a 24 h sinusoid, peak at 14:00 UTC, mean 1
 	Overdispersion float64 // 0 = Poisson; d > 0 = rate times a Gamma(1/d, d) factor drawn per window
@@ -205,6 +215,19 @@ func (c Config) Validate() error {
 	nonneg("rate", c.Rate0)
 	nonneg("step rate", c.StepRate)
 	nonneg("burst count", float64(c.BurstCount))
+	nonneg("ceiling", c.Ceiling)
+	nonneg("outbreak rate", c.OutbreakRate)
+	if c.Ceiling > 0 && c.Model != ModelExponential {
+		bad("a ceiling needs the exponential model, not %s", c.Model)
+	}
+	if c.OutbreakRate > 0 {
+		if c.Model != ModelSteady {
+			bad("an outbreak needs the steady model (its background), not %s", c.Model)
+		}
+		if c.OutbreakDoubling <= 0 || c.OutbreakAt < 0 {
+			bad("an outbreak needs a doubling time > 0 and a start >= 0")
+		}
+	}
 	switch c.Model {
 	case ModelExponential, ModelLogistic, ModelDecline:
 		if c.Doubling <= 0 {

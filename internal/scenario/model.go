@@ -27,6 +27,10 @@ type rateModel struct {
 	// a steady rate's step, and a burst (steady model only)
 	stepAt, burstFrom, burstTo int64
 	stepRate, burstRate        float64
+	// exponential: the plateau's rate (0: none); steady: an outbreak on top
+	ceiling                 float64
+	outbreakAt              int64
+	outbreakRate, outbreakR float64
 }
 
 func newRateModel(c Config) rateModel {
@@ -42,6 +46,11 @@ func newRateModel(c Config) rateModel {
 	}
 	if c.Doubling > 0 {
 		m.r = math.Ln2 / (float64(c.Doubling) / nsPerHour)
+	}
+	m.ceiling = c.Ceiling
+	if c.OutbreakRate > 0 && c.OutbreakDoubling > 0 {
+		m.outbreakAt, m.outbreakRate = m.start+int64(c.OutbreakAt), c.OutbreakRate
+		m.outbreakR = math.Ln2 / (float64(c.OutbreakDoubling) / nsPerHour)
 	}
 	if c.Model == ModelLogistic && m.r > 0 {
 		m.capacity = float64(c.Capacity)
@@ -68,9 +77,12 @@ func (m rateModel) base(t int64) float64 {
 		if m.burstTo > m.burstFrom && t >= m.burstFrom && t < m.burstTo {
 			r += m.burstRate
 		}
-		return r
+		return r + m.outbreak(t)
 	case ModelExponential:
-		return m.rate0 * math.Exp(m.r*h)
+		if r := m.rate0 * math.Exp(m.r*h); m.ceiling <= 0 || r < m.ceiling {
+			return r
+		}
+		return m.ceiling
 	case ModelDecline:
 		return m.rate0 * math.Exp(-m.r*h)
 	case ModelLogistic:
@@ -82,6 +94,14 @@ func (m rateModel) base(t int64) float64 {
 	default: // flat, none
 		return 0
 	}
+}
+
+// outbreak is the outbreak's own rate at t (steady model).
+func (m rateModel) outbreak(t int64) float64 {
+	if m.outbreakRate <= 0 || t < m.outbreakAt {
+		return 0
+	}
+	return m.outbreakRate * math.Exp(m.outbreakR*float64(t-m.outbreakAt)/nsPerHour)
 }
 
 // maxBase bounds base over [a, b]: every model is monotone there except

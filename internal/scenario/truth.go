@@ -95,10 +95,15 @@ type Params struct {
 	FloodSpan       string   `json:"flood_span"`
 	SnapLen         int      `json:"snaplen"`
 	Ports           []uint16 `json:"ports"`
+	// Issue 12's shapes, written only when set.
+	Ceiling          float64 `json:"ceiling_per_hour,omitempty"`
+	OutbreakAt       string  `json:"outbreak_at,omitempty"`
+	OutbreakRate     float64 `json:"outbreak_rate_per_hour,omitempty"`
+	OutbreakDoubling string  `json:"outbreak_doubling,omitempty"`
 }
 
 func paramsOf(c Config) Params {
-	return Params{
+	p := Params{
 		Start: c.Start.Format(time.RFC3339Nano), Duration: c.Duration.String(),
 		Window: c.Window.String(), Lookback: c.Lookback.String(),
 		Rate0: c.Rate0, Doubling: c.Doubling.String(), Capacity: c.Capacity,
@@ -111,6 +116,11 @@ func paramsOf(c Config) Params {
 		Background: c.Background, FloodAt: c.FloodAt.String(), FloodCount: c.FloodCount,
 		FloodSpan: c.FloodSpan.String(), SnapLen: c.SnapLen, Ports: c.Ports,
 	}
+	p.Ceiling = c.Ceiling
+	if c.OutbreakRate > 0 {
+		p.OutbreakAt, p.OutbreakRate, p.OutbreakDoubling = c.OutbreakAt.String(), c.OutbreakRate, c.OutbreakDoubling.String()
+	}
+	return p
 }
 
 // WriteTruthFile writes t as indented JSON to path.

@@ -135,7 +135,11 @@ type Verdict struct {
 	// (a change point from a steady level, onset.go) and its interval;
 	// 0 otherwise, or when it cannot be fitted.
 	Onset, OnsetLow, OnsetHigh int64
-	Warmup                     bool // the newest window is in warm-up
+	// With an exponential verdict measured as the growth of an excess
+	// over a steady level (excess.go): that level, new sources per hour;
+	// the rate and doubling time are then the excess's.
+	BackgroundPerHour float64
+	Warmup            bool // the newest window is in warm-up
 }
 
 // Classifier keeps the recent windows and the regime.
@@ -146,6 +150,10 @@ type Classifier struct {
 	regime string
 	since  int64
 	fake   map[float64]float64 // diurnalFake by span: a handful of spans recur every window
+	// From the latest decide: whether a horizon fitted a day/night term,
+	// and the longest decisive horizon's dispersion.
+	diurnal    bool
+	dispersion float64
 }
 
 // New builds a classifier for windows of the given length.
@@ -167,6 +175,9 @@ func (c *Classifier) Add(w Window) Verdict {
 	v := c.decide()
 	v = c.challenge(v, true)
 	v = c.saturation(v)
+	if v.Model != Exponential && v.Model != Saturating {
+		v = c.excess(v)
+	}
 	v.Warmup = w.Warmup
 	if v.Model == Declining && w.Warmup {
 		// Early in a capture, hosts active before it began are discovered
@@ -182,9 +193,15 @@ func (c *Classifier) Add(w Window) Verdict {
 		}
 	}
 	v.RegimeSince = c.since
-	if v.Model == Exponential {
-		if est, lo, hi, ok := c.onset(); ok {
-			v.Onset, v.OnsetLow, v.OnsetHigh = est, lo, hi
+	if v.Model == Exponential && v.Onset == 0 {
+		if sc, ok := c.onset(); ok {
+			v.Onset, v.OnsetLow, v.OnsetHigh = sc.est, sc.lo, sc.hi
+			if sc.lam > 0 && c.overLevel(&sc) {
+				// Over a level that explains the windows kept better
+				// than one exponential, growth is the growth of the
+				// excess over it (excess.go).
+				v.RatePerHour, v.DoublingHours, v.BackgroundPerHour = sc.r, math.Ln2/sc.r, sc.lam
+			}
 		}
 	}
 	return v
@@ -207,8 +224,13 @@ func (c *Classifier) decide() Verdict {
 	}
 	alarm := 1 - (1-c.cfg.Confidence)/float64(distinct)
 	verdicts := make([]Verdict, k)
+	c.diurnal, c.dispersion = false, 1
 	for i, h := range c.cfg.Horizons {
 		verdicts[i] = c.fitHorizon(h, alarm, c.cfg.Confidence)
+		c.diurnal = c.diurnal || verdicts[i].Diurnal
+		if verdicts[i].Dispersion > 0 {
+			c.dispersion = verdicts[i].Dispersion
+		}
 	}
 	// A shorter horizon that holds its full span and says growth has
 	// stopped (linear or declining) overrules a longer one that still
@@ -326,15 +348,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	if c.cfg.Diurnal == "auto" && !v.Diurnal {
 		// Less than a day cannot tell a rising day/night cycle from
 		// growth: only growth faster than such a cycle can fake counts.
-		fake, ok := c.fake[span]
-		if !ok {
-			if c.fake == nil || len(c.fake) > 4096 {
-				c.fake = map[float64]float64{}
-			}
-			fake = diurnalFake(c.cfg.DiurnalAmplitude, span)
-			c.fake[span] = fake
-		}
-		v.Bound = math.Max(rMin, diurnalMargin*fake)
+		v.Bound = math.Max(rMin, diurnalMargin*c.diurnalFake(span))
 	}
 	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
 	f0, err0 := steady.fit()

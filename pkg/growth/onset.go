@@ -15,74 +15,120 @@ import "math"
 // onsetLR is the chi-square(1) quantile at 0.95.
 const onsetLR = 3.84
 
+// onsetRate is the excess, new sources per hour, at which a regime is
+// dated: the first sources of an outbreak, a rate a sensor sees within
+// hours.
+const onsetRate = 1.0
+
 // onsetMinAfter is the fewest windows a trend is fitted on.
 const onsetMinAfter = 4
 
 // onset returns the most likely start of the current exponential regime
-// and its interval (window starts), or ok false when it cannot be fitted.
-func (c *Classifier) onset() (est, lo, hi int64, ok bool) {
-	ws := c.hist
+// and its interval (window starts), with the growth rate of the excess
+// and the level under it (per hour), or ok false when it cannot be fitted.
+func (c *Classifier) onset() (sc excessScan, ok bool) {
+	sc, ok = c.scanExcess(c.hist, 0, false, nil)
+	return sc, ok && sc.r > 0
+}
+
+// excessScan is the best change point of the segmented model (a steady
+// level, then that level plus an exponentially growing excess).
+type excessScan struct {
+	k         int     // index of the change point in the windows scanned
+	lam, r    float64 // the level before it and the excess's growth rate, per hour
+	a         float64 // log of the excess per hour at the change point's window middle
+	ll        float64 // log-likelihood at k, r free
+	ll0       float64 // the best log-likelihood over change points with r fixed at the bound (null: true)
+	est       int64   // ws[k].Start
+	lo, hi    int64   // change points within the likelihood ratio interval
+	minBefore int     // fewest windows before a change point tried
+}
+
+// scanExcess fits the segmented model at every change point (one in
+// stride: at most about 64 fits, so it stays cheap) leaving at least
+// onsetMinAfter windows after it and minBefore before it; with null it
+// also fits each with the excess's rate fixed at bound.
+func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound func(k int) float64) (excessScan, bool) {
 	n := len(ws)
-	if n < onsetMinAfter+1 {
-		return 0, 0, 0, false
+	sc := excessScan{k: -1, ll: math.Inf(-1), ll0: math.Inf(-1), minBefore: minBefore}
+	if n < onsetMinAfter+1+minBefore {
+		return sc, false
 	}
 	hours := c.window.Hours()
 	ll := make([]float64, n)
 	valid := make([]bool, n)
-	best, bestK, disp := math.Inf(-1), -1, 1.0 // Poisson: no dispersion estimated here
-	// The steady part's log-likelihood at its own MLE, grown one window
-	// at a time.
-	var sumY, sumE, sumYlogE, sumLogFact float64
-	// Every change point is a fit: one in stride is tried (at most about
-	// 64), which keeps this cheap after every exponential window; the
-	// interval is as fine as the stride.
-	stride := max(1, (n-onsetMinAfter)/64)
-	for k := 0; k <= n-onsetMinAfter; k++ {
-		if k > 0 {
-			w := ws[k-1]
-			e := math.Max(w.Exposure, 1e-6) * hours
-			sumY += w.New
-			sumE += e
-			sumYlogE += w.New * math.Log(e)
-			sumLogFact += logFactorial(w.New)
-		}
-		before := 0.0
-		if sumY > 0 {
-			lam := sumY / sumE
-			before = sumY*math.Log(lam) + sumYlogE - sumY - sumLogFact
-		}
-		if k%stride != 0 {
-			continue
-		}
+	p := c.prefix(ws)
+	k0 := -1 // the null's best change point
+	try := func(k int) {
+		// the steady part at its own MLE
+		before := poissonConst(p[k].y, p[k].e, p[k].ylogE, p[k].lf)
 		lam := 0.0
-		if sumE > 0 {
-			lam = sumY / sumE
+		if p[k].e > 0 {
+			lam = p[k].y / p[k].e
 		}
-		after, r, ok := excessFit(ws[k:], lam, hours)
-		if !ok || r <= 0 {
-			continue
+		after, r, a, ok := excessFit(ws[k:], lam, hours, 0, false)
+		if !ok {
+			return
+		}
+		if null {
+			if a0, _, _, ok0 := excessFit(ws[k:], lam, hours, bound(k), true); ok0 && before+a0 > sc.ll0 {
+				sc.ll0, k0 = before+a0, k
+			}
+		}
+		if r <= 0 && !null {
+			return
 		}
 		ll[k], valid[k] = before+after, true
-		if ll[k] > best {
-			best, bestK = ll[k], k
+		if ll[k] > sc.ll {
+			sc.ll, sc.k, sc.r, sc.lam, sc.a = ll[k], k, r, lam, a
 		}
 	}
-	if bestK < 0 {
-		return 0, 0, 0, false
+	stride := max(1, (n-onsetMinAfter-minBefore)/64)
+	for k := minBefore; k <= n-onsetMinAfter; k += stride {
+		try(k)
 	}
-	est, lo, hi = ws[bestK].Start, ws[bestK].Start, ws[bestK].Start
+	if null && stride > 1 {
+		// A test compares the best of both: every change point around
+		// each (a step between two points of the grid would otherwise
+		// favour the growing excess, which can ramp across it).
+		for _, c := range []int{sc.k, k0} {
+			if c < 0 {
+				continue
+			}
+			for k := max(minBefore, c-stride+1); k <= min(n-onsetMinAfter, c+stride-1); k++ {
+				if k != c {
+					try(k)
+				}
+			}
+		}
+	}
+	if sc.k < 0 {
+		return sc, false
+	}
+	sc.est, sc.lo, sc.hi = ws[sc.k].Start, ws[sc.k].Start, ws[sc.k].Start
 	for k := range ll {
-		if valid[k] && 2*(best-ll[k])/disp <= onsetLR {
-			lo, hi = min(lo, ws[k].Start), max(hi, ws[k].Start)
+		if valid[k] && 2*(sc.ll-ll[k]) <= onsetLR { // Poisson: no dispersion estimated here
+			sc.lo, sc.hi = min(sc.lo, ws[k].Start), max(sc.hi, ws[k].Start)
 		}
 	}
-	return est, lo, hi, true
+	// The change point is where the excess became visible, which can be
+	// doublings after it began: the onset is dated where the fitted excess
+	// was onsetRate, traced back along its growth (never before the
+	// windows kept, never after the change point).
+	if sc.r > 0 && sc.a > math.Log(onsetRate) {
+		mid := float64(ws[sc.k].Start+ws[sc.k].End) / 2
+		back := (sc.a - math.Log(onsetRate)) / sc.r * 3.6e12
+		sc.est = max(ws[0].Start, int64(mid-back))
+		sc.lo = min(sc.lo, sc.est)
+	}
+	return sc, true
 }
 
 // excessFit fits, by Fisher scoring, the rate lam + exp(a + r·t) per hour
 // (t in hours from the segment's first window) to the segment's counts,
-// and returns the Poisson log-likelihood and r.
-func excessFit(seg []Window, lam, hours float64) (ll, r float64, ok bool) {
+// and returns the Poisson log-likelihood and r; with fixed, r is held at
+// fixR and only a is fitted.
+func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a float64, ok bool) {
 	m := len(seg)
 	t0 := float64(seg[0].Start+seg[0].End) / 2
 	e := make([]float64, m)
@@ -94,7 +140,10 @@ func excessFit(seg []Window, lam, hours float64) (ll, r float64, ok bool) {
 		total += w.New
 		expo += e[i]
 	}
-	a := math.Log(math.Max(total/expo-lam, 1e-3))
+	a = math.Log(math.Max(total/expo-lam, 1e-3))
+	if fixed {
+		r = fixR
+	}
 	loglik := func(a, r float64) float64 {
 		var s float64
 		for i, w := range seg {
@@ -116,11 +165,19 @@ func excessFit(seg []Window, lam, hours float64) (ll, r float64, ok bool) {
 			iar += g * g * t[i] / mu
 			irr += g * g * t[i] * t[i] / mu
 		}
-		det := iaa*irr - iar*iar
-		if !(det > 0) {
-			return 0, 0, false
+		var da, dr float64
+		if fixed {
+			if !(iaa > 0) {
+				return 0, 0, 0, false
+			}
+			da = ga / iaa
+		} else {
+			det := iaa*irr - iar*iar
+			if !(det > 0) {
+				return 0, 0, 0, false
+			}
+			da, dr = (irr*ga-iar*gr)/det, (iaa*gr-iar*ga)/det
 		}
-		da, dr := (irr*ga-iar*gr)/det, (iaa*gr-iar*ga)/det
 		step := 1.0
 		var next float64
 		for h := 0; h < 30; h++ {
@@ -138,10 +195,10 @@ func excessFit(seg []Window, lam, hours float64) (ll, r float64, ok bool) {
 		cur = next
 	}
 	if math.IsNaN(cur) || math.IsInf(cur, 0) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	for _, w := range seg {
 		cur -= logFactorial(w.New)
 	}
-	return cur, r, true
+	return cur, r, a, true
 }

@@ -56,6 +56,9 @@ func (w *Writer) Alert(r *engine.AlertRecord) {
 		if v.Model == growth.Exponential && v.DoublingHours > 0 {
 			o.float("doubling_time_hours", round(v.DoublingHours))
 		}
+		if v.BackgroundPerHour > 0 {
+			o.float("background_per_hour", round(v.BackgroundPerHour))
+		}
 		o.float("horizon_hours", round(v.Horizon.Hours()))
 		o.uint("windows", uint64(v.Windows))
 		o.uint("new_sources", uint64(v.NewSources))

@@ -22,6 +22,9 @@ func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 	if v.Model == growth.Exponential && v.DoublingHours > 0 {
 		o.float("doubling_time_hours", round(v.DoublingHours))
 	}
+	if v.BackgroundPerHour > 0 {
+		o.float("background_per_hour", round(v.BackgroundPerHour))
+	}
 	o.float("steady_rate_per_hour", round(v.SteadyPerHour))
 	o.float("horizon_hours", round(v.Horizon.Hours()))
 	o.uint("windows", uint64(v.Windows))
