@@ -144,11 +144,21 @@ func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a flo
 	if fixed {
 		r = fixR
 	}
+	// x[i] is exp(a + r·t) of the last loglik: the next step's scoring is
+	// at those a and r (the step taken is the one last tried), so it needs
+	// no exponential of its own. A window with no new source adds -μ only:
+	// 0·log μ is 0 (μ > 0), so its logarithm is not taken.
+	x := make([]float64, m)
 	loglik := func(a, r float64) float64 {
 		var s float64
 		for i, w := range seg {
-			mu := e[i] * (lam + math.Exp(math.Min(a+r*t[i], 50)))
-			s += w.New*math.Log(mu) - mu
+			x[i] = math.Exp(math.Min(a+r*t[i], 50))
+			mu := e[i] * (lam + x[i])
+			if w.New != 0 {
+				s += w.New*math.Log(mu) - mu
+			} else {
+				s -= mu
+			}
 		}
 		return s
 	}
@@ -156,7 +166,7 @@ func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a flo
 	for iter := 0; iter < 60; iter++ {
 		var ga, gr, iaa, iar, irr float64
 		for i, w := range seg {
-			g := e[i] * math.Exp(math.Min(a+r*t[i], 50))
+			g := e[i] * x[i]
 			mu := e[i]*lam + g
 			f := w.New/mu - 1
 			ga += f * g
