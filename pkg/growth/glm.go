@@ -33,6 +33,27 @@ type design struct {
 	etas, mus []float64
 	cacheBeta [maxParams]float64
 	cached    bool
+	// total and expo are the sums of y and of exp(off), kept by keepSums.
+	total, expo float64
+	sums        bool
+}
+
+// sumsOf returns the counts' total and the exposures' (exp of the
+// offsets), which start every fit.
+func (d *design) sumsOf() (total, expo float64) {
+	for i := 0; i < d.n; i++ {
+		total += d.y[i]
+		expo += math.Exp(d.off[i])
+	}
+	return total, expo
+}
+
+// keepSums takes the sums every fit starts from once, for a design that
+// is refitted with other columns but the same counts and offsets (a scan
+// over hinges or change points).
+func (d *design) keepSums() {
+	d.total, d.expo = d.sumsOf()
+	d.sums = true
 }
 
 // at returns η and μ of window i at beta: from the cache when it holds
@@ -64,10 +85,9 @@ var (
 func (d *design) fit() (fit, error) {
 	d.cached = false // x, p or y may have changed since the last fit
 	var f fit
-	total, expo := 0.0, 0.0
-	for i := 0; i < d.n; i++ {
-		total += d.y[i]
-		expo += math.Exp(d.off[i])
+	total, expo := d.total, d.expo
+	if !d.sums {
+		total, expo = d.sumsOf()
 	}
 	if total == 0 {
 		return f, errNoEvents

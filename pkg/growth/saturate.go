@@ -50,6 +50,7 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 	}
 	best := hinge{k: -1, ll: math.Inf(-1)}
 	d := design{n: n, p: 3, y: y, off: off, x: make([][maxParams]float64, n)}
+	d.keepSums()
 	try := func(k int) {
 		tau := t[k]
 		for i := range d.x {
