@@ -3,7 +3,6 @@ package output
 import (
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/fingerprint"
-	"github.com/synscope/synscope/pkg/growth"
 )
 
 // alertDecoy writes the fields of a decoy alert: a source's first SYN in
@@ -49,16 +48,7 @@ func (w *Writer) Alert(r *engine.AlertRecord) {
 		o.open("evidence")
 		o.str("model", v.Model)
 		o.float("confidence", round(v.Confidence))
-		o.float("growth_rate_per_hour", round(v.RatePerHour))
-		o.float("growth_rate_low", round(v.RateLow))
-		o.float("growth_rate_high", round(v.RateHigh))
-		o.float("bound_per_hour", round(v.Bound))
-		if v.Model == growth.Exponential && v.DoublingHours > 0 {
-			o.float("doubling_time_hours", round(v.DoublingHours))
-		}
-		if v.BackgroundPerHour > 0 {
-			o.float("background_per_hour", round(v.BackgroundPerHour))
-		}
+		growthRates(o, v)
 		o.float("horizon_hours", round(v.Horizon.Hours()))
 		o.uint("windows", uint64(v.Windows))
 		o.uint("new_sources", uint64(v.NewSources))

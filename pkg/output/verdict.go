@@ -15,16 +15,7 @@ func (w *Writer) Growth(r *engine.WindowRecord, v *growth.Verdict) {
 	if v.Reason != "" {
 		o.str("reason", v.Reason)
 	}
-	o.float("growth_rate_per_hour", round(v.RatePerHour))
-	o.float("growth_rate_low", round(v.RateLow))
-	o.float("growth_rate_high", round(v.RateHigh))
-	o.float("bound_per_hour", round(v.Bound))
-	if v.Model == growth.Exponential && v.DoublingHours > 0 {
-		o.float("doubling_time_hours", round(v.DoublingHours))
-	}
-	if v.BackgroundPerHour > 0 {
-		o.float("background_per_hour", round(v.BackgroundPerHour))
-	}
+	growthRates(o, v)
 	o.float("steady_rate_per_hour", round(v.SteadyPerHour))
 	o.float("horizon_hours", round(v.Horizon.Hours()))
 	o.uint("windows", uint64(v.Windows))
@@ -99,4 +90,20 @@ func (w *Writer) Flood(r *engine.FloodRecord) {
 	}
 	o.closeArray()
 	w.finish()
+}
+
+// growthRates writes a verdict's growth rate, its interval, the bound, the
+// doubling time (exponential) and the background under an excess: the
+// fields the growth record and an alert's evidence share.
+func growthRates(o *obj, v *growth.Verdict) {
+	o.float("growth_rate_per_hour", round(v.RatePerHour))
+	o.float("growth_rate_low", round(v.RateLow))
+	o.float("growth_rate_high", round(v.RateHigh))
+	o.float("bound_per_hour", round(v.Bound))
+	if v.Model == growth.Exponential && v.DoublingHours > 0 {
+		o.float("doubling_time_hours", round(v.DoublingHours))
+	}
+	if v.BackgroundPerHour > 0 {
+		o.float("background_per_hour", round(v.BackgroundPerHour))
+	}
 }
