@@ -82,16 +82,7 @@ func TestBatchEqualsNext(t *testing.T) {
 	for _, c := range formatCases(t) {
 		files = append(files, writeFile(t, dir, strings.ReplaceAll(c.name, " ", "_")+".cap", c.file))
 	}
-	if root := os.Getenv("SENSOR_CORPUS"); root != "" {
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() && !strings.HasSuffix(p, ".md") {
-				files = append(files, p)
-			}
-			return nil
-		})
-	} else if os.Getenv("CI") == "true" {
-		t.Fatal("SENSOR_CORPUS is not set (required when CI=true)")
-	}
+	files = append(files, corpusFiles(t)...)
 	// Several files at once: the merge path. Three of consecutive times (a
 	// rotated capture), three interleaved, and a mix of the cases.
 	var consecutive, interleaved []string
@@ -190,4 +181,25 @@ func TestMappedPagesReleased(t *testing.T) {
 		want.stats[0].Path = path
 		sameResult(t, "mapped, batch "+strconv.FormatBool(batch), got, want)
 	}
+}
+
+// corpusFiles lists the captures under SENSOR_CORPUS (none when it is not
+// set, which fails the test under CI=true).
+func corpusFiles(t *testing.T) []string {
+	t.Helper()
+	root := os.Getenv("SENSOR_CORPUS")
+	if root == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("SENSOR_CORPUS is not set (required when CI=true)")
+		}
+		return nil
+	}
+	var files []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.HasSuffix(p, ".md") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files
 }
