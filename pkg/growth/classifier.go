@@ -140,6 +140,10 @@ type Verdict struct {
 	// the rate and doubling time are then the excess's.
 	BackgroundPerHour float64
 	Warmup            bool // the newest window is in warm-up
+
+	// cycleUpper: for a horizon spanning a day, the upper bound of its
+	// day/night cycle's amplitude (cycle.go); -1 when not measured.
+	cycleUpper float64
 }
 
 // Classifier keeps the recent windows and the regime.
@@ -154,6 +158,10 @@ type Classifier struct {
 	// and the longest decisive horizon's dispersion.
 	diurnal    bool
 	dispersion float64
+	// cycleAmp: the upper bound of the day/night amplitude the longest
+	// horizon measured at the last window, -1 before it spans a day (the
+	// cycle test, cycle.go).
+	cycleAmp float64
 }
 
 // New builds a classifier for windows of the given length.
@@ -161,7 +169,7 @@ func New(cfg Config, window time.Duration) (*Classifier, error) {
 	if err := cfg.Validate(window); err != nil {
 		return nil, err
 	}
-	return &Classifier{cfg: cfg, window: window}, nil
+	return &Classifier{cfg: cfg, window: window, cycleAmp: -1}, nil
 }
 
 // Add takes the next closed window and returns the verdict after it.
@@ -235,6 +243,7 @@ func (c *Classifier) decide() Verdict {
 	// A shorter horizon that holds its full span and says growth has
 	// stopped (linear or declining) overrules a longer one that still
 	// remembers it: the verdict follows a plateau without waiting a day.
+	c.cycleAmp = verdicts[k-1].cycleUpper
 	var best *Verdict
 	for i := range verdicts {
 		v := &verdicts[i]
@@ -272,7 +281,7 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 // regime) for growth.
 func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float64) Verdict {
 	n := len(ws)
-	v := Verdict{Model: Insufficient, Horizon: h, Windows: n}
+	v := Verdict{Model: Insufficient, Horizon: h, Windows: n, cycleUpper: -1}
 	hours := c.window.Hours()
 	var expoHours float64
 	for _, w := range ws {
@@ -341,6 +350,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 			if e1 == nil && e2 == nil {
 				lr := 2 * (fd.loglik - fp.loglik) / fp.dispersion
 				v.Diurnal = lr > diurnalLR
+				v.cycleUpper = cycleUpper(fd)
 			}
 		}
 	}
@@ -424,8 +434,10 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	down := cdf(-zDown)                   // confidence that r < -bound
 	flat := math.Min(cdf(-zHi), cdf(zLo)) // confidence that -r_min < r < r_min
 	switch {
-	case up >= alarm:
+	case up >= alarm && !c.cycleExplains(&v, f1, y, off, cosv, sinv, alarm, cdf):
 		v.Model, v.Confidence = Exponential, up
+	case up >= alarm:
+		v.Reason = fmt.Sprintf("the growth rate %.3g/h clears the bound, but a day/night cycle of up to ±%.0f %% explains the counts as well", r, 100*cycleMaxAmplitude)
 	case down >= conf:
 		v.Model, v.Confidence = Declining, down
 	case flat >= conf:
