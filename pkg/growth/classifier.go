@@ -162,6 +162,7 @@ type Classifier struct {
 	// horizon measured at the last window, -1 before it spans a day (the
 	// cycle test, cycle.go).
 	cycleAmp float64
+	cyclic   bool // and it fitted a day/night term
 }
 
 // New builds a classifier for windows of the given length.
@@ -243,7 +244,7 @@ func (c *Classifier) decide() Verdict {
 	// A shorter horizon that holds its full span and says growth has
 	// stopped (linear or declining) overrules a longer one that still
 	// remembers it: the verdict follows a plateau without waiting a day.
-	c.cycleAmp = verdicts[k-1].cycleUpper
+	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
 	var best *Verdict
 	for i := range verdicts {
 		v := &verdicts[i]

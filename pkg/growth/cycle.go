@@ -19,9 +19,12 @@ import "math"
 // epidemic outgrows any cycle within a few doublings, and the exponential
 // scenarios reach 40× by the time they must be detected.
 //
-// The test applies while the windows kept span less than a day, and after
-// that while the longest horizon measures a day/night cycle; on a steady
-// background it is not needed (the bound stands).
+// Once the windows kept span a day, the cycle allowed for is the one the
+// longest horizon measured: up to cycleMaxAmplitude when it fits a
+// day/night term (the measured amplitude of a strong cycle comes out low:
+// a log-harmonic does not have the shape of 1 + A·sin), else up to the
+// upper bound of the amplitude it measures, which on a steady background
+// is small and leaves the test all but idle.
 
 // cycleMaxAmplitude is the strongest day/night cycle the test allows for.
 const cycleMaxAmplitude = 0.8
@@ -114,7 +117,7 @@ func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []floa
 		return false
 	}
 	amax := cycleMaxAmplitude
-	if float64(len(c.hist))*c.window.Hours() >= 24 && c.cycleAmp >= 0 {
+	if float64(len(c.hist))*c.window.Hours() >= 24 && c.cycleAmp >= 0 && !c.cyclic {
 		amax = math.Min(amax, c.cycleAmp)
 	}
 	if amax < cycleMinAmplitude {
