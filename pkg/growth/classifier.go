@@ -163,6 +163,7 @@ type Classifier struct {
 	// cycle test, cycle.go).
 	cycleAmp float64
 	cyclic   bool // and it fitted a day/night term
+	noCycle  bool // tests: no cycle test, to measure what it costs
 }
 
 // New builds a classifier for windows of the given length.

@@ -29,10 +29,19 @@ func poisson(r *rand.Rand, mean float64) float64 {
 // classifier with 5-minute windows for the given hours.
 func feed(t *testing.T, cfg Config, hours float64, seed uint64, rate func(h float64) float64) []Verdict {
 	t.Helper()
+	return feedWith(t, cfg, hours, seed, rate, nil)
+}
+
+// feedWith is feed with a change to the classifier before the first window.
+func feedWith(t *testing.T, cfg Config, hours float64, seed uint64, rate func(h float64) float64, set func(*Classifier)) []Verdict {
+	t.Helper()
 	w := 5 * time.Minute
 	c, err := New(cfg, w)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if set != nil {
+		set(c)
 	}
 	r := rand.New(rand.NewPCG(seed, 1))
 	var out []Verdict

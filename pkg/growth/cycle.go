@@ -113,7 +113,7 @@ func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
 // (fitted by the growing model f1) as well as growth does, where the
 // cycle test applies (see above).
 func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []float64, alarm float64, cdf func(float64) float64) bool {
-	if c.cfg.Diurnal != "auto" || v.Diurnal {
+	if c.cfg.Diurnal != "auto" || v.Diurnal || c.noCycle {
 		return false
 	}
 	amax := cycleMaxAmplitude
@@ -124,10 +124,24 @@ func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []floa
 		return false
 	}
 	gain := 2 * (f1.loglik - cycleLoglik(y, off, cosv, sinv, amax)) / f1.dispersion
-	// At the alarm's own confidence (a lower one, 0.9, let 5 of 10 runs
-	// of a ±80 % cycle with bursty counts raise an alarm, measured).
+	if c.cyclic && float64(len(c.hist))*c.window.Hours() >= 24 {
+		// A cycle is known to be there: growth must explain the counts
+		// far better (on a ±80 % cycle of Poisson counts the growing
+		// model beat the best cycle by a likelihood ratio of 6.2 on the
+		// second morning).
+		return gain < cycleKnownLR
+	}
+	// Unknown, at the alarm's own confidence (a lower one, 0.9, let 5 of
+	// 10 runs of a ±80 % cycle with bursty counts raise an alarm,
+	// measured).
 	return !(gain > 0 && cdf(math.Sqrt(gain)) >= alarm)
 }
+
+// cycleKnownLR is the likelihood ratio by which growth must beat a cycle
+// the longest horizon has measured: the χ²(2) quantile at 0.999 (the
+// growing model and the cycle are not nested; the cycle's phase and
+// amplitude are fitted too).
+const cycleKnownLR = 13.82
 
 // cycleMinAmplitude: a weaker cycle than this is not tested (it fakes less
 // growth than the bound allows for).
