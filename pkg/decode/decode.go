@@ -61,8 +61,95 @@ type Decoder struct {
 var be = binary.BigEndian
 
 // Decode inspects one frame of link type lt. On Matched it fills every field
-// of out except Ts, which the caller sets from the capture.
+// of out except Ts, which the caller sets from the capture; on any other
+// result out may be left as it was.
 func (d *Decoder) Decode(lt capture.LinkType, b []byte, out *Syn) Result {
+	if lt == capture.LinkEthernet {
+		if r := d.quickEthernet(b); r != unsure {
+			return r
+		}
+	}
+	return d.full(lt, b, out)
+}
+
+// unsure is quickEthernet's answer when the frame needs the full walk.
+const unsure = NumResults
+
+// quickEthernet is the common case of an Ethernet frame that is not a
+// match, in as few loads and branches as it takes: untagged or 802.1Q
+// tagged (once), IPv4 without options or IPv6 without extension headers,
+// carrying something other than TCP, a TCP segment that is not a SYN, or
+// a SYN to a port not watched, or a non-first IPv4 fragment, or no IP at
+// all. It returns the Result full would, or unsure for anything else
+// (matches, tunnels, options, short or odd headers), which full then
+// walks. It never touches a Syn.
+func (d *Decoder) quickEthernet(b []byte) Result {
+	if len(b) < 18 {
+		return unsure
+	}
+	et, ip := be.Uint16(b[12:]), b[14:]
+	if et == 0x8100 {
+		et, ip = be.Uint16(b[16:]), b[18:]
+	}
+	var tcp []byte
+	switch et {
+	case 0x0800:
+		if len(ip) < 20 || ip[0] != 0x45 {
+			return unsure
+		}
+		end := len(ip)
+		if total := int(be.Uint16(ip[2:])); total != 0 {
+			if total < 20 {
+				return unsure
+			}
+			end = min(end, total)
+		}
+		if be.Uint16(ip[6:])&0x1fff != 0 {
+			return Fragment
+		}
+		switch ip[9] {
+		case 6:
+		case 4, 41, 47:
+			return unsure
+		default:
+			return NotTCP
+		}
+		tcp = ip[20:end]
+	case 0x86dd:
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return unsure
+		}
+		end := len(ip)
+		if plen := int(be.Uint16(ip[4:])); plen != 0 {
+			end = min(end, 40+plen)
+		}
+		switch ip[6] {
+		case 6:
+		case 0, 4, 41, 43, 44, 47, 51, 60, 135, 139, 140:
+			return unsure
+		default:
+			return NotTCP
+		}
+		tcp = ip[40:end]
+	case 0x8100, 0x88a8, 0x9100, 0x8847, 0x8848, 0x8864:
+		return unsure
+	default:
+		return NotIP
+	}
+	if len(tcp) < 20 {
+		return unsure
+	}
+	if tcp[13]&0x12 != 0x02 {
+		return NotSyn
+	}
+	if !d.Ports.Contains(be.Uint16(tcp[2:])) {
+		return OtherPort
+	}
+	return unsure
+}
+
+// full is Decode for every link type and every frame.
+func (d *Decoder) full(lt capture.LinkType, b []byte, out *Syn) Result {
 	*out = Syn{WScale: 0xff}
 	switch lt {
 	case capture.LinkEthernet:

@@ -73,17 +73,18 @@ func (in *input) nextPcap() error {
 }
 
 // fastPcap is nextPcap for a mapped file, with every check of nextPcap but
-// none of the general read path: it makes in.pkt the next record and
-// returns true, or returns false, changing nothing, when the record is not
-// whole in the mapping or is too long (nextPcap then reports why), or at
-// the boundary of a Tail.
-func (in *input) fastPcap() bool {
+// none of the general read path: it makes *p (in.pkt, or the caller's
+// packet when in.pkt is set later) the next record and returns true, or
+// returns false, changing nothing, when the record is not whole in the
+// mapping or is too long (nextPcap then reports why), or at the boundary
+// of a Tail.
+func (in *input) fastPcap(p *capture.Packet) bool {
 	pos := in.mpos
 	in.ahead(&in.cur, pos)
 	if in.tail != nil && pos >= in.tail.start {
 		return false // NextBatch tells the boundary from a step over it
 	}
-	end, ok := in.record(pos, &in.pkt)
+	end, ok := in.record(pos, p)
 	if !ok {
 		return false
 	}
@@ -113,12 +114,12 @@ func (in *input) record(pos int, p *capture.Packet) (end int, ok bool) {
 	}
 	start := pos + pcapRecordLen
 	end = start + int(incl)
-	*p = capture.Packet{
-		Timestamp: int64(in.bo.u32(h[0:]))*1e9 + int64(in.bo.u32(h[4:]))*unit,
-		LinkType:  in.link,
-		CapLen:    int(incl),
-		OrigLen:   int(in.bo.u32(h[12:])),
-		Data:      mm[start:end:end],
-	}
+	// Field by field: a composite literal would be built on the stack and
+	// copied, a store and a load more per packet.
+	p.Timestamp = int64(in.bo.u32(h[0:]))*1e9 + int64(in.bo.u32(h[4:]))*unit
+	p.LinkType = in.link
+	p.CapLen = int(incl)
+	p.OrigLen = int(in.bo.u32(h[12:]))
+	p.Data = mm[start:end:end]
 	return end, true
 }
