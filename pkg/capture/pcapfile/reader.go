@@ -274,7 +274,11 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 		return 1, nil
 	}
 	var rival *input
+	n0 := in.n
 	defer func() {
+		if rival == nil {
+			n = int(in.n - n0) // fastBatch's records before the fault
+		}
 		if n > 0 {
 			if v := recover(); v != nil {
 				if _, fault := v.(interface{ Addr() uintptr }); !fault {
@@ -299,9 +303,7 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	if rival == nil {
 		// Alone: the records go straight into ps, and in.pkt is the last
 		// one, as if each had passed through it.
-		for n < len(ps) && in.fastPcap(&ps[n]) {
-			n++
-		}
+		n = in.fastBatch(ps)
 		if n > 0 {
 			in.pkt = ps[n-1]
 		}
