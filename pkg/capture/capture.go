@@ -74,14 +74,12 @@ type Splitter interface {
 
 // Tail is the second part of an input split off by a Splitter. Next
 // returns its packets one at a time (false at its end; it may fault like
-// the source's own reads), NextBatch several (it fills ps[:n] and returns
-// n, 0 at its end; a fault part way leaves Pos and N after the packets
-// before it); Void becomes true when the source found its guess of the
-// boundary wrong, and the Tail's packets must then be dropped; Pos and N
-// are the offset after its last packet and how many it returned.
+// the source's own reads); Void becomes true when the source found its
+// guess of the boundary wrong, and the Tail's packets must then be
+// dropped; Pos and N are the offset after its last packet and how many it
+// returned.
 type Tail interface {
 	Next(p *Packet) bool
-	NextBatch(ps []Packet) int
 	Void() bool
 	Pos() int
 	N() uint64

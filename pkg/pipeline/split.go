@@ -325,40 +325,30 @@ func (r *splitReader) runTail(dec *decode.Decoder, gone chan struct{}) {
 	c := &chunk{ents: make([]entry, 0, chunkLen)}
 	var pos int
 	var n uint64
-	var ents, syns int // the chunk's frames before the batch being decoded
 	func() {
 		defer func() {
-			// A fault (the file shrank) ends the tail before the batch
-			// that faulted: the reader reads its frames again and fails
-			// at the same one.
-			if v := recover(); v != nil {
-				if faultOf(v) == nil {
-					panic(v)
-				}
-				c.ents, c.syns = c.ents[:ents], c.syns[:syns]
+			// A fault (the file shrank) ends the tail before the frame that
+			// faulted: the reader reads that one again and fails there.
+			if v := recover(); v != nil && faultOf(v) == nil {
+				panic(v)
 			}
 		}()
 		var (
-			batch [batchLen]capture.Packet
-			syn   decode.Syn
+			p   capture.Packet
+			syn decode.Syn
 		)
 		t := r.tail
 		pos = t.Pos()
 		for !r.stop.Load() && !t.Void() {
-			for len(c.ents) < chunkLen {
-				ents, syns = len(c.ents), len(c.syns)
-				k := t.NextBatch(batch[:min(batchLen, chunkLen-len(c.ents))])
-				if k == 0 {
+			for range chunkLen {
+				if !t.Next(&p) {
 					return
 				}
-				for i := range batch[:k] {
-					p := &batch[i]
-					res := d.Decode(p.LinkType, p.Data, &syn)
-					if res == decode.Matched {
-						c.syns = append(c.syns, syn)
-					}
-					c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
+				res := d.Decode(p.LinkType, p.Data, &syn)
+				if res == decode.Matched {
+					c.syns = append(c.syns, syn)
 				}
+				c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
 				pos, n = t.Pos(), t.N()
 			}
 			if !r.sendTail(c) {

@@ -157,9 +157,9 @@ func (s *shrinksAfterFirst) NextBatch(ps []capture.Packet) (int, error) {
 
 // TestSplitTailShrinks shrinks a file being split to past three quarters
 // of its size (a page boundary) after the first batch: the tail meets the
-// fault, in a record header or in a frame, and ends before the batch
-// that faulted; the reader reads on from there and fails where a single
-// loop fails. Output, errors and counts are the single loop's.
+// fault, in a record header or in a frame, and ends before it; the reader
+// reads on from there and fails where a single loop fails. Output, errors
+// and counts are the single loop's.
 func TestSplitTailShrinks(t *testing.T) {
 	gen, _, size := genAndCut(t, 13, 25*time.Minute, 0, func(n int) int { return n })
 	b, err := os.ReadFile(gen)
@@ -167,8 +167,8 @@ func TestSplitTailShrinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "shrinks.pcap") // the same in both errors
-	// Where the tail starts, as SplitTail finds it: its batches of
-	// batchLen records start there.
+	// Where the tail starts, as SplitTail finds it (a tail read in
+	// batches of batchLen would start them there).
 	r, err := pcapfile.Open([]string{gen})
 	if err != nil {
 		t.Fatal(err)
@@ -184,9 +184,9 @@ func TestSplitTailShrinks(t *testing.T) {
 	r.Close()
 	// Cuts at page boundaries past three quarters of the file: inside a
 	// record's header; inside a frame's first bytes (read by the
-	// decoder), of a record last in the tail's batch (the decoder faults)
-	// or not (the next header does, in the same batch); past them (the
-	// next header faults).
+	// decoder), of a record that would be last in a batch of the tail or
+	// not (a tail read in batches would meet the fault in the decoder or
+	// in the batch's next header); past them (the next header faults).
 	var cuts []int64
 	for pos, i, kinds := 24, -1, 0; pos+16 <= len(b) && kinds != 15; pos += 16 + int(binary.LittleEndian.Uint32(b[pos+8:])) {
 		if pos == tailAt {

@@ -117,50 +117,6 @@ func (t *Tail) Next(p *capture.Packet) bool {
 	return true
 }
 
-// NextBatch is Next for as many records as ps holds (see fastBatch): it
-// returns how many it read, 0 where Next would return false.
-func (t *Tail) NextBatch(ps []capture.Packet) int {
-	if t.void.Load() {
-		return 0
-	}
-	in := t.in
-	mm := in.mm
-	unit := int64(1000)
-	if in.nano {
-		unit = 1
-	}
-	bo, link, c := in.bo, in.link, &t.cur
-	n := 0
-	for ; n < len(ps); n++ {
-		pos := t.pos
-		if pos+prefetchAhead > c.pf {
-			in.ahead(c, pos)
-		}
-		if len(mm)-pos < pcapRecordLen {
-			break
-		}
-		h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
-		incl := bo.u32(h[8:])
-		if incl > MaxRecordLen || uint64(len(mm)-pos-pcapRecordLen) < uint64(incl) {
-			break
-		}
-		start := pos + pcapRecordLen
-		end := start + int(incl)
-		p := &ps[n]
-		p.Timestamp = int64(bo.u32(h[0:]))*1e9 + int64(bo.u32(h[4:]))*unit
-		p.LinkType = link
-		p.CapLen = int(incl)
-		p.OrigLen = int(bo.u32(h[12:]))
-		p.Data = mm[start:end:end]
-		t.pos = end
-		t.n++
-		if int64(end)-c.reported >= 1<<20 {
-			in.passed(c, end)
-		}
-	}
-	return n
-}
-
 // Void tells whether the Reader stepped over the boundary: what the Tail
 // read is then not the file's, and it should stop.
 func (t *Tail) Void() bool { return t.void.Load() }

@@ -36,25 +36,9 @@ func readSplit(t *testing.T, path string) (result, bool) {
 			break
 		}
 		if err == capture.ErrAtTail {
-			// One packet, then batches of growing sizes, then packets
-			// again, as the split loop (batches) and older callers (Next)
-			// read.
 			var p capture.Packet
-			for i := 0; ; i++ {
-				if i%5 == 0 {
-					if !tail.Next(&p) {
-						break
-					}
-					add(p)
-					continue
-				}
-				k := tail.NextBatch(ps[:1+i%len(ps)])
-				if k == 0 {
-					break
-				}
-				for _, p := range ps[:k] {
-					add(p)
-				}
+			for tail.Next(&p) {
+				add(p)
 			}
 			r.ResumeAfter(tail, tail.Pos(), tail.N())
 			taken = true
