@@ -61,8 +61,84 @@ type Decoder struct {
 var be = binary.BigEndian
 
 // Decode inspects one frame of link type lt. On Matched it fills every field
-// of out except Ts, which the caller sets from the capture.
+// of out except Ts, which the caller sets from the capture; on any other
+// result out may be left as it was.
+//
+// The common case of an Ethernet frame that is not a match is answered
+// here, in as few loads and branches as it takes (one call per frame):
+// untagged or 802.1Q tagged once, IPv4 without options or IPv6 without
+// extension headers, carrying something other than TCP, a TCP segment
+// that is not a SYN, a SYN to a port not watched, a non-first IPv4
+// fragment, or no IP at all. Anything else (matches, tunnels, options,
+// short or odd headers, other link types) goes to full, whose result this
+// must equal (TestQuickAgreesWithFull, FuzzDecode).
 func (d *Decoder) Decode(lt capture.LinkType, b []byte, out *Syn) Result {
+	if lt != capture.LinkEthernet || len(b) < 18 {
+		return d.full(lt, b, out)
+	}
+	et, ip := be.Uint16(b[12:]), b[14:]
+	if et == 0x8100 {
+		et, ip = be.Uint16(b[16:]), b[18:]
+	}
+	var tcp []byte
+	switch et {
+	case 0x0800:
+		if len(ip) < 20 || ip[0] != 0x45 {
+			return d.full(lt, b, out)
+		}
+		end := len(ip)
+		if total := int(be.Uint16(ip[2:])); total != 0 {
+			if total < 20 {
+				return d.full(lt, b, out)
+			}
+			end = min(end, total)
+		}
+		if be.Uint16(ip[6:])&0x1fff != 0 {
+			return Fragment
+		}
+		switch ip[9] {
+		case 6:
+		case 4, 41, 47:
+			return d.full(lt, b, out)
+		default:
+			return NotTCP
+		}
+		tcp = ip[20:end]
+	case 0x86dd:
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return d.full(lt, b, out)
+		}
+		end := len(ip)
+		if plen := int(be.Uint16(ip[4:])); plen != 0 {
+			end = min(end, 40+plen)
+		}
+		switch ip[6] {
+		case 6:
+		case 0, 4, 41, 43, 44, 47, 51, 60, 135, 139, 140:
+			return d.full(lt, b, out)
+		default:
+			return NotTCP
+		}
+		tcp = ip[40:end]
+	case 0x8100, 0x88a8, 0x9100, 0x8847, 0x8848, 0x8864:
+		return d.full(lt, b, out)
+	default:
+		return NotIP
+	}
+	if len(tcp) < 20 {
+		return d.full(lt, b, out)
+	}
+	if tcp[13]&0x12 != 0x02 {
+		return NotSyn
+	}
+	if !d.Ports.Contains(be.Uint16(tcp[2:])) {
+		return OtherPort
+	}
+	return d.full(lt, b, out)
+}
+
+// full is Decode for every link type and every frame.
+func (d *Decoder) full(lt capture.LinkType, b []byte, out *Syn) Result {
 	*out = Syn{WScale: 0xff}
 	switch lt {
 	case capture.LinkEthernet:

@@ -11,8 +11,9 @@ import (
 
 // FuzzDecode feeds arbitrary frames of every link type. The decoder must
 // not panic, must claim a match only for a SYN without ACK to a watched
-// port, and on plain Ethernet/IPv4/TCP frames must agree with gopacket's
-// parser about the match and the header fields.
+// port, must say what its full walk says (its quick path for Ethernet
+// answers alone for common frames), and on plain Ethernet/IPv4/TCP frames
+// must agree with gopacket's parser about the match and the header fields.
 func FuzzDecode(f *testing.F) {
 	links := []capture.LinkType{capture.LinkEthernet, capture.LinkRaw, capture.LinkNull, capture.LinkLinuxSLL,
 		capture.LinkLinuxSLL2, capture.LinkNFLOG, capture.LinkIPoIB, capture.LinkIPv6, capture.LinkSynRecord}
@@ -32,6 +33,10 @@ func FuzzDecode(f *testing.F) {
 			if s.Flags&0x12 != 0x02 || !d.Ports.Contains(s.DstPort) {
 				t.Fatalf("matched flags %#x port %d", s.Flags, s.DstPort)
 			}
+		}
+		var full Syn
+		if w := d.full(link, frame, &full); w != r || r == Matched && full != s {
+			t.Fatalf("Decode says %v %+v, the full walk %v %+v", r, s, w, full)
 		}
 		if link != capture.LinkEthernet {
 			return

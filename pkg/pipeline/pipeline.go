@@ -67,6 +67,27 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 			}
 		}()
 		for {
+			if bi < bn {
+				// The packets in hand, up to the next iteration that
+				// checks (below): the same steps as the loop's, without
+				// its checks, and Step written out.
+				every := uint64(TickEvery)
+				if lv != nil {
+					every = liveEvery
+				}
+				stop := min(n+uint64(bn-bi), (n/every+1)*every-1)
+				for ; n < stop; n++ {
+					p := &batch[bi]
+					bi++
+					r := dec.Decode(p.LinkType, p.Data, &syn)
+					if r == decode.Matched {
+						eng.Frame(p.Timestamp, p.OrigLen, &syn)
+					} else {
+						eng.Frame(p.Timestamp, p.OrigLen, nil)
+					}
+					st.Results[r]++
+				}
+			}
 			n++
 			if lv != nil && n%liveEvery == 0 {
 				if err = errors.Join(ctx.Err(), w.Err()); err != nil {

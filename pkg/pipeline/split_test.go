@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/internal/scenario"
+	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
@@ -34,6 +36,12 @@ func runJSONL(t *testing.T, split bool, paths ...string) (string, []string, outp
 		t.Fatal(err)
 	}
 	defer src.Close()
+	return runSource(t, src)
+}
+
+// runSource is runJSONL's run over a source, with splitMinProcs set.
+func runSource(t *testing.T, src capture.Source) (string, []string, output.Stats) {
+	t.Helper()
 	var out bytes.Buffer
 	w := output.NewWriter(&out, "split")
 	cfg := engine.DefaultConfig()
@@ -122,6 +130,123 @@ func TestSplitTailEqualsSingle(t *testing.T) {
 		if one != two || strings.Join(oneErrs, "\n") != strings.Join(twoErrs, "\n") || oneSt.Results != twoSt.Results {
 			t.Errorf("%s: split differs: %d bytes, errors %q, results %v; single %d bytes, errors %q, results %v",
 				filepath.Base(path), len(two), twoErrs, twoSt.Results, len(one), oneErrs, oneSt.Results)
+		}
+	}
+}
+
+// shrinksAfterFirst truncates its file to size once the first batch was
+// read: its mapping then faults from there on, in whichever goroutine
+// reads there first.
+type shrinksAfterFirst struct {
+	*pcapfile.Reader
+	path string
+	size int64
+	done bool
+}
+
+func (s *shrinksAfterFirst) NextBatch(ps []capture.Packet) (int, error) {
+	n, err := s.Reader.NextBatch(ps)
+	if !s.done {
+		s.done = true
+		if terr := os.Truncate(s.path, s.size); terr != nil {
+			panic(terr)
+		}
+	}
+	return n, err
+}
+
+// TestSplitTailShrinks shrinks a file being split to past three quarters
+// of its size (a page boundary) after the first batch: the tail meets the
+// fault, in a record header or in a frame, and ends before it; the reader
+// reads on from there and fails where a single loop fails. Output, errors
+// and counts are the single loop's.
+func TestSplitTailShrinks(t *testing.T) {
+	gen, _, size := genAndCut(t, 13, 25*time.Minute, 0, func(n int) int { return n })
+	b, err := os.ReadFile(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "shrinks.pcap") // the same in both errors
+	// Where the tail starts, as SplitTail finds it (a tail read in
+	// batches of batchLen would start them there).
+	r, err := pcapfile.Open([]string{gen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.NextBatch(make([]capture.Packet, batchLen)); n == 0 || err != nil {
+		t.Fatalf("first batch: %d, %v", n, err)
+	}
+	tail := r.SplitTail()
+	if tail == nil {
+		t.Fatal("the file is not split")
+	}
+	tailAt := tail.Pos()
+	r.Close()
+	// Cuts at page boundaries past three quarters of the file: inside a
+	// record's header; inside a frame's first bytes (read by the
+	// decoder), of a record that would be last in a batch of the tail or
+	// not (a tail read in batches would meet the fault in the decoder or
+	// in the batch's next header); past them (the next header faults).
+	var cuts []int64
+	for pos, i, kinds := 24, -1, 0; pos+16 <= len(b) && kinds != 15; pos += 16 + int(binary.LittleEndian.Uint32(b[pos+8:])) {
+		if pos == tailAt {
+			i = 0
+		} else if i >= 0 {
+			i++
+		}
+		end := pos + 16 + int(binary.LittleEndian.Uint32(b[pos+8:]))
+		p := (pos + 4095) &^ 4095
+		if pos <= size*3/4 || p >= end {
+			continue
+		}
+		k := 8 // past what the decoder reads: the next header faults
+		switch {
+		case p < pos+16:
+			k = 1 // the header
+		case p < pos+16+30 && i%batchLen == batchLen-1:
+			k = 2 // the frame's first bytes, last in a batch
+		case p < pos+16+30:
+			k = 4 // the frame's first bytes
+		}
+		if kinds&k == 0 {
+			kinds |= k
+			cuts = append(cuts, int64(p))
+		}
+	}
+	if len(cuts) != 4 {
+		t.Fatalf("found cuts %v, want 4", cuts)
+	}
+	for _, cut := range cuts {
+		var outs [2]string
+		var errs [2][]string
+		var sts [2]output.Stats
+		for i, split := range []bool{false, true} {
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := pcapfile.Open([]string{path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := splitMinProcs
+			splitMinProcs = 1 << 30
+			if split {
+				splitMinProcs = 1
+			}
+			before := tailsTaken.Load()
+			outs[i], errs[i], sts[i] = runSource(t, &shrinksAfterFirst{Reader: r, path: path, size: cut})
+			splitMinProcs = old
+			r.Close()
+			if split && tailsTaken.Load() != before+1 {
+				t.Errorf("cut at %d: the second half was not read by a tail", cut)
+			}
+		}
+		if len(errs[0]) != 1 || !strings.Contains(errs[0][0], "shrank") {
+			t.Errorf("cut at %d: single loop's errors %q, want one saying the file shrank", cut, errs[0])
+		}
+		if outs[0] != outs[1] || strings.Join(errs[0], "\n") != strings.Join(errs[1], "\n") || sts[0].Results != sts[1].Results {
+			t.Errorf("cut at %d: split differs: %d bytes, errors %q, results %v; single %d bytes, errors %q, results %v",
+				cut, len(outs[1]), errs[1], sts[1].Results, len(outs[0]), errs[0], sts[0].Results)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -202,4 +203,65 @@ func corpusFiles(t *testing.T) []string {
 		return nil
 	})
 	return files
+}
+
+// TestBatchFaultKeepsPackets shrinks a mapped file under the reader so that
+// a batch faults part way: the records read before the fault are returned,
+// counted and whole, and the next call faults before any packet.
+func TestBatchFaultKeepsPackets(t *testing.T) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var recs []rec
+	for i := range 400 {
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 1000)})
+	}
+	file := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	path := writeFile(t, t.TempDir(), "shrinks.pcap", file)
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ps := make([]capture.Packet, 64)
+	if n, err := r.NextBatch(ps[:1]); n != 1 || err != nil {
+		t.Fatalf("first packet: %d, %v", n, err)
+	}
+	cut := 40 * pageSize
+	if err := os.Truncate(path, int64(cut)); err != nil {
+		t.Fatal(err)
+	}
+	// The records whose header lies before the cut can be walked; their
+	// data is not read by the reader.
+	want := 0
+	for pos := pcapHeaderLen; pos+pcapRecordLen <= cut; pos += pcapRecordLen + 1000 {
+		want++
+	}
+	got, faults := 1, 0
+	for call := 0; call < 100 && faults == 0; call++ {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					if _, ok := v.(interface{ Addr() uintptr }); !ok {
+						panic(v)
+					}
+					faults++
+				}
+			}()
+			n, err := r.NextBatch(ps)
+			if err != nil {
+				t.Fatalf("NextBatch: %v", err)
+			}
+			for i, p := range ps[:n] {
+				if k := got + i; p.Timestamp != int64(1_600_000_000+k)*1e9 || len(p.Data) != 1000 {
+					t.Fatalf("packet %d: ts %d, %d bytes", k, p.Timestamp, len(p.Data))
+				}
+			}
+			got += n
+		}()
+	}
+	if faults != 1 || got != want {
+		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, want)
+	}
+	if st := r.Stats()[0]; st.Packets != uint64(want) {
+		t.Fatalf("%d packets counted, want %d", st.Packets, want)
+	}
 }

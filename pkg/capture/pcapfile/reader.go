@@ -273,34 +273,50 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 		}
 		return 1, nil
 	}
+	var rival *input
+	n0 := in.n
 	defer func() {
+		if rival == nil {
+			n = int(in.n - n0) // fastBatch's records before the fault
+		}
 		if n > 0 {
 			if v := recover(); v != nil {
 				if _, fault := v.(interface{ Addr() uintptr }); !fault {
 					panic(v)
 				}
 				in.delivered += uint64(n)
+				if rival == nil {
+					in.pkt = ps[n-1]
+				}
 			}
 		}
 	}()
 	// With other inputs open, in's packets go while they come before the
 	// earliest of the others (a child of the heap's root); the first that
 	// does not stays in's pending packet, and the heap decides again.
-	var rival *input
 	if h := r.heap; len(h) > 1 {
 		rival = h[1]
 		if len(h) > 2 && less(h[2], rival) {
 			rival = h[2]
 		}
 	}
-	for n < len(ps) && in.fastPcap() {
-		if rival != nil && !less(in, rival) {
-			r.last = nil
-			r.down(0)
-			break
+	if rival == nil {
+		// Alone: the records go straight into ps, and in.pkt is the last
+		// one, as if each had passed through it.
+		n = in.fastBatch(ps)
+		if n > 0 {
+			in.pkt = ps[n-1]
 		}
-		ps[n] = in.pkt
-		n++
+	} else {
+		for n < len(ps) && in.fastPcap(&in.pkt) {
+			if !less(in, rival) {
+				r.last = nil
+				r.down(0)
+				break
+			}
+			ps[n] = in.pkt
+			n++
+		}
 	}
 	in.delivered += uint64(n)
 	if n == 0 { // the end of the mapping, a Tail's boundary, or a record fastPcap leaves to Next
