@@ -435,11 +435,15 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	up := cdf(zUp)                        // confidence that r > bound
 	down := cdf(-zDown)                   // confidence that r < -bound
 	flat := math.Min(cdf(-zHi), cdf(zLo)) // confidence that -r_min < r < r_min
+	var cycle float64                     // the amplitude of a cycle that explains the counts as well (cycle.go)
+	if up >= alarm {
+		cycle = c.cycleExplains(&v, f1, y, off, cosv, sinv, alarm, cdf)
+	}
 	switch {
-	case up >= alarm && !c.cycleExplains(&v, f1, y, off, cosv, sinv, alarm, cdf):
+	case up >= alarm && cycle == 0:
 		v.Model, v.Confidence = Exponential, up
 	case up >= alarm:
-		v.Reason = fmt.Sprintf("the growth rate %.3g/h clears the bound, but a day/night cycle of up to ±%.0f %% explains the counts as well", r, 100*cycleMaxAmplitude)
+		v.Reason = fmt.Sprintf("the growth rate %.3g/h clears the bound, but a day/night cycle of up to ±%.0f %% explains the counts as well", r, 100*cycle)
 	case down >= conf:
 		v.Model, v.Confidence = Declining, down
 	case flat >= conf:

@@ -109,19 +109,20 @@ func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
 	return best
 }
 
-// cycleExplains says whether a day/night cycle explains the windows of v
-// (fitted by the growing model f1) as well as growth does, where the
-// cycle test applies (see above).
-func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []float64, alarm float64, cdf func(float64) float64) bool {
+// cycleExplains returns the largest amplitude of the day/night cycles it
+// tried when one explains the windows of v (fitted by the growing model
+// f1) as well as growth does, where the cycle test applies (see above);
+// else 0.
+func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []float64, alarm float64, cdf func(float64) float64) float64 {
 	if c.cfg.Diurnal != "auto" || v.Diurnal || c.noCycle {
-		return false
+		return 0
 	}
 	amax := cycleMaxAmplitude
 	if float64(len(c.hist))*c.window.Hours() >= 24 && c.cycleAmp >= 0 && !c.cyclic {
 		amax = math.Min(amax, c.cycleAmp)
 	}
 	if amax < cycleMinAmplitude {
-		return false
+		return 0
 	}
 	gain := 2 * (f1.loglik - cycleLoglik(y, off, cosv, sinv, amax)) / f1.dispersion
 	if c.cyclic && float64(len(c.hist))*c.window.Hours() >= 24 {
@@ -129,12 +130,18 @@ func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []floa
 		// far better (on a ±80 % cycle of Poisson counts the growing
 		// model beat the best cycle by a likelihood ratio of 6.2 on the
 		// second morning).
-		return gain < cycleKnownLR
+		if gain < cycleKnownLR {
+			return amax
+		}
+		return 0
 	}
 	// Unknown, at the alarm's own confidence (a lower one, 0.9, let 5 of
 	// 10 runs of a ±80 % cycle with bursty counts raise an alarm,
 	// measured).
-	return !(gain > 0 && cdf(math.Sqrt(gain)) >= alarm)
+	if gain > 0 && cdf(math.Sqrt(gain)) >= alarm {
+		return 0
+	}
+	return amax
 }
 
 // cycleKnownLR is the likelihood ratio by which growth must beat a cycle
