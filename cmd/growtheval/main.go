@@ -70,6 +70,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.growth.MinEvents, "min-events", def.MinEvents, "classifier: fewest new sources in a horizon")
 	fs.StringVar(&o.growth.Diurnal, "diurnal", def.Diurnal, "classifier: day/night term: auto, on or off")
 	fs.Float64Var(&o.growth.DiurnalAmplitude, "diurnal-amplitude", def.DiurnalAmplitude, "classifier: day/night amplitude assumed before 24 h")
+	fs.Float64Var(&o.growth.CycleAmplitude, "cycle-amplitude", def.CycleAmplitude, "classifier: strongest day/night cycle an exponential verdict must beat (0: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: growtheval [flags]\n\nScenarios: %s\n\nFlags:\n", strings.Join(scenarioNames(), ", "))
 		fs.PrintDefaults()

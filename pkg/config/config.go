@@ -157,6 +157,7 @@ const (
 	kMinEvents  = "growth-min-events"
 	kDiurnal    = "growth-diurnal"
 	kAmplitude  = "growth-diurnal-amplitude"
+	kCycle      = "growth-cycle-amplitude"
 	kActivity   = "activity-interval"
 	kRemember   = "remember"
 )
@@ -165,7 +166,7 @@ const (
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood, kFloodSrc, kAlertExec, kAlertHook,
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kBenign, kExclBenign, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
-	kActivity, kRemember, kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude}
+	kActivity, kRemember, kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude, kCycle}
 
 func init() { fileKeys = append(fileKeys, kafkaKeys...) }
 
@@ -224,6 +225,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMinEvents, strconv.Itoa(g.MinEvents), "fewest new sources in a horizon for a verdict")
 	fs.String(kDiurnal, g.Diurnal, "day/night term in the growth fit: auto, on, off")
 	fs.String(kAmplitude, strconv.FormatFloat(g.DiurnalAmplitude, 'g', -1, 64), "day/night amplitude (0..1) that horizons under a day must not mistake for growth")
+	fs.String(kCycle, strconv.FormatFloat(g.CycleAmplitude, 'g', -1, 64), "strongest day/night cycle (0..1) an exponential verdict without a day/night term must beat; 0: off")
 	addKafkaFlags(fs)
 	fs.StringP("config", "c", "", "read settings from YAML `file` (flags and SENSOR_* variables win over it)")
 	fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
@@ -466,6 +468,9 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 		return err
 	}
 	if g.DiurnalAmplitude, err = fraction(v, kAmplitude); err != nil {
+		return err
+	}
+	if g.CycleAmplitude, err = fraction(v, kCycle); err != nil {
 		return err
 	}
 	return g.Validate(c.Window)

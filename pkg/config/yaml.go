@@ -59,6 +59,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kMinEvents:  strconv.Itoa(c.Growth.MinEvents),
 		kDiurnal:    c.Growth.Diurnal,
 		kAmplitude:  strconv.FormatFloat(c.Growth.DiurnalAmplitude, 'g', -1, 64),
+		kCycle:      strconv.FormatFloat(c.Growth.CycleAmplitude, 'g', -1, 64),
 	}
 	c.Kafka.yaml(m)
 	var hn []string

@@ -40,6 +40,10 @@ type Config struct {
 	// always fits it (needs 24 h of data); "off" never.
 	Diurnal          string
 	DiurnalAmplitude float64
+	// CycleAmplitude is the strongest day/night cycle an exponential
+	// verdict of a horizon without a day/night term must beat (cycle.go);
+	// 0 turns that test off.
+	CycleAmplitude float64
 }
 
 // DefaultConfig is the documented default.
@@ -52,6 +56,7 @@ func DefaultConfig() Config {
 		MinEvents:        10,
 		Diurnal:          "auto",
 		DiurnalAmplitude: 0.5,
+		CycleAmplitude:   0.8,
 	}
 }
 
@@ -84,6 +89,8 @@ func (c Config) Validate(window time.Duration) error {
 		return fmt.Errorf("growth-diurnal: %q is not auto, on or off", c.Diurnal)
 	case !(c.DiurnalAmplitude >= 0 && c.DiurnalAmplitude < 1):
 		return fmt.Errorf("growth-diurnal-amplitude: %v is not in [0, 1)", c.DiurnalAmplitude)
+	case !(c.CycleAmplitude >= 0 && c.CycleAmplitude < 1):
+		return fmt.Errorf("growth-cycle-amplitude: %v is not in [0, 1)", c.CycleAmplitude)
 	}
 	return nil
 }
@@ -352,7 +359,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 			if e1 == nil && e2 == nil {
 				lr := 2 * (fd.loglik - fp.loglik) / fp.dispersion
 				v.Diurnal = lr > diurnalLR
-				v.cycleUpper = cycleUpper(fd)
+				v.cycleUpper = cycleUpper(fd, c.cfg.CycleAmplitude)
 			}
 		}
 	}

@@ -11,8 +11,8 @@ import "math"
 //
 // So an exponential verdict of a horizon without a day/night term must
 // also beat the cycle itself: the counts are fitted as a steady level
-// times (1 + A·sin(ωt + φ)) for every amplitude A up to cycleMaxAmplitude
-// and every phase φ (a grid), and the growing model must explain them
+// times (1 + A·sin(ωt + φ)) for every amplitude A up to CycleAmplitude
+// (0.8 by default; 0 turns the test off) and every phase φ (a grid), and the growing model must explain them
 // better than the best cycle, by a likelihood ratio at the test's own
 // confidence. A rise a cycle can make (at most (1+A)/(1-A), 9× for ±80 %,
 // and only over the 12 hours from trough to peak) is then not growth; an
@@ -20,19 +20,16 @@ import "math"
 // scenarios reach 40× by the time they must be detected.
 //
 // Once the windows kept span a day, the cycle allowed for is the one the
-// longest horizon measured: up to cycleMaxAmplitude when it fits a
+// longest horizon measured: up to CycleAmplitude when it fits a
 // day/night term (the measured amplitude of a strong cycle comes out low:
 // a log-harmonic does not have the shape of 1 + A·sin), else up to the
 // upper bound of the amplitude it measures, which on a steady background
 // is small and leaves the test all but idle.
 
-// cycleMaxAmplitude is the strongest day/night cycle the test allows for.
-const cycleMaxAmplitude = 0.8
-
 // cyclePhases and cycleAmps are the grid the cycle is fitted on.
 const cyclePhases = 24
 
-var cycleAmps = [...]float64{0.25, 0.5, 0.75, 1} // of cycleMaxAmplitude
+var cycleAmps = [...]float64{0.25, 0.5, 0.75, 1} // of the largest amplitude tried
 
 // cycleLoglik is the Poisson log-likelihood of counts y (log exposures off;
 // cosv and sinv the cosine and sine of ωt at each window's middle, t in
@@ -117,7 +114,7 @@ func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []floa
 	if c.cfg.Diurnal != "auto" || v.Diurnal || c.noCycle {
 		return 0
 	}
-	amax := cycleMaxAmplitude
+	amax := c.cfg.CycleAmplitude
 	if float64(len(c.hist))*c.window.Hours() >= 24 && c.cycleAmp >= 0 && !c.cyclic {
 		amax = math.Min(amax, c.cycleAmp)
 	}
@@ -159,7 +156,7 @@ const cycleMinAmplitude = 0.05
 // 1 and 2: cos and sin of ωt): the harmonic's amplitude R and its standard
 // error (delta method), converted with A = R/(1 + R²/4), which inverts the
 // first harmonic of log(1 + A·sin): R = 2b, b = (1 - √(1 - A²))/A.
-func cycleUpper(f fit) float64 {
+func cycleUpper(f fit, amax float64) float64 {
 	b1, b2 := f.beta[1], f.beta[2]
 	r := math.Hypot(b1, b2)
 	if !(r > 0) {
@@ -168,7 +165,7 @@ func cycleUpper(f fit) float64 {
 	v := (b1*b1*f.cov[1][1] + 2*b1*b2*f.cov[1][2] + b2*b2*f.cov[2][2]) / (r * r) * f.dispersion
 	up := r + 2*math.Sqrt(math.Max(v, 0))
 	if math.IsNaN(up) {
-		return cycleMaxAmplitude
+		return amax
 	}
-	return math.Min(cycleMaxAmplitude, up/(1+up*up/4))
+	return math.Min(amax, up/(1+up*up/4))
 }

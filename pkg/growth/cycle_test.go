@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A ±80 % day/night cycle (Poisson, 60 new sources an hour on average) must
@@ -78,7 +79,7 @@ func TestCycleLoglikFindsTheCycle(t *testing.T) {
 		mu := sy / n
 		steadyLL += y[i]*math.Log(mu) - mu - logFactorial(y[i])
 	}
-	got := cycleLoglik(y, off, cosv, sinv, cycleMaxAmplitude)
+	got := cycleLoglik(y, off, cosv, sinv, DefaultConfig().CycleAmplitude)
 	if got < trueLL-0.5 {
 		t.Fatalf("cycle log-likelihood %.2f below the true cycle's %.2f", got, trueLL)
 	}
@@ -87,5 +88,25 @@ func TestCycleLoglikFindsTheCycle(t *testing.T) {
 	}
 	if weak := cycleLoglik(y, off, cosv, sinv, 0.2); weak > got-50 {
 		t.Fatalf("a ±20 %% cycle (%.2f) explains a ±80 %% one nearly as well (%.2f)", weak, got)
+	}
+}
+
+// growth-cycle-amplitude 0 turns the test off: the same counts, the same
+// verdicts as a classifier without it.
+func TestCycleAmplitudeZeroIsOff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.CycleAmplitude = 0
+	rate := func(h float64) float64 { return 60 * (1 + 0.8*math.Sin(2*math.Pi*(h-8)/24)) }
+	off := feed(t, cfg, 30, 3, rate)
+	untested := feedWith(t, DefaultConfig(), 30, 3, rate, func(c *Classifier) { c.noCycle = true })
+	for i := range off {
+		if off[i].Model != untested[i].Model || off[i].Confidence != untested[i].Confidence {
+			t.Fatalf("window %d: amplitude 0 gives %s, no test %s", i, off[i].Model, untested[i].Model)
+		}
+	}
+	bad := DefaultConfig()
+	bad.CycleAmplitude = 1
+	if err := bad.Validate(5 * time.Minute); err == nil || !strings.Contains(err.Error(), "growth-cycle-amplitude") {
+		t.Fatalf("amplitude 1 accepted or the error does not name the setting: %v", err)
 	}
 }
