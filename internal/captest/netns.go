@@ -256,7 +256,12 @@ func run(t testing.TB, ns string, timeout time.Duration, maxCode int, name strin
 func Tcpdump(t testing.TB, ns, iface, dir, file string) (stop func()) {
 	t.Helper()
 	NeedTools(t, "tcpdump")
-	cmd := exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-Q", dir, "-B", "32768", "--immediate-mode", "-U", "-n", "-w", file)
+	// -s 1024: every header the tests compare fits (tags, tunnels, IPv6
+	// extension headers, TCP options), and the ring's slots are sized by
+	// the snapshot length: at the default 262,144 bytes the 32 MiB buffer
+	// held about 128 frames, and a burst while tcpdump was descheduled on a
+	// busy machine lost half of a 6,730-frame replay (CI, 2026-12-02).
+	cmd := exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-Q", dir, "-B", "32768", "-s", "1024", "--immediate-mode", "-U", "-n", "-w", file)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
