@@ -359,7 +359,9 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 			if e1 == nil && e2 == nil {
 				lr := 2 * (fd.loglik - fp.loglik) / fp.dispersion
 				v.Diurnal = lr > diurnalLR
-				v.cycleUpper = cycleUpper(fd, c.cfg.CycleAmplitude)
+				if c.cfg.CycleAmplitude > 0 {
+					v.cycleUpper = cycleAmpUpper(y, off, cosv, sinv, c.cfg.CycleAmplitude, math.Max(fd.dispersion, 1))
+				}
 			}
 		}
 	}

@@ -19,12 +19,10 @@ import "math"
 // epidemic outgrows any cycle within a few doublings, and the exponential
 // scenarios reach 40× by the time they must be detected.
 //
-// Once the windows kept span a day, the cycle allowed for is the one the
-// longest horizon measured: up to CycleAmplitude when it fits a
-// day/night term (the measured amplitude of a strong cycle comes out low:
-// a log-harmonic does not have the shape of 1 + A·sin), else up to the
-// upper bound of the amplitude it measures, which on a steady background
-// is small and leaves the test all but idle.
+// Once the windows kept span a day, the cycle allowed for is at most the
+// upper bound of the amplitude the longest horizon measures with the same
+// model (cycleAmpUpper): on a steady background it is small and leaves the
+// test all but idle; on a cyclic one it is the cycle there is.
 
 // cyclePhases and cycleAmps are the grid the cycle is fitted on.
 const cyclePhases = 24
@@ -34,10 +32,17 @@ var cycleAmps = [...]float64{0.25, 0.5, 0.75, 1} // of the largest amplitude tri
 // cycleLoglik is the Poisson log-likelihood of counts y (log exposures off;
 // cosv and sinv the cosine and sine of ωt at each window's middle, t in
 // hours of the day) under the best cycle rate·(1 + A·sin(ωt + φ)) with A
-// at most amax: the rate fitted in closed form for each A and φ, both
-// taken on a grid and then refined around the best point. It includes the
-// log y! terms, as the fits' log-likelihoods do.
+// at most amax (see cycleFit). It includes the log y! terms, as the fits'
+// log-likelihoods do.
 func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
+	ll, _, _ := cycleFit(newCycleLL(y, off, cosv, sinv), amax)
+	return ll
+}
+
+// newCycleLL returns the log-likelihood of the counts under the cycle of
+// amplitude a and phase φ, the rate at its maximum-likelihood value (in
+// closed form).
+func newCycleLL(y, off, cosv, sinv []float64) func(a, phi float64) float64 {
 	n := len(y)
 	var sy, syOff, lf float64
 	eo := make([]float64, n)
@@ -47,10 +52,10 @@ func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
 		lf += logFactorial(y[i])
 		eo[i] = math.Exp(off[i])
 	}
-	if sy == 0 {
-		return -lf // every cycle predicts nothing better than nothing
-	}
-	ll := func(a, phi float64) float64 {
+	return func(a, phi float64) float64 {
+		if sy == 0 {
+			return -lf // every cycle predicts nothing better than nothing
+		}
 		cp, sp := math.Cos(phi), math.Sin(phi)
 		var se, syl float64
 		for i := range n {
@@ -63,7 +68,14 @@ func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
 		// log μ_i = log(sy/se) + off_i + log g_i, the level at its MLE.
 		return sy*math.Log(sy/se) + syOff + syl - sy - lf
 	}
-	best, ba, bp := math.Inf(-1), 0.0, 0.0
+}
+
+// cycleFit finds the best amplitude (at most amax) and phase of the cycle
+// under ll: on a grid, then refined around the best point (the phase
+// within half a grid step, then the amplitude, by golden-section search,
+// twice). It returns the log-likelihood there, the amplitude and the phase.
+func cycleFit(ll func(a, phi float64) float64, amax float64) (best, ba, bp float64) {
+	best = math.Inf(-1)
 	for _, frac := range cycleAmps {
 		for k := range cyclePhases {
 			phi := 2 * math.Pi * float64(k) / cyclePhases
@@ -72,8 +84,6 @@ func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
 			}
 		}
 	}
-	// Refine: the phase within half a grid step, then the amplitude within
-	// [0, amax], by golden-section search, twice.
 	golden := func(f func(float64) float64, lo, hi float64) (float64, float64) {
 		const g = 0.6180339887498949
 		x1, x2 := hi-g*(hi-lo), lo+g*(hi-lo)
@@ -103,7 +113,32 @@ func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
 			best, ba = l, a
 		}
 	}
-	return best
+	return best, ba, bp
+}
+
+// cycleAmpUpper is the upper bound of the amplitude A of a cycle
+// rate·(1 + A·sin(ωt + φ)) fitted to a day or more of counts, at most
+// amax: the largest A whose likelihood, the phase held at its estimate,
+// is within a ratio of 3.84 (χ²(1) at 95 %, scaled by the dispersion) of
+// the best. Measured with the cycle test's own model, a strong cycle is
+// not under-reported (a log-harmonic's amplitude is: it has not the shape
+// of 1 + A·sin), and a mild one is not taken for a strong one.
+func cycleAmpUpper(y, off, cosv, sinv []float64, amax, disp float64) float64 {
+	ll := newCycleLL(y, off, cosv, sinv)
+	best, a, phi := cycleFit(ll, amax)
+	within := func(x float64) bool { return 2*(best-ll(x, phi))/disp <= 3.84 }
+	if math.IsNaN(best) || within(amax) {
+		return amax
+	}
+	lo, hi := a, amax
+	for range 20 {
+		if mid := (lo + hi) / 2; within(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // cycleExplains returns the largest amplitude of the day/night cycles it
@@ -115,7 +150,7 @@ func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []floa
 		return 0
 	}
 	amax := c.cfg.CycleAmplitude
-	if float64(len(c.hist))*c.window.Hours() >= 24 && c.cycleAmp >= 0 && !c.cyclic {
+	if float64(len(c.hist))*c.window.Hours() >= 24 && c.cycleAmp >= 0 {
 		amax = math.Min(amax, c.cycleAmp)
 	}
 	if amax < cycleMinAmplitude {
@@ -150,22 +185,3 @@ const cycleKnownLR = 13.82
 // cycleMinAmplitude: a weaker cycle than this is not tested (it fakes less
 // growth than the bound allows for).
 const cycleMinAmplitude = 0.05
-
-// cycleUpper is the upper bound (about 98 %) of the day/night amplitude A
-// of rate·(1 + A·sin(ωt + φ)) from a fit with a log-harmonic term (columns
-// 1 and 2: cos and sin of ωt): the harmonic's amplitude R and its standard
-// error (delta method), converted with A = R/(1 + R²/4), which inverts the
-// first harmonic of log(1 + A·sin): R = 2b, b = (1 - √(1 - A²))/A.
-func cycleUpper(f fit, amax float64) float64 {
-	b1, b2 := f.beta[1], f.beta[2]
-	r := math.Hypot(b1, b2)
-	if !(r > 0) {
-		return 0
-	}
-	v := (b1*b1*f.cov[1][1] + 2*b1*b2*f.cov[1][2] + b2*b2*f.cov[2][2]) / (r * r) * f.dispersion
-	up := r + 2*math.Sqrt(math.Max(v, 0))
-	if math.IsNaN(up) {
-		return amax
-	}
-	return math.Min(amax, up/(1+up*up/4))
-}

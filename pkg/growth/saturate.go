@@ -17,7 +17,8 @@ import (
 // `saturating`, since τ: a plateau, a peak, or a taper.
 
 // satConfidence is the confidence with which the growth after the hinge
-// must be below the limit. Lower than the tests' (0.98): standing down is
+// must be below the limit (or the configured one, if lower). Lower than
+// the tests' default (0.98): standing down is
 // the cautious direction, the broken stick must already explain the
 // counts better than one line (BIC), and at 0.98 a plateau after doubling
 // every 4 h needed about 3 h of it (240 new sources an hour) to show its
@@ -96,7 +97,7 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 	// the upper bound alone, noisy window to window, made the verdict
 	// flicker back to exponential on a plateau (measured: doubling 4 h, 4
 	// of 10 runs still exponential more than 3 h after the plateau began).
-	upper := best.r2 + normalQuantile(satConfidence)*best.se
+	upper := best.r2 + normalQuantile(math.Min(satConfidence, c.cfg.Confidence))*best.se
 	if c.regime == Saturating {
 		upper = best.r2
 	}
