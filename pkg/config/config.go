@@ -225,7 +225,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMinEvents, strconv.Itoa(g.MinEvents), "fewest new sources in a horizon for a verdict")
 	fs.String(kDiurnal, g.Diurnal, "day/night term in the growth fit: auto, on, off")
 	fs.String(kAmplitude, strconv.FormatFloat(g.DiurnalAmplitude, 'g', -1, 64), "day/night amplitude (0..1) that horizons under a day must not mistake for growth")
-	fs.String(kCycle, strconv.FormatFloat(g.CycleAmplitude, 'g', -1, 64), "strongest day/night cycle (0..1) an exponential verdict without a day/night term must beat; 0: off")
+	fs.String(kCycle, strconv.FormatFloat(g.CycleAmplitude, 'g', -1, 64), "strongest day/night cycle (0..1) an exponential verdict without a day/night term must beat; 0 (or under 0.05): off")
 	addKafkaFlags(fs)
 	fs.StringP("config", "c", "", "read settings from YAML `file` (flags and SENSOR_* variables win over it)")
 	fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
