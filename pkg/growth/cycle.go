@@ -12,9 +12,10 @@ import "math"
 // So an exponential verdict of a horizon without a day/night term must
 // also beat the cycle itself: the counts are fitted as a steady level
 // times (1 + A·sin(ωt + φ)) for every amplitude A up to CycleAmplitude
-// (0.8 by default; 0 turns the test off) and every phase φ (a grid), and the growing model must explain them
-// better than the best cycle, by a likelihood ratio at the test's own
-// confidence. A rise a cycle can make (at most (1+A)/(1-A), 9× for ±80 %,
+// (0.8 by default; 0 turns the test off) and every phase φ (a grid), and
+// the growing model must explain them better than the best cycle, by a
+// likelihood ratio whose root clears the alarm's normal quantile (a tuned
+// threshold: the models are not nested). A rise a cycle can make (at most (1+A)/(1-A), 9× for ±80 %,
 // and only over the 12 hours from trough to peak) is then not growth; an
 // epidemic outgrows any cycle within a few doublings, and the exponential
 // scenarios reach 40× by the time they must be detected.
