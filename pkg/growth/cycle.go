@@ -150,15 +150,16 @@ func (c *Classifier) cycleExplains(v *Verdict, f1 fit, y, off, cosv, sinv []floa
 	if c.cfg.Diurnal != "auto" || v.Diurnal || c.noCycle {
 		return 0
 	}
+	dayKept := float64(len(c.hist))*c.window.Hours() >= 24
 	amax := c.cfg.CycleAmplitude
-	if float64(len(c.hist))*c.window.Hours() >= 24 && c.cycleAmp >= 0 {
+	if dayKept && c.cycleAmp >= 0 {
 		amax = math.Min(amax, c.cycleAmp)
 	}
 	if amax < cycleMinAmplitude {
 		return 0
 	}
 	gain := 2 * (f1.loglik - cycleLoglik(y, off, cosv, sinv, amax)) / f1.dispersion
-	if c.cyclic && float64(len(c.hist))*c.window.Hours() >= 24 {
+	if c.cyclic && dayKept {
 		// A cycle is known to be there: growth must explain the counts
 		// far better (on a ±80 % cycle of Poisson counts the growing
 		// model beat the best cycle by a likelihood ratio of 6.2 on the
