@@ -348,6 +348,13 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	// A day/night term is fitted when forced, or (auto) when the horizon
 	// spans a day and the term improves the steady fit significantly: it
 	// costs precision on r, so it is paid only where a cycle is present.
+	// The steady fits of a day are kept: the steady model below is one of
+	// them, fitted once.
+	var kept [2]struct {
+		f    fit
+		err  error
+		done bool
+	}
 	switch c.cfg.Diurnal {
 	case "on":
 		v.Diurnal = true
@@ -356,6 +363,8 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 			plain, withDay := build(false, false), build(true, false)
 			fp, e1 := plain.fit()
 			fd, e2 := withDay.fit()
+			kept[0].f, kept[0].err, kept[0].done = fp, e1, true
+			kept[1].f, kept[1].err, kept[1].done = fd, e2, true
 			if e1 == nil && e2 == nil {
 				lr := 2 * (fd.loglik - fp.loglik) / fp.dispersion
 				v.Diurnal = lr > diurnalLR
@@ -372,8 +381,20 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 		v.Bound = math.Max(rMin, diurnalMargin*c.diurnalFake(span))
 	}
 	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
-	f0, err0 := steady.fit()
-	f1, err1 := multiply.fit()
+	var f0 fit
+	var err0 error
+	if k := kept[b2i(v.Diurnal)]; k.done {
+		f0, err0 = k.f, k.err
+	} else {
+		f0, err0 = steady.fit()
+	}
+	// The trend starts from the steady fit, its rate at 0 (fitFrom).
+	var start *[maxParams]float64
+	if err0 == nil {
+		s := f0.beta
+		start = &s
+	}
+	f1, err1 := multiply.fitFrom(start)
 	if err := errors.Join(err0, err1); err != nil {
 		if errors.Is(err, errSingular) || errors.Is(err, errNotConverged) {
 			v.Reason = "the counts cannot be fitted (a single burst?): " + firstErr(err1, err0).Error()
@@ -407,7 +428,10 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 		for i := range d.off {
 			d.off[i] = off[i] + b*tc[i]
 		}
-		fb, err := d.fit()
+		// from the trend's fit without its rate: the same columns
+		s := f1.beta
+		s[ri] = 0
+		fb, err := d.fitFrom(&s)
 		if err != nil {
 			return 0, false
 		}
@@ -461,4 +485,11 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 		v.Reason = fmt.Sprintf("the growth rate %.3g/h (interval %.3g to %.3g) is not clear of the bounds: above %.3g/h is exponential, within ±%.3g/h linear", r, v.RateLow, v.RateHigh, v.Bound, rMin)
 	}
 	return v
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

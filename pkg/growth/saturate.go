@@ -57,17 +57,38 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 	type hinge struct {
 		k              int
 		ll, r1, r2, se float64
+		beta           [maxParams]float64
 	}
 	best := hinge{k: -1, ll: math.Inf(-1)}
 	d := design{n: n, p: 3, y: y, off: off, x: make([][maxParams]float64, n)}
 	d.keepSums()
+	// Each fit starts from the last one's solution, its level carried
+	// along the slope to the new hinge (the same maximum, found in fewer
+	// steps: see fitFrom).
+	var last [maxParams]float64
+	lastTau, warm := 0.0, false
 	try := func(k int) {
 		tau := t[k]
 		for i := range d.x {
 			d.x[i] = [maxParams]float64{1, math.Min(t[i]-tau, 0), math.Max(t[i]-tau, 0)}
 		}
-		if f, err := d.fit(); err == nil && f.loglik > best.ll {
-			best = hinge{k: k, ll: f.loglik, r1: f.beta[1], r2: f.beta[2], se: math.Sqrt(f.cov[2][2] * f.dispersion)}
+		var start *[maxParams]float64
+		if warm {
+			s := last
+			if dt := tau - lastTau; dt > 0 {
+				s[0] += s[2] * dt
+			} else {
+				s[0] += s[1] * dt
+			}
+			start = &s
+		}
+		f, err := d.fitFrom(start)
+		if err != nil {
+			return
+		}
+		last, lastTau, warm = f.beta, tau, true
+		if f.loglik > best.ll {
+			best = hinge{k: k, ll: f.loglik, r1: f.beta[1], r2: f.beta[2], se: math.Sqrt(f.cov[2][2] * f.dispersion), beta: f.beta}
 		}
 	}
 	// A coarse pass over the hinges, then every window around the best:
@@ -77,6 +98,7 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 		try(k)
 	}
 	if k0 := best.k; k0 >= 0 {
+		last, lastTau = best.beta, t[k0]
 		for k := max(satMinAfter, k0-stride+1); k <= min(n-satMinAfter, k0+stride-1); k++ {
 			if k != k0 {
 				try(k)
