@@ -1,13 +1,16 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/sources"
 )
 
 // hostileStream is what an attacker can send a sensor: one-SYN spoofed
@@ -117,6 +120,77 @@ func TestHostileMixStaysUnderCap(t *testing.T) {
 			t.Logf("%d SYNs: new %d, untracked %d, evicted %d, expired %d, tracked %d, time jumps %d, gaps %d, out of order %d; heap peak +%d MiB",
 				c.SynPackets, c.NewSources, c.Untracked, c.Evicted, c.Expired, c.TrackedSources, c.TimeJumps, c.Gaps, c.OutOfOrder,
 				(int64(peak)-int64(before.HeapInuse))>>20)
+		})
+	}
+}
+
+// TestPrefetchChangesNothing: an inline engine told every SYN ahead
+// (Prefetch, as the pipeline does) ends in the same state as one never
+// told: the same records, counters and busiest sources, and the same saved
+// state (its tables walked in slot order, and the memory of forgotten
+// sources) along the way. The hostile mix reaches the flood detector's
+// and the memory's prefetches, the normal one floods and scanners.
+func TestPrefetchChangesNothing(t *testing.T) {
+	n := 600_000
+	if testing.Short() {
+		n = 150_000
+	}
+	for _, mix := range []struct {
+		name   string
+		stream []decode.Syn
+	}{{"normal", mixedStream(1, n)}, {"hostile", hostileStream(1, n)}} {
+		t.Run(mix.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxSources, cfg.MaxTargets = 50_000, 50_000
+			run := func(ahead bool) (*recorder, Counters, []sources.TopSource, []string) {
+				rec := &recorder{}
+				e, err := New(cfg, rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var states []string
+				for i := range mix.stream {
+					if j := i + 8; ahead && j < len(mix.stream) && mix.stream[j].Flags == 2 {
+						e.Prefetch(&mix.stream[j])
+					}
+					s := mix.stream[i]
+					var m *decode.Syn
+					if s.Flags == 2 {
+						m = &s
+					}
+					e.Frame(s.Ts, 60, m)
+					if i%(n/4) == n/4-1 {
+						var b bytes.Buffer
+						if err := e.SaveState(&b); err != nil {
+							t.Fatal(err)
+						}
+						states = append(states, b.String())
+					}
+				}
+				e.Finish()
+				return rec, e.Counters(), e.Top(), states
+			}
+			want, wantC, wantTop, wantStates := run(false)
+			got, gotC, gotTop, gotStates := run(true)
+			if wantC.NewSources == 0 || (mix.name == "hostile" && wantC.Evicted == 0) || (mix.name == "normal" && wantC.FloodSources == 0) {
+				t.Fatalf("the mix does not reach the paths: %+v", wantC)
+			}
+			if !reflect.DeepEqual(got.sources, want.sources) || !reflect.DeepEqual(got.windows, want.windows) ||
+				fmt.Sprint(got.floods) != fmt.Sprint(want.floods) || !reflect.DeepEqual(got.scanners, want.scanners) {
+				t.Errorf("records differ: %d sources, %d windows told ahead; %d, %d not", len(got.sources), len(got.windows),
+					len(want.sources), len(want.windows))
+			}
+			if gotC != wantC {
+				t.Errorf("counters %+v, not told ahead %+v", gotC, wantC)
+			}
+			if !reflect.DeepEqual(gotTop, wantTop) {
+				t.Errorf("top sources %v, not told ahead %v", gotTop, wantTop)
+			}
+			for i := range wantStates {
+				if gotStates[i] != wantStates[i] {
+					t.Errorf("saved state %d differs", i)
+				}
+			}
 		})
 	}
 }

@@ -156,7 +156,21 @@ type memory struct {
 	since int64 // when gens[cur] started (ns)
 	span  int64 // ns; 0: off
 	max   int   // per generation
+	// The latest fingerprints to go into gens[cur], oldest at pend[head],
+	// in order: each is put in the set memPend insertions later, its slot
+	// asked for (prefetched) when it came, so that the cache miss of an
+	// insertion at a random place in megabytes (one per evicted source,
+	// per source of a dropped generation) overlaps with other work. They
+	// count as in the set (has looks here too), and they only wait while
+	// none of them can find the set full (see remember), so every answer
+	// and the set's layout are the same as with each put in at once.
+	pend  [memPend]uint32
+	head  int
+	npend int
 }
+
+// memPend is how many insertions wait.
+const memPend = 8
 
 // fpOf is a source's fingerprint from its table hash: its low half. (The
 // table places sources by the high bits, so a dropped generation, walked
@@ -174,6 +188,11 @@ func fpOf(h uint64) uint32 {
 // either is looked at, so the two cache misses (a new source's, in a
 // memory of millions) overlap; most lookups end there.
 func (m *memory) has(f uint32) bool {
+	for _, p := range m.pend[:m.npend] { // (in no order: the ring is full or starts at 0)
+		if p == f {
+			return true
+		}
+	}
 	a, b := &m.gens[0], &m.gens[1]
 	var x, y uint32
 	i, j := -1, -1
@@ -211,6 +230,7 @@ func (m *memory) rotate(now int64) {
 	if m.span == 0 || now-m.since < m.span {
 		return
 	}
+	m.flush()
 	m.cur ^= 1
 	m.gens[m.cur] = fpSet{}
 	m.since = now
@@ -220,19 +240,52 @@ func (m *memory) rotate(now int64) {
 // (a dropped generation's), within its bound.
 func (m *memory) reserve(n int) {
 	if m.span != 0 {
+		m.flush()
 		g := &m.gens[m.cur]
 		g.reserve(min(n, m.max-g.n))
 	}
 }
 
+// flush puts every waiting fingerprint in the set, in order.
+func (m *memory) flush() {
+	g := &m.gens[m.cur]
+	for ; m.npend > 0; m.npend-- {
+		g.add(m.pend[m.head], m.max) // cannot find it full (remember)
+		m.head = (m.head + 1) % memPend
+	}
+	m.head = 0
+}
+
 // remember notes that the table forgot the source of hash h.
 func (t *Table) remember(h uint64) {
-	if t.mem.span == 0 {
+	m := &t.mem
+	if m.span == 0 {
 		return
 	}
-	if !t.mem.gens[t.mem.cur].add(fpOf(h), t.mem.max) {
-		t.tot.RememberFull++
+	f := fpOf(h)
+	g := &m.gens[m.cur]
+	if g.n+m.npend >= m.max {
+		// Near the bound an insertion may be refused, which must be
+		// counted now and never answered from pend: at once.
+		m.flush()
+		if !g.add(f, m.max) {
+			t.tot.RememberFull++
+		}
+		return
 	}
+	// Each waiting insertion adds at most one: with g.n+npend < max
+	// before this one, none of them can be refused.
+	if g.size > 0 {
+		prefetch.Line(unsafe.Pointer(&g.slots[g.home(f)]))
+	}
+	if m.npend < memPend {
+		m.pend[(m.head+m.npend)%memPend] = f
+		m.npend++
+		return
+	}
+	g.add(m.pend[m.head], m.max)
+	m.pend[m.head] = f
+	m.head = (m.head + 1) % memPend
 }
 
 // remembered says whether a source the table does not know was forgotten
@@ -243,7 +296,13 @@ func (t *Table) remembered(h uint64) bool {
 
 // Remembered is the number of fingerprints in the memory; RememberBytes
 // the memory's size.
-func (t *Table) Remembered() int { return t.mem.gens[0].n + t.mem.gens[1].n }
+func (t *Table) Remembered() int {
+	t.mem.flush()
+	return t.mem.gens[0].n + t.mem.gens[1].n
+}
 
 // RememberBytes is the memory's size in bytes.
-func (t *Table) RememberBytes() int { return 4 * (len(t.mem.gens[0].slots) + len(t.mem.gens[1].slots)) }
+func (t *Table) RememberBytes() int {
+	t.mem.flush()
+	return 4 * (len(t.mem.gens[0].slots) + len(t.mem.gens[1].slots))
+}

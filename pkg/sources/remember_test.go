@@ -3,6 +3,7 @@ package sources
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/synscope/synscope/pkg/srctable"
@@ -134,6 +135,71 @@ func TestFPSetAgainstMap(t *testing.T) {
 			if v != 0 {
 				prev = v
 			}
+		}
+	}
+}
+
+// TestMemoryPendingSameAsAtOnce: the insertions that wait (memory.pend)
+// give every answer, count and slot that insertions made at once give,
+// through rotations and up to the bound, where insertions are refused.
+func TestMemoryPendingSameAsAtOnce(t *testing.T) {
+	const lookback = int64(60e9)
+	tab := NewTable(&Config{Window: 1e9, Lookback: lookback, Remember: lookback}, 1000, 0)
+	max := tab.mem.max
+	var ref [2]fpSet // what the memory holds with every insertion at once
+	cur, full := 0, uint64(0)
+	r := rand.New(rand.NewPCG(7, 8))
+	var seen []uint64
+	for i := range 20_000 {
+		switch x := r.IntN(100); {
+		case x < 55: // forget a source, often one forgotten already
+			h := r.Uint64()
+			if len(seen) > 0 && r.IntN(4) == 0 {
+				h = seen[r.IntN(len(seen))]
+			}
+			seen = append(seen, h)
+			tab.remember(h)
+			if !ref[cur].add(fpOf(h), max) {
+				full++
+			}
+		case x < 95: // look one up: known or not
+			h := r.Uint64()
+			if len(seen) > 0 && r.IntN(2) == 0 {
+				h = seen[r.IntN(len(seen))]
+			}
+			want := ref[0].has(fpOf(h)) || ref[1].has(fpOf(h))
+			if got := tab.remembered(h); got != want {
+				t.Fatalf("step %d: remembered = %v, at once %v", i, got, want)
+			}
+		case x < 96: // a generation spans 8,000 steps: it fills up
+			tab.mem.rotate(int64(i) * lookback / 8000)
+			if tab.mem.cur != cur {
+				cur ^= 1
+				ref[cur] = fpSet{}
+			}
+		case x < 97:
+			n := r.IntN(500)
+			tab.mem.reserve(n)
+			ref[cur].reserve(min(n, max-ref[cur].n))
+		default:
+			if got, want := tab.Remembered(), ref[0].n+ref[1].n; got != want {
+				t.Fatalf("step %d: %d remembered, at once %d", i, got, want)
+			}
+		}
+		if tab.tot.RememberFull != full {
+			t.Fatalf("step %d: %d refused, at once %d", i, tab.tot.RememberFull, full)
+		}
+	}
+	if full == 0 {
+		t.Fatal("the bound was never reached")
+	}
+	tab.mem.flush()
+	for g := range ref {
+		var got, want []uint32
+		tab.mem.gens[g].each(func(f uint32) { got = append(got, f) })
+		ref[g].each(func(f uint32) { want = append(want, f) })
+		if !slices.Equal(got, want) {
+			t.Errorf("generation %d: %d fingerprints, at once %d", g, len(got), len(want))
 		}
 	}
 }

@@ -166,6 +166,7 @@ func (t *Table) Memory(now int64) (since int64, old, cur []uint32) {
 	if m.span == 0 {
 		return 0, nil, nil
 	}
+	m.flush()
 	m.gens[m.cur^1].each(func(f uint32) { old = append(old, f) })
 	m.gens[m.cur].each(func(f uint32) { cur = append(cur, f) })
 	for _, g := range []*gen{t.cur, t.old, t.drop} {
@@ -199,6 +200,7 @@ func (t *Table) RestoreMemory(now, since int64, old, cur []uint32) {
 	if m.span == 0 {
 		return
 	}
+	m.flush()
 	switch age := now - since; {
 	case age >= 2*m.span || age < 0:
 		return

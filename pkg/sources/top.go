@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -30,8 +31,11 @@ func (t *Table) offerTop(k Addr, v srcVal, g *gen) {
 	if len(t.heavy) > 0 || v.promoted() {
 		syns = t.syns(k, v)
 	}
-	if len(t.top) == n && syns < t.top[n-1].SynPackets {
-		return // the common case: not near the top
+	if len(t.top) == n && !better(syns, k, &t.top[n-1]) {
+		// The common case: not near the top. (Tied with the last, as every
+		// one-SYN source of a flood is, it is the address that decides:
+		// compared here, before the entry is built.)
+		return
 	}
 	d, p := t.reachOf(v)
 	OfferTop(&t.top, n, TopSource{
@@ -51,11 +55,11 @@ func OfferTop(top *[]TopSource, n int, t TopSource) {
 		return
 	}
 	k := FromNetip(t.Addr)
-	if len(*top) == n && !better(t.SynPackets, k, (*top)[n-1]) {
+	if len(*top) == n && !better(t.SynPackets, k, &(*top)[n-1]) {
 		return
 	}
 	i, _ := slices.BinarySearchFunc(*top, t, func(a, b TopSource) int {
-		if better(b.SynPackets, FromNetip(b.Addr), a) {
+		if better(b.SynPackets, FromNetip(b.Addr), &a) {
 			return 1
 		}
 		return -1
@@ -66,10 +70,15 @@ func OfferTop(top *[]TopSource, n int, t TopSource) {
 	}
 }
 
-func better(syns uint32, k Addr, than TopSource) bool {
+func better(syns uint32, k Addr, than *TopSource) bool {
 	if syns != than.SynPackets {
 		return syns > than.SynPackets
 	}
 	tk := FromNetip(than.Addr)
-	return slices.Compare(k[:], tk[:]) < 0
+	// k[:] before tk[:] in byte order, as slices.Compare has it, a word
+	// at a time.
+	if a, b := binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(tk[:8]); a != b {
+		return a < b
+	}
+	return binary.BigEndian.Uint64(k[8:]) < binary.BigEndian.Uint64(tk[8:])
 }
