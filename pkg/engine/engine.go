@@ -15,7 +15,7 @@ import (
 // ring and the engine waits for every shard's records and counts, then
 // puts the records back in capture order: the output is the same whatever
 // the scheduling, and the same as with Shards == 0, where the one shard
-// runs inline.
+// runs inline (but for what Config.Shards says).
 type Engine struct {
 	cfg      Config
 	window   int64
