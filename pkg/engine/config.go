@@ -58,9 +58,12 @@ type Config struct {
 	MaxGap time.Duration
 	// Shards is the number of shard workers, each on its own goroutine
 	// behind a ring; 0 runs the one shard inline on the caller's goroutine.
-	// The output is the same for every value, except that MaxSources is
-	// shared out evenly, so which sources a full table cannot keep depends
-	// on it.
+	// For one value the output depends only on the input. It is the same
+	// for every value, except that MaxSources (and the bounds made from
+	// it) is shared out evenly, so which sources a full table cannot keep
+	// depends on it, and that each shard has its own memory of forgotten
+	// sources, so which new sources a fingerprint collision makes
+	// returning does too.
 	Shards int
 	// DropWhenFull: a SYN that finds its shard's ring full is dropped and
 	// counted (a live capture must not wait) instead of waiting for room

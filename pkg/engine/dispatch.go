@@ -16,6 +16,12 @@ func (e *Engine) handOver(kind uint8, rotate bool, rotateAt int64) {
 	if e.inline {
 		sh := e.shards[0]
 		e.apply(0, sh.take(kind != itemFlush))
+		if kind == itemWindow {
+			// A step of a dropped generation at each window's end, where
+			// a worker takes it (at the window's marker; Flush markers
+			// come when a live sensor's timer says, so they take none).
+			sh.tab.DrainStep(sources.DrainBatch)
+		}
 		if rotate {
 			sh.tab.Rotate(rotateAt)
 		}

@@ -15,7 +15,7 @@ import (
 // ring and the engine waits for every shard's records and counts, then
 // puts the records back in capture order: the output is the same whatever
 // the scheduling, and the same as with Shards == 0, where the one shard
-// runs inline.
+// runs inline (but for what Config.Shards says).
 type Engine struct {
 	cfg      Config
 	window   int64
@@ -179,9 +179,6 @@ func (e *Engine) Frame(ts int64, wireLen int, syn *decode.Syn) {
 			e.Advance(ts) // windows to close, or held ones to release
 		} else if ts > e.now { // Advance's common case, without the call
 			e.now = ts
-			if e.inline {
-				e.shards[0].tab.DrainStep(sources.DrainBatch)
-			}
 		}
 	}
 	e.c.Packets++
@@ -230,9 +227,6 @@ func (e *Engine) Advance(ts int64) {
 			e.handOver(itemFlush, false, 0)
 		}
 		e.release(ts)
-	}
-	if e.inline {
-		e.shards[0].tab.DrainStep(sources.DrainBatch) // once per step, whatever the windows it closed
 	}
 }
 

@@ -97,7 +97,6 @@ func (sh *shard) run() {
 				}
 			}
 			sh.in.Release(len(v))
-			sh.tab.DrainStep(sources.DrainBatch / 8)
 		}
 	}
 }
@@ -105,6 +104,9 @@ func (sh *shard) run() {
 // marker does what a marker says and hands over the records (and counts)
 // so far. It reports whether the shard stops.
 func (sh *shard) marker(it *item) bool {
+	if it.kind == itemWindow {
+		sh.tab.DrainStep(sources.DrainBatch) // where the inline shard takes it
+	}
 	if it.rotate {
 		sh.tab.Rotate(it.rotateAt)
 	}

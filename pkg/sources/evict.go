@@ -58,10 +58,23 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h
 // generation to the top list: about a millisecond.
 const DrainBatch = 1 << 13
 
+// While a dropped generation remains, every drainEvery-th SYN the table
+// accounts first lets drainSyn entries of it go (128 a SYN). The steps are
+// set by the table's own SYNs, never by when its owner runs: how far the
+// drop has gone into the memory of forgotten sources decides whether a new
+// source whose fingerprint matches a dropped source's is told returning
+// (the drop itself is looked up by address), and so does the room its
+// reach frees in the side slabs, so a shard worker, whatever its batches,
+// must take the steps the inline shard takes on the same SYNs.
+const (
+	drainEvery = 8
+	drainSyn   = DrainBatch / 8
+)
+
 // Rotate starts a new generation at now. Every source still in the old
 // generation was last touched before the previous rotation, at least one
 // lookback ago, so it is expired: the generation is dropped without a walk
-// (DrainStep offers it to the top list a batch at a time).
+// (Syn lets it go a step every few SYNs, DrainStep at each window's end).
 func (t *Table) Rotate(now int64) {
 	// A drop not offered in full yet (a clock jump of several lookbacks)
 	// gets one more batch; the rest goes to the memory without being
@@ -74,18 +87,27 @@ func (t *Table) Rotate(now int64) {
 	t.mem.rotate(now)
 	t.mem.reserve(t.old.sources())
 	t.tot.Expired += uint64(t.old.sources())
-	t.drop, t.dropCur = t.old, [2]srctable.Cursor{}
+	t.drop, t.dropCur, t.dropSyns = t.old, [2]srctable.Cursor{}, 0
 	// The new generation starts small and grows: allocating it at the old
 	// one's size would be a pause here.
 	t.old, t.cur = t.cur, newGen(now, 1024)
 }
 
 // DrainStep offers up to n entries of a dropped generation to the top list.
-// It is called for every frame on an inline shard: the common case, nothing
-// to drain, is a check the caller inlines.
+// The engine calls it at each window's end, in the same place for an
+// inline shard and a worker (a point of the packet stream); Syn takes its
+// own steps.
 func (t *Table) DrainStep(n int) {
 	if t.drop != nil {
 		t.drainStep(n, true)
+	}
+}
+
+// drainTick counts a SYN while a dropped generation remains, and takes a
+// step every drainEvery of them.
+func (t *Table) drainTick() {
+	if t.dropSyns++; t.dropSyns%drainEvery == 0 {
+		t.drainStep(drainSyn, true)
 	}
 }
 

@@ -108,6 +108,7 @@ type Table struct {
 	cur, old *gen
 	drop     *gen // a dropped generation being offered to the top list
 	dropCur  [2]srctable.Cursor
+	dropSyns uint32 // SYNs accounted since drop was dropped (drainTick)
 	// heavy holds SYN counts of sources beyond 2047 in multiples of 2048
 	// (srcVal keeps the low 11 bits) until they are promoted; few sources
 	// ever get here.
@@ -191,6 +192,9 @@ func (t *Table) Tracked() int { return t.cur.sources() + t.old.sources() }
 // parameter: most SYNs make none, and the hot path copies nothing for them).
 // With decoy or dark space (Config.Space), follow it with Watch.
 func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
+	if t.drop != nil {
+		t.drainTick()
+	}
 	ts := s.Ts
 	if t.prefix(s, ts) {
 		t.win.NewPrefixes++
@@ -316,9 +320,8 @@ func (t *Table) forgotten(s *decode.Syn, h uint64, ev *Event) bool {
 	}
 	if v != nil {
 		// Its last SYN is there, but whether it is still there depends
-		// on how far the drop has been offered (a shard worker does it
-		// in other steps than an inline shard): told as the memory
-		// would tell it, so every --shards writes the same record.
+		// on how far the drop has been let go (drainTick): told as the
+		// memory would tell it, so the record does not depend on that.
 		ev.Returning = true
 		t.tot.Recalled++
 		return true
