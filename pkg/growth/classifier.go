@@ -160,7 +160,7 @@ type Classifier struct {
 	hist   []Window // oldest first, at most the longest horizon
 	regime string
 	since  int64
-	fake   map[float64]float64 // diurnalFake by span: a handful of spans recur every window
+	fake   map[fakeKey]float64 // diurnalFake by amplitude and span: a handful recur every window
 	// From the latest decide: whether a horizon fitted a day/night term,
 	// and the longest decisive horizon's dispersion.
 	diurnal    bool
@@ -170,7 +170,15 @@ type Classifier struct {
 	// cycle test, cycle.go).
 	cycleAmp float64
 	cyclic   bool // and it fitted a day/night term
-	noCycle  bool // tests: no cycle test, to measure what it costs
+	// bgAmp: the upper bound of the day/night amplitude the longest
+	// horizon measured the last time it spanned a day and was called
+	// linear (a steady background), at the end of window bgAt; -1 never.
+	// The excess test (excess.go) bounds the cycle it allows for with it.
+	bgAmp   float64
+	bgAt    int64
+	alarm   float64 // the confidence the latest decide's alarm needed
+	noCycle bool    // tests: no cycle test, to measure what it costs
+	noBg    bool    // tests: no measured background cycle in the excess test
 }
 
 // New builds a classifier for windows of the given length.
@@ -178,7 +186,7 @@ func New(cfg Config, window time.Duration) (*Classifier, error) {
 	if err := cfg.Validate(window); err != nil {
 		return nil, err
 	}
-	return &Classifier{cfg: cfg, window: window, cycleAmp: -1}, nil
+	return &Classifier{cfg: cfg, window: window, cycleAmp: -1, bgAmp: -1}, nil
 }
 
 // Add takes the next closed window and returns the verdict after it.
@@ -240,6 +248,7 @@ func (c *Classifier) decide() Verdict {
 		}
 	}
 	alarm := 1 - (1-c.cfg.Confidence)/float64(distinct)
+	c.alarm = alarm
 	verdicts := make([]Verdict, k)
 	c.diurnal, c.dispersion = false, 1
 	for i, h := range c.cfg.Horizons {
@@ -253,6 +262,9 @@ func (c *Classifier) decide() Verdict {
 	// stopped (linear or declining) overrules a longer one that still
 	// remembers it: the verdict follows a plateau without waiting a day.
 	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
+	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 {
+		c.bgAmp, c.bgAt = v.cycleUpper, c.hist[len(c.hist)-1].End
+	}
 	var best *Verdict
 	for i := range verdicts {
 		v := &verdicts[i]
@@ -378,7 +390,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	if c.cfg.Diurnal == "auto" && !v.Diurnal {
 		// Less than a day cannot tell a rising day/night cycle from
 		// growth: only growth faster than such a cycle can fake counts.
-		v.Bound = math.Max(rMin, diurnalMargin*c.diurnalFake(span))
+		v.Bound = math.Max(rMin, diurnalMargin*c.diurnalFake(c.cfg.DiurnalAmplitude, span))
 	}
 	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
 	var f0 fit

@@ -56,3 +56,47 @@ func TestSteadyBackgroundHasNoExcess(t *testing.T) {
 		}
 	}
 }
+
+// TestSteadyDayMeasuredFindsOutbreaksSooner: an outbreak doubling every
+// 4 h on a steady background without a day/night cycle. Its rise makes the
+// 24 h horizon fit a day/night term, and the excess test then allowed for
+// the configured ±50 % cycle; with the amplitude the steady day before
+// measured, the outbreak is called sooner. The measured path only adds a
+// test, so no run may be called later, and some must be called sooner.
+func TestSteadyDayMeasuredFindsOutbreaksSooner(t *testing.T) {
+	const start, d = 24.0, 4.0
+	t10 := start + d*math.Log2(10)
+	rate := func(h float64) float64 {
+		if h < start {
+			return 24
+		}
+		return 24 + math.Exp2((h-start)/d)
+	}
+	first := func(seed uint64, set func(*Classifier)) float64 {
+		vs := feedWith(t, DefaultConfig(), t10+3*d, seed, rate, set)
+		for i := int(start * 12); i < len(vs); i++ {
+			if vs[i].Model == Exponential && vs[i].Confidence >= 0.9 {
+				return float64(i+1) / 12
+			}
+		}
+		return math.Inf(1)
+	}
+	sooner, within := 0, 0
+	for seed := uint64(1); seed <= 5; seed++ {
+		with, without := first(seed, nil), first(seed, func(c *Classifier) { c.noBg = true })
+		if with > without {
+			t.Errorf("seed %d: called at %.2f h with the measured cycle, %.2f h without", seed, with, without)
+		}
+		if with < without {
+			sooner++
+		}
+		if with <= t10+2*d {
+			within++
+		}
+		t.Logf("seed %d: first alarm %.2f h (without the measured cycle %.2f h); t10 + 2D = %.2f h", seed, with, without, t10+2*d)
+	}
+	if sooner == 0 {
+		t.Errorf("no run called sooner with the steady day's measured cycle")
+	}
+	t.Logf("%d of 5 runs sooner, %d within 2 doublings of t10", sooner, within)
+}
