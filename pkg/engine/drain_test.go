@@ -144,18 +144,9 @@ func TestDrainFollowsTheStream(t *testing.T) {
 // runYielding is runStream, yielding the processor after every frame when
 // yield is set.
 func runYielding(t *testing.T, cfg Config, stream []decode.Syn, yield bool) (*recorder, Counters, []sources.TopSource) {
-	rec := &recorder{}
-	e, err := New(cfg, rec)
-	if err != nil {
-		t.Fatal(err)
+	var each func()
+	if yield {
+		each = runtime.Gosched
 	}
-	for i := range stream {
-		s := stream[i]
-		e.Frame(s.Ts, 60, &s)
-		if yield {
-			runtime.Gosched()
-		}
-	}
-	e.Finish()
-	return rec, e.Counters(), e.Top()
+	return runStreamEach(t, cfg, stream, each)
 }

@@ -82,6 +82,11 @@ func mixedStream(seed uint64, n int) []decode.Syn {
 }
 
 func runStream(t testing.TB, cfg Config, stream []decode.Syn) (*recorder, Counters, []sources.TopSource) {
+	return runStreamEach(t, cfg, stream, nil)
+}
+
+// runStreamEach is runStream calling each, when not nil, after every frame.
+func runStreamEach(t testing.TB, cfg Config, stream []decode.Syn, each func()) (*recorder, Counters, []sources.TopSource) {
 	rec := &recorder{}
 	e, err := New(cfg, rec)
 	if err != nil {
@@ -96,6 +101,9 @@ func runStream(t testing.TB, cfg Config, stream []decode.Syn) (*recorder, Counte
 		e.Frame(s.Ts, 60, m)
 		if i%50_000 == 0 {
 			e.Flush() // a stats record mid-run: a hand-over between markers
+		}
+		if each != nil {
+			each()
 		}
 	}
 	e.Finish()
