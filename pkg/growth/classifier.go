@@ -171,9 +171,11 @@ type Classifier struct {
 	cycleAmp float64
 	cyclic   bool // and it fitted a day/night term
 	// bgAmp: the upper bound of the day/night amplitude the longest
-	// horizon measured the last time it spanned a day and was called
-	// linear (a steady background), at the end of window bgAt; -1 never.
-	// The excess test (excess.go) bounds the cycle it allows for with it.
+	// horizon measured the last time it spanned a day, was called linear
+	// and held no clear step up (a steady background: an outbreak still
+	// called linear would raise the measured amplitude with its rise), at
+	// the end of window bgAt; -1 never. The excess test (excess.go) bounds
+	// the cycle it allows for with it.
 	bgAmp   float64
 	bgAt    int64
 	alarm   float64 // the confidence the latest decide's alarm needed
@@ -262,7 +264,7 @@ func (c *Classifier) decide() Verdict {
 	// stopped (linear or declining) overrules a longer one that still
 	// remembers it: the verdict follows a plateau without waiting a day.
 	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
-	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 {
+	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 && !c.risen() {
 		c.bgAmp, c.bgAt = v.cycleUpper, c.hist[len(c.hist)-1].End
 	}
 	var best *Verdict

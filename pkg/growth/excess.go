@@ -61,8 +61,7 @@ func (c *Classifier) excess(v Verdict) Verdict {
 	if total < float64(c.cfg.MinEvents) {
 		return v
 	}
-	st := c.bestStep(ws, p)
-	if st.after <= st.before || 2*(st.loglik-seg(p, 0, n))/math.Max(1, c.dispersion) < excessGateLR {
+	if !c.risenIn(ws, p) {
 		return v
 	}
 	// The cycle allowed for where a horizon fits a day/night term is the
@@ -145,6 +144,15 @@ func (c *Classifier) excessAt(ws []Window, p []sums, total, amp float64, measure
 		Windows: n, NewSources: total, SteadyPerHour: total / expo, Dispersion: phi,
 		RatePerHour: sc.r, Bound: bound(sc.k), DoublingHours: math.Ln2 / sc.r, Z: z,
 		BackgroundPerHour: sc.lam, Onset: sc.est, OnsetLow: sc.lo, OnsetHigh: sc.hi}, true
+}
+
+// risen says whether the windows kept hold a clear step up: the best
+// single step is up and beats one rate by excessGateLR.
+func (c *Classifier) risen() bool { return c.risenIn(c.hist, c.prefix(c.hist)) }
+
+func (c *Classifier) risenIn(ws []Window, p []sums) bool {
+	st := c.bestStep(ws, p)
+	return st.after > st.before && 2*(st.loglik-seg(p, 0, len(ws)))/math.Max(1, c.dispersion) >= excessGateLR
 }
 
 // bgMemory is how long a steady day's measured cycle bounds the excess
