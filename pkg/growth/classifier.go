@@ -170,14 +170,13 @@ type Classifier struct {
 	// cycle test, cycle.go).
 	cycleAmp float64
 	cyclic   bool // and it fitted a day/night term
-	// bgAmp: the upper bound of the day/night amplitude the longest
-	// horizon measured the last time it spanned a day, was called linear
-	// and held no clear step up (a steady background: an outbreak still
-	// called linear would raise the measured amplitude with its rise), at
-	// the end of window bgAt; -1 never. The excess test (excess.go) bounds
-	// the cycle it allows for with it.
-	bgAmp   float64
-	bgAt    int64
+	// bg: the upper bounds of the day/night amplitude the longest horizon
+	// measured when it spanned a day, was called linear and held no clear
+	// step up (a steady background: an outbreak still called linear would
+	// raise the measured amplitude with its rise), the largest of each day
+	// for the last bgDays days, and when the latest was measured. The
+	// excess test (excess.go) bounds the cycle it allows for with it.
+	bg      bgMemo
 	alarm   float64 // the confidence the latest decide's alarm needed
 	noCycle bool    // tests: no cycle test, to measure what it costs
 	noBg    bool    // tests: no measured background cycle in the excess test
@@ -188,7 +187,7 @@ func New(cfg Config, window time.Duration) (*Classifier, error) {
 	if err := cfg.Validate(window); err != nil {
 		return nil, err
 	}
-	return &Classifier{cfg: cfg, window: window, cycleAmp: -1, bgAmp: -1}, nil
+	return &Classifier{cfg: cfg, window: window, cycleAmp: -1}, nil
 }
 
 // Add takes the next closed window and returns the verdict after it.
@@ -264,8 +263,9 @@ func (c *Classifier) decide() Verdict {
 	// stopped (linear or declining) overrules a longer one that still
 	// remembers it: the verdict follows a plateau without waiting a day.
 	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
-	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 && !c.risen() {
-		c.bgAmp, c.bgAt = v.cycleUpper, c.hist[len(c.hist)-1].End
+	// (An upper bound at the cycle test's cap bounds nothing.)
+	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 && v.cycleUpper < c.cfg.CycleAmplitude && !c.risen() {
+		c.bg.note(v.cycleUpper, c.hist[len(c.hist)-1].End)
 	}
 	var best *Verdict
 	for i := range verdicts {

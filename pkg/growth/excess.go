@@ -69,14 +69,15 @@ func (c *Classifier) excess(v Verdict) Verdict {
 	// bgMemory may have measured less. An outbreak's own rise makes the
 	// horizon fit a day/night term, and the configured cycle's bound hid
 	// outbreaks doubling every 4 h until 3 doublings after they reached 10
-	// new sources an hour (measured). So the measured amplitude is tried
-	// first, with stricter demands (the excess doubled twice, and the
-	// confidence the log-linear fits' alarm needs), then the configured
-	// one as before.
-	if amp := math.Ceil(c.bgAmp*20) / 20; c.diurnal && c.bgAmp >= 0 && !c.noBg && ws[n-1].End-c.bgAt <= int64(bgMemory) &&
-		amp < c.cfg.DiurnalAmplitude { // (up to a twentieth: few amplitudes, memoized)
-		if e, ok := c.excessAt(ws, p, total, amp, true); ok {
-			return e
+	// new sources an hour (measured). So the measured amplitude (the
+	// largest of the last week's steady days, rounded up to a twentieth:
+	// few amplitudes, memoized) is tried first, asking the confidence the
+	// log-linear fits' alarm needs, then the configured one as before.
+	if bg, ok := c.bg.at(ws[n-1].End); ok && c.diurnal && !c.noBg {
+		if amp := math.Ceil(bg*20) / 20; amp < c.cfg.DiurnalAmplitude {
+			if e, ok := c.excessAt(ws, p, total, amp, true); ok {
+				return e
+			}
 		}
 	}
 	if e, ok := c.excessAt(ws, p, total, c.cfg.DiurnalAmplitude, false); ok {
@@ -106,16 +107,16 @@ func (c *Classifier) excessAt(ws []Window, p []sums, total, amp float64, measure
 	if !ok || !(sc.r > bound(sc.k)) || sc.r > math.Ln2/excessMinDoubling.Hours() || n-sc.k < minAfter {
 		return Verdict{}, false
 	}
+	// Growth is claimed only once the excess has doubled excessDoublings
+	// times over the windows after the change point: less is a step with
+	// noise on it (a step from 2 to 50 new sources a window, fitted an hour
+	// after it, rated doubling 1.9 h with 98 % confidence; one from 2 to 20,
+	// 0.9 h after it, doubling 1.0 h at 97 %: measured).
+	if sc.r*float64(n-sc.k)*c.window.Hours() < excessDoublings*math.Ln2 {
+		return Verdict{}, false
+	}
 	need := excessConfidence
 	if measured {
-		// Growth is claimed only once the excess has doubled
-		// excessDoublings times over the windows after the change point:
-		// less is a step with noise on it (a step from 2 to 50 new
-		// sources a window, fitted an hour after it, rated doubling 1.9 h
-		// with 98 % confidence: measured).
-		if sc.r*float64(n-sc.k)*c.window.Hours() < excessDoublings*math.Ln2 {
-			return Verdict{}, false
-		}
 		need = c.alarm
 	}
 	// The level must be a level: steady before the change point (no step
@@ -156,9 +157,61 @@ func (c *Classifier) risenIn(ws []Window, p []sums) bool {
 }
 
 // bgMemory is how long a steady day's measured cycle bounds the excess
-// test's: long enough for an outbreak to be found, short enough that a
-// new season's cycle is not judged by an old one.
+// test's after the last measurement: long enough for an outbreak to be
+// found, short enough that a new season's cycle is not judged by an old
+// one.
 const bgMemory = 24 * time.Hour
+
+// bgDays is how many days of measurements the bound is the largest of: a
+// week, so that a weekday's cycle is still allowed for on the Monday after
+// a quiet weekend.
+const bgDays = 7
+
+// bgMemo keeps the largest measured amplitude bound of each of the last
+// bgDays days (by the day number of the window's end).
+type bgMemo struct {
+	day  [bgDays]int64
+	max  [bgDays]float64
+	set  [bgDays]bool
+	last int64 // when the latest was measured
+	any  bool
+}
+
+func (m *bgMemo) note(amp float64, at int64) {
+	d := dayOf(at)
+	i := int(((d % bgDays) + bgDays) % bgDays)
+	if !m.set[i] || m.day[i] != d {
+		m.day[i], m.max[i], m.set[i] = d, amp, true
+	} else {
+		m.max[i] = math.Max(m.max[i], amp)
+	}
+	m.last, m.any = at, true
+}
+
+// at returns the largest bound of the bgDays days up to now, if the latest
+// was measured within bgMemory before now (a clock that went back, or a
+// measurement too old, leaves none).
+func (m *bgMemo) at(now int64) (float64, bool) {
+	if age := now - m.last; !m.any || age < 0 || age > int64(bgMemory) {
+		return 0, false
+	}
+	d := dayOf(now)
+	amp := 0.0
+	for i := range m.day {
+		if m.set[i] && m.day[i] <= d && m.day[i] > d-bgDays {
+			amp = math.Max(amp, m.max[i])
+		}
+	}
+	return amp, true
+}
+
+func dayOf(t int64) int64 {
+	d := t / int64(24*time.Hour)
+	if t < 0 && t%int64(24*time.Hour) != 0 {
+		d--
+	}
+	return d
+}
 
 // boundFor is the exponential bound on a span of the given hours when no
 // day/night term is fitted (as in fitWindows), for a cycle of amplitude

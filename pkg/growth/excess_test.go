@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestOutbreakOnBackgroundIsMeasuredAsItsExcess: after 24 h of a steady 24
@@ -99,4 +100,32 @@ func TestSteadyDayMeasuredFindsOutbreaksSooner(t *testing.T) {
 		t.Errorf("no run called sooner with the steady day's measured cycle")
 	}
 	t.Logf("%d of 5 runs sooner, %d within 2 doublings of t10", sooner, within)
+}
+
+// TestBackgroundMemo: the cycle allowed for is the largest measured over
+// the last week's days, and only while the latest measurement is at most
+// bgMemory old and not in the future (a clock that went back).
+func TestBackgroundMemo(t *testing.T) {
+	const h = int64(time.Hour)
+	var m bgMemo
+	if _, ok := m.at(t0); ok {
+		t.Fatal("a memo with nothing in it answered")
+	}
+	m.note(0.4, t0)           // day 0
+	m.note(0.1, t0+30*h)      // day 1
+	m.note(0.2, t0+6*24*h)    // day 6
+	m.note(0.15, t0+6*24*h+h) // day 6 again: the larger is kept
+	if a, ok := m.at(t0 + 6*24*h + 2*h); !ok || a != 0.4 {
+		t.Errorf("within the week: %v %v, want 0.4 (day 0's)", a, ok)
+	}
+	m.note(0.12, t0+8*24*h) // day 8: day 0 and day 1 are out of the week
+	if a, ok := m.at(t0 + 8*24*h + h); !ok || a != 0.2 {
+		t.Errorf("a week later: %v %v, want 0.2 (day 6's)", a, ok)
+	}
+	if _, ok := m.at(t0 + 8*24*h + 25*h); ok {
+		t.Error("answered 25 h after the latest measurement")
+	}
+	if _, ok := m.at(t0 + 8*24*h - h); ok {
+		t.Error("answered before the latest measurement (the clock went back)")
+	}
 }
