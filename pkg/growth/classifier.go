@@ -259,14 +259,15 @@ func (c *Classifier) decide() Verdict {
 			c.dispersion = verdicts[i].Dispersion
 		}
 	}
-	// A shorter horizon that holds its full span and says growth has
-	// stopped (linear or declining) overrules a longer one that still
-	// remembers it: the verdict follows a plateau without waiting a day.
 	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
-	// (An upper bound at the cycle test's cap bounds nothing.)
+	// A steady background's cycle, remembered (see bg; an upper bound at
+	// the cycle test's cap bounds nothing).
 	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 && v.cycleUpper < c.cfg.CycleAmplitude && !c.risen() {
 		c.bg.note(v.cycleUpper, c.hist[len(c.hist)-1].End)
 	}
+	// A shorter horizon that holds its full span and says growth has
+	// stopped (linear or declining) overrules a longer one that still
+	// remembers it: the verdict follows a plateau without waiting a day.
 	var best *Verdict
 	for i := range verdicts {
 		v := &verdicts[i]
