@@ -365,11 +365,9 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	// costs precision on r, so it is paid only where a cycle is present.
 	// The steady fits of a day are kept: the steady model below is one of
 	// them, fitted once.
-	var kept [2]struct {
-		f    fit
-		err  error
-		done bool
-	}
+	var f0 fit
+	var err0 error
+	fitted := false
 	switch c.cfg.Diurnal {
 	case "on":
 		v.Diurnal = true
@@ -378,11 +376,13 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 			plain, withDay := build(false, false), build(true, false)
 			fp, e1 := plain.fit()
 			fd, e2 := withDay.fit()
-			kept[0].f, kept[0].err, kept[0].done = fp, e1, true
-			kept[1].f, kept[1].err, kept[1].done = fd, e2, true
+			f0, err0, fitted = fp, e1, true
 			if e1 == nil && e2 == nil {
 				lr := 2 * (fd.loglik - fp.loglik) / fp.dispersion
 				v.Diurnal = lr > diurnalLR
+				if v.Diurnal {
+					f0, err0 = fd, e2
+				}
 				if c.cfg.CycleAmplitude > 0 {
 					v.cycleUpper = cycleAmpUpper(y, off, cosv, sinv, c.cfg.CycleAmplitude, math.Max(fd.dispersion, 1))
 				}
@@ -396,11 +396,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 		v.Bound = math.Max(rMin, diurnalMargin*c.diurnalFake(c.cfg.DiurnalAmplitude, span))
 	}
 	steady, multiply := build(v.Diurnal, false), build(v.Diurnal, true)
-	var f0 fit
-	var err0 error
-	if k := kept[b2i(v.Diurnal)]; k.done {
-		f0, err0 = k.f, k.err
-	} else {
+	if !fitted {
 		f0, err0 = steady.fit()
 	}
 	// The trend starts from the steady fit, its rate at 0 (fitFrom).
@@ -500,11 +496,4 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 		v.Reason = fmt.Sprintf("the growth rate %.3g/h (interval %.3g to %.3g) is not clear of the bounds: above %.3g/h is exponential, within ±%.3g/h linear", r, v.RateLow, v.RateHigh, v.Bound, rMin)
 	}
 	return v
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

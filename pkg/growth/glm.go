@@ -93,14 +93,16 @@ func (d *design) fit() (fit, error) { return d.fitFrom(nil) }
 // every fit used to start.
 func (d *design) fitFrom(start *[maxParams]float64) (fit, error) {
 	if start != nil {
-		if f, err := d.iterate(*start, true); err == nil {
+		if f, err := d.iterate(start); err == nil {
 			return f, nil
 		}
 	}
-	return d.iterate([maxParams]float64{}, false)
+	return d.iterate(nil)
 }
 
-func (d *design) iterate(start [maxParams]float64, warm bool) (fit, error) {
+// iterate runs the iterations from start, or from the cold start (the
+// mean rate, no other term) when start is nil.
+func (d *design) iterate(start *[maxParams]float64) (fit, error) {
 	d.cached = false // x, p or y may have changed since the last fit
 	var f fit
 	total, expo := d.total, d.expo
@@ -110,7 +112,7 @@ func (d *design) iterate(start [maxParams]float64, warm bool) (fit, error) {
 	if total == 0 {
 		return f, errNoEvents
 	}
-	if warm {
+	if start != nil {
 		for j := 0; j < d.p; j++ {
 			if math.IsNaN(start[j]) || math.IsInf(start[j], 0) {
 				return f, errNumeric
