@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -161,6 +163,7 @@ type Classifier struct {
 	regime string
 	since  int64
 	fake   map[fakeKey]float64 // diurnalFake by amplitude and span: a handful recur every window
+	fakeMu sync.Mutex          // horizons fitted side by side share fake
 	// From the latest decide: whether a horizon fitted a day/night term,
 	// and the longest decisive horizon's dispersion.
 	diurnal    bool
@@ -180,6 +183,10 @@ type Classifier struct {
 	alarm   float64 // the confidence the latest decide's alarm needed
 	noCycle bool    // tests: no cycle test, to measure what it costs
 	noBg    bool    // tests: no measured background cycle in the excess test
+	serial  bool    // tests: no second goroutine (horizons in turn, the onset scan in line)
+	// speculated onset scans whose answer was used, and made again
+	// because the windows kept changed (tests read them)
+	specUsed, specRedone int
 }
 
 // New builds a classifier for windows of the given length.
@@ -199,6 +206,13 @@ func (c *Classifier) Add(w Window) Verdict {
 		c.hist = append(c.hist[:0], c.hist[len(c.hist)-keep:]...)
 	}
 	v := c.decide()
+	// With a second core, the onset scan of an exponential verdict (about
+	// a third of the classifier's work on a growing capture) runs beside
+	// the tests that may still change the verdict (onset.go, speculate).
+	var spec *onsetSpec
+	if v.Model == Exponential && !c.serial && runtime.GOMAXPROCS(0) > 1 {
+		spec = c.speculateOnset()
+	}
 	v = c.challenge(v, true)
 	v = c.saturation(v)
 	if v.Model != Exponential && v.Model != Saturating {
@@ -220,7 +234,7 @@ func (c *Classifier) Add(w Window) Verdict {
 	}
 	v.RegimeSince = c.since
 	if v.Model == Exponential && v.Onset == 0 {
-		if sc, ok := c.onset(); ok {
+		if sc, ok := spec.onset(c); ok {
 			v.Onset, v.OnsetLow, v.OnsetHigh = sc.est, sc.lo, sc.hi
 			if sc.lam > 0 && c.overLevel(&sc) {
 				// Over a level that explains the windows kept better
@@ -252,8 +266,25 @@ func (c *Classifier) decide() Verdict {
 	c.alarm = alarm
 	verdicts := make([]Verdict, k)
 	c.diurnal, c.dispersion = false, 1
-	for i, h := range c.cfg.Horizons {
-		verdicts[i] = c.fitHorizon(h, alarm, c.cfg.Confidence)
+	// The horizons' fits are independent (they read the windows kept and
+	// share only the memo of diurnalFake, under its lock): with a second
+	// core the shorter ones run beside the longest.
+	if k > 1 && !c.serial && runtime.GOMAXPROCS(0) > 1 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i, h := range c.cfg.Horizons[:k-1] {
+				verdicts[i] = c.fitHorizon(h, alarm, c.cfg.Confidence)
+			}
+		}()
+		verdicts[k-1] = c.fitHorizon(c.cfg.Horizons[k-1], alarm, c.cfg.Confidence)
+		<-done
+	} else {
+		for i, h := range c.cfg.Horizons {
+			verdicts[i] = c.fitHorizon(h, alarm, c.cfg.Confidence)
+		}
+	}
+	for i := range verdicts {
 		c.diurnal = c.diurnal || verdicts[i].Diurnal
 		if verdicts[i].Dispersion > 0 {
 			c.dispersion = verdicts[i].Dispersion

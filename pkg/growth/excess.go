@@ -230,6 +230,8 @@ type fakeKey struct{ amp, span float64 }
 // recur every window).
 func (c *Classifier) diurnalFake(amp, span float64) float64 {
 	k := fakeKey{amp, span}
+	c.fakeMu.Lock()
+	defer c.fakeMu.Unlock()
 	fake, ok := c.fake[k]
 	if !ok {
 		if c.fake == nil || len(c.fake) > 4096 {

@@ -1,6 +1,9 @@
 package growth
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // The onset of an exponential regime: a segmented Poisson model over the
 // windows kept, a steady level before a change point and, from it on, that
@@ -26,9 +29,50 @@ const onsetMinAfter = 4
 // onset returns the most likely start of the current exponential regime
 // and its interval (window starts), with the growth rate of the excess
 // and the level under it (per hour), or ok false when it cannot be fitted.
-func (c *Classifier) onset() (sc excessScan, ok bool) {
-	sc, ok = c.scanExcess(c.hist, 0, false, nil)
+func (c *Classifier) onset() (sc excessScan, ok bool) { return c.onsetOf(c.hist) }
+
+func (c *Classifier) onsetOf(ws []Window) (sc excessScan, ok bool) {
+	sc, ok = c.scanExcess(ws, 0, false, nil)
 	return sc, ok && sc.r > 0
+}
+
+// onsetSpec is an onset scan run on another goroutine over a copy of the
+// windows kept, started as soon as the horizons say exponential, while the
+// step, burst and saturation tests decide whether the verdict stays so.
+// A scan whose answer is not needed (the verdict changed) is not waited
+// for. Its answer is used only when the windows kept are still exactly the ones
+// it scanned (a step decided or a burst set aside changes them); else the
+// scan is made again. The scan reads nothing else that changes (the
+// window length, and its own copy), so the answer is the one the
+// classifier would compute in line, bit for bit (TestSpeculatedOnsetIsTheSame).
+type onsetSpec struct {
+	ws   []Window
+	done chan struct{}
+	sc   excessScan
+	ok   bool
+}
+
+func (c *Classifier) speculateOnset() *onsetSpec {
+	s := &onsetSpec{ws: slices.Clone(c.hist), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.sc, s.ok = c.onsetOf(s.ws)
+	}()
+	return s
+}
+
+// onset is the speculated scan's answer when it still holds, else the
+// scan made now (also with no speculation, s nil).
+func (s *onsetSpec) onset(c *Classifier) (excessScan, bool) {
+	if s != nil {
+		<-s.done
+		if slices.Equal(s.ws, c.hist) {
+			c.specUsed++
+			return s.sc, s.ok
+		}
+		c.specRedone++
+	}
+	return c.onset()
 }
 
 // excessScan is the best change point of the segmented model (a steady

@@ -2,6 +2,7 @@ package growth
 
 import (
 	"math"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -45,5 +46,82 @@ func TestOnsetOfAnOutbreakOnBackground(t *testing.T) {
 		if !found {
 			t.Errorf("seed %d: no exponential verdict", seed)
 		}
+	}
+}
+
+// TestSpeculatedOnsetIsTheSame: with a second core the onset scan runs
+// beside the step, burst and saturation tests over a copy of the windows
+// kept; every verdict must equal the one made with the scan in line, on
+// shapes where those tests change the windows kept (a step decided, a
+// burst set aside) after the scan began, and on growth that saturates.
+func TestSpeculatedOnsetIsTheSame(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	shapes := map[string]func(h float64) float64{
+		"exponential": func(h float64) float64 { return 20 * math.Exp2(h/8) },
+		"outbreak": func(h float64) float64 {
+			if h < 22 {
+				return 24
+			}
+			return 24 + 2*math.Exp2(h-22)
+		},
+		"step then growth": func(h float64) float64 {
+			if h < 20 {
+				return 24
+			}
+			return 240 * math.Exp2((h-20)/2)
+		},
+		"burst in growth": func(h float64) float64 {
+			if h > 26 && h < 26.1 {
+				return 12000
+			}
+			return 10 * math.Exp2(h/6)
+		},
+		"plateau": func(h float64) float64 { return 10 * math.Exp2(math.Min(h, 18)/2) },
+	}
+	if testing.Short() { // CI's race run: one shape
+		shapes = map[string]func(h float64) float64{"outbreak": shapes["outbreak"]}
+	}
+	used, redone := 0, 0
+	for name, rate := range shapes {
+		for seed := uint64(1); seed <= 1; seed++ {
+			var c *Classifier
+			specd := feedWith(t, DefaultConfig(), 28, seed, rate, func(x *Classifier) { c = x })
+			used, redone = used+c.specUsed, redone+c.specRedone
+			inline := feedWith(t, DefaultConfig(), 28, seed, rate, func(c *Classifier) { c.serial = true })
+			exp := 0
+			for i := range specd {
+				if specd[i] != inline[i] {
+					t.Fatalf("%s seed %d window %d: speculated %+v, in line %+v", name, seed, i, specd[i], inline[i])
+				}
+				if specd[i].Model == Exponential {
+					exp++
+				}
+			}
+			if exp == 0 {
+				t.Errorf("%s seed %d: no exponential verdict, so no onset scan was tried", name, seed)
+			}
+		}
+	}
+	t.Logf("speculated scans used %d, made again %d", used, redone)
+	if used == 0 {
+		t.Error("no speculated scan was used")
+	}
+
+	// A burst set aside (its windows take the level around them) while
+	// the scan runs: its answer is not the one for the windows kept now,
+	// and the scan is made again.
+	var c *Classifier
+	feedWith(t, DefaultConfig(), 26, 1, shapes["outbreak"], func(x *Classifier) { c = x })
+	before, _ := c.onset()
+	s := c.speculateOnset()
+	for i := len(c.hist) - 40; i < len(c.hist)-30; i++ {
+		c.hist[i].New += 50
+	}
+	got, _ := s.onset(c)
+	want, _ := c.onset()
+	if c.specRedone != 1 || got != want || got == before {
+		t.Errorf("windows changed under the scan: made again %d times, got %+v, want %+v (before the change %+v)", c.specRedone, got, want, before)
 	}
 }
