@@ -186,3 +186,65 @@ func TestGLMRecoversKnownRate(t *testing.T) {
 		t.Errorf("beta %v", f.beta)
 	}
 }
+
+// TestExtendedHorizonStandsDownSooner: a ±50 % day/night cycle of bursty
+// counts (3 new sources a window on average, each window's rate ×0.1 or
+// ×1.9 at random) is called linear in most windows from 30 h on once the
+// windows of twice the longest horizon are tested for it, where the day's
+// interval alone often stays too wide; and it is never called
+// exponential either way. The extended horizon's decline is withheld
+// while it holds windows of the first lookback (hosts active before the
+// capture, discovered).
+func TestExtendedHorizonStandsDownSooner(t *testing.T) {
+	run := func(seed uint64, extended bool) (share float64) {
+		c, err := New(DefaultConfig(), 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.noExtended = !extended
+		r := rand.New(rand.NewPCG(seed, 3))
+		linear, after := 0, 0
+		for i := 0; i < 36*12; i++ {
+			h := (float64(i) + 0.5) / 12
+			m := 3 * (1 + 0.5*math.Sin(2*math.Pi*h/24))
+			if r.IntN(2) == 0 {
+				m *= 0.1
+			} else {
+				m *= 1.9
+			}
+			start := t0 + int64(i)*int64(5*time.Minute)
+			v := c.Add(Window{Start: start, End: start + int64(5*time.Minute), New: poisson(r, m), Exposure: 1})
+			if v.Model == Exponential {
+				t.Errorf("seed %d (extended %v), %.1f h: exponential %+v", seed, extended, h, v)
+			}
+			if h >= 30 {
+				after++
+				if v.Model == Linear {
+					linear++
+				}
+			}
+		}
+		return float64(linear) / float64(after)
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		ext, day := run(seed, true), run(seed, false)
+		t.Logf("seed %d: windows called linear from 30 h on: %.2f (a day's horizon alone: %.2f)", seed, ext, day)
+		if ext < 0.9 || ext < day {
+			t.Errorf("seed %d: %.2f of the windows from 30 h on called linear with the extended horizon, %.2f without", seed, ext, day)
+		}
+	}
+	// A population of hosts active before the capture, discovered in its
+	// first hours, then 24 new ones an hour: the extended horizon, which
+	// still holds the discovery after the lookback, says no decline.
+	c, _ := New(DefaultConfig(), 5*time.Minute)
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := 0; i < 40*12; i++ {
+		h := (float64(i) + 0.5) / 12
+		start := t0 + int64(i)*int64(5*time.Minute)
+		v := c.Add(Window{Start: start, End: start + int64(5*time.Minute), New: poisson(r, (24+600*math.Exp(-h))/12),
+			Exposure: 1, Warmup: h < 24})
+		if v.Model == Declining && v.Horizon == 48*time.Hour {
+			t.Fatalf("%.1f h: the extended horizon called the first lookback's discovery a decline: %+v", h, v)
+		}
+	}
+}
