@@ -216,9 +216,9 @@ func (c *Classifier) Add(w Window) Verdict {
 	v := c.decide()
 	// With a second core, the onset scan of an exponential verdict (about
 	// a third of the classifier's work on a growing capture) runs beside
-	// the tests that may still change the verdict (onset.go, speculate).
+	// the tests that may still change the verdict (speculateOnset).
 	var spec *onsetSpec
-	if v.Model == Exponential && !c.serial && runtime.GOMAXPROCS(0) > 1 {
+	if v.Model == Exponential && c.parallel() {
 		spec = c.speculateOnset()
 	}
 	v = c.challenge(v, true)
@@ -255,6 +255,10 @@ func (c *Classifier) Add(w Window) Verdict {
 	return v
 }
 
+// parallel says whether the classifier may use a second goroutine: with
+// a second core, unless a test asks it not to.
+func (c *Classifier) parallel() bool { return !c.serial && runtime.GOMAXPROCS(0) > 1 }
+
 // decide fits every horizon: exponential if any horizon shows it (the
 // confidence split between them), else the longest decisive horizon.
 func (c *Classifier) decide() Verdict {
@@ -277,7 +281,7 @@ func (c *Classifier) decide() Verdict {
 	// The horizons' fits are independent (they read the windows kept and
 	// share only the memo of diurnalFake, under its lock): with a second
 	// core the shorter ones run beside the longest.
-	if k > 1 && !c.serial && runtime.GOMAXPROCS(0) > 1 {
+	if k > 1 && c.parallel() {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
