@@ -360,6 +360,19 @@ func (c *Classifier) extended(alarm float64) (Verdict, bool) {
 	}
 	ws := c.long[max(0, len(c.long)-2*keep):]
 	v := c.fitWindows(ws, 2*longest, alarm, c.cfg.Confidence)
+	if v.Model != Linear && v.Model != Declining {
+		return v, false
+	}
+	// One rate over two days dilutes growth that began within the last
+	// one, before it is clear of the bound on the day's horizon (an
+	// outbreak doubling every 2 h on 24 new sources an hour was called
+	// linear here, at 99.99 %, two hours after its own arrivals reached
+	// 10 an hour). So the latest windows (the shortest horizon's span)
+	// must not have risen over the same hours a day before them, where a
+	// day/night cycle stands at the same phase.
+	if z := c.riseOverYesterday(ws, math.Max(1, v.Dispersion)); z > normalQuantile(c.cfg.Confidence) {
+		return v, false
+	}
 	if v.Model == Declining && ws[0].Warmup {
 		// The first lookback's discovery of hosts active before the
 		// capture began thins out and looks like decline (see Add): the
@@ -368,6 +381,31 @@ func (c *Classifier) extended(alarm float64) (Verdict, bool) {
 		return v, false
 	}
 	return v, v.Model == Linear || v.Model == Declining
+}
+
+// riseOverYesterday is the z statistic of the new sources of the latest
+// windows (the shortest horizon's span, at most what ws holds beyond a
+// day) against those of the same hours a day before: given their sum,
+// the latest share is binomial in their exposures' proportions when the
+// rate is the same, its variance scaled by the dispersion. 0 when there is
+// nothing to compare.
+func (c *Classifier) riseOverYesterday(ws []Window, dispersion float64) float64 {
+	day := int(24 * time.Hour / c.window)
+	span := min(int(c.cfg.Horizons[0]/c.window), len(ws)-day)
+	if day < 1 || span < 1 {
+		return 0
+	}
+	var now, then, eNow, eThen float64
+	for i := len(ws) - span; i < len(ws); i++ {
+		now, eNow = now+ws[i].New, eNow+math.Max(ws[i].Exposure, 1e-6)
+		then, eThen = then+ws[i-day].New, eThen+math.Max(ws[i-day].Exposure, 1e-6)
+	}
+	n := now + then
+	if n == 0 {
+		return 0
+	}
+	p := eNow / (eNow + eThen)
+	return (now - n*p) / math.Sqrt(dispersion*n*p*(1-p))
 }
 
 // syncLong makes the newest windows of long the windows kept, after
