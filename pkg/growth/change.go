@@ -128,7 +128,6 @@ func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 			w := &ws[k]
 			w.New = math.Round(level * math.Max(w.Exposure, 1e-6) * c.window.Hours())
 		}
-		c.syncLong()
 		nv := c.challenge(c.decide(), false)
 		if nv.Model == Insufficient {
 			nv.Reason = fmt.Sprintf("a burst of %.0f new sources in %d window(s) from %s set aside; %s", p[bj].y-p[bi].y-level*(p[bj].e-p[bi].e), bj-bi, stamp(ws[bi].Start), nv.Reason)
@@ -148,8 +147,7 @@ func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 			case Linear, Declining:
 				// The new regime is decided: the windows before the step
 				// are forgotten, and growth is measured from it on.
-				c.hist = append(c.hist[:0], c.hist[len(c.hist)-len(post):]...)
-				c.syncLong()
+				c.keepNewest(len(post))
 				return pv
 			}
 		}

@@ -159,9 +159,10 @@ type Verdict struct {
 type Classifier struct {
 	cfg    Config
 	window time.Duration
-	hist   []Window // oldest first, at most the longest horizon
-	// long holds the same windows and up to as many again before them,
-	// for the extended linear test.
+	hist   []Window // oldest first, at most the longest horizon: the newest of long
+	// long holds the windows kept and up to as many again before them,
+	// for the extended horizon (a burst set aside in hist is set aside in
+	// long: they share their windows).
 	long   []Window
 	regime string
 	since  int64
@@ -203,16 +204,13 @@ func New(cfg Config, window time.Duration) (*Classifier, error) {
 
 // Add takes the next closed window and returns the verdict after it.
 func (c *Classifier) Add(w Window) Verdict {
-	c.hist = append(c.hist, w)
 	longest := c.cfg.Horizons[len(c.cfg.Horizons)-1]
 	keep := int(longest / c.window)
-	if len(c.hist) > keep {
-		c.hist = append(c.hist[:0], c.hist[len(c.hist)-keep:]...)
-	}
 	c.long = append(c.long, w)
 	if len(c.long) > 3*keep {
 		c.long = append(c.long[:0], c.long[len(c.long)-2*keep:]...)
 	}
+	c.hist = c.long[max(0, len(c.long)-keep):]
 	v := c.decide()
 	// With a second core, the onset scan of an exponential verdict (about
 	// a third of the classifier's work on a growing capture) runs beside
@@ -408,19 +406,10 @@ func (c *Classifier) riseOverYesterday(ws []Window, dispersion float64) float64 
 	return (now - n*p) / math.Sqrt(dispersion*n*p*(1-p))
 }
 
-// syncLong makes the newest windows of long the windows kept, after
-// challenge changed those: a burst set aside takes the level around it in
-// both, and a step decided forgets the windows before it in both.
-func (c *Classifier) syncLong() {
-	if len(c.long) < len(c.hist) {
-		c.long = append(c.long[:0], c.hist...)
-		return
-	}
-	copy(c.long[len(c.long)-len(c.hist):], c.hist)
-	longest := c.cfg.Horizons[len(c.cfg.Horizons)-1]
-	if len(c.hist) < int(longest/c.window) && len(c.long) > len(c.hist) {
-		c.long = append(c.long[:0], c.hist...)
-	}
+// keepNewest forgets every window but the newest n, in long too.
+func (c *Classifier) keepNewest(n int) {
+	c.long = c.long[len(c.long)-n:]
+	c.hist = c.long
 }
 
 func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
