@@ -204,8 +204,7 @@ func New(cfg Config, window time.Duration) (*Classifier, error) {
 
 // Add takes the next closed window and returns the verdict after it.
 func (c *Classifier) Add(w Window) Verdict {
-	longest := c.cfg.Horizons[len(c.cfg.Horizons)-1]
-	keep := int(longest / c.window)
+	keep := c.kept()
 	c.long = append(c.long, w)
 	if len(c.long) > 3*keep {
 		c.long = append(c.long[:0], c.long[len(c.long)-2*keep:]...)
@@ -252,6 +251,9 @@ func (c *Classifier) Add(w Window) Verdict {
 	}
 	return v
 }
+
+// kept is how many windows the longest horizon holds (the windows kept).
+func (c *Classifier) kept() int { return int(c.cfg.Horizons[len(c.cfg.Horizons)-1] / c.window) }
 
 // parallel says whether the classifier may use a second goroutine: with
 // a second core, unless a test asks it not to.
@@ -351,13 +353,12 @@ func (c *Classifier) decide() Verdict {
 // never raises an alarm: the horizons do, on recent windows, and the
 // excess test on the windows kept.
 func (c *Classifier) extended(alarm float64) (Verdict, bool) {
-	longest := c.cfg.Horizons[len(c.cfg.Horizons)-1]
-	keep := int(longest / c.window)
+	keep := c.kept()
 	if len(c.long) <= keep || c.noExtended {
 		return Verdict{}, false
 	}
 	ws := c.long[max(0, len(c.long)-2*keep):]
-	v := c.fitWindows(ws, 2*longest, alarm, c.cfg.Confidence)
+	v := c.fitWindows(ws, 2*c.cfg.Horizons[len(c.cfg.Horizons)-1], alarm, c.cfg.Confidence)
 	if v.Model != Linear && v.Model != Declining {
 		return v, false
 	}
@@ -378,7 +379,7 @@ func (c *Classifier) extended(alarm float64) (Verdict, bool) {
 		// longer, so its decline is taken only once it is past.
 		return v, false
 	}
-	return v, v.Model == Linear || v.Model == Declining
+	return v, true
 }
 
 // riseOverYesterday is the z statistic of the new sources of the latest
@@ -389,8 +390,11 @@ func (c *Classifier) extended(alarm float64) (Verdict, bool) {
 // nothing to compare.
 func (c *Classifier) riseOverYesterday(ws []Window, dispersion float64) float64 {
 	day := int(24 * time.Hour / c.window)
+	if day < 1 {
+		return 0
+	}
 	span := min(int(c.cfg.Horizons[0]/c.window), len(ws)-day)
-	if day < 1 || span < 1 {
+	if span < 1 {
 		return 0
 	}
 	var now, then, eNow, eThen float64

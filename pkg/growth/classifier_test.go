@@ -190,10 +190,9 @@ func TestGLMRecoversKnownRate(t *testing.T) {
 // TestExtendedHorizonStandsDownSooner: a ±50 % day/night cycle of bursty
 // counts (3 new sources a window on average, each window's rate ×0.1 or
 // ×1.9 at random) is called linear in most windows from 30 h on (at
-// least three in four, against almost none) once the
-// windows of twice the longest horizon are tested for it, where the day's
-// interval alone often stays too wide; and it is never called
-// exponential either way. The extended horizon's decline is withheld
+// least three in four, against almost none) once the windows of twice the
+// longest horizon are tested for it, where the day's interval alone often
+// stays too wide; and it is never called exponential either way. The extended horizon's decline is withheld
 // while it holds windows of the first lookback (hosts active before the
 // capture, discovered).
 func TestExtendedHorizonStandsDownSooner(t *testing.T) {
