@@ -23,17 +23,44 @@ const onsetLR = 3.84
 // hours.
 const onsetRate = 1.0
 
+// parsimonyLR is the likelihood ratio (2·Δ log-likelihood) within which
+// a regime under way from the first window of the data (no level before
+// it: two parameters fewer) is preferred to the best change point when
+// the regime is dated: the chi-square(2) quantile at 95 %.
+const parsimonyLR = 9.21
+
 // onsetMinAfter is the fewest windows a trend is fitted on.
 const onsetMinAfter = 4
 
 // onset returns the most likely start of the current exponential regime
 // and its interval (window starts), with the growth rate of the excess
 // and the level under it (per hour), or ok false when it cannot be fitted.
-func (c *Classifier) onset() (sc excessScan, ok bool) { return c.onsetOf(c.hist) }
+func (c *Classifier) onset() (sc excessScan, ok bool) { return c.onsetOf(c.hist, c.fromStart()) }
 
-func (c *Classifier) onsetOf(ws []Window) (sc excessScan, ok bool) {
+// fromStart says whether the windows kept begin with the data's first.
+func (c *Classifier) fromStart() bool { return len(c.hist) == len(c.long) }
+
+// onsetOf scans ws for the onset. When ws begin with the data (fromStart)
+// and a regime under way from their first window explains them nearly as
+// well as the best change point (within parsimonyLR), the regime is dated
+// along that fit instead: a change point with a level before it has two
+// more parameters, and on a pure exponential it finds, by chance, a
+// stretch of slow early counts to call a level, after which the
+// excess is dated late (by about one doubling: harness, onset of the
+// exp-* scenarios). The verdict's rates are the best change point's either
+// way; only the date differs.
+func (c *Classifier) onsetOf(ws []Window, fromStart bool) (sc excessScan, ok bool) {
 	sc, ok = c.scanExcess(ws, 0, false, nil)
-	return sc, ok && sc.r > 0
+	if !ok || sc.r <= 0 {
+		return sc, false
+	}
+	if fromStart && sc.k0ok && 2*(sc.ll-sc.ll0k) <= parsimonyLR {
+		alt := sc
+		alt.k, alt.r, alt.a = 0, sc.r0, sc.a0
+		est, lo, hi := crossing(ws, alt, c.window.Hours(), true)
+		sc.est, sc.lo, sc.hi = est, min(sc.lo, lo), max(sc.hi, hi)
+	}
+	return sc, true
 }
 
 // onsetSpec is an onset scan run on another goroutine over a copy of the
@@ -46,17 +73,18 @@ func (c *Classifier) onsetOf(ws []Window) (sc excessScan, ok bool) {
 // window length, and its own copy), so the answer is the one the
 // classifier would compute in line, bit for bit (TestSpeculatedOnsetIsTheSame).
 type onsetSpec struct {
-	ws   []Window
-	done chan struct{}
-	sc   excessScan
-	ok   bool
+	ws        []Window
+	fromStart bool
+	done      chan struct{}
+	sc        excessScan
+	ok        bool
 }
 
 func (c *Classifier) speculateOnset() *onsetSpec {
-	s := &onsetSpec{ws: slices.Clone(c.hist), done: make(chan struct{})}
+	s := &onsetSpec{ws: slices.Clone(c.hist), fromStart: c.fromStart(), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		s.sc, s.ok = c.onsetOf(s.ws)
+		s.sc, s.ok = c.onsetOf(s.ws, s.fromStart)
 	}()
 	return s
 }
@@ -66,7 +94,7 @@ func (c *Classifier) speculateOnset() *onsetSpec {
 func (s *onsetSpec) onset(c *Classifier) (excessScan, bool) {
 	if s != nil {
 		<-s.done
-		if slices.Equal(s.ws, c.hist) {
+		if s.fromStart == c.fromStart() && slices.Equal(s.ws, c.hist) {
 			c.specUsed++
 			return s.sc, s.ok
 		}
@@ -86,6 +114,10 @@ type excessScan struct {
 	est       int64   // ws[k].Start
 	lo, hi    int64   // change points within the likelihood ratio interval
 	minBefore int     // fewest windows before a change point tried
+	// the fit from the first window scanned, with no level before it
+	// (k0ok: made, with a growing excess)
+	ll0k, r0, a0 float64
+	k0ok         bool
 }
 
 // scanExcess fits the segmented model at every change point (one in
@@ -123,6 +155,9 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound fun
 			return
 		}
 		ll[k], valid[k] = before+after, true
+		if k == 0 && r > 0 {
+			sc.ll0k, sc.r0, sc.a0, sc.k0ok = ll[k], r, a, true
+		}
 		if ll[k] > sc.ll {
 			sc.ll, sc.k, sc.r, sc.lam, sc.a = ll[k], k, r, lam, a
 		}
@@ -155,17 +190,63 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound fun
 			sc.lo, sc.hi = min(sc.lo, ws[k].Start), max(sc.hi, ws[k].Start)
 		}
 	}
-	// The change point is where the excess became visible, which can be
-	// doublings after it began: the onset is dated where the fitted excess
-	// was onsetRate, traced back along its growth (never before the
-	// windows kept, never after the change point).
-	if sc.r > 0 && sc.a > math.Log(onsetRate) {
-		mid := float64(ws[sc.k].Start+ws[sc.k].End) / 2
-		back := (sc.a - math.Log(onsetRate)) / sc.r * 3.6e12
-		sc.est = max(ws[0].Start, int64(mid-back))
-		sc.lo = min(sc.lo, sc.est)
+	if sc.r > 0 {
+		est, lo, hi := crossing(ws, sc, hours, false)
+		sc.est, sc.lo, sc.hi = est, min(sc.lo, lo), max(sc.hi, hi)
 	}
 	return sc, true
+}
+
+// crossing dates the regime where the fitted excess was onsetRate, along
+// its growth from the change point, with an interval (95 %, from the
+// fit's information on a and r). The change point alone is a poor
+// date: an excess too small to see fits the same from any change point
+// before it (the likelihood is flat there, so the best one falls early
+// by chance), and it becomes visible doublings after it began (so a
+// change point found late is late). The fitted curve is what the data
+// fix. It is dated no later than the last window; not before the first,
+// unless before says the regime was under way when the data began (then by
+// at most their span).
+func crossing(ws []Window, sc excessScan, hours float64, before bool) (est, lo, hi int64) {
+	mid := float64(ws[sc.k].Start+ws[sc.k].End) / 2
+	back := sc.a - math.Log(onsetRate) // log-excess to shed, at rate r
+	t := mid - back/sc.r*3.6e12
+	first, last := float64(ws[0].Start), float64(ws[len(ws)-1].Start)
+	floor := first
+	if before {
+		floor = first - (last - first)
+	}
+	clamp := func(x float64) int64 { return int64(math.Max(floor, math.Min(last, x))) }
+	// The delta method: t = mid - (a - log ρ)/r, so ∂t/∂a = -1/r and
+	// ∂t/∂r = (a - log ρ)/r², with the covariance of (a, r) the inverse of
+	// the Poisson information at the fit.
+	iaa, iar, irr := excessInfo(ws[sc.k:], sc.lam, hours, sc.a, sc.r)
+	det := iaa*irr - iar*iar
+	half := math.Inf(1)
+	if det > 0 {
+		va, var_, cov := irr/det, iaa/det, -iar/det
+		da, dr := -1/sc.r, back/(sc.r*sc.r)
+		if v := da*da*va + 2*da*dr*cov + dr*dr*var_; v >= 0 {
+			half = 1.96 * math.Sqrt(v) * 3.6e12
+		}
+	}
+	return clamp(t), clamp(t - half), clamp(t + half)
+}
+
+// excessInfo is the Fisher information of (a, r) in the model of
+// excessFit (the level lam fixed) at a and r.
+func excessInfo(seg []Window, lam, hours, a, r float64) (iaa, iar, irr float64) {
+	t0 := float64(seg[0].Start+seg[0].End) / 2
+	for _, w := range seg {
+		e := math.Max(w.Exposure, 1e-6) * hours
+		t := (float64(w.Start+w.End)/2 - t0) / 3.6e12
+		g := e * math.Exp(math.Min(a+r*t, 50))
+		mu := e*lam + g
+		iaa += g * g / mu
+		iar += g * g * t / mu
+		irr += g * g * t * t / mu
+	}
+	return iaa, iar, irr
 }
 
 // excessFit fits, by Fisher scoring, the rate lam + exp(a + r·t) per hour

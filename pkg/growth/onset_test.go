@@ -2,6 +2,7 @@ package growth
 
 import (
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
@@ -123,5 +124,55 @@ func TestSpeculatedOnsetIsTheSame(t *testing.T) {
 	want, _ := c.onset()
 	if c.specRedone != 1 || got != want || got == before {
 		t.Errorf("windows changed under the scan: made again %d times, got %+v, want %+v (before the change %+v)", c.specRedone, got, want, before)
+	}
+}
+
+// TestOnsetOfAPureExponential: growth from one new source an hour,
+// doubling every hour or two, seen from the window of the first new source
+// on (as a capture sees it: its first packet, often most of a doubling
+// after the regime began). The truth is where the excess was one an hour,
+// t0. At the first alarm the onset is dated within one doubling of it in
+// 16 and 19 of 20 runs here and its interval holds it in 17 of 20. Dated by
+// the change point alone, with a level fitted before it from the slow
+// first counts and never before the first window, it was within one
+// doubling in 14 and 16 runs and its interval held the truth in 0 and 1
+// (and in 1 of 30 in the harness, exp-* onset).
+func TestOnsetOfAPureExponential(t *testing.T) {
+	w := 5 * time.Minute
+	for _, d := range []float64{1, 2} {
+		within, held, n := 0, 0, 0
+		for seed := uint64(1); seed <= 20; seed++ {
+			c, err := New(DefaultConfig(), w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(seed, 1))
+			begun := false
+			for i := 0; i < int(8*d*12); i++ {
+				start := t0 + int64(i)*int64(w)
+				k := poisson(r, math.Exp2((float64(i)+0.5)/12/d)/12)
+				if begun = begun || k > 0; !begun {
+					continue
+				}
+				v := c.Add(Window{Start: start, End: start + int64(w), New: k, Exposure: 1})
+				if v.Model != Exponential || v.Confidence < 0.9 {
+					continue
+				}
+				n++
+				errD := float64(v.Onset-t0) / float64(time.Hour) / d
+				if math.Abs(errD) <= 1 {
+					within++
+				}
+				if v.OnsetLow <= t0 && t0 <= v.OnsetHigh {
+					held++
+				}
+				t.Logf("doubling %gh seed %d: first alarm at %.2f h, onset %+.2f D, interval %+.2f to %+.2f D", d, seed, float64(i+1)/12, errD,
+					float64(v.OnsetLow-t0)/float64(time.Hour)/d, float64(v.OnsetHigh-t0)/float64(time.Hour)/d)
+				break
+			}
+		}
+		if n < 18 || within < 15 || held < 16 {
+			t.Errorf("doubling %gh: %d of 20 runs alarmed, onset within 1 D in %d, interval holding it in %d", d, n, within, held)
+		}
 	}
 }
