@@ -1,6 +1,10 @@
 package growth
 
-import "math"
+import (
+	"math"
+
+	"github.com/synscope/synscope/pkg/vlog"
+)
 
 // The day/night alternative. Before a horizon spans a day the log-linear
 // fit cannot hold a day/night term, and its exponential bound covers only a
@@ -53,6 +57,7 @@ func newCycleLL(y, off, cosv, sinv []float64) func(a, phi float64) float64 {
 		lf += logFactorial(y[i])
 		eo[i] = math.Exp(off[i])
 	}
+	gs, lg := make([]float64, n), make([]float64, n) // g and log g (vlog: the same bits, four at a time)
 	return func(a, phi float64) float64 {
 		if sy == 0 {
 			return -lf // every cycle predicts nothing better than nothing
@@ -62,8 +67,12 @@ func newCycleLL(y, off, cosv, sinv []float64) func(a, phi float64) float64 {
 		for i := range n {
 			g := 1 + a*(sinv[i]*cp+cosv[i]*sp) // 1 + A·sin(ωt + φ)
 			se += eo[i] * g
+			gs[i] = g
+		}
+		vlog.Log(lg, gs)
+		for i := range n {
 			if y[i] > 0 {
-				syl += y[i] * math.Log(g)
+				syl += y[i] * lg[i]
 			}
 		}
 		// log μ_i = log(sy/se) + off_i + log g_i, the level at its MLE.
