@@ -275,12 +275,16 @@ func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a flo
 	// at those a and r (the step taken is the one last tried), so it needs
 	// no exponential of its own. A window with no new source adds -μ only:
 	// 0·log μ is 0 (μ > 0), so its logarithm is not taken.
-	// The logarithms are taken together (vlog: the same bits, four at a
-	// time), those of windows with no new source unused.
-	x, mu, lmu := make([]float64, m), make([]float64, m), make([]float64, m)
+	// The exponentials and logarithms are taken together (vlog: the same
+	// bits, four at a time), the logarithms of windows with no new source
+	// unused.
+	arg, x, mu, lmu := make([]float64, m), make([]float64, m), make([]float64, m), make([]float64, m)
 	loglik := func(a, r float64) float64 {
 		for i := range seg {
-			x[i] = math.Exp(math.Min(a+r*t[i], 50))
+			arg[i] = math.Min(a+r*t[i], 50)
+		}
+		vlog.Exp(x, arg)
+		for i := range seg {
 			mu[i] = e[i] * (lam + x[i])
 		}
 		vlog.Log(lmu, mu)

@@ -105,3 +105,78 @@ loop:
 
 done:
 	RET
+
+// Four lanes of the standard library's amd64 Exp (math/exp_amd64.s) on
+// its FMA path (taken when the CPU has AVX and FMA, as it must for this
+// code to run: vlog_amd64.go), the same operations in the same order: k =
+// round(x·log2 e) (CVTSD2SL's rounding, the MXCSR's), x - k·ln2 in two
+// fused steps, a Taylor series of exp(x/16) squared four times, and the
+// scaling by 2^k. The callers pass only |x| ≤ 700 (vlog.go), so k stays
+// within the normal exponents and the scalar code's overflow, underflow
+// and subnormal branches never arise.
+
+C4(log2e, 0x3FF71547652B82FE)
+C4(ln2u, 0x3FE62E42FEFA3000)
+C4(ln2l, 0x3D53DE6AF278ECE6)
+C4(sixteenth, 0x3FB0000000000000) // 0.0625
+C4(e2, 0x3FE0000000000000)        // 0.5
+C4(e3, 0x3FC5555555555555)        // 1/6
+C4(e4, 0x3FA5555555555555)        // 1/24
+C4(e5, 0x3F81111111111111)        // 1/120
+C4(e6, 0x3F56C16C16C16C17)        // 1/720
+C4(e7, 0x3F2A01A01A01A01A)        // 1/5040
+C4(e8, 0x3EFA01A01A01A01A)        // 1/40320
+C4(bias1023, 0x00000000000003FF)
+
+// func expVector(dst, src []float64)
+TEXT ·expVector(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $2, CX
+	JZ   expdone
+
+exploop:
+	VMOVUPD (SI), Y0
+	// k = round(x·log2 e), as int32 (X7) and as double (Y1)
+	VMULPD     log2e<>(SB), Y0, Y1
+	VCVTPD2DQY Y1, X7
+	VCVTDQ2PD  X7, Y1
+	// x -= k·ln2, upper then lower half, fused
+	VFNMADD231PD ln2u<>(SB), Y1, Y0
+	VFNMADD231PD ln2l<>(SB), Y1, Y0
+	VMULPD       sixteenth<>(SB), Y0, Y0
+	// p = ((((((e8·x + e7)·x + e6)·x + e5)·x + e4)·x + e3)·x + 0.5)·x + 1
+	VMOVUPD     e8<>(SB), Y1
+	VFMADD213PD e7<>(SB), Y0, Y1
+	VFMADD213PD e6<>(SB), Y0, Y1
+	VFMADD213PD e5<>(SB), Y0, Y1
+	VFMADD213PD e4<>(SB), Y0, Y1
+	VFMADD213PD e3<>(SB), Y0, Y1
+	VFMADD213PD e2<>(SB), Y0, Y1
+	VFMADD213PD one<>(SB), Y0, Y1
+	// y = x·p, then y = y·(y + 2) three times and y·(y + 2) + 1 fused
+	VMULPD      Y1, Y0, Y0
+	VADDPD      two<>(SB), Y0, Y1
+	VMULPD      Y1, Y0, Y0
+	VADDPD      two<>(SB), Y0, Y1
+	VMULPD      Y1, Y0, Y0
+	VADDPD      two<>(SB), Y0, Y1
+	VMULPD      Y1, Y0, Y0
+	VADDPD      two<>(SB), Y0, Y1
+	VFMADD213PD one<>(SB), Y1, Y0
+	// times 2^k: the bits (k + 1023) << 52
+	VPMOVSXDQ X7, Y2
+	VPADDQ    bias1023<>(SB), Y2, Y2
+	VPSLLQ    $52, Y2, Y2
+	VMULPD    Y2, Y0, Y0
+	VMOVUPD   Y0, (DI)
+
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  exploop
+	VZEROUPPER
+
+expdone:
+	RET

@@ -2,6 +2,8 @@
 
 package vlog
 
-const useVector = false
+const useVector, useVectorExp = false, false
 
 func logVector(dst, src []float64) { panic("vlog: no vector path on this architecture") }
+
+func expVector(dst, src []float64) { panic("vlog: no vector path on this architecture") }
