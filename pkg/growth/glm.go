@@ -255,7 +255,10 @@ func (d *design) eta(beta [maxParams]float64, i int) float64 {
 	for j := 0; j < d.p; j++ {
 		eta += d.x[i][j] * beta[j]
 	}
-	return math.Min(eta, 50)
+	if eta > 50 { // math.Min(eta, 50) without its call (a NaN stays NaN)
+		eta = 50
+	}
+	return eta
 }
 
 func (d *design) mu(beta [maxParams]float64, i int) float64 { return math.Exp(d.eta(beta, i)) }

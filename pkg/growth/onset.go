@@ -218,7 +218,12 @@ func crossing(ws []Window, sc excessScan, hours float64, before bool) (est, lo, 
 	if before {
 		floor = first - (last - first)
 	}
-	clamp := func(x float64) int64 { return int64(math.Max(floor, math.Min(last, x))) }
+	clamp := func(x float64) int64 {
+		if math.IsNaN(x) { // a fit gone numerically wrong: the change point's window
+			x = mid
+		}
+		return int64(math.Max(floor, math.Min(last, x)))
+	}
 	// The delta method: t = mid - (a - log ρ)/r, so ∂t/∂a = -1/r and
 	// ∂t/∂r = (a - log ρ)/r², with the covariance of (a, r) the inverse of
 	// the Poisson information at the fit.
@@ -281,7 +286,10 @@ func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a flo
 	arg, x, mu, lmu := make([]float64, m), make([]float64, m), make([]float64, m), make([]float64, m)
 	loglik := func(a, r float64) float64 {
 		for i := range seg {
-			arg[i] = math.Min(a+r*t[i], 50)
+			arg[i] = a + r*t[i]
+			if arg[i] > 50 { // math.Min(·, 50) without its call (a NaN stays NaN)
+				arg[i] = 50
+			}
 		}
 		vlog.Exp(x, arg)
 		for i := range seg {
