@@ -11,29 +11,23 @@ import "math"
 
 // Log sets dst[i] = math.Log(src[i]) for every i of src, bit for bit;
 // dst must be at least as long as src.
-func Log(dst, src []float64) {
-	dst = dst[:len(src)]
-	n := 0
-	if useVector && len(src) >= 4 && allNormal(src) {
-		n = len(src) &^ 3
-		logVector(dst[:n], src[:n])
-	}
-	for i := n; i < len(src); i++ {
-		dst[i] = math.Log(src[i])
-	}
-}
+func Log(dst, src []float64) { apply(dst, src, useVector && allNormal(src), logVector, math.Log) }
 
 // Exp sets dst[i] = math.Exp(src[i]) for every i of src, bit for bit;
 // dst must be at least as long as src.
-func Exp(dst, src []float64) {
+func Exp(dst, src []float64) { apply(dst, src, useVectorExp && allModerate(src), expVector, math.Exp) }
+
+// apply runs the vector code over the whole blocks of four when vector
+// says it may take every value, and the scalar function over the rest.
+func apply(dst, src []float64, vector bool, vec func(dst, src []float64), one func(float64) float64) {
 	dst = dst[:len(src)]
 	n := 0
-	if useVectorExp && len(src) >= 4 && allModerate(src) {
+	if vector && len(src) >= 4 {
 		n = len(src) &^ 3
-		expVector(dst[:n], src[:n])
+		vec(dst[:n], src[:n])
 	}
 	for i := n; i < len(src); i++ {
-		dst[i] = math.Exp(src[i])
+		dst[i] = one(src[i])
 	}
 }
 
