@@ -28,7 +28,8 @@ const onsetRate = 1.0
 // parsimonyLR is the likelihood ratio (2·Δ log-likelihood) within which
 // a regime under way from the first window of the data (no level before
 // it: two parameters fewer) is preferred to the best change point when
-// the regime is dated: the chi-square(2) quantile at 95 %.
+// the regime is dated: the chi-square(2) quantile at 99 % (not 95 %: the
+// best of many change points is favoured by the scan itself).
 const parsimonyLR = 9.21
 
 // onsetMinAfter is the fewest windows a trend is fitted on.
@@ -113,8 +114,8 @@ type excessScan struct {
 	a         float64 // log of the excess per hour at the change point's window middle
 	ll        float64 // log-likelihood at k, r free
 	ll0       float64 // the best log-likelihood over change points with r fixed at the bound (null: true)
-	est       int64   // ws[k].Start
-	lo, hi    int64   // change points within the likelihood ratio interval
+	est       int64   // the onset: where the fitted excess was onsetRate (crossing)
+	lo, hi    int64   // est's interval and the change points within the likelihood ratio interval
 	minBefore int     // fewest windows before a change point tried
 	// the fit from the first window scanned, with no level before it
 	// (k0ok: made, with a growing excess)
@@ -231,9 +232,9 @@ func crossing(ws []Window, sc excessScan, hours float64, before bool) (est, lo, 
 	det := iaa*irr - iar*iar
 	half := math.Inf(1)
 	if det > 0 {
-		va, var_, cov := irr/det, iaa/det, -iar/det
+		va, vr, cov := irr/det, iaa/det, -iar/det
 		da, dr := -1/sc.r, back/(sc.r*sc.r)
-		if v := da*da*va + 2*da*dr*cov + dr*dr*var_; v >= 0 {
+		if v := da*da*va + 2*da*dr*cov + dr*dr*vr; v >= 0 {
 			half = 1.96 * math.Sqrt(v) * 3.6e12
 		}
 	}
