@@ -269,3 +269,38 @@ func TestExtendedHorizonStandsDownSooner(t *testing.T) {
 		}
 	}
 }
+
+// A burst in a capture's first minutes is not growth: the first six
+// windows of a negative-binomial background of 10 new sources a window
+// (harness, bursty-0.5 seed 10) were called exponential, doubling 11 min,
+// and raised an alert. No exponential verdict comes from less than an hour
+// of windows; an epidemic doubling every 10 minutes from the capture's
+// start is called as soon as the hour is over.
+func TestNoGrowthCalledInTheFirstHour(t *testing.T) {
+	w := 5 * time.Minute
+	c, err := New(DefaultConfig(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	burst := []float64{5, 5, 5, 7, 10, 20, 20, 10, 11, 11, 11, 14}
+	for i, k := range burst {
+		start := t0 + int64(i)*int64(w)
+		v := c.Add(Window{Start: start, End: start + int64(w), New: k, Exposure: 1})
+		if v.Model == Exponential {
+			t.Errorf("window %d of a burst in the first hour: exponential %+v", i, v)
+		}
+		if i == 5 && !strings.Contains(v.Reason, "less than the 60 min") {
+			t.Errorf("window %d: reason %q does not say the hour is not over", i, v.Reason)
+		}
+	}
+	first := -1
+	for i, v := range feed(t, DefaultConfig(), 2, 1, func(h float64) float64 { return 12 * math.Exp2(h*6) }) {
+		if v.Model == Exponential {
+			first = i
+			break
+		}
+	}
+	if first != 11 {
+		t.Errorf("doubling every 10 min from the start: first exponential verdict at window %d, want 11 (the first with an hour of windows)", first)
+	}
+}
