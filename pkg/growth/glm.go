@@ -34,17 +34,23 @@ type design struct {
 	etas, mus []float64
 	cacheBeta [maxParams]float64
 	cached    bool
+	// lfact[i] is log(y_i!), taken once like ylogy.
+	lfact []float64
 	// total and expo are the sums of y and of exp(off), kept by keepSums.
 	total, expo float64
 	sums        bool
 }
 
 // sumsOf returns the counts' total and the exposures' (exp of the
-// offsets), which start every fit.
+// offsets), which start every fit. The exponentials are taken four at a
+// time into mus (the same bits as math.Exp), which drops the cache.
 func (d *design) sumsOf() (total, expo float64) {
+	d.grow()
+	d.cached = false
+	vlog.Exp(d.mus[:d.n], d.off[:d.n])
 	for i := 0; i < d.n; i++ {
 		total += d.y[i]
-		expo += math.Exp(d.off[i])
+		expo += d.mus[i]
 	}
 	return total, expo
 }
@@ -57,14 +63,28 @@ func (d *design) keepSums() {
 	d.sums = true
 }
 
-// at returns η and μ of window i at beta: from the cache when it holds
-// beta (the same values, computed the same way), else computed.
-func (d *design) at(beta [maxParams]float64, i int) (eta, mu float64) {
-	if d.cached && beta == d.cacheBeta {
-		return d.etas[i], d.mus[i]
+// grow makes etas and mus long enough for the design's windows.
+func (d *design) grow() {
+	if len(d.etas) < d.n {
+		d.etas, d.mus = make([]float64, d.n), make([]float64, d.n)
 	}
-	eta = d.eta(beta, i)
-	return eta, math.Exp(eta)
+}
+
+// fill makes etas and mus hold η and μ of every window at beta, unless
+// they already do: the exponentials four at a time (vlog.Exp, the same
+// bits as math.Exp), the values every fit step, its finish and the
+// dispersion read.
+func (d *design) fill(beta [maxParams]float64) {
+	if d.cached && beta == d.cacheBeta {
+		return
+	}
+	d.grow()
+	d.cached = false // while the slices change
+	for i := 0; i < d.n; i++ {
+		d.etas[i] = d.eta(beta, i)
+	}
+	vlog.Exp(d.mus[:d.n], d.etas[:d.n])
+	d.cacheBeta, d.cached = beta, true
 }
 
 type fit struct {
@@ -125,19 +145,8 @@ func (d *design) iterate(start *[maxParams]float64) (fit, error) {
 	}
 	prevDev := math.Inf(1)
 	for f.iters = 1; f.iters <= 100; f.iters++ {
-		var a [maxParams][maxParams]float64
-		var b [maxParams]float64
-		for i := 0; i < d.n; i++ {
-			eta, mu := d.at(f.beta, i)
-			// Working response and weight for the log link.
-			z := eta - d.off[i] + (d.y[i]-mu)/mu
-			for j := 0; j < d.p; j++ {
-				b[j] += mu * d.x[i][j] * z
-				for k := 0; k <= j; k++ {
-					a[j][k] += mu * d.x[i][j] * d.x[i][k]
-				}
-			}
-		}
+		d.fill(f.beta)
+		a, b := d.normal(true)
 		next, inv, err := solve(a, b, d.p)
 		if err != nil {
 			return f, err
@@ -173,25 +182,109 @@ func (d *design) iterate(start *[maxParams]float64) (fit, error) {
 	return f, errNotConverged
 }
 
+// normal sums, over the windows at the cached beta (fill), the weighted
+// cross products of the columns (the lower triangle of X'WX, W = diag μ)
+// and, when withB, X'Wz with the log link's working response z. Written
+// out for each number of columns with the products and sums of the
+// general loop (the last of these cases) in the same order, so the sums
+// have the same bits: (μ·x_j)·x_k and (μ·x_j)·z added window by window.
+func (d *design) normal(withB bool) (a [maxParams][maxParams]float64, b [maxParams]float64) {
+	n := d.n
+	xs, ys, offs := d.x[:n], d.y[:n], d.off[:n]
+	etas, mus := d.etas[:n], d.mus[:n]
+	switch d.p {
+	case 1:
+		var a00, b0 float64
+		for i := range xs {
+			mu := mus[i]
+			m0 := mu * xs[i][0]
+			if withB {
+				z := etas[i] - offs[i] + (ys[i]-mu)/mu
+				b0 += m0 * z
+			}
+			a00 += m0 * xs[i][0]
+		}
+		a[0][0], b[0] = a00, b0
+	case 2:
+		var a00, a10, a11, b0, b1 float64
+		for i := range xs {
+			mu, x := mus[i], &xs[i]
+			x0, x1 := x[0], x[1]
+			m0, m1 := mu*x0, mu*x1
+			if withB {
+				z := etas[i] - offs[i] + (ys[i]-mu)/mu
+				b0 += m0 * z
+				b1 += m1 * z
+			}
+			a00 += m0 * x0
+			a10 += m1 * x0
+			a11 += m1 * x1
+		}
+		a[0][0], a[1][0], a[1][1] = a00, a10, a11
+		b[0], b[1] = b0, b1
+	case 3:
+		var a00, a10, a11, a20, a21, a22, b0, b1, b2 float64
+		for i := range xs {
+			mu, x := mus[i], &xs[i]
+			x0, x1, x2 := x[0], x[1], x[2]
+			m0, m1, m2 := mu*x0, mu*x1, mu*x2
+			if withB {
+				z := etas[i] - offs[i] + (ys[i]-mu)/mu
+				b0 += m0 * z
+				b1 += m1 * z
+				b2 += m2 * z
+			}
+			a00 += m0 * x0
+			a10 += m1 * x0
+			a11 += m1 * x1
+			a20 += m2 * x0
+			a21 += m2 * x1
+			a22 += m2 * x2
+		}
+		a[0][0], a[1][0], a[1][1] = a00, a10, a11
+		a[2][0], a[2][1], a[2][2] = a20, a21, a22
+		b[0], b[1], b[2] = b0, b1, b2
+	default:
+		for i := range xs {
+			mu := mus[i]
+			var z float64
+			if withB {
+				z = etas[i] - offs[i] + (ys[i]-mu)/mu
+			}
+			for j := 0; j < d.p; j++ {
+				if withB {
+					b[j] += mu * xs[i][j] * z
+				}
+				for k := 0; k <= j; k++ {
+					a[j][k] += mu * xs[i][j] * xs[i][k]
+				}
+			}
+		}
+	}
+	return a, b
+}
+
 // finish computes the log-likelihood, the dispersion and the covariance at
 // the solution.
 func (d *design) finish(f *fit) error {
-	var a [maxParams][maxParams]float64
+	d.fill(f.beta)
+	if d.lfact == nil {
+		d.lfact = make([]float64, d.n)
+		for i, y := range d.y[:d.n] {
+			d.lfact[i] = logFactorial(y)
+		}
+	}
 	var ll float64
 	for i := 0; i < d.n; i++ {
-		eta, mu := d.at(f.beta, i)
-		for j := 0; j < d.p; j++ {
-			for k := 0; k <= j; k++ {
-				a[j][k] += mu * d.x[i][j] * d.x[i][k]
-			}
-		}
+		eta, mu := d.etas[i], d.mus[i]
 		if mu > 0 {
 			ll += d.y[i]*eta - mu // y·log μ - μ, with log μ = η
 		} else if d.y[i] > 0 {
 			return errNumeric
 		}
-		ll -= logFactorial(d.y[i])
+		ll -= d.lfact[i]
 	}
+	a, _ := d.normal(false)
 	_, inv, err := solve(a, [maxParams]float64{}, d.p)
 	if err != nil {
 		return err
@@ -220,10 +313,10 @@ func (d *design) dispersion(beta [maxParams]float64) (float64, int) {
 	blocks := 0
 	var by, bm float64
 	var lastY, lastM float64
+	d.fill(beta)
 	for i := 0; i < d.n; i++ {
 		by += d.y[i]
-		_, mu := d.at(beta, i)
-		bm += mu
+		bm += d.mus[i]
 		if bm >= minBlockMean {
 			x2 += (by - bm) * (by - bm) / bm
 			blocks++
@@ -261,8 +354,6 @@ func (d *design) eta(beta [maxParams]float64, i int) float64 {
 	return eta
 }
 
-func (d *design) mu(beta [maxParams]float64, i int) float64 { return math.Exp(d.eta(beta, i)) }
-
 func (d *design) deviance(beta [maxParams]float64) float64 {
 	if d.ylogy == nil {
 		d.ylogy = make([]float64, d.n)
@@ -272,14 +363,7 @@ func (d *design) deviance(beta [maxParams]float64) float64 {
 			}
 		}
 	}
-	if len(d.etas) < d.n {
-		d.etas, d.mus = make([]float64, d.n), make([]float64, d.n)
-	}
-	d.cached = false // while the slices change
-	for i := 0; i < d.n; i++ {
-		d.etas[i] = d.eta(beta, i)
-	}
-	vlog.Exp(d.mus[:d.n], d.etas[:d.n]) // the same bits as math.Exp, four at a time
+	d.fill(beta)
 	dev := 0.0
 	for i := 0; i < d.n; i++ {
 		eta, mu := d.etas[i], d.mus[i]
@@ -289,7 +373,6 @@ func (d *design) deviance(beta [maxParams]float64) float64 {
 			dev += mu
 		}
 	}
-	d.cacheBeta, d.cached = beta, true
 	return 2 * dev
 }
 

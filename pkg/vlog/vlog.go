@@ -34,20 +34,26 @@ func apply(dst, src []float64, vector bool, vec func(dst, src []float64), one fu
 // allModerate says whether every value is within ±700 (so its exponential
 // is a normal number, and not NaN): the values the vector path takes.
 func allModerate(xs []float64) bool {
-	ok := true
+	// Branch-free: the magnitudes' largest bit pattern is compared once
+	// (the bits of a non-negative float64 order like its values, and a
+	// NaN's lie above every number's).
+	var hi uint64
 	for _, x := range xs {
-		ok = ok && math.Abs(x) <= 700
+		hi = max(hi, math.Float64bits(x)&^(1<<63))
 	}
-	return ok
+	return hi <= math.Float64bits(700)
 }
 
 // allNormal says whether every value is a positive normal number (not
 // zero, subnormal, negative, infinite or NaN): the values the vector path
 // takes; anything else goes through math.Log itself.
 func allNormal(xs []float64) bool {
-	ok := true
+	// Branch-free: a bit pattern below the smallest normal's (zero,
+	// subnormal) wraps around when that is subtracted, and so lands with
+	// the negative, infinite and NaN ones at or above the largest normal's.
+	var hi uint64
 	for _, x := range xs {
-		ok = ok && math.Float64bits(x)-0x0010000000000000 < 0x7FE0000000000000
+		hi = max(hi, math.Float64bits(x)-0x0010000000000000)
 	}
-	return ok
+	return hi < 0x7FE0000000000000
 }

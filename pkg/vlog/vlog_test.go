@@ -158,3 +158,42 @@ func BenchmarkVlog(b *testing.B) {
 		})
 	}
 }
+
+// TestRangeChecks compares the branch-free checks that pick the vector
+// path with their definitions, value by value and in slices mixing one
+// odd value into ordinary ones at every place.
+func TestRangeChecks(t *testing.T) {
+	normal := func(x float64) bool { return x > 0 && x >= 0x1p-1022 && x <= math.MaxFloat64 }
+	moderate := func(x float64) bool { return math.Abs(x) <= 700 }
+	vals := []float64{0, math.Copysign(0, -1), 0x1p-1074, 0x1p-1022, math.Nextafter(0x1p-1022, 0), math.MaxFloat64,
+		-math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN(), -math.NaN(), math.Float64frombits(0xFFFFFFFFFFFFFFFF),
+		math.Float64frombits(0x7FF0000000000001), 1, -1, 700, -700, math.Nextafter(700, 800), math.Nextafter(-700, -800),
+		699.9, -1e-300, 1e300, -1e300, 0.5, 2}
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 100000 {
+		vals = append(vals, math.Float64frombits(r.Uint64()))
+	}
+	for _, x := range vals {
+		if got, want := allNormal([]float64{x}), normal(x); got != want {
+			t.Fatalf("allNormal(%v [%#x]) = %v, want %v", x, math.Float64bits(x), got, want)
+		}
+		if got, want := allModerate([]float64{x}), moderate(x); got != want {
+			t.Fatalf("allModerate(%v [%#x]) = %v, want %v", x, math.Float64bits(x), got, want)
+		}
+	}
+	for _, x := range vals[:25] {
+		for at := range 9 {
+			xs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9}
+			xs[at] = x
+			if got, want := allNormal(xs), normal(x); got != want {
+				t.Fatalf("allNormal with %v at %d = %v, want %v", x, at, got, want)
+			}
+			if got, want := allModerate(xs), moderate(x); got != want {
+				t.Fatalf("allModerate with %v at %d = %v, want %v", x, at, got, want)
+			}
+		}
+	}
+	if !allNormal(nil) || !allModerate(nil) {
+		t.Fatal("an empty slice must pass both checks")
+	}
+}
