@@ -565,9 +565,11 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	// at the bound (profile likelihood), scaled by the dispersion: better
 	// behaved than the Wald statistic for the few, skewed counts of the
 	// first hours of an outbreak.
+	// One design serves every bound: the steady fit's columns and counts
+	// (read only), its own offsets, refilled for each.
+	bd := design{n: n, p: steady.p, y: y, off: make([]float64, n), x: steady.x, ylogy: steady.ylogy, lfact: steady.lfact}
 	zAt := func(b float64) (float64, bool) {
-		d := build(v.Diurnal, false)
-		d.off = make([]float64, n)
+		d := &bd
 		for i := range d.off {
 			d.off[i] = off[i] + b*tc[i]
 		}

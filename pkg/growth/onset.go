@@ -138,6 +138,7 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound fun
 	valid := make([]bool, n)
 	p := c.prefix(ws)
 	k0 := -1 // the null's best change point
+	var buf excessBuf
 	try := func(k int) {
 		// the steady part at its own MLE
 		before := poissonConst(p[k].y, p[k].e, p[k].ylogE, p[k].lf)
@@ -145,12 +146,12 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound fun
 		if p[k].e > 0 {
 			lam = p[k].y / p[k].e
 		}
-		after, r, a, ok := excessFit(ws[k:], lam, hours, 0, false)
+		after, r, a, ok := buf.fit(ws[k:], lam, hours, 0, false)
 		if !ok {
 			return
 		}
 		if null {
-			if a0, _, _, ok0 := excessFit(ws[k:], lam, hours, bound(k), true); ok0 && before+a0 > sc.ll0 {
+			if a0, _, _, ok0 := buf.fit(ws[k:], lam, hours, bound(k), true); ok0 && before+a0 > sc.ll0 {
 				sc.ll0, k0 = before+a0, k
 			}
 		}
@@ -262,10 +263,29 @@ func excessInfo(seg []Window, lam, hours, a, r float64) (iaa, iar, irr float64) 
 // and returns the Poisson log-likelihood and r; with fixed, r is held at
 // fixR and only a is fitted.
 func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a float64, ok bool) {
+	return new(excessBuf).fit(seg, lam, hours, fixR, fixed)
+}
+
+// excessBuf holds the slices of excessFit's windows, reused by the fits
+// of one scan (each fit of a scan is over a shorter suffix of its windows).
+type excessBuf struct {
+	e, t, arg, x, mu, lmu []float64
+}
+
+// take makes every slice m long, growing them when they are shorter.
+func (b *excessBuf) take(m int) {
+	if cap(b.e) < m {
+		*b = excessBuf{make([]float64, m), make([]float64, m), make([]float64, m), make([]float64, m), make([]float64, m), make([]float64, m)}
+	}
+	b.e, b.t, b.arg, b.x, b.mu, b.lmu = b.e[:m], b.t[:m], b.arg[:m], b.x[:m], b.mu[:m], b.lmu[:m]
+}
+
+// fit is excessFit with the slices of b.
+func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a float64, ok bool) {
 	m := len(seg)
 	t0 := float64(seg[0].Start+seg[0].End) / 2
-	e := make([]float64, m)
-	t := make([]float64, m)
+	b.take(m)
+	e, t := b.e, b.t
 	var total, expo float64
 	for i, w := range seg {
 		e[i] = math.Max(w.Exposure, 1e-6) * hours
@@ -284,7 +304,7 @@ func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a flo
 	// The exponentials and logarithms are taken together (vlog: the same
 	// bits, four at a time), the logarithms of windows with no new source
 	// unused.
-	arg, x, mu, lmu := make([]float64, m), make([]float64, m), make([]float64, m), make([]float64, m)
+	arg, x, mu, lmu := b.arg, b.x, b.mu, b.lmu
 	loglik := func(a, r float64) float64 {
 		for i := range seg {
 			arg[i] = a + r*t[i]
