@@ -80,10 +80,38 @@ func (d *design) fill(beta [maxParams]float64) {
 	}
 	d.grow()
 	d.cached = false // while the slices change
-	for i := 0; i < d.n; i++ {
-		d.etas[i] = d.eta(beta, i)
+	n := d.n
+	xs, offs, etas := d.x[:n], d.off[:n], d.etas[:n]
+	switch d.p { // eta written out for the common column counts
+	case 2:
+		b0, b1 := beta[0], beta[1]
+		for i := range xs {
+			eta := offs[i]
+			eta += xs[i][0] * b0
+			eta += xs[i][1] * b1
+			if eta > 50 {
+				eta = 50
+			}
+			etas[i] = eta
+		}
+	case 3:
+		b0, b1, b2 := beta[0], beta[1], beta[2]
+		for i := range xs {
+			eta := offs[i]
+			eta += xs[i][0] * b0
+			eta += xs[i][1] * b1
+			eta += xs[i][2] * b2
+			if eta > 50 {
+				eta = 50
+			}
+			etas[i] = eta
+		}
+	default:
+		for i := range xs {
+			etas[i] = d.eta(beta, i)
+		}
 	}
-	vlog.Exp(d.mus[:d.n], d.etas[:d.n])
+	vlog.Exp(d.mus[:n], etas)
 	d.cacheBeta, d.cached = beta, true
 }
 

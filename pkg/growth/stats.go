@@ -2,6 +2,7 @@ package growth
 
 import (
 	"math"
+	"sync"
 
 	"github.com/synscope/synscope/pkg/vlog"
 )
@@ -38,18 +39,21 @@ func diurnalFake(a, spanHours float64) float64 {
 	const omega = 2 * math.Pi / 24
 	const points = 96
 	best := 0.0
-	var ws, lws [points]float64
+	// The points' times and ω·t, the same for every phase.
+	var ts, ots, ws, lws [points]float64
+	for i := range ts {
+		ts[i] = spanHours * (float64(i) + 0.5) / points
+		ots[i] = omega * ts[i]
+	}
 	for step := 0; step < 96; step++ {
 		phi := 2 * math.Pi * float64(step) / 96
 		for i := 0; i < points; i++ {
-			t := spanHours * (float64(i) + 0.5) / points
-			ws[i] = 1 + a*math.Sin(omega*t+phi)
+			ws[i] = 1 + a*math.Sin(ots[i]+phi)
 		}
 		vlog.Log(lws[:], ws[:]) // the same bits as math.Log, four at a time
 		var sw, st, sy float64
 		for i := 0; i < points; i++ {
-			t := spanHours * (float64(i) + 0.5) / points
-			w := ws[i]
+			t, w := ts[i], ws[i]
 			sw += w
 			st += w * t
 			sy += w * lws[i]
@@ -57,8 +61,7 @@ func diurnalFake(a, spanHours float64) float64 {
 		tm, ym := st/sw, sy/sw
 		var sxy, sxx float64
 		for i := 0; i < points; i++ {
-			t := spanHours * (float64(i) + 0.5) / points
-			w := ws[i] // the same values as above, computed once
+			t, w := ts[i], ws[i]
 			sxy += w * (t - tm) * (lws[i] - ym)
 			sxx += w * (t - tm) * (t - tm)
 		}
@@ -69,8 +72,33 @@ func diurnalFake(a, spanHours float64) float64 {
 
 func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
 
-// normalQuantile inverts normalCDF by bisection: it runs once per window.
+// normalQuantile inverts normalCDF by bisection, once per probability:
+// the classifier asks for the same few (its configured confidences) after
+// every window, so they are kept (up to 256, safe for the harness's
+// parallel workers).
 func normalQuantile(p float64) float64 {
+	normalQuantiles.Lock()
+	q, ok := normalQuantiles.m[p]
+	normalQuantiles.Unlock()
+	if ok {
+		return q
+	}
+	q = bisectNormal(p)
+	normalQuantiles.Lock()
+	if normalQuantiles.m == nil || len(normalQuantiles.m) >= 256 {
+		normalQuantiles.m = map[float64]float64{}
+	}
+	normalQuantiles.m[p] = q // a NaN key is never found again, and counts towards the 256
+	normalQuantiles.Unlock()
+	return q
+}
+
+var normalQuantiles struct {
+	sync.Mutex
+	m map[float64]float64
+}
+
+func bisectNormal(p float64) float64 {
 	lo, hi := -40.0, 40.0
 	for i := 0; i < 200; i++ {
 		m := (lo + hi) / 2
