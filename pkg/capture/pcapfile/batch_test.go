@@ -265,3 +265,53 @@ func TestBatchFaultKeepsPackets(t *testing.T) {
 		t.Fatalf("%d packets counted, want %d", st.Packets, want)
 	}
 }
+
+// TestWindowEdges reads, through the windows of the batch walk and of a
+// Tail, records that end exactly at a window's end, cross it, fill a
+// whole window, are one byte too long for one (left to the mapped path),
+// or are as long as a record may be, and the same file cut inside its
+// last record: the packets, errors and counts of the plain walk.
+func TestWindowEdges(t *testing.T) {
+	withTailMin(t, 4096)
+	dir := t.TempDir()
+	sizes := []int{60, 1500, windowSize - 2*pcapRecordLen - 60 - 1500 - pcapHeaderLen, 70, // the fourth ends the first window
+		windowSize - pcapRecordLen, windowSize - pcapRecordLen + 1, 700 << 10, MaxRecordLen, 61, MaxRecordLen - 1}
+	var recs []rec
+	for i := range 2400 {
+		n := sizes[i%len(sizes)]
+		if i >= len(sizes) && n > 2000 {
+			n = 60 + (i*7919)%1800 // the big ones once, then ordinary frames crossing windows
+		}
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), n)})
+	}
+	whole := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	files := []string{writeFile(t, dir, "edges.pcap", whole), writeFile(t, dir, "edges-cut.pcap", whole[:len(whole)-30])}
+	for _, f := range files {
+		want := openAll(t, f)
+		if len(want.pkts) < 2399 {
+			t.Fatalf("%s: the plain walk read %d packets", f, len(want.pkts))
+		}
+		for _, n := range []int{1, 5, 64} {
+			for _, mixed := range []bool{false, true} {
+				r, err := Open([]string{f})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := readBatches(t, r, n, mixed)
+				name := filepath.Base(f) + " batch " + itoa(n)
+				if mixed {
+					name += " mixed"
+				}
+				sameResult(t, name, got, want)
+				if got.stats[0].Packets != want.stats[0].Packets {
+					t.Errorf("%s: %d packets counted, want %d", name, got.stats[0].Packets, want.stats[0].Packets)
+				}
+			}
+		}
+		got, taken := readSplit(t, f)
+		if !taken {
+			t.Errorf("%s: not split", f)
+		}
+		sameResult(t, filepath.Base(f)+" split", got, want)
+	}
+}

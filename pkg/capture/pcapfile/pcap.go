@@ -97,11 +97,13 @@ func (in *input) fastPcap(p *capture.Packet) bool {
 
 // fastBatch is fastPcap for as many records as ps holds, written straight
 // into ps, with the state it keeps in registers: it returns how many it
-// read, stopping where fastPcap would return false. A fault in the mapping
-// leaves the input after the records read before it.
+// read, stopping where fastPcap would return false. It reads the records
+// from the input's window, not from the mapping (see window): a window is
+// filled anew only before a batch's first record, since the batch's
+// packets point into it, so a batch ends early at a window's end.
 func (in *input) fastBatch(ps []capture.Packet) int {
-	mm := in.mm
-	stop := len(mm)
+	size := len(in.mm)
+	stop := size
 	if in.tail != nil {
 		stop = in.tail.start // NextBatch tells the boundary from a step over it
 	}
@@ -109,32 +111,50 @@ func (in *input) fastBatch(ps []capture.Packet) int {
 	if in.nano {
 		unit = 1
 	}
-	bo, link, c := in.bo, in.link, &in.cur
+	bo, link, c, w := in.bo, in.link, &in.cur, &in.win
 	n := 0
-	for ; n < len(ps); n++ {
+	filled := false
+	for n < len(ps) {
 		pos := in.mpos
-		if pos+prefetchAhead > c.pf {
-			in.ahead(c, pos)
-		}
-		if pos >= stop || len(mm)-pos < pcapRecordLen {
+		if pos >= stop || size-pos < pcapRecordLen {
 			break
 		}
-		h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
+		if !w.has(pos, pos+pcapRecordLen) {
+			if n > 0 || filled {
+				break
+			}
+			w.fill(in.f, pos, size)
+			filled = true
+			continue
+		}
+		h := w.buf[pos-w.off:][:pcapRecordLen:pcapRecordLen]
 		incl := bo.u32(h[8:])
-		if incl > MaxRecordLen || uint64(len(mm)-pos-pcapRecordLen) < uint64(incl) {
+		if incl > MaxRecordLen || uint64(size-pos-pcapRecordLen) < uint64(incl) {
 			break
 		}
 		start := pos + pcapRecordLen
 		end := start + int(incl)
+		if !w.has(pos, end) {
+			// Not whole in the window: read it anew from this record on
+			// (a record longer than a window, or cut short, is left to
+			// the mapped path).
+			if n > 0 || filled {
+				break
+			}
+			w.fill(in.f, pos, size)
+			filled = true
+			continue
+		}
 		p := &ps[n]
 		p.Timestamp = int64(bo.u32(h[0:]))*1e9 + int64(bo.u32(h[4:]))*unit
 		p.LinkType = link
 		p.CapLen = int(incl)
 		p.OrigLen = int(bo.u32(h[12:]))
-		p.Data = mm[start:end:end]
+		p.Data = w.buf[start-w.off : end-w.off : end-w.off]
 		in.mpos = end
 		in.off += int64(end - pos)
 		in.n++
+		n++
 		if int64(end)-c.reported >= 1<<20 {
 			in.passed(c, end)
 		}

@@ -35,6 +35,7 @@ type Tail struct {
 	pos   int // the next record
 	n     uint64
 	cur   mapCursor
+	win   window
 	void  atomic.Bool // set by the Reader's goroutine
 }
 
@@ -99,15 +100,15 @@ func (in *input) chains(o int) bool {
 }
 
 // Next makes p the Tail's next record and returns true, or returns false
-// at the end of the file or at a record it leaves to the Reader. A read of
-// a shrunk file faults (see capture.FaultSource).
+// at the end of the file or at a record it leaves to the Reader. The
+// records are read through a window of the Tail's own (see window), so
+// p.Data is valid until the next call.
 func (t *Tail) Next(p *capture.Packet) bool {
 	in := t.in
-	in.ahead(&t.cur, t.pos)
 	if t.void.Load() {
 		return false
 	}
-	end, ok := in.record(t.pos, p)
+	end, ok := in.windowRecord(&t.win, t.pos, p)
 	if !ok {
 		return false
 	}
