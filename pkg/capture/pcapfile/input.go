@@ -310,6 +310,9 @@ type mapCursor struct {
 // ahead keeps the prefetch prefetchAhead bytes beyond pos (a record may be
 // longer than a chunk).
 func (in *input) ahead(c *mapCursor, pos int) {
+	// What lies before pos was parsed already (through a window, see
+	// window, when the mapped path takes over at a file's end).
+	c.pf = max(c.pf, pos)
 	for c.pf < len(in.mm) && pos+prefetchAhead > c.pf {
 		n := min(prefetchChunk, len(in.mm)-c.pf)
 		prefetch.Range(unsafe.Pointer(&in.mm[c.pf]), uintptr(n))
