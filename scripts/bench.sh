@@ -2,10 +2,11 @@
 # Whole-file throughput: synscope's sensor against tcpdump on the same
 # generated captures, in the same run, several runs each, medians and the
 # ratios; beside them the floors of this machine: ../shared/tools/minscan.c
-# (a C loop over a memory mapping with software prefetch that only counts
-# SYNs to 445: the best single-core program for the bare walk) and
-# scripts/floor.c (the same without prefetch); then heap per source and
-# allocations per packet from the Go benchmarks.
+# (a C loop that only counts SYNs to 445: over a memory mapping with
+# software prefetch, and with -r over read(2) into a 1 MiB buffer, the
+# faster of the two here) and scripts/floor.c (the mapping without
+# prefetch); then heap per source and allocations per packet from the Go
+# benchmarks.
 #
 #   scripts/bench.sh                     # both captures, RUNS=5
 #   DURATION=3h RUNS=3 scripts/bench.sh  # smaller captures for a quick look
@@ -87,12 +88,14 @@ for name in $CAPTURES; do
 	row "floor: scripts/floor.c (no prefetch)" "$f_c" "$packets"
 	if $have_minscan; then
 		f_m=$(median bin/minscan "$cap")
+		f_r=$(median bin/minscan -r "$cap")
 		row "floor: minscan.c (prefetch)" "$f_m" "$packets"
+		row "floor: minscan.c -r (read)" "$f_r" "$packets"
 	fi
 	tw=${t%% *}
 	printf '  wall ratio tcpdump/x: sensor all cores %.2fx, GOMAXPROCS=1 %.2fx, floor.c %.2fx' \
 		"$(calc "$tw / ${s_all%% *}")" "$(calc "$tw / ${s_one%% *}")" "$(calc "$tw / ${f_c%% *}")"
-	if $have_minscan; then printf ', minscan %.2fx' "$(calc "$tw / ${f_m%% *}")"; fi
+	if $have_minscan; then printf ', minscan %.2fx, minscan -r %.2fx' "$(calc "$tw / ${f_m%% *}")" "$(calc "$tw / ${f_r%% *}")"; fi
 	echo
 done
 

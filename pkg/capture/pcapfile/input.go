@@ -55,7 +55,9 @@ type input struct {
 	buf     []byte        // for records larger than br's buffer
 
 	// An uncompressed regular file is mapped into memory instead: records
-	// are slices of the mapping, with no read system call and no copy.
+	// are slices of the mapping, with no read system call and no copy;
+	// except that a lone classic pcap file's batch walk and its Tail read
+	// their records through windows (see window).
 	mm   []byte
 	mpos int       // next unread byte of mm
 	cur  mapCursor // the walk's prefetch, release and progress in mm
