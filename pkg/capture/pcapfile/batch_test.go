@@ -274,7 +274,10 @@ func TestBatchFaultKeepsPackets(t *testing.T) {
 func TestWindowEdges(t *testing.T) {
 	withTailMin(t, 4096)
 	dir := t.TempDir()
-	sizes := []int{60, 1500, windowSize - 2*pcapRecordLen - 60 - 1500 - pcapHeaderLen, 70, // the fourth ends the first window
+	// The third record nearly fills a window that starts at the second (the
+	// first is read by Open's priming), the fourth crosses its end; then
+	// records of a whole window, one byte more, 700 KiB and the longest.
+	sizes := []int{60, 1500, windowSize - 2*pcapRecordLen - 60 - 1500 - pcapHeaderLen, 70,
 		windowSize - pcapRecordLen, windowSize - pcapRecordLen + 1, 700 << 10, MaxRecordLen, 61, MaxRecordLen - 1}
 	var recs []rec
 	for i := range 2400 {

@@ -365,9 +365,10 @@ const (
 // their release later, and each record's header load waits for memory
 // unless prefetched; a copy into a buffer that stays in the core's L2
 // cache costs the kernel one memory-speed copy and leaves the parse
-// nothing to wait for. Measured on the bench capture (5.4 GB), one core:
-// the whole run 1.57 to 1.79 s through the mapping, 1.31 to 1.60 s through
-// windows of 512 KiB (128 KiB and 1 MiB alike, 4 MiB slower: docs/performance.md).
+// nothing to wait for. Measured on the bench capture (5.4 GB), one core,
+// four rounds: the whole run 1.47 to 1.79 s through the mapping, 1.31 to
+// 1.57 s through windows of 512 KiB (128 KiB and 1 MiB about the same,
+// 4 MiB slower: docs/performance.md).
 // The mapping stays for everything else (the general path, several files
 // merged, the Tail's boundary search): a record a window does not hold
 // whole after a fresh read (longer than the window, cut short, a file that
