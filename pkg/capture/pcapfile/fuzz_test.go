@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/synscope/synscope/pkg/capture"
@@ -59,5 +61,58 @@ func FuzzReader(f *testing.F) {
 		if counts[0] != counts[1] {
 			t.Fatalf("buffer size changes the packet count: %d vs %d", counts[0], counts[1])
 		}
+	})
+}
+
+// FuzzFileBatches writes the input to a file, which the Reader maps, and
+// reads it with NextBatch (through windows, see window; batches of 1, 3
+// and 64, mixed with Next) and split in two (a Tail from the middle, as
+// the split loop reads it): the packets, errors and counts of Next alone.
+func FuzzFileBatches(f *testing.F) {
+	d := payload(9, 40)
+	var recs []rec
+	for i := range 50 {
+		recs = append(recs, rec{sec: uint32(i), frac: uint32(i), data: payload(byte(i), 20+i*37%300)})
+	}
+	long := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	for _, seed := range [][]byte{
+		pcapBytes(binary.LittleEndian, false, 1, rec{1, 2, d, 0}, rec{3, 4, d[:10], 50}),
+		pcapBytes(binary.BigEndian, true, 113, rec{1, 2000000000, d, 0}),
+		long, long[:len(long)-7], long[:len(long)/2],
+	} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	old := tailMinSize
+	tailMinSize = 64
+	f.Cleanup(func() { tailMinSize = old })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 4 {
+			return
+		}
+		path := filepath.Join(dir, "fuzz.pcap")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := readAll(t, r)
+		for _, n := range []int{1, 3, 64} {
+			for _, mixed := range []bool{false, true} {
+				r, err := Open([]string{path})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := readBatches(t, r, n, mixed)
+				sameResult(t, "batch "+itoa(n), got, want)
+				if got.stats[0].Packets != want.stats[0].Packets || (got.stats[0].Err == nil) != (want.stats[0].Err == nil) {
+					t.Fatalf("batch %d: stats %+v, want %+v", n, got.stats[0], want.stats[0])
+				}
+			}
+		}
+		got, _ := readSplit(t, path)
+		sameResult(t, "split", got, want)
 	})
 }
