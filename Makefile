@@ -28,6 +28,7 @@ generate:
 fuzz:
 	$(GO) test ./pkg/decode -run '^$$' -fuzz FuzzDecode -fuzztime 60s
 	$(GO) test ./pkg/capture/pcapfile -run '^$$' -fuzz FuzzReader -fuzztime 60s
+	$(GO) test ./pkg/capture/pcapfile -run '^$$' -fuzz FuzzFileBatches -fuzztime 60s
 	$(GO) test ./pkg/report -run '^$$' -fuzz FuzzReport -fuzztime 60s
 	$(GO) test ./pkg/engine -run '^$$' -fuzz FuzzLoadState -fuzztime 60s
 
