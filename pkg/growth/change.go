@@ -138,7 +138,7 @@ func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 		// The new regime is tested once it spans an hour (and
 		// MinWindows): half an hour of a new level's noise can pass for
 		// growth (measured on a step from 2 to 50 per window).
-		minPost := max(c.cfg.MinWindows, int(time.Hour/c.window))
+		minPost := c.minGrowthWindows()
 		if post := ws[st.since:]; len(post) >= minPost {
 			pv := c.fitWindows(post, v.Horizon, c.cfg.Confidence, c.cfg.Confidence)
 			switch pv.Model {

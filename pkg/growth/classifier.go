@@ -427,11 +427,18 @@ func (c *Classifier) fitHorizon(h time.Duration, alarm, conf float64) Verdict {
 // counts' scatter: a negative-binomial background of 10 new sources a
 // window, counting 5, 5, 5, 7, 10, 20 in its first six windows, was called
 // exponential (doubling 11 min, confidence 1.000) for three windows and
-// raised an alert (harness, bursty-0.5). An hour is what the excess test
-// asks of the windows after its change point too; no epidemic of the
-// harness reaches 10 new sources an hour sooner, and any is called from the
-// capture's second hour on.
+// raised an alert (harness, bursty-0.5). The excess test asks as much of
+// the windows after its change point, and a step's new regime is tested
+// for growth once it spans as much (minGrowthWindows); no epidemic of the
+// harness reaches 10 new sources an hour sooner, and any is called from
+// the capture's second hour on.
 const minGrowthSpan = time.Hour
+
+// minGrowthWindows is how many windows span minGrowthSpan, and at least
+// MinWindows: the fewest after a change point that growth is measured on.
+func (c *Classifier) minGrowthWindows() int {
+	return max(c.cfg.MinWindows, int(minGrowthSpan/c.window))
+}
 
 // fitWindows tests the windows ws (the newest of a horizon h, or of a
 // regime) for growth.

@@ -52,7 +52,7 @@ func (c *Classifier) excess(v Verdict) Verdict {
 	ws := c.hist
 	n := len(ws)
 	minBefore := int(excessMinLevel / c.window)
-	minAfter := max(c.cfg.MinWindows, int(time.Hour/c.window))
+	minAfter := c.minGrowthWindows()
 	if n < minBefore+minAfter || float64(n)*c.window.Hours() < 24 {
 		return v
 	}
@@ -93,7 +93,7 @@ func (c *Classifier) excess(v Verdict) Verdict {
 func (c *Classifier) excessAt(ws []Window, p []sums, total, amp float64, measured bool) (Verdict, bool) {
 	n := len(ws)
 	minBefore := int(excessMinLevel / c.window)
-	minAfter := max(c.cfg.MinWindows, int(time.Hour/c.window))
+	minAfter := c.minGrowthWindows()
 	// The bound at a change point: where a horizon fits a day/night
 	// cycle, its rise over the windows after the change point fakes growth
 	// as it does for the log-linear fit.
