@@ -294,27 +294,35 @@ func TestWindowEdges(t *testing.T) {
 		if len(want.pkts) < 2399 {
 			t.Fatalf("%s: the plain walk read %d packets", f, len(want.pkts))
 		}
-		for _, n := range []int{1, 5, 64} {
-			for _, mixed := range []bool{false, true} {
-				r, err := Open([]string{f})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := readBatches(t, r, n, mixed)
-				name := filepath.Base(f) + " batch " + itoa(n)
-				if mixed {
-					name += " mixed"
-				}
-				sameResult(t, name, got, want)
-				if got.stats[0].Packets != want.stats[0].Packets {
-					t.Errorf("%s: %d packets counted, want %d", name, got.stats[0].Packets, want.stats[0].Packets)
-				}
-			}
-		}
+		sameBatches(t, f, want, 1, 5, 64)
 		got, taken := readSplit(t, f)
 		if !taken {
 			t.Errorf("%s: not split", f)
 		}
 		sameResult(t, filepath.Base(f)+" split", got, want)
+	}
+}
+
+// sameBatches reads the one file path with NextBatch in batches of each
+// size, alone and mixed with Next, and requires want's packets, errors,
+// count and whether the input ended in an error.
+func sameBatches(t *testing.T, path string, want result, sizes ...int) {
+	t.Helper()
+	for _, n := range sizes {
+		for _, mixed := range []bool{false, true} {
+			r, err := Open([]string{path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readBatches(t, r, n, mixed)
+			name := filepath.Base(path) + " batch " + itoa(n)
+			if mixed {
+				name += " mixed"
+			}
+			sameResult(t, name, got, want)
+			if g, w := got.stats[0], want.stats[0]; g.Packets != w.Packets || (g.Err == nil) != (w.Err == nil) {
+				t.Errorf("%s: stats %+v, want %+v", name, g, w)
+			}
+		}
 	}
 }
