@@ -62,25 +62,32 @@ type BatchSource interface {
 // packets are used.
 var ErrAtTail = errors.New("capture: at the boundary of the split-off tail")
 
-// Splitter is implemented by sources that can let a second goroutine read
-// the second part of a large input while they read the first (offline).
-// SplitTail returns that part, or nil when it cannot split; after it,
-// only NextBatch may be called until ResumeAfter. ResumeAfter makes the
-// source go on after the Tail's first n packets, which end at pos.
+// Splitter is implemented by sources that can let other goroutines read
+// parts of a large input ahead of them (offline). SplitTail returns the
+// part from a boundary about ahead packets on (0: the middle), or nil when
+// it cannot split; after it, only NextBatch may be called until
+// ResumeAfter. ResumeAfter makes the source go on after the first n
+// packets of the chain of Tails up to t (the first, and each split off the
+// one before), which end at pos in t; Tails split off after t are void.
 type Splitter interface {
-	SplitTail() Tail
+	SplitTail(ahead int) Tail
 	ResumeAfter(t Tail, pos int, n uint64)
 }
 
-// Tail is the second part of an input split off by a Splitter. Next
-// returns its packets one at a time (false at its end; it may fault like
-// the source's own reads); Void becomes true when the source found its
-// guess of the boundary wrong, and the Tail's packets must then be
-// dropped; Pos and N are the offset after its last packet and how many it
-// returned.
+// Tail is a part of an input split off by a Splitter, or by another Tail.
+// Next returns its packets one at a time (false at its end; it may fault
+// like the source's own reads); Split splits off the part from a boundary
+// about ahead packets past the Tail's position to the end (nil when it
+// cannot), after which the Tail ends at that boundary if it lands on it;
+// Void becomes true when the guess of its boundary was found wrong (or the
+// source resumed before it), and its packets must then be dropped; Start
+// is its boundary, Pos and N the offset after its last packet and how many
+// it returned. Split and Void may be called from any goroutine.
 type Tail interface {
 	Next(p *Packet) bool
+	Split(ahead int) Tail
 	Void() bool
+	Start() int
 	Pos() int
 	N() uint64
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -22,9 +23,13 @@ import (
 // in chunks, in capture order, and the engine sees exactly the calls Step
 // would make: the output is the same byte for byte. Reading and decoding
 // are the heavier half (about two thirds of the CPU on the bench capture),
-// so a large pcap file's second half is read at the same time by a third
-// goroutine (the tail, see capture.Splitter), its frames handed over when
-// the reader reaches them.
+// so a large pcap file is read by two goroutines at once: a second one
+// reads a part ahead of the reader (a tail, see capture.Splitter), and
+// whichever of them is done with its part takes a new one split off ahead
+// of the part still being read (capture.Tail's Split), so that both stay
+// busy to the end. The engine takes the parts' frames in file order; a
+// part is split off about as far ahead as tailBudget holds of its frames
+// decoded, so the one read ahead of the engine rarely has to wait.
 
 // splitMinProcs is the fewest Ps that split the loop (a variable so tests
 // can force either loop).
@@ -73,28 +78,46 @@ type splitReader struct {
 	stop atomic.Bool
 	cur  *chunk
 
-	// A large file is read by a second goroutine from its middle on (see
-	// capture.Splitter): tail is that part, tfull its chunks, resume tells
-	// the reader at the boundary to go on, done that the engine stopped.
+	// A large file is also read by tail goroutines from boundaries on (see
+	// capture.Splitter): runs are the parts, in file order, and closed says
+	// that the engine resumed the reader after one (no part is split off
+	// after it); mu guards both. workers counts the goroutines reading tails
+	// besides the reader.
 	sp        capture.Splitter
-	tail      capture.Tail
-	tfull     chan *chunk
+	mu        sync.Mutex
+	runs      []*tailRun
+	closed    bool
+	workers   sync.WaitGroup
+	triedTail bool
 	resume    chan struct{}
 	done      chan struct{}
-	triedTail bool
-	tailHeld  atomic.Int64  // bytes of tail chunks sent and not yet taken
-	tailSpace chan struct{} // the engine took some
-	tfree     chan *chunk   // tail chunks to reuse
+	tailHeld  atomic.Int64 // bytes of tail chunks sent and not yet taken
+	tfree     chan *chunk  // tail chunks to reuse
+	// sentBytes and sentFrames measure a tail chunk's memory per frame, to
+	// place the next boundary (ahead).
+	sentBytes, sentFrames atomic.Int64
 }
 
-// tailsTaken counts the tails whose frames the engine took (for tests).
-var tailsTaken atomic.Int64
+// A tailRun is one part of a split file being read: its tail, its chunks
+// (closed when it ends), and a wake-up for its goroutine waiting for room
+// in the budget. current: the engine is taking its chunks, so it never
+// waits for the budget (the parts ahead of it hold the budget until then).
+type tailRun struct {
+	t       capture.Tail
+	full    chan *chunk
+	wake    chan struct{}
+	current atomic.Bool
+}
 
-// tailBudget bounds the memory of what the tail's goroutine decoded and
-// the engine has not taken yet: 32 MiB, about 1.8 M frames of a capture
+// tailsTaken counts the chains of tails whose frames the engine took, and
+// tailRunsTaken the tails in them (for tests).
+var tailsTaken, tailRunsTaken atomic.Int64
+
+// tailBudget bounds the memory of what tail goroutines decoded ahead of
+// the part the engine is taking: 32 MiB, about 1.8 M frames of a capture
 // with few SYNs, 400,000 of a flood (each SYN's record is 80 bytes);
-// tailChunks bounds their number. Past it the tail waits: the two halves
-// are read at once for that much of the tail.
+// tailChunks bounds their number. Past it a tail ahead waits (the part the
+// engine takes never does).
 var tailBudget int64 = 32 << 20 // a variable so tests can make the tail wait
 
 const tailChunks = 1024
@@ -109,13 +132,11 @@ func canSplit(src capture.Source, hooks Hooks) bool {
 func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engine.Engine, w *output.Writer, hooks Hooks, st *output.Stats) error {
 	r := &splitReader{
 		src: src, dec: dec,
-		free:      make(chan *chunk, chunksAhead),
-		full:      make(chan *chunk, chunksAhead),
-		tfull:     make(chan *chunk, tailChunks),
-		resume:    make(chan struct{}),
-		done:      make(chan struct{}),
-		tailSpace: make(chan struct{}, 1),
-		tfree:     make(chan *chunk, tailChunks),
+		free:   make(chan *chunk, chunksAhead),
+		full:   make(chan *chunk, chunksAhead),
+		resume: make(chan struct{}),
+		done:   make(chan struct{}),
+		tfree:  make(chan *chunk, tailChunks),
 	}
 	r.sp, _ = src.(capture.Splitter)
 	r.bs = src.(capture.BatchSource)
@@ -131,11 +152,22 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 		for c := range r.full {
 			r.recycle(c)
 		}
-		for range r.tfull { // closed by the tail's goroutine, if it ran, or by run
+		r.mu.Lock()
+		r.closed = true
+		runs := r.runs
+		r.mu.Unlock()
+		for _, run := range runs {
+			for range run.full { // closed by its goroutine
+			}
 		}
 	}()
-	var n uint64
-	chunks := r.full // or r.tfull while the tail's frames are taken
+	var (
+		n      uint64
+		run    *tailRun // the tail whose frames are taken, or nil
+		k      int      // its index in r.runs
+		chainN uint64   // frames of the tails before it in the chain
+	)
+	chunks := r.full // or run.full while a tail's frames are taken
 	for {
 		c, ok := <-chunks
 		if !ok {
@@ -174,17 +206,29 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 		}
 		switch {
 		case c.atTail: // the tail's frames come next
-			chunks = r.tfull
 			r.recycle(c)
-		case chunks == r.tfull && c.last:
-			// The tail has ended: the reader goes on after its last whole
-			// frame (the end of the file, or a record it left).
+			k, chainN = 0, 0
+			run = r.take(k)
+			chunks = run.full
+		case run != nil && c.last:
 			r.tookTail(c)
-			r.sp.ResumeAfter(r.tail, c.tailPos, c.tailN)
+			chainN += c.tailN
+			tailRunsTaken.Add(1)
+			if j := r.after(k, c.tailPos); j > 0 {
+				// It ended on the next one's boundary: that one's frames follow.
+				k = j
+				run = r.take(k)
+				chunks = run.full
+				continue
+			}
+			// The chain ends here: the reader goes on after its last whole
+			// frame (the end of the file, or a record it left).
+			r.endChain(k, run.t, c.tailPos, chainN)
 			tailsTaken.Add(1)
+			run = nil
 			chunks = r.full
 			r.resume <- struct{}{}
-		case chunks == r.tfull:
+		case run != nil:
 			r.tookTail(c)
 		case c.last:
 			return c.end
@@ -206,20 +250,15 @@ func (r *splitReader) recycle(c *chunk) {
 func (r *splitReader) run() {
 	defer close(r.full)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	tailGone := make(chan struct{})
 	defer func() {
-		if r.tail == nil {
-			close(r.tfull)
-			return
-		}
-		// A tail the reader never reached (its guess of the boundary was
-		// wrong, or the input ended before it) is stopped and let go.
+		// Tails the reader never reached (its guess of the boundary was
+		// wrong, or the input ended before it) are stopped and let go.
 		r.stop.Store(true)
-		<-tailGone
+		r.workers.Wait()
 	}()
 	r.cur = <-r.free
 	for {
-		err := r.pump(tailGone)
+		err := r.pump()
 		var f *fault
 		if errors.As(err, &f) {
 			fs, ok := r.src.(capture.FaultSource)
@@ -241,7 +280,7 @@ func (r *splitReader) run() {
 
 // pump decodes batches into chunks until the end; it returns nil at the
 // end of the source, a *fault, or the error that stopped it.
-func (r *splitReader) pump(tailGone chan struct{}) (err error) {
+func (r *splitReader) pump() (err error) {
 	defer func() {
 		if f := faultOf(recover()); f != nil {
 			err = f
@@ -258,8 +297,10 @@ func (r *splitReader) pump(tailGone chan struct{}) (err error) {
 		n, err := r.bs.NextBatch(batch[:])
 		if err == capture.ErrAtTail {
 			// The tail's frames go first; the engine says when to go on.
+			// Meanwhile this goroutine reads parts split off ahead.
 			r.cur.atTail = true
 			r.pass()
+			r.work(r.splitLast())
 			select {
 			case <-r.resume:
 				continue
@@ -267,10 +308,16 @@ func (r *splitReader) pump(tailGone chan struct{}) (err error) {
 				return context.Canceled
 			}
 		}
-		if err == nil && r.tail == nil && r.sp != nil && !r.triedTail {
+		if err == nil && !r.triedTail && r.sp != nil {
 			r.triedTail = true
-			if r.tail = r.sp.SplitTail(); r.tail != nil {
-				go r.runTail(r.dec, tailGone)
+			if t := r.sp.SplitTail(r.ahead()); t != nil {
+				run := r.addRun(t)
+				r.workers.Add(1)
+				go func() {
+					defer r.workers.Done()
+					defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // Split reads the mapping
+					r.work(run)
+				}()
 			}
 		}
 		if err != nil {
@@ -314,17 +361,120 @@ func (r *splitReader) pass() {
 	r.cur = <-r.free
 }
 
-// runTail decodes the tail into chunks of its own until it ends (the end of
-// the file, a record it leaves to the reader, a fault) or is stopped; its
-// last chunk says where its last whole frame ends.
-func (r *splitReader) runTail(dec *decode.Decoder, gone chan struct{}) {
-	defer close(gone)
-	defer close(r.tfull)
+// ahead is how many frames ahead of a part being read the next boundary
+// goes: half of what tailBudget holds at the memory per frame measured so
+// far (at first, a frame and a SYN record each).
+func (r *splitReader) ahead() int {
+	per := int64(unsafe.Sizeof(entry{})) + int64(unsafe.Sizeof(decode.Syn{}))
+	if f := r.sentFrames.Load(); f >= chunkLen {
+		per = max(int64(unsafe.Sizeof(entry{})), r.sentBytes.Load()/f)
+	}
+	return int(max(1, tailBudget/per/2))
+}
+
+// addRun appends a run for tail t.
+func (r *splitReader) addRun(t capture.Tail) *tailRun {
+	run := &tailRun{t: t, full: make(chan *chunk, tailChunks), wake: make(chan struct{}, 1)}
+	r.mu.Lock()
+	r.runs = append(r.runs, run)
+	r.mu.Unlock()
+	return run
+}
+
+// splitLast splits a new part off the last tail still valid, ahead of
+// where it reads, and returns its run; nil when there is none to split
+// (too little left, the chain ended, the engine stopped).
+func (r *splitReader) splitLast() *tailRun {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.stop.Load() {
+		return nil
+	}
+	for i := len(r.runs) - 1; i >= 0; i-- {
+		if last := r.runs[i]; !last.t.Void() {
+			t := last.t.Split(r.ahead())
+			if t == nil {
+				return nil
+			}
+			run := &tailRun{t: t, full: make(chan *chunk, tailChunks), wake: make(chan struct{}, 1)}
+			r.runs = append(r.runs, run)
+			return run
+		}
+	}
+	return nil
+}
+
+// work reads run's part, then parts split off ahead, until none can be.
+func (r *splitReader) work(run *tailRun) {
+	for ; run != nil; run = r.splitLast() {
+		r.runTail(run)
+	}
+}
+
+// take makes run k the one whose frames the engine takes.
+func (r *splitReader) take(k int) *tailRun {
+	r.mu.Lock()
+	run := r.runs[k]
+	r.mu.Unlock()
+	run.current.Store(true)
+	wake(run)
+	return run
+}
+
+// after returns the index of the run whose frames follow run k's, which
+// ended at pos: the next valid one, if it starts there; else 0.
+func (r *splitReader) after(k, pos int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for j := k + 1; j < len(r.runs); j++ {
+		if t := r.runs[j].t; !t.Void() {
+			if t.Start() == pos {
+				return j
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+// endChain resumes the reader after the first n frames of the chain, which
+// end at pos in run k's tail t: the runs after it are void; their goroutines
+// are woken to stop, and their chunks let go.
+func (r *splitReader) endChain(k int, t capture.Tail, pos int, n uint64) {
+	r.mu.Lock()
+	r.closed = true
+	later := r.runs[k+1:]
+	r.mu.Unlock()
+	r.sp.ResumeAfter(t, pos, n)
+	for _, run := range later {
+		wake(run)
+	}
+	for _, run := range later {
+		for c := range run.full {
+			r.tailHeld.Add(-c.bytes)
+		}
+	}
+}
+
+func wake(run *tailRun) {
+	select {
+	case run.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runTail decodes a tail into chunks of its own until it ends (the next
+// tail's boundary, the end of the file, a record it leaves to the reader,
+// a fault) or is stopped; its last chunk says where its last whole frame
+// ends.
+func (r *splitReader) runTail(run *tailRun) {
+	defer close(run.full)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	d := *dec // its own decoder (it holds nothing but the watched ports)
-	c := &chunk{ents: make([]entry, 0, chunkLen)}
+	d := *r.dec // its own decoder (it holds nothing but the watched ports)
+	c := r.tailChunk()
 	var pos int
 	var n uint64
+	t := run.t
 	func() {
 		defer func() {
 			// A fault (the file shrank) ends the tail before the frame that
@@ -337,7 +487,6 @@ func (r *splitReader) runTail(dec *decode.Decoder, gone chan struct{}) {
 			p   capture.Packet
 			syn decode.Syn
 		)
-		t := r.tail
 		pos = t.Pos()
 		for !r.stop.Load() && !t.Void() {
 			for range chunkLen {
@@ -351,41 +500,55 @@ func (r *splitReader) runTail(dec *decode.Decoder, gone chan struct{}) {
 				c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
 				pos, n = t.Pos(), t.N()
 			}
-			if !r.sendTail(c) {
+			if !r.sendTail(run, c) {
 				return
 			}
-			select {
-			case c = <-r.tfree:
-			default:
-				c = &chunk{ents: make([]entry, 0, chunkLen)}
-			}
+			c = r.tailChunk()
 		}
 	}()
 	c.last, c.tailPos, c.tailN = true, pos, n
-	r.sendTail(c)
+	r.sendTail(run, c)
 }
 
-// sendTail hands a tail chunk over once the chunks held are under
-// tailBudget; false when the engine stopped.
-func (r *splitReader) sendTail(c *chunk) bool {
+func (r *splitReader) tailChunk() *chunk {
+	select {
+	case c := <-r.tfree:
+		return c
+	default:
+		return &chunk{ents: make([]entry, 0, chunkLen)}
+	}
+}
+
+// sendTail hands a tail chunk over, once the chunks held are under
+// tailBudget unless the engine is taking this run's; false when the
+// engine stopped or the run is void.
+func (r *splitReader) sendTail(run *tailRun, c *chunk) bool {
 	c.bytes = int64(cap(c.ents))*int64(unsafe.Sizeof(entry{})) + int64(cap(c.syns))*int64(unsafe.Sizeof(decode.Syn{}))
-	for held := r.tailHeld.Load(); held > 0 && held+c.bytes > tailBudget; held = r.tailHeld.Load() {
+	r.sentBytes.Add(c.bytes)
+	r.sentFrames.Add(int64(len(c.ents)))
+	for !run.current.Load() {
+		if held := r.tailHeld.Load(); held == 0 || held+c.bytes <= tailBudget {
+			break
+		}
+		if run.t.Void() {
+			return false
+		}
 		select {
-		case <-r.tailSpace:
+		case <-run.wake:
 		case <-r.done:
 			return false
 		}
 	}
 	r.tailHeld.Add(c.bytes)
 	select {
-	case r.tfull <- c:
+	case run.full <- c:
 		return true
 	case <-r.done:
 		return false
 	}
 }
 
-// tookTail tells the tail's goroutine that the engine took chunk c, and
+// tookTail tells the tail goroutines that the engine took chunk c, and
 // gives the chunk back for reuse (a chunk the garbage collector had to find
 // would let the heap grow by the whole tail's records before it did).
 func (r *splitReader) tookTail(c *chunk) {
@@ -397,8 +560,12 @@ func (r *splitReader) tookTail(c *chunk) {
 		default:
 		}
 	}
-	select {
-	case r.tailSpace <- struct{}{}:
-	default:
+	r.mu.Lock()
+	runs := r.runs
+	r.mu.Unlock()
+	for _, run := range runs {
+		if !run.current.Load() {
+			wake(run)
+		}
 	}
 }

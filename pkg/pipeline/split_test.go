@@ -103,10 +103,11 @@ func TestSplitEqualsSingle(t *testing.T) {
 }
 
 // TestSplitTailEqualsSingle is TestSplitEqualsSingle on files large enough
-// that a second goroutine reads their second half: a generated capture of
-// about 85 MB, the same cut mid-record (the tail stops before the cut
-// record and the reader fails on it), and the same truncated to a few
-// bytes past its middle.
+// that tail goroutines read parts ahead of the reader (split again as they
+// go): a generated capture of about 85 MB and the same cut mid-record (the
+// last tail stops before the cut record and the reader fails on it), at the
+// default tail budget and at small ones (the tails ahead wait for every
+// chunk, and parts are split off a few MiB apart).
 func TestSplitTailEqualsSingle(t *testing.T) {
 	gen, cut, size := genAndCut(t, 12, 25*time.Minute, 0, func(n int) int { return n - 777 })
 	if size < 70<<20 {
@@ -122,10 +123,17 @@ func TestSplitTailEqualsSingle(t *testing.T) {
 		path := c.path
 		tailBudget = c.budget // 1: the tail waits for every chunk it hands over
 		one, oneErrs, oneSt := runJSONL(t, false, path)
-		before := tailsTaken.Load()
+		before, runsBefore := tailsTaken.Load(), tailRunsTaken.Load()
 		two, twoErrs, twoSt := runJSONL(t, true, path)
 		if tailsTaken.Load() != before+1 {
 			t.Errorf("%s: the second half was not read by a tail", filepath.Base(path))
+		}
+		// The part read ahead is split again whenever a goroutine is free:
+		// at the default budget, at least once; at a small one (parts a
+		// few MiB apart), many times.
+		parts := tailRunsTaken.Load() - runsBefore
+		if want := int64(2); parts < want || (c.budget < old && parts < 5) {
+			t.Errorf("%s, budget %d: the engine took %d parts", filepath.Base(path), c.budget, parts)
 		}
 		if one != two || strings.Join(oneErrs, "\n") != strings.Join(twoErrs, "\n") || oneSt.Results != twoSt.Results {
 			t.Errorf("%s: split differs: %d bytes, errors %q, results %v; single %d bytes, errors %q, results %v",
@@ -176,7 +184,7 @@ func TestSplitTailShrinks(t *testing.T) {
 	if n, err := r.NextBatch(make([]capture.Packet, batchLen)); n == 0 || err != nil {
 		t.Fatalf("first batch: %d, %v", n, err)
 	}
-	tail := r.SplitTail()
+	tail := r.SplitTail(0)
 	if tail == nil {
 		t.Fatal("the file is not split")
 	}

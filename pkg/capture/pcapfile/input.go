@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -62,6 +63,10 @@ type input struct {
 	mpos int       // next unread byte of mm
 	cur  mapCursor // the walk's prefetch, release and progress in mm
 	tail *Tail     // the part another goroutine reads, from its boundary on (SplitTail)
+	// chain guards the links between Tails, their splitting (Split) and
+	// the windows of Tails that ended (spare).
+	chain sync.Mutex
+	spare [][]byte
 	win  window    // fastBatch's copy of the records it parses (see window)
 
 	format    string

@@ -6,18 +6,21 @@ import (
 	"github.com/synscope/synscope/pkg/capture"
 )
 
-// A large single mapped classic pcap file can be read by two goroutines at
-// once: the Reader walks the file from its start to a boundary near the
-// middle while a Tail walks it from the boundary on. Records carry no
-// marker, so the boundary is a guess: an offset from which tailCheck
-// headers chain plausibly. The Reader's own walk checks it: when it lands
-// exactly on the boundary, everything the Tail read is what the Reader
-// would have read from there, and the Reader resumes where the Tail
-// stopped (ResumeAfter); if it steps over the boundary instead, the Tail is
-// void and the Reader goes on alone. The Tail stops at the end of the file
-// or at the first record it does not take whole (too long, cut short), and
-// the Reader reads that one itself: every error, and every count, is the
-// one a plain walk makes.
+// A large single mapped classic pcap file can be read by several goroutines
+// at once: the Reader walks the file from its start to a boundary while a
+// Tail walks it from the boundary on, and a Tail can split off the part
+// ahead of it again (Split), so that a goroutine that is done with its part
+// takes a part ahead of the others: a chain of Tails, each stopping at the
+// boundary of the next. Records carry no marker, so a boundary is a guess:
+// an offset from which tailCheck headers chain plausibly. The walk before
+// it checks it: when it lands exactly on the boundary, everything the next
+// Tail read is what the walk would have read from there; if it steps over
+// the boundary instead, the next Tail (and every one split off after it) is
+// void and the walk goes on alone. A Tail stops at its successor's
+// boundary, at the end of the file or at the first record it does not take
+// whole (too long, cut short); the Reader resumes after the last Tail whose
+// records were used (ResumeAfter) and reads a record left to it itself:
+// every error, and every count, is the one a plain walk makes.
 
 const (
 	tailCheck  = 32      // headers that must chain from a boundary
@@ -28,7 +31,11 @@ const (
 // tests can split small files).
 var tailMinSize = 64 << 20
 
-// Tail is the second part of a file being split (see SplitTail).
+// splitMin is the least a Tail's Split leaves on either side of the new
+// boundary (a variable so tests can split small files often).
+var splitMin = 4 << 20
+
+// Tail is a part of a file being split (see SplitTail and Split).
 type Tail struct {
 	in    *input
 	start int // the boundary
@@ -36,17 +43,28 @@ type Tail struct {
 	n     uint64
 	cur   mapCursor
 	win   window
-	void  atomic.Bool // set by the Reader's goroutine
+	void  atomic.Bool // set by the goroutine of the walk before it, or by ResumeAfter
+	// limit is the boundary of the Tail split off this one (0: none): Next
+	// stops there. next is that Tail (guarded by in.chain).
+	limit atomic.Int64
+	next  *Tail
+	// at and atN are pos and n as of the last MiB crossed, for Split on
+	// another goroutine; per is the record size Split assumes until the
+	// Tail has read enough to measure its own.
+	at, atN atomic.Int64
+	per     int
 }
 
 var _ capture.Tail = (*Tail)(nil)
 
 // SplitTail splits the one input left, when it is a large mapped classic
 // pcap file the Reader has started on and not yet near its middle, and
-// returns the Tail for another goroutine to read; nil otherwise. From then
-// on the Reader stops at the boundary: NextBatch returns
-// capture.ErrAtTail there, until ResumeAfter.
-func (r *Reader) SplitTail() (tail capture.Tail) {
+// returns the Tail for another goroutine to read; nil otherwise. The
+// boundary lies about ahead records past the Reader's position (at its
+// average record size so far), or at the middle of the file when that is
+// nearer or ahead is 0. From then on the Reader stops at the boundary:
+// NextBatch returns capture.ErrAtTail there, until ResumeAfter.
+func (r *Reader) SplitTail(ahead int) (tail capture.Tail) {
 	// A file that shrank faults in the search: no split then, and the
 	// Reader meets the fault where a plain walk would.
 	defer func() {
@@ -63,15 +81,115 @@ func (r *Reader) SplitTail() (tail capture.Tail) {
 		len(in.mm) < tailMinSize || in.mpos > len(in.mm)/4 {
 		return nil
 	}
-	mid := len(in.mm) / 2
-	for o := mid; o < mid+tailSearch && o+pcapRecordLen <= len(in.mm); o++ {
+	per := pcapRecordLen + 64
+	if in.n > 0 {
+		per = max(1, (in.mpos-pcapHeaderLen)/int(in.n))
+	}
+	from := len(in.mm) / 2
+	if ahead > 0 {
+		from = min(from, in.mpos+max(splitMin, min(ahead, len(in.mm))*per))
+	}
+	o, ok := in.boundary(from)
+	if !ok {
+		return nil
+	}
+	t := newTail(in, o, per)
+	in.tail = t
+	return t
+}
+
+// newTail makes a Tail from boundary o on, with a window a Tail that ended
+// gave back if there is one (in.chain held, or no other goroutine yet).
+func newTail(in *input, o, per int) *Tail {
+	t := &Tail{in: in, start: o, pos: o, per: per, cur: mapCursor{pf: o, released: o &^ (pageSize - 1), reported: int64(o)}}
+	t.at.Store(int64(o))
+	if k := len(in.spare); k > 0 {
+		t.win.buf, in.spare = in.spare[k-1], in.spare[:k-1]
+	}
+	return t
+}
+
+// done gives the Tail's window back for a Tail split off later (a file
+// split many times would otherwise hold one per part).
+func (t *Tail) done() {
+	if t.win.buf == nil {
+		return
+	}
+	t.in.chain.Lock()
+	t.in.spare = append(t.in.spare, t.win.buf[:0])
+	t.in.chain.Unlock()
+	t.win = window{}
+}
+
+// boundary returns the first offset from which headers chain, searching
+// tailSearch bytes from from.
+func (in *input) boundary(from int) (int, bool) {
+	for o := from; o < from+tailSearch && o+pcapRecordLen <= len(in.mm); o++ {
 		if in.chains(o) {
-			t := &Tail{in: in, start: o, pos: o, cur: mapCursor{pf: o, released: o &^ (pageSize - 1), reported: int64(o)}}
-			in.tail = t
-			return t
+			return o, true
 		}
 	}
-	return nil
+	return 0, false
+}
+
+// Split splits off the part of the file ahead of t: from a boundary about
+// ahead records past where t is reading (at t's average record size), or
+// the middle of what t has left when that is nearer, to the end of the file.
+// t stops at the boundary (or, when it has already passed it, voids the new
+// Tail and reads on). It returns nil when t is void, already split, or has
+// too little left. It may be called from any goroutine.
+func (t *Tail) Split(ahead int) (tail capture.Tail) {
+	in := t.in
+	defer func() {
+		if v := recover(); v != nil {
+			if _, fault := v.(interface{ Addr() uintptr }); !fault {
+				panic(v)
+			}
+			tail = nil
+		}
+	}()
+	in.chain.Lock()
+	defer in.chain.Unlock()
+	if t.void.Load() || t.next != nil {
+		return nil
+	}
+	at, n := int(t.at.Load()), int(t.atN.Load())
+	per := t.per
+	if n >= 1024 {
+		per = max(1, (at-t.start)/n)
+	}
+	// at lags the Tail by up to a MiB: the boundary is searched from
+	// splitMin past it, and the Tail voids the new one if it got there first.
+	left := len(in.mm) - at
+	if left < 3*splitMin {
+		return nil
+	}
+	from := at + max(splitMin, min(left/2, min(ahead, left)*per))
+	o, ok := in.boundary(from)
+	if !ok || len(in.mm)-o < splitMin {
+		return nil
+	}
+	nt := newTail(in, o, per)
+	t.next = nt
+	t.limit.Store(int64(o))
+	return nt
+}
+
+// stepOver is told by t that it read past its limit: the Tail split off
+// at the limit, and every one split off after it, are void.
+func (in *input) stepOver(t *Tail) {
+	in.chain.Lock()
+	voidFrom(t.next)
+	t.next = nil
+	t.limit.Store(0)
+	in.chain.Unlock()
+}
+
+// voidFrom voids t and the Tails split off after it (in.chain held).
+func voidFrom(t *Tail) {
+	for ; t != nil; t = t.next {
+		t.void.Store(true)
+	}
 }
 
 // chains tells whether tailCheck plausible record headers follow one
@@ -100,38 +218,57 @@ func (in *input) chains(o int) bool {
 }
 
 // Next makes p the Tail's next record and returns true, or returns false
-// at the end of the file or at a record it leaves to the Reader. The
-// records are read through a window of the Tail's own (see window), so
-// p.Data is valid until the next call.
+// at the boundary of the Tail split off it, at the end of the file, or at
+// a record it leaves to the Reader. The records are read through a window
+// of the Tail's own (see window), so p.Data is valid until the next call.
 func (t *Tail) Next(p *capture.Packet) bool {
 	in := t.in
 	if t.void.Load() {
 		return false
 	}
+	if lim := int(t.limit.Load()); lim != 0 && t.pos >= lim {
+		if t.pos == lim {
+			t.done() // the next Tail reads on from here
+			return false
+		}
+		in.stepOver(t)
+	}
 	end, ok := in.windowRecord(&t.win, t.pos, p)
 	if !ok {
+		t.done()
 		return false
 	}
 	t.pos = end
 	t.n++
-	in.passed(&t.cur, end)
+	if int64(end)-t.cur.reported >= 1<<20 {
+		in.passed(&t.cur, end)
+		t.atN.Store(int64(t.n))
+		t.at.Store(int64(end))
+	}
 	return true
 }
 
-// Void tells whether the Reader stepped over the boundary: what the Tail
-// read is then not the file's, and it should stop.
+// Void tells whether the walk before the Tail stepped over its boundary
+// (or the Reader resumed before it): what the Tail read is then not the
+// file's, and it should stop.
 func (t *Tail) Void() bool { return t.void.Load() }
 
-// Pos is the offset of the Tail's next record, and N the records it read.
-func (t *Tail) Pos() int  { return t.pos }
-func (t *Tail) N() uint64 { return t.n }
+// Start is the Tail's boundary; Pos the offset of its next record, and N
+// the records it read.
+func (t *Tail) Start() int { return t.start }
+func (t *Tail) Pos() int   { return t.pos }
+func (t *Tail) N() uint64  { return t.n }
 
-// ResumeAfter makes the Reader, stopped at the boundary, go on from where
-// the Tail's first n records end (at offset pos): the caller has used
-// those n and no more.
+// ResumeAfter makes the Reader, stopped at the boundary of its Tail, go on
+// from where the first n records of the chain of Tails up to ct end (at
+// offset pos, in ct): the caller has used those n and no more. Tails split
+// off after ct are void.
 func (r *Reader) ResumeAfter(ct capture.Tail, pos int, n uint64) {
 	t := ct.(*Tail)
 	in := t.in
+	in.chain.Lock()
+	voidFrom(t.next)
+	in.chain.Unlock()
 	in.progress.Add(int64(pos) - t.cur.reported)
 	in.tail = nil
 	in.mpos, in.off = pos, int64(pos)
@@ -153,7 +290,9 @@ func (in *input) atTail() bool {
 		return true
 	}
 	if in.mpos > t.start {
-		t.void.Store(true)
+		in.chain.Lock()
+		voidFrom(t)
+		in.chain.Unlock()
 		in.tail = nil
 	}
 	return false

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,7 +58,7 @@ func readSplit(t *testing.T, path string) (result, bool) {
 			add(p)
 		}
 		if tries == 0 {
-			tail = r.SplitTail()
+			tail = r.SplitTail(0)
 		}
 	}
 	res.stats = r.Stats()
@@ -146,7 +148,7 @@ func TestTailVoidWhenTheGuessIsWrong(t *testing.T) {
 	if _, err := r.NextBatch(ps); err != nil {
 		t.Fatal(err)
 	}
-	tail := r.SplitTail()
+	tail := r.SplitTail(0)
 	if tail == nil || tail.(*Tail).start != m {
 		t.Fatalf("no split at the fake chain (%v)", tail)
 	}
@@ -156,4 +158,152 @@ func TestTailVoidWhenTheGuessIsWrong(t *testing.T) {
 		t.Errorf("the Tail was taken across a record")
 	}
 	sameResult(t, "fake chain", got, want)
+}
+
+// readChain reads a file the way the split loop does with a chain of
+// Tails, in one goroutine: the head up to the first boundary, then each
+// Tail, splitting the last valid one again every few records (ahead from
+// rng), taking the next Tail when the one before ended on its boundary,
+// and the head again after the last one taken. It returns the result, the
+// Tails whose records were taken, and the Tails found void.
+func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, voided int) {
+	t.Helper()
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(p capture.Packet) {
+		q := p
+		q.Data = bytes.Clone(p.Data)
+		res.pkts = append(res.pkts, q)
+	}
+	ps := make([]capture.Packet, 5)
+	var tails []capture.Tail
+	lastValid := func() capture.Tail {
+		for i := len(tails) - 1; i >= 0; i-- {
+			if !tails[i].Void() {
+				return tails[i]
+			}
+		}
+		return nil
+	}
+	for first := true; ; first = false {
+		n, err := r.NextBatch(ps)
+		if err == io.EOF {
+			break
+		}
+		if err == capture.ErrAtTail {
+			var p capture.Packet
+			var total uint64
+			k := 0
+			for {
+				tl := tails[k]
+				for i := 0; tl.Next(&p); i++ {
+					add(p)
+					if i%(1+rng.IntN(400)) == 0 {
+						if last := lastValid(); last != nil {
+							if nt := last.Split(rng.IntN(3000)); nt != nil {
+								tails = append(tails, nt)
+							}
+						}
+					}
+				}
+				total += tl.N()
+				taken++
+				next := -1
+				for j := k + 1; j < len(tails); j++ {
+					if !tails[j].Void() {
+						if tails[j].Start() == tl.Pos() {
+							next = j
+						}
+						break
+					}
+				}
+				if next < 0 {
+					r.ResumeAfter(tl, tl.Pos(), total)
+					break
+				}
+				k = next
+			}
+			for _, tl := range tails {
+				if tl.Void() {
+					voided++
+				}
+			}
+			tails = nil
+			continue
+		}
+		if err != nil {
+			var ie *capture.InputError
+			if !errors.As(err, &ie) {
+				t.Fatal(err)
+			}
+			res.errs = append(res.errs, ie)
+			continue
+		}
+		for _, p := range ps[:n] {
+			add(p)
+		}
+		if first {
+			if tl := r.SplitTail(rng.IntN(3000)); tl != nil {
+				tails = append(tails, tl)
+			}
+		}
+	}
+	res.stats = r.Stats()
+	r.Close()
+	return res, taken, voided
+}
+
+// TestTailChainEqualsWalk reads files through chains of Tails split at
+// random places and requires a plain walk's packets, errors and counts:
+// a file of ordinary records with large ones whose payloads are chains of
+// plausible headers (a boundary guessed inside one is stepped over, and
+// the Tails split off from there on are void), the same cut inside its
+// last record, and the corpus. It fails unless chains of several Tails
+// were taken and some Tails were found void.
+func TestTailChainEqualsWalk(t *testing.T) {
+	withTailMin(t, 4096)
+	oldMin := splitMin
+	splitMin = 2048
+	t.Cleanup(func() { splitMin = oldMin })
+	var fake []byte
+	for len(fake) < 60_000 {
+		fake = binary.LittleEndian.AppendUint32(fake, 1_600_000_100)
+		fake = binary.LittleEndian.AppendUint32(fake, 0)
+		fake = binary.LittleEndian.AppendUint32(fake, 20)
+		fake = binary.LittleEndian.AppendUint32(fake, 20)
+		fake = append(fake, make([]byte, 20)...)
+	}
+	var recs []rec
+	for i := range 3000 {
+		d := payload(byte(i), 60+i*7%900)
+		if i%300 == 150 {
+			d = fake
+		}
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: d})
+	}
+	dir := t.TempDir()
+	b := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	files := []string{writeFile(t, dir, "fakes.pcap", b), writeFile(t, dir, "fakescut.pcap", b[:len(b)-100])}
+	files = append(files, corpusFiles(t)...)
+	var taken, voided, chains int
+	for _, f := range files {
+		want := openAll(t, f)
+		for seed := range uint64(12) {
+			got, tk, vd := readChain(t, f, rand.New(rand.NewPCG(seed, 3)))
+			sameResult(t, fmt.Sprintf("%s seed %d", filepath.Base(f), seed), got, want)
+			if got.stats[0].Packets != want.stats[0].Packets {
+				t.Errorf("%s seed %d: %d packets counted, want %d", filepath.Base(f), seed, got.stats[0].Packets, want.stats[0].Packets)
+			}
+			taken, voided = taken+tk, voided+vd
+			if tk > 1 {
+				chains++
+			}
+		}
+	}
+	t.Logf("%d Tails taken, %d void, %d runs with a chain of several", taken, voided, chains)
+	if chains < 10 || voided == 0 {
+		t.Errorf("%d runs took a chain of several Tails, %d Tails were void: the chains were not exercised", chains, voided)
+	}
 }
