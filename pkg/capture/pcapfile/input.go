@@ -67,7 +67,7 @@ type input struct {
 	// the windows of Tails that ended (spare).
 	chain sync.Mutex
 	spare [][]byte
-	win  window    // fastBatch's copy of the records it parses (see window)
+	win   window // fastBatch's copy of the records it parses (see window)
 
 	format    string
 	kind      fileKind
