@@ -76,7 +76,8 @@ type Splitter interface {
 
 // Tail is a part of an input split off by a Splitter, or by another Tail.
 // Next returns its packets one at a time (false at its end; it may fault
-// like the source's own reads); Split splits off the part from a boundary
+// like the source's own reads), NextBatch as many as ps holds (0 at its
+// end); Split splits off the part from a boundary
 // about ahead packets past the Tail's position to the end (nil when it
 // cannot), after which the Tail ends at that boundary if it lands on it;
 // Void becomes true when the guess of its boundary was found wrong (or the
@@ -85,6 +86,7 @@ type Splitter interface {
 // it returned. Split and Void may be called from any goroutine.
 type Tail interface {
 	Next(p *Packet) bool
+	NextBatch(ps []Packet) int
 	Split(ahead int) Tail
 	Void() bool
 	Start() int

@@ -475,29 +475,41 @@ func (r *splitReader) runTail(run *tailRun) {
 	var pos int
 	var n uint64
 	t := run.t
+	var e0, s0 int // c's frames when the batch being decoded began
 	func() {
 		defer func() {
-			// A fault (the file shrank) ends the tail before the frame that
-			// faulted: the reader reads that one again and fails there.
-			if v := recover(); v != nil && faultOf(v) == nil {
-				panic(v)
+			// A fault ends the tail before the batch that faulted: the
+			// reader reads it again and fails there. (A tail reads through
+			// windows of its own, and a file that shrank gives it a short
+			// read, not a fault; the record cut short is left to the
+			// reader like any other.)
+			if v := recover(); v != nil {
+				if faultOf(v) == nil {
+					panic(v)
+				}
+				c.ents, c.syns = c.ents[:e0], c.syns[:s0]
 			}
 		}()
 		var (
-			p   capture.Packet
-			syn decode.Syn
+			batch [batchLen]capture.Packet
+			syn   decode.Syn
 		)
 		pos = t.Pos()
 		for !r.stop.Load() && !t.Void() {
-			for range chunkLen {
-				if !t.Next(&p) {
+			for len(c.ents) <= chunkLen-batchLen {
+				e0, s0 = len(c.ents), len(c.syns)
+				k := t.NextBatch(batch[:])
+				if k == 0 {
 					return
 				}
-				res := d.Decode(p.LinkType, p.Data, &syn)
-				if res == decode.Matched {
-					c.syns = append(c.syns, syn)
+				for i := range batch[:k] {
+					p := &batch[i]
+					res := d.Decode(p.LinkType, p.Data, &syn)
+					if res == decode.Matched {
+						c.syns = append(c.syns, syn)
+					}
+					c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
 				}
-				c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
 				pos, n = t.Pos(), t.N()
 			}
 			if !r.sendTail(run, c) {

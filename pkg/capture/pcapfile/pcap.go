@@ -96,26 +96,43 @@ func (in *input) fastPcap(p *capture.Packet) bool {
 }
 
 // fastBatch is fastPcap for as many records as ps holds, written straight
-// into ps, with the state it keeps in registers: it returns how many it
-// read, stopping where fastPcap would return false. It reads the records
-// from the input's window, not from the mapping (see window): a window is
-// filled anew only before a batch's first record, since the batch's
-// packets point into it, so a batch ends early at a window's end.
+// into ps: it returns how many it read, stopping where fastPcap would
+// return false. It reads the records from the input's window, not from the
+// mapping (see walk).
 func (in *input) fastBatch(ps []capture.Packet) int {
-	size := len(in.mm)
-	stop := size
+	stop := len(in.mm)
 	if in.tail != nil {
 		stop = in.tail.start // NextBatch tells the boundary from a step over it
 	}
+	pos := in.mpos
+	n, end := in.walk(&in.win, pos, stop, ps)
+	if n > 0 {
+		in.mpos = end
+		in.off += int64(end - pos)
+		in.n += uint64(n)
+		if int64(end)-in.cur.reported >= 1<<20 {
+			in.passed(&in.cur, end)
+		}
+	}
+	return n
+}
+
+// walk reads records from pos on into ps, as many as it holds, through
+// window w, with the state it keeps in registers; none that starts at or
+// past stop. It returns how many it read and where the last ends. A window
+// is filled anew only before the first record, since the packets point
+// into it, so the batch ends early at a window's end; a record not whole
+// in a fresh window (longer, cut short) or too long ends it too, and is
+// left to the mapped path.
+func (in *input) walk(w *window, pos, stop int, ps []capture.Packet) (n, end int) {
+	size := len(in.mm)
 	unit := int64(1000)
 	if in.nano {
 		unit = 1
 	}
-	bo, link, c, w := in.bo, in.link, &in.cur, &in.win
-	n := 0
+	bo, link := in.bo, in.link
 	filled := false
 	for n < len(ps) {
-		pos := in.mpos
 		if pos >= stop || size-pos < pcapRecordLen {
 			break
 		}
@@ -151,15 +168,10 @@ func (in *input) fastBatch(ps []capture.Packet) int {
 		p.CapLen = int(incl)
 		p.OrigLen = int(bo.u32(h[12:]))
 		p.Data = w.buf[start-w.off : end-w.off : end-w.off]
-		in.mpos = end
-		in.off += int64(end - pos)
-		in.n++
+		pos = end
 		n++
-		if int64(end)-c.reported >= 1<<20 {
-			in.passed(c, end)
-		}
 	}
-	return n
+	return n, pos
 }
 
 // record makes p the record of the mapping at pos and returns where it

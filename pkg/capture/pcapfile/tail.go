@@ -248,6 +248,41 @@ func (t *Tail) Next(p *capture.Packet) bool {
 	return true
 }
 
+// NextBatch is Next for as many records as ps holds: it returns how many
+// it read (0 where Next returns false). The packets' data are valid until
+// the next call.
+func (t *Tail) NextBatch(ps []capture.Packet) int {
+	in := t.in
+	if t.void.Load() {
+		return 0
+	}
+	stop := len(in.mm)
+	if lim := int(t.limit.Load()); lim != 0 {
+		switch {
+		case t.pos == lim:
+			t.done() // the next Tail reads on from here
+			return 0
+		case t.pos > lim:
+			in.stepOver(t)
+		default:
+			stop = lim
+		}
+	}
+	n, end := in.walk(&t.win, t.pos, stop, ps)
+	if n == 0 { // the end of the file, or a record left to the Reader
+		t.done()
+		return 0
+	}
+	t.pos = end
+	t.n += uint64(n)
+	if int64(end)-t.cur.reported >= 1<<20 {
+		in.passed(&t.cur, end)
+		t.atN.Store(int64(t.n))
+		t.at.Store(int64(end))
+	}
+	return n
+}
+
 // Void tells whether the walk before the Tail stepped over its boundary
 // (or the Reader resumed before it): what the Tail read is then not the
 // file's, and it should stop.

@@ -162,7 +162,7 @@ func TestTailVoidWhenTheGuessIsWrong(t *testing.T) {
 
 // readChain reads a file the way the split loop does with a chain of
 // Tails, in one goroutine: the head up to the first boundary, then each
-// Tail, splitting the last valid one again every few records (ahead from
+// Tail (through Next or NextBatch, by chance), splitting the last valid one again every few records (ahead from
 // rng), taking the next Tail when the one before ended on its boundary,
 // and the head again after the last one taken. It returns the result, the
 // Tails whose records were taken, and the Tails found void.
@@ -198,8 +198,22 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 			k := 0
 			for {
 				tl := tails[k]
-				for i := 0; tl.Next(&p); i++ {
-					add(p)
+				batch := rng.IntN(2) == 0 // through NextBatch, else Next
+				for i := 0; ; i++ {
+					if batch {
+						m := tl.NextBatch(ps[:1+rng.IntN(len(ps))])
+						if m == 0 {
+							break
+						}
+						for _, p := range ps[:m] {
+							add(p)
+						}
+					} else {
+						if !tl.Next(&p) {
+							break
+						}
+						add(p)
+					}
 					if i%(1+rng.IntN(400)) == 0 {
 						if last := lastValid(); last != nil {
 							if nt := last.Split(rng.IntN(3000)); nt != nil {
