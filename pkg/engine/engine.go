@@ -57,6 +57,7 @@ type Engine struct {
 	floodOut FloodRecord    // the flood record being written
 	restored *restored      // a loaded state, applied at Start
 	jumpRun  int            // packets in a row stamped beyond MaxGap
+	fastEnd  int64          // see arm
 	warmFrom int64          // warm-up counts from here: the first packet, or the end of a gap
 
 	growth  *growth.Classifier // nil: no verdicts
@@ -101,6 +102,7 @@ func (e *Engine) windowOf(ts int64) int64 { return sources.FloorTo(ts, e.window)
 // window at its start time, so an idle link still yields its windows.
 // It does nothing once the clock runs.
 func (e *Engine) Start(ts int64) {
+	e.disarm()
 	if e.started {
 		return
 	}
@@ -157,6 +159,44 @@ func (e *Engine) startShards(ts int64) {
 // (The clock is written out here, not in a function of its own: this is
 // the per-frame path.)
 func (e *Engine) Frame(ts int64, wireLen int, syn *decode.Syn) {
+	if syn == nil && e.Tick(ts, wireLen) {
+		return
+	}
+	e.frame(ts, wireLen, syn)
+}
+
+// Tick is Frame for a frame that is no SYN, in its common case, small
+// enough to be inlined into the packet loops: in order and before fastEnd
+// (see arm), it moves the clock, counts the frame and returns true; else
+// it does nothing and returns false, and the caller calls Frame.
+func (e *Engine) Tick(ts int64, wireLen int) bool {
+	if ts < e.now || ts >= e.fastEnd {
+		return false
+	}
+	e.now = ts
+	e.c.Packets++
+	e.c.Bytes += uint64(wireLen)
+	e.cur.Packets++
+	return true
+}
+
+// arm sets fastEnd, the time before which a frame that is no SYN and not
+// out of order only moves the clock and counts (Frame's fast path): the
+// end of the window in progress, when no closed window is held back, no
+// run of jumps is being counted, and the window is no longer than MaxGap
+// (so no step within it is a jump); else 0. Every other entry point that changes the engine's state calls
+// disarm first, and only frame, after every case, arms it again.
+func (e *Engine) arm() {
+	e.fastEnd = 0
+	if e.started && len(e.closed) == 0 && e.jumpRun == 0 && e.now >= e.cur.Start && e.cur.End-e.cur.Start <= int64(e.cfg.MaxGap) {
+		e.fastEnd = e.cur.End
+	}
+}
+
+func (e *Engine) disarm() { e.fastEnd = 0 }
+
+// frame is Frame's every case.
+func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 	if !e.started {
 		e.Start(ts)
 	} else if ts < e.now {
@@ -188,6 +228,7 @@ func (e *Engine) Frame(ts int64, wireLen int, syn *decode.Syn) {
 		syn.Ts = ts
 		e.syn(syn)
 	}
+	e.arm()
 }
 
 // skipTo resumes after a confirmed gap: the window in progress closes, and
@@ -211,6 +252,7 @@ func (e *Engine) skipTo(ts int64) {
 // uses it so idle links still close their windows). It never moves the clock
 // backwards and does nothing before the first packet.
 func (e *Engine) Advance(ts int64) {
+	e.disarm()
 	if !e.started || ts <= e.now {
 		return
 	}
@@ -233,6 +275,7 @@ func (e *Engine) Advance(ts int64) {
 // Finish ends the run: it closes the window in progress, stops the shards
 // and gathers the busiest sources. Call it once, at the end.
 func (e *Engine) Finish() {
+	e.disarm()
 	if !e.started {
 		return
 	}
@@ -253,6 +296,7 @@ func (e *Engine) Finish() {
 // before reading Counters mid-window). It is cheap when no SYN came since
 // the last hand-over.
 func (e *Engine) Flush() {
+	e.disarm()
 	switch {
 	case !e.started:
 	case e.inline: // its records are out already; its totals are read here

@@ -126,6 +126,7 @@ var ErrStateMismatch = errors.New("not a usable state file")
 // sources and prefixes. size is the file's length, checked against the
 // counts so a lying header cannot make it allocate.
 func (e *Engine) LoadState(r io.Reader, size int64) error {
+	e.disarm()
 	if e.started {
 		return errors.New("load state: the engine has already started")
 	}

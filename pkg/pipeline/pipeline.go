@@ -82,7 +82,7 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 					r := dec.Decode(p.LinkType, p.Data, &syn)
 					if r == decode.Matched {
 						eng.Frame(p.Timestamp, p.OrigLen, &syn)
-					} else {
+					} else if !eng.Tick(p.Timestamp, p.OrigLen) {
 						eng.Frame(p.Timestamp, p.OrigLen, nil)
 					}
 					st.Results[r]++
@@ -231,7 +231,7 @@ func Step(eng *engine.Engine, dec *decode.Decoder, syn *decode.Syn, link capture
 	r := dec.Decode(link, data, syn)
 	if r == decode.Matched {
 		eng.Frame(ts, wireLen, syn)
-	} else {
+	} else if !eng.Tick(ts, wireLen) {
 		eng.Frame(ts, wireLen, nil)
 	}
 	return r

@@ -201,7 +201,9 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 				si++
 			default:
 				st.Results[e.res]++
-				eng.Frame(e.ts, int(e.wire), nil)
+				if !eng.Tick(e.ts, int(e.wire)) {
+					eng.Frame(e.ts, int(e.wire), nil)
+				}
 			}
 		}
 		switch {
