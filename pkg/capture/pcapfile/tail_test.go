@@ -14,56 +14,14 @@ import (
 	"github.com/synscope/synscope/pkg/capture"
 )
 
-// readSplit reads a file the way the split loop does, in one goroutine:
-// the head up to the boundary, then the Tail, then the head again after
-// it. It reports whether the file was split and its Tail taken.
+// readSplit reads a file the way the split loop did before chains, in one
+// goroutine: the head up to a boundary at the middle, then the Tail, then
+// the head again after it. It reports whether the file was split and its
+// Tail taken.
 func readSplit(t *testing.T, path string) (result, bool) {
 	t.Helper()
-	r, err := Open([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res result
-	add := func(p capture.Packet) {
-		q := p
-		q.Data = bytes.Clone(p.Data)
-		res.pkts = append(res.pkts, q)
-	}
-	ps := make([]capture.Packet, 7)
-	var tail capture.Tail
-	taken := false
-	for tries := 0; ; tries++ {
-		n, err := r.NextBatch(ps[:min(len(ps), 1+tries)])
-		if err == io.EOF {
-			break
-		}
-		if err == capture.ErrAtTail {
-			var p capture.Packet
-			for tail.Next(&p) {
-				add(p)
-			}
-			r.ResumeAfter(tail, tail.Pos(), tail.N())
-			taken = true
-			continue
-		}
-		if err != nil {
-			var ie *capture.InputError
-			if !errors.As(err, &ie) {
-				t.Fatal(err)
-			}
-			res.errs = append(res.errs, ie)
-			continue
-		}
-		for _, p := range ps[:n] {
-			add(p)
-		}
-		if tries == 0 {
-			tail = r.SplitTail(0)
-		}
-	}
-	res.stats = r.Stats()
-	r.Close()
-	return res, taken
+	res, taken, _ := readChain(t, path, nil)
+	return res, taken > 0
 }
 
 func withTailMin(t *testing.T, n int) {
@@ -161,11 +119,13 @@ func TestTailVoidWhenTheGuessIsWrong(t *testing.T) {
 }
 
 // readChain reads a file the way the split loop does with a chain of
-// Tails, in one goroutine: the head up to the first boundary, then each
-// Tail (through Next or NextBatch, by chance), splitting the last valid one again every few records (ahead from
-// rng), taking the next Tail when the one before ended on its boundary,
-// and the head again after the last one taken. It returns the result, the
-// Tails whose records were taken, and the Tails found void.
+// Tails, in one goroutine, in batches of 1 to 7: the head up to the first
+// boundary, then each Tail (through Next or NextBatch, by chance), splitting
+// the last valid one again every few records (ahead from rng), taking the
+// next Tail when the one before ended on its boundary, and the head again
+// after the last one taken. With rng nil, one Tail from the middle, read
+// with Next and never split. It returns the result, the Tails whose records
+// were taken, and the Tails found void.
 func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, voided int) {
 	t.Helper()
 	r, err := Open([]string{path})
@@ -177,7 +137,7 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 		q.Data = bytes.Clone(p.Data)
 		res.pkts = append(res.pkts, q)
 	}
-	ps := make([]capture.Packet, 5)
+	ps := make([]capture.Packet, 7)
 	var tails []capture.Tail
 	lastValid := func() capture.Tail {
 		for i := len(tails) - 1; i >= 0; i-- {
@@ -187,8 +147,8 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 		}
 		return nil
 	}
-	for first := true; ; first = false {
-		n, err := r.NextBatch(ps)
+	for tries := 0; ; tries++ {
+		n, err := r.NextBatch(ps[:min(len(ps), 1+tries)])
 		if err == io.EOF {
 			break
 		}
@@ -198,7 +158,7 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 			k := 0
 			for {
 				tl := tails[k]
-				batch := rng.IntN(2) == 0 // through NextBatch, else Next
+				batch := rng != nil && rng.IntN(2) == 0 // through NextBatch, else Next
 				for i := 0; ; i++ {
 					if batch {
 						m := tl.NextBatch(ps[:1+rng.IntN(len(ps))])
@@ -214,7 +174,7 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 						}
 						add(p)
 					}
-					if i%(1+rng.IntN(400)) == 0 {
+					if rng != nil && i%(1+rng.IntN(400)) == 0 {
 						if last := lastValid(); last != nil {
 							if nt := last.Split(rng.IntN(3000)); nt != nil {
 								tails = append(tails, nt)
@@ -258,8 +218,12 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 		for _, p := range ps[:n] {
 			add(p)
 		}
-		if first {
-			if tl := r.SplitTail(rng.IntN(3000)); tl != nil {
+		if tries == 0 {
+			ahead := 0
+			if rng != nil {
+				ahead = rng.IntN(3000)
+			}
+			if tl := r.SplitTail(ahead); tl != nil {
 				tails = append(tails, tl)
 			}
 		}
