@@ -213,7 +213,7 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 			run = r.take(k)
 			chunks = run.full
 		case run != nil && c.last:
-			r.tookTail(c)
+			r.tookTail(c, k)
 			chainN += c.tailN
 			tailRunsTaken.Add(1)
 			if j := r.after(k, c.tailPos); j > 0 {
@@ -231,7 +231,7 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 			chunks = r.full
 			r.resume <- struct{}{}
 		case run != nil:
-			r.tookTail(c)
+			r.tookTail(c, k)
 		case c.last:
 			return c.end
 		default:
@@ -562,10 +562,11 @@ func (r *splitReader) sendTail(run *tailRun, c *chunk) bool {
 	}
 }
 
-// tookTail tells the tail goroutines that the engine took chunk c, and
-// gives the chunk back for reuse (a chunk the garbage collector had to find
-// would let the heap grow by the whole tail's records before it did).
-func (r *splitReader) tookTail(c *chunk) {
+// tookTail tells the tail goroutines ahead of run k, whose chunk c the
+// engine took, that there is room in the budget, and gives the chunk back
+// for reuse (a chunk the garbage collector had to find would let the heap
+// grow by the whole tail's records before it did).
+func (r *splitReader) tookTail(c *chunk, k int) {
 	r.tailHeld.Add(-c.bytes)
 	if !c.last {
 		c.ents, c.syns, c.errs = c.ents[:0], c.syns[:0], c.errs[:0]
@@ -575,11 +576,9 @@ func (r *splitReader) tookTail(c *chunk) {
 		}
 	}
 	r.mu.Lock()
-	runs := r.runs
+	ahead := r.runs[k+1:]
 	r.mu.Unlock()
-	for _, run := range runs {
-		if !run.current.Load() {
-			wake(run)
-		}
+	for _, run := range ahead {
+		wake(run)
 	}
 }
