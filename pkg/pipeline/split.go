@@ -99,15 +99,21 @@ type splitReader struct {
 }
 
 // A tailRun is one part of a split file being read: its tail, its chunks
-// (closed when it ends), and a wake-up for its goroutine waiting for room
-// in the budget. current: the engine is taking its chunks, so it never
-// waits for the budget (the parts ahead of it hold the budget until then).
+// (closed when it ends), and a wake-up for its goroutine waiting for room.
+// current: the engine is taking its chunks, so it does not wait for the
+// budget (the parts ahead of it may hold all of it until then), only for
+// the engine to take all but currentAhead of them.
 type tailRun struct {
-	t       capture.Tail
-	full    chan *chunk
-	wake    chan struct{}
-	current atomic.Bool
+	t        capture.Tail
+	full     chan *chunk
+	wake     chan struct{}
+	current  atomic.Bool
+	inFlight atomic.Int64 // its chunks sent and not taken
 }
+
+// currentAhead bounds the chunks of the part the engine is taking that are
+// decoded and not yet taken (its memory: the budget does not hold it back).
+const currentAhead = 2 * chunksAhead
 
 // tailsTaken counts the chains of tails whose frames the engine took, and
 // tailRunsTaken the tails in them (for tests).
@@ -534,14 +540,19 @@ func (r *splitReader) tailChunk() *chunk {
 }
 
 // sendTail hands a tail chunk over, once the chunks held are under
-// tailBudget unless the engine is taking this run's; false when the
-// engine stopped or the run is void.
+// tailBudget, or, when the engine is taking this run's, once fewer than
+// currentAhead of them are waiting; false when the engine stopped or the
+// run is void.
 func (r *splitReader) sendTail(run *tailRun, c *chunk) bool {
 	c.bytes = int64(cap(c.ents))*int64(unsafe.Sizeof(entry{})) + int64(cap(c.syns))*int64(unsafe.Sizeof(decode.Syn{}))
 	r.sentBytes.Add(c.bytes)
 	r.sentFrames.Add(int64(len(c.ents)))
-	for !run.current.Load() {
-		if held := r.tailHeld.Load(); held == 0 || held+c.bytes <= tailBudget {
+	for {
+		if run.current.Load() {
+			if run.inFlight.Load() < currentAhead {
+				break
+			}
+		} else if held := r.tailHeld.Load(); held == 0 || held+c.bytes <= tailBudget {
 			break
 		}
 		if run.t.Void() {
@@ -554,6 +565,7 @@ func (r *splitReader) sendTail(run *tailRun, c *chunk) bool {
 		}
 	}
 	r.tailHeld.Add(c.bytes)
+	run.inFlight.Add(1)
 	select {
 	case run.full <- c:
 		return true
@@ -562,8 +574,8 @@ func (r *splitReader) sendTail(run *tailRun, c *chunk) bool {
 	}
 }
 
-// tookTail tells the tail goroutines ahead of run k, whose chunk c the
-// engine took, that there is room in the budget, and gives the chunk back
+// tookTail tells run k's goroutine, whose chunk c the engine took, and
+// those ahead of it that there is room, and gives the chunk back
 // for reuse (a chunk the garbage collector had to find would let the heap
 // grow by the whole tail's records before it did).
 func (r *splitReader) tookTail(c *chunk, k int) {
@@ -576,9 +588,10 @@ func (r *splitReader) tookTail(c *chunk, k int) {
 		}
 	}
 	r.mu.Lock()
-	ahead := r.runs[k+1:]
+	runs := r.runs[k:]
 	r.mu.Unlock()
-	for _, run := range ahead {
+	runs[0].inFlight.Add(-1)
+	for _, run := range runs {
 		wake(run)
 	}
 }
