@@ -65,6 +65,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.trace, "trace", "", "print the windows of one run (scenario:seed) to stderr")
 	fs.StringVar(&horizons, "horizons", durations(def.Horizons), "classifier: fit horizons, shortest first")
 	fs.Float64Var(&o.growth.Confidence, "confidence", def.Confidence, "classifier: confidence a model needs")
+	fs.Float64Var(&o.growth.LinearConfidence, "linear-confidence", def.LinearConfidence, "classifier: confidence linear needs")
 	fs.DurationVar(&o.growth.MinDoubling, "min-doubling", def.MinDoubling, "classifier: slowest doubling called exponential")
 	fs.IntVar(&o.growth.MinWindows, "min-windows", def.MinWindows, "classifier: fewest windows in a horizon")
 	fs.IntVar(&o.growth.MinEvents, "min-events", def.MinEvents, "classifier: fewest new sources in a horizon")

@@ -66,8 +66,8 @@ func report(o *options, groups []group) string {
 	fmt.Fprintf(&b, "- Command: `%s`\n", commandLine(o.args))
 	fmt.Fprintf(&b, "- Runs: %d scenarios x %d seeds (1..%d), %s; windows 5m (flood-1h: 1h), lookback 24h; frames go through decode and engine in memory.\n",
 		len(groups), o.seeds, o.seeds, length)
-	fmt.Fprintf(&b, "- Classifier: horizons %s, confidence %g, min doubling %s, min windows %d, min events %d, diurnal %s (amplitude %g), cycle test up to %g.\n",
-		durations(g.Horizons), g.Confidence, shortDur(g.MinDoubling), g.MinWindows, g.MinEvents, g.Diurnal, g.DiurnalAmplitude, g.CycleAmplitude)
+	fmt.Fprintf(&b, "- Classifier: horizons %s, confidence %g (linear %g), min doubling %s, min windows %d, min events %d, diurnal %s (amplitude %g), cycle test up to %g.\n",
+		durations(g.Horizons), g.Confidence, g.LinearConfidence, shortDur(g.MinDoubling), g.MinWindows, g.MinEvents, g.Diurnal, g.DiurnalAmplitude, g.CycleAmplitude)
 	fmt.Fprintf(&b, "- Pipeline check: %d windows closed by the engine, %d with a new-source count different from the truth's; "+
 		"%d flood SYNs (spoofed new sources) generated, %d new sources set apart by the engine as flood sources.\n\n",
 		windows, mismatched, floodTruth, floodEngine)

@@ -152,6 +152,7 @@ const (
 	kGrowth     = "growth"
 	kHorizons   = "growth-horizons"
 	kConfidence = "growth-confidence"
+	kLinConf    = "growth-linear-confidence"
 	kMinDouble  = "growth-min-doubling"
 	kMinWindows = "growth-min-windows"
 	kMinEvents  = "growth-min-events"
@@ -166,7 +167,7 @@ const (
 var fileKeys = []string{kRead, kIface, kPorts, kWindow, kLookback, kOutput, kHomeNet, kSensorID,
 	kLogLevel, kLogFormat, kProgress, kMaxSources, kShards, kMaxTargets, kTopSources, kFlood, kFloodSrc, kAlertExec, kAlertHook,
 	kCapture, kIngress, kPromisc, kEgress, kUser, kStatsEvery, kScanner, kScanHosts, kScanPorts, kScanEvery, kMMDB, kDecoys, kDarkNet, kBenign, kExclBenign, kMaxGap, kStateFile, kStateReset, kStateEvery, kMetrics,
-	kActivity, kRemember, kGrowth, kHorizons, kConfidence, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude, kCycle}
+	kActivity, kRemember, kGrowth, kHorizons, kConfidence, kLinConf, kMinDouble, kMinWindows, kMinEvents, kDiurnal, kAmplitude, kCycle}
 
 func init() { fileKeys = append(fileKeys, kafkaKeys...) }
 
@@ -220,6 +221,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.Bool(kGrowth, true, "write a growth record after every window (--growth=false to skip)")
 	fs.String(kHorizons, durations(g.Horizons), "growth fit horizons, shortest first (e.g. 6h,24h)")
 	fs.String(kConfidence, strconv.FormatFloat(g.Confidence, 'g', -1, 64), "one-sided confidence needed to name a growth model, in [0.5, 1)")
+	fs.String(kLinConf, strconv.FormatFloat(g.LinearConfidence, 'g', -1, 64), "one-sided confidence needed to call the growth linear (no faster than the bound either way), in [0.5, 1)")
 	fs.String(kMinDouble, g.MinDoubling.String(), "growth slower than doubling once per this long is not exponential")
 	fs.String(kMinWindows, strconv.Itoa(g.MinWindows), "fewest windows in a horizon for a verdict")
 	fs.String(kMinEvents, strconv.Itoa(g.MinEvents), "fewest new sources in a horizon for a verdict")
@@ -453,6 +455,9 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 		g.Horizons = append(g.Horizons, d)
 	}
 	if g.Confidence, err = fraction(v, kConfidence); err != nil {
+		return err
+	}
+	if g.LinearConfidence, err = fraction(v, kLinConf); err != nil {
 		return err
 	}
 	if g.MinDoubling, err = duration(v, kMinDouble); err != nil {

@@ -81,6 +81,8 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"-r", "a", "--flood-threshold", "1"}, [2]string{}, "flood-threshold"},
 		{[]string{"-r", "a", "--growth-cycle-amplitude", "1"}, [2]string{}, "growth-cycle-amplitude"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_GROWTH_CYCLE_AMPLITUDE", "strong"}, "growth-cycle-amplitude"},
+		{[]string{"-r", "a", "--growth-linear-confidence", "0.3"}, [2]string{}, "growth-linear-confidence"},
+		{[]string{"-r", "a", "--growth-linear-confidence", "1"}, [2]string{}, "growth-linear-confidence"},
 		{[]string{"-r", "a", "--alert-exec", "/nonexistent/hook"}, [2]string{}, "alert-exec"},
 		{[]string{"-r", "a", "--alert-webhook", "ftp://x/y"}, [2]string{}, "alert-webhook"},
 		{[]string{"-r", "a", "--bogus"}, [2]string{}, "unknown flag"},
@@ -120,12 +122,13 @@ func TestConfigFileErrors(t *testing.T) {
 }
 
 func TestPrintConfigRoundTrips(t *testing.T) {
-	c, err := Load([]string{"-r", "a.pcap", "--ports", "1-3,445", "--lookback", "7d", "--home-net", "10.0.0.0/8", "--growth-cycle-amplitude", "0.6"})
+	c, err := Load([]string{"-r", "a.pcap", "--ports", "1-3,445", "--lookback", "7d", "--home-net", "10.0.0.0/8", "--growth-cycle-amplitude", "0.6",
+		"--growth-linear-confidence", "0.95"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Growth.CycleAmplitude != 0.6 {
-		t.Fatalf("--growth-cycle-amplitude 0.6 read as %v", c.Growth.CycleAmplitude)
+	if c.Growth.CycleAmplitude != 0.6 || c.Growth.LinearConfidence != 0.95 {
+		t.Fatalf("--growth-cycle-amplitude 0.6 read as %v, --growth-linear-confidence 0.95 as %v", c.Growth.CycleAmplitude, c.Growth.LinearConfidence)
 	}
 	var b strings.Builder
 	if err := c.WriteYAML(&b); err != nil {
@@ -139,8 +142,8 @@ func TestPrintConfigRoundTrips(t *testing.T) {
 	}
 	var b2 strings.Builder
 	d.WriteYAML(&b2)
-	if d.Growth.CycleAmplitude != 0.6 {
-		t.Errorf("growth-cycle-amplitude did not survive the round trip: %v", d.Growth.CycleAmplitude)
+	if d.Growth.CycleAmplitude != 0.6 || d.Growth.LinearConfidence != 0.95 {
+		t.Errorf("growth-cycle-amplitude or growth-linear-confidence did not survive the round trip: %v, %v", d.Growth.CycleAmplitude, d.Growth.LinearConfidence)
 	}
 	if b.String() != b2.String() {
 		t.Errorf("round trip differs:\n%s\n---\n%s", b.String(), b2.String())

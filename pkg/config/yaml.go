@@ -54,6 +54,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kGrowth:     strconv.FormatBool(!c.GrowthOff),
 		kHorizons:   strconv.Quote(durations(c.Growth.Horizons)),
 		kConfidence: strconv.FormatFloat(c.Growth.Confidence, 'g', -1, 64),
+		kLinConf:    strconv.FormatFloat(c.Growth.LinearConfidence, 'g', -1, 64),
 		kMinDouble:  c.Growth.MinDoubling.String(),
 		kMinWindows: strconv.Itoa(c.Growth.MinWindows),
 		kMinEvents:  strconv.Itoa(c.Growth.MinEvents),

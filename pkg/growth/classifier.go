@@ -27,8 +27,11 @@ type Config struct {
 	// short horizon reacts fast to new growth; the longest one decides
 	// "linear" and "declining".
 	Horizons []time.Duration
-	// Confidence is the one-sided confidence a test needs to name a model.
-	Confidence float64
+	// Confidence is the one-sided confidence a test needs to name a model;
+	// LinearConfidence the one "linear" needs (both of its one-sided tests:
+	// standing down is cheap to get wrong, an alarm is not).
+	Confidence       float64
+	LinearConfidence float64
 	// MinDoubling is the bound between linear and exponential: growth
 	// slower than doubling once per MinDoubling is not called exponential.
 	MinDoubling time.Duration
@@ -53,6 +56,7 @@ func DefaultConfig() Config {
 	return Config{
 		Horizons:         []time.Duration{6 * time.Hour, 24 * time.Hour},
 		Confidence:       0.98,
+		LinearConfidence: 0.9,
 		MinDoubling:      24 * time.Hour,
 		MinWindows:       6,
 		MinEvents:        10,
@@ -81,6 +85,8 @@ func (c Config) Validate(window time.Duration) error {
 	switch {
 	case !(c.Confidence >= 0.5 && c.Confidence < 1):
 		return fmt.Errorf("growth-confidence: %v is not in [0.5, 1)", c.Confidence)
+	case !(c.LinearConfidence >= 0.5 && c.LinearConfidence < 1):
+		return fmt.Errorf("growth-linear-confidence: %v is not in [0.5, 1)", c.LinearConfidence)
 	case c.MinDoubling <= 0:
 		return errors.New("growth-min-doubling: must be positive")
 	case c.MinWindows < 3:
@@ -633,7 +639,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 		v.Reason = fmt.Sprintf("the growth rate %.3g/h clears the bound, but a day/night cycle of up to ±%.0f %% explains the counts as well", r, 100*cycle)
 	case down >= conf:
 		v.Model, v.Confidence = Declining, down
-	case flat >= conf:
+	case flat >= c.cfg.LinearConfidence:
 		v.Model, v.Confidence = Linear, flat
 	default:
 		v.Reason = fmt.Sprintf("the growth rate %.3g/h (interval %.3g to %.3g) is not clear of the bounds: above %.3g/h is exponential, within ±%.3g/h linear", r, v.RateLow, v.RateHigh, v.Bound, rMin)
