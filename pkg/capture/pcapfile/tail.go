@@ -53,6 +53,7 @@ type Tail struct {
 	// Tail has read enough to measure its own.
 	at, atN atomic.Int64
 	per     int
+	ended   atomic.Bool // Next or NextBatch returned its end
 }
 
 var _ capture.Tail = (*Tail)(nil)
@@ -109,9 +110,10 @@ func newTail(in *input, o, per int) *Tail {
 	return t
 }
 
-// done gives the Tail's window back for a Tail split off later (a file
-// split many times would otherwise hold one per part).
+// done marks the Tail ended and gives its window back for a Tail split off
+// later (a file split many times would otherwise hold one per part).
 func (t *Tail) done() {
+	t.ended.Store(true)
 	if t.win.buf == nil {
 		return
 	}
@@ -136,7 +138,8 @@ func (in *input) boundary(from int) (int, bool) {
 // ahead records past where t is reading (at t's average record size), or
 // the middle of what t has left when that is nearer, to the end of the file.
 // t stops at the boundary (or, when it has already passed it, voids the new
-// Tail and reads on). It returns nil when t is void, already split, or has
+// Tail and reads on). It returns nil when t is void, already split, ended
+// (at the end of the file, or at a record it leaves to the Reader), or has
 // too little left. It may be called from any goroutine.
 func (t *Tail) Split(ahead int) (tail capture.Tail) {
 	in := t.in
@@ -150,7 +153,7 @@ func (t *Tail) Split(ahead int) (tail capture.Tail) {
 	}()
 	in.chain.Lock()
 	defer in.chain.Unlock()
-	if t.void.Load() || t.next != nil {
+	if t.void.Load() || t.next != nil || t.ended.Load() {
 		return nil
 	}
 	at, n := int(t.at.Load()), int(t.atN.Load())
