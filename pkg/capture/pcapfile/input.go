@@ -401,46 +401,6 @@ func (w *window) fill(f *os.File, pos, size int) {
 // has tells whether w holds the bytes [pos, end).
 func (w *window) has(pos, end int) bool { return pos >= w.off && end <= w.off+len(w.buf) }
 
-// windowRecord makes p the record at pos, read from w (filled anew from pos when
-// it does not hold the record), and returns where it ends; false when the
-// record is not whole in the mapping's length or in a fresh window, or is
-// too long (the mapped path then reads it and says why).
-func (in *input) windowRecord(w *window, pos int, p *capture.Packet) (end int, ok bool) {
-	size := len(in.mm)
-	for filled := false; ; filled = true {
-		if size-pos < pcapRecordLen {
-			return 0, false
-		}
-		if w.has(pos, pos+pcapRecordLen) {
-			h := w.buf[pos-w.off:][:pcapRecordLen:pcapRecordLen]
-			incl := in.bo.u32(h[8:])
-			if incl > MaxRecordLen || uint64(size-pos-pcapRecordLen) < uint64(incl) {
-				return 0, false
-			}
-			start := pos + pcapRecordLen
-			end = start + int(incl)
-			if w.has(pos, end) {
-				unit := int64(1000)
-				if in.nano {
-					unit = 1
-				}
-				// Field by field: a composite literal would be built on
-				// the stack and copied, a store and a load more per packet.
-				p.Timestamp = int64(in.bo.u32(h[0:]))*1e9 + int64(in.bo.u32(h[4:]))*unit
-				p.LinkType = in.link
-				p.CapLen = int(incl)
-				p.OrigLen = int(in.bo.u32(h[12:]))
-				p.Data = w.buf[start-w.off : end-w.off : end-w.off]
-				return end, true
-			}
-		}
-		if filled {
-			return 0, false
-		}
-		w.fill(in.f, pos, size)
-	}
-}
-
 // readFull is read, with a short read turned into an error that says what
 // was being read.
 func (in *input) readFull(n int, what string) ([]byte, error) {

@@ -222,38 +222,21 @@ func (in *input) chains(o int) bool {
 
 // Next makes p the Tail's next record and returns true, or returns false
 // at the boundary of the Tail split off it, at the end of the file, or at
-// a record it leaves to the Reader. The records are read through a window
-// of the Tail's own (see window), so p.Data is valid until the next call.
+// a record it leaves to the Reader: NextBatch for one record. p.Data is
+// valid until the next call.
 func (t *Tail) Next(p *capture.Packet) bool {
-	in := t.in
-	if t.void.Load() {
+	var ps [1]capture.Packet
+	if t.NextBatch(ps[:]) == 0 {
 		return false
 	}
-	if lim := int(t.limit.Load()); lim != 0 && t.pos >= lim {
-		if t.pos == lim {
-			t.done() // the next Tail reads on from here
-			return false
-		}
-		in.stepOver(t)
-	}
-	end, ok := in.windowRecord(&t.win, t.pos, p)
-	if !ok {
-		t.done()
-		return false
-	}
-	t.pos = end
-	t.n++
-	if int64(end)-t.cur.reported >= 1<<20 {
-		in.passed(&t.cur, end)
-		t.atN.Store(int64(t.n))
-		t.at.Store(int64(end))
-	}
+	*p = ps[0]
 	return true
 }
 
-// NextBatch is Next for as many records as ps holds: it returns how many
-// it read (0 where Next returns false). The packets' data are valid until
-// the next call.
+// NextBatch reads as many records as ps holds, through the Tail's own
+// window (see walk), and returns how many: 0 at the boundary of the Tail
+// split off it, at the end of the file, or at a record it leaves to the
+// Reader. The packets' data are valid until the next call.
 func (t *Tail) NextBatch(ps []capture.Packet) int {
 	in := t.in
 	if t.void.Load() {
