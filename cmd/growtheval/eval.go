@@ -125,6 +125,11 @@ type runResult struct {
 	dblFirst, dblLater float64
 	onsetErr           float64
 	onsetHeld          bool
+	// the first alarm's end and window length (hours since Start), and the
+	// chance that an unbiased date from the data up to it is within one
+	// doubling time of the truth (onsetBound; NaN: not computed)
+	alarmAt, alarmWin float64
+	onsetBest         float64
 	// Outbreak runs: the windows before the outbreak starts (false alarms).
 	preN, preExp int
 	preStreak    streak
@@ -153,7 +158,7 @@ type runSpec struct {
 // classifier; trace, when not nil, receives a line per window.
 func evalRun(sp runSpec, o *options, trace io.Writer) runResult {
 	res := runResult{seed: sp.seed, detect: math.Inf(1), delay: math.Inf(1), firstLinear: math.Inf(1),
-		cappedFrom: math.Inf(1), lastExpAfterPeak: math.NaN(), dblFirst: math.NaN(), dblLater: math.NaN(), onsetErr: math.NaN()}
+		cappedFrom: math.Inf(1), lastExpAfterPeak: math.NaN(), dblFirst: math.NaN(), dblLater: math.NaN(), onsetErr: math.NaN(), onsetBest: math.NaN()}
 	sc := sp.sc
 	cfg := sc.config(o.quick)
 	cfg.Name, cfg.Seed = sc.name, sp.seed
@@ -250,6 +255,7 @@ func (res *runResult) summarise(sc *scen, cfg scenario.Config, truth *scenario.T
 			res.t10 = d * math.Log2(10/cfg.Rate0)
 		}
 		res.growthPhase(wins[:usable], start, d, math.Inf(1), 0)
+		res.boundOnset(d, 0, cfg.Rate0, 0)
 	case kindLogistic, kindPlateau:
 		res.t10, res.evalB, res.evalBN, res.lastExpAfterPeak = logisticPhases(wins, fact, start)
 		peak := peakHours(fact, start)
@@ -268,6 +274,7 @@ func (res *runResult) summarise(sc *scen, cfg scenario.Config, truth *scenario.T
 			extend(&cur, &res.preStreak, wins[k], exp, first)
 		}
 		res.growthPhase(wins[k:usable], start, d, math.Inf(1), at)
+		res.boundOnset(d, at, cfg.OutbreakRate, cfg.Rate0)
 	}
 }
 
@@ -360,6 +367,7 @@ func (res *runResult) growthPhase(wins []window, start int64, d, endHours, onset
 			res.detect = we
 			res.delay = (we - res.t10) / d
 			res.dblFirst = (w.v.DoublingHours - d) / d
+			res.alarmAt, res.alarmWin = we, hoursOf(w.rec.End-w.rec.Start)
 			later = we + 2*d
 			if w.v.Onset != 0 {
 				res.onsetErr = (hoursOf(w.v.Onset-start) - onsetHours) / d
@@ -438,4 +446,57 @@ func writeTrace(w io.Writer, sc *scen, seed int64, wins []window, fact []*scenar
 			hoursOf(x.rec.End-first), x.rec.NewSources, x.rec.FloodSources, fact[i].ExpectedRate, warm,
 			v.Model, v.Confidence, shortDur(v.Horizon), v.RatePerHour, v.Bound, v.DoublingHours, v.Z, v.Reason)
 	}
+}
+
+// boundOnset sets onsetBest for a run with a first alarm: an excess
+// growing with doubling time d that was rate0 an hour at onset (hours
+// since Start), on a level bg an hour.
+func (res *runResult) boundOnset(d, onset, rate0, bg float64) {
+	if math.IsInf(res.detect, 1) || res.alarmWin <= 0 {
+		return
+	}
+	res.onsetBest = onsetBound(d, onset, rate0, bg, math.Max(0, res.alarmAt-24), res.alarmAt, res.alarmWin)
+}
+
+// onsetBound is the chance that a date of the regime made from the
+// windows of length win from from to to (hours) is within one doubling
+// time d of the truth, when it is unbiased with the least variance any
+// unbiased estimate can have (Cramér–Rao: the inverse of the Poisson
+// information of the model the classifier fits, a level b plus an excess
+// exp(a + r·t), b fitted too when there is one, dated where the excess is
+// one an hour) and normal. The truth is where the excess was one an hour;
+// the excess is rate0 an hour at onset and doubles every d. It is a
+// yardstick, not a limit for every method: a biased date (one that
+// assumes the regime began with the data, say) can do better on
+// scenarios that fit its assumption and worse elsewhere.
+func onsetBound(d, onset, rate0, bg, from, to, win float64) float64 {
+	r := math.Ln2 / d
+	tp := onset + d*math.Log2(1/rate0) // the excess is 1/h at tp
+	var ibb, iba, ibr, iaa, iar, irr float64
+	for t := from; t+win <= to+1e-9; t += win {
+		mid := t + win/2
+		g := win * math.Exp(r*(mid-tp))
+		mu := win*bg + g
+		x := mid - tp
+		ibb += win * win / mu
+		iba += win * g / mu
+		ibr += win * g * x / mu
+		iaa += g * g / mu
+		iar += g * g * x / mu
+		irr += g * g * x * x / mu
+	}
+	var va float64
+	if bg > 0 {
+		// the (a, a) element of the inverse of the 3×3 information
+		det := ibb*(iaa*irr-iar*iar) - iba*(iba*irr-iar*ibr) + ibr*(iba*iar-iaa*ibr)
+		va = (ibb*irr - ibr*ibr) / det
+	} else {
+		va = irr / (iaa*irr - iar*iar)
+	}
+	if !(va > 0) {
+		return math.NaN()
+	}
+	// date = tp - (a - log 1)/r; at the truth ∂date/∂r = 0.
+	sd := math.Sqrt(va) / r
+	return math.Erf(d / (sd * math.Sqrt2))
 }
