@@ -195,32 +195,41 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound fun
 // unless before says the regime was under way when the data began (then by
 // at most their span).
 func crossing(ws []Window, sc excessScan, hours float64, before bool) (est, lo, hi int64) {
-	mid := float64(ws[sc.k].Start+ws[sc.k].End) / 2
-	back := sc.a - math.Log(onsetRate) // log-excess to shed, at rate r
-	t := mid - back/sc.r*3.6e12
+	// The covariance of (a, r) is the inverse of the Poisson information
+	// at the fit (infinite when it cannot be inverted).
+	va, vr, cov := math.Inf(1), math.Inf(1), 0.0
+	iaa, iar, irr := excessInfo(ws[sc.k:], sc.lam, hours, sc.a, sc.r)
+	if det := iaa*irr - iar*iar; det > 0 {
+		va, vr, cov = irr/det, iaa/det, -iar/det
+	}
+	return dated(ws, float64(ws[sc.k].Start+ws[sc.k].End)/2, sc.a, sc.r, va, vr, cov, before)
+}
+
+// dated is the date where an excess exp(a + r·t), t in hours from ref
+// (ns), was onsetRate, with its 95 % interval by the delta method
+// (t = ref - (a - log ρ)/r, so ∂t/∂a = -1/r and ∂t/∂r = (a - log ρ)/r²)
+// from the variances of a and r and their covariance. All three are no
+// later than the last window of ws and not before the first, unless
+// before says the regime was under way when the data began (then by at
+// most their span); a date gone numerically wrong (NaN) is ref's.
+func dated(ws []Window, ref, a, r, va, vr, cov float64, before bool) (est, lo, hi int64) {
+	back := a - math.Log(onsetRate) // log-excess to shed, at rate r
+	t := ref - back/r*3.6e12
 	first, last := float64(ws[0].Start), float64(ws[len(ws)-1].Start)
 	floor := first
 	if before {
 		floor = first - (last - first)
 	}
 	clamp := func(x float64) int64 {
-		if math.IsNaN(x) { // a fit gone numerically wrong: the change point's window
-			x = mid
+		if math.IsNaN(x) {
+			x = ref
 		}
 		return int64(math.Max(floor, math.Min(last, x)))
 	}
-	// The delta method: t = mid - (a - log ρ)/r, so ∂t/∂a = -1/r and
-	// ∂t/∂r = (a - log ρ)/r², with the covariance of (a, r) the inverse of
-	// the Poisson information at the fit.
-	iaa, iar, irr := excessInfo(ws[sc.k:], sc.lam, hours, sc.a, sc.r)
-	det := iaa*irr - iar*iar
 	half := math.Inf(1)
-	if det > 0 {
-		va, vr, cov := irr/det, iaa/det, -iar/det
-		da, dr := -1/sc.r, back/(sc.r*sc.r)
-		if v := da*da*va + 2*da*dr*cov + dr*dr*vr; v >= 0 {
-			half = 1.96 * math.Sqrt(v) * 3.6e12
-		}
+	da, dr := -1/r, back/(r*r)
+	if v := da*da*va + 2*da*dr*cov + dr*dr*vr; v >= 0 {
+		half = 1.96 * math.Sqrt(v) * 3.6e12
 	}
 	return clamp(t), clamp(t - half), clamp(t + half)
 }
@@ -400,21 +409,8 @@ func smoothOnset(ws []Window, sc excessScan, hours float64, before bool) (est, l
 	if !fit.ok || !(fit.r > 0) {
 		return 0, 0, 0, fit, false
 	}
-	// t = tref - (a - log ρ)/r, its variance by the delta method.
-	back := fit.a - math.Log(onsetRate)
-	at := tref - back/fit.r*3.6e12
-	half := math.Inf(1)
-	da, dr := -1/fit.r, back/(fit.r*fit.r)
-	if v := da*da*fit.va + 2*da*dr*fit.cov + dr*dr*fit.vr; v >= 0 {
-		half = 1.96 * math.Sqrt(v) * 3.6e12
-	}
-	first, last := float64(ws[0].Start), float64(ws[n-1].Start)
-	floor := first
-	if before {
-		floor = first - (last - first)
-	}
-	clamp := func(x float64) int64 { return int64(math.Max(floor, math.Min(last, x))) }
-	return clamp(at), clamp(at - half), clamp(at + half), fit, true
+	est, lo, hi = dated(ws, tref, fit.a, fit.r, fit.va, fit.vr, fit.cov, before)
+	return est, lo, hi, fit, true
 }
 
 // smoothLevelLR is the likelihood ratio (2·Δ log-likelihood) a level
