@@ -199,3 +199,40 @@ func BenchmarkEvalSteady(b *testing.B) {
 	}
 	b.ReportMetric(float64(windows), "windows/op")
 }
+
+// TestOnsetBound checks onsetBound against the information in closed form:
+// with no level, an excess exp(r·(t - tp)) seen over [from, to] has
+// I_aa = ∫λ, I_ar = ∫(t-tp)·λ, I_rr = ∫(t-tp)²·λ, integrals of
+// x^k·e^{r·x} with known antiderivatives; the date's variance is
+// I_rr / det / r². Windows of one minute make the sum and the integral
+// agree closely. Then the bound grows with the data seen and falls with a
+// level under the excess.
+func TestOnsetBound(t *testing.T) {
+	for _, tc := range []struct{ d, to float64 }{{0.5, 2.5}, {1, 4.75}, {2, 10.2}, {4, 17.3}} {
+		r := math.Ln2 / tc.d
+		// ∫ x^k e^{rx} dx from x0 to x1 (x = t - tp, tp = 0 here: rate0 = 1)
+		prim := func(k int, x float64) float64 {
+			e := math.Exp(r * x)
+			switch k {
+			case 0:
+				return e / r
+			case 1:
+				return e * (x/r - 1/(r*r))
+			}
+			return e * (x*x/r - 2*x/(r*r) + 2/(r*r*r))
+		}
+		in := func(k int) float64 { return prim(k, tc.to) - prim(k, 0) }
+		iaa, iar, irr := in(0), in(1), in(2)
+		sd := math.Sqrt(irr/(iaa*irr-iar*iar)) / r
+		want := math.Erf(tc.d / (sd * math.Sqrt2))
+		got := onsetBound(tc.d, 0, 1, 0, 0, tc.to, 1.0/60)
+		if math.Abs(got-want) > 0.005 {
+			t.Errorf("doubling %g h to %g h: bound %.4f, closed form %.4f", tc.d, tc.to, got, want)
+		}
+		later := onsetBound(tc.d, 0, 1, 0, 0, tc.to+tc.d, 1.0/60)
+		onLevel := onsetBound(tc.d, 0, 1, 24, 0, tc.to, 1.0/60)
+		if !(later > got && onLevel < got) {
+			t.Errorf("doubling %g h: bound %.4f, a doubling later %.4f, on a level of 24/h %.4f", tc.d, got, later, onLevel)
+		}
+	}
+}
