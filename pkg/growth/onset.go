@@ -206,8 +206,7 @@ func crossing(ws []Window, sc excessScan, hours float64, before bool) (est, lo, 
 }
 
 // dated is the date where an excess exp(a + r·t), t in hours from ref
-// (ns), was onsetRate, with its 95 % interval by the delta method
-// (t = ref - (a - log ρ)/r, so ∂t/∂a = -1/r and ∂t/∂r = (a - log ρ)/r²)
+// (ns), was onsetRate (t = ref - (a - log ρ)/r), with its 95 % interval
 // from the variances of a and r and their covariance. All three are no
 // later than the last window of ws and not before the first, unless
 // before says the regime was under way when the data began (then by at
@@ -226,12 +225,22 @@ func dated(ws []Window, ref, a, r, va, vr, cov float64, before bool) (est, lo, h
 		}
 		return int64(math.Max(floor, math.Min(last, x)))
 	}
-	half := math.Inf(1)
-	da, dr := -1/r, back/(r*r)
-	if v := da*da*va + 2*da*dr*cov + dr*dr*vr; v >= 0 {
-		half = 1.96 * math.Sqrt(v) * 3.6e12
+	// The interval is Fieller's: the times x (hours from ref) at which the
+	// excess's log, a + r·x, is within 1.96 standard errors of log ρ,
+	// (back + r·x)² ≤ z²·(va + 2x·cov + x²·vr), a quadratic in x. Unlike
+	// the delta method's symmetric interval it widens on the side where
+	// r is uncertain, and reaches as far as the clamp allows when r is
+	// not clear of zero; at the first alarm, whose fit is selected steep,
+	// the delta method's held the truth less often than it claimed
+	// (TestOnsetOfAPureExponential: 15 of 20 at doubling 2 h).
+	const z2 = 1.96 * 1.96
+	qa, qb, qc := r*r-z2*vr, 2*(back*r-z2*cov), back*back-z2*va
+	xl, xh := math.Inf(-1), math.Inf(1)
+	if disc := qb*qb - 4*qa*qc; qa > 0 && disc >= 0 {
+		sq := math.Sqrt(disc)
+		xl, xh = (-qb-sq)/(2*qa), (-qb+sq)/(2*qa)
 	}
-	return clamp(t), clamp(t - half), clamp(t + half)
+	return clamp(t), clamp(ref + xl*3.6e12), clamp(ref + xh*3.6e12)
 }
 
 // excessInfo is the Fisher information of (a, r) in the model of
@@ -385,7 +394,7 @@ func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool) (ll,
 // likelihood ratio against none, smoothLevelLR): on a regime growing from
 // nothing, a free level takes its first sources as background and dates
 // it late. The date is where the fitted excess was onsetRate, with its
-// interval (95 %, the delta method on the inverse of the Poisson
+// interval (95 %, dated: Fieller's, from the inverse of the Poisson
 // information). ok is false when the fit does not converge to a growing
 // excess; the caller keeps the scan's date then.
 func smoothOnset(ws []Window, sc excessScan, hours float64, before bool) (est, lo, hi int64, fit smoothFit, ok bool) {
