@@ -490,8 +490,9 @@ func (d smoothData) fit(b, a, r float64, noLevel bool) smoothFit {
 	// x holds exp(a + r·t) at the current (b, a, r) from here on: the
 	// last log-likelihood taken is always the accepted step's.
 	for range 100 {
-		var grad [3]float64
-		var info [3][3]float64
+		// The score and the information (lower triangle) of (b, a, r).
+		var grad [maxParams]float64
+		var info [maxParams][maxParams]float64
 		for i, e := range d.e {
 			g := e * d.x[i]
 			mu := e*b + g
@@ -501,38 +502,35 @@ func (d smoothData) fit(b, a, r float64, noLevel bool) smoothFit {
 			grad[1] += f * g
 			grad[2] += f * gt
 			info[0][0] += e * e / mu
-			info[0][1] += e * g / mu
-			info[0][2] += e * gt / mu
+			info[1][0] += e * g / mu
+			info[2][0] += e * gt / mu
 			info[1][1] += g * g / mu
-			info[1][2] += g * gt / mu
+			info[2][1] += g * gt / mu
 			info[2][2] += gt * gt / mu
 		}
-		info[1][0], info[2][0], info[2][1] = info[0][1], info[0][2], info[1][2]
 		// b is fitted unless it is held at 0, or at 0 with the score
-		// pushing it lower.
-		withB := !noLevel && !(b <= 0 && grad[0] <= 0)
-		var step [3]float64
-		var va, vr, cov float64
-		if withB {
-			inv, ok := inverse3(info)
-			if !ok {
-				return smoothFit{}
-			}
-			for j := range 3 {
-				for k := range 3 {
-					step[j] += inv[j][k] * grad[k]
-				}
-			}
-			va, vr, cov = inv[1][1], inv[2][2], inv[1][2]
-		} else {
-			det := info[1][1]*info[2][2] - info[1][2]*info[1][2]
-			if !(det > 0) {
-				return smoothFit{}
-			}
-			va, vr, cov = info[2][2]/det, info[1][1]/det, -info[1][2]/det
-			step[1] = va*grad[1] + cov*grad[2]
-			step[2] = cov*grad[1] + vr*grad[2]
+		// pushing it lower; then (a, r) alone, from index 1 on.
+		from := 0
+		if noLevel || (b <= 0 && grad[0] <= 0) {
+			from = 1
 		}
+		var m [maxParams][maxParams]float64
+		var rhs [maxParams]float64
+		for j := from; j < 3; j++ {
+			rhs[j-from] = grad[j]
+			for k := from; k <= j; k++ {
+				m[j-from][k-from] = info[j][k]
+			}
+		}
+		x, inv, err := solve(m, rhs, 3-from)
+		if err != nil {
+			return smoothFit{}
+		}
+		var step [3]float64
+		for j := from; j < 3; j++ {
+			step[j] = x[j-from]
+		}
+		va, vr, cov := inv[1-from][1-from], inv[2-from][2-from], inv[1-from][2-from]
 		h := 1.0
 		if b+step[0] < 0 {
 			h = b / -step[0] // up to the bound, not past it
@@ -555,24 +553,4 @@ func (d smoothData) fit(b, a, r float64, noLevel bool) smoothFit {
 		cur = next
 	}
 	return smoothFit{}
-}
-
-// inverse3 inverts a symmetric 3×3 matrix; ok is false when it is not
-// positive definite enough to invert.
-func inverse3(m [3][3]float64) (inv [3][3]float64, ok bool) {
-	c00 := m[1][1]*m[2][2] - m[1][2]*m[2][1]
-	c01 := m[1][2]*m[2][0] - m[1][0]*m[2][2]
-	c02 := m[1][0]*m[2][1] - m[1][1]*m[2][0]
-	det := m[0][0]*c00 + m[0][1]*c01 + m[0][2]*c02
-	if !(det > 0) {
-		return inv, false
-	}
-	inv[0][0], inv[1][0], inv[2][0] = c00/det, c01/det, c02/det
-	inv[0][1] = (m[0][2]*m[2][1] - m[0][1]*m[2][2]) / det
-	inv[1][1] = (m[0][0]*m[2][2] - m[0][2]*m[2][0]) / det
-	inv[2][1] = (m[0][1]*m[2][0] - m[0][0]*m[2][1]) / det
-	inv[0][2] = (m[0][1]*m[1][2] - m[0][2]*m[1][1]) / det
-	inv[1][2] = (m[0][2]*m[1][0] - m[0][0]*m[1][2]) / det
-	inv[2][2] = (m[0][0]*m[1][1] - m[0][1]*m[1][0]) / det
-	return inv, true
 }
