@@ -128,11 +128,15 @@ func TestSplitTailEqualsSingle(t *testing.T) {
 		if tailsTaken.Load() != before+1 {
 			t.Errorf("%s: the second half was not read by a tail", filepath.Base(path))
 		}
-		// The part read ahead is split again whenever a goroutine is free:
-		// at the default budget, at least once; at a small one (parts a
-		// few MiB apart), many times.
+		// The part read ahead is split again whenever a goroutine is free.
+		// At a small budget (parts a few MiB apart, the tails held back by
+		// the engine) that happens many times whatever the scheduling. At
+		// the default one it depends on it: a tail that reads its part to
+		// the end before the reader reaches its boundary leaves nothing to
+		// split (CI once saw 1 part on a loaded machine), so only the
+		// output is checked there.
 		parts := tailRunsTaken.Load() - runsBefore
-		if want := int64(2); parts < want || (c.budget < old && parts < 5) {
+		if c.budget < old && parts < 5 {
 			t.Errorf("%s, budget %d: the engine took %d parts", filepath.Base(path), c.budget, parts)
 		}
 		if one != two || strings.Join(oneErrs, "\n") != strings.Join(twoErrs, "\n") || oneSt.Results != twoSt.Results {
