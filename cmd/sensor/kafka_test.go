@@ -24,7 +24,9 @@ func kafkaCluster(t *testing.T, partitions int32) *kfake.Cluster {
 	return c
 }
 
-// topicRecords reads the topic to its end as it stands.
+// topicRecords reads the topic to its end as it stands: until three polls
+// in a row bring nothing once records came (the client's start-up does not
+// count), 30 s at most.
 func topicRecords(t *testing.T, addrs []string) []*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics("synscope"),
@@ -34,13 +36,17 @@ func topicRecords(t *testing.T, addrs []string) []*kgo.Record {
 	}
 	defer cl.Close()
 	var out []*kgo.Record
-	for idle := 0; idle < 3; {
+	deadline := time.Now().Add(30 * time.Second)
+	for idle := 0; idle < 3 && time.Now().Before(deadline); {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		f := cl.PollFetches(ctx)
 		cancel()
 		n := 0
 		f.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
-		if n == 0 {
+		switch {
+		case n > 0:
+			idle = 0
+		case len(out) > 0:
 			idle++
 		}
 	}

@@ -97,7 +97,7 @@ func TestLogrotateExample(t *testing.T) {
 		frames, srcs := synBatch(t, p, byte(n+1), perBatch)
 		captest.Inject(t, p.ScanNS, p.ScanIf, frames)
 		batches = append(batches, srcs)
-		waitForSources(t, out, srcs, 20*time.Second)
+		waitForSources(t, out, srcs, 60*time.Second) // about 12 s when idle: see waitForSources
 	}
 	rotate := func(want ...string) {
 		size := fileSize(out)
@@ -251,8 +251,10 @@ func synBatch(t *testing.T, p *captest.Pair, third byte, n int) ([][]byte, []str
 	return frames, srcs
 }
 
-// waitForSources waits until path holds a source record for each of srcs
-// (windows close a second and a grace after their end).
+// waitForSources waits until path holds a source record for each of srcs:
+// new sources are held 10 s of packet time for the flood decision, then
+// the live grace and the next flush (11.8 to 12 s measured on an idle
+// machine), so a timeout well above that only catches a real stall.
 func waitForSources(t *testing.T, path string, srcs []string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

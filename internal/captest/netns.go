@@ -291,6 +291,11 @@ func Tcpdump(t testing.TB, ns, iface, dir, file string) (stop func()) {
 			return
 		}
 		stopped = true
+		// Stopped, tcpdump writes no more of what waits in its ring, and
+		// does not count it as dropped: on a loaded machine it can be
+		// behind a burst by more than a test's pause. It is stopped once
+		// its file has stopped growing for half a second (at most 15 s).
+		settle(file, 500*time.Millisecond, 15*time.Second)
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
@@ -314,6 +319,24 @@ func Tcpdump(t testing.TB, ns, iface, dir, file string) (stop func()) {
 		t.Fatalf("tcpdump not listening after 10 s: %s", errOut.String())
 	}
 	return stop
+}
+
+// settle waits until file's size has not changed for quiet, at most max.
+func settle(file string, quiet, max time.Duration) {
+	deadline := time.Now().Add(max)
+	size, since := int64(-1), time.Now()
+	for time.Now().Before(deadline) {
+		var n int64
+		if fi, err := os.Stat(file); err == nil {
+			n = fi.Size()
+		}
+		if n != size {
+			size, since = n, time.Now()
+		} else if time.Since(since) >= quiet {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Scanners, each bounded in packets and time. They send from ns to target

@@ -36,11 +36,14 @@ func TestLiveReloadsNetworks(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Both times from one clock reading: stamped when delivered, the first
+	// frames could fall less than the hold before syn(9) on a slow machine.
+	base := time.Now()
 	src := &script{live: true, steps: []step{
-		{frames: [][]byte{syn(1), syn(2)}},
+		{frames: [][]byte{syn(1), syn(2)}, ts: base.UnixNano()},
 		// New sources are held for a flood decision (engine's floodSpan):
 		// a frame 11 s on has the first two written before the reload.
-		{frames: [][]byte{syn(9)}, ts: time.Now().Add(11 * time.Second).UnixNano()},
+		{frames: [][]byte{syn(9)}, ts: base.Add(11 * time.Second).UnixNano()},
 		{idle: func() {
 			mmdbtest.Write(t, db, mmdbtest.GeoLite2ASN, []mmdbtest.Net{{CIDR: "203.0.113.0/24", ASN: 64999, ASOrg: "New"}})
 			r.Reopen()

@@ -240,7 +240,7 @@ func TestLiveTimeout(t *testing.T) {
 	if err := src.Next(&pk); err != capture.ErrTimeout {
 		t.Fatalf("idle Next: %v, want ErrTimeout", err)
 	}
-	if d := time.Since(start); d < PollInterval/2 || d > 10*PollInterval {
+	if d := time.Since(start); d < PollInterval/2 || d > 100*PollInterval { // the upper bound catches a hang, not a slow scheduler
 		t.Errorf("timeout after %v, want about %v", d, PollInterval)
 	}
 }

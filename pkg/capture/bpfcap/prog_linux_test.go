@@ -298,7 +298,7 @@ func TestNextPacket(t *testing.T) {
 	if err := s.Next(&p); err != capture.ErrTimeout {
 		t.Errorf("empty ring: %v, want ErrTimeout", err)
 	}
-	if d := time.Since(start); d < PollInterval/2 || d > 10*PollInterval {
+	if d := time.Since(start); d < PollInterval/2 || d > 100*PollInterval { // the upper bound catches a hang, not a slow scheduler
 		t.Errorf("timeout after %v, want about %v", d, PollInterval)
 	}
 	for range 101 { // AllocsPerRun calls once more to warm up
