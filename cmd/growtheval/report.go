@@ -499,17 +499,21 @@ func failures(b *strings.Builder, groups []group) {
 			}
 			var warm []float64
 			warmRuns := 0
+			var warmSeeds []string
 			for _, r := range g.runs {
 				warm = append(warm, r.warmExpHours...)
 				if r.allStreak.n >= 3 && r.postStreak.n < r.allStreak.n {
 					warmRuns++
+					if len(warmSeeds) < 5 {
+						warmSeeds = append(warmSeeds, fmt.Sprintf("seed %d: %d from %.1f h", r.seed, r.allStreak.n, r.allStreak.from))
+					}
 				}
 			}
 			if len(warm) > 0 {
 				slices.Sort(warm)
 				lines = append(lines, fmt.Sprintf("%s (warm-up, not scored): %d exponential windows in %d runs' first lookback, at %.1f h (min), %.1f h (median), %.1f h (max) after the first packet; "+
-					"%d runs with their longest streak (>= 3) in warm-up",
-					g.sc.name, len(warm), warmingRuns(g.runs), warm[0], quantile(warm, 0.5), warm[len(warm)-1], warmRuns))
+					"%d runs with their longest streak (>= 3) in warm-up%s",
+					g.sc.name, len(warm), warmingRuns(g.runs), warm[0], quantile(warm, 0.5), warm[len(warm)-1], warmRuns, listed(warmSeeds)))
 			}
 			if len(hours) > 0 {
 				slices.Sort(hours)
@@ -596,4 +600,12 @@ func warmingRuns(runs []runResult) int {
 		}
 	}
 	return n
+}
+
+// listed is " (a, b, …)" of items, or nothing when there are none.
+func listed(items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(items, "; ") + ")"
 }

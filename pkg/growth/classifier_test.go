@@ -309,3 +309,37 @@ func TestNoGrowthCalledInTheFirstHour(t *testing.T) {
 		t.Errorf("doubling every 10 min from the start: first exponential verdict at window %d, want 11 (the first with an hour of windows)", first)
 	}
 }
+
+// A steady 1.2 new sources an hour whose last 90 minutes counted 8 (the
+// harness's steady-0.1, seed 163: its 6 h horizon called that exponential,
+// doubling 0.9 h at 99.5 %, four windows in a row) is not growth: ten
+// sources are too few to call it on (minGrowthEvents). The same cluster
+// three times as large still is.
+func TestNoGrowthCalledOnAHandful(t *testing.T) {
+	counts := []float64{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 2, 0, 0, 1, 0, 1, 0}
+	run := func(scale float64) (exp int, last Verdict) {
+		w := 5 * time.Minute
+		c, err := New(DefaultConfig(), w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range counts {
+			if i >= len(counts)-30 {
+				k *= scale // the cluster and the hours before it
+			}
+			start := t0 + int64(i)*int64(w)
+			v := c.Add(Window{Start: start, End: start + int64(w), New: k, Exposure: 1})
+			if i >= len(counts)-6 && v.Model == Exponential {
+				exp++
+			}
+			last = v
+		}
+		return exp, last
+	}
+	if n, v := run(1); n > 0 {
+		t.Errorf("a cluster of 8 new sources on 1.2 an hour: %d of the last 6 windows exponential (%+v)", n, v)
+	}
+	if n, v := run(3); n == 0 {
+		t.Errorf("a cluster of 24 new sources on 1.2 an hour: none of the last 6 windows exponential (%s)", v.Reason)
+	}
+}
