@@ -134,21 +134,8 @@ func (g *fakeGrid) exactMax(a float64, try func(step int) bool) float64 {
 			ws[i] = 1 + a*math.Sin(g.ots[i]+phi)
 		}
 		vlog.Log(lws[:], ws[:]) // the same bits as math.Log, four at a time
-		var sw, st, sy float64
-		for i := range ws {
-			t, w := g.ts[i], ws[i]
-			sw += w
-			st += w * t
-			sy += w * lws[i]
-		}
-		tm, ym := st/sw, sy/sw
-		var sxy, sxx float64
-		for i := range ws {
-			t, w := g.ts[i], ws[i]
-			sxy += w * (t - tm) * (lws[i] - ym)
-			sxx += w * (t - tm) * (t - tm)
-		}
-		best = math.Max(best, sxy/sxx)
+		slope, _ := g.slope(&ws, &lws)
+		best = math.Max(best, slope)
 	}
 	return best
 }
