@@ -39,6 +39,8 @@ func diurnalFake(a, spanHours float64) float64 {
 	var g fakeGrid
 	g.times(spanHours)
 	if !(a < 0.99) {
+		// Near a = 1 a point's weight 1 - a·sin nears 0 and its
+		// logarithm's error bound grows without limit: every phase exactly.
 		return g.exactMax(a, func(int) bool { return true })
 	}
 	// Every phase's slope is first taken from sines by angle addition,
