@@ -229,20 +229,18 @@ func (c *Classifier) Add(w Window) Verdict {
 	if v.Model != Exponential && v.Model != Saturating {
 		v = c.excess(v)
 	}
+	v.Warmup = w.Warmup
 	if v.Model == Exponential && v.NewSources < minGrowthEvents {
 		// Decided after the tests that may change the windows kept (a
 		// step's), so that those evolve as they would without the floor.
-		v = Verdict{Model: Insufficient, Reason: fmt.Sprintf("the growth rate %.3g/h clears the bound, but on %.0f new sources in the horizon, fewer than the %d growth is called on", v.RatePerHour, v.NewSources, minGrowthEvents),
-			Horizon: v.Horizon, Windows: v.Windows, NewSources: v.NewSources, RatePerHour: v.RatePerHour, RateLow: v.RateLow,
-			RateHigh: v.RateHigh, Bound: v.Bound, SteadyPerHour: v.SteadyPerHour, Dispersion: v.Dispersion, Z: v.Z}
+		z := v.Z
+		v = withheld(v, fmt.Sprintf("the growth rate %.3g/h clears the bound, but on %.0f new sources in the horizon, fewer than the %d growth is called on", v.RatePerHour, v.NewSources, minGrowthEvents))
+		v.Z = z
 	}
-	v.Warmup = w.Warmup
 	if v.Model == Declining && w.Warmup {
 		// Early in a capture, hosts active before it began are discovered
 		// as new; their discovery thins out and looks like decline.
-		v = Verdict{Model: Insufficient, Reason: "warm-up: new sources still include hosts active before the capture began, which looks like decline",
-			Horizon: v.Horizon, Windows: v.Windows, NewSources: v.NewSources, RatePerHour: v.RatePerHour, RateLow: v.RateLow,
-			RateHigh: v.RateHigh, Bound: v.Bound, SteadyPerHour: v.SteadyPerHour, Dispersion: v.Dispersion, Warmup: true}
+		v = withheld(v, "warm-up: new sources still include hosts active before the capture began, which looks like decline")
 	}
 	if v.Model != Insufficient {
 		if v.Model != c.regime {
@@ -263,6 +261,14 @@ func (c *Classifier) Add(w Window) Verdict {
 		}
 	}
 	return v
+}
+
+// withheld is v's measurements under an insufficient_data verdict, for
+// the reason given.
+func withheld(v Verdict, reason string) Verdict {
+	return Verdict{Model: Insufficient, Reason: reason, Horizon: v.Horizon, Windows: v.Windows, NewSources: v.NewSources,
+		RatePerHour: v.RatePerHour, RateLow: v.RateLow, RateHigh: v.RateHigh, Bound: v.Bound, SteadyPerHour: v.SteadyPerHour,
+		Dispersion: v.Dispersion, Warmup: v.Warmup}
 }
 
 // kept is how many windows the longest horizon holds (the windows kept).
