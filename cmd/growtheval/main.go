@@ -19,6 +19,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,7 @@ type options struct {
 	filter  *regexp.Regexp
 	out     string
 	workers int
-	trace   string // "scenario:seed": print that run's windows to stderr
+	trace   string // "scenario:seed,...": print those runs' windows to stderr (see traced)
 	growth  growth.Config
 	args    []string // as given, for the report
 }
@@ -62,7 +63,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&filter, "scenario", "", "run only the scenarios whose name matches this regexp")
 	fs.StringVar(&o.out, "o", "", "write the report to this file instead of stdout")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "parallel runs")
-	fs.StringVar(&o.trace, "trace", "", "print the windows of one run (scenario:seed) to stderr")
+	fs.StringVar(&o.trace, "trace", "", "print the windows of these runs to stderr: scenario:seed, comma-separated (seed * for every seed)")
 	fs.StringVar(&horizons, "horizons", durations(def.Horizons), "classifier: fit horizons, shortest first")
 	fs.Float64Var(&o.growth.Confidence, "confidence", def.Confidence, "classifier: confidence a model needs")
 	fs.Float64Var(&o.growth.LinearConfidence, "linear-confidence", def.LinearConfidence, "classifier: confidence linear needs")
@@ -222,7 +223,7 @@ func evaluate(o *options, out, stderr io.Writer, now func() time.Time) error {
 			for i := range jobs {
 				var trace io.Writer
 				var buf strings.Builder
-				if o.trace == fmt.Sprintf("%s:%d", specs[i].sc.name, specs[i].seed) {
+				if traced(o.trace, specs[i].sc.name, specs[i].seed) {
 					trace = &buf
 				}
 				results[i] = evalRun(specs[i], o, trace)
@@ -269,4 +270,17 @@ func commandLine(args []string) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// traced says whether the run of scenario name with seed is one the
+// -trace list names: "scenario:seed" items, comma-separated, where seed
+// may be * for every seed of that scenario.
+func traced(list, name string, seed int64) bool {
+	for _, item := range strings.Split(list, ",") {
+		sc, s, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if ok && sc == name && (s == "*" || s == strconv.FormatInt(seed, 10)) {
+			return true
+		}
+	}
+	return false
 }

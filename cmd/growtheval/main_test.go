@@ -236,3 +236,26 @@ func TestOnsetBound(t *testing.T) {
 		}
 	}
 }
+
+// TestTraced: -trace names runs by scenario and seed, several at once,
+// and * for every seed of a scenario; nothing else is traced.
+func TestTraced(t *testing.T) {
+	for _, c := range []struct {
+		list, name string
+		seed       int64
+		want       bool
+	}{
+		{"step-2-4:54", "step-2-4", 54, true},
+		{"step-2-4:54", "step-2-4", 5, false},
+		{"step-2-4:54", "step-2-20", 54, false},
+		{"exp-1h:3, step-2-4:*", "step-2-4", 17, true},
+		{"exp-1h:3, step-2-4:*", "exp-1h", 3, true},
+		{"exp-1h:3, step-2-4:*", "exp-1h", 4, false},
+		{"step-2-4", "step-2-4", 1, false},
+		{"", "step-2-4", 1, false},
+	} {
+		if got := traced(c.list, c.name, c.seed); got != c.want {
+			t.Errorf("traced(%q, %q, %d) = %v, want %v", c.list, c.name, c.seed, got, c.want)
+		}
+	}
+}
