@@ -159,6 +159,14 @@ type Verdict struct {
 	// cycleUpper: for a horizon spanning a day, the upper bound of its
 	// day/night cycle's amplitude (cycle.go); -1 when not measured.
 	cycleUpper float64
+	// grown: the growing model's fit of the horizon (its log-likelihood,
+	// dispersion and the dispersion's degrees of freedom), for the cycle
+	// test over the windows kept (cycleOverKept); ok false when not fitted.
+	grown struct {
+		ll, disp float64
+		df       int
+		ok       bool
+	}
 }
 
 // Classifier keeps the recent windows and the regime.
@@ -194,6 +202,7 @@ type Classifier struct {
 	noCycle    bool    // tests: no cycle test, to measure what it costs
 	noBg       bool    // tests: no measured background cycle in the excess test
 	noExtended bool    // tests: no extended horizon
+	noKept     bool    // tests: no cycle test over the windows kept (cycleOverKept)
 	serial     bool    // tests: no second goroutine (horizons in turn, the onset scan in line)
 	// speculated onset scans whose answer was used, and made again
 	// because the windows kept changed (tests read them)
@@ -322,6 +331,7 @@ func (c *Classifier) decide() Verdict {
 		}
 	}
 	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
+	c.cycleOverKept(verdicts)
 	// A steady background's cycle, remembered (see bg; an upper bound at
 	// the cycle test's cap bounds nothing).
 	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 && v.cycleUpper < c.cfg.CycleAmplitude && !c.risen() {
@@ -596,6 +606,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	zc := normalQuantile(conf)
 	v.RatePerHour, v.RateLow, v.RateHigh = r, r-zc*se, r+zc*se
 	v.Dispersion = f1.dispersion
+	v.grown.ll, v.grown.disp, v.grown.df, v.grown.ok = f1.loglik, f1.dispersion, f1.dispDF, true
 	v.LogLikSteady, v.LogLikMultiply = f0.loglik, f1.loglik
 	v.AICSteady, v.AICMultiply = 2*float64(steady.p)-2*f0.loglik, 2*float64(multiply.p)-2*f1.loglik
 	if r > 0 {
