@@ -331,7 +331,7 @@ func (c *Classifier) decide() Verdict {
 		}
 	}
 	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
-	c.cycleOverKept(verdicts)
+	held := c.cycleOverKept(verdicts)
 	// A steady background's cycle, remembered (see bg; an upper bound at
 	// the cycle test's cap bounds nothing).
 	if v := &verdicts[k-1]; v.Model == Linear && v.cycleUpper >= 0 && v.cycleUpper < c.cfg.CycleAmplitude && !c.risen() {
@@ -369,6 +369,10 @@ func (c *Classifier) decide() Verdict {
 		if verdicts[i].Model != Insufficient {
 			return verdicts[i]
 		}
+	}
+	if held >= 0 {
+		// say why the growth a shorter horizon saw is not called
+		return verdicts[held]
 	}
 	return verdicts[k-1]
 }

@@ -218,12 +218,15 @@ const cycleMinAmplitude = 0.05
 // 35 an hour and a half later, while its six hours alone beat it by 1 to 7.
 // Once the windows kept span a day each horizon's cycle test is bounded by
 // the amplitude the day measured (cycleExplains) and this check is idle.
-func (c *Classifier) cycleOverKept(verdicts []Verdict) {
+//
+// It returns the index of the shortest horizon it held back, or -1.
+func (c *Classifier) cycleOverKept(verdicts []Verdict) int {
 	k := len(verdicts)
 	long := &verdicts[k-1]
+	first := -1
 	if k < 2 || c.cfg.Diurnal != "auto" || c.noCycle || c.noKept || !long.grown.ok || long.Diurnal ||
 		float64(len(c.hist))*c.window.Hours() >= 24 || c.cfg.CycleAmplitude < cycleMinAmplitude {
-		return
+		return first
 	}
 	held := -1 // not yet computed: 0 growth beats the cycle, 1 the cycle explains the windows kept
 	for i := range verdicts[:k-1] {
@@ -241,8 +244,12 @@ func (c *Classifier) cycleOverKept(verdicts []Verdict) {
 			v.Model, v.Confidence = Insufficient, 0
 			v.Reason = fmt.Sprintf("the growth rate %.3g/h clears the bound over %s, but a day/night cycle of up to ±%.0f %% explains the %d windows kept as well",
 				v.RatePerHour, v.Horizon, 100*c.cfg.CycleAmplitude, long.Windows)
+			if first < 0 {
+				first = i
+			}
 		}
 	}
+	return first
 }
 
 // growthBeatsCycle says whether the growing model fitted to ws (v's,

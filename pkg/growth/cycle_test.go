@@ -122,7 +122,7 @@ func TestCycleAmplitudeZeroIsOff(t *testing.T) {
 // windows (seed 71's scatter not yet clear there, so taken as Poisson), and
 // both raised an alert, from 7.4 h and 8.7 h on. Over all the windows kept
 // the cycle explains them as well as growth: with that test no window is
-// exponential; without it, three in a row are.
+// exponential, and the verdict says so; without it, three in a row are.
 func TestCycleOverTheWindowsKept(t *testing.T) {
 	mornings := map[int][]float64{
 		71: {3, 1, 9, 2, 0, 0, 0, 0, 0, 1, 0, 3, 1, 2, 2, 0, 3, 0, 0, 1, 0, 0, 1, 2, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 2, 1, 0, 2, 1, 2, 0, 1, 1, 1, 1, 2, 1, 0, 1, 0, 4, 0, 4, 2, 4, 3, 4, 0, 0, 7, 5, 3, 0, 3, 1, 0, 0, 4, 5, 2, 5, 2, 1, 3, 4, 6, 7, 7, 2, 4, 0, 7, 2, 8, 1, 7, 10, 2, 10, 7, 6, 3, 3, 1, 2, 0, 7, 2, 9, 0, 2, 6, 10, 4, 3},
@@ -133,6 +133,7 @@ func TestCycleOverTheWindowsKept(t *testing.T) {
 	const midnight = int64(1231545600) * 1e9 // 2009-01-10 00:00 UTC
 	for seed, counts := range mornings {
 		// the longest run of exponential verdicts, with and without the test
+		held := 0 // windows whose verdict says why
 		run := func(noKept bool) (longest int) {
 			c, err := New(DefaultConfig(), w)
 			if err != nil {
@@ -146,10 +147,14 @@ func TestCycleOverTheWindowsKept(t *testing.T) {
 				if i == 0 {
 					e = firstExposure[seed]
 				}
-				if v := c.Add(Window{Start: start, End: start + int64(w), New: n, Exposure: e, Warmup: true}); v.Model == Exponential {
+				v := c.Add(Window{Start: start, End: start + int64(w), New: n, Exposure: e, Warmup: true})
+				if v.Model == Exponential {
 					cur++
 				} else {
 					cur = 0
+				}
+				if strings.Contains(v.Reason, "windows kept as well") {
+					held++
 				}
 				longest = max(longest, cur)
 			}
@@ -157,6 +162,9 @@ func TestCycleOverTheWindowsKept(t *testing.T) {
 		}
 		if with, without := run(false), run(true); with != 0 || without < 3 {
 			t.Errorf("seed %d: longest run of exponential windows %d with the cycle test over the windows kept (want 0), %d without (want 3 or more)", seed, with, without)
+		}
+		if held == 0 {
+			t.Errorf("seed %d: no verdict names the cycle over the windows kept", seed)
 		}
 	}
 }
