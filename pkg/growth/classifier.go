@@ -487,6 +487,23 @@ func (c *Classifier) minGrowthWindows() int {
 	return max(c.cfg.MinWindows, int(minGrowthSpan/c.window))
 }
 
+// windowCounts is what the fits read of windows ws: their counts, log
+// exposures (hours, at least 1e-6 of a window) and the cosine and sine of
+// the time of day at their middles (the day/night term's and the cycle
+// test's columns).
+func windowCounts(ws []Window, hours float64) (y, off, cosv, sinv []float64) {
+	n := len(ws)
+	y, off, cosv, sinv = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	const omega = 2 * math.Pi / 24
+	for i, w := range ws {
+		y[i] = w.New
+		off[i] = math.Log(math.Max(w.Exposure, 1e-6) * hours)
+		abs := float64(w.Start+w.End) / 2 / 3.6e12
+		cosv[i], sinv[i] = math.Cos(omega*abs), math.Sin(omega*abs)
+	}
+	return y, off, cosv, sinv
+}
+
 // fitWindows tests the windows ws (the newest of a horizon h, or of a
 // regime) for growth.
 func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float64) Verdict {
@@ -519,15 +536,10 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	// Times in hours from the horizon's middle, for a well-conditioned fit;
 	// the harmonic uses absolute time so its phase is the time of day.
 	mid := float64(ws[0].Start+ws[n-1].End) / 2
-	y, off := make([]float64, n), make([]float64, n)
-	tc, cosv, sinv := make([]float64, n), make([]float64, n), make([]float64, n)
-	const omega = 2 * math.Pi / 24
+	y, off, cosv, sinv := windowCounts(ws, hours)
+	tc := make([]float64, n)
 	for i, w := range ws {
-		y[i] = w.New
-		off[i] = math.Log(math.Max(w.Exposure, 1e-6) * hours)
 		tc[i] = (float64(w.Start+w.End)/2 - mid) / 3.6e12
-		abs := float64(w.Start+w.End) / 2 / 3.6e12
-		cosv[i], sinv[i] = math.Cos(omega*abs), math.Sin(omega*abs)
 	}
 	build := func(diurnal, trend bool) design {
 		d := design{n: n, y: y, off: off, x: make([][maxParams]float64, n)}

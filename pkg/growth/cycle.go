@@ -257,16 +257,7 @@ func (c *Classifier) cycleOverKept(verdicts []Verdict) int {
 // ratio, scaled by its dispersion, whose root clears the quantile of
 // cycleKeptConfidence (Student's t when the dispersion was estimated).
 func (c *Classifier) growthBeatsCycle(ws []Window, v *Verdict) bool {
-	n := len(ws)
-	hours := c.window.Hours()
-	y, off, cosv, sinv := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	const omega = 2 * math.Pi / 24
-	for i, w := range ws {
-		y[i] = w.New
-		off[i] = math.Log(math.Max(w.Exposure, 1e-6) * hours)
-		abs := float64(w.Start+w.End) / 2 / 3.6e12
-		cosv[i], sinv[i] = math.Cos(omega*abs), math.Sin(omega*abs)
-	}
+	y, off, cosv, sinv := windowCounts(ws, c.window.Hours())
 	gain := 2 * (v.grown.ll - cycleLoglik(y, off, cosv, sinv, c.cfg.CycleAmplitude)) / v.grown.disp
 	cdf := normalCDF
 	if v.grown.disp > 1 && v.grown.df > 0 {
