@@ -159,14 +159,9 @@ type Verdict struct {
 	// cycleUpper: for a horizon spanning a day, the upper bound of its
 	// day/night cycle's amplitude (cycle.go); -1 when not measured.
 	cycleUpper float64
-	// grown: the growing model's fit of the horizon (its log-likelihood,
-	// dispersion and the dispersion's degrees of freedom), for the cycle
-	// test over the windows kept (cycleOverKept); ok false when not fitted.
-	grown struct {
-		ll, disp float64
-		df       int
-		ok       bool
-	}
+	// dispDF: the degrees of freedom of Dispersion (0: not estimated), for
+	// the cycle test over the windows kept (cycleOverKept).
+	dispDF int
 }
 
 // Classifier keeps the recent windows and the regime.
@@ -622,7 +617,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	zc := normalQuantile(conf)
 	v.RatePerHour, v.RateLow, v.RateHigh = r, r-zc*se, r+zc*se
 	v.Dispersion = f1.dispersion
-	v.grown.ll, v.grown.disp, v.grown.df, v.grown.ok = f1.loglik, f1.dispersion, f1.dispDF, true
+	v.dispDF = f1.dispDF
 	v.LogLikSteady, v.LogLikMultiply = f0.loglik, f1.loglik
 	v.AICSteady, v.AICMultiply = 2*float64(steady.p)-2*f0.loglik, 2*float64(multiply.p)-2*f1.loglik
 	if r > 0 {

@@ -224,7 +224,7 @@ func (c *Classifier) cycleOverKept(verdicts []Verdict) int {
 	k := len(verdicts)
 	long := &verdicts[k-1]
 	first := -1
-	if k < 2 || c.cfg.Diurnal != "auto" || c.noCycle || c.noKept || !long.grown.ok || long.Diurnal ||
+	if k < 2 || c.cfg.Diurnal != "auto" || c.noCycle || c.noKept || !(long.Dispersion > 0) || long.Diurnal ||
 		float64(len(c.hist))*c.window.Hours() >= 24 || c.cfg.CycleAmplitude < cycleMinAmplitude {
 		return first
 	}
@@ -252,16 +252,16 @@ func (c *Classifier) cycleOverKept(verdicts []Verdict) int {
 	return first
 }
 
-// growthBeatsCycle says whether the growing model fitted to ws (v's,
-// v.grown) beats the best cycle of up to CycleAmplitude by a likelihood
+// growthBeatsCycle says whether the growing model fitted to ws (v's:
+// LogLikMultiply, Dispersion, dispDF) beats the best cycle of up to CycleAmplitude by a likelihood
 // ratio, scaled by its dispersion, whose root clears the quantile of
 // cycleKeptConfidence (Student's t when the dispersion was estimated).
 func (c *Classifier) growthBeatsCycle(ws []Window, v *Verdict) bool {
 	y, off, cosv, sinv := windowCounts(ws, c.window.Hours())
-	gain := 2 * (v.grown.ll - cycleLoglik(y, off, cosv, sinv, c.cfg.CycleAmplitude)) / v.grown.disp
+	gain := 2 * (v.LogLikMultiply - cycleLoglik(y, off, cosv, sinv, c.cfg.CycleAmplitude)) / v.Dispersion
 	cdf := normalCDF
-	if v.grown.disp > 1 && v.grown.df > 0 {
-		cdf = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(v.grown.df)}.CDF
+	if v.Dispersion > 1 && v.dispDF > 0 {
+		cdf = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(v.dispDF)}.CDF
 	}
 	return beatsCycle(gain, cdf, cycleKeptConfidence)
 }
