@@ -254,8 +254,14 @@ func (res *runResult) summarise(sc *scen, cfg scenario.Config, truth *scenario.T
 		if cfg.Rate0 < 10 {
 			res.t10 = d * math.Log2(10/cfg.Rate0)
 		}
-		res.growthPhase(wins[:usable], start, d, math.Inf(1), 0)
-		res.boundOnset(d, 0, cfg.Rate0, 0)
+		// The onset is dated where the excess was one source an hour: the
+		// start, unless the growth began below that (then when it got there).
+		onset, rate0 := 0.0, cfg.Rate0
+		if cfg.Rate0 < 1 {
+			onset, rate0 = d*math.Log2(1/cfg.Rate0), 1
+		}
+		res.growthPhase(wins[:usable], start, d, math.Inf(1), onset)
+		res.boundOnset(d, onset, rate0, 0)
 	case kindLogistic, kindPlateau:
 		res.t10, res.evalB, res.evalBN, res.lastExpAfterPeak = logisticPhases(wins, fact, start)
 		peak := peakHours(fact, start)

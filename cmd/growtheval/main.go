@@ -39,6 +39,7 @@ type options struct {
 	out     string
 	workers int
 	trace   string // "scenario:seed,...": print those runs' windows to stderr (see traced)
+	set     string // which scenarios: issue, variants or all (see pool)
 	growth  growth.Config
 	args    []string // as given, for the report
 }
@@ -61,6 +62,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.seeds, "seeds", 200, fmt.Sprintf("seeds (runs) per scenario (-quick: %d unless given)", quickSeeds))
 	fs.BoolVar(&o.quick, "quick", false, "CI-sized run: few seeds, shorter scenarios")
 	fs.StringVar(&filter, "scenario", "", "run only the scenarios whose name matches this regexp")
+	fs.StringVar(&o.set, "set", "issue", "scenario set: issue (the issue's shapes, scored in docs/growth-200.md), variants (other levels, ratios, windows and doubling times of those shapes) or all")
 	fs.StringVar(&o.out, "o", "", "write the report to this file instead of stdout")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "parallel runs")
 	fs.StringVar(&o.trace, "trace", "", "print the windows of these runs to stderr: scenario:seed, comma-separated (seed * for every seed)")
@@ -74,7 +76,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.growth.DiurnalAmplitude, "diurnal-amplitude", def.DiurnalAmplitude, "classifier: day/night amplitude assumed before 24 h")
 	fs.Float64Var(&o.growth.CycleAmplitude, "cycle-amplitude", def.CycleAmplitude, "classifier: strongest day/night cycle an exponential verdict must beat (0: off)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: growtheval [flags]\n\nScenarios: %s\n\nFlags:\n", strings.Join(scenarioNames(), ", "))
+		fmt.Fprintf(fs.Output(), "usage: growtheval [flags]\n\nScenarios (issue): %s\n\nScenarios (variants): %s\n\nFlags:\n",
+			strings.Join(names(scenarios()), ", "), strings.Join(names(variants()), ", "))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +97,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if o.workers < 1 {
 		return nil, fmt.Errorf("-workers %d: need at least 1", o.workers)
 	}
+	if o.pool() == nil {
+		return nil, fmt.Errorf("-set %q: want issue, variants or all", o.set)
+	}
 	var err error
 	if o.filter, err = regexp.Compile(filter); err != nil {
 		return nil, fmt.Errorf("-scenario: %w", err)
@@ -109,14 +115,27 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	if len(o.selected()) == 0 {
-		return nil, fmt.Errorf("-scenario %q matches none of %s", filter, strings.Join(scenarioNames(), ", "))
+		return nil, fmt.Errorf("-scenario %q matches none of %s (-set %s)", filter, strings.Join(names(o.pool()), ", "), o.set)
 	}
 	return o, nil
 }
 
+// pool is the scenario set -set names (nil for an unknown name).
+func (o *options) pool() []scen {
+	switch o.set {
+	case "issue":
+		return scenarios()
+	case "variants":
+		return variants()
+	case "all":
+		return append(scenarios(), variants()...)
+	}
+	return nil
+}
+
 func (o *options) selected() []*scen {
 	var out []*scen
-	for _, sc := range scenarios() {
+	for _, sc := range o.pool() {
 		if o.filter.MatchString(sc.name) {
 			out = append(out, &sc)
 		}
@@ -124,9 +143,9 @@ func (o *options) selected() []*scen {
 	return out
 }
 
-func scenarioNames() []string {
+func names(scs []scen) []string {
 	var n []string
-	for _, sc := range scenarios() {
+	for _, sc := range scs {
 		n = append(n, sc.name)
 	}
 	return n

@@ -118,6 +118,28 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("classifier defaults: %+v", o.growth)
 	}
 
+	// the variants are a set of their own, with names of their own
+	o, err = parseArgs([]string{"-set", "variants"}, nil)
+	if err != nil || len(o.selected()) != len(variants()) {
+		t.Errorf("-set variants: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, n := range names(append(scenarios(), variants()...)) {
+		if seen[n] {
+			t.Errorf("scenario %s named twice", n)
+		}
+		seen[n] = true
+	}
+	if o, err = parseArgs([]string{"-set", "all"}, nil); err != nil || len(o.selected()) != len(seen) {
+		t.Errorf("-set all: %v", err)
+	}
+	if _, err = parseArgs([]string{"-set", "some"}, nil); err == nil {
+		t.Error("-set some: no error")
+	}
+	if _, err = parseArgs([]string{"-set", "variants", "-scenario", "^steady-2$"}, nil); err == nil {
+		t.Error("-set variants -scenario ^steady-2$: no error (steady-2 is in the issue's set)")
+	}
+
 	o, err = parseArgs([]string{"-quick"}, nil)
 	if err != nil || o.seeds != quickSeeds {
 		t.Errorf("-quick: %v, %+v", err, o)

@@ -223,7 +223,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kConfidence, strconv.FormatFloat(g.Confidence, 'g', -1, 64), "one-sided confidence needed to name a growth model, in [0.5, 1)")
 	fs.String(kLinConf, strconv.FormatFloat(g.LinearConfidence, 'g', -1, 64), "one-sided confidence needed to call the growth linear (no faster than the bound either way), in [0.5, 1)")
 	fs.String(kMinDouble, g.MinDoubling.String(), "growth slower than doubling once per this long is not exponential")
-	fs.String(kMinWindows, strconv.Itoa(g.MinWindows), "fewest windows in a horizon for a verdict")
+	fs.String(kMinWindows, strconv.Itoa(g.MinWindows), "fewest windows in a horizon for a verdict (bins, where windows shorter than a 288th of the longest horizon are merged)")
 	fs.String(kMinEvents, strconv.Itoa(g.MinEvents), "fewest new sources in a horizon for a verdict")
 	fs.String(kDiurnal, g.Diurnal, "day/night term in the growth fit: auto, on, off")
 	fs.String(kAmplitude, strconv.FormatFloat(g.DiurnalAmplitude, 'g', -1, 64), "day/night amplitude (0..1) that horizons under a day must not mistake for growth")

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/synscope/synscope/pkg/growth"
 )
@@ -47,5 +48,29 @@ func TestFloodAlertOncePerFlood(t *testing.T) {
 	rec, _, _ := runStream(t, cfg, stream)
 	if len(rec.alerts) != 1 || rec.alerts[0] != AlertFlood || len(rec.floods) < 8 {
 		t.Errorf("alerts %v over %d flood records", rec.alerts, len(rec.floods))
+	}
+}
+
+// TestAlertConfirmsOverBins: where the classifier merges one-minute windows
+// into five-minute bins, the alert needs three bins' worth of exponential
+// verdicts in a row (15), not three windows.
+func TestAlertConfirmsOverBins(t *testing.T) {
+	rec := &recorder{}
+	cfg := small()
+	g := growth.DefaultConfig()
+	cfg.Growth, cfg.Window = &g, time.Minute
+	e, err := New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := e.growth.Merge(); m != 5 {
+		t.Fatalf("one-minute windows, default horizons: %d windows a bin, want 5", m)
+	}
+	for i := range 15 {
+		w := WindowRecord{Start: t0 + int64(i)*minute, End: t0 + int64(i+1)*minute}
+		e.alertGrowth(&w, &growth.Verdict{Model: growth.Exponential})
+		if raised := len(rec.alerts) > 0; raised != (i == 14) {
+			t.Fatalf("after %d exponential verdicts: alerts %v", i+1, rec.alerts)
+		}
 	}
 }

@@ -166,8 +166,11 @@ type Verdict struct {
 
 // Classifier keeps the recent windows and the regime.
 type Classifier struct {
-	cfg    Config
+	cfg Config
+	// window is the length of the windows the classifier fits: the
+	// capture's own, or several of them merged into one bin (see bins).
 	window time.Duration
+	bin    binning
 	hist   []Window // oldest first, at most the longest horizon: the newest of long
 	// long holds the windows kept and up to as many again before them,
 	// for the extended horizon (a burst set aside in hist is set aside in
@@ -209,12 +212,20 @@ func New(cfg Config, window time.Duration) (*Classifier, error) {
 	if err := cfg.Validate(window); err != nil {
 		return nil, err
 	}
-	return &Classifier{cfg: cfg, window: window, cycleAmp: -1}, nil
+	m := binsOf(cfg, window)
+	return &Classifier{cfg: cfg, window: time.Duration(m) * window, bin: binning{merge: m}, cycleAmp: -1}, nil
 }
 
 // Add takes the next closed window and returns the verdict after it.
 func (c *Classifier) Add(w Window) Verdict {
 	keep := c.kept()
+	native := w
+	if c.bin.merge > 1 {
+		var refill bool
+		if w, refill = c.bin.add(w, c.window); refill && len(c.long) > 0 && c.long[len(c.long)-1].Start == w.Start {
+			c.long = c.long[:len(c.long)-1] // the bin filling, filled further
+		}
+	}
 	c.long = append(c.long, w)
 	if len(c.long) > 3*keep {
 		c.long = append(c.long[:0], c.long[len(c.long)-2*keep:]...)
@@ -233,7 +244,7 @@ func (c *Classifier) Add(w Window) Verdict {
 	if v.Model != Exponential && v.Model != Saturating {
 		v = c.excess(v)
 	}
-	v.Warmup = w.Warmup
+	v.Warmup = native.Warmup
 	if v.Model == Exponential && v.NewSources < minGrowthEvents {
 		// Decided after the tests that may change the windows kept (a
 		// step's), so that those evolve as they would without the floor.
@@ -241,7 +252,7 @@ func (c *Classifier) Add(w Window) Verdict {
 		v = withheld(v, fmt.Sprintf("the growth rate %.3g/h clears the bound, but on %.0f new sources in the horizon, fewer than the %d growth is called on", v.RatePerHour, v.NewSources, minGrowthEvents))
 		v.Z = z
 	}
-	if v.Model == Declining && w.Warmup {
+	if v.Model == Declining && native.Warmup {
 		// Early in a capture, hosts active before it began are discovered
 		// as new; their discovery thins out and looks like decline.
 		v = withheld(v, "warm-up: new sources still include hosts active before the capture began, which looks like decline")
@@ -249,7 +260,7 @@ func (c *Classifier) Add(w Window) Verdict {
 	if v.Model != Insufficient {
 		if v.Model != c.regime {
 			v.RegimeChanged = c.regime != ""
-			c.regime, c.since = v.Model, w.Start
+			c.regime, c.since = v.Model, native.Start
 		}
 	}
 	v.RegimeSince = c.since
