@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -64,8 +65,8 @@ func report(o *options, groups []group) string {
 	g := o.growth
 	fmt.Fprintf(&b, "# Growth classifier evaluation\n\n")
 	fmt.Fprintf(&b, "- Command: `%s`\n", commandLine(o.args))
-	fmt.Fprintf(&b, "- Runs: %d scenarios x %d seeds (1..%d), %s; windows 5m (flood-1h: 1h), lookback 24h; frames go through decode and engine in memory.\n",
-		len(groups), o.seeds, o.seeds, length)
+	fmt.Fprintf(&b, "- Runs: %d scenarios x %d seeds (1..%d), %s; windows %s, lookback 24h; frames go through decode and engine in memory.\n",
+		len(groups), o.seeds, o.seeds, length, mostly(groups, nil, func(sc *scen) string { return shortDur(sc.config(o.quick).Normalize().Window) }))
 	fmt.Fprintf(&b, "- Classifier: horizons %s, confidence %g (linear %g), min doubling %s, min windows %d, min events %d, diurnal %s (amplitude %g), cycle test up to %g.\n",
 		durations(g.Horizons), g.Confidence, g.LinearConfidence, shortDur(g.MinDoubling), g.MinWindows, g.MinEvents, g.Diurnal, g.DiurnalAmplitude, g.CycleAmplitude)
 	fmt.Fprintf(&b, "- Pipeline check: %d windows closed by the engine, %d with a new-source count different from the truth's; "+
@@ -241,7 +242,14 @@ func pctPrec(n, of int) string {
 func detection(b *strings.Builder, groups []group) []target {
 	var ts []target
 	capped := 0
-	b.WriteString("## 3. Detection (exponential scenarios, start rate 1/h)\n\n")
+	fmt.Fprintf(b, "## 3. Detection (exponential scenarios, start rate %s)\n\n", mostly(groups, func(sc *scen) bool { return growing(sc.kind) }, func(sc *scen) string {
+		c := sc.config(false)
+		r := c.Rate0
+		if sc.kind == kindOutbreak {
+			r = c.OutbreakRate
+		}
+		return strconv.FormatFloat(r, 'g', -1, 64) + "/h"
+	}))
 	b.WriteString("Delay = end of the first window called exponential with confidence >= 0.9, minus t10 (true rate 10/h; for an outbreak, its own arrivals' rate, background excluded), in doubling times D; negative = before t10.\n\n")
 	b.WriteString("| scenario | D | t10 | runs | detected | <= 2 D | <= 3 D | before t10 | median delay | p95 delay |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -608,4 +616,42 @@ func listed(items []string) string {
 		return ""
 	}
 	return " (" + strings.Join(items, "; ") + ")"
+}
+
+// mostly describes a property of the scenarios that keep (nil: all) as its
+// commonest value, then the scenarios with other values: "5m (flood-1h: 1h)".
+func mostly(groups []group, keep func(*scen) bool, of func(*scen) string) string {
+	count := map[string]int{}
+	var order []string
+	by := map[string][]string{}
+	for _, g := range groups {
+		if keep != nil && !keep(g.sc) {
+			continue
+		}
+		v := of(g.sc)
+		if count[v] == 0 {
+			order = append(order, v)
+		}
+		count[v]++
+		by[v] = append(by[v], g.sc.name)
+	}
+	if len(order) == 0 {
+		return "-"
+	}
+	common := order[0]
+	for _, v := range order {
+		if count[v] > count[common] {
+			common = v
+		}
+	}
+	var others []string
+	for _, v := range order {
+		if v != common {
+			others = append(others, strings.Join(by[v], ", ")+": "+v)
+		}
+	}
+	if len(others) == 0 {
+		return common
+	}
+	return common + " (" + strings.Join(others, "; ") + ")"
 }
