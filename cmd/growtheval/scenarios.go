@@ -210,12 +210,13 @@ func scenarios() []scen {
 // default set.
 func variants() []scen {
 	perWindow := func(n float64) float64 { return n * 12 } // at 5 min windows, per hour
-	window := func(f func(bool) scenario.Config, w time.Duration) func(bool) scenario.Config {
-		return with(f, func(c *scenario.Config, _ bool) { c.Window = w })
-	}
-	rename := func(sc scen, name string, mod func(*scenario.Config, bool)) scen {
-		sc.name, sc.config = name, with(sc.config, mod)
+	// tuned is sc with mod applied to its configuration.
+	tuned := func(sc scen, mod func(*scenario.Config, bool)) scen {
+		sc.config = with(sc.config, mod)
 		return sc
+	}
+	window := func(w time.Duration) func(*scenario.Config, bool) {
+		return func(c *scenario.Config, _ bool) { c.Window = w }
 	}
 	startAt := func(r float64) func(*scenario.Config, bool) {
 		return func(c *scenario.Config, _ bool) { c.Rate0 = r }
@@ -224,21 +225,15 @@ func variants() []scen {
 		return with(f, func(c *scenario.Config, _ bool) { c.DayNight, c.Overdispersion = amp, od })
 	}
 	q := 30 * time.Hour
-	s24 := step("step-2-4-w10", perWindow(2), perWindow(4))
-	s24.config = window(s24.config, 10*time.Minute)
-	s24m := step("step-2-4-w1", perWindow(2), perWindow(4))
-	s24m.config = window(s24m.config, time.Minute)
-	e1m := exp("exp-1h-w1", time.Hour)
-	e1m.config = window(e1m.config, time.Minute)
-	e2t := exp("exp-2h-w10", 2*time.Hour)
-	e2t.config = window(e2t.config, 10*time.Minute)
 	return []scen{
 		step("step-2-6", perWindow(2), perWindow(6)), step("step-2-10", perWindow(2), perWindow(10)),
 		step("step-10-20", perWindow(10), perWindow(20)), step("step-20-40", perWindow(20), perWindow(40)),
 		step("step-4-100", perWindow(4), perWindow(100)), step("step-0-4", 0, perWindow(4)),
-		step("step-0-100", 0, perWindow(100)), s24, s24m,
+		step("step-0-100", 0, perWindow(100)),
+		tuned(step("step-2-4-w10", perWindow(2), perWindow(4)), window(10*time.Minute)),
+		tuned(step("step-2-4-w1", perWindow(2), perWindow(4)), window(time.Minute)),
 		burst("burst-300", 300),
-		rename(burst("burst-1000-bg20", 1000), "burst-1000-bg20", startAt(perWindow(20))),
+		tuned(burst("burst-1000-bg20", 1000), startAt(perWindow(20))),
 		{name: "daynight-nb-80-hi", kind: kindSteady, full: 72 * time.Hour, quick: q, config: nb(steady(perWindow(20), 0.02), 0.8, 0.5)},
 		{name: "daynight-nb-80-lo", kind: kindSteady, full: 72 * time.Hour, quick: q, config: nb(steady(perWindow(1), 0.05), 0.8, 0.5)},
 		{name: "daynight-nb-50-hi", kind: kindSteady, full: 72 * time.Hour, quick: q, standDown: 30 * time.Hour,
@@ -248,10 +243,11 @@ func variants() []scen {
 		{name: "steady-50-nb", kind: kindSteady, full: 48 * time.Hour, quick: q, standDown: 12 * time.Hour,
 			config: nb(steady(perWindow(50), 0.01), 0, 0.5)},
 		exp("exp-90m", 90*time.Minute), exp("exp-3h", 3*time.Hour),
-		rename(exp("exp-1h-r0.1", time.Hour), "exp-1h-r0.1", startAt(0.1)),
-		rename(exp("exp-2h-r0.1", 2*time.Hour), "exp-2h-r0.1", startAt(0.1)),
-		e1m, e2t,
-		rename(outbreak("outbreak-2h-bg20", 2*time.Hour), "outbreak-2h-bg20", startAt(perWindow(20))),
+		tuned(exp("exp-1h-r0.1", time.Hour), startAt(0.1)),
+		tuned(exp("exp-2h-r0.1", 2*time.Hour), startAt(0.1)),
+		tuned(exp("exp-1h-w1", time.Hour), window(time.Minute)),
+		tuned(exp("exp-2h-w10", 2*time.Hour), window(10*time.Minute)),
+		tuned(outbreak("outbreak-2h-bg20", 2*time.Hour), startAt(perWindow(20))),
 		outbreak("outbreak-3h", 3*time.Hour),
 	}
 }
