@@ -57,7 +57,9 @@ func (s *shrinking) count(n int) error {
 	return nil
 }
 
-func TestInputShrinksWhileRead(t *testing.T) {
+func TestInputShrinksWhileRead(t *testing.T) { eachWalk(t, testInputShrinksWhileRead) }
+
+func testInputShrinksWhileRead(t *testing.T) {
 	cfg, err := scenario.Preset("bench")
 	if err != nil {
 		t.Fatal(err)
@@ -107,4 +109,16 @@ func TestInputShrinksWhileRead(t *testing.T) {
 		t.Errorf("shrunk input delivered %d packets: want at least the %d read before it shrank, fewer than its %d", got, src.k-1, truth.Totals.Packets)
 	}
 	t.Logf("%s: %d of %d packets before the fault: %v", filepath.Base(path), got, truth.Totals.Packets, failed[0])
+}
+
+// eachWalk runs f with mapped pcap files read through windows and straight
+// from the mapping (pcapfile reads SENSOR_PCAP_WALK when a file is opened;
+// by default the page cache decides, see pcapfile's decide).
+func eachWalk(t *testing.T, f func(*testing.T)) {
+	for _, mode := range []string{"windows", "mapped"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("SENSOR_PCAP_WALK", mode)
+			f(t)
+		})
+	}
 }

@@ -70,7 +70,9 @@ func runSource(t *testing.T, src capture.Source) (string, []string, output.Stats
 // the same counts. The inputs: a generated scenario, the same cut short
 // mid-record (an input error), the two together (the merge path), the
 // demo, and the shared corpus when SENSOR_CORPUS is set.
-func TestSplitEqualsSingle(t *testing.T) {
+func TestSplitEqualsSingle(t *testing.T) { eachWalk(t, testSplitEqualsSingle) }
+
+func testSplitEqualsSingle(t *testing.T) {
 	gen, cut, _ := genAndCut(t, 11, 20*time.Minute, 3000, func(n int) int { return n * 2 / 3 })
 	demo, _ := filepath.Abs("../../testdata/demo.pcapng")
 	sets := [][]string{{gen}, {cut}, {cut, demo}, {demo}}
@@ -108,7 +110,9 @@ func TestSplitEqualsSingle(t *testing.T) {
 // last tail stops before the cut record and the reader fails on it), at the
 // default tail budget and at small ones (the tails ahead wait for every
 // chunk, and parts are split off a few MiB apart).
-func TestSplitTailEqualsSingle(t *testing.T) {
+func TestSplitTailEqualsSingle(t *testing.T) { eachWalk(t, testSplitTailEqualsSingle) }
+
+func testSplitTailEqualsSingle(t *testing.T) {
 	gen, cut, size := genAndCut(t, 12, 25*time.Minute, 0, func(n int) int { return n - 777 })
 	if size < 70<<20 {
 		t.Fatalf("%s is %d bytes: too small to be split", gen, size)
@@ -172,7 +176,9 @@ func (s *shrinksAfterFirst) NextBatch(ps []capture.Packet) (int, error) {
 // fault, in a record header or in a frame, and ends before it; the reader
 // reads on from there and fails where a single loop fails. Output, errors
 // and counts are the single loop's.
-func TestSplitTailShrinks(t *testing.T) {
+func TestSplitTailShrinks(t *testing.T) { eachWalk(t, testSplitTailShrinks) }
+
+func testSplitTailShrinks(t *testing.T) {
 	gen, _, size := genAndCut(t, 13, 25*time.Minute, 0, func(n int) int { return n })
 	b, err := os.ReadFile(gen)
 	if err != nil {

@@ -77,7 +77,9 @@ func readBatches(t *testing.T, r *Reader, n int, mixed bool) result {
 // among them) and every corpus capture (SENSOR_CORPUS) with Next alone and
 // with NextBatch, in batches of 1, 5 and 64 and mixed with Next: the same
 // packets, errors and per-input counts.
-func TestBatchEqualsNext(t *testing.T) {
+func TestBatchEqualsNext(t *testing.T) { eachWalk(t, testBatchEqualsNext) }
+
+func testBatchEqualsNext(t *testing.T) {
 	dir := t.TempDir()
 	var files []string
 	for _, c := range formatCases(t) {
@@ -156,7 +158,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // A mapped file read through lets go of the pages behind the parse point
 // (so resident memory does not grow with the file), and what is read is
 // the same as through a buffer, whichever way it is read.
-func TestMappedPagesReleased(t *testing.T) {
+func TestMappedPagesReleased(t *testing.T) { eachWalk(t, testMappedPagesReleased) }
+
+func testMappedPagesReleased(t *testing.T) {
 	var recs []rec
 	for i := range 30_000 { // about 45 MB
 		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 1400+i%100)})
@@ -208,7 +212,9 @@ func corpusFiles(t *testing.T) []string {
 // TestBatchFaultKeepsPackets shrinks a mapped file under the reader so that
 // a batch faults part way: the records read before the fault are returned,
 // counted and whole, and the next call faults before any packet.
-func TestBatchFaultKeepsPackets(t *testing.T) {
+func TestBatchFaultKeepsPackets(t *testing.T) { eachWalk(t, testBatchFaultKeepsPackets) }
+
+func testBatchFaultKeepsPackets(t *testing.T) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var recs []rec
 	for i := range 400 {
@@ -270,8 +276,11 @@ func TestBatchFaultKeepsPackets(t *testing.T) {
 // Tail, records that end exactly at a window's end, cross it, fill a
 // whole window, are one byte too long for one (left to the mapped path),
 // or are as long as a record may be, and the same file cut inside its
-// last record: the packets, errors and counts of the plain walk.
-func TestWindowEdges(t *testing.T) {
+// last record (30 bytes short, and one): the packets, errors and counts of
+// the plain walk.
+func TestWindowEdges(t *testing.T) { eachWalk(t, testWindowEdges) }
+
+func testWindowEdges(t *testing.T) {
 	withTailMin(t, 4096)
 	dir := t.TempDir()
 	// The third record nearly fills a window that starts at the second (the
@@ -288,7 +297,8 @@ func TestWindowEdges(t *testing.T) {
 		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), n)})
 	}
 	whole := pcapBytes(binary.LittleEndian, false, 1, recs...)
-	files := []string{writeFile(t, dir, "edges.pcap", whole), writeFile(t, dir, "edges-cut.pcap", whole[:len(whole)-30])}
+	files := []string{writeFile(t, dir, "edges.pcap", whole), writeFile(t, dir, "edges-cut.pcap", whole[:len(whole)-30]),
+		writeFile(t, dir, "edges-cut1.pcap", whole[:len(whole)-1])}
 	for _, f := range files {
 		want := openAll(t, f)
 		if len(want.pkts) < 2399 {
@@ -324,5 +334,18 @@ func sameBatches(t *testing.T, path string, want result, sizes ...int) {
 				t.Errorf("%s: stats %+v, want %+v", name, g, w)
 			}
 		}
+	}
+}
+
+// eachWalk runs f with the batch walk and the Tails reading their records
+// through windows and straight from the mapping (SENSOR_PCAP_WALK): which
+// of the two a file gets depends on its page cache (see decide), so both
+// are tested whatever the page cache of the test's files.
+func eachWalk(t *testing.T, f func(*testing.T)) {
+	for _, mode := range []string{"windows", "mapped"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv(walkEnv, mode)
+			f(t)
+		})
 	}
 }

@@ -57,17 +57,20 @@ type input struct {
 
 	// An uncompressed regular file is mapped into memory instead: records
 	// are slices of the mapping, with no read system call and no copy;
-	// except that a lone classic pcap file's batch walk and its Tail read
-	// their records through windows (see window).
+	// except that a lone classic pcap file's batch walk and its Tails read
+	// the stretches of the file whose pages do not map 2 MiB at a time
+	// through windows (see decide and window).
 	mm   []byte
 	mpos int       // next unread byte of mm
 	cur  mapCursor // the walk's prefetch, release and progress in mm
 	tail *Tail     // the part another goroutine reads, from its boundary on (SplitTail)
 	// chain guards the links between Tails, their splitting (Split) and
 	// the windows of Tails that ended (spare).
-	chain sync.Mutex
-	spare [][]byte
-	win   window // fastBatch's copy of the records it parses (see window)
+	chain  sync.Mutex
+	spare  [][]byte
+	win    window    // fastBatch's copy of the records it parses (see window)
+	wk     walked    // fastBatch's progress through the mapping, for a fault
+	walkBy walkModeT // SENSOR_PCAP_WALK when opened
 
 	format    string
 	kind      fileKind
@@ -190,6 +193,7 @@ func (in *input) open() error {
 	if in.f != nil {
 		if mm := mapFile(in.f); len(mm) >= 4 && !(mm[0] == 0x1f && mm[1] == 0x8b) {
 			in.mm = mm
+			in.walkBy = walkModeOf(os.Getenv(walkEnv))
 			return in.detect(mm[:4])
 		} else if mm != nil {
 			unmapFile(mm)
@@ -312,7 +316,86 @@ type mapCursor struct {
 	pf       int
 	released int
 	reported int64
+	// How the walk reads its records up to until: straight from the
+	// mapping (mapped) or through its window (see decide).
+	mapped bool
+	until  int
 }
+
+// walkModeT is how the walks of a mapped classic pcap file read their
+// records: walkAuto decides by the page cache (see decide); the others are
+// forced, for tests and measurements, by SENSOR_PCAP_WALK=windows or
+// mapped in the environment when the file is opened.
+type walkModeT int
+
+const (
+	walkAuto walkModeT = iota
+	walkWindows
+	walkMapped
+)
+
+const walkEnv = "SENSOR_PCAP_WALK"
+
+func walkModeOf(s string) walkModeT {
+	switch s {
+	case "windows":
+		return walkWindows
+	case "mapped":
+		return walkMapped
+	}
+	return walkAuto
+}
+
+// decide chooses how the walk at pos reads the records of the next stretch
+// of the file, decideEvery bytes from the next huge page boundary after
+// pos: where the file's pages map a huge page at a time (a page cache in
+// large folios), straight from the mapping, which costs a fault per 2 MiB
+// and no copy (on the bench capture, one core, growth off, 0.58 to 0.63 s
+// against 0.79 to 0.93 s through windows); otherwise through a window, as
+// mapping 4 KiB pages costs more than copying them (1.41 s against 0.99 to
+// 1.10 s on the same capture written in 4 KiB writes: docs/performance.md).
+// A probe that cannot tell (pages mapped already, a stretch too short, a
+// file that shrank under it) keeps the last choice; the first is a window.
+func (in *input) decide(c *mapCursor, pos int) {
+	next := (pos + hugePage) &^ (hugePage - 1)
+	c.until = next + decideEvery
+	switch in.walkBy {
+	case walkWindows:
+		c.mapped = false
+		return
+	case walkMapped:
+		c.mapped = true
+		return
+	}
+	if next+probeLen > len(in.mm) {
+		return
+	}
+	b := in.mm[next : next+probeLen]
+	if touched, huge := probe(b); touched {
+		c.mapped = huge
+	}
+}
+
+// probe is hugeMapped, with a fault (the file shrank under the mapping)
+// taken for an answer it cannot give.
+func probe(b []byte) (touched, huge bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if _, fault := v.(interface{ Addr() uintptr }); !fault {
+				panic(v)
+			}
+			touched, huge = false, false
+		}
+	}()
+	return hugeProbe(b)
+}
+
+const (
+	hugePage    = 2 << 20
+	decideEvery = releaseEvery
+	probeLen    = 512 << 10
+	probeStride = 64 << 10
+)
 
 // ahead keeps the prefetch prefetchAhead bytes beyond pos (a record may be
 // longer than a chunk).
@@ -365,15 +448,15 @@ const (
 
 // A window is a private copy of a stretch of a mapped file, taken with
 // pread(2) just before its records are parsed: the batch walk (fastBatch)
-// and a Tail read their records from windows, not from the mapping.
-// Walking the mapping costs a page fault per 16 pages (mapping them) and
-// their release later, and each record's header load waits for memory
-// unless prefetched; a copy into a buffer that stays in the core's L2
-// cache costs the kernel one memory-speed copy and leaves the parse
-// nothing to wait for. Measured on the bench capture (5.4 GB), one core,
-// four rounds: the whole run 1.47 to 1.79 s through the mapping, 1.31 to
-// 1.57 s through windows of 512 KiB (128 KiB and 1 MiB about the same,
-// 4 MiB slower: docs/performance.md).
+// and a Tail read their records from windows where the file's pages map
+// 4 KiB at a time (see decide). Walking such a mapping costs a page fault
+// per 16 pages (mapping them) and their release later, and each record's
+// header load waits for memory unless prefetched; a copy into a buffer
+// that stays in the core's L2 cache costs the kernel one memory-speed copy
+// and leaves the parse nothing to wait for. Measured on the bench capture
+// (5.4 GB) in such a page cache, one core, four rounds: the whole run 1.47
+// to 1.79 s through the mapping, 1.31 to 1.57 s through windows of 512 KiB
+// (128 KiB and 1 MiB about the same, 4 MiB slower: docs/performance.md).
 // The mapping stays for everything else (the general path, several files
 // merged, the Tail's boundary search): a record a window does not hold
 // whole after a fresh read (longer than the window, cut short, a file that

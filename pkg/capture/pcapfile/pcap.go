@@ -97,15 +97,26 @@ func (in *input) fastPcap(p *capture.Packet) bool {
 
 // fastBatch is fastPcap for as many records as ps holds, written straight
 // into ps: it returns how many it read, stopping where fastPcap would
-// return false. It reads the records from the input's window, not from the
-// mapping (see walk).
+// return false. It reads the records from the mapping or through the
+// input's window, as decide chose for this stretch of the file.
 func (in *input) fastBatch(ps []capture.Packet) int {
 	stop := len(in.mm)
 	if in.tail != nil {
 		stop = in.tail.start // NextBatch tells the boundary from a step over it
 	}
 	pos := in.mpos
-	n, end := in.walk(&in.win, pos, stop, ps)
+	c := &in.cur
+	if pos >= c.until {
+		in.decide(c, pos)
+	}
+	var n, end int
+	if c.mapped {
+		in.wk = walked{start: pos, pos: pos}
+		n, end = in.walkMapped(c, pos, stop, ps, &in.wk)
+		in.wk = walked{}
+	} else {
+		n, end = in.walk(&in.win, pos, stop, ps)
+	}
 	if n > 0 {
 		in.mpos = end
 		in.off += int64(end - pos)
@@ -170,6 +181,50 @@ func (in *input) walk(w *window, pos, stop int, ps []capture.Packet) (n, end int
 		p.Data = w.buf[start-w.off : end-w.off : end-w.off]
 		pos = end
 		n++
+	}
+	return n, pos
+}
+
+// walked is a mapped walk's progress, record by record: a fault part way
+// (a file that shrank under the mapping) keeps the records before it.
+type walked struct{ start, pos, n int }
+
+// walkMapped is walk straight from the mapping, with the prefetch kept
+// ahead of the parse point (see ahead): the records of ps point into the
+// mapping. It stops where walk would (at stop, at the end, at a record
+// that is not whole or is too long, which is left to the general path)
+// and notes its progress in wk after each record.
+func (in *input) walkMapped(c *mapCursor, pos, stop int, ps []capture.Packet, wk *walked) (n, end int) {
+	mm := in.mm
+	size := len(mm)
+	unit := int64(1000)
+	if in.nano {
+		unit = 1
+	}
+	bo, link := in.bo, in.link
+	for n < len(ps) {
+		if pos >= stop || size-pos < pcapRecordLen {
+			break
+		}
+		if pos+prefetchAhead > c.pf {
+			in.ahead(c, pos)
+		}
+		h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
+		incl := bo.u32(h[8:])
+		if incl > MaxRecordLen || uint64(size-pos-pcapRecordLen) < uint64(incl) {
+			break
+		}
+		start := pos + pcapRecordLen
+		end := start + int(incl)
+		p := &ps[n]
+		p.Timestamp = int64(bo.u32(h[0:]))*1e9 + int64(bo.u32(h[4:]))*unit
+		p.LinkType = link
+		p.CapLen = int(incl)
+		p.OrigLen = int(bo.u32(h[12:]))
+		p.Data = mm[start:end:end]
+		pos = end
+		n++
+		wk.pos, wk.n = pos, n
 	}
 	return n, pos
 }

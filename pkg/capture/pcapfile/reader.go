@@ -276,6 +276,10 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	var rival *input
 	n0 := in.n
 	defer func() {
+		if wk := in.wk; wk.n > 0 { // a fault in fastBatch's mapped walk
+			in.mpos, in.off, in.n = wk.pos, in.off+int64(wk.pos-wk.start), in.n+uint64(wk.n)
+			in.wk = walked{}
+		}
 		if rival == nil {
 			n = int(in.n - n0) // fastBatch's records before the fault
 		}

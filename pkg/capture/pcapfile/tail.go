@@ -43,6 +43,7 @@ type Tail struct {
 	n     uint64
 	cur   mapCursor
 	win   window
+	wk    walked      // walkMapped's progress (a fault voids the whole batch)
 	void  atomic.Bool // set by the goroutine of the walk before it, or by ResumeAfter
 	// limit is the boundary of the Tail split off this one (0: none): Next
 	// stops there. next is that Tail (guarded by in.chain).
@@ -254,7 +255,16 @@ func (t *Tail) NextBatch(ps []capture.Packet) int {
 			stop = lim
 		}
 	}
-	n, end := in.walk(&t.win, t.pos, stop, ps)
+	c := &t.cur
+	if t.pos >= c.until {
+		in.decide(c, t.pos)
+	}
+	var n, end int
+	if c.mapped {
+		n, end = in.walkMapped(c, t.pos, stop, ps, &t.wk)
+	} else {
+		n, end = in.walk(&t.win, t.pos, stop, ps)
+	}
 	if n == 0 { // the end of the file, or a record left to the Reader
 		t.done()
 		return 0

@@ -33,7 +33,9 @@ func withTailMin(t *testing.T, n int) {
 // TestTailEqualsWalk splits every format case and corpus capture that can
 // be split (classic pcap, mapped) and requires the packets, errors and
 // counts of a plain walk.
-func TestTailEqualsWalk(t *testing.T) {
+func TestTailEqualsWalk(t *testing.T) { eachWalk(t, testTailEqualsWalk) }
+
+func testTailEqualsWalk(t *testing.T) {
 	withTailMin(t, 4096)
 	dir := t.TempDir()
 	var files []string
@@ -84,7 +86,9 @@ func fakeChain(n int) []byte {
 // A wrong guess of the boundary (plausible headers inside one record's
 // payload across the middle) voids the Tail: the walk steps over the
 // boundary and reads on alone, with every packet right.
-func TestTailVoidWhenTheGuessIsWrong(t *testing.T) {
+func TestTailVoidWhenTheGuessIsWrong(t *testing.T) { eachWalk(t, testTailVoidWhenTheGuessIsWrong) }
+
+func testTailVoidWhenTheGuessIsWrong(t *testing.T) {
 	withTailMin(t, 4096)
 	fake := fakeChain(40)
 	var recs []rec
@@ -249,7 +253,9 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 // the Tails split off from there on are void), the same cut inside its
 // last record, and the corpus. It fails unless chains of several Tails
 // were taken and some Tails were found void.
-func TestTailChainEqualsWalk(t *testing.T) {
+func TestTailChainEqualsWalk(t *testing.T) { eachWalk(t, testTailChainEqualsWalk) }
+
+func testTailChainEqualsWalk(t *testing.T) {
 	withTailMin(t, 4096)
 	oldMin := splitMin
 	splitMin = 2048
