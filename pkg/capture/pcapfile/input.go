@@ -428,6 +428,15 @@ func (in *input) passed(c *mapCursor, end int) {
 	}
 }
 
+// letGo lets go of the pages a walk mapped up to end (whose records were
+// all used): where it stops, at the end of a part of the file.
+func (in *input) letGo(c *mapCursor, end int) {
+	if upTo := end &^ (pageSize - 1); upTo > c.released {
+		releaseMapped(in.mm[c.released:upTo])
+		c.released = upTo
+	}
+}
+
 var pageSize = os.Getpagesize()
 
 const (

@@ -325,6 +325,7 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	in.delivered += uint64(n)
 	if n == 0 { // the end of the mapping, a Tail's boundary, or a record fastPcap leaves to Next
 		if in.atTail() {
+			in.letGo(&in.cur, in.mpos)
 			return 0, capture.ErrAtTail
 		}
 		if err := r.Next(&ps[0]); err != nil {

@@ -111,10 +111,14 @@ func newTail(in *input, o, per int) *Tail {
 	return t
 }
 
-// done marks the Tail ended and gives its window back for a Tail split off
-// later (a file split many times would otherwise hold one per part).
+// done marks the Tail ended, lets go of the pages it mapped (a part
+// shorter than releaseEvery would otherwise keep them all: a chain of such
+// parts kept most of a mapped 840 MB flood capture resident) and gives its
+// window back for a Tail split off later (a file split many times would
+// otherwise hold one per part).
 func (t *Tail) done() {
 	t.ended.Store(true)
+	t.in.letGo(&t.cur, t.pos)
 	if t.win.buf == nil {
 		return
 	}

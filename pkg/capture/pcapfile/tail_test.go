@@ -166,6 +166,11 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 			break
 		}
 		if err == capture.ErrAtTail {
+			// What the walk mapped up to its stop is let go of (a part
+			// of a file need not reach releaseEvery).
+			if in := r.inputs[0]; in.cur.released < in.mpos&^(pageSize-1) {
+				t.Errorf("%s: the walk stopped at %d, its pages let go of up to %d", filepath.Base(path), in.mpos, in.cur.released)
+			}
 			var p capture.Packet
 			var total uint64
 			k := 0
@@ -197,6 +202,9 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 				}
 				total += tl.N()
 				taken++
+				if tt := tl.(*Tail); !tt.Void() && tt.cur.released < tt.pos&^(pageSize-1) {
+					t.Errorf("%s: a Tail ended at %d, its pages let go of up to %d", filepath.Base(path), tt.pos, tt.cur.released)
+				}
 				next := -1
 				for j := k + 1; j < len(tails); j++ {
 					if !tails[j].Void() {
