@@ -295,7 +295,7 @@ func (r *splitReader) pump() (err error) {
 		}
 	}()
 	var (
-		batch [batchLen]capture.Packet
+		batch [splitBatchLen]capture.Packet
 		syn   decode.Syn
 	)
 	for {
@@ -347,7 +347,7 @@ func (r *splitReader) pump() (err error) {
 			}
 			c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
 		}
-		if len(c.ents) > chunkLen-batchLen {
+		if len(c.ents) > chunkLen-splitBatchLen {
 			r.pass()
 		}
 	}
@@ -358,7 +358,7 @@ func (r *splitReader) inputError(err error) {
 	c := r.cur
 	c.errs = append(c.errs, err)
 	c.ents = append(c.ents, entry{res: resInputError})
-	if len(c.ents) > chunkLen-batchLen {
+	if len(c.ents) > chunkLen-splitBatchLen {
 		r.pass()
 	}
 }
@@ -499,12 +499,12 @@ func (r *splitReader) runTail(run *tailRun) {
 			}
 		}()
 		var (
-			batch [batchLen]capture.Packet
+			batch [splitBatchLen]capture.Packet
 			syn   decode.Syn
 		)
 		pos = t.Pos()
 		for !r.stop.Load() && !t.Void() {
-			for len(c.ents) <= chunkLen-batchLen {
+			for len(c.ents) <= chunkLen-splitBatchLen {
 				e0, s0 = len(c.ents), len(c.syns)
 				k := t.NextBatch(batch[:])
 				if k == 0 {

@@ -186,12 +186,12 @@ func testSplitTailShrinks(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "shrinks.pcap") // the same in both errors
 	// Where the tail starts, as SplitTail finds it (a tail read in
-	// batches of batchLen would start them there).
+	// batches of splitBatchLen would start them there).
 	r, err := pcapfile.Open([]string{gen})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := r.NextBatch(make([]capture.Packet, batchLen)); n == 0 || err != nil {
+	if n, err := r.NextBatch(make([]capture.Packet, splitBatchLen)); n == 0 || err != nil {
 		t.Fatalf("first batch: %d, %v", n, err)
 	}
 	tail := r.SplitTail(0)
@@ -221,7 +221,7 @@ func testSplitTailShrinks(t *testing.T) {
 		switch {
 		case p < pos+16:
 			k = 1 // the header
-		case p < pos+16+30 && i%batchLen == batchLen-1:
+		case p < pos+16+30 && i%splitBatchLen == splitBatchLen-1:
 			k = 2 // the frame's first bytes, last in a batch
 		case p < pos+16+30:
 			k = 4 // the frame's first bytes
