@@ -376,7 +376,7 @@ func (in *input) decide(c *mapCursor, pos int) {
 	}
 }
 
-// probe is hugeMapped, with a fault (the file shrank under the mapping)
+// probe is hugeProbe, with a fault (the file shrank under the mapping)
 // taken for an answer it cannot give.
 func probe(b []byte) (touched, huge bool) {
 	defer func() {

@@ -105,18 +105,8 @@ func (in *input) fastBatch(ps []capture.Packet) int {
 		stop = in.tail.start // NextBatch tells the boundary from a step over it
 	}
 	pos := in.mpos
-	c := &in.cur
-	if pos >= c.until {
-		in.decide(c, pos)
-	}
-	var n, end int
-	if c.mapped {
-		in.wk = walked{start: pos, pos: pos}
-		n, end = in.walkMapped(c, pos, stop, ps, &in.wk)
-		in.wk = walked{}
-	} else {
-		n, end = in.walk(&in.win, pos, stop, ps)
-	}
+	n, end := in.walkFrom(&in.cur, &in.win, &in.wk, pos, stop, ps)
+	in.wk = walked{}
 	if n > 0 {
 		in.mpos = end
 		in.off += int64(end - pos)
@@ -183,6 +173,20 @@ func (in *input) walk(w *window, pos, stop int, ps []capture.Packet) (n, end int
 		n++
 	}
 	return n, pos
+}
+
+// walkFrom reads records from pos on into ps the way decide chose for this
+// stretch of the file: straight from the mapping (walkMapped, noting its
+// progress in wk) or through the window w (walk).
+func (in *input) walkFrom(c *mapCursor, w *window, wk *walked, pos, stop int, ps []capture.Packet) (n, end int) {
+	if pos >= c.until {
+		in.decide(c, pos)
+	}
+	if c.mapped {
+		*wk = walked{start: pos, pos: pos}
+		return in.walkMapped(c, pos, stop, ps, wk)
+	}
+	return in.walk(w, pos, stop, ps)
 }
 
 // walked is a mapped walk's progress, record by record: a fault part way

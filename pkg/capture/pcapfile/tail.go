@@ -259,16 +259,7 @@ func (t *Tail) NextBatch(ps []capture.Packet) int {
 			stop = lim
 		}
 	}
-	c := &t.cur
-	if t.pos >= c.until {
-		in.decide(c, t.pos)
-	}
-	var n, end int
-	if c.mapped {
-		n, end = in.walkMapped(c, t.pos, stop, ps, &t.wk)
-	} else {
-		n, end = in.walk(&t.win, t.pos, stop, ps)
-	}
+	n, end := in.walkFrom(&t.cur, &t.win, &t.wk, t.pos, stop, ps)
 	if n == 0 { // the end of the file, or a record left to the Reader
 		t.done()
 		return 0
