@@ -422,14 +422,13 @@ func (in *input) passed(c *mapCursor, end int) {
 	in.progress.Add(int64(end) - c.reported)
 	c.reported = int64(end)
 	if end-c.released >= releaseEvery {
-		upTo := (end - releaseLag) &^ (pageSize - 1)
-		releaseMapped(in.mm[c.released:upTo])
-		c.released = upTo
+		in.letGo(c, end-releaseLag)
 	}
 }
 
 // letGo lets go of the pages a walk mapped up to end (whose records were
-// all used): where it stops, at the end of a part of the file.
+// all used): behind the parse point as it goes (passed), and where it
+// stops, at the end of a part of the file.
 func (in *input) letGo(c *mapCursor, end int) {
 	if upTo := end &^ (pageSize - 1); upTo > c.released {
 		releaseMapped(in.mm[c.released:upTo])
