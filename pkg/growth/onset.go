@@ -125,6 +125,10 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound fun
 	p := c.prefix(ws)
 	k0 := -1 // the null's best change point
 	var buf excessBuf
+	// Each fit may start from the last one's solution, its excess carried
+	// along its growth to the new change point (a neighbour's maximum is
+	// near this one's: fewer steps to the same maximum; see fit).
+	var free, fixed warmStart
 	try := func(k int) {
 		// the steady part at its own MLE
 		before := poissonConst(p[k].y, p[k].e, p[k].ylogE, p[k].lf)
@@ -132,13 +136,19 @@ func (c *Classifier) scanExcess(ws []Window, minBefore int, null bool, bound fun
 		if p[k].e > 0 {
 			lam = p[k].y / p[k].e
 		}
-		after, r, a, ok := buf.fit(ws[k:], lam, hours, 0, false)
+		mid := float64(ws[k].Start+ws[k].End) / 2
+		after, r, a, ok := buf.fit(ws[k:], lam, hours, 0, false, free.at(mid))
 		if !ok {
 			return
 		}
+		free.set(mid, a, r)
 		if null {
-			if a0, _, _, ok0 := buf.fit(ws[k:], lam, hours, bound(k), true); ok0 && before+a0 > sc.ll0 {
-				sc.ll0, k0 = before+a0, k
+			rb := bound(k)
+			if l0, _, a0, ok0 := buf.fit(ws[k:], lam, hours, rb, true, fixed.at(mid)); ok0 {
+				fixed.set(mid, a0, rb)
+				if before+l0 > sc.ll0 {
+					sc.ll0, k0 = before+l0, k
+				}
 			}
 		}
 		if r <= 0 && !null {
@@ -264,7 +274,25 @@ func excessInfo(seg []Window, lam, hours, a, r float64) (iaa, iar, irr float64) 
 // and returns the Poisson log-likelihood and r; with fixed, r is held at
 // fixR and only a is fitted.
 func excessFit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a float64, ok bool) {
-	return new(excessBuf).fit(seg, lam, hours, fixR, fixed)
+	return new(excessBuf).fit(seg, lam, hours, fixR, fixed, nil)
+}
+
+// warmStart is the last fit of a scan: its excess's log a and rate r at
+// the middle (ns) of its first window.
+type warmStart struct {
+	mid, a, r float64
+	ok        bool
+}
+
+func (w *warmStart) set(mid, a, r float64) { *w = warmStart{mid, a, r, true} }
+
+// at is the start it offers a fit whose first window's middle is mid: the
+// excess carried along its growth (nil when there is none yet).
+func (w *warmStart) at(mid float64) *[2]float64 {
+	if !w.ok {
+		return nil
+	}
+	return &[2]float64{w.a + w.r*(mid-w.mid)/3.6e12, w.r}
 }
 
 // excessBuf holds the slices of excessFit's windows, reused by the fits
@@ -282,7 +310,11 @@ func (b *excessBuf) take(m int) {
 }
 
 // fit is excessFit with the slices of b.
-func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool) (ll, r, a float64, ok bool) {
+//
+// A start (a, r), when given, is taken instead of the cold one (the mean
+// excess, r 0 or fixR) when its likelihood is higher; with fixed its r is
+// not used.
+func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool, start *[2]float64) (ll, r, a float64, ok bool) {
 	m := len(seg)
 	t0 := float64(seg[0].Start+seg[0].End) / 2
 	b.take(m)
@@ -329,30 +361,72 @@ func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool) (ll,
 		return s
 	}
 	cur := loglik(a, r)
+	if start != nil {
+		wa, wr := start[0], r
+		if !fixed {
+			wr = start[1]
+		}
+		if math.IsNaN(cur) || math.IsInf(cur, 0) {
+			cur = math.Inf(-1)
+		}
+		if w := loglik(wa, wr); w > cur {
+			a, r, cur = wa, wr, w
+		} else {
+			cur = loglik(a, r) // x back at the cold start
+		}
+	}
 	for iter := 0; iter < 60; iter++ {
-		var ga, gr, iaa, iar, irr float64
-		for i, w := range seg {
-			g := e[i] * x[i]
-			mu := e[i]*lam + g
-			f := w.New/mu - 1
-			ga += f * g
-			gr += f * g * t[i]
-			iaa += g * g / mu
-			iar += g * g * t[i] / mu
-			irr += g * g * t[i] * t[i] / mu
+		// The score and information, each window's weights taken
+		// through one reciprocal of μ (a division costs several
+		// multiplications); with r fixed only a's.
+		var ga, gr, iaa, iar, irr float64 // score, expected information
+		var jaa, jar, jrr float64          // observed information
+		if fixed {
+			for i, w := range seg {
+				g := e[i] * x[i]
+				inv := 1 / (e[i]*lam + g)
+				ga += (w.New*inv - 1) * g
+				iaa += g * g * inv
+				jaa += g - w.New*e[i]*lam*g*inv*inv
+			}
+		} else {
+			for i, w := range seg {
+				g := e[i] * x[i]
+				inv := 1 / (e[i]*lam + g)
+				fg := (w.New*inv - 1) * g
+				w2 := g * g * inv
+				wj := g - w.New*e[i]*lam*g*inv*inv
+				ti := t[i]
+				ga += fg
+				gr += fg * ti
+				iaa += w2
+				iar += w2 * ti
+				irr += w2 * ti * ti
+				jaa += wj
+				jar += wj * ti
+				jrr += wj * ti * ti
+			}
 		}
 		var da, dr float64
 		if fixed {
 			if !(iaa > 0) {
 				return 0, 0, 0, false
 			}
-			da = ga / iaa
+			if jaa > 0 {
+				da = ga / jaa
+			} else {
+				da = ga / iaa
+			}
 		} else {
 			det := iaa*irr - iar*iar
 			if !(det > 0) {
 				return 0, 0, 0, false
 			}
-			da, dr = (irr*ga-iar*gr)/det, (iaa*gr-iar*ga)/det
+			if dj := jaa*jrr - jar*jar; jaa > 0 && dj > 0 {
+				da, dr = (jrr*ga-jar*gr)/dj, (jaa*gr-jar*ga)/dj
+			} else {
+				da, dr = (irr*ga-iar*gr)/det, (iaa*gr-iar*ga)/det
+			}
 		}
 		step := 1.0
 		var next float64

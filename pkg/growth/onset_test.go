@@ -179,3 +179,70 @@ func TestOnsetOfAPureExponential(t *testing.T) {
 		}
 	}
 }
+
+// TestExcessFitFindsTheMaximumFromAnyStart: the excess's fit (Newton's
+// steps where the observed information allows, scoring's elsewhere) ends
+// at a maximum of the likelihood, the same from the cold start as from a
+// neighbour's solution or a poor start, free or with r fixed.
+func TestExcessFitFindsTheMaximumFromAnyStart(t *testing.T) {
+	const hours = 5.0 / 60
+	loglik := func(seg []Window, lam, a, r float64) float64 {
+		t0 := float64(seg[0].Start+seg[0].End) / 2
+		var s float64
+		for _, w := range seg {
+			e := math.Max(w.Exposure, 1e-6) * hours
+			mu := e * (lam + math.Exp(math.Min(a+r*(float64(w.Start+w.End)/2-t0)/3.6e12, 50)))
+			s += w.New*math.Log(mu) - mu - logFactorial(w.New)
+		}
+		return s
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	shapes := map[string]func(h float64) float64{
+		"outbreak": func(h float64) float64 { return 24 + 2*math.Exp2(h-6) },
+		"steady":   func(h float64) float64 { return 24 },
+		"step":     func(h float64) float64 { return 24 + 24*float64(min(1, max(0, int(h-5)))) },
+		"sparse":   func(h float64) float64 { return 0.5 + 0.2*math.Exp2((h-6)/2) },
+	}
+	for name, rate := range shapes {
+		for run := range 20 {
+			ws := make([]Window, 12*(4+run%6))
+			for i := range ws {
+				s := t0 + int64(i)*int64(5*time.Minute)
+				ws[i] = Window{Start: s, End: s + int64(5*time.Minute), New: poisson(rng, rate(6+float64(i)/12)*hours), Exposure: 1}
+			}
+			lam := rate(0)
+			var buf excessBuf
+			for _, fixed := range []bool{false, true} {
+				ll, r, a, ok := buf.fit(ws, lam, hours, 0.3, fixed, nil)
+				if !ok {
+					continue
+				}
+				if d := math.Abs(ll - loglik(ws, lam, a, r)); d > 1e-6 {
+					t.Fatalf("%s run %d: the fit's log-likelihood %.9g is not its own (%.3g off)", name, run, ll, d)
+				}
+				for _, da := range []float64{-1e-3, 1e-3} {
+					for _, dr := range []float64{-1e-3, 0, 1e-3} {
+						if fixed && dr != 0 {
+							continue
+						}
+						if n := loglik(ws, lam, a+da, r+dr); n > ll+1e-7 {
+							t.Errorf("%s run %d fixed %v: (a, r) = (%.6g, %.6g) is not a maximum: %.9g beside it > %.9g", name, run, fixed, a, r, n, ll)
+						}
+					}
+				}
+				// Where the fitted excess comes to nothing, or to one
+				// window's worth (r steeper than ±10/h: a jump), its rate
+				// is not identified (the likelihood is flat in r): only
+				// the likelihood must agree there.
+				excess := loglik(ws, lam, a, r) - loglik(ws, lam, math.Inf(-1), 0)
+				identified := math.Abs(excess) > 1e-6 && math.Abs(r) < 10
+				for _, st := range [][2]float64{{a + 0.5, r - 0.2}, {a - 2, r + 1}, {0, 0}, {a, r}} {
+					l2, r2, _, ok2 := buf.fit(ws, lam, hours, 0.3, fixed, &st)
+					if !ok2 || math.Abs(l2-ll) > 1e-6 || identified && math.Abs(r2-r) > 1e-3*math.Max(1, math.Abs(r)) {
+						t.Errorf("%s run %d fixed %v: from %v: %.9g r %.6g, from the cold start %.9g r %.6g", name, run, fixed, st, l2, r2, ll, r)
+					}
+				}
+			}
+		}
+	}
+}
