@@ -380,7 +380,7 @@ func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool, star
 		// through one reciprocal of μ (a division costs several
 		// multiplications); with r fixed only a's.
 		var ga, gr, iaa, iar, irr float64 // score, expected information
-		var jaa, jar, jrr float64          // observed information
+		var jaa, jar, jrr float64         // observed information
 		if fixed {
 			for i, w := range seg {
 				g := e[i] * x[i]
