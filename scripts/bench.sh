@@ -25,6 +25,9 @@
 # Captures (generated once into testdata/bench/, git-ignored, and reused):
 #   bench   the "bench" preset: 26 h, about 10 M whole frames, 5.4 GB, 5.2 % SYNs to 445
 #   bench2  the same preset with fewer probes and more background: 10 M frames, 5.6 GB, 2.1 % SYNs
+#   logistic  not in the default set (CAPTURES="bench bench2 logistic"): a logistic epidemic over 36 h,
+#           11.6 M frames, 5.9 GB: 432 windows at 27 k frames each, where the growth classifier's
+#           work per window is a larger share (see the --growth=false row)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +57,8 @@ capture() { # name -> path, generated once
 	case $name in
 	bench) path="$dir/bench-v2${DURATION:+-$DURATION}-s1.pcap" flags="-seed 1" ;;
 	bench2) path="$dir/bench2${DURATION:+-$DURATION}-s2.pcap" flags="-seed 2 -ppm 0.17 -background 106" ;;
+	logistic) path="$dir/logistic${DURATION:+-$DURATION}-s3.pcap"
+		flags="-seed 3 -model logistic -capacity 3000 -doubling 4h -rate 10 -ppm 0.4 -background 80 -duration 36h" ;;
 	*) echo "unknown capture $name" >&2; exit 2 ;;
 	esac
 	if [ ! -s "$path" ]; then
@@ -104,10 +109,12 @@ for name in $CAPTURES; do
 	t=$(median tcpdump -n -r "$cap" -w /dev/null "$filter")
 	s_all=$(median bin/sensor -r "$cap" -o "$out" --log-level error)
 	s_one=$(GOMAXPROCS=1 median bin/sensor -r "$cap" -o "$out" --log-level error)
+	s_ng=$(GOMAXPROCS=1 median bin/sensor -r "$cap" -o "$out" --log-level error --growth=false)
 	f_c=$(median bin/floor "$cap")
 	row "tcpdump -r FILE -w /dev/null (SYN/445)" "$t" "$packets"
 	row "sensor (all cores)" "$s_all" "$packets"
 	row "sensor (GOMAXPROCS=1)" "$s_one" "$packets"
+	row "sensor (GOMAXPROCS=1, --growth=false)" "$s_ng" "$packets"
 	row "floor: scripts/floor.c (no prefetch)" "$f_c" "$packets"
 	if $have_minscan; then
 		f_m=$(median bin/minscan "$cap")
