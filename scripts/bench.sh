@@ -25,7 +25,8 @@
 # Captures (generated once into testdata/bench/, git-ignored, and reused):
 #   bench   the "bench" preset: 26 h, about 10 M whole frames, 5.4 GB, 5.2 % SYNs to 445
 #   bench2  the same preset with fewer probes and more background: 10 M frames, 5.6 GB, 2.1 % SYNs
-#   logistic  not in the default set (CAPTURES="bench bench2 logistic"): a logistic epidemic over 36 h,
+#   syn10   not in the default set: the bench preset with twice the probes, 10 % SYNs to 445
+#   logistic  not in the default set (CAPTURES="bench bench2 syn10 logistic"): a logistic epidemic over 36 h,
 #           11.6 M frames, 5.9 GB: 432 windows at 27 k frames each, where the growth classifier's
 #           work per window is a larger share (see the --growth=false row)
 set -euo pipefail
@@ -57,6 +58,7 @@ capture() { # name -> path, generated once
 	case $name in
 	bench) path="$dir/bench-v2${DURATION:+-$DURATION}-s1.pcap" flags="-seed 1" ;;
 	bench2) path="$dir/bench2${DURATION:+-$DURATION}-s2.pcap" flags="-seed 2 -ppm 0.17 -background 106" ;;
+	syn10) path="$dir/syn10${DURATION:+-$DURATION}-s4.pcap" flags="-seed 4 -ppm 0.95" ;;
 	logistic) path="$dir/logistic${DURATION:+-$DURATION}-s3.pcap"
 		flags="-seed 3 -model logistic -capacity 3000 -doubling 4h -rate 10 -ppm 0.4 -background 80 -duration 36h" ;;
 	*) echo "unknown capture $name" >&2; exit 2 ;;

@@ -226,9 +226,13 @@ func (c *Classifier) boundFor(amp, span float64) float64 {
 
 type fakeKey struct{ amp, span float64 }
 
-// diurnalFake is diurnalFake memoized by amplitude and span (a handful
-// recur every window).
+// diurnalFake is diurnalFake tabled for the default amplitude and
+// 5-minute windows (fakeTabled), else memoized by amplitude and span (a
+// handful recur every window).
 func (c *Classifier) diurnalFake(amp, span float64) float64 {
+	if fake, ok := fakeTabled(amp, span); ok {
+		return fake
+	}
 	k := fakeKey{amp, span}
 	c.fakeMu.Lock()
 	defer c.fakeMu.Unlock()
