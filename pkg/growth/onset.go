@@ -269,7 +269,8 @@ func excessInfo(seg []Window, lam, hours, a, r float64) (iaa, iar, irr float64) 
 	return iaa, iar, irr
 }
 
-// excessFit fits, by Fisher scoring, the rate lam + exp(a + r·t) per hour
+// excessFit fits, by Newton's method (Fisher scoring where the observed
+// information is not positive definite), the rate lam + exp(a + r·t) per hour
 // (t in hours from the segment's first window) to the segment's counts,
 // and returns the Poisson log-likelihood and r; with fixed, r is held at
 // fixR and only a is fitted.
