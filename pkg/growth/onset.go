@@ -315,7 +315,16 @@ func (b *excessBuf) take(m int) {
 // A start (a, r), when given, is taken instead of the cold one (the mean
 // excess, r 0 or fixR) when its likelihood is higher; with fixed its r is
 // not used.
+// A fit from a start that fails (the information singular: a start where
+// the excess has come to nothing) is made again from the cold start.
 func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool, start *[2]float64) (ll, r, a float64, ok bool) {
+	if ll, r, a, ok = b.fitOnce(seg, lam, hours, fixR, fixed, start); !ok && start != nil {
+		return b.fitOnce(seg, lam, hours, fixR, fixed, nil)
+	}
+	return ll, r, a, ok
+}
+
+func (b *excessBuf) fitOnce(seg []Window, lam, hours, fixR float64, fixed bool, start *[2]float64) (ll, r, a float64, ok bool) {
 	m := len(seg)
 	t0 := float64(seg[0].Start+seg[0].End) / 2
 	b.take(m)
