@@ -50,6 +50,7 @@ type window struct {
 type collector struct {
 	wins      []window
 	expAlerts int
+	alertTs   int64 // the first exponential alert's time (0: none)
 }
 
 func (c *collector) Source(*engine.SourceRecord) {}
@@ -59,6 +60,9 @@ func (c *collector) Window(*engine.WindowRecord) {}
 func (c *collector) Alert(a *engine.AlertRecord) {
 	if a.Kind == engine.AlertExponential {
 		c.expAlerts++
+		if c.alertTs == 0 {
+			c.alertTs = a.Ts
+		}
 	}
 }
 
@@ -114,6 +118,8 @@ type runResult struct {
 	// Detection (exponential and logistic scenarios), hours since Start.
 	t10, detect float64 // detect: +Inf when never
 	delay       float64 // (detect - t10) / D; +Inf when never
+	alertTs     int64   // the first exponential alert (ns; 0: none)
+	alertDelay  float64 // (its time - t10) / D; +Inf when none
 	// lastExpAfterPeak: logistic and plateau runs: hours from the peak
 	// (the plateau's start) to the end of the last window called
 	// exponential (NaN: none after it).
@@ -157,7 +163,7 @@ type runSpec struct {
 // evalRun generates the scenario and runs it through decoder, engine and
 // classifier; trace, when not nil, receives a line per window.
 func evalRun(sp runSpec, o *options, trace io.Writer) runResult {
-	res := runResult{seed: sp.seed, detect: math.Inf(1), delay: math.Inf(1), firstLinear: math.Inf(1),
+	res := runResult{seed: sp.seed, detect: math.Inf(1), delay: math.Inf(1), alertDelay: math.Inf(1), firstLinear: math.Inf(1),
 		cappedFrom: math.Inf(1), lastExpAfterPeak: math.NaN(), dblFirst: math.NaN(), dblLater: math.NaN(), onsetErr: math.NaN(), onsetBest: math.NaN()}
 	sc := sp.sc
 	cfg := sc.config(o.quick)
@@ -190,7 +196,7 @@ func evalRun(sp runSpec, o *options, trace io.Writer) runResult {
 		return res
 	}
 	eng.Finish()
-	res.expAlerts = col.expAlerts
+	res.expAlerts, res.alertTs = col.expAlerts, col.alertTs
 	res.summarise(sc, cfg, truth, col.wins, eng.Counters().FirstPacket, trace)
 	return res
 }
@@ -355,6 +361,9 @@ func (res *runResult) standingDown(wins []window, first int64) {
 // before endHours.
 func (res *runResult) growthPhase(wins []window, start int64, d, endHours, onsetHours float64) {
 	deadline := res.t10 + targetDelay(d)*d
+	if res.alertTs != 0 {
+		res.alertDelay = (hoursOf(res.alertTs-start) - res.t10) / d
+	}
 	later := math.Inf(1)
 	for _, w := range wins {
 		ws, we := hoursOf(w.rec.Start-start), hoursOf(w.rec.End-start)

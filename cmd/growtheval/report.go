@@ -251,21 +251,27 @@ func detection(b *strings.Builder, groups []group) []target {
 		return strconv.FormatFloat(r, 'g', -1, 64) + "/h"
 	}))
 	b.WriteString("Delay = end of the first window called exponential with confidence >= 0.9, minus t10 (true rate 10/h; for an outbreak, its own arrivals' rate, background excluded), in doubling times D; negative = before t10.\n\n")
-	b.WriteString("| scenario | D | t10 | runs | detected | <= 2 D | <= 3 D | before t10 | median delay | p95 delay |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("The last two columns are the exponential alert's (three exponential verdicts in a row): runs alerted within 3 D of t10, and the median delay of the alert.\n\n")
+	b.WriteString("| scenario | D | t10 | runs | detected | <= 2 D | <= 3 D | before t10 | median delay | p95 delay | alerted <= 3 D | alert median |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, g := range groups {
 		if !growing(g.sc.kind) {
 			continue
 		}
 		d := doubling(g.sc)
 		delays := make([]float64, 0, len(g.runs))
-		var det, in2, in3, early int
+		alerts := make([]float64, 0, len(g.runs))
+		var det, in2, in3, early, al3 int
 		var t10 float64
 		for _, r := range g.runs {
 			if !math.IsInf(r.cappedFrom, 1) {
 				capped++
 			}
 			delays = append(delays, r.delay)
+			alerts = append(alerts, r.alertDelay)
+			if r.alertDelay <= 3 {
+				al3++
+			}
 			t10 += r.t10
 			if !math.IsInf(r.delay, 1) {
 				det++
@@ -281,10 +287,12 @@ func detection(b *strings.Builder, groups []group) []target {
 			}
 		}
 		slices.Sort(delays)
+		slices.Sort(alerts)
 		n := len(g.runs)
-		fmt.Fprintf(b, "| %s | %s | %.2f h | %d | %s | %s | %s | %s | %s | %s |\n", g.sc.name, shortDur(d), t10/float64(n), n,
+		fmt.Fprintf(b, "| %s | %s | %.2f h | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", g.sc.name, shortDur(d), t10/float64(n), n,
 			pct(det, n), pct(in2, n), pct(in3, n), pct(early, n),
-			num(quantile(delays, 0.5), "%.2f D", "never"), num(quantile(delays, 0.95), "%.2f D", "never"))
+			num(quantile(delays, 0.5), "%.2f D", "never"), num(quantile(delays, 0.95), "%.2f D", "never"),
+			pct(al3, n), num(quantile(alerts, 0.5), "%.2f D", "never"))
 		if !scored(g.sc) {
 			continue
 		}
