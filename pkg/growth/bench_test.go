@@ -97,7 +97,6 @@ func replayWindows(path string) ([]Window, time.Duration, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		var r struct {
-			Type       string    `json:"event_type"`
 			Start      time.Time `json:"window_start"`
 			End        time.Time `json:"window_end"`
 			NewSources float64   `json:"new_sources"`

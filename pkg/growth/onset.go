@@ -310,13 +310,11 @@ func (b *excessBuf) take(m int) {
 	b.e, b.t, b.arg, b.x, b.mu, b.lmu = b.e[:m], b.t[:m], b.arg[:m], b.x[:m], b.mu[:m], b.lmu[:m]
 }
 
-// fit is excessFit with the slices of b.
-//
-// A start (a, r), when given, is taken instead of the cold one (the mean
-// excess, r 0 or fixR) when its likelihood is higher; with fixed its r is
-// not used.
-// A fit from a start that fails (the information singular: a start where
-// the excess has come to nothing) is made again from the cold start.
+// fit is excessFit with the slices of b, from a start (a, r) when one is
+// given and its likelihood is higher than the cold start's (the mean
+// excess, r 0 or fixR; with fixed the start's r is not used). A fit from
+// a start that fails (the information singular: a start where the excess
+// has come to nothing) is made again from the cold start.
 func (b *excessBuf) fit(seg []Window, lam, hours, fixR float64, fixed bool, start *[2]float64) (ll, r, a float64, ok bool) {
 	if ll, r, a, ok = b.fitOnce(seg, lam, hours, fixR, fixed, start); !ok && start != nil {
 		return b.fitOnce(seg, lam, hours, fixR, fixed, nil)
