@@ -193,39 +193,23 @@ func (in *input) walkFrom(c *mapCursor, w *window, wk *walked, pos, stop int, ps
 // (a file that shrank under the mapping) keeps the records before it.
 type walked struct{ start, pos, n int }
 
-// walkMapped is walk straight from the mapping, with the prefetch kept
-// ahead of the parse point (see ahead): the records of ps point into the
-// mapping. It stops where walk would (at stop, at the end, at a record
-// that is not whole or is too long, which is left to the general path)
-// and notes its progress in wk after each record.
+// walkMapped is walk straight from the mapping (each record by record,
+// the records of ps pointing into the mapping), with the prefetch kept
+// ahead of the parse point (see ahead). It stops where walk would (at
+// stop, at the end, at a record that is not whole or is too long, which is
+// left to the general path) and notes its progress in wk after each
+// record. (record's call costs nothing measurable here: one core, bench
+// capture, five rounds alternating with the loop written out, 0.50 to
+// 0.52 s either way.)
 func (in *input) walkMapped(c *mapCursor, pos, stop int, ps []capture.Packet, wk *walked) (n, end int) {
-	mm := in.mm
-	size := len(mm)
-	unit := int64(1000)
-	if in.nano {
-		unit = 1
-	}
-	bo, link := in.bo, in.link
-	for n < len(ps) {
-		if pos >= stop || size-pos < pcapRecordLen {
-			break
-		}
+	for n < len(ps) && pos < stop {
 		if pos+prefetchAhead > c.pf {
 			in.ahead(c, pos)
 		}
-		h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
-		incl := bo.u32(h[8:])
-		if incl > MaxRecordLen || uint64(size-pos-pcapRecordLen) < uint64(incl) {
+		end, ok := in.record(pos, &ps[n])
+		if !ok {
 			break
 		}
-		start := pos + pcapRecordLen
-		end := start + int(incl)
-		p := &ps[n]
-		p.Timestamp = int64(bo.u32(h[0:]))*1e9 + int64(bo.u32(h[4:]))*unit
-		p.LinkType = link
-		p.CapLen = int(incl)
-		p.OrigLen = int(bo.u32(h[12:]))
-		p.Data = mm[start:end:end]
 		pos = end
 		n++
 		wk.pos, wk.n = pos, n
