@@ -1,7 +1,10 @@
 package sources
 
 import (
+	"unsafe"
+
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/prefetch"
 	"github.com/synscope/synscope/pkg/srctable"
 )
 
@@ -31,4 +34,19 @@ func (t *Table) Prefetch(s *decode.Syn) {
 	t.cur.p4.Prefetch(hp)
 	t.old.p4.Prefetch(hp)
 	t.mem.prefetch(h)
+}
+
+// prefetchReach asks for the lines a promoted source's SYN will touch in
+// its reach: the entry's first line and, for a wide one, the destination
+// HyperLogLog's register line of this SYN's destination.
+func (t *Table) prefetchReach(s *decode.Syn, v *srcVal) {
+	i, wide := v.reachIdx()
+	if !wide {
+		prefetch.Line(unsafe.Pointer(t.rs.at(i)))
+		return
+	}
+	w := t.wides.at(i)
+	prefetch.Line(unsafe.Pointer(w))
+	j := dstHash(s) >> (32 - hllBits)
+	prefetch.Line(unsafe.Pointer(&w.dst[j>>1]))
 }
