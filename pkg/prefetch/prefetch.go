@@ -19,3 +19,9 @@ func Range(p unsafe.Pointer, n uintptr)
 //
 //go:noescape
 func Line(p unsafe.Pointer)
+
+// Lines2 prefetches the cache lines that hold p and q: two hints for the
+// cost of one call.
+//
+//go:noescape
+func Lines2(p, q unsafe.Pointer)

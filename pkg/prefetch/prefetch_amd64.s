@@ -21,3 +21,12 @@ TEXT ·Line(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), AX
 	PREFETCHT0 (AX)
 	RET
+
+// func Lines2(p, q unsafe.Pointer)
+// Issues PREFETCHT0 for the lines that hold p and q.
+TEXT ·Lines2(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ q+8(FP), CX
+	PREFETCHT0 (AX)
+	PREFETCHT0 (CX)
+	RET

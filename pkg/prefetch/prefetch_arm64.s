@@ -21,3 +21,12 @@ TEXT ·Line(SB), NOSPLIT, $0-8
 	MOVD p+0(FP), R0
 	PRFM (R0), PLDL1KEEP
 	RET
+
+// func Lines2(p, q unsafe.Pointer)
+// Issues PRFM PLDL1KEEP for the lines that hold p and q.
+TEXT ·Lines2(SB), NOSPLIT, $0-16
+	MOVD p+0(FP), R0
+	MOVD q+8(FP), R1
+	PRFM (R0), PLDL1KEEP
+	PRFM (R1), PLDL1KEEP
+	RET

@@ -12,3 +12,6 @@ func Range(unsafe.Pointer, uintptr) {}
 
 // Line does nothing here.
 func Line(unsafe.Pointer) {}
+
+// Lines2 does nothing here.
+func Lines2(unsafe.Pointer, unsafe.Pointer) {}

@@ -24,6 +24,7 @@ func (t *Table) Prefetch(s *decode.Syn) {
 		t.cur.p6.Prefetch(hp)
 		t.old.p6.Prefetch(hp)
 		t.mem.prefetch(h)
+		t.prefetchHinted(s, h)
 		return
 	}
 	k := v4num(s.Src[:4])
@@ -34,6 +35,7 @@ func (t *Table) Prefetch(s *decode.Syn) {
 	t.cur.p4.Prefetch(hp)
 	t.old.p4.Prefetch(hp)
 	t.mem.prefetch(h)
+	t.prefetchHinted(s, h)
 }
 
 // prefetchReach asks for the lines a promoted source's SYN will touch in
@@ -46,7 +48,55 @@ func (t *Table) prefetchReach(s *decode.Syn, v *srcVal) {
 		return
 	}
 	w := t.wides.at(i)
-	prefetch.Line(unsafe.Pointer(w))
 	j := dstHash(s) >> (32 - hllBits)
-	prefetch.Line(unsafe.Pointer(&w.dst[j>>1]))
+	prefetch.Lines2(unsafe.Pointer(w), unsafe.Pointer(&w.dst[j>>1]))
+}
+
+// reachHints is the size of the table of hints (8 bytes each).
+const reachHints = 1 << 13
+
+// reachHint says where a promoted source's reach entry was at its last
+// SYN: tag is the top half of the source's hash (low bit set: 0 is an
+// empty hint), idx its reachIdx with wideBit. Hints are never believed,
+// only prefetched from, so a stale or colliding one costs a wasted hint.
+type reachHint struct{ tag, idx uint32 }
+
+// hint notes where a promoted source's reach entry is.
+func (t *Table) hint(h uint64, v srcVal) {
+	if t.hints == nil {
+		t.hints = make([]reachHint, reachHints)
+	}
+	i, wide := v.reachIdx()
+	if wide {
+		i |= wideBit
+	}
+	e := &t.hints[h&(reachHints-1)]
+	if want := (reachHint{uint32(h>>32) | 1, i}); *e != want {
+		*e = want
+	}
+}
+
+// prefetchHinted asks for the reach lines of a source that had a promoted
+// reach at its last SYN, known from its hint without the slot (which is
+// only on its way): a scanner's SYN would otherwise wait for its slot,
+// then for its reach entry and its destination's HyperLogLog line.
+func (t *Table) prefetchHinted(s *decode.Syn, h uint64) {
+	if t.hints == nil {
+		return
+	}
+	e := t.hints[h&(reachHints-1)]
+	if e.tag != uint32(h>>32)|1 {
+		return
+	}
+	if e.idx&wideBit == 0 {
+		if e.idx < uint32(t.rs.n) {
+			prefetch.Line(unsafe.Pointer(t.rs.at(e.idx)))
+		}
+		return
+	}
+	if i := e.idx &^ wideBit; i < uint32(t.wides.n) {
+		w := t.wides.at(i)
+		j := dstHash(s) >> (32 - hllBits)
+		prefetch.Lines2(unsafe.Pointer(w), unsafe.Pointer(&w.dst[j>>1]))
+	}
 }

@@ -135,6 +135,7 @@ type Table struct {
 	act      Activity
 	runStart int64 // the clock's start: known sources last seen before it come from a saved state
 	mem      memory
+	hints    []reachHint // where promoted sources' reach entries are (prefetch.go)
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
@@ -251,6 +252,9 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 			v.bits++
 		}
 		scan := t.seeReach(s, v, lastAbs, ev)
+		if v.promoted() {
+			t.hint(h, *v)
+		}
 		if d := v.dir(); (d == DirOutbound || d == DirInternal) && !v.reported() && t.cfg.ScannerTargets > 0 {
 			n, _ := t.reachOf(*v)
 			if n >= t.cfg.ScannerTargets {
