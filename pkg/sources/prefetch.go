@@ -38,20 +38,6 @@ func (t *Table) Prefetch(s *decode.Syn) {
 	t.prefetchHinted(s, h)
 }
 
-// prefetchReach asks for the lines a promoted source's SYN will touch in
-// its reach: the entry's first line and, for a wide one, the destination
-// HyperLogLog's register line of this SYN's destination.
-func (t *Table) prefetchReach(s *decode.Syn, v *srcVal) {
-	i, wide := v.reachIdx()
-	if !wide {
-		prefetch.Line(unsafe.Pointer(t.rs.at(i)))
-		return
-	}
-	w := t.wides.at(i)
-	j := dstHash(s) >> (32 - hllBits)
-	prefetch.Lines2(unsafe.Pointer(w), unsafe.Pointer(&w.dst[j>>1]))
-}
-
 // reachHints is the size of the table of hints (8 bytes each).
 const reachHints = 1 << 13
 

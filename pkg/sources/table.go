@@ -197,6 +197,9 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		t.drainTick()
 	}
 	ts := s.Ts
+	if t.prefix(s, ts) {
+		t.win.NewPrefixes++
+	}
 	var v *srcVal
 	var g *gen
 	var h uint64
@@ -211,14 +214,6 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		// there) come in while the table is looked up.
 		t.mem.prefetch(h)
 		v, g = lookup(t, v4table, k, h)
-	}
-	if v != nil && v.promoted() {
-		// Its reach lines are asked for now and come in while the prefix
-		// is looked up.
-		t.prefetchReach(s, v)
-	}
-	if t.prefix(s, ts) {
-		t.win.NewPrefixes++
 	}
 	var lastAbs int64
 	known := v != nil
