@@ -13,7 +13,9 @@ import (
 // waiting: called a few SYNs ahead, it turns the table lookups of a stream
 // of new sources (a flood, a telescope) from cache misses one after the
 // other into misses that overlap; the memory of forgotten sources' home
-// slots too, which a new source is looked for in. It changes nothing else.
+// slots too, which a new source is looked for in; and, for a source with a
+// promoted reach, the lines its SYN will touch there (prefetchHinted). It
+// changes nothing else.
 func (t *Table) Prefetch(s *decode.Syn) {
 	if s.V6 {
 		h := srctable.Hash6(s.Src)

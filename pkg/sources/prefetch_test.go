@@ -1,0 +1,86 @@
+package sources
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// A promoted source gets a hint of where its reach entry is, in both its
+// stages; hints are only prefetched from, so a table told every SYN ahead,
+// with stale and out-of-range hints among them, makes the same events and
+// counts as one never told.
+func TestReachHintsChangeNothing(t *testing.T) {
+	srcs := []string{"198.51.100.1", "198.51.100.2", "2001:db8::7"}
+	stream := func() []struct{ src, dst string } {
+		var out []struct{ src, dst string }
+		for i := range 300 {
+			src := srcs[i%len(srcs)]
+			n := 3 // the first source stays at stage 1 (3 pairs), the others widen
+			if i%len(srcs) != 0 {
+				n = 250
+			}
+			d := byte(i / len(srcs) % n)
+			dst := netip.AddrFrom4([4]byte{192, 0, 2, d}).String()
+			if netip.MustParseAddr(src).Is6() {
+				dst = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: d}).String()
+			}
+			out = append(out, struct{ src, dst string }{src, dst})
+		}
+		return out
+	}()
+	run := func(ahead bool) ([]Event, Counts, *Table) {
+		tab := newTable(100)
+		var evs []Event
+		for i, x := range stream {
+			s := syn(x.src, x.dst, int64(i)*int64(time.Second))
+			if ahead {
+				if i%50 == 49 && tab.hints != nil {
+					// hints pointing past the slabs and at another
+					// source's entry: wasted prefetches, nothing more
+					for j := range tab.hints {
+						tab.hints[j].idx ^= 1<<20 | wideBit*uint32(j&1)
+					}
+				}
+				tab.Prefetch(&s)
+			}
+			evs = append(evs, synEv(tab, &s))
+		}
+		return evs, tab.TakeCounts(), tab
+	}
+	want, wantC, tab := run(false)
+	got, gotC, _ := run(true)
+	if !reflect.DeepEqual(got, want) || gotC != wantC {
+		t.Errorf("events or counts differ when told ahead: %+v against %+v", gotC, wantC)
+	}
+	// every source ended promoted, its hint where its entry is
+	for _, src := range srcs {
+		s := syn(src, "192.0.2.1", 0)
+		var v *srcVal
+		var h uint64
+		if s.V6 {
+			h = srctable.Hash6(s.Src)
+			v, _ = lookup(tab, v6table, s.Src, h)
+		} else {
+			k := v4num(s.Src[:4])
+			h = srctable.Hash4(k)
+			v, _ = lookup(tab, v4table, k, h)
+		}
+		if v == nil || !v.promoted() {
+			t.Fatalf("%s: not promoted", src)
+		}
+		i, wide := v.reachIdx()
+		if wide {
+			i |= wideBit
+		}
+		if e := tab.hints[h&(reachHints-1)]; e.tag != uint32(h>>32)|1 || e.idx != i {
+			t.Errorf("%s: hint %+v, entry %d", src, e, i)
+		}
+		if wantWide := src != srcs[0]; wide != wantWide {
+			t.Errorf("%s: wide %v", src, wide)
+		}
+	}
+}
