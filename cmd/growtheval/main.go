@@ -65,7 +65,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.set, "set", "issue", "scenario set: issue (the issue's shapes, scored in docs/growth-200.md), variants (other levels, ratios, windows and doubling times of those shapes) or all")
 	fs.StringVar(&o.out, "o", "", "write the report to this file instead of stdout")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "parallel runs")
-	fs.StringVar(&o.trace, "trace", "", "print the windows of these runs to stderr: scenario:seed, comma-separated (seed * for every seed)")
+	fs.StringVar(&o.trace, "trace", "", "print the windows of these runs to stderr: scenario:seed, comma-separated (seed * for every seed); without -scenario only the traced scenarios run (their seeds up to -seeds)")
 	fs.StringVar(&horizons, "horizons", durations(def.Horizons), "classifier: fit horizons, shortest first")
 	fs.Float64Var(&o.growth.Confidence, "confidence", def.Confidence, "classifier: confidence a model needs")
 	fs.Float64Var(&o.growth.LinearConfidence, "linear-confidence", def.LinearConfidence, "classifier: confidence linear needs")
@@ -99,6 +99,13 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.pool() == nil {
 		return nil, fmt.Errorf("-set %q: want issue, variants or all", o.set)
+	}
+	filterGiven := false
+	fs.Visit(func(f *flag.Flag) { filterGiven = filterGiven || f.Name == "scenario" })
+	if o.trace != "" && !filterGiven {
+		// A trace is of a few runs: the whole set at 200 seeds would
+		// run first (half an hour) for them.
+		filter = tracedFilter(o.trace)
 	}
 	var err error
 	if o.filter, err = regexp.Compile(filter); err != nil {
@@ -289,6 +296,18 @@ func commandLine(args []string) string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// tracedFilter is the -scenario regexp of the scenarios a -trace list
+// names.
+func tracedFilter(list string) string {
+	var q []string
+	for _, item := range strings.Split(list, ",") {
+		if sc, _, ok := strings.Cut(strings.TrimSpace(item), ":"); ok {
+			q = append(q, regexp.QuoteMeta(sc))
+		}
+	}
+	return "^(" + strings.Join(q, "|") + ")$"
 }
 
 // traced says whether the run of scenario name with seed is one the

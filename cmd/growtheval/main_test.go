@@ -173,6 +173,18 @@ func TestParseArgs(t *testing.T) {
 			t.Errorf("%q: no error", bad)
 		}
 	}
+	// A trace without -scenario runs only the traced scenarios; with it, what
+	// -scenario selects.
+	if o, err = parseArgs([]string{"-trace", "step-2-4:54, exp-1h:*"}, nil); err != nil || len(o.selected()) != 2 ||
+		o.selected()[0].name != "step-2-4" && o.selected()[1].name != "step-2-4" {
+		t.Errorf("-trace alone: %v, %d scenarios", err, len(o.selected()))
+	}
+	if o, err = parseArgs([]string{"-trace", "step-2-4:54", "-scenario", "^steady"}, nil); err != nil || len(o.selected()) != 5 {
+		t.Errorf("-trace with -scenario: %v, %d scenarios", err, len(o.selected()))
+	}
+	if _, err = parseArgs([]string{"-trace", "nothing:1"}, nil); err == nil {
+		t.Error("-trace of no scenario: no error")
+	}
 	// 2h horizons are fine where every window is 5 minutes.
 	if _, err := parseArgs([]string{"-horizons", "2h,24h", "-scenario", "^steady"}, nil); err != nil {
 		t.Errorf("2h horizons on 5m windows: %v", err)
