@@ -105,7 +105,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	if o.trace != "" && !filterGiven {
 		// A trace is of a few runs: the whole set at 200 seeds would
 		// run first (half an hour) for them.
-		filter = tracedFilter(o.trace)
+		if filter = tracedFilter(o.trace); filter == "" {
+			return nil, fmt.Errorf("-trace %q: want scenario:seed items, comma-separated", o.trace)
+		}
 	}
 	var err error
 	if o.filter, err = regexp.Compile(filter); err != nil {
@@ -299,13 +301,16 @@ func commandLine(args []string) string {
 }
 
 // tracedFilter is the -scenario regexp of the scenarios a -trace list
-// names.
+// names ("" when it names none).
 func tracedFilter(list string) string {
 	var q []string
 	for _, item := range strings.Split(list, ",") {
-		if sc, _, ok := strings.Cut(strings.TrimSpace(item), ":"); ok {
+		if sc, _, ok := strings.Cut(strings.TrimSpace(item), ":"); ok && sc != "" {
 			q = append(q, regexp.QuoteMeta(sc))
 		}
+	}
+	if len(q) == 0 {
+		return ""
 	}
 	return "^(" + strings.Join(q, "|") + ")$"
 }

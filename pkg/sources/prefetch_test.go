@@ -39,10 +39,15 @@ func TestReachHintsChangeNothing(t *testing.T) {
 			s := syn(x.src, x.dst, int64(i)*int64(time.Second))
 			if ahead {
 				if i%50 == 49 && tab.hints != nil {
-					// hints pointing past the slabs and at another
-					// source's entry: wasted prefetches, nothing more
+					// hints pointing past the slabs, and at entry 0 of
+					// the other slab (another source's, or none in
+					// use): wasted prefetches, nothing more
 					for j := range tab.hints {
-						tab.hints[j].idx ^= 1<<20 | wideBit*uint32(j&1)
+						if i%100 == 49 {
+							tab.hints[j].idx ^= 1 << 20
+						} else {
+							tab.hints[j].idx = tab.hints[j].idx&wideBit ^ wideBit
+						}
 					}
 				}
 				tab.Prefetch(&s)
