@@ -177,13 +177,13 @@ func TestParseArgs(t *testing.T) {
 	// -scenario selects.
 	if o, err = parseArgs([]string{"-trace", "step-2-4:54, exp-1h:*"}, nil); err != nil {
 		t.Errorf("-trace alone: %v", err)
-	} else if got := names2(o.selected()); got != "step-2-4,exp-1h" && got != "exp-1h,step-2-4" {
+	} else if got := selectedNames(o); got != "step-2-4,exp-1h" && got != "exp-1h,step-2-4" {
 		t.Errorf("-trace alone runs %s", got)
 	}
 	if o, err = parseArgs([]string{"-trace", "step-2-4:54", "-scenario", "^steady"}, nil); err != nil {
 		t.Errorf("-trace with -scenario: %v", err)
 	} else if len(o.selected()) != 5 {
-		t.Errorf("-trace with -scenario runs %s", names2(o.selected()))
+		t.Errorf("-trace with -scenario runs %s", selectedNames(o))
 	}
 	for _, bad := range []string{"nothing:1", "step-2-4", ":3"} {
 		if _, err = parseArgs([]string{"-trace", bad}, nil); err == nil {
@@ -299,11 +299,11 @@ func TestTraced(t *testing.T) {
 	}
 }
 
-// names2 is the names of scs, comma-separated.
-func names2(scs []*scen) string {
-	var n []string
-	for _, sc := range scs {
-		n = append(n, sc.name)
+// selectedNames is names of the scenarios o selects, comma-separated.
+func selectedNames(o *options) string {
+	var scs []scen
+	for _, sc := range o.selected() {
+		scs = append(scs, *sc)
 	}
-	return strings.Join(n, ",")
+	return strings.Join(names(scs), ",")
 }
