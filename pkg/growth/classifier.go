@@ -204,7 +204,7 @@ type Classifier struct {
 	serial     bool    // tests: no second goroutine (horizons in turn, the onset scan in line)
 	// speculated onset scans whose answer was used, and made again
 	// because the windows kept changed (tests read them)
-	specUsed, specRedone int
+	specMade, specUsed, specRedone int
 }
 
 // New builds a classifier for windows of the given length.
@@ -234,10 +234,16 @@ func (c *Classifier) Add(w Window) Verdict {
 	v := c.decide()
 	// With a second core, the onset scan of an exponential verdict (about
 	// a third of the classifier's work on a growing capture) runs beside
-	// the tests that may still change the verdict (speculateOnset).
+	// the tests that may still change the verdict (speculateOnset), when
+	// the regime standing is exponential: the horizons still see the growth
+	// of a plateau or a step for hours after the tests have called it
+	// `saturating` or `step`, and each scan speculated there is thrown away
+	// (on a logistic epidemic, 7 % of the whole run's CPU, taken from the
+	// reading goroutines of the split loop).
 	var spec *onsetSpec
-	if v.Model == Exponential && c.parallel() {
+	if v.Model == Exponential && c.regime == Exponential && c.parallel() {
 		spec = c.speculateOnset()
+		c.specMade++
 	}
 	v = c.challenge(v, true)
 	v = c.saturation(v)
