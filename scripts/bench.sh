@@ -29,6 +29,9 @@
 #   logistic  not in the default set (CAPTURES="bench bench2 syn10 logistic"): a logistic epidemic over 36 h,
 #           11.6 M frames, 5.9 GB: 432 windows at 27 k frames each, where the growth classifier's
 #           work per window is a larger share (see the --growth=false row)
+#   snap128 not in the default set: the bench preset cut to 128 bytes a frame (a header-only capture, as
+#           span-port sensors often keep), 10.1 M frames, 1.1 GB: every frame is cheap to read,
+#           so the classifier's fixed work per window weighs most
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +64,7 @@ capture() { # name -> path, generated once
 	syn10) path="$dir/syn10${DURATION:+-$DURATION}-s4.pcap" flags="-seed 4 -ppm 0.95" ;;
 	logistic) path="$dir/logistic${DURATION:+-$DURATION}-s3.pcap"
 		flags="-seed 3 -model logistic -capacity 3000 -doubling 4h -rate 10 -ppm 0.4 -background 80 -duration 36h" ;;
+	snap128) path="$dir/snap128${DURATION:+-$DURATION}-s6.pcap" flags="-seed 6 -snaplen 128" ;;
 	*) echo "unknown capture $name" >&2; exit 2 ;;
 	esac
 	if [ ! -s "$path" ]; then
