@@ -2,7 +2,6 @@ package pcapfile
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/klauspost/compress/gzip" // the standard library's API, a quarter faster to inflate
 
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/prefetch"
