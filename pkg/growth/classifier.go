@@ -202,8 +202,9 @@ type Classifier struct {
 	noExtended bool    // tests: no extended horizon
 	noKept     bool    // tests: no cycle test over the windows kept (cycleOverKept)
 	serial     bool    // tests: no second goroutine (horizons in turn, the onset scan in line)
-	// speculated onset scans whose answer was used, and made again
-	// because the windows kept changed (tests read them)
+	// speculated onset scans: started, their answer used, and made again
+	// because the windows kept changed (tests read them; a scan neither
+	// used nor made again was thrown away)
 	specMade, specUsed, specRedone int
 }
 
