@@ -3,8 +3,8 @@
 # llvm-strip from llvm, libbpf-dev for refreshing the vendored headers) and,
 # with --test-tools, what the privileged capture tests drive (iproute2,
 # tcpdump, nmap, hping3, masscan, zmap) and the report and metrics tests use
-# (chromium, prometheus), the log rotation example (logrotate) and the
-# shell completion scripts (zsh, fish). Debian/Ubuntu, via apt-get; idempotent:
+# (chromium, prometheus), the log rotation example (logrotate), the
+# compressed-capture tests (zstd, xz) and the shell completion scripts (zsh, fish). Debian/Ubuntu, via apt-get; idempotent:
 # installs nothing when everything is there.
 #
 #   scripts/install-bpf-toolchain.sh               # go generate ./bpf
@@ -39,6 +39,9 @@ if $test_tools; then
 	command -v tcpreplay >/dev/null || need+=(tcpreplay)
 	command -v systemd-analyze >/dev/null || need+=(systemd)
 	command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotate)
+	# compressed captures as the real tools write them
+	command -v zstd >/dev/null || need+=(zstd)
+	command -v xz >/dev/null || need+=(xz-utils)
 	# the shell completion scripts are run by the real shells
 	command -v zsh >/dev/null || need+=(zsh)
 	command -v fish >/dev/null || need+=(fish)

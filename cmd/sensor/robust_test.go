@@ -99,23 +99,25 @@ func TestOutputRefusesSymlink(t *testing.T) {
 	}
 }
 
-// `-r -` reads a capture from standard input, plain or gzip.
+// `-r -` reads a capture from standard input, plain, gzip or zstd (as the
+// real gzip and zstd tools write them).
 func TestReadStdin(t *testing.T) {
 	want, _, _ := sensor(t, "-r", demo, "--sensor-id", "s", "--log-level", "error")
-	for _, gz := range []bool{false, true} {
+	for _, gz := range []string{"", "gzip", "zstd"} {
 		f, err := os.Open(demo)
 		if err != nil {
 			t.Fatal(err)
 		}
 		in := f
-		if gz {
+		if gz != "" {
+			needTool(t, gz)
 			var buf bytes.Buffer
-			c := exec.Command("gzip", "-c")
+			c := exec.Command(gz, "-c")
 			c.Stdin, c.Stdout = f, &buf
 			if err := c.Run(); err != nil {
-				t.Skipf("gzip: %v", err)
+				t.Fatalf("%s: %v", gz, err)
 			}
-			p := filepath.Join(t.TempDir(), "demo.gz")
+			p := filepath.Join(t.TempDir(), "demo."+gz)
 			os.WriteFile(p, buf.Bytes(), 0o644)
 			in, _ = os.Open(p)
 		}
@@ -129,12 +131,50 @@ func TestReadStdin(t *testing.T) {
 		r.Close()
 		f.Close()
 		if code != exitOK {
-			t.Fatalf("gzip %v: exit %d: %s", gz, code, stderr)
+			t.Fatalf("%q: exit %d: %s", gz, code, stderr)
 		}
 		// The same records; only the summary's input entry differs.
 		if cut(got) != cut(want) {
-			t.Errorf("gzip %v: records from stdin differ from the file's", gz)
+			t.Errorf("%q: records from stdin differ from the file's", gz)
 		}
+	}
+}
+
+// A capture compressed with a tool the reader does not inflate (xz, as
+// the real xz writes it) is refused with the command that decompresses
+// it, and the other inputs are read.
+func TestCompressedNotReadSaysHow(t *testing.T) {
+	needTool(t, "xz")
+	p := filepath.Join(t.TempDir(), "demo.pcap.xz")
+	out, err := exec.Command("xz", "-c", demo).Output()
+	if err != nil {
+		t.Fatalf("xz: %v", err)
+	}
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := sensor(t, "-r", demo, "--sensor-id", "s", "--log-level", "error")
+	got, stderr, code := sensor(t, "-r", p, "-r", demo, "--sensor-id", "s", "--log-level", "error")
+	if code == exitOK {
+		t.Errorf("exit 0 with an input that could not be read")
+	}
+	msg := "read " + p + ": at offset 0: xz-compressed file, not read directly: decompress it first (xz -dc FILE > FILE.pcap, or xz -dc FILE | sensor -r -)"
+	if !strings.Contains(stderr, msg) {
+		t.Errorf("stderr does not say %q:\n%s", msg, stderr)
+	}
+	// The same records but the final stats and the summary, which count
+	// the input that failed.
+	notFinal := func(jsonl string) string {
+		var keep []string
+		for _, l := range strings.Split(cut(jsonl), "\n") {
+			if !strings.Contains(l, `"final":true`) {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if w := notFinal(want); notFinal(got) != w || len(w) < 1000 {
+		t.Errorf("the other input's records differ from its own run's")
 	}
 }
 
@@ -171,12 +211,15 @@ func TestDirectorySkipsNonCaptures(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "README"), []byte("captures of the lab, January\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "LICENSE.pcap"), []byte("CC-BY 4.0: a text file, whatever its name says\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "SHA256SUMS"), nil, 0o644)
+	// xz's magic: a compression the reader does not inflate, maybe not a
+	// capture at all (named, it is an error: TestCompressedNotReadSaysHow)
+	os.WriteFile(filepath.Join(dir, "notes.xz"), []byte("\xfd7zXZ\x00\x00\x04"), 0o644)
 	out, stderr, code := sensor(t, "-r", dir, "--log-level", "error")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	sum := ofType(records(t, out), "summary")
-	if len(sum) != 1 || sum[0]["skipped_inputs"] != float64(3) || sum[0]["windows"] != float64(72) {
+	if len(sum) != 1 || sum[0]["skipped_inputs"] != float64(4) || sum[0]["windows"] != float64(72) {
 		t.Fatalf("summary: %v", sum)
 	}
 	// A non-capture named by the user is still an error.
@@ -287,6 +330,19 @@ func shellOut(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s: %v: %s", name, err, out)
 	}
 	return string(out)
+}
+
+// needTool skips a test whose tool is not installed: a failure under
+// CI=true, where the tests' tools are installed.
+func needTool(t *testing.T, tool string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed (scripts/install-bpf-toolchain.sh --test-tools installs it)", tool)
+	}
+	t.Skipf("%s is not installed", tool)
 }
 
 func needShell(t *testing.T, sh string) {

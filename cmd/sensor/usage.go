@@ -15,7 +15,7 @@ seen in the lookback (new sources), and writes them as JSON Lines on stdout
 or to a file. Logs go to stderr.
 
 Usage:
-  sensor -r FILE|DIR [-r ...] [flags]     offline analysis of pcap/pcapng files (plain or gzip)
+  sensor -r FILE|DIR [-r ...] [flags]     offline analysis of pcap/pcapng files (plain, gzip or zstd)
   sensor FILE...                          the same
   sensor -i IFACE [flags]                 live capture (eBPF, or AF_PACKET), until SIGINT/SIGTERM
   sensor -r -                             read one capture from standard input

@@ -1,6 +1,6 @@
 // Package pcapfile reads capture files (classic pcap, microsecond or
-// nanosecond, either byte order; pcapng, any number of sections; each plain
-// or gzip-compressed) and presents any number of them as one
+// nanosecond, either byte order; pcapng, any number of sections; each plain,
+// gzip- or zstd-compressed) and presents any number of them as one
 // capture.Source whose packets come out merged in timestamp order.
 //
 // It owns the on-disk formats: file and directory listing, format and
@@ -52,7 +52,7 @@
 // # Errors
 //
 // A malformed input (not a capture, truncated header or record, absurd
-// length, unsupported version, bad block, bad gzip stream, I/O error) stops
+// length, unsupported version, bad block, bad gzip or zstd stream, I/O error) stops
 // that input only: Next returns one *capture.InputError carrying the file,
 // the 1-based number of the packet that could not be read (0 when the
 // failure is in the file header, i.e. before the first packet and not in a

@@ -21,13 +21,13 @@ func FuzzReader(f *testing.F) {
 		epb(0, 1<<20, d, 40).block(4, []byte("nrb")).
 		spb(40, d).opb(1, 7, d[:8]).
 		shb(binary.BigEndian).idb(228, 0, -1, 0).epb(0, 9, d[:4], 4).buf
-	for _, seed := range [][]byte{pc, pcBE, ng, gz(f, pc), gz(f, ng), {}, {0x1f, 0x8b}, pc[:30], ng[:40]} {
+	for _, seed := range [][]byte{pc, pcBE, ng, gz(f, pc), gz(f, ng), zst(f, pc), zst(f, ng), {}, {0x1f, 0x8b}, pc[:30], ng[:40]} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A tiny buffer exercises the copy path, a normal one the peek path;
 		// both must see the same packets.
-		compressed := len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b
+		compressed := compressionOf(data) != ""
 		var counts [2]int
 		for i, bufSize := range []int{16, 4096} {
 			r := newFromReaders([]string{"fuzz"}, []io.Reader{bytes.NewReader(data)}, bufSize)

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/klauspost/compress/gzip" // the standard library's API, a quarter faster to inflate
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/prefetch"
@@ -50,7 +51,8 @@ type input struct {
 	f       *os.File
 	cr      countingReader
 	raw     *bufio.Reader // over the file
-	zr      *gzip.Reader  // nil unless compressed
+	zr      io.ReadCloser // the decompressing reader; nil unless compressed
+	comp    string        // its format ("gzip", "zstd"), or ""
 	br      *bufio.Reader // over the decompressed stream (raw when not compressed)
 	held    int           // bytes peeked from br and not yet discarded
 	off     int64         // offset of the next unread byte of the decompressed stream
@@ -192,7 +194,7 @@ func (in *input) open() error {
 		src = f
 	}
 	if in.f != nil {
-		if mm := mapFile(in.f); len(mm) >= 4 && !(mm[0] == 0x1f && mm[1] == 0x8b) {
+		if mm := mapFile(in.f); len(mm) >= 4 && compressionOf(mm) == "" {
 			in.mm = mm
 			in.walkBy = walkModeOf(os.Getenv(walkEnv))
 			return in.detect(mm[:4])
@@ -208,13 +210,19 @@ func (in *input) open() error {
 	if len(b) == 0 && err == io.EOF {
 		return in.notCapture(errors.New("empty file"))
 	}
-	if len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b {
-		in.format = "gzip"
-		zr, err := gzip.NewReader(in.raw)
-		if err != nil {
-			return in.fail(0, false, fmt.Errorf("bad gzip stream: %w", err))
+	b, _ = in.raw.Peek(6)
+	if c := compressionOf(b); c != "" {
+		in.format = c
+		zr, err := decompress(c, in.raw)
+		if errors.Is(err, errNotInflated) {
+			// Named, it is an error that says what to do; found in a
+			// directory, a file skipped (it may not be a capture at all).
+			return in.notCapture(err)
 		}
-		in.zr = zr
+		if err != nil {
+			return in.fail(0, false, err)
+		}
+		in.zr, in.comp = zr, c
 		in.br = bufio.NewReaderSize(zr, in.bufSize)
 	}
 
@@ -224,7 +232,7 @@ func (in *input) open() error {
 		case err != nil && err != io.EOF:
 			return in.fail(0, false, in.ioError(err))
 		case len(b) == 0 && in.zr != nil:
-			return in.notCapture(errors.New("empty file (the gzip stream decompresses to 0 bytes)"))
+			return in.notCapture(fmt.Errorf("empty file (the %s stream decompresses to 0 bytes)", in.comp))
 		case len(b) == 0:
 			return in.notCapture(errors.New("empty file"))
 		default:
@@ -257,7 +265,7 @@ func (in *input) detect(b []byte) error {
 		return in.notCapture(fmt.Errorf("not a pcap or pcapng file (magic 0x%08x)", be))
 	}
 	if in.zr != nil {
-		in.format += "+gzip"
+		in.format += "+" + in.comp
 	}
 	if in.kind == kindPcap {
 		return in.pcapHeader()
@@ -538,9 +546,12 @@ func (in *input) shortError(want, have int, err error, what string) error {
 func (in *input) ioError(err error) error {
 	if in.zr != nil {
 		if err == io.ErrUnexpectedEOF {
-			return fmt.Errorf("bad gzip stream: truncated: %w", err)
+			return fmt.Errorf("bad %s stream: truncated: %w", in.comp, err)
 		}
-		return fmt.Errorf("bad gzip stream: %w", err)
+		if errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			return fmt.Errorf("bad zstd stream: %w: it asks for a window over %d MiB (zstd --long); decompress it first (zstd -dc --long=31 FILE | sensor -r -)", err, zstdMaxWindow>>20)
+		}
+		return fmt.Errorf("bad %s stream: %w", in.comp, err)
 	}
 	return opErr("read", err)
 }
@@ -589,7 +600,60 @@ func (in *input) release(complete bool) error {
 	}
 	in.state = stateDone
 	in.f, in.zr, in.raw, in.br, in.buf, in.ifaces = nil, nil, nil, nil, nil, nil
+	in.comp = ""
 	in.held = 0
 	in.pkt = capture.Packet{}
 	return err
 }
+
+// zstdMaxWindow bounds the memory a zstd stream may ask for (its window):
+// 128 MiB, zstd's own limit unless --long asks more. A stream that asks
+// more is refused (bad zstd stream), not allocated.
+const zstdMaxWindow = 1 << 27
+
+// compressionOf names the compression whose magic number b (a file's
+// first bytes) starts with: "gzip" and "zstd", which the reader inflates,
+// or "xz", "bzip2" and "lz4", which it does not; "" for none of them.
+func compressionOf(b []byte) string {
+	switch {
+	case len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b:
+		return "gzip"
+	case len(b) >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd:
+		return "zstd"
+	case len(b) >= 6 && string(b[:6]) == "\xfd7zXZ\x00":
+		return "xz"
+	case len(b) >= 4 && string(b[:3]) == "BZh" && b[3] >= '1' && b[3] <= '9':
+		return "bzip2"
+	case len(b) >= 4 && b[0] == 0x04 && b[1] == 0x22 && b[2] == 0x4d && b[3] == 0x18:
+		return "lz4"
+	}
+	return ""
+}
+
+// decompress returns the reader of the stream compressed with c in r, or
+// an error saying what to do with a compression the reader does not
+// inflate.
+func decompress(c string, r io.Reader) (io.ReadCloser, error) {
+	switch c {
+	case "gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("bad gzip stream: %w", err)
+		}
+		return zr, nil
+	case "zstd":
+		// One goroutine: the stream is read in order, and the capture's
+		// own work runs beside it.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, fmt.Errorf("bad zstd stream: %w", err)
+		}
+		return zr.IOReadCloser(), nil
+	}
+	tool := map[string]string{"xz": "xz -dc", "bzip2": "bzip2 -dc", "lz4": "lz4 -dc"}[c]
+	return nil, fmt.Errorf("%s-compressed %w: decompress it first (%s FILE > FILE.pcap, or %s FILE | sensor -r -)", c, errNotInflated, tool, tool)
+}
+
+// errNotInflated: the file is compressed with a tool the reader does not
+// inflate.
+var errNotInflated = errors.New("file, not read directly")

@@ -53,7 +53,7 @@ var _ capture.Source = (*Reader)(nil)
 // InputStats describes one input after (or while) reading.
 type InputStats struct {
 	Path    string
-	Format  string // "pcap", "pcap-ns" or "pcapng", with "+gzip" when compressed; "gzip" or "" when not (yet) recognised
+	Format  string // "pcap", "pcap-ns" or "pcapng", with "+gzip" or "+zstd" when compressed; "gzip", "zstd" or "" when not (yet) recognised
 	Packets uint64 // packets delivered by Next
 	Err     error  // nil, or the *capture.InputError that ended this input
 	// Skipped is why a file found in a directory was passed over (its

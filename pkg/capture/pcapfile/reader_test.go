@@ -182,14 +182,17 @@ func formatCases(t *testing.T) []formatCase {
 
 func TestFormats(t *testing.T) {
 	for _, tc := range formatCases(t) {
-		for _, compressed := range []bool{false, true} {
+		for _, comp := range []string{"", "gzip", "zstd"} {
 			file, format := tc.file, tc.format
-			if compressed {
+			switch comp {
+			case "gzip":
 				file, format = gz(t, file), format+"+gzip"
+			case "zstd":
+				file, format = zst(t, file), format+"+zstd"
 			}
 			// bufSize 16 forces every record larger than that through the copy path.
 			for _, bufSize := range []int{0, 16, 100} {
-				t.Run(fmt.Sprintf("%s/gzip=%v/buf=%d", tc.name, compressed, bufSize), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/%s/buf=%d", tc.name, comp, bufSize), func(t *testing.T) {
 					res := readBytes(t, bufSize, file)
 					if len(res.errs) != 0 {
 						t.Fatalf("unexpected error: %v", res.errs[0])
@@ -290,17 +293,22 @@ func TestMergeOrder(t *testing.T) {
 	a := mk("a", 1, 3, 5, 5)
 	b := mk("b", 2, 3, 4)
 	c := mk("c", 5, 0) // goes backwards: 0 stays after 5
-	var cgz string
+	var cgz, czst string
 	{
 		raw, _ := os.ReadFile(mk("d", 3, 6))
 		cgz = writeFile(t, dir, "d.pcap.gz", gz(t, raw))
+		raw, _ = os.ReadFile(mk("e", 4, 7))
+		czst = writeFile(t, dir, "e.pcap.zst", zst(t, raw)) // a file: not mapped, inflated
 	}
-	res := openAll(t, a, b, c, cgz)
+	res := openAll(t, a, b, c, cgz, czst)
 	var got []string
 	for _, p := range res.pkts {
 		got = append(got, fmt.Sprintf("%s@%d", p.Data, p.Timestamp/1e9))
 	}
-	want := "a0@1 b0@2 a1@3 b1@3 d0@3 b2@4 a2@5 a3@5 c0@5 c1@0 d1@6"
+	if f := res.stats[4].Format; f != "pcap+zstd" {
+		t.Errorf("e.pcap.zst read as %q", f)
+	}
+	want := "a0@1 b0@2 a1@3 b1@3 d0@3 b2@4 e0@4 a2@5 a3@5 c0@5 c1@0 d1@6 e1@7"
 	if s := strings.Join(got, " "); s != want {
 		t.Errorf("merge order\n got %s\nwant %s", s, want)
 	}
@@ -419,6 +427,13 @@ func TestBadInputs(t *testing.T) {
 	gzTrunc = gzTrunc[:len(gzTrunc)/2]
 	gzBadCRC := gz(t, twoRecs)
 	gzBadCRC[len(gzBadCRC)-8] ^= 0xff
+	zstTrunc := zst(t, twoRecs)
+	zstTrunc = zstTrunc[:len(zstTrunc)-10]
+	zstBadSum := zst(t, twoRecs)
+	zstBadSum[len(zstBadSum)-1] ^= 0xff // the frame's content checksum
+	// A frame header that asks for a 1 GiB window (descriptor: a window
+	// descriptor follows; exponent 20: 2^30 bytes): refused, not allocated.
+	zstHugeWindow := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 20 << 3, 1, 0, 0}
 
 	tests := []struct {
 		name      string
@@ -455,6 +470,15 @@ func TestBadInputs(t *testing.T) {
 		{"gzip-truncated", gzTrunc, -1, "bad gzip stream: truncated: unexpected EOF", 0, -2},
 		{"gzip-bad-crc", gzBadCRC, 2, "bad gzip stream: gzip: invalid checksum", 3, 24 + 76 + 76},
 		{"gzip-not-capture", gz(t, []byte("<html><body>")), 0, "not a pcap or pcapng file (magic 0x3c68746d)", 0, 0},
+		{"zstd-empty", zst(t, nil), 0, "empty file (the zstd stream decompresses to 0 bytes)", 0, 0},
+		{"zstd-truncated", zstTrunc, -1, "bad zstd stream: truncated: unexpected EOF", 0, -2},
+		{"zstd-bad-checksum", zstBadSum, -1, "bad zstd stream: CRC check failed", 0, -2},
+		{"zstd-huge-window", zstHugeWindow, 0, "bad zstd stream: window size exceeded: it asks for a window over 128 MiB (zstd --long); decompress it first (zstd -dc --long=31 FILE | sensor -r -)", 0, 0},
+		{"zstd-truncated-header", zst(t, twoRecs)[:6], 0, "bad zstd stream", 0, 0},
+		{"zstd-not-capture", zst(t, []byte("<html><body>")), 0, "not a pcap or pcapng file (magic 0x3c68746d)", 0, 0},
+		{"xz", []byte("\xfd7zXZ\x00\x00\x04"), 0, "xz-compressed file, not read directly: decompress it first (xz -dc FILE > FILE.pcap, or xz -dc FILE | sensor -r -)", 0, 0},
+		{"bzip2", []byte("BZh91AY&SY"), 0, "bzip2-compressed file, not read directly: decompress it first (bzip2 -dc", 0, 0},
+		{"lz4", []byte{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7}, 0, "lz4-compressed file, not read directly: decompress it first (lz4 -dc", 0, 0},
 	}
 	for _, tt := range tests {
 		for _, bufSize := range []int{0, 16} {
