@@ -40,7 +40,7 @@ if $test_tools; then
 	command -v systemd-analyze >/dev/null || need+=(systemd)
 	command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotate)
 	# compressed captures as the real tools write them
-	command -v zstd >/dev/null || need+=(zstd)
+	command -v zstd >/dev/null && command -v pzstd >/dev/null || need+=(zstd) # pzstd too
 	command -v xz >/dev/null || need+=(xz-utils)
 	# the shell completion scripts are run by the real shells
 	command -v zsh >/dev/null || need+=(zsh)

@@ -100,10 +100,10 @@ func TestOutputRefusesSymlink(t *testing.T) {
 }
 
 // `-r -` reads a capture from standard input, plain, gzip or zstd (as the
-// real gzip and zstd tools write them).
+// real gzip, zstd and pzstd write them: pzstd starts with a skippable frame).
 func TestReadStdin(t *testing.T) {
 	want, _, _ := sensor(t, "-r", demo, "--sensor-id", "s", "--log-level", "error")
-	for _, gz := range []string{"", "gzip", "zstd"} {
+	for _, gz := range []string{"", "gzip", "zstd", "pzstd"} {
 		f, err := os.Open(demo)
 		if err != nil {
 			t.Fatal(err)

@@ -620,6 +620,10 @@ func compressionOf(b []byte) string {
 		return "gzip"
 	case len(b) >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd:
 		return "zstd"
+	case len(b) >= 4 && b[0]&0xf0 == 0x50 && b[1] == 0x2a && b[2] == 0x4d && b[3] == 0x18:
+		return "zstd" // a skippable frame first, as pzstd writes
+	case len(b) >= 4 && b[0] == 0x02 && b[1] == 0x21 && b[2] == 0x4c && b[3] == 0x18:
+		return "lz4" // the legacy format (lz4 -l)
 	case len(b) >= 6 && string(b[:6]) == "\xfd7zXZ\x00":
 		return "xz"
 	case len(b) >= 4 && string(b[:3]) == "BZh" && b[3] >= '1' && b[3] <= '9':

@@ -182,13 +182,16 @@ func formatCases(t *testing.T) []formatCase {
 
 func TestFormats(t *testing.T) {
 	for _, tc := range formatCases(t) {
-		for _, comp := range []string{"", "gzip", "zstd"} {
+		for _, comp := range []string{"", "gzip", "zstd", "zstd-skippable"} {
 			file, format := tc.file, tc.format
 			switch comp {
 			case "gzip":
 				file, format = gz(t, file), format+"+gzip"
 			case "zstd":
 				file, format = zst(t, file), format+"+zstd"
+			case "zstd-skippable":
+				// pzstd writes a skippable frame before each frame
+				file, format = append([]byte{0x5e, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9}, zst(t, file)...), format+"+zstd"
 			}
 			// bufSize 16 forces every record larger than that through the copy path.
 			for _, bufSize := range []int{0, 16, 100} {
@@ -476,6 +479,7 @@ func TestBadInputs(t *testing.T) {
 		{"zstd-huge-window", zstHugeWindow, 0, "bad zstd stream: window size exceeded: it asks for a window over 128 MiB (zstd --long); decompress it first (zstd -dc --long=31 FILE | sensor -r -)", 0, 0},
 		{"zstd-truncated-header", zst(t, twoRecs)[:6], 0, "bad zstd stream", 0, 0},
 		{"zstd-not-capture", zst(t, []byte("<html><body>")), 0, "not a pcap or pcapng file (magic 0x3c68746d)", 0, 0},
+		{"zstd-skippable-first", append([]byte{0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4}, zstTrunc...), -1, "bad zstd stream: truncated", 0, -2},
 		{"xz", []byte("\xfd7zXZ\x00\x00\x04"), 0, "xz-compressed file, not read directly: decompress it first (xz -dc FILE > FILE.pcap, or xz -dc FILE | sensor -r -)", 0, 0},
 		{"bzip2", []byte("BZh91AY&SY"), 0, "bzip2-compressed file, not read directly: decompress it first (bzip2 -dc", 0, 0},
 		{"lz4", []byte{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7}, 0, "lz4-compressed file, not read directly: decompress it first (lz4 -dc", 0, 0},
