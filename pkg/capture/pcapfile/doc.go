@@ -22,7 +22,10 @@
 // path at all.
 //
 // All inputs are opened at the first call to Next (the merge needs the first
-// packet of each), so the process needs one descriptor per input. Each input
+// packet of each). Past the first 256 (fewer when the descriptor limit is
+// low: a quarter of it), a file is let go after its first packet and opened
+// again when that packet's turn comes, so a directory of thousands of
+// rotated captures needs few descriptors and mappings at once. Each input
 // gets a 1 MiB read buffer; with more than 64 inputs the buffer shrinks
 // (64 MiB in total, at least 64 KiB each). A file releases its buffers and
 // descriptor as soon as it is exhausted or failed.

@@ -75,6 +75,10 @@ type input struct {
 	wk     walked    // fastBatch's progress through the mapping, for a fault
 	walkBy walkModeT // SENSOR_PCAP_WALK when opened
 
+	// parked: opened and let go again, holding only its first packet's
+	// time (its place in the merge) until that packet's turn (see park).
+	parked bool
+
 	format    string
 	kind      fileKind
 	bo        byteOrder
@@ -604,6 +608,17 @@ func (in *input) release(complete bool) error {
 	in.held = 0
 	in.pkt = capture.Packet{}
 	return err
+}
+
+// park lets go of a file whose first packet has been read, keeping only
+// what orders it in the merge (that packet's time, the input's place in
+// the list) and what listing found. Its next advance opens it again from
+// the start, as if never opened; nothing was delivered from it yet.
+func (in *input) park() {
+	ts := in.pkt.Timestamp
+	in.release(false)
+	*in = input{idx: in.idx, path: in.path, size: in.size, bufSize: in.bufSize, progress: in.progress,
+		found: in.found, format: in.format, parked: true, pkt: capture.Packet{Timestamp: ts}}
 }
 
 // zstdMaxWindow bounds the memory a zstd stream may ask for (its window):

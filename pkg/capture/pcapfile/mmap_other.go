@@ -10,3 +10,5 @@ func mapFile(*os.File) []byte { return nil }
 func unmapFile([]byte) {}
 
 func releaseMapped([]byte) {}
+
+func openBudget() int { return maxOpen }

@@ -34,3 +34,14 @@ func releaseMapped(b []byte) {
 		_ = unix.Madvise(b, unix.MADV_DONTNEED)
 	}
 }
+
+// openBudget is how many files the merge may keep open from the start: a
+// quarter of the descriptors the process may open (the rest stay for the
+// output, sockets and a reopened file), at most maxOpen.
+func openBudget() int {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &l); err != nil || l.Cur == unix.RLIM_INFINITY {
+		return maxOpen
+	}
+	return int(min(uint64(maxOpen), max(l.Cur/4, 4)))
+}

@@ -41,6 +41,7 @@ type Reader struct {
 	inputs []*input
 	heap   []*input // inputs holding a pending packet, ordered by (timestamp, idx)
 	prime  int      // inputs[prime:] have not been opened yet
+	budget int      // inputs past this many are parked after their first packet (openBudget)
 	last   *input   // input whose packet Next returned last; advanced on the next call
 	closed bool
 
@@ -102,6 +103,7 @@ func (r *Reader) setup(bufSize int) {
 		r.total += in.size
 	}
 	r.heap = make([]*input, 0, len(r.inputs))
+	r.budget = openBudget()
 }
 
 // Stdin is the path that names standard input ("-r -"): a capture piped in,
@@ -211,11 +213,16 @@ func (r *Reader) Next(p *capture.Packet) error {
 	for r.prime < len(r.inputs) {
 		in := r.inputs[r.prime]
 		r.prime++
+		counted := r.done.Load()
 		if err := in.advance(); err != nil {
 			if err == io.EOF {
 				continue
 			}
 			return err
+		}
+		if r.prime > r.budget && in.src == nil {
+			in.park()
+			r.done.Add(counted - r.done.Load()) // counted again when it is read
 		}
 		r.heap = append(r.heap, in)
 		r.up(len(r.heap) - 1)
@@ -229,17 +236,25 @@ func (r *Reader) Next(p *capture.Packet) error {
 		if err == nil {
 			r.down(0)
 		} else {
-			n := len(r.heap) - 1
-			r.heap[0] = r.heap[n]
-			r.heap[n] = nil
-			r.heap = r.heap[:n]
-			if n > 0 {
-				r.down(0)
-			}
+			r.pop()
 			if err != io.EOF {
 				return err
 			}
 		}
+	}
+	// A parked input whose first packet is next is opened again (its
+	// packet may differ if the file changed: the heap decides again).
+	for len(r.heap) > 0 && r.heap[0].parked {
+		in := r.heap[0]
+		in.parked = false
+		if err := in.advance(); err != nil {
+			r.pop()
+			if err != io.EOF {
+				return err
+			}
+			continue
+		}
+		r.down(0)
 	}
 	if len(r.heap) == 0 {
 		return io.EOF
@@ -335,6 +350,26 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	}
 	return n, nil
 }
+
+// pop removes the top of the heap.
+func (r *Reader) pop() {
+	n := len(r.heap) - 1
+	r.heap[0] = r.heap[n]
+	r.heap[n] = nil
+	r.heap = r.heap[:n]
+	if n > 0 {
+		r.down(0)
+	}
+}
+
+// maxOpen is the most files the merge keeps open from the start (fewer
+// when the descriptor limit is low: openBudget; a variable so tests can
+// lower it). The others are parked once their first packet is read (see
+// park) and opened again when it is their turn: a directory of a month of
+// rotated captures (tcpdump -G 60: 43,200 files) would otherwise hold a
+// descriptor and a mapping per file, past the usual limits (1,024
+// descriptors, 65,530 mappings), and lose the files beyond them.
+var maxOpen = 256
 
 func less(a, b *input) bool {
 	if a.pkt.Timestamp != b.pkt.Timestamp {

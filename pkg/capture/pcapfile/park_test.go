@@ -1,0 +1,132 @@
+package pcapfile
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/synscope/synscope/pkg/capture"
+)
+
+// openFDs counts this process's open descriptors (Linux), or -1.
+func openFDs() int {
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(es)
+}
+
+// A directory of many rotated files (and some whose times interleave) is
+// read whole with few of them open at once: past the budget, a file is let
+// go after its first packet and opened again at that packet's turn. The
+// packets, their order, the per-file counts and the progress are those of
+// a merge that keeps every file open.
+func TestManyFilesFewOpen(t *testing.T) {
+	dir := t.TempDir()
+	le := binary.LittleEndian
+	var paths []string
+	for i := range 300 {
+		base := uint32(1000 + 10*i) // rotated: file i covers [base, base+9]
+		if i%50 == 7 {
+			base = 1000 // a few overlap the first files' times
+		}
+		var recs []rec
+		for j := range 4 {
+			recs = append(recs, rec{base + uint32(2*j), uint32(i), []byte(fmt.Sprintf("f%03d-%d", i, j)), 0})
+		}
+		b := pcapBytes(le, false, 1, recs...)
+		if i%3 == 1 {
+			b = gz(t, b) // streamed, not mapped
+		}
+		paths = append(paths, writeFile(t, dir, fmt.Sprintf("c%03d.pcap", i), b))
+	}
+	all := func(limit int) (result, int, int64) {
+		saved := maxOpen
+		maxOpen = limit
+		defer func() { maxOpen = saved }()
+		r, err := Open([]string{dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, most := openFDs(), 0
+		var res result
+		var p capture.Packet
+		for {
+			err := r.Next(&p)
+			if err != nil {
+				break
+			}
+			if n := openFDs() - base; n > most {
+				most = n
+			}
+			q := p
+			q.Data = []byte(string(p.Data))
+			res.pkts = append(res.pkts, q)
+		}
+		done, total := r.Progress()
+		if done != total {
+			t.Errorf("budget %d: progress %d of %d at the end", limit, done, total)
+		}
+		res.stats = r.Stats()
+		r.Close()
+		return res, most, done
+	}
+	want, wantMost, _ := all(1 << 20)
+	got, most, _ := all(8)
+	if len(got.pkts) != 1200 || len(want.pkts) != 1200 {
+		t.Fatalf("%d and %d packets, want 1200", len(got.pkts), len(want.pkts))
+	}
+	for i := range want.pkts {
+		if string(got.pkts[i].Data) != string(want.pkts[i].Data) || got.pkts[i].Timestamp != want.pkts[i].Timestamp {
+			t.Fatalf("packet %d: %s@%d, every file open: %s@%d", i, got.pkts[i].Data, got.pkts[i].Timestamp,
+				want.pkts[i].Data, want.pkts[i].Timestamp)
+		}
+	}
+	for i, st := range got.stats {
+		if st.Packets != 4 || st.Err != nil || (st.Format != "pcap" && st.Format != "pcap+gzip") {
+			t.Errorf("%s: %+v", paths[i], st)
+		}
+	}
+	if openFDs() >= 0 {
+		// 8 kept open, and the files whose times overlap when opened again
+		if most > 8+8 || wantMost < 290 {
+			t.Errorf("at most %d files open with a budget of 8 (%d with every file open)", most, wantMost)
+		}
+	}
+}
+
+// A parked file that is gone when its turn comes fails alone, with the
+// error of its open; the others are read.
+func TestParkedFileGone(t *testing.T) {
+	saved := maxOpen
+	maxOpen = 1
+	defer func() { maxOpen = saved }()
+	dir := t.TempDir()
+	le := binary.LittleEndian
+	a := writeFile(t, dir, "a.pcap", pcapBytes(le, false, 1, rec{1, 0, []byte("a0"), 0}, rec{3, 0, []byte("a1"), 0}))
+	b := writeFile(t, dir, "b.pcap", pcapBytes(le, false, 1, rec{5, 0, []byte("b0"), 0}))
+	c := writeFile(t, dir, "c.pcap", pcapBytes(le, false, 1, rec{2, 0, []byte("c0"), 0}))
+	r, err := Open([]string{a, b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p capture.Packet
+	if err := r.Next(&p); err != nil || string(p.Data) != "a0" {
+		t.Fatalf("first: %v %s", err, p.Data)
+	}
+	os.Remove(b) // parked after its first packet
+	res := readAll(t, r)
+	var got []string
+	for _, q := range res.pkts {
+		got = append(got, string(q.Data))
+	}
+	if s := strings.Join(got, " "); s != "c0 a1" || len(res.errs) != 1 {
+		t.Fatalf("packets %q, errors %v", s, res.errs)
+	}
+	if e := res.errs[0]; e.File != b || !strings.Contains(e.Error(), "open: no such file") {
+		t.Errorf("error %v", e)
+	}
+}
