@@ -58,6 +58,19 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		Uint64("new_sources", st.Engine.NewSources).Uint64("windows", st.Engine.Windows).
 		Str("growth", r.Verdict().Model).
 		Stringer("elapsed", time.Since(started).Round(time.Millisecond)).Msg("done")
+	if err == nil && st.Engine.Packets == 0 {
+		// An empty directory, a wrong one, or one of files that are not
+		// captures: say so, or the empty records look like a quiet network.
+		skipped := 0
+		files := src.Stats()
+		for _, f := range files {
+			if f.Skipped != "" {
+				skipped++
+			}
+		}
+		log.Warn().Int("files", len(files)).Int("skipped", skipped).Strs("read", cfg.Read).
+			Msg("no packet read: the inputs hold no capture with packets")
+	}
 	return st, err
 }
 

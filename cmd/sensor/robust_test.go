@@ -229,6 +229,25 @@ func TestDirectorySkipsNonCaptures(t *testing.T) {
 	}
 }
 
+// A directory with no capture in it (empty, or only other files) is not a
+// quiet network: the run says on stderr that it read no packet.
+func TestNoCaptureInDirectorySaysSo(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := sensor(t, "-r", dir, "--log-level", "warn")
+	if code != exitOK || !strings.Contains(stderr, `"files":0`) || !strings.Contains(stderr, "no packet read") {
+		t.Errorf("empty directory: exit %d, stderr %s", code, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "README"), []byte("captures go here\n"), 0o644)
+	_, stderr, _ = sensor(t, "-r", dir, "--log-level", "warn")
+	if !strings.Contains(stderr, `"files":1,"skipped":1`) || !strings.Contains(stderr, "no packet read") {
+		t.Errorf("a directory of one README: stderr %s", stderr)
+	}
+	out, stderr, _ := sensor(t, "-r", demo, "--log-level", "warn")
+	if strings.Contains(stderr, "no packet read") || len(out) == 0 {
+		t.Errorf("a capture: stderr %s", stderr)
+	}
+}
+
 // A run that reads no packet writes no window, says so in the summary, and
 // stamps its records with the time they were written, not 1970-01-01.
 func TestNoPacketNoWindow(t *testing.T) {
