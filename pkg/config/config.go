@@ -176,7 +176,7 @@ func FlagSet() *pflag.FlagSet {
 	d := engine.DefaultConfig()
 	fs := pflag.NewFlagSet("sensor", pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.StringArrayP(kRead, "r", nil, "read packets from capture `file`s or directories (pcap, pcapng, gzip); repeatable, or list them after the flags")
+	fs.StringArrayP(kRead, "r", nil, "read packets from capture `file`s, directories or quoted patterns (pcap, pcapng, gzip, zstd); repeatable, or list them after the flags")
 	fs.StringP(kIface, "i", "", "capture live from `interface` (needs root, or CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON / CAP_NET_RAW)")
 	fs.String(kCapture, "auto", "live capture backend: auto (eBPF where the kernel allows, else AF_PACKET), ebpf, afpacket")
 	fs.String(kIngress, "auto", "eBPF ingress hook: auto (native XDP, else generic XDP, else TC), xdp, xdp-generic, tc")

@@ -117,6 +117,23 @@ func (r *Reader) list(root string) {
 		return
 	}
 	fi, err := os.Stat(root)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(root, "*?[") {
+		// A pattern no shell expanded (a config file's read list, a
+		// quoted argument): its matches, in name order.
+		matches, gerr := filepath.Glob(root)
+		if gerr != nil {
+			r.addErr(root, fmt.Errorf("bad pattern: %w", gerr))
+			return
+		}
+		if len(matches) == 0 {
+			r.addErr(root, errors.New("no file matches this pattern"))
+			return
+		}
+		for _, m := range matches {
+			r.list(m)
+		}
+		return
+	}
 	if err != nil {
 		r.addErr(root, opErr("stat", err))
 		return

@@ -394,6 +394,42 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// A path with glob characters that names no file (a config file's read
+// list, a quoted argument: no shell expanded it) reads its matches in name
+// order; a pattern that matches nothing, or is malformed, is that path's
+// error. A file whose name holds such characters is read as itself.
+func TestPatterns(t *testing.T) {
+	dir := t.TempDir()
+	le := binary.LittleEndian
+	mk := func(name string, sec uint32) string {
+		return writeFile(t, dir, name, pcapBytes(le, false, 1, rec{sec, 0, []byte(name), 0}))
+	}
+	mk("a2.pcap", 2)
+	mk("a1.pcap", 3)
+	mk("b.pcap", 1)
+	odd := mk("c[1].pcap", 4)
+	res := openAll(t, filepath.Join(dir, "a*.pcap"), odd)
+	var got []string
+	for _, p := range res.pkts {
+		got = append(got, string(p.Data))
+	}
+	if s := strings.Join(got, " "); s != "a2.pcap a1.pcap c[1].pcap" || len(res.errs) != 0 {
+		t.Errorf("packets %q, errors %v", s, res.errs)
+	}
+	if len(res.stats) != 3 || res.stats[0].Path != filepath.Join(dir, "a1.pcap") {
+		t.Errorf("inputs %+v", res.stats)
+	}
+	for pat, want := range map[string]string{
+		filepath.Join(dir, "z*.pcap"): "no file matches this pattern",
+		filepath.Join(dir, "[.pcap"):  "bad pattern: syntax error in pattern",
+	} {
+		res := openAll(t, pat)
+		if len(res.errs) != 1 || res.errs[0].File != pat || !strings.Contains(res.errs[0].Error(), want) {
+			t.Errorf("%s: errors %v, want %q", pat, res.errs, want)
+		}
+	}
+}
+
 func TestBadInputs(t *testing.T) {
 	le := binary.LittleEndian
 	d := payload(7, 60)
