@@ -15,7 +15,10 @@
 // Entries whose name starts with '.' are skipped (files and directories) and
 // symbolic links to directories are not followed (no cycles); symbolic links
 // to regular files are read. A path given explicitly is always read, whatever
-// its name or type. A path that does not exist, a directory that cannot be
+// its name or type. A path that does not exist but holds glob characters
+// (* ? [) is a pattern (filepath.Glob), its matches read in name order: a
+// config file's list has no shell to expand it. A path that does not
+// exist (or a pattern that matches nothing), a directory that cannot be
 // listed or a file that cannot be opened is not an error of Open: it becomes
 // an *capture.InputError returned by Next at that input's place in the
 // order, so the other inputs still go on. Open fails only when given no
