@@ -613,10 +613,13 @@ func (in *input) release(complete bool) error {
 // park lets go of a file whose first packet has been read, keeping only
 // what orders it in the merge (that packet's time, the input's place in
 // the list) and what listing found. Its next advance opens it again from
-// the start, as if never opened; nothing was delivered from it yet.
+// the start, as if never opened; nothing was delivered from it yet, and
+// the bytes it counted towards Progress are taken back (they are counted
+// again when it is read).
 func (in *input) park() {
 	ts := in.pkt.Timestamp
 	in.release(false)
+	in.progress.Add(-in.cr.n) // release left what the file counted here
 	*in = input{idx: in.idx, path: in.path, size: in.size, bufSize: in.bufSize, progress: in.progress,
 		found: in.found, format: in.format, parked: true, pkt: capture.Packet{Timestamp: ts}}
 }

@@ -230,7 +230,6 @@ func (r *Reader) Next(p *capture.Packet) error {
 	for r.prime < len(r.inputs) {
 		in := r.inputs[r.prime]
 		r.prime++
-		counted := r.done.Load()
 		if err := in.advance(); err != nil {
 			if err == io.EOF {
 				continue
@@ -239,7 +238,6 @@ func (r *Reader) Next(p *capture.Packet) error {
 		}
 		if r.prime > r.budget && in.src == nil {
 			in.park()
-			r.done.Add(counted - r.done.Load()) // counted again when it is read
 		}
 		r.heap = append(r.heap, in)
 		r.up(len(r.heap) - 1)
