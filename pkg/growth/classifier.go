@@ -195,13 +195,16 @@ type Classifier struct {
 	// raise the measured amplitude with its rise), the largest of each day
 	// for the last bgDays days, and when the latest was measured. The
 	// excess test (excess.go) bounds the cycle it allows for with it.
-	bg         bgMemo
-	alarm      float64 // the confidence the latest decide's alarm needed
-	noCycle    bool    // tests: no cycle test, to measure what it costs
-	noBg       bool    // tests: no measured background cycle in the excess test
-	noExtended bool    // tests: no extended horizon
-	noKept     bool    // tests: no cycle test over the windows kept (cycleOverKept)
-	serial     bool    // tests: no second goroutine (horizons in turn, the onset scan in line)
+	bg      bgMemo
+	alarm   float64 // the confidence the latest decide's alarm needed
+	noCycle bool    // tests: no cycle test, to measure what it costs
+	// tests: the saturation test's hinges by the general fit (glm.go), not
+	// hingeFits (hinge.go)
+	generalHinges bool
+	noBg          bool // tests: no measured background cycle in the excess test
+	noExtended    bool // tests: no extended horizon
+	noKept        bool // tests: no cycle test over the windows kept (cycleOverKept)
+	serial        bool // tests: no second goroutine (horizons in turn, the onset scan in line)
 	// speculated onset scans: started, their answer used, and made again
 	// because the windows kept changed (tests read them; a scan neither
 	// used nor made again was thrown away)

@@ -43,90 +43,188 @@ var cycleAmps = [...]float64{0.25, 0.5, 0.75, 1} // of the largest amplitude tri
 // at most amax (see cycleFit). It includes the log y! terms, as the fits'
 // log-likelihoods do.
 func cycleLoglik(y, off, cosv, sinv []float64, amax float64) float64 {
-	ll, _, _ := cycleFit(newCycleLL(y, off, cosv, sinv), amax)
+	ll, _, _ := newCycleData(y, off, cosv, sinv).fit(amax)
 	return ll
 }
 
-// newCycleLL returns the log-likelihood of the counts under the cycle of
-// amplitude a and phase φ, the rate at its maximum-likelihood value (in
-// closed form).
-func newCycleLL(y, off, cosv, sinv []float64) func(a, phi float64) float64 {
-	n := len(y)
-	var sy, syOff, lf float64
-	eo := make([]float64, n)
-	for i := range n {
-		sy += y[i]
-		syOff += y[i] * off[i]
-		lf += logFactorial(y[i])
-		eo[i] = math.Exp(off[i])
-	}
-	gs, lg := make([]float64, n), make([]float64, n) // g and log g (vlog: the same bits, four at a time)
-	return func(a, phi float64) float64 {
-		if sy == 0 {
-			return -lf // every cycle predicts nothing better than nothing
-		}
-		cp, sp := math.Cos(phi), math.Sin(phi)
-		var se, syl float64
-		for i := range n {
-			g := 1 + a*(sinv[i]*cp+cosv[i]*sp) // 1 + A·sin(ωt + φ)
-			se += eo[i] * g
-			gs[i] = g
-		}
-		vlog.Log(lg, gs)
-		for i := range n {
-			if y[i] > 0 {
-				syl += y[i] * lg[i]
-			}
-		}
-		// log μ_i = log(sy/se) + off_i + log g_i, the level at its MLE.
-		return sy*math.Log(sy/se) + syOff + syl - sy - lf
-	}
+// cycleData is what the cycle's likelihood reads of the counts. With
+// u = A·cos φ and v = A·sin φ the cycle is 1 + u·sin ωt + v·cos ωt, linear
+// in (u, v), and the rate at its maximum-likelihood value (in closed form)
+// leaves
+//
+//	L(u, v) = Σ y·log g - Σy·log(Σ e·g) + constants,  g = 1 + u·sin + v·cos
+//
+// (e the exposures). In (rate, rate·u, rate·v) the Poisson likelihood of an
+// identity link is concave and the amplitude bound A ≤ amax a convex cone,
+// so L has one local maximum over the disk A ≤ amax, which Newton's steps
+// find (fit).
+type cycleData struct {
+	y, e, s, c    []float64 // counts, exposures, sin ωt, cos ωt
+	sy, syOff, lf float64   // Σy, Σ y·off, Σ log y!
+	e1, es, ec    float64   // Σe, Σ e·sin, Σ e·cos
+	g, lg         []float64 // scratch: g and log g (vlog: the same bits, four at a time)
+	evals         int       // passes over the windows (tests read it)
 }
 
-// cycleFit finds the best amplitude (at most amax) and phase of the cycle
-// under ll: on a grid, then refined around the best point (the phase
-// within half a grid step, then the amplitude, by golden-section search,
-// twice). It returns the log-likelihood there, the amplitude and the phase.
-func cycleFit(ll func(a, phi float64) float64, amax float64) (best, ba, bp float64) {
-	best = math.Inf(-1)
-	for _, frac := range cycleAmps {
-		for k := range cyclePhases {
-			phi := 2 * math.Pi * float64(k) / cyclePhases
-			if l := ll(amax*frac, phi); l > best {
-				best, ba, bp = l, amax*frac, phi
+func newCycleData(y, off, cosv, sinv []float64) *cycleData {
+	n := len(y)
+	d := &cycleData{y: y, e: make([]float64, n), s: sinv, c: cosv, g: make([]float64, n), lg: make([]float64, n)}
+	for i := range n {
+		d.sy += y[i]
+		d.syOff += y[i] * off[i]
+		d.lf += logFactorial(y[i])
+		d.e[i] = math.Exp(off[i])
+		d.e1 += d.e[i]
+		d.es += d.e[i] * sinv[i]
+		d.ec += d.e[i] * cosv[i]
+	}
+	return d
+}
+
+// ll is the log-likelihood at (u, v) (the rate at its maximum), with its
+// gradient and Hessian in (u, v) when deriv is set. NaN where some g is
+// not positive.
+func (d *cycleData) ll(u, v float64, deriv bool) (l float64, grad [2]float64, hess [2][2]float64) {
+	if d.sy == 0 {
+		return -d.lf, grad, hess // every cycle predicts nothing better than nothing
+	}
+	d.evals++
+	gs, lg := d.g, d.lg
+	for i := range gs {
+		gs[i] = 1 + u*d.s[i] + v*d.c[i]
+	}
+	big := d.e1 + u*d.es + v*d.ec // Σ e·g
+	vlog.Log(lg, gs)
+	var syl, gu, gv, huu, huv, hvv float64
+	for i, y := range d.y {
+		if y > 0 {
+			if !(gs[i] > 0) {
+				return math.NaN(), grad, hess
+			}
+			syl += y * lg[i]
+			if deriv {
+				r := y / gs[i]
+				si, ci := d.s[i], d.c[i]
+				gu += r * si
+				gv += r * ci
+				r /= gs[i]
+				huu += r * si * si
+				huv += r * si * ci
+				hvv += r * ci * ci
 			}
 		}
 	}
-	golden := func(f func(float64) float64, lo, hi float64) (float64, float64) {
-		const g = 0.6180339887498949
-		x1, x2 := hi-g*(hi-lo), lo+g*(hi-lo)
-		f1, f2 := f(x1), f(x2)
-		for range 24 {
-			if f1 < f2 {
-				lo, x1, f1 = x1, x2, f2
-				x2 = lo + g*(hi-lo)
-				f2 = f(x2)
-			} else {
-				hi, x2, f2 = x2, x1, f1
-				x1 = hi - g*(hi-lo)
-				f1 = f(x1)
+	if !(big > 0) {
+		return math.NaN(), grad, hess
+	}
+	l = d.sy*math.Log(d.sy/big) + d.syOff + syl - d.sy - d.lf
+	if deriv {
+		k := d.sy / big
+		grad = [2]float64{gu - k*d.es, gv - k*d.ec}
+		k /= big
+		hess = [2][2]float64{{-huu + k*d.es*d.es, -huv + k*d.es*d.ec}, {-huv + k*d.es*d.ec, -hvv + k*d.ec*d.ec}}
+	}
+	return l, grad, hess
+}
+
+// at is the log-likelihood of the cycle of amplitude a and phase φ, and
+// its derivative in a with φ held.
+func (d *cycleData) at(a, phi float64) (float64, float64) {
+	cp, sp := math.Cos(phi), math.Sin(phi)
+	l, g, _ := d.ll(a*cp, a*sp, true)
+	return l, g[0]*cp + g[1]*sp
+}
+
+// fit finds the best amplitude (at most amax) and phase of the cycle and
+// returns the log-likelihood there, the amplitude and the phase. Newton's
+// steps in (u, v) from no cycle, each backtracked until the likelihood
+// rises and pulled back onto the disk when it leaves it; on the rim, with
+// the likelihood rising outwards, the steps follow the rim (Newton in φ).
+// Where a Newton step does not rise, the gradient's does (the maximum is
+// unique, so what rises leads there); it stops where neither rises.
+func (d *cycleData) fit(amax float64) (best, amp, phase float64) {
+	if d.sy == 0 {
+		return -d.lf, 0, 0
+	}
+	var u, v float64
+	l, gr, h := d.ll(0, 0, true)
+	if math.IsNaN(l) {
+		return l, 0, 0
+	}
+	onto := func(u, v float64) (float64, float64) {
+		if r := math.Hypot(u, v); r > amax {
+			return u * amax / r, v * amax / r
+		}
+		return u, v
+	}
+	// try moves along direction (du, dv), halving the step until the
+	// likelihood rises; it reports whether it did.
+	try := func(du, dv float64) bool {
+		for t := 1.0; t > 1e-9; t /= 2 {
+			nu, nv := onto(u+t*du, v+t*dv)
+			if nl, ng, nh := d.ll(nu, nv, true); nl > l {
+				u, v, l, gr, h = nu, nv, nl, ng, nh
+				return true
 			}
 		}
-		if f1 > f2 {
-			return x1, f1
-		}
-		return x2, f2
+		return false
 	}
-	step := 2 * math.Pi / cyclePhases
-	for range 2 {
-		if p, l := golden(func(p float64) float64 { return ll(ba, p) }, bp-step/2, bp+step/2); l > best {
-			best, bp = l, p
+	// Newton's step gains about half its decrement (g'·step): below
+	// tol, the likelihood is at its maximum within far less than the
+	// tests' thresholds can tell.
+	tol := 1e-12 * (1 + math.Abs(l))
+	for range 100 {
+		prev := l
+		r := math.Hypot(u, v)
+		if rim := r >= amax*(1-1e-12); rim && gr[0]*u+gr[1]*v > 0 {
+			// On the rim, rising outwards: along it, φ by Newton
+			// (f'' from the Hessian and the radial slope).
+			cp, sp := u/r, v/r
+			f1 := amax * (-gr[0]*sp + gr[1]*cp)
+			f2 := amax*amax*(h[0][0]*sp*sp-2*h[0][1]*sp*cp+h[1][1]*cp*cp) - amax*(gr[0]*cp+gr[1]*sp)
+			step := f1 // a gradient step, unless Newton's can be had
+			if f2 < 0 {
+				step = -f1 / f2
+				if f1*step < tol { // all Newton's step could still gain
+					break
+				}
+			}
+			moved := false
+			for t := 1.0; t > 1e-9 && !moved; t /= 2 {
+				phi := math.Atan2(v, u) + t*step
+				nu, nv := amax*math.Cos(phi), amax*math.Sin(phi)
+				if nl, ng, nh := d.ll(nu, nv, true); nl > l {
+					u, v, l, gr, h = nu, nv, nl, ng, nh
+					moved = true
+				}
+			}
+			if !moved {
+				break
+			}
+		} else {
+			moved := false
+			// Newton's step where the Hessian is negative definite.
+			if det := h[0][0]*h[1][1] - h[0][1]*h[1][0]; h[0][0] < 0 && det > 0 {
+				du := -(h[1][1]*gr[0] - h[0][1]*gr[1]) / det
+				dv := -(h[0][0]*gr[1] - h[1][0]*gr[0]) / det
+				if gr[0]*du+gr[1]*dv < tol && math.Hypot(u+du, v+dv) <= amax {
+					break // the maximum, within what Newton's step could still gain
+				}
+				moved = try(du, dv)
+			}
+			if !moved {
+				// the gradient's, scaled to at most the disk's size
+				s := amax / math.Max(math.Hypot(gr[0], gr[1]), 1e-300)
+				if !try(gr[0]*s, gr[1]*s) {
+					break
+				}
+			}
 		}
-		if a, l := golden(func(a float64) float64 { return ll(a, bp) }, 0, amax); l > best {
-			best, ba = l, a
+		if l-prev <= 1e-13*(1+math.Abs(l)) {
+			break
 		}
 	}
-	return best, ba, bp
+	return l, math.Min(math.Hypot(u, v), amax), math.Atan2(v, u)
 }
 
 // cycleAmpUpper is the upper bound of the amplitude A of a cycle
@@ -137,19 +235,39 @@ func cycleFit(ll func(a, phi float64) float64, amax float64) (best, ba, bp float
 // not under-reported (a log-harmonic's amplitude is: it has not the shape
 // of 1 + A·sin), and a mild one is not taken for a strong one.
 func cycleAmpUpper(y, off, cosv, sinv []float64, amax, disp float64) float64 {
-	ll := newCycleLL(y, off, cosv, sinv)
-	best, a, phi := cycleFit(ll, amax)
-	within := func(x float64) bool { return 2*(best-ll(x, phi))/disp <= 3.84 }
-	if math.IsNaN(best) || within(amax) {
+	d := newCycleData(y, off, cosv, sinv)
+	best, a, phi := d.fit(amax)
+	target := best - 3.84*disp/2                   // the likelihood at the bound
+	excess := func(x float64) (float64, float64) { // how far above it, and the slope
+		l, dl := d.at(x, phi)
+		return l - target, dl
+	}
+	if hiEx, _ := excess(amax); math.IsNaN(best) || !(hiEx < 0) {
 		return amax
 	}
+	// Past the estimate the likelihood falls (one maximum): the bound is
+	// where it crosses the target, found by Newton's steps kept within a
+	// bracket that halves when they leave it.
 	lo, hi := a, amax
-	for range 20 {
-		if mid := (lo + hi) / 2; within(mid) {
-			lo = mid
-		} else {
-			hi = mid
+	x := (lo + hi) / 2
+	for range 60 {
+		ex, slope := excess(x)
+		if ex == 0 {
+			return x
 		}
+		if ex > 0 {
+			lo = x
+		} else {
+			hi = x
+		}
+		if hi-lo <= 1e-12*amax {
+			break
+		}
+		next := x - ex/slope
+		if !(next > lo && next < hi) {
+			next = (lo + hi) / 2
+		}
+		x = next
 	}
 	return hi
 }

@@ -337,14 +337,20 @@ const minBlockMean = 5
 // 1000), which is exactly the start of an outbreak; blocks keep the
 // estimate sensitive to bursts without that blow-up.
 func (d *design) dispersion(beta [maxParams]float64) (float64, int) {
+	d.fill(beta)
+	return pearsonDispersion(d.y[:d.n], d.mus[:d.n], d.p)
+}
+
+// pearsonDispersion is design.dispersion for counts y and their expected
+// values mu under a fit of p parameters.
+func pearsonDispersion(y, mu []float64, p int) (float64, int) {
 	var x2 float64
 	blocks := 0
 	var by, bm float64
 	var lastY, lastM float64
-	d.fill(beta)
-	for i := 0; i < d.n; i++ {
-		by += d.y[i]
-		bm += d.mus[i]
+	for i := range y {
+		by += y[i]
+		bm += mu[i]
 		if bm >= minBlockMean {
 			x2 += (by - bm) * (by - bm) / bm
 			blocks++
@@ -357,13 +363,13 @@ func (d *design) dispersion(beta [maxParams]float64) (float64, int) {
 		lastY, lastM = lastY+by, lastM+bm
 		x2 += (lastY - lastM) * (lastY - lastM) / lastM
 	}
-	if blocks <= d.p {
+	if blocks <= p {
 		return 1, 0
 	}
 	// Counts are taken as Poisson unless their extra scatter is clear (the
 	// Pearson statistic above its 95 % quantile): a chance excess would
 	// otherwise cost the tests power exactly when an outbreak starts.
-	df := blocks - d.p
+	df := blocks - p
 	if x2 <= chi2Q95(df) {
 		return 1, df
 	}

@@ -55,14 +55,21 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 		return v
 	}
 	type hinge struct {
-		k              int
-		ll, r1, r2, se float64
-		beta           [maxParams]float64
+		k             int
+		ll, r1, r2, v float64 // v: the variance of r2 before the dispersion
+		disp          float64 // 0 until taken (seOf)
+		beta          [maxParams]float64
 	}
 	best := hinge{k: -1, ll: math.Inf(-1)}
 	var tried []hinge
+	// The hinges' fits by hingeFits where the windows allow (hinge.go),
+	// else by the general fit, d.
+	hf := newHingeFits(ws, y, off, t)
+	if c.generalHinges {
+		hf = nil
+	}
 	d := design{n: n, p: 3, y: y, off: off, x: make([][maxParams]float64, n)}
-	d.keepSums()
+	sumsKept := false
 	// Each fit starts from the last one's solution, its level carried
 	// along the slope to the new hinge (the same maximum, found in fewer
 	// steps: see fitFrom).
@@ -70,9 +77,6 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 	lastTau, warm := 0.0, false
 	try := func(k int) {
 		tau := t[k]
-		for i := range d.x {
-			d.x[i] = [maxParams]float64{1, math.Min(t[i]-tau, 0), math.Max(t[i]-tau, 0)}
-		}
 		var start *[maxParams]float64
 		if warm {
 			s := last
@@ -83,16 +87,42 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 			}
 			start = &s
 		}
-		f, err := d.fitFrom(start)
+		var f fit
+		var err error
+		fast := false
+		if hf != nil {
+			hf.at(k)
+			f, fast, err = hf.fitFrom(start)
+		}
+		if !fast {
+			if !sumsKept {
+				d.keepSums()
+				sumsKept = true
+			}
+			for i := range d.x {
+				d.x[i] = [maxParams]float64{1, math.Min(t[i]-tau, 0), math.Max(t[i]-tau, 0)}
+			}
+			f, err = d.fitFrom(start)
+		}
 		if err != nil {
 			return
 		}
 		last, lastTau, warm = f.beta, tau, true
-		h := hinge{k: k, ll: f.loglik, r1: f.beta[1], r2: f.beta[2], se: math.Sqrt(f.cov[2][2] * f.dispersion), beta: f.beta}
+		h := hinge{k: k, ll: f.loglik, r1: f.beta[1], r2: f.beta[2], v: f.cov[2][2], beta: f.beta}
+		if !fast {
+			h.disp = f.dispersion
+		}
 		tried = append(tried, h)
 		if h.ll > best.ll {
 			best = h
 		}
+	}
+	// The standard error of r2, its dispersion taken when first asked.
+	seOf := func(h *hinge) float64 {
+		if h.disp == 0 {
+			h.disp = hf.dispersion(h.k, h.beta)
+		}
+		return math.Sqrt(h.v * h.disp)
 	}
 	// A coarse pass over the hinges, then every window around the best:
 	// this runs after every exponential window and must stay cheap.
@@ -124,7 +154,7 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 	// after it averaging the last growth with the flat (measured: doubling
 	// 4 h, a plateau called exponential again for 2 h after 40 minutes of
 	// `saturating`).
-	stopped := func(h hinge) bool {
+	stopped := func(h *hinge) bool {
 		gain := 2*(h.ll-f1.loglik)/math.Max(f1.dispersion, 1) - 2*ln
 		limit := math.Max(v.Bound, math.Min(h.r1, v.RatePerHour)/2)
 		// Once growth is decided stopped, it stays so while a broken
@@ -133,16 +163,19 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 		// the verdict flicker back to exponential on a plateau (measured:
 		// doubling 4 h, 4 of 10 runs still exponential more than 3 h after
 		// the plateau began).
-		upper := h.r2 + q*h.se
-		if c.regime == Saturating {
-			upper = h.r2
+		if !(gain > 0) {
+			return false
 		}
-		return gain > 0 && upper < limit
+		upper := h.r2
+		if c.regime != Saturating {
+			upper += q * seOf(h)
+		}
+		return upper < limit
 	}
 	found := false
-	for _, h := range tried {
-		if stopped(h) && (!found || h.ll > best.ll) {
-			best, found = h, true
+	for i := range tried {
+		if h := &tried[i]; stopped(h) && (!found || h.ll > best.ll) {
+			best, found = *h, true
 		}
 	}
 	if !found {
@@ -150,7 +183,7 @@ func (c *Classifier) saturation(v Verdict) Verdict {
 	}
 	limit := math.Max(v.Bound, math.Min(best.r1, v.RatePerHour)/2)
 	at := ws[best.k].Start
-	return Verdict{Model: Saturating, Confidence: normalCDF((limit - best.r2) / best.se), Horizon: v.Horizon,
+	return Verdict{Model: Saturating, Confidence: normalCDF((limit - best.r2) / seOf(&best)), Horizon: v.Horizon,
 		Windows: v.Windows, NewSources: v.NewSources, SteadyPerHour: v.SteadyPerHour, Bound: v.Bound, Dispersion: v.Dispersion,
 		RatePerHour: v.RatePerHour, RateLow: v.RateLow, RateHigh: v.RateHigh,
 		StoppedAt: at, RateAfterPerHour: best.r2,
