@@ -62,6 +62,7 @@ type Engine struct {
 
 	growth  *growth.Classifier // nil: no verdicts
 	verdict growth.Verdict     // the latest
+	aside   *aside             // the classifier on its own goroutine (ClassifyAside), or nil
 	last    WindowRecord       // the last window closed
 }
 
@@ -278,6 +279,7 @@ func (e *Engine) Advance(ts int64) {
 // Finish ends the run: it closes the window in progress, stops the shards
 // and gathers the busiest sources. Call it once, at the end.
 func (e *Engine) Finish() {
+	defer e.closeAside() // the last verdicts, after every other record of the windows
 	e.disarm()
 	if !e.started {
 		return

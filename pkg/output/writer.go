@@ -31,7 +31,20 @@ type Writer struct {
 	// onAlert gets each alert record's JSON line (valid only during the
 	// call): the alert hooks.
 	onAlert func(line []byte)
+	// Places held in the stream (engine.Holder), oldest first: each with
+	// the records written into it and those written after it; filling
+	// says records go into the oldest; held counts the bytes after places.
+	places  []*place
+	spare   []*place
+	filling bool
+	held    int
 }
+
+var _ engine.Holder = (*Writer)(nil)
+
+// place is a place held in the stream: the records that fill it, and
+// those written after it, which wait for it.
+type place struct{ in, after []byte }
 
 // CountDrivers has every stats record carry the counters of the counted
 // drivers behind d (see CountedOf); a run without one writes none.
@@ -57,10 +70,57 @@ func (w *Writer) begin(eventType string, ts int64) *obj {
 
 func (w *Writer) finish() {
 	w.buf = w.o.end()
-	if w.err == nil {
-		_, w.err = w.bw.Write(w.buf)
+	switch {
+	case w.filling:
+		w.places[0].in = append(w.places[0].in, w.buf...)
+	case len(w.places) > 0:
+		p := w.places[len(w.places)-1]
+		p.after = append(p.after, w.buf...)
+		w.held += len(w.buf)
+	default:
+		w.write(w.buf)
 	}
 }
+
+func (w *Writer) write(b []byte) {
+	if w.err == nil {
+		_, w.err = w.bw.Write(b)
+	}
+}
+
+// Hold holds a place in the stream where the next record would go: the
+// records written from now on wait behind it until Fill fills it
+// (engine.Holder: a verdict made on another goroutine).
+func (w *Writer) Hold() {
+	var p *place
+	if k := len(w.spare); k > 0 {
+		p, w.spare = w.spare[k-1], w.spare[:k-1]
+	} else {
+		p = &place{}
+	}
+	w.places = append(w.places, p)
+}
+
+// Fill calls f, whose records fill the oldest place held, and writes them
+// and the records that waited behind the place, up to the next one held.
+func (w *Writer) Fill(f func()) {
+	w.filling = true
+	f()
+	w.filling = false
+	p := w.places[0]
+	w.places = w.places[:copy(w.places, w.places[1:])]
+	w.write(p.in)
+	w.write(p.after)
+	w.held -= len(p.after)
+	p.in, p.after = p.in[:0], p.after[:0]
+	if cap(p.after) > 1<<20 {
+		p.after = nil // a flood's window: not kept for the next
+	}
+	w.spare = append(w.spare, p)
+}
+
+// Held is the bytes of records waiting behind places held.
+func (w *Writer) Held() int { return w.held }
 
 // Source writes a `source` record: a new source's first SYN.
 func (w *Writer) Source(r *engine.SourceRecord) {

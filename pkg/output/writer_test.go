@@ -3,9 +3,11 @@ package output
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/sources"
 )
 
@@ -124,5 +127,93 @@ func TestTimeCacheEqualsFormat(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// With the growth classifier on a goroutine of its own (ClassifyAside),
+// the records are the same byte for byte as with it in line: the verdicts
+// and the alerts they raise and clear in their places, between the window
+// records, the flood and activity records and the source records of the
+// next windows; the alert hook called as often, in the same order. And the
+// records waiting behind held places stay within the engine's bound when
+// the driver asks for the verdicts now and then (as the split loop does,
+// every chunk), through an epidemic and a spoofed flood that writes a
+// record a source.
+func TestVerdictsAsideSameRecords(t *testing.T) {
+	gc := growth.DefaultConfig()
+	run := func(aside bool) (string, []string, int) {
+		var buf bytes.Buffer
+		w := NewWriter(&buf, "aside")
+		var alerts []string
+		w.OnAlert(func(line []byte) { alerts = append(alerts, string(line)) })
+		cfg := engine.DefaultConfig()
+		cfg.Growth = &gc
+		cfg.FloodSourceRecords = true
+		eng, err := engine.New(cfg, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aside && !eng.ClassifyAside() {
+			t.Fatal("ClassifyAside refused a Writer")
+		}
+		r := rand.New(rand.NewPCG(3, 3))
+		maxHeld, n := 0, uint32(0)
+		syn := func(ts int64, dst byte) {
+			n++
+			s := decode.Syn{Ts: ts, DstPort: 445, Flags: 2, TTL: 64}
+			binary.BigEndian.PutUint32(s.Src[:4], 0x0b000000+n)
+			s.Dst = [16]byte{198, 18, 0, dst}
+			eng.Frame(ts, 60, &s)
+		}
+		// 30 hours: 2 new sources a window, then an epidemic doubling
+		// every 2 hours from hour 8 that stops at hour 20; a flood of
+		// 20,000 spoofed sources to one target in a minute at hour 25.
+		for win := range 30 * 12 {
+			start := t0 + int64(win)*int64(5*time.Minute)
+			h := float64(win) / 12
+			rate := 2.0
+			if h >= 8 {
+				rate += math.Exp2((math.Min(h, 20) - 8) / 2)
+			}
+			k := int(rate + r.Float64())
+			for i := range k {
+				syn(start+int64(i)*int64(5*time.Minute)/int64(k+1), byte(r.IntN(200)))
+			}
+			if win == 25*12 {
+				for i := range 20000 {
+					syn(start+int64(i)*int64(3*time.Millisecond), 250)
+					if i%4096 == 0 {
+						eng.VerdictsReady()
+						maxHeld = max(maxHeld, w.Held())
+					}
+				}
+			}
+			eng.VerdictsReady()
+			maxHeld = max(maxHeld, w.Held())
+		}
+		eng.Finish()
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String(), alerts, maxHeld
+	}
+	inline, inAlerts, _ := run(false)
+	out, outAlerts, held := run(true)
+	if out != inline {
+		t.Fatalf("records differ with the classifier aside (%d bytes, in line %d)", len(out), len(inline))
+	}
+	if strings.Join(outAlerts, "") != strings.Join(inAlerts, "") {
+		t.Errorf("alert hook: %d calls aside, %d in line, or in another order", len(outAlerts), len(inAlerts))
+	}
+	for _, want := range []string{`"kind":"exponential"`, `"kind":"cleared"`, `"event_type":"flood"`, `"event_type":"activity"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in the records: the test does not exercise it", want)
+		}
+	}
+	if g, wr := strings.Count(out, `"event_type":"growth"`), strings.Count(out, `"event_type":"window"`); g != wr || g == 0 {
+		t.Errorf("%d growth records for %d windows", g, wr)
+	}
+	if held > 20<<20 {
+		t.Errorf("up to %d bytes of records waited behind held places", held)
 	}
 }

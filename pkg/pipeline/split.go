@@ -150,6 +150,10 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 		r.free <- &chunk{ents: make([]entry, 0, chunkLen), syns: make([]decode.Syn, 0, chunkLen)}
 	}
 	go r.run()
+	// The growth classifier's fits run beside the engine, on their own
+	// goroutine (engine.ClassifyAside: the same records); its verdicts are
+	// written as they come, between chunks (and by Finish, the last).
+	eng.ClassifyAside()
 	// However this loop ends, the reader is stopped and waited for before
 	// the caller closes the source.
 	defer func() {
@@ -212,6 +216,7 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 				}
 			}
 		}
+		eng.VerdictsReady()
 		switch {
 		case c.atTail: // the tail's frames come next
 			r.recycle(c)

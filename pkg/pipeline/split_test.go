@@ -16,6 +16,7 @@ import (
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/engine"
+	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/ports"
 )
@@ -46,6 +47,11 @@ func runSource(t *testing.T, src capture.Source) (string, []string, output.Stats
 	w := output.NewWriter(&out, "split")
 	cfg := engine.DefaultConfig()
 	cfg.Window = time.Minute
+	// The growth classifier too: the split loop runs it on a goroutine of
+	// its own (engine.ClassifyAside), its verdicts in their places.
+	gc := growth.DefaultConfig()
+	gc.Horizons = []time.Duration{10 * time.Minute, 30 * time.Minute}
+	cfg.Growth = &gc
 	eng, err := engine.New(cfg, w)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +104,9 @@ func testSplitEqualsSingle(t *testing.T) {
 		if oneSt.Results != twoSt.Results || oneSt.InputsFailed != twoSt.InputsFailed {
 			t.Errorf("%s: split results %v (%d failed), single %v (%d failed)", name, twoSt.Results, twoSt.InputsFailed, oneSt.Results, oneSt.InputsFailed)
 		}
+	}
+	if out, _, _ := runJSONL(t, true, gen); !strings.Contains(out, `"event_type":"growth"`) || strings.Count(out, `"event_type":"growth"`) != strings.Count(out, `"event_type":"window"`) {
+		t.Errorf("generated capture: %d growth records for %d windows", strings.Count(out, `"event_type":"growth"`), strings.Count(out, `"event_type":"window"`))
 	}
 	if out, errs, _ := runJSONL(t, true, cut); len(errs) != 1 || !strings.Contains(out, `"event_type":"window"`) {
 		t.Errorf("cut file: %d input errors, want 1; windows written: %v", len(errs), strings.Contains(out, `"event_type":"window"`))
