@@ -30,18 +30,36 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h
 		var victim K
 		var vv srcVal
 		found := false
-		c.t.Probe(h, evictProbe, func(vk K, v *srcVal) bool {
+		// The probe written out (srctable.Near): the first source of the
+		// old generation, else the longest silent one-SYN source of the
+		// current one, among evictProbe slots from the new source's home.
+		for i := range evictProbe {
+			vk, v, ok := c.t.Near(h, i)
+			if !ok {
+				break
+			}
+			if v == nil {
+				continue
+			}
 			if c.g == t.old || (!v.promoted() && v.synsLow() == 1 && (!found || v.last < vv.last)) {
-				if _, heavy := t.heavy[addr(vk)]; !heavy {
+				heavy := false
+				if len(t.heavy) > 0 { // a flood's table has none: no lookup
+					_, heavy = t.heavy[addr(vk)]
+				}
+				if !heavy {
 					victim, vv, found = vk, *v, true
 				}
 			}
-			return !(found && c.g == t.old)
-		})
+			if found && c.g == t.old {
+				break
+			}
+		}
 		if found {
 			a := addr(victim)
 			t.offerTop(a, vv, c.g)
-			delete(t.heavy, a)
+			if len(t.heavy) > 0 {
+				delete(t.heavy, a)
+			}
 			t.dropReach(vv)
 			h := srctable.HashKey(victim)
 			t.remember(h)

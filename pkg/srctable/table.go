@@ -360,14 +360,32 @@ func (t *Table[K, V]) Drain(c Cursor, n int, f func(k K, v *V)) (Cursor, bool) {
 // (within its segment), until f returns false; f may not change the table.
 // An eviction policy uses it to look for a victim near where k would go.
 func (t *Table[K, V]) Probe(h uint64, n int, f func(k K, v *V) bool) {
-	s := t.seg(h)
-	n = min(n, len(s.slots))
-	for i := h & s.mask; n > 0; i, n = (i+1)&s.mask, n-1 {
-		sl := &s.slots[i]
-		if sl.used() && !f(sl.k, &sl.v) {
+	for i := range n {
+		k, v, ok := t.Near(h, i)
+		if !ok {
+			return
+		}
+		if v != nil && !f(k, v) {
 			return
 		}
 	}
+}
+
+// Near returns the entry i slots from hash h's home slot (within its
+// segment, wrapping): its key and value, v nil when the slot is free, and
+// ok false when the segment has no i-th slot. Probe's loop, for a caller
+// that wants it written out (no call through a function value per slot);
+// the pointer is valid until the next Put or Delete.
+func (t *Table[K, V]) Near(h uint64, i int) (k K, v *V, ok bool) {
+	s := t.seg(h)
+	if i >= len(s.slots) {
+		return k, nil, false
+	}
+	sl := &s.slots[(h+uint64(i))&s.mask]
+	if !sl.used() {
+		return k, nil, true
+	}
+	return sl.k, &sl.v, true
 }
 
 // HashKey hashes the key kinds this package knows (uint32: Hash4, uint64:
