@@ -294,3 +294,43 @@ func TestCycleFitIsTheMaximum(t *testing.T) {
 	}
 	t.Logf("%d fits, %.1f passes each; the Newton fit above the grid's by at most %.3g", fits, float64(evals)/float64(fits), worst)
 }
+
+// The cycle's fit and bound stay finite and within [0, amax] on counts
+// no sensor writes but a fuzzer of the classifier might: all zero but
+// one, a billion in one window, exposures of a millionth, windows of no
+// new source in a row, amax at its extremes.
+func TestCycleFitExtremes(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for trial := range 300 {
+		n := 1 + r.IntN(400)
+		y, off, cosv, sinv := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range n {
+			tt := r.Float64() * 48
+			cosv[i], sinv[i] = math.Cos(2*math.Pi*tt/24), math.Sin(2*math.Pi*tt/24)
+			expo := []float64{1, 1e-6, 0.5, 1e-3}[r.IntN(4)]
+			off[i] = math.Log(expo / 12)
+			switch trial % 4 {
+			case 0:
+				if i == n/2 {
+					y[i] = 1
+				}
+			case 1:
+				y[i] = float64(r.IntN(2)) * 1e9
+			case 2:
+				y[i] = float64(r.IntN(3))
+			}
+		}
+		amax := []float64{0.999, 0.05, 0.8, 1e-3}[r.IntN(4)]
+		d := newCycleData(y, off, cosv, sinv)
+		l, a, phi := d.fit(amax)
+		if math.IsNaN(l) || math.IsInf(l, 0) || !(a >= 0 && a <= amax) || math.IsNaN(phi) {
+			t.Fatalf("trial %d (n %d, amax %v): ll %v, A %v, φ %v", trial, n, amax, l, a, phi)
+		}
+		if d.evals > 400 {
+			t.Errorf("trial %d: %d likelihood passes", trial, d.evals)
+		}
+		if up := cycleAmpUpper(y, off, cosv, sinv, amax, 1); !(up >= a-1e-9 && up <= amax) {
+			t.Fatalf("trial %d: bound %v outside [%v, %v]", trial, up, a, amax)
+		}
+	}
+}
