@@ -126,13 +126,15 @@ func testSplitTailEqualsSingle(t *testing.T) {
 	if size < 70<<20 {
 		t.Fatalf("%s is %d bytes: too small to be split", gen, size)
 	}
+	// pcapng is split too (pcapfile's tailng.go).
+	ng, ngCut, _ := genAndCutAs(t, "pcapng", 13, 25*time.Minute, 0, func(n int) int { return n - 777 })
 	type run struct {
 		path   string
 		budget int64
 	}
 	old := tailBudget
 	defer func() { tailBudget = old }()
-	for _, c := range []run{{gen, old}, {cut, old}, {gen, 1}, {cut, 300 << 10}} {
+	for _, c := range []run{{gen, old}, {cut, old}, {gen, 1}, {cut, 300 << 10}, {ng, old}, {ngCut, 300 << 10}} {
 		path := c.path
 		tailBudget = c.budget // 1: the tail waits for every chunk it hands over
 		one, oneErrs, oneSt := runJSONL(t, false, path)
@@ -283,6 +285,12 @@ func testSplitTailShrinks(t *testing.T) {
 // bytes, and returns both paths and the whole one's size.
 func genAndCut(t *testing.T, seed int64, d time.Duration, rate0 float64, cut func(int) int) (string, string, int) {
 	t.Helper()
+	return genAndCutAs(t, "pcap", seed, d, rate0, cut)
+}
+
+// genAndCutAs is genAndCut in the format ext ("pcap" or "pcapng").
+func genAndCutAs(t *testing.T, ext string, seed int64, d time.Duration, rate0 float64, cut func(int) int) (string, string, int) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := scenario.Preset("bench")
 	if err != nil {
@@ -292,7 +300,7 @@ func genAndCut(t *testing.T, seed int64, d time.Duration, rate0 float64, cut fun
 	if rate0 != 0 {
 		cfg.Rate0 = rate0
 	}
-	gen := filepath.Join(dir, "gen.pcap")
+	gen := filepath.Join(dir, "gen."+ext)
 	if _, err := scenario.GenerateFile(cfg, gen, scenario.FileOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +308,7 @@ func genAndCut(t *testing.T, seed int64, d time.Duration, rate0 float64, cut fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	cutPath := filepath.Join(dir, "cut.pcap")
+	cutPath := filepath.Join(dir, "cut."+ext)
 	if err := os.WriteFile(cutPath, b[:cut(len(b))], 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,8 @@ func FuzzReader(f *testing.F) {
 // FuzzFileBatches writes the input to a file, which the Reader maps, and
 // reads it with NextBatch (through windows, see window; batches of 1, 3
 // and 64, mixed with Next) and split in two (a Tail from the middle, as
-// the split loop reads it): the packets, errors and counts of Next alone.
+// the split loop reads it; pcapng too): the packets, errors and counts of
+// Next alone.
 func FuzzFileBatches(f *testing.F) {
 	d := payload(9, 40)
 	var recs []rec
@@ -82,6 +83,11 @@ func FuzzFileBatches(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	// pcapng files are split too (tailng.go).
+	ng := bigNG(binary.LittleEndian, 40, 20, 0)
+	f.Add(ng)
+	f.Add(ng[:len(ng)-9])
+	f.Add(bigNG(binary.BigEndian, 30, 0, 12))
 	dir := f.TempDir()
 	old := tailMinSize
 	tailMinSize = 64

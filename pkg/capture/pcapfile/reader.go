@@ -298,6 +298,12 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	in := r.last
 	if r.closed || in == nil || r.prime < len(r.inputs) || len(r.heap) == 0 || r.heap[0] != in ||
 		in.mm == nil || in.kind != kindPcap || in.state != stateOpen || len(ps) == 0 {
+		// A pcapng file split into Tails (tailng.go) is read a packet at
+		// a time up to the boundary, where the Reader stops.
+		if in != nil && in.tail != nil && !r.closed && len(r.heap) > 0 && r.heap[0] == in && in.atTail() {
+			in.letGo(&in.cur, in.mpos)
+			return 0, capture.ErrAtTail
+		}
 		if err := r.Next(&ps[0]); err != nil {
 			return 0, err
 		}

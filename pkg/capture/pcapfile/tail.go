@@ -55,6 +55,11 @@ type Tail struct {
 	at, atN atomic.Int64
 	per     int
 	ended   atomic.Bool // Next or NextBatch returned its end
+	// ng: the section a Tail of a pcapng file assumes (tailng.go), nil for
+	// classic pcap; lastTS is its last packet's time (the Reader's
+	// sectionTS after it).
+	ng     *ngState
+	lastTS int64
 }
 
 var _ capture.Tail = (*Tail)(nil)
@@ -79,8 +84,15 @@ func (r *Reader) SplitTail(ahead int) (tail capture.Tail) {
 	}()
 	in := r.last
 	if r.closed || in == nil || len(r.inputs) != 1 || r.prime != 1 || len(r.heap) != 1 ||
-		in.mm == nil || in.kind != kindPcap || in.state != stateOpen || in.tail != nil ||
+		in.mm == nil || in.state != stateOpen || in.tail != nil ||
 		len(in.mm) < tailMinSize || in.mpos > len(in.mm)/4 {
+		return nil
+	}
+	var ng *ngState
+	switch {
+	case in.kind == kindPcapng && in.n > 0 && len(in.ifaces) > 0:
+		ng = ngStateOf(in)
+	case in.kind != kindPcap:
 		return nil
 	}
 	per := pcapRecordLen + 64
@@ -91,13 +103,22 @@ func (r *Reader) SplitTail(ahead int) (tail capture.Tail) {
 	if ahead > 0 {
 		from = min(from, in.mpos+max(splitMin, min(ahead, len(in.mm))*per))
 	}
-	o, ok := in.boundary(from)
+	o, ok := in.boundaryOf(from, ng)
 	if !ok {
 		return nil
 	}
 	t := newTail(in, o, per)
+	t.ng = ng
 	in.tail = t
 	return t
+}
+
+// boundaryOf is boundary, or boundaryNG for a pcapng file in section ng.
+func (in *input) boundaryOf(from int, ng *ngState) (int, bool) {
+	if ng != nil {
+		return in.boundaryNG(from, ng)
+	}
+	return in.boundary(from)
 }
 
 // newTail makes a Tail from boundary o on, with a window a Tail that ended
@@ -173,11 +194,12 @@ func (t *Tail) Split(ahead int) (tail capture.Tail) {
 		return nil
 	}
 	from := at + max(splitMin, min(left/2, min(ahead, left)*per))
-	o, ok := in.boundary(from)
+	o, ok := in.boundaryOf(from, t.ng)
 	if !ok || len(in.mm)-o < splitMin {
 		return nil
 	}
 	nt := newTail(in, o, per)
+	nt.ng = t.ng
 	t.next = nt
 	t.limit.Store(int64(o))
 	return nt
@@ -259,7 +281,21 @@ func (t *Tail) NextBatch(ps []capture.Packet) int {
 			stop = lim
 		}
 	}
-	n, end := in.walkFrom(&t.cur, &t.win, &t.wk, t.pos, stop, ps)
+	var n, end int
+	if t.ng != nil {
+		n, end = in.walkNG(&t.cur, t.ng, t.pos, stop, ps)
+		if n == 0 && end > t.pos {
+			// Blocks skipped up to the next Tail's boundary or the end
+			// of the file: taken, and the next call says which.
+			t.pos = end
+			return t.NextBatch(ps)
+		}
+		if n > 0 {
+			t.lastTS = ps[n-1].Timestamp
+		}
+	} else {
+		n, end = in.walkFrom(&t.cur, &t.win, &t.wk, t.pos, stop, ps)
+	}
 	if n == 0 { // the end of the file, or a record left to the Reader
 		t.done()
 		return 0
@@ -294,6 +330,18 @@ func (r *Reader) ResumeAfter(ct capture.Tail, pos int, n uint64) {
 	in := t.in
 	in.chain.Lock()
 	voidFrom(t.next)
+	if t.ng != nil {
+		// A Simple Packet Block after the chain takes the time of its
+		// last packet.
+		for x := in.tail; x != nil; x = x.next {
+			if x.n > 0 {
+				in.sectionTS = x.lastTS
+			}
+			if x == t {
+				break
+			}
+		}
+	}
 	in.chain.Unlock()
 	in.progress.Add(int64(pos) - t.cur.reported)
 	in.tail = nil
@@ -313,7 +361,16 @@ func (in *input) atTail() bool {
 		return false
 	}
 	if in.mpos == t.start {
-		return true
+		if t.ng == nil || t.ng.same(in) {
+			return true
+		}
+		// An interface or a section began before the boundary: what
+		// the Tails read assumed the wrong one.
+		in.chain.Lock()
+		voidFrom(t)
+		in.chain.Unlock()
+		in.tail = nil
+		return false
 	}
 	if in.mpos > t.start {
 		in.chain.Lock()

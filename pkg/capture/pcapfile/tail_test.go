@@ -249,6 +249,11 @@ func readChain(t *testing.T, path string, rng *rand.Rand) (res result, taken, vo
 			}
 		}
 	}
+	for _, tl := range tails { // voided by the Reader, which never stopped at them
+		if tl.Void() {
+			voided++
+		}
+	}
 	res.stats = r.Stats()
 	r.Close()
 	return res, taken, voided
@@ -300,4 +305,107 @@ func testTailChainEqualsWalk(t *testing.T) {
 	if chains < 10 || voided == 0 {
 		t.Errorf("%d runs took a chain of several Tails, %d Tails were void: the chains were not exercised", chains, voided)
 	}
+}
+
+// bigNG is a pcapng capture of n Enhanced Packet Blocks on two interfaces
+// (microsecond and nanosecond times, one with an offset), with the blocks
+// a Tail must skip (statistics, custom) or leave to the Reader (a Simple
+// Packet Block, an obsolete Packet Block) here and there, and at
+// newIfaceAt (when not 0) a third interface described mid-section; at
+// newSectionAt (when not 0) a new section, its two interfaces' times in
+// other units.
+func bigNG(bo appendOrder, n, newIfaceAt, newSectionAt int) []byte {
+	b := &ngBuilder{}
+	b.shb(bo).idb(1, 65535, -1, 0).idb(1, 65535, 9, 3)
+	ifaces := uint32(2)
+	for i := range n {
+		if newIfaceAt != 0 && i == newIfaceAt {
+			b.idb(101, 65535, 6, 0) // raw IP
+			ifaces++
+		}
+		if newSectionAt != 0 && i == newSectionAt {
+			b.shb(bo).idb(1, 65535, 3, 0).idb(1, 65535, 9, 0) // milliseconds; no offset
+		}
+		d := payload(byte(i), 60+i*13%700)
+		ts := uint64(1_600_000_000_000_000 + i*1000)
+		id := uint32(i % 2)
+		if id == 1 {
+			ts *= 1000
+		}
+		if ifaces == 3 && i%5 == 0 {
+			id = 2
+			ts = uint64(1_600_000_000_000_000 + i*1000)
+		}
+		b.epb(id, ts, d, uint32(len(d)+i%3))
+		switch {
+		case i%997 == 500:
+			b.block(5, make([]byte, 24)) // interface statistics: skipped
+		case i%1499 == 700:
+			b.block(0x00000BAD, []byte("custom block")) // custom: skipped
+		case i%2999 == 1500:
+			b.spb(uint32(len(d)), d) // left to the Reader
+		case i%3001 == 2000:
+			b.opb(1, ts, d) // left to the Reader
+		}
+	}
+	return b.buf
+}
+
+// pcapng files are split into Tails too: a large capture with every kind
+// of block a section holds, in both byte orders, cut short, split into
+// chains at random, gives the packets, errors and counts of a plain walk;
+// and one whose Reader meets a new interface before the boundary voids the
+// Tails (they assumed the interfaces at the split) and still reads the
+// same packets.
+func TestTailNGEqualsWalk(t *testing.T) { eachWalk(t, testTailNGEqualsWalk) }
+
+func testTailNGEqualsWalk(t *testing.T) {
+	withTailMin(t, 4096)
+	oldMin := splitMin
+	splitMin = 2048
+	t.Cleanup(func() { splitMin = oldMin })
+	dir := t.TempDir()
+	le, be := bigNG(binary.LittleEndian, 9000, 0, 0), bigNG(binary.BigEndian, 9000, 0, 0)
+	files := []string{writeFile(t, dir, "le.pcapng", le), writeFile(t, dir, "be.pcapng", be),
+		writeFile(t, dir, "cut.pcapng", le[:len(le)-37])}
+	var taken, chains int
+	for _, f := range files {
+		want := openAll(t, f)
+		if got, tk := readSplit(t, f); tk {
+			taken++
+			sameResult(t, filepath.Base(f), got, want)
+		} else {
+			t.Errorf("%s: not split", filepath.Base(f))
+		}
+		for seed := range uint64(8) {
+			got, tk, _ := readChain(t, f, rand.New(rand.NewPCG(seed, 5)))
+			sameResult(t, fmt.Sprintf("%s seed %d", filepath.Base(f), seed), got, want)
+			if got.stats[0].Packets != want.stats[0].Packets {
+				t.Errorf("%s seed %d: %d packets counted, want %d", filepath.Base(f), seed, got.stats[0].Packets, want.stats[0].Packets)
+			}
+			if tk > 1 {
+				chains++
+			}
+		}
+	}
+	if chains < 8 {
+		t.Errorf("%d runs took a chain of several Tails", chains)
+	}
+	// A new interface, or a new section whose interfaces count time in
+	// other units, between the Reader and the boundary: the Tail's
+	// interfaces are not the Reader's there, so it is void (with the new
+	// section, its packets' times would be wrong).
+	for _, c := range []struct {
+		name           string
+		iface, section int
+	}{{"late-iface", 2000, 0}, {"late-section", 0, 2000}} {
+		late := writeFile(t, dir, c.name+".pcapng", bigNG(binary.LittleEndian, 9000, c.iface, c.section))
+		want := openAll(t, late)
+		got, _, voided := readChain(t, late, nil)
+		sameResult(t, c.name, got, want)
+		if voided == 0 {
+			t.Errorf("%s: no Tail voided, though the Reader's interfaces changed before the boundary", c.name)
+		}
+	}
+	t.Logf("%d files split, %d runs with chains", taken, chains)
 }
