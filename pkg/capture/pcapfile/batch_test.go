@@ -349,3 +349,71 @@ func eachWalk(t *testing.T, f func(*testing.T)) {
 		})
 	}
 }
+
+// TestBatchFaultKeepsPacketsNG is TestBatchFaultKeepsPackets for a pcapng
+// file (its batches walk the Enhanced Packet Blocks straight from the
+// mapping, see fastNG): the packets whose blocks end before the cut are
+// returned, counted and whole, then the fault comes.
+func TestBatchFaultKeepsPacketsNG(t *testing.T) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b := &ngBuilder{}
+	b.shb(binary.LittleEndian).idb(1, 65535, 9, 0)
+	for i := range 400 {
+		b.epb(0, uint64(1_600_000_000+i)*1e9, payload(byte(i), 1000), 1000)
+	}
+	path := writeFile(t, t.TempDir(), "shrinks.pcapng", b.buf)
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ps := make([]capture.Packet, 64)
+	if n, err := r.NextBatch(ps[:1]); n != 1 || err != nil {
+		t.Fatalf("first packet: %d, %v", n, err)
+	}
+	cut := 40 * pageSize
+	if err := os.Truncate(path, int64(cut)); err != nil {
+		t.Fatal(err)
+	}
+	// The packets whose blocks end at or before the cut.
+	want := 0
+	for pos := 0; pos+12 <= len(b.buf); {
+		typ, blen := binary.LittleEndian.Uint32(b.buf[pos:]), int(binary.LittleEndian.Uint32(b.buf[pos+4:]))
+		if pos+blen > cut {
+			break
+		}
+		if typ == blockEPB {
+			want++
+		}
+		pos += blen
+	}
+	got, faults := 1, 0
+	for call := 0; call < 100 && faults == 0; call++ {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					if _, ok := v.(interface{ Addr() uintptr }); !ok {
+						panic(v)
+					}
+					faults++
+				}
+			}()
+			n, err := r.NextBatch(ps)
+			if err != nil {
+				t.Fatalf("NextBatch: %v", err)
+			}
+			for i, p := range ps[:n] {
+				if k := got + i; p.Timestamp != int64(1_600_000_000+k)*1e9 || len(p.Data) != 1000 {
+					t.Fatalf("packet %d: ts %d, %d bytes", k, p.Timestamp, len(p.Data))
+				}
+			}
+			got += n
+		}()
+	}
+	if faults != 1 || got != want {
+		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, want)
+	}
+	if st := r.Stats()[0]; st.Packets != uint64(want) {
+		t.Fatalf("%d packets counted, want %d", st.Packets, want)
+	}
+}

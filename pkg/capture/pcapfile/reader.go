@@ -297,7 +297,8 @@ var _ capture.BatchSource = (*Reader)(nil)
 func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	in := r.last
 	if r.closed || in == nil || r.prime < len(r.inputs) || len(r.heap) == 0 || r.heap[0] != in ||
-		in.mm == nil || in.kind != kindPcap || in.state != stateOpen || len(ps) == 0 {
+		in.mm == nil || in.state != stateOpen || len(ps) == 0 ||
+		(in.kind != kindPcap && (in.kind != kindPcapng || len(r.heap) > 1 || len(in.ifaces) == 0)) {
 		// A pcapng file split into Tails (tailng.go) is read a packet at
 		// a time up to the boundary, where the Reader stops.
 		if in != nil && in.tail != nil && !r.closed && len(r.heap) > 0 && r.heap[0] == in && in.atTail() {
@@ -327,6 +328,9 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 				in.delivered += uint64(n)
 				if rival == nil {
 					in.pkt = ps[n-1]
+					if in.kind == kindPcapng {
+						in.sectionTS = in.pkt.Timestamp
+					}
 				}
 			}
 		}
@@ -343,7 +347,11 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	if rival == nil {
 		// Alone: the records go straight into ps, and in.pkt is the last
 		// one, as if each had passed through it.
-		n = in.fastBatch(ps)
+		if in.kind == kindPcapng {
+			n = in.fastNG(ps)
+		} else {
+			n = in.fastBatch(ps)
+		}
 		if n > 0 {
 			in.pkt = ps[n-1]
 		}

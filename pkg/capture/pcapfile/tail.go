@@ -283,7 +283,7 @@ func (t *Tail) NextBatch(ps []capture.Packet) int {
 	}
 	var n, end int
 	if t.ng != nil {
-		n, end = in.walkNG(&t.cur, t.ng, t.pos, stop, ps)
+		n, end = in.walkNG(&t.cur, t.ng, t.pos, stop, ps, nil)
 		if n == 0 && end > t.pos {
 			// Blocks skipped up to the next Tail's boundary or the end
 			// of the file: taken, and the next call says which.

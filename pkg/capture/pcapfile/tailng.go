@@ -89,7 +89,7 @@ func (in *input) ngBlock(pos int, st *ngState, p *capture.Packet) (end int, pkt,
 // holds, none from a block that starts at or past stop, with the prefetch
 // of c kept ahead. It returns how many it read and where the last block it
 // took ends (skipped blocks included).
-func (in *input) walkNG(c *mapCursor, st *ngState, pos, stop int, ps []capture.Packet) (n, end int) {
+func (in *input) walkNG(c *mapCursor, st *ngState, pos, stop int, ps []capture.Packet, wk *walked) (n, end int) {
 	for n < len(ps) && pos < stop {
 		if pos+prefetchAhead > c.pf {
 			in.ahead(c, pos)
@@ -101,9 +101,42 @@ func (in *input) walkNG(c *mapCursor, st *ngState, pos, stop int, ps []capture.P
 		pos = e
 		if pkt {
 			n++
+			if wk != nil {
+				wk.pos, wk.n = pos, n
+			}
 		}
 	}
 	return n, pos
+}
+
+// fastNG is fastBatch for a mapped pcapng file read alone: the packets of
+// the Enhanced Packet Blocks from the Reader's position on, through
+// walkNG in the section as the Reader knows it (a block walkNG leaves,
+// such as an interface description, is read by Next and changes it); none
+// past a Tail's boundary. It returns how many it read; skipped blocks
+// after the last are taken too.
+func (in *input) fastNG(ps []capture.Packet) int {
+	stop := len(in.mm)
+	if in.tail != nil {
+		stop = in.tail.start // NextBatch tells the boundary from a step over it
+	}
+	st := ngState{bo: in.bo, ifaces: in.ifaces}
+	pos := in.mpos
+	in.wk = walked{start: pos, pos: pos}
+	n, end := in.walkNG(&in.cur, &st, pos, stop, ps, &in.wk)
+	in.wk = walked{}
+	if end > pos {
+		in.mpos = end
+		in.off += int64(end - pos)
+		if int64(end)-in.cur.reported >= 1<<20 {
+			in.passed(&in.cur, end)
+		}
+	}
+	if n > 0 {
+		in.n += uint64(n)
+		in.sectionTS = ps[n-1].Timestamp
+	}
+	return n
 }
 
 // chainsNG tells whether o is a boundary of a pcapng file in section st
