@@ -241,29 +241,7 @@ func testBatchFaultKeepsPackets(t *testing.T) {
 	for pos := pcapHeaderLen; pos+pcapRecordLen <= cut; pos += pcapRecordLen + 1000 {
 		want++
 	}
-	got, faults := 1, 0
-	for call := 0; call < 100 && faults == 0; call++ {
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					if _, ok := v.(interface{ Addr() uintptr }); !ok {
-						panic(v)
-					}
-					faults++
-				}
-			}()
-			n, err := r.NextBatch(ps)
-			if err != nil {
-				t.Fatalf("NextBatch: %v", err)
-			}
-			for i, p := range ps[:n] {
-				if k := got + i; p.Timestamp != int64(1_600_000_000+k)*1e9 || len(p.Data) != 1000 {
-					t.Fatalf("packet %d: ts %d, %d bytes", k, p.Timestamp, len(p.Data))
-				}
-			}
-			got += n
-		}()
-	}
+	got, faults := batchesToFault(t, r, ps)
 	if faults != 1 || got != want {
 		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, want)
 	}
@@ -387,7 +365,21 @@ func TestBatchFaultKeepsPacketsNG(t *testing.T) {
 		}
 		pos += blen
 	}
-	got, faults := 1, 0
+	got, faults := batchesToFault(t, r, ps)
+	if faults != 1 || got != want {
+		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, want)
+	}
+	if st := r.Stats()[0]; st.Packets != uint64(want) {
+		t.Fatalf("%d packets counted, want %d", st.Packets, want)
+	}
+}
+
+// batchesToFault reads r's batches (after its first packet) until one
+// faults, checking that packet k is second 1,600,000,000+k with 1,000
+// bytes, and returns the packets read (the first included) and the faults.
+func batchesToFault(t *testing.T, r *Reader, ps []capture.Packet) (got, faults int) {
+	t.Helper()
+	got = 1
 	for call := 0; call < 100 && faults == 0; call++ {
 		func() {
 			defer func() {
@@ -410,10 +402,5 @@ func TestBatchFaultKeepsPacketsNG(t *testing.T) {
 			got += n
 		}()
 	}
-	if faults != 1 || got != want {
-		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, want)
-	}
-	if st := r.Stats()[0]; st.Packets != uint64(want) {
-		t.Fatalf("%d packets counted, want %d", st.Packets, want)
-	}
+	return got, faults
 }

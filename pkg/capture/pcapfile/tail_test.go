@@ -24,6 +24,12 @@ func readSplit(t *testing.T, path string) (result, bool) {
 	return res, taken > 0
 }
 
+func withSplitMin(t *testing.T, n int) {
+	old := splitMin
+	splitMin = n
+	t.Cleanup(func() { splitMin = old })
+}
+
 func withTailMin(t *testing.T, n int) {
 	old := tailMinSize
 	tailMinSize = n
@@ -270,9 +276,7 @@ func TestTailChainEqualsWalk(t *testing.T) { eachWalk(t, testTailChainEqualsWalk
 
 func testTailChainEqualsWalk(t *testing.T) {
 	withTailMin(t, 4096)
-	oldMin := splitMin
-	splitMin = 2048
-	t.Cleanup(func() { splitMin = oldMin })
+	withSplitMin(t, 2048)
 	fake := fakeChain(60_000 / 36)
 	var recs []rec
 	for i := range 3000 {
@@ -361,9 +365,7 @@ func TestTailNGEqualsWalk(t *testing.T) { eachWalk(t, testTailNGEqualsWalk) }
 
 func testTailNGEqualsWalk(t *testing.T) {
 	withTailMin(t, 4096)
-	oldMin := splitMin
-	splitMin = 2048
-	t.Cleanup(func() { splitMin = oldMin })
+	withSplitMin(t, 2048)
 	dir := t.TempDir()
 	le, be := bigNG(binary.LittleEndian, 9000, 0, 0), bigNG(binary.BigEndian, 9000, 0, 0)
 	files := []string{writeFile(t, dir, "le.pcapng", le), writeFile(t, dir, "be.pcapng", be),
