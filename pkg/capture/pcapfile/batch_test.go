@@ -215,13 +215,28 @@ func corpusFiles(t *testing.T) []string {
 func TestBatchFaultKeepsPackets(t *testing.T) { eachWalk(t, testBatchFaultKeepsPackets) }
 
 func testBatchFaultKeepsPackets(t *testing.T) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var recs []rec
 	for i := range 400 {
 		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 1000)})
 	}
-	file := pcapBytes(binary.LittleEndian, false, 1, recs...)
-	path := writeFile(t, t.TempDir(), "shrinks.pcap", file)
+	faultKeepsPackets(t, "shrinks.pcap", pcapBytes(binary.LittleEndian, false, 1, recs...), func(cut int) (want int) {
+		// The records whose header lies before the cut can be walked;
+		// their data is not read by the reader.
+		for pos := pcapHeaderLen; pos+pcapRecordLen <= cut; pos += pcapRecordLen + 1000 {
+			want++
+		}
+		return want
+	})
+}
+
+// faultKeepsPackets writes file (400 packets of 1,000 bytes, packet k at
+// second 1,600,000,000+k), reads its first packet, cuts the file at 40
+// pages and reads batches until one faults: the packets before the fault
+// (want of the cut) are returned and counted, and one fault comes.
+func faultKeepsPackets(t *testing.T, name string, file []byte, want func(cut int) int) {
+	t.Helper()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	path := writeFile(t, t.TempDir(), name, file)
 	r, err := Open([]string{path})
 	if err != nil {
 		t.Fatal(err)
@@ -235,18 +250,13 @@ func testBatchFaultKeepsPackets(t *testing.T) {
 	if err := os.Truncate(path, int64(cut)); err != nil {
 		t.Fatal(err)
 	}
-	// The records whose header lies before the cut can be walked; their
-	// data is not read by the reader.
-	want := 0
-	for pos := pcapHeaderLen; pos+pcapRecordLen <= cut; pos += pcapRecordLen + 1000 {
-		want++
-	}
+	w := want(cut)
 	got, faults := batchesToFault(t, r, ps)
-	if faults != 1 || got != want {
-		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, want)
+	if faults != 1 || got != w {
+		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, w)
 	}
-	if st := r.Stats()[0]; st.Packets != uint64(want) {
-		t.Fatalf("%d packets counted, want %d", st.Packets, want)
+	if st := r.Stats()[0]; st.Packets != uint64(w) {
+		t.Fatalf("%d packets counted, want %d", st.Packets, w)
 	}
 }
 
@@ -333,45 +343,25 @@ func eachWalk(t *testing.T, f func(*testing.T)) {
 // mapping, see fastNG): the packets whose blocks end before the cut are
 // returned, counted and whole, then the fault comes.
 func TestBatchFaultKeepsPacketsNG(t *testing.T) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	b := &ngBuilder{}
 	b.shb(binary.LittleEndian).idb(1, 65535, 9, 0)
 	for i := range 400 {
 		b.epb(0, uint64(1_600_000_000+i)*1e9, payload(byte(i), 1000), 1000)
 	}
-	path := writeFile(t, t.TempDir(), "shrinks.pcapng", b.buf)
-	r, err := Open([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ps := make([]capture.Packet, 64)
-	if n, err := r.NextBatch(ps[:1]); n != 1 || err != nil {
-		t.Fatalf("first packet: %d, %v", n, err)
-	}
-	cut := 40 * pageSize
-	if err := os.Truncate(path, int64(cut)); err != nil {
-		t.Fatal(err)
-	}
-	// The packets whose blocks end at or before the cut.
-	want := 0
-	for pos := 0; pos+12 <= len(b.buf); {
-		typ, blen := binary.LittleEndian.Uint32(b.buf[pos:]), int(binary.LittleEndian.Uint32(b.buf[pos+4:]))
-		if pos+blen > cut {
-			break
+	faultKeepsPackets(t, "shrinks.pcapng", b.buf, func(cut int) (want int) {
+		// The packets whose blocks end at or before the cut.
+		for pos := 0; pos+12 <= len(b.buf); {
+			typ, blen := binary.LittleEndian.Uint32(b.buf[pos:]), int(binary.LittleEndian.Uint32(b.buf[pos+4:]))
+			if pos+blen > cut {
+				break
+			}
+			if typ == blockEPB {
+				want++
+			}
+			pos += blen
 		}
-		if typ == blockEPB {
-			want++
-		}
-		pos += blen
-	}
-	got, faults := batchesToFault(t, r, ps)
-	if faults != 1 || got != want {
-		t.Fatalf("%d packets before the fault (%d faults), want %d", got, faults, want)
-	}
-	if st := r.Stats()[0]; st.Packets != uint64(want) {
-		t.Fatalf("%d packets counted, want %d", st.Packets, want)
-	}
+		return want
+	})
 }
 
 // batchesToFault reads r's batches (after its first packet) until one
