@@ -1,6 +1,8 @@
 package output
 
 import (
+	"bytes"
+
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/fingerprint"
 )
@@ -65,7 +67,14 @@ func (w *Writer) Alert(r *engine.AlertRecord) {
 		o.close()
 	}
 	w.finish()
-	if w.onAlert != nil {
+	switch {
+	case w.onAlert == nil:
+	case len(w.places) > 0 && !w.filling:
+		// Behind a place held: handed over when it is written out, so
+		// that the hooks see the alerts in the records' order.
+		p := w.places[len(w.places)-1]
+		p.alerts = append(p.alerts, bytes.Clone(w.buf))
+	default:
 		w.onAlert(w.buf)
 	}
 }

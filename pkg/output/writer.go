@@ -42,9 +42,13 @@ type Writer struct {
 
 var _ engine.Holder = (*Writer)(nil)
 
-// place is a place held in the stream: the records that fill it, and
-// those written after it, which wait for it.
-type place struct{ in, after []byte }
+// place is a place held in the stream: the records that fill it, those
+// written after it, which wait for it, and the alert lines among them (for
+// the hooks, when they are written out).
+type place struct {
+	in, after []byte
+	alerts    [][]byte
+}
 
 // CountDrivers has every stats record carry the counters of the counted
 // drivers behind d (see CountedOf); a run without one writes none.
@@ -112,7 +116,10 @@ func (w *Writer) Fill(f func()) {
 	w.write(p.in)
 	w.write(p.after)
 	w.held -= len(p.after)
-	p.in, p.after = p.in[:0], p.after[:0]
+	for _, line := range p.alerts {
+		w.onAlert(line)
+	}
+	p.in, p.after, p.alerts = p.in[:0], p.after[:0], p.alerts[:0]
 	if cap(p.after) > 1<<20 {
 		p.after = nil // a flood's window: not kept for the next
 	}

@@ -217,3 +217,52 @@ func TestVerdictsAsideSameRecords(t *testing.T) {
 		t.Errorf("up to %d bytes of records waited behind held places", held)
 	}
 }
+
+// A place held in the stream (Hold, Fill): the records written after it
+// wait, those written by Fill's function go into it, and the alert hooks
+// see the alerts in the stream's order, not in the order they were made
+// (a flood alert made while a verdict's place is open comes after the
+// verdict's alert).
+func TestHoldFillOrder(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, "hold")
+	var hooks []string
+	w.OnAlert(func(line []byte) { hooks = append(hooks, string(line)) })
+	win := &engine.WindowRecord{Start: t0, End: t0 + int64(5*time.Minute)}
+	v := &growth.Verdict{Model: growth.Exponential, Confidence: 1}
+	flood := &engine.AlertRecord{Kind: engine.AlertFlood, Ts: t0 + 1, Flood: &engine.FloodRecord{}}
+	w.Window(win)
+	w.Hold()
+	w.Window(&engine.WindowRecord{Start: win.End, End: win.End + int64(5*time.Minute)})
+	w.Alert(flood)
+	if len(hooks) != 0 || w.Held() == 0 {
+		t.Fatalf("behind a place: %d hooks called, %d bytes held", len(hooks), w.Held())
+	}
+	w.Fill(func() {
+		w.Growth(win, v)
+		w.Alert(&engine.AlertRecord{Kind: engine.AlertExponential, Ts: win.End, Window: win, Verdict: v})
+	})
+	if w.Held() != 0 {
+		t.Errorf("%d bytes still held", w.Held())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var r struct {
+			Type string `json:"event_type"`
+			Kind string `json:"kind"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, r.Type+"/"+r.Kind)
+	}
+	if got, want := strings.Join(kinds, " "), "window/ growth/ alert/exponential window/ alert/flood"; got != want {
+		t.Errorf("stream %q, want %q", got, want)
+	}
+	if len(hooks) != 2 || !strings.Contains(hooks[0], `"kind":"exponential"`) || !strings.Contains(hooks[1], `"kind":"flood"`) {
+		t.Errorf("hooks called %d times, in the order %q", len(hooks), hooks)
+	}
+}
