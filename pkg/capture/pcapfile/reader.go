@@ -288,8 +288,10 @@ var _ capture.BatchSource = (*Reader)(nil)
 // straight from the mapping in a tight loop, for as long as they come
 // before every other input's next packet (a single file: to the end of the
 // batch; files of consecutive times, such as a rotated capture: to the end
-// of each); anything else (pcapng, compressed files, the end of a file, an
-// error) goes through Next, one packet.
+// of each); a mapped pcapng file read alone, its Enhanced Packet Blocks
+// (fastNG); anything else (other pcapng blocks, pcapng among other inputs,
+// compressed files, the end of a file, an error) goes through Next, one
+// packet.
 //
 // A read of a mapped file that shrank faults (see FaultSource): when
 // packets were parsed before it, they are returned and the fault comes
@@ -299,12 +301,6 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	if r.closed || in == nil || r.prime < len(r.inputs) || len(r.heap) == 0 || r.heap[0] != in ||
 		in.mm == nil || in.state != stateOpen || len(ps) == 0 ||
 		(in.kind != kindPcap && (in.kind != kindPcapng || len(r.heap) > 1 || len(in.ifaces) == 0)) {
-		// A pcapng file split into Tails (tailng.go) is read a packet at
-		// a time up to the boundary, where the Reader stops.
-		if in != nil && in.tail != nil && !r.closed && len(r.heap) > 0 && r.heap[0] == in && in.atTail() {
-			in.letGo(&in.cur, in.mpos)
-			return 0, capture.ErrAtTail
-		}
 		if err := r.Next(&ps[0]); err != nil {
 			return 0, err
 		}
