@@ -47,20 +47,12 @@ type hingeFits struct {
 // saturation test builds them), or returns nil when they are not evenly
 // spaced.
 func newHingeFits(ws []Window, y, off, t []float64) *hingeFits {
+	dt, even := evenSpacing(ws)
+	if !even {
+		return nil
+	}
 	n := len(ws)
-	if n < 2 {
-		return nil
-	}
-	step := ws[1].Start - ws[0].Start
-	if step <= 0 {
-		return nil
-	}
-	for i := 2; i < n; i++ {
-		if ws[i].Start-ws[i-1].Start != step {
-			return nil
-		}
-	}
-	h := &hingeFits{n: n, y: y, t: t, e: make([]float64, n), mu: make([]float64, n), dt: float64(step) / 3.6e12,
+	h := &hingeFits{n: n, y: y, t: t, e: make([]float64, n), mu: make([]float64, n), dt: dt,
 		offMin: math.Inf(1), offMax: math.Inf(-1)}
 	for i := range n {
 		h.e[i] = math.Exp(off[i])

@@ -362,10 +362,8 @@ func (b *excessBuf) fitOnce(seg []Window, lam, hours, fixR float64, fixed bool, 
 	// no exponential of its own. A window with no new source adds -μ only:
 	// 0·log μ is 0 (μ > 0), so its logarithm is not taken.
 	// The exponentials and logarithms are taken together (vlog: the same
-	// bits, four at a time), the logarithms of windows with no new source
-	// unused.
-	// Only the windows with new sources need a logarithm: their μ are
-	// gathered (gmu) and their logarithms taken together (lmu).
+	// bits, four at a time), the logarithms only of the windows with new
+	// sources: their μ are gathered (gmu), their logarithms go to lmu.
 	arg, x, mu, lmu, gmu := b.arg, b.x, b.mu, b.lmu, b.gmu
 	busy := 0
 	for _, w := range seg {
