@@ -98,35 +98,29 @@ func (h *hingeFits) sums(b [maxParams]float64, mu []float64) (a [maxParams][maxP
 	if !(hi <= 50) || !(lo >= -600) || math.IsNaN(b[1]) || math.IsNaN(b[2]) {
 		return a, xm, false
 	}
-	var s0, s1, s2, a11, a22 float64
-	q := math.Exp(b[1] * h.dt)
-	z := math.Exp(first)
-	for i := 0; i < h.k; i++ {
-		m := h.e[i] * z
-		x := h.t[i] - h.tau
-		s0 += m
-		s1 += m * x
-		a11 += m * x * x
-		if mu != nil {
-			mu[i] = m
-		}
-		z *= q
-	}
-	q = math.Exp(b[2] * h.dt)
-	z = math.Exp(b[0])
-	for i := h.k; i < h.n; i++ {
-		m := h.e[i] * z
-		x := h.t[i] - h.tau
-		s0 += m
-		s2 += m * x
-		a22 += m * x * x
-		if mu != nil {
-			mu[i] = m
-		}
-		z *= q
-	}
+	s0, s1, a11 := h.side(0, h.k, math.Exp(first), math.Exp(b[1]*h.dt), 0, mu)
+	s0, s2, a22 := h.side(h.k, h.n, math.Exp(b[0]), math.Exp(b[2]*h.dt), s0, mu)
 	a[0][0], a[1][0], a[1][1], a[2][0], a[2][2] = s0, s1, a11, s2, a22
 	return a, [3]float64{s0, s1, s2}, !math.IsNaN(s0) && !math.IsInf(s0, 0)
+}
+
+// side sums one side of the hinge, windows lo to hi-1, whose expected
+// counts are their exposures times z, zq, zq², ...: it returns s0 plus
+// their Σμ (added on, in order), and their Σμx and Σμx² (x = t-τ); with
+// mu set, μ of each window goes there too.
+func (h *hingeFits) side(lo, hi int, z, q, s0 float64, mu []float64) (sum, sx, sxx float64) {
+	for i := lo; i < hi; i++ {
+		m := h.e[i] * z
+		x := h.t[i] - h.tau
+		s0 += m
+		sx += m * x
+		sxx += m * x * x
+		if mu != nil {
+			mu[i] = m
+		}
+		z *= q
+	}
+	return s0, sx, sxx
 }
 
 // fitFrom is design.fitFrom for the hinge set by at: from start when it
