@@ -360,19 +360,13 @@ func (in *input) atTail() bool {
 	if t == nil {
 		return false
 	}
-	if in.mpos == t.start {
-		if t.ng == nil || t.ng.same(in) {
-			return true
-		}
-		// An interface or a section began before the boundary: what
-		// the Tails read assumed the wrong one.
-		in.chain.Lock()
-		voidFrom(t)
-		in.chain.Unlock()
-		in.tail = nil
-		return false
+	// On the boundary, in the section the Tails assumed (pcapng: no
+	// interface or section began before it), the Tails' packets follow;
+	// past it, or in another section, they are void.
+	if in.mpos == t.start && (t.ng == nil || t.ng.same(in)) {
+		return true
 	}
-	if in.mpos > t.start {
+	if in.mpos >= t.start {
 		in.chain.Lock()
 		voidFrom(t)
 		in.chain.Unlock()
