@@ -25,3 +25,10 @@ func Line(p unsafe.Pointer)
 //
 //go:noescape
 func Lines2(p, q unsafe.Pointer)
+
+// Lines8 prefetches the cache lines that hold p[0] to p[7]: eight hints
+// for the cost of one call (a caller with fewer repeats one it has). Every
+// pointer must be one the program could load from.
+//
+//go:noescape
+func Lines8(p *[8]unsafe.Pointer)

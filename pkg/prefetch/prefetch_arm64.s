@@ -30,3 +30,22 @@ TEXT ·Lines2(SB), NOSPLIT, $0-16
 	PRFM (R0), PLDL1KEEP
 	PRFM (R1), PLDL1KEEP
 	RET
+
+// func Lines8(p *[8]unsafe.Pointer)
+// Issues PRFM PLDL1KEEP for the lines that hold p[0] to p[7]: eight hints
+// for the cost of one call.
+TEXT ·Lines8(SB), NOSPLIT, $0-8
+	MOVD p+0(FP), R0
+	LDP  0(R0), (R1, R2)
+	PRFM (R1), PLDL1KEEP
+	PRFM (R2), PLDL1KEEP
+	LDP  16(R0), (R1, R2)
+	PRFM (R1), PLDL1KEEP
+	PRFM (R2), PLDL1KEEP
+	LDP  32(R0), (R1, R2)
+	PRFM (R1), PLDL1KEEP
+	PRFM (R2), PLDL1KEEP
+	LDP  48(R0), (R1, R2)
+	PRFM (R1), PLDL1KEEP
+	PRFM (R2), PLDL1KEEP
+	RET

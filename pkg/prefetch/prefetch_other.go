@@ -15,3 +15,6 @@ func Line(unsafe.Pointer) {}
 
 // Lines2 does nothing here.
 func Lines2(unsafe.Pointer, unsafe.Pointer) {}
+
+// Lines8 does nothing here.
+func Lines8(*[8]unsafe.Pointer) {}

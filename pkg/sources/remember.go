@@ -215,6 +215,20 @@ func (m *memory) has(f uint32) bool {
 
 // prefetch asks for the home slots of the source of hash h in both
 // generations (see Table.Prefetch).
+// homeAddrs are the addresses of the home slots prefetch asks for (m
+// itself, already in the caches, for an empty generation).
+func (m *memory) homeAddrs(h uint64) (a, b unsafe.Pointer) {
+	f := fpOf(h)
+	a, b = unsafe.Pointer(m), unsafe.Pointer(m)
+	if g := &m.gens[0]; g.n > 0 {
+		a = unsafe.Pointer(&g.slots[g.home(f)])
+	}
+	if g := &m.gens[1]; g.n > 0 {
+		b = unsafe.Pointer(&g.slots[g.home(f)])
+	}
+	return a, b
+}
+
 func (m *memory) prefetch(h uint64) {
 	f := fpOf(h)
 	for i := range m.gens {

@@ -136,6 +136,7 @@ type Table struct {
 	runStart int64 // the clock's start: known sources last seen before it come from a saved state
 	mem      memory
 	hints    []reachHint // where promoted sources' reach entries are (prefetch.go)
+	told     bool        // Prefetch has been called: its caller tells the SYNs ahead
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
@@ -205,14 +206,19 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	var h uint64
 	if s.V6 {
 		h = srctable.Hash6(s.Src)
-		t.mem.prefetch(h)
+		if !t.told {
+			t.mem.prefetch(h)
+		}
 		v, g = lookup(t, v6table, s.Src, h)
 	} else {
 		k := v4num(s.Src[:4])
 		h = srctable.Hash4(k)
 		// Asked for now, the memory's slots (a new source is looked for
-		// there) come in while the table is looked up.
-		t.mem.prefetch(h)
+		// there) come in while the table is looked up; a table told its
+		// SYNs ahead (Prefetch) has asked for them already.
+		if !t.told {
+			t.mem.prefetch(h)
+		}
 		v, g = lookup(t, v4table, k, h)
 	}
 	var lastAbs int64

@@ -113,6 +113,17 @@ func (t *Table[K, V]) Prefetch(h uint64) {
 	}
 }
 
+// HomeAddr is the address of h's home slot, for a caller that asks for
+// several lines in one call (prefetch.Lines8); the table's own header,
+// already in the caches, while it has no entries.
+func (t *Table[K, V]) HomeAddr(h uint64) unsafe.Pointer {
+	if t.n > 0 {
+		s := t.seg(h)
+		return unsafe.Pointer(&s.slots[h&s.mask])
+	}
+	return unsafe.Pointer(t)
+}
+
 // Len is the number of entries.
 func (t *Table[K, V]) Len() int { return t.n }
 

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 type val struct {
@@ -237,4 +238,33 @@ func BenchmarkInsertMiss(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(4<<20)), "ns/insert")
+}
+
+// TestHomeAddr: the address asked for is the table's header while it is
+// empty, then a slot of the key's segment: the one a key alone in its run
+// sits in.
+func TestHomeAddr(t *testing.T) {
+	tab := New[uint32, val](0)
+	if got := tab.HomeAddr(Hash4(7)); got != unsafe.Pointer(tab) {
+		t.Fatalf("empty table: %p, want its header %p", got, tab)
+	}
+	for k := uint32(1); k <= 5000; k++ {
+		tab.Put(k, Hash4(k), val{last: k})
+	}
+	home := 0
+	for k := uint32(1); k <= 5000; k++ {
+		h := Hash4(k)
+		s := tab.seg(h)
+		a := uintptr(tab.HomeAddr(h))
+		lo, hi := uintptr(unsafe.Pointer(&s.slots[0])), uintptr(unsafe.Pointer(&s.slots[len(s.slots)-1]))
+		if a < lo || a > hi {
+			t.Fatalf("key %d: %#x outside its segment's slots [%#x, %#x]", k, a, lo, hi)
+		}
+		if unsafe.Pointer(tab.Get(k, h)) == unsafe.Pointer(&s.slots[h&s.mask].v) {
+			home++
+		}
+	}
+	if home < 2500 {
+		t.Errorf("%d of 5000 keys in their home slot: HomeAddr is not where lookups start", home)
+	}
 }
