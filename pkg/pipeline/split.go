@@ -116,8 +116,8 @@ type tailRun struct {
 const currentAhead = 2 * chunksAhead
 
 // tailsTaken counts the chains of tails whose frames the engine took, and
-// tailRunsTaken the tails in them (for tests).
-var tailsTaken, tailRunsTaken atomic.Int64
+// tailRunsTaken the tails in them; tailsSplit the files split (for tests).
+var tailsTaken, tailRunsTaken, tailsSplit atomic.Int64
 
 // tailBudget bounds the memory of what tail goroutines decoded ahead of
 // the part the engine is taking: 32 MiB, about 1.8 M frames of a capture
@@ -324,6 +324,7 @@ func (r *splitReader) pump() (err error) {
 		if err == nil && !r.triedTail && r.sp != nil {
 			r.triedTail = true
 			if t := r.sp.SplitTail(r.ahead()); t != nil {
+				tailsSplit.Add(1)
 				run := r.addRun(t)
 				r.workers.Add(1)
 				go func() {

@@ -314,3 +314,55 @@ func genAndCutAs(t *testing.T, ext string, seed int64, d time.Duration, rate0 fl
 	}
 	return gen, cutPath, len(b)
 }
+
+// TestSplitReaderFailsBeforeTheBoundary: a bad record between where the
+// reader splits the file and the tail's boundary (a pcap record longer
+// than any frame, a pcapng block whose trailer disagrees with its length).
+// The reader fails there while tail goroutines read the parts ahead, which
+// are then void: records, input errors and counts are the single loop's.
+// The reader used to unmap the file as it failed, under the tails' feet
+// (a crash in a later batch of theirs, about one run in 16).
+func TestSplitReaderFailsBeforeTheBoundary(t *testing.T) {
+	for _, ext := range []string{"pcap", "pcapng"} {
+		gen, _, _ := genAndCutAs(t, ext, 14, 25*time.Minute, 0, func(n int) int { return n })
+		b, err := os.ReadFile(gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []int{256 << 10, 1 << 20, 3 << 20} {
+			c := append([]byte(nil), b...)
+			if ext == "pcap" {
+				pos := 24
+				for pos < at {
+					pos += 16 + int(binary.LittleEndian.Uint32(c[pos+8:]))
+				}
+				binary.LittleEndian.PutUint32(c[pos+8:], 1<<30)
+			} else {
+				pos := 0
+				for pos < at {
+					pos += int(binary.LittleEndian.Uint32(c[pos+4:]))
+				}
+				c[pos+int(binary.LittleEndian.Uint32(c[pos+4:]))-4] ^= 0x40
+			}
+			bad := filepath.Join(t.TempDir(), "bad."+ext)
+			if err := os.WriteFile(bad, c, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			one, oneErrs, oneSt := runJSONL(t, false, bad)
+			if len(oneErrs) != 1 {
+				t.Fatalf("%s, bad record at %d: %d input errors", ext, at, len(oneErrs))
+			}
+			for range 3 {
+				before := tailsSplit.Load()
+				two, twoErrs, twoSt := runJSONL(t, true, bad)
+				if tailsSplit.Load() == before {
+					t.Errorf("%s, bad record at %d: the file was not split", ext, at)
+				}
+				if one != two || strings.Join(oneErrs, "\n") != strings.Join(twoErrs, "\n") || oneSt.Results != twoSt.Results {
+					t.Errorf("%s, bad record at %d: split differs: %d bytes, errors %q; single %d bytes, errors %q",
+						ext, at, len(two), twoErrs, len(one), oneErrs)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ package pcapfile
 
 import (
 	"runtime"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +29,7 @@ func hugeProbe(b []byte) (touched, huge bool) {
 	for i := 0; i < len(b); i += probeStride {
 		sum += b[i]
 	}
-	probeSink = sum
+	probeSink.Store(uint32(sum))
 	if unix.Getrusage(unix.RUSAGE_THREAD, &r1) != nil {
 		return false, false
 	}
@@ -36,5 +37,6 @@ func hugeProbe(b []byte) (touched, huge bool) {
 	return faults > 0, faults > 0 && faults <= 2
 }
 
-// probeSink keeps the probe's loads.
-var probeSink byte
+// probeSink keeps the probe's loads (atomic: the Reader and its Tails
+// probe on their own goroutines).
+var probeSink atomic.Uint32

@@ -67,6 +67,12 @@ type input struct {
 	mpos int       // next unread byte of mm
 	cur  mapCursor // the walk's prefetch, release and progress in mm
 	tail *Tail     // the part another goroutine reads, from its boundary on (SplitTail)
+	// split: a Tail was split off this input. Its goroutine may still be
+	// in a batch when the Reader's walk ends (a bad record or a fault
+	// before the boundary, the end of the file after stepping over it),
+	// so the mapping is then kept until Close, when every Tail has
+	// stopped, and the Tails are voided (release).
+	split bool
 	// chain guards the links between Tails, their splitting (Split) and
 	// the windows of Tails that ended (spare).
 	chain  sync.Mutex
@@ -161,7 +167,7 @@ func (in *input) advance() error {
 		return io.EOF
 	case stateNew:
 		if in.err != nil { // listing failed
-			in.release(true)
+			in.release(true, false)
 			return in.err
 		}
 		if err := in.open(); err != nil {
@@ -176,7 +182,7 @@ func (in *input) advance() error {
 	}
 	if err != nil {
 		if err == io.EOF {
-			in.release(true)
+			in.release(true, false)
 		}
 		return err
 	}
@@ -567,7 +573,7 @@ func (in *input) notCapture(err error) error {
 		return in.fail(0, false, err)
 	}
 	in.skipped = err.Error()
-	in.release(true)
+	in.release(true, false)
 	return io.EOF
 }
 
@@ -580,21 +586,31 @@ func (in *input) fail(start int64, inPacket bool, err error) error {
 		e.Packet = in.n + 1
 	}
 	in.err = e
-	in.release(true)
+	in.release(true, false)
 	return e
 }
 
 // release closes the file and drops the buffers. With complete, the unread
-// rest of the file counts as consumed for Progress.
-func (in *input) release(complete bool) error {
+// rest of the file counts as consumed for Progress. A mapping Tails were
+// split off is only unmapped when final (Close): before that their
+// goroutines may still be reading it, so they are voided (they stop at
+// their next batch) and the mapping, and in.mm, stay as they are.
+func (in *input) release(complete, final bool) error {
 	var err error
 	if in.zr != nil {
 		in.zr.Close()
 	}
 	if in.mm != nil {
 		in.cr.n = in.cur.reported
-		unmapFile(in.mm)
-		in.mm = nil
+		switch {
+		case in.split && !final:
+			in.chain.Lock()
+			voidFrom(in.tail)
+			in.chain.Unlock()
+		default:
+			unmapFile(in.mm)
+			in.mm = nil
+		}
 	}
 	if in.f != nil {
 		err = in.f.Close()
@@ -618,7 +634,7 @@ func (in *input) release(complete bool) error {
 // again when it is read).
 func (in *input) park() {
 	ts := in.pkt.Timestamp
-	in.release(false)
+	in.release(false, true) // a parked input was never split (SplitTail needs one input)
 	in.progress.Add(-in.cr.n) // release left what the file counted here
 	*in = input{idx: in.idx, path: in.path, size: in.size, bufSize: in.bufSize, progress: in.progress,
 		found: in.found, format: in.format, parked: true, pkt: capture.Packet{Timestamp: ts}}

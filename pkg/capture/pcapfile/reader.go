@@ -472,7 +472,7 @@ func (r *Reader) Close() error {
 	r.closed = true
 	var first error
 	for _, in := range r.inputs {
-		if err := in.release(false); err != nil && first == nil {
+		if err := in.release(false, true); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -110,6 +110,7 @@ func (r *Reader) SplitTail(ahead int) (tail capture.Tail) {
 	t := newTail(in, o, per)
 	t.ng = ng
 	in.tail = t
+	in.split = true
 	return t
 }
 

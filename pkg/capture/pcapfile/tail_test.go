@@ -411,3 +411,89 @@ func testTailNGEqualsWalk(t *testing.T) {
 	}
 	t.Logf("%d files split, %d runs with chains", taken, chains)
 }
+
+// TestTailAfterTheReaderFails: the Reader fails on a bad record between
+// the split and the boundary (and ends there) while the Tail's goroutine
+// is in the middle of its part. The Tail goes on to a clean stop (void,
+// no packets), the data of the batch it had in hand stays readable, and
+// the mapping is let go at Close. Before, the Reader unmapped the file at
+// once: the Tail's next batch panicked on the nil mapping (or read memory
+// unmapped under it), and the sensor died instead of reporting the file.
+func TestTailAfterTheReaderFails(t *testing.T) {
+	withTailMin(t, 4096)
+	withSplitMin(t, 2048)
+	var recs []rec
+	for i := range 9000 {
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 60+i%400)})
+	}
+	classic := pcapBytes(binary.LittleEndian, false, 1, recs...)
+	// a record length no file can hold, a tenth of the way in
+	pos := pcapHeaderLen
+	for pos < len(classic)/10 {
+		pos += pcapRecordLen + int(binary.LittleEndian.Uint32(classic[pos+8:]))
+	}
+	binary.LittleEndian.PutUint32(classic[pos+8:], 1<<30)
+	ng := bigNG(binary.LittleEndian, 9000, 0, 0)
+	// a block trailer that does not match its length, a tenth of the way in
+	pos = 0
+	for pos < len(ng)/10 {
+		pos += int(binary.LittleEndian.Uint32(ng[pos+4:]))
+	}
+	ng[pos+int(binary.LittleEndian.Uint32(ng[pos+4:]))-4] ^= 0x40
+	for name, b := range map[string][]byte{"bad.pcap": classic, "bad.pcapng": ng} {
+		t.Run(name, func(t *testing.T) {
+			r, err := Open([]string{writeFile(t, t.TempDir(), name, b)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := make([]capture.Packet, 8)
+			if n, err := r.NextBatch(ps); n == 0 || err != nil {
+				t.Fatal(n, err)
+			}
+			tl := r.SplitTail(0)
+			if tl == nil {
+				t.Fatal("not split")
+			}
+			held := make([]capture.Packet, 8)
+			if tl.NextBatch(held) == 0 {
+				t.Fatal("the tail read nothing")
+			}
+			var failed error
+			for {
+				_, err := r.NextBatch(ps)
+				if err == io.EOF {
+					break
+				}
+				if err == capture.ErrAtTail {
+					t.Fatal("the reader reached the boundary past the bad record")
+				}
+				if err != nil {
+					failed = err
+				}
+			}
+			if !capture.IsInputError(failed) {
+				t.Fatalf("the reader ended with %v, not the bad record's input error", failed)
+			}
+			sum := 0
+			for _, p := range held {
+				for _, c := range p.Data {
+					sum += int(c)
+				}
+			}
+			if n := tl.NextBatch(ps); n != 0 || !tl.Void() {
+				t.Errorf("after the reader failed the tail read %d more packets (void %v)", n, tl.Void())
+			}
+			in := r.inputs[0]
+			if in.mm == nil {
+				t.Error("the mapping was let go with a tail still reading it")
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if in.mm != nil {
+				t.Error("Close kept the mapping")
+			}
+			t.Logf("the reader: %v; %d bytes held by the tail still read (sum %d)", failed, len(held[0].Data), sum)
+		})
+	}
+}
