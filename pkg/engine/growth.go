@@ -60,11 +60,15 @@ type aside struct {
 	hold Holder
 }
 
-// asideWindows is how many windows may wait for their verdicts before the
-// engine waits for the classifier; asideHeld how many bytes of records
-// may wait behind their places before it does (a flood writes a record a
-// source: the classifier's few milliseconds a window must not hold
-// gigabytes).
+// asideWindows is the depth of the channels to and from the classifier's
+// goroutine: the engine waits for the classifier once asideWindows windows
+// are queued to it, so about twice that many (queued, being fitted, their
+// verdicts queued back) wait for their verdicts at most. asideHeld is how
+// many bytes of records may wait behind their places before the engine
+// waits for the next verdict (a flood writes a record a source: the
+// classifier's few milliseconds a window must not hold gigabytes); it is
+// looked at when windows close and when the driver calls VerdictsReady, so
+// a chunk's records may go past it before it is.
 const (
 	asideWindows = 8
 	asideHeld    = 16 << 20
