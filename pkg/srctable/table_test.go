@@ -268,3 +268,19 @@ func TestHomeAddr(t *testing.T) {
 		t.Errorf("%d of 5000 keys in their home slot: HomeAddr is not where lookups start", home)
 	}
 }
+
+// TestFreshSlotsAreEmpty: the slots freshSlots makes, small and over many
+// pages, are all empty (the bytes it writes are zeros).
+func TestFreshSlotsAreEmpty(t *testing.T) {
+	for _, n := range []int{1, 16, 4096, 1 << 15} {
+		s := freshSlots[[16]byte, val](n)
+		if len(s) != n {
+			t.Fatalf("%d slots, want %d", len(s), n)
+		}
+		for i := range s {
+			if s[i].used() || s[i].v != (val{}) || s[i].k != ([16]byte{}) {
+				t.Fatalf("n %d: slot %d not empty", n, i)
+			}
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package srctable
+
+const raceOn = false
