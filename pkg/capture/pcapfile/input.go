@@ -634,7 +634,7 @@ func (in *input) release(complete, final bool) error {
 // again when it is read).
 func (in *input) park() {
 	ts := in.pkt.Timestamp
-	in.release(false, true) // a parked input was never split (SplitTail needs one input)
+	in.release(false, true)   // a parked input was never split (SplitTail needs one input)
 	in.progress.Add(-in.cr.n) // release left what the file counted here
 	*in = input{idx: in.idx, path: in.path, size: in.size, bufSize: in.bufSize, progress: in.progress,
 		found: in.found, format: in.format, parked: true, pkt: capture.Packet{Timestamp: ts}}
