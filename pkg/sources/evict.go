@@ -13,13 +13,13 @@ const evictProbe = 8
 // did. The victim is, first, a source of the old generation (silent since
 // the last rotation) near where the new one hashes; else a one-SYN source
 // of the current generation there, the longest silent (a spoofed flood is
-// one-SYN sources). Scanners that keep scanning stay.
-func (t *Table) evict(s *decode.Syn) bool {
+// one-SYN sources). Scanners that keep scanning stay. h is the new
+// source's hash (Hash4 or Hash6).
+func (t *Table) evict(s *decode.Syn, h uint64) bool {
 	if s.V6 {
-		return evictIn(t, t.old.v6, t.cur.v6, s.Src, srctable.Hash6(s.Src), func(k [16]byte) Addr { return k })
+		return evictIn(t, t.old.v6, t.cur.v6, s.Src, h, func(k [16]byte) Addr { return k })
 	}
-	k := v4num(s.Src[:4])
-	return evictIn(t, t.old.v4, t.cur.v4, k, srctable.Hash4(k), fromV4)
+	return evictIn(t, t.old.v4, t.cur.v4, v4num(s.Src[:4]), h, fromV4)
 }
 
 func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h uint64, addr func(K) Addr) bool {

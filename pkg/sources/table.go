@@ -304,10 +304,10 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		if g != t.cur {
 			t.remove(s, g)
 		}
-		t.store(s, nv)
-	case t.Tracked() < t.cap || t.evict(s):
+		t.storeHashed(s, h, nv)
+	case t.Tracked() < t.cap || t.evict(s, h):
 		nv.last = t.cur.rel(ts)
-		t.store(s, nv)
+		t.storeHashed(s, h, nv)
 	default:
 		t.win.Untracked++
 		t.tot.Untracked++
@@ -360,10 +360,17 @@ func v6table(g *gen) *srctable.Table[[16]byte, srcVal] { return g.v6 }
 // store puts a source's value in the current generation.
 func (t *Table) store(s *decode.Syn, v srcVal) *srcVal {
 	if s.V6 {
-		return t.cur.v6.Put(s.Src, srctable.Hash6(s.Src), v)
+		return t.storeHashed(s, srctable.Hash6(s.Src), v)
 	}
-	k := v4num(s.Src[:4])
-	return t.cur.v4.Put(k, srctable.Hash4(k), v)
+	return t.storeHashed(s, srctable.Hash4(v4num(s.Src[:4])), v)
+}
+
+// storeHashed is store for a source whose hash h (Hash4 or Hash6) is known.
+func (t *Table) storeHashed(s *decode.Syn, h uint64, v srcVal) *srcVal {
+	if s.V6 {
+		return t.cur.v6.Put(s.Src, h, v)
+	}
+	return t.cur.v4.Put(v4num(s.Src[:4]), h, v)
 }
 
 func (t *Table) remove(s *decode.Syn, g *gen) {
