@@ -55,6 +55,20 @@ func TestStateFileRestart(t *testing.T) {
 	if _, stderr, code := sensor(t, append([]string{"-r", filepath.Join(dir, "a.pcap"), "--state-file", state}, args...)...); code != exitOK {
 		t.Fatalf("first half: %s", stderr)
 	}
+	// A run in between that sees no packet (an empty capture) leaves the
+	// state as it was: it used to write an empty state over it.
+	saved, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, _ := scenario.CreateFile(filepath.Join(dir, "empty.pcap"), scenario.FileOptions{})
+	empty.Close()
+	if _, stderr, code := sensor(t, append([]string{"-r", filepath.Join(dir, "empty.pcap"), "--state-file", state}, args...)...); code != exitOK {
+		t.Fatalf("empty capture: %s", stderr)
+	}
+	if after, _ := os.ReadFile(state); string(after) != string(saved) {
+		t.Fatalf("a run without packets changed the state file: %d bytes, then %d", len(saved), len(after))
+	}
 	second, stderr, code := sensor(t, append([]string{"-r", filepath.Join(dir, "b.pcap"), "--state-file", state}, args...)...)
 	if code != exitOK {
 		t.Fatalf("second half: %s", stderr)

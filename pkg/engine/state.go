@@ -118,6 +118,12 @@ func (e *Engine) SaveState(w io.Writer) error {
 	return err
 }
 
+// StatePending tells whether a state loaded by LoadState is still waiting
+// for the first packet: nothing has been seen since it was loaded, and
+// SaveState, which saves what the shards hold, would write an empty state
+// in its place. The loaded file is then the state to keep.
+func (e *Engine) StatePending() bool { return !e.started && e.restored != nil }
+
 // ErrStateMismatch wraps the reasons a state file is refused.
 var ErrStateMismatch = errors.New("not a usable state file")
 

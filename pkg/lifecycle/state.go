@@ -48,7 +48,9 @@ func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 // created 0600 (os.CreateTemp's mode): it names every source the sensor
 // remembers.
 func saveState(eng *engine.Engine, path string) error {
-	if path == "" {
+	if path == "" || eng.StatePending() {
+		// No packet came since the state was loaded from path: the file
+		// holds all there is (saving would write an empty state over it).
 		return nil
 	}
 	dir := filepath.Dir(path)
