@@ -255,25 +255,56 @@ func (e *Engine) skipTo(ts int64) {
 // Advance moves the clock to ts without a packet (a live sensor's timer
 // uses it so idle links still close their windows). It never moves the clock
 // backwards and does nothing before the first packet.
+//
+// A step of the clock longer than MaxGap (a wall clock set forward by
+// days: the timer's only way to get one) is a gap, as after a packet
+// stamped that far ahead: the window in progress closes and the windows
+// resume at ts, without writing one per window of the step.
 func (e *Engine) Advance(ts int64) {
 	e.disarm()
 	if !e.started || ts <= e.now {
 		return
 	}
+	if ts-e.now > int64(e.cfg.MaxGap) {
+		e.jumpRun = 0
+		e.skipTo(ts)
+		e.releaseDue(ts)
+		return
+	}
 	e.now = ts
+	released := false
 	for ts >= e.cur.End {
 		e.closeWindow(0, false)
-	}
-	if len(e.closed) > 0 && e.closed[0].End+floodSpan <= ts {
-		// A held window is due: the shards hand over the new sources so
-		// far, so that it is written with every flood decision made.
-		// (Once per window: a hand-over per second cost the sharded
-		// engine a third more per SYN, measured.)
-		if !e.inline && e.pending > 0 {
-			e.handOver(itemFlush, false, 0)
+		if !released {
+			// Every held new source came before the first window this
+			// loop closes, so once that one is closed the held ones due
+			// by ts go out, and the windows after them as they close:
+			// the records and their order are those of a release after
+			// the loop, without the windows of a long pause piling up
+			// (a record each, copied along at every write).
+			released = e.releaseDue(ts)
 		}
-		e.release(ts)
 	}
+	if !released {
+		e.releaseDue(ts)
+	}
+}
+
+// releaseDue releases the held new sources due by ts, and the windows
+// after them, when the oldest window held back ended floodSpan before ts,
+// and reports whether it did. The shards first hand over the new sources
+// so far, so that it is written with every flood decision made. (Once per
+// window: a hand-over per second cost the sharded engine a third more per
+// SYN, measured.)
+func (e *Engine) releaseDue(ts int64) bool {
+	if len(e.closed) == 0 || e.closed[0].End+floodSpan > ts {
+		return false
+	}
+	if !e.inline && e.pending > 0 {
+		e.handOver(itemFlush, false, 0)
+	}
+	e.release(ts)
+	return true
 }
 
 // Finish ends the run: it closes the window in progress, stops the shards
