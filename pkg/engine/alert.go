@@ -39,9 +39,10 @@ type AlertRecord struct {
 	RaisedAt int64
 	// A flood's start: the target, when it was judged a flood, and its
 	// window's flood record so far.
-	Target     sources.Addr
-	TargetPort uint16
-	Flood      *FloodRecord
+	Target        sources.Addr
+	TargetPort    uint16
+	TargetSources uint64 // the flood sources aimed at Target in the window (when listed in Flood.Targets)
+	Flood         *FloodRecord
 	// A decoy touch: the SYN, and whether the space is a decoy or dark.
 	Syn   decode.Syn
 	Space sources.SpaceKind
@@ -95,14 +96,22 @@ func (e *Engine) alertGrowth(w *WindowRecord, v *growth.Verdict) {
 }
 
 // alertFlood writes a flood alert for each flood that started in the
-// window being written, before its flood record.
+// window being written, before its flood record: its target, when it was
+// recognized, and the flood sources aimed at that target in the window.
 func (e *Engine) alertFlood(fr *FloodRecord) {
-	if fr.started == 0 {
-		return
-	}
-	e.c.Alerts++
-	if ae, ok := e.emit.(AlertEmitter); ok {
-		e.alert.rec = AlertRecord{Kind: AlertFlood, Ts: fr.startedAt, Target: fr.startTarget, TargetPort: fr.startPort, Flood: fr}
+	ae, ok := e.emit.(AlertEmitter)
+	for _, st := range fr.starts {
+		e.c.Alerts++
+		if !ok {
+			continue
+		}
+		var n uint64
+		for _, t := range fr.Targets {
+			if t.Addr == st.target && t.Port == st.port {
+				n = t.Sources
+			}
+		}
+		e.alert.rec = AlertRecord{Kind: AlertFlood, Ts: st.at, Target: st.target, TargetPort: st.port, TargetSources: n, Flood: fr}
 		ae.Alert(&e.alert.rec)
 	}
 }

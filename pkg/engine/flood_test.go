@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -148,6 +149,74 @@ func TestFloodSourceRecordsOnRequest(t *testing.T) {
 	for i := range all.sources {
 		if all.sources[i].Syn != stream[i] {
 			t.Fatalf("source record %d out of capture order", i)
+		}
+	}
+}
+
+// alertRecorder keeps every alert record whole.
+type alertRecorder struct {
+	recorder
+	full []AlertRecord
+}
+
+func (r *alertRecorder) Alert(a *AlertRecord) {
+	r.recorder.Alert(a)
+	r.full = append(r.full, *a)
+}
+
+// TestTwoFloodsInAWindow: two targets flooded in one window raise two
+// flood alerts (one per flood, each with its own target's sources; one
+// alert counted per flood), and the window's flood record spans the
+// earliest and the latest of its sources' first SYNs, although the first
+// seconds of each flood are counted after later sources (when the flood is
+// recognized). With and without shard workers.
+func TestTwoFloodsInAWindow(t *testing.T) {
+	a, b := [16]byte{198, 18, 1, 1}, [16]byte{198, 18, 2, 2}
+	stream := floodStream(5, 0, 0, 0, 5*time.Minute) // background only
+	rng := rand.New(rand.NewPCG(5, 9))
+	for i, target := range [][16]byte{a, b} {
+		for j := range 200 {
+			x := rng.Uint32()
+			stream = append(stream, decode.Syn{Ts: t0 + int64(20+80*i)*sec + int64(j)*10*int64(time.Millisecond),
+				Src: [16]byte{byte(x), byte(x >> 8), byte(x >> 16), byte(x >> 24)}, Dst: target, DstPort: 445, Flags: 2, TTL: 64})
+		}
+	}
+	slices.SortStableFunc(stream, func(x, y decode.Syn) int { return cmp.Compare(x.Ts, y.Ts) })
+	for _, shards := range []int{0, 2} {
+		cfg := DefaultConfig()
+		cfg.Shards = shards
+		rec := &alertRecorder{}
+		e, err := New(cfg, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range stream {
+			s := stream[i]
+			e.Frame(s.Ts, 60, &s)
+		}
+		e.Finish()
+		var floods []AlertRecord
+		for _, al := range rec.full {
+			if al.Kind == AlertFlood {
+				floods = append(floods, al)
+			}
+		}
+		if len(floods) != 2 || e.Counters().Alerts != 2 {
+			t.Fatalf("shards %d: %d flood alerts, %d counted; want 2", shards, len(floods), e.Counters().Alerts)
+		}
+		for i, want := range [][16]byte{a, b} {
+			if al := floods[i]; al.Target != sources.Addr(sources.DstOf(&decode.Syn{Dst: want})) || al.TargetSources != 200 {
+				t.Errorf("shards %d: alert %d: target %v with %d sources, want %v with 200", shards, i, al.Target, al.TargetSources, want)
+			}
+		}
+		if len(rec.floods) != 1 {
+			t.Fatalf("shards %d: %d flood records", shards, len(rec.floods))
+		}
+		fr := rec.floods[0]
+		first, last := t0+20*sec, t0+100*sec+199*10*int64(time.Millisecond)
+		if fr.Sources != 400 || fr.First != first || fr.Last != last {
+			t.Errorf("shards %d: flood record of %d sources from %v to %v; want 400 from %v to %v", shards, fr.Sources,
+				time.Unix(0, fr.First).UTC(), time.Unix(0, fr.Last).UTC(), time.Unix(0, first).UTC(), time.Unix(0, last).UTC())
 		}
 	}
 }

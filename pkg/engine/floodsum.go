@@ -20,15 +20,20 @@ type FloodRecord struct {
 	WindowMode              uint16
 	WindowModeSources       uint64 // at least this many share WindowMode (a bounded count)
 	Sample                  []sources.Addr
-	// floods judged to start in this window: how many, the first's time
-	// and target (for its alert)
-	started     int
-	startedAt   int64
-	startTarget sources.Addr
-	startPort   uint16
-	ttl         [256]uint32
-	ipid        heavy
-	win         heavy
+	// the floods judged to start in this window, each a flood alert (at
+	// most floodTargetsListed: past it, a target's flood is in the
+	// record, not alerted again in the window)
+	starts []floodStart
+	ttl    [256]uint32
+	ipid   heavy
+	win    heavy
+}
+
+// floodStart is a flood judged to start: when, and on which target.
+type floodStart struct {
+	at     int64
+	target sources.Addr
+	port   uint16
 }
 
 // FloodTarget is one flooded destination and the flood sources aimed at it.
@@ -107,17 +112,19 @@ func (e *Engine) floodSource(r *SourceRecord) {
 	if sum == nil {
 		f.sums = append(f.sums, FloodRecord{})
 		sum = &f.sums[len(f.sums)-1]
-		sum.started = 0
 		if n := len(f.spareSums); n > 0 { // reuse a summary's slices
-			sum.Targets, sum.Sample = f.spareSums[n-1].Targets[:0], f.spareSums[n-1].Sample[:0]
+			sp := &f.spareSums[n-1]
+			sum.Targets, sum.Sample, sum.starts = sp.Targets[:0], sp.Sample[:0], sp.starts[:0]
 			f.spareSums = f.spareSums[:n-1]
 		}
 		sum.WindowStart, sum.WindowEnd = r.WindowStart, r.WindowStart+e.window
-		sum.First, sum.TTLMin = r.Syn.Ts, 255
+		sum.First, sum.Last, sum.TTLMin = r.Syn.Ts, r.Syn.Ts, 255
 	}
 	s := &r.Syn
 	sum.Sources++
-	sum.Last = s.Ts
+	// Not in time order: the sources held back when a flood is recognized
+	// (its first seconds) are counted after later ones.
+	sum.First, sum.Last = min(sum.First, s.Ts), max(sum.Last, s.Ts)
 	dst := sources.DstOf(s)
 	listed := false
 	for i := range sum.Targets {
@@ -153,10 +160,9 @@ func (e *Engine) floodStarts(r *SourceRecord) {
 	f := &e.flood
 	for i := range f.sums {
 		if s := &f.sums[i]; s.WindowStart == r.WindowStart {
-			if s.started == 0 {
-				s.startedAt, s.startTarget, s.startPort = r.Syn.Ts, sources.DstOf(&r.Syn), r.Syn.DstPort
+			if len(s.starts) < floodTargetsListed {
+				s.starts = append(s.starts, floodStart{at: r.Syn.Ts, target: sources.DstOf(&r.Syn), port: r.Syn.DstPort})
 			}
-			s.started++
 			return
 		}
 	}

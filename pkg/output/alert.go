@@ -36,7 +36,7 @@ func (w *Writer) Alert(r *engine.AlertRecord) {
 		o.str("dst_ip", r.Target.Netip().String())
 		o.uint("dst_port", uint64(r.TargetPort))
 		o.time("judged_at", r.Ts)
-		o.uint("sources", fr.Sources)
+		o.uint("sources", r.TargetSources)
 		o.uint("ttl_mode", uint64(fr.TTLMode))
 		o.uint("ttl_mode_sources", fr.TTLModeSources)
 		o.close()
