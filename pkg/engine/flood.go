@@ -40,6 +40,13 @@ const floodQueueMax = 1 << 14
 // only churns the singletons.
 const floodSlots = 1 << 13
 
+// floodEpoch is added to the seconds a target counts in, so that every
+// time an int64 of nanoseconds can hold (before 1970 too: a pcapng
+// interface's negative offset) is a second above 0, the mark of a free
+// slot. (It was max(seconds, 1): every source before 1970 counted in one
+// second that never ended, and a slow scanner's targets became floods.)
+const floodEpoch = 1 << 40
+
 // target is the first SYNs of new sources aimed at one destination over
 // the last floodSpan, by second (count[sec%10] for the seconds up to sec).
 type target struct {
@@ -120,7 +127,7 @@ func (e *Engine) newSource(r *SourceRecord) {
 	f := &e.flood
 	now := r.Syn.Ts
 	e.release(now)
-	sec := max(now/int64(time.Second), 1)
+	sec := sources.FloorTo(now, int64(time.Second))/int64(time.Second) + floodEpoch
 	dst := sources.DstOf(&r.Syn)
 	if t := f.slot(dst, sec); t != nil {
 		t.advance(sec)

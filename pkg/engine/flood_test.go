@@ -220,3 +220,20 @@ func TestTwoFloodsInAWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestFloodBefore1970: one new source a minute at one target is no flood,
+// before 1970 as after it.
+func TestFloodBefore1970(t *testing.T) {
+	for _, start := range []int64{t0, -100 * 24 * hr} {
+		var stream []decode.Syn
+		for i := range 60 {
+			stream = append(stream, decode.Syn{Ts: start + int64(i)*minute, Src: [16]byte{203, 0, 113, byte(i + 1)}, Dst: floodTarget, DstPort: 445, Flags: 2})
+		}
+		cfg := DefaultConfig()
+		cfg.Growth = nil
+		_, c, _ := runStream(t, cfg, stream)
+		if c.NewSources != 60 || c.FloodSources != 0 {
+			t.Errorf("from %v: %d new sources, %d flood sources; want 60 and 0", time.Unix(0, start).UTC(), c.NewSources, c.FloodSources)
+		}
+	}
+}
