@@ -89,3 +89,19 @@ func TestReachHintsChangeNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestReachSlabsWithinTheIndex: the side slabs of the largest table a
+// shard may have (--max-sources 2^31, one shard) stay within the index a
+// promoted source's value holds: an entry at wideBit would read back as a
+// wide one.
+func TestReachSlabsWithinTheIndex(t *testing.T) {
+	tab := newTable(1 << 31)
+	if tab.rs.max > wideBit || tab.wides.max > wideBit {
+		t.Errorf("slab bounds %d and %d, past the index's %d", tab.rs.max, tab.wides.max, wideBit)
+	}
+	var v srcVal
+	v.setReach(wideBit-1, false)
+	if i, wide := v.reachIdx(); i != wideBit-1 || wide {
+		t.Errorf("the last index reads back as %d (wide %v)", i, wide)
+	}
+}

@@ -169,8 +169,10 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 	// each); a population of real scanners does, and beyond the bounds
 	// their reach reads low (Totals.ReachFull).
 	t.touched = srctable.New[[16]byte, touchVal](0)
-	t.rs.max = capacity/8 + 1024
-	t.wides.max = capacity/256 + 256
+	// (Both within the index a promoted source's value holds: below
+	// wideBit. A shard of 2^31 sources would otherwise allow 2^28.)
+	t.rs.max = min(capacity/8+1024, wideBit)
+	t.wides.max = min(capacity/256+256, wideBit)
 	t.hlls.max = t.wides.max / 4 // port HyperLogLogs: port scanners past 16 ports
 	t.hps.max = t.wides.max / 4  // per-host ports: sources of more than one port
 	return t
