@@ -105,3 +105,34 @@ func TestReachSlabsWithinTheIndex(t *testing.T) {
 		t.Errorf("the last index reads back as %d (wide %v)", i, wide)
 	}
 }
+
+// TestMemorySinceRoundTrips: a restored memory's current generation goes
+// on from when it began (it was restarted at the load, so a sensor
+// restarted more often than --remember never let its old fingerprints
+// go); one older than a span is the old generation, and the current one
+// began a span after it.
+func TestMemorySinceRoundTrips(t *testing.T) {
+	cfg := &Config{Window: int64(time.Minute), Lookback: int64(10 * time.Minute), Remember: int64(time.Hour), TopSources: 3}
+	span := int64(time.Hour)
+	for _, c := range []struct{ age, want int64 }{
+		{20 * int64(time.Minute), 0},
+		{span + 20*int64(time.Minute), span},
+	} {
+		since := int64(1000) * int64(time.Second)
+		now := since + c.age
+		tab := NewTable(cfg, 100, now)
+		tab.RestoreMemory(now, since, []uint32{7, 9}, []uint32{11})
+		got, old, cur := tab.Memory(now)
+		if got != since+c.want {
+			t.Errorf("age %v: the current generation began at %v, want %v", time.Duration(c.age), got, since+c.want)
+		}
+		if len(old)+len(cur) == 0 {
+			t.Errorf("age %v: nothing restored", time.Duration(c.age))
+		}
+		// A second part, saved later, does not move it on.
+		tab.RestoreMemory(now, since+int64(time.Minute), nil, []uint32{13})
+		if again, _, _ := tab.Memory(now); again != got {
+			t.Errorf("age %v: a later part moved the start from %v to %v", time.Duration(c.age), got, again)
+		}
+	}
+}

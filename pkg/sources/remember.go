@@ -154,8 +154,10 @@ type memory struct {
 	gens  [2]fpSet // gens[cur] fills; the other is the old one
 	cur   int
 	since int64 // when gens[cur] started (ns)
-	span  int64 // ns; 0: off
-	max   int   // per generation
+	// restored: since was set by RestoreMemory (from a saved state)
+	restored bool
+	span     int64 // ns; 0: off
+	max      int   // per generation
 	// The latest fingerprints to go into gens[cur], oldest at pend[head],
 	// in order: each is put in the set memPend insertions later, its slot
 	// asked for (prefetched) when it came, so that the cache miss of an

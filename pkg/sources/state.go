@@ -201,11 +201,20 @@ func (t *Table) RestoreMemory(now, since int64, old, cur []uint32) {
 		return
 	}
 	m.flush()
+	start := since // when the current generation began
 	switch age := now - since; {
 	case age >= 2*m.span || age < 0:
 		return
 	case age >= m.span:
 		old, cur = cur, nil
+		start = since + m.span
+	}
+	// The current generation goes on from when it began (it rotates a
+	// span after that, not a span after every restart); of several saved
+	// parts, from the earliest: every fingerprint is still kept at least a
+	// span, and at most two.
+	if !m.restored || start < m.since {
+		m.since, m.restored = start, true
 	}
 	for _, x := range [2]struct {
 		g   *fpSet
