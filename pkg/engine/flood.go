@@ -33,6 +33,15 @@ const floodSpan = 10 * int64(time.Second)
 // get there: a flood's own sources skip the line.
 const floodQueueMax = 1 << 14
 
+// floodLineMax bounds the delay line with the flood sources that wait in
+// it for their records' turn (--flood-sources, and Kafka's sightings: a
+// record for every new source): they are decided already, so they do not
+// count towards floodQueueMax, which would otherwise let a fast flood
+// push out, undecided, the first seconds of a second flood (counted as
+// ordinary new sources); past floodLineMax (some 40 MB of records, a
+// flood of 26,000 new sources a second) the oldest goes all the same.
+const floodLineMax = 16 * floodQueueMax
+
 // floodSlots is the size of the table of watched targets. A target hashes
 // to two slots; a new target takes a free slot, a stale one, or else one
 // whose target had a single new source in the span: a flooded target
@@ -91,6 +100,7 @@ type held struct {
 type floodState struct {
 	line      []held // a ring of a power-of-two size: n records from head
 	head, n   int
+	decided   int // of the n, flood sources (held only for their records' turn)
 	slots     []target
 	sums      []FloodRecord
 	spareSums []FloodRecord
@@ -163,7 +173,7 @@ func (e *Engine) newSource(r *SourceRecord) {
 // when the line is full.
 func (e *Engine) hold(r *SourceRecord, flood bool) {
 	f := &e.flood
-	if f.n == floodQueueMax {
+	for f.n-f.decided >= floodQueueMax || f.n >= floodLineMax {
 		e.releaseOne()
 	}
 	if f.n == len(f.line) {
@@ -175,6 +185,9 @@ func (e *Engine) hold(r *SourceRecord, flood bool) {
 	}
 	*f.at(f.n) = held{rec: *r, flood: flood}
 	f.n++
+	if flood {
+		f.decided++
+	}
 }
 
 // flagHeld marks the held new sources aimed at dst after since as flood
@@ -189,6 +202,7 @@ func (e *Engine) flagHeld(dst sources.Addr, since int64) {
 		h := f.at(i)
 		if !h.flood && sources.DstOf(&h.rec.Syn) == dst {
 			h.flood = true
+			f.decided++
 			e.floodSource(&h.rec)
 		}
 	}
@@ -231,6 +245,9 @@ func (e *Engine) releaseOne() {
 	if !h.flood || e.cfg.FloodSourceRecords {
 		h.rec.Flood = h.flood
 		e.emit.Source(&h.rec)
+	}
+	if h.flood {
+		f.decided--
 	}
 	f.head = (f.head + 1) & (len(f.line) - 1)
 	f.n--

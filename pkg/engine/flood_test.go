@@ -237,3 +237,50 @@ func TestFloodBefore1970(t *testing.T) {
 		}
 	}
 }
+
+// TestFloodSourceRecordsCountTheSame: with a record for every flood source
+// (--flood-sources, as Kafka's sightings ask), a fast flood's sources wait
+// in the delay line for their records' turn; they must not push out,
+// undecided, the first seconds of a slower flood beside it (which were then
+// counted as ordinary new sources): the counts are those without the
+// records. And the records are every flood source, once.
+func TestFloodSourceRecordsCountTheSame(t *testing.T) {
+	a, b := [16]byte{198, 18, 1, 1}, [16]byte{198, 18, 2, 2}
+	var stream []decode.Syn
+	rng := rand.New(rand.NewPCG(8, 8))
+	add := func(target [16]byte, perSec int, from, span time.Duration) {
+		step := int64(time.Second) / int64(perSec)
+		for ts := t0 + int64(from); ts < t0+int64(from+span); ts += step {
+			x := rng.Uint32()
+			stream = append(stream, decode.Syn{Ts: ts, Src: [16]byte{byte(x), byte(x >> 8), byte(x >> 16), byte(x >> 24)}, Dst: target, DstPort: 445, Flags: 2})
+		}
+	}
+	add(a, 5000, 0, 20*time.Second)
+	add(b, 6, 2*time.Second, 60*time.Second)
+	slices.SortStableFunc(stream, func(x, y decode.Syn) int { return cmp.Compare(x.Ts, y.Ts) })
+	var counts [2]Counters
+	for i, records := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Growth, cfg.FloodSourceRecords = nil, records
+		rec, c, _ := runStream(t, cfg, stream)
+		counts[i] = c
+		if records {
+			flagged := 0
+			for _, s := range rec.sources {
+				if s.Flood {
+					flagged++
+				}
+			}
+			if uint64(flagged) != c.FloodSources || uint64(len(rec.sources)) != c.NewSources {
+				t.Errorf("%d source records (%d flood) for %d new sources (%d flood)", len(rec.sources), flagged, c.NewSources, c.FloodSources)
+			}
+		}
+	}
+	if counts[0].FloodSources != counts[1].FloodSources || counts[0].NewSources != counts[1].NewSources {
+		t.Errorf("flood sources %d with a record each, %d without (new sources %d, %d)", counts[1].FloodSources, counts[0].FloodSources,
+			counts[1].NewSources, counts[0].NewSources)
+	}
+	if counts[0].FloodSources < uint64(len(stream))-60 {
+		t.Errorf("%d flood sources of %d", counts[0].FloodSources, len(stream))
+	}
+}
