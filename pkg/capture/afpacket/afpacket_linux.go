@@ -58,6 +58,7 @@ type Source struct {
 	iface   string
 	promisc bool
 	closed  bool
+	fd      int // the socket (its pending error is read when a poll fails)
 	// AllSyns is set when the port list was too long to enumerate in the
 	// filter: every SYN is copied and the decoder filters by port.
 	allSyns bool
@@ -123,6 +124,7 @@ func Open(cfg Config) (*Source, error) {
 		tp.Close()
 		return nil, fmt.Errorf("afpacket: open AF_PACKET socket on %s: %w", cfg.Iface, err)
 	}
+	s.fd = fd
 	// gopacket's socket lacks close-on-exec: a child the process starts
 	// would keep it, and with it the ring and promiscuous mode, after the
 	// sensor is gone.
@@ -200,6 +202,30 @@ func (s *Source) Next(p *capture.Packet) error {
 	if err != nil {
 		if errors.Is(err, gpafpacket.ErrTimeout) {
 			return capture.ErrTimeout
+		}
+		if errors.Is(err, gpafpacket.ErrPoll) {
+			// The socket has an error pending: the link went down
+			// (ENETDOWN) and it stays reported, every poll failing even
+			// once the link is up again, until it is read. Reading it
+			// clears it; a link that goes down and up is a pause, not the
+			// end of the capture. An interface that is gone is.
+			soErr, gerr := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			switch {
+			case gerr != nil:
+				return fmt.Errorf("afpacket: read %s: %w (and its error could not be read: %v)", s.iface, err, gerr)
+			case soErr == 0 || unix.Errno(soErr) == unix.ENETDOWN:
+				// Down, or removed: the kernel unbinds the socket of a
+				// removed interface (its index reads -1) and it never
+				// receives again.
+				if sa, nerr := unix.Getsockname(s.fd); nerr == nil {
+					if ll, ok := sa.(*unix.SockaddrLinklayer); ok && ll.Ifindex <= 0 {
+						return fmt.Errorf("afpacket: %s was removed (capture it again once it is back: restart the sensor)", s.iface)
+					}
+				}
+				return capture.ErrTimeout
+			default:
+				return fmt.Errorf("afpacket: read %s: %w", s.iface, unix.Errno(soErr))
+			}
 		}
 		return fmt.Errorf("afpacket: read %s: %w", s.iface, err)
 	}

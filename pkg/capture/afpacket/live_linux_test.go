@@ -257,3 +257,50 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("bad block size accepted")
 	}
 }
+
+// TestLiveLinkFlap: the link going down and up again pauses the capture
+// (its socket reports ENETDOWN, once read, then delivers again); it ended
+// it, every later poll failing. An interface that is removed ends it with
+// an error that says so.
+func TestLiveLinkFlap(t *testing.T) {
+	p := captest.NewPair(t)
+	watched, _ := ports.Parse("445")
+	src := openIn(t, p, Config{Ports: watched})
+	next := func() error {
+		var pk capture.Packet
+		var err error
+		for range 10 {
+			if err = src.Next(&pk); err != capture.ErrTimeout {
+				return err
+			}
+		}
+		return err
+	}
+	frame := [][]byte{captest.V4SYN(captest.Syn445())}
+	captest.Inject(t, p.ScanNS, p.ScanIf, frame)
+	if err := next(); err != nil {
+		t.Fatalf("before the flap: %v", err)
+	}
+	captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "set", p.SensorIf, "down")
+	if err := next(); err != capture.ErrTimeout {
+		t.Fatalf("while down: %v, want a timeout", err)
+	}
+	captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "set", p.SensorIf, "up")
+	var err error
+	for range 20 { // the veth pair takes a moment to carry frames again
+		captest.Inject(t, p.ScanNS, p.ScanIf, frame)
+		if err = next(); err == nil {
+			break
+		}
+		if err != capture.ErrTimeout {
+			t.Fatalf("after the link came back: %v", err)
+		}
+	}
+	if err != nil {
+		t.Fatalf("no SYN captured after the link came back: %v", err)
+	}
+	captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "del", p.SensorIf)
+	if err := next(); err == nil || err == capture.ErrTimeout || !strings.Contains(err.Error(), "removed") {
+		t.Errorf("after the interface was removed: %v", err)
+	}
+}
