@@ -111,7 +111,19 @@ func (s *spool) add(key, val []byte) (bool, error) {
 	copy(b[12:], key)
 	copy(b[12+len(key):], val)
 	le.PutUint32(b[8:], crc32.Checksum(b[12:], castagnoli))
-	if _, err := s.w.Write(b); err != nil {
+	if nw, err := s.w.Write(b); err != nil {
+		// Cut short (a full disk): the bytes that made it are taken back,
+		// so the next record starts where this one did; where that fails
+		// too, they are counted and the segment is written no more (the
+		// reader counts its torn tail as corrupt and goes on to the next).
+		// Left there, later records came after a fragment the reader
+		// stopped at, and the spool never emptied.
+		if terr := s.w.Truncate(s.wOff); terr != nil {
+			s.wOff += int64(nw)
+			s.size += int64(nw)
+			s.w.Close()
+			s.w = nil
+		}
 		return false, fmt.Errorf("kafka-spool %s: %w", s.dir, err)
 	}
 	s.wOff += n
