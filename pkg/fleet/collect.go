@@ -236,6 +236,17 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 		}
 	}
 	next := map[int32]int64{}
+	if c.cfg.Once {
+		// From where the partitions start: one whose records retention
+		// took is read to its end at once (it was waited for forever).
+		starts, err := startOffsets(ctx, c.cl, c.cfg.Kafka.Topic, c.n)
+		if err != nil {
+			return c.st, err
+		}
+		for p, o := range starts {
+			next[p] = o
+		}
+	}
 	for {
 		if c.cfg.Once && reached(next, ends) {
 			break

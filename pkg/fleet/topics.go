@@ -43,13 +43,26 @@ func ensureTopics(ctx context.Context, cl *kgo.Client, topic string) error {
 
 // endOffsets are the ends of the topic's partitions now.
 func endOffsets(ctx context.Context, cl *kgo.Client, topic string, n int) (map[int32]int64, error) {
+	return listOffsets(ctx, cl, topic, n, -1) // -1: the end
+}
+
+// startOffsets are the first offsets the topic's partitions still hold:
+// above 0 once retention (or DeleteRecords) took the first records, and
+// the end itself for a partition emptied so.
+func startOffsets(ctx context.Context, cl *kgo.Client, topic string, n int) (map[int32]int64, error) {
+	return listOffsets(ctx, cl, topic, n, -2) // -2: the earliest
+}
+
+// listOffsets asks the offsets of every partition of the topic at ts (-1
+// the end, -2 the earliest).
+func listOffsets(ctx context.Context, cl *kgo.Client, topic string, n int, ts int64) (map[int32]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
 	t := kmsg.NewListOffsetsRequestTopic()
 	t.Topic = topic
 	for p := range n {
 		pr := kmsg.NewListOffsetsRequestTopicPartition()
-		pr.Partition, pr.Timestamp = int32(p), -1 // -1: the end
+		pr.Partition, pr.Timestamp = int32(p), ts
 		t.Partitions = append(t.Partitions, pr)
 	}
 	req.Topics = append(req.Topics, t)
@@ -101,8 +114,12 @@ func (c *Collector) readState(ctx context.Context) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	starts, err := startOffsets(ctx, cl, topic, 1)
+	if err != nil {
+		return nil, err
+	}
 	state := map[string][]byte{}
-	for next := int64(0); next < ends[0]; {
+	for next := starts[0]; next < ends[0]; {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		f := cl.PollFetches(pctx)
 		cancel()
