@@ -74,6 +74,14 @@ func OpenFile(path string, appendTo bool) (*os.File, error) {
 	flags := os.O_WRONLY | os.O_CREATE | oNoFollow
 	if appendTo {
 		flags = os.O_RDWR | os.O_APPEND | os.O_CREATE | oNoFollow
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+			// A FIFO is opened for writing only, waiting for its reader
+			// as a shell's redirection does: read-write, the sensor held
+			// a reader itself, so the open never waited and, once the
+			// consumer was gone, the writes blocked for good instead of
+			// failing (EPIPE, which stops the run).
+			flags = os.O_WRONLY | os.O_APPEND | oNoFollow
+		}
 	}
 	symlink := fmt.Errorf("output %s is a symbolic link: refusing to follow it (give the path of a real file, or - for standard output)", path)
 	if isSymlink(path) { // O_NOFOLLOW closes the race where there is one
