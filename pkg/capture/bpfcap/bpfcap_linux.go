@@ -80,6 +80,7 @@ type Source struct {
 	iface   string
 	objs    bpf.SynscopeObjects
 	links   []link.Link
+	idle    int // quiet polls, for the look at detached
 	filters []*tcFilter
 	rd      *ringbuf.Reader
 	rec     ringbuf.Record
@@ -332,6 +333,34 @@ func (s *Source) attachTC(ifindex int, egress, legacy bool) (Hook, error) {
 // Iface is the interface the source captures on.
 func (s *Source) Iface() string { return s.iface }
 
+// detachCheckEvery is how many quiet polls (PollInterval each) go by
+// between two looks at whether the programs are still attached.
+const detachCheckEvery = 16
+
+// detached reports an error when the interface the programs were attached
+// to is gone: the kernel detaches an XDP or TCX link from an interface
+// being removed (its interface index then reads 0), and the ring would
+// stay quiet for good while the sensor wrote empty windows. (A TC filter
+// attached the legacy way has no link to ask.)
+func (s *Source) detached() error {
+	for _, l := range s.links {
+		info, err := l.Info()
+		if err != nil {
+			continue
+		}
+		var ifindex uint32 = 1
+		if x := info.XDP(); x != nil {
+			ifindex = x.Ifindex
+		} else if x := info.TCX(); x != nil {
+			ifindex = x.Ifindex
+		}
+		if ifindex == 0 {
+			return fmt.Errorf("bpfcap: %s was removed: its programs are detached (capture it again once it is back: restart the sensor)", s.iface)
+		}
+	}
+	return nil
+}
+
 // IngressHook says where the ingress program is attached.
 func (s *Source) IngressHook() Hook { return s.ingress }
 
@@ -349,6 +378,11 @@ func (s *Source) Next(p *capture.Packet) error {
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			s.clock.refresh()
+			if s.idle++; s.idle%detachCheckEvery == 0 {
+				if err := s.detached(); err != nil {
+					return err
+				}
+			}
 			return capture.ErrTimeout
 		case errors.Is(err, ringbuf.ErrClosed):
 			return io.EOF

@@ -305,3 +305,40 @@ func TestLivePromisc(t *testing.T) {
 		t.Errorf("XDP program left attached after SIGKILL: %s", out)
 	}
 }
+
+// TestLiveInterfaceRemoved: the link going down and up again is a pause
+// (the programs stay attached); the interface being removed ends the
+// capture with an error that says so, within a few seconds, where the
+// ring stayed quiet for good. Ingress on XDP and on TCX, with egress.
+func TestLiveInterfaceRemoved(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mode IngressMode
+	}{{"xdp-generic", IngressXDPGeneric}, {"tcx", IngressTC}} {
+		mode := c.mode
+		t.Run(c.name, func(t *testing.T) {
+			p := captest.NewPair(t)
+			watched, _ := ports.Parse("445")
+			src := openIn(t, p, Config{Ports: watched, Ingress: mode, Egress: true})
+			defer src.Close()
+			captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "set", p.SensorIf, "down")
+			captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "set", p.SensorIf, "up")
+			var pk capture.Packet
+			for range 2 * detachCheckEvery {
+				if err := src.Next(&pk); err != nil && err != capture.ErrTimeout {
+					t.Fatalf("after the link went down and up: %v", err)
+				}
+			}
+			captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "del", p.SensorIf)
+			var err error
+			for range 4 * detachCheckEvery {
+				if err = src.Next(&pk); err != nil && err != capture.ErrTimeout {
+					break
+				}
+			}
+			if err == nil || err == capture.ErrTimeout || !strings.Contains(err.Error(), "removed") {
+				t.Errorf("after the interface was removed: %v", err)
+			}
+		})
+	}
+}
