@@ -3,6 +3,7 @@ package fleet
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -217,7 +218,10 @@ func num(b []byte, key string) (uint64, bool) {
 	rest := b[i+len(key):]
 	var n uint64
 	d := 0
-	for ; d < len(rest) && d < 20 && rest[d] >= '0' && rest[d] <= '9'; d++ {
+	for ; d < len(rest) && rest[d] >= '0' && rest[d] <= '9'; d++ {
+		if n > (math.MaxUint64-9)/10 {
+			return 0, false // more than a count can be: not a sensor's record
+		}
 		n = n*10 + uint64(rest[d]-'0')
 	}
 	return n, d > 0

@@ -130,3 +130,18 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestNumBounds: a count longer than a uint64 holds is refused, not
+// wrapped (20 digits of 9 read as a small number before).
+func TestNumBounds(t *testing.T) {
+	for in, want := range map[string]uint64{`"n":12345,`: 12345, `"n":0}`: 0, `"n":1844674407370955160,`: 1844674407370955160} {
+		if got, ok := num([]byte(in), `"n":`); !ok || got != want {
+			t.Errorf("%s: %d %v, want %d", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{`"n":99999999999999999999,`, `"n":184467440737095516150}`, `"n":x`} {
+		if got, ok := num([]byte(in), `"n":`); ok {
+			t.Errorf("%s: read %d", in, got)
+		}
+	}
+}
