@@ -38,7 +38,7 @@ const floodQueueMax = 1 << 14
 // record for every new source): they are decided already, so they do not
 // count towards floodQueueMax, which would otherwise let a fast flood
 // push out, undecided, the first seconds of a second flood (counted as
-// ordinary new sources); past floodLineMax (some 40 MB of records, a
+// ordinary new sources); past floodLineMax (29 MB of records, a
 // flood of 26,000 new sources a second) the oldest goes all the same.
 const floodLineMax = 16 * floodQueueMax
 
