@@ -232,12 +232,8 @@ func (m *memory) homeAddrs(h uint64) (a, b unsafe.Pointer) {
 }
 
 func (m *memory) prefetch(h uint64) {
-	f := fpOf(h)
-	for i := range m.gens {
-		if g := &m.gens[i]; g.n > 0 {
-			prefetch.Line(unsafe.Pointer(&g.slots[g.home(f)]))
-		}
-	}
+	a, b := m.homeAddrs(h)
+	prefetch.Lines2(a, b)
 }
 
 // rotate lets the old generation go when the current one has spanned

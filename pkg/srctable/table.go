@@ -131,12 +131,7 @@ func (t *Table[K, V]) seg(h uint64) *segment[K, V] {
 // Prefetch asks the CPU for the cache line of h's home slot without
 // waiting for it: a caller that knows its next keys ahead of time overlaps
 // their cache misses with its work on the current one.
-func (t *Table[K, V]) Prefetch(h uint64) {
-	if t.n > 0 {
-		s := t.seg(h)
-		prefetch.Line(unsafe.Pointer(&s.slots[h&s.mask]))
-	}
-}
+func (t *Table[K, V]) Prefetch(h uint64) { prefetch.Line(t.HomeAddr(h)) }
 
 // HomeAddr is the address of h's home slot, for a caller that asks for
 // several lines in one call (prefetch.Lines8); the table's own header,
