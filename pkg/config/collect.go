@@ -101,7 +101,9 @@ func (c *Collect) fill(v *viper.Viper) error {
 	if c.Output = strings.TrimSpace(v.GetString(kOutput)); c.Output == "" {
 		return keyErr(kOutput, errors.New("empty: give a file name or - for stdout"))
 	}
-	c.Once = v.GetBool(kOnce)
+	if c.Once, err = boolKey(v, kOnce); err != nil {
+		return err
+	}
 	if c.SensorID = strings.TrimSpace(v.GetString(kSensorID)); c.SensorID == "" {
 		return keyErr(kSensorID, errors.New("empty"))
 	}
@@ -125,7 +127,11 @@ func (c *Collect) fill(v *viper.Viper) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	c.GrowthOff = !v.GetBool(kGrowth)
+	on, err := boolKey(v, kGrowth)
+	if err != nil {
+		return err
+	}
+	c.GrowthOff = !on
 	c.Growth = growth.DefaultConfig()
 	if err := c.Growth.Validate(c.Window); err != nil {
 		return keyErr(kWindow, err)

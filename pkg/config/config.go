@@ -331,8 +331,12 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.IngressHook, err = oneOf(v, kIngress, "auto", "xdp", "xdp-generic", "tc"); err != nil {
 		return err
 	}
-	c.Promisc = v.GetBool(kPromisc)
-	c.Egress = v.GetBool(kEgress)
+	if c.Promisc, err = boolKey(v, kPromisc); err != nil {
+		return err
+	}
+	if c.Egress, err = boolKey(v, kEgress); err != nil {
+		return err
+	}
 	c.User = strings.TrimSpace(v.GetString(kUser))
 	if c.StatsEvery, err = duration(v, kStatsEvery); err != nil {
 		return err
@@ -351,7 +355,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	}
 	c.MMDB = stringList(v, kMMDB)
 	c.Benign = strings.TrimSpace(v.GetString(kBenign))
-	c.ExcludeBenign = v.GetBool(kExclBenign)
+	if c.ExcludeBenign, err = boolKey(v, kExclBenign); err != nil {
+		return err
+	}
 	if c.ExcludeBenign && c.Benign == "" {
 		return keyErr(kExclBenign, errors.New("needs --benign FILE: there is no list of benign scanners to leave out"))
 	}
@@ -359,7 +365,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 		return err
 	}
 	c.StateFile = strings.TrimSpace(v.GetString(kStateFile))
-	c.StateReset = v.GetBool(kStateReset)
+	if c.StateReset, err = boolKey(v, kStateReset); err != nil {
+		return err
+	}
 	if c.StateEvery, err = duration(v, kStateEvery); err != nil {
 		return err
 	}
@@ -447,8 +455,11 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 }
 
 func (c *Config) fillGrowth(v *viper.Viper) error {
-	var err error
-	c.GrowthOff = !v.GetBool(kGrowth)
+	on, err := boolKey(v, kGrowth)
+	if err != nil {
+		return err
+	}
+	c.GrowthOff = !on
 	g := &c.Growth
 	g.Horizons = nil
 	for _, s := range stringList(v, kHorizons) {

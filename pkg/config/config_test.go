@@ -183,3 +183,43 @@ func TestExampleConfigIsTrue(t *testing.T) {
 		t.Errorf("the example's values differ from the defaults:\n%s\n---\n%s", a.String(), b.String())
 	}
 }
+
+// TestOnOffValues: an on/off key is true or false in the file, the
+// environment and the flags alike; "yes", "on" or a typo is refused naming
+// the key (read as false before: `kafka-tls: yes` meant plaintext Kafka,
+// `promisc: on` no promiscuous mode).
+func TestOnOffValues(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		yaml, env, want string
+		ok              bool
+	}{
+		{yaml: "promisc: true\negress: false\n", ok: true},
+		{yaml: "promisc: yes\n", want: "promisc"},
+		{yaml: "promisc: on\n", want: "promisc"},
+		{yaml: "state-reset: yes\n", want: "state-reset"},
+		{yaml: "growth: off\n", want: "growth"},
+		{yaml: "kafka-tls: yes\nkafka-brokers: [b:9092]\n", want: "kafka-tls"},
+		{env: "maybe", want: "egress"},
+	} {
+		file := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(file, []byte(c.yaml+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if c.env != "" {
+			t.Setenv("SENSOR_EGRESS", c.env)
+		}
+		cfg, err := Load([]string{"-r", "a.pcap", "--config", file})
+		if c.env != "" {
+			os.Unsetenv("SENSOR_EGRESS")
+		}
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.ok && !cfg.Promisc:
+			t.Errorf("%q: promisc %v", c.yaml, cfg.Promisc)
+		case !c.ok && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q %q: %v, want an error naming %s", c.yaml, c.env, err, c.want)
+		}
+	}
+}

@@ -70,7 +70,9 @@ func (k *Kafka) fill(v *viper.Viper, window time.Duration) error {
 	c := &k.Config
 	c.Brokers = stringList(v, kKafkaBrokers)
 	c.Topic = strings.TrimSpace(v.GetString(kKafkaTopic))
-	c.TLS = v.GetBool(kKafkaTLS)
+	if c.TLS, err = boolKey(v, kKafkaTLS); err != nil {
+		return err
+	}
 	c.CAFile = strings.TrimSpace(v.GetString(kKafkaCA))
 	c.CertFile = strings.TrimSpace(v.GetString(kKafkaCert))
 	c.KeyFile = strings.TrimSpace(v.GetString(kKafkaKey))

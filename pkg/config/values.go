@@ -104,6 +104,18 @@ func prefixes(v *viper.Viper, k string) ([]netip.Prefix, error) {
 
 // strictBool reads a boolean setting, refusing what is not one (a file's
 // "flood-sources: maybe" must not silently mean false).
+// boolKey is key k's on/off value: true or false (YAML, flags), or the
+// words strconv.ParseBool takes (environment); anything else is refused,
+// naming the key (viper's GetBool reads "yes", "on" or a typo as false:
+// `kafka-tls: yes` meant plaintext).
+func boolKey(v *viper.Viper, k string) (bool, error) {
+	b, err := strictBool(v.Get(k))
+	if err != nil {
+		return false, keyErr(k, err)
+	}
+	return b, nil
+}
+
 func strictBool(x any) (bool, error) {
 	switch b := x.(type) {
 	case bool:
