@@ -367,7 +367,11 @@ func (d *Decoder) ipv6(b []byte, out *Syn, depth int) Result {
 	}
 }
 
-// transport dispatches on the IP protocol number: TCP, or a tunnel.
+// transport dispatches on the IP protocol number: TCP, or a tunnel. An
+// IPv4 packet whose TCP follows an IPsec AH header is not read (the IPv6
+// walk reads through AH): the live captures' kernel filters (eBPF's and
+// AF_PACKET's) take IPv4 TCP right after the IP header only, and offline
+// the records must be those a live run makes of the same packets.
 func (d *Decoder) transport(proto uint8, b []byte, out *Syn, depth int) Result {
 	switch proto {
 	case 6:
