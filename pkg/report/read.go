@@ -161,26 +161,57 @@ type topRec struct {
 
 // Read adds the records of one input (name is for messages) to d. Only a
 // failing reader is an error; bad lines are counted and described.
+//
+// A line longer than maxLine (no record is: a file's tail of NUL bytes
+// after a crash can be) is skipped and named like any bad line; it used to
+// end the whole read ("token too long").
 func (d *Data) Read(r io.Reader, name string) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<16), 16<<20)
+	br := bufio.NewReaderSize(r, 1<<16)
+	var long []byte // a line longer than br's buffer, gathered (up to maxLine+1 bytes)
+	over := false   // the line in hand passed maxLine
 	line := 0
-	for sc.Scan() {
-		line++
-		d.Lines++
-		b := bytes.TrimRight(sc.Bytes(), " \t\r")
-		if len(b) == 0 || !d.firstTime(b) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			if !over {
+				long = append(long, chunk...)
+				if len(long) > maxLine {
+					over, long = true, long[:0]
+				}
+			}
 			continue
 		}
-		if reason := d.add(b); reason != "" {
-			d.problem(fmt.Sprintf("%s:%d: %s", name, line, reason))
+		b := chunk
+		if over || len(long) > 0 {
+			if !over {
+				long = append(long, chunk...)
+				over = len(long) > maxLine
+			}
+			b = long
+		}
+		if len(chunk) > 0 || over || len(long) > 0 {
+			line++
+			d.Lines++
+			if over {
+				d.problem(fmt.Sprintf("%s:%d: longer than %d MiB: not a record", name, line, maxLine>>20))
+			} else if b = bytes.TrimRight(b, " \t\r\n"); len(b) > 0 && d.firstTime(b) {
+				if reason := d.add(b); reason != "" {
+					d.problem(fmt.Sprintf("%s:%d: %s", name, line, reason))
+				}
+			}
+		}
+		long, over = long[:0], false
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: after line %d: %w", name, line, err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: after line %d: %w", name, line, err)
-	}
-	return nil
 }
+
+// maxLine is the longest line Read takes for a record.
+const maxLine = 16 << 20
 
 func (d *Data) problem(s string) {
 	d.Skipped++

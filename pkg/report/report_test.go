@@ -304,3 +304,24 @@ func TestFloodAndAlertRecordsAreRead(t *testing.T) {
 		t.Errorf("a flood source with its record counted %d times", s.recorded())
 	}
 }
+
+// TestGiantLineIsSkipped: a line longer than any record (17 MiB of NUL
+// bytes, a crash's tail) is named and skipped; the records before and
+// after it are read (it ended the whole read: "token too long"). Lines
+// longer than the reader's buffer but short enough are still records.
+func TestGiantLineIsSkipped(t *testing.T) {
+	good := jsonl("s1", 4)
+	lines := strings.Split(strings.TrimSpace(good), "\n")
+	padded := strings.Replace(lines[1], `"sensor":"s1"`, `"sensor":"s1","pad":"`+strings.Repeat("x", 200<<10)+`"`, 1)
+	in := lines[0] + "\n" + padded + "\n" + strings.Repeat("\x00", 17<<20) + "\n" + strings.Join(lines[2:], "\n") // no newline at the end
+	d := read(t, in)
+	if d.Skipped != 1 || len(d.Problems) != 1 || !strings.HasPrefix(d.Problems[0], "in0:3: longer than 16 MiB") {
+		t.Errorf("%d skipped: %q", d.Skipped, d.Problems)
+	}
+	if d.Lines != len(lines)+1 {
+		t.Errorf("%d lines read, want %d", d.Lines, len(lines)+1)
+	}
+	if s := d.Sensors["s1"]; s == nil || len(s.Windows) != 4 {
+		t.Errorf("the records around the giant line: %+v", s)
+	}
+}
