@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/synscope/synscope/pkg/alert"
 	"github.com/synscope/synscope/pkg/engine"
@@ -296,7 +297,46 @@ func readFile(v *viper.Viper, path string) error {
 			return fmt.Errorf("config file %s: unknown key %q (known keys: %s)", path, k, strings.Join(fileKeys, ", "))
 		}
 	}
+	// YAML reads a plain number with a leading zero as octal: `ports: 0445`
+	// watched port 293, `max-targets: 010` meant 8, where the same on the
+	// command line means 445 and 10. Refused, so the file and the flags
+	// never disagree.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(raw, &doc) == nil {
+		if k, val, ok := octalLooking(&doc, ""); ok {
+			return fmt.Errorf("config file %s: %s: %s starts with a 0, which YAML reads as an octal number: write it without the leading zero, or quote it", path, k, val)
+		}
+	}
 	return nil
+}
+
+// octalLooking finds a plain integer with a leading zero in a YAML tree,
+// and the key it is the value of.
+func octalLooking(n *yaml.Node, key string) (string, string, bool) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if k, v, ok := octalLooking(c, key); ok {
+				return k, v, true
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v, ok := octalLooking(n.Content[i+1], n.Content[i].Value); ok {
+				return k, v, true
+			}
+		}
+	case yaml.ScalarNode:
+		v := strings.TrimLeft(n.Value, "+-")
+		if n.Style == 0 && n.ShortTag() == "!!int" && len(v) > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9' {
+			return key, n.Value, true
+		}
+	}
+	return "", "", false
 }
 
 func (c *Config) fill(v *viper.Viper, positional []string) error {

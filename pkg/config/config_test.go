@@ -223,3 +223,34 @@ func TestOnOffValues(t *testing.T) {
 		}
 	}
 }
+
+// TestLeadingZeroNumbers: a plain number with a leading zero in the file,
+// which YAML reads as octal (`ports: 0445` watched port 293), is refused
+// naming the key; quoted, it is the flag's value.
+func TestLeadingZeroNumbers(t *testing.T) {
+	dir := t.TempDir()
+	for yaml, want := range map[string]string{
+		"ports: 0445\n":        "ports",
+		"max-targets: 010\n":   "max-targets",
+		"sensor-id: 0123\n":    "sensor-id",
+		"ports: [139, 0445]\n": "ports",
+		"ports: \"0445\"\n":    "",
+		"max-targets: 10\n":    "",
+		"window: 05m\n":        "",
+		"flood-threshold: 0\n": "flood-threshold", // refused as a value, not for its zero
+	} {
+		file := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load([]string{"-r", "a.pcap", "--config", file})
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", yaml, err)
+		case want == "" && strings.HasPrefix(yaml, "ports") && c.Ports.String() != "445":
+			t.Errorf("%q: ports %v", yaml, c.Ports)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: %v, want an error naming %s", yaml, err, want)
+		}
+	}
+}
