@@ -343,7 +343,15 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	var err error
 	c.Read = append(stringList(v, kRead), positional...)
 	c.Iface = strings.TrimSpace(v.GetString(kIface))
-	if c.Ports, err = ports.Parse(v.GetString(kPorts)); err != nil {
+	spec := v.GetString(kPorts)
+	if l, ok := v.Get(kPorts).([]any); ok { // a YAML list, [139, 445]: the same as "139,445"
+		parts := make([]string, len(l))
+		for i, x := range l {
+			parts[i] = fmt.Sprint(x)
+		}
+		spec = strings.Join(parts, ",")
+	}
+	if c.Ports, err = ports.Parse(spec); err != nil {
 		return keyErr(kPorts, err)
 	}
 	if c.Window, err = duration(v, kWindow); err != nil {

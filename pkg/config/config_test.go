@@ -235,6 +235,7 @@ func TestLeadingZeroNumbers(t *testing.T) {
 		"sensor-id: 0123\n":    "sensor-id",
 		"ports: [139, 0445]\n": "ports",
 		"ports: \"0445\"\n":    "",
+		"ports: [445]\n":       "",
 		"max-targets: 10\n":    "",
 		"window: 05m\n":        "",
 		"flood-threshold: 0\n": "flood-threshold", // refused as a value, not for its zero
