@@ -184,7 +184,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.Bool(kPromisc, false, "put the interface in promiscuous mode (span ports and taps)")
 	fs.Bool(kEgress, true, "also watch SYNs leaving the interface (eBPF: TCX egress), to catch our own hosts scanning out")
 	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
-	fs.String(kStatsEvery, "1m", "live: write a stats record this `often`")
+	fs.String(kStatsEvery, "1m", "live: write a stats record this `often` (at least 1s)")
 	fs.String(kScanner, strconv.Itoa(d.ScannerTargets), "report one of our own hosts (--home-net, or seen leaving the interface) as an outbound scanner once its SYNs reach this many targets")
 	fs.String(kScanHosts, strconv.Itoa(d.ScanHosts), "report any source as a scanner (kind address_scan) once its SYNs reach this many distinct hosts within --scan-interval")
 	fs.String(kScanPorts, strconv.Itoa(d.ScanPorts), "report any source as a scanner (kind port_scan) once its SYNs reach this many distinct ports on one host within --scan-interval")
@@ -197,7 +197,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMaxGap, "7d", "a packet stamped more than this after the clock is a bad timestamp (analysed at the clock, counted) unless 64 in a row agree; then the windows resume after the gap")
 	fs.String(kStateFile, "", "keep the lookback's memory of sources in this `file`: loaded at start, saved at the end (and live, every --state-interval)")
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
-	fs.String(kStateEvery, "5m", "live: save the --state-file this `often`")
+	fs.String(kStateEvery, "5m", "live: save the --state-file this `often` (at least 1s)")
 	fs.String(kMetrics, "", "live: serve Prometheus metrics at http://`ADDR`/metrics (a bare port listens on 127.0.0.1 only; off when empty)")
 	fs.String(kPorts, "445", "watched TCP destination `ports`: list and ranges, e.g. 139,445,3389 or 1-1024")
 	fs.String(kWindow, d.Window.String(), "window `length`, aligned to the Unix epoch (e.g. 5m, 1h)")
@@ -389,6 +389,11 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.StatsEvery, err = duration(v, kStatsEvery); err != nil {
 		return err
 	}
+	if c.StatsEvery < time.Second {
+		// A live sensor writes one stats record each: a nanosecond meant
+		// one every pass of its loop.
+		return keyErr(kStatsEvery, fmt.Errorf("%v: must be at least 1s", c.StatsEvery))
+	}
 	if c.ScannerTargets, err = positive(v, kScanner, engine.MaxScannerTargets); err != nil {
 		return err
 	}
@@ -418,6 +423,9 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	}
 	if c.StateEvery, err = duration(v, kStateEvery); err != nil {
 		return err
+	}
+	if c.StateEvery < time.Second {
+		return keyErr(kStateEvery, fmt.Errorf("%v: must be at least 1s (each save writes the whole state file)", c.StateEvery))
 	}
 	if a := strings.TrimSpace(v.GetString(kMetrics)); a != "" {
 		if c.MetricsAddr, err = metrics.Addr(a); err != nil {

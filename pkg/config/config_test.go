@@ -69,6 +69,8 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"-r", "a", "--home-net", "10.0.0.0/33"}, [2]string{}, "home-net"},
 		{[]string{"-r", "a", "--log-level", "loud"}, [2]string{}, "log-level"},
 		{[]string{"-r", "a", "--max-sources", "0"}, [2]string{}, "max-sources"},
+		{[]string{"-r", "a", "--stats-interval", "1ns"}, [2]string{}, "stats-interval"},
+		{[]string{"-r", "a", "--state-interval", "500ms"}, [2]string{}, "state-interval"},
 		{[]string{"-r", "a", "--scan-hosts", "1"}, [2]string{}, "scan-hosts"},
 		{[]string{"-r", "a", "--decoys", "198.18.0.1"}, [2]string{}, "decoys"},
 		{[]string{"-r", "a", "--decoys", "198.18.0.0/24,198.18.0.5/32"}, [2]string{}, "decoys"},
