@@ -468,8 +468,8 @@ func (c *Config) fill(v *viper.Viper, positional []string) error {
 	if c.FloodThreshold, err = positive(v, kFlood, 1<<31); err != nil {
 		return err
 	}
-	if c.FloodSources, err = strictBool(v.Get(kFloodSrc)); err != nil {
-		return keyErr(kFloodSrc, err)
+	if c.FloodSources, err = boolKey(v, kFloodSrc); err != nil {
+		return err
 	}
 	if c.ActivityEvery, err = duration(v, kActivity); err != nil {
 		return err

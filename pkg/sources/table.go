@@ -206,21 +206,21 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	var v *srcVal
 	var g *gen
 	var h uint64
+	k := v4num(s.Src[:4])
 	if s.V6 {
 		h = srctable.Hash6(s.Src)
-		if !t.told {
-			t.mem.prefetch(h)
-		}
+	} else {
+		h = srctable.Hash4(k)
+	}
+	// Asked for now, the memory's slots (a new source is looked for
+	// there) come in while the table is looked up; a table told its SYNs
+	// ahead (Prefetch) has asked for them already.
+	if !t.told {
+		t.mem.prefetch(h)
+	}
+	if s.V6 {
 		v, g = lookup(t, v6table, s.Src, h)
 	} else {
-		k := v4num(s.Src[:4])
-		h = srctable.Hash4(k)
-		// Asked for now, the memory's slots (a new source is looked for
-		// there) come in while the table is looked up; a table told its
-		// SYNs ahead (Prefetch) has asked for them already.
-		if !t.told {
-			t.mem.prefetch(h)
-		}
 		v, g = lookup(t, v4table, k, h)
 	}
 	var lastAbs int64
