@@ -55,7 +55,7 @@ type chunk struct {
 
 type entry struct {
 	ts   int64
-	wire int32
+	wire uint32        // a file's original length is a u32; the loop in line passes it whole
 	res  decode.Result // or resInputError
 }
 
@@ -351,7 +351,7 @@ func (r *splitReader) pump() (err error) {
 			if res == decode.Matched {
 				c.syns = append(c.syns, syn)
 			}
-			c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
+			c.ents = append(c.ents, entry{ts: p.Timestamp, wire: uint32(min(p.OrigLen, 1<<32-1)), res: res})
 		}
 		if len(c.ents) > chunkLen-splitBatchLen {
 			r.pass()
@@ -522,7 +522,7 @@ func (r *splitReader) runTail(run *tailRun) {
 					if res == decode.Matched {
 						c.syns = append(c.syns, syn)
 					}
-					c.ents = append(c.ents, entry{ts: p.Timestamp, wire: int32(min(p.OrigLen, 1<<31-1)), res: res})
+					c.ents = append(c.ents, entry{ts: p.Timestamp, wire: uint32(min(p.OrigLen, 1<<32-1)), res: res})
 				}
 				pos, n = t.Pos(), t.N()
 			}

@@ -366,3 +366,36 @@ func TestSplitReaderFailsBeforeTheBoundary(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitKeepsWireLengths: a record's original length is a u32 in pcap
+// and pcapng; the split loop kept it in an int32 clamped at 2^31-1, so the
+// stats' bytes depended on the number of cores (4294967334 on one,
+// 2147483701 on two).
+func TestSplitKeepsWireLengths(t *testing.T) {
+	le := binary.LittleEndian
+	frame := make([]byte, 54)
+	frame[12] = 8 // IPv4 EtherType, the rest zeros: not a SYN
+	b := le.AppendUint32(nil, 0xa1b2c3d4)
+	b = le.AppendUint16(b, 2)
+	b = le.AppendUint16(b, 4)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint32(b, 65535)
+	b = le.AppendUint32(b, 1)
+	for i, orig := range []uint32{0xFFFFFFF0, 54} {
+		b = le.AppendUint32(b, 1700000000+uint32(i))
+		b = le.AppendUint32(b, 0)
+		b = le.AppendUint32(b, uint32(len(frame)))
+		b = le.AppendUint32(b, orig)
+		b = append(b, frame...)
+	}
+	path := filepath.Join(t.TempDir(), "orig.pcap")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	single, _, s1 := runJSONL(t, false, path)
+	split, _, s2 := runJSONL(t, true, path)
+	if want := uint64(0xFFFFFFF0 + 54); s1.Engine.Bytes != want || s2.Engine.Bytes != want || single != split {
+		t.Fatalf("bytes: single loop %d, split loop %d, want %d", s1.Engine.Bytes, s2.Engine.Bytes, want)
+	}
+}

@@ -1,6 +1,7 @@
 // Package pcapfile reads capture files (classic pcap, microsecond or
 // nanosecond, either byte order; pcapng, any number of sections; each plain,
-// gzip- or zstd-compressed) and presents any number of them as one
+// gzip- (any number of members, zero padding after the last) or
+// zstd-compressed) and presents any number of them as one
 // capture.Source whose packets come out merged in timestamp order.
 //
 // It owns the on-disk formats: file and directory listing, format and
@@ -48,8 +49,9 @@
 //     carried into the seconds (sec*1e9 + frac*unit), as if normalised.
 //   - pcapng: if_tsresol 10^-n and 2^-n are converted exactly (rounded down
 //     to the nanosecond for finer resolutions); if_tsoffset seconds are
-//     added. Values that do not fit an int64 saturate at math.MaxInt64 (or
-//     math.MinInt64 with a large negative offset) instead of failing.
+//     added. Values beyond 2^62 ns either side of 1970 (the years 1823 to
+//     2116) saturate there instead of failing, so the engine can still align
+//     a window to them.
 //   - pcapng Simple Packet Blocks carry no timestamp: they get the timestamp
 //     of the previous packet of the same section, or 0 if they are the first
 //     packet of their section. Their captured length is the smallest of the

@@ -270,7 +270,7 @@ func (in *input) detect(b []byte) error {
 		in.nano = true
 		in.bo = byteOrder(be == magicPcapNano)
 	case be == magicPcapModified || le == magicPcapModified:
-		return in.fail(0, false, fmt.Errorf("unsupported pcap variant: modified (Kuznetzov) pcap (magic 0x%08x)", be))
+		return in.fail(0, false, fmt.Errorf("unsupported pcap variant: modified (Kuznetzov) pcap (magic 0x%08x): convert it with tcpdump -r FILE -w FILE.pcap", be))
 	default:
 		return in.notCapture(fmt.Errorf("not a pcap or pcapng file (magic 0x%08x)", be))
 	}
@@ -674,11 +674,16 @@ func compressionOf(b []byte) string {
 func decompress(c string, r io.Reader) (io.ReadCloser, error) {
 	switch c {
 	case "gzip":
-		zr, err := gzip.NewReader(r)
+		br, ok := r.(*bufio.Reader)
+		if !ok {
+			br = bufio.NewReader(r)
+		}
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("bad gzip stream: %w", err)
 		}
-		return zr, nil
+		zr.Multistream(false)
+		return &gzipMembers{br: br, zr: zr}, nil
 	case "zstd":
 		// One goroutine: the stream is read in order, and the capture's
 		// own work runs beside it.
@@ -691,6 +696,60 @@ func decompress(c string, r io.Reader) (io.ReadCloser, error) {
 	tool := map[string]string{"xz": "xz -dc", "bzip2": "bzip2 -dc", "lz4": "lz4 -dc"}[c]
 	return nil, fmt.Errorf("%s-compressed %w: decompress it first (%s FILE > FILE.pcap, or %s FILE | sensor -r -)", c, errNotInflated, tool, tool)
 }
+
+// gzipMembers reads a gzip file member after member (files concatenated
+// with cat are one stream, as gzip -d reads them) and, like gzip -d, takes
+// zero bytes after the last member for padding (a tape's, a block
+// device's), not for a member that fails to start: every packet was read.
+// Other bytes there are an error that says so.
+type gzipMembers struct {
+	br  *bufio.Reader // the compressed bytes; gzip reads no further than a member's end from it
+	zr  *gzip.Reader
+	err error // sticky: io.EOF at the end, or what stopped the stream
+}
+
+func (g *gzipMembers) Read(p []byte) (int, error) {
+	for g.err == nil {
+		n, err := g.zr.Read(p)
+		switch {
+		case err != io.EOF:
+			return n, err
+		case n > 0:
+			return n, nil // the member's end: looked past on the next call
+		}
+		g.err = g.next()
+	}
+	return 0, g.err
+}
+
+// next starts the next member after one ended: nil, or io.EOF at the end,
+// or the error that stops the stream.
+func (g *gzipMembers) next() error {
+	b, err := g.br.Peek(2)
+	switch {
+	case len(b) == 0 && err == io.EOF:
+		return io.EOF
+	case len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b:
+		if err := g.zr.Reset(g.br); err != nil {
+			return err // named a bad gzip stream by ioError
+		}
+		g.zr.Multistream(false)
+		return nil
+	case len(b) == 0:
+		return err
+	}
+	for {
+		c, err := g.br.ReadByte()
+		switch {
+		case err != nil:
+			return err // io.EOF: only zeros after the last member
+		case c != 0:
+			return errors.New("bytes after its end that are neither a gzip member nor zero padding")
+		}
+	}
+}
+
+func (g *gzipMembers) Close() error { return g.zr.Close() }
 
 // errNotInflated: the file is compressed with a tool the reader does not
 // inflate.

@@ -22,15 +22,39 @@ func (in *input) pcapHeader() error {
 	if major != 2 {
 		return in.fail(0, false, fmt.Errorf("unsupported pcap version %d.%d (want 2.x)", major, minor))
 	}
-	// The link-type field also carries FCS information in its top 4 bits.
+	// The link-type field's low 16 bits are the link type; bit 26 says
+	// the frames end in a frame check sequence whose length (in 16-bit
+	// words) is the top 4 bits (libpcap's LT_FCS_*, written by captures on
+	// links that keep the FCS: tcpdump reads them, and so must this);
+	// bits 16 to 25 and 27 are reserved.
 	field := in.bo.u32(h[20:])
-	lt := field & 0x0FFFFFFF
-	if lt > 0xFFFF {
-		return in.fail(0, false, fmt.Errorf("invalid link type %d (header field 0x%08x)", lt, field))
+	if field&0x0BFF0000 != 0 {
+		return in.fail(0, false, fmt.Errorf("invalid link type %d (header field 0x%08x)", field&0x0BFFFFFF, field))
 	}
-	in.link = capture.LinkType(lt)
+	in.link = fileLink(uint16(field))
 	return nil
 }
+
+// fileLink is the link type of a capture file's frames: DLT_RAW's
+// platform values (12, and 14 on OpenBSD), which old captures carry for
+// raw IP, are raw IP (as tcpdump reads them); synscope's private eBPF
+// record type is never a file's (its frames would be taken for records
+// the kernel made, direction and all), so it counts as unsupported.
+func fileLink(v uint16) capture.LinkType {
+	switch lt := capture.LinkType(v); lt {
+	case 12, 14:
+		return capture.LinkRaw
+	case capture.LinkSynRecord:
+		return linkNotOurs
+	default:
+		return lt
+	}
+}
+
+// linkNotOurs stands for a file's frames of the private record type: no
+// capture uses it (65535 is reserved), so the decoder counts them as
+// unsupported.
+const linkNotOurs capture.LinkType = 0xFFFF
 
 // nextPcap reads one record.
 func (in *input) nextPcap() error {

@@ -144,7 +144,7 @@ func (in *input) interfaceDescription(body []byte) error {
 		return fmt.Errorf("more than %d interfaces in one section", maxInterfaces)
 	}
 	ifc := ngIface{
-		link:    capture.LinkType(in.bo.u16(body[0:])),
+		link:    fileLink(in.bo.u16(body[0:])),
 		snaplen: in.bo.u32(body[4:]),
 	}
 	resol, offset := uint8(6), int64(0)
@@ -298,15 +298,15 @@ func pow10(n uint8) uint64 {
 	return p
 }
 
-// nanos converts a raw timestamp. A value beyond the int64 range saturates at
-// math.MaxInt64 (whatever the offset); adding the offset saturates too.
+// nanos converts a raw timestamp. A value beyond tsLimit saturates there
+// (whatever the offset); adding the offset saturates too, at ±tsLimit.
 func (c *tsConv) nanos(t uint64) int64 {
 	var ns uint64
 	switch c.kind {
 	case tsMul:
 		hi, lo := bits.Mul64(t, c.factor)
 		if hi != 0 {
-			return math.MaxInt64
+			return tsLimit
 		}
 		ns = lo
 	case tsDiv:
@@ -320,23 +320,30 @@ func (c *tsConv) nanos(t uint64) int64 {
 		switch {
 		case s == 0:
 			if hi != 0 {
-				return math.MaxInt64
+				return tsLimit
 			}
 			ns = lo
 		case s < 64:
 			if hi>>s != 0 {
-				return math.MaxInt64
+				return tsLimit
 			}
 			ns = hi<<(64-s) | lo>>s
 		default:
 			ns = hi >> (s - 64)
 		}
 	}
-	if ns > math.MaxInt64 {
-		return math.MaxInt64
+	if ns > tsLimit {
+		return tsLimit
 	}
-	return satAdd(int64(ns), c.offset)
+	return min(max(satAdd(int64(ns), c.offset), -tsLimit), tsLimit)
 }
+
+// tsLimit bounds a pcapng timestamp (2^62 ns either side of 1970: the
+// years 1823 to 2116, beyond every classic pcap timestamp): a corrupt or
+// hostile timestamp that saturated at the int64 range left the engine no
+// room to align a window to it (its end overflowed, a window record went
+// out ending in 1677).
+const tsLimit = 1 << 62
 
 // satAdd adds a (>= 0) and b, saturating at math.MaxInt64 (a >= 0 cannot
 // underflow).

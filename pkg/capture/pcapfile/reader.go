@@ -44,6 +44,7 @@ type Reader struct {
 	budget int      // inputs past this many are parked after their first packet (openBudget)
 	last   *input   // input whose packet Next returned last; advanced on the next call
 	closed bool
+	stdin  bool // "-" is listed already
 
 	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
 	total int64        // sum of the sizes of the listed files
@@ -113,6 +114,12 @@ const Stdin = "-"
 // list appends the inputs named by one path.
 func (r *Reader) list(root string) {
 	if root == Stdin {
+		if r.stdin {
+			// Two readers of one stream would each get parts of it.
+			r.addErr(root, errors.New("standard input is already read by an earlier -r -: name it once"))
+			return
+		}
+		r.stdin = true
 		r.inputs = append(r.inputs, &input{path: root, src: os.Stdin})
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +220,15 @@ func TestGzipMultiMember(t *testing.T) {
 	if len(res.errs) != 0 || len(res.pkts) != 2 {
 		t.Fatalf("got %d packets, errors %v", len(res.pkts), res.errs)
 	}
+	// Zero bytes after the last member are padding, as gzip -d reads
+	// them (a tape's blocks): every packet, no error. They failed the
+	// input as a member that did not start ("invalid header").
+	for _, pad := range []int{1, 2, 511, 10000} {
+		res := readBytes(t, 0, append(slices.Clone(two), make([]byte, pad)...))
+		if len(res.errs) != 0 || len(res.pkts) != 2 {
+			t.Fatalf("%d bytes of padding: got %d packets, errors %v", pad, len(res.pkts), res.errs)
+		}
+	}
 }
 
 func TestTimestampConversion(t *testing.T) {
@@ -243,15 +253,19 @@ func TestTimestampConversion(t *testing.T) {
 		{0x80 | 30, 0, 1 << 30, 1e9},
 		{0x80 | 64, 0, 1 << 63, 5e8},
 		{0x80 | 127, 0, maxU, 0},
-		{0x80 | 1, 0, maxU, math.MaxInt64},
-		{0, 0, maxU, math.MaxInt64},
-		{9, 0, maxU, math.MaxInt64},
-		{6, 0, math.MaxInt64/1000 + 1, math.MaxInt64},
+		{0x80 | 1, 0, maxU, tsLimit},
+		{0, 0, maxU, tsLimit},
+		{9, 0, maxU, tsLimit},
+		{6, 0, math.MaxInt64/1000 + 1, tsLimit},
+		{9, 0, tsLimit + 1, tsLimit},
+		{9, 0, tsLimit, tsLimit},
 		{9, 10, 5, 10e9 + 5},
 		{9, -10, 5, 5 - 10e9},
-		{9, math.MaxInt64, 5, math.MaxInt64},
-		{9, math.MinInt64, 5, math.MinInt64 + 5},
-		{9, 1, math.MaxInt64 - 5, math.MaxInt64},
+		{9, math.MaxInt64, 5, tsLimit},
+		{9, math.MinInt64, 5, -tsLimit},
+		{9, -tsLimit / 1_000_000_000, 5, -tsLimit/1_000_000_000*1_000_000_000 + 5},
+		{9, 1, math.MaxInt64 - 5, tsLimit},
+		{9, 1, tsLimit - 1e9 - 5, tsLimit - 5},
 	}
 	for _, tt := range tests {
 		c := newTSConv(tt.resol, tt.offset)
@@ -261,7 +275,7 @@ func TestTimestampConversion(t *testing.T) {
 	}
 	// Exactness against big-integer arithmetic for every resolution.
 	rng := rand.New(rand.NewPCG(1, 2))
-	maxI := big.NewInt(math.MaxInt64)
+	maxI := big.NewInt(tsLimit)
 	for resol := 0; resol < 256; resol++ {
 		c := newTSConv(uint8(resol), 0)
 		for i := 0; i < 200; i++ {
@@ -466,6 +480,7 @@ func TestBadInputs(t *testing.T) {
 	gzTrunc = gzTrunc[:len(gzTrunc)/2]
 	gzBadCRC := gz(t, twoRecs)
 	gzBadCRC[len(gzBadCRC)-8] ^= 0xff
+	gzGarbage := append(gz(t, twoRecs), 0, 0, 7, 0)
 	zstTrunc := zst(t, twoRecs)
 	zstTrunc = zstTrunc[:len(zstTrunc)-10]
 	zstBadSum := zst(t, twoRecs)
@@ -488,7 +503,7 @@ func TestBadInputs(t *testing.T) {
 		{"pcap-short-header", twoRecs[:10], 0, "truncated file header: want 24 bytes, have 10", 0, 0},
 		{"pcap-bad-version", badVersion, 0, "unsupported pcap version 3.4", 0, 0},
 		{"pcap-bad-link", badLink, 0, "invalid link type 65536", 0, 0},
-		{"pcap-modified", modified, 0, "unsupported pcap variant", 0, 0},
+		{"pcap-modified", modified, 0, "unsupported pcap variant: modified (Kuznetzov) pcap (magic 0x34cdb2a1): convert it with tcpdump -r FILE -w FILE.pcap", 0, 0},
 		{"pcap-trunc-record", twoRecs[:len(twoRecs)-5], 1, "truncated record: want 60 bytes, have 55", 2, 24 + 76},
 		{"pcap-trunc-record-header", twoRecs[:24+76+7], 1, "truncated record header: want 16 bytes, have 7", 2, 24 + 76},
 		{"pcap-absurd-length", absurd, 1, "record length 4294967295 exceeds the 1048576-byte limit", 2, 24 + 76},
@@ -508,6 +523,7 @@ func TestBadInputs(t *testing.T) {
 		{"gzip-no-trailer", gzNoTrailer, 2, "bad gzip stream: truncated: unexpected EOF", 3, 24 + 76 + 76},
 		{"gzip-truncated", gzTrunc, -1, "bad gzip stream: truncated: unexpected EOF", 0, -2},
 		{"gzip-bad-crc", gzBadCRC, 2, "bad gzip stream: gzip: invalid checksum", 3, 24 + 76 + 76},
+		{"gzip-trailing-garbage", gzGarbage, 2, "bad gzip stream: bytes after its end that are neither a gzip member nor zero padding", 3, 24 + 76 + 76},
 		{"gzip-not-capture", gz(t, []byte("<html><body>")), 0, "not a pcap or pcapng file (magic 0x3c68746d)", 0, 0},
 		{"zstd-empty", zst(t, nil), 0, "empty file (the zstd stream decompresses to 0 bytes)", 0, 0},
 		{"zstd-truncated", zstTrunc, -1, "bad zstd stream: truncated: unexpected EOF", 0, -2},
