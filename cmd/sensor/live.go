@@ -76,6 +76,16 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 // (the capture, the output's first open, a low metrics port) comes before
 // they are dropped; the rest runs as --user.
 func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.Writer, log zerolog.Logger) (output.Stats, error) {
+	// SIGHUP reopens the output file, for logrotate, and reloads the
+	// network databases; the run does it between records. It is caught
+	// from the first moment and until everything is closed: its default
+	// action ends the process, and a rotation (systemctl reload) can come
+	// while the capture, the outputs or a large state file are opened, or
+	// while the Kafka output is flushed at the end. One that comes before
+	// the run exists is done when it does.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	src, how, err := openLive(cfg, log)
 	if err != nil {
 		return output.Stats{}, err
@@ -112,16 +122,14 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	if err := checkWritable(cfg.StateFile, cfg.Output, true, cfg.User); err != nil {
 		return output.Stats{}, err
 	}
+	if err := checkRunnable(cfg.AlertExec, cfg.User); err != nil {
+		return output.Stats{}, err
+	}
 
 	r, err := lifecycle.New(runConfig(cfg, true, met, lists), out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
 	}
-	// SIGHUP reopens the output file, for logrotate, and reloads the
-	// network databases; the run does it between records.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGHUP)
-	defer signal.Stop(sig)
 	go func() {
 		for range sig {
 			r.Reopen()

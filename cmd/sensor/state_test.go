@@ -110,4 +110,14 @@ func TestStateFileRestart(t *testing.T) {
 	if _, stderr, code = sensor(t, append([]string{"-r", filepath.Join(dir, "b.pcap"), "--state-file", state, "--state-reset"}, args...)...); code != exitOK {
 		t.Errorf("--state-reset: exit %d: %s", code, stderr)
 	}
+
+	// A directory as the state file is a setting error at start: its
+	// refusal suggested --state-reset, with which the whole run went on
+	// and failed at its end ("rename: file exists"), the state lost.
+	for _, extra := range [][]string{nil, {"--state-reset"}} {
+		_, stderr, code = sensor(t, append(append([]string{"-r", filepath.Join(dir, "b.pcap"), "--state-file", dir}, extra...), args...)...)
+		if code != exitUsage || !strings.Contains(stderr, "is a directory") {
+			t.Errorf("a directory as --state-file %v: exit %d: %s", extra, code, stderr)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 )
 
@@ -16,6 +17,13 @@ import (
 func checkWritable(stateFile, output string, live bool, user string) error {
 	type need struct{ path, why, key string }
 	var needs []need
+	if fi, err := os.Stat(stateFile); stateFile != "" && err == nil && !fi.Mode().IsRegular() {
+		// --state-reset would not help: the save is a rename over it.
+		if fi.IsDir() {
+			return settingError{fmt.Errorf("--state-file %s is a directory: name a file (e.g. %s)", stateFile, filepath.Join(stateFile, "state"))}
+		}
+		return settingError{fmt.Errorf("--state-file %s is not a regular file: name a file", stateFile)}
+	}
 	if stateFile != "" {
 		needs = append(needs, need{stateFile, "the state file is saved there", "--state-file"})
 	}
@@ -48,4 +56,26 @@ func ownerHint(user string) string {
 		return "$USER"
 	}
 	return user
+}
+
+// checkRunnable makes sure the user the sensor now runs as can run the
+// --alert-exec program: the flag was checked as root, and a program (or a
+// directory on its way) only root may enter would fail every alert later
+// ("permission denied" in the log, the run going on as if delivered).
+func checkRunnable(program, user string) error {
+	if program == "" {
+		return nil
+	}
+	if _, err := exec.LookPath(program); err != nil {
+		as := "the sensor"
+		if user != "" {
+			as = "user " + user
+		}
+		if u := errors.Unwrap(err); u != nil {
+			err = u
+		}
+		return settingError{fmt.Errorf("--alert-exec %s: %s cannot run it (%v): make it (and the directories on its way) executable for %s, or choose another program",
+			program, as, err, ownerHint(user))}
+	}
+	return nil
 }

@@ -44,23 +44,33 @@ func CheckWebhook(s string) error {
 	return nil
 }
 
-// queueLen bounds the alerts waiting for delivery.
+// queueLen bounds the alerts waiting for delivery, per hook.
 const queueLen = 64
 
 // Hooks delivers alerts. Start it with Start, feed it with Send, and end
-// it with Close.
+// it with Close. Each hook has its own queue and goroutine: a webhook that
+// never answers (33 s an alert with its retries) must not hold up the
+// program, nor the program the webhook.
 type Hooks struct {
-	cfg       Config
-	q         chan []byte
-	done      chan struct{}
-	client    *http.Client
-	ctx       context.Context
-	cancel    context.CancelFunc
-	closeOnce sync.Once
+	cfg    Config
+	where  string // the webhook's scheme and host, for messages: its user, password, path and query may be secrets
+	sinks  []*sink
+	client *http.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
 
-	Dropped   atomic.Uint64 // alerts dropped because the queue was full
+	Dropped   atomic.Uint64 // alerts a hook dropped because its queue was full
 	Delivered atomic.Uint64 // deliveries that succeeded (one per hook and alert)
 	Failed    atomic.Uint64 // deliveries that failed for good
+}
+
+// sink is one hook's queue and what delivers from it.
+type sink struct {
+	name    string
+	q       chan []byte
+	done    chan struct{}
+	deliver func([]byte) error
 }
 
 // Start starts delivering; nil when no hook is configured.
@@ -78,22 +88,44 @@ func Start(cfg Config) *Hooks {
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = d.Backoff
 	}
-	h := &Hooks{cfg: cfg, q: make(chan []byte, queueLen), done: make(chan struct{}),
-		client: &http.Client{Timeout: cfg.Timeout}}
+	h := &Hooks{cfg: cfg, client: &http.Client{
+		Timeout: cfg.Timeout,
+		// A redirect would turn the POST into a GET without the alert
+		// (301 to 303), and its 200 count as delivered: the URL to
+		// configure is the one it points to.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+	h.where = cfg.Webhook
+	if u, err := url.Parse(cfg.Webhook); err == nil {
+		h.where = u.Scheme + "://" + u.Host
+	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	go h.run()
+	if cfg.Exec != "" {
+		h.sinks = append(h.sinks, &sink{name: "alert-exec", deliver: h.exec})
+	}
+	if cfg.Webhook != "" {
+		h.sinks = append(h.sinks, &sink{name: "alert-webhook", deliver: h.post})
+	}
+	for _, k := range h.sinks {
+		k.q, k.done = make(chan []byte, queueLen), make(chan struct{})
+		go h.run(k)
+	}
 	return h
 }
 
-// Send queues a copy of one alert's JSON line; it never blocks.
+// Send queues a copy of one alert's JSON line for each hook; it never
+// blocks.
 func (h *Hooks) Send(line []byte) {
 	if h == nil {
 		return
 	}
-	select {
-	case h.q <- bytes.Clone(line):
-	default:
-		h.Dropped.Add(1)
+	line = bytes.Clone(line) // the hooks only read it
+	for _, k := range h.sinks {
+		select {
+		case k.q <- line:
+		default:
+			h.Dropped.Add(1)
+		}
 	}
 }
 
@@ -103,25 +135,27 @@ func (h *Hooks) Close(wait time.Duration) {
 	if h == nil {
 		return
 	}
-	h.closeOnce.Do(func() { close(h.q) })
-	select {
-	case <-h.done:
-	case <-time.After(wait):
-		h.cancel()
-		<-h.done
+	h.once.Do(func() {
+		for _, k := range h.sinks {
+			close(k.q)
+		}
+	})
+	deadline := time.After(wait)
+	for _, k := range h.sinks {
+		select {
+		case <-k.done:
+		case <-deadline:
+			h.cancel()
+			<-k.done
+		}
 	}
 	h.cancel()
 }
 
-func (h *Hooks) run() {
-	defer close(h.done)
-	for line := range h.q {
-		if h.cfg.Exec != "" {
-			h.result(h.exec(line), "alert-exec")
-		}
-		if h.cfg.Webhook != "" {
-			h.result(h.post(line), "alert-webhook")
-		}
+func (h *Hooks) run(k *sink) {
+	defer close(k.done)
+	for line := range k.q {
+		h.result(k.deliver(line), k.name)
 	}
 }
 
@@ -137,21 +171,49 @@ func (h *Hooks) result(err error, hook string) {
 }
 
 // exec runs the program with the alert on its standard input, killed at
-// the timeout.
+// the timeout with every process it started (its process group). What it
+// prints is kept up to execKeep bytes, for the message when it fails; the
+// rest is read and dropped (a program that prints without end cannot fill
+// the sensor's memory).
 func (h *Hooks) exec(line []byte) error {
 	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, h.cfg.Exec)
 	cmd.Stdin = bytes.NewReader(line)
+	var out capped
+	cmd.Stdout, cmd.Stderr = &out, &out
+	ownGroup(cmd)
 	cmd.WaitDelay = time.Second // a child that keeps the pipes open cannot hold us
-	out, err := cmd.CombinedOutput()
+	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("alert-exec %s: killed after %v", h.cfg.Exec, h.cfg.Timeout)
 	}
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		// It exited 0 and left a child holding its output (a notifier
+		// sent to the background): delivered.
+		return nil
+	}
 	if err != nil {
-		return fmt.Errorf("alert-exec %s: %w: %s", h.cfg.Exec, err, bytes.TrimSpace(out[:min(len(out), 200)]))
+		msg := bytes.TrimSpace(out.b[:min(len(out.b), 200)])
+		if len(msg) == 0 {
+			return fmt.Errorf("alert-exec %s: %w", h.cfg.Exec, err)
+		}
+		return fmt.Errorf("alert-exec %s: %w: %s", h.cfg.Exec, err, msg)
 	}
 	return nil
+}
+
+// execKeep bounds what is kept of a program's output.
+const execKeep = 4 << 10
+
+// capped keeps the first execKeep bytes written to it and drops the rest.
+type capped struct{ b []byte }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if n := min(len(p), execKeep-len(c.b)); n > 0 {
+		c.b = append(c.b, p[:n]...)
+	}
+	return len(p), nil
 }
 
 // post POSTs the alert, retrying a network error or a 5xx/429 answer.
@@ -178,20 +240,38 @@ func (h *Hooks) post(line []byte) error {
 func (h *Hooks) postOnce(line []byte) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(h.ctx, http.MethodPost, h.cfg.Webhook, bytes.NewReader(line))
 	if err != nil {
-		return false, fmt.Errorf("alert-webhook %s: %w", h.cfg.Webhook, err)
+		return false, fmt.Errorf("alert-webhook %s: %w", h.where, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return !errors.Is(err, context.Canceled), fmt.Errorf("alert-webhook %s: %w", h.cfg.Webhook, err)
+		// url.Error names the whole URL: the message says where only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return !errors.Is(err, context.Canceled), fmt.Errorf("alert-webhook %s: %w", h.where, err)
 	}
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return false, nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return false, fmt.Errorf("alert-webhook %s: %s, redirected (not followed: the alert would be lost on the way); configure the URL it points to (%s)", h.where, resp.Status, redacted(resp.Header.Get("Location")))
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return true, fmt.Errorf("alert-webhook %s: %s", h.cfg.Webhook, resp.Status)
+		return true, fmt.Errorf("alert-webhook %s: %s", h.where, resp.Status)
 	default:
-		return false, fmt.Errorf("alert-webhook %s: %s (not retried)", h.cfg.Webhook, resp.Status)
+		return false, fmt.Errorf("alert-webhook %s: %s (not retried)", h.where, resp.Status)
 	}
+}
+
+// redacted is a URL with its password hidden, or "no Location" when empty.
+func redacted(s string) string {
+	if s == "" {
+		return "no Location"
+	}
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }

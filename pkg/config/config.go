@@ -213,7 +213,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
 	fs.String(kTopSources, strconv.Itoa(d.TopSources), "how many of the busiest sources the summary lists")
 	fs.String(kFlood, strconv.Itoa(d.FloodThreshold), "a target that gets the first SYNs of this many new sources within 10 s is flooded: those sources are counted apart (never growth) and summarized in one flood record per window")
-	fs.String(kAlertExec, "", "run `program` once per alert record (growth turned exponential or stood down, a flood started), the record's JSON on its stdin; killed after 10 s, never blocking capture (live, it runs as --user)")
+	fs.String(kAlertExec, "", "run `program` once per alert record (growth turned exponential or stood down, a flood started, a decoy was touched), the record's JSON on its stdin; killed after 10 s, never blocking capture (live, it runs as --user)")
 	fs.String(kAlertHook, "", "POST each alert record's JSON to this http(s) `URL` (10 s per attempt, 3 attempts), never blocking capture")
 	fs.Bool(kFloodSrc, false, "also write a source record for every flood source (by default one flood record per window summarizes them)")
 	fs.String(kActivity, "1h", "write an activity record (sources active, sleepers, active and sleep lengths) this `often` (rounded up to whole windows, aligned to the Unix epoch), and one for the run at the end")

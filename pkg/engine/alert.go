@@ -63,8 +63,10 @@ type alertState struct {
 
 // alertGrowth raises or clears the exponential alert after a verdict:
 // raised after alertConfirm exponential verdicts in a row, cleared by the
-// first linear or declining verdict (insufficient data and an undecided
-// step keep it).
+// first linear or declining verdict (insufficient data, an undecided step
+// and saturating keep it: a window of saturation amid an epidemic that
+// goes on growing cleared the alert and raised it again three windows
+// later, a page each time; a plateau that holds is called linear).
 func (e *Engine) alertGrowth(w *WindowRecord, v *growth.Verdict) {
 	a := &e.alert
 	ae, ok := e.emit.(AlertEmitter)
@@ -76,9 +78,10 @@ func (e *Engine) alertGrowth(w *WindowRecord, v *growth.Verdict) {
 		}
 		a.raised, a.raisedAt = true, w.End
 		a.rec = AlertRecord{Kind: AlertExponential, Ts: w.End, Window: w, Verdict: v}
-	case v.Model == growth.Insufficient || v.Model == growth.Step:
-		// Undecided, or a step the regime after which is not yet
-		// decided: an alert in force is kept.
+	case v.Model == growth.Insufficient || v.Model == growth.Step || v.Model == growth.Saturating:
+		// Undecided, a step the regime after which is not yet
+		// decided, or growth that stopped (not yet a steady rate): an
+		// alert in force is kept.
 		a.run = 0
 		return
 	default:

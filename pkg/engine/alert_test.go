@@ -11,17 +11,21 @@ func (r *recorder) Alert(a *AlertRecord) { r.alerts = append(r.alerts, a.Kind) }
 
 // TestAlertsOncePerChange: the exponential alert needs three exponential
 // verdicts in a row, is written once however long the regime lasts, is
-// kept through insufficient data and cleared by the first firm other
-// verdict; then it can be raised again.
+// kept through insufficient data, a step and saturation, and cleared by
+// the first linear or declining verdict; then it can be raised again.
 func TestAlertsOncePerChange(t *testing.T) {
 	rec := &recorder{}
 	e, err := New(small(), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A window of saturation amid growth keeps the alert (it cleared it,
+	// and the next three exponential windows raised it again), and so
+	// does a plateau until it is called linear.
 	seq := []string{growth.Exponential, growth.Exponential, growth.Linear, growth.Exponential, growth.Exponential, growth.Exponential,
-		growth.Insufficient, growth.Exponential, growth.Step, growth.Linear, growth.Linear, growth.Exponential, growth.Exponential, growth.Exponential}
-	want := []string{"", "", "", "", "", AlertExponential, "", "", "", AlertCleared, "", "", "", AlertExponential}
+		growth.Insufficient, growth.Exponential, growth.Saturating, growth.Exponential, growth.Exponential, growth.Exponential,
+		growth.Step, growth.Saturating, growth.Saturating, growth.Linear, growth.Linear, growth.Exponential, growth.Exponential, growth.Exponential}
+	want := []string{"", "", "", "", "", AlertExponential, "", "", "", "", "", "", "", "", "", AlertCleared, "", "", "", AlertExponential}
 	for i, m := range seq {
 		before := len(rec.alerts)
 		w := WindowRecord{Start: t0 + int64(i)*minute, End: t0 + int64(i+1)*minute}

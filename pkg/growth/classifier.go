@@ -175,11 +175,16 @@ type Classifier struct {
 	// long holds the windows kept and up to as many again before them,
 	// for the extended horizon (a burst set aside in hist is set aside in
 	// long: they share their windows).
-	long   []Window
-	regime string
-	since  int64
-	fake   map[fakeKey]float64 // diurnalFake by amplitude and span: a handful recur every window
-	fakeMu sync.Mutex          // horizons fitted side by side share fake
+	long []Window
+	// regime is the latest firm verdict (not insufficient_data), which
+	// the step and saturation tests read; decisive the latest linear,
+	// exponential or declining one, since when it holds (the records'
+	// regime).
+	regime   string
+	decisive string
+	since    int64
+	fake     map[fakeKey]float64 // diurnalFake by amplitude and span: a handful recur every window
+	fakeMu   sync.Mutex          // horizons fitted side by side share fake
 	// From the latest decide: whether a horizon fitted a day/night term,
 	// and the longest decisive horizon's dispersion.
 	diurnal    bool
@@ -267,13 +272,7 @@ func (c *Classifier) Add(w Window) Verdict {
 		// as new; their discovery thins out and looks like decline.
 		v = withheld(v, "warm-up: new sources still include hosts active before the capture began, which looks like decline")
 	}
-	if v.Model != Insufficient {
-		if v.Model != c.regime {
-			v.RegimeChanged = c.regime != ""
-			c.regime, c.since = v.Model, native.Start
-		}
-	}
-	v.RegimeSince = c.since
+	c.noteRegime(&v, native.Start)
 	if v.Model == Exponential && v.Onset == 0 {
 		if sc, ok := spec.onset(c); ok {
 			v.Onset, v.OnsetLow, v.OnsetHigh = sc.est, sc.lo, sc.hi
@@ -286,6 +285,22 @@ func (c *Classifier) Add(w Window) Verdict {
 		}
 	}
 	return v
+}
+
+// noteRegime keeps the regimes after verdict v of the window starting at
+// start and says in v since when the decisive one holds. Only a decisive
+// model starts a regime in the records: a step or a saturation (a window
+// of it amid growth) moved regime_since to its own window, the epidemic's
+// start lost.
+func (c *Classifier) noteRegime(v *Verdict, start int64) {
+	if v.Model != Insufficient {
+		c.regime = v.Model
+	}
+	if (v.Model == Linear || v.Model == Exponential || v.Model == Declining) && v.Model != c.decisive {
+		v.RegimeChanged = c.decisive != ""
+		c.decisive, c.since = v.Model, start
+	}
+	v.RegimeSince = c.since
 }
 
 // withheld is v's measurements under an insufficient_data verdict, for

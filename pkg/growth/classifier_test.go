@@ -343,3 +343,29 @@ func TestNoGrowthCalledOnAHandful(t *testing.T) {
 		t.Errorf("a cluster of 24 new sources on 1.2 an hour: none of the last 6 windows exponential (%s)", v.Reason)
 	}
 }
+
+// TestRegimeIsTheDecisiveModels: regime_since and regime_changed follow
+// linear, exponential and declining verdicts only; a step or a window of
+// saturation amid growth moved regime_since to its own window (the
+// epidemic's start lost) and counted as a change.
+func TestRegimeIsTheDecisiveModels(t *testing.T) {
+	var c Classifier
+	for i, tt := range []struct {
+		model   string
+		changed bool
+		since   int64
+	}{
+		{Insufficient, false, 0}, {Linear, false, 1}, {Linear, false, 1}, {Exponential, true, 3},
+		{Saturating, false, 3}, {Exponential, false, 3}, {Step, false, 3}, {Insufficient, false, 3},
+		{Saturating, false, 3}, {Linear, true, 9}, {Declining, true, 10},
+	} {
+		v := Verdict{Model: tt.model}
+		c.noteRegime(&v, int64(i))
+		if v.RegimeChanged != tt.changed || v.RegimeSince != tt.since {
+			t.Errorf("window %d (%s): changed %v since %d, want %v %d", i, tt.model, v.RegimeChanged, v.RegimeSince, tt.changed, tt.since)
+		}
+	}
+	if c.regime != Declining {
+		t.Errorf("the latest firm verdict %q", c.regime)
+	}
+}

@@ -155,13 +155,19 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 	if werr := r.w.Flush(); werr != nil && err == nil {
 		err = fmt.Errorf("write %s: %w", r.out, werr)
 	}
-	if serr := saveState(r.eng, r.cfg.StateFile); serr != nil && err == nil {
-		err = serr
+	if serr := saveState(r.eng, r.cfg.StateFile); serr != nil {
+		if err == nil {
+			err = serr
+		} else {
+			// The run failed already (a full disk): its error is the
+			// one returned, and the lost state is said too.
+			r.log.say(Error, serr, "the state was not saved")
+		}
 	}
 	if r.hooks != nil {
 		r.hooks.Close(alertDrain)
 		if n := r.hooks.Dropped.Load(); n > 0 {
-			r.log.say(Warn, nil, "alerts not handed to the hooks: their queue was full (they are in the output)", "dropped", n)
+			r.log.say(Warn, nil, "alerts not handed to a hook: its queue was full (they are in the output)", "dropped", n)
 		}
 	}
 	return err

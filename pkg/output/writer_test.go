@@ -165,10 +165,11 @@ func TestVerdictsAsideSameRecords(t *testing.T) {
 			s.Dst = [16]byte{198, 18, 0, dst}
 			eng.Frame(ts, 60, &s)
 		}
-		// 30 hours: 2 new sources a window, then an epidemic doubling
-		// every 2 hours from hour 8 that stops at hour 20; a flood of
+		// 48 hours: 2 new sources a window, then an epidemic doubling
+		// every 2 hours from hour 8 that stops at hour 20 (its plateau
+		// called linear in time to clear the alert); a flood of
 		// 20,000 spoofed sources to one target in a minute at hour 25.
-		for win := range 30 * 12 {
+		for win := range 48 * 12 {
 			start := t0 + int64(win)*int64(5*time.Minute)
 			h := float64(win) / 12
 			rate := 2.0

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/internal/captest"
+	"github.com/synscope/synscope/internal/scenario"
+)
+
+// TestLiveSIGHUPWhileStarting: a SIGHUP (a log rotation: systemctl reload)
+// that comes while a live sensor starts is done once the run exists. It
+// was caught only once the capture, the outputs and the state were open:
+// before that its default action ended the process (exit by signal,
+// nothing logged). The sync point is the drop to --user, after which the
+// state file (300,000 sources here) is loaded.
+func TestLiveSIGHUPWhileStarting(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	dir := userDir(t)
+	state := filepath.Join(dir, "state")
+	// A state of many sources, from an offline run of a capture of them.
+	capPath := filepath.Join(t.TempDir(), "many.pcap")
+	w, err := scenario.CreateFile(capPath, scenario.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
+	for i := range 300_000 {
+		src := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: src, Dst: [4]byte{198, 18, 0, 1}, TTL: 64, Proto: 6, TotalLen: -1},
+			captest.TCP(captest.T{SrcPort: 40000, DstPort: 445, Flags: captest.SYN, Window: 1024})))
+		if err := w.WritePacket(start+int64(i)*int64(time.Millisecond), f, len(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-r", capPath, "-o", "/dev/null", "--state-file", state, "--growth=false").CombinedOutput(); err != nil {
+		t.Fatalf("offline run: %v: %s", err, out)
+	}
+	os.Chown(state, 65534, 65534)
+
+	p := captest.NewPair(t)
+	out := filepath.Join(dir, "live.jsonl")
+	cmd := exec.Command("ip", "netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json",
+		"--state-file", state, "--user", "nobody", "--growth=false")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(stderr.String(), "dropped root privileges") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no drop of privileges within 15 s: %s", stderr.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	for !strings.Contains(stderr.String(), `"capturing"`) {
+		select {
+		case err := <-done:
+			t.Fatalf("a SIGHUP while starting ended the sensor: %v: %s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not capturing within 15 s: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for !strings.Contains(stderr.String(), "SIGHUP: output reopened") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		if err != nil {
+			t.Fatalf("exit: %v: %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit within 15 s of SIGINT: %s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "SIGHUP: output reopened") {
+		t.Errorf("the SIGHUP was not done once the run existed: %s", stderr.String())
+	}
+}
+
+// TestLiveAlertExecRunnableByUser: --alert-exec is checked as root when
+// the flags are read, but runs as --user: a program only root may run
+// started the sensor, then failed every alert ("permission denied" in the
+// log). Now the start is refused (exit 2), naming the flag and the user.
+func TestLiveAlertExecRunnableByUser(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	p := captest.NewPair(t)
+	private := t.TempDir() // root's alone (0700)
+	os.Chmod(private, 0o700)
+	hook := filepath.Join(private, "hook.sh")
+	os.WriteFile(hook, []byte("#!/bin/sh\ncat >/dev/null\n"), 0o755)
+	out := filepath.Join(userDir(t), "a.jsonl")
+	code, stderr := startOnly(t, bin, p, "-o", out, "--user", "nobody", "--alert-exec", hook)
+	if code != exitUsage || !strings.Contains(stderr, "--alert-exec") || !strings.Contains(stderr, "nobody") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}

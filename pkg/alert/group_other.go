@@ -1,0 +1,8 @@
+//go:build !unix
+
+package alert
+
+import "os/exec"
+
+// ownGroup: elsewhere the program alone is killed.
+func ownGroup(*exec.Cmd) {}

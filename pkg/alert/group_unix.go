@@ -1,0 +1,16 @@
+//go:build unix
+
+package alert
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// ownGroup starts the program in a process group of its own and makes its
+// kill (at the timeout, or at the end of the run) the whole group's: a
+// script's children (a sleep, a curl) would otherwise outlive it.
+func ownGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+}

@@ -1,0 +1,173 @@
+package alert
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestExecLeavingAChildIsDelivered: a program that exits 0 but leaves a
+// child holding its output (a notifier sent to the background) delivered
+// the alert; it was counted and logged as failed ("WaitDelay expired").
+func TestExecLeavingAChildIsDelivered(t *testing.T) {
+	var logged string
+	h := Start(Config{Exec: script(t, "cat >/dev/null; sleep 3 & exit 0"),
+		Log: func(err error, hook string) { logged = err.Error() }})
+	h.Send([]byte(line))
+	h.Close(10 * time.Second)
+	if h.Failed.Load() != 0 || h.Delivered.Load() != 1 {
+		t.Errorf("delivered %d, failed %d (%q)", h.Delivered.Load(), h.Failed.Load(), logged)
+	}
+}
+
+// TestExecKilledWithItsChildren: at its timeout the program is killed with
+// every process it started; its children outlived it.
+func TestExecKilledWithItsChildren(t *testing.T) {
+	if _, err := exec.LookPath("pgrep"); err != nil {
+		t.Skip("no pgrep here")
+	}
+	marker := "7.7" + time.Now().Format("150405")
+	h := Start(Config{Exec: script(t, "sleep "+marker+" &\nsh -c 'sleep "+marker+"; true'\n"), Timeout: 300 * time.Millisecond})
+	h.Send([]byte(line))
+	h.Close(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output()
+		if len(strings.TrimSpace(string(out))) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			exec.Command("pkill", "-f", "sleep "+marker).Run()
+			t.Fatalf("the program was killed at its timeout, its children live on: pids %q", strings.Fields(string(out)))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if h.Failed.Load() != 1 {
+		t.Errorf("failed %d, want 1", h.Failed.Load())
+	}
+}
+
+// TestExecOutputIsBounded: a program that prints without end (yes) held
+// its whole output in memory until it was killed: gigabytes an alert.
+func TestExecOutputIsBounded(t *testing.T) {
+	var logged string
+	h := Start(Config{Exec: script(t, "cat >/dev/null; yes "+strings.Repeat("x", 100)), Timeout: time.Second,
+		Log: func(err error, hook string) { logged = err.Error() }})
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	h.Send([]byte(line))
+	h.Close(10 * time.Second)
+	close(stop)
+	wg.Wait()
+	if p := peak.Load(); p > 64<<20 {
+		t.Errorf("one run of the program held %d MiB of its output", p>>20)
+	}
+	if !strings.Contains(logged, "killed after") {
+		t.Errorf("logged %q", logged)
+	}
+}
+
+// TestWebhookSecretsNotLogged: the URL's password (and its path and query,
+// where services put their tokens) stay out of the log.
+func TestWebhookSecretsNotLogged(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400) }))
+	defer srv.Close()
+	var logged []string
+	var mu sync.Mutex
+	log := func(err error, hook string) { mu.Lock(); logged = append(logged, err.Error()); mu.Unlock() }
+	for _, u := range []string{
+		strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1) + "/hook?token=s3cret",
+		"http://alice:s3cret@127.0.0.1:1/services/s3cret", // refused: a network error
+	} {
+		h := Start(Config{Webhook: u, Attempts: 1, Log: log})
+		h.Send([]byte(line))
+		h.Close(5 * time.Second)
+	}
+	if len(logged) != 2 {
+		t.Fatalf("logged %q", logged)
+	}
+	for _, l := range logged {
+		if strings.Contains(l, "s3cret") || !strings.Contains(l, "127.0.0.1") {
+			t.Errorf("logged %q", l)
+		}
+	}
+}
+
+// TestWebhookRedirectIsAFailure: a redirect (http to https, a moved
+// endpoint) was followed as a GET without the alert, and the answer to
+// that counted as delivered.
+func TestWebhookRedirectIsAFailure(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/new", http.StatusMovedPermanently) })
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) { mu.Lock(); got = append(got, r.Method); mu.Unlock() })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	var logged string
+	h := Start(Config{Webhook: srv.URL + "/old", Log: func(err error, hook string) { logged = err.Error() }})
+	h.Send([]byte(line))
+	h.Close(5 * time.Second)
+	if h.Delivered.Load() != 0 || h.Failed.Load() != 1 || len(got) != 0 ||
+		!strings.Contains(logged, "301") || !strings.Contains(logged, "/new") {
+		t.Errorf("delivered %d, failed %d, the new URL got %q, logged %q", h.Delivered.Load(), h.Failed.Load(), got, logged)
+	}
+}
+
+// TestDeadWebhookDoesNotHoldTheProgram: one queue served both hooks in
+// turn, so a webhook that never answers held every alert for the program
+// for its retries, and both dropped alerts once it filled.
+func TestDeadWebhookDoesNotHoldTheProgram(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(block)
+	out := t.TempDir() + "/got"
+	h := Start(Config{Exec: script(t, "cat >> "+out), Webhook: srv.URL, Timeout: 300 * time.Millisecond, Backoff: 100 * time.Millisecond})
+	for range 50 {
+		h.Send([]byte(line))
+		time.Sleep(5 * time.Millisecond)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	n := 0
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(out)
+		if n = strings.Count(string(b), "\n"); n == 50 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.Close(100 * time.Millisecond)
+	if n != 50 {
+		t.Errorf("the program got %d of 50 alerts while the webhook was down", n)
+	}
+}
