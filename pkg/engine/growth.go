@@ -20,6 +20,7 @@ func (e *Engine) classify(w *WindowRecord) {
 		New:      float64(n),
 		Exposure: w.Exposure,
 		Warmup:   w.Warmup,
+		Gap:      w.GapBefore,
 	}
 	if e.aside != nil {
 		e.classifyAside(w, gw)

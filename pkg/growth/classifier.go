@@ -109,6 +109,10 @@ type Window struct {
 	New        float64 // new sources, floods excluded
 	Exposure   float64 // fraction of the window the capture covered, (0, 1]
 	Warmup     bool
+	// Gap: the capture resumed after a gap (longer than the engine's
+	// --max-gap) before this window. The windows before it are not its
+	// neighbours: the classifier starts again, as at a capture's start.
+	Gap bool
 }
 
 // Verdict is the classifier's answer after one window, with its evidence.
@@ -227,6 +231,9 @@ func New(cfg Config, window time.Duration) (*Classifier, error) {
 
 // Add takes the next closed window and returns the verdict after it.
 func (c *Classifier) Add(w Window) Verdict {
+	if w.Gap {
+		c.forget()
+	}
 	keep := c.kept()
 	native := w
 	if c.bin.merge > 1 {
@@ -285,6 +292,21 @@ func (c *Classifier) Add(w Window) Verdict {
 		}
 	}
 	return v
+}
+
+// forget starts the classifier again after a gap in the capture: fits
+// over windows kept by count took the windows on both sides of it for
+// neighbours (a first packet stamped 0 kept a 1970 window in the day's
+// horizon for a day of the capture: numerical trouble in the fits, the
+// epidemic's alert five hours late). Every field but the settings, the
+// tests' switches and the cache of fake growth is the data's.
+func (c *Classifier) forget() {
+	c.bin = binning{merge: c.bin.merge}
+	c.hist, c.long = nil, nil
+	c.regime, c.decisive, c.since = "", "", 0
+	c.diurnal, c.dispersion = false, 0
+	c.cycleAmp, c.cyclic = -1, false
+	c.bg, c.alarm = bgMemo{}, 0
 }
 
 // noteRegime keeps the regimes after verdict v of the window starting at
