@@ -100,6 +100,12 @@ func (c Config) Validate(window time.Duration) error {
 	case !(c.CycleAmplitude >= 0 && c.CycleAmplitude < 1):
 		return fmt.Errorf("growth-cycle-amplitude: %v is not in [0, 1)", c.CycleAmplitude)
 	}
+	longest := c.Horizons[len(c.Horizons)-1]
+	if m := time.Duration(binsOf(c, window)); int(longest/(m*window)) < c.MinWindows {
+		// Every verdict would be insufficient_data, and nothing said why.
+		return fmt.Errorf("growth-min-windows: %d is more than the longest horizon (%v) holds: %d bins of %v; lower it or lengthen --growth-horizons",
+			c.MinWindows, longest, int(longest/(m*window)), m*window)
+	}
 	return nil
 }
 
@@ -569,7 +575,9 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 		expoHours += w.Exposure * hours
 	}
 	if expoHours > 0 {
-		v.SteadyPerHour = v.NewSources / expoHours
+		// Over at least one window: a capture's first SYN a millisecond
+		// before its window's end is no rate of 3,600 an hour.
+		v.SteadyPerHour = v.NewSources / max(expoHours, hours)
 	}
 	if n < c.cfg.MinWindows {
 		v.Reason = fmt.Sprintf("%d windows in the horizon, fewer than %d", n, c.cfg.MinWindows)

@@ -159,6 +159,7 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.MinDoubling = 0 },
 		func(c *Config) { c.Diurnal = "maybe" },
 		func(c *Config) { c.DiurnalAmplitude = 1 },
+		func(c *Config) { c.MinWindows = 289 }, // the day holds 288 windows of 5 minutes: never a verdict
 	}
 	for i, f := range bad {
 		c := DefaultConfig()
@@ -166,6 +167,11 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := New(c, 5*time.Minute); err == nil {
 			t.Errorf("case %d accepted", i)
 		}
+	}
+	c := DefaultConfig()
+	c.MinWindows = 288
+	if _, err := New(c, 5*time.Minute); err != nil {
+		t.Errorf("as many windows as the day holds: %v", err)
 	}
 }
 
@@ -424,4 +430,16 @@ func steadyWindows(n int, perHour float64) []Window {
 		out[i] = Window{Start: from + int64(i)*w, End: from + int64(i+1)*w, New: poisson(r, perHour/12), Exposure: 1}
 	}
 	return out
+}
+
+// TestSteadyRateOfASliver: a capture whose first SYN comes a millisecond
+// before its window ends said 3,600,000 new sources an hour (one packet
+// of the corpus: 3.6e12); the steady rate is over one window at least.
+func TestSteadyRateOfASliver(t *testing.T) {
+	c, _ := New(DefaultConfig(), 5*time.Minute)
+	w := int64(5 * time.Minute)
+	v := c.Add(Window{Start: t0, End: t0 + w, New: 1, Exposure: 1e-3 / 300, Warmup: true})
+	if v.SteadyPerHour != 12 {
+		t.Errorf("steady rate %g an hour after one SYN in a sliver of a 5-minute window, want 12", v.SteadyPerHour)
+	}
 }

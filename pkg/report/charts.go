@@ -29,6 +29,10 @@ func modelColor(m string) string {
 		return "#bfe3c9"
 	case "declining":
 		return "#bcd3f0"
+	case "saturating":
+		return "#e3cdf0"
+	case "step":
+		return "#f6e0a6"
 	}
 	return "#e6e6e6"
 }
@@ -191,7 +195,7 @@ func (s *Sensor) verdictChart(width int) *Chart {
 		conf.Pts = append(conf.Pts, Pt{v.Start + (v.End-v.Start)/2, v.Confidence})
 	}
 	c.Lines = []Line{conf}
-	c.Note = "red: exponential, green: linear, blue: declining, grey: insufficient data; dashed lines: regime changes"
+	c.Note = "red: exponential, green: linear, blue: declining, violet: saturating (growth stopped), amber: step (a jump to a new level), grey: insufficient data; dashed lines: regime changes"
 	return c
 }
 

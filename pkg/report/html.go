@@ -25,6 +25,7 @@ h3{font-size:15px;margin:18px 0 6px}
 .verdict{font-size:16px;padding:10px 14px;border-radius:6px;margin:10px 0;border:1px solid #ccc}
 .verdict.exponential{background:#fde9e7;border-color:#e5a29c}.verdict.linear{background:#e8f5ec;border-color:#9ccfab}
 .verdict.declining{background:#e8f0fb;border-color:#a3bfe6}.verdict.none{background:#f3f3f3}
+.verdict.saturating{background:#f5ecfa;border-color:#c9a6de}.verdict.step{background:#fdf5e1;border-color:#e3c677}
 svg.chart{width:100%;height:auto;display:block;margin:8px 0 16px;border:1px solid #e5e5e5}
 table{border-collapse:collapse;font-size:13px;margin:4px 0 12px} th,td{padding:3px 10px;border-bottom:1px solid #e5e5e5;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -142,8 +143,10 @@ func (s *Sensor) section(b *strings.Builder) {
 // last window whose verdict changed regime, 0 when none did.
 func (s *Sensor) regimeSince() int64 {
 	for i := len(s.Verdicts) - 1; i >= 0; i-- {
-		if s.Verdicts[i].RegimeChanged {
-			return s.Verdicts[i].End
+		if v := &s.Verdicts[i]; v.RegimeSince != 0 {
+			return v.RegimeSince // the record's own
+		} else if v.RegimeChanged {
+			return v.Start // a sensor that did not write regime_since: the window it changed in
 		}
 	}
 	return 0

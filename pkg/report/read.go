@@ -39,6 +39,7 @@ type Verdict struct {
 	Horizon       float64 // hours
 	NewSources    uint64
 	RegimeChanged bool
+	RegimeSince   int64   // the record's regime_since, 0 when absent
 	Doubling      float64 // hours, 0 when absent
 }
 
@@ -76,8 +77,14 @@ type Sensor struct {
 	Sources             uint64 // source records, less those of flood sources (--flood-sources)
 	Flooded             uint64 // flood sources, summarized in flood records
 	Alerts              uint64 // alert records
-	Packets             uint64 // from the last stats record
-	SynMatch            uint64
+	// Packets and SYNs matched, over every run the records hold: each
+	// run's final stats record (or, for a run that has none yet, its
+	// latest), added up. A live sensor appends run after run to one
+	// file, each counting from 0.
+	Packets  uint64
+	SynMatch uint64
+	done     [2]uint64 // the runs ended (their final stats records)
+	run      [2]uint64 // the run going on: its latest stats record
 
 	dupWindows int
 }
@@ -135,11 +142,13 @@ type record struct {
 	Steady         float64  `json:"steady_rate_per_hour"`
 	Horizon        float64  `json:"horizon_hours"`
 	RegimeChanged  bool     `json:"regime_changed"`
+	RegimeSince    string   `json:"regime_since"`
 	Doubling       float64  `json:"doubling_time_hours"`
 	SrcIP          string   `json:"src_ip"`
 	Direction      string   `json:"direction"`
 	Packets        uint64   `json:"packets"`
 	SynMatched     uint64   `json:"syn_matched"`
+	Final          bool     `json:"final"` // a stats record's: the run's last
 	SynPerMinute   float64  `json:"syn_per_minute"`
 	DistinctTarget int64    `json:"distinct_targets_est"`
 	TopSources     []topRec `json:"top_sources"`
@@ -299,8 +308,12 @@ func (d *Data) add(b []byte) string {
 		if r.NewSources != nil {
 			n = *r.NewSources
 		}
+		var since int64
+		if r.RegimeSince != "" {
+			since, _ = parseTime(r.RegimeSince) // a bad one: as if absent
+		}
 		s.Verdicts = append(s.Verdicts, Verdict{Start: start, End: end, Model: r.Model, Confidence: r.Confidence,
-			Rate: r.Rate, Steady: r.Steady, Horizon: r.Horizon, NewSources: n, RegimeChanged: r.RegimeChanged,
+			Rate: r.Rate, Steady: r.Steady, Horizon: r.Horizon, NewSources: n, RegimeChanged: r.RegimeChanged, RegimeSince: since,
 			Doubling: r.Doubling})
 	case "source":
 		a, err := netip.ParseAddr(r.SrcIP)
@@ -337,7 +350,20 @@ func (d *Data) add(b []byte) string {
 		s.Scanners = append(s.Scanners, Scanner{Ts: ts, Src: r.SrcIP, Direction: r.Direction, Syns: syns,
 			Targets: r.DistinctTarget, PerMinute: r.SynPerMinute})
 	case "stats":
-		s.Packets, s.SynMatch = r.Packets, r.SynMatched
+		now := [2]uint64{r.Packets, r.SynMatched}
+		switch {
+		case r.Final:
+			s.done[0], s.done[1] = s.done[0]+now[0], s.done[1]+now[1]
+			s.run = [2]uint64{}
+		case now[0] < s.run[0]:
+			// Counting from 0 again: a run that ended without its final
+			// record (a crash), and a new one.
+			s.done[0], s.done[1] = s.done[0]+s.run[0], s.done[1]+s.run[1]
+			s.run = now
+		default:
+			s.run = now
+		}
+		s.Packets, s.SynMatch = s.done[0]+s.run[0], s.done[1]+s.run[1]
 	case "summary":
 		s.Top = s.Top[:0]
 		for _, t := range r.TopSources {

@@ -325,3 +325,41 @@ func TestGiantLineIsSkipped(t *testing.T) {
 		t.Errorf("the records around the giant line: %+v", s)
 	}
 }
+
+// TestPacketsOverEveryRun: a live sensor appends run after run to one
+// file, each run's stats counting from 0; the report counted the last run's
+// packets beside every run's windows. Each run's final stats record is
+// added up, and so is the latest of a run that ended without one.
+func TestPacketsOverEveryRun(t *testing.T) {
+	stats := func(ts string, final bool, pkts, syns int) string {
+		return fmt.Sprintf(`{"event_type":"stats","ts":"%s","sensor":"s1","final":%v,"packets":%d,"syn_matched":%d}`+"\n", ts, final, pkts, syns)
+	}
+	in := jsonl("s1", 10) +
+		stats("2009-01-10T00:10:00Z", false, 100, 10) + stats("2009-01-10T00:20:00Z", true, 150, 15) + // run 1
+		stats("2009-01-11T00:10:00Z", false, 40, 4) + stats("2009-01-11T00:20:00Z", false, 70, 7) + // run 2, crashed
+		stats("2009-01-12T00:10:00Z", false, 20, 2) + stats("2009-01-12T00:20:00Z", true, 30, 3) + // run 3
+		stats("2009-01-13T00:10:00Z", false, 5, 1) // run 4, going on
+	s := read(t, in).Sensors["s1"]
+	if s.Packets != 150+70+30+5 || s.SynMatch != 15+7+3+1 {
+		t.Errorf("packets %d, SYNs %d; want %d and %d", s.Packets, s.SynMatch, 150+70+30+5, 15+7+3+1)
+	}
+}
+
+// TestRegimeSinceIsTheRecords: "This model since" is the growth record's
+// regime_since (it was the end of the window where regime_changed was
+// set, five minutes late), and a step or saturating verdict has its own
+// colour (both were drawn grey, as insufficient data).
+func TestRegimeSinceIsTheRecords(t *testing.T) {
+	g := `{"event_type":"growth","ts":"2009-01-10T07:05:00Z","sensor":"s1","window_start":"2009-01-10T07:00:00Z","window_end":"2009-01-10T07:05:00Z","model":"exponential","regime_changed":true,"regime_since":"2009-01-10T07:00:00Z"}
+{"event_type":"growth","ts":"2009-01-10T07:10:00Z","sensor":"s1","window_start":"2009-01-10T07:05:00Z","window_end":"2009-01-10T07:10:00Z","model":"saturating","regime_since":"2009-01-10T07:00:00Z"}
+`
+	s := read(t, jsonl("s1", 10)+g).Sensors["s1"]
+	if want := time.Date(2009, 1, 10, 7, 0, 0, 0, time.UTC).UnixNano(); s.regimeSince() != want {
+		t.Errorf("regime since %v", time.Unix(0, s.regimeSince()).UTC())
+	}
+	for _, m := range []string{"step", "saturating"} {
+		if modelColor(m) == modelColor("insufficient_data") {
+			t.Errorf("%s drawn as insufficient data", m)
+		}
+	}
+}
