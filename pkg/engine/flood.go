@@ -58,28 +58,47 @@ const floodEpoch = 1 << 40
 
 // target is the first SYNs of new sources aimed at one destination over
 // the last floodSpan, by second (count[sec%10] for the seconds up to sec).
+// It is 64 bytes, one cache line of the slots (a large allocation, so
+// page-aligned): under a spoofed flood at many targets every new source
+// looks up two slots at random, and a 72-byte target made that three or
+// four lines.
 type target struct {
-	addr     sources.Addr
-	sec      int64 // the latest second counted; 0: a free slot
-	count    [10]uint32
-	flooding bool
+	addr  sources.Addr
+	stamp int64 // the latest second counted (0: a free slot), with floodingBit while flooded
+	count [10]uint32
+}
+
+// floodingBit marks a flooded target in its stamp (seconds, with
+// floodEpoch added, stay below 2^41).
+const floodingBit = 1 << 62
+
+func (t *target) sec() int64     { return t.stamp &^ floodingBit }
+func (t *target) flooding() bool { return t.stamp&floodingBit != 0 }
+
+func (t *target) setFlooding(on bool) {
+	if on {
+		t.stamp |= floodingBit
+	} else {
+		t.stamp &^= floodingBit
+	}
 }
 
 // advance moves the target's seconds on to now, clearing those it skips.
 func (t *target) advance(now int64) {
-	if now-t.sec >= 10 {
+	last := t.sec()
+	if now-last >= 10 {
 		t.count = [10]uint32{}
 	} else {
-		for s := t.sec + 1; s <= now; s++ {
+		for s := last + 1; s <= now; s++ {
 			t.count[sources.FloorMod(s, 10)] = 0
 		}
 	}
-	t.sec = now
+	t.stamp = now | t.stamp&floodingBit
 }
 
 // inSpan counts the new sources of the last floodSpan up to second now.
 func (t *target) inSpan(now int64) uint32 {
-	if now-t.sec >= 10 {
+	if now-t.sec() >= 10 {
 		return 0
 	}
 	var n uint32
@@ -116,14 +135,14 @@ func (f *floodState) slot(dst sources.Addr, sec int64) *target {
 	h := srctable.Hash64(binary.LittleEndian.Uint64(dst[:8]) ^ binary.LittleEndian.Uint64(dst[8:])*0x9e3779b97f4a7c15)
 	a, b := &f.slots[h&(floodSlots-1)], &f.slots[h>>32&(floodSlots-1)]
 	switch {
-	case a.sec != 0 && a.addr == dst:
+	case a.stamp != 0 && a.addr == dst:
 		return a
-	case b.sec != 0 && b.addr == dst:
+	case b.stamp != 0 && b.addr == dst:
 		return b
 	}
 	for _, t := range [2]*target{a, b} {
-		if t.sec == 0 || t.inSpan(sec) <= 1 {
-			*t = target{addr: dst, sec: sec}
+		if t.stamp == 0 || t.inSpan(sec) <= 1 {
+			*t = target{addr: dst, stamp: sec}
 			return t
 		}
 	}
@@ -143,16 +162,17 @@ func (e *Engine) newSource(r *SourceRecord) {
 		t.advance(sec)
 		t.count[sources.FloorMod(sec, 10)]++
 		n := t.inSpan(sec)
-		flood, wasFlooding := false, t.flooding
+		flood, wasFlooding := false, t.flooding()
 		switch {
-		case t.flooding && n >= uint32(max(e.cfg.FloodThreshold/2, 1)):
+		case wasFlooding && n >= uint32(max(e.cfg.FloodThreshold/2, 1)):
 			flood = true
-		case t.flooding:
-			t.flooding = false
+		case wasFlooding:
+			t.setFlooding(false)
 		case n >= uint32(e.cfg.FloodThreshold):
 			// A flood starts: the new sources aimed at this target in the
 			// span, still in the line, were its first seconds.
-			t.flooding, flood = true, true
+			t.setFlooding(true)
+			flood = true
 			e.flagHeld(dst, now-floodSpan)
 		}
 		if flood {

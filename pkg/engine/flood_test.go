@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/sources"
@@ -282,5 +283,20 @@ func TestFloodSourceRecordsCountTheSame(t *testing.T) {
 	}
 	if counts[0].FloodSources < uint64(len(stream))-60 {
 		t.Errorf("%d flood sources of %d", counts[0].FloodSources, len(stream))
+	}
+}
+
+// TestFloodTargetIsOneLine: a flood slot is one cache line (see target).
+func TestFloodTargetIsOneLine(t *testing.T) {
+	if n := unsafe.Sizeof(target{}); n != 64 {
+		t.Errorf("a flood target is %d bytes", n)
+	}
+	var f floodState
+	f.slot(sources.Addr{1}, floodEpoch)
+	if p := uintptr(unsafe.Pointer(&f.slots[0])); p%64 != 0 {
+		t.Errorf("the slots start at %#x, not on a cache line", p)
+	}
+	if (floodEpoch+1<<34)&floodingBit != 0 {
+		t.Error("seconds reach the flooding bit")
 	}
 }
