@@ -110,15 +110,18 @@ func (e *Engine) Start(ts int64) {
 	e.started = true
 	e.now = ts
 	e.c.FirstPacket = ts
+	e.warmFrom = ts
 	r := e.restored
 	if r != nil && r.first <= ts && ts-r.clock <= e.lookback {
 		// The capture goes on where the saved one stopped: warm-up counts
 		// from the first packet before the restart. (After a gap longer
 		// than the lookback the saved sources are all stale and warm-up
-		// starts again.)
-		e.c.FirstPacket = r.first
+		// starts again.) This run's first packet stays its own: the
+		// summary's first_packet, and where its first window's coverage
+		// begins (a restart mid-window covered it whole, half its
+		// new sources read as a dip).
+		e.warmFrom = r.first
 	}
-	e.warmFrom = e.c.FirstPacket
 	e.rotatedAt = ts
 	start := e.windowOf(ts)
 	e.cur = WindowRecord{Start: start, End: start + e.window}

@@ -16,7 +16,8 @@ import (
 //
 //	magic   [16]byte  "synscope-state\x00\x02"
 //	header  version u32, window ns i64, lookback ns i64, clock ns i64,
-//	        first packet ns i64, sources u64, prefixes u64
+//	        warm-up origin ns i64 (the first packet of the capture a run
+//	        continues), sources u64, prefixes u64
 //	sources  sources × a source record (package sources)
 //	prefixes prefixes × a prefix record (package sources)
 //	memory   (version 3) the memory of forgotten sources, per shard:
@@ -73,7 +74,7 @@ func (e *Engine) SaveState(w io.Writer) error {
 	le.PutUint64(h[20:], uint64(e.window))
 	le.PutUint64(h[28:], uint64(e.lookback))
 	le.PutUint64(h[36:], uint64(e.now))
-	le.PutUint64(h[44:], uint64(e.c.FirstPacket))
+	le.PutUint64(h[44:], uint64(e.warmFrom)) // where warm-up counts from: the first packet of the capture this one continues
 	le.PutUint64(h[52:], live)
 	le.PutUint64(h[60:], livePrefixes)
 	bw.Write(h[:])

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net/netip"
 	"testing"
 )
@@ -57,6 +58,21 @@ func TestStateRestartMatchesUninterrupted(t *testing.T) {
 	}
 	if compared < 10 {
 		t.Fatalf("only %d windows compared", compared)
+	}
+	// The restart's first window is covered from its first packet (it was
+	// covered whole, from the saved run's first packet, and its half of
+	// the new sources read as a dip); its first packet is its own, and
+	// warm-up still counts from the saved run's.
+	first := steps[half].at
+	w0 := rec2.windows[0]
+	if want := float64(w0.End-first) / float64(w0.End-w0.Start); w0.Start >= first || math.Abs(w0.Exposure-want) > 1e-9 {
+		t.Errorf("the restart's first window [%d, %d) covered %v, want %v (from its first packet at %d)", w0.Start, w0.End, w0.Exposure, want, first)
+	}
+	if c := e2.Counters(); c.FirstPacket != first {
+		t.Errorf("first packet %d, want the restart's own, %d", c.FirstPacket, first)
+	}
+	if w0.Warmup != byStart[w0.Start].Warmup {
+		t.Errorf("warm-up %v after the restart, %v uninterrupted", w0.Warmup, byStart[w0.Start].Warmup)
 	}
 	// Without the state, the restart would have called known sources new.
 	rec3 := &recorder{}
