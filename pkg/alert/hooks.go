@@ -63,6 +63,7 @@ type Hooks struct {
 	Dropped   atomic.Uint64 // alerts a hook dropped because its queue was full
 	Delivered atomic.Uint64 // deliveries that succeeded (one per hook and alert)
 	Failed    atomic.Uint64 // deliveries that failed for good
+	Abandoned atomic.Uint64 // deliveries not tried: the run ended and Close's wait was over
 }
 
 // sink is one hook's queue and what delivers from it.
@@ -155,6 +156,10 @@ func (h *Hooks) Close(wait time.Duration) {
 func (h *Hooks) run(k *sink) {
 	defer close(k.done)
 	for line := range k.q {
+		if h.ctx.Err() != nil {
+			h.Abandoned.Add(1) // counted, not a line each in the log
+			continue
+		}
 		h.result(k.deliver(line), k.name)
 	}
 }

@@ -123,6 +123,11 @@ func TestSendNeverBlocks(t *testing.T) {
 	if h.Dropped.Load() < 1000-queueLen-1 {
 		t.Errorf("dropped %d of 1000 with a queue of %d", h.Dropped.Load(), queueLen)
 	}
+	// What waited in the queue when Close gave up is counted as abandoned
+	// (it was tried and logged, a line each), the one running killed.
+	if n := h.Abandoned.Load(); n < queueLen-2 || h.Failed.Load() > 2 || h.Dropped.Load()+n+h.Failed.Load() != 1000 {
+		t.Errorf("abandoned %d, failed %d, dropped %d of 1000", n, h.Failed.Load(), h.Dropped.Load())
+	}
 }
 
 func TestCheckWebhook(t *testing.T) {

@@ -169,6 +169,9 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 		if n := r.hooks.Dropped.Load(); n > 0 {
 			r.log.say(Warn, nil, "alerts not handed to a hook: its queue was full (they are in the output)", "dropped", n)
 		}
+		if n := r.hooks.Abandoned.Load(); n > 0 {
+			r.log.say(Warn, nil, "alerts not delivered: the run ended while they waited for a hook (they are in the output)", "abandoned", n)
+		}
 	}
 	return err
 }
