@@ -31,6 +31,7 @@ fuzz:
 	$(GO) test ./pkg/capture/pcapfile -run '^$$' -fuzz FuzzFileBatches -fuzztime 60s
 	$(GO) test ./pkg/report -run '^$$' -fuzz FuzzReport -fuzztime 60s
 	$(GO) test ./pkg/engine -run '^$$' -fuzz FuzzLoadState -fuzztime 60s
+	$(GO) test ./pkg/growth -run '^$$' -fuzz FuzzUnmarshalState -fuzztime 60s
 
 check:
 	CI=true bash .ci/run

@@ -121,6 +121,10 @@ func (e *Engine) Start(ts int64) {
 		// begins (a restart mid-window covered it whole, half its
 		// new sources read as a dip).
 		e.warmFrom = r.first
+		// The classifier goes on too: its windows, regimes and the
+		// alert in force (without them, hours of insufficient_data and
+		// a second alert after every restart).
+		e.restoreGrowth(r.growth, e.windowOf(ts))
 	}
 	e.rotatedAt = ts
 	start := e.windowOf(ts)

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/synscope/synscope/pkg/growth"
+import (
+	"encoding/binary"
+
+	"github.com/synscope/synscope/pkg/growth"
+)
 
 // classify asks the growth classifier for its verdict after a closed
 // window, with the window's flood sources taken out (a spoofed flood is not
@@ -146,6 +150,31 @@ func (e *Engine) fillVerdict(v growth.Verdict) {
 	a.wins = a.wins[:copy(a.wins, a.wins[1:])]
 	e.verdict = v
 	a.hold.Fill(func() { e.emitVerdict(&w) })
+}
+
+// drainAside waits for the verdicts of every window handed to the
+// classifier's goroutine and writes them: the classifier is then idle
+// until the next window (SaveState reads it).
+func (e *Engine) drainAside() {
+	for a := e.aside; a != nil && len(a.wins) > 0; {
+		e.fillVerdict(<-a.out)
+	}
+}
+
+// restoreGrowth restores the alert in force and the classifier from a
+// state file's growth section, for a capture that goes on where the saved
+// one stopped; its first window starts at start. A classifier of other
+// windows (another --window or --growth-horizons) starts afresh.
+func (e *Engine) restoreGrowth(b []byte, start int64) {
+	if e.growth == nil || len(b) < 13 {
+		return
+	}
+	le := binary.LittleEndian
+	if e.growth.UnmarshalState(b[13:]) != nil {
+		return
+	}
+	e.growth.Resume(start)
+	e.alert = alertState{raised: b[0] == 1, run: int(le.Uint32(b[1:])), raisedAt: int64(le.Uint64(b[5:]))}
 }
 
 // closeAside waits for the last verdicts, writes them, and ends the

@@ -106,11 +106,12 @@ func TestRememberTellsForgottenSourcesReturning(t *testing.T) {
 
 // TestRememberSurvivesRestart: the memory is saved in the state file and
 // loaded back (with as many shards, and with another number); a version 2
-// file, without it, still loads.
+// file, without it, still loads, and so does a version 3 file (without
+// the growth classifier's section).
 func TestRememberSurvivesRestart(t *testing.T) {
 	steps := rememberSteps()[:40+70] // the first scans and the silence
 	back := rememberSteps()[40+70 : 40+70+80]
-	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}} {
+	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}, {0, -3}} {
 		t.Run(fmt.Sprintf("%d-to-%d", c.save, c.load), func(t *testing.T) {
 			cfg := small()
 			cfg.Shards, cfg.MaxSources = c.save, 60
@@ -130,8 +131,12 @@ func TestRememberSurvivesRestart(t *testing.T) {
 			e1.Finish()
 			b := buf.Bytes()
 			want := 40
-			if c.load < 0 { // made a version 2 file: no memory, so not returning
+			switch c.load {
+			case -1: // made a version 2 file: no memory, so not returning
 				b, want = asVersion2(t, b), 0
+				c.load = 0
+			case -3:
+				b = asVersion3(t, b)
 				c.load = 0
 			}
 			cfg.Shards = c.load
@@ -150,6 +155,18 @@ func TestRememberSurvivesRestart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// asVersion3 rewrites a state file without a classifier (its growth
+// section empty) as version 3 wrote it: without that section.
+func asVersion3(t *testing.T, b []byte) []byte {
+	le := binary.LittleEndian
+	if le.Uint32(b[len(b)-8:]) != 0 {
+		t.Fatal("a state with a classifier")
+	}
+	out := append([]byte(nil), b[:len(b)-8]...)
+	le.PutUint32(out[16:], 3)
+	return le.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 
 // asVersion2 rewrites a state file as version 2 wrote it: no memory.

@@ -23,10 +23,13 @@ import (
 //	memory   (version 3) the memory of forgotten sources, per shard:
 //	         parts u32, then per part: since ns i64, old u64, cur u64,
 //	         then old + cur fingerprints u32 (sources.Table.Memory)
+//	growth   (version 4) bytes u32 (0: no classifier), then the alert in
+//	         force (raised u8, exponential verdicts in a row u32, raised at
+//	         ns i64) and the classifier's state (growth.MarshalState)
 //	crc32c of everything before it, u32
 //
-// Version 2 files (without the memory) are still read: the memory then
-// starts empty.
+// Version 2 and 3 files (without the memory, without the classifier) are
+// still read: what they lack starts empty.
 //
 // Times are ns since the Unix epoch, as the table keeps them (first to the
 // second, last to the millisecond). Anything else (another magic, version,
@@ -36,7 +39,7 @@ import (
 var stateMagic = [16]byte{'s', 'y', 'n', 's', 'c', 'o', 'p', 'e', '-', 's', 't', 'a', 't', 'e', 0, 2}
 
 const (
-	stateVersion   = 3
+	stateVersion   = 4
 	stateHeaderLen = 16 + 4 + 8*6
 	// maxStateParts bounds the memory's parts (shards are at most 256).
 	maxStateParts = 256
@@ -110,6 +113,21 @@ func (e *Engine) SaveState(w io.Writer) error {
 			}
 		}
 	}
+	var g []byte
+	if e.growth != nil {
+		e.drainAside() // the classifier is idle, its verdicts written
+		a := &e.alert
+		g = append(g, 0)
+		if a.raised {
+			g[0] = 1
+		}
+		g = le.AppendUint32(g, uint32(a.run))
+		g = le.AppendUint64(g, uint64(a.raisedAt))
+		g = e.growth.MarshalState(g)
+	}
+	le.PutUint32(b8[:], uint32(len(g)))
+	bw.Write(b8[:4])
+	bw.Write(g)
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -158,13 +176,13 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		return fmt.Errorf("%w: it does not start with the synscope state magic", ErrStateMismatch)
 	}
 	version := le.Uint32(h[16:])
-	if version != stateVersion && version != 2 {
-		return fmt.Errorf("%w: version %d, this sensor reads 2 and %d", ErrStateMismatch, version, stateVersion)
+	if version < 2 || version > stateVersion {
+		return fmt.Errorf("%w: version %d, this sensor reads 2 to %d", ErrStateMismatch, version, stateVersion)
 	}
 	clock, first := int64(le.Uint64(h[36:])), int64(le.Uint64(h[44:]))
 	n, np := le.Uint64(h[52:]), le.Uint64(h[60:])
 	want := uint64(stateHeaderLen) + n*sources.SourceRecLen + np*sources.PrefixRecLen + 4
-	if n > uint64(size) || np > uint64(size) || (version == 2 && want != uint64(size)) || (version == 3 && want+4 > uint64(size)) {
+	if n > uint64(size) || np > uint64(size) || (version == 2 && want != uint64(size)) || (version >= 3 && want+4 > uint64(size)) {
 		return fmt.Errorf("%w: it says %d sources and %d prefixes, which take %d bytes, but it has %d (truncated or corrupt)", ErrStateMismatch, n, np, want, size)
 	}
 	if uint64(e.cfg.MaxSources) < n {
@@ -195,10 +213,24 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		prefixes = append(prefixes, p)
 	}
 	var mem []savedMemory
-	if version == 3 {
+	var grow []byte
+	if version >= 3 {
 		var err error
-		if mem, err = readMemory(read, uint64(size)-want); err != nil {
+		var left uint64
+		if mem, left, err = readMemory(read, uint64(size)-want); err != nil {
 			return fmt.Errorf("%w: memory of forgotten sources: %v", ErrStateMismatch, err)
+		}
+		switch {
+		case version == 3 && left != 0:
+			return fmt.Errorf("%w: memory of forgotten sources: %d bytes left over (corrupt)", ErrStateMismatch, left)
+		case version >= 4:
+			var b4 [4]byte
+			if left < 4 || read(b4[:]) != nil || uint64(le.Uint32(b4[:])) != left-4 {
+				return fmt.Errorf("%w: growth classifier: its length does not fit the file (truncated or corrupt)", ErrStateMismatch)
+			}
+			if grow = make([]byte, left-4); read(grow) != nil {
+				return fmt.Errorf("%w: growth classifier: truncated", ErrStateMismatch)
+			}
 		}
 	}
 	sum := crc.Sum32() // of everything read so far
@@ -209,7 +241,7 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	if le.Uint32(tail[:]) != sum {
 		return fmt.Errorf("%w: checksum mismatch (corrupt)", ErrStateMismatch)
 	}
-	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes, memory: mem}
+	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes, memory: mem, growth: grow}
 	return nil
 }
 
@@ -219,44 +251,45 @@ type savedMemory struct {
 	old, cur []uint32
 }
 
-// readMemory reads the memory section, which has room bytes (checked
-// against its counts before anything is allocated).
-func readMemory(read func([]byte) error, room uint64) ([]savedMemory, error) {
+// readMemory reads the memory section, which has at most room bytes
+// (checked against its counts before anything is allocated), and returns
+// the bytes left after it.
+func readMemory(read func([]byte) error, room uint64) ([]savedMemory, uint64, error) {
 	le := binary.LittleEndian
 	var b [24]byte
 	if err := read(b[:4]); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	parts := le.Uint32(b[:])
 	if parts > maxStateParts {
-		return nil, fmt.Errorf("%d parts, more than %d (corrupt)", parts, maxStateParts)
+		return nil, 0, fmt.Errorf("%d parts, more than %d (corrupt)", parts, maxStateParts)
+	}
+	if room < 4 {
+		return nil, 0, errors.New("truncated")
 	}
 	room -= 4
 	out := make([]savedMemory, 0, parts)
 	for p := range parts {
 		if err := read(b[:]); err != nil {
-			return nil, fmt.Errorf("part %d: %v", p, err)
+			return nil, 0, fmt.Errorf("part %d: %v", p, err)
 		}
 		no, nc := le.Uint64(b[8:]), le.Uint64(b[16:])
 		if room < 24 || no > room || nc > room || 24+4*(no+nc) > room {
-			return nil, fmt.Errorf("part %d says %d and %d fingerprints, more than the file holds (truncated or corrupt)", p, no, nc)
+			return nil, 0, fmt.Errorf("part %d says %d and %d fingerprints, more than the file holds (truncated or corrupt)", p, no, nc)
 		}
 		room -= 24 + 4*(no+nc)
 		m := savedMemory{since: int64(le.Uint64(b[:])), old: make([]uint32, no), cur: make([]uint32, nc)}
 		for _, fps := range [2][]uint32{m.old, m.cur} {
 			for i := range fps {
 				if err := read(b[:4]); err != nil {
-					return nil, fmt.Errorf("part %d: %v", p, err)
+					return nil, 0, fmt.Errorf("part %d: %v", p, err)
 				}
 				fps[i] = le.Uint32(b[:])
 			}
 		}
 		out = append(out, m)
 	}
-	if room != 0 {
-		return nil, fmt.Errorf("%d bytes left over (corrupt)", room)
-	}
-	return out, nil
+	return out, room, nil
 }
 
 // restored is what a loaded state sets when the first packet comes.
@@ -265,6 +298,7 @@ type restored struct {
 	sources      []sources.Saved
 	prefixes     []sources.SavedPrefix
 	memory       []savedMemory
+	growth       []byte // the alert in force and the classifier (version 4), or nil
 }
 
 // restore puts a loaded state's sources and prefixes in their shards when

@@ -2,10 +2,17 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"net/netip"
+	"sort"
 	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/growth"
 )
 
 // TestStateRestartMatchesUninterrupted: run the first half, save, load into
@@ -143,4 +150,95 @@ func FuzzLoadState(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// growthRec records growth verdicts and alerts by window start.
+type growthRec struct {
+	recorder
+	models map[int64]string
+	rates  map[int64]float64
+}
+
+func (r *growthRec) Growth(w *WindowRecord, v *growth.Verdict) {
+	r.models[w.Start], r.rates[w.Start] = v.Model, v.RatePerHour
+}
+
+// TestStateKeepsTheClassifier: a restart with the state file goes on with
+// the growth classifier's windows, regimes and the alert in force. Without
+// them every verdict was insufficient_data until the shortest horizon
+// filled again (6 h), and the epidemic's alert was raised a second time.
+// An epidemic doubling every 3 hours, split in two at hour 20; the second
+// half's verdicts are the uninterrupted run's, and there is one alert in
+// all. Down for two hours in between, the verdicts go on at once (the
+// hours the sensor was down count as windows nobody watched).
+func TestStateKeepsTheClassifier(t *testing.T) {
+	gc := growth.DefaultConfig()
+	cfg := DefaultConfig()
+	cfg.Growth = &gc
+	rng := rand.New(rand.NewPCG(5, 5))
+	var stream []decode.Syn
+	n := uint32(0)
+	for win := range 30 * 12 {
+		start := t0 + int64(win)*int64(5*time.Minute)
+		rate := 2 + math.Exp2(float64(win)/12/3)
+		k := int(rate + rng.Float64())
+		for i := range k {
+			n++
+			s := decode.Syn{Ts: start + int64(i)*int64(5*time.Minute)/int64(k+1), DstPort: 445, Flags: 2}
+			binary.BigEndian.PutUint32(s.Src[:4], 0x0b000000+n)
+			s.Dst = [16]byte{198, 18, 0, 1}
+			stream = append(stream, s)
+		}
+	}
+	run := func(parts ...[]decode.Syn) *growthRec {
+		rec := &growthRec{models: map[int64]string{}, rates: map[int64]float64{}}
+		var state []byte
+		for _, p := range parts {
+			e, err := New(cfg, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if state != nil {
+				if err := e.LoadState(bytes.NewReader(state), int64(len(state))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range p {
+				s := p[i]
+				e.Frame(s.Ts, 60, &s)
+			}
+			e.Finish()
+			var buf bytes.Buffer
+			if err := e.SaveState(&buf); err != nil {
+				t.Fatal(err)
+			}
+			state = buf.Bytes()
+		}
+		return rec
+	}
+	whole := run(stream)
+	cut := t0 + 20*int64(time.Hour)
+	i := sort.Search(len(stream), func(i int) bool { return stream[i].Ts >= cut })
+	split := run(stream[:i], stream[i:])
+	compared := 0
+	for start, m := range split.models {
+		if start < cut {
+			continue
+		}
+		if m != whole.models[start] || math.Abs(split.rates[start]-whole.rates[start]) > 1e-3*math.Abs(whole.rates[start]) {
+			t.Errorf("window %v after the restart: %s %.4g, uninterrupted %s %.4g", time.Unix(0, start).UTC(), m, split.rates[start], whole.models[start], whole.rates[start])
+		}
+		compared++
+	}
+	if compared < 100 || len(whole.alerts) == 0 || len(split.alerts) != len(whole.alerts) {
+		t.Errorf("%d windows compared; alerts %v uninterrupted, %v with the restart", compared, whole.alerts, split.alerts)
+	}
+	// Down for two hours: the next windows are decided at once, as the
+	// run without the hole would be.
+	j := sort.Search(len(stream), func(i int) bool { return stream[i].Ts >= cut+2*int64(time.Hour) })
+	down := run(stream[:i], stream[j:])
+	first := cut + 2*int64(time.Hour)
+	if m := down.models[first]; m != growth.Exponential {
+		t.Errorf("the first window after two hours down: %s (uninterrupted %s)", m, whole.models[first])
+	}
 }

@@ -248,6 +248,14 @@ func (c *Classifier) Add(w Window) Verdict {
 			c.long = c.long[:len(c.long)-1] // the bin filling, filled further
 		}
 	}
+	if n := len(c.long); n > 0 && c.bin.merge == 1 && w.Start < c.long[n-1].End {
+		// The window a restored state ended in, again after the restart
+		// (a run never writes a window twice): its two parts are one.
+		last := c.long[n-1]
+		w = Window{Start: last.Start, End: max(last.End, w.End), New: last.New + w.New,
+			Exposure: min(1, last.Exposure+w.Exposure), Warmup: w.Warmup}
+		c.long = c.long[:n-1]
+	}
 	c.long = append(c.long, w)
 	if len(c.long) > 3*keep {
 		c.long = append(c.long[:0], c.long[len(c.long)-2*keep:]...)
