@@ -47,7 +47,7 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 		if down {
 			return nil, "", fmt.Errorf("interface %q is down, and AF_PACKET cannot wait on a down interface: bring it up with 'ip link set %s up'", cfg.Iface, cfg.Iface)
 		}
-		s, err := afpacket.Open(afpacket.Config{Iface: cfg.Iface, Ports: cfg.Ports, Promisc: cfg.Promisc})
+		s, err := afpacket.Open(afpacket.Config{Iface: cfg.Iface, Ports: cfg.Ports, Promisc: cfg.Promisc, IgnoreOutgoing: !cfg.Egress})
 		if err != nil {
 			return nil, "", err
 		}

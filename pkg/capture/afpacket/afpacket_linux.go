@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +42,10 @@ type Config struct {
 	Promisc   bool       // receive frames not addressed to the interface (span ports, taps)
 	BlockSize int        // ring block bytes, a multiple of 4096; 0: DefaultBlockSize
 	NumBlocks int        // ring blocks; 0: DefaultNumBlocks
+	// IgnoreOutgoing leaves out the frames the host sends (--egress=false:
+	// only what arrives is watched, as with eBPF without its egress
+	// program); by default both directions are captured.
+	IgnoreOutgoing bool
 	// FanoutID, when not 0, joins the socket to the PACKET_FANOUT group
 	// of that id (hashed by flow), so several sources share one
 	// interface's load.
@@ -75,7 +77,7 @@ func Open(cfg Config) (*Source, error) {
 	if _, err := net.InterfaceByName(cfg.Iface); err != nil {
 		return nil, fmt.Errorf("afpacket: no such network interface %q (see `ip link`): %w", cfg.Iface, err)
 	}
-	if err := ethernetLike(cfg.Iface); err != nil {
+	if err := capture.EthernetFramed(cfg.Iface, "afpacket"); err != nil {
 		return nil, err
 	}
 	prog, err := Filter(cfg.Ports)
@@ -129,6 +131,13 @@ func Open(cfg Config) (*Source, error) {
 	// would keep it, and with it the ring and promiscuous mode, after the
 	// sensor is gone.
 	unix.CloseOnExec(fd)
+	if cfg.IgnoreOutgoing {
+		// Linux 4.20 and later; --egress=false was ignored here before.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
+			tp.Close()
+			return nil, explain("leave out outgoing frames (--egress=false)", err)
+		}
+	}
 	if testHookBeforeFilter != nil {
 		testHookBeforeFilter()
 	}
@@ -158,21 +167,6 @@ func Open(cfg Config) (*Source, error) {
 		s.promisc = true
 	}
 	return s, nil
-}
-
-// ethernetLike refuses interfaces whose frames do not start with an
-// Ethernet header (tun, IPoIB, ...): the filter's offsets assume one.
-func ethernetLike(iface string) error {
-	b, err := os.ReadFile("/sys/class/net/" + iface + "/type")
-	if err != nil {
-		return nil // no sysfs here: let the filter find out
-	}
-	switch t := strings.TrimSpace(string(b)); t {
-	case "1", "772": // ARPHRD_ETHER, ARPHRD_LOOPBACK
-		return nil
-	default:
-		return fmt.Errorf("afpacket: interface %s has link type %s (not Ethernet): AF_PACKET capture needs Ethernet framing; use eBPF capture or a capture file", iface, t)
-	}
 }
 
 func explain(op string, err error) error {

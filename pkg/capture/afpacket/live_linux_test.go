@@ -5,8 +5,11 @@ package afpacket
 import (
 	"encoding/binary"
 	"io"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,5 +305,58 @@ func TestLiveLinkFlap(t *testing.T) {
 	captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "del", p.SensorIf)
 	if err := next(); err == nil || err == capture.ErrTimeout || !strings.Contains(err.Error(), "removed") {
 		t.Errorf("after the interface was removed: %v", err)
+	}
+}
+
+// TestOpenRefusesIPFramedInterfaces: a tun device's packets start at the
+// IP header, which the filter's offsets do not expect: refused, saying
+// what to do (its message sent users to eBPF capture, which read those
+// packets wrong too and now refuses them as well).
+func TestOpenRefusesIPFramedInterfaces(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	ns := "synscope-aftun-" + strconv.Itoa(os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	captest.Run(t, ns, 5*time.Second, "ip", "tuntap", "add", "dev", "syntun0", "mode", "tun")
+	captest.Run(t, ns, 5*time.Second, "ip", "link", "set", "syntun0", "up")
+	watched, _ := ports.Parse("445")
+	err := captest.InNS(ns, func() error {
+		s, err := Open(Config{Iface: "syntun0", Ports: watched})
+		if err == nil {
+			s.Close()
+		}
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "not Ethernet") || strings.Contains(err.Error(), "eBPF") {
+		t.Errorf("a tun device: %v", err)
+	}
+}
+
+// TestLiveIgnoreOutgoing: --egress=false (IgnoreOutgoing) leaves out the
+// SYNs the sensor's own host sends, as eBPF without its egress program
+// does; AF_PACKET took no notice of the flag and counted them.
+func TestLiveIgnoreOutgoing(t *testing.T) {
+	p := captest.NeedLive(t, "hping3")
+	watched, _ := ports.Parse("445")
+	for _, ignore := range []bool{false, true} {
+		src := openIn(t, p, Config{Ports: watched, IgnoreOutgoing: ignore})
+		collect := captest.Collect(t, src, watched, nil)
+		captest.Hping(t, p.ScanNS, captest.SensorAddr, 445, 3, false) // in
+		captest.Hping(t, p.SensorNS, captest.ScanAddr, 445, 5, false) // out
+		time.Sleep(100 * time.Millisecond)
+		got := collect()
+		src.Close()
+		out := 0
+		for s, n := range got {
+			if netip.AddrFrom4([4]byte(s.Src[:4])).String() == captest.SensorAddr {
+				out += n
+			}
+		}
+		if want := map[bool]int{false: 5, true: 0}[ignore]; out != want || got.Len()-out != 3 {
+			t.Errorf("ignore outgoing %v: %d SYNs out (want %d), %d in (want 3)", ignore, out, want, got.Len()-out)
+		}
 	}
 }

@@ -152,6 +152,13 @@ func Open(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bpfcap: no such network interface %q (see `ip link`): %w", cfg.Iface, err)
 	}
+	// The programs read an Ethernet header at offset 0: on a tun device
+	// they missed every SYN and read a sender's chosen bytes as one (a UDP
+	// datagram from 8.0.x.x has EtherType 0x0800 where its source address
+	// is: its payload became a SYN).
+	if err := capture.EthernetFramed(cfg.Iface, "bpfcap"); err != nil {
+		return nil, err
+	}
 	s, err := newSource(cfg.Iface, cfg.Ports, ringSize(cfg.RingSize))
 	if err != nil {
 		return nil, err

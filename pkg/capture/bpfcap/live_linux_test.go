@@ -3,8 +3,10 @@
 package bpfcap
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -340,5 +342,35 @@ func TestLiveInterfaceRemoved(t *testing.T) {
 				t.Errorf("after the interface was removed: %v", err)
 			}
 		})
+	}
+}
+
+// TestOpenRefusesIPFramedInterfaces: on a tun device (WireGuard, IP-in-IP
+// alike) packets start at the IP header, and the programs read an Ethernet
+// header there: every SYN was missed and a UDP datagram from 8.0.x.x read
+// as a SYN of the sender's choosing. Open refuses it, saying what to do;
+// AF_PACKET did already, its message now right too.
+func TestOpenRefusesIPFramedInterfaces(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	ns := fmt.Sprintf("synscope-tun-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	captest.Run(t, ns, 5*time.Second, "ip", "tuntap", "add", "dev", "syntun0", "mode", "tun")
+	captest.Run(t, ns, 5*time.Second, "ip", "link", "set", "syntun0", "up")
+	watched, _ := ports.Parse(livePorts)
+	for _, mode := range []IngressMode{IngressAuto, IngressTC} {
+		err := captest.InNS(ns, func() error {
+			s, err := Open(Config{Iface: "syntun0", Ports: watched, Ingress: mode})
+			if err == nil {
+				s.Close()
+			}
+			return err
+		})
+		if err == nil || !contains(err.Error(), "not Ethernet") || !contains(err.Error(), "tcpdump -i syntun0") {
+			t.Errorf("ingress %d on a tun device: %v", mode, err)
+		}
 	}
 }
