@@ -55,12 +55,16 @@ func CollectFlagSet() *pflag.FlagSet {
 	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
 	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto")
 	addKafkaFlags(fs)
-	fs.StringP("config", "c", "", "read settings from YAML `file` (the sensors' file will do: its Kafka, window and lookback keys)")
+	fs.StringP("config", "c", "", "read settings from YAML `file` (the sensors' file will do): its Kafka keys, window, lookback, max-lag, group and once; the output, id, growth and logging are flags")
 	fs.BoolP("help", "h", false, "show this help")
 	return fs
 }
 
 var collectKeys = []string{kOutput, kOnce, kSensorID, kMaxLag, kGroup, kWindow, kLookback, kGrowth, kLogLevel, kLogFormat}
+
+// collectOnly are the keys a config file may give collect that a sensor
+// has not.
+var collectOnly = []string{kMaxLag, kOnce, kGroup}
 
 // LoadCollect parses `sensor collect`'s arguments, the environment and the
 // config file into a validated Collect.
@@ -81,6 +85,7 @@ func LoadCollect(args []string) (*Collect, error) {
 	v.SetEnvPrefix("SENSOR")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
+	v.AllowEmptyEnv(true) // SENSOR_USER= keeps root, SENSOR_METRICS_ADDR= turns the endpoint off: set is set, even to nothing
 	keys := append(slices.Clone(collectKeys), kafkaKeys...)
 	for _, k := range keys {
 		if err := v.BindPFlag(k, fs.Lookup(k)); err != nil {
@@ -88,9 +93,19 @@ func LoadCollect(args []string) (*Collect, error) {
 		}
 	}
 	if file, _ := fs.GetString("config"); file != "" {
-		// The sensors' file is welcome: its other keys are theirs.
-		if err := readFile(v, file); err != nil && !strings.Contains(err.Error(), "unknown key") {
+		// The sensors' file is welcome, checked as theirs is (a misspelt
+		// key, a number YAML reads as octal), but collect takes from it
+		// only the keys it shares with them and its own: the sensors'
+		// output, id, growth and logging are theirs (`--once` with the
+		// sensors' file wrote the fleet's records over their output).
+		fv := viper.New()
+		if err := readFile(fv, file, append(slices.Clone(fileKeys), collectOnly...)); err != nil {
 			return nil, err
+		}
+		for _, k := range append(append([]string{kWindow, kLookback}, collectOnly...), kafkaKeys...) {
+			if fv.IsSet(k) {
+				v.SetDefault(k, fv.Get(k)) // under the flags and the environment, over the flags' defaults
+			}
 		}
 	}
 	return c, c.fill(v)

@@ -256,6 +256,7 @@ func Load(args []string) (*Config, error) {
 	v.SetEnvPrefix("SENSOR")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
+	v.AllowEmptyEnv(true) // SENSOR_USER= keeps root, SENSOR_METRICS_ADDR= turns the endpoint off: set is set, even to nothing
 	for _, k := range fileKeys {
 		if err := v.BindPFlag(k, fs.Lookup(k)); err != nil {
 			return nil, err
@@ -266,7 +267,7 @@ func Load(args []string) (*Config, error) {
 		c.ConfigFile = os.Getenv("SENSOR_CONFIG")
 	}
 	if c.ConfigFile != "" {
-		if err := readFile(v, c.ConfigFile); err != nil {
+		if err := readFile(v, c.ConfigFile, fileKeys); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +277,7 @@ func Load(args []string) (*Config, error) {
 	return c, nil
 }
 
-func readFile(v *viper.Viper, path string) error {
+func readFile(v *viper.Viper, path string, known []string) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("config file %s: %w", path, errors.Unwrap(err))
 	}
@@ -293,8 +294,8 @@ func readFile(v *viper.Viper, path string) error {
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
 	for _, k := range only.AllKeys() {
-		if !slices.Contains(fileKeys, k) {
-			return fmt.Errorf("config file %s: unknown key %q (known keys: %s)", path, k, strings.Join(fileKeys, ", "))
+		if !slices.Contains(known, k) {
+			return fmt.Errorf("config file %s: unknown key %q (known keys: %s)", path, k, strings.Join(known, ", "))
 		}
 	}
 	// YAML reads a plain number with a leading zero as octal: `ports: 0445`

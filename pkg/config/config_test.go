@@ -257,3 +257,21 @@ func TestLeadingZeroNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyEnvironmentVariable: a SENSOR_* variable set to nothing wins
+// over the file, as any other value does (it was ignored: SENSOR_USER=
+// kept nobody, SENSOR_METRICS_ADDR= could not turn the file's endpoint
+// off).
+func TestEmptyEnvironmentVariable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(file, []byte("metrics-addr: 127.0.0.1:9464\n"), 0o600)
+	t.Setenv("SENSOR_USER", "")
+	t.Setenv("SENSOR_METRICS_ADDR", "")
+	c, err := Load([]string{"-i", "eth0", "--config", file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.User != "" || c.MetricsAddr != "" {
+		t.Errorf("user %q, metrics %q", c.User, c.MetricsAddr)
+	}
+}

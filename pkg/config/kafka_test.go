@@ -54,6 +54,32 @@ func TestLoadCollect(t *testing.T) {
 	if c.Kafka.Brokers[0] != "k1:9092" || c.Window != 10*time.Minute || !c.Once || c.MaxLag != 30*time.Minute || c.SensorID != "fleet" {
 		t.Errorf("%+v", c)
 	}
+	// The sensors' file: collect takes its Kafka keys, window and
+	// lookback, and its own keys, never the sensors' output, id, growth
+	// or logging (with --once it wrote the fleet's records over the
+	// sensors' output file). The file is checked as the sensors' is.
+	sensors := filepath.Join(t.TempDir(), "sensor.yaml")
+	os.WriteFile(sensors, []byte("kafka-brokers: [k1:9092]\noutput: /var/log/synscope/sensor.jsonl\nsensor-id: gw1\n"+
+		"growth: false\nlog-level: error\nmax-lag: 20m\ngroup: g2\n"), 0o600)
+	c, err = LoadCollect([]string{"--config", sensors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Output != "-" || c.SensorID != "fleet" || c.GrowthOff || c.LogLevel != "info" || c.MaxLag != 20*time.Minute || c.Group != "g2" {
+		t.Errorf("from the sensors' file: output %q id %q growth off %v log %q max-lag %v group %q", c.Output, c.SensorID, c.GrowthOff, c.LogLevel, c.MaxLag, c.Group)
+	}
+	if c, err = LoadCollect([]string{"--config", sensors, "--max-lag", "1h"}); err != nil || c.MaxLag != time.Hour {
+		t.Errorf("a flag over the file: %v %v", c, err)
+	}
+	for body, want := range map[string]string{
+		"kafka-brokers: [k1:9092]\nkafka-buffer: 0100000000\n": "octal",
+		"kafka-brokers: [k1:9092]\nmax-lags: 10m\n":             "unknown key",
+	} {
+		os.WriteFile(sensors, []byte(body), 0o600)
+		if _, err := LoadCollect([]string{"--config", sensors}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %s", body, err, want)
+		}
+	}
 	for args, want := range map[string]string{
 		"":                                      "kafka-brokers",
 		"--kafka-brokers k:1 --max-lag never":   "max-lag",
