@@ -234,6 +234,12 @@ func (s *Sink) drainSome() {
 	if s.sp == nil {
 		return
 	}
+	defer func() {
+		// Handed to the producer: the next run starts after them.
+		if err := s.sp.mark(); err != nil {
+			s.lastErr.Store(err.Error())
+		}
+	}()
 	for s.inMem.Load() < s.cfg.Buffer {
 		k, v, ok, err := s.sp.read()
 		if err != nil {
@@ -316,7 +322,9 @@ func (s *Sink) Close() error {
 	s.cl.Close()
 	s.mu.Lock()
 	if s.sp != nil {
-		s.sp.close()
+		if serr := s.sp.close(); serr != nil {
+			s.lastErr.Store(serr.Error())
+		}
 	}
 	s.mu.Unlock()
 	if err != nil {

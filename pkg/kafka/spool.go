@@ -23,6 +23,12 @@ import (
 // u32 (little-endian), key, value. A segment that ends in a torn or corrupt
 // record (a crash while writing) is read up to it; the rest is counted as
 // lost. It is used under the sink's lock.
+//
+// How far the oldest segment has been handed back is kept beside it (its
+// name and ".read": the offset u64 and its crc32c u32), written after each
+// batch handed to the producer and at close: a run that stopped while a
+// segment was half drained (the close timeout, a crash) began it again
+// from its start, and its first half was delivered twice.
 type spool struct {
 	dir     string
 	max     int64
@@ -33,6 +39,8 @@ type spool struct {
 	r       *os.File // the first segment, for reading
 	rOff    int64
 	corrupt uint64 // records lost to a torn or corrupt segment
+	skip    int64  // where reading the first segment starts: its mark, from an earlier run
+	marked  int64  // the offset its mark says
 	next    uint64
 	hdr     [12]byte
 	buf     []byte
@@ -71,7 +79,57 @@ func openSpool(dir string, max int64) (*spool, error) {
 		s.next = max64(s.next, num+1)
 	}
 	slices.Sort(s.segs)
+	if len(s.segs) > 0 {
+		first := s.path(s.segs[0])
+		if off := readMark(first); off > 0 {
+			if fi, err := os.Stat(first); err == nil && off <= fi.Size() {
+				s.skip, s.marked = off, off
+				s.size -= off
+			}
+		}
+	}
 	return s, nil
+}
+
+const markSuffix = ".read"
+
+// readMark is the offset a segment's mark says, 0 when it has none or one
+// that does not check out (then the segment is read again from its start:
+// records twice rather than lost).
+func readMark(seg string) int64 {
+	b, err := os.ReadFile(seg + markSuffix)
+	if err != nil || len(b) != 12 || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(b))
+}
+
+// mark notes how far the segment being read has been handed back (its
+// records before that offset are the producer's now), when it moved.
+func (s *spool) mark() error {
+	if s.r == nil || s.rOff == s.marked {
+		return nil
+	}
+	var b [12]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(s.rOff))
+	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
+	p := s.path(s.segs[0]) + markSuffix
+	if err := os.WriteFile(p+".tmp", b[:], 0o600); err != nil {
+		return fmt.Errorf("kafka-spool: %w", err)
+	}
+	if err := os.Rename(p+".tmp", p); err != nil {
+		return fmt.Errorf("kafka-spool: %w", err)
+	}
+	s.marked = s.rOff
+	return nil
+}
+
+// removeFirst deletes the first segment, read to its end, and its mark.
+func (s *spool) removeFirst() {
+	p := s.path(s.segs[0])
+	os.Remove(p)
+	os.Remove(p + markSuffix)
+	s.segs, s.marked = s.segs[1:], 0
 }
 
 func max64(a, b uint64) uint64 {
@@ -157,7 +215,7 @@ func (s *spool) read() (key, val []byte, ok bool, err error) {
 			if s.r, err = os.Open(s.path(s.segs[0])); err != nil {
 				return nil, nil, false, fmt.Errorf("kafka-spool: %w", err)
 			}
-			s.rOff = 0
+			s.rOff, s.skip = s.skip, 0
 		}
 		key, val, ok, err = s.readAt()
 		if ok || err != nil {
@@ -175,8 +233,7 @@ func (s *spool) read() (key, val []byte, ok bool, err error) {
 		s.size -= s.segSize() - s.rOff
 		s.r.Close()
 		s.r = nil
-		os.Remove(s.path(s.segs[0]))
-		s.segs = s.segs[1:]
+		s.removeFirst()
 	}
 	return nil, nil, false, nil
 }
@@ -221,17 +278,19 @@ func (s *spool) readAt() (key, val []byte, ok bool, err error) {
 		// outage's spool does not stay on disk after it is delivered.
 		s.w.Close()
 		s.r.Close()
-		os.Remove(s.path(s.segs[0]))
-		s.w, s.r, s.segs = nil, nil, s.segs[:0]
+		s.removeFirst()
+		s.w, s.r = nil, nil
 	}
 	return b[:kl], b[kl:], true, nil
 }
 
-func (s *spool) close() {
+func (s *spool) close() error {
+	err := s.mark()
 	if s.w != nil {
 		s.w.Close()
 	}
 	if s.r != nil {
 		s.r.Close()
 	}
+	return err
 }
