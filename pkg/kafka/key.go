@@ -15,18 +15,37 @@ import (
 // its key's (a fleet progress mark, sent to every partition).
 const headerBroadcast = "synscope-partition"
 
-var srcField = []byte(`"src_ip":"`)
+var (
+	srcField  = []byte(`"src_ip":"`)
+	typeField = []byte(`{"event_type":"`)
+)
 
-// Key is the Kafka key of a JSONL record: its src_ip (the source it is
-// about: a source, a scanner, a sighting), else the sensor id, so the
-// sensor's own records keep their order in one partition. It reads the
-// line as the writer writes it (compact, src_ip a plain string).
+// Key is the Kafka key of a JSONL record: for a record about one source
+// (source, sighting, scanner, outbound_scanner, and a decoy alert) its
+// src_ip, so that one source's records meet in one partition; else the
+// sensor id, so the sensor's own records keep their order in one
+// partition. (Any src_ip in the line was taken: the summary's was its
+// busiest source's, nested in top_sources.) It reads the line as the
+// writer writes it (compact, event_type first, src_ip a plain string).
 func Key(line, sensor []byte) []byte {
-	i := bytes.Index(line, srcField)
-	if i < 0 {
+	rest, ok := bytes.CutPrefix(line, typeField)
+	if !ok {
 		return sensor
 	}
-	rest := line[i+len(srcField):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return sensor
+	}
+	switch string(rest[:end]) {
+	case "source", "sighting", "scanner", "outbound_scanner", "alert":
+	default:
+		return sensor
+	}
+	i := bytes.Index(rest, srcField)
+	if i < 0 {
+		return sensor // an alert about no one source (growth, flood)
+	}
+	rest = rest[i+len(srcField):]
 	j := bytes.IndexByte(rest, '"')
 	if j <= 0 {
 		return sensor

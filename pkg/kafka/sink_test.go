@@ -382,3 +382,24 @@ func TestSpoolGoesOnWhereItStopped(t *testing.T) {
 		t.Errorf("%d of %d delivered (first run %+v), left %v", total, n, first, ents)
 	}
 }
+
+// TestKeyIsTheSourceOrTheSensor: a record about one source is keyed by it,
+// every other record by the sensor id; the summary was keyed by its
+// busiest source, found in its top_sources.
+func TestKeyIsTheSourceOrTheSensor(t *testing.T) {
+	for line, want := range map[string]string{
+		`{"event_type":"source","ts":"x","sensor":"s1","src_ip":"192.0.2.1","dst_ip":"198.18.0.1"}`:                  "192.0.2.1",
+		`{"event_type":"sighting","ts":"x","sensor":"s1","src_ip":"192.0.2.2"}`:                                      "192.0.2.2",
+		`{"event_type":"scanner","ts":"x","sensor":"s1","src_ip":"192.0.2.3","kind":"address_scan"}`:                 "192.0.2.3",
+		`{"event_type":"alert","ts":"x","sensor":"s1","kind":"decoy","space":"dark","src_ip":"192.0.2.4"}`:           "192.0.2.4",
+		`{"event_type":"summary","ts":"x","sensor":"s1","top_sources":[{"src_ip":"62.128.97.143","syn_packets":9}]}`: "s1",
+		`{"event_type":"alert","ts":"x","sensor":"s1","kind":"flood","evidence":{"dst_ip":"198.18.0.1"}}`:            "s1",
+		`{"event_type":"flood","ts":"x","sensor":"s1","sample":["192.0.2.9"]}`:                                       "s1",
+		`{"event_type":"window","ts":"x","sensor":"s1"}`:                                                             "s1",
+		`not json`: "s1",
+	} {
+		if got := string(Key([]byte(line), []byte("s1"))); got != want {
+			t.Errorf("%s: keyed %q, want %q", line[:min(len(line), 40)], got, want)
+		}
+	}
+}
