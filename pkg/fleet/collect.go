@@ -37,7 +37,7 @@ func stateTopic(t string) string    { return t + "-state" }
 
 // Stats are a collector's counters, written in its `collect_stats` record.
 type Stats struct {
-	Records, Bad, Late, Partials, Dupes, Windows uint64
+	Records, Bad, Late, Partials, Dupes, Windows, Incomplete uint64
 }
 
 // Collector is one member of the collectors' consumer group.
@@ -156,6 +156,10 @@ func (c *Collector) assigned(ctx context.Context, _ *kgo.Client, m map[string][]
 				s, err := loadSnapshot(state, int(p))
 				if err == nil && s != nil {
 					err = pt.restore(s)
+					// Its next snapshot goes to the other slot: writing
+					// this one's, a collector that died part way left no
+					// snapshot that checks out.
+					pt.slot = s.slot
 				}
 				switch {
 				case err != nil:
@@ -302,9 +306,10 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 			pt.close(pt.closable(true), c.comb.add)
 		}
 		c.st.Windows = c.comb.written
+		c.st.Incomplete = c.comb.incomplete
 	}
 	c.w.CollectStats(&output.CollectStats{Records: c.st.Records, Bad: c.st.Bad, Late: c.st.Late,
-		Partials: c.st.Partials, Dupes: c.st.Dupes, Windows: c.st.Windows})
+		Partials: c.st.Partials, Dupes: c.st.Dupes, Windows: c.st.Windows, Incomplete: c.st.Incomplete})
 	return c.st, c.w.Flush()
 }
 
@@ -399,6 +404,7 @@ func (c *Collector) partials(fp kgo.FetchTopicPartition) {
 		c.comb.add(&pa)
 	}
 	c.st.Dupes = c.comb.dupes
+	c.st.Incomplete = c.comb.incomplete
 	c.st.Windows = c.comb.written
 	if c.comb.written != before {
 		// The windows are out: flush them, then checkpoint (a crash in

@@ -25,6 +25,9 @@ type combiner struct {
 	done    int64
 	written uint64
 	dupes   uint64 // partials seen again and skipped
+	// incomplete: windows given up on, some partitions' partials never to
+	// come (see flush)
+	incomplete uint64
 }
 
 type combined struct {
@@ -87,6 +90,13 @@ func (c *combiner) lowest() int64 {
 // flush writes the complete windows from next on, in order; the first is
 // the lowest window any partition has given (every partition starts at the
 // same window: each has read every sensor's progress before it closes one).
+//
+// A partition gives its partials in window order, so a window it has not
+// given while it has given a later one it will never give: retention cut
+// the oldest partials out of the partials topic before a collector
+// started (or a window no sensor reported). Such a window is given up on
+// (counted) and the next one written: waiting for it, a new combiner wrote
+// no window again and held every later one in memory.
 func (c *combiner) flush() {
 	for {
 		at := c.next
@@ -95,12 +105,45 @@ func (c *combiner) flush() {
 		}
 		cw := c.wins[at]
 		if cw == nil || len(cw.parts) < cw.n {
-			return
+			later := c.completeAfter(at)
+			if later == 0 {
+				return
+			}
+			if cw != nil {
+				delete(c.wins, at)
+				c.incomplete++
+			}
+			c.next = later
+			continue
 		}
 		delete(c.wins, at)
 		c.write(cw)
 		c.next = cw.End
 	}
+}
+
+// completeAfter is the first window after at that every partition has
+// given its partial of, or 0 when none has. Windows between at and it
+// that are held are given up on by flush one by one.
+func (c *combiner) completeAfter(at int64) int64 {
+	first := int64(0)
+	for s, cw := range c.wins {
+		if s > at && len(cw.parts) == cw.n && (first == 0 || s < first) {
+			first = s
+		}
+	}
+	if first == 0 {
+		return 0
+	}
+	// The lowest held window after at (complete or not) comes next, so
+	// the ones between are given up on in order.
+	next := first
+	for s := range c.wins {
+		if s > at && s < next {
+			next = s
+		}
+	}
+	return next
 }
 
 // write emits one fleet window: a `window` record with the engine's

@@ -29,6 +29,7 @@ const snapEvery = 12
 const chunkMax = 512 << 10
 
 type snapshot struct {
+	slot     int               // the manifest's slot (not in the chunks: loadSnapshot sets it)
 	Offset   int64             `json:"offset"`
 	First    int64             `json:"first"`
 	Closed   int64             `json:"closed"`
@@ -157,5 +158,6 @@ func loadSnapshot(state map[string][]byte, id int) (*snapshot, error) {
 	if s.Offset != m.Offset {
 		return nil, fmt.Errorf("offset %d, manifest %d", s.Offset, m.Offset)
 	}
+	s.slot = m.Slot
 	return &s, nil
 }

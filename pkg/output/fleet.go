@@ -88,7 +88,7 @@ func (w *Writer) Fleet(f *FleetWindow) {
 
 // CollectStats are a collector's counters.
 type CollectStats struct {
-	Records, Bad, Late, Partials, Dupes, Windows uint64
+	Records, Bad, Late, Partials, Dupes, Windows, Incomplete uint64
 }
 
 // CollectStats writes a `collect_stats` record: what a collector read and
@@ -101,5 +101,6 @@ func (w *Writer) CollectStats(s *CollectStats) {
 	o.uint("partials_published", s.Partials)
 	o.uint("duplicate_partials", s.Dupes)
 	o.uint("windows", s.Windows)
+	o.uint("incomplete_windows", s.Incomplete)
 	w.finish()
 }
