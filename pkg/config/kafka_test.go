@@ -73,7 +73,7 @@ func TestLoadCollect(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		"kafka-brokers: [k1:9092]\nkafka-buffer: 0100000000\n": "octal",
-		"kafka-brokers: [k1:9092]\nmax-lags: 10m\n":             "unknown key",
+		"kafka-brokers: [k1:9092]\nmax-lags: 10m\n":            "unknown key",
 	} {
 		os.WriteFile(sensors, []byte(body), 0o600)
 		if _, err := LoadCollect([]string{"--config", sensors}); err == nil || !strings.Contains(err.Error(), want) {
