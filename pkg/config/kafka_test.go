@@ -92,3 +92,21 @@ func TestLoadCollect(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaTLSFilesReadAtStart: a missing or bad TLS file is a setting
+// error when the flags are read (exit status 2); it surfaced only when the
+// output was opened, as a failed run (1).
+func TestKafkaTLSFilesReadAtStart(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o600)
+	for _, args := range [][]string{
+		{"--kafka-tls-ca", "/nonexistent/ca.pem"},
+		{"--kafka-tls-ca", bad},
+		{"--kafka-tls-cert", "/nonexistent/c.pem", "--kafka-tls-key", "/nonexistent/k.pem"},
+	} {
+		_, err := Load(append([]string{"-r", "x.pcap", "--kafka-brokers", "127.0.0.1:9092"}, args...))
+		if err == nil || !strings.Contains(err.Error(), "kafka-tls") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

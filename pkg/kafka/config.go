@@ -85,6 +85,13 @@ func (c *Config) Validate() error {
 	if _, err := mechanism(c.SASL, c.User, c.Password); err != nil {
 		return err
 	}
+	if c.CAFile != "" || c.CertFile != "" {
+		// Read now: a missing or bad file is a setting to fix (exit
+		// status 2), not a failure once the run has started.
+		if _, err := c.tlsConfig(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
