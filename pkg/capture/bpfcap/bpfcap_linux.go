@@ -447,8 +447,10 @@ func (s *Source) Close() error {
 		for _, l := range s.links {
 			errs = append(errs, l.Close())
 		}
-		for _, f := range s.filters {
-			errs = append(errs, f.Close())
+		// Last attached first: the first made the qdisc, and removes it
+		// only when no filter is left on it, ours included.
+		for i := len(s.filters) - 1; i >= 0; i-- {
+			errs = append(errs, s.filters[i].Close())
 		}
 		errs = append(errs, s.objs.Close())
 		if err := errors.Join(errs...); err != nil {

@@ -374,3 +374,27 @@ func TestOpenRefusesIPFramedInterfaces(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyCloseLeavesOthersFilters: on a kernel without TCX the sensor
+// makes a clsact qdisc for its filters; a filter another tool added to it
+// while the sensor ran went with the qdisc on Close (and whatever it did
+// to the traffic). The qdisc stays while a filter is on it, and goes when
+// only ours were (TestLiveCloseDetaches, with ingress and egress both).
+func TestLegacyCloseLeavesOthersFilters(t *testing.T) {
+	p := needLive(t)
+	watched, _ := ports.Parse(livePorts)
+	src := openIn(t, p, Config{Ports: watched, Egress: true, Ingress: IngressTC, legacyTC: true})
+	captest.Run(t, p.SensorNS, 5*time.Second, "tc", "filter", "add", "dev", p.SensorIf, "ingress", "prio", "1", "protocol", "all",
+		"u32", "match", "u32", "0", "0", "classid", "1:1")
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := captest.Run(t, p.SensorNS, 5*time.Second, "tc", "filter", "show", "dev", p.SensorIf, "ingress")
+	if !contains(out, "u32") || contains(out, "synscope") {
+		t.Errorf("after Close the ingress filters are: %q (want the other tool's u32 filter, not ours)", out)
+	}
+	if out := captest.Run(t, p.SensorNS, 5*time.Second, "tc", "filter", "show", "dev", p.SensorIf, "egress"); contains(out, "synscope") {
+		t.Errorf("our egress filter left: %s", out)
+	}
+	captest.Run(t, p.SensorNS, 5*time.Second, "tc", "qdisc", "del", "dev", p.SensorIf, "clsact")
+}

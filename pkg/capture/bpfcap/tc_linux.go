@@ -17,7 +17,9 @@ import (
 // dev X clsact; tc filter add dev X egress prio P handle 1 bpf da fd N`
 // would. Unlike a bpf_link, the filter holds its own reference on the
 // program and outlives a killed process; Close removes it, and the qdisc
-// too when this code created it.
+// too when this code created it and no filter is left on it (another
+// tool's filter added while the sensor ran went with the qdisc, and with
+// it whatever that filter did to the traffic).
 
 // legacyPrio is the tc filter priority synscope uses; one per hook, so a
 // second sensor on the same interface and direction is refused (EEXIST)
@@ -131,11 +133,71 @@ func (f *tcFilter) dropQdisc() error {
 		return nil
 	}
 	f.ownQdisc = false
+	for _, min := range []uint32{tcHMinIngress, tcHMinEgress} {
+		n, err := f.countFilters(tcHMajClsact | min)
+		if err != nil {
+			return fmt.Errorf("list tc filters on %s: %w (the clsact qdisc is left)", f.ifaceName, err)
+		}
+		if n > 0 {
+			return nil // someone's filters: the qdisc is theirs now
+		}
+	}
 	err := f.request(unix.RTM_DELQDISC, 0, tcmsg(f.ifindex, tcHMajClsact, tcHClsact, 0), attrString(tcaKind, "clsact"))
 	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("remove clsact qdisc from %s: %w", f.ifaceName, err)
 	}
 	return nil
+}
+
+// countFilters counts the filters on parent (a dump, as `tc filter show`).
+func (f *tcFilter) countFilters(parent uint32) (int, error) {
+	f.seq++
+	tcm := tcmsg(f.ifindex, 0, parent, 0)
+	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(tcm))
+	msg = append(msg, tcm...)
+	ne := binary.NativeEndian
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], unix.RTM_GETTFILTER)
+	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	ne.PutUint32(msg[8:], f.seq)
+	if err := unix.Sendto(f.sock, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, os.NewSyscallError("sendto", err)
+	}
+	buf := make([]byte, 32768)
+	n := 0
+	for range 1 << 16 { // bounded: a dump ends with NLMSG_DONE
+		m, _, err := unix.Recvfrom(f.sock, buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return 0, os.NewSyscallError("recvfrom", err)
+		}
+		for b := buf[:m]; len(b) >= unix.SizeofNlMsghdr; {
+			l := int(ne.Uint32(b))
+			if l < unix.SizeofNlMsghdr || l > len(b) {
+				return 0, errors.New("malformed netlink reply")
+			}
+			typ, seq := ne.Uint16(b[4:]), ne.Uint32(b[8:])
+			if seq == f.seq {
+				switch typ {
+				case unix.NLMSG_DONE:
+					return n, nil
+				case unix.NLMSG_ERROR:
+					if l >= unix.SizeofNlMsghdr+4 {
+						if code := int32(ne.Uint32(b[unix.SizeofNlMsghdr:])); code != 0 {
+							return 0, unix.Errno(-code)
+						}
+					}
+					return n, nil
+				case unix.RTM_NEWTFILTER:
+					n++
+				}
+			}
+			b = b[min((l+3)&^3, len(b)):]
+		}
+	}
+	return 0, errors.New("netlink dump did not end")
 }
 
 // request sends one rtnetlink request and waits for its acknowledgement.
