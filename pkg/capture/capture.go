@@ -46,6 +46,7 @@ type Stats struct {
 	Matched     uint64 // SYNs matched in the kernel (eBPF), 0 otherwise
 	KernelDrops uint64 // packets the kernel dropped before we could read them
 	RingFull    uint64 // records lost because the kernel-to-user ring was full
+	ParseErrors uint64 // frames the kernel's parser found truncated or malformed (eBPF), 0 otherwise
 }
 
 // BatchSource is implemented by sources that can hand out several packets

@@ -31,6 +31,9 @@ func snapshot(st *output.Stats, eng *engine.Engine, counted []output.Counted) me
 	}
 	if st.Capture != nil {
 		s.CapturePackets = st.Capture.Packets
+		// With eBPF, a frame the kernel could not walk never reaches the
+		// decoder: it is a decode error all the same.
+		s.DecodeErrors += st.Capture.ParseErrors
 	}
 	if v := eng.Verdict(); v.Model != "" {
 		s.Model, s.GrowthRatePerHour, s.Confidence, s.SteadyRatePerHour = v.Model, v.RatePerHour, v.Confidence, v.SteadyPerHour

@@ -49,7 +49,7 @@ var (
 	dCapture    = prometheus.NewDesc(ns+"_capture_packets_total", "Frames the capture itself counted: every frame for eBPF (in the kernel), those that passed the filter for AF_PACKET.", nil, nil)
 	dBytes      = prometheus.NewDesc(ns+"_bytes_total", "Bytes of the frames seen.", nil, nil)
 	dSyn        = prometheus.NewDesc(ns+"_syn_matched_total", "SYNs without ACK to a watched port.", nil, nil)
-	dDecodeErr  = prometheus.NewDesc(ns+"_decode_errors_total", "Frames the decoder could not walk (truncated, malformed, unsupported link).", nil, nil)
+	dDecodeErr  = prometheus.NewDesc(ns+"_decode_errors_total", "Frames the decoder could not walk (truncated, malformed, unsupported link), in user space or, with eBPF, in the kernel.", nil, nil)
 	dFrames     = prometheus.NewDesc(ns+"_frames_total", "Frames by what the decoder made of them.", []string{"result"}, nil)
 	dDrops      = prometheus.NewDesc(ns+"_drops_total", "What was lost, by cause: kernel (AF_PACKET), ring_full (eBPF ring buffer), shard_ring_full (a shard worker's ring), untracked_sources and evicted_sources (the full source table), kafka (records the Kafka output could not deliver: buffer and spool full, refused, spool damaged).", []string{"cause"}, nil)
 	dTracked    = prometheus.NewDesc(ns+"_sources_tracked", "Sources remembered now (seen within the lookback).", nil, nil)

@@ -89,6 +89,7 @@ func (w *Writer) Stats(s *Stats) {
 		o.uint("matched", s.Capture.Matched)
 		o.uint("kernel_drops", s.Capture.KernelDrops)
 		o.uint("ring_full", s.Capture.RingFull)
+		o.uint("parse_errors", s.Capture.ParseErrors)
 		o.close()
 	}
 	for i := range s.Drivers {

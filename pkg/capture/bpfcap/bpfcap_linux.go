@@ -431,7 +431,7 @@ func (s *Source) CaptureStats() (capture.Stats, error) {
 	if err != nil {
 		return capture.Stats{}, err
 	}
-	return capture.Stats{Packets: c.Packets, Matched: c.Matched, RingFull: c.RingFull}, nil
+	return capture.Stats{Packets: c.Packets, Matched: c.Matched, RingFull: c.RingFull, ParseErrors: c.ParseErrors}, nil
 }
 
 // Close leaves promiscuous mode, detaches every program and frees the

@@ -264,6 +264,11 @@ func TestLiveCorpus(t *testing.T) {
 			if st.RingFull != 0 {
 				t.Errorf("ring full: %+v", st)
 			}
+			// The truncations the kernel could not walk are counted and
+			// reported (they were counted only in the kernel's map).
+			if st.ParseErrors == 0 {
+				t.Errorf("no parse errors reported for %d truncated and garbage frames: %+v", len(frames), st)
+			}
 		})
 	}
 }
