@@ -71,6 +71,13 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		log.Warn().Int("files", len(files)).Int("skipped", skipped).Strs("read", cfg.Read).
 			Msg("no packet read: the inputs hold no capture with packets")
 	}
+	if n := st.Results[decode.UnsupportedLink]; err == nil && n > 0 && n == st.Engine.Packets {
+		// Every frame of a link type the decoder does not walk (a DSA
+		// switch's tags, 802.11, ...): the empty records would look like
+		// a quiet network.
+		log.Warn().Uint64("frames", n).Strs("read", cfg.Read).
+			Msg("no frame could be read: their link type is not one the decoder walks (README, Inputs, lists them); convert the capture (editcap -T) or capture on another interface")
+	}
 	return st, err
 }
 
