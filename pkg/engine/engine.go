@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/ring"
@@ -56,6 +58,7 @@ type Engine struct {
 	out      WindowRecord   // the window being written
 	floodOut FloodRecord    // the flood record being written
 	restored *restored      // a loaded state, applied at Start
+	early    []earlyFrame   // a capture's first frames, until anchor sets the clock
 	jumpRun  int            // packets in a row stamped beyond MaxGap
 	fastEnd  int64          // see arm
 	warmFrom int64          // warm-up counts from here: the first packet, or the end of a gap
@@ -132,6 +135,52 @@ func (e *Engine) Start(ts int64) {
 	e.startShards(ts)
 }
 
+// earlyFrame is one of a capture's first frames, held until the clock is
+// set (anchor).
+type earlyFrame struct {
+	ts    int64
+	wire  int
+	isSyn bool
+	syn   decode.Syn
+}
+
+// anchor sets the clock for a capture whose clock was not started (an
+// offline one) from its first jumpConfirm frames, held until now, and
+// analyses them: at the first of them stamped within --max-gap of their
+// median. The first frame's time was taken as it came: one stamped in 2030
+// before a capture of 2009 put the clock in 2030 for good (the clock never
+// goes back: the whole capture was analysed at that time, in one window,
+// every frame out of order), and one stamped 0 started it in 1970. Such a
+// frame is now analysed at the clock like any other bad timestamp (a time
+// jump, or out of order); a capture whose first frame is good starts at it
+// as before, every record the same.
+func (e *Engine) anchor() {
+	fr := e.early
+	e.early = nil
+	times := make([]int64, len(fr))
+	for i := range fr {
+		times[i] = fr[i].ts
+	}
+	slices.Sort(times)
+	med := times[len(times)/2]
+	at := fr[0].ts
+	for i := range fr {
+		if d := fr[i].ts - med; d <= int64(e.cfg.MaxGap) && d >= -int64(e.cfg.MaxGap) {
+			at = fr[i].ts
+			break
+		}
+	}
+	e.Start(at)
+	for i := range fr {
+		f := &fr[i]
+		var s *decode.Syn
+		if f.isSyn {
+			s = &f.syn
+		}
+		e.frame(f.ts, f.wire, s)
+	}
+}
+
 func (e *Engine) startShards(ts int64) {
 	n := max(e.cfg.Shards, 1)
 	per := (e.cfg.MaxSources + n - 1) / n
@@ -163,7 +212,9 @@ func (e *Engine) startShards(ts int64) {
 // the clock (closing and emitting every window the clock leaves, empty ones
 // included) and, when syn is not nil (the frame is a SYN to a watched
 // port), accounts the SYN at the time the frame is analysed at: ts, or the
-// latest time already seen when ts runs backwards. It sets syn.Ts to it.
+// latest time already seen when ts runs backwards. It sets syn.Ts to it
+// (not for a capture's first frames, held on a copy until the clock is
+// set: see anchor).
 // (The clock is written out here, not in a function of its own: this is
 // the per-frame path.)
 func (e *Engine) Frame(ts int64, wireLen int, syn *decode.Syn) {
@@ -209,8 +260,16 @@ var fastPath = true
 // frame is Frame's every case.
 func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 	if !e.started {
-		e.Start(ts)
-	} else if ts < e.now {
+		e.early = append(e.early, earlyFrame{ts: ts, wire: wireLen, isSyn: syn != nil})
+		if syn != nil {
+			e.early[len(e.early)-1].syn = *syn
+		}
+		if len(e.early) == jumpConfirm {
+			e.anchor()
+		}
+		return
+	}
+	if ts < e.now {
 		ts = e.now
 		e.c.OutOfOrder++
 		e.cur.OutOfOrder++
@@ -319,6 +378,9 @@ func (e *Engine) releaseDue(ts int64) bool {
 func (e *Engine) Finish() {
 	defer e.closeAside() // the last verdicts, after every other record of the windows
 	e.disarm()
+	if !e.started && len(e.early) > 0 {
+		e.anchor() // a capture of fewer frames than it takes to confirm the clock
+	}
 	if !e.started {
 		return
 	}

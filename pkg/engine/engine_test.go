@@ -357,7 +357,10 @@ func TestTimeJumps(t *testing.T) {
 	// The capture really resumes a year later: jumpConfirm packets in a row
 	// make the jump real; the windows resume after the gap, marked, and
 	// warm-up starts again.
-	steps = []step{{t0, "192.0.2.1", "198.18.0.1"}}
+	steps = nil
+	for i := range jumpConfirm {
+		steps = append(steps, step{t0 + int64(i)*sec/100, "192.0.2.1", "198.18.0.1"})
+	}
 	later := t0 + 365*24*hr
 	for i := 0; i < jumpConfirm+10; i++ {
 		steps = append(steps, step{later + int64(i)*sec, "192.0.2.9", "198.18.0.1"})
@@ -371,5 +374,33 @@ func TestTimeJumps(t *testing.T) {
 	w := rec.windows[1]
 	if !w.GapBefore || w.Start != later+minute || !w.Warmup || rec.windows[0].TimeJumps != jumpConfirm-1 {
 		t.Errorf("resumed window %+v; first %+v", w, rec.windows[0])
+	}
+}
+
+// TestBadFirstTimestamp: the clock starts at the first of a capture's
+// first frames stamped within --max-gap of most of them. A first frame
+// stamped years ahead put the clock there for good (the clock never goes
+// back: the whole capture analysed at that time, in one window, every
+// frame out of order); one stamped 0 started it in 1970. Now such a frame
+// is a bad timestamp like any other, and the capture's windows are those
+// of the capture without it, but for that frame's count.
+func TestBadFirstTimestamp(t *testing.T) {
+	cfg := small()
+	var good []step
+	for i := range 200 {
+		good = append(good, step{t0 + int64(i)*sec, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String(), "198.18.0.1"})
+	}
+	want := run(t, cfg, good)
+	for _, bad := range []int64{t0 + 20*365*24*hr, 0} {
+		got := run(t, cfg, append([]step{{bad, "203.0.113.99", "198.18.0.1"}}, good...))
+		if len(got.windows) != len(want.windows) {
+			t.Fatalf("first frame at %v: %d windows, without it %d", time.Unix(0, bad).UTC(), len(got.windows), len(want.windows))
+		}
+		for i, w := range got.windows {
+			u := want.windows[i]
+			if w.Start != u.Start || w.NewSources < u.NewSources || w.NewSources > u.NewSources+1 || w.OutOfOrder+w.TimeJumps > 1 {
+				t.Errorf("first frame at %v: window %d %+v\nwithout it %+v", time.Unix(0, bad).UTC(), i, w, u)
+			}
+		}
 	}
 }

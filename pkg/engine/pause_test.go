@@ -87,6 +87,7 @@ func TestAdvanceOverMaxGapIsAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := syn("203.0.113.1", "198.51.100.1")
+	e.Start(t0) // a live sensor starts its clock, then frames come
 	e.Frame(t0, 60, &s)
 	e.Advance(t0 + 60*24*hr)
 	e.Frame(t0+60*24*hr+sec, 60, nil)
