@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/srctable"
 )
 
 // rememberSteps: 40 sources (10.0.0.x) scan once at the start; other
@@ -111,8 +112,16 @@ func TestRememberTellsForgottenSourcesReturning(t *testing.T) {
 func TestRememberSurvivesRestart(t *testing.T) {
 	steps := rememberSteps()[:40+70] // the first scans and the silence
 	back := rememberSteps()[40+70 : 40+70+80]
-	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}, {0, -3}} {
+	defer srctable.SetSeed(srctable.Seed())
+	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}, {0, -3}, {0, -4}} {
 		t.Run(fmt.Sprintf("%d-to-%d", c.save, c.load), func(t *testing.T) {
+			srctable.SetSeed(0)
+			if c.load == -4 {
+				// A live sensor's keyed hashes: the file keeps the key, and
+				// the next run takes it (the memory's fingerprints were
+				// made with it), whatever key it started with.
+				srctable.SetSeed(0x5eed)
+			}
 			cfg := small()
 			cfg.Shards, cfg.MaxSources = c.save, 60
 			e1, _ := New(cfg, &recorder{})
@@ -129,6 +138,7 @@ func TestRememberSurvivesRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			e1.Finish()
+			savedKey := srctable.Seed()
 			b := buf.Bytes()
 			want := 40
 			switch c.load {
@@ -138,12 +148,18 @@ func TestRememberSurvivesRestart(t *testing.T) {
 			case -3:
 				b = asVersion3(t, b)
 				c.load = 0
+			case -4:
+				srctable.SetSeed(0x777) // the next run started with another
+				c.load = 0
 			}
 			cfg.Shards = c.load
 			rec := &recorder{}
 			e2, _ := New(cfg, rec)
 			if err := e2.LoadState(bytes.NewReader(b), int64(len(b))); err != nil {
 				t.Fatal(err)
+			}
+			if srctable.Seed() != savedKey {
+				t.Errorf("hash key %#x after loading, want the file's, %#x", srctable.Seed(), savedKey)
 			}
 			for _, st := range back {
 				s := syn(st.src, st.dst)
@@ -158,13 +174,14 @@ func TestRememberSurvivesRestart(t *testing.T) {
 }
 
 // asVersion3 rewrites a state file without a classifier (its growth
-// section empty) as version 3 wrote it: without that section.
+// section empty) and with an unkeyed hash as version 3 wrote it: without
+// the hash key and the growth section.
 func asVersion3(t *testing.T, b []byte) []byte {
 	le := binary.LittleEndian
-	if le.Uint32(b[len(b)-8:]) != 0 {
-		t.Fatal("a state with a classifier")
+	if le.Uint32(b[len(b)-8:]) != 0 || le.Uint64(b[len(b)-16:]) != 0 {
+		t.Fatal("a state with a classifier, or a hash key")
 	}
-	out := append([]byte(nil), b[:len(b)-8]...)
+	out := append([]byte(nil), b[:len(b)-16]...)
 	le.PutUint32(out[16:], 3)
 	return le.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/synscope/synscope/pkg/sources"
+	"github.com/synscope/synscope/pkg/srctable"
 )
 
 // The state file keeps what the lookback remembers, so a sensor that
@@ -23,6 +24,8 @@ import (
 //	memory   (version 3) the memory of forgotten sources, per shard:
 //	         parts u32, then per part: since ns i64, old u64, cur u64,
 //	         then old + cur fingerprints u32 (sources.Table.Memory)
+//	seed     (version 4) the hashes' key u64 (srctable.SetSeed: the memory's
+//	         fingerprints depend on it; version 2 and 3 files had none, 0)
 //	growth   (version 4) bytes u32 (0: no classifier), then the alert in
 //	         force (raised u8, exponential verdicts in a row u32, raised at
 //	         ns i64) and the classifier's state (growth.MarshalState)
@@ -113,6 +116,8 @@ func (e *Engine) SaveState(w io.Writer) error {
 			}
 		}
 	}
+	le.PutUint64(b8[:], srctable.Seed())
+	bw.Write(b8[:])
 	var g []byte
 	if e.growth != nil {
 		e.drainAside() // the classifier is idle, its verdicts written
@@ -214,6 +219,7 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	}
 	var mem []savedMemory
 	var grow []byte
+	var seed uint64
 	if version >= 3 {
 		var err error
 		var left uint64
@@ -224,8 +230,14 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		case version == 3 && left != 0:
 			return fmt.Errorf("%w: memory of forgotten sources: %d bytes left over (corrupt)", ErrStateMismatch, left)
 		case version >= 4:
+			var b8 [8]byte
+			if left < 12 || read(b8[:]) != nil {
+				return fmt.Errorf("%w: hash key: truncated", ErrStateMismatch)
+			}
+			seed = le.Uint64(b8[:])
+			left -= 8
 			var b4 [4]byte
-			if left < 4 || read(b4[:]) != nil || uint64(le.Uint32(b4[:])) != left-4 {
+			if read(b4[:]) != nil || uint64(le.Uint32(b4[:])) != left-4 {
 				return fmt.Errorf("%w: growth classifier: its length does not fit the file (truncated or corrupt)", ErrStateMismatch)
 			}
 			if grow = make([]byte, left-4); read(grow) != nil {
@@ -242,6 +254,9 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		return fmt.Errorf("%w: checksum mismatch (corrupt)", ErrStateMismatch)
 	}
 	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes, memory: mem, growth: grow}
+	// The saved sources go back into tables keyed as the memory's
+	// fingerprints were: the seed is the file's from now on.
+	srctable.SetSeed(seed)
 	return nil
 }
 

@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -18,6 +20,7 @@ import (
 	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 	"github.com/synscope/synscope/pkg/ports"
+	"github.com/synscope/synscope/pkg/srctable"
 )
 
 // Config is what a run needs beyond its source and its output.
@@ -92,6 +95,20 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The tables' hashes are keyed with a secret on a live sensor, so a
+	// flood of crafted addresses cannot pile into one probe run (see
+	// srctable.SetSeed); an offline run keeps them unkeyed, its records
+	// the same on every run. A state file's key replaces either: its
+	// memory's fingerprints were made with it.
+	seed := uint64(0)
+	if cfg.Live {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("hash key: %w", err)
+		}
+		seed = binary.LittleEndian.Uint64(b[:])
+	}
+	srctable.SetSeed(seed)
 	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
 		return nil, err
 	}
