@@ -238,3 +238,31 @@ func BenchmarkMix(b *testing.B) {
 		}
 	}
 }
+
+// TestNewPrefixesWhenThePrefixTableIsFull: once a flood has filled the
+// prefix tables, a prefix they cannot keep is new with its new source
+// only. It was counted new on every SYN: a scanner from a /24 not yet seen
+// sent 100 SYNs and made 100 new prefixes, more than the window's new
+// sources, for two lookbacks after the flood.
+func TestNewPrefixesWhenThePrefixTableIsFull(t *testing.T) {
+	cfg := small()
+	cfg.MaxSources = 1000
+	var steps []step
+	for i := 0; i < 2000; i++ { // spoofed one-SYN sources, each in a /24 of its own
+		steps = append(steps, step{t0 + int64(i)*10*1e6, fmt.Sprintf("%d.%d.%d.1", 11+i/65536, i/256%256, i%256), fmt.Sprintf("198.18.%d.%d", i/256%256, i%256)})
+	}
+	for i := 0; i < 100; i++ { // then a scanner from a new /24, 100 SYNs
+		steps = append(steps, step{t0 + minute + int64(i)*100*1e6, "203.0.113.7", fmt.Sprintf("198.19.0.%d", i+1)})
+	}
+	rec := run(t, cfg, steps)
+	full := false
+	for _, w := range rec.windows {
+		if w.NewPrefixes > w.NewSources {
+			t.Errorf("window %d: new_prefixes %d > new_sources %d", (w.Start-t0)/minute, w.NewPrefixes, w.NewSources)
+		}
+		full = full || w.Untracked+w.Evicted > 0
+	}
+	if last := rec.windows[len(rec.windows)-1]; !full || last.NewSources != 1 || last.NewPrefixes != 1 {
+		t.Errorf("the scanner's window: new sources %d, new prefixes %d (the table full: %v)", last.NewSources, last.NewPrefixes, full)
+	}
+}

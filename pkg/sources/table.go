@@ -200,7 +200,8 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 		t.drainTick()
 	}
 	ts := s.Ts
-	if t.prefix(s, ts) {
+	pfxNew, pfxKept := t.prefix(s, ts)
+	if pfxNew && pfxKept {
 		t.win.NewPrefixes++
 	}
 	var v *srcVal
@@ -280,6 +281,12 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 	dir := DirectionOf(t.cfg.HomeNet, s)
 	t.win.Active++
 	t.win.New++
+	if !pfxKept {
+		// A prefix the full table could not keep is new with its new
+		// source only: counted on every SYN, new_prefixes ran past
+		// new_sources for two lookbacks after a flood.
+		t.win.NewPrefixes++
+	}
 	switch dir {
 	case DirOutbound:
 		t.win.NewOutbound++
@@ -394,8 +401,9 @@ func (t *Table) move(s *decode.Syn, v *srcVal, from *gen) *srcVal {
 }
 
 // prefix notes a SYN from s's /24 or /48 and reports whether that prefix
-// had none in the lookback.
-func (t *Table) prefix(s *decode.Syn, ts int64) bool {
+// had none in the lookback, and whether it is kept (not when the table is
+// full of prefixes: it cannot tell then, and says new).
+func (t *Table) prefix(s *decode.Syn, ts int64) (isNew, kept bool) {
 	if s.V6 {
 		p := uint64(prefix6(&s.Src))
 		return touchPrefix(t, t.cur.p6, t.old.p6, p, srctable.Hash64(p), ts)
@@ -404,22 +412,23 @@ func (t *Table) prefix(s *decode.Syn, ts int64) bool {
 	return touchPrefix(t, t.cur.p4, t.old.p4, k, srctable.Hash4(k), ts)
 }
 
-func touchPrefix[K comparable](t *Table, cur, old *srctable.Table[K, pfxVal], k K, h uint64, ts int64) bool {
+func touchPrefix[K comparable](t *Table, cur, old *srctable.Table[K, pfxVal], k K, h uint64, ts int64) (isNew, kept bool) {
 	if v := cur.Get(k, h); v != nil {
 		isNew := ts-t.cur.abs(v.last) > t.lookback
 		v.last = t.cur.rel(ts)
-		return isNew
+		return isNew, true
 	}
 	if v := old.Get(k, h); v != nil {
 		isNew := ts-t.old.abs(v.last) > t.lookback
 		old.Delete(k, h)
 		cur.Put(k, h, pfxVal{t.cur.rel(ts)})
-		return isNew
+		return isNew, true
 	}
 	if t.cur.prefixes()+t.old.prefixes() < t.cap {
 		cur.Put(k, h, pfxVal{t.cur.rel(ts)})
+		return true, true
 	}
-	return true
+	return true, false
 }
 
 func (t *Table) syns(k Addr, v srcVal) uint32 {
