@@ -129,6 +129,14 @@ func (e *Engine) event(ev *event) {
 	}
 	if ev.ev.Space != sources.NotWatched {
 		e.c.DecoyTouches++
+		if e.cur.decoyAlerts >= decoyAlertsMax {
+			// A spoofed flood into decoy or dark space: every source is
+			// new and touches it, and wrote an alert each (100,000 lines,
+			// and as many runs of the hooks, beside one flood record).
+			e.c.DecoyDropped++
+			return
+		}
+		e.cur.decoyAlerts++
 		e.c.Alerts++
 		if ae, ok := e.emit.(AlertEmitter); ok {
 			e.alert.rec = AlertRecord{Kind: AlertDecoy, Ts: ev.syn.Ts, Syn: ev.syn, Space: ev.ev.Space}
@@ -136,6 +144,10 @@ func (e *Engine) event(ev *event) {
 		}
 	}
 }
+
+// decoyAlertsMax bounds the decoy alerts of a window; the touches past it
+// are counted (the stats record's drops.decoy_alerts).
+const decoyAlertsMax = 64
 
 // syn hands one matched SYN, stamped by the clock, to its shard.
 func (e *Engine) syn(s *decode.Syn) {

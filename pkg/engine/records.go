@@ -59,7 +59,8 @@ type WindowRecord struct {
 	BenignSources uint64
 	Warmup        bool
 
-	act sources.Activity // the window's share of its activity interval
+	act         sources.Activity // the window's share of its activity interval
+	decoyAlerts int              // decoy alerts written in it (decoyAlertsMax)
 }
 
 // Counters are the engine's running totals, for stats records.
@@ -79,6 +80,7 @@ type Counters struct {
 	Expired         uint64 // sources forgotten after the lookback
 	FloodSources    uint64 // new sources that arrived in floods
 	DecoyTouches    uint64 // sources' first SYNs in an episode to decoy or dark space
+	DecoyDropped    uint64 // of those, touches past decoyAlertsMax in a window: no alert
 	Alerts          uint64 // alert records written
 	TrackedSources  uint64 // remembered now
 	Remembered      uint64 // fingerprints in the memory of forgotten sources

@@ -17,7 +17,7 @@ func snapshot(st *output.Stats, eng *engine.Engine, counted []output.Counted) me
 		Frames: map[string]uint64{},
 		Drops: map[string]uint64{
 			"kernel": st.KernelDrops, "ring_full": st.RingFull, "shard_ring_full": e.ShardDrops,
-			"untracked_sources": e.Untracked, "evicted_sources": e.Evicted,
+			"untracked_sources": e.Untracked, "evicted_sources": e.Evicted, "decoy_alerts": e.DecoyDropped,
 		},
 		SourcesTracked: e.TrackedSources, SourcesExpired: e.Expired, NewSources: e.NewSources, Windows: e.Windows,
 		NewSourcesLastWindow: eng.LastWindow().NewSources,

@@ -72,6 +72,7 @@ func (w *Writer) Stats(s *Stats) {
 	o.uint("shard_ring_full", s.Engine.ShardDrops)
 	o.uint("reach_full", s.Engine.ReachFull)
 	o.uint("remember_full", s.Engine.RememberFull)
+	o.uint("decoy_alerts", s.Engine.DecoyDropped)
 	for i := range s.Drivers {
 		o.uint(s.Drivers[i].Name, s.Drivers[i].Lost())
 	}
