@@ -262,7 +262,7 @@ func (h *Hooks) postOnce(line []byte) (retry bool, err error) {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return false, nil
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return false, fmt.Errorf("alert-webhook %s: %s, redirected (not followed: the alert would be lost on the way); configure the URL it points to (%s)", h.where, resp.Status, redacted(resp.Header.Get("Location")))
+		return false, fmt.Errorf("alert-webhook %s: %s, redirected (not followed: the alert would be lost on the way); configure the URL it points to (%s)", h.where, resp.Status, h.placeOf(resp.Header.Get("Location")))
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return true, fmt.Errorf("alert-webhook %s: %s", h.where, resp.Status)
 	default:
@@ -270,13 +270,24 @@ func (h *Hooks) postOnce(line []byte) (retry bool, err error) {
 	}
 }
 
-// redacted is a URL with its password hidden, or "no Location" when empty.
-func redacted(s string) string {
-	if s == "" {
-		return "no Location"
+// placeOf says where a redirect points without its secrets: its scheme
+// and host, and whether its path is the configured one (a Slack-style
+// token in the path, a key in the query, would be logged otherwise).
+func (h *Hooks) placeOf(loc string) string {
+	u, err := url.Parse(loc)
+	if loc == "" || err != nil {
+		return "no usable Location"
 	}
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
+	cfg, _ := url.Parse(h.cfg.Webhook)
+	if u.Host == "" && cfg != nil {
+		u = cfg.ResolveReference(u)
 	}
-	return s
+	where := u.Scheme + "://" + u.Host
+	switch {
+	case cfg != nil && u.Path == cfg.Path:
+		return where + ", the same path"
+	case u.Path != "" && u.Path != "/":
+		return where + ", another path"
+	}
+	return where
 }

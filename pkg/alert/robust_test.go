@@ -133,8 +133,25 @@ func TestWebhookRedirectIsAFailure(t *testing.T) {
 	h.Send([]byte(line))
 	h.Close(5 * time.Second)
 	if h.Delivered.Load() != 0 || h.Failed.Load() != 1 || len(got) != 0 ||
-		!strings.Contains(logged, "301") || !strings.Contains(logged, "/new") {
+		!strings.Contains(logged, "301") || !strings.Contains(logged, "another path") {
 		t.Errorf("delivered %d, failed %d, the new URL got %q, logged %q", h.Delivered.Load(), h.Failed.Load(), got, logged)
+	}
+}
+
+// TestWebhookRedirectKeepsTheSecrets: a redirect's Location (http to https
+// on the same secret path, a token in the query) is logged by its scheme
+// and host only; it was logged whole.
+func TestWebhookRedirectKeepsTheSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://"+r.Host+r.URL.Path+"?key=s3cret", http.StatusMovedPermanently)
+	}))
+	defer srv.Close()
+	var logged string
+	h := Start(Config{Webhook: srv.URL + "/services/T0/B0/S3CRET", Log: func(err error, hook string) { logged = err.Error() }})
+	h.Send([]byte(line))
+	h.Close(5 * time.Second)
+	if strings.Contains(logged, "S3CRET") || strings.Contains(logged, "s3cret") || !strings.Contains(logged, "https://127.0.0.1") || !strings.Contains(logged, "the same path") {
+		t.Errorf("logged %q", logged)
 	}
 }
 

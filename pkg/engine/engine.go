@@ -127,7 +127,7 @@ func (e *Engine) Start(ts int64) {
 		// The classifier goes on too: its windows, regimes and the
 		// alert in force (without them, hours of insufficient_data and
 		// a second alert after every restart).
-		e.restoreGrowth(r.growth, e.windowOf(ts))
+		e.restoreGrowth(r.growth, r.clock, e.windowOf(ts))
 	}
 	e.rotatedAt = ts
 	start := e.windowOf(ts)

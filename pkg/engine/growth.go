@@ -165,12 +165,12 @@ func (e *Engine) drainAside() {
 // state file's growth section, for a capture that goes on where the saved
 // one stopped; its first window starts at start. A classifier of other
 // windows (another --window or --growth-horizons) starts afresh.
-func (e *Engine) restoreGrowth(b []byte, start int64) {
+func (e *Engine) restoreGrowth(b []byte, clock, start int64) {
 	if e.growth == nil || len(b) < 13 {
 		return
 	}
 	le := binary.LittleEndian
-	if e.growth.UnmarshalState(b[13:]) != nil {
+	if e.growth.UnmarshalState(b[13:], clock) != nil {
 		return
 	}
 	e.growth.Resume(start)

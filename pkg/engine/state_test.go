@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -240,5 +241,45 @@ func TestStateKeepsTheClassifier(t *testing.T) {
 	first := cut + 2*int64(time.Hour)
 	if m := down.models[first]; m != growth.Exponential {
 		t.Errorf("the first window after two hours down: %s (uninterrupted %s)", m, whole.models[first])
+	}
+}
+
+// TestStateRefusesAHostileClassifier: the classifier's windows in a state
+// file must lie before its clock. A crafted file (its checksum made again)
+// whose one window lay at the bottom of int64 passed Resume's check by
+// overflow and had it fill gigabytes of windows at start; such a file now
+// leaves the classifier to start afresh, and the sources still load.
+func TestStateRefusesAHostileClassifier(t *testing.T) {
+	gc := growth.DefaultConfig()
+	cfg := DefaultConfig()
+	cfg.Growth = &gc
+	e, _ := New(cfg, &recorder{})
+	for i := range 100 {
+		s := decode.Syn{Ts: t0 + int64(i)*sec, DstPort: 445, Flags: 2}
+		binary.BigEndian.PutUint32(s.Src[:4], 0x0b000000+uint32(i))
+		e.Frame(s.Ts, 60, &s)
+	}
+	e.Finish()
+	var buf bytes.Buffer
+	if err := e.SaveState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	st := buf.Bytes()
+	le := binary.LittleEndian
+	// The growth section ends the file before its checksum; its last
+	// window's start and end are the 33 bytes before the checksum, less
+	// new (8), exposure (8) and flags (1).
+	w := len(st) - 4 - 33
+	lo := int64(math.MinInt64)
+	le.PutUint64(st[w:], uint64(lo))
+	le.PutUint64(st[w+8:], uint64(lo+int64(5*time.Minute)))
+	le.PutUint32(st[len(st)-4:], crc32.Checksum(st[:len(st)-4], castagnoli))
+	e2, _ := New(cfg, &recorder{})
+	if err := e2.LoadState(bytes.NewReader(st), int64(len(st))); err != nil {
+		t.Fatal(err)
+	}
+	e2.Start(t0 + 200*sec)
+	if e2.growth.LastEnd() != 0 {
+		t.Errorf("a crafted classifier state taken: its last window ends at %d", e2.growth.LastEnd())
 	}
 }

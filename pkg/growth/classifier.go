@@ -248,7 +248,7 @@ func (c *Classifier) Add(w Window) Verdict {
 			c.long = c.long[:len(c.long)-1] // the bin filling, filled further
 		}
 	}
-	if n := len(c.long); n > 0 && c.bin.merge == 1 && w.Start < c.long[n-1].End {
+	if n := len(c.long); n > 0 && c.bin.merge == 1 && w.Start == c.long[n-1].Start {
 		// The window a restored state ended in, again after the restart
 		// (a run never writes a window twice): its two parts are one.
 		last := c.long[n-1]

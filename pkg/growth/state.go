@@ -71,10 +71,13 @@ func (c *Classifier) MarshalState(b []byte) []byte {
 const stateWindowLen = 8 + 8 + 8 + 8 + 1
 
 // UnmarshalState restores a state MarshalState wrote (b is all of it) into
-// a classifier that has seen no window yet. A state of classifier fitting
-// other windows (another --window or --growth-horizons) is refused: the
-// caller starts afresh.
-func (c *Classifier) UnmarshalState(b []byte) error {
+// a classifier that has seen no window yet; clock is the saved run's
+// clock, which its windows end by. A state of classifier fitting other
+// windows (another --window or --growth-horizons) is refused: the caller
+// starts afresh. So is one whose windows lie outside the span a
+// classifier keeps before that clock (a crafted file's window in the year
+// -292 million made Resume fill gigabytes of windows).
+func (c *Classifier) UnmarshalState(b []byte, clock int64) error {
 	le := binary.LittleEndian
 	if len(c.long) > 0 || c.bin.open {
 		return errors.New("the classifier has seen windows already")
@@ -121,10 +124,15 @@ func (c *Classifier) UnmarshalState(b []byte) error {
 		return fmt.Errorf("it says %d windows in %d bytes (corrupt)", n, len(b))
 	}
 	long := make([]Window, 0, n)
+	span := 4 * int64(c.cfg.Horizons[len(c.cfg.Horizons)-1])
+	if clock > 1<<62 || clock < -1<<62 {
+		return fmt.Errorf("clock %d out of range (corrupt)", clock)
+	}
 	for range n {
 		w := Window{Start: i64(), End: i64(), New: f64(), Exposure: f64(), Warmup: flag()}
 		if bad == nil && (w.End <= w.Start || w.New < 0 || !(w.Exposure > 0 && w.Exposure <= 1) ||
-			len(long) > 0 && w.Start < long[len(long)-1].End) {
+			len(long) > 0 && w.Start < long[len(long)-1].End ||
+			w.Start < clock-span || w.End > clock+int64(c.window) || w.End-w.Start > int64(c.window)) {
 			return fmt.Errorf("window %d out of order or out of range (corrupt)", len(long))
 		}
 		long = append(long, w)
@@ -153,15 +161,20 @@ func (c *Classifier) Resume(start int64) {
 	if n == 0 {
 		return
 	}
-	end := c.long[n-1].End
+	last := c.long[n-1]
 	switch {
-	case start <= end:
+	case start == last.Start || c.bin.merge > 1 && start >= last.Start && start < last.End:
+		return // the window (or bin) the state ended in, again: Add adds the rest
+	case start < last.Start:
+		// A capture from before the state's last window (the same one
+		// read again, overlapping files): its windows are not the next.
+		c.forget()
 		return
-	case c.bin.merge > 1 || start-end > int64(c.cfg.Horizons[len(c.cfg.Horizons)-1]):
+	case c.bin.merge > 1 || start < last.End || start-last.End > int64(c.cfg.Horizons[len(c.cfg.Horizons)-1]):
 		c.forget()
 		return
 	}
-	for t := end; t < start; t += int64(c.window) {
+	for t := last.End; t < start && len(c.long) < 3*c.kept(); t += int64(c.window) {
 		c.long = append(c.long, Window{Start: t, End: min(t+int64(c.window), start), Exposure: unwatched})
 	}
 	if keep := c.kept(); len(c.long) > 3*keep {

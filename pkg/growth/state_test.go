@@ -30,7 +30,8 @@ func TestStateRoundTrip(t *testing.T) {
 	a := fedClassifier(t, 30)
 	b, _ := New(DefaultConfig(), 5*time.Minute)
 	st := a.MarshalState(nil)
-	if err := b.UnmarshalState(st); err != nil {
+	clock := a.LastEnd()
+	if err := b.UnmarshalState(st, clock); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(3, 3))
@@ -45,23 +46,72 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	other, _ := New(DefaultConfig(), 10*time.Minute)
 	short, _ := New(DefaultConfig(), 5*time.Minute)
-	if other.UnmarshalState(st) == nil || short.UnmarshalState(st[:len(st)-1]) == nil || short.LastEnd() != 0 {
+	if other.UnmarshalState(st, clock) == nil || short.UnmarshalState(st[:len(st)-1], clock) == nil || short.LastEnd() != 0 {
 		t.Error("a state of other windows, or one cut short, was taken")
+	}
+	// Windows that do not lie before the saved clock, as a crafted file's
+	// may (one in the year -292 million made Resume fill gigabytes): refused.
+	for _, c := range []int64{clock - 5*int64(24*time.Hour), clock + 4*int64(24*time.Hour), math.MinInt64, math.MaxInt64} {
+		if short.UnmarshalState(st, c) == nil {
+			t.Errorf("windows far from the clock %d taken", c)
+		}
+	}
+}
+
+// TestResumeBounds: a restored classifier goes on only when the next window
+// follows the saved ones: the window they ended in (its rest is added), or
+// one after a stretch no longer than the longest horizon (the time between
+// counts as windows nobody watched, at most as many as it keeps). A window
+// before the saved ones (the same capture read again) starts afresh: every
+// window of it was folded into the last saved one, the verdicts frozen.
+func TestResumeBounds(t *testing.T) {
+	a := fedClassifier(t, 30)
+	st, clock := a.MarshalState(nil), a.LastEnd()
+	w := int64(5 * time.Minute)
+	for _, tt := range []struct {
+		start   int64
+		windows int // held after Resume; -1: as saved
+	}{
+		{clock - w, -1},                  // the last window again
+		{clock, -1},                      // the next
+		{clock + 2*int64(time.Hour), -2}, // two hours down: 24 more
+		{clock - 10*w, 0},                // from before the last window
+		{clock + 25*int64(time.Hour), 0}, // down longer than the day
+	} {
+		c, _ := New(DefaultConfig(), 5*time.Minute)
+		if err := c.UnmarshalState(st, clock); err != nil {
+			t.Fatal(err)
+		}
+		n := len(c.long)
+		c.Resume(tt.start)
+		want := map[int]int{-1: n, -2: min(n+24, 3*c.kept()), 0: 0}[tt.windows]
+		if len(c.long) != want {
+			t.Errorf("resume at %+d windows from the clock: %d windows held, want %d", (tt.start-clock)/w, len(c.long), want)
+		}
+		c.Add(Window{Start: tt.start, End: tt.start + w, New: 3, Exposure: 1})
+		if tt.windows == -1 && tt.start == clock-w && len(c.long) != n {
+			t.Errorf("the last window again was not one with it: %d windows", len(c.long))
+		}
 	}
 }
 
 // FuzzUnmarshalState: any bytes are refused or taken, never a panic, and a
 // taken state classifies the next window without one either.
 func FuzzUnmarshalState(f *testing.F) {
-	f.Add(fedClassifier(f, 30).MarshalState(nil))
-	f.Add(fedClassifier(f, 2).MarshalState(nil))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	for _, h := range []int{30, 2} {
+		c := fedClassifier(f, h)
+		f.Add(c.MarshalState(nil), c.LastEnd(), c.LastEnd()+int64(time.Hour))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, clock, start int64) {
 		c, _ := New(DefaultConfig(), 5*time.Minute)
-		if c.UnmarshalState(b) != nil {
+		if c.UnmarshalState(b, clock) != nil {
 			return
 		}
-		end := c.LastEnd()
-		c.Resume(end + int64(time.Hour))
-		c.Add(Window{Start: end + int64(time.Hour), End: end + int64(time.Hour) + int64(5*time.Minute), New: 3, Exposure: 1})
+		start = start%(1<<62) - start%int64(5*time.Minute) // a window's start, as the engine gives
+		c.Resume(start)
+		if len(c.long) > 3*c.kept() {
+			t.Fatalf("%d windows held", len(c.long))
+		}
+		c.Add(Window{Start: start, End: start + int64(5*time.Minute), New: 3, Exposure: 1})
 	})
 }
