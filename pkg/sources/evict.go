@@ -106,6 +106,22 @@ func (t *Table) Rotate(now int64) {
 	t.mem.reserve(t.old.sources())
 	t.tot.Expired += uint64(t.old.sources())
 	t.drop, t.dropCur, t.dropSyns = t.old, [2]srctable.Cursor{}, 0
+	t.dropHeavy = nil
+	for k, n := range t.heavy { // few: sources past 2047 SYNs not promoted
+		var in bool
+		if k.Is4() {
+			in = t.drop.v4.Get(k.V4(), srctable.Hash4(k.V4())) != nil
+		} else {
+			in = t.drop.v6.Get(k, srctable.Hash6(k)) != nil
+		}
+		if in {
+			if t.dropHeavy == nil {
+				t.dropHeavy = map[Addr]uint32{}
+			}
+			t.dropHeavy[k] = n
+			delete(t.heavy, k)
+		}
+	}
 	// The new generation starts small and grows: allocating it at the old
 	// one's size would be a pause here.
 	t.old, t.cur = t.cur, newGen(now, 1024)
@@ -138,20 +154,20 @@ func (t *Table) drainStep(n int, offer bool) {
 	t.dropCur[0], d4 = g.v4.Drain(t.dropCur[0], n, func(k uint32, v *srcVal) {
 		a := fromV4(k)
 		if offer {
-			t.offerTop(a, *v, g)
+			t.offerTopIn(a, *v, g, t.dropHeavy)
 		}
-		if len(t.heavy) > 0 {
-			delete(t.heavy, a)
+		if len(t.dropHeavy) > 0 {
+			delete(t.dropHeavy, a)
 		}
 		t.dropReach(*v)
 		t.remember(srctable.Hash4(k))
 	})
 	t.dropCur[1], d6 = g.v6.Drain(t.dropCur[1], n, func(k [16]byte, v *srcVal) {
 		if offer {
-			t.offerTop(k, *v, g)
+			t.offerTopIn(k, *v, g, t.dropHeavy)
 		}
-		if len(t.heavy) > 0 {
-			delete(t.heavy, k)
+		if len(t.dropHeavy) > 0 {
+			delete(t.dropHeavy, k)
 		}
 		t.dropReach(*v)
 		t.remember(srctable.Hash6(k))

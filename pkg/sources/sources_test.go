@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -210,5 +211,46 @@ func TestEachRestore(t *testing.T) {
 	s := syn("198.51.100.3", "192.0.2.1", 20*int64(time.Second))
 	if ev := synEv(b, &s); ev.Kind != NoEvent {
 		t.Errorf("a restored source within the lookback is new: %+v", ev)
+	}
+}
+
+// TestHeavyCountOfAReturningSource: a source that comes back while its
+// old episode is still being let go (the dropped generation drains a few
+// entries at a time) starts a new episode under the same address; once it
+// passed 2047 SYNs its count's high part (kept by address) was deleted
+// when the drain reached the old entry, which was offered to the top list
+// with the new episode's count. Each episode keeps its own.
+func TestHeavyCountOfAReturningSource(t *testing.T) {
+	const L = int64(time.Hour)
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: L, TopSources: 5}
+	t0 := int64(1231545600) * int64(time.Second)
+	tab := NewTable(cfg, 10_000_000, t0)
+	var ev Event
+	for i := range 1_000_000 { // enough that the drain reaches the source late
+		s := syn(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), "198.18.0.1", t0+int64(time.Second))
+		tab.Syn(&s, &ev)
+	}
+	const a = "203.0.113.10"
+	s := syn(a, "198.18.0.1", t0+int64(time.Second))
+	tab.Syn(&s, &ev)
+	tab.Rotate(t0 + L)
+	tab.Rotate(t0 + 2*L)
+	const n = 8000
+	for i := range n { // the same pair: not promoted, its count past 2047
+		s := syn(a, "198.18.0.9", t0+2*L+int64(time.Second)+int64(i)*int64(time.Millisecond))
+		tab.Syn(&s, &ev)
+	}
+	tab.Finish()
+	found := false
+	for _, x := range tab.Top() {
+		if x.Addr.String() == a {
+			found = true
+			if x.FirstSeen > t0+L && x.SynPackets != n || x.FirstSeen <= t0+L && x.SynPackets != 1 {
+				t.Errorf("%s: a top entry of %d SYNs first seen at +%v (the old episode sent 1, the new %d)", a, x.SynPackets, time.Duration(x.FirstSeen-t0), n)
+			}
+		}
+	}
+	if !found {
+		t.Error("the returning source is not in the top list")
 	}
 }

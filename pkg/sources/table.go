@@ -113,9 +113,15 @@ type Table struct {
 	// (srcVal keeps the low 11 bits) until they are promoted; few sources
 	// ever get here.
 	heavy map[Addr]uint32
-	top   []TopSource
-	win   Counts
-	tot   Totals
+	// dropHeavy are the heavy counts of the dropped generation's sources,
+	// taken out of heavy when it was dropped: a source that comes back
+	// while its old episode is still being let go starts a new one in cur
+	// under the same address (it inherited the old count, and the drain
+	// then deleted the new one's).
+	dropHeavy map[Addr]uint32
+	top       []TopSource
+	win       Counts
+	tot       Totals
 
 	// Promoted reach (reach.go): slabs reused through free lists, so
 	// steady state allocates nothing; a slot holds its source's index.
@@ -431,11 +437,15 @@ func touchPrefix[K comparable](t *Table, cur, old *srctable.Table[K, pfxVal], k 
 	return true, false
 }
 
-func (t *Table) syns(k Addr, v srcVal) uint32 {
+func (t *Table) syns(k Addr, v srcVal) uint32 { return t.synsIn(k, v, t.heavy) }
+
+// synsIn is syns with the heavy counts of heavy (the dropped generation's
+// are apart).
+func (t *Table) synsIn(k Addr, v srcVal, heavy map[Addr]uint32) uint32 {
 	if v.promoted() {
 		return t.hdr(v).syns
 	}
-	return t.heavy[k]<<synsBits | v.synsLow()
+	return heavy[k]<<synsBits | v.synsLow()
 }
 
 // SlotBytes is the memory of the source slots of both generations (not the

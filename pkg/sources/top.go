@@ -22,14 +22,18 @@ type TopSource struct {
 // after Finish.
 func (t *Table) Top() []TopSource { return t.top }
 
-func (t *Table) offerTop(k Addr, v srcVal, g *gen) {
+func (t *Table) offerTop(k Addr, v srcVal, g *gen) { t.offerTopIn(k, v, g, t.heavy) }
+
+// offerTopIn is offerTop with the heavy counts of heavy (the dropped
+// generation's for its sources).
+func (t *Table) offerTopIn(k Addr, v srcVal, g *gen, heavy map[Addr]uint32) {
 	n := t.cfg.TopSources
 	if n == 0 {
 		return
 	}
 	syns := v.synsLow()
-	if len(t.heavy) > 0 || v.promoted() {
-		syns = t.syns(k, v)
+	if len(heavy) > 0 || v.promoted() {
+		syns = t.synsIn(k, v, heavy)
 	}
 	if len(t.top) == n && !better(syns, k, &t.top[n-1]) {
 		// The common case: not near the top. (Tied with the last, as every
