@@ -183,11 +183,16 @@ func (e *Engine) anchor() {
 
 func (e *Engine) startShards(ts int64) {
 	n := max(e.cfg.Shards, 1)
-	per := (e.cfg.MaxSources + n - 1) / n
 	e.shards = make([]*shard, n)
 	e.seen = make([]seen, n)
 	for i := range e.shards {
-		e.shards[i] = &shard{tab: sources.NewTable(e.tcfg, per, ts)}
+		// --max-sources split exactly (rounded up for each, it was
+		// exceeded by up to one a shard).
+		per := e.cfg.MaxSources / n
+		if i < e.cfg.MaxSources%n {
+			per++
+		}
+		e.shards[i] = &shard{tab: sources.NewTable(e.tcfg, max(per, 1), ts)}
 		e.shards[i].watch = e.shards[i].tab.Watching()
 	}
 	if r := e.restored; r != nil {

@@ -266,3 +266,27 @@ func TestNewPrefixesWhenThePrefixTableIsFull(t *testing.T) {
 		t.Errorf("the scanner's window: new sources %d, new prefixes %d (the table full: %v)", last.NewSources, last.NewPrefixes, full)
 	}
 }
+
+// TestMaxSourcesSplitExactly: --max-sources is split among the shards
+// exactly (each got it divided and rounded up: 1002 tracked for 1000 with
+// three shards).
+func TestMaxSourcesSplitExactly(t *testing.T) {
+	for _, shards := range []int{0, 2, 3, 7} {
+		cfg := small()
+		cfg.MaxSources, cfg.Shards = 1000, shards
+		var steps []step
+		for i := range 5000 {
+			steps = append(steps, step{t0 + int64(i)*sec/100, fmt.Sprintf("11.%d.%d.1", i/256, i%256), "198.18.0.1"})
+		}
+		e, _ := New(cfg, &recorder{})
+		for _, st := range steps {
+			s := syn(st.src, st.dst)
+			e.Frame(st.at, 60, &s)
+		}
+		e.Flush()
+		if n := e.Counters().TrackedSources; n != 1000 {
+			t.Errorf("%d shards: %d sources tracked, --max-sources 1000", shards, n)
+		}
+		e.Finish()
+	}
+}
