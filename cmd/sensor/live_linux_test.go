@@ -64,18 +64,7 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	// Attached when it says so.
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(stderr.String(), `"capturing"`) {
-		select {
-		case err := <-done:
-			t.Fatalf("sensor exited before capturing: %v: %s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sensor not capturing after 15 s: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitLog(t, stderr, done, `"capturing"`, time.Now().Add(15*time.Second), 50*time.Millisecond)
 	return func() (string, string) {
 		cmd.Process.Signal(syscall.SIGINT)
 		select {
@@ -92,6 +81,23 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 		}
 		return string(b), stderr.String()
 	}, cmd.Process, out
+}
+
+// awaitLog waits, polling every poll, until a sensor's stderr holds want;
+// it fails the test when the sensor exits first (done) or at deadline.
+func awaitLog(t *testing.T, stderr *syncBuffer, done <-chan error, want string, deadline time.Time, poll time.Duration) {
+	t.Helper()
+	for !strings.Contains(stderr.String(), want) {
+		select {
+		case err := <-done:
+			t.Fatalf("sensor exited before saying %s: %v: %s", want, err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sensor did not say %s in time: %s", want, stderr.String())
+		}
+		time.Sleep(poll)
+	}
 }
 
 // syncBuffer is a strings.Builder a child process writes while the test

@@ -207,21 +207,19 @@ func TestBadBenignList(t *testing.T) {
 	}
 }
 
-// TestDecoyFloodIsBounded: a spoofed flood into dark space makes every
-// source new and a first touch of that space: it wrote a decoy alert each
-// (100,000 lines beside one flood record, and as many runs of the hooks).
-// At most 64 a window; the rest are counted in drops.decoy_alerts.
-func TestDecoyFloodIsBounded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "darkflood.pcap")
+// oneSynEach writes a capture of n sources (first octet first, the rest
+// counting), one SYN each to dst port 445, a millisecond apart.
+func oneSynEach(t *testing.T, n int, first byte, dst [4]byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "onesyneach.pcap")
 	w, err := scenario.CreateFile(path, scenario.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
-	const n = 1000
 	for i := range n {
-		src := [4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)}
-		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: src, Dst: [4]byte{198, 18, 4, 9}, TTL: 64, Proto: 6, TotalLen: -1},
+		src := [4]byte{first, byte(i >> 16), byte(i >> 8), byte(i)}
+		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: src, Dst: dst, TTL: 64, Proto: 6, TotalLen: -1},
 			captest.TCP(captest.T{SrcPort: 40000, DstPort: 445, Flags: captest.SYN, Window: 1024})))
 		if err := w.WritePacket(start+int64(i)*int64(time.Millisecond), f, len(f)); err != nil {
 			t.Fatal(err)
@@ -230,6 +228,16 @@ func TestDecoyFloodIsBounded(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// TestDecoyFloodIsBounded: a spoofed flood into dark space makes every
+// source new and a first touch of that space: it wrote a decoy alert each
+// (100,000 lines beside one flood record, and as many runs of the hooks).
+// At most 64 a window; the rest are counted in drops.decoy_alerts.
+func TestDecoyFloodIsBounded(t *testing.T) {
+	const n = 1000
+	path := oneSynEach(t, n, 100, [4]byte{198, 18, 4, 9})
 	out, stderr, code := sensor(t, "-r", path, "--dark-net", "198.18.4.0/24", "--log-level", "error")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/internal/captest"
-	"github.com/synscope/synscope/internal/scenario"
 )
 
 // TestLiveSIGHUPWhileStarting: a SIGHUP (a log rotation: systemctl reload)
@@ -27,23 +26,7 @@ func TestLiveSIGHUPWhileStarting(t *testing.T) {
 	dir := userDir(t)
 	state := filepath.Join(dir, "state")
 	// A state of many sources, from an offline run of a capture of them.
-	capPath := filepath.Join(t.TempDir(), "many.pcap")
-	w, err := scenario.CreateFile(capPath, scenario.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
-	for i := range 300_000 {
-		src := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
-		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: src, Dst: [4]byte{198, 18, 0, 1}, TTL: 64, Proto: 6, TotalLen: -1},
-			captest.TCP(captest.T{SrcPort: 40000, DstPort: 445, Flags: captest.SYN, Window: 1024})))
-		if err := w.WritePacket(start+int64(i)*int64(time.Millisecond), f, len(f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	capPath := oneSynEach(t, 300_000, 10, [4]byte{198, 18, 0, 1})
 	if out, err := exec.Command(bin, "-r", capPath, "-o", "/dev/null", "--state-file", state, "--growth=false").CombinedOutput(); err != nil {
 		t.Fatalf("offline run: %v: %s", err, out)
 	}
@@ -62,24 +45,9 @@ func TestLiveSIGHUPWhileStarting(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(stderr.String(), "dropped root privileges") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no drop of privileges within 15 s: %s", stderr.String())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGHUP)
-	for !strings.Contains(stderr.String(), `"capturing"`) {
-		select {
-		case err := <-done:
-			t.Fatalf("a SIGHUP while starting ended the sensor: %v: %s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not capturing within 15 s: %s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitLog(t, stderr, done, "dropped root privileges", deadline, time.Millisecond)
+	cmd.Process.Signal(syscall.SIGHUP) // a SIGHUP while starting ended the sensor
+	awaitLog(t, stderr, done, `"capturing"`, deadline, 10*time.Millisecond)
 	for !strings.Contains(stderr.String(), "SIGHUP: output reopened") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
