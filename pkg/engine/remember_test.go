@@ -107,13 +107,13 @@ func TestRememberTellsForgottenSourcesReturning(t *testing.T) {
 
 // TestRememberSurvivesRestart: the memory is saved in the state file and
 // loaded back (with as many shards, and with another number); a version 2
-// file, without it, still loads, and so does a version 3 file (without
-// the growth classifier's section).
+// file, without it, still loads, and so do a version 3 file (without the
+// growth classifier's section) and a version 4 file (without the key).
 func TestRememberSurvivesRestart(t *testing.T) {
 	steps := rememberSteps()[:40+70] // the first scans and the silence
 	back := rememberSteps()[40+70 : 40+70+80]
 	defer srctable.SetSeed(srctable.Seed())
-	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}, {0, -3}, {0, -4}} {
+	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}, {0, -3}, {0, -4}, {0, -5}} {
 		t.Run(fmt.Sprintf("%d-to-%d", c.save, c.load), func(t *testing.T) {
 			srctable.SetSeed(0)
 			if c.load == -4 {
@@ -151,6 +151,9 @@ func TestRememberSurvivesRestart(t *testing.T) {
 			case -4:
 				srctable.SetSeed(0x777) // the next run started with another
 				c.load = 0
+			case -5:
+				b = asVersion4(t, b)
+				c.load = 0
 			}
 			cfg.Shards = c.load
 			rec := &recorder{}
@@ -183,6 +186,20 @@ func asVersion3(t *testing.T, b []byte) []byte {
 	}
 	out := append([]byte(nil), b[:len(b)-16]...)
 	le.PutUint32(out[16:], 3)
+	return le.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// asVersion4 rewrites an unkeyed state file as version 4 wrote it:
+// without the hash key before the growth section.
+func asVersion4(t *testing.T, b []byte) []byte {
+	le := binary.LittleEndian
+	glen := int(le.Uint32(b[len(b)-8:]))
+	key := len(b) - 4 - glen - 4 - 8
+	if glen != 0 || le.Uint64(b[key:]) != 0 {
+		t.Fatal("a state with a classifier, or a hash key")
+	}
+	out := append(append([]byte(nil), b[:key]...), b[key+8:len(b)-4]...)
+	le.PutUint32(out[16:], 4)
 	return le.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 

@@ -24,15 +24,15 @@ import (
 //	memory   (version 3) the memory of forgotten sources, per shard:
 //	         parts u32, then per part: since ns i64, old u64, cur u64,
 //	         then old + cur fingerprints u32 (sources.Table.Memory)
-//	seed     (version 4) the hashes' key u64 (srctable.SetSeed: the memory's
-//	         fingerprints depend on it; version 2 and 3 files had none, 0)
+//	seed     (version 5) the hashes' key u64 (srctable.SetSeed: the memory's
+//	         fingerprints depend on it; files before version 5 had none, 0)
 //	growth   (version 4) bytes u32 (0: no classifier), then the alert in
 //	         force (raised u8, exponential verdicts in a row u32, raised at
 //	         ns i64) and the classifier's state (growth.MarshalState)
 //	crc32c of everything before it, u32
 //
-// Version 2 and 3 files (without the memory, without the classifier) are
-// still read: what they lack starts empty.
+// Version 2, 3 and 4 files (without the memory, the classifier, the key)
+// are still read: what they lack starts empty (the key 0).
 //
 // Times are ns since the Unix epoch, as the table keeps them (first to the
 // second, last to the millisecond). Anything else (another magic, version,
@@ -42,7 +42,7 @@ import (
 var stateMagic = [16]byte{'s', 'y', 'n', 's', 'c', 'o', 'p', 'e', '-', 's', 't', 'a', 't', 'e', 0, 2}
 
 const (
-	stateVersion   = 4
+	stateVersion   = 5
 	stateHeaderLen = 16 + 4 + 8*6
 	// maxStateParts bounds the memory's parts (shards are at most 256).
 	maxStateParts = 256
@@ -230,13 +230,18 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		case version == 3 && left != 0:
 			return fmt.Errorf("%w: memory of forgotten sources: %d bytes left over (corrupt)", ErrStateMismatch, left)
 		case version >= 4:
-			var b8 [8]byte
-			if left < 12 || read(b8[:]) != nil {
-				return fmt.Errorf("%w: hash key: truncated", ErrStateMismatch)
+			if version >= 5 {
+				var b8 [8]byte
+				if left < 12 || read(b8[:]) != nil {
+					return fmt.Errorf("%w: hash key: truncated", ErrStateMismatch)
+				}
+				seed = le.Uint64(b8[:])
+				left -= 8
 			}
-			seed = le.Uint64(b8[:])
-			left -= 8
 			var b4 [4]byte
+			if left < 4 {
+				return fmt.Errorf("%w: growth classifier: truncated", ErrStateMismatch)
+			}
 			if read(b4[:]) != nil || uint64(le.Uint32(b4[:])) != left-4 {
 				return fmt.Errorf("%w: growth classifier: its length does not fit the file (truncated or corrupt)", ErrStateMismatch)
 			}
@@ -255,9 +260,24 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	}
 	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes, memory: mem, growth: grow}
 	// The saved sources go back into tables keyed as the memory's
-	// fingerprints were: the seed is the file's from now on.
+	// fingerprints were: the seed is the file's from now on (a live run
+	// that finds it unkeyed keys it anew: KeyAnew).
 	srctable.SetSeed(seed)
 	return nil
+}
+
+// KeyAnew keys the hashes with seed (not 0) for a run whose loaded state
+// was unkeyed (a file of an offline run, or of a version before 5): its
+// memory of forgotten sources, whose fingerprints were made unkeyed, is
+// let go (the sources and prefixes are hashed again as they are put back).
+// It reports whether there was such a memory to let go.
+func (e *Engine) KeyAnew(seed uint64) bool {
+	srctable.SetSeed(seed)
+	if e.restored == nil || len(e.restored.memory) == 0 {
+		return false
+	}
+	e.restored.memory = nil
+	return true
 }
 
 // savedMemory is one shard's memory of forgotten sources in a state file.

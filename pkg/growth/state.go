@@ -174,7 +174,9 @@ func (c *Classifier) Resume(start int64) {
 		c.forget()
 		return
 	}
-	for t := last.End; t < start && len(c.long) < 3*c.kept(); t += int64(c.window) {
+	// At most a horizon of windows (the case above): the classifier keeps
+	// them contiguous, the oldest trimmed below, as Add does.
+	for t := last.End; t < start; t += int64(c.window) {
 		c.long = append(c.long, Window{Start: t, End: min(t+int64(c.window), start), Exposure: unwatched})
 	}
 	if keep := c.kept(); len(c.long) > 3*keep {

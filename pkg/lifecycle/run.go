@@ -112,6 +112,13 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
 		return nil, err
 	}
+	if cfg.Live && srctable.Seed() == 0 {
+		// An unkeyed state (an offline run's, or of a version before the
+		// key): a live sensor that took its key stayed unkeyed for good.
+		if eng.KeyAnew(seed) {
+			log.say(Info, nil, "the state file's hashes were not keyed: keyed now, its memory of forgotten sources let go once", "state_file", cfg.StateFile)
+		}
+	}
 	r := &Run{cfg: cfg, out: out, w: w, eng: eng, log: log}
 	r.hooks = alert.Start(alert.Config{Exec: cfg.AlertExec, Webhook: cfg.AlertWebhook,
 		Log: func(err error, hook string) { log.say(Warn, err, "alert not delivered", "hook", hook) }})

@@ -17,8 +17,9 @@ type Config struct {
 	Ports     *ports.Set
 	Promisc   bool
 	BlockSize int
-	NumBlocks int
-	FanoutID  uint16
+	NumBlocks      int
+	IgnoreOutgoing bool
+	FanoutID       uint16
 }
 
 // Source is not available on this platform.

@@ -1,0 +1,60 @@
+package lifecycle
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/output"
+	"github.com/synscope/synscope/pkg/srctable"
+)
+
+// TestLiveRunIsKeyed: a live run keys its tables' hashes; one whose state
+// file was written unkeyed (by an offline run, or by a version before the
+// key) keys them anew instead of keeping the file's key 0 for good; an
+// offline run stays unkeyed (the same records on every run); a file's own
+// key is kept.
+func TestLiveRunIsKeyed(t *testing.T) {
+	defer srctable.SetSeed(srctable.Seed())
+	dir := t.TempDir()
+	state := filepath.Join(dir, "sensor.state")
+	t0 := time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
+	run := func(live bool, state, out string) *Run {
+		t.Helper()
+		d, err := output.NewFile(filepath.Join(dir, out), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		r, err := New(testConfig(t, live, state), d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := run(false, state, "a.jsonl")
+	if srctable.Seed() != 0 {
+		t.Errorf("an offline run keyed its hashes: %#x", srctable.Seed())
+	}
+	src := &script{steps: []step{{frames: [][]byte{syn(1), syn(2)}, ts: t0}}}
+	if _, err := r.Drive(context.Background(), Input{Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	if run(true, "", "b.jsonl"); srctable.Seed() == 0 {
+		t.Error("a live run without a state file is unkeyed")
+	}
+	r = run(true, state, "c.jsonl")
+	key := srctable.Seed()
+	if key == 0 {
+		t.Fatal("a live run with an offline run's state file stayed unkeyed")
+	}
+	// Its state, saved keyed, keeps the key in the next run.
+	src = &script{steps: []step{{frames: [][]byte{syn(3)}, ts: t0 + int64(time.Minute)}}}
+	if _, err := r.Drive(context.Background(), Input{Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	if run(false, state, "e.jsonl"); srctable.Seed() != key {
+		t.Errorf("a keyed state file's key %#x not kept: %#x", key, srctable.Seed())
+	}
+}
