@@ -13,10 +13,10 @@ var errNotLinux = errors.New("afpacket: AF_PACKET capture works on Linux only; u
 
 // Config says where to capture and what (see the Linux build).
 type Config struct {
-	Iface     string
-	Ports     *ports.Set
-	Promisc   bool
-	BlockSize int
+	Iface          string
+	Ports          *ports.Set
+	Promisc        bool
+	BlockSize      int
 	NumBlocks      int
 	IgnoreOutgoing bool
 	FanoutID       uint16
