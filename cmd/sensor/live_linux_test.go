@@ -53,16 +53,7 @@ func userDir(t *testing.T) string {
 func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ...string) (stop func() (string, string), proc *os.Process, path string) {
 	t.Helper()
 	os.Chmod(filepath.Dir(out), 0o777) // the sensor drops to nobody: SIGHUP reopening creates files here
-	full := append([]string{"netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json", "--stats-interval", "1s"}, args...)
-	cmd := exec.Command("ip", full...)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	cmd, stderr, done := startLive(t, bin, p, out, append([]string{"--stats-interval", "1s"}, args...)...)
 	// Attached when it says so.
 	awaitLog(t, stderr, done, `"capturing"`, time.Now().Add(15*time.Second), 50*time.Millisecond)
 	return func() (string, string) {
@@ -81,6 +72,23 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 		}
 		return string(b), stderr.String()
 	}, cmd.Process, out
+}
+
+// startLive starts `sensor -i` in the sensor's namespace, JSON logs on
+// stderr; done receives its exit.
+func startLive(t *testing.T, bin string, p *captest.Pair, out string, args ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
+	t.Helper()
+	full := append([]string{"netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json"}, args...)
+	cmd := exec.Command("ip", full...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, stderr, done
 }
 
 // awaitLog waits, polling every poll, until a sensor's stderr holds want;

@@ -34,16 +34,7 @@ func TestLiveSIGHUPWhileStarting(t *testing.T) {
 
 	p := captest.NewPair(t)
 	out := filepath.Join(dir, "live.jsonl")
-	cmd := exec.Command("ip", "netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json",
-		"--state-file", state, "--user", "nobody", "--growth=false")
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	cmd, stderr, done := startLive(t, bin, p, out, "--state-file", state, "--user", "nobody", "--growth=false")
 	deadline := time.Now().Add(15 * time.Second)
 	awaitLog(t, stderr, done, "dropped root privileges", deadline, time.Millisecond)
 	cmd.Process.Signal(syscall.SIGHUP) // a SIGHUP while starting ended the sensor
