@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/synscope/synscope/pkg/config"
@@ -24,6 +27,11 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitOK
 	}
 	log := logger(cfg.LogLevel, cfg.LogFormat, stderr)
+	// SIGHUP reopens the output (log rotation), as it does the sensor's;
+	// caught from the start: its default action ended the collector.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	out, err := output.Open(cfg.Output, !cfg.Once, stdout)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot start")
@@ -33,7 +41,19 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	w := output.NewWriter(out, cfg.SensorID)
 	fc := fleet.Config{Kafka: cfg.Kafka.Config, Group: cfg.Group, Window: cfg.Window, Lookback: cfg.Lookback,
 		MaxLag: cfg.MaxLag, Once: cfg.Once,
-		Log: func(msg string, fields ...any) { log.Info().Fields(fields).Msg(msg) }}
+		Log: func(msg string, fields ...any) { log.Info().Fields(fields).Msg(msg) },
+		ReopenOutput: func() {
+			reopened, err := out.Reopen()
+			switch {
+			case err != nil:
+				log.Error().Err(err).Str("output", cfg.Output).Msg("SIGHUP: cannot reopen the output; going on with the old file")
+			case reopened:
+				if err := w.Reset(out); err != nil {
+					log.Warn().Err(err).Msg("SIGHUP: flushing the old output failed")
+				}
+				log.Info().Str("output", cfg.Output).Msg("SIGHUP: output reopened")
+			}
+		}}
 	if !cfg.GrowthOff {
 		fc.Growth = &cfg.Growth
 	}
@@ -42,6 +62,18 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		log.Error().Err(err).Msg("cannot start")
 		return exitFatal
 	}
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		for {
+			select {
+			case <-sig:
+				col.Reopen()
+			case <-ended:
+				return
+			}
+		}
+	}()
 	started := time.Now()
 	log.Info().Strs("brokers", cfg.Kafka.Brokers).Str("topic", cfg.Kafka.Topic).Bool("once", cfg.Once).Msg("collecting")
 	st, err := col.Run(ctx)

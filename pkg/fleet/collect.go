@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,6 +28,10 @@ type Config struct {
 	// Log tells the operator what the collector did (assignments,
 	// checkpoints); nil logs nothing.
 	Log func(msg string, fields ...any)
+	// ReopenOutput, when set, is called between records after Reopen
+	// asked for it (SIGHUP, for log rotation): the output's driver opens
+	// its path afresh.
+	ReopenOutput func()
 }
 
 // Topics beside the sensors' topic T: T-partials (one partition) carries
@@ -53,7 +58,13 @@ type Collector struct {
 	st    Stats
 	rec   rec
 	names map[string]string // sensor ids, interned
+
+	reopen atomic.Bool // Reopen asked, done between records
 }
+
+// Reopen asks for the output to be reopened (SIGHUP): the collector's loop
+// does it at its next poll, between records. Safe from any goroutine.
+func (c *Collector) Reopen() { c.reopen.Store(true) }
 
 // New connects (waiting at most Kafka.StartTimeout for a broker), checks the
 // topic and creates the collectors' own topics when they are missing.
@@ -298,6 +309,9 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 		c.cl.AllowRebalance()
 		if err := c.w.Flush(); err != nil {
 			return c.st, err
+		}
+		if c.reopen.Swap(false) && c.cfg.ReopenOutput != nil {
+			c.cfg.ReopenOutput() // what was written is flushed to the old file
 		}
 	}
 	if c.cfg.Once {

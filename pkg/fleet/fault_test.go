@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,4 +217,37 @@ func TestSnapshotSlotFromTheManifest(t *testing.T) {
 	if err != nil || s == nil || s.slot != 1 {
 		t.Fatalf("snapshot %+v, %v", s, err)
 	}
+}
+
+// TestCollectorReopensItsOutput: Reopen (SIGHUP) has the collector reopen
+// its output between records, at its next poll, also with nothing to
+// read; it had no way to (and SIGHUP's default action ended it).
+func TestCollectorReopensItsOutput(t *testing.T) {
+	c := cluster(t, 2)
+	cfg := collectConfig(c.ListenAddrs(), false)
+	cfg.MaxLag = 200 * time.Millisecond // a poll every 50 ms
+	var reopened atomic.Int32
+	cfg.ReopenOutput = func() { reopened.Add(1) }
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var out bytes.Buffer
+	col, err := New(ctx, cfg, output.NewWriter(&out, "fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { col.Run(ctx); close(done) }()
+	for range 2 {
+		before := reopened.Load()
+		col.Reopen()
+		deadline := time.Now().Add(10 * time.Second)
+		for reopened.Load() == before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if reopened.Load() != before+1 {
+			t.Fatalf("Reopen asked, the output reopened %d times (want %d)", reopened.Load(), before+1)
+		}
+	}
+	stop()
+	<-done
 }
