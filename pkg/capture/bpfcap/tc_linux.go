@@ -151,57 +151,25 @@ func (f *tcFilter) dropQdisc() error {
 
 // countFilters counts the filters on parent (a dump, as `tc filter show`).
 func (f *tcFilter) countFilters(parent uint32) (int, error) {
-	f.seq++
-	tcm := tcmsg(f.ifindex, 0, parent, 0)
-	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(tcm))
-	msg = append(msg, tcm...)
-	ne := binary.NativeEndian
-	ne.PutUint32(msg[0:], uint32(len(msg)))
-	ne.PutUint16(msg[4:], unix.RTM_GETTFILTER)
-	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(msg[8:], f.seq)
-	if err := unix.Sendto(f.sock, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, os.NewSyscallError("sendto", err)
-	}
-	buf := make([]byte, 32768)
 	n := 0
-	for range 1 << 16 { // bounded: a dump ends with NLMSG_DONE
-		m, _, err := unix.Recvfrom(f.sock, buf, 0)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return 0, os.NewSyscallError("recvfrom", err)
+	err := f.exchange(unix.RTM_GETTFILTER, unix.NLM_F_DUMP, tcmsg(f.ifindex, 0, parent, 0), nil, func(typ uint16) bool {
+		if typ == unix.RTM_NEWTFILTER {
+			n++
 		}
-		for b := buf[:m]; len(b) >= unix.SizeofNlMsghdr; {
-			l := int(ne.Uint32(b))
-			if l < unix.SizeofNlMsghdr || l > len(b) {
-				return 0, errors.New("malformed netlink reply")
-			}
-			typ, seq := ne.Uint16(b[4:]), ne.Uint32(b[8:])
-			if seq == f.seq {
-				switch typ {
-				case unix.NLMSG_DONE:
-					return n, nil
-				case unix.NLMSG_ERROR:
-					if l >= unix.SizeofNlMsghdr+4 {
-						if code := int32(ne.Uint32(b[unix.SizeofNlMsghdr:])); code != 0 {
-							return 0, unix.Errno(-code)
-						}
-					}
-					return n, nil
-				case unix.RTM_NEWTFILTER:
-					n++
-				}
-			}
-			b = b[min((l+3)&^3, len(b)):]
-		}
-	}
-	return 0, errors.New("netlink dump did not end")
+		return typ == unix.NLMSG_DONE
+	})
+	return n, err
 }
 
 // request sends one rtnetlink request and waits for its acknowledgement.
 func (f *tcFilter) request(typ uint16, flags uint16, tcm, attrs []byte) error {
+	return f.exchange(typ, flags|unix.NLM_F_ACK, tcm, attrs, func(uint16) bool { return false })
+}
+
+// exchange sends one rtnetlink message and reads the replies to it until an
+// error message (an acknowledgement when its code is 0) or until each says
+// the exchange is done (a dump's NLMSG_DONE).
+func (f *tcFilter) exchange(typ, flags uint16, tcm, attrs []byte, each func(typ uint16) (done bool)) error {
 	f.seq++
 	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(tcm)+len(attrs))
 	msg = append(msg, tcm...)
@@ -209,13 +177,13 @@ func (f *tcFilter) request(typ uint16, flags uint16, tcm, attrs []byte) error {
 	ne := binary.NativeEndian
 	ne.PutUint32(msg[0:], uint32(len(msg)))
 	ne.PutUint16(msg[4:], typ)
-	ne.PutUint16(msg[6:], flags|unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	ne.PutUint16(msg[6:], flags|unix.NLM_F_REQUEST)
 	ne.PutUint32(msg[8:], f.seq)
 	if err := unix.Sendto(f.sock, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return os.NewSyscallError("sendto", err)
 	}
-	buf := make([]byte, 8192)
-	for {
+	buf := make([]byte, 32768)
+	for range 1 << 16 { // bounded: the kernel ends every exchange
 		n, _, err := unix.Recvfrom(f.sock, buf, 0)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
@@ -228,22 +196,24 @@ func (f *tcFilter) request(typ uint16, flags uint16, tcm, attrs []byte) error {
 			if l < unix.SizeofNlMsghdr || l > len(b) {
 				return errors.New("malformed netlink reply")
 			}
-			typ, seq := ne.Uint16(b[4:]), ne.Uint32(b[8:])
-			if seq == f.seq && typ == unix.NLMSG_ERROR {
-				if l < unix.SizeofNlMsghdr+4 {
-					return errors.New("short netlink error reply")
+			if typ, seq := ne.Uint16(b[4:]), ne.Uint32(b[8:]); seq == f.seq {
+				if typ == unix.NLMSG_ERROR {
+					if l < unix.SizeofNlMsghdr+4 {
+						return errors.New("short netlink error reply")
+					}
+					if code := int32(ne.Uint32(b[unix.SizeofNlMsghdr:])); code != 0 {
+						return unix.Errno(-code)
+					}
+					return nil
 				}
-				if code := int32(ne.Uint32(b[unix.SizeofNlMsghdr:])); code != 0 {
-					return unix.Errno(-code)
+				if each(typ) {
+					return nil
 				}
-				return nil
 			}
-			b = b[(l+3)&^3:]
-			if len(b) > 0 && len(b) < unix.SizeofNlMsghdr {
-				break
-			}
+			b = b[min((l+3)&^3, len(b)):]
 		}
 	}
+	return errors.New("netlink exchange did not end")
 }
 
 func tcmsg(ifindex int, handle, parent, info uint32) []byte {
