@@ -32,13 +32,10 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	defer signal.Stop(sig)
-	out, err := output.Open(cfg.Output, !cfg.Once, stdout)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot start")
-		return exitFatal
-	}
-	defer out.Close()
-	w := output.NewWriter(out, cfg.SensorID)
+	// The output is opened (truncated) once the brokers have answered: a
+	// collector that never starts must not empty an earlier run's file.
+	var out output.Driver
+	w := output.NewWriter(io.Discard, cfg.SensorID)
 	fc := fleet.Config{Kafka: cfg.Kafka.Config, Group: cfg.Group, Window: cfg.Window, Lookback: cfg.Lookback,
 		MaxLag: cfg.MaxLag, Once: cfg.Once,
 		Log: func(msg string, fields ...any) { log.Info().Fields(fields).Msg(msg) },
@@ -59,6 +56,15 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	col, err := fleet.New(ctx, fc, w)
 	if err != nil {
+		log.Error().Err(err).Msg("cannot start")
+		return exitFatal
+	}
+	if out, err = output.Open(cfg.Output, !cfg.Once, stdout); err != nil {
+		log.Error().Err(err).Msg("cannot start")
+		return exitFatal
+	}
+	defer out.Close()
+	if err := w.Reset(out); err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		return exitFatal
 	}

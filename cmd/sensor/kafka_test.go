@@ -104,16 +104,21 @@ func TestKafkaSameRecords(t *testing.T) {
 }
 
 // An unreachable broker at start is a clear error after --kafka-timeout,
-// exit status 1, and no capture.
+// exit status 1, and no capture; the output of an earlier run is left as
+// it was (it was truncated before the brokers were asked).
 func TestKafkaUnreachableAtStart(t *testing.T) {
 	start := time.Now()
-	_, stderr, code := sensor(t, "-r", demo, "-o", filepath.Join(t.TempDir(), "o.jsonl"),
-		"--kafka-brokers", "127.0.0.1:1", "--kafka-timeout", "1s")
+	o := filepath.Join(t.TempDir(), "o.jsonl")
+	os.WriteFile(o, []byte("{\"event_type\":\"summary\"}\n"), 0o640)
+	_, stderr, code := sensor(t, "-r", demo, "-o", o, "--kafka-brokers", "127.0.0.1:1", "--kafka-timeout", "1s")
 	if code != exitFatal || !strings.Contains(stderr, "no broker of 127.0.0.1:1 answered within 1s") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("gave up after %v", d)
+	}
+	if b, _ := os.ReadFile(o); string(b) != "{\"event_type\":\"summary\"}\n" {
+		t.Errorf("the earlier run's output is now %q", b)
 	}
 }
 
@@ -193,9 +198,14 @@ func TestCollectOnce(t *testing.T) {
 // An unreachable broker at the collector's start: exit 1 after
 // --kafka-timeout, with the reason.
 func TestCollectUnreachable(t *testing.T) {
-	_, stderr, code := sensor(t, "collect", "--kafka-brokers", "127.0.0.1:1", "--kafka-timeout", "500ms", "--once")
+	o := filepath.Join(t.TempDir(), "fleet.jsonl")
+	os.WriteFile(o, []byte("{}\n"), 0o640)
+	_, stderr, code := sensor(t, "collect", "--kafka-brokers", "127.0.0.1:1", "--kafka-timeout", "500ms", "--once", "-o", o)
 	if code != exitFatal || !strings.Contains(stderr, "no broker of 127.0.0.1:1 answered") {
 		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(o); string(b) != "{}\n" {
+		t.Errorf("the earlier collection's output is now %q", b)
 	}
 	if _, stderr, code := sensor(t, "collect"); code != exitUsage || !strings.Contains(stderr, "kafka-brokers") {
 		t.Errorf("no brokers: exit %d: %s", code, stderr)

@@ -90,6 +90,38 @@ func TestRerunIsByteIdentical(t *testing.T) {
 	}
 }
 
+// TestNoInputReadTwiceOrOverwritten: a capture named twice (or a
+// directory and a file in it) is read once, its packets counted once, the
+// second naming skipped and said; an output that is one of the captures
+// is refused (exit 2) with the capture left whole (it was truncated to
+// the records of an empty run).
+func TestNoInputReadTwiceOrOverwritten(t *testing.T) {
+	once, _, _ := sensor(t, "-r", demo, "--sensor-id", "x", "--log-level", "error")
+	twice, _, code := sensor(t, "-r", demo, "-r", demo, "--sensor-id", "x", "--log-level", "error")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	sum := func(jsonl string) map[string]any { return ofType(records(t, jsonl), "summary")[0] }
+	a, b := sum(once), sum(twice)
+	if a["syn_packets"] != b["syn_packets"] || b["skipped_inputs"] != 1.0 {
+		t.Errorf("named twice: %v SYNs (once: %v), %v skipped", b["syn_packets"], a["syn_packets"], b["skipped_inputs"])
+	}
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "c.pcapng")
+	orig, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(capture, orig, 0o640)
+	_, stderr, code := sensor(t, "-r", dir, "-o", capture)
+	if code != exitUsage || !strings.Contains(stderr, "is the capture") {
+		t.Errorf("output = input: exit %d: %s", code, stderr)
+	}
+	if now, _ := os.ReadFile(capture); !bytes.Equal(now, orig) {
+		t.Errorf("the capture is now %d bytes, was %d", len(now), len(orig))
+	}
+}
+
 // TestWindowsEqualGroundTruth runs generated scenarios through the whole
 // command and compares every window with the generator's independent
 // ground truth.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,6 +22,17 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	if err := checkWritable(cfg.StateFile, cfg.Output, false, ""); err != nil {
 		return output.Stats{}, err
 	}
+	src, err := pcapfile.Open(cfg.Read)
+	if err != nil {
+		return output.Stats{}, err
+	}
+	defer src.Close()
+	if fi, err := os.Stat(cfg.Output); cfg.Output != "-" && err == nil {
+		if in, ok := src.Reads(fi); ok {
+			// Opening the output truncates it: the capture would be lost.
+			return output.Stats{}, settingError{fmt.Errorf("--output %s is the capture %s read: name another file for the records", cfg.Output, in)}
+		}
+	}
 	out, err := openOutputs(ctx, cfg, false, stdout, log)
 	if err != nil {
 		return output.Stats{}, err
@@ -29,11 +42,6 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	if err != nil {
 		return output.Stats{}, err
 	}
-	src, err := pcapfile.Open(cfg.Read)
-	if err != nil {
-		return output.Stats{}, err
-	}
-	defer src.Close()
 
 	bar := newProgress(cfg.Progress, stderr, src.Progress)
 	in := lifecycle.Input{
@@ -82,13 +90,13 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 }
 
 // describeFiles lists the capture files for the summary, saying which were
-// skipped (a directory's files that are not captures) and why.
+// skipped (a directory's files that are not captures, a file named twice) and why.
 func describeFiles(files []pcapfile.InputStats, log zerolog.Logger) []output.Input {
 	var ins []output.Input
 	for _, in := range files {
 		i := output.Input{Path: in.Path, Format: in.Format, Packets: in.Packets, Skipped: in.Skipped}
 		if in.Skipped != "" {
-			log.Info().Str("file", in.Path).Str("reason", in.Skipped).Msg("skipped: not a capture file")
+			log.Info().Str("file", in.Path).Str("reason", in.Skipped).Msg("skipped")
 		}
 		if in.Err != nil {
 			i.Err = in.Err.Error()

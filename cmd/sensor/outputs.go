@@ -17,18 +17,15 @@ import (
 
 // openOutputs opens the run's drivers: the file or stdout, and Kafka when
 // brokers are configured (the same records on both). A Kafka cluster that
-// does not answer within --kafka-timeout stops the start.
+// does not answer within --kafka-timeout stops the start, before the file
+// is opened (opening truncates it: a run that never starts must not empty
+// an earlier run's output).
 func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.Writer, log zerolog.Logger) (output.Driver, error) {
-	out, err := output.Open(cfg.Output, live, stdout)
-	if err != nil {
-		return nil, err
-	}
 	if len(cfg.Kafka.Brokers) == 0 {
-		return out, nil
+		return output.Open(cfg.Output, live, stdout)
 	}
 	sink, err := kafka.NewSink(ctx, cfg.Kafka.Config, cfg.SensorID)
 	if err != nil {
-		out.Close()
 		return nil, err
 	}
 	if cfg.Kafka.SpoolDir != "" && live {
@@ -36,9 +33,13 @@ func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.W
 		// removed) after privileges go.
 		if err := giveSpool(cfg.Kafka.SpoolDir, cfg.User); err != nil {
 			sink.Close()
-			out.Close()
 			return nil, err
 		}
+	}
+	out, err := output.Open(cfg.Output, live, stdout)
+	if err != nil {
+		sink.Close()
+		return nil, err
 	}
 	log.Info().Str("kafka", sink.String()).Msg("publishing the records to Kafka")
 	return output.Multi(out, kafkaDriver{sink, log}), nil

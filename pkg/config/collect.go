@@ -51,7 +51,8 @@ func CollectFlagSet() *pflag.FlagSet {
 	fs.String(kGroup, "synscope-collect", "Kafka consumer `group` the collectors share")
 	fs.String(kWindow, d.Window.String(), "window `length`: the sensors' own")
 	fs.String(kLookback, d.Lookback.String(), "lookback: the sensors' own")
-	fs.Bool(kGrowth, true, "write a growth record after every fleet window (default growth settings)")
+	fs.Bool(kGrowth, true, "write a growth record after every fleet window (default growth settings but the horizons)")
+	fs.String(kHorizons, durations(growth.DefaultConfig().Horizons), "growth fit horizons, shortest first (the sensors' own when they classify)")
 	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
 	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto")
 	addKafkaFlags(fs)
@@ -60,7 +61,7 @@ func CollectFlagSet() *pflag.FlagSet {
 	return fs
 }
 
-var collectKeys = []string{kOutput, kOnce, kSensorID, kMaxLag, kGroup, kWindow, kLookback, kGrowth, kLogLevel, kLogFormat}
+var collectKeys = []string{kOutput, kOnce, kSensorID, kMaxLag, kGroup, kWindow, kLookback, kGrowth, kHorizons, kLogLevel, kLogFormat}
 
 // collectOnly are the keys a config file may give collect that a sensor
 // has not.
@@ -84,8 +85,15 @@ func LoadCollect(args []string) (*Collect, error) {
 	v := viper.New()
 	v.SetEnvPrefix("SENSOR")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
-	v.AllowEmptyEnv(true) // SENSOR_USER= keeps root, SENSOR_METRICS_ADDR= turns the endpoint off: set is set, even to nothing
+	v.AllowEmptyEnv(true) // set is set, even to nothing
+	// From the environment, as from a config file, collect takes only the
+	// keys it shares with the sensors and its own: the sensors' SENSOR_OUTPUT
+	// in an environment both read was the file collect truncated.
+	for _, k := range append(append([]string{kWindow, kLookback}, collectOnly...), kafkaKeys...) {
+		if err := v.BindEnv(k); err != nil {
+			return nil, err
+		}
+	}
 	keys := append(slices.Clone(collectKeys), kafkaKeys...)
 	for _, k := range keys {
 		if err := v.BindPFlag(k, fs.Lookup(k)); err != nil {
@@ -148,8 +156,20 @@ func (c *Collect) fill(v *viper.Viper) error {
 	}
 	c.GrowthOff = !on
 	c.Growth = growth.DefaultConfig()
-	if err := c.Growth.Validate(c.Window); err != nil {
-		return keyErr(kWindow, err)
+	if v.IsSet(kHorizons) {
+		c.Growth.Horizons = nil
+		for _, s := range stringList(v, kHorizons) {
+			d, err := ParseDuration(s)
+			if err != nil || d <= 0 {
+				return keyErr(kHorizons, fmt.Errorf("%q is not a positive duration", s))
+			}
+			c.Growth.Horizons = append(c.Growth.Horizons, d)
+		}
+	}
+	if !c.GrowthOff {
+		if err := growthFits(&c.Growth, c.Window, v.IsSet(kHorizons)); err != nil {
+			return err
+		}
 	}
 	if c.LogLevel, err = oneOf(v, kLogLevel, "debug", "info", "warn", "error"); err != nil {
 		return err

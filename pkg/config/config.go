@@ -271,7 +271,14 @@ func Load(args []string) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := c.fill(v, fs.Args()); err != nil {
+	if args := fs.Args(); len(args) > 0 && !fs.Changed(kRead) {
+		// Files after the flags are -r's files: they replace a config
+		// file's (or the environment's) read list, as -r does.
+		v.Set(kRead, args)
+	} else if len(args) > 0 {
+		v.Set(kRead, append(stringList(v, kRead), args...))
+	}
+	if err := c.fill(v); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -340,9 +347,9 @@ func octalLooking(n *yaml.Node, key string) (string, string, bool) {
 	return "", "", false
 }
 
-func (c *Config) fill(v *viper.Viper, positional []string) error {
+func (c *Config) fill(v *viper.Viper) error {
 	var err error
-	c.Read = append(stringList(v, kRead), positional...)
+	c.Read = stringList(v, kRead)
 	c.Iface = strings.TrimSpace(v.GetString(kIface))
 	spec := v.GetString(kPorts)
 	if l, ok := v.Get(kPorts).([]any); ok { // a YAML list, [139, 445]: the same as "139,445"
@@ -550,5 +557,19 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 	if g.CycleAmplitude, err = fraction(v, kCycle); err != nil {
 		return err
 	}
-	return g.Validate(c.Window)
+	if c.GrowthOff {
+		return nil // each value is well formed; together they need not fit a window nothing classifies
+	}
+	return growthFits(g, c.Window, v.IsSet(kHorizons))
+}
+
+// growthFits validates the growth settings for windows of length window;
+// when the horizons are the defaults (not set) and too short for such
+// windows, the error says what to set.
+func growthFits(g *growth.Config, window time.Duration, horizonsSet bool) error {
+	err := g.Validate(window)
+	if err != nil && !horizonsSet && strings.HasPrefix(err.Error(), kHorizons+":") {
+		return fmt.Errorf("%w: the default horizons are too short for --window %v; set --growth-horizons (each at least three windows), or --growth=false", err, window)
+	}
+	return err
 }

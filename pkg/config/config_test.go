@@ -56,6 +56,46 @@ func TestReadFlagsAndPositional(t *testing.T) {
 	}
 }
 
+// TestPositionalFilesReplaceTheFilesList: files after the flags are -r's
+// files: they replace a config file's read list, as -r does (they were
+// added to it, so a run read the file's captures as well).
+func TestPositionalFilesReplaceTheFilesList(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("read: [a.pcap]\n"), 0o600)
+	for args, want := range map[string]string{
+		"-c " + file + " b.pcap":           "b.pcap",
+		"-c " + file + " -r x.pcap b.pcap": "x.pcap|b.pcap",
+		"-c " + file + " -r x.pcap":        "x.pcap",
+		"-c " + file:                       "a.pcap",
+	} {
+		c, err := Load(strings.Fields(args))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(c.Read, "|"); got != want {
+			t.Errorf("%s: read %q, want %q", args, got, want)
+		}
+	}
+}
+
+// TestGrowthSettingsOnlyWhenGrowthIsOn: a window too long for the default
+// horizons is refused with what to set, unless growth is off (the check
+// refused --window 1d --growth=false, which classifies nothing).
+func TestGrowthSettingsOnlyWhenGrowthIsOn(t *testing.T) {
+	if _, err := Load([]string{"-r", "x.pcap", "--window", "1d", "--growth=false"}); err != nil {
+		t.Errorf("--window 1d with growth off: %v", err)
+	}
+	if _, err := Load([]string{"-r", "x.pcap", "--window", "3h"}); err == nil || !strings.Contains(err.Error(), "set --growth-horizons") {
+		t.Errorf("--window 3h with the default horizons: %v, want what to set", err)
+	}
+	if _, err := Load([]string{"-r", "x.pcap", "--window", "3h", "--growth-horizons", "12h,1d"}); err != nil {
+		t.Errorf("--window 3h with horizons of 12h and 1d: %v", err)
+	}
+	if _, err := Load([]string{"-r", "x.pcap", "--growth=false", "--growth-horizons", "soon"}); err == nil {
+		t.Error("a malformed horizon accepted because growth is off")
+	}
+}
+
 func TestInvalidValuesNameTheKey(t *testing.T) {
 	cases := []struct {
 		args []string

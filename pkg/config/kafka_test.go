@@ -93,6 +93,34 @@ func TestLoadCollect(t *testing.T) {
 	}
 }
 
+// TestCollectTakesOnlyItsKeysFromTheEnvironment: as from a config file,
+// collect takes from SENSOR_* only the keys it shares with the sensors and
+// its own; SENSOR_OUTPUT, the sensors' file in an environment both read,
+// was the file collect truncated.
+func TestCollectTakesOnlyItsKeysFromTheEnvironment(t *testing.T) {
+	t.Setenv("SENSOR_OUTPUT", "/var/log/synscope/sensor.jsonl")
+	t.Setenv("SENSOR_SENSOR_ID", "gw1")
+	t.Setenv("SENSOR_KAFKA_BROKERS", "k1:9092")
+	t.Setenv("SENSOR_WINDOW", "10m")
+	c, err := LoadCollect(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Output != "-" || c.SensorID != "fleet" || c.Kafka.Brokers[0] != "k1:9092" || c.Window != 10*time.Minute {
+		t.Errorf("output %q id %q brokers %v window %v", c.Output, c.SensorID, c.Kafka.Brokers, c.Window)
+	}
+	t.Setenv("SENSOR_WINDOW", "3h")
+	if _, err := LoadCollect(nil); err == nil || !strings.Contains(err.Error(), "set --growth-horizons") {
+		t.Errorf("window 3h with the default horizons: %v", err)
+	}
+	if c, err := LoadCollect([]string{"--growth-horizons", "18h,2d"}); err != nil || c.Growth.Horizons[0] != 18*time.Hour {
+		t.Errorf("window 3h, horizons 18h and 2d: %v", err)
+	}
+	if _, err := LoadCollect([]string{"--growth=false"}); err != nil {
+		t.Errorf("window 3h, growth off: %v", err)
+	}
+}
+
 // TestKafkaTLSFilesReadAtStart: a missing or bad TLS file is a setting
 // error when the flags are read (exit status 2); it surfaced only when the
 // output was opened, as a failed run (1).

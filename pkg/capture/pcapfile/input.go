@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -37,8 +38,9 @@ const (
 type input struct {
 	idx      int
 	path     string
-	size     int64     // file size at listing time, 0 if unknown
-	src      io.Reader // in-memory source; nil means open path
+	size     int64       // file size at listing time, 0 if unknown
+	fi       fs.FileInfo // the file's, when listed from the file system
+	src      io.Reader   // in-memory source; nil means open path
 	bufSize  int
 	progress *atomic.Int64
 

@@ -45,6 +45,7 @@ type Reader struct {
 	last   *input   // input whose packet Next returned last; advanced on the next call
 	closed bool
 	stdin  bool // "-" is listed already
+	bySize map[int64][]*input // listed files by size, to find one listed twice (addListed)
 
 	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
 	total int64        // sum of the sizes of the listed files
@@ -202,11 +203,41 @@ func (r *Reader) addFile(path string, fi fs.FileInfo) {
 // user) makes a file that is not a capture a skip instead of an error: a
 // folder of captures often holds a README or a checksum list beside them.
 func (r *Reader) addListed(path string, fi fs.FileInfo, found bool) {
-	in := &input{path: path, found: found}
+	in := &input{path: path, found: found, fi: fi}
+	if e := r.same(fi); e != nil {
+		// Named twice (-r f -r f, a directory and a file in it, a link
+		// to it): read once, or its packets count twice.
+		in.skipped, in.state = fmt.Sprintf("the same file as %s: read once", e.path), stateDone
+		r.inputs = append(r.inputs, in)
+		return
+	}
 	if fi.Mode().IsRegular() {
 		in.size = fi.Size()
 	}
+	if r.bySize == nil {
+		r.bySize = map[int64][]*input{}
+	}
+	r.bySize[fi.Size()] = append(r.bySize[fi.Size()], in)
 	r.inputs = append(r.inputs, in)
+}
+
+// same returns the input listed already that is the file fi, or nil.
+func (r *Reader) same(fi fs.FileInfo) *input {
+	for _, e := range r.bySize[fi.Size()] {
+		if os.SameFile(e.fi, fi) {
+			return e
+		}
+	}
+	return nil
+}
+
+// Reads says which input, if any, is the file fi (an output that must not
+// overwrite its own input).
+func (r *Reader) Reads(fi fs.FileInfo) (path string, ok bool) {
+	if e := r.same(fi); e != nil {
+		return e.path, true
+	}
+	return "", false
 }
 
 func (r *Reader) addErr(path string, err error) {
