@@ -44,7 +44,7 @@ type Reader struct {
 	budget int      // inputs past this many are parked after their first packet (openBudget)
 	last   *input   // input whose packet Next returned last; advanced on the next call
 	closed bool
-	stdin  bool // "-" is listed already
+	stdin  bool               // "-" is listed already
 	bySize map[int64][]*input // listed files by size, to find one listed twice (addListed)
 
 	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
