@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -125,6 +126,26 @@ func (s *Sensor) section(b *strings.Builder) {
 		b.WriteString("</table></div>")
 	}
 	b.WriteString("</div>\n")
+	if ins := s.InboundScanners(); len(ins) > 0 {
+		fmt.Fprintf(b, "<h3>Scanners (%d episodes, most SYNs first)</h3><table><tr><th>source</th><th>kind</th><th>tool</th><th class=n>SYNs</th><th class=n>targets</th><th class=n>ports</th><th>first seen</th><th>last record</th><th>network</th></tr>", len(ins))
+		for i, sc := range ins {
+			if i == 100 {
+				fmt.Fprintf(b, "<tr><td colspan=9>… %d more</td></tr>", len(ins)-100)
+				break
+			}
+			network := sc.Country
+			if sc.ASN != 0 {
+				network = strings.TrimSpace(fmt.Sprintf("%s AS%d %s", sc.Country, sc.ASN, sc.ASOrg))
+			}
+			if sc.Benign != "" {
+				network = strings.TrimSpace(network + " (benign: " + sc.Benign + ")")
+			}
+			fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=n>%d</td><td class=n>%d</td><td class=n>%d</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+				esc(sc.Src), esc(sc.Kind), esc(sc.Tool), sc.Syns, sc.Targets, sc.Ports, esc(shortTime(sc.FirstSeen)),
+				time.Unix(0, sc.Ts).UTC().Format("2006-01-02 15:04:05"), esc(network))
+		}
+		b.WriteString("</table>\n")
+	}
 	if len(s.Scanners) > 0 {
 		fmt.Fprintf(b, "<h3>Our own hosts scanning (%d)</h3><table><tr><th>when</th><th>host</th><th>direction</th><th class=n>SYNs</th><th class=n>targets (est.)</th><th class=n>SYNs/min</th></tr>", len(s.Scanners))
 		for i, sc := range s.Scanners {
@@ -184,4 +205,25 @@ func (d *Data) Chart(name, sensor string, width int) (*Chart, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown chart %q (one of: %s)", name, strings.Join(ChartNames, ", "))
+}
+
+// InboundScanners are the scanning episodes of s, each as its latest
+// record says, most SYNs first (then by source, for the same page every
+// time).
+func (s *Sensor) InboundScanners() []Inbound {
+	out := make([]Inbound, 0, len(s.Inbound))
+	for _, in := range s.Inbound {
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Syns != b.Syns {
+			return a.Syns > b.Syns
+		}
+		if a.Src != b.Src {
+			return a.Src < b.Src
+		}
+		return a.FirstSeen < b.FirstSeen
+	})
+	return out
 }

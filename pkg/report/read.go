@@ -62,6 +62,37 @@ type Scanner struct {
 	PerMinute float64
 }
 
+// Inbound is a scanning source's latest `scanner` record (an update replaces the
+// record at the threshold: the episode's reach so far).
+type Inbound struct {
+	Ts              int64
+	Src, Kind, Tool string
+	Targets, Ports  int64
+	Syns            uint64
+	FirstSeen       string
+	Country, Benign string
+	ASN             uint64
+	ASOrg           string
+}
+
+// scannerRec is what the report reads of a `scanner` record (its targets
+// and ports are numbers there, a flood's targets a list and a summary's
+// ports a string: read apart).
+type scannerRec struct {
+	Ts        string `json:"ts"`
+	SrcIP     string `json:"src_ip"`
+	Kind      string `json:"kind"`
+	Tool      string `json:"tool"`
+	Targets   int64  `json:"targets"`
+	Ports     int64  `json:"ports"`
+	Syns      uint64 `json:"syn_packets"`
+	FirstSeen string `json:"first_seen"`
+	Country   string `json:"country"`
+	ASN       uint64 `json:"asn"`
+	ASOrg     string `json:"as_org"`
+	Benign    string `json:"benign"`
+}
+
 // Sensor is everything read for one sensor id.
 type Sensor struct {
 	ID       string
@@ -69,6 +100,8 @@ type Sensor struct {
 	Verdicts []Verdict
 	Top      []TopSource
 	Scanners []Scanner
+	// Inbound scanners by source and episode (first_seen): the latest record.
+	Inbound map[[2]string]Inbound
 	// New sources per /24 (IPv4) or /48 (IPv6), from source records.
 	Prefixes map[string]uint64
 	// New sources per country and per network ("AS64501 Org"), from
@@ -338,6 +371,20 @@ func (d *Data) add(b []byte) string {
 		s.Flooded += r.FloodSources
 	case "alert":
 		s.Alerts++ // the verdicts they come from are charted already
+	case "scanner":
+		var sr scannerRec
+		if err := json.Unmarshal(b, &sr); err != nil {
+			return fmt.Sprintf("scanner record with a field of the wrong type: %v", err)
+		}
+		ts, err := parseTime(sr.Ts)
+		if err != nil || sr.SrcIP == "" {
+			return "scanner record without a valid ts and src_ip"
+		}
+		k := [2]string{sr.SrcIP, sr.FirstSeen}
+		if old, ok := s.Inbound[k]; !ok || ts >= old.Ts {
+			s.Inbound[k] = Inbound{Ts: ts, Src: sr.SrcIP, Kind: sr.Kind, Tool: sr.Tool, Targets: sr.Targets, Ports: sr.Ports,
+				Syns: sr.Syns, FirstSeen: sr.FirstSeen, Country: sr.Country, ASN: sr.ASN, ASOrg: sr.ASOrg, Benign: sr.Benign}
+		}
 	case "outbound_scanner":
 		ts, err := parseTime(r.Ts)
 		if err != nil || r.SrcIP == "" {
@@ -384,7 +431,7 @@ func (d *Data) add(b []byte) string {
 func (d *Data) sensor(id string) *Sensor {
 	s := d.Sensors[id]
 	if s == nil {
-		s = &Sensor{ID: id, Prefixes: map[string]uint64{}, Countries: map[string]uint64{}, Networks: map[string]uint64{}}
+		s = &Sensor{ID: id, Prefixes: map[string]uint64{}, Countries: map[string]uint64{}, Networks: map[string]uint64{}, Inbound: map[[2]string]Inbound{}}
 		d.Sensors[id] = s
 	}
 	return s

@@ -305,6 +305,35 @@ func TestFloodAndAlertRecordsAreRead(t *testing.T) {
 	}
 }
 
+// TestEveryGoldenRecordIsRead: every record type the sensor writes in the
+// golden outputs is one the report knows (it named the `scanner` records
+// "unknown" and skipped them), and an inbound scanner's table shows each
+// episode as its latest record says (an update replaces the record at
+// the threshold).
+func TestEveryGoldenRecordIsRead(t *testing.T) {
+	for _, f := range []string{"../../testdata/demo.golden.jsonl", "../../testdata/scan.golden.jsonl"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := read(t, string(b)); d.Skipped != 0 {
+			t.Errorf("%s: %d lines skipped: %v", f, d.Skipped, d.Problems)
+		}
+	}
+	b, _ := os.ReadFile("../../testdata/scan.golden.jsonl")
+	ins := read(t, string(b)).Sensors["golden"].InboundScanners()
+	if len(ins) != 2 || ins[0].Src != "203.0.113.5" || ins[0].Syns != 301 || ins[0].Targets != 307 || ins[1].Kind != "port_scan" {
+		t.Errorf("scanners: %+v", ins)
+	}
+	var html bytes.Buffer
+	if err := read(t, string(b)).HTML(&html, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "<h3>Scanners (2 episodes") {
+		t.Error("no table of scanners in the page")
+	}
+}
+
 // TestGiantLineIsSkipped: a line longer than any record (17 MiB of NUL
 // bytes, a crash's tail) is named and skipped; the records before and
 // after it are read (it ended the whole read: "token too long"). Lines
