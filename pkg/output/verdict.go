@@ -79,10 +79,16 @@ func (w *Writer) Flood(r *engine.FloodRecord) {
 	o.uint("ttl_mode", uint64(r.TTLMode))
 	o.uint("ttl_mode_sources", r.TTLModeSources)
 	o.uint("ip_id_zero_sources", r.IPIDZero)
-	o.uint("ip_id_mode", uint64(r.IPIDMode))
-	o.uint("ip_id_mode_sources_min", r.IPIDModeSources)
-	o.uint("tcp_window_mode", uint64(r.WindowMode))
-	o.uint("tcp_window_mode_sources_min", r.WindowModeSources)
+	// A mode no source is known to share (the bounded summary kept none of
+	// their values) is left out: a 0 there read as a value sources had.
+	if r.IPIDModeSources > 0 {
+		o.uint("ip_id_mode", uint64(r.IPIDMode))
+		o.uint("ip_id_mode_sources_min", r.IPIDModeSources)
+	}
+	if r.WindowModeSources > 0 {
+		o.uint("tcp_window_mode", uint64(r.WindowMode))
+		o.uint("tcp_window_mode_sources_min", r.WindowModeSources)
+	}
 	o.close()
 	o.openArray("sample_src_ips")
 	for _, a := range r.Sample {

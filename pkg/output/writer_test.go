@@ -267,3 +267,29 @@ func TestHoldFillOrder(t *testing.T) {
 		t.Errorf("hooks called %d times, in the order %q", len(hooks), hooks)
 	}
 }
+
+// TestFloodModeLeftOutWhenNoSourceHasIt: the bounded count of IP IDs and
+// TCP windows keeps no value under a flood where every source's differs;
+// the record said "mode 0, shared by at least 0" there, a value no source
+// had.
+func TestFloodModeLeftOutWhenNoSourceHasIt(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, "s")
+	w.Flood(&engine.FloodRecord{WindowStart: t0, WindowEnd: t0 + int64(5*time.Minute), Sources: 1026,
+		IPIDMode: 0, IPIDModeSources: 0, WindowMode: 1024, WindowModeSources: 3})
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Pattern map[string]any `json:"pattern"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rec.Pattern["ip_id_mode"]; ok {
+		t.Errorf("ip_id_mode written with no source to its name: %v", rec.Pattern)
+	}
+	if rec.Pattern["tcp_window_mode"] != 1024.0 || rec.Pattern["tcp_window_mode_sources_min"] != 3.0 {
+		t.Errorf("tcp_window_mode: %v", rec.Pattern)
+	}
+}
