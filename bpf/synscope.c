@@ -490,9 +490,13 @@ int xdp_ingress(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-// Headers a SYN needs at most in the linear area: Ethernet, tags, IPv6 with
-// a few extension headers, TCP with options.
+// Headers a SYN needs in the linear area: Ethernet, tags, IPv6 with a few
+// extension headers, TCP with options, within PULL_LEN; the parser reads up
+// to MAX_OFF plus a TCP header with options (MAX_PULL), which a SYN padded
+// with extension headers can need (a NIC that splits headers into 256
+// bytes, or a packet socket's large frames, leave the rest paged).
 #define PULL_LEN 256
+#define MAX_PULL (MAX_OFF + 60)
 
 static __always_inline int tc(struct __sk_buff *skb, __u32 dir)
 {
@@ -511,8 +515,17 @@ static __always_inline int tc(struct __sk_buff *skb, __u32 dir)
 		res = ip_tc(skb, l3, et, vlan | dir << 16);
 	if (res == PARSE_ERROR && !linear) {
 		// The headers go on in paged data. Pulling them into the linear
-		// area changes no byte of the packet; then parse again.
+		// area changes no byte of the packet; then parse again: PULL_LEN
+		// first, and all the parser may read when that was not enough.
 		if (bpf_skb_pull_data(skb, want) == 0) {
+			data = (void *)(long)skb->data;
+			data_end = (void *)(long)skb->data_end;
+			res = ether(data, data_end, hw_tag, &l3, &et, &vlan);
+			if (res == PARSE_MATCH)
+				res = ip_tc(skb, l3, et, vlan | dir << 16);
+		}
+		__u32 more = len < MAX_PULL ? len : MAX_PULL;
+		if (res == PARSE_ERROR && more > want && bpf_skb_pull_data(skb, more) == 0) {
 			data = (void *)(long)skb->data;
 			data_end = (void *)(long)skb->data_end;
 			res = ether(data, data_end, hw_tag, &l3, &et, &vlan);

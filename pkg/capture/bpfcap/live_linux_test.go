@@ -403,3 +403,33 @@ func TestLegacyCloseLeavesOthersFilters(t *testing.T) {
 	}
 	captest.Run(t, p.SensorNS, 5*time.Second, "tc", "qdisc", "del", "dev", p.SensorIf, "clsact")
 }
+
+// TestLiveHeadersInPagedData: a SYN whose headers run past the first 256
+// bytes of a frame the kernel keeps in pages (a packet socket builds frames
+// over about 4 KiB with only the Ethernet header in the linear area; a NIC
+// that splits headers into a 256-byte buffer does the same at any MTU):
+// IPv6 with 408 bytes of destination options, then the SYN and 5,000 bytes
+// of payload. The TC program pulled 256 bytes only and counted a parse
+// error: a scanner padding its SYNs with options the target accepts got
+// past the TC and egress hooks. Now it pulls what the parser may read.
+func TestLiveHeadersInPagedData(t *testing.T) {
+	syn := captest.Syn445()
+	payload := append(append(captest.ExtOpts(6, 50), captest.TCP(syn)...), make([]byte, 5000)...)
+	frame := captest.Ether(nil, 0x86dd, captest.IPv6(captest.V6{Src: captest.Src6, Dst: captest.Dst6, Hop: 64, Next: 60, PayloadLen: -1}, payload))
+	p := needLive(t)
+	captest.Run(t, p.ScanNS, 5*time.Second, "ip", "link", "set", p.ScanIf, "mtu", "9000")
+	captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "set", p.SensorIf, "mtu", "9000")
+	watched := corpusPorts(t)
+	src := openIn(t, p, Config{Ports: watched, Ingress: IngressTC})
+	captest.Inject(t, p.ScanNS, p.ScanIf, [][]byte{frame})
+	time.Sleep(100 * time.Millisecond)
+	want := captest.Decoded([][]byte{frame}, watched, nil)
+	if want.Len() != 1 {
+		t.Fatalf("the decoder finds %d SYNs in the frame, want 1", want.Len())
+	}
+	got := captest.FromSource(t, src, watched, direction(0), 0)
+	captest.Equal(t, "tcx, headers in paged data", got, want)
+	if st, err := src.CaptureStats(); err != nil || st.ParseErrors != 0 {
+		t.Errorf("capture stats %+v (%v): a parse error", st, err)
+	}
+}
