@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
+	"cmp"
 	"runtime"
+	"slices"
 
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/fingerprint"
@@ -15,6 +18,9 @@ import (
 func (e *Engine) handOver(kind uint8, rotate bool, rotateAt int64) {
 	if e.inline {
 		sh := e.shards[0]
+		if kind == itemWindow {
+			sh.flushScans()
+		}
 		e.apply(0, sh.take(kind != itemFlush))
 		if kind == itemWindow {
 			// A step of a dropped generation at each window's end, where
@@ -64,6 +70,13 @@ func (e *Engine) apply(i int, p *part) {
 		e.event(&p.events[j])
 	}
 	p.events = p.events[:0]
+	if len(p.updates) > 0 {
+		slices.SortFunc(p.updates, byUpdateOrder)
+		for j := range p.updates {
+			e.event(&p.updates[j])
+		}
+		p.updates = p.updates[:0]
+	}
 	e.win.Add(&p.win)
 	e.winAct.Add(&p.act)
 	e.seen[i] = p.seen
@@ -88,11 +101,34 @@ func (e *Engine) merge(parts []*part) {
 			}
 		}
 		if best < 0 {
-			return
+			break
 		}
 		e.event(&parts[best].events[e.heads[best]])
 		e.heads[best]++
 	}
+	e.updates = e.updates[:0]
+	for _, p := range parts {
+		e.updates = append(e.updates, p.updates...)
+	}
+	slices.SortFunc(e.updates, byUpdateOrder)
+	for j := range e.updates {
+		e.event(&e.updates[j])
+	}
+}
+
+// byUpdateOrder orders a window's scanner updates by the time of the SYN
+// each is as of, then by source: the same order whatever the shards.
+func byUpdateOrder(a, b event) int {
+	if c := cmp.Compare(a.syn.Ts, b.syn.Ts); c != 0 {
+		return c
+	}
+	if a.syn.V6 != b.syn.V6 {
+		if !a.syn.V6 {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a.syn.Src[:], b.syn.Src[:])
 }
 
 // event writes the records of one event a shard produced.

@@ -48,6 +48,7 @@ type Engine struct {
 	seq     uint64   // SYNs handed to shards
 	pending int      // SYNs handed over since the last marker
 	parts   []*part  // scratch for a hand-over
+	updates []event  // scratch: the shards' scanner updates at a window's end (merge)
 	seen    []seen   // per shard, its totals at the last hand-over
 	heads   []int    // scratch for the merge
 	wg      chan int // a worker's stop

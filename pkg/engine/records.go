@@ -125,9 +125,10 @@ type ScannerEmitter interface {
 // ScanRecord says that a source crossed the scanner thresholds
 // (Config.ScanHosts hosts or ScanPorts ports on one host within one
 // ScanInterval), or, with Update set, that a reported scanner reached more
-// targets in a later window (at most one update per window).
+// targets since its last record (written at the window's end, at most one
+// update per window).
 type ScanRecord struct {
-	Syn        decode.Syn // the SYN that crossed the threshold (or made the update)
+	Syn        decode.Syn // the SYN that crossed the threshold (an update: the source's latest SYN of the window)
 	Kind       sources.ScanKind
 	Direction  sources.Direction
 	FirstSeen  int64

@@ -61,9 +61,13 @@ type event struct {
 // part is what a shard hands over at a marker.
 type part struct {
 	events []event
-	win    sources.Counts
-	act    sources.Activity // at a window's end: the window's activity
-	seen   seen
+	// updates are the scanner updates of a window's end (FlushScans),
+	// written after its SYNs' records in an order that does not depend on
+	// the shards (byUpdateOrder).
+	updates []event
+	win     sources.Counts
+	act     sources.Activity // at a window's end: the window's activity
+	seen    seen
 }
 
 // seen is a shard's totals at a hand-over: the engine reads them without
@@ -105,6 +109,7 @@ func (sh *shard) run() {
 // so far. It reports whether the shard stops.
 func (sh *shard) marker(it *item) bool {
 	if it.kind == itemWindow {
+		sh.flushScans()                      // before a rotation moves the window's scanners
 		sh.tab.DrainStep(sources.DrainBatch) // where the inline shard takes it
 	}
 	if it.rotate {
@@ -124,8 +129,17 @@ func (sh *shard) handOver(window bool) {
 	if sh.done != nil {
 		sh.curPart ^= 1
 		sh.parts[sh.curPart].events = sh.parts[sh.curPart].events[:0]
+		sh.parts[sh.curPart].updates = sh.parts[sh.curPart].updates[:0]
 		sh.done <- p
 	}
+}
+
+// flushScans puts the window's scanner updates in the part in progress.
+func (sh *shard) flushScans() {
+	p := &sh.parts[sh.curPart]
+	sh.tab.FlushScans(func(s *decode.Syn, ev *sources.Event) {
+		p.updates = append(p.updates, event{ev: *ev, syn: *s})
+	})
 }
 
 // take fills the part in progress with the counts (at a window's end) and

@@ -33,7 +33,7 @@ const (
 type scanHdr struct {
 	syns     uint32 // the episode's SYNs (the slot's bits hold the index)
 	epoch    uint32 // number of the scan interval the interval counts are of (Table.epochOf)
-	lastRec  uint32 // number of the window of the last scanner record (Table.windowOf)
+	queued   uint32 // 1 + its index in Table.grown while it waits for an update at the window's end, else 0
 	reported uint8  // scan kinds already reported (1 << kind)
 	kind     ScanKind
 	grew     bool     // reach grew since the last scanner record

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/srctable"
 )
 
 // seeReach accounts a known source's SYN in its reach and reports whether
@@ -102,22 +103,82 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 	case ports >= t.cfg.ScanPorts && h.reported&(1<<PortScan) == 0:
 		kind = PortScan
 	}
-	update := kind == NoScan && h.reported != 0 && h.grew && t.windowOf(ts) > h.lastRec
-	if kind == NoScan && !update {
+	if kind == NoScan {
+		if h.reported != 0 && h.grew {
+			// A reported scanner whose reach grew since its last record:
+			// updated at the window's end (FlushScans), with this SYN,
+			// its latest, unless a later one comes.
+			if h.queued == 0 {
+				t.grown = append(t.grown, *s)
+				h.queued = uint32(len(t.grown))
+			} else {
+				t.grown[h.queued-1] = *s
+			}
+		}
 		return false
 	}
-	win := t.windowOf(ts)
-	if kind != NoScan {
-		h.reported |= 1 << kind
-		h.kind = kind
-	}
-	h.lastRec, h.grew = win, false
+	h.reported |= 1 << kind
+	h.kind = kind
+	h.grew = false
 	d, p := t.reachOf(*v)
 	// The interval's exact counts are a floor of the episode's estimates.
 	d, p = max(d, hosts), max(p, ports)
 	*ev = Event{Kind: ScanSource, Dir: v.dir(), T: int64(v.first) * int64(time.Second),
-		Syns: h.syns, Targets: int32(d), Ports: int32(p), Scan: h.kind, Update: update}
+		Syns: h.syns, Targets: int32(d), Ports: int32(p), Scan: h.kind}
 	return true
+}
+
+// FlushScans writes, through emit, an update of every reported scanner
+// whose reach grew since its last record, as of its latest SYN (which emit
+// is given), and starts the next window's list. The engine calls it at each
+// window's end: a scan that ended in the window it was reported in (nmap's
+// thousand ports in seconds) had its reach at the threshold for its only
+// record; updates came only with a SYN in a later window.
+func (t *Table) FlushScans(emit func(s *decode.Syn, ev *Event)) {
+	for i := range t.grown {
+		s := &t.grown[i]
+		var v *srcVal
+		if s.V6 {
+			v, _ = lookup(t, v6table, s.Src, srctable.Hash6(s.Src))
+		} else {
+			k := v4num(s.Src[:4])
+			v, _ = lookup(t, v4table, k, srctable.Hash4(k))
+		}
+		if v == nil || !v.promoted() {
+			continue // gone since (evicted, or a new episode not yet promoted)
+		}
+		h := t.hdr(*v)
+		if h.queued != uint32(i+1) {
+			continue // another episode's entry, or one listed again later
+		}
+		h.queued = 0
+		if !h.grew || h.reported == 0 {
+			continue
+		}
+		h.grew = false
+		d, p := t.scanCounts(*v)
+		ev := Event{Kind: ScanSource, Dir: v.dir(), T: int64(v.first) * int64(time.Second),
+			Syns: h.syns, Targets: int32(d), Ports: int32(p), Scan: h.kind, Update: true}
+		emit(s, &ev)
+	}
+	t.grown = t.grown[:0]
+}
+
+// scanCounts is a promoted source's reach as its scanner records give it:
+// the episode's estimates, floored by the current interval's exact counts.
+func (t *Table) scanCounts(v srcVal) (dsts, ports int) {
+	d, p := t.reachOf(v)
+	i, wide := v.reachIdx()
+	if wide {
+		w := t.wides.at(i)
+		return max(d, int(w.nHosts)), max(p, t.portsOnOneHost(w))
+	}
+	if t.smallScan {
+		r := t.rs.at(i)
+		hosts, _ := r.distinct(uint16(r.seen))
+		return max(d, hosts), max(p, r.portsOnOneHost(uint16(r.seen)))
+	}
+	return d, p
 }
 
 // reachOf is a source's reach: destinations and ports.

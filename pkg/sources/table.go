@@ -143,6 +143,10 @@ type Table struct {
 	mem      memory
 	hints    []reachHint // where promoted sources' reach entries are (prefetch.go)
 	told     bool        // Prefetch has been called: its caller tells the SYNs ahead
+	// grown are the latest SYNs of reported scanners whose reach grew
+	// since their last record, each listed once (scanHdr.queued), to be
+	// updated at the window's end (FlushScans).
+	grown []decode.Syn
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
