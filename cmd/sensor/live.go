@@ -86,6 +86,14 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	defer signal.Stop(sig)
+	// Settings that can be checked before anything is attached or
+	// created are (exit 2).
+	if err := checkUser(cfg.User); err != nil {
+		return output.Stats{}, err
+	}
+	if _, err := net.InterfaceByName(cfg.Iface); err != nil {
+		return output.Stats{}, settingError{fmt.Errorf("--iface %s: no such interface (ip link lists them): %w", cfg.Iface, err)}
+	}
 	src, how, err := openLive(cfg, log)
 	if err != nil {
 		return output.Stats{}, err

@@ -252,7 +252,7 @@ func TestCommandLine(t *testing.T) {
 	if _, stderr, code := sensor(t, "-r", demo, "--window", "soon"); code != exitUsage || !strings.Contains(stderr, "window") {
 		t.Errorf("bad window: %d %q", code, stderr)
 	}
-	if _, stderr, code := sensor(t, "-i", "nosuchif0", "--user", ""); code != exitFatal || !strings.Contains(stderr, "nosuchif0") {
+	if _, stderr, code := sensor(t, "-i", "nosuchif0", "--user", ""); code != exitUsage || !strings.Contains(stderr, "nosuchif0") {
 		t.Errorf("live capture on a missing interface: %d %q", code, stderr)
 	}
 	file := filepath.Join(t.TempDir(), "out.jsonl")
@@ -323,5 +323,24 @@ func checkDocumented(t *testing.T, recs []map[string]any) {
 		if !strings.Contains(string(doc), "`"+name+"`") && !strings.Contains(string(doc), "`"+short+"`") && !strings.Contains(string(doc), "`"+name+"[]`") {
 			t.Errorf("field %q is written but not documented in docs/schema.md", name)
 		}
+	}
+}
+
+// TestLiveSettingsCheckedBeforeAttaching: an interface that does not exist
+// and (as root) a --user that does not exist are setting errors (exit 2)
+// found before the capture is attached or the output made; they failed
+// later, exit 1, with a root-owned empty output left behind.
+func TestLiveSettingsCheckedBeforeAttaching(t *testing.T) {
+	o := filepath.Join(t.TempDir(), "l.jsonl")
+	if _, stderr, code := sensor(t, "-i", "nosuchif0", "-o", o); code != exitUsage || !strings.Contains(stderr, "--iface nosuchif0: no such interface") {
+		t.Errorf("no such interface: exit %d: %s", code, stderr)
+	}
+	if os.Geteuid() == 0 {
+		if _, stderr, code := sensor(t, "-i", "lo", "--capture", "afpacket", "--user", "nosuchuser", "-o", o); code != exitUsage || !strings.Contains(stderr, "--user nosuchuser") {
+			t.Errorf("no such user: exit %d: %s", code, stderr)
+		}
+	}
+	if _, err := os.Stat(o); err == nil {
+		t.Error("the output was made")
 	}
 }

@@ -38,6 +38,19 @@ func dropPrivileges(name string) error {
 	return nil
 }
 
+// checkUser says, before anything is attached or created, whether the
+// sensor can become user name: a setting error (exit 2) when no such user
+// exists (it failed after the capture was attached and the output made).
+func checkUser(name string) error {
+	if name == "" || syscall.Geteuid() != 0 {
+		return nil
+	}
+	if _, _, err := lookupUser(name); err != nil {
+		return settingError{err}
+	}
+	return nil
+}
+
 func lookupUser(name string) (uid, gid int, err error) {
 	u, err := user.Lookup(name)
 	if err != nil {

@@ -9,3 +9,10 @@ func dropPrivileges(string) error {
 }
 
 func giveToUser(string, string) error { return nil }
+
+func checkUser(name string) error {
+	if name != "" {
+		return settingError{errors.New("--user: dropping privileges is implemented for Linux only; pass --user \"\"")}
+	}
+	return nil
+}

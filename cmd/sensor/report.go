@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -92,8 +93,17 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			*format = "html"
 		}
 	}
+	*format = strings.ToLower(*format)
 	if *format != "html" && *format != "svg" && *format != "png" {
 		fmt.Fprintf(stderr, "sensor report: --format %q: must be html, svg or png\n", *format)
+		return exitUsage
+	}
+	if fs.Changed("chart") && !slices.Contains(report.ChartNames, *chart) {
+		fmt.Fprintf(stderr, "sensor report: --chart %q: must be one of %s\n", *chart, strings.Join(report.ChartNames, ", "))
+		return exitUsage
+	}
+	if *format == "html" && fs.Changed("chart") {
+		fmt.Fprintf(stderr, "sensor report: --chart draws one chart, as svg or png (--format, or an -o ending .svg or .png); the html page has them all\n")
 		return exitUsage
 	}
 	if *width < 400 || *width > 8000 {

@@ -199,7 +199,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.Bool(kStateReset, false, "start afresh, ignoring (and then overwriting) an existing --state-file")
 	fs.String(kStateEvery, "5m", "live: save the --state-file this `often` (at least 1s)")
 	fs.String(kMetrics, "", "live: serve Prometheus metrics at http://`ADDR`/metrics (a bare port listens on 127.0.0.1 only; off when empty)")
-	fs.String(kPorts, "445", "watched TCP destination `ports`: list and ranges, e.g. 139,445,3389 or 1-1024")
+	fs.StringSlice(kPorts, []string{"445"}, "watched TCP destination `ports`: list and ranges, e.g. 139,445,3389 or 1-1024; repeatable")
 	fs.String(kWindow, d.Window.String(), "window `length`, aligned to the Unix epoch (e.g. 5m, 1h)")
 	fs.String(kLookback, d.Lookback.String(), "a source silent this `long` is new again (e.g. 24h, 7d)")
 	fs.StringP(kOutput, "o", "-", "write JSON Lines to `file` ('-' is stdout)")
@@ -351,13 +351,20 @@ func (c *Config) fill(v *viper.Viper) error {
 	var err error
 	c.Read = stringList(v, kRead)
 	c.Iface = strings.TrimSpace(v.GetString(kIface))
-	spec := v.GetString(kPorts)
-	if l, ok := v.Get(kPorts).([]any); ok { // a YAML list, [139, 445]: the same as "139,445"
-		parts := make([]string, len(l))
-		for i, x := range l {
-			parts[i] = fmt.Sprint(x)
+	// "139,445", a YAML list [139, 445], or --ports given more than once:
+	// every one of them (the last alone was watched).
+	var spec string
+	switch x := v.Get(kPorts).(type) {
+	case []any:
+		parts := make([]string, len(x))
+		for i, p := range x {
+			parts[i] = fmt.Sprint(p)
 		}
 		spec = strings.Join(parts, ",")
+	case []string:
+		spec = strings.Join(x, ",")
+	default:
+		spec = v.GetString(kPorts)
 	}
 	if c.Ports, err = ports.Parse(spec); err != nil {
 		return keyErr(kPorts, err)

@@ -315,3 +315,15 @@ func TestEmptyEnvironmentVariable(t *testing.T) {
 		t.Errorf("user %q, metrics %q", c.User, c.MetricsAddr)
 	}
 }
+
+// TestPortsRepeated: --ports given twice watches both lists (the last
+// alone was watched, without a word), as --home-net and -r add up.
+func TestPortsRepeated(t *testing.T) {
+	c, err := Load([]string{"-r", "x.pcap", "--ports", "445", "--ports", "139,3389"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Ports.String(); got != "139,445,3389" {
+		t.Errorf("ports %q, want 139,445,3389", got)
+	}
+}
