@@ -48,7 +48,8 @@ type Config struct {
 	LogFormat      string
 	Progress       string
 	MaxSources     int
-	Shards         int // shard workers; "auto" in files and flags is the number of cores
+	Shards         int  // shard workers; "auto" in files and flags is the number of cores
+	ShardsAuto     bool // Shards came from "auto" (--print-config writes auto, not this machine's cores)
 	MaxTargets     int
 	TopSources     int
 	FloodThreshold int
@@ -470,7 +471,7 @@ func (c *Config) fill(v *viper.Viper) error {
 		// cores, or a container's CPU limit): more workers than that take
 		// turns on the same cores (with GOMAXPROCS=1, two shards instead
 		// of one cost about 4 % of a run of the bench capture).
-		c.Shards = runtime.GOMAXPROCS(0)
+		c.Shards, c.ShardsAuto = runtime.GOMAXPROCS(0), true
 	} else if c.Shards, err = strconv.Atoi(s); err != nil || c.Shards < 0 || c.Shards > 256 {
 		return keyErr(kShards, fmt.Errorf("%q is not auto or a whole number from 0 to 256", s))
 	}

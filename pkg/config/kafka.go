@@ -95,8 +95,10 @@ func (k *Kafka) fill(v *viper.Viper, window time.Duration) error {
 	if c.StartTimeout, err = duration(v, kKafkaTimeout); err != nil {
 		return err
 	}
-	if r := strings.TrimSpace(v.GetString(kKafkaRefresh)); r == "0" || r == "0s" {
+	if r := strings.TrimSpace(v.GetString(kKafkaRefresh)); r == "0" {
 		k.Refresh = 0
+	} else if d, perr := ParseDuration(r); perr == nil && d == 0 {
+		k.Refresh = 0 // 0s, 0m, 0h, 0d: every window, as 0
 	} else if k.Refresh, err = duration(v, kKafkaRefresh); err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kLogFormat:  c.LogFormat,
 		kProgress:   c.Progress,
 		kMaxSources: strconv.Itoa(c.MaxSources),
-		kShards:     strconv.Itoa(c.Shards),
+		kShards:     shardsValue(c),
 		kMaxTargets: strconv.Itoa(c.MaxTargets),
 		kTopSources: strconv.Itoa(c.TopSources),
 		kFlood:      strconv.Itoa(c.FloodThreshold),
@@ -97,4 +97,13 @@ func yamlList(xs []string) string {
 		q[i] = strconv.Quote(x)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// shardsValue is the shards setting as given: auto stays auto, so a file
+// written on one machine does not pin its core count on another.
+func shardsValue(c *Config) string {
+	if c.ShardsAuto {
+		return "auto"
+	}
+	return strconv.Itoa(c.Shards)
 }
