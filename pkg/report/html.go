@@ -87,6 +87,15 @@ func (s *Sensor) section(b *strings.Builder) {
 		if since := s.regimeSince(); since != 0 {
 			fmt.Fprintf(b, " This model since %s.", time.Unix(0, since).UTC().Format("2006-01-02 15:04"))
 		}
+		if last := &s.Verdicts[len(s.Verdicts)-1]; last != v {
+			// Later windows were undecided: say as of when this holds.
+			after := "the window after it, to %s, was undecided (%s)"
+			if n := s.undecidedAfter(v); n > 1 {
+				after = fmt.Sprintf("the %d windows after it, to %%s, were undecided (the last: %%s)", n)
+			}
+			fmt.Fprintf(b, " As of the window ending %s; "+after+".", time.Unix(0, v.End).UTC().Format("2006-01-02 15:04"),
+				time.Unix(0, last.End).UTC().Format("2006-01-02 15:04"), esc(last.Model))
+		}
 		b.WriteString("</div>\n")
 	} else {
 		b.WriteString(`<div class="verdict none">No verdict yet: too few windows or too few new sources.</div>` + "\n")
@@ -226,4 +235,14 @@ func (s *Sensor) InboundScanners() []Inbound {
 		return a.FirstSeen < b.FirstSeen
 	})
 	return out
+}
+
+// undecidedAfter counts the verdicts after v (all of them undecided).
+func (s *Sensor) undecidedAfter(v *Verdict) int {
+	for i := range s.Verdicts {
+		if &s.Verdicts[i] == v {
+			return len(s.Verdicts) - 1 - i
+		}
+	}
+	return 0
 }

@@ -27,6 +27,7 @@ type Window struct {
 	NewPrefixes uint64
 	Flood       uint64
 	Warmup      bool
+	Coverage    float64 // the record's coverage (1 when absent)
 }
 
 // Verdict is one `growth` record.
@@ -169,6 +170,7 @@ type record struct {
 	NewPrefixes    uint64   `json:"new_prefixes"`
 	FloodNew       uint64   `json:"flood_new_sources"`
 	Warmup         bool     `json:"warmup"`
+	Coverage       *float64 `json:"coverage"`
 	Model          string   `json:"model"`
 	Confidence     float64  `json:"confidence"`
 	Rate           float64  `json:"growth_rate_per_hour"`
@@ -329,7 +331,11 @@ func (d *Data) add(b []byte) string {
 		if err1 != nil || err2 != nil || end <= start || r.NewSources == nil || r.SynPackets == nil {
 			return "window record without a valid window_start, window_end, new_sources and syn_packets"
 		}
-		s.Windows = append(s.Windows, Window{Start: start, End: end, Syn: *r.SynPackets, Active: r.ActiveSources,
+		cov := 1.0
+		if r.Coverage != nil && *r.Coverage > 0 && *r.Coverage < 1 {
+			cov = *r.Coverage
+		}
+		s.Windows = append(s.Windows, Window{Coverage: cov, Start: start, End: end, Syn: *r.SynPackets, Active: r.ActiveSources,
 			New: *r.NewSources, NewPrefixes: r.NewPrefixes, Flood: r.FloodNew, Warmup: r.Warmup})
 	case "growth":
 		start, err1 := parseTime(r.WindowStart)
@@ -474,8 +480,21 @@ func (d *Data) Finish() {
 	for _, s := range d.Sensors {
 		sort.SliceStable(s.Windows, func(i, j int) bool { return s.Windows[i].Start < s.Windows[j].Start })
 		w := s.Windows[:0]
-		for i, x := range s.Windows {
-			if i > 0 && x.Start == s.Windows[i-1].Start {
+		for _, x := range s.Windows {
+			if n := len(w); n > 0 && x.Start == w[n-1].Start {
+				if last := &w[n-1]; last.Coverage < 1 && x.Coverage < 1 && last.Coverage+x.Coverage <= 1+1e-9 {
+					// One window in two parts, each covering some of it: a
+					// sensor stopped and started again within it (its state
+					// file kept). The parts add up; a source active in both
+					// is one, so the busier part's count stands.
+					last.Syn += x.Syn
+					last.New += x.New
+					last.NewPrefixes += x.NewPrefixes
+					last.Flood += x.Flood
+					last.Active = max(last.Active, x.Active)
+					last.Coverage += x.Coverage
+					continue
+				}
 				s.dupWindows++
 				continue
 			}

@@ -332,6 +332,16 @@ func TestEveryGoldenRecordIsRead(t *testing.T) {
 	if !strings.Contains(html.String(), "<h3>Scanners (2 episodes") {
 		t.Error("no table of scanners in the page")
 	}
+	// The demo's last window is undecided: the headline verdict (the one
+	// before) says as of when it holds.
+	demo, _ := os.ReadFile("../../testdata/demo.golden.jsonl")
+	html.Reset()
+	if err := read(t, string(demo)).HTML(&html, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "As of the window ending 2009-01-10 05:55; the window after it, to 2009-01-10 06:00, was undecided (insufficient_data).") {
+		t.Error("the headline verdict does not say as of when")
+	}
 }
 
 // TestGiantLineIsSkipped: a line longer than any record (17 MiB of NUL
@@ -390,5 +400,26 @@ func TestRegimeSinceIsTheRecords(t *testing.T) {
 		if modelColor(m) == modelColor("insufficient_data") {
 			t.Errorf("%s drawn as insufficient data", m)
 		}
+	}
+}
+
+// TestWindowInTwoPartsIsAdded: a sensor stopped and started again within
+// a window (its state file kept) writes that window twice, each part with
+// its coverage; the parts add up (the report drew the first and named the
+// second a duplicate, its bars a source short of the header's total).
+// Two whole windows with one start (overlapping inputs) stay one, named.
+func TestWindowInTwoPartsIsAdded(t *testing.T) {
+	win := func(syn, active, newSrc int, cov float64) string {
+		return fmt.Sprintf(`{"event_type":"window","ts":%q,"sensor":"s","window_start":%q,"window_end":%q,"syn_packets":%d,"active_sources":%d,"new_sources":%d,"new_prefixes":%d,"flood_new_sources":0,"coverage":%v,"warmup":false}`+"\n",
+			ts(5*time.Minute), ts(0), ts(5*time.Minute), syn, active, newSrc, newSrc, cov)
+	}
+	d := read(t, win(2015, 2010, 2000, 0.5)+win(22, 5, 1, 0.5))
+	ws := d.Sensors["s"].Windows
+	if len(ws) != 1 || ws[0].Syn != 2037 || ws[0].New != 2001 || ws[0].Active != 2010 || ws[0].Coverage != 1 || len(d.Problems) != 0 {
+		t.Errorf("windows %+v, problems %v", ws, d.Problems)
+	}
+	d = read(t, win(10, 3, 2, 1)+win(12, 4, 3, 1))
+	if ws := d.Sensors["s"].Windows; len(ws) != 1 || ws[0].Syn != 10 || len(d.Problems) != 1 {
+		t.Errorf("two whole windows: %+v, problems %v", ws, d.Problems)
 	}
 }
