@@ -109,13 +109,17 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-// Parse outcomes. Only PARSE_ERROR is counted; PARSE_SKIP covers every frame
-// that is fine but not of interest (not IP, not TCP, not a SYN, other port,
-// non-first fragment).
+// Parse outcomes. PARSE_ERROR and PARSE_SHORT are counted as parse errors;
+// PARSE_SKIP covers every frame that is fine but not of interest (not IP,
+// not TCP, not a SYN, other port, non-first fragment). PARSE_SHORT: the
+// headers run past the bytes at hand (data_end), which TC can pull in from
+// paged data; PARSE_ERROR: they are malformed or past the packet's own
+// lengths, which no pull mends.
 enum parse_result {
 	PARSE_SKIP = 0,
 	PARSE_ERROR,
 	PARSE_MATCH,
+	PARSE_SHORT,
 };
 
 static __always_inline void count(__u32 idx)
@@ -233,12 +237,16 @@ static __always_inline int tcp(void *ctx, int is_xdp, void *data, void *data_end
 		return PARSE_ERROR;
 	__u8 *ip = data + l3;
 	__u8 *th = data + l4;
-	if (l4 + 14 > limit || (void *)(th + 14) > data_end)
+	if (l4 + 14 > limit)
 		return PARSE_ERROR;
+	if ((void *)(th + 14) > data_end)
+		return PARSE_SHORT;
 	if ((th[13] & 0x12) != 0x02) // SYN set, ACK clear
 		return PARSE_SKIP;
-	if (l4 + 20 > limit || (void *)(th + 20) > data_end)
+	if (l4 + 20 > limit)
 		return PARSE_ERROR;
+	if ((void *)(th + 20) > data_end)
+		return PARSE_SHORT;
 	if (!port_watched(load_be16(th + 2)))
 		return PARSE_SKIP;
 	// The look-up was a helper call: packet pointers kept across it lose
@@ -250,12 +258,12 @@ static __always_inline int tcp(void *ctx, int is_xdp, void *data, void *data_end
 	ip = data + l3;
 	th = data + l4;
 	if ((void *)(th + 20) > data_end)
-		return PARSE_ERROR;
+		return PARSE_SHORT;
 
 	struct syn_record rec = {};
 	if (v6) {
 		if ((void *)(ip + 40) > data_end)
-			return PARSE_ERROR;
+			return PARSE_SHORT;
 		__builtin_memcpy(rec.saddr, ip + 8, 16);
 		__builtin_memcpy(rec.daddr, ip + 24, 16);
 		rec.ttl = ip[7];
@@ -263,7 +271,7 @@ static __always_inline int tcp(void *ctx, int is_xdp, void *data, void *data_end
 		rec.ip_version = 6;
 	} else {
 		if ((void *)(ip + 20) > data_end)
-			return PARSE_ERROR;
+			return PARSE_SHORT;
 		__builtin_memcpy(rec.saddr, ip + 12, 4);
 		__builtin_memcpy(rec.daddr, ip + 16, 4);
 		rec.ttl = ip[8];
@@ -328,14 +336,14 @@ static __always_inline int ip(void *ctx, int is_xdp, void *data, void *data_end,
 	__u8 *iph = data + l3;
 	if (et == 0x0800) {
 		if ((void *)(iph + 20) > data_end)
-			return PARSE_ERROR;
+			return PARSE_SHORT;
 		if ((iph[0] >> 4) != 4)
 			return PARSE_ERROR;
 		__u32 ihl = (iph[0] & 0x0f) * 4;
 		if (ihl < 20)
 			return PARSE_ERROR;
 		if ((void *)(iph + ihl) > data_end)
-			return PARSE_ERROR;
+			return PARSE_SHORT;
 		__u32 limit = NO_LIMIT;
 		__u32 total = load_be16(iph + 2);
 		// A total length of 0 is what TSO packets look like on the
@@ -353,7 +361,7 @@ static __always_inline int ip(void *ctx, int is_xdp, void *data, void *data_end,
 	}
 
 	if ((void *)(iph + 40) > data_end)
-		return PARSE_ERROR;
+		return PARSE_SHORT;
 	if ((iph[0] >> 4) != 6)
 		return PARSE_ERROR;
 	__u32 limit = NO_LIMIT;
@@ -379,20 +387,26 @@ static __always_inline int ip(void *ctx, int is_xdp, void *data, void *data_end,
 		case 135: // mobility
 		case 139: // HIP
 		case 140: // shim6
-			if (off + 8 > limit || (void *)(eh + 8) > data_end)
+			if (off + 8 > limit)
 				return PARSE_ERROR;
+			if ((void *)(eh + 8) > data_end)
+				return PARSE_SHORT;
 			hlen = ((__u32)eh[1] + 1) * 8;
 			break;
 		case 44: // fragment
-			if (off + 8 > limit || (void *)(eh + 8) > data_end)
+			if (off + 8 > limit)
 				return PARSE_ERROR;
+			if ((void *)(eh + 8) > data_end)
+				return PARSE_SHORT;
 			if (load_be16(eh + 2) & 0xfff8)
 				return PARSE_SKIP;
 			hlen = 8;
 			break;
 		case 51: // authentication header
-			if (off + 8 > limit || (void *)(eh + 8) > data_end)
+			if (off + 8 > limit)
 				return PARSE_ERROR;
+			if ((void *)(eh + 8) > data_end)
+				return PARSE_SHORT;
 			hlen = ((__u32)eh[1] + 2) * 4;
 			break;
 		default:
@@ -402,8 +416,10 @@ static __always_inline int ip(void *ctx, int is_xdp, void *data, void *data_end,
 			return PARSE_ERROR;
 		next = eh[0];
 		off += hlen;
-		if (off > limit || off > MAX_OFF || (void *)(data + off) > data_end)
+		if (off > limit || off > MAX_OFF)
 			return PARSE_ERROR;
+		if ((void *)(data + off) > data_end)
+			return PARSE_SHORT;
 	}
 	return tcp(ctx, is_xdp, data, data_end, l3, off, limit, 1, vlan, pkt_len, dir);
 }
@@ -440,7 +456,7 @@ static __always_inline int ether(void *data, void *data_end, __u32 hw_tag, __u32
 {
 	__u8 *eth = data;
 	if ((void *)(eth + 14) > data_end)
-		return PARSE_ERROR;
+		return PARSE_SHORT;
 	__u16 et = load_be16(eth + 12);
 	__u16 vlan = hw_tag & 0x0fff;
 	int max_tags = hw_tag & HW_TAG ? MAX_VLAN_TAGS - 1 : MAX_VLAN_TAGS;
@@ -453,7 +469,7 @@ static __always_inline int ether(void *data, void *data_end, __u32 hw_tag, __u32
 			return PARSE_ERROR;
 		__u8 *tag = data + off;
 		if ((void *)(tag + 4) > data_end)
-			return PARSE_ERROR;
+			return PARSE_SHORT;
 		if (vlan == 0)
 			vlan = load_be16(tag) & 0x0fff;
 		et = load_be16(tag + 2);
@@ -472,7 +488,7 @@ static __always_inline void count_result(int res)
 {
 	if (res == PARSE_MATCH)
 		count(COUNTER_MATCHED);
-	else if (res == PARSE_ERROR)
+	else if (res == PARSE_ERROR || res == PARSE_SHORT)
 		count(COUNTER_PARSE_ERRORS);
 }
 
@@ -513,7 +529,7 @@ static __always_inline int tc(struct __sk_buff *skb, __u32 dir)
 	int res = ether(data, data_end, hw_tag, &l3, &et, &vlan);
 	if (res == PARSE_MATCH)
 		res = ip_tc(skb, l3, et, vlan | dir << 16);
-	if (res == PARSE_ERROR && !linear) {
+	if (res == PARSE_SHORT && !linear) {
 		// The headers go on in paged data. Pulling them into the linear
 		// area changes no byte of the packet; then parse again: PULL_LEN
 		// first, and all the parser may read when that was not enough.
@@ -525,7 +541,7 @@ static __always_inline int tc(struct __sk_buff *skb, __u32 dir)
 				res = ip_tc(skb, l3, et, vlan | dir << 16);
 		}
 		__u32 more = len < MAX_PULL ? len : MAX_PULL;
-		if (res == PARSE_ERROR && more > want && bpf_skb_pull_data(skb, more) == 0) {
+		if (res == PARSE_SHORT && more > want && bpf_skb_pull_data(skb, more) == 0) {
 			data = (void *)(long)skb->data;
 			data_end = (void *)(long)skb->data_end;
 			res = ether(data, data_end, hw_tag, &l3, &et, &vlan);

@@ -120,6 +120,32 @@ func TestNoInputReadTwiceOrOverwritten(t *testing.T) {
 	if now, _ := os.ReadFile(capture); !bytes.Equal(now, orig) {
 		t.Errorf("the capture is now %d bytes, was %d", len(now), len(orig))
 	}
+	// The capture read from standard input.
+	f, err := os.Open(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = saved }()
+	if _, stderr, code := sensor(t, "-r", "-", "-o", capture); code != exitUsage || !strings.Contains(stderr, "standard input") {
+		t.Errorf("output = standard input's file: exit %d: %s", code, stderr)
+	}
+	if now, _ := os.ReadFile(capture); !bytes.Equal(now, orig) {
+		t.Errorf("the capture read from standard input is now %d bytes, was %d", len(now), len(orig))
+	}
+	// An earlier run's output in the directory read is no capture: the
+	// rerun skips it (it was refused).
+	out := filepath.Join(dir, "out.jsonl")
+	for run := range 2 {
+		if _, stderr, code := sensor(t, "-r", dir, "-o", out); code != exitOK {
+			t.Fatalf("run %d into the directory read: exit %d: %s", run, code, stderr)
+		}
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), `"skipped":"the output of this run"`) {
+		t.Error("the earlier output is not named skipped")
+	}
 }
 
 // TestWindowsEqualGroundTruth runs generated scenarios through the whole

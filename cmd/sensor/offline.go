@@ -28,9 +28,9 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	}
 	defer src.Close()
 	if fi, err := os.Stat(cfg.Output); cfg.Output != "-" && err == nil {
-		if in, ok := src.Reads(fi); ok {
+		if err := src.CheckOutput(fi); err != nil {
 			// Opening the output truncates it: the capture would be lost.
-			return output.Stats{}, settingError{fmt.Errorf("--output %s is the capture %s read: name another file for the records", cfg.Output, in)}
+			return output.Stats{}, settingError{fmt.Errorf("--output %s %v: name another file for the records", cfg.Output, err)}
 		}
 	}
 	out, err := openOutputs(ctx, cfg, false, stdout, log)

@@ -110,6 +110,14 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sensor report: --width %d: must be 400 to 8000\n", *width)
 		return exitUsage
 	}
+	if ofi, err := os.Stat(*out); *out != "" && *out != "-" && err == nil {
+		for _, in := range inputs {
+			if ifi, err := os.Stat(in); err == nil && in != "-" && os.SameFile(ofi, ifi) {
+				fmt.Fprintf(stderr, "sensor report: -o %s is the input %s: name another file for the report\n", *out, in)
+				return exitUsage
+			}
+		}
+	}
 	d := report.NewData()
 	for _, in := range inputs {
 		if err := readReportInput(d, in); err != nil {

@@ -78,6 +78,7 @@ func TestReportCommand(t *testing.T) {
 		{[]string{"report", "--chart", "pie", "-o", filepath.Join(dir, "x.svg"), in}, exitUsage, `--chart "pie": must be one of new-sources, verdict`},
 		{[]string{"report", "--chart", "pie", filepath.Join(dir, "missing.jsonl")}, exitUsage, "must be one of"}, // before any input is read
 		{[]string{"report", "--chart", "verdict", "-o", filepath.Join(dir, "x.html"), in}, exitUsage, "the html page has them all"},
+		{[]string{"report", "-o", in, in}, exitUsage, "is the input"},
 	} {
 		_, errs, code := sensor(t, c.args...)
 		if code != c.code || !strings.Contains(errs, c.msg) {

@@ -108,12 +108,7 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 			// A reported scanner whose reach grew since its last record:
 			// updated at the window's end (FlushScans), with this SYN,
 			// its latest, unless a later one comes.
-			if h.queued == 0 {
-				t.grown = append(t.grown, *s)
-				h.queued = uint32(len(t.grown))
-			} else {
-				t.grown[h.queued-1] = *s
-			}
+			t.queueScan(h, s, false)
 		}
 		return false
 	}
@@ -128,6 +123,26 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 	return true
 }
 
+// grownScan is a scanner waiting for its record at the window's end: its
+// latest SYN, and whether the record is the threshold's (its event gave way
+// to another of the same SYN) rather than an update.
+type grownScan struct {
+	syn       decode.Syn
+	threshold bool
+}
+
+// queueScan lists the scanner of header h for a record at the window's end
+// as of SYN s (once: a later SYN replaces s).
+func (t *Table) queueScan(h *scanHdr, s *decode.Syn, threshold bool) {
+	if h.queued == 0 {
+		t.grown = append(t.grown, grownScan{syn: *s, threshold: threshold})
+		h.queued = uint32(len(t.grown))
+		return
+	}
+	g := &t.grown[h.queued-1]
+	g.syn, g.threshold = *s, g.threshold || threshold
+}
+
 // FlushScans writes, through emit, an update of every reported scanner
 // whose reach grew since its last record, as of its latest SYN (which emit
 // is given), and starts the next window's list. The engine calls it at each
@@ -136,7 +151,7 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 // record; updates came only with a SYN in a later window.
 func (t *Table) FlushScans(emit func(s *decode.Syn, ev *Event)) {
 	for i := range t.grown {
-		s := &t.grown[i]
+		s := &t.grown[i].syn
 		var v *srcVal
 		if s.V6 {
 			v, _ = lookup(t, v6table, s.Src, srctable.Hash6(s.Src))
@@ -152,13 +167,14 @@ func (t *Table) FlushScans(emit func(s *decode.Syn, ev *Event)) {
 			continue // another episode's entry, or one listed again later
 		}
 		h.queued = 0
-		if !h.grew || h.reported == 0 {
+		threshold := t.grown[i].threshold
+		if (!h.grew && !threshold) || h.reported == 0 {
 			continue
 		}
 		h.grew = false
 		d, p := t.scanCounts(*v)
 		ev := Event{Kind: ScanSource, Dir: v.dir(), T: int64(v.first) * int64(time.Second),
-			Syns: h.syns, Targets: int32(d), Ports: int32(p), Scan: h.kind, Update: true}
+			Syns: h.syns, Targets: int32(d), Ports: int32(p), Scan: h.kind, Update: !threshold}
 		emit(s, &ev)
 	}
 	t.grown = t.grown[:0]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -260,5 +261,41 @@ func TestScannerSynAllocatesNothing(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(2000, next); n != 0 {
 		t.Errorf("%v allocations per SYN", n)
+	}
+}
+
+// TestThresholdRecordNotLostToOutbound: one of our hosts whose SYN makes it
+// an outbound scanner and crosses the scan threshold at once gets both
+// records: the outbound_scanner one at the SYN (one event a SYN), the
+// scanner's threshold record at the window's end (it was lost, and the
+// source's first scanner record was an update).
+func TestThresholdRecordNotLostToOutbound(t *testing.T) {
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
+		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ScannerTargets: 25,
+		HomeNet: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	tab := NewTable(cfg, 1<<20, 0)
+	var s decode.Syn
+	s.Flags = 2
+	copy(s.Src[:], []byte{10, 9, 9, 9})
+	var kinds []string
+	for i := range 40 {
+		d := v4(0xc6120001 + uint32(i))
+		copy(s.Dst[:], d[:])
+		s.DstPort, s.Ts = 445, int64(i)*int64(time.Second)
+		var ev Event
+		if tab.Syn(&s, &ev) {
+			switch ev.Kind {
+			case Scanner:
+				kinds = append(kinds, "outbound")
+			case ScanSource:
+				kinds = append(kinds, fmt.Sprintf("scan update=%v", ev.Update))
+			}
+		}
+	}
+	tab.FlushScans(func(_ *decode.Syn, ev *Event) {
+		kinds = append(kinds, fmt.Sprintf("scan update=%v targets=%d", ev.Update, ev.Targets))
+	})
+	if got := strings.Join(kinds, ", "); got != "outbound, scan update=false targets=40" {
+		t.Errorf("events: %s", got)
 	}
 }

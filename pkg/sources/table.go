@@ -146,7 +146,7 @@ type Table struct {
 	// grown are the latest SYNs of reported scanners whose reach grew
 	// since their last record, each listed once (scanHdr.queued), to be
 	// updated at the window's end (FlushScans).
-	grown []decode.Syn
+	grown []grownScan
 }
 
 // NewTable makes a table that remembers at most capacity sources, with its
@@ -273,9 +273,15 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 			n, _ := t.reachOf(*v)
 			if n >= t.cfg.ScannerTargets {
 				v.bits |= reportedBit
+				if scan {
+					// This SYN crossed a scan threshold too: one event a
+					// SYN, so that record is written at the window's end
+					// (FlushScans), as of this SYN.
+					t.queueScan(t.hdr(*v), s, true)
+				}
 				*ev = Event{Kind: Scanner, Dir: d, T: int64(v.first) * int64(time.Second),
 					Syns: t.syns(SrcOf(s), *v), Targets: int32(n), Sighted: sighted, Prev: lastAbs}
-				return true // a scan record, if any, waits for its next SYN
+				return true
 			}
 		}
 		if scan { // a scan record is a sighting too when it is the period's first SYN

@@ -1,6 +1,7 @@
 package pcapfile
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -231,13 +232,50 @@ func (r *Reader) same(fi fs.FileInfo) *input {
 	return nil
 }
 
-// Reads says which input, if any, is the file fi (an output that must not
-// overwrite its own input).
-func (r *Reader) Reads(fi fs.FileInfo) (path string, ok bool) {
-	if e := r.same(fi); e != nil {
-		return e.path, true
+// CheckOutput refuses an output file fi that is one of the captures named
+// (or the file standard input reads): opening it truncates it. One found in
+// a directory read (an earlier run's output beside the captures) is skipped
+// instead, as not a capture of this run. Call it before reading.
+func (r *Reader) CheckOutput(fi fs.FileInfo) error {
+	if r.stdin {
+		if sfi, err := os.Stdin.Stat(); err == nil && sfi.Mode().IsRegular() && os.SameFile(sfi, fi) {
+			return errors.New("is the capture read from standard input")
+		}
 	}
-	return "", false
+	e := r.same(fi)
+	switch {
+	case e == nil:
+		return nil
+	case e.found && !looksLikeCapture(e.path):
+		if e.state != stateDone {
+			e.skipped, e.state = "the output of this run", stateDone
+			r.total -= e.size
+		}
+		return nil
+	}
+	return fmt.Errorf("is the capture %s read", e.path)
+}
+
+// looksLikeCapture says whether the file at path starts as a capture (pcap,
+// pcapng) or a compressed file may: one that does not is not a capture this
+// run would read (a directory's README, an earlier run's JSONL).
+func looksLikeCapture(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // unknown: the safe answer
+	}
+	defer f.Close()
+	var b [4]byte
+	if n, _ := io.ReadFull(f, b[:]); n < 4 {
+		return n > 0 && compressionOf(b[:n]) != ""
+	}
+	be, le := binary.BigEndian.Uint32(b[:]), binary.LittleEndian.Uint32(b[:])
+	for _, m := range []uint32{magicPcapng, magicPcapMicro, magicPcapNano, magicPcapModified} {
+		if be == m || le == m {
+			return true
+		}
+	}
+	return compressionOf(b[:]) != ""
 }
 
 func (r *Reader) addErr(path string, err error) {
