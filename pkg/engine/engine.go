@@ -32,6 +32,7 @@ type Engine struct {
 	winAct  sources.Activity
 	act     activityState
 	targets targetSet
+	tune    prefetchTuner // whether the inline shard's table hints pay (prefetch.go)
 	// Sources live in two generations per shard: rotating once per lookback
 	// drops a generation whose every entry is older than the lookback, so
 	// forgetting costs no walk over the table, and no pause.
