@@ -38,7 +38,9 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		return output.Stats{}, err
 	}
 	defer out.Close()
-	r, err := lifecycle.New(runConfig(cfg, false, nil, lists), out, runLog(log))
+	rc := runConfig(cfg, false, nil, lists)
+	rc.IdleTime = src.NewestModTime() // a rerun of a capture with no packet writes the same bytes
+	r, err := lifecycle.New(rc, out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
 	}

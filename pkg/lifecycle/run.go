@@ -53,6 +53,10 @@ type Config struct {
 	// off the capture path.
 	AlertExec    string
 	AlertWebhook string
+	// IdleTime is the time stamped on the stats and summary records of a
+	// run that reads no packet (an offline run's newest input's
+	// modification time); 0: the wall clock.
+	IdleTime int64
 }
 
 // alertDrain bounds how long the end of a run waits for alert deliveries
@@ -89,6 +93,7 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 	}
 	w.CountDrivers(out)
 	w.SetFleet(cfg.Fleet)
+	w.SetIdleTime(cfg.IdleTime)
 	ecfg := cfg.Engine
 	ecfg.DropWhenFull = cfg.Live // a capture must not wait; a file can
 	eng, err := engine.New(ecfg, w)

@@ -35,14 +35,23 @@ func (s *Stats) DecodeErrors() uint64 {
 }
 
 // stamp is a record's time: packet time, or, before the clock has started
-// (a run that read no packet), the wall clock, which is when the record was
-// written; 1970-01-01 would be a lie.
-func stamp(ts int64, c *engine.Counters) int64 {
+// (a run that read no packet), the idle time: the one SetIdleTime gave (an
+// offline run: its newest input's modification time, so a rerun writes the
+// same bytes), else the wall clock when first needed; 1970-01-01 would be a
+// lie. Every such record of a run has the same.
+func (w *Writer) stamp(ts int64, c *engine.Counters) int64 {
 	if c.StartedAnything {
 		return ts
 	}
-	return time.Now().UnixNano()
+	if w.idle == 0 {
+		w.idle = time.Now().UnixNano()
+	}
+	return w.idle
 }
+
+// SetIdleTime sets the time stamped on the stats and summary records of a
+// run that reads no packet (see stamp); 0 leaves the wall clock.
+func (w *Writer) SetIdleTime(ns int64) { w.idle = ns }
 
 // Stats writes a `stats` record. It fills s.Drivers from the counted
 // drivers, so the caller (metrics) sees the same figures.
@@ -53,7 +62,7 @@ func (w *Writer) Stats(s *Stats) {
 			s.Drivers = append(s.Drivers, c.DriverCounts())
 		}
 	}
-	o := w.begin("stats", stamp(s.Ts, &s.Engine))
+	o := w.begin("stats", w.stamp(s.Ts, &s.Engine))
 	o.bool("final", s.Final)
 	o.uint("packets", s.Engine.Packets)
 	o.uint("bytes", s.Engine.Bytes)
@@ -131,7 +140,7 @@ type Summary struct {
 // Summary writes the final `summary` record.
 func (w *Writer) Summary(s *Summary) {
 	c := &s.Engine
-	o := w.begin("summary", stamp(c.LastPacket, c))
+	o := w.begin("summary", w.stamp(c.LastPacket, c))
 	if c.StartedAnything {
 		o.time("first_packet", c.FirstPacket)
 		o.time("last_packet", c.LastPacket)

@@ -27,7 +27,8 @@ type Writer struct {
 	// counted are the counted drivers (Kafka) whose counters every stats
 	// record carries; none by default.
 	counted []Counted
-	fleet   bool // write the fleet's records too (see SetFleet)
+	fleet   bool  // write the fleet's records too (see SetFleet)
+	idle    int64 // the time of a run that read no packet (stamp)
 	// onAlert gets each alert record's JSON line (valid only during the
 	// call): the alert hooks.
 	onAlert func(line []byte)

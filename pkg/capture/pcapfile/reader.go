@@ -256,6 +256,18 @@ func (r *Reader) CheckOutput(fi fs.FileInfo) error {
 	return fmt.Errorf("is the capture %s read", e.path)
 }
 
+// NewestModTime is the latest modification time of the files listed (ns;
+// 0 when none has one: standard input alone).
+func (r *Reader) NewestModTime() int64 {
+	var t int64
+	for _, in := range r.inputs {
+		if in.fi != nil {
+			t = max(t, in.fi.ModTime().UnixNano())
+		}
+	}
+	return t
+}
+
 // looksLikeCapture says whether the file at path starts as a capture (pcap,
 // pcapng) or a compressed file may: one that does not is not a capture this
 // run would read (a directory's README, an earlier run's JSONL).
