@@ -299,3 +299,72 @@ func TestThresholdRecordNotLostToOutbound(t *testing.T) {
 		t.Errorf("events: %s", got)
 	}
 }
+
+// TestFirstLongGapDoesNotHideSleeps: a source that sends one SYN, is
+// silent 40 minutes, then scans 20 minutes and sleeps 40, twice: the first
+// gap (as likely a sleep as its pace) set its gap percentile at twice
+// itself, above every later gap for good, and none of its sleeps was seen.
+// Now that gap is left out and the next sets the percentile: both sleeps
+// after a scan are seen. (The gap across a restart, the reach not being
+// saved, is such a first gap.)
+func TestFirstLongGapDoesNotHideSleeps(t *testing.T) {
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
+		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(24 * time.Hour)}
+	tab := NewTable(cfg, 1<<20, 0)
+	var s decode.Syn
+	s.Flags = 2
+	copy(s.Src[:], []byte{203, 0, 113, 2})
+	n := 0
+	send := func(at time.Duration) {
+		d := v4(0xc6120000 + uint32(n))
+		n++
+		copy(s.Dst[:], d[:])
+		s.DstPort, s.Ts = 445, int64(at)
+		var ev Event
+		tab.Syn(&s, &ev)
+	}
+	send(0)
+	at := 40 * time.Minute
+	for round := range 3 {
+		for i := range 120 { // 20 minutes, a SYN every 10 s
+			send(at + time.Duration(i)*10*time.Second)
+		}
+		at += 20 * time.Minute
+		if round < 2 {
+			at += 40 * time.Minute
+		}
+	}
+	a := tab.TakeActivity()
+	if a.Sleep.N != 2 || a.Sleepers != 1 {
+		t.Errorf("%d sleeps, %d sleepers: want the 2 sleeps after a scan, 1 sleeper", a.Sleep.N, a.Sleepers)
+	}
+	if m := a.Sleep.MeanS(); m < 39*60 || m > 41*60 {
+		t.Errorf("mean sleep %.0f s, want 40 minutes", m)
+	}
+}
+
+// TestRunSourcesCountsOneSeenThisWindowBeforeTheRun: a source a saved state
+// knew, last seen in the window the run starts in but before the run's
+// first packet, is one of the run's sources at its first SYN in the run
+// (it was counted only when last seen before the window: a run's final
+// activity record had more sleepers than sources).
+func TestRunSourcesCountsOneSeenThisWindowBeforeTheRun(t *testing.T) {
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
+		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(time.Hour)}
+	start := int64(10*time.Minute + 13*time.Second) // the run's first packet
+	tab := NewTable(cfg, 1<<10, start)
+	tab.StartRestore(start, true)
+	addr := FromNetip(netip.MustParseAddr("203.0.113.2"))
+	tab.Restore(&Saved{Addr: addr, First: 0, Last: int64(10*time.Minute + 5*time.Second), Syns: 20}, true)
+	var s decode.Syn
+	s.Flags = 2
+	copy(s.Src[:], []byte{203, 0, 113, 2})
+	d := v4(0xc6120001)
+	copy(s.Dst[:], d[:])
+	s.DstPort, s.Ts = 445, start+int64(time.Second)
+	var ev Event
+	tab.Syn(&s, &ev)
+	if a := tab.TakeActivity(); a.RunSources != 1 {
+		t.Errorf("run sources %d, want 1", a.RunSources)
+	}
+}

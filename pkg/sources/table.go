@@ -164,7 +164,7 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 		scanEvery: max(cfg.ScanInterval, 1),
 		smallScan: cfg.ScanHosts <= smallPairs+1 || cfg.ScanPorts <= smallPairs+1,
 		actEvery:  max(cfg.ActivityInterval, cfg.Window, 1),
-		runStart:  start,
+		runStart:  start - FloorMod(start, int64(time.Millisecond)), // as the tables keep times: the run's first source is its own
 	}
 	if cfg.Remember > 0 {
 		l := max(cfg.Lookback, 1)
@@ -247,9 +247,11 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 			if lastAbs < t.as.startOf(ts, t.actEvery) {
 				t.act.Sources++
 			}
-			if lastAbs < t.runStart {
-				t.act.RunSources++
-			}
+		}
+		if lastAbs < t.runStart {
+			// Its first SYN in this run (a source a saved state knew):
+			// one last seen in this window before the run began too.
+			t.act.RunSources++
 		}
 		sighted := t.refresh != 0 && lastAbs < FloorTo(ts, t.refresh)
 		if g != t.cur {
