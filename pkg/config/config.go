@@ -308,8 +308,9 @@ func readFile(v *viper.Viper, path string, known []string) error {
 	}
 	// YAML reads a plain number with a leading zero as octal: `ports: 0445`
 	// watched port 293, `max-targets: 010` meant 8, where the same on the
-	// command line means 445 and 10. Refused, so the file and the flags
-	// never disagree.
+	// command line means 445 and 10; so are `0_445`, `0o445`, and `0x1bd`
+	// is hex. Only plain decimal integers are taken, so the file and the
+	// flags never disagree.
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config file %s: %w", path, err)
@@ -317,14 +318,15 @@ func readFile(v *viper.Viper, path string, known []string) error {
 	var doc yaml.Node
 	if yaml.Unmarshal(raw, &doc) == nil {
 		if k, val, ok := octalLooking(&doc, ""); ok {
-			return fmt.Errorf("config file %s: %s: %s starts with a 0, which YAML reads as an octal number: write it without the leading zero, or quote it", path, k, val)
+			return fmt.Errorf("config file %s: %s: %s is not a plain decimal number, and YAML reads it as another (a leading 0 is octal, 0x hex; underscores are dropped): write it in decimal digits, or quote it", path, k, val)
 		}
 	}
 	return nil
 }
 
-// octalLooking finds a plain integer with a leading zero in a YAML tree,
-// and the key it is the value of.
+// octalLooking finds a plain integer that is not plain decimal digits (a
+// leading zero, an underscore, a 0x, 0o or 0b prefix) in a YAML tree, and
+// the key it is the value of.
 func octalLooking(n *yaml.Node, key string) (string, string, bool) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
@@ -341,7 +343,8 @@ func octalLooking(n *yaml.Node, key string) (string, string, bool) {
 		}
 	case yaml.ScalarNode:
 		v := strings.TrimLeft(n.Value, "+-")
-		if n.Style == 0 && n.ShortTag() == "!!int" && len(v) > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9' {
+		decimal := v != "" && strings.Trim(v, "0123456789") == "" && (len(v) == 1 || v[0] != '0')
+		if n.Style == 0 && n.ShortTag() == "!!int" && !decimal {
 			return key, n.Value, true
 		}
 	}

@@ -281,6 +281,11 @@ func TestLeadingZeroNumbers(t *testing.T) {
 		"max-targets: 10\n":    "",
 		"window: 05m\n":        "",
 		"flood-threshold: 0\n": "flood-threshold", // refused as a value, not for its zero
+		"ports: 0_445\n":       "ports",           // octal too, the underscore dropped: port 293
+		"max-targets: 0_10\n":  "max-targets",
+		"ports: 0x1bd\n":       "ports", // hex
+		"ports: 0o445\n":       "ports",
+		"max-targets: 1_000\n": "max-targets", // not what the command line takes
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {

@@ -243,8 +243,13 @@ func FuzzReport(f *testing.F) {
 			}
 		}
 		if ids := d.SensorIDs(); len(ids) > 0 { // one PNG: encoding is the slow part
-			c, _ := d.Chart("new-sources", ids[0], 400)
-			c.PNG(io.Discard)
+			// (A sensor id "" among others is not one --sensor can name:
+			// Chart refuses it, with the ids to pick from.)
+			if c, err := d.Chart("new-sources", ids[0], 400); err == nil {
+				c.PNG(io.Discard)
+			} else if ids[0] != "" {
+				t.Fatalf("chart of sensor %q: %v", ids[0], err)
+			}
 		}
 	})
 }
