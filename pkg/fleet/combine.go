@@ -40,6 +40,14 @@ func newCombiner(w *output.Writer, lookback int64, g *growth.Classifier, done in
 	return &combiner{w: w, lookback: lookback, growth: g, wins: map[int64]*combined{}, done: done}
 }
 
+// wellFormed says whether a partial read from the partials topic can be
+// one of this topic's n partitions' (one naming partition 7 of 2 was
+// counted as a share: the window was written without the real partition's
+// counts, which then came as a duplicate).
+func (pa *Partial) wellFormed(n int) bool {
+	return pa.Partitions == n && pa.Partition >= 0 && pa.Partition < pa.Partitions && pa.End > pa.Start
+}
+
 // add takes one partition's partial and writes every window it completes.
 func (c *combiner) add(pa *Partial) {
 	if c.next != 0 && pa.Start < c.next {

@@ -145,3 +145,24 @@ func TestNumBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialOfAnotherPartitionRefused: a partial read from the partials
+// topic must name one of the topic's partitions (one naming partition 7 of
+// 2 was counted as a share, the window written without partition 1's
+// counts, and the real partial then dropped as a duplicate).
+func TestPartialOfAnotherPartitionRefused(t *testing.T) {
+	for _, c := range []struct {
+		pa   Partial
+		want bool
+	}{
+		{Partial{Partition: 1, Partitions: 2, Start: 1, End: 2}, true},
+		{Partial{Partition: 7, Partitions: 2, Start: 1, End: 2}, false},
+		{Partial{Partition: -1, Partitions: 2, Start: 1, End: 2}, false},
+		{Partial{Partition: 0, Partitions: 3, Start: 1, End: 2}, false}, // the topic has 2
+		{Partial{Partition: 0, Partitions: 2, Start: 2, End: 2}, false},
+	} {
+		if got := c.pa.wellFormed(2); got != c.want {
+			t.Errorf("%+v: well formed %v, want %v", c.pa, got, c.want)
+		}
+	}
+}
