@@ -20,9 +20,10 @@ import (
 // so a sensor restarted during an outage still delivers them.
 //
 // A record is: key length u32, value length u32, crc32c of key and value
-// u32 (little-endian), key, value. A segment that ends in a torn or corrupt
-// record (a crash while writing) is read up to it; the rest is counted as
-// lost. It is used under the sink's lock.
+// u32 (little-endian), key, value. A record whose bytes do not check out is
+// skipped and counted lost, the next read; a segment that ends in a torn
+// record (a crash while writing), or whose lengths are damaged, is read up
+// to it, the rest counted as lost. It is used under the sink's lock.
 //
 // How far the oldest segment has been handed back is kept beside it (its
 // name and ".read": the offset u64 and its crc32c u32), written after each
@@ -249,6 +250,7 @@ func (s *spool) segSize() int64 {
 // readAt reads the record at the read offset; ok false at the end of the
 // segment or at a record that does not check out.
 func (s *spool) readAt() (key, val []byte, ok bool, err error) {
+again:
 	if _, err := s.r.ReadAt(s.hdr[:], s.rOff); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil, false, nil
@@ -267,10 +269,16 @@ func (s *spool) readAt() (key, val []byte, ok bool, err error) {
 	if _, err := s.r.ReadAt(b, s.rOff+12); err != nil {
 		return nil, nil, false, nil // torn
 	}
-	if crc32.Checksum(b, castagnoli) != le.Uint32(s.hdr[8:]) {
-		return nil, nil, false, nil
-	}
 	n := int64(12 + kl + vl)
+	if crc32.Checksum(b, castagnoli) != le.Uint32(s.hdr[8:]) {
+		// Damaged inside, its lengths plausible and its bytes all there:
+		// that record is lost, and the next is read (one flipped byte lost
+		// the rest of the segment). Damaged lengths end the segment here.
+		s.corrupt++
+		s.rOff += n
+		s.size -= n
+		goto again
+	}
 	s.rOff += n
 	s.size -= n
 	if s.w != nil && len(s.segs) == 1 && s.rOff == s.wOff {
