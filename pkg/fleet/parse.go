@@ -203,6 +203,11 @@ func fixedTime(s []byte) (int64, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || se > 59 {
 		return 0, false
 	}
+	if y < 1970 || y > 2261 {
+		// Outside int64 nanoseconds since 1970 (year 0000 read as a
+		// time in 1754, wrapped), or before any packet a sensor stamps.
+		return 0, false
+	}
 	t := time.Date(y, time.Month(mo), dd, h, mi, se, ns, time.UTC)
 	if t.Day() != dd { // 31 February and the like
 		return 0, false

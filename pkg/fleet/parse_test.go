@@ -166,3 +166,20 @@ func TestPartialOfAnotherPartitionRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestTimesOutsideNanosecondsRefused: a record time int64 nanoseconds since
+// 1970 cannot hold is a bad record (year 0000 read as a time in 1754,
+// wrapped; review).
+func TestTimesOutsideNanosecondsRefused(t *testing.T) {
+	for s, want := range map[string]bool{
+		"0000-01-10T00:00:00.000000000Z": false,
+		"1969-12-31T23:59:59.000000000Z": false,
+		"2262-01-01T00:00:00.000000000Z": false,
+		"1970-01-01T00:00:00.000000000Z": true,
+		"2261-12-31T23:59:59.999999999Z": true,
+	} {
+		if _, ok := fixedTime([]byte(s)); ok != want {
+			t.Errorf("%s: read %v, want %v", s, ok, want)
+		}
+	}
+}
