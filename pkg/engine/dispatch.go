@@ -70,13 +70,7 @@ func (e *Engine) apply(i int, p *part) {
 		e.event(&p.events[j])
 	}
 	p.events = p.events[:0]
-	if len(p.updates) > 0 {
-		slices.SortFunc(p.updates, byUpdateOrder)
-		for j := range p.updates {
-			e.event(&p.updates[j])
-		}
-		p.updates = p.updates[:0]
-	}
+	e.writeUpdates(p)
 	e.win.Add(&p.win)
 	e.winAct.Add(&p.act)
 	e.seen[i] = p.seen
@@ -106,9 +100,16 @@ func (e *Engine) merge(parts []*part) {
 		e.event(&parts[best].events[e.heads[best]])
 		e.heads[best]++
 	}
+	e.writeUpdates(parts...)
+}
+
+// writeUpdates writes the scanner updates of the parts' window end (none
+// but at one), in an order that does not depend on the shards.
+func (e *Engine) writeUpdates(parts ...*part) {
 	e.updates = e.updates[:0]
 	for _, p := range parts {
 		e.updates = append(e.updates, p.updates...)
+		p.updates = p.updates[:0]
 	}
 	slices.SortFunc(e.updates, byUpdateOrder)
 	for j := range e.updates {
