@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
-	"github.com/synscope/synscope/pkg/srctable"
 )
 
 // seeReach accounts a known source's SYN in its reach and reports whether
@@ -152,13 +151,7 @@ func (t *Table) queueScan(h *scanHdr, s *decode.Syn, threshold bool) {
 func (t *Table) FlushScans(emit func(s *decode.Syn, ev *Event)) {
 	for i := range t.grown {
 		s := &t.grown[i].syn
-		var v *srcVal
-		if s.V6 {
-			v, _ = lookup(t, v6table, s.Src, srctable.Hash6(s.Src))
-		} else {
-			k := v4num(s.Src[:4])
-			v, _ = lookup(t, v4table, k, srctable.Hash4(k))
-		}
+		v := t.lookupSyn(s)
 		if v == nil || !v.promoted() {
 			continue // gone since (evicted, or a new episode not yet promoted)
 		}

@@ -371,6 +371,18 @@ func (t *Table) forgotten(s *decode.Syn, h uint64, ev *Event) bool {
 	return false
 }
 
+// lookupSyn finds the source of s in the current generation, then the old
+// one (nil when the table does not hold it).
+func (t *Table) lookupSyn(s *decode.Syn) *srcVal {
+	if s.V6 {
+		v, _ := lookup(t, v6table, s.Src, srctable.Hash6(s.Src))
+		return v
+	}
+	k := v4num(s.Src[:4])
+	v, _ := lookup(t, v4table, k, srctable.Hash4(k))
+	return v
+}
+
 // lookup finds a source in the current generation, then the old one.
 func lookup[K comparable](t *Table, table func(*gen) *srctable.Table[K, srcVal], k K, h uint64) (*srcVal, *gen) {
 	for _, g := range [2]*gen{t.cur, t.old} {

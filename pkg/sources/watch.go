@@ -27,11 +27,7 @@ func (t *Table) Watch(s *decode.Syn, ev *Event, got bool) bool {
 	// later SYN of the same one; an untracked source has none and is told
 	// once until the table of touches is cleared.
 	var first uint32
-	if s.V6 {
-		if v, _ := lookup(t, v6table, s.Src, srctable.Hash6(s.Src)); v != nil {
-			first = v.first
-		}
-	} else if v, _ := lookup(t, v4table, k.V4(), srctable.Hash4(k.V4())); v != nil {
+	if v := t.lookupSyn(s); v != nil {
 		first = v.first
 	}
 	h := srctable.Hash6(k)
