@@ -62,7 +62,7 @@ func Load(path string) (*List, error) {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		entries = append(entries, entry{p.Masked(), strings.Join(fields[1:], " ")})
+		entries = append(entries, entry{ranges.Unmap(p), strings.Join(fields[1:], " ")})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("benign list %s: %w", path, err)

@@ -79,3 +79,21 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestMappedRangeIsIPv4: an IPv4-mapped range in the list is the IPv4 range
+// it maps, nested as such: ::ffff:192.0.2.0/120 (192.0.2.0/24) holding
+// 192.0.2.0/26 leaves the /26 its own name (sorted as a /120, it was added
+// after the /26 and overrode it; review).
+func TestMappedRangeIsIPv4(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "b.txt")
+	os.WriteFile(f, []byte("192.0.2.0/26 Inner\n::ffff:192.0.2.0/120 Outer\n"), 0o644)
+	l, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for a, want := range map[string]string{"192.0.2.1": "Inner", "192.0.2.200": "Outer", "::ffff:192.0.2.1": "Inner"} {
+		if got := l.Name(netip.MustParseAddr(a)); got != want {
+			t.Errorf("%s: %q, want %q", a, got, want)
+		}
+	}
+}

@@ -317,27 +317,27 @@ func readFile(v *viper.Viper, path string, known []string) error {
 	}
 	var doc yaml.Node
 	if yaml.Unmarshal(raw, &doc) == nil {
-		if k, val, ok := octalLooking(&doc, ""); ok {
+		if k, val, ok := notPlainDecimal(&doc, ""); ok {
 			return fmt.Errorf("config file %s: %s: %s is not a plain decimal number, and YAML reads it as another (a leading 0 is octal, 0x hex; underscores are dropped): write it in decimal digits, or quote it", path, k, val)
 		}
 	}
 	return nil
 }
 
-// octalLooking finds a plain integer that is not plain decimal digits (a
+// notPlainDecimal finds a plain integer that is not plain decimal digits (a
 // leading zero, an underscore, a 0x, 0o or 0b prefix) in a YAML tree, and
 // the key it is the value of.
-func octalLooking(n *yaml.Node, key string) (string, string, bool) {
+func notPlainDecimal(n *yaml.Node, key string) (string, string, bool) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for _, c := range n.Content {
-			if k, v, ok := octalLooking(c, key); ok {
+			if k, v, ok := notPlainDecimal(c, key); ok {
 				return k, v, true
 			}
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k, v, ok := octalLooking(n.Content[i+1], n.Content[i].Value); ok {
+			if k, v, ok := notPlainDecimal(n.Content[i+1], n.Content[i].Value); ok {
 				return k, v, true
 			}
 		}

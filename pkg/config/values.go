@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/synscope/synscope/pkg/ranges"
 )
 
 // The readers of single values below name the key in every error they
@@ -97,7 +99,7 @@ func prefixes(v *viper.Viper, k string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, keyErr(k, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s))
 		}
-		out = append(out, p.Masked())
+		out = append(out, ranges.Unmap(p)) // ::ffff:10.0.0.0/104 is 10.0.0.0/8
 	}
 	return out, nil
 }

@@ -37,14 +37,17 @@ func (e *Engine) Prefetch(s *decode.Syn) {
 // the way not chosen, and each way's cost per block is kept as a moving
 // average; the cheaper is chosen for the other blocks.
 type prefetchTuner struct {
-	n      uint32
-	blocks uint32
-	off    bool         // the current block gives no hints (the zero value gives them)
-	start  time.Time    // the current block's start
-	cost   [2]float64   // moving average of a block's ns, without [0] and with [1] the hints; 0 unmeasured
-	now    func() int64 // the clock (tests); nil: the monotonic clock
-	t0     int64        // the current block's start on now's clock
+	n        uint32
+	blocks   uint32
+	off      bool         // the current block gives no hints (the zero value gives them)
+	t0       int64        // the current block's start
+	cost     [2]float64   // moving average of a block's ns, without [0] and with [1] the hints
+	measured [2]bool      // cost[i] holds a measurement
+	now      func() int64 // the clock, ns (tests); nil: the monotonic clock
 }
+
+// monoStart anchors the monotonic clock the tuner reads.
+var monoStart = time.Now()
 
 const (
 	tuneBlock = 4096 // hints a block
@@ -62,14 +65,14 @@ func (p *prefetchTuner) tick() bool {
 // next ends a block: its cost goes to its way's average, and the next
 // block's way is chosen.
 func (p *prefetchTuner) next() {
-	var dt float64
+	var t int64
 	if p.now != nil {
-		t := p.now()
-		dt, p.t0 = float64(t-p.t0), t
+		t = p.now()
 	} else {
-		t := time.Now()
-		dt, p.start = float64(t.Sub(p.start)), t
+		t = int64(time.Since(monoStart))
 	}
+	dt := float64(t - p.t0)
+	p.t0 = t
 	p.n = 0
 	p.blocks++
 	if p.blocks > 1 { // the first block began before the clock was read
@@ -77,16 +80,15 @@ func (p *prefetchTuner) next() {
 		if p.off {
 			i = 0
 		}
-		if p.cost[i] == 0 {
-			p.cost[i] = dt
+		if !p.measured[i] {
+			p.cost[i], p.measured[i] = dt, true
 		} else {
 			p.cost[i] += (dt - p.cost[i]) / 4
 		}
 	}
-	best := p.cost[1] == 0 || (p.cost[0] != 0 && p.cost[1] <= p.cost[0]) // with the hints until both are measured
-	if p.cost[0] == 0 && p.cost[1] != 0 {
-		best = false // measure without them once
-	}
+	// With the hints until they are measured, then once without; then the
+	// cheaper, and the other every tuneProbe-th block.
+	best := !p.measured[1] || (p.measured[0] && p.cost[1] <= p.cost[0])
 	if p.blocks%tuneProbe == 0 {
 		best = !best
 	}

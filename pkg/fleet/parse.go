@@ -172,11 +172,18 @@ func tm(b []byte, key string) (int64, error) {
 		return ns, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, string(s))
-	if err != nil {
-		return 0, errBad
+	if err != nil || t.Before(minTime) || !t.Before(maxTime) {
+		return 0, errBad // (UnixNano wraps outside them)
 	}
 	return t.UnixNano(), nil
 }
+
+// The times a record may carry: from 1970 (no sensor stamps a packet
+// before) to the end of 2261, within int64 nanoseconds.
+var (
+	minTime = time.Unix(0, 0)
+	maxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // fixedTime reads "2006-01-02T15:04:05.000000000Z".
 func fixedTime(s []byte) (int64, bool) {
@@ -204,9 +211,7 @@ func fixedTime(s []byte) (int64, bool) {
 		return 0, false
 	}
 	if y < 1970 || y > 2261 {
-		// Outside int64 nanoseconds since 1970 (year 0000 read as a
-		// time in 1754, wrapped), or before any packet a sensor stamps.
-		return 0, false
+		return 0, false // outside minTime..maxTime: time.Parse's path refuses it too (tm)
 	}
 	t := time.Date(y, time.Month(mo), dd, h, mi, se, ns, time.UTC)
 	if t.Day() != dd { // 31 February and the like

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -180,6 +181,11 @@ func TestTimesOutsideNanosecondsRefused(t *testing.T) {
 	} {
 		if _, ok := fixedTime([]byte(s)); ok != want {
 			t.Errorf("%s: read %v, want %v", s, ok, want)
+		}
+		// The general path (another form of the same time) too.
+		other := strings.Replace(s, ".000000000Z", "Z", 1)
+		if _, err := tm([]byte(`"t":"`+other+`"`), `"t":"`); (err == nil) != want {
+			t.Errorf("%s by time.Parse: %v, want read %v", other, err, want)
 		}
 	}
 }

@@ -259,7 +259,10 @@ again:
 	}
 	le := binary.LittleEndian
 	kl, vl := int(le.Uint32(s.hdr[0:])), int(le.Uint32(s.hdr[4:]))
-	if kl+vl > maxRecord {
+	if kl+vl > maxRecord || vl == 0 {
+		// Damaged lengths (every record has a value; zeros are a crash's
+		// unwritten blocks, whose empty checksum would check out): the
+		// segment ends here.
 		return nil, nil, false, nil
 	}
 	if cap(s.buf) < kl+vl {

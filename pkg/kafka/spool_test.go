@@ -8,8 +8,9 @@ import (
 
 // TestSpoolSkipsADamagedRecord: one flipped byte inside a spooled record
 // loses that record, counted, and the rest of the segment is delivered (it
-// lost every record after it: 0 of 100 came back); damaged lengths end the
-// segment there, the records before them delivered.
+// lost every record after it: 0 of 100 came back); damaged lengths, and
+// zeros where a crash left blocks unwritten, end the segment there, the
+// records before them delivered.
 func TestSpoolSkipsADamagedRecord(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -17,7 +18,8 @@ func TestSpoolSkipsADamagedRecord(t *testing.T) {
 		wantRead int
 	}{
 		{"payload", 13, 99},
-		{"length", 18 + 2, 1}, // record 2's key length: 1 << 16 more
+		{"length", 18 + 2, 1},   // record 2's key length: 1 << 16 more
+		{"zeroed tail", -1, 50}, // not 50 and then empty records, one per zeroed header
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -31,7 +33,11 @@ func TestSpoolSkipsADamagedRecord(t *testing.T) {
 			s.close()
 			seg := s.path(s.segs[0])
 			b, _ := os.ReadFile(seg)
-			b[c.at] ^= 1
+			if c.at < 0 { // zeros from record 50's value to the end: a crash's unwritten blocks
+				clear(b[50*18+13:])
+			} else {
+				b[c.at] ^= 1
+			}
 			os.WriteFile(seg, b, 0o600)
 			s, err = openSpool(dir, 1<<30)
 			if err != nil {

@@ -53,18 +53,26 @@ func v6of(b [16]byte) u128 {
 	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
+// Unmap is p masked, an IPv4-mapped IPv6 prefix as the IPv4 one it maps
+// (::ffff:192.0.2.0/120 is 192.0.2.0/24): addresses are compared unmapped.
+// Every list of prefixes read from a user goes through it before it is
+// sorted or compared (a mapped prefix matched no IPv4 source, and sorted
+// by its IPv6 length it overrode the narrower IPv4 ranges inside it).
+func Unmap(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
 // Len is the number of intervals (not of the prefixes added).
 func (m *Map[V]) Len() int { return len(m.v4) + len(m.v6) }
 
 // Add maps every address of p to v. Add prefixes larger ones first: one
 // added inside another cuts its own part out of it, and so overrides it.
 func (m *Map[V]) Add(p netip.Prefix, v V) {
-	p = p.Masked()
-	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-		// ::ffff:192.0.2.0/120 is 192.0.2.0/24: addresses are looked up
-		// unmapped (it was kept as IPv6 and matched no IPv4 source).
-		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-	}
+	p = Unmap(p)
 	if p.Addr().Is4() {
 		lo := binary.BigEndian.Uint32(p.Addr().AsSlice())
 		hi := lo | uint32(uint64(1)<<(32-p.Bits())-1)

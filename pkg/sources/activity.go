@@ -60,7 +60,7 @@ const (
 	actGapsMask = 31
 	actBounded  = 1 << 5
 	actSlept    = 1 << 6
-	actSkipped  = 1 << 7 // a first gap beyond SleepFloor was left out (see)
+	actSkipped  = 1 << 7 // a first gap beyond firstGapSkip was left out (see)
 	lgOne       = 1024 // log2 units of lgap
 )
 
@@ -215,8 +215,8 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 		return
 	}
 	// The 90th percentile: up 9 tenths of a step when the gap is above
-	// it, down one tenth when not. The first gap sets it at twice
-	// itself, at least 16 s: a first gap is a poor guide (a tenth of a
+	// it, down one tenth when not. The first gap (a first one over
+	// firstGapSkip left out) sets it at twice itself, at least 16 s: a first gap is a poor guide (a tenth of a
 	// steady scanner's first gaps are under a tenth of its mean), and too
 	// high errs towards missing a sleep, not inventing one.
 	// Once it has settled, gaps under an eighth of it are left out: a
