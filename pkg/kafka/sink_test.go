@@ -327,14 +327,7 @@ func TestSpoolGoesOnWhereItStopped(t *testing.T) {
 	sp.close()
 	sp, _ = openSpool(dir, 1<<30)
 	left := sp.size
-	var got []string
-	for {
-		_, v, ok, err := sp.read()
-		if err != nil || !ok {
-			break
-		}
-		got = append(got, string(v))
-	}
+	got := readAll(sp)
 	if len(got) != 4 || got[0] != line(6) || left != int64(4*(12+1+len(line(6)))) {
 		t.Errorf("the next run reads %d records from %q on, %d bytes said left", len(got), got, left)
 	}

@@ -43,14 +43,7 @@ func TestSpoolSkipsADamagedRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for {
-				_, v, ok, err := s.read()
-				if err != nil || !ok {
-					break
-				}
-				got = append(got, string(v))
-			}
+			got := readAll(s)
 			if len(got) != c.wantRead || s.corrupt == 0 {
 				t.Errorf("%d records read (want %d), %d counted lost", len(got), c.wantRead, s.corrupt)
 			}
@@ -58,5 +51,18 @@ func TestSpoolSkipsADamagedRecord(t *testing.T) {
 				t.Errorf("records read %v ... %v", got[0], got[len(got)-1])
 			}
 		})
+	}
+}
+
+// readAll reads a spool's records (their values) to its end or its first
+// error.
+func readAll(sp *spool) []string {
+	var got []string
+	for {
+		_, v, ok, err := sp.read()
+		if err != nil || !ok {
+			return got
+		}
+		got = append(got, string(v))
 	}
 }

@@ -61,7 +61,7 @@ const (
 	actBounded  = 1 << 5
 	actSlept    = 1 << 6
 	actSkipped  = 1 << 7 // a first gap beyond firstGapSkip was left out (see)
-	lgOne       = 1024 // log2 units of lgap
+	lgOne       = 1024   // log2 units of lgap
 )
 
 // sleepBar[n] is how far above the percentile (log2 units) a silence must
