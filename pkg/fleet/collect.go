@@ -349,7 +349,7 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 		c.st.Records++
 		last = r.Offset
 		pt.next = r.Offset + 1
-		if err := parse(r.Value, &c.rec, c.names); err != nil {
+		if err := parse(r.Value, &c.rec, c.names); err != nil || (r.Timestamp.Year() > 1970 && c.rec.after(r.Timestamp.UnixNano()+produceSkew)) {
 			c.st.Bad++
 			continue
 		}

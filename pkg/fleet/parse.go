@@ -32,6 +32,18 @@ type rec struct {
 
 var errBad = errors.New("not a synscope record")
 
+// produceSkew is how far ahead of the time Kafka stamped it (its producer's
+// clock) a record's times may be: a sensor writes a window only once its
+// packets have passed it, so a later time is a sensor clock's error, at
+// most this, or a record that was not a sensor's (one window_end in 2100
+// made the collector close every window up to it, one partial each).
+const produceSkew = int64(24 * time.Hour)
+
+// after says whether any of r's times is past t.
+func (r *rec) after(t int64) bool {
+	return r.ts > t || r.windowStart > t || r.windowEnd > t || r.prev > t
+}
+
 // parse reads a record as the sensor's writer writes it (compact JSON, one
 // object, known field names); anything else is errBad, never a panic. It
 // does not validate the whole object: the fields it needs must be there

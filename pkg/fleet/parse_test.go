@@ -189,3 +189,23 @@ func TestTimesOutsideNanosecondsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordAfterItsProduceTime: a record whose times run past the time
+// Kafka stamped it, by more than a sensor clock's error, is not a sensor's
+// (one window_end in 2100 made the collector close every window up to it).
+func TestRecordAfterItsProduceTime(t *testing.T) {
+	produced := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC).UnixNano()
+	var r rec
+	if err := parse([]byte(`{"event_type":"progress","ts":"2100-01-01T00:05:00.000000000Z","sensor":"x","window_start":"2100-01-01T00:00:00.000000000Z","window_end":"2100-01-01T00:05:00.000000000Z","syn_packets":1,"active_sources":1,"new_sources":1,"flood_new_sources":0,"warmup":false}`), &r, map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.after(produced + produceSkew) {
+		t.Error("a window of 2100 produced in 2026 taken")
+	}
+	if err := parse([]byte(`{"event_type":"progress","ts":"2009-01-10T00:05:00.000000000Z","sensor":"x","window_start":"2009-01-10T00:00:00.000000000Z","window_end":"2009-01-10T00:05:00.000000000Z","syn_packets":1,"active_sources":1,"new_sources":1,"flood_new_sources":0,"warmup":false}`), &r, map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	if r.after(produced + produceSkew) {
+		t.Error("a capture of 2009 replayed in 2026 refused")
+	}
+}
