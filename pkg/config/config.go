@@ -317,8 +317,41 @@ func readFile(v *viper.Viper, path string, known []string) error {
 	}
 	var doc yaml.Node
 	if yaml.Unmarshal(raw, &doc) == nil {
+		if err := shapes(&doc); err != nil {
+			return fmt.Errorf("config file %s: %w", path, err)
+		}
 		if k, val, ok := notPlainDecimal(&doc, ""); ok {
 			return fmt.Errorf("config file %s: %s: %s is not a plain decimal number, and YAML reads it as another (a leading 0 is octal, 0x hex; underscores are dropped): write it in decimal digits, or quote it", path, k, val)
+		}
+	}
+	return nil
+}
+
+// listKeys are the keys whose value may be a list (of plain values).
+var listKeys = []string{kRead, kPorts, kHomeNet, kDecoys, kDarkNet, kMMDB, kHorizons, kKafkaBrokers}
+
+// shapes refuses a value of the wrong shape in a config file: a list or a
+// mapping where one value goes, a list of lists (`window: [1, 2]` was
+// reported as an empty window, `read: [[a, b]]` read nothing).
+func shapes(doc *yaml.Node) error {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil // not a mapping: the reader says so
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i].Value, m.Content[i+1]
+		switch v.Kind {
+		case yaml.MappingNode:
+			return fmt.Errorf("%s: a mapping, where a value goes", k)
+		case yaml.SequenceNode:
+			if !slices.Contains(listKeys, k) {
+				return fmt.Errorf("%s: a list, where one value goes", k)
+			}
+			for _, e := range v.Content {
+				if e.Kind != yaml.ScalarNode {
+					return fmt.Errorf("%s: a list of lists or mappings; list plain values", k)
+				}
+			}
 		}
 	}
 	return nil

@@ -332,3 +332,26 @@ func TestPortsRepeated(t *testing.T) {
 		t.Errorf("ports %q, want 139,445,3389", got)
 	}
 }
+
+// TestValueShapesInTheFile: a list where one value goes, or a list of lists,
+// is refused naming the key (`window: [1, 2]` was reported as an empty
+// window, `read: [[a, b]]` read nothing; review); lists of plain values
+// where lists go are taken.
+func TestValueShapesInTheFile(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		"window: [1, 2]\n":             "window: a list, where one value goes",
+		"read: [[a.pcap, b.pcap]]\n":   "read: a list of lists",
+		"sensor-id: {name: gw1}\n":     "unknown key", // viper flattens it: refused as sensor-id.name
+		"ports: [139, 445]\n":          "",
+		"home-net: [10.0.0.0/8]\n":     "",
+		"growth-horizons: [6h, 24h]\n": "",
+	} {
+		file := filepath.Join(dir, "c.yaml")
+		os.WriteFile(file, []byte(body), 0o644)
+		_, err := Load([]string{"-r", "a.pcap", "--config", file})
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}
