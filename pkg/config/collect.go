@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -100,7 +101,11 @@ func LoadCollect(args []string) (*Collect, error) {
 			return nil, err
 		}
 	}
-	if file, _ := fs.GetString("config"); file != "" {
+	file, _ := fs.GetString("config")
+	if file == "" {
+		file = os.Getenv("SENSOR_CONFIG") // as the sensor reads it
+	}
+	if file != "" {
 		// The sensors' file is welcome, checked as theirs is (a misspelt
 		// key, a number YAML reads as octal), but collect takes from it
 		// only the keys it shares with them and its own: the sensors'
