@@ -39,6 +39,8 @@ fuzz:
 	$(FUZZ) ./pkg/fleet -fuzz FuzzParse
 	$(FUZZ) ./pkg/benign -fuzz FuzzLoad
 	$(FUZZ) ./pkg/ranges -fuzz FuzzAgreesWithTheMostSpecific
+	$(FUZZ) ./pkg/ports -fuzz FuzzParse
+	$(FUZZ) ./pkg/config -fuzz FuzzConfigFile
 
 check:
 	CI=true bash .ci/run

@@ -355,3 +355,51 @@ func TestValueShapesInTheFile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzConfigFile: a config file is input from outside. It loads, or is
+// refused with an error that names it; one that loads prints
+// (--print-config) to a file that loads to the same settings, printed the
+// same again.
+func FuzzConfigFile(f *testing.F) {
+	for _, s := range []string{
+		"ports: \"139,445\"\nwindow: 10m\nlookback: 2d\nsensor-id: gw1\nread:\n  - x.pcap\n  - y.pcap\nhome-net: [10.0.0.0/8]\n",
+		"decoys: [192.0.2.1/32]\ndark-net: [198.18.0.0/15]\nmax-targets: 10\n",
+		"ports: 445\nshards: auto\ngrowth: true\n",
+		"ports: 0_445\n",
+		"window: [1, 2]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	if b, err := os.ReadFile("../../docs/sensor.example.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load([]string{"--config", file, "-r", "x.pcap"})
+		if err != nil {
+			if !strings.Contains(err.Error(), file) && !strings.Contains(err.Error(), ": ") {
+				t.Fatalf("an error that names neither the file nor the key: %v", err)
+			}
+			return
+		}
+		var first strings.Builder
+		if err := c.WriteYAML(&first); err != nil {
+			t.Fatal(err)
+		}
+		printed := filepath.Join(dir, "printed.yaml")
+		os.WriteFile(printed, []byte(first.String()), 0o600)
+		d, err := Load([]string{"--config", printed})
+		if err != nil {
+			t.Fatalf("the printed settings do not load: %v\ninput %q\nprinted:\n%s", err, b, first.String())
+		}
+		var second strings.Builder
+		d.WriteYAML(&second)
+		if first.String() != second.String() {
+			t.Fatalf("printed again differently for %q:\n%s\n---\n%s", b, first.String(), second.String())
+		}
+	})
+}
