@@ -41,6 +41,7 @@ fuzz:
 	$(FUZZ) ./pkg/ranges -fuzz FuzzAgreesWithTheMostSpecific
 	$(FUZZ) ./pkg/ports -fuzz FuzzParse
 	$(FUZZ) ./pkg/config -fuzz FuzzConfigFile
+	$(FUZZ) ./pkg/kafka -fuzz FuzzSpoolReopen
 
 check:
 	CI=true bash .ci/run

@@ -150,6 +150,9 @@ func (s *spool) empty() bool { return s.size == 0 }
 // add appends a record; it reports false, writing nothing, when the record
 // would take the spool past its bound.
 func (s *spool) add(key, val []byte) (bool, error) {
+	if len(key)+len(val) == 0 {
+		return true, nil // nothing to keep (and a header of zeros reads as the end)
+	}
 	n := int64(12 + len(key) + len(val))
 	if s.size+n > s.max {
 		return false, nil
@@ -259,9 +262,9 @@ again:
 	}
 	le := binary.LittleEndian
 	kl, vl := int(le.Uint32(s.hdr[0:])), int(le.Uint32(s.hdr[4:]))
-	if kl+vl > maxRecord || vl == 0 {
-		// Damaged lengths (every record has a value; zeros are a crash's
-		// unwritten blocks, whose empty checksum would check out): the
+	if kl+vl > maxRecord || kl+vl == 0 {
+		// Damaged lengths, or zeros: a crash's unwritten blocks, whose
+		// empty checksum would check out (add keeps no empty record): the
 		// segment ends here.
 		return nil, nil, false, nil
 	}
