@@ -22,12 +22,7 @@ import (
 // sequence number (Mirai's mark).
 func scanCapture(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "scan.pcap")
-	w, err := scenario.CreateFile(path, scenario.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
+	path, w, start := newScanFile(t, "scan.pcap")
 	type pkt struct {
 		ts       int64
 		src, dst [4]byte
@@ -217,12 +212,7 @@ func TestBadBenignList(t *testing.T) {
 // counting), one SYN each to dst port 445, a millisecond apart.
 func oneSynEach(t *testing.T, n int, first byte, dst [4]byte) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "onesyneach.pcap")
-	w, err := scenario.CreateFile(path, scenario.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
+	path, w, start := newScanFile(t, "onesyneach.pcap")
 	for i := range n {
 		src := [4]byte{first, byte(i >> 16), byte(i >> 8), byte(i)}
 		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: src, Dst: dst, TTL: 64, Proto: 6, TotalLen: -1},
@@ -260,4 +250,16 @@ func TestDecoyFloodIsBounded(t *testing.T) {
 	if decoys != 64 || int(dropped) != n-64 || len(ofType(recs, "flood")) == 0 {
 		t.Errorf("%d decoy alerts, %v counted in drops.decoy_alerts, %d flood records", decoys, dropped, len(ofType(recs, "flood")))
 	}
+}
+
+// newScanFile creates a capture named name in a test directory, and the
+// time its packets start at (2009-01-12 08:00 UTC).
+func newScanFile(t *testing.T, name string) (string, *scenario.FileWriter, int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	w, err := scenario.CreateFile(path, scenario.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, w, time.Date(2009, 1, 12, 8, 0, 0, 0, time.UTC).UnixNano()
 }
