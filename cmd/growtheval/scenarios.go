@@ -218,6 +218,10 @@ func variants() []scen {
 	window := func(w time.Duration) func(*scenario.Config, bool) {
 		return func(c *scenario.Config, _ bool) { c.Window = w }
 	}
+	// bursty draws each window's rate afresh (Gamma, variance od).
+	bursty := func(od float64) func(*scenario.Config, bool) {
+		return func(c *scenario.Config, _ bool) { c.Overdispersion = od }
+	}
 	startAt := func(r float64) func(*scenario.Config, bool) {
 		return func(c *scenario.Config, _ bool) { c.Rate0 = r }
 	}
@@ -247,6 +251,7 @@ func variants() []scen {
 		tuned(exp("exp-2h-r0.1", 2*time.Hour), startAt(0.1)),
 		tuned(exp("exp-1h-w1", time.Hour), window(time.Minute)),
 		tuned(exp("exp-2h-w10", 2*time.Hour), window(10*time.Minute)),
+		tuned(exp("exp-2h-nb", 2*time.Hour), bursty(0.5)), tuned(exp("exp-4h-nb", 4*time.Hour), bursty(0.5)),
 		tuned(outbreak("outbreak-2h-bg20", 2*time.Hour), startAt(perWindow(20))),
 		outbreak("outbreak-3h", 3*time.Hour),
 	}

@@ -96,51 +96,30 @@ func bestBurst(ws []Window, p []sums) (i, j int, ll float64) {
 // above); retry allows one more verdict after a burst is set aside.
 func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 	if v.Model != Exponential {
+		// Growth the cycle test held back may be a burst's: set aside
+		// while it is in the horizon, as it is under an exponential
+		// verdict (without it, a burst of 1,000 new sources on a steady
+		// 2 a window, whose scatter made the cycle test hold the growth
+		// back, kept the verdict at insufficient_data for a day, measured).
+		if h := c.held; retry && h.cycleHeld {
+			if r := c.rivalsOf(&h); r.burst() {
+				return c.burstAside(r)
+			}
+		}
 		return v
 	}
-	n := min(v.Windows, len(c.hist))
-	ws := c.hist[len(c.hist)-n:]
-	p := c.prefix(ws)
-	ln := math.Log(float64(n))
-	kExp := 2.0
-	if v.Diurnal {
-		kExp = 4
-	}
-	bicExp := -2*v.LogLikMultiply + kExp*ln
-	st := c.bestStep(ws, p)
-	// The step's time is charged as a parameter (charging nothing delayed
-	// the detection of real epidemics at low counts, measured), and a rise
-	// from next to nothing gets a margin on top (stepMargin); but growth
-	// that doubles within two windows cannot be told from a jump by windows
-	// this long, and is a step.
-	bicStep := -2*st.loglik + 3*ln
-	if v.DoublingHours > 0 && v.DoublingHours < 2*c.window.Hours() {
-		bicStep = math.Inf(-1)
-	}
-	bi, bj, bl := bestBurst(ws, p)
-	bicBurst := -2*bl + float64(bj-bi+3)*ln
+	r := c.rivalsOf(&v)
 	switch {
-	case bicBurst < bicExp && bicBurst <= bicStep && retry:
-		// Set the burst aside for good: its windows take the level
-		// around them, and the verdict is taken again.
-		out := p[n].y - (p[bj].y - p[bi].y)
-		level := out / (p[n].e - (p[bj].e - p[bi].e))
-		for k := bi; k < bj; k++ {
-			w := &ws[k]
-			w.New = math.Round(level * math.Max(w.Exposure, 1e-6) * c.window.Hours())
-		}
-		nv := c.challenge(c.decide(), false)
-		if nv.Model == Insufficient {
-			nv.Reason = fmt.Sprintf("a burst of %.0f new sources in %d window(s) from %s set aside; %s", p[bj].y-p[bi].y-level*(p[bj].e-p[bi].e), bj-bi, stamp(ws[bi].Start), nv.Reason)
-		}
-		return nv
-	case bicStep < bicExp-c.stepMargin(&st):
-		st.weight = 1 / (1 + math.Exp(-math.Min(bicExp-bicStep, 700)/2))
+	case r.burst() && retry:
+		return c.burstAside(r)
+	case r.bicStep < r.bicExp-c.stepMargin(&r.st):
+		st := r.st
+		st.weight = 1 / (1 + math.Exp(-math.Min(r.bicExp-r.bicStep, 700)/2))
 		// The new regime is tested once it spans an hour (and
 		// MinWindows): half an hour of a new level's noise can pass for
 		// growth (measured on a step from 2 to 50 per window).
 		minPost := c.minGrowthWindows()
-		if post := ws[st.since:]; len(post) >= minPost {
+		if post := r.ws[st.since:]; len(post) >= minPost {
 			pv := c.fitWindows(post, v.Horizon, c.cfg.Confidence, c.cfg.Confidence)
 			switch pv.Model {
 			case Exponential:
@@ -155,6 +134,64 @@ func (c *Classifier) challenge(v Verdict, retry bool) Verdict {
 		return stepVerdict(v, &st)
 	}
 	return v
+}
+
+// rivals are the growing model of a verdict and the step and the burst
+// that may explain its windows instead, by BIC.
+type rivals struct {
+	ws                        []Window
+	p                         []sums
+	bicExp, bicStep, bicBurst float64
+	st                        stepFit
+	bi, bj                    int // the burst's windows
+}
+
+func (c *Classifier) rivalsOf(v *Verdict) rivals {
+	n := min(v.Windows, len(c.hist))
+	r := rivals{ws: c.hist[len(c.hist)-n:]}
+	r.p = c.prefix(r.ws)
+	ln := math.Log(float64(n))
+	kExp := 2.0
+	if v.Diurnal {
+		kExp = 4
+	}
+	r.bicExp = -2*v.LogLikMultiply + kExp*ln
+	r.st = c.bestStep(r.ws, r.p)
+	// The step's time is charged as a parameter (charging nothing delayed
+	// the detection of real epidemics at low counts, measured), and a rise
+	// from next to nothing gets a margin on top (stepMargin); but growth
+	// that doubles within two windows cannot be told from a jump by windows
+	// this long, and is a step.
+	r.bicStep = -2*r.st.loglik + 3*ln
+	if v.DoublingHours > 0 && v.DoublingHours < 2*c.window.Hours() {
+		r.bicStep = math.Inf(-1)
+	}
+	var bl float64
+	r.bi, r.bj, bl = bestBurst(r.ws, r.p)
+	r.bicBurst = -2*bl + float64(r.bj-r.bi+3)*ln
+	return r
+}
+
+// burst says whether the burst explains the windows best.
+func (r *rivals) burst() bool { return r.bicBurst < r.bicExp && r.bicBurst <= r.bicStep }
+
+// burstAside sets the burst of r aside for good (its windows take the
+// level around them) and returns the verdict taken again, challenged once
+// more.
+func (c *Classifier) burstAside(r rivals) Verdict {
+	ws, p, bi, bj := r.ws, r.p, r.bi, r.bj
+	n := len(ws)
+	out := p[n].y - (p[bj].y - p[bi].y)
+	level := out / (p[n].e - (p[bj].e - p[bi].e))
+	for k := bi; k < bj; k++ {
+		w := &ws[k]
+		w.New = math.Round(level * math.Max(w.Exposure, 1e-6) * c.window.Hours())
+	}
+	nv := c.challenge(c.decide(), false)
+	if nv.Model == Insufficient {
+		nv.Reason = fmt.Sprintf("a burst of %.0f new sources in %d window(s) from %s set aside; %s", p[bj].y-p[bi].y-level*(p[bj].e-p[bi].e), bj-bi, stamp(ws[bi].Start), nv.Reason)
+	}
+	return nv
 }
 
 // stepMargin is how much better (in BIC) a step must explain the counts

@@ -172,6 +172,9 @@ type Verdict struct {
 	// dispDF: the degrees of freedom of Dispersion (0: not estimated), for
 	// the cycle test over the windows kept (cycleOverKept).
 	dispDF int
+	// cycleHeld: the growth rate cleared the bound but a day/night cycle
+	// explains the counts as well (the cycle test, cycle.go).
+	cycleHeld bool
 }
 
 // Classifier keeps the recent windows and the regime.
@@ -204,6 +207,10 @@ type Classifier struct {
 	// cycle test, cycle.go).
 	cycleAmp float64
 	cyclic   bool // and it fitted a day/night term
+	// held: the longest horizon's verdict at the last decide when the
+	// cycle test held back its growth (cycleHeld), else the zero Verdict;
+	// a burst in it is still set aside (challenge).
+	held Verdict
 	// bg: the upper bounds of the day/night amplitude the longest horizon
 	// measured when it spanned a day, was called linear and held no clear
 	// step up (a steady background: an outbreak still called linear would
@@ -398,6 +405,13 @@ func (c *Classifier) decide() Verdict {
 		}
 	}
 	c.cycleAmp, c.cyclic = verdicts[k-1].cycleUpper, verdicts[k-1].Diurnal
+	c.held = Verdict{}
+	for i := k - 1; i >= 0; i-- {
+		if verdicts[i].cycleHeld {
+			c.held = verdicts[i]
+			break
+		}
+	}
 	held := c.cycleOverKept(verdicts)
 	// A steady background's cycle, remembered (see bg; an upper bound at
 	// the cycle test's cap bounds nothing).
@@ -759,6 +773,7 @@ func (c *Classifier) fitWindows(ws []Window, h time.Duration, alarm, conf float6
 	case up >= alarm && cycle == 0:
 		v.Model, v.Confidence = Exponential, up
 	case up >= alarm:
+		v.cycleHeld = true
 		v.Reason = fmt.Sprintf("the growth rate %.3g/h clears the bound, but a day/night cycle of up to ±%.0f %% explains the counts as well", r, 100*cycle)
 	case down >= conf:
 		v.Model, v.Confidence = Declining, down

@@ -123,7 +123,10 @@ func TestCycleAmplitudeZeroIsOff(t *testing.T) {
 // windows (seed 71's scatter not yet clear there, so taken as Poisson), and
 // both raised an alert, from 7.4 h and 8.7 h on. Over all the windows kept
 // the cycle explains them as well as growth: with that test no window is
-// exponential, and the verdict says so; without it, three in a row are.
+// exponential, and the verdict says so; without it, three in a row are on
+// seed 71's morning (seed 52's is held back now by the cycle test itself,
+// whose quantile is further out for bursty counts, cycleBurstyTail: none
+// without the check, and the check is not reached).
 func TestCycleOverTheWindowsKept(t *testing.T) {
 	mornings := map[int][]float64{
 		71: {3, 1, 9, 2, 0, 0, 0, 0, 0, 1, 0, 3, 1, 2, 2, 0, 3, 0, 0, 1, 0, 0, 1, 2, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 2, 1, 0, 2, 1, 2, 0, 1, 1, 1, 1, 2, 1, 0, 1, 0, 4, 0, 4, 2, 4, 3, 4, 0, 0, 7, 5, 3, 0, 3, 1, 0, 0, 4, 5, 2, 5, 2, 1, 3, 4, 6, 7, 7, 2, 4, 0, 7, 2, 8, 1, 7, 10, 2, 10, 7, 6, 3, 3, 1, 2, 0, 7, 2, 9, 0, 2, 6, 10, 4, 3},
@@ -161,10 +164,11 @@ func TestCycleOverTheWindowsKept(t *testing.T) {
 			}
 			return longest
 		}
-		if with, without := run(false), run(true); with != 0 || without < 3 {
-			t.Errorf("seed %d: longest run of exponential windows %d with the cycle test over the windows kept (want 0), %d without (want 3 or more)", seed, with, without)
+		want := map[int]int{71: 3, 52: 0}[seed]
+		if with, without := run(false), run(true); with != 0 || without < want {
+			t.Errorf("seed %d: longest run of exponential windows %d with the cycle test over the windows kept (want 0), %d without (want %d or more)", seed, with, without, want)
 		}
-		if held == 0 {
+		if held == 0 && want > 0 {
 			t.Errorf("seed %d: no verdict names the cycle over the windows kept", seed)
 		}
 	}
@@ -331,6 +335,33 @@ func TestCycleFitExtremes(t *testing.T) {
 		}
 		if up := cycleAmpUpper(y, off, cosv, sinv, amax, 1); !(up >= a-1e-9 && up <= amax) {
 			t.Fatalf("trial %d: bound %v outside [%v, %v]", trial, up, a, amax)
+		}
+	}
+}
+
+// With counts that scatter more than Poisson counts the cycle test asks
+// growth to beat the cycle further out (cycleBurstyTail): a likelihood
+// ratio whose root is 2.5 (between the 0.99 and the 0.999 normal
+// quantiles) clears it for Poisson counts, not for bursty ones.
+func TestBurstyCountsAskMoreOfGrowth(t *testing.T) {
+	c, err := New(DefaultConfig(), 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 120
+	y, off, cosv, sinv := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		h := float64(i) / 12
+		cosv[i], sinv[i] = math.Cos(2*math.Pi*h/24), math.Sin(2*math.Pi*h/24)
+		y[i] = math.Round(5 * (1 + 0.8*sinv[i]))
+	}
+	llc := cycleLoglik(y, off, cosv, sinv, c.cfg.CycleAmplitude)
+	for _, disp := range []float64{1, 2} {
+		v := Verdict{Dispersion: disp}
+		f1 := fit{loglik: llc + 2.5*2.5*disp/2, dispersion: disp}
+		held := c.cycleExplains(&v, f1, y, off, cosv, sinv, 0.99, normalCDF)
+		if want := disp > 1; (held > 0) != want {
+			t.Errorf("dispersion %v, root ratio 2.5: held %v, want held %v", disp, held, want)
 		}
 	}
 }
