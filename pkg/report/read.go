@@ -268,16 +268,20 @@ var (
 	sourcePrefix = []byte(`{"event_type":"source",`)
 	srcIPKey     = []byte(`"src_ip":"`)
 	sensorKey    = []byte(`"sensor":"`)
-	floodMark    = []byte(`"flood":true`)
+	floodMark    = []byte(`"flood":`)
+	eventTypeKey = []byte(`"event_type":`)
 )
 
 // addSource is the fast path for the commonest record: the sensor writes
 // event_type first, so a source record is known by its first bytes and
-// needs only two fields; it must still be valid JSON.
+// needs only two fields; it must still be valid JSON, and read as the
+// general path reads it: a key given twice (the general path, Go's JSON
+// decoder, takes the last) goes there.
 func (d *Data) addSource(b []byte) (string, bool) {
 	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || bytes.Contains(b, floodMark) ||
-		bytes.Contains(b, asnKey) || bytes.Contains(b, countryKey) || !json.Valid(b) {
-		return "", false // the general path decides (and handles escapes, flood sources and networks)
+		bytes.Contains(b, asnKey) || bytes.Contains(b, countryKey) || !json.Valid(b) ||
+		bytes.Count(b, eventTypeKey) != 1 || bytes.Count(b, sensorKey) != 1 || bytes.Count(b, srcIPKey) != 1 {
+		return "", false // the general path decides (and handles escapes, flood sources, networks and repeated keys)
 	}
 	id, ok1 := field(b, sensorKey)
 	ip, ok2 := field(b, srcIPKey)

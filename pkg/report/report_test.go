@@ -428,3 +428,27 @@ func TestWindowInTwoPartsIsAdded(t *testing.T) {
 		t.Errorf("two whole windows: %+v, problems %v", ws, d.Problems)
 	}
 }
+
+// A source record with a key given twice is read as the general path (Go's
+// JSON decoder) reads it, the last value taken, not the first by the fast
+// path: the src_ip, the sensor and the event_type.
+func TestRepeatedKeysReadAsTheGeneralPath(t *testing.T) {
+	in := jsonl("gw1", 5) +
+		`{"event_type":"source","ts":"2009-01-10T00:00:01Z","sensor":"gw1","src_ip":"203.0.113.1","src_ip":"198.51.100.1"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:02Z","sensor":"gw9","sensor":"gw1","src_ip":"198.51.100.2"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:03Z","sensor":"gw1","src_ip":"203.0.113.9","event_type":"sighting"}` + "\n"
+	d := read(t, in)
+	s := d.Sensors["gw1"]
+	if s == nil {
+		t.Fatal("no sensor gw1")
+	}
+	if got := s.Prefixes["198.51.100.0/24"]; got != 2 {
+		t.Errorf("198.51.100.0/24: %d new sources, want 2 (prefixes %v)", got, s.Prefixes)
+	}
+	if got := s.Prefixes["203.0.113.0/24"]; got != 0 {
+		t.Errorf("a first value or a sighting counted: prefixes %v", s.Prefixes)
+	}
+	if _, ok := d.Sensors["gw9"]; ok {
+		t.Errorf("the first of two sensor keys taken: sensors %v", d.SensorIDs())
+	}
+}
