@@ -207,8 +207,8 @@ type Classifier struct {
 	// cycle test, cycle.go).
 	cycleAmp float64
 	cyclic   bool // and it fitted a day/night term
-	// held: the longest horizon's verdict at the last decide when the
-	// cycle test held back its growth (cycleHeld), else the zero Verdict;
+	// held: at the last decide, the verdict of the longest horizon whose
+	// growth the cycle test held back (cycleHeld), else the zero Verdict;
 	// a burst in it is still set aside (challenge).
 	held Verdict
 	// bg: the upper bounds of the day/night amplitude the longest horizon

@@ -322,8 +322,11 @@ const cycleKnownLR = 13.82
 
 // cycleBurstyTail divides the chance the cycle test leaves an alarm when
 // the counts scatter more than Poisson counts (a dispersion estimated
-// above 1): the quantile asked is 1 - (1 - alarm)/cycleBurstyTail, 3.09
-// instead of 2.33 at the default alarm of 0.99. A tuned threshold. Bursty
+// above 1): the quantile asked is 1 - (1 - alarm)/cycleBurstyTail, 0.999
+// instead of 0.99 where the alarm is 0.99 (the default confidence split
+// between the two horizons; the quantile is Student's t's for the
+// dispersion's degrees of freedom, about 3.1 to 3.5 instead of 2.3 to
+// 2.5). A tuned threshold. Bursty
 // counts (a rate drawn afresh each window) are heavy-tailed, and the
 // cycle the test allows is capped at the configured amplitude, which a
 // true ±80 % cycle's counts overshoot by chance in about half its

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // A ±80 % day/night cycle (Poisson, 60 new sources an hour on average) must
@@ -164,11 +166,17 @@ func TestCycleOverTheWindowsKept(t *testing.T) {
 			}
 			return longest
 		}
-		want := map[int]int{71: 3, 52: 0}[seed]
-		if with, without := run(false), run(true); with != 0 || without < want {
-			t.Errorf("seed %d: longest run of exponential windows %d with the cycle test over the windows kept (want 0), %d without (want %d or more)", seed, with, without, want)
+		with, without := run(false), run(true)
+		if seed == 52 {
+			if with != 0 || without != 0 || held != 0 {
+				t.Errorf("seed 52: longest runs of exponential windows %d and %d with and without the check over the windows kept, %d verdicts naming it (want 0, 0, 0: the cycle test holds the morning back)", with, without, held)
+			}
+			continue
 		}
-		if held == 0 && want > 0 {
+		if with != 0 || without < 3 {
+			t.Errorf("seed %d: longest run of exponential windows %d with the cycle test over the windows kept (want 0), %d without (want 3 or more)", seed, with, without)
+		}
+		if held == 0 {
 			t.Errorf("seed %d: no verdict names the cycle over the windows kept", seed)
 		}
 	}
@@ -341,8 +349,9 @@ func TestCycleFitExtremes(t *testing.T) {
 
 // With counts that scatter more than Poisson counts the cycle test asks
 // growth to beat the cycle further out (cycleBurstyTail): a likelihood
-// ratio whose root is 2.5 (between the 0.99 and the 0.999 normal
-// quantiles) clears it for Poisson counts, not for bursty ones.
+// ratio whose root is 2.5 (above the 0.99 quantiles of the normal and of
+// Student's t at 60 degrees of freedom, below their 0.999 quantiles)
+// clears it for Poisson counts, not for bursty ones.
 func TestBurstyCountsAskMoreOfGrowth(t *testing.T) {
 	c, err := New(DefaultConfig(), 5*time.Minute)
 	if err != nil {
@@ -359,7 +368,11 @@ func TestBurstyCountsAskMoreOfGrowth(t *testing.T) {
 	for _, disp := range []float64{1, 2} {
 		v := Verdict{Dispersion: disp}
 		f1 := fit{loglik: llc + 2.5*2.5*disp/2, dispersion: disp}
-		held := c.cycleExplains(&v, f1, y, off, cosv, sinv, 0.99, normalCDF)
+		cdf := normalCDF
+		if disp > 1 { // as fitWindows: Student's t for an estimated dispersion
+			cdf = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: 60}.CDF
+		}
+		held := c.cycleExplains(&v, f1, y, off, cosv, sinv, 0.99, cdf)
 		if want := disp > 1; (held > 0) != want {
 			t.Errorf("dispersion %v, root ratio 2.5: held %v, want held %v", disp, held, want)
 		}
