@@ -34,6 +34,7 @@ fuzz:
 	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzReader
 	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzFileBatches
 	$(FUZZ) ./pkg/report -fuzz FuzzReport
+	$(FUZZ) ./pkg/report -fuzz FuzzSourceFastPath
 	$(FUZZ) ./pkg/engine -fuzz FuzzLoadState
 	$(FUZZ) ./pkg/growth -fuzz FuzzUnmarshalState
 	$(FUZZ) ./pkg/fleet -fuzz FuzzParse

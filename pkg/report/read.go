@@ -264,29 +264,20 @@ func (d *Data) problem(s string) {
 	}
 }
 
-var (
-	sourcePrefix = []byte(`{"event_type":"source",`)
-	srcIPKey     = []byte(`"src_ip":"`)
-	sensorKey    = []byte(`"sensor":"`)
-	floodMark    = []byte(`"flood":`)
-	eventTypeKey = []byte(`"event_type":`)
-)
+var sourcePrefix = []byte(`{"event_type":"source",`)
 
 // addSource is the fast path for the commonest record: the sensor writes
 // event_type first, so a source record is known by its first bytes and
 // needs only two fields; it must still be valid JSON, and read as the
-// general path reads it: a key given twice (the general path, Go's JSON
-// decoder, takes the last) goes there.
+// general path (Go's JSON decoder) reads it: keys as the sensor writes
+// them, each once (sourceFields).
 func (d *Data) addSource(b []byte) (string, bool) {
-	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || bytes.Contains(b, floodMark) ||
-		bytes.Contains(b, asnKey) || bytes.Contains(b, countryKey) || !json.Valid(b) ||
-		bytes.Count(b, eventTypeKey) != 1 || bytes.Count(b, sensorKey) != 1 || bytes.Count(b, srcIPKey) != 1 {
-		return "", false // the general path decides (and handles escapes, flood sources, networks and repeated keys)
+	if !bytes.HasPrefix(b, sourcePrefix) || bytes.IndexByte(b, '\\') >= 0 || !json.Valid(b) {
+		return "", false // the general path decides (and handles escapes)
 	}
-	id, ok1 := field(b, sensorKey)
-	ip, ok2 := field(b, srcIPKey)
-	if !ok1 || !ok2 {
-		return "", false
+	id, ip, ok := sourceFields(b)
+	if !ok {
+		return "", false // flood sources, networks, keys written otherwise
 	}
 	a, err := netip.ParseAddr(string(ip))
 	if err != nil {
@@ -298,21 +289,69 @@ func (d *Data) addSource(b []byte) (string, bool) {
 	return "", true
 }
 
-var asnKey, countryKey = []byte(`"asn":`), []byte(`"country":`)
-
-// field returns the string value after key (which ends with the opening
-// quote), up to the closing quote.
-func field(b, key []byte) ([]byte, bool) {
-	i := bytes.Index(b, key)
-	if i < 0 {
-		return nil, false
+// sourceFields returns the sensor and src_ip of a source record b (valid
+// JSON without a backslash: every quote opens or closes a string), when
+// its keys are as the sensor writes them: lower-case ASCII, the colon
+// straight after, event_type, sensor and src_ip once each, the last two
+// strings, and no flood, asn or country key (the general path reads
+// those). Go's decoder matches keys case-insensitively and takes the last
+// of a repeated one; a line written otherwise goes to it.
+func sourceFields(b []byte) (sensor, ip []byte, ok bool) {
+	var events, sensors, ips int
+	for i := 0; i < len(b); {
+		if b[i] != '"' {
+			i++
+			continue
+		}
+		j := bytes.IndexByte(b[i+1:], '"')
+		if j < 0 {
+			return nil, nil, false
+		}
+		str, end := b[i+1:i+1+j], i+2+j // end: just after the closing quote
+		i = end
+		k := end
+		for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r' || b[k] == '\n') {
+			k++
+		}
+		if k == len(b) || b[k] != ':' {
+			continue // a value
+		}
+		if k != end {
+			return nil, nil, false // a space before the colon
+		}
+		for _, c := range str {
+			if c >= 'A' && c <= 'Z' || c >= 0x80 {
+				return nil, nil, false // another case (or a Unicode fold) of some key
+			}
+		}
+		var val *[]byte
+		switch string(str) {
+		case "event_type":
+			events++
+			continue
+		case "sensor":
+			sensors++
+			val = &sensor
+		case "src_ip":
+			ips++
+			val = &ip
+		case "flood", "asn", "country":
+			return nil, nil, false
+		default:
+			continue
+		}
+		if k+1 >= len(b) || b[k+1] != '"' {
+			return nil, nil, false // not a string
+		}
+		v := b[k+2:]
+		q := bytes.IndexByte(v, '"')
+		if q < 0 {
+			return nil, nil, false
+		}
+		*val = v[:q]
+		i = k + 3 + q
 	}
-	v := b[i+len(key):]
-	j := bytes.IndexByte(v, '"')
-	if j < 0 {
-		return nil, false
-	}
-	return v[:j], true
+	return sensor, ip, events == 1 && sensors == 1 && ips == 1
 }
 
 // add takes one line; it returns why it was skipped, or "".
@@ -320,6 +359,11 @@ func (d *Data) add(b []byte) string {
 	if reason, done := d.addSource(b); done {
 		return reason
 	}
+	return d.addRecord(b)
+}
+
+// addRecord is add by the general path: any record, decoded whole.
+func (d *Data) addRecord(b []byte) string {
 	var r record
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Sprintf("not a JSON record (truncated?): %v", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
@@ -451,4 +452,67 @@ func TestRepeatedKeysReadAsTheGeneralPath(t *testing.T) {
 	if _, ok := d.Sensors["gw9"]; ok {
 		t.Errorf("the first of two sensor keys taken: sensors %v", d.SensorIDs())
 	}
+}
+
+// Keys the sensor never writes so, read by the general path as Go's decoder
+// reads them (case-insensitively, the last of a repeated one), not by the
+// fast path: a space before the colon, another case, a flood key spaced.
+func TestKeysWrittenOtherwiseReadAsTheGeneralPath(t *testing.T) {
+	in := jsonl("gw1", 5) +
+		`{"event_type":"source","ts":"2009-01-10T00:00:01Z","sensor":"gw1","src_ip":"203.0.113.1","SRC_IP":"198.51.100.1"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:02Z","sensor":"gw1","src_ip" :"203.0.113.2","src_ip":"198.51.100.2"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:03Z","sensor":"gw1","src_ip":"203.0.113.3","flood": true}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:04Z","sensor":"gw1","Sensor":"gw9","src_ip":"203.0.113.4"}` + "\n"
+	d := read(t, in)
+	s := d.Sensors["gw1"]
+	if s == nil {
+		t.Fatal("no sensor gw1")
+	}
+	if got := s.Prefixes["198.51.100.0/24"]; got != 2 {
+		t.Errorf("198.51.100.0/24: %d new sources, want 2 (prefixes %v)", got, s.Prefixes)
+	}
+	if got := s.Prefixes["203.0.113.0/24"]; got != 0 {
+		t.Errorf("203.0.113.0/24: %d new sources from the fast path, want 0 (prefixes %v)", got, s.Prefixes)
+	}
+	if _, ok := d.Sensors["gw9"]; !ok {
+		t.Errorf("\"Sensor\":\"gw9\" (the last sensor key, case aside) not taken: sensors %v", d.SensorIDs())
+	}
+}
+
+// FuzzSourceFastPath: whatever line the fast path takes, the general path
+// reads the same: the same sensor, source count and prefix, or the same
+// complaint.
+func FuzzSourceFastPath(f *testing.F) {
+	for _, s := range []string{
+		`{"event_type":"source","ts":"2009-01-10T00:00:01Z","sensor":"gw1","src_ip":"198.51.100.1","dst_port":445}`,
+		`{"event_type":"source","ts":"2009-01-10T00:00:01Z","sensor":"gw1","src_ip":"2001:db8::1","returning":false}`,
+		`{"event_type":"source","sensor":"gw1","src_ip":"203.0.113.1","SRC_IP":"198.51.100.1"}`,
+		`{"event_type":"source","sensor":"a","src_ip":"nonsense"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast := NewData()
+		reason, done := fast.addSource(b)
+		if !done {
+			return
+		}
+		slow := NewData()
+		want := slow.addRecord(b)
+		if (reason == "") != (want == "") {
+			t.Fatalf("%q: fast path %q, general path %q", b, reason, want)
+		}
+		if reason != "" {
+			return
+		}
+		for id, s := range fast.Sensors {
+			o := slow.Sensors[id]
+			if o == nil || o.Sources != s.Sources || !maps.Equal(o.Prefixes, s.Prefixes) || o.Flooded != s.Flooded {
+				t.Fatalf("%q: fast path sensor %q %+v, general path %+v", b, id, s, o)
+			}
+		}
+		if len(fast.Sensors) != len(slow.Sensors) {
+			t.Fatalf("%q: sensors %v against %v", b, fast.SensorIDs(), slow.SensorIDs())
+		}
+	})
 }
