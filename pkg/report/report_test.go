@@ -430,52 +430,33 @@ func TestWindowInTwoPartsIsAdded(t *testing.T) {
 	}
 }
 
-// A source record with a key given twice is read as the general path (Go's
-// JSON decoder) reads it, the last value taken, not the first by the fast
-// path: the src_ip, the sensor and the event_type.
-func TestRepeatedKeysReadAsTheGeneralPath(t *testing.T) {
+// Source records whose keys the sensor never writes so are read as the
+// general path (Go's JSON decoder) reads them, not by the fast path: a key
+// given twice (the last value taken: src_ip, sensor, event_type), a space
+// before a colon, another case (keys match case-insensitively), a flood key
+// spaced.
+func TestKeysWrittenOtherwiseReadAsTheGeneralPath(t *testing.T) {
 	in := jsonl("gw1", 5) +
 		`{"event_type":"source","ts":"2009-01-10T00:00:01Z","sensor":"gw1","src_ip":"203.0.113.1","src_ip":"198.51.100.1"}` + "\n" +
 		`{"event_type":"source","ts":"2009-01-10T00:00:02Z","sensor":"gw9","sensor":"gw1","src_ip":"198.51.100.2"}` + "\n" +
-		`{"event_type":"source","ts":"2009-01-10T00:00:03Z","sensor":"gw1","src_ip":"203.0.113.9","event_type":"sighting"}` + "\n"
+		`{"event_type":"source","ts":"2009-01-10T00:00:03Z","sensor":"gw1","src_ip":"203.0.113.3","event_type":"sighting"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:04Z","sensor":"gw1","src_ip":"203.0.113.4","SRC_IP":"198.51.100.4"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:05Z","sensor":"gw1","src_ip" :"203.0.113.5","src_ip":"198.51.100.5"}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:06Z","sensor":"gw1","src_ip":"203.0.113.6","flood": true}` + "\n" +
+		`{"event_type":"source","ts":"2009-01-10T00:00:07Z","sensor":"gw1","Sensor":"gw9","src_ip":"203.0.113.7"}` + "\n"
 	d := read(t, in)
-	s := d.Sensors["gw1"]
-	if s == nil {
-		t.Fatal("no sensor gw1")
+	gw1, gw9 := d.Sensors["gw1"], d.Sensors["gw9"]
+	if gw1 == nil || gw9 == nil {
+		t.Fatalf("sensors %v, want gw1 and gw9 (the last sensor key, case aside)", d.SensorIDs())
 	}
-	if got := s.Prefixes["198.51.100.0/24"]; got != 2 {
-		t.Errorf("198.51.100.0/24: %d new sources, want 2 (prefixes %v)", got, s.Prefixes)
+	if got := gw1.Prefixes["198.51.100.0/24"]; got != 4 {
+		t.Errorf("gw1's 198.51.100.0/24: %d new sources, want 4 (prefixes %v)", got, gw1.Prefixes)
 	}
-	if got := s.Prefixes["203.0.113.0/24"]; got != 0 {
-		t.Errorf("a first value or a sighting counted: prefixes %v", s.Prefixes)
+	if got := gw1.Prefixes["203.0.113.0/24"]; got != 0 {
+		t.Errorf("gw1's 203.0.113.0/24: %d new sources (a first value, a sighting or a flood source), want 0", got)
 	}
-	if _, ok := d.Sensors["gw9"]; ok {
-		t.Errorf("the first of two sensor keys taken: sensors %v", d.SensorIDs())
-	}
-}
-
-// Keys the sensor never writes so, read by the general path as Go's decoder
-// reads them (case-insensitively, the last of a repeated one), not by the
-// fast path: a space before the colon, another case, a flood key spaced.
-func TestKeysWrittenOtherwiseReadAsTheGeneralPath(t *testing.T) {
-	in := jsonl("gw1", 5) +
-		`{"event_type":"source","ts":"2009-01-10T00:00:01Z","sensor":"gw1","src_ip":"203.0.113.1","SRC_IP":"198.51.100.1"}` + "\n" +
-		`{"event_type":"source","ts":"2009-01-10T00:00:02Z","sensor":"gw1","src_ip" :"203.0.113.2","src_ip":"198.51.100.2"}` + "\n" +
-		`{"event_type":"source","ts":"2009-01-10T00:00:03Z","sensor":"gw1","src_ip":"203.0.113.3","flood": true}` + "\n" +
-		`{"event_type":"source","ts":"2009-01-10T00:00:04Z","sensor":"gw1","Sensor":"gw9","src_ip":"203.0.113.4"}` + "\n"
-	d := read(t, in)
-	s := d.Sensors["gw1"]
-	if s == nil {
-		t.Fatal("no sensor gw1")
-	}
-	if got := s.Prefixes["198.51.100.0/24"]; got != 2 {
-		t.Errorf("198.51.100.0/24: %d new sources, want 2 (prefixes %v)", got, s.Prefixes)
-	}
-	if got := s.Prefixes["203.0.113.0/24"]; got != 0 {
-		t.Errorf("203.0.113.0/24: %d new sources from the fast path, want 0 (prefixes %v)", got, s.Prefixes)
-	}
-	if _, ok := d.Sensors["gw9"]; !ok {
-		t.Errorf("\"Sensor\":\"gw9\" (the last sensor key, case aside) not taken: sensors %v", d.SensorIDs())
+	if gw9.Sources != 1 || gw9.Prefixes["203.0.113.0/24"] != 1 {
+		t.Errorf("gw9: %d new sources, prefixes %v; want the one record whose last sensor key names it", gw9.Sources, gw9.Prefixes)
 	}
 }
 
