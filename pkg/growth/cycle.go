@@ -326,17 +326,17 @@ const cycleKnownLR = 13.82
 // instead of 0.99 where the alarm is 0.99 (the default confidence split
 // between the two horizons; the quantile is Student's t's for the
 // dispersion's degrees of freedom, about 3.1 to 3.5 instead of 2.3 to
-// 2.5). A tuned threshold. Bursty
-// counts (a rate drawn afresh each window) are heavy-tailed, and the
-// cycle the test allows is capped at the configured amplitude, which a
-// true ±80 % cycle's counts overshoot by chance in about half its
-// mornings: growth beat the capped cycle by a root ratio of up to 3.1 on
-// the harness's daynight-nb-80 (5 new sources a window, 5 of 200 runs
-// alerting in their first day) and 3.2 on its busier variant (20 a window,
-// 8 of 100). Asked 0.9967 (a third of the chance): 0 and 5; 0.999: 0 and
-// 1. Poisson counts are asked what they were; bursty epidemics pay a little
-// (variants exp-2h-nb and exp-4h-nb, 100 runs: detected within two
-// doublings in 64 → 61 % and 99 → 97 % of runs).
+// 2.5). A tuned threshold. Bursty counts (a rate drawn afresh each
+// window) are heavy-tailed, and the cycle the test allows is capped at
+// the configured amplitude, which a true ±80 % cycle's counts overshoot by
+// chance in about half its mornings: growth beat the capped cycle by a
+// root ratio of up to 3.1 on the harness's daynight-nb-80 (5 new sources a
+// window; 5 of 200 runs alerted in their first day) and 3.2 on its busier
+// variant (20 a window; 8 of 100). Asking 0.9967 (a third of the chance)
+// left 0 and 5 alerting runs, 0.999 0 and 1. Poisson counts are asked what
+// they were; bursty epidemics pay a little (variants exp-2h-nb and
+// exp-4h-nb, 100 runs: detected within two doublings in 64 → 61 % and
+// 99 → 97 % of runs).
 const cycleBurstyTail = 10
 
 // cycleMinAmplitude: a weaker cycle than this is not tested (it fakes less
