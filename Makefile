@@ -38,6 +38,8 @@ fuzz:
 	$(FUZZ) ./pkg/engine -fuzz FuzzLoadState
 	$(FUZZ) ./pkg/growth -fuzz FuzzUnmarshalState
 	$(FUZZ) ./pkg/fleet -fuzz FuzzParse
+	$(FUZZ) ./pkg/fleet -fuzz FuzzSnapshot
+	$(FUZZ) ./pkg/fleet -fuzz FuzzPartials
 	$(FUZZ) ./pkg/benign -fuzz FuzzLoad
 	$(FUZZ) ./pkg/ranges -fuzz FuzzAgreesWithTheMostSpecific
 	$(FUZZ) ./pkg/ports -fuzz FuzzParse

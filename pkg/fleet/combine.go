@@ -19,7 +19,8 @@ type combiner struct {
 	verdict  growth.Verdict
 	wins     map[int64]*combined
 	next     int64 // the next window to write; 0 before the first
-	first    int64 // the first window written, for warm-up
+	first    int64 // the first window written, or after a gap longer than the lookback: for warm-up
+	end      int64 // the end of the last window written
 	// done is the end of the last window written before a restart (its
 	// checkpoint): windows up to it are fed to the classifier, not written.
 	done    int64
@@ -69,6 +70,7 @@ func (c *combiner) add(pa *Partial) {
 	cw.SynPackets += pa.SynPackets
 	cw.Flood += pa.Flood
 	cw.Late += pa.Late
+	cw.Gap = cw.Gap || pa.Gap
 	for s, v := range pa.Sensors {
 		x := cw.Sensors[s]
 		x.SynPackets += v.SynPackets
@@ -159,16 +161,21 @@ func (c *combiner) completeAfter(at int64) int64 {
 // packets or distinct targets, are 0), a `fleet` record with each sensor's
 // own counts and the silent sensors, and the growth verdict.
 func (c *combiner) write(cw *combined) {
-	if c.first == 0 {
+	// After a gap in every sensor's capture (the partitions skipped its
+	// windows), as after a sensor's own: warm-up starts again when the
+	// gap was longer than the lookback, and the classifier starts again.
+	gap := cw.Gap && c.end != 0
+	if c.first == 0 || (gap && cw.Start-c.end > c.lookback) {
 		c.first = cw.Start
 	}
+	c.end = cw.End
 	wr := engine.WindowRecord{Start: cw.Start, End: cw.End, SynPackets: cw.SynPackets, ActiveSources: cw.Active,
-		NewSources: cw.New, Exposure: 1, Warmup: cw.Start < c.first+c.lookback, FloodSources: min(cw.Flood, cw.New)}
+		NewSources: cw.New, Exposure: 1, Warmup: cw.Start < c.first+c.lookback, FloodSources: min(cw.Flood, cw.New), GapBefore: gap}
 	if c.growth != nil {
 		// Floods are taken out, as one sensor does: the sensors' own
 		// flood counts, added (a spoofed address seen by two sensors
 		// counts twice, so this takes out at least the flood).
-		c.verdict = c.growth.Add(growth.Window{Start: wr.Start, End: wr.End, New: float64(wr.NewSources - wr.FloodSources), Exposure: 1, Warmup: wr.Warmup})
+		c.verdict = c.growth.Add(growth.Window{Start: wr.Start, End: wr.End, New: float64(wr.NewSources - wr.FloodSources), Exposure: 1, Warmup: wr.Warmup, Gap: gap})
 	}
 	if cw.End <= c.done {
 		return // written before the restart

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -30,6 +31,10 @@ type Partial struct {
 	Sensors    map[string]Counts `json:"sensors,omitempty"`
 	Silent     []string          `json:"silent,omitempty"` // sensors not waited for
 	Late       uint64            `json:"late_records"`     // records for windows already closed
+	// Gap: windows before this one that no sensor passed (a gap in every
+	// sensor's capture, longer than its --max-gap) were skipped, not
+	// closed one by one. Every partition skips them alike.
+	Gap bool `json:"gap_before,omitempty"`
 }
 
 // sight is what a window knows of one source: its first SYN there (across
@@ -58,21 +63,27 @@ type part struct {
 	home             map[string]bool // sensors whose counts this partition adds (cached PartitionOf)
 	last             map[netip.Addr]int64
 	pending          map[int64]*winBuf
-	sensors          map[string]*sensorState
-	first            int64 // the earliest window start seen; 0 before any
-	closed           int64 // windows ending at or before this are closed
-	late             uint64
-	swept            int64
-	now              func() int64 // the wall clock, ns
-	slot             int          // the snapshot slot written last
-	saved            int64        // closed as of the last snapshot
-	next             int64        // the offset of the next record to read
-	caughtUp         bool         // read to its end once: windows may close
+	// passed holds the open windows some sensor's progress record named:
+	// the windows a sensor wrote. Progress goes to every partition, so
+	// every partition knows the same ones; a window none names lies in a
+	// gap of every sensor's capture and is skipped, not closed.
+	passed   map[int64]bool
+	gap      bool // windows were skipped since the last partial: the next says so
+	sensors  map[string]*sensorState
+	first    int64 // the earliest window start seen; 0 before any
+	closed   int64 // windows ending at or before this are closed
+	late     uint64
+	swept    int64
+	now      func() int64 // the wall clock, ns
+	slot     int          // the snapshot slot written last
+	saved    int64        // closed as of the last snapshot
+	next     int64        // the offset of the next record to read
+	caughtUp bool         // read to its end once: windows may close
 }
 
 func newPart(id, n int, window, lookback, maxLag int64) *part {
 	return &part{id: id, n: n, window: window, lookback: lookback, maxLag: maxLag,
-		home: map[string]bool{}, last: map[netip.Addr]int64{}, pending: map[int64]*winBuf{}, sensors: map[string]*sensorState{},
+		home: map[string]bool{}, last: map[netip.Addr]int64{}, pending: map[int64]*winBuf{}, passed: map[int64]bool{}, sensors: map[string]*sensorState{},
 		now: func() int64 { return time.Now().UnixNano() }}
 }
 
@@ -104,6 +115,14 @@ func (p *part) add(r *rec) bool {
 			p.sensors[r.sensor] = st
 		}
 		st.progress = max(st.progress, r.windowEnd)
+		// The collector's windows the sensor's spans (the same length
+		// when both run the same --window; a longer one spans several,
+		// at most maxPassed of them).
+		for s, n := start, 0; s < r.windowEnd && n < maxPassed; s, n = s+p.window, n+1 {
+			if s+p.window > p.closed {
+				p.passed[s] = true
+			}
+		}
 		st.heard = p.now()
 		st.silent = false
 		home, ok := p.home[r.sensor]
@@ -168,14 +187,34 @@ func (p *part) closable(force bool) int64 {
 	return upTo
 }
 
+// maxPassed bounds the collector's windows one progress record marks
+// passed (a sensor's window that long is not one).
+const maxPassed = 1 << 12
+
 // close closes every window ending at or before upTo, in order, and hands
-// each one's partial to emit.
+// each one's partial to emit. A window no sensor passed, and no record
+// named, lies in a gap of every sensor's capture: it is skipped, with the
+// windows after it up to the next one a record named, at once.
 func (p *part) close(upTo int64, emit func(*Partial)) {
 	start := max(p.closed, p.first)
 	for ; start+p.window <= upTo; start += p.window {
 		w := p.pending[start]
+		if w == nil && !p.passed[start] {
+			next := p.nextNamed(start)
+			// Windows from start to next (or to upTo) are skipped.
+			last := start + (upTo-start)/p.window*p.window // the end of the last window upTo closes
+			if next < last {
+				last = next
+			}
+			p.closed = last
+			p.gap = true
+			start = last - p.window
+			continue
+		}
 		delete(p.pending, start)
-		pa := &Partial{Partition: p.id, Partitions: p.n, Start: start, End: start + p.window, Late: p.late}
+		delete(p.passed, start)
+		pa := &Partial{Partition: p.id, Partitions: p.n, Start: start, End: start + p.window, Late: p.late, Gap: p.gap}
+		p.gap = false
 		for name, s := range p.sensors {
 			if s.silent {
 				pa.Silent = append(pa.Silent, name)
@@ -192,6 +231,23 @@ func (p *part) close(upTo int64, emit func(*Partial)) {
 			p.sweep()
 		}
 	}
+}
+
+// nextNamed is the earliest window after start that a record named (a
+// sensor passed it, or a source was sighted in it); MaxInt64 when none.
+func (p *part) nextNamed(start int64) int64 {
+	next := int64(math.MaxInt64)
+	for s := range p.pending {
+		if s > start && s < next {
+			next = s
+		}
+	}
+	for s := range p.passed {
+		if s > start && s < next {
+			next = s
+		}
+	}
+	return next
 }
 
 // count decides which of the window's sources are new: no SYN in the

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net/netip"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -29,7 +31,10 @@ const snapEvery = 12
 const chunkMax = 512 << 10
 
 type snapshot struct {
-	slot     int               // the manifest's slot (not in the chunks: loadSnapshot sets it)
+	slot int // the manifest's slot (not in the chunks: loadSnapshot sets it)
+	// V is the snapshot's layout: 1 since the windows sensors passed are
+	// kept (Passed, Gap); 0 before.
+	V        int               `json:"v,omitempty"`
 	Offset   int64             `json:"offset"`
 	First    int64             `json:"first"`
 	Closed   int64             `json:"closed"`
@@ -38,6 +43,8 @@ type snapshot struct {
 	Last     map[string]int64  `json:"last"`
 	Pending  map[int64]snapWin `json:"pending"`
 	Progress map[string]int64  `json:"progress"`
+	Passed   []int64           `json:"passed,omitempty"` // open windows a sensor passed, in order
+	Gap      bool              `json:"gap,omitempty"`    // windows skipped since the last partial
 }
 
 type snapWin struct {
@@ -52,8 +59,12 @@ type manifest struct {
 }
 
 func (p *part) snapshot(offset int64) *snapshot {
-	s := &snapshot{Offset: offset, First: p.first, Closed: p.closed, Late: p.late, Swept: p.swept,
+	s := &snapshot{V: 1, Offset: offset, First: p.first, Closed: p.closed, Late: p.late, Swept: p.swept, Gap: p.gap,
 		Last: make(map[string]int64, len(p.last)), Pending: map[int64]snapWin{}, Progress: map[string]int64{}}
+	for w := range p.passed {
+		s.Passed = append(s.Passed, w)
+	}
+	slices.Sort(s.Passed)
 	for a, t := range p.last {
 		s.Last[a.String()] = t
 	}
@@ -71,9 +82,15 @@ func (p *part) snapshot(offset int64) *snapshot {
 }
 
 // restore sets the partition's state from a snapshot. The sensors are
-// heard from now: a silent one is told by the wall clock from here.
+// heard from now: a silent one is told by the wall clock from here. A
+// snapshot whose times a sensor's records cannot carry, or whose windows
+// are not this collector's (another --window), is refused: the partition
+// is replayed.
 func (p *part) restore(s *snapshot) error {
-	p.first, p.closed, p.late, p.swept = s.First, s.Closed, s.Late, s.Swept
+	if err := s.check(p.window); err != nil {
+		return err
+	}
+	p.first, p.closed, p.late, p.swept, p.gap = s.First, s.Closed, s.Late, s.Swept, s.Gap
 	p.next, p.saved = s.Offset, s.Closed
 	for a, t := range s.Last {
 		addr, err := netip.ParseAddr(a)
@@ -81,6 +98,21 @@ func (p *part) restore(s *snapshot) error {
 			return err
 		}
 		p.last[addr] = t
+	}
+	for _, w := range s.Passed {
+		p.passed[w] = true
+	}
+	if s.V == 0 {
+		// Written before the windows sensors passed were kept: every
+		// window up to the furthest sensor's progress was to close, as
+		// it then would have (at most maxLegacy of them).
+		var lead int64
+		for _, t := range s.Progress {
+			lead = max(lead, t)
+		}
+		for w, n := max(s.Closed, s.First), 0; w+p.window <= lead && n < maxLegacy; w, n = w+p.window, n+1 {
+			p.passed[w] = true
+		}
 	}
 	for start, sw := range s.Pending {
 		w := p.buf(start)
@@ -96,6 +128,62 @@ func (p *part) restore(s *snapshot) error {
 	now := p.now()
 	for id, prog := range s.Progress {
 		p.sensors[id] = &sensorState{progress: prog, heard: now}
+	}
+	return nil
+}
+
+// maxLegacy bounds the windows a snapshot of the first layout marks
+// passed on restore.
+const maxLegacy = 1 << 16
+
+// check says whether the snapshot's times are ones records carry (1970 to
+// 2261) and its windows the collector's of window ns.
+func (s *snapshot) check(window int64) error {
+	hi := maxTime.UnixNano()
+	bad := func(what string, t int64) error { return fmt.Errorf("snapshot: %s %d out of range", what, t) }
+	aligned := func(what string, t int64) error {
+		if t < 0 || t >= hi {
+			return bad(what, t)
+		}
+		if t%window != 0 {
+			return fmt.Errorf("snapshot: %s %d is not on a %v window's boundary (was --window changed?)", what, t, time.Duration(window))
+		}
+		return nil
+	}
+	if s.Offset < 0 {
+		return bad("offset", s.Offset)
+	}
+	for what, t := range map[string]int64{"first window": s.First, "closed": s.Closed, "swept": s.Swept} {
+		if err := aligned(what, t); err != nil {
+			return err
+		}
+	}
+	for _, t := range s.Last {
+		if t < 0 || t >= hi {
+			return bad("last SYN", t)
+		}
+	}
+	for _, t := range s.Progress {
+		if t < 0 || t >= hi {
+			return bad("progress", t)
+		}
+	}
+	for _, w := range s.Passed {
+		if err := aligned("passed window", w); err != nil {
+			return err
+		}
+	}
+	for start, sw := range s.Pending {
+		if err := aligned("open window", start); err != nil {
+			return err
+		}
+		for _, v := range sw.Srcs {
+			for _, t := range v {
+				if t < 0 || t >= hi {
+					return bad("sighting", t)
+				}
+			}
+		}
 	}
 	return nil
 }
