@@ -41,6 +41,7 @@ fuzz:
 	$(FUZZ) ./pkg/fleet -fuzz FuzzSnapshot
 	$(FUZZ) ./pkg/fleet -fuzz FuzzPartials
 	$(FUZZ) ./pkg/benign -fuzz FuzzLoad
+	$(FUZZ) ./pkg/networks -fuzz FuzzOpen
 	$(FUZZ) ./pkg/ranges -fuzz FuzzAgreesWithTheMostSpecific
 	$(FUZZ) ./pkg/ports -fuzz FuzzParse
 	$(FUZZ) ./pkg/config -fuzz FuzzConfigFile

@@ -103,6 +103,12 @@ func openOne(path string) (db, error) {
 		}
 		return db{}, fmt.Errorf("mmdb %s: %w", path, err)
 	}
+	return openBytes(path, b)
+}
+
+// openBytes reads a database from the file's contents; path names it in
+// errors.
+func openBytes(path string, b []byte) (db, error) {
 	r, err := maxminddb.OpenBytes(b)
 	if err != nil {
 		return db{}, fmt.Errorf("mmdb %s: %w (give a MaxMind DB file: GeoLite2 Country or ASN, DB-IP Lite, IPinfo Lite)", path, err)

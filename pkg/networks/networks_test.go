@@ -16,7 +16,7 @@ var nets = []mmdbtest.Net{
 	{CIDR: "2001:db8:1::/48", Country: "JP", ASN: 64503, ASOrg: "Six Net"},
 }
 
-func write(t *testing.T, dbType string, n []mmdbtest.Net) string {
+func write(t testing.TB, dbType string, n []mmdbtest.Net) string {
 	p := filepath.Join(t.TempDir(), strings.NewReplacer(" ", "_", "(", "", ")", "", "=", "").Replace(dbType)+".mmdb")
 	mmdbtest.Write(t, p, dbType, n)
 	return p
@@ -162,4 +162,36 @@ func BenchmarkLookup(b *testing.B) {
 		i++
 		d.Lookup(netip.AddrFrom4([4]byte{byte(1 + i%78), byte(i * 7), byte(i), 9}))
 	}
+}
+
+// FuzzOpen: a MaxMind DB file given with --mmdb (downloaded, copied, cut
+// short by a full disk, or made by anyone who can write where it is
+// kept) either opens, and then any address can be looked up without a
+// crash, or is refused with an error that names the file.
+func FuzzOpen(f *testing.F) {
+	for _, dbType := range []string{mmdbtest.GeoLite2Country, mmdbtest.GeoLite2ASN, mmdbtest.DBIPASN, mmdbtest.IPinfoLite} {
+		b, err := os.ReadFile(write(f, dbType, nets))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)*2/3]) // cut short
+	}
+	probes := []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("203.0.113.1"),
+		netip.MustParseAddr("2001:db8:1::9"), netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"),
+		netip.MustParseAddr("::"), netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), netip.MustParseAddr("::ffff:198.51.100.7")}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, err := openBytes("fuzz.mmdb", b)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.mmdb") {
+				t.Fatalf("the error does not name the file: %v", err)
+			}
+			return
+		}
+		d := &DB{paths: []string{"fuzz.mmdb"}, dbs: []db{x}}
+		for _, a := range probes {
+			d.Lookup(a)
+		}
+		d.Close()
+	})
 }
