@@ -21,6 +21,10 @@ type combiner struct {
 	next     int64 // the next window to write; 0 before the first
 	first    int64 // the first window written, or after a gap longer than the lookback: for warm-up
 	end      int64 // the end of the last window written
+	// skips are the windows each partition skipped (a partial's
+	// skipped_from to its start): its share of each is empty.
+	skips  map[int][]span
+	gaveUp bool // a window was given up on since the last written
 	// done is the end of the last window written before a restart (its
 	// checkpoint): windows up to it are fed to the classifier, not written.
 	done    int64
@@ -38,7 +42,20 @@ type combined struct {
 }
 
 func newCombiner(w *output.Writer, lookback int64, g *growth.Classifier, done int64) *combiner {
-	return &combiner{w: w, lookback: lookback, growth: g, wins: map[int64]*combined{}, done: done}
+	return &combiner{w: w, lookback: lookback, growth: g, wins: map[int64]*combined{}, skips: map[int][]span{}, done: done}
+}
+
+// span is a stretch of windows [from, to) one partition skipped.
+type span struct{ from, to int64 }
+
+// skipped says whether partition p skipped the window starting at s.
+func (c *combiner) skipped(p int, s int64) bool {
+	for _, sp := range c.skips[p] {
+		if sp.from <= s && s < sp.to {
+			return true
+		}
+	}
+	return false
 }
 
 // wellFormed says whether a partial read from the partials topic can be
@@ -55,9 +72,24 @@ func (c *combiner) add(pa *Partial) {
 		c.dupes++ // its window is written already: a replay
 		return
 	}
+	if pa.SkippedFrom > 0 && pa.SkippedFrom < pa.Start {
+		// The partition's share of the windows it skipped is empty: the
+		// ones held now, and the ones other partitions give later.
+		c.skips[pa.Partition] = append(c.skips[pa.Partition], span{pa.SkippedFrom, pa.Start})
+		for s, held := range c.wins {
+			if s >= pa.SkippedFrom && s < pa.Start {
+				held.parts[pa.Partition] = true
+			}
+		}
+	}
 	cw := c.wins[pa.Start]
 	if cw == nil {
 		cw = &combined{parts: map[int]bool{}, n: pa.Partitions, Partial: Partial{Start: pa.Start, End: pa.End, Sensors: map[string]Counts{}}}
+		for p := range c.skips {
+			if c.skipped(p, pa.Start) {
+				cw.parts[p] = true
+			}
+		}
 		c.wins[pa.Start] = cw
 	}
 	if cw.parts[pa.Partition] {
@@ -70,7 +102,6 @@ func (c *combiner) add(pa *Partial) {
 	cw.SynPackets += pa.SynPackets
 	cw.Flood += pa.Flood
 	cw.Late += pa.Late
-	cw.Gap = cw.Gap || pa.Gap
 	for s, v := range pa.Sensors {
 		x := cw.Sensors[s]
 		x.SynPackets += v.SynPackets
@@ -122,6 +153,7 @@ func (c *combiner) flush() {
 			if cw != nil {
 				delete(c.wins, at)
 				c.incomplete++
+				c.gaveUp = true
 			}
 			c.next = later
 			continue
@@ -161,14 +193,21 @@ func (c *combiner) completeAfter(at int64) int64 {
 // packets or distinct targets, are 0), a `fleet` record with each sensor's
 // own counts and the silent sensors, and the growth verdict.
 func (c *combiner) write(cw *combined) {
-	// After a gap in every sensor's capture (the partitions skipped its
-	// windows), as after a sensor's own: warm-up starts again when the
-	// gap was longer than the lookback, and the classifier starts again.
-	gap := cw.Gap && c.end != 0
+	// After a gap in every sensor's capture (every partition skipped the
+	// windows since the last one written, and none was given up on), as
+	// after a sensor's own: warm-up starts again when the gap was longer
+	// than the lookback, and the classifier starts again.
+	gap := c.end != 0 && cw.Start > c.end && !c.gaveUp
+	for p := 0; gap && p < cw.n; p++ {
+		gap = c.skipped(p, c.end)
+	}
 	if c.first == 0 || (gap && cw.Start-c.end > c.lookback) {
 		c.first = cw.Start
 	}
-	c.end = cw.End
+	c.end, c.gaveUp = cw.End, false
+	for p, sps := range c.skips { // the spans before it are done with
+		c.skips[p] = slices.DeleteFunc(sps, func(sp span) bool { return sp.to <= c.end })
+	}
 	wr := engine.WindowRecord{Start: cw.Start, End: cw.End, SynPackets: cw.SynPackets, ActiveSources: cw.Active,
 		NewSources: cw.New, Exposure: 1, Warmup: cw.Start < c.first+c.lookback, FloodSources: min(cw.Flood, cw.New), GapBefore: gap}
 	if c.growth != nil {

@@ -31,10 +31,11 @@ type Partial struct {
 	Sensors    map[string]Counts `json:"sensors,omitempty"`
 	Silent     []string          `json:"silent,omitempty"` // sensors not waited for
 	Late       uint64            `json:"late_records"`     // records for windows already closed
-	// Gap: windows before this one that no sensor passed (a gap in every
-	// sensor's capture, longer than its --max-gap) were skipped, not
-	// closed one by one. Every partition skips them alike.
-	Gap bool `json:"gap_before,omitempty"`
+	// SkippedFrom: the partition skipped the windows from this time up to
+	// Start (it had nothing of them: no sensor had passed them, no record
+	// of its own fell in them) rather than close them one by one; its
+	// share of each is empty. 0: none skipped.
+	SkippedFrom int64 `json:"skipped_from,omitempty"`
 }
 
 // sight is what a window knows of one source: its first SYN there (across
@@ -68,7 +69,7 @@ type part struct {
 	// every partition knows the same ones; a window none names lies in a
 	// gap of every sensor's capture and is skipped, not closed.
 	passed   map[int64]bool
-	gap      bool // windows were skipped since the last partial: the next says so
+	skipFrom int64 // the first window skipped since the last partial (0: none): the next says so
 	sensors  map[string]*sensorState
 	first    int64 // the earliest window start seen; 0 before any
 	closed   int64 // windows ending at or before this are closed
@@ -188,33 +189,48 @@ func (p *part) closable(force bool) int64 {
 }
 
 // maxPassed bounds the collector's windows one progress record marks
-// passed (a sensor's window that long is not one).
-const maxPassed = 1 << 12
+// passed: a sensor's window as long as the collector's, or a few times
+// longer. A longer span is not a sensor's window (one record from 1971 to
+// 2009 marked 4,096 windows, each then written).
+const maxPassed = 16
 
 // close closes every window ending at or before upTo, in order, and hands
 // each one's partial to emit. A window no sensor passed, and no record
 // named, lies in a gap of every sensor's capture: it is skipped, with the
-// windows after it up to the next one a record named, at once.
+// windows after it up to the next one a record named, at once, and the
+// next partial says from where (the combiner takes this partition's
+// share of the windows skipped as empty: a partition that judged a sensor
+// silent skips what another, still waiting for it, closes).
 func (p *part) close(upTo int64, emit func(*Partial)) {
 	start := max(p.closed, p.first)
+	var named []int64 // the windows named from start on, in order: made at the first skip
 	for ; start+p.window <= upTo; start += p.window {
 		w := p.pending[start]
 		if w == nil && !p.passed[start] {
-			next := p.nextNamed(start)
+			if named == nil {
+				named = p.namedFrom(start)
+			}
+			i, _ := slices.BinarySearch(named, start+1)
+			next := int64(math.MaxInt64)
+			if i < len(named) {
+				next = named[i]
+			}
 			// Windows from start to next (or to upTo) are skipped.
 			last := start + (upTo-start)/p.window*p.window // the end of the last window upTo closes
 			if next < last {
 				last = next
 			}
+			if p.skipFrom == 0 {
+				p.skipFrom = start
+			}
 			p.closed = last
-			p.gap = true
 			start = last - p.window
 			continue
 		}
 		delete(p.pending, start)
 		delete(p.passed, start)
-		pa := &Partial{Partition: p.id, Partitions: p.n, Start: start, End: start + p.window, Late: p.late, Gap: p.gap}
-		p.gap = false
+		pa := &Partial{Partition: p.id, Partitions: p.n, Start: start, End: start + p.window, Late: p.late, SkippedFrom: p.skipFrom}
+		p.skipFrom = 0
 		for name, s := range p.sensors {
 			if s.silent {
 				pa.Silent = append(pa.Silent, name)
@@ -233,21 +249,22 @@ func (p *part) close(upTo int64, emit func(*Partial)) {
 	}
 }
 
-// nextNamed is the earliest window after start that a record named (a
-// sensor passed it, or a source was sighted in it); MaxInt64 when none.
-func (p *part) nextNamed(start int64) int64 {
-	next := int64(math.MaxInt64)
+// namedFrom is the windows from start on that a record named (a sensor
+// passed them, or a source was sighted in them), in order.
+func (p *part) namedFrom(start int64) []int64 {
+	named := make([]int64, 0, len(p.pending)+len(p.passed))
 	for s := range p.pending {
-		if s > start && s < next {
-			next = s
+		if s >= start {
+			named = append(named, s)
 		}
 	}
 	for s := range p.passed {
-		if s > start && s < next {
-			next = s
+		if s >= start && p.pending[s] == nil {
+			named = append(named, s)
 		}
 	}
-	return next
+	slices.Sort(named)
+	return named
 }
 
 // count decides which of the window's sources are new: no SYN in the

@@ -33,8 +33,9 @@ const chunkMax = 512 << 10
 type snapshot struct {
 	slot int // the manifest's slot (not in the chunks: loadSnapshot sets it)
 	// V is the snapshot's layout: 1 since the windows sensors passed are
-	// kept (Passed, Gap); 0 before.
+	// kept (Passed, SkipFrom, Window); 0 before.
 	V        int               `json:"v,omitempty"`
+	Window   int64             `json:"window,omitempty"` // the collector's --window, ns
 	Offset   int64             `json:"offset"`
 	First    int64             `json:"first"`
 	Closed   int64             `json:"closed"`
@@ -43,8 +44,8 @@ type snapshot struct {
 	Last     map[string]int64  `json:"last"`
 	Pending  map[int64]snapWin `json:"pending"`
 	Progress map[string]int64  `json:"progress"`
-	Passed   []int64           `json:"passed,omitempty"` // open windows a sensor passed, in order
-	Gap      bool              `json:"gap,omitempty"`    // windows skipped since the last partial
+	Passed   []int64           `json:"passed,omitempty"`    // open windows a sensor passed, in order
+	SkipFrom int64             `json:"skip_from,omitempty"` // the first window skipped since the last partial
 }
 
 type snapWin struct {
@@ -59,7 +60,7 @@ type manifest struct {
 }
 
 func (p *part) snapshot(offset int64) *snapshot {
-	s := &snapshot{V: 1, Offset: offset, First: p.first, Closed: p.closed, Late: p.late, Swept: p.swept, Gap: p.gap,
+	s := &snapshot{V: 1, Window: p.window, Offset: offset, First: p.first, Closed: p.closed, Late: p.late, Swept: p.swept, SkipFrom: p.skipFrom,
 		Last: make(map[string]int64, len(p.last)), Pending: map[int64]snapWin{}, Progress: map[string]int64{}}
 	for w := range p.passed {
 		s.Passed = append(s.Passed, w)
@@ -90,7 +91,7 @@ func (p *part) restore(s *snapshot) error {
 	if err := s.check(p.window); err != nil {
 		return err
 	}
-	p.first, p.closed, p.late, p.swept, p.gap = s.First, s.Closed, s.Late, s.Swept, s.Gap
+	p.first, p.closed, p.late, p.swept, p.skipFrom = s.First, s.Closed, s.Late, s.Swept, s.SkipFrom
 	p.next, p.saved = s.Offset, s.Closed
 	for a, t := range s.Last {
 		addr, err := netip.ParseAddr(a)
@@ -153,7 +154,10 @@ func (s *snapshot) check(window int64) error {
 	if s.Offset < 0 {
 		return bad("offset", s.Offset)
 	}
-	for what, t := range map[string]int64{"first window": s.First, "closed": s.Closed, "swept": s.Swept} {
+	if s.V > 0 && s.Window != window {
+		return fmt.Errorf("snapshot: written with %v windows, not %v (was --window changed?)", time.Duration(s.Window), time.Duration(window))
+	}
+	for what, t := range map[string]int64{"first window": s.First, "closed": s.Closed, "swept": s.Swept, "skipped window": s.SkipFrom} {
 		if err := aligned(what, t); err != nil {
 			return err
 		}
