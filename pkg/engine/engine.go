@@ -61,7 +61,10 @@ type Engine struct {
 	floodOut FloodRecord    // the flood record being written
 	restored *restored      // a loaded state, applied at Start
 	early    []earlyFrame   // a capture's first frames, until anchor sets the clock
-	jumpRun  int            // packets in a row stamped beyond MaxGap
+	// jumped holds the frames in a row stamped beyond MaxGap, until
+	// jumpConfirm of them make the jump real (resume) or a frame within
+	// MaxGap shows them bad timestamps (dropJumps).
+	jumped []earlyFrame
 	fastEnd  int64          // see arm
 	warmFrom int64          // warm-up counts from here: the first packet, or the end of a gap
 
@@ -254,7 +257,7 @@ func (e *Engine) Tick(ts int64, wireLen int) bool {
 // disarm first, and only frame, after every case, arms it again.
 func (e *Engine) arm() {
 	e.fastEnd = 0
-	if fastPath && e.started && len(e.closed) == 0 && e.jumpRun == 0 && e.now >= e.cur.Start && e.cur.End-e.cur.Start <= int64(e.cfg.MaxGap) {
+	if fastPath && e.started && len(e.closed) == 0 && len(e.jumped) == 0 && e.now >= e.cur.Start && e.cur.End-e.cur.Start <= int64(e.cfg.MaxGap) {
 		e.fastEnd = e.cur.End
 	}
 }
@@ -276,22 +279,31 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 		}
 		return
 	}
+	if ts > e.now && ts-e.now > int64(e.cfg.MaxGap) { // (ts > now first: no overflow)
+		// Held until the run confirms the jump or is broken: a capture
+		// that resumes after a gap has its first frames analysed at
+		// their own times (they were taken at the clock, before the gap,
+		// as bad timestamps: 63 frames a gap in the wrong window, a new
+		// source dated before it had sent anything).
+		e.jumped = append(e.jumped, earlyFrame{ts: ts, wire: wireLen, isSyn: syn != nil})
+		if syn != nil {
+			e.jumped[len(e.jumped)-1].syn = *syn
+		}
+		if len(e.jumped) == jumpConfirm {
+			e.resume()
+		} else {
+			e.disarm() // every frame goes through here until the run ends
+		}
+		return
+	}
+	if len(e.jumped) > 0 {
+		e.dropJumps()
+	}
 	if ts < e.now {
 		ts = e.now
 		e.c.OutOfOrder++
 		e.cur.OutOfOrder++
-		e.jumpRun = 0
-	} else if ts-e.now > int64(e.cfg.MaxGap) {
-		if e.jumpRun++; e.jumpRun < jumpConfirm {
-			ts = e.now
-			e.c.TimeJumps++
-			e.cur.TimeJumps++
-		} else {
-			e.jumpRun = 0
-			e.skipTo(ts)
-		}
 	} else {
-		e.jumpRun = 0
 		if ts >= e.cur.End || len(e.closed) > 0 {
 			e.Advance(ts) // windows to close, or held ones to release
 		} else if ts > e.now { // Advance's common case, without the call
@@ -306,6 +318,56 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 		e.syn(syn)
 	}
 	e.arm()
+}
+
+// resume makes a confirmed jump real: the clock skips to the first of the
+// frames held stamped within MaxGap of their median (as anchor chooses a
+// capture's start: one of them stamped further still is a bad timestamp
+// of its own), and the frames are analysed in order at their own times.
+func (e *Engine) resume() {
+	fr := e.jumped
+	e.jumped = nil
+	times := make([]int64, len(fr))
+	for i := range fr {
+		times[i] = fr[i].ts
+	}
+	slices.Sort(times)
+	med := times[len(times)/2]
+	at := fr[0].ts
+	for i := range fr {
+		if d := fr[i].ts - med; d <= int64(e.cfg.MaxGap) && d >= -int64(e.cfg.MaxGap) {
+			at = fr[i].ts
+			break
+		}
+	}
+	e.skipTo(at)
+	e.replay(fr)
+}
+
+// dropJumps analyses the frames held as a jump that a frame within MaxGap
+// has shown to be bad timestamps: at the clock, counted.
+func (e *Engine) dropJumps() {
+	fr := e.jumped
+	e.jumped = nil
+	for i := range fr {
+		f := &fr[i]
+		f.ts = e.now
+		e.c.TimeJumps++
+		e.cur.TimeJumps++
+	}
+	e.replay(fr)
+}
+
+// replay analyses held frames in order.
+func (e *Engine) replay(fr []earlyFrame) {
+	for i := range fr {
+		f := &fr[i]
+		var s *decode.Syn
+		if f.isSyn {
+			s = &f.syn
+		}
+		e.frame(f.ts, f.wire, s)
+	}
 }
 
 // skipTo resumes after a confirmed gap: the window in progress closes, and
@@ -338,8 +400,20 @@ func (e *Engine) Advance(ts int64) {
 	if !e.started || ts <= e.now {
 		return
 	}
+	if len(e.jumped) > 0 {
+		// The clock steps as far as they do (a wall clock set forward):
+		// the jump is real; else the clock moves on past them, which are
+		// bad timestamps.
+		if ts-e.now > int64(e.cfg.MaxGap) {
+			e.resume()
+		} else {
+			e.dropJumps()
+		}
+		if ts <= e.now {
+			return
+		}
+	}
 	if ts-e.now > int64(e.cfg.MaxGap) {
-		e.jumpRun = 0
 		e.skipTo(ts)
 		e.releaseDue(ts)
 		return
@@ -390,6 +464,9 @@ func (e *Engine) Finish() {
 	}
 	if !e.started {
 		return
+	}
+	if len(e.jumped) > 0 {
+		e.dropJumps() // fewer than it takes to confirm a jump: bad timestamps
 	}
 	e.closeWindow(0, false)
 	e.handOver(itemStop, false, 0)

@@ -367,13 +367,30 @@ func TestTimeJumps(t *testing.T) {
 	}
 	rec = run(t, cfg, steps)
 	// The 64th packet (63 s after the resumption) confirms it: the windows
-	// resume with that packet's window.
-	if len(rec.windows) != 2 {
-		t.Fatalf("%d windows, want the first and the resumed one", len(rec.windows))
+	// resume with the first one's window, and the packets before it are
+	// analysed at their own times (they were taken at the clock, before
+	// the gap, as bad timestamps, and the new source dated there).
+	if len(rec.windows) != 3 {
+		t.Fatalf("%d windows, want the first and the two resumed ones", len(rec.windows))
 	}
 	w := rec.windows[1]
-	if !w.GapBefore || w.Start != later+minute || !w.Warmup || rec.windows[0].TimeJumps != jumpConfirm-1 {
+	if !w.GapBefore || w.Start != later || !w.Warmup || rec.windows[0].TimeJumps != 0 || rec.windows[0].Packets != jumpConfirm ||
+		w.Packets != 60 || rec.windows[2].Packets != jumpConfirm+10-60 || w.NewSources != 1 {
 		t.Errorf("resumed window %+v; first %+v", w, rec.windows[0])
+	}
+	if n := len(rec.sources); n != 2 || rec.sources[1].Syn.Ts != later {
+		t.Errorf("%d source records; the resumed one at %d, want %d", n, rec.sources[n-1].Syn.Ts, later)
+	}
+	// A run of fewer frames beyond the gap, then one within it: bad
+	// timestamps, analysed at the clock and counted, in order.
+	steps = steps[:jumpConfirm]
+	for i := range jumpConfirm - 1 {
+		steps = append(steps, step{later + int64(i)*sec, "192.0.2.9", "198.18.0.1"})
+	}
+	steps = append(steps, step{t0 + sec, "192.0.2.8", "198.18.0.1"})
+	rec = run(t, cfg, steps)
+	if len(rec.windows) != 1 || rec.windows[0].TimeJumps != jumpConfirm-1 || rec.windows[0].Packets != 2*jumpConfirm || rec.windows[0].NewSources != 3 {
+		t.Errorf("windows %+v", rec.windows)
 	}
 }
 
