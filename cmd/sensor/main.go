@@ -28,6 +28,9 @@ const (
 	exitFatal       = 1 // the run could not go on
 	exitUsage       = 2 // a bad flag, variable or config value
 	exitInputFailed = 3 // the run finished, but some inputs could not be read completely
+	// exitInterrupted: an offline run ended by SIGINT or SIGTERM (the
+	// shell's 128 + SIGINT); the records of what was analysed are written.
+	exitInterrupted = 130
 )
 
 func main() {
@@ -107,8 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("cannot start")
 		return exitUsage
 	case errors.Is(err, context.Canceled):
-		log.Warn().Msg("interrupted: the records for what was read are written")
-		return exitFatal
+		log.Warn().Uint64("packets", res.Engine.Packets).Msg("interrupted: the records of the packets analysed are written (a file's summary counts what was read, which may be more)")
+		return exitInterrupted
 	case err != nil:
 		log.Error().Err(err).Msg("run failed")
 		return exitFatal

@@ -40,6 +40,11 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	defer out.Close()
 	rc := runConfig(cfg, false, nil, lists)
 	rc.IdleTime = src.NewestModTime() // a rerun of a capture with no packet writes the same bytes
+	if src.Streaming() {
+		// A pipe from a capture still running (tcpdump -w - over ssh):
+		// its records come out as they are made.
+		rc.FlushEvery = streamFlush
+	}
 	r, err := lifecycle.New(rc, out, runLog(log))
 	if err != nil {
 		return output.Stats{}, err
@@ -107,3 +112,7 @@ func describeFiles(files []pcapfile.InputStats, log zerolog.Logger) []output.Inp
 	}
 	return ins
 }
+
+// streamFlush is how often the records of a run reading a stream on
+// standard input are pushed out.
+const streamFlush = time.Second

@@ -57,6 +57,10 @@ type Config struct {
 	// run that reads no packet (an offline run's newest input's
 	// modification time); 0: the wall clock.
 	IdleTime int64
+	// FlushEvery, when set, pushes the records out at least this often
+	// while the run goes on (an offline run reading a pipe from a capture
+	// still running); 0: when the buffer fills, and at the end.
+	FlushEvery time.Duration
 }
 
 // alertDrain bounds how long the end of a run waits for alert deliveries
@@ -156,7 +160,12 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 		hooks.Live = &pipeline.Live{Grace: liveGrace, StatsEvery: r.cfg.StatsEvery,
 			Owner: &loop{r: r, lastSave: now, lastMet: now}}
 	}
+	stopFlush := func() {}
+	if r.cfg.FlushEvery > 0 {
+		stopFlush = r.w.FlushEvery(r.cfg.FlushEvery)
+	}
 	st, err := pipeline.Run(ctx, in.Source, &decode.Decoder{Ports: r.cfg.Ports}, r.eng, r.w, hooks)
+	stopFlush()
 	if r.cfg.Live && errors.Is(err, context.Canceled) {
 		err = nil // a signal: the normal way a live sensor stops
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/engine"
@@ -39,6 +41,10 @@ type Writer struct {
 	spare   []*place
 	filling bool
 	held    int
+	// shared: FlushEvery's goroutine flushes too; mu then guards bw and
+	// err (set before that goroutine starts, never cleared).
+	shared bool
+	mu     sync.Mutex
 }
 
 var _ engine.Holder = (*Writer)(nil)
@@ -88,8 +94,40 @@ func (w *Writer) finish() {
 }
 
 func (w *Writer) write(b []byte) {
+	if w.shared {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+	}
 	if w.err == nil {
 		_, w.err = w.bw.Write(b)
+	}
+}
+
+// FlushEvery pushes what is buffered out every d, from a goroutine of its
+// own, until stop is called (an offline run reading a pipe from a capture
+// still running: its records come out as they are made, not at the end).
+// Call it before the first record; records are never split.
+func (w *Writer) FlushEvery(d time.Duration) (stop func()) {
+	w.shared = true
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				w.Flush()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 
@@ -247,6 +285,10 @@ func round(v float64) float64 {
 
 // Flush pushes buffered records to the stream and reports the first error.
 func (w *Writer) Flush() error {
+	if w.shared {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+	}
 	if w.err == nil {
 		w.err = w.bw.Flush()
 	}
@@ -258,10 +300,20 @@ func (w *Writer) Flush() error {
 // cleared, so the new stream gets its chance.
 func (w *Writer) Reset(dst io.Writer) error {
 	err := w.Flush()
+	if w.shared {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+	}
 	w.bw.Reset(dst)
 	w.err = nil
 	return err
 }
 
 // Err reports the first write error, if any.
-func (w *Writer) Err() error { return w.err }
+func (w *Writer) Err() error {
+	if w.shared {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+	}
+	return w.err
+}

@@ -131,6 +131,12 @@ const tailChunks = 1024
 // canSplit tells whether Run may split its loop for src.
 func canSplit(src capture.Source, hooks Hooks) bool {
 	_, ok := src.(capture.BatchSource)
+	if s, streaming := src.(interface{ Streaming() bool }); streaming && s.Streaming() {
+		// A pipe from a capture still running: the reader's chunk would
+		// hold the packets read while the pipe idles, unanalysed, until
+		// enough came to fill it (one loop analyses each as it is read).
+		return false
+	}
 	return ok && hooks.Live == nil && runtime.GOMAXPROCS(0) >= splitMinProcs
 }
 
@@ -190,10 +196,12 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 			for ; pf < len(c.syns) && pf < si+prefetchAhead; pf++ {
 				eng.Prefetch(&c.syns[pf])
 			}
-			if n++; n%TickEvery == 0 {
+			if n++; n%checkEvery == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+			}
+			if n%TickEvery == 0 {
 				if hooks.Tick != nil {
 					hooks.Tick(n)
 				}
@@ -244,6 +252,9 @@ func runSplit(ctx context.Context, src capture.Source, dec *decode.Decoder, eng 
 		case run != nil:
 			r.tookTail(c, k)
 		case c.last:
+			if c.end != nil && ctx.Err() != nil {
+				return ctx.Err() // the source was interrupted by it
+			}
 			return c.end
 		default:
 			r.recycle(c)

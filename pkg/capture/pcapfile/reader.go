@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
@@ -45,8 +46,12 @@ type Reader struct {
 	budget int      // inputs past this many are parked after their first packet (openBudget)
 	last   *input   // input whose packet Next returned last; advanced on the next call
 	closed bool
-	stdin  bool               // "-" is listed already
-	bySize map[int64][]*input // listed files by size, to find one listed twice (addListed)
+	stdin  bool // "-" is listed already
+	// stream is standard input when it is a pipe, FIFO or socket (see
+	// stdinStream): Interrupt ends its blocked read.
+	stream      *os.File
+	interrupted atomic.Bool
+	bySize      map[int64][]*input // listed files by size, to find one listed twice (addListed)
 
 	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
 	total int64        // sum of the sizes of the listed files
@@ -122,7 +127,9 @@ func (r *Reader) list(root string) {
 			return
 		}
 		r.stdin = true
-		r.inputs = append(r.inputs, &input{path: root, src: os.Stdin})
+		f, stream := stdinStream()
+		r.stream = stream
+		r.inputs = append(r.inputs, &input{path: root, src: f, interrupted: &r.interrupted})
 		return
 	}
 	fi, err := os.Stat(root)
@@ -558,6 +565,9 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.stream != nil {
+		restoreStdin(r.stream)
+	}
 	var first error
 	for _, in := range r.inputs {
 		if err := in.release(false, true); err != nil && first == nil {
@@ -568,6 +578,28 @@ func (r *Reader) Close() error {
 	r.last = nil
 	return first
 }
+
+// Interrupt ends a read of standard input that waits for data (a pipe from
+// a capture still running, idle), so that a signal ends the run at once:
+// the read fails, the input is not counted failed, and Next returns
+// ErrInterrupted from then on. Reads of files, which do not wait for
+// long, are not interrupted: the caller's next check of its context
+// stops it. It is safe to call from any goroutine, more than once.
+func (r *Reader) Interrupt() {
+	if r.interrupted.Swap(true) {
+		return
+	}
+	if r.stream != nil {
+		r.stream.SetReadDeadline(time.Unix(1, 0)) // in the past: a read waiting, or the next, returns at once
+	}
+}
+
+// Streaming says whether standard input is read and is a stream (a pipe,
+// FIFO or socket): a capture that may still be running.
+func (r *Reader) Streaming() bool { return r.stream != nil }
+
+// ErrInterrupted is what Next returns once Interrupt ended a read.
+var ErrInterrupted = errors.New("standard input: the read was interrupted")
 
 // Progress reports the bytes consumed from disk so far (compressed bytes for
 // gzip files; a finished or failed input counts as fully consumed) and the

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPipeStillOpenEndsOnASignal: `tcpdump -w - | sensor -r -` (the
+// README's remote probe) reads a pipe that idles while the capture runs.
+// The records come out as they are made (within a second, not at the end),
+// and SIGTERM ends the run at once, in order: every packet read is
+// analysed, the summary and stats written, exit status 130. Before, the
+// read of the idle pipe could not be interrupted: the signal was not
+// heard, nothing had been written (the records waited in the buffer, the
+// last packets in the reader's chunk), and a second signal ended the
+// process with all of it lost.
+func TestPipeStillOpenEndsOnASignal(t *testing.T) {
+	bin := buildSensor(t)
+	capture, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := exec.Command(bin, "-r", filepath.Join("..", "..", "testdata", "demo.pcapng")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := summaryOf(t, whole)
+
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-r", "-", "-o", out)
+	cmd.Stdin, cmd.Stderr = pr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	defer pw.Close() // the capture still running: the pipe stays open
+	if _, err := pw.Write(capture); err != nil {
+		t.Fatal(err)
+	}
+	// The records of the windows closed so far come out while the pipe is
+	// open (written out at least every second).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if bytes.Contains(b, []byte(`"event_type":"window"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no window record written while the pipe was open; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("SIGTERM did not end the run within 10 s; stderr: %s", stderr.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Errorf("exit: %v, want status %d; stderr: %s", err, exitInterrupted, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := summaryOf(t, b)
+	if got.Packets != want.Packets || got.NewSources != want.NewSources || got.Inputs != want.Packets {
+		t.Errorf("interrupted with the whole capture read: %+v; the file read to its end: %+v", got, want)
+	}
+}
+
+type summaryCounts struct{ Packets, NewSources, Inputs float64 }
+
+// summaryOf is the summary record's packet and new-source counts, and the
+// packets its inputs list.
+func summaryOf(t *testing.T, jsonl []byte) summaryCounts {
+	t.Helper()
+	for _, line := range bytes.Split(bytes.TrimSpace(jsonl), []byte("\n")) {
+		var m struct {
+			Type       string  `json:"event_type"`
+			Packets    float64 `json:"packets"`
+			NewSources float64 `json:"new_sources"`
+			Inputs     []struct {
+				Packets float64 `json:"packets"`
+			} `json:"inputs"`
+		}
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if m.Type == "summary" {
+			s := summaryCounts{Packets: m.Packets, NewSources: m.NewSources}
+			for _, in := range m.Inputs {
+				s.Inputs += in.Packets
+			}
+			return s
+		}
+	}
+	t.Fatal("no summary record")
+	return summaryCounts{}
+}
