@@ -64,9 +64,9 @@ type Engine struct {
 	// jumped holds the frames in a row stamped beyond MaxGap, until
 	// jumpConfirm of them make the jump real (resume) or a frame within
 	// MaxGap shows them bad timestamps (dropJumps).
-	jumped []earlyFrame
-	fastEnd  int64          // see arm
-	warmFrom int64          // warm-up counts from here: the first packet, or the end of a gap
+	jumped   []earlyFrame
+	fastEnd  int64 // see arm
+	warmFrom int64 // warm-up counts from here: the first packet, or the end of a gap
 
 	growth  *growth.Classifier // nil: no verdicts
 	verdict growth.Verdict     // the latest
