@@ -121,7 +121,10 @@ func LoadCollect(args []string) (*Collect, error) {
 			}
 		}
 	}
-	return c, c.fill(v)
+	if err := c.fill(v); err != nil {
+		return c, sourced(err, fs, file)
+	}
+	return c, nil
 }
 
 func (c *Collect) fill(v *viper.Viper) error {

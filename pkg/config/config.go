@@ -280,7 +280,7 @@ func Load(args []string) (*Config, error) {
 		v.Set(kRead, append(stringList(v, kRead), args...))
 	}
 	if err := c.fill(v); err != nil {
-		return nil, err
+		return nil, sourced(err, fs, c.ConfigFile)
 	}
 	return c, nil
 }

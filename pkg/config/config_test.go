@@ -403,3 +403,37 @@ func FuzzConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// TestRefusedValueSaysWhereItCameFrom: a value refused names its source,
+// the flag, the environment variable or the config file (SENSOR_PORTS=
+// and a file's `window: -5m` were reported as if from the command line).
+func TestRefusedValueSaysWhereItCameFrom(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("window: -5m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SENSOR_CONFIG", "")
+	for _, c := range []struct {
+		args      []string
+		env, want string
+	}{
+		{[]string{"--window", "-5m"}, "", "(flag --window)"},
+		{[]string{"-c", file}, "", "(config file " + file + ")"},
+		{nil, "SENSOR_PORTS=", "(environment variable SENSOR_PORTS)"},
+		{[]string{"-c", file, "--window", "0"}, "", "(flag --window)"}, // the flag wins
+	} {
+		t.Run(strings.Join(c.args, " ")+c.env, func(t *testing.T) {
+			if k, v, ok := strings.Cut(c.env, "="); ok {
+				t.Setenv(k, v)
+			}
+			_, err := Load(c.args)
+			if err == nil || !strings.HasSuffix(err.Error(), c.want) {
+				t.Errorf("%v, want it to end %q", err, c.want)
+			}
+		})
+	}
+	_, err := LoadCollect([]string{"--kafka-brokers", "x:9092", "--window", "-1s"})
+	if err == nil || !strings.HasSuffix(err.Error(), "(flag --window)") {
+		t.Errorf("collect: %v", err)
+	}
+}

@@ -1,8 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
+	"math"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +37,45 @@ func durations(ds []time.Duration) string {
 	return strings.Join(out, ",")
 }
 
-func keyErr(k string, err error) error { return fmt.Errorf("%s: %w", k, err) }
+func keyErr(k string, err error) error { return &keyError{key: k, err: err} }
+
+// keyError is a key's value refused; where names where it came from (see
+// sourced).
+type keyError struct {
+	key, where string
+	err        error
+}
+
+func (e *keyError) Error() string {
+	if e.where != "" {
+		return fmt.Sprintf("%s: %v (%s)", e.key, e.err, e.where)
+	}
+	return e.key + ": " + e.err.Error()
+}
+
+func (e *keyError) Unwrap() error { return e.err }
+
+// sourced says in err, a key's value refused, where the value came from:
+// the flag, the environment variable or the config file (the flag wins
+// over the variable, the variable over the file). A value refused from
+// SENSOR_PORTS or a config file line was reported as if from a flag.
+func sourced(err error, fs *pflag.FlagSet, file string) error {
+	var ke *keyError
+	if !errors.As(err, &ke) || ke.where != "" {
+		return err
+	}
+	env := "SENSOR_" + strings.ToUpper(strings.ReplaceAll(ke.key, "-", "_"))
+	_, inEnv := os.LookupEnv(env)
+	switch {
+	case fs.Lookup(ke.key) != nil && fs.Changed(ke.key):
+		ke.where = "flag --" + ke.key
+	case inEnv:
+		ke.where = "environment variable " + env
+	case file != "":
+		ke.where = "config file " + file
+	}
+	return err
+}
 
 // stringList accepts a YAML list, a comma-separated string (environment)
 // or repeated flags.
@@ -65,9 +107,40 @@ func ParseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// durationSyntax says whether s is written as a positive duration (decimal
+// numbers, each with a unit ns, us, µs, ms, s, m or h), whatever its size.
+func durationSyntax(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+		if i <= 0 {
+			return false // no number, or a number without a unit
+		}
+		s = s[i:]
+		unit := false
+		for _, u := range []string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"} {
+			if strings.HasPrefix(s, u) {
+				s, unit = s[len(u):], true
+				break
+			}
+		}
+		if !unit {
+			return false
+		}
+	}
+	return true
+}
+
 func duration(v *viper.Viper, k string) (time.Duration, error) {
 	s := v.GetString(k)
 	d, err := ParseDuration(s)
+	if err != nil && durationSyntax(strings.TrimSpace(s)) {
+		// time.ParseDuration calls a number too large "invalid" too.
+		return 0, keyErr(k, fmt.Errorf("%q is too long: a duration is at most about 292 years", s))
+	}
 	if err != nil || d <= 0 {
 		return 0, keyErr(k, fmt.Errorf("%q is not a positive duration such as 30s, 5m, 24h or 7d", s))
 	}
@@ -85,6 +158,11 @@ func oneOf(v *viper.Viper, k string, allowed ...string) (string, error) {
 func positive(v *viper.Viper, k string, max int) (int, error) {
 	s := strings.TrimSpace(v.GetString(k))
 	n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if f, ferr := strconv.ParseFloat(s, 64); err != nil && ferr == nil && f == math.Trunc(f) && f >= 1 && f <= float64(max) {
+		// 1e6: a whole number, as a config file's YAML reads it (the flag
+		// refused what the file took).
+		n, err = int(f), nil
+	}
 	if err != nil || n < 1 || n > max {
 		return 0, keyErr(k, fmt.Errorf("%q is not a whole number from 1 to %d", s, max))
 	}

@@ -27,6 +27,10 @@ func Parse(s string) (*Set, error) {
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
+		if isRange && strings.TrimSpace(lo) == "" {
+			// "-1" read as a range with no start ("" is not a port).
+			return nil, fmt.Errorf("port list %q: %q is not a port or a range (a range is LOW-HIGH, such as 1-1024; ports are whole numbers from 0 to 65535)", s, part)
+		}
 		a, err := parsePort(lo)
 		if err != nil {
 			return nil, fmt.Errorf("port list %q: %w", s, err)
