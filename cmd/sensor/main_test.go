@@ -288,7 +288,7 @@ func TestCommandLine(t *testing.T) {
 	if b, _ := os.ReadFile(file); !bytes.Contains(b, []byte(`"event_type":"summary"`)) {
 		t.Error("-o file: no summary in the file")
 	}
-	if _, stderr, code := sensor(t, "-r", demo, "-o", "/nonexistent/dir/out.jsonl"); code != exitFatal || !strings.Contains(stderr, "out.jsonl") {
+	if _, stderr, code := sensor(t, "-r", demo, "-o", "/nonexistent/dir/out.jsonl"); code != exitUsage || !strings.Contains(stderr, "/nonexistent/dir does not exist") {
 		t.Errorf("unwritable output: %d %q", code, stderr)
 	}
 }

@@ -22,7 +22,11 @@ import (
 // an earlier run's output).
 func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.Writer, log zerolog.Logger) (output.Driver, error) {
 	if len(cfg.Kafka.Brokers) == 0 {
-		return output.Open(cfg.Output, live, stdout)
+		out, err := output.Open(cfg.Output, live, stdout)
+		if err != nil {
+			return nil, settingError{err} // nothing read: exit status 2, as a bad flag
+		}
+		return out, nil
 	}
 	sink, err := kafka.NewSink(ctx, cfg.Kafka.Config, cfg.SensorID)
 	if err != nil {
@@ -39,7 +43,7 @@ func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.W
 	out, err := output.Open(cfg.Output, live, stdout)
 	if err != nil {
 		sink.Close()
-		return nil, err
+		return nil, settingError{err}
 	}
 	log.Info().Str("kafka", sink.String()).Msg("publishing the records to Kafka")
 	return output.Multi(out, kafkaDriver{sink, log}), nil

@@ -68,7 +68,7 @@ func TestLiveRefusesSymlinkOutput(t *testing.T) {
 	link := filepath.Join(dir, "sensor.jsonl")
 	os.Symlink(victim, link)
 	code, stderr := startOnly(t, bin, p, "-o", link)
-	if code != exitFatal || !strings.Contains(stderr, "symbolic link") {
+	if code != exitUsage || !strings.Contains(stderr, "symbolic link") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "root:secret\n" {

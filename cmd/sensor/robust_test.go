@@ -91,7 +91,7 @@ func TestOutputRefusesSymlink(t *testing.T) {
 	link := filepath.Join(dir, "out.jsonl")
 	os.Symlink(victim, link)
 	_, stderr, code := sensor(t, "-r", demo, "-o", link)
-	if code != exitFatal || !strings.Contains(stderr, "symbolic link") {
+	if code != exitUsage || !strings.Contains(stderr, "symbolic link") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // File is the driver for a JSONL file. It owns its path and its mode (a
@@ -91,6 +92,9 @@ func OpenFile(path string, appendTo bool) (*os.File, error) {
 	if err != nil {
 		if isSymlink(path) {
 			return nil, symlink
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open output %s: the directory %s does not exist (create it, or give another path, or - for standard output)", path, filepath.Dir(path))
 		}
 		return nil, fmt.Errorf("open output: %w", err)
 	}
