@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("cannot start")
 		return exitUsage
 	case errors.Is(err, context.Canceled):
-		log.Warn().Uint64("packets", res.Engine.Packets).Msg("interrupted: the records of the packets analysed are written (a file's summary counts what was read, which may be more)")
+		log.Warn().Uint64("packets", res.Engine.Packets).Msg("interrupted: the records of the packets analysed are written (the summary's inputs count what the readers took, which an interrupt leaves different)")
 		return exitInterrupted
 	case err != nil:
 		log.Error().Err(err).Msg("run failed")
