@@ -61,7 +61,7 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if out, err = output.Open(cfg.Output, !cfg.Once, stdout); err != nil {
 		log.Error().Err(err).Msg("cannot start")
-		return exitFatal
+		return exitUsage // as the sensor's own output: a setting to change
 	}
 	defer out.Close()
 	if err := w.Reset(out); err != nil {

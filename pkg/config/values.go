@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/spf13/pflag"
-	"math"
+	"math/big"
 	"net/netip"
 	"os"
 	"slices"
@@ -119,6 +119,9 @@ func durationSyntax(s string) bool {
 		if i <= 0 {
 			return false // no number, or a number without a unit
 		}
+		if num := s[:i]; strings.Count(num, ".") > 1 || strings.Trim(num, ".") == "" || num[0] == '.' {
+			return false // 1.2.3, ., .5: not a number time.ParseDuration takes
+		}
 		s = s[i:]
 		unit := false
 		for _, u := range []string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"} {
@@ -157,16 +160,45 @@ func oneOf(v *viper.Viper, k string, allowed ...string) (string, error) {
 
 func positive(v *viper.Viper, k string, max int) (int, error) {
 	s := strings.TrimSpace(v.GetString(k))
-	n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
-	if f, ferr := strconv.ParseFloat(s, 64); err != nil && ferr == nil && f == math.Trunc(f) && f >= 1 && f <= float64(max) {
+	n, err := strconv.Atoi(digitGroups(s))
+	if err != nil && exponentForm(s) {
 		// 1e6: a whole number, as a config file's YAML reads it (the flag
-		// refused what the file took).
-		n, err = int(f), nil
+		// refused what the file took); exactly, not rounded to one.
+		if r, ok := new(big.Rat).SetString(s); ok && r.IsInt() && r.Num().IsInt64() && r.Num().Int64() <= int64(max) {
+			n, err = int(r.Num().Int64()), nil
+		}
 	}
 	if err != nil || n < 1 || n > max {
 		return 0, keyErr(k, fmt.Errorf("%q is not a whole number from 1 to %d", s, max))
 	}
 	return n, nil
+}
+
+// digitGroups is s without the underscores that group its digits (1_000),
+// or s as it is when an underscore is anywhere else (_1, 1__0, 1_), which
+// then fails to parse.
+func digitGroups(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '_' && (i == 0 || i == len(s)-1 || s[i-1] < '0' || s[i-1] > '9' || s[i+1] < '0' || s[i+1] > '9') {
+			return s
+		}
+	}
+	return strings.ReplaceAll(s, "_", "")
+}
+
+// exponentForm says whether s is a decimal number with an exponent (1e6,
+// 2.5E3, +1e+06): the form YAML and the environment may give a whole
+// number in; not hex, not NaN or Inf.
+func exponentForm(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	mant, exp, ok := strings.Cut(strings.ToLower(s), "e")
+	if !ok {
+		return false
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	exp = strings.TrimPrefix(exp, "+")
+	allDigits := func(x string) bool { return x != "" && strings.Trim(x, "0123456789") == "" }
+	return allDigits(whole) && (frac == "" || allDigits(frac)) && allDigits(exp) && !strings.HasSuffix(mant, ".")
 }
 
 // prefixes reads a list of CIDRs.

@@ -316,3 +316,75 @@ func TestGapStartsTheClassifierAgain(t *testing.T) {
 		t.Errorf("windows in the classifier's horizon: %v before the gap, %v after it (want 12 and 1: started again)", before, after)
 	}
 }
+
+// TestGivenUpIsNoGap: a window given up on (one partition's partial lost:
+// a produce that failed, one over Kafka's record limit) is not a gap in the
+// sensors' capture: the window after it is not gap_before and the
+// classifier goes on; windows every partition skipped are one.
+func TestGivenUpIsNoGap(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	const w = int64(300e9)
+	var out bytes.Buffer
+	wr := output.NewWriter(&out, "fleet")
+	c := newCombiner(wr, 86400e9, nil, 0)
+	give := func(p, i int, from int64) {
+		ws := base + int64(i)*w
+		c.add(&Partial{Partition: p, Partitions: 2, Start: ws, End: ws + w, New: 1, SkippedFrom: from})
+	}
+	give(0, 0, 0)
+	give(1, 0, 0)
+	give(0, 1, 0) // partition 1's partial of window 1 is lost
+	give(0, 2, 0)
+	give(1, 2, 0)
+	give(0, 9, base+3*w) // windows 3 to 8 skipped by both
+	give(1, 9, base+3*w)
+	if err := wr.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	wins := fleetWindowRecords(t, out.Bytes())
+	if len(wins) != 3 || c.incomplete != 1 {
+		t.Fatalf("%d windows written, %d given up; want 3 and 1", len(wins), c.incomplete)
+	}
+	if wins[1]["gap_before"] != false || wins[2]["gap_before"] != true {
+		t.Errorf("gap_before after the window given up %v, after the skipped ones %v", wins[1]["gap_before"], wins[2]["gap_before"])
+	}
+	// One partition skipping what the other gave is no gap either.
+	out.Reset()
+	c = newCombiner(wr, 86400e9, nil, 0)
+	give(0, 0, 0)
+	give(1, 0, 0)
+	give(0, 1, 0)
+	give(1, 2, base+w)
+	give(0, 2, 0)
+	wr.Flush()
+	if wins := fleetWindowRecords(t, out.Bytes()); len(wins) != 3 || wins[1]["gap_before"] != false || wins[2]["gap_before"] != false || len(c.skips[1]) != 0 {
+		t.Errorf("windows %d, gap_before %v %v; spans left %v", len(wins), wins[1]["gap_before"], wins[2]["gap_before"], c.skips)
+	}
+	// One partition skipped a window, the other's partial of it is lost:
+	// never held, not written, and no gap (partition 0 did not skip it).
+	out.Reset()
+	c = newCombiner(wr, 86400e9, nil, 0)
+	give(0, 0, 0)
+	give(1, 0, 0)
+	give(1, 2, base+w)
+	give(0, 2, 0)
+	wr.Flush()
+	if wins := fleetWindowRecords(t, out.Bytes()); len(wins) != 2 || wins[1]["gap_before"] != false {
+		t.Errorf("windows %d, gap_before %v", len(wins), wins[len(wins)-1]["gap_before"])
+	}
+}
+
+// TestProgressMarksAtMost16Windows: a progress record spanning years (no
+// sensor's window) marks 16 of the collector's windows, not thousands.
+func TestProgressMarksAtMost16Windows(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	p := newPart(0, 2, 300e9, 86400e9, 60e9)
+	old := int64(365 * 86400e9)
+	p.add(&rec{kind: kindProgress, sensor: "x", windowStart: old, windowEnd: base})
+	p.add(&rec{kind: kindProgress, sensor: "a", windowStart: base, windowEnd: base + 300e9})
+	n := 0
+	p.close(p.closable(true), func(*Partial) { n++ })
+	if n != maxPassed+1 {
+		t.Errorf("%d windows closed, want %d and the sensor's own", n, maxPassed)
+	}
+}

@@ -154,6 +154,9 @@ func (s *snapshot) check(window int64) error {
 	if s.Offset < 0 {
 		return bad("offset", s.Offset)
 	}
+	if s.V < 0 || s.V > 1 {
+		return fmt.Errorf("snapshot: layout %d, not one this collector reads (0 or 1)", s.V)
+	}
 	if s.V > 0 && s.Window != window {
 		return fmt.Errorf("snapshot: written with %v windows, not %v (was --window changed?)", time.Duration(s.Window), time.Duration(window))
 	}

@@ -94,7 +94,7 @@ func OpenFile(path string, appendTo bool) (*os.File, error) {
 			return nil, symlink
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open output %s: the directory %s does not exist (create it, or give another path, or - for standard output)", path, filepath.Dir(path))
+			return nil, fmt.Errorf("open output %s: the directory %s does not exist (create it, or give another path, or - for standard output): %w", path, filepath.Dir(path), fs.ErrNotExist)
 		}
 		return nil, fmt.Errorf("open output: %w", err)
 	}
