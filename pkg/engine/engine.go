@@ -162,28 +162,25 @@ type earlyFrame struct {
 func (e *Engine) anchor() {
 	fr := e.early
 	e.early = nil
+	e.Start(e.agreed(fr))
+	e.replay(fr)
+}
+
+// agreed is the time held frames agree on: that of the first of them
+// stamped within MaxGap of their median.
+func (e *Engine) agreed(fr []earlyFrame) int64 {
 	times := make([]int64, len(fr))
 	for i := range fr {
 		times[i] = fr[i].ts
 	}
 	slices.Sort(times)
 	med := times[len(times)/2]
-	at := fr[0].ts
 	for i := range fr {
 		if d := fr[i].ts - med; d <= int64(e.cfg.MaxGap) && d >= -int64(e.cfg.MaxGap) {
-			at = fr[i].ts
-			break
+			return fr[i].ts
 		}
 	}
-	e.Start(at)
-	for i := range fr {
-		f := &fr[i]
-		var s *decode.Syn
-		if f.isSyn {
-			s = &f.syn
-		}
-		e.frame(f.ts, f.wire, s)
-	}
+	return fr[0].ts
 }
 
 func (e *Engine) startShards(ts int64) {
@@ -327,20 +324,7 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 func (e *Engine) resume() {
 	fr := e.jumped
 	e.jumped = nil
-	times := make([]int64, len(fr))
-	for i := range fr {
-		times[i] = fr[i].ts
-	}
-	slices.Sort(times)
-	med := times[len(times)/2]
-	at := fr[0].ts
-	for i := range fr {
-		if d := fr[i].ts - med; d <= int64(e.cfg.MaxGap) && d >= -int64(e.cfg.MaxGap) {
-			at = fr[i].ts
-			break
-		}
-	}
-	e.skipTo(at)
+	e.skipTo(e.agreed(fr))
 	e.replay(fr)
 }
 

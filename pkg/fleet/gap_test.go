@@ -73,16 +73,7 @@ func TestSensorGapNotClosedWindowByWindow(t *testing.T) {
 		if err := w.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		var wins []map[string]any
-		for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
-			var m map[string]any
-			if err := json.Unmarshal(line, &m); err != nil {
-				t.Fatal(err)
-			}
-			if m["event_type"] == "window" {
-				wins = append(wins, m)
-			}
-		}
+		wins := fleetWindowRecords(t, out.Bytes())
 		if len(wins) != 13 {
 			t.Fatalf("%d partitions: %d fleet windows, want 13", n, len(wins))
 		}
@@ -222,18 +213,21 @@ func TestPartitionsThatSkipDifferently(t *testing.T) {
 }
 
 // fleetWindowRecords are the window records of a collector's output.
-func fleetWindowRecords(t *testing.T, b []byte) []map[string]any {
-	var wins []map[string]any
+func fleetWindowRecords(t *testing.T, b []byte) []map[string]any { return recordsOf(t, b, "window") }
+
+// recordsOf are the records of one event type in a collector's output.
+func recordsOf(t *testing.T, b []byte, eventType string) []map[string]any {
+	var out []map[string]any
 	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
 		var m map[string]any
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatal(err)
 		}
-		if m["event_type"] == "window" {
-			wins = append(wins, m)
+		if m["event_type"] == eventType {
+			out = append(out, m)
 		}
 	}
-	return wins
+	return out
 }
 
 // TestLegacySnapshotClosesAsBefore: a snapshot written before the windows
@@ -298,16 +292,7 @@ func TestGapStartsTheClassifierAgain(t *testing.T) {
 	if err := wr.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	var growths []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
-		var m map[string]any
-		if err := json.Unmarshal(line, &m); err != nil {
-			t.Fatal(err)
-		}
-		if m["event_type"] == "growth" {
-			growths = append(growths, m)
-		}
-	}
+	growths := recordsOf(t, out.Bytes(), "growth")
 	wins := fleetWindowRecords(t, out.Bytes())
 	if len(wins) != 14 || wins[12]["gap_before"] != true || wins[13]["gap_before"] != false || wins[11]["gap_before"] != false {
 		t.Fatalf("%d windows; gap_before %v %v %v", len(wins), wins[11]["gap_before"], wins[12]["gap_before"], wins[13]["gap_before"])
