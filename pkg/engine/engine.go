@@ -276,7 +276,7 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 		}
 		return
 	}
-	if ts > e.now && ts-e.now > int64(e.cfg.MaxGap) { // (ts > now first: no overflow)
+	if e.beyond(ts, int64(e.cfg.MaxGap)) {
 		// Held until the run confirms the jump or is broken: a capture
 		// that resumes after a gap has its first frames analysed at
 		// their own times (they were taken at the clock, before the gap,
@@ -317,14 +317,31 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 	e.arm()
 }
 
-// resume makes a confirmed jump real: the clock skips to the first of the
-// frames held stamped within MaxGap of their median (as anchor chooses a
-// capture's start: one of them stamped further still is a bad timestamp
-// of its own), and the frames are analysed in order at their own times.
+// beyond says whether ts is more than d after the clock, without the
+// overflow of ts - now (timestamps are clamped to ±2^62: one at 2^62
+// after a clock at -2^62 wrapped negative, was no jump, and the windows
+// between were closed one by one without end; review).
+func (e *Engine) beyond(ts, d int64) bool {
+	return ts > e.now && uint64(ts)-uint64(e.now) > uint64(d)
+}
+
+// resume makes a confirmed jump real, and the frames held are analysed in
+// order at their own times: the clock skips to the first of them when they
+// run in order without a step over MaxGap (a sparse capture resuming), else
+// to the first stamped within MaxGap of their median (as anchor chooses a
+// capture's start: one of them stamped further still is a bad timestamp of
+// its own).
 func (e *Engine) resume() {
 	fr := e.jumped
 	e.jumped = nil
-	e.skipTo(e.agreed(fr))
+	at := fr[0].ts
+	for i := 1; i < len(fr); i++ {
+		if fr[i].ts < fr[i-1].ts || uint64(fr[i].ts)-uint64(fr[i-1].ts) > uint64(e.cfg.MaxGap) {
+			at = e.agreed(fr)
+			break
+		}
+	}
+	e.skipTo(at)
 	e.replay(fr)
 }
 
@@ -359,7 +376,7 @@ func (e *Engine) replay(fr []earlyFrame) {
 // starts warm-up again (nothing was watched in it) and a new generation of
 // sources (those before the gap are all stale).
 func (e *Engine) skipTo(ts int64) {
-	if ts-e.now > e.lookback {
+	if e.beyond(ts, e.lookback) {
 		e.warmFrom = ts
 		e.closeWindow(ts, true)
 	} else {
@@ -385,19 +402,19 @@ func (e *Engine) Advance(ts int64) {
 		return
 	}
 	if len(e.jumped) > 0 {
-		// The clock steps as far as they do (a wall clock set forward):
-		// the jump is real; else the clock moves on past them, which are
-		// bad timestamps.
-		if ts-e.now > int64(e.cfg.MaxGap) {
-			e.resume()
-		} else {
+		// The clock steps to where they are (a wall clock set forward):
+		// the jump is real; else they are bad timestamps, and the clock
+		// moves on past them (a step of its own is a gap of its own).
+		if at := e.agreed(e.jumped); !e.beyond(ts, int64(e.cfg.MaxGap)) || at-ts > int64(e.cfg.MaxGap) || ts-at > int64(e.cfg.MaxGap) {
 			e.dropJumps()
+		} else {
+			e.resume()
 		}
 		if ts <= e.now {
 			return
 		}
 	}
-	if ts-e.now > int64(e.cfg.MaxGap) {
+	if e.beyond(ts, int64(e.cfg.MaxGap)) {
 		e.skipTo(ts)
 		e.releaseDue(ts)
 		return

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"github.com/synscope/synscope/pkg/sources"
 	"net/netip"
 	"testing"
@@ -391,6 +392,67 @@ func TestTimeJumps(t *testing.T) {
 	rec = run(t, cfg, steps)
 	if len(rec.windows) != 1 || rec.windows[0].TimeJumps != jumpConfirm-1 || rec.windows[0].Packets != 2*jumpConfirm || rec.windows[0].NewSources != 3 {
 		t.Errorf("windows %+v", rec.windows)
+	}
+}
+
+// TestJumpEdges: a sparse capture that resumes (its held frames in order,
+// days apart) is analysed at its own times, none out of order (the clock
+// went to the first within --max-gap of their median: 25 of 64 frames of a
+// SYN a day out of order, the first new source dated day 25); timestamps at
+// the clamp's two ends (-2^62, then 2^62) are a jump, not a wrapped
+// difference that closed windows without end; a live timer's step past
+// far-future frames held is a gap of its own, the frames bad timestamps.
+func TestJumpEdges(t *testing.T) {
+	cfg := small()
+	var steps []step
+	for i := range jumpConfirm {
+		steps = append(steps, step{t0 + int64(i)*sec, "", ""})
+	}
+	later := t0 + 365*24*hr
+	for i := range jumpConfirm {
+		steps = append(steps, step{later + int64(i)*24*hr, fmt.Sprintf("192.0.2.%d", i+1), "198.18.0.1"})
+	}
+	rec := run(t, cfg, steps)
+	var ooo uint64
+	for _, w := range rec.windows {
+		ooo += w.OutOfOrder
+	}
+	if ooo != 0 || len(rec.sources) != jumpConfirm || rec.sources[0].Syn.Ts != later {
+		t.Errorf("out of order %d; %d sources, the first at %d, want %d", ooo, len(rec.sources), rec.sources[0].Syn.Ts, later)
+	}
+
+	const edge = int64(1) << 62
+	steps = nil
+	for range jumpConfirm {
+		steps = append(steps, step{-edge, "", ""})
+	}
+	steps = append(steps, step{edge, "192.0.2.1", "198.18.0.1"})
+	done := make(chan *recorder, 1)
+	go func() { done <- run(t, cfg, steps) }()
+	select {
+	case rec = <-done:
+		if len(rec.windows) != 1 || rec.windows[0].TimeJumps != 1 {
+			t.Errorf("%d windows, first %+v", len(rec.windows), rec.windows[0])
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a frame at 2^62 after a clock at -2^62 did not end")
+	}
+
+	r := &recorder{}
+	e, err := New(cfg, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start(t0)
+	s := syn("192.0.2.1", "198.18.0.1")
+	e.Frame(t0, 60, &s)
+	bad := syn("192.0.2.2", "198.18.0.1")
+	e.Frame(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), 60, &bad)
+	e.Advance(t0 + 8*24*hr)
+	e.Finish()
+	last := r.windows[len(r.windows)-1]
+	if last.Start != t0+8*24*hr || !last.GapBefore || r.windows[0].TimeJumps != 1 {
+		t.Errorf("after the timer's step: last window %+v; first %+v", last, r.windows[0])
 	}
 }
 
