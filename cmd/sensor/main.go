@@ -28,23 +28,46 @@ const (
 	exitFatal       = 1 // the run could not go on
 	exitUsage       = 2 // a bad flag, variable or config value
 	exitInputFailed = 3 // the run finished, but some inputs could not be read completely
-	// exitInterrupted: an offline run ended by SIGINT or SIGTERM (the
-	// shell's 128 + SIGINT); the records of what was analysed are written.
+	// exitInterrupted: an offline run ended by SIGINT (the shell's 128 +
+	// the signal: 143 for SIGTERM); the records of what was analysed are
+	// written.
 	exitInterrupted = 130
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first SIGINT or SIGTERM ends the run in order (the last
 	// records, the alerts' hooks for up to 15 s, the Kafka flush); a
-	// second one ends the process at once.
+	// second one ends the process at once. The signal is the context's
+	// cause (an interrupted offline run's exit status says which).
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop()
+		s := <-sigs
+		signal.Stop(sigs) // the next one: the default action
+		cancel(signalled{s})
 	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel(nil)
 	os.Exit(code)
+}
+
+// signalled is the cause of a run ended by a signal.
+type signalled struct{ sig os.Signal }
+
+func (s signalled) Error() string { return s.sig.String() + " received" }
+
+// interruptedStatus is the exit status of an offline run a signal ended:
+// the shell's 128 + its number (130 for SIGINT, 143 for SIGTERM).
+func interruptedStatus(ctx context.Context) int {
+	var s signalled
+	if errors.As(context.Cause(ctx), &s) {
+		if n, ok := s.sig.(syscall.Signal); ok {
+			return 128 + int(n)
+		}
+	}
+	return exitInterrupted
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -111,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		log.Warn().Uint64("packets", res.Engine.Packets).Msg("interrupted: the records of the packets analysed are written (the summary's inputs count what the readers took, which an interrupt leaves different)")
-		return exitInterrupted
+		return interruptedStatus(ctx)
 	case err != nil:
 		log.Error().Err(err).Msg("run failed")
 		return exitFatal

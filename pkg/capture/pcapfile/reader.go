@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/synscope/synscope/pkg/capture"
@@ -48,8 +47,8 @@ type Reader struct {
 	closed bool
 	stdin  bool // "-" is listed already
 	// stream is standard input when it is a pipe, FIFO or socket (see
-	// stdinStream): Interrupt ends its blocked read.
-	stream      *os.File
+	// stdinStream): Interrupt ends its waiting read.
+	stream      *stream
 	interrupted atomic.Bool
 	bySize      map[int64][]*input // listed files by size, to find one listed twice (addListed)
 
@@ -127,9 +126,9 @@ func (r *Reader) list(root string) {
 			return
 		}
 		r.stdin = true
-		f, stream := stdinStream()
+		in, stream := stdinStream()
 		r.stream = stream
-		r.inputs = append(r.inputs, &input{path: root, src: f, interrupted: &r.interrupted})
+		r.inputs = append(r.inputs, &input{path: root, src: in, interrupted: &r.interrupted})
 		return
 	}
 	fi, err := os.Stat(root)
@@ -565,9 +564,6 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	if r.stream != nil {
-		restoreStdin(r.stream)
-	}
 	var first error
 	for _, in := range r.inputs {
 		if err := in.release(false, true); err != nil && first == nil {
@@ -590,7 +586,7 @@ func (r *Reader) Interrupt() {
 		return
 	}
 	if r.stream != nil {
-		r.stream.SetReadDeadline(time.Unix(1, 0)) // in the past: a read waiting, or the next, returns at once
+		r.stream.interrupt()
 	}
 }
 

@@ -1,0 +1,105 @@
+package pcapfile
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// stdinStream is standard input as a reader whose waiting read Interrupt
+// can end, when it is a stream (a pipe, FIFO or socket: a capture still
+// running); a file or a terminal is os.Stdin as it is, and the stream is
+// nil. A goroutine of its own reads the stream ahead into a few buffers
+// and the Reader takes them; interrupted, the Reader stops waiting (the
+// goroutine, blocked in its read, is left to the end of the process). The
+// descriptor's own mode is not changed: put in non-blocking mode to be read
+// through Go's poller, it was so for every process sharing it (standard
+// output too, when both are one socket: its writes failed with EAGAIN), and
+// stayed so after a run ended by a second signal (review).
+func stdinStream() (io.Reader, *stream) {
+	fi, err := os.Stdin.Stat()
+	if err != nil || fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) == 0 {
+		return os.Stdin, nil
+	}
+	if fi.Mode()&os.ModeNamedPipe != 0 {
+		growPipe(int(os.Stdin.Fd()))
+	}
+	s := newStream(os.Stdin)
+	return s, s
+}
+
+// streamBufs and streamBuf: the stream's buffers, read ahead.
+const (
+	streamBufs = 4
+	streamBuf  = 256 << 10
+)
+
+// stream is a reader read ahead by a goroutine, whose Read interrupt ends.
+type stream struct {
+	data     chan chunk
+	free     chan []byte
+	stop     chan struct{}
+	stopOnce sync.Once
+	buf, cur []byte // the buffer taken last and what is left of it
+	err      error  // the read error after cur
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func newStream(r io.Reader) *stream {
+	s := &stream{data: make(chan chunk, streamBufs), free: make(chan []byte, streamBufs), stop: make(chan struct{})}
+	for range streamBufs {
+		s.free <- make([]byte, streamBuf)
+	}
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-s.free:
+			case <-s.stop:
+				return
+			}
+			n, err := r.Read(b)
+			select {
+			case s.data <- chunk{b[:n], err}:
+			case <-s.stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// errStreamInterrupted is the read error after interrupt.
+var errStreamInterrupted = fmt.Errorf("standard input: %w", os.ErrDeadlineExceeded)
+
+func (s *stream) Read(p []byte) (int, error) {
+	for len(s.cur) == 0 {
+		if s.err != nil {
+			return 0, s.err
+		}
+		if s.buf != nil {
+			s.free <- s.buf[:cap(s.buf)] // one of streamBufs: there is room
+			s.buf = nil
+		}
+		select {
+		case c := <-s.data:
+			s.buf, s.cur, s.err = c.b, c.b, c.err
+		case <-s.stop:
+			return 0, errStreamInterrupted
+		}
+	}
+	n := copy(p, s.cur)
+	s.cur = s.cur[n:]
+	return n, nil
+}
+
+// interrupt ends a Read waiting for data, and every later one.
+func (s *stream) interrupt() { s.stopOnce.Do(func() { close(s.stop) }) }
