@@ -373,3 +373,41 @@ func TestProgressMarksAtMost16Windows(t *testing.T) {
 		t.Errorf("%d windows closed, want %d and the sensor's own", n, maxPassed)
 	}
 }
+
+// TestSilentSensorForgotten: a sensor not heard from for a day is
+// forgotten: no longer named silent in every partial (made-up ids, or a
+// fleet's retired sensors, piled up for good); heard from again, it is
+// waited for again.
+func TestSilentSensorForgotten(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	now := int64(0)
+	p := newPart(0, 1, 300e9, 86400e9, 60e9)
+	p.now = func() int64 { return now }
+	prog := func(s string, i int) {
+		ws := base + int64(i)*300e9
+		p.add(&rec{kind: kindProgress, sensor: s, windowStart: ws, windowEnd: ws + 300e9})
+	}
+	var got []*Partial
+	emit := func(pa *Partial) { got = append(got, pa) }
+	prog("a", 0)
+	prog("b", 0)
+	prog("a", 1)
+	now = 120e9 // b silent
+	p.close(p.closable(false), emit)
+	if last := got[len(got)-1]; len(last.Silent) != 1 {
+		t.Fatalf("silent %v, want b", last.Silent)
+	}
+	now = int64(25 * time.Hour) // a day on
+	prog("a", 2)
+	p.close(p.closable(false), emit)
+	if last := got[len(got)-1]; len(last.Silent) != 0 || len(p.sensors) != 1 {
+		t.Errorf("after a day: silent %v, %d sensors known", last.Silent, len(p.sensors))
+	}
+	prog("b", 3) // back
+	prog("a", 3)
+	prog("a", 4)
+	p.close(p.closable(false), emit)
+	if len(p.sensors) != 2 || got[len(got)-1].Start != base+3*300e9 {
+		t.Errorf("b back: %d sensors, the last window closed %d (b is waited for at window 4)", len(p.sensors), (got[len(got)-1].Start-base)/300e9)
+	}
+}

@@ -179,14 +179,27 @@ func (p *part) closable(force bool) int64 {
 	}
 	upTo := lead
 	now := p.now()
-	for _, s := range p.sensors {
+	for id, s := range p.sensors {
 		s.silent = s.progress < lead && now-s.heard > p.maxLag
+		if s.silent && now-s.heard > int64(sensorForget) {
+			// Gone for a day: forgotten (heard from again, it is
+			// waited for again). Made-up ids, or a fleet's retired
+			// sensors, were named in every partial for good (100,000
+			// of them made a partial over Kafka's 1 MB record limit).
+			delete(p.sensors, id)
+			delete(p.home, id)
+			continue
+		}
 		if !s.silent {
 			upTo = min(upTo, s.progress)
 		}
 	}
 	return upTo
 }
+
+// sensorForget is how long a silent sensor, not heard from, is named
+// silent before it is forgotten.
+const sensorForget = 24 * time.Hour
 
 // maxPassed bounds the collector's windows one progress record marks
 // passed: a sensor's window as long as the collector's, or a few times
