@@ -33,6 +33,17 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 			return output.Stats{}, settingError{fmt.Errorf("--output %s %v: name another file for the records", cfg.Output, err)}
 		}
 	}
+	if sfi, err := os.Stat(cfg.StateFile); cfg.StateFile != "" && err == nil {
+		// The state is written over the file at the end (and with
+		// --state-reset nothing checks it first): a capture or the
+		// records named there would be lost.
+		if err := src.CheckOutput(sfi); err != nil {
+			return output.Stats{}, settingError{fmt.Errorf("--state-file %s %v: name another file for the state", cfg.StateFile, err)}
+		}
+		if ofi, err := os.Stat(cfg.Output); cfg.Output != "-" && err == nil && os.SameFile(sfi, ofi) {
+			return output.Stats{}, settingError{fmt.Errorf("--state-file %s is the output (--output %s): name another file for the state", cfg.StateFile, cfg.Output)}
+		}
+	}
 	out, err := openOutputs(ctx, cfg, false, stdout, log)
 	if err != nil {
 		return output.Stats{}, err

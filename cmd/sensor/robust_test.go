@@ -383,3 +383,47 @@ func needShell(t *testing.T, sh string) {
 	}
 	t.Logf("%s not installed: its completion script is not run", sh)
 }
+
+// TestRefusedStartKeepsTheOutput: a run that stops before it writes (a
+// state file refused) leaves an earlier run's output as it was: it was
+// truncated at open, before the state was read (review).
+func TestRefusedStartKeepsTheOutput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	if _, _, code := sensor(t, "-r", demo, "-o", out, "--log-level", "error"); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	before, _ := os.ReadFile(out)
+	bad := filepath.Join(dir, "bad.state")
+	os.WriteFile(bad, []byte("garbage"), 0o600)
+	if _, stderr, code := sensor(t, "-r", demo, "-o", out, "--state-file", bad); code == exitOK || !strings.Contains(stderr, "not a usable state file") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if after, _ := os.ReadFile(out); !bytes.Equal(before, after) || len(after) == 0 {
+		t.Errorf("the earlier output: %d bytes, %d after the refused run", len(before), len(after))
+	}
+}
+
+// TestStateFileNotAnInputOrTheOutput: --state-file naming a capture read or
+// the output is refused (exit 2) before anything is written: with
+// --state-reset the state was written over the capture, or the records.
+func TestStateFileNotAnInputOrTheOutput(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "c.pcapng")
+	b, _ := os.ReadFile(demo)
+	os.WriteFile(capture, b, 0o644)
+	out := filepath.Join(dir, "o.jsonl")
+	os.WriteFile(out, []byte("{}\n"), 0o644)
+	for _, state := range []string{capture, out} {
+		_, stderr, code := sensor(t, "-r", capture, "-o", out, "--state-file", state, "--state-reset")
+		if code != exitUsage || !strings.Contains(stderr, "name another file for the state") {
+			t.Errorf("--state-file %s: exit %d: %s", filepath.Base(state), code, stderr)
+		}
+	}
+	if got, _ := os.ReadFile(capture); !bytes.Equal(got, b) {
+		t.Error("the capture was changed")
+	}
+	if got, _ := os.ReadFile(out); string(got) != "{}\n" {
+		t.Errorf("the output was changed: %.40q", got)
+	}
+}

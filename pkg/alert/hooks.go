@@ -25,6 +25,10 @@ type Config struct {
 	Backoff  time.Duration
 	// Log reports a failed delivery (never called on the capture path).
 	Log func(err error, hook string)
+	// Wait: Send waits for room in a hook's queue instead of dropping the
+	// alert (an offline run: a file waits; each delivery is bounded by
+	// Timeout and Attempts). A live sensor never waits.
+	Wait bool
 }
 
 // DefaultConfig bounds deliveries as documented.
@@ -115,13 +119,19 @@ func Start(cfg Config) *Hooks {
 }
 
 // Send queues a copy of one alert's JSON line for each hook; it never
-// blocks.
+// blocks, unless the hooks wait (Config.Wait: an offline run, whose hooks
+// dropped 87 of 156 alerts, the growth alert among them, when they came
+// faster than a program ran; review).
 func (h *Hooks) Send(line []byte) {
 	if h == nil {
 		return
 	}
 	line = bytes.Clone(line) // the hooks only read it
 	for _, k := range h.sinks {
+		if h.cfg.Wait {
+			k.q <- line
+			continue
+		}
 		select {
 		case k.q <- line:
 		default:

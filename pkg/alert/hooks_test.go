@@ -137,3 +137,19 @@ func TestCheckWebhook(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingHooksDropNothing: an offline run's hooks (Wait) take every
+// alert, however fast they come: 200 alerts to a program that takes a
+// while each are all delivered, none dropped (without Wait, most were).
+func TestWaitingHooksDropNothing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "got")
+	h := Start(Config{Exec: script(t, "cat >> "+out+"; sleep 0.002"), Wait: true})
+	for range 200 {
+		h.Send([]byte(line))
+	}
+	h.Close(time.Minute)
+	b, _ := os.ReadFile(out)
+	if n := strings.Count(string(b), line); n != 200 || h.Dropped.Load() != 0 || h.Delivered.Load() != 200 {
+		t.Errorf("%d delivered in the file, %d counted, %d dropped", n, h.Delivered.Load(), h.Dropped.Load())
+	}
+}

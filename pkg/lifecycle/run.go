@@ -129,7 +129,7 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 		}
 	}
 	r := &Run{cfg: cfg, out: out, w: w, eng: eng, log: log}
-	r.hooks = alert.Start(alert.Config{Exec: cfg.AlertExec, Webhook: cfg.AlertWebhook,
+	r.hooks = alert.Start(alert.Config{Exec: cfg.AlertExec, Webhook: cfg.AlertWebhook, Wait: !cfg.Live,
 		Log: func(err error, hook string) { log.say(Warn, err, "alert not delivered", "hook", hook) }})
 	if r.hooks != nil {
 		w.OnAlert(r.hooks.Send)

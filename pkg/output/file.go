@@ -19,16 +19,25 @@ type File struct {
 	appendTo bool
 	f        *os.File
 	created  bool
+	// truncate: the file starts afresh at the first write, not at the
+	// open, so a run that stops before it writes anything (a state file
+	// refused, a bad setting found after the outputs opened) leaves an
+	// earlier run's records where they were.
+	truncate bool
 }
 
 // NewFile opens the file driver for path (see OpenFile).
 func NewFile(path string, appendTo bool) (*File, error) {
 	_, statErr := os.Lstat(path)
-	f, err := OpenFile(path, appendTo)
+	f, err := openFile(path, appendTo, false)
 	if err != nil {
 		return nil, err
 	}
-	return &File{path: path, appendTo: appendTo, f: f, created: errors.Is(statErr, fs.ErrNotExist)}, nil
+	d := &File{path: path, appendTo: appendTo, f: f, created: errors.Is(statErr, fs.ErrNotExist)}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && !appendTo {
+		d.truncate = true
+	}
+	return d, nil
 }
 
 // Created reports whether the first open created the file. A live sensor
@@ -36,7 +45,15 @@ func NewFile(path string, appendTo bool) (*File, error) {
 // created to the user it will run as (who rotates it later).
 func (d *File) Created() bool { return d.created }
 
-func (d *File) Write(p []byte) (int, error) { return d.f.Write(p) }
+func (d *File) Write(p []byte) (int, error) {
+	if d.truncate {
+		if err := d.f.Truncate(0); err != nil {
+			return 0, fmt.Errorf("open output: %w", err)
+		}
+		d.truncate = false
+	}
+	return d.f.Write(p)
+}
 
 // Reopen opens the path again and closes the old file once the new one is
 // open, so a failure leaves the driver writing where it was.
@@ -69,7 +86,11 @@ const FileMode fs.FileMode = 0o640
 // user make root truncate any file. A regular file with other hard links is
 // refused for the same reason. Devices and pipes (/dev/null, a FIFO) are
 // written as they are.
-func OpenFile(path string, appendTo bool) (*os.File, error) {
+func OpenFile(path string, appendTo bool) (*os.File, error) { return openFile(path, appendTo, true) }
+
+// openFile is OpenFile; without truncate, a file that is not appended to
+// is left for the caller to start afresh.
+func openFile(path string, appendTo, truncate bool) (*os.File, error) {
 	// Appending reads the last byte (see endLine). Truncation waits until
 	// the checks below pass, so a refused file is left as it was.
 	flags := os.O_WRONLY | os.O_CREATE | oNoFollow
@@ -111,6 +132,9 @@ func OpenFile(path string, appendTo bool) (*os.File, error) {
 		return nil, fmt.Errorf("output %s has %d hard links: refusing to write a file that is also reachable under another name (remove it, or give another path)", path, n)
 	}
 	if !appendTo {
+		if !truncate {
+			return f, nil
+		}
 		if err := f.Truncate(0); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("open output: %w", err)
