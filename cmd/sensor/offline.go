@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -19,6 +21,11 @@ import (
 
 // runOffline reads the capture files named in cfg and writes the records.
 func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, stderr io.Writer, log zerolog.Logger) (output.Stats, error) {
+	// SIGHUP (a terminal hung up, logrotate's postrotate) ended an offline
+	// run with no stats or summary; it goes on to its end as under nohup
+	// (a live sensor reopens its output on it; an offline one keeps
+	// writing where it was).
+	signal.Ignore(syscall.SIGHUP)
 	if err := checkWritable(cfg.StateFile, cfg.Output, false, ""); err != nil {
 		return output.Stats{}, err
 	}

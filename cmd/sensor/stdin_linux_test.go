@@ -114,3 +114,47 @@ func summaryOf(t *testing.T, jsonl []byte) summaryCounts {
 	t.Fatal("no summary record")
 	return summaryCounts{}
 }
+
+// TestOfflineRunOutlivesSIGHUP: a terminal that hangs up, or logrotate's
+// postrotate, sends SIGHUP; an offline run ended by it wrote no stats or
+// summary (exit 129). It now goes on to its end.
+func TestOfflineRunOutlivesSIGHUP(t *testing.T) {
+	bin := buildSensor(t)
+	capture, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-r", "-", "-o", out)
+	cmd.Stdin, cmd.Stderr = pr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	half := len(capture) / 2
+	pw.Write(capture[:half])
+	// Reading: the first window's record is out.
+	deadline := time.Now().Add(10 * time.Second)
+	for b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"event_type":"window"`)); b, _ = os.ReadFile(out) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no record written; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	pw.Write(capture[half:])
+	pw.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
+	}
+	b, _ := os.ReadFile(out)
+	if !bytes.Contains(b, []byte(`"event_type":"summary"`)) || !bytes.Contains(b, []byte(`"packets":10060`)) {
+		t.Errorf("no summary of the whole capture after SIGHUP")
+	}
+}
