@@ -60,7 +60,10 @@ type Engine struct {
 	out      WindowRecord   // the window being written
 	floodOut FloodRecord    // the flood record being written
 	restored *restored      // a loaded state, applied at Start
-	early    []earlyFrame   // a capture's first frames, until anchor sets the clock
+	// stateAhead: the loaded state's clock and the first packet's, when the
+	// state was saved after it (StateAhead)
+	stateAhead [2]int64
+	early      []earlyFrame // a capture's first frames, until anchor sets the clock
 	// jumped holds the frames in a row stamped beyond MaxGap, until
 	// jumpConfirm of them make the jump real (resume) or a frame within
 	// MaxGap shows them bad timestamps (dropJumps).

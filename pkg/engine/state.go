@@ -191,7 +191,8 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 		return fmt.Errorf("%w: it says %d sources and %d prefixes, which take %d bytes, but it has %d (truncated or corrupt)", ErrStateMismatch, n, np, want, size)
 	}
 	if uint64(e.cfg.MaxSources) < n {
-		return fmt.Errorf("%w: it holds %d sources, more than --max-sources %d", ErrStateMismatch, n, e.cfg.MaxSources)
+		// The file is sound: the setting is what does not fit it.
+		return fmt.Errorf("it holds %d sources, more than --max-sources %d: raise --max-sources to at least %d (--state-reset would throw the remembered sources away)", n, e.cfg.MaxSources, n)
 	}
 	saved := make([]sources.Saved, 0, n)
 	var rec [sources.SourceRecLen]byte
@@ -341,6 +342,9 @@ type restored struct {
 // on within the lookback, else in the old one (stale, but a source that
 // comes back is then told as returning).
 func (e *Engine) restore(r *restored, ts int64) {
+	if r.clock > ts {
+		e.stateAhead = [2]int64{r.clock, ts}
+	}
 	intoCur := ts-r.clock <= e.lookback && r.clock <= ts
 	for _, sh := range e.shards {
 		sh.tab.StartRestore(r.clock, intoCur)
@@ -366,4 +370,12 @@ func (e *Engine) restore(r *restored, ts int64) {
 			sh.tab.RestoreMemory(ts, m.since, m.old, m.cur)
 		}
 	}
+}
+
+// StateAhead reports a loaded state saved later than the capture's first
+// packet (saved, first; ok false when not): the capture is earlier than
+// what the state remembers, so sources the state knew are taken as seen
+// before (a later part of a capture run before an earlier one).
+func (e *Engine) StateAhead() (saved, first int64, ok bool) {
+	return e.stateAhead[0], e.stateAhead[1], e.stateAhead[0] != 0
 }

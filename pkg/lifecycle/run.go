@@ -189,6 +189,10 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 	if describe != nil {
 		sum.Inputs = describe(st)
 	}
+	if saved, first, ok := r.eng.StateAhead(); ok {
+		r.log.say(Warn, nil, "the state file was saved after this capture's first packet: sources it remembers were counted as seen before, though this capture is earlier (run the parts in time order, or pass --state-reset)",
+			"state_file", r.cfg.StateFile, "saved_at", time.Unix(0, saved).UTC().Format(time.RFC3339), "first_packet", time.Unix(0, first).UTC().Format(time.RFC3339))
+	}
 	r.w.Summary(&sum)
 	if werr := r.w.Flush(); werr != nil && err == nil {
 		err = fmt.Errorf("write %s: %w", r.out, werr)

@@ -35,6 +35,9 @@ func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 		return fmt.Errorf("state file %s: %w", path, err)
 	}
 	if err := eng.LoadState(f, fi.Size()); err != nil {
+		if !errors.Is(err, engine.ErrStateMismatch) {
+			return fmt.Errorf("state file %s: %w", path, err)
+		}
 		return fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh", path, err)
 	}
 	log.say(Info, nil, "state loaded", "state_file", path, "bytes", fi.Size())
