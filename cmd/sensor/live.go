@@ -136,7 +136,7 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 
 	r, err := lifecycle.New(runConfig(cfg, true, met, lists), out, runLog(log))
 	if err != nil {
-		return output.Stats{}, err
+		return output.Stats{}, settingError{err} // a state file or setting refused: nothing read yet
 	}
 	go func() {
 		for range sig {

@@ -65,7 +65,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	}
 	r, err := lifecycle.New(rc, out, runLog(log))
 	if err != nil {
-		return output.Stats{}, err
+		return output.Stats{}, settingError{err} // a state file or setting refused: nothing read yet
 	}
 
 	bar := newProgress(cfg.Progress, stderr, src.Progress)

@@ -104,7 +104,7 @@ func TestStateFileRestart(t *testing.T) {
 	raw, _ := os.ReadFile(state)
 	os.WriteFile(state, raw[:len(raw)/2], 0o644)
 	_, stderr, code = sensor(t, append([]string{"-r", filepath.Join(dir, "b.pcap"), "--state-file", state}, args...)...)
-	if code != exitFatal || !strings.Contains(stderr, state) || !strings.Contains(stderr, "--state-reset") {
+	if code != exitUsage || !strings.Contains(stderr, state) || !strings.Contains(stderr, "--state-reset") {
 		t.Errorf("truncated state: exit %d: %s", code, stderr)
 	}
 	if _, stderr, code = sensor(t, append([]string{"-r", filepath.Join(dir, "b.pcap"), "--state-file", state, "--state-reset"}, args...)...); code != exitOK {
