@@ -3,6 +3,8 @@ package alert
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -258,6 +260,11 @@ func (h *Hooks) postOnce(line []byte) (retry bool, err error) {
 		return false, fmt.Errorf("alert-webhook %s: %w", h.where, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// The same key on every attempt of one alert: a receiver that took an
+	// alert and answered too late (the POST timed out, and was tried
+	// again) can tell the second from a new alert.
+	sum := sha256.Sum256(line)
+	req.Header.Set("Idempotency-Key", hex.EncodeToString(sum[:16]))
 	resp, err := h.client.Do(req)
 	if err != nil {
 		// url.Error names the whole URL: the message says where only.

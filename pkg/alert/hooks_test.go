@@ -153,3 +153,30 @@ func TestWaitingHooksDropNothing(t *testing.T) {
 		t.Errorf("%d delivered in the file, %d counted, %d dropped", n, h.Delivered.Load(), h.Dropped.Load())
 	}
 }
+
+// TestWebhookRetryKeepsItsKey: every attempt of one alert carries the same
+// Idempotency-Key, another alert another (a receiver that took an alert but
+// answered too late got it twice, with nothing to tell them apart).
+func TestWebhookRetryKeepsItsKey(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		if n++; n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	h := Start(Config{Webhook: srv.URL, Backoff: 10 * time.Millisecond})
+	h.Send([]byte(line))
+	h.Send([]byte(strings.Replace(line, "exponential", "cleared", 1)))
+	h.Close(5 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 3 || keys[0] == "" || keys[0] != keys[1] || keys[2] == keys[0] {
+		t.Errorf("keys %q: want the first twice (retried), then another", keys)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrNoWindows is returned when the input holds no window record: there is
@@ -82,7 +84,7 @@ func (s *Sensor) section(b *strings.Builder) {
 	}
 	b.WriteString(".</p>\n")
 	if v := s.lastVerdict(); v != nil {
-		fmt.Fprintf(b, `<div class="verdict %s"><b>%s</b>: %s.`, esc(v.Model), esc(strings.ToUpper(v.Model[:1])+v.Model[1:]),
+		fmt.Fprintf(b, `<div class="verdict %s"><b>%s</b>: %s.`, esc(v.Model), esc(capitalized(v.Model)),
 			esc(strings.TrimPrefix(verdictText(v), "latest verdict: "+v.Model+" ")))
 		if since := s.regimeSince(); since != 0 {
 			fmt.Fprintf(b, " This model since %s.", time.Unix(0, since).UTC().Format("2006-01-02 15:04"))
@@ -245,4 +247,15 @@ func (s *Sensor) undecidedAfter(v *Verdict) int {
 		}
 	}
 	return 0
+}
+
+// capitalized is s with its first letter upper case (a letter, not a byte:
+// a model name from hostile JSONL that starts with a multibyte character
+// was cut in two and shown as U+FFFD).
+func capitalized(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }

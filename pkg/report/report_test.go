@@ -497,3 +497,14 @@ func FuzzSourceFastPath(f *testing.F) {
 		}
 	})
 }
+
+// TestCapitalizedByLetter: the verdict's model is capitalized by letter,
+// not by byte (a model from hostile JSONL starting with a multibyte
+// character was cut in two and shown as U+FFFD; an empty one panicked).
+func TestCapitalizedByLetter(t *testing.T) {
+	for in, want := range map[string]string{"exponential": "Exponential", "élan": "Élan", "": "", "日本": "日本"} {
+		if got := capitalized(in); got != want {
+			t.Errorf("capitalized(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
