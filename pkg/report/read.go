@@ -422,7 +422,7 @@ func (d *Data) addRecord(b []byte) string {
 		// A flood's sources have no source record each (unless
 		// --flood-sources, and then the flood records are not counted
 		// again: see Flooded); their prefixes are unknown.
-		s.Flooded += r.FloodSources
+		s.Flooded = sat(s.Flooded, r.FloodSources)
 	case "alert":
 		s.Alerts++ // the verdicts they come from are charted already
 	case "scanner":
@@ -454,17 +454,17 @@ func (d *Data) addRecord(b []byte) string {
 		now := [2]uint64{r.Packets, r.SynMatched}
 		switch {
 		case r.Final:
-			s.done[0], s.done[1] = s.done[0]+now[0], s.done[1]+now[1]
+			s.done[0], s.done[1] = sat(s.done[0], now[0]), sat(s.done[1], now[1])
 			s.run = [2]uint64{}
 		case now[0] < s.run[0]:
 			// Counting from 0 again: a run that ended without its final
 			// record (a crash), and a new one.
-			s.done[0], s.done[1] = s.done[0]+s.run[0], s.done[1]+s.run[1]
+			s.done[0], s.done[1] = sat(s.done[0], s.run[0]), sat(s.done[1], s.run[1])
 			s.run = now
 		default:
 			s.run = now
 		}
-		s.Packets, s.SynMatch = s.done[0]+s.run[0], s.done[1]+s.run[1]
+		s.Packets, s.SynMatch = sat(s.done[0], s.run[0]), sat(s.done[1], s.run[1])
 	case "summary":
 		s.Top = s.Top[:0]
 		for _, t := range r.TopSources {
@@ -605,4 +605,13 @@ type PrefixCount struct {
 
 // recorded is the new sources the records account for: each has a source
 // record or is counted in a flood record.
-func (s *Sensor) recorded() uint64 { return s.Sources + s.Flooded }
+func (s *Sensor) recorded() uint64 { return sat(s.Sources, s.Flooded) }
+
+// sat is a + b, held at the largest uint64 rather than wrapped (counts
+// from hostile JSONL near 2^64 summed to "4 packets").
+func sat(a, b uint64) uint64 {
+	if a+b < a {
+		return math.MaxUint64
+	}
+	return a + b
+}

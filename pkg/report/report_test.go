@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -506,5 +507,17 @@ func TestCapitalizedByLetter(t *testing.T) {
 		if got := capitalized(in); got != want {
 			t.Errorf("capitalized(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestHostileCountsDoNotWrap: counts near 2^64 in hostile JSONL are held
+// at the largest, not wrapped (2^64-1 packets and 5 more read as 4).
+func TestHostileCountsDoNotWrap(t *testing.T) {
+	if sat(math.MaxUint64, 5) != math.MaxUint64 || sat(2, 3) != 5 {
+		t.Errorf("sat: %d, %d", sat(math.MaxUint64, 5), sat(2, 3))
+	}
+	s := &Sensor{Sources: 3, Flooded: math.MaxUint64}
+	if s.recorded() != math.MaxUint64 {
+		t.Errorf("recorded %d", s.recorded())
 	}
 }
