@@ -34,17 +34,7 @@ func TestPipeStillOpenEndsOnASignal(t *testing.T) {
 	want := summaryOf(t, whole)
 
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "-r", "-", "-o", out)
-	cmd.Stdin, cmd.Stderr = pr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pr.Close()
+	cmd, pw, stderr := onPipe(t, bin, out)
 	defer pw.Close() // the capture still running: the pipe stays open
 	if _, err := pw.Write(capture); err != nil {
 		t.Fatal(err)
@@ -125,17 +115,7 @@ func TestOfflineRunOutlivesSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "-r", "-", "-o", out)
-	cmd.Stdin, cmd.Stderr = pr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pr.Close()
+	cmd, pw, stderr := onPipe(t, bin, out)
 	half := len(capture) / 2
 	pw.Write(capture[:half])
 	// Reading: the first window's record is out.
@@ -157,4 +137,22 @@ func TestOfflineRunOutlivesSIGHUP(t *testing.T) {
 	if !bytes.Contains(b, []byte(`"event_type":"summary"`)) || !bytes.Contains(b, []byte(`"packets":10060`)) {
 		t.Errorf("no summary of the whole capture after SIGHUP")
 	}
+}
+
+// onPipe starts `sensor -r - -o out` reading a pipe the test writes (pw),
+// its stderr in a buffer.
+func onPipe(t *testing.T, bin, out string) (*exec.Cmd, *os.File, *bytes.Buffer) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-r", "-", "-o", out)
+	cmd.Stdin, cmd.Stderr = pr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	return cmd, pw, &stderr
 }
