@@ -564,6 +564,9 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.stream != nil {
+		r.stream.interrupt() // its goroutine, if not blocked in a read, ends now
+	}
 	var first error
 	for _, in := range r.inputs {
 		if err := in.release(false, true); err != nil && first == nil {
