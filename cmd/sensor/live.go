@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -135,8 +136,10 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	}
 
 	r, err := lifecycle.New(runConfig(cfg, true, met, lists), out, runLog(log))
-	if err != nil {
-		return output.Stats{}, settingError{err} // a state file or setting refused: nothing read yet
+	if errors.Is(err, lifecycle.ErrStateRefused) {
+		return output.Stats{}, settingError{err} // nothing captured yet: a setting to change
+	} else if err != nil {
+		return output.Stats{}, err
 	}
 	go func() {
 		for range sig {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -40,6 +42,10 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 			return output.Stats{}, settingError{fmt.Errorf("--output %s %v: name another file for the records", cfg.Output, err)}
 		}
 	}
+	if cfg.StateFile != "" && cfg.Output != "-" && samePath(cfg.StateFile, cfg.Output) {
+		// Neither there yet: the state would be renamed over the records.
+		return output.Stats{}, settingError{fmt.Errorf("--state-file %s is the output (--output %s): name another file for the state", cfg.StateFile, cfg.Output)}
+	}
 	if sfi, err := os.Stat(cfg.StateFile); cfg.StateFile != "" && err == nil {
 		// The state is written over the file at the end (and with
 		// --state-reset nothing checks it first): a capture or the
@@ -64,8 +70,10 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		rc.FlushEvery = streamFlush
 	}
 	r, err := lifecycle.New(rc, out, runLog(log))
-	if err != nil {
-		return output.Stats{}, settingError{err} // a state file or setting refused: nothing read yet
+	if errors.Is(err, lifecycle.ErrStateRefused) {
+		return output.Stats{}, settingError{err} // nothing read yet: a setting to change
+	} else if err != nil {
+		return output.Stats{}, err
 	}
 
 	bar := newProgress(cfg.Progress, stderr, src.Progress)
@@ -134,3 +142,11 @@ func describeFiles(files []pcapfile.InputStats, log zerolog.Logger) []output.Inp
 // streamFlush is how often the records of a run reading a stream on
 // standard input are pushed out.
 const streamFlush = time.Second
+
+// samePath says whether two paths name the same place, as written (after
+// cleaning, made absolute): for files that may not exist yet.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
+}

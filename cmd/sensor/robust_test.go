@@ -426,4 +426,10 @@ func TestStateFileNotAnInputOrTheOutput(t *testing.T) {
 	if got, _ := os.ReadFile(out); string(got) != "{}\n" {
 		t.Errorf("the output was changed: %.40q", got)
 	}
+	// Neither there yet, the same path: the state was renamed over the
+	// records at the end (review).
+	same := filepath.Join(dir, "new.out")
+	if _, stderr, code := sensor(t, "-r", capture, "-o", same, "--state-file", same, "--state-reset"); code != exitUsage || !strings.Contains(stderr, "is the output") {
+		t.Errorf("--state-file = -o, neither there: exit %d: %s", code, stderr)
+	}
 }

@@ -29,9 +29,16 @@ type Config struct {
 	Log func(err error, hook string)
 	// Wait: Send waits for room in a hook's queue instead of dropping the
 	// alert (an offline run: a file waits; each delivery is bounded by
-	// Timeout and Attempts). A live sensor never waits.
-	Wait bool
+	// Timeout and Attempts), for WaitBudget in all at most, and not after
+	// StopWaiting. A live sensor never waits.
+	Wait       bool
+	WaitBudget time.Duration
 }
+
+// waitBudget is how long an offline run's Send may wait for hooks in all,
+// by default: a hook that hangs (10 s an alert) held a capture of 156
+// alerts for a quarter of an hour, and a signal did not cut it short.
+const waitBudget = time.Minute
 
 // DefaultConfig bounds deliveries as documented.
 func DefaultConfig() Config {
@@ -65,6 +72,11 @@ type Hooks struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	once   sync.Once
+	// waited is what Send has waited so far (Wait); stopWait, closed by
+	// StopWaiting, ends waiting.
+	waited   time.Duration
+	stopWait chan struct{}
+	stopOnce sync.Once
 
 	Dropped   atomic.Uint64 // alerts a hook dropped because its queue was full
 	Delivered atomic.Uint64 // deliveries that succeeded (one per hook and alert)
@@ -106,6 +118,11 @@ func Start(cfg Config) *Hooks {
 	if u, err := url.Parse(cfg.Webhook); err == nil {
 		h.where = u.Scheme + "://" + u.Host
 	}
+	if cfg.WaitBudget <= 0 {
+		cfg.WaitBudget = waitBudget
+	}
+	h.cfg.WaitBudget = cfg.WaitBudget
+	h.stopWait = make(chan struct{})
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if cfg.Exec != "" {
 		h.sinks = append(h.sinks, &sink{name: "alert-exec", deliver: h.exec})
@@ -130,15 +147,34 @@ func (h *Hooks) Send(line []byte) {
 	}
 	line = bytes.Clone(line) // the hooks only read it
 	for _, k := range h.sinks {
-		if h.cfg.Wait {
-			k.q <- line
-			continue
-		}
 		select {
 		case k.q <- line:
+			continue
 		default:
-			h.Dropped.Add(1)
 		}
+		if h.cfg.Wait && h.waited < h.cfg.WaitBudget {
+			start := time.Now()
+			t := time.NewTimer(h.cfg.WaitBudget - h.waited)
+			select {
+			case k.q <- line:
+			case <-h.stopWait:
+				h.Dropped.Add(1)
+			case <-t.C:
+				h.Dropped.Add(1)
+			}
+			t.Stop()
+			h.waited += time.Since(start)
+			continue
+		}
+		h.Dropped.Add(1)
+	}
+}
+
+// StopWaiting makes Send drop, as a live sensor's does, what finds a queue
+// full (the run was interrupted). Safe from any goroutine.
+func (h *Hooks) StopWaiting() {
+	if h != nil {
+		h.stopOnce.Do(func() { close(h.stopWait) })
 	}
 }
 

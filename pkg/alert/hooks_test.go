@@ -180,3 +180,29 @@ func TestWebhookRetryKeepsItsKey(t *testing.T) {
 		t.Errorf("keys %q: want the first twice (retried), then another", keys)
 	}
 }
+
+// TestWaitingIsBounded: waiting hooks wait at most their budget in all, and
+// not after StopWaiting (a signal): a hook that hangs held an offline run
+// for a timeout an alert past its queue, and an interrupt did not help.
+func TestWaitingIsBounded(t *testing.T) {
+	h := Start(Config{Exec: script(t, "sleep 30"), Timeout: time.Minute, Wait: true, WaitBudget: 300 * time.Millisecond})
+	start := time.Now()
+	for range 200 {
+		h.Send([]byte(line))
+	}
+	if d := time.Since(start); d > 3*time.Second || h.Dropped.Load() == 0 {
+		t.Errorf("200 sends to a hung hook took %v, %d dropped", d, h.Dropped.Load())
+	}
+	h.Close(100 * time.Millisecond)
+
+	h = Start(Config{Exec: script(t, "sleep 30"), Timeout: time.Minute, Wait: true})
+	go func() { time.Sleep(200 * time.Millisecond); h.StopWaiting() }()
+	start = time.Now()
+	for range 200 {
+		h.Send([]byte(line))
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("sends went on waiting %v after StopWaiting", d)
+	}
+	h.Close(100 * time.Millisecond)
+}

@@ -151,6 +151,9 @@ func (e *Engine) StatePending() bool { return !e.started && e.restored != nil }
 // ErrStateMismatch wraps the reasons a state file is refused.
 var ErrStateMismatch = errors.New("not a usable state file")
 
+// ErrStateTooBig: a sound state file holds more sources than the table may.
+var ErrStateTooBig = errors.New("too large for the settings")
+
 // LoadState restores what SaveState wrote, before the first packet: the
 // clock, the capture start (so warm-up carries on) and the remembered
 // sources and prefixes. size is the file's length, checked against the
@@ -192,7 +195,7 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	}
 	if uint64(e.cfg.MaxSources) < n {
 		// The file is sound: the setting is what does not fit it.
-		return fmt.Errorf("it holds %d sources, more than --max-sources %d: raise --max-sources to at least %d (--state-reset would throw the remembered sources away)", n, e.cfg.MaxSources, n)
+		return fmt.Errorf("%w: it holds %d sources, more than --max-sources %d: raise --max-sources to at least %d (--state-reset would throw the remembered sources away)", ErrStateTooBig, n, e.cfg.MaxSources, n)
 	}
 	saved := make([]sources.Saved, 0, n)
 	var rec [sources.SourceRecLen]byte

@@ -160,6 +160,9 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 		hooks.Live = &pipeline.Live{Grace: liveGrace, StatsEvery: r.cfg.StatsEvery,
 			Owner: &loop{r: r, lastSave: now, lastMet: now}}
 	}
+	if r.hooks != nil {
+		defer context.AfterFunc(ctx, r.hooks.StopWaiting)() // a signal: no more waiting on a slow hook
+	}
 	stopFlush := func() {}
 	if r.cfg.FlushEvery > 0 {
 		stopFlush = r.w.FlushEvery(r.cfg.FlushEvery)
@@ -189,7 +192,7 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 	if describe != nil {
 		sum.Inputs = describe(st)
 	}
-	if saved, first, ok := r.eng.StateAhead(); ok {
+	if saved, first, ok := r.eng.StateAhead(); ok && !r.cfg.Live { // (a live restart within its grace is not)
 		r.log.say(Warn, nil, "the state file was saved after this capture's first packet: sources it remembers were counted as seen before, though this capture is earlier (run the parts in time order, or pass --state-reset)",
 			"state_file", r.cfg.StateFile, "saved_at", time.Unix(0, saved).UTC().Format(time.RFC3339), "first_packet", time.Unix(0, first).UTC().Format(time.RFC3339))
 	}

@@ -13,6 +13,19 @@ import (
 // loadState restores the engine's memory from path, when there is a file
 // and reset is not asked for. A file that is there but unusable stops the
 // start: silently starting afresh would call every known scanner new.
+// ErrStateRefused marks a state file refused for what it holds (damaged,
+// another format, too large for the settings), not for an I/O error: a
+// setting to change before the run can start.
+var ErrStateRefused = errors.New("state file refused")
+
+// refused wraps ErrStateRefused into an error without adding to its text.
+var refused = quiet{ErrStateRefused}
+
+type quiet struct{ error }
+
+func (quiet) Error() string   { return "" }
+func (q quiet) Unwrap() error { return q.error }
+
 func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 	if path == "" {
 		return nil
@@ -35,10 +48,13 @@ func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 		return fmt.Errorf("state file %s: %w", path, err)
 	}
 	if err := eng.LoadState(f, fi.Size()); err != nil {
-		if !errors.Is(err, engine.ErrStateMismatch) {
-			return fmt.Errorf("state file %s: %w", path, err)
+		switch {
+		case errors.Is(err, engine.ErrStateMismatch):
+			return fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh%w", path, err, refused)
+		case errors.Is(err, engine.ErrStateTooBig):
+			return fmt.Errorf("state file %s: %w%w", path, err, refused)
 		}
-		return fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh", path, err)
+		return fmt.Errorf("state file %s: %w", path, err)
 	}
 	log.say(Info, nil, "state loaded", "state_file", path, "bytes", fi.Size())
 	return nil
