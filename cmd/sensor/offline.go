@@ -42,18 +42,19 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 			return output.Stats{}, settingError{fmt.Errorf("--output %s %v: name another file for the records", cfg.Output, err)}
 		}
 	}
-	if cfg.StateFile != "" && cfg.Output != "-" && samePath(cfg.StateFile, cfg.Output) {
-		// Neither there yet: the state would be renamed over the records.
-		return output.Stats{}, settingError{fmt.Errorf("--state-file %s is the output (--output %s): name another file for the state", cfg.StateFile, cfg.Output)}
-	}
-	if sfi, err := os.Stat(cfg.StateFile); cfg.StateFile != "" && err == nil {
+	if cfg.StateFile != "" {
 		// The state is written over the file at the end (and with
 		// --state-reset nothing checks it first): a capture or the
-		// records named there would be lost.
-		if err := src.CheckOutput(sfi); err != nil {
-			return output.Stats{}, settingError{fmt.Errorf("--state-file %s %v: name another file for the state", cfg.StateFile, err)}
+		// records named there would be lost, the records also when
+		// neither file is there yet.
+		sfi, serr := os.Stat(cfg.StateFile)
+		if serr == nil {
+			if err := src.CheckOutput(sfi); err != nil {
+				return output.Stats{}, settingError{fmt.Errorf("--state-file %s %v: name another file for the state", cfg.StateFile, err)}
+			}
 		}
-		if ofi, err := os.Stat(cfg.Output); cfg.Output != "-" && err == nil && os.SameFile(sfi, ofi) {
+		ofi, oerr := os.Stat(cfg.Output)
+		if cfg.Output != "-" && (samePath(cfg.StateFile, cfg.Output) || (serr == nil && oerr == nil && os.SameFile(sfi, ofi))) {
 			return output.Stats{}, settingError{fmt.Errorf("--state-file %s is the output (--output %s): name another file for the state", cfg.StateFile, cfg.Output)}
 		}
 	}

@@ -10,22 +10,20 @@ import (
 	"github.com/synscope/synscope/pkg/engine"
 )
 
-// loadState restores the engine's memory from path, when there is a file
-// and reset is not asked for. A file that is there but unusable stops the
-// start: silently starting afresh would call every known scanner new.
 // ErrStateRefused marks a state file refused for what it holds (damaged,
 // another format, too large for the settings), not for an I/O error: a
 // setting to change before the run can start.
 var ErrStateRefused = errors.New("state file refused")
 
-// refused wraps ErrStateRefused into an error without adding to its text.
-var refused = quiet{ErrStateRefused}
+// stateRefused is an error that is ErrStateRefused, its text its own.
+type stateRefused struct{ error }
 
-type quiet struct{ error }
+func (e stateRefused) Unwrap() error        { return e.error }
+func (e stateRefused) Is(target error) bool { return target == ErrStateRefused }
 
-func (quiet) Error() string   { return "" }
-func (q quiet) Unwrap() error { return q.error }
-
+// loadState restores the engine's memory from path, when there is a file
+// and reset is not asked for. A file that is there but unusable stops the
+// start: silently starting afresh would call every known scanner new.
 func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 	if path == "" {
 		return nil
@@ -50,9 +48,9 @@ func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 	if err := eng.LoadState(f, fi.Size()); err != nil {
 		switch {
 		case errors.Is(err, engine.ErrStateMismatch):
-			return fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh%w", path, err, refused)
+			return stateRefused{fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh", path, err)}
 		case errors.Is(err, engine.ErrStateTooBig):
-			return fmt.Errorf("state file %s: %w%w", path, err, refused)
+			return stateRefused{fmt.Errorf("state file %s: %w", path, err)}
 		}
 		return fmt.Errorf("state file %s: %w", path, err)
 	}

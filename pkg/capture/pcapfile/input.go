@@ -36,16 +36,13 @@ const (
 
 // input is one file (or in-memory stream) being read.
 type input struct {
-	idx  int
-	path string
-	size int64       // file size at listing time, 0 if unknown
-	fi   fs.FileInfo // the file's, when listed from the file system
-	src  io.Reader   // in-memory source; nil means open path
-	// interrupted is the Reader's flag (standard input only): a read
-	// that failed after Interrupt is no failure of the input.
-	interrupted *atomic.Bool
-	bufSize     int
-	progress    *atomic.Int64
+	idx      int
+	path     string
+	size     int64       // file size at listing time, 0 if unknown
+	fi       fs.FileInfo // the file's, when listed from the file system
+	src      io.Reader   // in-memory source; nil means open path
+	bufSize  int
+	progress *atomic.Int64
 
 	state inputState
 	err   *capture.InputError // the error that ended this input, if any
@@ -586,7 +583,7 @@ func (in *input) notCapture(err error) error {
 // offset start. inPacket tells whether the failure is in a packet record
 // (so it names packet n+1 even before the first packet).
 func (in *input) fail(start int64, inPacket bool, err error) error {
-	if in.interrupted != nil && in.interrupted.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.Is(err, errStreamInterrupted) { // no failure of the input
 		in.release(false, false)
 		return ErrInterrupted
 	}

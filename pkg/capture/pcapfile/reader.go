@@ -48,9 +48,8 @@ type Reader struct {
 	stdin  bool // "-" is listed already
 	// stream is standard input when it is a pipe, FIFO or socket (see
 	// stdinStream): Interrupt ends its waiting read.
-	stream      *stream
-	interrupted atomic.Bool
-	bySize      map[int64][]*input // listed files by size, to find one listed twice (addListed)
+	stream *stream
+	bySize map[int64][]*input // listed files by size, to find one listed twice (addListed)
 
 	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
 	total int64        // sum of the sizes of the listed files
@@ -128,7 +127,7 @@ func (r *Reader) list(root string) {
 		r.stdin = true
 		in, stream := stdinStream()
 		r.stream = stream
-		r.inputs = append(r.inputs, &input{path: root, src: in, interrupted: &r.interrupted})
+		r.inputs = append(r.inputs, &input{path: root, src: in})
 		return
 	}
 	fi, err := os.Stat(root)
@@ -585,9 +584,6 @@ func (r *Reader) Close() error {
 // long, are not interrupted: the caller's next check of its context
 // stops it. It is safe to call from any goroutine, more than once.
 func (r *Reader) Interrupt() {
-	if r.interrupted.Swap(true) {
-		return
-	}
 	if r.stream != nil {
 		r.stream.interrupt()
 	}

@@ -1,7 +1,7 @@
 package pcapfile
 
 import (
-	"fmt"
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -78,7 +78,7 @@ func newStream(r io.Reader) *stream {
 }
 
 // errStreamInterrupted is the read error after interrupt.
-var errStreamInterrupted = fmt.Errorf("standard input: %w", os.ErrDeadlineExceeded)
+var errStreamInterrupted = errors.New("standard input: interrupted")
 
 func (s *stream) Read(p []byte) (int, error) {
 	for len(s.cur) == 0 {
