@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The engine's cost per SYN on the normal and the hostile mix (BenchmarkMix)
+# beside the floor for the same work (BenchmarkMixFloor, scripts/mixfloor.c),
+# the same test binary, rounds alternating; prints the medians and the
+# ratios the issue asks about (hostile/normal) for each.
+#
+#   scripts/bench-mix.sh           # ROUNDS=5 by default
+#
+# Needs a C compiler (CC, else cc) for the floor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS="${ROUNDS:-5}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go test -c -o "$tmp/engine.test" ./pkg/engine
+# The floor is built from ../../scripts/mixfloor.c, relative to the package.
+for i in $(seq "$ROUNDS"); do
+	(cd pkg/engine && "$tmp/engine.test" -test.run '^$' -test.bench 'Mix' -test.benchtime 3x) |
+		grep '^BenchmarkMix' >>"$tmp/out"
+done
+awk -v rounds="$ROUNDS" '
+function median(name,   n, i, j, t, a) {
+	n = split(vals[name], a, " ")
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+/^BenchmarkMix\// {
+	split($1, p, "/"); sub(/-[0-9]+$/, "", p[3])
+	for (i = 2; i < NF; i++) if ($(i + 1) == "ns/syn") vals["engine " p[2] " " p[3]] = vals["engine " p[2] " " p[3]] " " $i
+}
+/^BenchmarkMixFloor/ {
+	for (i = 2; i < NF; i++) {
+		if ($(i + 1) == "normal-ns/syn") vals["floor normal"] = vals["floor normal"] " " $i
+		if ($(i + 1) == "hostile-ns/syn") vals["floor hostile"] = vals["floor hostile"] " " $i
+	}
+}
+END {
+	printf "medians of %d rounds, ns per SYN\n", rounds
+	en0 = median("engine normal shards-0"); eh0 = median("engine hostile shards-0")
+	en2 = median("engine normal shards-2"); eh2 = median("engine hostile shards-2")
+	fn = median("floor normal"); fh = median("floor hostile")
+	printf "%-28s %8s %8s %15s\n", "", "normal", "hostile", "hostile/normal"
+	printf "%-28s %8.1f %8.1f %14.2fx\n", "engine, inline", en0, eh0, eh0 / en0
+	printf "%-28s %8.1f %8.1f %14.2fx\n", "engine, two shards", en2, eh2, eh2 / en2
+	printf "%-28s %8.1f %8.1f %14.2fx\n", "floor (scripts/mixfloor.c)", fn, fh, fh / fn
+	printf "engine inline / floor: normal %.2fx, hostile %.2fx\n", en0 / fn, eh0 / fh
+}' "$tmp/out"
