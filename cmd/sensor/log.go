@@ -22,13 +22,23 @@ func newLogger(cfg *config.Config, stderr io.Writer) zerolog.Logger {
 // logger is the logger for a level and format (sensor collect has its own
 // configuration).
 func logger(lvl, format string, stderr io.Writer) zerolog.Logger {
+	return loggerTo(lvl, consoleLogs(format, stderr), isTerminal(stderr), stderr)
+}
+
+// consoleLogs says whether a --log-format means human-readable lines on
+// this stderr.
+func consoleLogs(format string, stderr io.Writer) bool {
+	return format == "console" || (format == "auto" && isTerminal(stderr))
+}
+
+// loggerTo writes console lines (in colour on a terminal) or JSON to w.
+func loggerTo(lvl string, console, terminal bool, w io.Writer) zerolog.Logger {
 	level, err := zerolog.ParseLevel(lvl)
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	var w io.Writer = stderr
-	if format == "console" || (format == "auto" && isTerminal(stderr)) {
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}
+	if console {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !terminal}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }

@@ -36,6 +36,13 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		return output.Stats{}, err
 	}
 	defer src.Close()
+	// The progress report, and the logger writing through it: a bar on
+	// stderr is wiped before a log line, and with JSON logs progress is
+	// a log line itself.
+	console := consoleLogs(cfg.LogFormat, stderr)
+	bar := newProgress(cfg.Progress, console, stderr)
+	log = loggerTo(cfg.LogLevel, console, isTerminal(stderr), bar.Writer())
+	bar.Track(src.Progress, log)
 	if fi, err := os.Stat(cfg.Output); cfg.Output != "-" && err == nil {
 		if err := src.CheckOutput(fi); err != nil {
 			// Opening the output truncates it: the capture would be lost.
@@ -77,12 +84,10 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		return output.Stats{}, err
 	}
 
-	bar := newProgress(cfg.Progress, stderr, src.Progress)
 	in := lifecycle.Input{
 		Source: src,
 		Hooks: pipeline.Hooks{
 			InputError: func(err error) {
-				bar.clear()
 				log.Error().Err(err).Msg("input failed; going on with the others")
 			},
 			Tick: bar.tick,

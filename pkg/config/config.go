@@ -208,7 +208,7 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kSensorID, "", "sensor `id` written in every record (default: the host name)")
 	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
 	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto (console on a terminal)")
-	fs.String(kProgress, "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
+	fs.String(kProgress, "auto", "progress on stderr (a bar, or with JSON logs a log line every 5s): auto (when stderr is a terminal), always, never")
 	fs.String(kMaxSources, strconv.Itoa(d.MaxSources), "most sources remembered at once; beyond it a new source takes the place of a stale or one-SYN one (counted as evicted) or is counted but not remembered (untracked)")
 	fs.String(kShards, "auto", "shard workers that own the per-source state, each on its own goroutine behind a lock-free ring (auto: one per core the Go runtime uses, GOMAXPROCS; 0: none, all on the capture goroutine)")
 	fs.String(kMaxTargets, strconv.Itoa(d.MaxTargets), "most distinct targets counted per window")
