@@ -136,7 +136,7 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	}
 
 	r, err := lifecycle.New(runConfig(cfg, true, met, lists), out, runLog(log))
-	if errors.Is(err, lifecycle.ErrStateRefused) {
+	if errors.Is(err, lifecycle.ErrStateRefused) || errors.Is(err, lifecycle.ErrStateInUse) {
 		return output.Stats{}, settingError{err} // nothing captured yet: a setting to change
 	} else if err != nil {
 		return output.Stats{}, err

@@ -78,7 +78,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		rc.FlushEvery = streamFlush
 	}
 	r, err := lifecycle.New(rc, out, runLog(log))
-	if errors.Is(err, lifecycle.ErrStateRefused) {
+	if errors.Is(err, lifecycle.ErrStateRefused) || errors.Is(err, lifecycle.ErrStateInUse) {
 		return output.Stats{}, settingError{err} // nothing read yet: a setting to change
 	} else if err != nil {
 		return output.Stats{}, err

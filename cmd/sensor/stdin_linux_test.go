@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -141,18 +143,68 @@ func TestOfflineRunOutlivesSIGHUP(t *testing.T) {
 
 // onPipe starts `sensor -r - -o out` reading a pipe the test writes (pw),
 // its stderr in a buffer.
-func onPipe(t *testing.T, bin, out string) (*exec.Cmd, *os.File, *bytes.Buffer) {
+func onPipe(t *testing.T, bin, out string, args ...string) (*exec.Cmd, *os.File, *bytes.Buffer) {
 	t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "-r", "-", "-o", out)
+	cmd := exec.Command(bin, append([]string{"-r", "-", "-o", out}, args...)...)
 	cmd.Stdin, cmd.Stderr = pr, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pr.Close()
 	return cmd, pw, &stderr
+}
+
+// TestStateFileInUseExits2: a sensor started on the --state-file another
+// one holds (here a run on a pipe still open) is refused at once with exit
+// status 2, naming the file and the holder's pid; it had loaded the same
+// memory and, at its end, written its own over the first's. Once the first
+// has ended, the file is free.
+func TestStateFileInUseExits2(t *testing.T) {
+	bin := buildSensor(t)
+	demo := filepath.Join("..", "..", "testdata", "demo.pcapng")
+	capture, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "sensor.state")
+	first, pw, stderr := onPipe(t, bin, filepath.Join(dir, "first.jsonl"), "--state-file", state)
+	defer pw.Close()
+	if _, err := pw.Write(capture); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d", first.Process.Pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(state + ".lock"); strings.Contains(string(b), fmt.Sprint(first.Process.Pid)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first sensor took no lock; stderr: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	second := exec.Command(bin, "-r", demo, "-o", filepath.Join(dir, "second.jsonl"), "--state-file", state)
+	var serr bytes.Buffer
+	second.Stderr = &serr
+	err = second.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(serr.String(), state) || !strings.Contains(serr.String(), want) {
+		t.Fatalf("second sensor on the held state file: %v; stderr: %s", err, serr.String())
+	}
+	pw.Close() // the capture ends: the first saves its state and lets go
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first sensor: %v; stderr: %s", err, stderr.String())
+	}
+	serr.Reset()
+	again := exec.Command(bin, "-r", demo, "-o", filepath.Join(dir, "again.jsonl"), "--state-file", state)
+	again.Stderr = &serr
+	if err := again.Run(); err != nil || !strings.Contains(serr.String(), "state loaded") {
+		t.Fatalf("after the first ended: %v; stderr: %s", err, serr.String())
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +79,7 @@ type Run struct {
 	w      *output.Writer
 	eng    *engine.Engine
 	log    Log
+	lock   *os.File // the state file's lock (lockState), held to the end
 	reopen atomic.Bool
 	hooks  *alert.Hooks // nil without alert hooks
 }
@@ -118,7 +120,14 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
 	srctable.SetSeed(seed)
+	lock, err := lockState(cfg.StateFile)
+	if err != nil {
+		return nil, err
+	}
 	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
 	if cfg.Live && srctable.Seed() == 0 {
@@ -128,7 +137,7 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 			log.say(Info, nil, "the state file's hashes were not keyed: keyed now, its memory of forgotten sources let go once", "state_file", cfg.StateFile)
 		}
 	}
-	r := &Run{cfg: cfg, out: out, w: w, eng: eng, log: log}
+	r := &Run{cfg: cfg, out: out, w: w, eng: eng, log: log, lock: lock}
 	r.hooks = alert.Start(alert.Config{Exec: cfg.AlertExec, Webhook: cfg.AlertWebhook, Wait: !cfg.Live,
 		Log: func(err error, hook string) { log.say(Warn, err, "alert not delivered", "hook", hook) }})
 	if r.hooks != nil {
@@ -208,6 +217,10 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 			// one returned, and the lost state is said too.
 			r.log.say(Error, serr, "the state was not saved")
 		}
+	}
+	if r.lock != nil {
+		r.lock.Close() // the state is saved: another sensor may take it
+		r.lock = nil
 	}
 	if r.hooks != nil {
 		r.hooks.Close(alertDrain)

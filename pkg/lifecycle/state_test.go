@@ -2,7 +2,13 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +62,44 @@ func TestLiveRunIsKeyed(t *testing.T) {
 	}
 	if run(false, state, "e.jsonl"); srctable.Seed() != key {
 		t.Errorf("a keyed state file's key %#x not kept: %#x", key, srctable.Seed())
+	}
+}
+
+// TestStateFileInUse: a second sensor given the state file a running one
+// holds is refused at its start, naming the file and the holder (it would
+// have loaded the same memory and, at its end, written its own over the
+// first's: the last to save wins); once the first has ended (its state
+// saved), the file is free.
+func TestStateFileInUse(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock(2): two sensors may share a state file there (documented)")
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "sensor.state")
+	d, _ := output.Open("-", false, io.Discard)
+	first, err := New(testConfig(t, false, state), d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(testConfig(t, false, state), d, nil)
+	if !errors.Is(err, ErrStateInUse) || !strings.Contains(err.Error(), state) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("a second run on the state file: %v", err)
+	}
+	t0 := time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
+	src := &script{steps: []step{{frames: [][]byte{syn(1)}, ts: t0}}}
+	if _, err := first.Drive(context.Background(), Input{Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("the first run's state: %v", err)
+	}
+	var lg logged
+	if _, err := New(testConfig(t, false, state), d, lg.log); err != nil || !lg.has("state loaded") {
+		t.Fatalf("after the first run ended: %v %v", err, lg.lines)
+	}
+	// Another state file beside it is another lock.
+	if _, err := New(testConfig(t, false, filepath.Join(dir, "other.state")), d, nil); err != nil {
+		t.Fatalf("another state file: %v", err)
 	}
 }
