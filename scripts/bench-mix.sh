@@ -26,7 +26,8 @@ function median(name,   n, i, j, t, a) {
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 /^BenchmarkMix\// {
-	split($1, p, "/"); sub(/-[0-9]+$/, "", p[3])
+	split($1, p, "/")
+	if (p[3] ~ /^shards-[0-9]+-[0-9]+$/) sub(/-[0-9]+$/, "", p[3]) # the -GOMAXPROCS suffix (none with one CPU)
 	for (i = 2; i < NF; i++) if ($(i + 1) == "ns/syn") vals["engine " p[2] " " p[3]] = vals["engine " p[2] " " p[3]] " " $i
 }
 /^BenchmarkMixFloor/ {
@@ -40,6 +41,10 @@ END {
 	en0 = median("engine normal shards-0"); eh0 = median("engine hostile shards-0")
 	en2 = median("engine normal shards-2"); eh2 = median("engine hostile shards-2")
 	fn = median("floor normal"); fh = median("floor hostile")
+	if (!en0 || !eh0 || !en2 || !eh2 || !fn || !fh) {
+		print "bench-mix.sh: a benchmark gave no figure (the floor needs a C compiler and AVX-512; see the test output)" > "/dev/stderr"
+		exit 1
+	}
 	printf "%-28s %8s %8s %15s\n", "", "normal", "hostile", "hostile/normal"
 	printf "%-28s %8.1f %8.1f %14.2fx\n", "engine, inline", en0, eh0, eh0 / en0
 	printf "%-28s %8.1f %8.1f %14.2fx\n", "engine, two shards", en2, eh2, eh2 / en2

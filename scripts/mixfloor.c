@@ -52,8 +52,8 @@
 #include <time.h>
 #include <immintrin.h>
 
-#ifndef __AVX512F__
-#error "mixfloor is the floor for an AVX-512 machine: build it with -march=native there"
+#if !defined(__AVX512F__) || !defined(__AVX512VL__)
+#error "mixfloor is the floor for an AVX-512 machine (F and VL): build it with -march=native there"
 #endif
 
 #define NS 1000000000LL
@@ -473,9 +473,6 @@ static inline void reach(struct floor *F, uint32_t *slab, uint32_t fdst, uint32_
 	if (port != w->lastPort) w->lastPort = port, w->nP++; /* (ports: the streams have one) */
 }
 
-/* Hosts in the scan interval: a 64-bit linear-counting bitmap; 21 bits set
- * is about 25 distinct hosts. */
-#define SCANBITS 21
 
 #define NEWENTRY(e, dh)                                                                     \
 	(e->last = e->first = now, e->syns = 1, e->lastms = tsms, e->slab = 0, e->fdst = dh)

@@ -100,6 +100,14 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 		return output.Stats{}, err
 	}
 	defer src.Close()
+	// The state file is one sensor's: its lock is taken before the
+	// outputs are opened (a Kafka spool shared with the running sensor),
+	// as root; the descriptor holds it after the drop to --user.
+	lock, err := lifecycle.LockState(cfg.StateFile, runLog(log))
+	if err != nil {
+		return output.Stats{}, settingError{err}
+	}
+	defer lock.Close()
 	out, err := openOutputs(ctx, cfg, true, stdout, log)
 	if err != nil {
 		return output.Stats{}, err
@@ -135,8 +143,10 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 		return output.Stats{}, err
 	}
 
-	r, err := lifecycle.New(runConfig(cfg, true, met, lists), out, runLog(log))
-	if errors.Is(err, lifecycle.ErrStateRefused) || errors.Is(err, lifecycle.ErrStateInUse) {
+	rc := runConfig(cfg, true, met, lists)
+	rc.StateLock = lock
+	r, err := lifecycle.New(rc, out, runLog(log))
+	if errors.Is(err, lifecycle.ErrStateRefused) {
 		return output.Stats{}, settingError{err} // nothing captured yet: a setting to change
 	} else if err != nil {
 		return output.Stats{}, err

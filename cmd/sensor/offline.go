@@ -65,12 +65,20 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 			return output.Stats{}, settingError{fmt.Errorf("--state-file %s is the output (--output %s): name another file for the state", cfg.StateFile, cfg.Output)}
 		}
 	}
+	// The state file is one sensor's: its lock is taken before anything
+	// is opened for writing, so a run refused for it touches nothing.
+	lock, err := lifecycle.LockState(cfg.StateFile, runLog(log))
+	if err != nil {
+		return output.Stats{}, settingError{err}
+	}
+	defer lock.Close()
 	out, err := openOutputs(ctx, cfg, false, stdout, log)
 	if err != nil {
 		return output.Stats{}, err
 	}
 	defer out.Close()
 	rc := runConfig(cfg, false, nil, lists)
+	rc.StateLock = lock
 	rc.IdleTime = src.NewestModTime() // a rerun of a capture with no packet writes the same bytes
 	if src.Streaming() {
 		// A pipe from a capture still running (tcpdump -w - over ssh):
@@ -78,7 +86,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		rc.FlushEvery = streamFlush
 	}
 	r, err := lifecycle.New(rc, out, runLog(log))
-	if errors.Is(err, lifecycle.ErrStateRefused) || errors.Is(err, lifecycle.ErrStateInUse) {
+	if errors.Is(err, lifecycle.ErrStateRefused) {
 		return output.Stats{}, settingError{err} // nothing read yet: a setting to change
 	} else if err != nil {
 		return output.Stats{}, err

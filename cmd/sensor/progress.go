@@ -14,8 +14,9 @@ import (
 // stream: where a person is watching (a terminal), or when forced with
 // --progress always. With console logs it is a one-line bar redrawn at most
 // five times a second, wiped before any log line (the logger writes
-// through Writer); with JSON logs it is a log line of its own every
-// jsonEvery, so that every line on stderr stays one JSON object (a bar's
+// through Writer); with JSON logs it is a log line of its own, at any
+// --log-level, at most every jsonEvery (the run looks every 65,536
+// packets), so that every line on stderr stays one JSON object (a bar's
 // carriage returns amid them broke a log shipper's parse).
 type progress struct {
 	mu    sync.Mutex // the bar and the log lines, from any goroutine
@@ -86,9 +87,13 @@ func (p *progress) tick(packets uint64) {
 		rate = float64(packets) / s
 	}
 	if p.asLog {
-		p.log.Info().Int64("done_bytes", done).Int64("total_bytes", total).
-			Float64("percent", float64(int(frac*1000))/10).Uint64("packets", packets).
-			Float64("packets_per_second", float64(int64(rate))).Msg("progress")
+		// At any --log-level: progress was asked for (Log writes no
+		// level of its own, so it is named here).
+		ev := p.log.Log().Str("level", "info")
+		if total > 0 { // (a pipe has no size)
+			ev = ev.Int64("done_bytes", done).Int64("total_bytes", total).Float64("percent", float64(int(frac*1000))/10)
+		}
+		ev.Uint64("packets", packets).Float64("packets_per_second", float64(int64(rate))).Msg("progress")
 		return
 	}
 	const width = 30

@@ -23,6 +23,28 @@ func newTestProgress(console bool, buf *bytes.Buffer) (*progress, *fakeClock) {
 	return p, c
 }
 
+// TestProgressLineAtAnyLogLevel: --progress always with --log-level warn
+// still reports progress (it was asked for); a pipe's (no size) says
+// packets, not bytes of nothing.
+func TestProgressLineAtAnyLogLevel(t *testing.T) {
+	var buf bytes.Buffer
+	p, c := newTestProgress(false, &buf)
+	p.Track(func() (int64, int64) { return 0, 0 }, loggerTo("warn", false, false, p.Writer()))
+	p.log.Info().Msg("not at warn")
+	c.t = c.t.Add(jsonEvery)
+	p.tick(42)
+	var m map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &m); err != nil {
+		t.Fatalf("%q: %v", buf.String(), err)
+	}
+	if m["message"] != "progress" || m["level"] != "info" || m["packets"] != 42.0 {
+		t.Fatalf("progress line %v", m)
+	}
+	if _, ok := m["total_bytes"]; ok {
+		t.Fatalf("bytes of a pipe: %v", m)
+	}
+}
+
 // TestProgressWithJSONLogsIsJSON: with JSON logs (--log-format json
 // --progress always, stderr to a file) every line on stderr is one JSON
 // object: progress is a log line of its own every few seconds, not a bar

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +37,10 @@ type Config struct {
 	Live       bool
 	StateFile  string // where the engine's memory is kept across runs; "" for none
 	StateReset bool   // ignore the state file at start (it is overwritten at the end)
+	// StateLock is the state file's lock when the caller took it (before
+	// opening the outputs: LockState); nil: New takes it. The run lets it
+	// go once the state is saved.
+	StateLock  *StateLock
 	StateEvery time.Duration
 	StatsEvery time.Duration
 	Metrics    *metrics.Metrics // fed about once a second when set
@@ -79,7 +82,7 @@ type Run struct {
 	w      *output.Writer
 	eng    *engine.Engine
 	log    Log
-	lock   *os.File // the state file's lock (lockState), held to the end
+	lock   *StateLock // the state file's, held to the end
 	reopen atomic.Bool
 	hooks  *alert.Hooks // nil without alert hooks
 }
@@ -120,14 +123,14 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
 	srctable.SetSeed(seed)
-	lock, err := lockState(cfg.StateFile)
-	if err != nil {
-		return nil, err
+	lock := cfg.StateLock
+	if lock == nil {
+		if lock, err = LockState(cfg.StateFile, log); err != nil {
+			return nil, err
+		}
 	}
 	if err := loadState(eng, cfg.StateFile, cfg.StateReset, log); err != nil {
-		if lock != nil {
-			lock.Close()
-		}
+		lock.Close()
 		return nil, err
 	}
 	if cfg.Live && srctable.Seed() == 0 {
@@ -218,10 +221,7 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 			r.log.say(Error, serr, "the state was not saved")
 		}
 	}
-	if r.lock != nil {
-		r.lock.Close() // the state is saved: another sensor may take it
-		r.lock = nil
-	}
+	r.lock.Close() // the state is saved: another sensor may take it
 	if r.hooks != nil {
 		r.hooks.Close(alertDrain)
 		if n := r.hooks.Dropped.Load(); n > 0 {

@@ -21,16 +21,6 @@ type stateRefused struct{ error }
 func (e stateRefused) Unwrap() error        { return e.error }
 func (e stateRefused) Is(target error) bool { return target == ErrStateRefused }
 
-// ErrStateInUse marks a state file another sensor holds (its lock is
-// taken): a setting to change, or a sensor to stop, before the run starts.
-var ErrStateInUse = errors.New("state file in use")
-
-// stateInUse is an error that is ErrStateInUse, its text its own.
-type stateInUse struct{ error }
-
-func (e stateInUse) Unwrap() error        { return e.error }
-func (e stateInUse) Is(target error) bool { return target == ErrStateInUse }
-
 // loadState restores the engine's memory from path, when there is a file
 // and reset is not asked for. A file that is there but unusable stops the
 // start: silently starting afresh would call every known scanner new.

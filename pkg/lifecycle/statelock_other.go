@@ -1,9 +1,13 @@
-//go:build !unix
+//go:build !unix || aix
 
 package lifecycle
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
-// lockState takes no lock where flock(2) is not: two sensors given one
-// --state-file there both run, and the last to save wins.
-func lockState(string) (*os.File, error) { return nil, nil }
+// lockFile takes no lock where flock(2) is not (LockState says so once).
+func lockFile(string) (*os.File, error) {
+	return nil, errors.New("no flock(2) on this platform")
+}

@@ -43,5 +43,5 @@ func openBudget() int {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &l); err != nil || l.Cur == unix.RLIM_INFINITY {
 		return maxOpen
 	}
-	return int(min(uint64(maxOpen), max(l.Cur/4, 4)))
+	return min(maxOpen, max(int(l.Cur/4), 4)) // (Cur is int64 on the BSDs, uint64 on Linux)
 }
