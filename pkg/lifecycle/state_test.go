@@ -103,3 +103,34 @@ func TestStateFileInUse(t *testing.T) {
 		t.Fatalf("another state file: %v", err)
 	}
 }
+
+// TestStateLockFollowsNoLink: STATE.lock planted as a symlink (or a hard
+// link) to another file, in a state directory --user may write, is never
+// written through: a run as root emptied the file it named. The lock is
+// then not taken, and said.
+func TestStateLockFollowsNoLink(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock(2) there: no lock file")
+	}
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "precious")
+	os.WriteFile(victim, []byte("root's data\n"), 0o600)
+	for _, plant := range []func(string) error{
+		func(name string) error { return os.Symlink(victim, name) },
+		func(name string) error { return os.Link(victim, name) },
+	} {
+		state := filepath.Join(dir, "sensor.state")
+		os.Remove(state + ".lock")
+		if err := plant(state + ".lock"); err != nil {
+			t.Fatal(err)
+		}
+		var lg logged
+		lock, err := LockState(state, lg.log)
+		if err != nil || lock != nil || !lg.has("lock was not taken") {
+			t.Errorf("a planted lock file: %v %v %v", lock, err, lg.lines)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "root's data\n" {
+			t.Fatalf("the file a planted link names was written: %q", b)
+		}
+	}
+}
