@@ -28,7 +28,10 @@ func (e *Engine) handOver(kind uint8, rotate bool, rotateAt int64) {
 			// come when a live sensor's timer says, so they take none).
 			sh.tab.DrainStep(sources.DrainBatch)
 		}
-		if rotate {
+		switch {
+		case rotate && e.gapFrom != nil:
+			sh.tab.Gap(rotateAt, *e.gapFrom)
+		case rotate:
 			sh.tab.Rotate(rotateAt)
 		}
 		if kind == itemStop {
@@ -46,7 +49,10 @@ func (e *Engine) handOver(kind uint8, rotate bool, rotateAt int64) {
 			sh.in.WaitSpace() // a marker is never dropped
 			s = sh.in.Slot()
 		}
-		s.seq, s.kind, s.rotate, s.rotateAt = e.seq, kind, rotate, rotateAt
+		s.seq, s.kind, s.rotate, s.rotateAt, s.gap = e.seq, kind, rotate, rotateAt, e.gapFrom != nil
+		if s.gap {
+			s.syn.Ts = *e.gapFrom
+		}
 		sh.in.Commit()
 		sh.in.Publish()
 	}

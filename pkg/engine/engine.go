@@ -37,10 +37,13 @@ type Engine struct {
 	// drops a generation whose every entry is older than the lookback, so
 	// forgetting costs no walk over the table, and no pause.
 	rotatedAt int64
-	c         Counters
-	top       []sources.TopSource
-	srcRec    SourceRecord
-	sightRec  SightingRecord
+	// gapFrom, while a gap's marker is handed over, is the clock before
+	// the gap (skipTo); nil otherwise.
+	gapFrom  *int64
+	c        Counters
+	top      []sources.TopSource
+	srcRec   SourceRecord
+	sightRec SightingRecord
 
 	shards  []*shard
 	inline  bool     // Shards == 0: the one shard runs on this goroutine
@@ -381,7 +384,15 @@ func (e *Engine) replay(fr []earlyFrame) {
 func (e *Engine) skipTo(ts int64) {
 	if e.beyond(ts, e.lookback) {
 		e.warmFrom = ts
-		e.closeWindow(ts, true)
+		last := e.now
+		e.closeWindow(0, false)
+		// Every source before the gap is stale: the shards let go of
+		// both generations (one rotation kept the one before the gap,
+		// whose sources came back returning after any gap).
+		e.gapFrom = &last
+		e.handOver(itemFlush, true, ts)
+		e.gapFrom = nil
+		e.rotatedAt = ts
 	} else {
 		e.closeWindow(0, false)
 	}

@@ -35,8 +35,11 @@ type item struct {
 	seq  uint64 // the SYN's sequence number in capture order
 	kind uint8
 	// A marker with rotate set has the shard rotate its generations, from
-	// rotateAt, after its counts are taken.
+	// rotateAt, after its counts are taken; with gap set too, let go of
+	// them after a gap in the capture (sources.Table.Gap), the clock
+	// before it in syn.Ts (a marker carries no SYN).
 	rotate   bool
+	gap      bool
 	rotateAt int64
 	syn      decode.Syn
 }
@@ -112,7 +115,10 @@ func (sh *shard) marker(it *item) bool {
 		sh.flushScans()                      // before a rotation moves the window's scanners
 		sh.tab.DrainStep(sources.DrainBatch) // where the inline shard takes it
 	}
-	if it.rotate {
+	switch {
+	case it.rotate && it.gap:
+		sh.tab.Gap(it.rotateAt, it.syn.Ts)
+	case it.rotate:
 		sh.tab.Rotate(it.rotateAt)
 	}
 	if it.kind == itemStop {

@@ -127,6 +127,31 @@ func (t *Table) Rotate(now int64) {
 	t.old, t.cur = t.cur, newGen(now, 1024)
 }
 
+// Gap resumes at now after a gap in the capture longer than the lookback,
+// last being the clock before it. No Rotate came in the gap, so every
+// source known before it is stale: both generations are let go at once
+// (offered to the top list, counted expired), into the memory of
+// forgotten sources, unless the gap alone outlasts the memory's span (or
+// there is no memory): then the memory forgets them and everything it
+// held. A source back after a month's gap was told returning, with its
+// last SYN of a month before, even with --remember 0, where an unbroken
+// capture of the same packets had let it go (review).
+func (t *Table) Gap(now, last int64) {
+	keep := t.mem.span > 0 && now-last < t.mem.span
+	for range 2 {
+		for t.drop != nil {
+			t.drainInto(1<<30, true, keep)
+		}
+		t.Rotate(now)
+	}
+	for t.drop != nil {
+		t.drainInto(1<<30, true, keep)
+	}
+	if !keep && t.mem.span > 0 {
+		t.mem.forget(now)
+	}
+}
+
 // DrainStep offers up to n entries of a dropped generation to the top list.
 // The engine calls it at each window's end, in the same place for an
 // inline shard and a worker (a point of the packet stream); Syn takes its
@@ -148,7 +173,11 @@ func (t *Table) drainTick() {
 // drainStep lets go of up to n entries of the dropped generation, into
 // the memory of forgotten sources, offering them to the top list first
 // when offer is set.
-func (t *Table) drainStep(n int, offer bool) {
+func (t *Table) drainStep(n int, offer bool) { t.drainInto(n, offer, true) }
+
+// drainInto is drainStep, the sources put in the memory of forgotten
+// sources only when keep is set.
+func (t *Table) drainInto(n int, offer, keep bool) {
 	g := t.drop
 	d4, d6 := false, false
 	t.dropCur[0], d4 = g.v4.Drain(t.dropCur[0], n, func(k uint32, v *srcVal) {
@@ -160,7 +189,9 @@ func (t *Table) drainStep(n int, offer bool) {
 			delete(t.dropHeavy, a)
 		}
 		t.dropReach(*v)
-		t.remember(srctable.Hash4(k))
+		if keep {
+			t.remember(srctable.Hash4(k))
+		}
 	})
 	t.dropCur[1], d6 = g.v6.Drain(t.dropCur[1], n, func(k [16]byte, v *srcVal) {
 		if offer {
@@ -170,7 +201,9 @@ func (t *Table) drainStep(n int, offer bool) {
 			delete(t.dropHeavy, k)
 		}
 		t.dropReach(*v)
-		t.remember(srctable.Hash6(k))
+		if keep {
+			t.remember(srctable.Hash6(k))
+		}
 	})
 	if d4 && d6 {
 		t.drop = nil

@@ -248,6 +248,14 @@ func (m *memory) rotate(now int64) {
 	m.since = now
 }
 
+// forget lets both generations go (a gap in the capture longer than the
+// span), the current one starting at now.
+func (m *memory) forget(now int64) {
+	m.gens = [2]fpSet{}
+	m.npend, m.head = 0, 0
+	m.since = now
+}
+
 // reserve readies the current generation for n more forgotten sources
 // (a dropped generation's), within its bound.
 func (m *memory) reserve(n int) {

@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/synscope/synscope/pkg/decode"
+)
+
+// TestGapLetsTheSourcesBeforeItGo: a capture that resumes after a gap
+// longer than --max-gap (two captures a month apart, merged) tells a source
+// back after it what an unbroken capture of the same packets tells:
+// expired, new, and returning only when the memory of forgotten sources
+// (--remember) still knows it. One rotation at the gap kept the
+// generation before it: the month-old sources came back returning, their
+// last SYN a month before, even with --remember 0 (review).
+func TestGapLetsTheSourcesBeforeItGo(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		gap, remember time.Duration
+		returning     uint64
+	}{
+		{30 * day, 0, 0},
+		{30 * day, 7 * day, 0},  // the gap outlasts the memory
+		{30 * day, 60 * day, 3}, // the memory knows them
+		{8 * day, 10 * day, 3},  // a gap within the memory's span
+		{8 * day, 0, 0},
+	} {
+		for _, shards := range []int{0, 2} {
+			t.Run(fmt.Sprintf("gap %v remember %v shards %d", tc.gap, tc.remember, shards), func(t *testing.T) {
+				var got [2]Counters
+				for i, maxGap := range []time.Duration{7 * day, 90 * day} { // a gap, and the same packets unbroken
+					cfg := DefaultConfig()
+					cfg.Window, cfg.Lookback, cfg.MaxGap, cfg.Remember = time.Minute, 10*time.Minute, maxGap, tc.remember
+					cfg.Shards = shards
+					e, err := New(cfg, discard{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					srcs := []string{"192.0.2.1", "192.0.2.2", "2001:db8::3"}
+					for k, src := range srcs {
+						s := syn(src, "198.18.0.1")
+						e.Frame(t0+int64(k)*int64(time.Second), 60, &s)
+					}
+					for k := range jumpConfirm + 6 { // enough frames to set the clock before the gap
+						e.Frame(t0+int64(10+k)*int64(time.Second), 60, nil)
+					}
+					back := t0 + int64(tc.gap)
+					for k := range jumpConfirm + 6 { // the gap confirmed; its first frames the sources back
+						var m *decode.Syn
+						if k < len(srcs) {
+							s := syn(srcs[k], "198.18.0.2")
+							m = &s
+						}
+						e.Frame(back+int64(k)*int64(time.Second), 60, m)
+					}
+					e.Finish()
+					got[i] = e.Counters()
+				}
+				gap, unbroken := got[0], got[1]
+				if gap.Gaps != 1 || unbroken.Gaps != 0 {
+					t.Fatalf("gaps %d and %d", gap.Gaps, unbroken.Gaps)
+				}
+				if gap.NewSources != 6 || gap.Returning != tc.returning || gap.Expired != 3 {
+					t.Errorf("after the gap: %d new, %d returning, %d expired; want 6, %d, 3", gap.NewSources, gap.Returning, gap.Expired, tc.returning)
+				}
+				if gap.Returning != unbroken.Returning || gap.NewSources != unbroken.NewSources || gap.Expired != unbroken.Expired {
+					t.Errorf("the gap %+v, unbroken %+v: returning, new, expired differ", gap, unbroken)
+				}
+			})
+		}
+	}
+}
