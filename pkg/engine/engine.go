@@ -398,7 +398,7 @@ func (e *Engine) skipTo(ts int64) {
 	}
 	e.now = ts
 	start := e.windowOf(ts)
-	e.cur = WindowRecord{Start: start, End: start + e.window, GapBefore: true}
+	e.cur = WindowRecord{Start: start, End: start + e.window, GapBefore: true, resumed: ts}
 	e.c.Gaps++
 }
 

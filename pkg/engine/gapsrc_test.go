@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -70,5 +71,37 @@ func TestGapLetsTheSourcesBeforeItGo(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestCoverageAfterAGap: the window in which a capture resumes after a gap
+// is covered from the resumption, not whole (its coverage is the growth
+// fit's exposure: 30 s of packets were taken for a minute's).
+func TestCoverageAfterAGap(t *testing.T) {
+	cfg := small()
+	var steps []step
+	for k := range jumpConfirm + 6 {
+		steps = append(steps, step{t0 + int64(k)*int64(100*time.Millisecond), "", ""})
+	}
+	back := t0 + int64(8*24*time.Hour) + 30*sec // half a window in
+	for k := range jumpConfirm + 6 {
+		steps = append(steps, step{back + int64(k)*int64(100*time.Millisecond), "", ""})
+	}
+	steps = append(steps, step{back + minute, "", ""}) // the next window closes it
+	rec := run(t, cfg, steps)
+	var after *WindowRecord
+	for i := range rec.windows {
+		if rec.windows[i].GapBefore {
+			after = &rec.windows[i]
+		}
+	}
+	if after == nil || after.Start != back-30*sec {
+		t.Fatalf("no window after the gap where it resumed: %+v", rec.windows)
+	}
+	if math.Abs(after.Exposure-0.5) > 1e-9 {
+		t.Errorf("the window the capture resumed in covered %v, want 0.5", after.Exposure)
+	}
+	if first := rec.windows[0]; math.Abs(first.Exposure-float64(jumpConfirm+5)/600) > 1e-9 {
+		t.Errorf("the window before the gap covered %v, want %v (to its last packet)", first.Exposure, float64(jumpConfirm+5)/600)
 	}
 }

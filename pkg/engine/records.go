@@ -60,6 +60,7 @@ type WindowRecord struct {
 	Warmup        bool
 
 	act         sources.Activity // the window's share of its activity interval
+	resumed     int64            // GapBefore: when the capture resumed (its coverage starts there)
 	decoyAlerts int              // decoy alerts written in it (decoyAlertsMax)
 }
 
