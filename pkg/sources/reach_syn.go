@@ -195,15 +195,22 @@ func (t *Table) reachOf(v srcVal) (dsts, ports int) {
 	if !v.promoted() {
 		return 1, 1
 	}
-	if i, wide := v.reachIdx(); wide {
-		return t.wideCounts(t.wides.at(i))
-	} else {
-		r := t.rs.at(i)
-		if r.n == 0 {
-			return 1, 1 // restored promoted and not touched since: at least one
+	i, wide := v.reachIdx()
+	if wide {
+		w := t.wides.at(i)
+		dsts, ports = t.wideCounts(w)
+		// An estimate is never more than the SYNs (a HyperLogLog read
+		// 101 destinations of 100 SYNs).
+		if n := int(w.syns); n > 0 {
+			dsts, ports = min(dsts, n), min(ports, n)
 		}
-		return r.distinct(uint16(1)<<r.n - 1)
+		return dsts, ports
 	}
+	r := t.rs.at(i)
+	if r.n == 0 {
+		return 1, 1 // restored promoted and not touched since: at least one
+	}
+	return r.distinct(uint16(1)<<r.n - 1)
 }
 
 // span caches the bounds of the interval (or window) the last SYN fell in:
