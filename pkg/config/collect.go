@@ -57,6 +57,8 @@ func CollectFlagSet() *pflag.FlagSet {
 	fs.String(kLogLevel, "info", "log `level`: debug, info, warn, error")
 	fs.String(kLogFormat, "auto", "log `format` on stderr: console, json, or auto")
 	addKafkaFlags(fs)
+	// The same flag, read the other way round here.
+	fs.Lookup(kKafkaBrokers).Usage = "read the sensors' records from Kafka at these `host:port`s (required)"
 	fs.StringP("config", "c", "", "read settings from YAML `file` (the sensors' file will do): its Kafka keys, window, lookback, max-lag, group and once; the output, id, growth and logging are flags")
 	fs.BoolP("help", "h", false, "show this help")
 	return fs

@@ -344,7 +344,7 @@ func shapes(doc *yaml.Node) error {
 		case yaml.MappingNode:
 			return fmt.Errorf("%s: a mapping, where a value goes", k)
 		case yaml.SequenceNode:
-			if !slices.Contains(listKeys, k) {
+			if !slices.Contains(listKeys, strings.ToLower(k)) { // (keys are read case-blind)
 				return fmt.Errorf("%s: a list, where one value goes", k)
 			}
 			for _, e := range v.Content {

@@ -346,6 +346,8 @@ func TestValueShapesInTheFile(t *testing.T) {
 		"ports: [139, 445]\n":          "",
 		"home-net: [10.0.0.0/8]\n":     "",
 		"growth-horizons: [6h, 24h]\n": "",
+		"Ports: [445]\n":               "", // keys are read case-blind, lists too
+		"Home-Net: [10.0.0.0/8]\n":     "",
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		os.WriteFile(file, []byte(body), 0o644)
