@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -365,4 +368,39 @@ func TestFleetTwoCollectorsAndARestart(t *testing.T) {
 	outs := readAll(t, a, b)
 	t.Logf("windows written: %d by a, %d by b", len(fleetWindows(t, outs[0])), len(fleetWindows(t, outs[1])))
 	compare(t, fleetWindows(t, outs...), want)
+}
+
+// TestCollectorSaysWindowsAreNotItsOwn: a collector run with --window 1m
+// against sensors on 5-minute windows says so, once a sensor, naming both
+// (it wrote every fifth window with five minutes' counts and four empty
+// ones, a sawtooth the growth classifier called exponential, without a
+// word); with the sensors' window it says nothing.
+func TestCollectorSaysWindowsAreNotItsOwn(t *testing.T) {
+	pkts := packets(t)
+	c := cluster(t, 4)
+	fleetSensors(t, pkts, c.ListenAddrs(), 3)
+	for _, window := range []time.Duration{time.Minute, engine.DefaultConfig().Window} {
+		cfg := collectConfig(c.ListenAddrs(), true)
+		cfg.Window = window
+		cfg.Group = fmt.Sprintf("g-%v", window)
+		var said []string
+		cfg.Log = func(msg string, fields ...any) {
+			if strings.Contains(msg, "not the collector's") {
+				said = append(said, fmt.Sprint(fields...))
+			}
+		}
+		col, err := New(context.Background(), cfg, output.NewWriter(io.Discard, "fleet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := col.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case window == time.Minute && (len(said) != 3 || !strings.Contains(said[0], "5m0s") || !strings.Contains(said[0], "1m0s")):
+			t.Errorf("--window 1m against 5m sensors: said %q (once for each of the 3 sensors)", said)
+		case window != time.Minute && len(said) != 0:
+			t.Errorf("the sensors' own window: said %q", said)
+		}
+	}
 }
