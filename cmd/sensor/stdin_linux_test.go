@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/synscope/synscope/internal/captest"
 )
 
 // TestPipeStillOpenEndsOnASignal: `tcpdump -w - | sensor -r -` (the
@@ -206,5 +208,56 @@ func TestStateFileInUseExits2(t *testing.T) {
 	again.Stderr = &serr
 	if err := again.Run(); err != nil || !strings.Contains(serr.String(), "state loaded") {
 		t.Fatalf("after the first ended: %v; stderr: %s", err, serr.String())
+	}
+}
+
+// TestQuietPipeStartsItsClock: a capture still running on a quiet link
+// (`tcpdump -w - | sensor -r -`, fewer than the 64 frames that set the
+// clock) had nothing written until its 64th frame, hours on such a link.
+// Now the clock starts with the frames so far once the pipe idles a
+// second, and the new sources its packet time has decided (10 s of it:
+// the flood line) come out while the pipe stays open.
+func TestQuietPipeStartsItsClock(t *testing.T) {
+	bin := buildSensor(t)
+	path, w, start := newScanFile(t, "quiet.pcap")
+	for i := range 30 { // 30 sources, 0.7 s apart: 20 s of packet time
+		src := [4]byte{203, 0, 113, byte(1 + i)}
+		f := captest.Ether(nil, 0x0800, captest.IPv4(captest.V4{Src: src, Dst: [4]byte{198, 18, 0, 1}, TTL: 64, Proto: 6, TotalLen: -1},
+			captest.TCP(captest.T{SrcPort: 40000, DstPort: 445, Flags: captest.SYN, Window: 1024})))
+		if err := w.WritePacket(start+int64(i)*int64(700*time.Millisecond), f, len(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	capture, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	cmd, pw, stderr := onPipe(t, bin, out)
+	defer pw.Close()
+	if _, err := pw.Write(capture); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if n := bytes.Count(b, []byte(`"event_type":"source"`)); n >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no source record while the pipe is open; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pw.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	b, _ := os.ReadFile(out)
+	if n := bytes.Count(b, []byte(`"event_type":"source"`)); n != 30 {
+		t.Errorf("%d source records at the end, want 30", n)
 	}
 }

@@ -172,6 +172,19 @@ func (e *Engine) anchor() {
 	e.replay(fr)
 }
 
+// Settle starts the clock with the frames held so far, when fewer came
+// than it takes to confirm it (anchor): an offline stream that idles (a
+// capture of a quiet link, still running: `tcpdump -w - | sensor -r -`)
+// wrote nothing until its 64th frame. A capture's records are the same
+// either way unless its first frames disagree (a bad first timestamp among
+// the few held).
+func (e *Engine) Settle() {
+	if !e.started && len(e.early) > 0 {
+		e.disarm()
+		e.anchor()
+	}
+}
+
 // agreed is the time held frames agree on: that of the first of them
 // stamped within MaxGap of their median.
 func (e *Engine) agreed(fr []earlyFrame) int64 {

@@ -140,6 +140,14 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 					}
 					if lv != nil {
 						lv.tick(&st, w)
+					} else {
+						// An offline stream that idles (a capture of a
+						// quiet link): its clock starts with the frames
+						// so far, not only at the 64th, and the shards
+						// hand over what they hold (else once a window).
+						eng.Settle()
+						eng.Flush() // the shards' records so far, into the flood line
+
 					}
 					continue
 				}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 )
 
 // stdinStream is standard input as a reader whose waiting read Interrupt
@@ -103,3 +104,30 @@ func (s *stream) Read(p []byte) (int, error) {
 
 // interrupt ends a Read waiting for data, and every later one.
 func (s *stream) interrupt() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+// ready waits up to d for something to read (data, the end or an error)
+// and reports whether there is; nothing is taken: the next Read has it.
+func (s *stream) ready(d time.Duration) bool {
+	if len(s.cur) > 0 || s.err != nil {
+		return true
+	}
+	if s.buf != nil {
+		s.free <- s.buf[:cap(s.buf)] // as Read does before it waits
+		s.buf = nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case c := <-s.data:
+		s.buf, s.cur, s.err = c.b, c.b, c.err
+		return true
+	case <-s.stop:
+		return true // Read says so
+	case <-t.C:
+		return false
+	}
+}
+
+// idleAfter is how long a stream may give nothing before Next says so
+// (capture.ErrTimeout), so that the run can write what it holds.
+const idleAfter = time.Second
