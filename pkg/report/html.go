@@ -71,10 +71,11 @@ func (d *Data) HTML(w io.Writer, inputs []string) error {
 func (s *Sensor) section(b *strings.Builder) {
 	x0, x1 := s.span()
 	fmt.Fprintf(b, "<h2>Sensor %s</h2>\n", esc(s.ID))
-	fmt.Fprintf(b, `<p class="meta">%d windows from %s to %s; %d new sources recorded`, len(s.Windows),
-		time.Unix(0, x0).UTC().Format("2006-01-02 15:04"), time.Unix(0, x1).UTC().Format("2006-01-02 15:04"), s.recorded())
-	if s.Flooded > 0 {
-		fmt.Fprintf(b, " (%d of them flood sources, summarized in flood records)", s.Flooded)
+	all, flood := s.newSources()
+	fmt.Fprintf(b, `<p class="meta">%d windows from %s to %s; %d new sources`, len(s.Windows),
+		time.Unix(0, x0).UTC().Format("2006-01-02 15:04"), time.Unix(0, x1).UTC().Format("2006-01-02 15:04"), all)
+	if flood > 0 {
+		fmt.Fprintf(b, " (%d of them flood sources, summarized in flood records)", flood)
 	}
 	if s.Alerts > 0 {
 		fmt.Fprintf(b, "; %d alerts", s.Alerts)
@@ -99,6 +100,9 @@ func (s *Sensor) section(b *strings.Builder) {
 				time.Unix(0, last.End).UTC().Format("2006-01-02 15:04"), esc(last.Model))
 		}
 		b.WriteString("</div>\n")
+	} else if len(s.Verdicts) == 0 && len(s.Windows) > 0 {
+		// With the classifier on, every window has its growth record.
+		b.WriteString(`<div class="verdict none">No growth records: the run had the classifier off (--growth=false).</div>` + "\n")
 	} else {
 		b.WriteString(`<div class="verdict none">No verdict yet: too few windows or too few new sources.</div>` + "\n")
 	}

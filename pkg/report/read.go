@@ -607,6 +607,19 @@ type PrefixCount struct {
 // record or is counted in a flood record.
 func (s *Sensor) recorded() uint64 { return sat(s.Sources, s.Flooded) }
 
+// newSources is the new sources the windows count (a fleet collector's
+// output has window records and no source records: its recorded() is 0),
+// or, without windows, recorded(); and the flood sources among them.
+func (s *Sensor) newSources() (all, flood uint64) {
+	for i := range s.Windows {
+		all, flood = sat(all, s.Windows[i].New), sat(flood, s.Windows[i].Flood)
+	}
+	if all == 0 {
+		return s.recorded(), s.Flooded
+	}
+	return all, flood
+}
+
 // sat is a + b, held at the largest uint64 rather than wrapped (counts
 // from hostile JSONL near 2^64 summed to "4 packets").
 func sat(a, b uint64) uint64 {

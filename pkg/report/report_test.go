@@ -521,3 +521,37 @@ func TestHostileCountsDoNotWrap(t *testing.T) {
 		t.Errorf("recorded %d", s.recorded())
 	}
 }
+
+// TestMetaLineCountsTheWindows: a fleet collector's output (window and
+// growth records, no source records) was reported as "0 new sources
+// recorded" beside windows that held 2091; and a run with the classifier
+// off was "No verdict yet: too few windows or too few new sources".
+func TestMetaLineCountsTheWindows(t *testing.T) {
+	golden, err := os.ReadFile("../../testdata/demo.golden.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var windowsOnly, noGrowth strings.Builder
+	for _, l := range strings.SplitAfter(string(golden), "\n") {
+		if strings.Contains(l, `"event_type":"window"`) || strings.Contains(l, `"event_type":"growth"`) {
+			windowsOnly.WriteString(l)
+		}
+		if !strings.Contains(l, `"event_type":"growth"`) {
+			noGrowth.WriteString(l)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{windowsOnly.String(), "; 2091 new sources (2000 of them flood sources"},
+		{noGrowth.String(), "the classifier off"},
+		{string(golden), "; 2091 new sources (2000 of them flood sources"},
+	} {
+		var b strings.Builder
+		if err := read(t, tc.in).HTML(&b, []string{"x.jsonl"}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			i := strings.Index(b.String(), `class="meta"`)
+			t.Errorf("want %q in the report: %.300s", tc.want, b.String()[max(i, 0):])
+		}
+	}
+}
