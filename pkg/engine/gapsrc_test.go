@@ -105,3 +105,32 @@ func TestCoverageAfterAGap(t *testing.T) {
 		t.Errorf("the window before the gap covered %v, want %v (to its last packet)", first.Exposure, float64(jumpConfirm+5)/600)
 	}
 }
+
+// TestNoMemoryNoRecall: with --remember 0 a source back while its
+// generation is being let go (dropped, not yet drained) is new, not
+// returning: it was told returning, with no last SYN, while the memory of
+// forgotten sources it stood for was off (review).
+func TestNoMemoryNoRecall(t *testing.T) {
+	for _, tc := range []struct {
+		remember  time.Duration
+		returning int
+	}{{0, 0}, {time.Hour, 1}} {
+		cfg := small() // windows of a minute, a lookback of 10
+		cfg.Remember = tc.remember
+		steps := []step{{t0, "192.0.2.1", "198.18.0.1"}}
+		for m := int64(1); m <= 20; m++ { // others keep the clock going: rotations at 10 and 20 min
+			steps = append(steps, step{t0 + m*minute, fmt.Sprintf("198.51.100.%d", m), "198.18.0.1"})
+		}
+		steps = append(steps, step{t0 + 20*minute + 30*sec, "192.0.2.1", "198.18.0.2"}) // back, its generation just dropped
+		rec := run(t, cfg, steps)
+		returning := 0
+		for _, s := range rec.sources {
+			if s.Returning && s.Syn.SrcAddr().String() == "192.0.2.1" {
+				returning++
+			}
+		}
+		if returning != tc.returning {
+			t.Errorf("--remember %v: back after 20.5 min told returning %d times, want %d", tc.remember, returning, tc.returning)
+		}
+	}
+}

@@ -348,7 +348,7 @@ func (t *Table) Syn(s *decode.Syn, ev *Event) bool {
 // or in the memory. Its last SYN is then not told (ev.T stays 0).
 func (t *Table) forgotten(s *decode.Syn, h uint64, ev *Event) bool {
 	var v *srcVal
-	if t.drop != nil {
+	if t.drop != nil && t.mem.span > 0 { // (no memory: a dropped source is forgotten, as the memory would say)
 		if s.V6 {
 			v = t.drop.v6.Get(s.Src, h)
 		} else {
