@@ -7,6 +7,7 @@ import (
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/ring"
 	"github.com/synscope/synscope/pkg/sources"
+	"time"
 )
 
 // Engine is the front of the analysis, owned by one goroutine (the one that
@@ -70,9 +71,15 @@ type Engine struct {
 	// jumped holds the frames in a row stamped beyond MaxGap, until
 	// jumpConfirm of them make the jump real (resume) or a frame within
 	// MaxGap shows them bad timestamps (dropJumps).
-	jumped   []earlyFrame
-	fastEnd  int64 // see arm
-	warmFrom int64 // warm-up counts from here: the first packet, or the end of a gap
+	jumped []earlyFrame
+	// stray is a frame stamped more than strayGap ahead of the clock (and
+	// within MaxGap), held until the next frame says whether the capture
+	// went on from there or it was one bad timestamp (settleStray).
+	stray     earlyFrame
+	strayHeld bool
+	replaying bool  // settleStray hands its frame to frame: not held again
+	fastEnd   int64 // see arm
+	warmFrom  int64 // warm-up counts from here: the first packet, or the end of a gap
 
 	growth  *growth.Classifier // nil: no verdicts
 	verdict growth.Verdict     // the latest
@@ -273,7 +280,7 @@ func (e *Engine) Tick(ts int64, wireLen int) bool {
 // disarm first, and only frame, after every case, arms it again.
 func (e *Engine) arm() {
 	e.fastEnd = 0
-	if fastPath && e.started && len(e.closed) == 0 && len(e.jumped) == 0 && e.now >= e.cur.Start && e.cur.End-e.cur.Start <= int64(e.cfg.MaxGap) {
+	if fastPath && e.started && len(e.closed) == 0 && len(e.jumped) == 0 && !e.strayHeld && e.now >= e.cur.Start && e.cur.End-e.cur.Start <= int64(e.cfg.MaxGap) {
 		e.fastEnd = e.cur.End
 	}
 }
@@ -295,6 +302,9 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 		}
 		return
 	}
+	if e.strayHeld {
+		e.settleStray(ts)
+	}
 	if e.beyond(ts, int64(e.cfg.MaxGap)) {
 		// Held until the run confirms the jump or is broken: a capture
 		// that resumes after a gap has its first frames analysed at
@@ -315,6 +325,18 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 	if len(e.jumped) > 0 {
 		e.dropJumps()
 	}
+	if !e.replaying && e.beyond(ts, e.strayGap()) {
+		// One frame well ahead: held for the next to confirm (one frame
+		// stamped 3 days ahead moved the clock there, and the next 2,900
+		// SYNs of the capture were out of order, in one window after 863
+		// empty ones).
+		e.stray, e.strayHeld = earlyFrame{ts: ts, wire: wireLen, isSyn: syn != nil}, true
+		if syn != nil {
+			e.stray.syn = *syn
+		}
+		e.disarm()
+		return
+	}
 	if ts < e.now {
 		ts = e.now
 		e.c.OutOfOrder++
@@ -334,6 +356,32 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 		e.syn(syn)
 	}
 	e.arm()
+}
+
+// strayGap is how far ahead of the clock a frame is held for the next
+// to confirm: an hour, or a window when longer.
+func (e *Engine) strayGap() int64 { return max(int64(time.Hour), e.window) }
+
+// settleStray decides the held stray frame by the time of what came next
+// (the next frame's, or a live sensor's clock): when that is not back
+// more than strayGap before it, the capture went on from there and the
+// frame is analysed at its own time; else it was a bad timestamp, analysed
+// at the clock and counted (time_jumps).
+func (e *Engine) settleStray(next int64) {
+	f := e.stray
+	e.strayHeld = false
+	if next < f.ts && uint64(f.ts)-uint64(next) > uint64(e.strayGap()) {
+		f.ts = e.now
+		e.c.TimeJumps++
+		e.cur.TimeJumps++
+	}
+	var s *decode.Syn
+	if f.isSyn {
+		s = &f.syn
+	}
+	e.replaying = true
+	e.frame(f.ts, f.wire, s)
+	e.replaying = false
 }
 
 // beyond says whether ts is more than d after the clock, without the
@@ -425,6 +473,9 @@ func (e *Engine) skipTo(ts int64) {
 // resume at ts, without writing one per window of the step.
 func (e *Engine) Advance(ts int64) {
 	e.disarm()
+	if e.strayHeld && !e.replaying {
+		e.settleStray(ts) // a live sensor's clock: the frame was ahead of it, or not
+	}
 	if !e.started || ts <= e.now {
 		return
 	}
@@ -495,6 +546,9 @@ func (e *Engine) Finish() {
 	}
 	if len(e.jumped) > 0 {
 		e.dropJumps() // fewer than it takes to confirm a jump: bad timestamps
+	}
+	if e.strayHeld {
+		e.settleStray(e.stray.ts) // the last frame: nothing says otherwise
 	}
 	e.closeWindow(0, false)
 	e.handOver(itemStop, false, 0)

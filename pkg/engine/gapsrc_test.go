@@ -134,3 +134,66 @@ func TestNoMemoryNoRecall(t *testing.T) {
 		}
 	}
 }
+
+// TestOneStrayFrameAhead: one frame stamped 3 days ahead (within
+// --max-gap) amid a steady capture is one bad timestamp, analysed at the
+// clock and counted: it moved the clock 3 days on, and the rest of the
+// capture was out of order, in one window after 863 empty ones (review).
+// A capture that does go on from such a frame (a sparse one, or a gap of
+// hours) is analysed as before: the same windows and records.
+func TestOneStrayFrameAhead(t *testing.T) {
+	steady := func(stray bool, gapAt int, gap time.Duration) []step {
+		var steps []step
+		ts := t0
+		for k := range 3000 {
+			ts += int64(200 * time.Millisecond)
+			if k == gapAt {
+				ts += int64(gap)
+			}
+			steps = append(steps, step{ts, fmt.Sprintf("192.0.%d.%d", k/256%256, k%256), "198.18.0.1"})
+			if stray && k == 100 {
+				steps = append(steps, step{ts + int64(72*time.Hour), "203.0.113.66", "198.18.0.9"})
+			}
+		}
+		return steps
+	}
+	for _, shards := range []int{0, 2} {
+		cfg := DefaultConfig()
+		cfg.Shards = shards
+		rec, c := runCounters(t, cfg, steady(true, -1, 0))
+		if c.OutOfOrder != 0 || c.TimeJumps != 1 || len(rec.windows) > 4 {
+			t.Errorf("shards %d: a stray frame: %d out of order, %d time jumps, %d windows", shards, c.OutOfOrder, c.TimeJumps, len(rec.windows))
+		}
+		// A gap of hours the capture goes on from: the windows through it,
+		// every SYN at its own time, as before the stray frame was held.
+		rec, c = runCounters(t, cfg, steady(false, 1500, 5*time.Hour))
+		if c.OutOfOrder != 0 || c.TimeJumps != 0 || len(rec.windows) != 63 || c.Gaps != 0 {
+			t.Errorf("shards %d: a gap of 5 h: %d out of order, %d time jumps, %d gaps, %d windows", shards, c.OutOfOrder, c.TimeJumps, c.Gaps, len(rec.windows))
+		}
+	}
+	// The capture's last frame, well ahead: nothing says otherwise.
+	rec, c := runCounters(t, DefaultConfig(), append(steady(false, -1, 0), step{t0 + int64(30*time.Hour), "203.0.113.66", "198.18.0.9"}))
+	if c.TimeJumps != 0 || rec.windows[len(rec.windows)-1].End < t0+int64(30*time.Hour) {
+		t.Errorf("the last frame 30 h on: %d time jumps, last window ends %d", c.TimeJumps, rec.windows[len(rec.windows)-1].End)
+	}
+}
+
+// runCounters is run, with the counters at the end.
+func runCounters(t *testing.T, cfg Config, steps []step) (*recorder, Counters) {
+	t.Helper()
+	rec := &recorder{}
+	e, err := New(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range steps {
+		var m *decode.Syn
+		if st.src != "" {
+			s := syn(st.src, st.dst)
+			m = &s
+		}
+		e.Frame(st.at, 60, m)
+	}
+	e.Finish()
+	return rec, e.Counters()
+}

@@ -72,7 +72,7 @@ type Counters struct {
 	NewSources      uint64
 	Returning       uint64
 	OutOfOrder      uint64
-	TimeJumps       uint64 // packets stamped more than MaxGap ahead, analysed at the clock
+	TimeJumps       uint64 // packets taken for bad timestamps (beyond MaxGap, or one stray frame an hour ahead), analysed at the clock
 	Gaps            uint64 // gaps longer than MaxGap the capture resumed after
 	Untracked       uint64 // new sources the full table could not remember
 	Evicted         uint64 // sources forgotten early to make room (the table was full)
