@@ -44,7 +44,7 @@ type WindowRecord struct {
 	OutOfOrder       uint64
 	Untracked        uint64  // new sources not remembered because the table was full
 	Evicted          uint64  // remembered sources forgotten to make room for new ones (the table was full)
-	TimeJumps        uint64  // packets stamped more than MaxGap ahead, analysed at the clock
+	TimeJumps        uint64  // packets taken for bad timestamps, analysed at the clock (Counters.TimeJumps)
 	GapBefore        bool    // the capture resumed after a gap longer than MaxGap before this window
 	NewPrefixes      uint64  // /24 (IPv4) or /48 (IPv6) prefixes with no SYN in the lookback before
 	FloodSources     uint64  // of NewSources, those that arrived in a flood
