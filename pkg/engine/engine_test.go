@@ -52,6 +52,13 @@ type step struct {
 
 func run(t *testing.T, cfg Config, steps []step) *recorder {
 	t.Helper()
+	rec, _ := runCounters(t, cfg, steps)
+	return rec
+}
+
+// runCounters is run, with the counters at the end.
+func runCounters(t *testing.T, cfg Config, steps []step) (*recorder, Counters) {
+	t.Helper()
 	rec := &recorder{}
 	e, err := New(cfg, rec)
 	if err != nil {
@@ -66,7 +73,7 @@ func run(t *testing.T, cfg Config, steps []step) *recorder {
 		e.Frame(st.at, 60, m)
 	}
 	e.Finish()
-	return rec
+	return rec, e.Counters()
 }
 
 func small() Config {

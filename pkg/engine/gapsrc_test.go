@@ -177,23 +177,3 @@ func TestOneStrayFrameAhead(t *testing.T) {
 		t.Errorf("the last frame 30 h on: %d time jumps, last window ends %d", c.TimeJumps, rec.windows[len(rec.windows)-1].End)
 	}
 }
-
-// runCounters is run, with the counters at the end.
-func runCounters(t *testing.T, cfg Config, steps []step) (*recorder, Counters) {
-	t.Helper()
-	rec := &recorder{}
-	e, err := New(cfg, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range steps {
-		var m *decode.Syn
-		if st.src != "" {
-			s := syn(st.src, st.dst)
-			m = &s
-		}
-		e.Frame(st.at, 60, m)
-	}
-	e.Finish()
-	return rec, e.Counters()
-}

@@ -212,18 +212,7 @@ func BenchmarkMix(b *testing.B) {
 				cfg.MaxSources, cfg.Shards = 100_000, shards
 				for b.Loop() {
 					e, _ := New(cfg, discard{})
-					for i := range mix.stream {
-						if j := i + 8; j < len(mix.stream) && mix.stream[j].Flags == 2 {
-							e.Prefetch(&mix.stream[j]) // as the pipeline does
-						}
-						s := mix.stream[i]
-						var m *decode.Syn
-						if s.Flags == 2 {
-							m = &s
-						}
-						e.Frame(s.Ts, 60, m)
-					}
-					e.Finish()
+					feed(e, mix.stream, true)
 				}
 				syns := 0
 				for i := range mix.stream {
@@ -289,4 +278,22 @@ func TestMaxSourcesSplitExactly(t *testing.T) {
 		}
 		e.Finish()
 	}
+}
+
+// feed hands a stream to the engine, frames with Flags 2 as SYNs, the
+// others as frames that are no SYN, then finishes it; tell: each SYN told
+// eight ahead (Prefetch), as the pipeline does.
+func feed(e *Engine, stream []decode.Syn, tell bool) {
+	for i := range stream {
+		if j := i + 8; tell && j < len(stream) && stream[j].Flags == 2 {
+			e.Prefetch(&stream[j])
+		}
+		s := stream[i]
+		var m *decode.Syn
+		if s.Flags == 2 {
+			m = &s
+		}
+		e.Frame(s.Ts, 60, m)
+	}
+	e.Finish()
 }

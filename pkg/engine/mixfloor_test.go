@@ -105,15 +105,7 @@ func BenchmarkMixFloor(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for i := range mix.stream {
-			s := mix.stream[i]
-			var m *decode.Syn
-			if s.Flags == 2 {
-				m = &s
-			}
-			e.Frame(s.Ts, 60, m)
-		}
-		e.Finish()
+		feed(e, mix.stream, false)
 		c := e.Counters()
 		wants = append(wants, want{c.SynPackets, c.NewSources, c.FloodSources, c.Returning, sums.newPrefixes, sums.active})
 	}
