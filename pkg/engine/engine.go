@@ -2,12 +2,12 @@ package engine
 
 import (
 	"slices"
+	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/ring"
 	"github.com/synscope/synscope/pkg/sources"
-	"time"
 )
 
 // Engine is the front of the analysis, owned by one goroutine (the one that
@@ -440,13 +440,13 @@ func (e *Engine) replay(fr []earlyFrame) {
 
 // skipTo resumes after a confirmed gap: the window in progress closes, and
 // the next one is the window of ts, marked; a gap longer than the lookback
-// starts warm-up again (nothing was watched in it) and a new generation of
-// sources (those before the gap are all stale).
+// starts warm-up again (nothing was watched in it) and lets every source
+// before it go (they are all stale: sources.Table.Gap).
 func (e *Engine) skipTo(ts int64) {
+	last := e.now
+	e.closeWindow()
 	if e.beyond(ts, e.lookback) {
 		e.warmFrom = ts
-		last := e.now
-		e.closeWindow(0, false)
 		// Every source before the gap is stale: the shards let go of
 		// both generations (one rotation kept the one before the gap,
 		// whose sources came back returning after any gap).
@@ -454,8 +454,6 @@ func (e *Engine) skipTo(ts int64) {
 		e.handOver(itemFlush, true, ts)
 		e.gapFrom = nil
 		e.rotatedAt = ts
-	} else {
-		e.closeWindow(0, false)
 	}
 	e.now = ts
 	start := e.windowOf(ts)
@@ -500,7 +498,7 @@ func (e *Engine) Advance(ts int64) {
 	e.now = ts
 	released := false
 	for ts >= e.cur.End {
-		e.closeWindow(0, false)
+		e.closeWindow()
 		if !released {
 			// Every held new source came before the first window this
 			// loop closes, so once that one is closed the held ones due
@@ -550,7 +548,7 @@ func (e *Engine) Finish() {
 	if e.strayHeld {
 		e.settleStray(e.stray.ts) // the last frame: nothing says otherwise
 	}
-	e.closeWindow(0, false)
+	e.closeWindow()
 	e.handOver(itemStop, false, 0)
 	e.releaseAll()
 	e.finishActivity()

@@ -3,17 +3,14 @@ package engine
 import "github.com/synscope/synscope/pkg/sources"
 
 // closeWindow ends the window in progress: every shard hands over its
-// records and counts, and the window is emitted. The generations rotate
-// when a lookback has passed since the last rotation, or, with force, at
-// rotateAt.
-func (e *Engine) closeWindow(rotateAt int64, force bool) {
+// records and counts, and the window is emitted. The generations rotate at
+// its end when a lookback has passed since the last rotation (a gap lets
+// them go: skipTo).
+func (e *Engine) closeWindow() {
 	w := &e.cur
 	next := w.End
-	rotate := force || next-e.rotatedAt >= e.lookback
-	if !force {
-		rotateAt = next
-	}
-	e.handOver(itemWindow, rotate, rotateAt)
+	rotate := next-e.rotatedAt >= e.lookback
+	e.handOver(itemWindow, rotate, next)
 	// Covered: from the first packet, or where the capture resumed after
 	// a gap (the window after one was counted whole: the growth fit took
 	// a window of 30 s of packets for 5 minutes of them), to the clock.
@@ -39,7 +36,7 @@ func (e *Engine) closeWindow(rotateAt int64, force bool) {
 	e.targets.clear()
 	e.cur = WindowRecord{Start: next, End: next + e.window}
 	if rotate {
-		e.rotatedAt = rotateAt
+		e.rotatedAt = next
 	}
 	e.flushClosed()
 }
