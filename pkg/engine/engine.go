@@ -186,10 +186,27 @@ func (e *Engine) anchor() {
 // either way unless its first frames disagree (a bad first timestamp among
 // the few held).
 func (e *Engine) Settle() {
-	if !e.started && len(e.early) > 0 {
+	if !e.started && len(e.early) > 0 && agree(e.early, int64(e.cfg.MaxGap)) {
 		e.disarm()
 		e.anchor()
 	}
+	if e.strayHeld {
+		// Nothing came after it: taken as the capture's step, as at the
+		// end (held, the windows of a quiet link's silence waited for the
+		// next frame, hours on).
+		e.settleStray(e.stray.ts)
+	}
+}
+
+// agree says whether the frames lie within d of each other: a clock set
+// from them cannot be set by one bad timestamp among few (a first frame
+// of 2030 and an idle pipe put a capture of 2009 in one window of 2030).
+func agree(fr []earlyFrame, d int64) bool {
+	lo, hi := fr[0].ts, fr[0].ts
+	for i := range fr {
+		lo, hi = min(lo, fr[i].ts), max(hi, fr[i].ts)
+	}
+	return uint64(hi)-uint64(lo) <= uint64(d)
 }
 
 // agreed is the time held frames agree on: that of the first of them
@@ -370,7 +387,9 @@ func (e *Engine) strayGap() int64 { return max(int64(time.Hour), e.window) }
 func (e *Engine) settleStray(next int64) {
 	f := e.stray
 	e.strayHeld = false
-	if next < f.ts && uint64(f.ts)-uint64(next) > uint64(e.strayGap()) {
+	// Bad when what came next is nearer the clock than the frame (it
+	// went back, not on from there).
+	if next < f.ts && (uint64(f.ts)-uint64(next) > uint64(e.strayGap()) || (next >= e.now && next-e.now < f.ts-next)) {
 		f.ts = e.now
 		e.c.TimeJumps++
 		e.cur.TimeJumps++

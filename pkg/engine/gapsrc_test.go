@@ -177,3 +177,64 @@ func TestOneStrayFrameAhead(t *testing.T) {
 		t.Errorf("the last frame 30 h on: %d time jumps, last window ends %d", c.TimeJumps, rec.windows[len(rec.windows)-1].End)
 	}
 }
+
+// TestStrayEdges: a frame just over the hour ahead, followed by one back
+// near the clock, was a bad timestamp (it was judged by the hour alone:
+// about an hour of the capture went out of order); an idle stream
+// (Settle) takes a held stray as the capture's step, as the end does (its
+// silence's windows waited for the next frame, hours on a quiet link);
+// and Settle sets no clock from a few frames that disagree (a bad first
+// frame of 2030 among three put the capture in 2030). (Review.)
+func TestStrayEdges(t *testing.T) {
+	var steps []step
+	ts := t0
+	for k := range 2000 {
+		ts += int64(time.Second)
+		steps = append(steps, step{ts, fmt.Sprintf("192.0.%d.%d", k/256%256, k%256), "198.18.0.1"})
+		if k == 100 {
+			steps = append(steps, step{ts + int64(time.Hour+time.Second), "203.0.113.66", "198.18.0.9"})
+		}
+	}
+	if _, c := runCounters(t, DefaultConfig(), steps); c.OutOfOrder != 0 || c.TimeJumps != 1 {
+		t.Errorf("a frame an hour and a second ahead: %d out of order, %d time jumps", c.OutOfOrder, c.TimeJumps)
+	}
+
+	rec := &recorder{}
+	e, err := New(DefaultConfig(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 70 {
+		s := syn(fmt.Sprintf("192.0.2.%d", k), "198.18.0.1")
+		e.Frame(t0+int64(k)*int64(time.Second), 60, &s)
+	}
+	s := syn("203.0.113.66", "198.18.0.9")
+	e.Frame(t0+int64(2*time.Hour), 60, &s) // a quiet link's next SYN, 2 h on; then the pipe idles
+	e.Settle()
+	if len(rec.windows) < 20 {
+		t.Errorf("an idle stream with a frame 2 h on held: %d windows written", len(rec.windows))
+	}
+
+	e, err = New(DefaultConfig(), &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := syn("203.0.113.1", "198.18.0.1")
+	e.Frame(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), 60, &bad)
+	for k := range 2 {
+		s := syn(fmt.Sprintf("192.0.2.%d", k), "198.18.0.1")
+		e.Frame(t0+int64(k)*int64(time.Second), 60, &s)
+	}
+	e.Settle()
+	if e.started {
+		t.Errorf("Settle set the clock from frames of 2009 and 2030")
+	}
+	for k := range 70 {
+		s := syn(fmt.Sprintf("192.0.3.%d", k), "198.18.0.1")
+		e.Frame(t0+int64(10+k)*int64(time.Second), 60, &s)
+	}
+	e.Finish()
+	if c := e.Counters(); c.TimeJumps != 1 || c.FirstPacket >= t0+int64(time.Hour) {
+		t.Errorf("the 2030 frame among the first: %d time jumps, first packet %d", c.TimeJumps, c.FirstPacket)
+	}
+}
