@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"testing"
@@ -236,5 +237,59 @@ func TestStrayEdges(t *testing.T) {
 	e.Finish()
 	if c := e.Counters(); c.TimeJumps != 1 || c.FirstPacket >= t0+int64(time.Hour) {
 		t.Errorf("the 2030 frame among the first: %d time jumps, first packet %d", c.TimeJumps, c.FirstPacket)
+	}
+}
+
+// TestRestartAcrossAGap: a sensor restarted from its state a month on
+// tells a source back then what one unbroken run tells: new, returning
+// only when the memory spans the month. The restored sources went into the
+// old generation and came back returning, their last SYN a month before,
+// even with --remember 0 (review).
+func TestRestartAcrossAGap(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		remember  time.Duration
+		returning uint64
+	}{{0, 0}, {7 * day, 0}, {60 * day, 3}} {
+		cfg := DefaultConfig()
+		cfg.Window, cfg.Lookback, cfg.Remember = time.Minute, 10*time.Minute, tc.remember
+		srcs := []string{"192.0.2.1", "192.0.2.2", "2001:db8::3"}
+		first := func(e *Engine) {
+			for k := range jumpConfirm + 6 {
+				var m *decode.Syn
+				if k < len(srcs) {
+					s := syn(srcs[k], "198.18.0.1")
+					m = &s
+				}
+				e.Frame(t0+int64(k)*int64(time.Second), 60, m)
+			}
+		}
+		back := t0 + int64(30*day)
+		second := func(e *Engine) {
+			for k := range jumpConfirm + 6 {
+				var m *decode.Syn
+				if k < len(srcs) {
+					s := syn(srcs[k], "198.18.0.2")
+					m = &s
+				}
+				e.Frame(back+int64(k)*int64(time.Second), 60, m)
+			}
+			e.Finish()
+		}
+		e1, _ := New(cfg, discard{})
+		first(e1)
+		e1.Finish()
+		var buf bytes.Buffer
+		if err := e1.SaveState(&buf); err != nil {
+			t.Fatal(err)
+		}
+		e2, _ := New(cfg, discard{})
+		if err := e2.LoadState(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+			t.Fatal(err)
+		}
+		second(e2)
+		if c := e2.Counters(); c.NewSources != 3 || c.Returning != tc.returning {
+			t.Errorf("--remember %v, restarted a month on: %d new, %d returning; want 3, %d", tc.remember, c.NewSources, c.Returning, tc.returning)
+		}
 	}
 }

@@ -373,6 +373,15 @@ func (e *Engine) restore(r *restored, ts int64) {
 			sh.tab.RestoreMemory(ts, m.since, m.old, m.cur)
 		}
 	}
+	if r.clock <= ts && ts-r.clock > e.lookback {
+		// A state older than a lookback: its sources are all stale, as
+		// before a gap in one capture (a restart a month on told them
+		// returning, with their last SYN of a month before, where an
+		// unbroken run had let them go).
+		for _, sh := range e.shards {
+			sh.tab.Gap(ts, r.clock)
+		}
+	}
 }
 
 // StateAhead reports a loaded state saved later than the capture's first
