@@ -339,12 +339,10 @@ func (r *Reader) Next(p *capture.Packet) error {
 	// next packet only now, so the previous p.Data stayed valid until this
 	// call.
 	if in := r.last; in != nil {
-		if r.stream != nil && in.path == Stdin && in.comp == "" && in.br != nil && in.br.Buffered() <= in.held && !r.stream.ready(idleAfter) {
+		if r.stream != nil && in.path == Stdin && in.comp == "" && in.br != nil && !in.awaitRecord(r.stream) {
 			// A stream that idles (a capture of a quiet link, still
-			// running) between two records (all it buffered is the
-			// record delivered last, held until this call): said, so
-			// that the run can write what it holds; the next call
-			// reads on.
+			// running) before its next record is whole: said, so that
+			// the run can write what it holds; the next call reads on.
 			return capture.ErrTimeout
 		}
 		r.last = nil

@@ -131,3 +131,71 @@ func (s *stream) ready(d time.Duration) bool {
 // idleAfter is how long a stream may give nothing before Next says so
 // (capture.ErrTimeout), so that the run can write what it holds.
 const idleAfter = time.Second
+
+// ended says whether Read has nothing more to give: the stream's end, its
+// error, or an interrupt.
+func (s *stream) ended() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+	}
+	return len(s.cur) == 0 && s.err != nil
+}
+
+// awaitRecord waits until the input's next record (a pcapng file: its next
+// block) is whole in its buffer, reading what the stream s gives without
+// waiting on it more than idleAfter at a time, and reports whether it is;
+// false: the stream idled with it incomplete (tcpdump without -U flushes
+// in chunks that split records). Nothing is consumed: the read after it
+// finds the record buffered. A record too large for the buffer, a section
+// header, or the stream's end is left to the read (true).
+func (in *input) awaitRecord(s *stream) bool {
+	for {
+		n := in.br.Buffered() - in.held
+		need := in.nextLen(n)
+		if need < 0 || n >= need || in.held+need > in.br.Size() {
+			return true
+		}
+		if !s.ready(idleAfter) {
+			return false
+		}
+		if s.ended() {
+			return true
+		}
+		in.br.Peek(in.br.Buffered() + 1) // one fill: the stream has data, so it does not wait
+	}
+}
+
+// nextLen is how many bytes the next record (or block) takes, as far as
+// the n bytes buffered after the one delivered last tell: its header's
+// size while that is not whole; -1 when the read should go ahead (a
+// section header, whose byte order may change; a length the read will
+// refuse).
+func (in *input) nextLen(n int) int {
+	hdr := 16 // a pcap record header
+	if in.kind == kindPcapng {
+		hdr = 8
+	}
+	if n < hdr {
+		return hdr
+	}
+	b, err := in.br.Peek(in.held + hdr)
+	if err != nil {
+		return -1
+	}
+	b = b[in.held:]
+	if in.kind == kindPcapng {
+		if in.bo.u32(b[0:]) == blockSHB {
+			return -1
+		}
+		if l := in.bo.u32(b[4:]); l >= 12 && l <= MaxBlockLen {
+			return int(l)
+		}
+		return -1
+	}
+	if l := in.bo.u32(b[8:]); l <= MaxRecordLen {
+		return hdr + int(l)
+	}
+	return -1
+}
