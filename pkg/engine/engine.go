@@ -72,11 +72,11 @@ type Engine struct {
 	// jumpConfirm of them make the jump real (resume) or a frame within
 	// MaxGap shows them bad timestamps (dropJumps).
 	jumped []earlyFrame
-	// stray is a frame stamped more than strayGap ahead of the clock (and
-	// within MaxGap), held until the next frame says whether the capture
-	// went on from there or it was one bad timestamp (settleStray).
-	stray     earlyFrame
-	strayHeld bool
+	// strays are frames stamped more than strayGap ahead of the clock
+	// (and within MaxGap), held until a frame nearer the clock shows them
+	// bad timestamps, or strayConfirm in a row (or the end) the capture's
+	// step (settleStrays).
+	strays    []earlyFrame
 	replaying bool  // settleStray hands its frame to frame: not held again
 	fastEnd   int64 // see arm
 	warmFrom  int64 // warm-up counts from here: the first packet, or the end of a gap
@@ -190,11 +190,11 @@ func (e *Engine) Settle() {
 		e.disarm()
 		e.anchor()
 	}
-	if e.strayHeld {
-		// Nothing came after it: taken as the capture's step, as at the
-		// end (held, the windows of a quiet link's silence waited for the
-		// next frame, hours on).
-		e.settleStray(e.stray.ts)
+	if len(e.strays) > 0 {
+		// Nothing came after them: taken as the capture's step, as at
+		// the end (held, the windows of a quiet link's silence waited
+		// for the next frame, hours on).
+		e.settleStrays(false)
 	}
 }
 
@@ -297,7 +297,7 @@ func (e *Engine) Tick(ts int64, wireLen int) bool {
 // disarm first, and only frame, after every case, arms it again.
 func (e *Engine) arm() {
 	e.fastEnd = 0
-	if fastPath && e.started && len(e.closed) == 0 && len(e.jumped) == 0 && !e.strayHeld && e.now >= e.cur.Start && e.cur.End-e.cur.Start <= int64(e.cfg.MaxGap) {
+	if fastPath && e.started && len(e.closed) == 0 && len(e.jumped) == 0 && len(e.strays) == 0 && e.now >= e.cur.Start && e.cur.End-e.cur.Start <= int64(e.cfg.MaxGap) {
 		e.fastEnd = e.cur.End
 	}
 }
@@ -319,10 +319,13 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 		}
 		return
 	}
-	if e.strayHeld {
-		e.settleStray(ts)
+	if len(e.strays) > 0 && !e.replaying && e.backFromStrays(ts) {
+		e.settleStrays(true)
 	}
 	if e.beyond(ts, int64(e.cfg.MaxGap)) {
+		if len(e.strays) > 0 && !e.replaying {
+			e.settleStrays(false) // followed by frames further still: steps of the capture
+		}
 		// Held until the run confirms the jump or is broken: a capture
 		// that resumes after a gap has its first frames analysed at
 		// their own times (they were taken at the clock, before the gap,
@@ -342,16 +345,20 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 	if len(e.jumped) > 0 {
 		e.dropJumps()
 	}
-	if !e.replaying && e.beyond(ts, e.strayGap()) {
-		// One frame well ahead: held for the next to confirm (one frame
+	if !e.replaying && (len(e.strays) > 0 || e.beyond(ts, e.strayGap())) {
+		// A frame well ahead, or one that follows those: held (one frame
 		// stamped 3 days ahead moved the clock there, and the next 2,900
 		// SYNs of the capture were out of order, in one window after 863
 		// empty ones).
-		e.stray, e.strayHeld = earlyFrame{ts: ts, wire: wireLen, isSyn: syn != nil}, true
+		e.strays = append(e.strays, earlyFrame{ts: ts, wire: wireLen, isSyn: syn != nil})
 		if syn != nil {
-			e.stray.syn = *syn
+			e.strays[len(e.strays)-1].syn = *syn
 		}
-		e.disarm()
+		if len(e.strays) == strayConfirm {
+			e.settleStrays(false)
+		} else {
+			e.disarm()
+		}
 		return
 	}
 	if ts < e.now {
@@ -379,27 +386,31 @@ func (e *Engine) frame(ts int64, wireLen int, syn *decode.Syn) {
 // to confirm: an hour, or a window when longer.
 func (e *Engine) strayGap() int64 { return max(int64(time.Hour), e.window) }
 
-// settleStray decides the held stray frame by the time of what came next
-// (the next frame's, or a live sensor's clock): when that is not back
-// more than strayGap before it, the capture went on from there and the
-// frame is analysed at its own time; else it was a bad timestamp, analysed
-// at the clock and counted (time_jumps).
-func (e *Engine) settleStray(next int64) {
-	f := e.stray
-	e.strayHeld = false
-	// Bad when what came next is nearer the clock than the frame (it
-	// went back, not on from there).
-	if next < f.ts && (uint64(f.ts)-uint64(next) > uint64(e.strayGap()) || (next >= e.now && next-e.now < f.ts-next)) {
-		f.ts = e.now
-		e.c.TimeJumps++
-		e.cur.TimeJumps++
-	}
-	var s *decode.Syn
-	if f.isSyn {
-		s = &f.syn
+// strayConfirm frames in a row well ahead make a step of the capture.
+const strayConfirm = 4
+
+// backFromStrays says whether a frame at next (or a live sensor's clock)
+// is back near the clock, nearer it than the first held stray: they were
+// bad timestamps.
+func (e *Engine) backFromStrays(next int64) bool {
+	f := e.strays[0].ts
+	return next < f && (uint64(f)-uint64(next) > uint64(e.strayGap()) || (next >= e.now && next-e.now < f-next))
+}
+
+// settleStrays analyses the held strays: bad timestamps at the clock,
+// counted (time_jumps), or the capture's step at their own times.
+func (e *Engine) settleStrays(bad bool) {
+	fr := e.strays
+	e.strays = nil
+	for i := range fr {
+		if bad {
+			fr[i].ts = e.now
+			e.c.TimeJumps++
+			e.cur.TimeJumps++
+		}
 	}
 	e.replaying = true
-	e.frame(f.ts, f.wire, s)
+	e.replay(fr)
 	e.replaying = false
 }
 
@@ -490,8 +501,8 @@ func (e *Engine) skipTo(ts int64) {
 // resume at ts, without writing one per window of the step.
 func (e *Engine) Advance(ts int64) {
 	e.disarm()
-	if e.strayHeld && !e.replaying {
-		e.settleStray(ts) // a live sensor's clock: the frame was ahead of it, or not
+	if len(e.strays) > 0 && !e.replaying {
+		e.settleStrays(e.backFromStrays(ts)) // a live sensor's clock: they were ahead of it, or not
 	}
 	if !e.started || ts <= e.now {
 		return
@@ -564,8 +575,8 @@ func (e *Engine) Finish() {
 	if len(e.jumped) > 0 {
 		e.dropJumps() // fewer than it takes to confirm a jump: bad timestamps
 	}
-	if e.strayHeld {
-		e.settleStray(e.stray.ts) // the last frame: nothing says otherwise
+	if len(e.strays) > 0 {
+		e.settleStrays(false) // the last frames: nothing says otherwise
 	}
 	e.closeWindow()
 	e.handOver(itemStop, false, 0)
