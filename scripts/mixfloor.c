@@ -497,7 +497,10 @@ static inline void reach(struct floor *F, uint32_t *slab, uint32_t fdst, uint32_
 					e->syns++;                                                            \
 					return;                                                               \
 				}                                                                         \
-				F->returning++, F->newSrc++, F->active++;                                 \
+				/* returning while the memory of forgotten sources spans its silence (the  \
+				 * engine lets a gap's sources go, and the memory's with a longer one) */  \
+				F->returning += now - e->last < REMEMBER_LOOKBACKS * (LOOKBACK / NS);      \
+				F->newSrc++, F->active++;                                                 \
 				offerTop(F, e->syns), freeSlab(F, e->slab);                               \
 				NEWENTRY(e, dh);                                                          \
 				newSource(F, r, HD, 1);                                                   \
@@ -516,8 +519,9 @@ static inline void reach(struct floor *F, uint32_t *slab, uint32_t fdst, uint32_
 		else if (free_ && F->live < CAP) e = free_, F->live++;                           \
 		else if (victim) e = victim, F->evicted++;                                        \
 		if (e) {                                                                          \
-			if (e->last) {                                                                \
-				remember(F, VHASH, r->ts);                                                \
+			if (e->last) { /* to the memory while it would still span its silence */     \
+				if (now - e->last < REMEMBER_LOOKBACKS * (LOOKBACK / NS))                 \
+					remember(F, VHASH, r->ts);                                            \
 				offerTop(F, e->syns), freeSlab(F, e->slab);                               \
 			}                                                                             \
 			SETKEY;                                                                       \
