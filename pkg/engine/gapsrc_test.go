@@ -40,23 +40,8 @@ func TestGapLetsTheSourcesBeforeItGo(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					srcs := []string{"192.0.2.1", "192.0.2.2", "2001:db8::3"}
-					for k, src := range srcs {
-						s := syn(src, "198.18.0.1")
-						e.Frame(t0+int64(k)*int64(time.Second), 60, &s)
-					}
-					for k := range jumpConfirm + 6 { // enough frames to set the clock before the gap
-						e.Frame(t0+int64(10+k)*int64(time.Second), 60, nil)
-					}
-					back := t0 + int64(tc.gap)
-					for k := range jumpConfirm + 6 { // the gap confirmed; its first frames the sources back
-						var m *decode.Syn
-						if k < len(srcs) {
-							s := syn(srcs[k], "198.18.0.2")
-							m = &s
-						}
-						e.Frame(back+int64(k)*int64(time.Second), 60, m)
-					}
+					burst(e, t0, "198.18.0.1")               // enough frames to set the clock
+					burst(e, t0+int64(tc.gap), "198.18.0.2") // the gap confirmed; its first frames the sources back
 					e.Finish()
 					got[i] = e.Counters()
 				}
@@ -257,31 +242,8 @@ func TestRestartAcrossAGap(t *testing.T) {
 	}{{0, 0}, {7 * day, 0}, {60 * day, 3}} {
 		cfg := DefaultConfig()
 		cfg.Window, cfg.Lookback, cfg.Remember = time.Minute, 10*time.Minute, tc.remember
-		srcs := []string{"192.0.2.1", "192.0.2.2", "2001:db8::3"}
-		first := func(e *Engine) {
-			for k := range jumpConfirm + 6 {
-				var m *decode.Syn
-				if k < len(srcs) {
-					s := syn(srcs[k], "198.18.0.1")
-					m = &s
-				}
-				e.Frame(t0+int64(k)*int64(time.Second), 60, m)
-			}
-		}
-		back := t0 + int64(30*day)
-		second := func(e *Engine) {
-			for k := range jumpConfirm + 6 {
-				var m *decode.Syn
-				if k < len(srcs) {
-					s := syn(srcs[k], "198.18.0.2")
-					m = &s
-				}
-				e.Frame(back+int64(k)*int64(time.Second), 60, m)
-			}
-			e.Finish()
-		}
 		e1, _ := New(cfg, discard{})
-		first(e1)
+		burst(e1, t0, "198.18.0.1")
 		e1.Finish()
 		var buf bytes.Buffer
 		if err := e1.SaveState(&buf); err != nil {
@@ -291,9 +253,26 @@ func TestRestartAcrossAGap(t *testing.T) {
 		if err := e2.LoadState(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
 			t.Fatal(err)
 		}
-		second(e2)
+		burst(e2, t0+int64(30*day), "198.18.0.2")
+		e2.Finish()
 		if c := e2.Counters(); c.NewSources != 3 || c.Returning != tc.returning {
 			t.Errorf("--remember %v, restarted a month on: %d new, %d returning; want 3, %d", tc.remember, c.NewSources, c.Returning, tc.returning)
 		}
+	}
+}
+
+// burstSources are the sources a burst sends from.
+var burstSources = []string{"192.0.2.1", "192.0.2.2", "2001:db8::3"}
+
+// burst sends a SYN from each of burstSources to dst, then frames that
+// are no SYN: enough to set the clock, or confirm a jump, at from.
+func burst(e *Engine, from int64, dst string) {
+	for k := range jumpConfirm + 6 {
+		var m *decode.Syn
+		if k < len(burstSources) {
+			s := syn(burstSources[k], dst)
+			m = &s
+		}
+		e.Frame(from+int64(k)*int64(time.Second), 60, m)
 	}
 }
