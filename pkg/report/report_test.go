@@ -555,3 +555,21 @@ func TestMetaLineCountsTheWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestMixedWindowLengthsSaid: the same capture's records at 5-minute and
+// at 1-minute windows, reported together, added up to twice its new
+// sources without a word; now the report says why.
+func TestMixedWindowLengthsSaid(t *testing.T) {
+	golden, err := os.ReadFile("../../testdata/demo.golden.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := `{"event_type":"window","ts":"2009-01-10T00:01:00Z","sensor":"golden","window_start":"2009-01-10T00:00:00Z","window_end":"2009-01-10T00:01:00Z","syn_packets":3,"active_sources":1,"new_sources":1,"coverage":1}` + "\n"
+	d := read(t, string(golden), one)
+	if len(d.Problems) == 0 || !strings.Contains(d.Problems[0], "5m0s and 1m0s") || !strings.Contains(d.Problems[0], "--window") {
+		t.Errorf("problems %q", d.Problems)
+	}
+	if d := read(t, string(golden)); len(d.Problems) != 0 {
+		t.Errorf("one run: problems %q", d.Problems)
+	}
+}
