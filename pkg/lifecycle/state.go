@@ -15,11 +15,15 @@ import (
 // setting to change before the run can start.
 var ErrStateRefused = errors.New("state file refused")
 
-// stateRefused is an error that is ErrStateRefused, its text its own.
-type stateRefused struct{ error }
+// marked is an error that is also mark (ErrStateRefused, ErrStateInUse),
+// its text its own.
+type marked struct {
+	error
+	mark error
+}
 
-func (e stateRefused) Unwrap() error        { return e.error }
-func (e stateRefused) Is(target error) bool { return target == ErrStateRefused }
+func (e marked) Unwrap() error        { return e.error }
+func (e marked) Is(target error) bool { return target == e.mark }
 
 // loadState restores the engine's memory from path, when there is a file
 // and reset is not asked for. A file that is there but unusable stops the
@@ -48,9 +52,9 @@ func loadState(eng *engine.Engine, path string, reset bool, log Log) error {
 	if err := eng.LoadState(f, fi.Size()); err != nil {
 		switch {
 		case errors.Is(err, engine.ErrStateMismatch):
-			return stateRefused{fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh", path, err)}
+			return marked{fmt.Errorf("state file %s: %w; move it away or pass --state-reset to start afresh", path, err), ErrStateRefused}
 		case errors.Is(err, engine.ErrStateTooBig):
-			return stateRefused{fmt.Errorf("state file %s: %w", path, err)}
+			return marked{fmt.Errorf("state file %s: %w", path, err), ErrStateRefused}
 		}
 		return fmt.Errorf("state file %s: %w", path, err)
 	}

@@ -10,12 +10,6 @@ import (
 // taken): a setting to change, or a sensor to stop, before the run starts.
 var ErrStateInUse = errors.New("state file in use")
 
-// stateInUse is an error that is ErrStateInUse, its text its own.
-type stateInUse struct{ error }
-
-func (e stateInUse) Unwrap() error        { return e.error }
-func (e stateInUse) Is(target error) bool { return target == ErrStateInUse }
-
 // StateLock is a run's hold on its state file (LockState): a second sensor
 // given the same --state-file would load the same memory and, at its end,
 // save its own over the first's (the last to save wins, the other's

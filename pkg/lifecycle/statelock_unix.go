@@ -45,7 +45,7 @@ func lockFile(path string) (*os.File, error) {
 			who = fmt.Sprintf("another sensor (pid %d)", pid)
 		}
 		f.Close()
-		return nil, stateInUse{fmt.Errorf("state file %s is in use by %s (%s is locked): give each sensor its own --state-file, or stop the other first", path, who, name)}
+		return nil, marked{fmt.Errorf("state file %s is in use by %s (%s is locked): give each sensor its own --state-file, or stop the other first", path, who, name), ErrStateInUse}
 	case err != nil:
 		f.Close()
 		return nil, fmt.Errorf("flock %s: %w", name, err)

@@ -147,7 +147,6 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 						// hand over what they hold (else once a window).
 						eng.Settle()
 						eng.Flush() // the shards' records so far, into the flood line
-
 					}
 					continue
 				}
