@@ -77,15 +77,25 @@ type gen struct {
 	p6   *srctable.Table[uint64, pfxVal]
 }
 
-func newGen(base int64, hint int) *gen {
+func newGen(base int64, hint int) *gen { return newGenSized(base, genSize{hint, 0, hint, 0}) }
+
+// genSize is how many entries each of a generation's tables (v4, v6, p4,
+// p6) is made for.
+type genSize [4]int
+
+// newGenSized is a generation at base whose tables are made for n.
+func newGenSized(base int64, n genSize) *gen {
 	return &gen{
 		base: base - FloorMod(base, int64(time.Millisecond)),
-		v4:   srctable.New[uint32, srcVal](hint),
-		v6:   srctable.New[[16]byte, srcVal](0),
-		p4:   srctable.New[uint32, pfxVal](hint),
-		p6:   srctable.New[uint64, pfxVal](0),
+		v4:   srctable.New[uint32, srcVal](n[0]),
+		v6:   srctable.New[[16]byte, srcVal](n[1]),
+		p4:   srctable.New[uint32, pfxVal](n[2]),
+		p6:   srctable.New[uint64, pfxVal](n[3]),
 	}
 }
+
+// size is how many entries each of g's tables holds.
+func (g *gen) size() genSize { return genSize{g.v4.Len(), g.v6.Len(), g.p4.Len(), g.p6.Len()} }
 
 func (g *gen) sources() int  { return g.v4.Len() + g.v6.Len() }
 func (g *gen) prefixes() int { return g.p4.Len() + g.p6.Len() }
