@@ -137,24 +137,20 @@ func (t *Table) Rotate(now int64) {
 // last SYN of a month before, even with --remember 0, where an unbroken
 // capture of the same packets had let it go (review).
 //
-// The generation after the gap is made at once for as many sources and
-// prefixes as the larger one before it held, each table for its own kind:
-// grown from empty instead, its tables split and rehash every entry two
-// or three times over, which, after a gap, is work done again for
-// sources the table had room for already (a stream of forged timestamps
-// that jumps a year back and forth makes the engine regrow its tables at
-// every jump: about a tenth of a hostile SYN's cost in BenchmarkMix). The
-// allocation is a part of the gap's pause, which lets both generations go
-// by walking them anyway. A presized table places its entries in
-// segments by the same hash bits as a grown one, but not always with the
-// same depth, so once it is full the sources a new one evicts can differ
-// from those it would have evicted in a table grown from empty.
+// The generation after the gap takes, emptied, the larger of each kind's
+// tables before it (reuseGen): grown from empty instead, its tables split
+// and rehash every entry two or three times over, which, after a gap, is
+// work done again for sources the table had room for already (a stream
+// of forged timestamps that jumps a year back and forth makes the engine
+// regrow its tables at every jump: about a tenth of a hostile SYN's cost
+// in BenchmarkMix), and fresh tables fault their pages in again. Emptying
+// them is a part of the gap's pause, which walks both generations anyway.
+// A table keeps its segments' layout, so once it is full the sources a
+// new one evicts can differ from those it would have evicted in a table
+// grown from empty.
 func (t *Table) Gap(now, last int64) {
 	keep := t.mem.span > 0 && now-last < t.mem.span
-	var size genSize
-	for i, n := range t.cur.size() {
-		size[i] = max(n, t.old.size()[i])
-	}
+	before := [2]*gen{t.cur, t.old}
 	for range 2 {
 		for t.drop != nil {
 			t.drainInto(1<<30, true, keep)
@@ -167,7 +163,7 @@ func (t *Table) Gap(now, last int64) {
 	if !keep && t.mem.span > 0 {
 		t.mem.forget(now)
 	}
-	t.cur = newGenSized(now, size) // empty, as Rotate made it, at the same base
+	t.cur = reuseGen(now, before) // empty, as Rotate made it, at the same base
 }
 
 // DrainStep offers up to n entries of a dropped generation to the top list.

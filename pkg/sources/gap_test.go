@@ -7,9 +7,9 @@ import (
 	"github.com/synscope/synscope/pkg/decode"
 )
 
-// TestGapKeepsTheTablesSize: after a gap the current generation is made
-// for as many sources and prefixes, per kind, as the larger generation
-// before it held, so that a stream whose clock jumps back and forth
+// TestGapKeepsTheTablesSize: after a gap the current generation has room,
+// per kind, for as many sources and prefixes as the larger generation
+// before it held (its tables, emptied), so that a stream whose clock jumps back and forth
 // (forged timestamps) does not regrow its tables from empty at every
 // jump; and what the tables say is the same as before: every source and
 // prefix after the gap is new, and a source's second SYN is not.
@@ -40,14 +40,14 @@ func TestGapKeepsTheTablesSize(t *testing.T) {
 		}
 	}
 	// n4 IPv4 sources in n4/256 /24s, n6 IPv6 sources each in its own /48.
-	want := genSize{n4, n6, (n4 + 255) / 256, n6}
+	want := [4]int{n4, n6, (n4 + 255) / 256, n6}
 	fill(0)
 	if got := tab.cur.size(); got != want {
 		t.Fatalf("before the gap the tables hold %v, want %v", got, want)
 	}
 	later := int64(40 * 24 * time.Hour)
 	tab.Gap(later, int64(time.Minute))
-	if got := tab.cur.size(); got != (genSize{}) {
+	if got := tab.cur.size(); got != ([4]int{}) {
 		t.Fatalf("after the gap the current generation holds %v, want nothing", got)
 	}
 	// Made for what it held: no segment splits until it holds as many.

@@ -77,25 +77,41 @@ type gen struct {
 	p6   *srctable.Table[uint64, pfxVal]
 }
 
-func newGen(base int64, hint int) *gen { return newGenSized(base, genSize{hint, 0, hint, 0}) }
-
-// genSize is how many entries each of a generation's tables (v4, v6, p4,
-// p6) is made for.
-type genSize [4]int
-
-// newGenSized is a generation at base whose tables are made for n.
-func newGenSized(base int64, n genSize) *gen {
+func newGen(base int64, hint int) *gen {
 	return &gen{
 		base: base - FloorMod(base, int64(time.Millisecond)),
-		v4:   srctable.New[uint32, srcVal](n[0]),
-		v6:   srctable.New[[16]byte, srcVal](n[1]),
-		p4:   srctable.New[uint32, pfxVal](n[2]),
-		p6:   srctable.New[uint64, pfxVal](n[3]),
+		v4:   srctable.New[uint32, srcVal](hint),
+		v6:   srctable.New[[16]byte, srcVal](0),
+		p4:   srctable.New[uint32, pfxVal](hint),
+		p6:   srctable.New[uint64, pfxVal](0),
 	}
 }
 
-// size is how many entries each of g's tables holds.
-func (g *gen) size() genSize { return genSize{g.v4.Len(), g.v6.Len(), g.p4.Len(), g.p6.Len()} }
+// reuseGen is an empty generation at base made of the larger of each
+// kind's tables in from (let go: their entries are removed), keeping
+// their segments.
+func reuseGen(base int64, from [2]*gen) *gen {
+	a, b := from[0], from[1]
+	return &gen{
+		base: base - FloorMod(base, int64(time.Millisecond)),
+		v4:   emptied(a.v4, b.v4),
+		v6:   emptied(a.v6, b.v6),
+		p4:   emptied(a.p4, b.p4),
+		p6:   emptied(a.p6, b.p6),
+	}
+}
+
+// emptied is the larger of a and b, cleared.
+func emptied[K comparable, V any](a, b *srctable.Table[K, V]) *srctable.Table[K, V] {
+	if b.Slots() > a.Slots() {
+		a = b
+	}
+	a.Clear()
+	return a
+}
+
+// size is how many entries each of g's tables (v4, v6, p4, p6) holds.
+func (g *gen) size() [4]int { return [4]int{g.v4.Len(), g.v6.Len(), g.p4.Len(), g.p6.Len()} }
 
 func (g *gen) sources() int  { return g.v4.Len() + g.v6.Len() }
 func (g *gen) prefixes() int { return g.p4.Len() + g.p6.Len() }
