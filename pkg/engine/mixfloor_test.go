@@ -58,7 +58,7 @@ func (w *windowSums) Window(r *WindowRecord) {
 }
 
 // BenchmarkMixFloor runs scripts/mixfloor.c, the floor for the engine's
-// work per SYN, on BenchmarkMix's two streams: what the best program for
+// work per SYN, on BenchmarkMix's three streams: what the best program for
 // the job costs per SYN on each, and so the hostile/normal ratio a program
 // with nothing else to do has (the issue asks the engine's within 2x).
 // It needs a C compiler (CC, else cc) and an AVX-512 machine (the floor
@@ -92,7 +92,7 @@ func BenchmarkMixFloor(b *testing.B) {
 	for _, mix := range []struct {
 		name   string
 		stream []decode.Syn
-	}{{"normal", mixedStream(1, 1_000_000)}, {"hostile", hostileStream(1, 1_000_000)}} {
+	}{{"normal", mixedStream(1, 1_000_000)}, {"hostile", hostileStream(1, 1_000_000)}, {"capped", cappedStream(1, 1_000_000)}} {
 		p := filepath.Join(dir, mix.name+".bin")
 		if err := writeMix(p, mix.stream); err != nil {
 			b.Fatal(err)
@@ -109,14 +109,14 @@ func BenchmarkMixFloor(b *testing.B) {
 		c := e.Counters()
 		wants = append(wants, want{c.SynPackets, c.NewSources, c.FloodSources, c.Returning, sums.newPrefixes, sums.active})
 	}
-	var ns [2]float64
+	var ns [3]float64
 	for b.Loop() {
 		out, err := exec.Command(bin, append([]string{"3"}, files...)...).CombinedOutput()
 		if err != nil {
 			b.Fatalf("mixfloor: %v\n%s", err, out)
 		}
 		m := floorLine.FindAllSubmatch(out, -1)
-		if len(m) != 2 {
+		if len(m) != len(files) {
 			b.Fatalf("mixfloor's output: %s", out)
 		}
 		for i := range m {
@@ -140,4 +140,6 @@ func BenchmarkMixFloor(b *testing.B) {
 	b.ReportMetric(ns[0]/n, "normal-ns/syn")
 	b.ReportMetric(ns[1]/n, "hostile-ns/syn")
 	b.ReportMetric(ns[1]/ns[0], "hostile/normal")
+	b.ReportMetric(ns[2]/n, "capped-ns/syn")
+	b.ReportMetric(ns[2]/ns[0], "capped/normal")
 }

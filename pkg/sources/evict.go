@@ -23,47 +23,47 @@ func (t *Table) evict(s *decode.Syn, h uint64) bool {
 }
 
 func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h uint64, addr func(K) Addr) bool {
-	for _, c := range []struct {
+	for _, c := range [2]struct {
 		t *srctable.Table[K, srcVal]
 		g *gen
 	}{{old, t.old}, {cur, t.cur}} {
+		if c.t.Len() == 0 {
+			continue
+		}
 		var victim K
 		var vv srcVal
-		found := false
-		// The probe written out (srctable.Near): the first source of the
-		// old generation, else the longest silent one-SYN source of the
-		// current one, among evictProbe slots from the new source's home.
-		for i := range evictProbe {
-			vk, v, ok := c.t.Near(h, i)
-			if !ok {
-				break
-			}
+		at := -1
+		// The first source of the old generation, else the longest silent
+		// one-SYN source of the current one, among evictProbe slots from
+		// the new source's home.
+		run := c.t.Run(h, evictProbe)
+		for i := range run.Len() {
+			vk, v := run.At(i)
 			if v == nil {
 				continue
 			}
-			if c.g == t.old || (!v.promoted() && v.synsLow() == 1 && (!found || v.last < vv.last)) {
+			if c.g == t.old || (!v.promoted() && v.synsLow() == 1 && (at < 0 || v.last < vv.last)) {
 				heavy := false
 				if len(t.heavy) > 0 { // a flood's table has none: no lookup
 					_, heavy = t.heavy[addr(vk)]
 				}
 				if !heavy {
-					victim, vv, found = vk, *v, true
+					victim, vv, at = vk, *v, i
 				}
 			}
-			if found && c.g == t.old {
+			if at >= 0 && c.g == t.old {
 				break
 			}
 		}
-		if found {
+		if at >= 0 {
 			a := addr(victim)
 			t.offerTop(a, vv, c.g)
 			if len(t.heavy) > 0 {
 				delete(t.heavy, a)
 			}
 			t.dropReach(vv)
-			h := srctable.HashKey(victim)
-			t.remember(h)
-			c.t.Delete(victim, h)
+			t.remember(srctable.HashKey(victim))
+			c.t.DeleteAt(run, at)
 			t.win.Evicted++
 			t.tot.Evicted++
 			return true

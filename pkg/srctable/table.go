@@ -387,36 +387,40 @@ func (t *Table[K, V]) Drain(c Cursor, n int, f func(k K, v *V)) (Cursor, bool) {
 	return Cursor(si) << 32, true
 }
 
-// Probe calls f on the used slots among the n slots from k's home slot on
-// (within its segment), until f returns false; f may not change the table.
-// An eviction policy uses it to look for a victim near where k would go.
-func (t *Table[K, V]) Probe(h uint64, n int, f func(k K, v *V) bool) {
-	for i := range n {
-		k, v, ok := t.Near(h, i)
-		if !ok {
-			return
-		}
-		if v != nil && !f(k, v) {
-			return
-		}
-	}
+// Run is the slots from a hash's home slot on, within its segment
+// (wrapping): an eviction policy looks there for a victim near where a
+// new key would go, slot by slot without a call per slot, and removes it
+// where it found it (DeleteAt). It is valid until the next Put or Delete.
+type Run[K comparable, V any] struct {
+	s    *segment[K, V]
+	home uint64
+	n    int
 }
 
-// Near returns the entry i slots from hash h's home slot (within its
-// segment, wrapping): its key and value, v nil when the slot is free, and
-// ok false when the segment has no i-th slot. Probe's loop, for a caller
-// that wants it written out (no call through a function value per slot);
-// the pointer is valid until the next Put or Delete.
-func (t *Table[K, V]) Near(h uint64, i int) (k K, v *V, ok bool) {
+// Run is up to n slots from h's home slot on (fewer in a smaller segment).
+func (t *Table[K, V]) Run(h uint64, n int) Run[K, V] {
 	s := t.seg(h)
-	if i >= len(s.slots) {
-		return k, nil, false
-	}
-	sl := &s.slots[(h+uint64(i))&s.mask]
+	return Run[K, V]{s, h & s.mask, min(n, len(s.slots))}
+}
+
+// Len is how many slots r has.
+func (r Run[K, V]) Len() int { return r.n }
+
+// At is r's i-th slot: its key and value, v nil when the slot is free.
+func (r Run[K, V]) At(i int) (k K, v *V) {
+	sl := &r.s.slots[(r.home+uint64(i))&r.s.mask]
 	if !sl.used() {
-		return k, nil, true
+		return k, nil
 	}
-	return sl.k, &sl.v, true
+	return sl.k, &sl.v
+}
+
+// DeleteAt removes the entry in r's i-th slot (which must be used; r one
+// of t's runs, with no Put or Delete since), as Delete would.
+func (t *Table[K, V]) DeleteAt(r Run[K, V], i int) {
+	r.s.removeAt((r.home + uint64(i)) & r.s.mask)
+	r.s.n--
+	t.n--
 }
 
 // HashKey hashes the key kinds this package knows (uint32: Hash4, uint64:

@@ -44,7 +44,7 @@ func againstMap(t *testing.T, space uint32) {
 		}
 		k := rng.Uint32N(space)
 		h := Hash4(k)
-		switch rng.IntN(4) {
+		switch rng.IntN(5) {
 		case 0, 1:
 			v := val{last: uint32(i) + 1, x: uint64(k)}
 			tb.Put(k, h, v)
@@ -54,6 +54,33 @@ func againstMap(t *testing.T, space uint32) {
 				t.Fatalf("op %d: delete %d: %v, want %v", i, k, got, want)
 			}
 			delete(ref, k)
+		case 4: // an eviction: the entry of k's run with the lowest key goes, where it was found
+			run := tb.Run(h, 8)
+			at, seen := -1, 0
+			var low uint32
+			for j := range run.Len() {
+				rk, rv := run.At(j)
+				if rv == nil {
+					continue
+				}
+				seen++
+				if ref[rk] != *rv {
+					t.Fatalf("op %d: run of %d, slot %d: %d = %v, want %v", i, k, j, rk, *rv, ref[rk])
+				}
+				if at < 0 || rk < low {
+					at, low = j, rk
+				}
+			}
+			if run.Len() != min(8, len(tb.seg(h).slots)) || seen > tb.Len() {
+				t.Fatalf("op %d: a run of %d slots with %d entries in a table of %d", i, run.Len(), seen, tb.Len())
+			}
+			if at >= 0 {
+				tb.DeleteAt(run, at)
+				delete(ref, low)
+				if tb.Get(low, Hash4(low)) != nil {
+					t.Fatalf("op %d: %d still there after DeleteAt", i, low)
+				}
+			}
 		case 3:
 			p := tb.Get(k, h)
 			w, ok := ref[k]
