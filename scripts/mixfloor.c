@@ -1,7 +1,7 @@
 /* mixfloor: the floor for the engine's work per SYN on BenchmarkMix's
  * streams (pkg/engine: the normal mix, the hostile one and the hostile one
- * without its clock jumps, "capped"), written to be as fast as this machine allows rather than to match the engine record for
- * record. It does, per SYN, what the engine must do to write what it writes:
+ * without its clock jumps, "capped"), written to be as fast as this
+ * machine allows rather than to match the engine record for record. It does, per SYN, what the engine must do to write what it writes:
  *
  * - the clock: frames more than a week ahead are held until 64 in a row
  *   confirm the jump, else analysed at the clock; earlier frames are
