@@ -84,8 +84,8 @@ func BenchmarkMixFloor(b *testing.B) {
 	// The floor must do the job: on each stream it finds the new sources
 	// the engine finds (the normal mix's exactly, its flood's too; the
 	// hostile and capped mixes' within 0.1 %: the two evict differently),
-	// and within 1 % the returning ones (the normal mix's), the new prefixes and the
-	// windows' active sources.
+	// and within 1 % the returning ones (the normal mix's), the new
+	// prefixes and the windows' active sources.
 	type want struct{ syns, news, floods, returning, prefixes, active uint64 }
 	var files []string
 	var wants []want
