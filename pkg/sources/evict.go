@@ -142,8 +142,8 @@ func (t *Table) Rotate(now int64) {
 // and rehash every entry two or three times over, which, after a gap, is
 // work done again for sources the table had room for already (a stream
 // of forged timestamps that jumps a year back and forth makes the engine
-// regrow its tables at every jump: about a tenth of a hostile SYN's cost
-// in BenchmarkMix), and fresh tables fault their pages in again. Emptying
+// regrow its tables at every jump), and fresh tables fault their pages in
+// again: together about a third of a hostile SYN's cost in BenchmarkMix. Emptying
 // them is a part of the gap's pause, which walks both generations anyway.
 // A table keeps its segments' layout, so once it is full the sources a
 // new one evicts can differ from those it would have evicted in a table

@@ -7,12 +7,16 @@ import (
 	"github.com/synscope/synscope/pkg/decode"
 )
 
+// size is how many entries each of g's tables (v4, v6, p4, p6) holds.
+func (g *gen) size() [4]int { return [4]int{g.v4.Len(), g.v6.Len(), g.p4.Len(), g.p6.Len()} }
+
 // TestGapKeepsTheTablesSize: after a gap the current generation has room,
 // per kind, for as many sources and prefixes as the larger generation
-// before it held (its tables, emptied), so that a stream whose clock jumps back and forth
-// (forged timestamps) does not regrow its tables from empty at every
-// jump; and what the tables say is the same as before: every source and
-// prefix after the gap is new, and a source's second SYN is not.
+// before it held (its tables, emptied), so that a stream whose clock
+// jumps back and forth (forged timestamps) does not regrow its tables
+// from empty at every jump; and what the tables say is the same as
+// before: every source and prefix after the gap is new, and a source's
+// second SYN is not.
 func TestGapKeepsTheTablesSize(t *testing.T) {
 	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3}
 	tab := NewTable(cfg, 1<<20, 0)
@@ -50,7 +54,7 @@ func TestGapKeepsTheTablesSize(t *testing.T) {
 	if got := tab.cur.size(); got != ([4]int{}) {
 		t.Fatalf("after the gap the current generation holds %v, want nothing", got)
 	}
-	// Made for what it held: no segment splits until it holds as many.
+	// Room for what it held: no segment splits until it holds as many.
 	for i, slots := range []int{tab.cur.v4.Slots(), tab.cur.v6.Slots(), tab.cur.p4.Slots(), tab.cur.p6.Slots()} {
 		if slots*13/16 < want[i] {
 			t.Errorf("table %d after the gap: %d slots, room for %d entries before it splits; %d before the gap", i, slots, slots*13/16, want[i])

@@ -110,9 +110,6 @@ func emptied[K comparable, V any](a, b *srctable.Table[K, V]) *srctable.Table[K,
 	return a
 }
 
-// size is how many entries each of g's tables (v4, v6, p4, p6) holds.
-func (g *gen) size() [4]int { return [4]int{g.v4.Len(), g.v6.Len(), g.p4.Len(), g.p6.Len()} }
-
 func (g *gen) sources() int  { return g.v4.Len() + g.v6.Len() }
 func (g *gen) prefixes() int { return g.p4.Len() + g.p6.Len() }
 
