@@ -143,8 +143,9 @@ func (t *Table) Rotate(now int64) {
 // work done again for sources the table had room for already (a stream
 // of forged timestamps that jumps a year back and forth makes the engine
 // regrow its tables at every jump), and fresh tables fault their pages in
-// again: together about a third of a hostile SYN's cost in BenchmarkMix. Emptying
-// them is a part of the gap's pause, which walks both generations anyway.
+// again: together about a third of a hostile SYN's cost in BenchmarkMix.
+// Emptying them is a part of the gap's pause, which walks both
+// generations anyway.
 // A table keeps its segments' layout, so once it is full the sources a
 // new one evicts can differ from those it would have evicted in a table
 // grown from empty.
