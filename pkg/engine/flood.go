@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/synscope/synscope/pkg/sources"
@@ -281,5 +283,76 @@ func (e *Engine) releaseAll() {
 	}
 	for len(e.closed) > 0 {
 		e.emitWindow()
+	}
+}
+
+// targetRecLen is a target's size in a state file: its address, latest
+// second (with floodingBit) and the counts of its seconds.
+const targetRecLen = 16 + 8 + 10*4
+
+// marshalTargets appends the targets counted within floodSpan of now (the
+// others can say nothing a new source would read) to b, as the state
+// file's flood section: their number u32, then each target.
+func (f *floodState) marshalTargets(b []byte, now int64) []byte {
+	le := binary.LittleEndian
+	sec := sources.FloorTo(now, int64(time.Second))/int64(time.Second) + floodEpoch
+	at := len(b)
+	b = le.AppendUint32(b, 0)
+	n := uint32(0)
+	for i := range f.slots {
+		t := &f.slots[i]
+		if t.stamp == 0 || sec-t.sec() >= 10 {
+			continue
+		}
+		b = append(b, t.addr[:]...)
+		b = le.AppendUint64(b, uint64(t.stamp))
+		for _, c := range t.count {
+			b = le.AppendUint32(b, c)
+		}
+		n++
+	}
+	le.PutUint32(b[at:], n)
+	return b
+}
+
+// readTargets reads a state file's flood section, which must be exactly
+// the room bytes left before the checksum.
+func readTargets(read func([]byte) error, room uint64) ([]target, error) {
+	le := binary.LittleEndian
+	var b [targetRecLen]byte
+	if room < 4 || read(b[:4]) != nil {
+		return nil, errors.New("truncated")
+	}
+	n := uint64(le.Uint32(b[:4]))
+	if n > floodSlots || 4+n*targetRecLen != room {
+		return nil, fmt.Errorf("it says %d targets, which do not fit its %d bytes (at most %d targets; truncated or corrupt)", n, room-4, floodSlots)
+	}
+	out := make([]target, n)
+	for i := range out {
+		if err := read(b[:]); err != nil {
+			return nil, fmt.Errorf("target %d: %v", i, err)
+		}
+		t := &out[i]
+		copy(t.addr[:], b[:16])
+		t.stamp = int64(le.Uint64(b[16:]))
+		if sec := t.sec(); sec <= 0 || sec >= floodingBit || t.stamp&^(floodingBit|(floodingBit-1)) != 0 {
+			return nil, fmt.Errorf("target %d: its second %d is out of range (corrupt)", i, t.stamp)
+		}
+		for j := range t.count {
+			t.count[j] = le.Uint32(b[24+4*j:])
+		}
+	}
+	return out, nil
+}
+
+// restoreTargets puts a state file's targets back in their slots when the
+// clock starts at ts (a target that finds none, both taken by targets
+// restored before it, is let go).
+func (f *floodState) restoreTargets(ts []target, at int64) {
+	sec := sources.FloorTo(at, int64(time.Second))/int64(time.Second) + floodEpoch
+	for i := range ts {
+		if t := f.slot(ts[i].addr, sec); t != nil {
+			*t = ts[i]
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/synscope/synscope/pkg/decode"
+	"github.com/synscope/synscope/pkg/sources"
 	"github.com/synscope/synscope/pkg/srctable"
 )
 
@@ -108,12 +109,13 @@ func TestRememberTellsForgottenSourcesReturning(t *testing.T) {
 // TestRememberSurvivesRestart: the memory is saved in the state file and
 // loaded back (with as many shards, and with another number); a version 2
 // file, without it, still loads, and so do a version 3 file (without the
-// growth classifier's section) and a version 4 file (without the key).
+// growth classifier's section), a version 4 file (without the key) and a
+// version 5 file (without the flood detector's targets).
 func TestRememberSurvivesRestart(t *testing.T) {
 	steps := rememberSteps()[:40+70] // the first scans and the silence
 	back := rememberSteps()[40+70 : 40+70+80]
 	defer srctable.SetSeed(srctable.Seed())
-	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}, {0, -3}, {0, -4}, {0, -5}} {
+	for _, c := range []struct{ save, load int }{{0, 0}, {2, 2}, {2, 3}, {0, -1}, {0, -3}, {0, -4}, {0, -5}, {0, -6}} {
 		t.Run(fmt.Sprintf("%d-to-%d", c.save, c.load), func(t *testing.T) {
 			srctable.SetSeed(0)
 			if c.load == -4 {
@@ -154,6 +156,9 @@ func TestRememberSurvivesRestart(t *testing.T) {
 			case -5:
 				b = asVersion4(t, b)
 				c.load = 0
+			case -6:
+				b = asVersion5(t, b)
+				c.load = 0
 			}
 			cfg.Shards = c.load
 			rec := &recorder{}
@@ -176,10 +181,32 @@ func TestRememberSurvivesRestart(t *testing.T) {
 	}
 }
 
+// asVersion5 rewrites a state file as version 5 wrote it: without the
+// flood detector's section after the growth section.
+func asVersion5(t *testing.T, b []byte) []byte {
+	le := binary.LittleEndian
+	n, np := le.Uint64(b[52:]), le.Uint64(b[60:])
+	at := stateHeaderLen + int(n)*sources.SourceRecLen + int(np)*sources.PrefixRecLen
+	parts := int(le.Uint32(b[at:]))
+	at += 4
+	for range parts {
+		at += 24 + 4*int(le.Uint64(b[at+8:])+le.Uint64(b[at+16:]))
+	}
+	at += 8                                                      // the key
+	at += 4 + int(le.Uint32(b[at:]))                             // the growth section
+	if le.Uint32(b[at:])*targetRecLen+4 != uint32(len(b)-4-at) { // the flood section
+		t.Fatalf("the flood section at %d of %d bytes does not end the file", at, len(b))
+	}
+	out := append([]byte(nil), b[:at]...)
+	le.PutUint32(out[16:], 5)
+	return le.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
 // asVersion3 rewrites a state file without a classifier (its growth
 // section empty) and with an unkeyed hash as version 3 wrote it: without
 // the hash key and the growth section.
 func asVersion3(t *testing.T, b []byte) []byte {
+	b = asVersion5(t, b)
 	le := binary.LittleEndian
 	if le.Uint32(b[len(b)-8:]) != 0 || le.Uint64(b[len(b)-16:]) != 0 {
 		t.Fatal("a state with a classifier, or a hash key")
@@ -192,6 +219,7 @@ func asVersion3(t *testing.T, b []byte) []byte {
 // asVersion4 rewrites an unkeyed state file as version 4 wrote it:
 // without the hash key before the growth section.
 func asVersion4(t *testing.T, b []byte) []byte {
+	b = asVersion5(t, b)
 	le := binary.LittleEndian
 	glen := int(le.Uint32(b[len(b)-8:]))
 	key := len(b) - 4 - glen - 4 - 8

@@ -29,10 +29,14 @@ import (
 //	growth   (version 4) bytes u32 (0: no classifier), then the alert in
 //	         force (raised u8, exponential verdicts in a row u32, raised at
 //	         ns i64) and the classifier's state (growth.MarshalState)
+//	floods   (version 6) the flood detector's targets within its span:
+//	         targets u32, then per target: address [16]byte, latest
+//	         second i64 (seconds + 2^40, bit 62 set while flooded), new
+//	         sources in each of the span's seconds [10]u32
 //	crc32c of everything before it, u32
 //
-// Version 2, 3 and 4 files (without the memory, the classifier, the key)
-// are still read: what they lack starts empty (the key 0).
+// Version 2 to 5 files (without the memory, the classifier, the key, the
+// flood detector) are still read: what they lack starts empty (the key 0).
 //
 // Times are ns since the Unix epoch, as the table keeps them (first to the
 // second, last to the millisecond). Anything else (another magic, version,
@@ -42,7 +46,7 @@ import (
 var stateMagic = [16]byte{'s', 'y', 'n', 's', 'c', 'o', 'p', 'e', '-', 's', 't', 'a', 't', 'e', 0, 2}
 
 const (
-	stateVersion   = 5
+	stateVersion   = 6
 	stateHeaderLen = 16 + 4 + 8*6
 	// maxStateParts bounds the memory's parts (shards are at most 256).
 	maxStateParts = 256
@@ -133,6 +137,7 @@ func (e *Engine) SaveState(w io.Writer) error {
 	le.PutUint32(b8[:], uint32(len(g)))
 	bw.Write(b8[:4])
 	bw.Write(g)
+	bw.Write(e.flood.marshalTargets(nil, e.now))
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -223,6 +228,7 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	}
 	var mem []savedMemory
 	var grow []byte
+	var floods []target
 	var seed uint64
 	if version >= 3 {
 		var err error
@@ -246,11 +252,23 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 			if left < 4 {
 				return fmt.Errorf("%w: growth classifier: truncated", ErrStateMismatch)
 			}
-			if read(b4[:]) != nil || uint64(le.Uint32(b4[:])) != left-4 {
+			if read(b4[:]) != nil {
+				return fmt.Errorf("%w: growth classifier: truncated", ErrStateMismatch)
+			}
+			// The classifier is the rest of the file before version 6,
+			// and the flood detector's targets follow it since.
+			if g := uint64(le.Uint32(b4[:])); g > left-4 || (version < 6 && g != left-4) {
 				return fmt.Errorf("%w: growth classifier: its length does not fit the file (truncated or corrupt)", ErrStateMismatch)
 			}
-			if grow = make([]byte, left-4); read(grow) != nil {
+			if grow = make([]byte, le.Uint32(b4[:])); read(grow) != nil {
 				return fmt.Errorf("%w: growth classifier: truncated", ErrStateMismatch)
+			}
+			left -= 4 + uint64(len(grow))
+			if version >= 6 {
+				var err error
+				if floods, err = readTargets(read, left); err != nil {
+					return fmt.Errorf("%w: flood detector: %v", ErrStateMismatch, err)
+				}
 			}
 		}
 	}
@@ -262,7 +280,7 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 	if le.Uint32(tail[:]) != sum {
 		return fmt.Errorf("%w: checksum mismatch (corrupt)", ErrStateMismatch)
 	}
-	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes, memory: mem, growth: grow}
+	e.restored = &restored{clock: clock, first: first, sources: saved, prefixes: prefixes, memory: mem, growth: grow, floods: floods}
 	// The saved sources go back into tables keyed as the memory's
 	// fingerprints were: the seed is the file's from now on (a live run
 	// that finds it unkeyed keys it anew: KeyAnew).
@@ -337,7 +355,8 @@ type restored struct {
 	sources      []sources.Saved
 	prefixes     []sources.SavedPrefix
 	memory       []savedMemory
-	growth       []byte // the alert in force and the classifier (version 4), or nil
+	growth       []byte   // the alert in force and the classifier (version 4), or nil
+	floods       []target // the flood detector's targets (version 6)
 }
 
 // restore puts a loaded state's sources and prefixes in their shards when
@@ -373,6 +392,11 @@ func (e *Engine) restore(r *restored, ts int64) {
 			sh.tab.RestoreMemory(ts, m.since, m.old, m.cur)
 		}
 	}
+	// A flood going on across the restart (a capture rotated into files,
+	// each analysed with the state) goes on being one flood: one alert,
+	// its sources flood sources from the first. A target whose seconds
+	// have passed by ts is cleared at its next source, as in one run.
+	e.flood.restoreTargets(r.floods, ts)
 	if r.clock <= ts && ts-r.clock > e.lookback {
 		// A state older than a lookback: its sources are all stale, as
 		// before a gap in one capture (a restart a month on told them
