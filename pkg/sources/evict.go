@@ -17,59 +17,69 @@ const evictProbe = 8
 // source's hash (Hash4 or Hash6).
 func (t *Table) evict(s *decode.Syn, h uint64) bool {
 	if s.V6 {
-		return evictIn(t, t.old.v6, t.cur.v6, s.Src, h, func(k [16]byte) Addr { return k })
+		return evictIn(t, t.old.v6, t.cur.v6, h, func(k [16]byte) Addr { return k })
 	}
-	return evictIn(t, t.old.v4, t.cur.v4, v4num(s.Src[:4]), h, fromV4)
+	return evictIn(t, t.old.v4, t.cur.v4, h, fromV4)
 }
 
-func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], k K, h uint64, addr func(K) Addr) bool {
-	for _, c := range [2]struct {
-		t *srctable.Table[K, srcVal]
-		g *gen
-	}{{old, t.old}, {cur, t.cur}} {
-		if c.t.Len() == 0 {
-			continue
-		}
-		var victim K
-		var vv srcVal
-		at := -1
-		// The first source of the old generation, else the longest silent
-		// one-SYN source of the current one, among evictProbe slots from
-		// the new source's home.
-		run := c.t.Run(h, evictProbe)
+func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], h uint64, addr func(K) Addr) bool {
+	// The old generation: its first source among evictProbe slots from
+	// the new source's home.
+	if old.Len() > 0 {
+		run := old.Run(h, evictProbe)
 		for i := range run.Len() {
-			vk, v := run.At(i)
-			if v == nil {
-				continue
+			if run.Val(i) != nil && !heavyAt(t, run, i, addr) {
+				evictAt(t, old, t.old, run, i, addr)
+				return true
 			}
-			if c.g == t.old || (!v.promoted() && v.synsLow() == 1 && (at < 0 || v.last < vv.last)) {
-				heavy := false
-				if len(t.heavy) > 0 { // a flood's table has none: no lookup
-					_, heavy = t.heavy[addr(vk)]
-				}
-				if !heavy {
-					victim, vv, at = vk, *v, i
-				}
+		}
+	}
+	// Else the current generation's longest silent one-SYN source there.
+	if cur.Len() > 0 {
+		run := cur.Run(h, evictProbe)
+		at, last := -1, uint32(0)
+		for i := range run.Len() {
+			v := run.Val(i)
+			if v == nil || v.bits&(promotedBit|synsMask) != 1 || (at >= 0 && v.last >= last) {
+				continue // free, promoted, more than one SYN, or less silent
 			}
-			if at >= 0 && c.g == t.old {
-				break
+			if !heavyAt(t, run, i, addr) {
+				at, last = i, v.last
 			}
 		}
 		if at >= 0 {
-			a := addr(victim)
-			t.offerTop(a, vv, c.g)
-			if len(t.heavy) > 0 {
-				delete(t.heavy, a)
-			}
-			t.dropReach(vv)
-			t.remember(srctable.HashKey(victim))
-			c.t.DeleteAt(run, at)
-			t.win.Evicted++
-			t.tot.Evicted++
+			evictAt(t, cur, t.cur, run, at, addr)
 			return true
 		}
 	}
 	return false
+}
+
+// heavyAt says whether the source in run's i-th slot has a heavy count
+// (more SYNs than its slot counts): such a source is not evicted.
+func heavyAt[K comparable](t *Table, run srctable.Run[K, srcVal], i int, addr func(K) Addr) bool {
+	if len(t.heavy) == 0 { // a flood's table has none: no lookup
+		return false
+	}
+	_, heavy := t.heavy[addr(run.Key(i))]
+	return heavy
+}
+
+// evictAt lets the source in run's i-th slot of tab (generation g) go:
+// offered to the top list, its reach freed, into the memory of forgotten
+// sources, counted evicted.
+func evictAt[K comparable](t *Table, tab *srctable.Table[K, srcVal], g *gen, run srctable.Run[K, srcVal], i int, addr func(K) Addr) {
+	victim, vv := run.Key(i), *run.Val(i)
+	a := addr(victim)
+	t.offerTop(a, vv, g)
+	if len(t.heavy) > 0 {
+		delete(t.heavy, a)
+	}
+	t.dropReach(vv)
+	t.remember(srctable.HashKey(victim))
+	tab.DeleteAt(run, i)
+	t.win.Evicted++
+	t.tot.Evicted++
 }
 
 // DrainBatch bounds the work one step spends offering a dropped

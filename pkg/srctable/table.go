@@ -415,6 +415,19 @@ func (r Run[K, V]) At(i int) (k K, v *V) {
 	return sl.k, &sl.v
 }
 
+// Val is the value in r's i-th slot, nil when the slot is free (At
+// without the key's copy, for a probe that reads values first).
+func (r Run[K, V]) Val(i int) *V {
+	sl := &r.s.slots[(r.home+uint64(i))&r.s.mask]
+	if !sl.used() {
+		return nil
+	}
+	return &sl.v
+}
+
+// Key is the key in r's i-th slot (which must be used).
+func (r Run[K, V]) Key(i int) K { return r.s.slots[(r.home+uint64(i))&r.s.mask].k }
+
 // DeleteAt removes the entry in r's i-th slot (which must be used; r one
 // of t's runs, with no Put or Delete since), as Delete would.
 func (t *Table[K, V]) DeleteAt(r Run[K, V], i int) {
