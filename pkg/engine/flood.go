@@ -103,11 +103,8 @@ func (t *target) inSpan(now int64) uint32 {
 	if now-t.sec() >= 10 {
 		return 0
 	}
-	var n uint32
-	for i := range t.count {
-		n += t.count[i]
-	}
-	return n
+	c := &t.count // written out: a spoofed flood's every SYN asks, for up to three targets
+	return c[0] + c[1] + c[2] + c[3] + c[4] + c[5] + c[6] + c[7] + c[8] + c[9]
 }
 
 // held is a new source waiting in the delay line.
