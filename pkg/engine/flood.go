@@ -298,8 +298,8 @@ func (f *floodState) marshalTargets(b []byte, now int64) []byte {
 	n := uint32(0)
 	for i := range f.slots {
 		t := &f.slots[i]
-		if t.stamp == 0 || sec-t.sec() >= 10 {
-			continue
+		if d := sec - t.sec(); t.stamp == 0 || d < 0 || d >= 10 {
+			continue // free, or of a second no new source at now can count in
 		}
 		b = append(b, t.addr[:]...)
 		b = le.AppendUint64(b, uint64(t.stamp))
@@ -313,8 +313,9 @@ func (f *floodState) marshalTargets(b []byte, now int64) []byte {
 }
 
 // readTargets reads a state file's flood section, which must be exactly
-// the room bytes left before the checksum.
-func readTargets(read func([]byte) error, room uint64) ([]target, error) {
+// the room bytes left before the checksum; clock is the file's (its
+// targets are those counted in the 10 seconds up to it).
+func readTargets(read func([]byte) error, room uint64, clock int64) ([]target, error) {
 	le := binary.LittleEndian
 	var b [targetRecLen]byte
 	if room < 4 || read(b[:4]) != nil {
@@ -324,6 +325,7 @@ func readTargets(read func([]byte) error, room uint64) ([]target, error) {
 	if n > floodSlots || 4+n*targetRecLen != room {
 		return nil, fmt.Errorf("it says %d targets, which do not fit its %d bytes (at most %d targets; truncated or corrupt)", n, room-4, floodSlots)
 	}
+	last := sources.FloorTo(clock, int64(time.Second))/int64(time.Second) + floodEpoch
 	out := make([]target, n)
 	for i := range out {
 		if err := read(b[:]); err != nil {
@@ -332,8 +334,8 @@ func readTargets(read func([]byte) error, room uint64) ([]target, error) {
 		t := &out[i]
 		copy(t.addr[:], b[:16])
 		t.stamp = int64(le.Uint64(b[16:]))
-		if sec := t.sec(); sec <= 0 || sec >= floodingBit || t.stamp&^(floodingBit|(floodingBit-1)) != 0 {
-			return nil, fmt.Errorf("target %d: its second %d is out of range (corrupt)", i, t.stamp)
+		if d := last - t.sec(); d < 0 || d >= 10 || t.stamp&^(floodingBit|(floodingBit-1)) != 0 {
+			return nil, fmt.Errorf("target %d: its second is not within the 10 s before the file's clock (corrupt)", i)
 		}
 		for j := range t.count {
 			t.count[j] = le.Uint32(b[24+4*j:])
@@ -342,10 +344,17 @@ func readTargets(read func([]byte) error, room uint64) ([]target, error) {
 	return out, nil
 }
 
-// restoreTargets puts a state file's targets back in their slots when the
-// clock starts at ts (a target that finds none, both taken by targets
-// restored before it, is let go).
-func (f *floodState) restoreTargets(ts []target, at int64) {
+// restoreTargets puts a state file's targets, saved at clock, back in their
+// slots when the clock starts at ts, unless their seconds are over by then
+// or ts is before the file's clock (a capture's later part run first: its
+// targets' seconds lie ahead, and a target ahead of the clock is never
+// cleared, so a flood saved as going on would swallow the new sources an
+// hour before it). A target that finds no slot (both taken by targets
+// restored before it) is let go.
+func (f *floodState) restoreTargets(ts []target, clock, at int64) {
+	if at < clock || at-clock >= floodSpan {
+		return
+	}
 	sec := sources.FloorTo(at, int64(time.Second))/int64(time.Second) + floodEpoch
 	for i := range ts {
 		if t := f.slot(ts[i].addr, sec); t != nil {

@@ -266,7 +266,7 @@ func (e *Engine) LoadState(r io.Reader, size int64) error {
 			left -= 4 + uint64(len(grow))
 			if version >= 6 {
 				var err error
-				if floods, err = readTargets(read, left); err != nil {
+				if floods, err = readTargets(read, left, clock); err != nil {
 					return fmt.Errorf("%w: flood detector: %v", ErrStateMismatch, err)
 				}
 			}
@@ -394,9 +394,8 @@ func (e *Engine) restore(r *restored, ts int64) {
 	}
 	// A flood going on across the restart (a capture rotated into files,
 	// each analysed with the state) goes on being one flood: one alert,
-	// its sources flood sources from the first. A target whose seconds
-	// have passed by ts is cleared at its next source, as in one run.
-	e.flood.restoreTargets(r.floods, ts)
+	// its sources flood sources from the first.
+	e.flood.restoreTargets(r.floods, r.clock, ts)
 	if r.clock <= ts && ts-r.clock > e.lookback {
 		// A state older than a lookback: its sources are all stale, as
 		// before a gap in one capture (a restart a month on told them

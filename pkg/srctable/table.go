@@ -21,6 +21,7 @@
 package srctable
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/synscope/synscope/pkg/prefetch"
@@ -73,6 +74,12 @@ func (s *slot[K, V]) used() bool { return *s.word() != 0 }
 
 // New makes a table sized for about hint entries.
 func New[K comparable, V any](hint int) *Table[K, V] {
+	var k K
+	switch any(k).(type) {
+	case uint32, uint64, [16]byte: // the kinds HashKey hashes
+	default:
+		panic(fmt.Sprintf("srctable: unsupported key type %T", k))
+	}
 	t := &Table[K, V]{}
 	n := minSlots
 	for n < segSlots && n*maxLoad/16 < hint {
@@ -437,12 +444,13 @@ func (t *Table[K, V]) DeleteAt(r Run[K, V], i int) {
 }
 
 // HashKey hashes the key kinds this package knows (uint32: Hash4, uint64:
-// Hash64, [16]byte: Hash6); it panics on others.
+// Hash64, [16]byte: Hash6); New refuses a table of any other key type.
 //
 // It tells the kinds apart by their size, which the compiler knows for
-// each instantiation, so the call is inlined to the hash itself; a type
-// switch through an interface was a call of some 40 instructions more,
-// paid for every entry a deletion shifts back.
+// each instantiation: a type switch through an interface cost some 25
+// instructions more a call, paid for every entry a deletion shifts back.
+// (By size alone, a string or a padded struct would be hashed by its
+// first bytes: hence New's check.)
 func HashKey[K comparable](k K) uint64 {
 	p := unsafe.Pointer(&k)
 	switch unsafe.Sizeof(k) {

@@ -80,6 +80,13 @@ func againstMap(t *testing.T, space uint32) {
 				if tb.Get(low, Hash4(low)) != nil {
 					t.Fatalf("op %d: %d still there after DeleteAt", i, low)
 				}
+				n := 0
+				for _, sg := range tb.segs {
+					n += sg.n
+				}
+				if n != tb.Len() {
+					t.Fatalf("op %d: the segments count %d entries after DeleteAt, the table %d", i, n, tb.Len())
+				}
 			}
 		case 3:
 			p := tb.Get(k, h)
@@ -310,4 +317,27 @@ func TestFreshSlotsAreEmpty(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNewRefusesOtherKeys: HashKey tells key kinds apart by their size, so
+// a table of any other key type (a string, a struct of 4 bytes) is refused
+// at New rather than hashed by its first bytes.
+func TestNewRefusesOtherKeys(t *testing.T) {
+	for name, mk := range map[string]func(){
+		"string":  func() { New[string, val](0) },
+		"[4]byte": func() { New[[4]byte, val](0) },
+		"int32":   func() { New[int32, val](0) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New with %s keys did not panic", name)
+				}
+			}()
+			mk()
+		}()
+	}
+	New[uint32, val](0)
+	New[uint64, val](0)
+	New[[16]byte, val](0)
 }
