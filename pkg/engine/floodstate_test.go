@@ -13,15 +13,14 @@ import (
 
 // runParts runs the parts of a stream one after the other, each by a new
 // engine that loads the state the one before saved (capture files rotated
-// every few minutes, each analysed with --state), and returns what was
-// recorded over all of them and the flood sources counted.
-func runParts(t *testing.T, cfg Config, parts ...[]decode.Syn) (*recorder, uint64) {
+// every few minutes, each analysed with --state), all writing to emit,
+// and returns the flood sources counted.
+func runParts(t *testing.T, cfg Config, emit Emitter, parts ...[]decode.Syn) uint64 {
 	t.Helper()
-	rec := &recorder{}
 	var state []byte
 	var floods uint64
 	for _, p := range parts {
-		e, err := New(cfg, rec)
+		e, err := New(cfg, emit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +41,7 @@ func runParts(t *testing.T, cfg Config, parts ...[]decode.Syn) (*recorder, uint6
 		}
 		state = buf.Bytes()
 	}
-	return rec, floods
+	return floods
 }
 
 // TestFloodAlertOnceAcrossARestart: a flood that goes on across a restart
@@ -57,10 +56,11 @@ func TestFloodAlertOnceAcrossARestart(t *testing.T) {
 	for _, shards := range []int{0, 2} {
 		cfg := small()
 		cfg.Window, cfg.Shards = 5*1e9, shards
-		whole, wholeFloods := runParts(t, cfg, stream)
+		whole, split := &recorder{}, &recorder{}
+		wholeFloods := runParts(t, cfg, whole, stream)
 		cut := t0 + 50*int64(1e9) // 20 s into the flood
 		i := sort.Search(len(stream), func(i int) bool { return stream[i].Ts >= cut })
-		split, splitFloods := runParts(t, cfg, stream[:i], stream[i:])
+		splitFloods := runParts(t, cfg, split, stream[:i], stream[i:])
 		if len(whole.alerts) != 1 || len(split.alerts) != len(whole.alerts) {
 			t.Errorf("shards %d: alerts %v in one run, %v with a restart 20 s into the flood", shards, whole.alerts, split.alerts)
 		}

@@ -208,28 +208,7 @@ func TestStateKeepsTheClassifier(t *testing.T) {
 	}
 	run := func(parts ...[]decode.Syn) *growthRec {
 		rec := &growthRec{models: map[int64]string{}, rates: map[int64]float64{}}
-		var state []byte
-		for _, p := range parts {
-			e, err := New(cfg, rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if state != nil {
-				if err := e.LoadState(bytes.NewReader(state), int64(len(state))); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range p {
-				s := p[i]
-				e.Frame(s.Ts, 60, &s)
-			}
-			e.Finish()
-			var buf bytes.Buffer
-			if err := e.SaveState(&buf); err != nil {
-				t.Fatal(err)
-			}
-			state = buf.Bytes()
-		}
+		runParts(t, cfg, rec, parts...)
 		return rec
 	}
 	whole := run(stream)
