@@ -69,6 +69,9 @@ var (
 func compFlags(fs *pflag.FlagSet) []compFlag {
 	var out []compFlag
 	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden { // (collect's publishing flags, which it refuses)
+			return
+		}
 		c := compFlag{long: f.Name, short: f.Shorthand, usage: shortUsage(f.Usage),
 			repeat: strings.HasSuffix(f.Value.Type(), "Array") || strings.HasSuffix(f.Value.Type(), "Slice")}
 		switch {

@@ -59,6 +59,9 @@ func CollectFlagSet() *pflag.FlagSet {
 	addKafkaFlags(fs)
 	// The same flag, read the other way round here.
 	fs.Lookup(kKafkaBrokers).Usage = "read the sensors' records from Kafka at these `host:port`s (required)"
+	for _, k := range kafkaPublishOnly {
+		fs.MarkHidden(k) // a config file shared with the sensors may still set them
+	}
 	fs.StringP("config", "c", "", "read settings from YAML `file` (the sensors' file will do): its Kafka keys, window, lookback, max-lag, group and once; the output, id, growth and logging are flags")
 	fs.BoolP("help", "h", false, "show this help")
 	return fs
@@ -84,6 +87,11 @@ func LoadCollect(args []string) (*Collect, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("collect takes no arguments (got %q)", fs.Args())
+	}
+	for _, k := range kafkaPublishOnly {
+		if fs.Changed(k) {
+			return nil, fmt.Errorf("--%s is how a sensor publishes its records; sensor collect only reads them: give it to the sensors", k)
+		}
 	}
 	v := viper.New()
 	v.SetEnvPrefix("SENSOR")

@@ -36,6 +36,12 @@ const (
 var kafkaKeys = []string{kKafkaBrokers, kKafkaTopic, kKafkaTLS, kKafkaCA, kKafkaCert, kKafkaKey, kKafkaServer,
 	kKafkaSASL, kKafkaUser, kKafkaPassword, kKafkaCompress, kKafkaBuffer, kKafkaSpool, kKafkaSpoolMax, kKafkaTimeout, kKafkaRefresh}
 
+// kafkaPublishOnly are the Kafka keys of a sensor's publishing alone:
+// sensor collect hides their flags and refuses them on its command line
+// (they did nothing there), and takes them from a config file it shares
+// with the sensors without a word.
+var kafkaPublishOnly = []string{kKafkaCompress, kKafkaBuffer, kKafkaSpool, kKafkaSpoolMax, kKafkaRefresh}
+
 // addKafkaFlags adds the Kafka flags; Kafka is off until --kafka-brokers
 // is given.
 func addKafkaFlags(fs *pflag.FlagSet) {

@@ -138,3 +138,24 @@ func TestKafkaTLSFilesReadAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectRefusesPublishingFlags: collect hides the flags of a sensor's
+// publishing (compression, buffer, spool, refresh) and refuses them on
+// its command line, where they did nothing; a config file shared with
+// the sensors may still set them.
+func TestCollectRefusesPublishingFlags(t *testing.T) {
+	fs := CollectFlagSet()
+	for _, k := range kafkaPublishOnly {
+		if f := fs.Lookup(k); f == nil || !f.Hidden {
+			t.Errorf("collect's --%s: %v, want hidden", k, f)
+		}
+		if _, err := LoadCollect([]string{"--kafka-brokers", "k1:9092", "--" + k, "5m"}); err == nil || !strings.Contains(err.Error(), "only reads") {
+			t.Errorf("collect given --%s: %v, want refused", k, err)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "sensor.yaml")
+	os.WriteFile(file, []byte("kafka-brokers: [k1:9092]\nkafka-spool: /var/spool/synscope\nkafka-compression: lz4\n"), 0o600)
+	if _, err := LoadCollect([]string{"-c", file}); err != nil {
+		t.Errorf("a sensors' config file with publishing keys: %v", err)
+	}
+}
