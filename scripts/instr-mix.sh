@@ -5,7 +5,7 @@
 # others, and the end), over the stream's SYNs; inline shard, one
 # iteration.
 # Unlike time, the count barely moves from run to run (only the prefetch
-# tuner, which reads the clock, varies it, by about 0.5 %), so it shows a
+# tuner, which reads the clock, varies it, by about 1 %), so it shows a
 # change of a few percent that the VM's noise hides; the engine is bound by
 # instructions, not by waiting for memory (docs/performance.md, "Tables
 # kept across a gap").
