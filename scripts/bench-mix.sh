@@ -7,7 +7,9 @@
 #
 #   scripts/bench-mix.sh           # ROUNDS=5 by default
 #
-# Needs a C compiler (CC, else cc) for the floor.
+# Needs a C compiler (CC, else cc) and an AVX-512 machine for the floor
+# (scripts/mixfloor.c); without them BenchmarkMixFloor skips and the script
+# stops with that reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -13,7 +13,8 @@
 #   scripts/instr-mix.sh                # all three streams
 #   MIXES="capped" scripts/instr-mix.sh
 #
-# Needs valgrind (apt-get install valgrind). About a minute a stream.
+# Needs valgrind (apt-get install valgrind). Some seconds to a minute a
+# stream (under valgrind the engine runs some fifty times slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "instr-mix.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
