@@ -164,7 +164,7 @@ func NewTable(cfg *Config, capacity int, start int64) *Table {
 		scanEvery: max(cfg.ScanInterval, 1),
 		smallScan: cfg.ScanHosts <= smallPairs+1 || cfg.ScanPorts <= smallPairs+1,
 		actEvery:  max(cfg.ActivityInterval, cfg.Window, 1),
-		runStart:  start - FloorMod(start, int64(time.Millisecond)), // as the tables keep times: the run's first source is its own
+		runStart:  genBase(start), // as the tables keep times: the run's first source is its own
 	}
 	if cfg.Remember > 0 {
 		l := max(cfg.Lookback, 1)

@@ -79,7 +79,7 @@ type gen struct {
 
 func newGen(base int64, hint int) *gen {
 	return &gen{
-		base: base - FloorMod(base, int64(time.Millisecond)),
+		base: genBase(base),
 		v4:   srctable.New[uint32, srcVal](hint),
 		v6:   srctable.New[[16]byte, srcVal](0),
 		p4:   srctable.New[uint32, pfxVal](hint),
@@ -87,13 +87,16 @@ func newGen(base int64, hint int) *gen {
 	}
 }
 
+// genBase is a generation's base at base: the whole millisecond.
+func genBase(base int64) int64 { return base - FloorMod(base, int64(time.Millisecond)) }
+
 // reuseGen is an empty generation at base made of the larger of each
 // kind's tables in from (let go: their entries are removed), keeping
 // their segments.
 func reuseGen(base int64, from [2]*gen) *gen {
 	a, b := from[0], from[1]
 	return &gen{
-		base: base - FloorMod(base, int64(time.Millisecond)),
+		base: genBase(base),
 		v4:   emptied(a.v4, b.v4),
 		v6:   emptied(a.v6, b.v6),
 		p4:   emptied(a.p4, b.p4),

@@ -317,9 +317,7 @@ func (t *Table[K, V]) Delete(k K, h uint64) bool {
 	if i < 0 {
 		return false
 	}
-	s.removeAt(uint64(i))
-	s.n--
-	t.n--
+	t.deleteIn(s, uint64(i))
 	return true
 }
 
@@ -413,17 +411,8 @@ func (t *Table[K, V]) Run(h uint64, n int) Run[K, V] {
 // Len is how many slots r has.
 func (r Run[K, V]) Len() int { return r.n }
 
-// At is r's i-th slot: its key and value, v nil when the slot is free.
-func (r Run[K, V]) At(i int) (k K, v *V) {
-	sl := &r.s.slots[(r.home+uint64(i))&r.s.mask]
-	if !sl.used() {
-		return k, nil
-	}
-	return sl.k, &sl.v
-}
-
-// Val is the value in r's i-th slot, nil when the slot is free (At
-// without the key's copy, for a probe that reads values first).
+// Val is the value in r's i-th slot, nil when the slot is free (a probe
+// reads values first, and a key only when it needs it: Key).
 func (r Run[K, V]) Val(i int) *V {
 	sl := &r.s.slots[(r.home+uint64(i))&r.s.mask]
 	if !sl.used() {
@@ -437,9 +426,12 @@ func (r Run[K, V]) Key(i int) K { return r.s.slots[(r.home+uint64(i))&r.s.mask].
 
 // DeleteAt removes the entry in r's i-th slot (which must be used; r one
 // of t's runs, with no Put or Delete since), as Delete would.
-func (t *Table[K, V]) DeleteAt(r Run[K, V], i int) {
-	r.s.removeAt((r.home + uint64(i)) & r.s.mask)
-	r.s.n--
+func (t *Table[K, V]) DeleteAt(r Run[K, V], i int) { t.deleteIn(r.s, (r.home+uint64(i))&r.s.mask) }
+
+// deleteIn removes the entry of s's slot i and counts it gone.
+func (t *Table[K, V]) deleteIn(s *segment[K, V], i uint64) {
+	s.removeAt(i)
+	s.n--
 	t.n--
 }
 

@@ -59,10 +59,11 @@ func againstMap(t *testing.T, space uint32) {
 			at, seen := -1, 0
 			var low uint32
 			for j := range run.Len() {
-				rk, rv := run.At(j)
+				rv := run.Val(j)
 				if rv == nil {
 					continue
 				}
+				rk := run.Key(j)
 				seen++
 				if ref[rk] != *rv {
 					t.Fatalf("op %d: run of %d, slot %d: %d = %v, want %v", i, k, j, rk, *rv, ref[rk])
