@@ -2,7 +2,9 @@
 # Spoofed floods against the sensor, offline, with the default settings:
 #   - peak RSS with 10 M spoofed one-SYN sources, IPv4 and IPv6;
 #   - a flood of 5 M spoofed sources against the same number of SYNs from
-#     returning sources: output size, CPU and wall time, several runs each.
+#     returning sources: output size, CPU and wall time, several runs each;
+#     the flood again with --max-sources 1000000, so that the table is at its
+#     cap for four fifths of it and every new source evicts one.
 #
 #   scripts/bench-flood.sh            # RUNS=3 by default
 #
@@ -29,9 +31,12 @@ gen return5m -scenario flat -seed 3 -duration 1h -population 20000 -ppm 4.2 -bac
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-# one run: wall, user+system CPU seconds, peak RSS in MB, output bytes
+# one run (a capture, then any flags): wall, user+system CPU seconds, peak
+# RSS in MB, output bytes
 run() {
-	/usr/bin/time -f "%e %U %S %M" -o "$out.t" bin/sensor -r "$1" -o "$out" --log-level error
+	local f="$1"
+	shift
+	/usr/bin/time -f "%e %U %S %M" -o "$out.t" bin/sensor -r "$f" -o "$out" --log-level error "$@"
 	read -r wall user sys rss < "$out.t"
 	printf '%s %.2f %d %d\n' "$wall" "$(awk "BEGIN{print $user+$sys}")" $((rss / 1024)) "$(stat -c %s "$out")"
 }
@@ -44,10 +49,16 @@ for f in flood10m-v4 flood10m-v6; do
 done
 
 echo "5 M spoofed sources against 5 M SYNs of 20,000 returning sources (median of $RUNS by CPU):"
-for f in flood5m return5m; do
-	r=$(for _ in $(seq "$RUNS"); do run "$dir/$f.pcap" | awk '{print $2, $1, $3, $4}'; done | median)
+# name, capture, flags: the capped flood is flood5m with the table's cap at
+# a million sources, the 4 M after them each evicting one.
+for c in "flood5m flood5m" "return5m return5m" "capped flood5m --max-sources 1000000"; do
+	set -- $c
+	name=$1 f=$2
+	shift 2
+	r=$(for _ in $(seq "$RUNS"); do run "$dir/$f.pcap" "$@" | awk '{print $2, $1, $3, $4}'; done | median)
 	set -- $r
-	printf '  %-12s CPU %6.2f s  wall %6.2f s  peak RSS %5d MB  output %d bytes\n' "$f" "$1" "$2" "$3" "$4"
-	eval "cpu_$f=$1"
+	printf '  %-12s CPU %6.2f s  wall %6.2f s  peak RSS %5d MB  output %d bytes\n' "$name" "$1" "$2" "$3" "$4"
+	eval "cpu_$name=$1"
 done
-printf 'flood/returning CPU: %.2fx\n' "$(awk "BEGIN{print $cpu_flood5m/$cpu_return5m}")"
+printf 'flood/returning CPU: %.2fx; capped flood/returning: %.2fx\n' \
+	"$(awk "BEGIN{print $cpu_flood5m/$cpu_return5m}")" "$(awk "BEGIN{print $cpu_capped/$cpu_return5m}")"

@@ -83,25 +83,44 @@ func (s *fpSet) add(f uint32, max int) bool {
 		s.grow()
 	}
 	for {
+		slots := s.slots
 		i := s.home(f)
-		for i < len(s.slots) && s.slots[i] != 0 && s.slots[i] < f {
+		// v-1 < f-1: v is used (0 wraps to the largest) and below f.
+		for i < len(slots) && slots[i]-1 < f-1 {
 			i++
 		}
-		if i < len(s.slots) && s.slots[i] == f {
+		if i < len(slots) && slots[i] == f {
 			return true
 		}
 		if s.n >= max {
 			return false
 		}
-		j := i // the end of the run: the first empty slot from i on
-		for j < len(s.slots) && s.slots[j] != 0 {
-			j++
-		}
-		if j < len(s.slots) && (s.n+1)*5 <= s.size*4 {
-			copy(s.slots[i+1:j+1], s.slots[i:j])
-			s.slots[i] = f
-			s.n++
-			return true
+		if (s.n+1)*5 <= s.size*4 {
+			if slots[len(slots)-1] == 0 {
+				// The run ends before the last slot: f goes in at i and
+				// carries each larger one of the run a slot on, to the
+				// first empty slot (one pass, no copy call).
+				for c := f; ; i++ {
+					v := slots[i]
+					slots[i] = c
+					if v == 0 {
+						break
+					}
+					c = v
+				}
+				s.n++
+				return true
+			}
+			j := i // the end of the run: the first empty slot from i on
+			for j < len(slots) && slots[j] != 0 {
+				j++
+			}
+			if j < len(slots) {
+				copy(slots[i+1:j+1], slots[i:j])
+				slots[i] = f
+				s.n++
+				return true
+			}
 		}
 		s.grow()
 	}
@@ -166,12 +185,15 @@ type memory struct {
 	// count as in the set (has looks here too), and they only wait while
 	// none of them can find the set full (see remember), so every answer
 	// and the set's layout are the same as with each put in at once.
+	// A slot of pend not waiting is 0 (no fingerprint is), so has
+	// compares all of them, without a loop.
 	pend  [memPend]uint32
 	head  int
 	npend int
 }
 
-// memPend is how many insertions wait.
+// memPend is how many insertions wait (a power of two: the ring's index
+// is masked).
 const memPend = 8
 
 // fpOf is a source's fingerprint from its table hash: its low half. (The
@@ -190,10 +212,9 @@ func fpOf(h uint64) uint32 {
 // either is looked at, so the two cache misses (a new source's, in a
 // memory of millions) overlap; most lookups end there.
 func (m *memory) has(f uint32) bool {
-	for _, p := range m.pend[:m.npend] { // (in no order: the ring is full or starts at 0)
-		if p == f {
-			return true
-		}
+	if p := &m.pend; m.npend > 0 && (p[0] == f || p[1] == f || p[2] == f || p[3] == f ||
+		p[4] == f || p[5] == f || p[6] == f || p[7] == f) {
+		return true
 	}
 	a, b := &m.gens[0], &m.gens[1]
 	var x, y uint32
@@ -252,7 +273,7 @@ func (m *memory) rotate(now int64) {
 // span), the current one starting at now.
 func (m *memory) forget(now int64) {
 	m.gens = [2]fpSet{}
-	m.npend, m.head = 0, 0
+	m.pend, m.npend, m.head = [memPend]uint32{}, 0, 0
 	m.since = now
 }
 
@@ -271,7 +292,8 @@ func (m *memory) flush() {
 	g := &m.gens[m.cur]
 	for ; m.npend > 0; m.npend-- {
 		g.add(m.pend[m.head], m.max) // cannot find it full (remember)
-		m.head = (m.head + 1) % memPend
+		m.pend[m.head] = 0
+		m.head = (m.head + 1) & (memPend - 1)
 	}
 	m.head = 0
 }
@@ -299,13 +321,13 @@ func (t *Table) remember(h uint64) {
 		prefetch.Line(unsafe.Pointer(&g.slots[g.home(f)]))
 	}
 	if m.npend < memPend {
-		m.pend[(m.head+m.npend)%memPend] = f
+		m.pend[(m.head+m.npend)&(memPend-1)] = f
 		m.npend++
 		return
 	}
 	g.add(m.pend[m.head], m.max)
 	m.pend[m.head] = f
-	m.head = (m.head + 1) % memPend
+	m.head = (m.head + 1) & (memPend - 1)
 }
 
 // remembered says whether a source the table does not know was forgotten
