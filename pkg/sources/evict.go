@@ -13,16 +13,25 @@ const evictProbe = 8
 // did. The victim is, first, a source of the old generation (silent since
 // the last rotation) near where the new one hashes; else a one-SYN source
 // of the current generation there, the longest silent (a spoofed flood is
-// one-SYN sources). Scanners that keep scanning stay. h is the new
-// source's hash (Hash4 or Hash6).
+// one-SYN sources). Scanners that keep scanning stay. When none lies
+// there (a table at its cap can have many free slots, and a neighbourhood
+// with none of its sources: a source hashed there would be refused on
+// every SYN, and counted new on every one), a clock hand of each
+// generation sweeps on from where it stopped for the first such source
+// anywhere (sweepIn). h is the new source's hash (Hash4 or Hash6).
 func (t *Table) evict(s *decode.Syn, h uint64) bool {
 	if s.V6 {
-		return evictIn(t, t.old.v6, t.cur.v6, h, func(k [16]byte) Addr { return k })
+		return evictIn(t, t.old.v6, t.cur.v6, h, &t.old.hand[1], &t.cur.hand[1], func(k [16]byte) Addr { return k })
 	}
-	return evictIn(t, t.old.v4, t.cur.v4, h, fromV4)
+	return evictIn(t, t.old.v4, t.cur.v4, h, &t.old.hand[0], &t.cur.hand[0], fromV4)
 }
 
-func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], h uint64, addr func(K) Addr) bool {
+// sweepSlots bounds the slots a hand looks at for one new source: a table
+// whose sources all keep scanning costs a new source that many slots, and
+// a table at its cap under a flood holds a one-SYN source every few.
+const sweepSlots = 64
+
+func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], h uint64, oldHand, curHand *srctable.Cursor, addr func(K) Addr) bool {
 	// The old generation: its first source among evictProbe slots from
 	// the new source's home.
 	if old.Len() > 0 {
@@ -52,7 +61,40 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], h uint
 			return true
 		}
 	}
-	return false
+	// None near its home: the hands, the old generation's first.
+	if sweepIn(t, old, t.old, oldHand, addr, func(*srcVal) bool { return true }) {
+		return true
+	}
+	return sweepIn(t, cur, t.cur, curHand, addr, func(v *srcVal) bool { return v.bits&(promotedBit|synsMask) == 1 })
+}
+
+// sweepIn moves hand on over tab (generation g) to the first source that
+// ok accepts and that has no heavy count, within sweepSlots, and lets it
+// go; it reports whether it found one. The hand stays on the victim's
+// slot, where a later source of its run may have moved back.
+func sweepIn[K comparable](t *Table, tab *srctable.Table[K, srcVal], g *gen, hand *srctable.Cursor, addr func(K) Addr, ok func(*srcVal) bool) bool {
+	if tab.Len() == 0 {
+		return false
+	}
+	c, found := tab.Sweep(*hand, sweepSlots, func(k K, v *srcVal) bool {
+		if !ok(v) {
+			return false
+		}
+		if len(t.heavy) > 0 {
+			if _, heavy := t.heavy[addr(k)]; heavy {
+				return false
+			}
+		}
+		return true
+	})
+	*hand = c
+	if !found {
+		return false
+	}
+	k, v := tab.At(c)
+	let(t, g, k, *v, addr)
+	tab.DeleteAtCursor(c)
+	return true
 }
 
 // heavyAt says whether the source in run's i-th slot has a heavy count
@@ -65,11 +107,16 @@ func heavyAt[K comparable](t *Table, run srctable.Run[K, srcVal], i int, addr fu
 	return heavy
 }
 
-// evictAt lets the source in run's i-th slot of tab (generation g) go:
-// offered to the top list, its reach freed, into the memory of forgotten
-// sources, counted evicted.
+// evictAt lets the source in run's i-th slot of tab (generation g) go.
 func evictAt[K comparable](t *Table, tab *srctable.Table[K, srcVal], g *gen, run srctable.Run[K, srcVal], i int, addr func(K) Addr) {
-	victim, vv := run.Key(i), *run.Val(i)
+	let(t, g, run.Key(i), *run.Val(i), addr)
+	tab.DeleteAt(run, i)
+}
+
+// let is what evicting the source victim (value vv, generation g) does
+// besides removing it from its table: offered to the top list, its reach
+// freed, into the memory of forgotten sources, counted evicted.
+func let[K comparable](t *Table, g *gen, victim K, vv srcVal, addr func(K) Addr) {
 	a := addr(victim)
 	t.offerTop(a, vv, g)
 	if len(t.heavy) > 0 {
@@ -77,7 +124,6 @@ func evictAt[K comparable](t *Table, tab *srctable.Table[K, srcVal], g *gen, run
 	}
 	t.dropReach(vv)
 	t.remember(srctable.HashKey(victim))
-	tab.DeleteAt(run, i)
 	t.win.Evicted++
 	t.tot.Evicted++
 }

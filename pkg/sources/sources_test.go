@@ -149,6 +149,47 @@ func TestTableStaysAtCap(t *testing.T) {
 	}
 }
 
+// A spoofed flood past the cap must not leave a real scanner untracked:
+// the table at its cap has free slots, and a scanner hashed where none of
+// its sources lie found no victim near its home and was refused on every
+// SYN, so counted new on every one (a review: 150 source records for 59
+// scanners, and an exponential alert, at --max-sources 4000). The clock
+// hand finds a flood's one-SYN source anywhere.
+func TestFloodPastTheCapKeepsScanners(t *testing.T) {
+	const capacity, scanners = 2000, 200
+	tab := newTable(capacity)
+	ms := int64(time.Millisecond)
+	spoofed := uint32(0x0b000000)
+	news := 0
+	scanner := func(n int, ts int64) { // the scanners' n-th SYN, each to a new target
+		src := netip.AddrFrom4([4]byte{198, 51, byte(100 + n%scanners/256), byte(n % scanners)})
+		dst := netip.AddrFrom4([4]byte{192, 0, byte(2 + n/scanners/256), byte(n / scanners)})
+		s := syn(src.String(), dst.String(), ts)
+		if ev := synEv(tab, &s); ev.Kind == NewSource {
+			news++
+		}
+	}
+	for i := range 40 * capacity {
+		ts := int64(i) * ms
+		spoofed = spoofed*1664525 + 1013904223 // distinct addresses
+		s := syn(netip.AddrFrom4([4]byte{byte(spoofed >> 24), byte(spoofed >> 16), byte(spoofed >> 8), byte(spoofed)}).String(), "192.0.2.1", ts)
+		synEv(tab, &s)
+		// Once the flood has filled the table, the scanners: two SYNs
+		// each at once (scanning, not one-SYN), then one every so often.
+		if j := i - 4*capacity; j >= 0 && j%20 == 0 {
+			scanner(j/20, ts)
+			if j/20 < scanners {
+				scanner(j/20+scanners, ts)
+			}
+		}
+	}
+	tot := tab.Totals()
+	if news != scanners || tot.Untracked != 0 {
+		t.Errorf("%d scanners new %d times, %d sources untracked (evicted %d, tracked %d of %d)",
+			scanners, news, tot.Untracked, tot.Evicted, tab.Tracked(), capacity)
+	}
+}
+
 // A state record read back is the record written; impossible values are
 // refused.
 func TestSavedRecords(t *testing.T) {

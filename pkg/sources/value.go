@@ -75,6 +75,9 @@ type gen struct {
 	v6   *srctable.Table[[16]byte, srcVal]
 	p4   *srctable.Table[uint32, pfxVal]
 	p6   *srctable.Table[uint64, pfxVal]
+	// hand: where the eviction's clock hands of v4 and v6 stopped
+	// (evict.go, sweepIn).
+	hand [2]srctable.Cursor
 }
 
 func newGen(base int64, hint int) *gen {

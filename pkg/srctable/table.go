@@ -392,6 +392,48 @@ func (t *Table[K, V]) Drain(c Cursor, n int, f func(k K, v *V)) (Cursor, bool) {
 	return Cursor(si) << 32, true
 }
 
+// Sweep looks at up to n slots from c on, segment by segment in the order
+// made and past the last one back to the first, for a used slot whose
+// entry ok accepts: it returns the cursor at that slot and true (see At
+// and DeleteAtCursor), else the cursor to go on from and false. It is an
+// eviction policy's clock hand, kept from call to call, which finds a
+// victim anywhere in the table when none lies near a new key's home; a
+// cursor kept across Puts and Deletes stays usable (its numbers are
+// brought back within the table, and a segment split or doubled since is
+// swept from where they point, whatever that holds now).
+func (t *Table[K, V]) Sweep(c Cursor, n int, ok func(k K, v *V) bool) (Cursor, bool) {
+	if t.n == 0 {
+		return c, false
+	}
+	si, i := int(c>>32), int(c&0xffffffff)
+	for n > 0 {
+		if si >= len(t.segs) {
+			si, i = 0, 0
+		}
+		s := t.segs[si]
+		for ; i < len(s.slots) && n > 0; i, n = i+1, n-1 {
+			if sl := &s.slots[i]; sl.used() && ok(sl.k, &sl.v) {
+				return Cursor(si)<<32 | Cursor(i), true
+			}
+		}
+		if i >= len(s.slots) {
+			si, i = si+1, 0
+		}
+	}
+	return Cursor(si)<<32 | Cursor(i), false
+}
+
+// At is the entry at c, a cursor Sweep returned with true (no Put or
+// Delete since).
+func (t *Table[K, V]) At(c Cursor) (K, *V) {
+	sl := &t.segs[c>>32].slots[c&0xffffffff]
+	return sl.k, &sl.v
+}
+
+// DeleteAtCursor removes the entry at c, a cursor Sweep returned with true
+// (no Put or Delete since), as Delete would.
+func (t *Table[K, V]) DeleteAtCursor(c Cursor) { t.deleteIn(t.segs[c>>32], uint64(c&0xffffffff)) }
+
 // Run is the slots from a hash's home slot on, within its segment
 // (wrapping): an eviction policy looks there for a victim near where a
 // new key would go, slot by slot without a call per slot, and removes it

@@ -24,7 +24,8 @@ func againstMap(t *testing.T, space uint32) {
 	rng := rand.New(rand.NewPCG(1, uint64(space)))
 	tb := New[uint32, val](0)
 	ref := map[uint32]val{}
-	grew := 0
+	grew, swept := 0, 0
+	var hand Cursor
 	for i := 0; i < 400_000; i++ {
 		if len(tb.segs) > 1 || len(tb.segs[0].slots) > minSlots {
 			grew++
@@ -44,7 +45,7 @@ func againstMap(t *testing.T, space uint32) {
 		}
 		k := rng.Uint32N(space)
 		h := Hash4(k)
-		switch rng.IntN(5) {
+		switch rng.IntN(6) {
 		case 0, 1:
 			v := val{last: uint32(i) + 1, x: uint64(k)}
 			tb.Put(k, h, v)
@@ -89,6 +90,26 @@ func againstMap(t *testing.T, space uint32) {
 					t.Fatalf("op %d: the segments count %d entries after DeleteAt, the table %d", i, n, tb.Len())
 				}
 			}
+		case 5: // an eviction by the clock hand: the first entry from it with an even key
+			c, ok := tb.Sweep(hand, 64, func(k uint32, v *val) bool {
+				if ref[k] != *v {
+					t.Fatalf("op %d: sweep: %d = %v, want %v", i, k, *v, ref[k])
+				}
+				return k%2 == 0
+			})
+			hand = c
+			if ok {
+				vk, vv := tb.At(c)
+				if vk%2 != 0 || ref[vk] != *vv {
+					t.Fatalf("op %d: sweep chose %d = %v", i, vk, *vv)
+				}
+				tb.DeleteAtCursor(c)
+				delete(ref, vk)
+				if tb.Get(vk, Hash4(vk)) != nil {
+					t.Fatalf("op %d: %d still there after DeleteAtCursor", i, vk)
+				}
+				swept++
+			}
 		case 3:
 			p := tb.Get(k, h)
 			w, ok := ref[k]
@@ -102,6 +123,9 @@ func againstMap(t *testing.T, space uint32) {
 	}
 	if space > 1000 && grew == 0 {
 		t.Fatalf("space %d: the table never grew during the test", space)
+	}
+	if swept < 1000 {
+		t.Fatalf("space %d: the hand evicted only %d entries", space, swept)
 	}
 	n := 0
 	tb.Range(func(k uint32, v *val) bool {
