@@ -300,3 +300,26 @@ func TestFloodTargetIsOneLine(t *testing.T) {
 		t.Error("seconds reach the flooding bit")
 	}
 }
+
+// TestCoverageBefore1970: a capture stamped before 1970 covers its windows
+// as the same capture stamped after it does (a window's coverage took a
+// gap's resume time, 0 when there was no gap, for its start: every window
+// before 1970 read 3.3e-12, a review found, and the growth fits with it).
+func TestCoverageBefore1970(t *testing.T) {
+	var exposures [2][]float64
+	for i, start := range []int64{t0, -100 * 24 * hr} {
+		var stream []decode.Syn
+		for j := range 120 { // two hours from the middle of a window
+			stream = append(stream, decode.Syn{Ts: start + 150*sec + int64(j)*minute, Src: [16]byte{203, 0, 113, byte(j + 1)}, Dst: floodTarget, DstPort: 445, Flags: 2})
+		}
+		cfg := DefaultConfig()
+		cfg.Growth = nil
+		rec, _, _ := runStream(t, cfg, stream)
+		for _, w := range rec.windows {
+			exposures[i] = append(exposures[i], w.Exposure)
+		}
+	}
+	if !slices.Equal(exposures[0], exposures[1]) || len(exposures[0]) < 20 || exposures[0][0] != 0.5 || exposures[0][1] != 1 {
+		t.Errorf("coverage from 2009: %v; from 1969: %v", exposures[0], exposures[1])
+	}
+}

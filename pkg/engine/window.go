@@ -14,7 +14,10 @@ func (e *Engine) closeWindow() {
 	// Covered: from the first packet, or where the capture resumed after
 	// a gap (the window after one was counted whole: the growth fit took
 	// a window of 30 s of packets for 5 minutes of them), to the clock.
-	from, to := max(w.Start, e.c.FirstPacket, w.resumed), min(w.End, e.now)
+	from, to := max(w.Start, e.c.FirstPacket), min(w.End, e.now)
+	if w.GapBefore { // (resumed is 0 otherwise, which is after every window before 1970)
+		from = max(from, w.resumed)
+	}
 	w.Exposure = 1
 	if from > w.Start || to < w.End {
 		w.Exposure = max(float64(to-from), 1) / float64(e.window)
