@@ -228,8 +228,8 @@ func FlagSet() *pflag.FlagSet {
 	fs.String(kMinWindows, strconv.Itoa(g.MinWindows), "fewest windows in a horizon for a verdict (bins, where windows shorter than a 288th of the longest horizon are merged)")
 	fs.String(kMinEvents, strconv.Itoa(g.MinEvents), "fewest new sources in a horizon for a verdict")
 	fs.String(kDiurnal, g.Diurnal, "day/night term in the growth fit: auto, on, off")
-	fs.String(kAmplitude, strconv.FormatFloat(g.DiurnalAmplitude, 'g', -1, 64), "day/night amplitude (0..1) that horizons under a day must not mistake for growth")
-	fs.String(kCycle, strconv.FormatFloat(g.CycleAmplitude, 'g', -1, 64), "strongest day/night cycle (0..1) an exponential verdict without a day/night term must beat; 0 (or under 0.05): off")
+	fs.String(kAmplitude, strconv.FormatFloat(g.DiurnalAmplitude, 'g', -1, 64), "day/night amplitude, in [0, 1), that horizons under a day must not mistake for growth")
+	fs.String(kCycle, strconv.FormatFloat(g.CycleAmplitude, 'g', -1, 64), "strongest day/night cycle, in [0, 1), an exponential verdict without a day/night term must beat; 0 (or under 0.05): off")
 	addKafkaFlags(fs)
 	fs.StringP("config", "c", "", "read settings from YAML `file` (flags and SENSOR_* variables win over it)")
 	fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
@@ -449,10 +449,10 @@ func (c *Config) fill(v *viper.Viper) error {
 	if c.ScannerTargets, err = positive(v, kScanner, engine.MaxScannerTargets); err != nil {
 		return err
 	}
-	if c.ScanHosts, err = positive(v, kScanHosts, sources.MaxScanThreshold); err != nil {
+	if c.ScanHosts, err = whole(v, kScanHosts, 2, sources.MaxScanThreshold); err != nil {
 		return err
 	}
-	if c.ScanPorts, err = positive(v, kScanPorts, sources.MaxScanThreshold); err != nil {
+	if c.ScanPorts, err = whole(v, kScanPorts, 2, sources.MaxScanThreshold); err != nil {
 		return err
 	}
 	if c.ScanInterval, err = duration(v, kScanEvery); err != nil {
@@ -517,7 +517,7 @@ func (c *Config) fill(v *viper.Viper) error {
 	if c.TopSources, err = positive(v, kTopSources, 10000); err != nil {
 		return err
 	}
-	if c.FloodThreshold, err = positive(v, kFlood, 1<<31); err != nil {
+	if c.FloodThreshold, err = whole(v, kFlood, 2, 1<<31); err != nil {
 		return err
 	}
 	if c.FloodSources, err = boolKey(v, kFloodSrc); err != nil {
@@ -577,16 +577,16 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 		}
 		g.Horizons = append(g.Horizons, d)
 	}
-	if g.Confidence, err = fraction(v, kConfidence); err != nil {
+	if g.Confidence, err = fraction(v, kConfidence, 0.5); err != nil {
 		return err
 	}
-	if g.LinearConfidence, err = fraction(v, kLinConf); err != nil {
+	if g.LinearConfidence, err = fraction(v, kLinConf, 0.5); err != nil {
 		return err
 	}
 	if g.MinDoubling, err = duration(v, kMinDouble); err != nil {
 		return err
 	}
-	if g.MinWindows, err = positive(v, kMinWindows, 1<<20); err != nil {
+	if g.MinWindows, err = whole(v, kMinWindows, 3, 1<<20); err != nil {
 		return err
 	}
 	if g.MinEvents, err = positive(v, kMinEvents, 1<<30); err != nil {
@@ -595,10 +595,10 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 	if g.Diurnal, err = oneOf(v, kDiurnal, "auto", "on", "off"); err != nil {
 		return err
 	}
-	if g.DiurnalAmplitude, err = fraction(v, kAmplitude); err != nil {
+	if g.DiurnalAmplitude, err = fraction(v, kAmplitude, 0); err != nil {
 		return err
 	}
-	if g.CycleAmplitude, err = fraction(v, kCycle); err != nil {
+	if g.CycleAmplitude, err = fraction(v, kCycle, 0); err != nil {
 		return err
 	}
 	if c.GrowthOff {

@@ -145,6 +145,33 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 	}
 }
 
+// The range an error gives is the one the sensor takes: its lower end is
+// accepted, the value just under it refused with that range (a review:
+// --flood-threshold 0 said "from 1", and 1 was then refused; the
+// confidences and amplitudes said "0 to 1", and 1 was refused).
+func TestRefusedValueGivesTheRealRange(t *testing.T) {
+	for _, c := range []struct {
+		key, low, under, say string
+	}{
+		{"flood-threshold", "2", "1", "from 2 to"},
+		{"growth-min-windows", "3", "2", "from 3 to"},
+		{"scan-hosts", "2", "1", "from 2 to"},
+		{"scan-ports", "2", "1", "from 2 to"},
+		{"growth-confidence", "0.5", "0.49", "from 0.5 up to (not including) 1"},
+		{"growth-linear-confidence", "0.5", "1", "from 0.5 up to (not including) 1"},
+		{"growth-diurnal-amplitude", "0", "1", "from 0 up to (not including) 1"},
+		{"growth-cycle-amplitude", "0", "1", "from 0 up to (not including) 1"},
+	} {
+		if _, err := Load([]string{"-r", "a", "--" + c.key, c.low}); err != nil {
+			t.Errorf("--%s %s refused: %v", c.key, c.low, err)
+		}
+		_, err := Load([]string{"-r", "a", "--" + c.key, c.under})
+		if err == nil || !strings.Contains(err.Error(), c.say) {
+			t.Errorf("--%s %s: error %v, want one saying %q", c.key, c.under, err, c.say)
+		}
+	}
+}
+
 func TestConfigFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo.yaml")

@@ -20,11 +20,13 @@ import (
 // The readers of single values below name the key in every error they
 // return, so a bad flag, variable or file entry is found at once.
 
-func fraction(v *viper.Viper, k string) (float64, error) {
+// fraction reads a number from lo up to, not including, 1 (a confidence,
+// an amplitude), and says that range when the value is out of it.
+func fraction(v *viper.Viper, k string, lo float64) (float64, error) {
 	s := strings.TrimSpace(v.GetString(k))
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || f > 1 {
-		return 0, keyErr(k, fmt.Errorf("%q is not a number from 0 to 1", s))
+	if err != nil || !(f >= lo && f < 1) {
+		return 0, keyErr(k, fmt.Errorf("%q is not a number from %g up to (not including) 1", s, lo))
 	}
 	return f, nil
 }
@@ -158,7 +160,11 @@ func oneOf(v *viper.Viper, k string, allowed ...string) (string, error) {
 	return s, nil
 }
 
-func positive(v *viper.Viper, k string, max int) (int, error) {
+func positive(v *viper.Viper, k string, max int) (int, error) { return whole(v, k, 1, max) }
+
+// whole reads a whole number from min to max, and says that range when the
+// value is out of it.
+func whole(v *viper.Viper, k string, min, max int) (int, error) {
 	s := strings.TrimSpace(v.GetString(k))
 	n, err := strconv.Atoi(digitGroups(s))
 	if err != nil && exponentForm(s) {
@@ -168,8 +174,8 @@ func positive(v *viper.Viper, k string, max int) (int, error) {
 			n, err = int(r.Num().Int64()), nil
 		}
 	}
-	if err != nil || n < 1 || n > max {
-		return 0, keyErr(k, fmt.Errorf("%q is not a whole number from 1 to %d", s, max))
+	if err != nil || n < min || n > max {
+		return 0, keyErr(k, fmt.Errorf("%q is not a whole number from %d to %d", s, min, max))
 	}
 	return n, nil
 }
