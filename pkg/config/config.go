@@ -511,6 +511,12 @@ func (c *Config) fill(v *viper.Viper) error {
 	} else if c.Shards, err = strconv.Atoi(s); err != nil || c.Shards < 0 || c.Shards > 256 {
 		return keyErr(kShards, fmt.Errorf("%q is not auto or a whole number from 0 to 256", s))
 	}
+	// Each shard keeps its share of --max-sources, at least one source.
+	if c.ShardsAuto {
+		c.Shards = min(c.Shards, c.MaxSources)
+	} else if c.Shards > c.MaxSources {
+		return keyErr(kShards, fmt.Errorf("%d shards need room for at least one source each, and max-sources is %d: lower --shards or raise --max-sources", c.Shards, c.MaxSources))
+	}
 	if c.MaxTargets, err = positive(v, kMaxTargets, 1<<31); err != nil {
 		return err
 	}

@@ -109,6 +109,7 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"-r", "a", "--home-net", "10.0.0.0/33"}, [2]string{}, "home-net"},
 		{[]string{"-r", "a", "--log-level", "loud"}, [2]string{}, "log-level"},
 		{[]string{"-r", "a", "--max-sources", "0"}, [2]string{}, "max-sources"},
+		{[]string{"-r", "a", "--max-sources", "3", "--shards", "4"}, [2]string{}, "lower --shards or raise --max-sources"},
 		{[]string{"-r", "a", "--stats-interval", "1ns"}, [2]string{}, "stats-interval"},
 		{[]string{"-r", "a", "--state-interval", "500ms"}, [2]string{}, "state-interval"},
 		{[]string{"-r", "a", "--scan-hosts", "1"}, [2]string{}, "scan-hosts"},
