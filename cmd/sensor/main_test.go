@@ -135,16 +135,23 @@ func TestNoInputReadTwiceOrOverwritten(t *testing.T) {
 	if now, _ := os.ReadFile(capture); !bytes.Equal(now, orig) {
 		t.Errorf("the capture read from standard input is now %d bytes, was %d", len(now), len(orig))
 	}
-	// An earlier run's output in the directory read is no capture: the
-	// rerun skips it (it was refused).
-	out := filepath.Join(dir, "out.jsonl")
-	for run := range 2 {
-		if _, stderr, code := sensor(t, "-r", dir, "-o", out); code != exitOK {
+	// An earlier run's output (and state) in the directory read is no
+	// capture: the rerun skips it, without a word in the records, so that
+	// it writes what the first run, which did not find it, wrote (a review:
+	// the rerun's summary listed it skipped).
+	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.bin")
+	var runs [3][]byte
+	for run := range runs {
+		if _, stderr, code := sensor(t, "-r", dir, "-o", out, "--state-file", state, "--state-reset"); code != exitOK {
 			t.Fatalf("run %d into the directory read: exit %d: %s", run, code, stderr)
 		}
+		runs[run], _ = os.ReadFile(out)
 	}
-	if b, _ := os.ReadFile(out); !strings.Contains(string(b), `"skipped":"the output of this run"`) {
-		t.Error("the earlier output is not named skipped")
+	if bytes.Contains(runs[2], []byte("out.jsonl")) || bytes.Contains(runs[2], []byte("state.bin")) {
+		t.Errorf("the earlier output or state is named in the records")
+	}
+	if !bytes.Equal(runs[0], runs[1]) || !bytes.Equal(runs[1], runs[2]) {
+		t.Errorf("reruns wrote other records: %d, %d and %d bytes", len(runs[0]), len(runs[1]), len(runs[2]))
 	}
 }
 

@@ -60,6 +60,13 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 				return output.Stats{}, settingError{fmt.Errorf("--state-file %s %v: name another file for the state", cfg.StateFile, err)}
 			}
 		}
+		// Its lock beside it (lifecycle.LockState), an earlier run's found
+		// in a directory read: skipped without a word, as the state is.
+		if lfi, err := os.Stat(cfg.StateFile + ".lock"); err == nil {
+			if err := src.CheckOutput(lfi); err != nil {
+				return output.Stats{}, settingError{fmt.Errorf("--state-file %s: its lock %s.lock %v: name another file for the state", cfg.StateFile, cfg.StateFile, err)}
+			}
+		}
 		ofi, oerr := os.Stat(cfg.Output)
 		if cfg.Output != "-" && (samePath(cfg.StateFile, cfg.Output) || (serr == nil && oerr == nil && os.SameFile(sfi, ofi))) {
 			return output.Stats{}, settingError{fmt.Errorf("--state-file %s is the output (--output %s): name another file for the state", cfg.StateFile, cfg.Output)}

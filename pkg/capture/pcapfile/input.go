@@ -50,6 +50,11 @@ type input struct {
 	// capture is skipped (skipped says why) rather than failed.
 	found   bool
 	skipped string
+	// hidden: an output of this run found in a directory read (an earlier
+	// run's records or state beside the captures), left out of the stats
+	// too, so that the first run, which did not find it, and every rerun
+	// write the same bytes.
+	hidden bool
 	f       *os.File
 	cr      countingReader
 	raw     *bufio.Reader // over the file

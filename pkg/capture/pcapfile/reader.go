@@ -240,7 +240,9 @@ func (r *Reader) same(fi fs.FileInfo) *input {
 // CheckOutput refuses an output file fi that is one of the captures named
 // (or the file standard input reads): opening it truncates it. One found in
 // a directory read (an earlier run's output beside the captures) is skipped
-// instead, as not a capture of this run. Call it before reading.
+// instead, as not a capture of this run, and left out of Stats and
+// NewestModTime (a rerun writes what the first run wrote). Call it before
+// reading.
 func (r *Reader) CheckOutput(fi fs.FileInfo) error {
 	if r.stdin {
 		if sfi, err := os.Stdin.Stat(); err == nil && sfi.Mode().IsRegular() && os.SameFile(sfi, fi) {
@@ -253,7 +255,7 @@ func (r *Reader) CheckOutput(fi fs.FileInfo) error {
 		return nil
 	case e.found && !looksLikeCapture(e.path):
 		if e.state != stateDone {
-			e.skipped, e.state = "the output of this run", stateDone
+			e.skipped, e.state, e.hidden = "the output of this run", stateDone, true
 			r.total -= e.size
 		}
 		return nil
@@ -266,7 +268,7 @@ func (r *Reader) CheckOutput(fi fs.FileInfo) error {
 func (r *Reader) NewestModTime() int64 {
 	var t int64
 	for _, in := range r.inputs {
-		if in.fi != nil {
+		if in.fi != nil && !in.hidden {
 			t = max(t, in.fi.ModTime().UnixNano())
 		}
 	}
@@ -611,14 +613,19 @@ func (r *Reader) Progress() (done, total int64) {
 	return min(done, r.total), r.total
 }
 
-// Stats returns one entry per input, in list order.
+// Stats returns one entry per input, in list order (an output of this run
+// found in a directory left out: CheckOutput).
 func (r *Reader) Stats() []InputStats {
-	out := make([]InputStats, len(r.inputs))
-	for i, in := range r.inputs {
-		out[i] = InputStats{Path: in.path, Format: in.format, Packets: in.delivered, Skipped: in.skipped}
-		if in.err != nil {
-			out[i].Err = in.err
+	out := make([]InputStats, 0, len(r.inputs))
+	for _, in := range r.inputs {
+		if in.hidden {
+			continue
 		}
+		st := InputStats{Path: in.path, Format: in.format, Packets: in.delivered, Skipped: in.skipped}
+		if in.err != nil {
+			st.Err = in.err
+		}
+		out = append(out, st)
 	}
 	return out
 }
