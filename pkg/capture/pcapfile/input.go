@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"github.com/klauspost/compress/gzip" // the standard library's API, a quarter faster to inflate
@@ -91,6 +92,13 @@ type input struct {
 	// parked: opened and let go again, holding only its first packet's
 	// time (its place in the merge) until that packet's turn (see park).
 	parked bool
+	// lean: an input past the open budget (a parked one) closes its file
+	// once it has mapped it, and walks the mapping (no window to read
+	// into): among many files whose times overlap, each opened again at
+	// its turn and read from then on, a descriptor each ran out (a
+	// review: 1,500 interleaved files under ulimit -n 1024 lost 486). A
+	// compressed file keeps its descriptor: its stream reads through it.
+	lean bool
 
 	format    string
 	kind      fileKind
@@ -205,7 +213,12 @@ func (in *input) open() error {
 	if src == nil {
 		f, err := os.Open(in.path)
 		if err != nil {
-			return in.fail(-1, false, opErr("open", err))
+			e := opErr("open", err)
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Compressed files whose times overlap each keep one.
+				e = fmt.Errorf("%w (too many files open at once: raise the limit, ulimit -n, or read the overlapping compressed captures in fewer runs)", e)
+			}
+			return in.fail(-1, false, e)
 		}
 		in.f = f
 		src = f
@@ -214,6 +227,10 @@ func (in *input) open() error {
 		if mm := mapFile(in.f); len(mm) >= 4 && compressionOf(mm) == "" {
 			in.mm = mm
 			in.walkBy = walkModeOf(os.Getenv(walkEnv))
+			if in.lean && in.src == nil {
+				in.f.Close() // the mapping stays
+				in.f, in.walkBy = nil, walkMapped
+			}
 			return in.detect(mm[:4])
 		} else if mm != nil {
 			unmapFile(mm)
@@ -648,7 +665,7 @@ func (in *input) park() {
 	in.release(false, true)   // a parked input was never split (SplitTail needs one input)
 	in.progress.Add(-in.cr.n) // release left what the file counted here
 	*in = input{idx: in.idx, path: in.path, size: in.size, bufSize: in.bufSize, progress: in.progress,
-		found: in.found, format: in.format, parked: true, pkt: capture.Packet{Timestamp: ts}}
+		found: in.found, format: in.format, parked: true, lean: true, pkt: capture.Packet{Timestamp: ts}}
 }
 
 // zstdMaxWindow bounds the memory a zstd stream may ask for (its window):
