@@ -56,15 +56,15 @@ type input struct {
 	// too, so that the first run, which did not find it, and every rerun
 	// write the same bytes.
 	hidden bool
-	f       *os.File
-	cr      countingReader
-	raw     *bufio.Reader // over the file
-	zr      io.ReadCloser // the decompressing reader; nil unless compressed
-	comp    string        // its format ("gzip", "zstd"), or ""
-	br      *bufio.Reader // over the decompressed stream (raw when not compressed)
-	held    int           // bytes peeked from br and not yet discarded
-	off     int64         // offset of the next unread byte of the decompressed stream
-	buf     []byte        // for records larger than br's buffer
+	f      *os.File
+	cr     countingReader
+	raw    *bufio.Reader // over the file
+	zr     io.ReadCloser // the decompressing reader; nil unless compressed
+	comp   string        // its format ("gzip", "zstd"), or ""
+	br     *bufio.Reader // over the decompressed stream (raw when not compressed)
+	held   int           // bytes peeked from br and not yet discarded
+	off    int64         // offset of the next unread byte of the decompressed stream
+	buf    []byte        // for records larger than br's buffer
 
 	// An uncompressed regular file is mapped into memory instead: records
 	// are slices of the mapping, with no read system call and no copy;
