@@ -195,6 +195,14 @@ func (s *Source) Next(p *capture.Packet) error {
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
 	if err != nil {
 		if errors.Is(err, gpafpacket.ErrTimeout) {
+			// A removed interface raises ENETDOWN when it goes down, and
+			// nothing more when it is unregistered (the socket unbound) if
+			// that error was read meanwhile: a poll that times out looks
+			// too (a review: a deleted veth captured on, silently, for
+			// ever). A getsockname at most every PollInterval.
+			if s.unbound() {
+				return s.removedErr()
+			}
 			return capture.ErrTimeout
 		}
 		if errors.Is(err, gpafpacket.ErrPoll) {
@@ -211,10 +219,8 @@ func (s *Source) Next(p *capture.Packet) error {
 				// Down, or removed: the kernel unbinds the socket of a
 				// removed interface (its index reads -1) and it never
 				// receives again.
-				if sa, nerr := unix.Getsockname(s.fd); nerr == nil {
-					if ll, ok := sa.(*unix.SockaddrLinklayer); ok && ll.Ifindex <= 0 {
-						return fmt.Errorf("afpacket: %s was removed (capture it again once it is back: restart the sensor)", s.iface)
-					}
+				if s.unbound() {
+					return s.removedErr()
 				}
 				return capture.ErrTimeout
 			default:
@@ -229,6 +235,21 @@ func (s *Source) Next(p *capture.Packet) error {
 	p.OrigLen = ci.Length
 	p.Data = data
 	return nil
+}
+
+// unbound says whether the kernel unbound the socket: its interface was
+// removed (its index reads -1), and it never receives again.
+func (s *Source) unbound() bool {
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		return false
+	}
+	ll, ok := sa.(*unix.SockaddrLinklayer)
+	return ok && ll.Ifindex <= 0
+}
+
+func (s *Source) removedErr() error {
+	return fmt.Errorf("afpacket: %s was removed (capture it again once it is back: restart the sensor)", s.iface)
 }
 
 // CaptureStats implements capture.StatsSource: Packets are frames that

@@ -308,6 +308,37 @@ func TestLiveLinkFlap(t *testing.T) {
 	}
 }
 
+// TestLiveLinkRemovedWhilePolling: the veth's peer deleted while a poll
+// waits (which deletes the captured end too) ends the capture with an
+// error that says so: the poll reads the link's ENETDOWN, and its removal
+// that follows raises nothing more, so the capture went on for ever,
+// silent (a review, four runs of four).
+func TestLiveLinkRemovedWhilePolling(t *testing.T) {
+	p := captest.NewPair(t)
+	watched, _ := ports.Parse("445")
+	src := openIn(t, p, Config{Ports: watched})
+	done := make(chan error, 1)
+	go func() {
+		var pk capture.Packet
+		for {
+			if err := src.Next(&pk); err != nil && err != capture.ErrTimeout {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // polls under way
+	captest.Run(t, p.ScanNS, 5*time.Second, "ip", "link", "del", p.ScanIf)
+	select {
+	case err := <-done:
+		if !strings.Contains(err.Error(), "removed") {
+			t.Errorf("after the interface was removed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still capturing 10 s after the interface was removed")
+	}
+}
+
 // TestOpenRefusesIPFramedInterfaces: a tun device's packets start at the
 // IP header, which the filter's offsets do not expect: refused, saying
 // what to do (its message sent users to eBPF capture, which read those
