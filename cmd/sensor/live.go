@@ -131,10 +131,13 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 		log.Info().Str("addr", "http://"+srv.Addr+"/metrics").Msg("serving Prometheus metrics")
 	}
 	if cfg.User != "" {
-		if err := dropPrivileges(cfg.User); err != nil {
+		dropped, err := dropPrivileges(cfg.User)
+		if err != nil {
 			return output.Stats{}, err
 		}
-		log.Info().Str("user", cfg.User).Msg("dropped root privileges")
+		if dropped != "" {
+			log.Info().Str("user", cfg.User).Msg("dropped " + dropped)
+		}
 	}
 	if err := checkWritable(cfg.StateFile, cfg.Output, true, cfg.User); err != nil {
 		return output.Stats{}, err

@@ -19,7 +19,9 @@ import (
 func buildSensor(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sensor")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
+	out, err := build.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}

@@ -4,8 +4,8 @@ package main
 
 import "errors"
 
-func dropPrivileges(string) error {
-	return errors.New("--user: dropping privileges is implemented for Linux only; pass --user \"\"")
+func dropPrivileges(string) (string, error) {
+	return "", errors.New("--user: dropping privileges is implemented for Linux only; pass --user \"\"")
 }
 
 func giveToUser(string, string) error { return nil }

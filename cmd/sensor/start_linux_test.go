@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,5 +78,54 @@ func TestLiveAlertExecRunnableByUser(t *testing.T) {
 	code, stderr := startOnly(t, bin, p, "-o", out, "--user", "nobody", "--alert-exec", hook)
 	if code != exitUsage || !strings.Contains(stderr, "--alert-exec") || !strings.Contains(stderr, "nobody") {
 		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestLiveDropsCapabilities: started as another user with the capabilities
+// the README allows instead of root, the sensor clears them once attached
+// (a review: kept for the whole run, ambient, so every --alert-exec child
+// inherited them, while the log said "dropped root privileges").
+func TestLiveDropsCapabilities(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip", "setpriv")
+	bin := buildSensor(t)
+	dir := userDir(t)
+	p := captest.NewPair(t)
+	out := filepath.Join(dir, "live.jsonl")
+	caps := "+bpf,+net_admin,+perfmon,+net_raw"
+	cmd := exec.Command("ip", "netns", "exec", p.SensorNS, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps="+caps, "--ambient-caps="+caps, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(15 * time.Second)
+	awaitLog(t, stderr, done, `"capturing"`, deadline, 10*time.Millisecond)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)) // ip and setpriv exec the sensor
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		for _, set := range []string{"CapInh:", "CapPrm:", "CapEff:", "CapAmb:"} {
+			if strings.HasPrefix(line, set) && strings.Trim(strings.TrimPrefix(line, set), "\t 0") != "" {
+				t.Errorf("still held: %s", line)
+			}
+		}
+	}
+	if !strings.Contains(stderr.String(), "dropped capabilities") {
+		t.Errorf("the drop is not said: %s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit: %v: %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit within 15 s of SIGINT: %s", stderr.String())
 	}
 }
