@@ -29,7 +29,7 @@ type File struct {
 // NewFile opens the file driver for path (see OpenFile).
 func NewFile(path string, appendTo bool) (*File, error) {
 	_, statErr := os.Lstat(path)
-	f, err := openFile(path, appendTo, false)
+	f, err := openFile(path, appendTo, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +57,22 @@ func (d *File) Write(p []byte) (int, error) {
 
 // Reopen opens the path again and closes the old file once the new one is
 // open, so a failure leaves the driver writing where it was.
+//
+// The lock goes from the old file to the new one: when both are the same
+// file (a rotation that copied and truncated it), the old one's lock would
+// refuse the new one's.
 func (d *File) Reopen() (bool, error) {
-	f, err := OpenFile(d.path, d.appendTo)
+	f, err := openFile(d.path, d.appendTo, true, false)
 	if err != nil {
 		return false, err
 	}
 	old := d.f
+	unlockFile(old)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && !lockFile(f) {
+		f.Close()
+		lockFile(old)
+		return false, fmt.Errorf("output %s: %w", d.path, ErrOutputInUse)
+	}
 	d.f = f
 	old.Close() // the writer flushed to it before asking; that flush reported any loss
 	return true, nil
@@ -86,11 +96,19 @@ const FileMode fs.FileMode = 0o640
 // user make root truncate any file. A regular file with other hard links is
 // refused for the same reason. Devices and pipes (/dev/null, a FIFO) are
 // written as they are.
-func OpenFile(path string, appendTo bool) (*os.File, error) { return openFile(path, appendTo, true) }
+//
+// A regular file is locked (flock, exclusive) while it is written: a
+// second sensor given the same output is refused (ErrOutputInUse), as it
+// is the same state file; two writing one file interleaved their records
+// mid-line (a review). A file system without locks is written unlocked.
+func OpenFile(path string, appendTo bool) (*os.File, error) { return openFile(path, appendTo, true, true) }
+
+// ErrOutputInUse: another process holds the output's lock.
+var ErrOutputInUse = errors.New("another process (another sensor?) is writing it: give each run its own output")
 
 // openFile is OpenFile; without truncate, a file that is not appended to
-// is left for the caller to start afresh.
-func openFile(path string, appendTo, truncate bool) (*os.File, error) {
+// is left for the caller to start afresh; without lock, it is not locked.
+func openFile(path string, appendTo, truncate, lock bool) (*os.File, error) {
 	// Appending reads the last byte (see endLine). Truncation waits until
 	// the checks below pass, so a refused file is left as it was.
 	flags := os.O_WRONLY | os.O_CREATE | oNoFollow
@@ -130,6 +148,10 @@ func openFile(path string, appendTo, truncate bool) (*os.File, error) {
 	if n := linkCount(fi); n > 1 {
 		f.Close()
 		return nil, fmt.Errorf("output %s has %d hard links: refusing to write a file that is also reachable under another name (remove it, or give another path)", path, n)
+	}
+	if lock && !lockFile(f) {
+		f.Close()
+		return nil, fmt.Errorf("output %s: %w", path, ErrOutputInUse)
 	}
 	if !appendTo {
 		if !truncate {

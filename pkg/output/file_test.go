@@ -3,6 +3,7 @@
 package output
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +164,34 @@ func TestStreamDriver(t *testing.T) {
 	if d.Close() != nil || d.String() != "-" || buf.String() != "x\n" {
 		t.Errorf("close, name %q, wrote %q", d.String(), buf.String())
 	}
+}
+
+// A second writer of the same output file is refused while the first
+// writes it (two live sensors given one -o interleaved their records
+// mid-line, a review); a reopen of the very same file (a rotation that
+// copied and truncated it) keeps the lock; closed, the file is free.
+func TestOutputLockedWhileWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	a, err := NewFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewFile(path, true); !errors.Is(err, ErrOutputInUse) {
+		t.Fatalf("a second writer: %v, want ErrOutputInUse", err)
+	}
+	if _, err := NewFile(path, false); !errors.Is(err, ErrOutputInUse) {
+		t.Fatalf("a second writer, offline: %v, want ErrOutputInUse", err)
+	}
+	if ok, err := a.Reopen(); !ok || err != nil {
+		t.Fatalf("reopening the same file: %v %v", ok, err)
+	}
+	if _, err := NewFile(path, true); !errors.Is(err, ErrOutputInUse) {
+		t.Fatalf("a second writer after the reopen: %v, want ErrOutputInUse", err)
+	}
+	a.Close()
+	b, err := NewFile(path, true)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	b.Close()
 }
