@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // checkWritable makes sure the user the sensor now runs as can create files
@@ -42,6 +43,10 @@ func checkWritable(stateFile, output string, live bool, user string) error {
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
+			if systemDir(dir) { // no chown makes /proc or /sys a place for files
+				return settingError{fmt.Errorf("%s %s: %s cannot create files in %s (%v), and %s: choose another path",
+					n.key, n.path, as, dir, err, n.why)}
+			}
 			return settingError{fmt.Errorf("%s %s: %s cannot create files in %s (%v), and %s: make the directory writable (e.g. chown %s %s) or choose another path",
 				n.key, n.path, as, dir, err, n.why, ownerHint(user), dir)}
 		}
@@ -49,6 +54,17 @@ func checkWritable(stateFile, output string, live bool, user string) error {
 		os.Remove(f.Name())
 	}
 	return nil
+}
+
+// systemDir says whether dir is in a kernel's file system (/proc, /sys,
+// /dev), where files are not made by chown and write access.
+func systemDir(dir string) bool {
+	for _, d := range []string{"/proc", "/sys", "/dev"} {
+		if dir == d || strings.HasPrefix(dir, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func ownerHint(user string) string {
