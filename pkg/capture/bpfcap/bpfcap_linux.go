@@ -236,7 +236,13 @@ func load(objs *bpf.SynscopeObjects, ringBytes int) error {
 func explain(op string, err error) error {
 	switch {
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		return fmt.Errorf("bpfcap: %s: %w (eBPF capture needs CAP_BPF and CAP_NET_ADMIN, or root; or use AF_PACKET capture)", op, err)
+		// The errno alone: the library's own text suggests raising
+		// MEMLOCK, which is not it (removeMemlock did; a review).
+		errno := unix.EPERM
+		if !errors.Is(err, unix.EPERM) {
+			errno = unix.EACCES
+		}
+		return fmt.Errorf("bpfcap: %s: %w (eBPF capture needs CAP_BPF and CAP_NET_ADMIN, or root; or use AF_PACKET capture)", op, errno)
 	case errors.Is(err, ebpf.ErrNotSupported):
 		return fmt.Errorf("bpfcap: %s: %w (this kernel lacks it: eBPF capture needs Linux 5.18+ (BPF ring buffers, bpf_xdp_load_bytes); use AF_PACKET capture)", op, err)
 	}
