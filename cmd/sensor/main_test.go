@@ -153,6 +153,17 @@ func TestNoInputReadTwiceOrOverwritten(t *testing.T) {
 	if !bytes.Equal(runs[0], runs[1]) || !bytes.Equal(runs[1], runs[2]) {
 		t.Errorf("reruns wrote other records: %d, %d and %d bytes", len(runs[0]), len(runs[1]), len(runs[2]))
 	}
+	// The directory named twice lists them twice: both listings hidden.
+	os.Remove(out)
+	for run := range runs {
+		if _, stderr, code := sensor(t, "-r", dir, "-r", dir, "-o", out, "--state-file", state, "--state-reset"); code != exitOK {
+			t.Fatalf("run %d into the directory read twice: exit %d: %s", run, code, stderr)
+		}
+		runs[run], _ = os.ReadFile(out)
+	}
+	if !bytes.Equal(runs[0], runs[1]) || !bytes.Equal(runs[1], runs[2]) || bytes.Contains(runs[2], []byte("out.jsonl")) {
+		t.Errorf("reruns of the directory read twice wrote other records: %d, %d and %d bytes", len(runs[0]), len(runs[1]), len(runs[2]))
+	}
 }
 
 // TestWindowsEqualGroundTruth runs generated scenarios through the whole

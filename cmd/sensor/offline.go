@@ -62,7 +62,11 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		}
 		// Its lock beside it (lifecycle.LockState), an earlier run's found
 		// in a directory read: skipped without a word, as the state is.
-		if lfi, err := os.Stat(cfg.StateFile + ".lock"); err == nil {
+		lockPath := cfg.StateFile + ".lock" // beside the state's real file, as LockState puts it
+		if real, err := filepath.EvalSymlinks(cfg.StateFile); err == nil {
+			lockPath = real + ".lock"
+		}
+		if lfi, err := os.Stat(lockPath); err == nil {
 			if err := src.CheckOutput(lfi); err != nil {
 				return output.Stats{}, settingError{fmt.Errorf("--state-file %s: its lock %s.lock %v: name another file for the state", cfg.StateFile, cfg.StateFile, err)}
 			}

@@ -215,8 +215,9 @@ func (in *input) open() error {
 		if err != nil {
 			e := opErr("open", err)
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-				// Compressed files whose times overlap each keep one.
-				e = fmt.Errorf("%w (too many files open at once: raise the limit, ulimit -n, or read the overlapping compressed captures in fewer runs)", e)
+				// Compressed files whose times overlap each keep one (and a
+				// file that could not be mapped).
+				e = fmt.Errorf("%w (too many files open at once: raise the limit, ulimit -n, or read fewer files whose times overlap in one run)", e)
 			}
 			return in.fail(-1, false, e)
 		}

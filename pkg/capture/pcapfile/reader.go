@@ -255,8 +255,15 @@ func (r *Reader) CheckOutput(fi fs.FileInfo) error {
 		return nil
 	case e.found && !looksLikeCapture(e.path):
 		if e.state != stateDone {
-			e.skipped, e.state, e.hidden = "the output of this run", stateDone, true
+			e.skipped, e.state = "the output of this run", stateDone
 			r.total -= e.size
+		}
+		// Hidden, and so is every other listing of it (-r d -r d/sub: "the
+		// same file as", read once), or a rerun still named it (a review).
+		for _, in := range r.inputs {
+			if in.fi != nil && os.SameFile(in.fi, fi) {
+				in.hidden = true
+			}
 		}
 		return nil
 	}
