@@ -28,8 +28,12 @@ func (t *Table) evict(s *decode.Syn, h uint64) bool {
 
 // sweepSlots bounds the slots a hand looks at for one new source: a table
 // whose sources all keep scanning costs a new source that many slots, and
-// a table at its cap under a flood holds a one-SYN source every few.
-const sweepSlots = 64
+// a table at its cap under a flood holds a one-SYN source every few. It
+// looks in sweepLooks stretches, each to its first candidate.
+const (
+	sweepSlots = 64
+	sweepLooks = 4
+)
 
 func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], h uint64, oldHand, curHand *srctable.Cursor, addr func(K) Addr) bool {
 	// The old generation: its first source among evictProbe slots from
@@ -68,15 +72,17 @@ func evictIn[K comparable](t *Table, old, cur *srctable.Table[K, srcVal], h uint
 	return sweepIn(t, cur, t.cur, curHand, addr, func(v *srcVal) bool { return v.bits&(promotedBit|synsMask) == 1 })
 }
 
-// sweepIn moves hand on over tab (generation g) to the first source that
-// ok accepts and that has no heavy count, within sweepSlots, and lets it
-// go; it reports whether it found one. The hand stays on the victim's
-// slot, where a later source of its run may have moved back.
+// sweepIn moves hand on over tab (generation g), sweepSlots slots at most
+// in sweepLooks stretches, for the sources that ok accepts and that have
+// no heavy count, and lets the longest silent of those it met go (a
+// source just stored ahead of the hand, a scanner's first SYN, is not
+// the one to go); it reports whether it found one. The hand stays where
+// the sweep stopped.
 func sweepIn[K comparable](t *Table, tab *srctable.Table[K, srcVal], g *gen, hand *srctable.Cursor, addr func(K) Addr, ok func(*srcVal) bool) bool {
 	if tab.Len() == 0 {
 		return false
 	}
-	c, found := tab.Sweep(*hand, sweepSlots, func(k K, v *srcVal) bool {
+	accept := func(k K, v *srcVal) bool {
 		if !ok(v) {
 			return false
 		}
@@ -86,14 +92,29 @@ func sweepIn[K comparable](t *Table, tab *srctable.Table[K, srcVal], g *gen, han
 			}
 		}
 		return true
-	})
+	}
+	var best srctable.Cursor
+	var bestLast uint32
+	found := false
+	c := *hand
+	for range sweepLooks {
+		at, hit := tab.Sweep(c, sweepSlots/sweepLooks, accept)
+		c = at
+		if !hit {
+			continue
+		}
+		if _, v := tab.At(at); !found || v.last < bestLast {
+			best, bestLast, found = at, v.last, true
+		}
+		c = at + 1 // on past it (Sweep brings a slot past a segment's end into the next)
+	}
 	*hand = c
 	if !found {
 		return false
 	}
-	k, v := tab.At(c)
+	k, v := tab.At(best)
 	let(t, g, k, *v, addr)
-	tab.DeleteAtCursor(c)
+	tab.DeleteAtCursor(best)
 	return true
 }
 
