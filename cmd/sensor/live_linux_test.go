@@ -81,7 +81,13 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 func startLive(t *testing.T, bin string, p *captest.Pair, out string, args ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
 	t.Helper()
 	full := append([]string{"netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json"}, args...)
-	cmd := exec.Command("ip", full...)
+	return startCmd(t, exec.Command("ip", full...))
+}
+
+// startCmd starts cmd, its stderr gathered; done says when it ended. It is
+// killed at the test's end.
+func startCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *syncBuffer, <-chan error) {
+	t.Helper()
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {

@@ -93,16 +93,8 @@ func TestLiveDropsCapabilities(t *testing.T) {
 	p := captest.NewPair(t)
 	out := filepath.Join(dir, "live.jsonl")
 	caps := "+bpf,+net_admin,+perfmon,+net_raw"
-	cmd := exec.Command("ip", "netns", "exec", p.SensorNS, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-		"--inh-caps="+caps, "--ambient-caps="+caps, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json")
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	cmd, stderr, done := startCmd(t, exec.Command("ip", "netns", "exec", p.SensorNS, "setpriv", "--reuid=65534", "--regid=65534",
+		"--clear-groups", "--inh-caps="+caps, "--ambient-caps="+caps, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json"))
 	deadline := time.Now().Add(15 * time.Second)
 	awaitLog(t, stderr, done, `"capturing"`, deadline, 10*time.Millisecond)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)) // ip and setpriv exec the sensor

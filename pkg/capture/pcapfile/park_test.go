@@ -19,6 +19,20 @@ func openFDs() int {
 	return len(es)
 }
 
+// openWithBudget opens dir with at most limit files kept open from the
+// start (maxOpen, restored before it returns: the budget is taken at Open).
+func openWithBudget(t *testing.T, dir string, limit int) *Reader {
+	t.Helper()
+	saved := maxOpen
+	maxOpen = limit
+	defer func() { maxOpen = saved }()
+	r, err := Open([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // A directory of many rotated files (and some whose times interleave) is
 // read whole with few of them open at once: past the budget, a file is let
 // go after its first packet and opened again at that packet's turn. The
@@ -44,13 +58,7 @@ func TestManyFilesFewOpen(t *testing.T) {
 		paths = append(paths, writeFile(t, dir, fmt.Sprintf("c%03d.pcap", i), b))
 	}
 	all := func(limit int) (result, int) {
-		saved := maxOpen
-		maxOpen = limit
-		defer func() { maxOpen = saved }()
-		r, err := Open([]string{dir})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := openWithBudget(t, dir, limit)
 		base, most := openFDs(), 0
 		var res result
 		var p capture.Packet
@@ -149,13 +157,7 @@ func TestInterleavedFilesFewOpen(t *testing.T) {
 		writeFile(t, dir, fmt.Sprintf("c%03d.pcap", i), pcapBytes(le, false, 1, recs...))
 	}
 	read := func(limit int) ([]string, int) {
-		saved := maxOpen
-		maxOpen = limit
-		defer func() { maxOpen = saved }()
-		r, err := Open([]string{dir})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := openWithBudget(t, dir, limit)
 		defer r.Close()
 		base, most := openFDs(), 0
 		var got []string
