@@ -101,7 +101,9 @@ const FileMode fs.FileMode = 0o640
 // second sensor given the same output is refused (ErrOutputInUse), as it
 // is the same state file; two writing one file interleaved their records
 // mid-line (a review). A file system without locks is written unlocked.
-func OpenFile(path string, appendTo bool) (*os.File, error) { return openFile(path, appendTo, true, true) }
+func OpenFile(path string, appendTo bool) (*os.File, error) {
+	return openFile(path, appendTo, true, true)
+}
 
 // ErrOutputInUse: another process holds the output's lock.
 var ErrOutputInUse = errors.New("another process (another sensor?) is writing it: give each run its own output")
