@@ -290,22 +290,19 @@ func (d *Decoder) ipv4(b []byte, out *Syn, depth int) Result {
 	if len(b) < ihl {
 		return Truncated
 	}
-	end, whole := len(b), false
+	end := len(b)
 	// A total length of 0 is what TSO-offloaded packets look like when
 	// captured on the sending host: trust the capture length then.
 	if total := int(be.Uint16(b[2:])); total != 0 {
 		if total < ihl {
 			return Malformed
 		}
-		end, whole = min(end, total), total <= end
+		end = min(end, total)
 	}
 	if be.Uint16(b[6:])&0x1fff != 0 {
 		return Fragment
 	}
-	if b[6]&0x20 != 0 {
-		whole = false // a first fragment: the segment goes on in the next
-	}
-	r := d.transport(b[9], b[ihl:end], out, depth, whole)
+	r := d.transport(b[9], b[ihl:end], out, depth)
 	if r == Matched && out.Tunnel == uint8(depth) {
 		copy(out.Src[:4], b[12:16])
 		copy(out.Dst[:4], b[16:20])
@@ -322,9 +319,9 @@ func (d *Decoder) ipv6(b []byte, out *Syn, depth int) Result {
 	if b[0]>>4 != 6 {
 		return Malformed
 	}
-	end, whole := len(b), false
+	end := len(b)
 	if plen := int(be.Uint16(b[4:])); plen != 0 { // 0: jumbogram or TSO
-		end, whole = min(end, 40+plen), 40+plen <= end
+		end = min(end, 40+plen)
 	}
 	next, off := b[6], 40
 	for i := 0; ; i++ {
@@ -342,9 +339,6 @@ func (d *Decoder) ipv6(b []byte, out *Syn, depth int) Result {
 			if be.Uint16(b[off+2:])&0xfff8 != 0 {
 				return Fragment
 			}
-			if b[off+3]&1 != 0 {
-				whole = false // a first fragment: the segment goes on in the next
-			}
 			hlen = 8
 		case 51: // authentication header
 			if end < off+8 {
@@ -352,7 +346,7 @@ func (d *Decoder) ipv6(b []byte, out *Syn, depth int) Result {
 			}
 			hlen = (int(b[off+1]) + 2) * 4
 		default:
-			r := d.transport(next, b[off:end], out, depth, whole)
+			r := d.transport(next, b[off:end], out, depth)
 			if r == Matched && out.Tunnel == uint8(depth) {
 				out.V6 = true
 				copy(out.Src[:], b[8:24])
@@ -378,13 +372,10 @@ func (d *Decoder) ipv6(b []byte, out *Syn, depth int) Result {
 // walk reads through AH): the live captures' kernel filters (eBPF's and
 // AF_PACKET's) take IPv4 TCP right after the IP header only, and offline
 // the records must be those a live run makes of the same packets.
-// transport decodes the IP payload b of protocol proto; whole says that b
-// is all the IP header said it carries (not cut by the capture's snap
-// length).
-func (d *Decoder) transport(proto uint8, b []byte, out *Syn, depth int, whole bool) Result {
+func (d *Decoder) transport(proto uint8, b []byte, out *Syn, depth int) Result {
 	switch proto {
 	case 6:
-		return d.tcp(b, out, whole)
+		return d.tcp(b, out)
 	case 4, 41, 47:
 		if depth == maxTunnels {
 			return Malformed
@@ -485,7 +476,7 @@ func (d *Decoder) nflog(b []byte, out *Syn) Result {
 
 // tcp checks flags and port first, so the common non-SYN packet costs a few
 // loads; only a match pays for the options walk.
-func (d *Decoder) tcp(b []byte, out *Syn, whole bool) Result {
+func (d *Decoder) tcp(b []byte, out *Syn) Result {
 	if len(b) < 14 {
 		return Truncated
 	}
@@ -501,8 +492,8 @@ func (d *Decoder) tcp(b []byte, out *Syn, whole bool) Result {
 		return OtherPort
 	}
 	doff := int(b[12]>>4) * 4
-	if doff < 20 || (whole && doff > len(b)) {
-		return Malformed // a header longer than the whole segment contradicts the IP header
+	if doff < 20 {
+		return Malformed
 	}
 	out.SrcPort = be.Uint16(b)
 	out.DstPort = dport
