@@ -78,6 +78,12 @@ type Hooks struct {
 	stopWait chan struct{}
 	stopOnce sync.Once
 
+	// groups: the process groups of programs that exited while a child of
+	// theirs may still run (sent to the background), each killed at its
+	// program's timeout, and at Close at the latest.
+	groupsMu sync.Mutex
+	groups   map[int]*time.Timer
+
 	Dropped   atomic.Uint64 // alerts a hook dropped because its queue was full
 	Delivered atomic.Uint64 // deliveries that succeeded (one per hook and alert)
 	Failed    atomic.Uint64 // deliveries that failed for good
@@ -199,6 +205,7 @@ func (h *Hooks) Close(wait time.Duration) {
 		}
 	}
 	h.cancel()
+	h.reapAll()
 }
 
 func (h *Hooks) run(k *sink) {
@@ -237,7 +244,11 @@ func (h *Hooks) exec(line []byte) error {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	ownGroup(cmd)
 	cmd.WaitDelay = time.Second // a child that keeps the pipes open cannot hold us
+	deadline := time.Now().Add(h.cfg.Timeout)
 	err := cmd.Run()
+	if cmd.Process != nil && ctx.Err() == nil {
+		h.reapAt(cmd.Process.Pid, deadline)
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("alert-exec %s: killed after %v", h.cfg.Exec, h.cfg.Timeout)
 	}
@@ -254,6 +265,39 @@ func (h *Hooks) exec(line []byte) error {
 		return fmt.Errorf("alert-exec %s: %w: %s", h.cfg.Exec, err, msg)
 	}
 	return nil
+}
+
+// reapAt kills, at deadline, what is left of the process group of a
+// program that exited: a child it sent to the background (sleep 777 &)
+// outlived the sensor, one more every alert (a review).
+func (h *Hooks) reapAt(pid int, deadline time.Time) {
+	h.groupsMu.Lock()
+	defer h.groupsMu.Unlock()
+	if h.groups == nil {
+		h.groups = map[int]*time.Timer{}
+	}
+	if t := h.groups[pid]; t != nil {
+		t.Stop()
+	}
+	h.groups[pid] = time.AfterFunc(time.Until(deadline), func() {
+		h.groupsMu.Lock()
+		defer h.groupsMu.Unlock()
+		if h.groups[pid] != nil {
+			killGroup(pid)
+			delete(h.groups, pid)
+		}
+	})
+}
+
+// reapAll kills what is left of every program's group now (the end).
+func (h *Hooks) reapAll() {
+	h.groupsMu.Lock()
+	defer h.groupsMu.Unlock()
+	for pid, t := range h.groups {
+		t.Stop()
+		killGroup(pid)
+	}
+	h.groups = nil
 }
 
 // execKeep bounds what is kept of a program's output.

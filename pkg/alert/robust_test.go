@@ -27,6 +27,51 @@ func TestExecLeavingAChildIsDelivered(t *testing.T) {
 	}
 }
 
+// TestExecBackgroundChildDoesNotOutliveTheRun: a program that exits 0 and
+// leaves a child running (delivered, above) has that child killed at the
+// program's timeout, or when the hooks close: 73 of them outlived a run
+// that alerted 73 times (a review).
+func TestExecBackgroundChildDoesNotOutliveTheRun(t *testing.T) {
+	if _, err := exec.LookPath("pgrep"); err != nil {
+		t.Skip("no pgrep here")
+	}
+	marker := "8.8" + time.Now().Format("150405")
+	gone := func(within time.Duration) bool {
+		deadline := time.Now().Add(within)
+		for {
+			out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output()
+			if len(strings.TrimSpace(string(out))) == 0 {
+				return true
+			}
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	defer exec.Command("pkill", "-f", "sleep "+marker).Run()
+	// At the timeout.
+	h := Start(Config{Exec: script(t, "cat >/dev/null; sleep "+marker+" & exit 0"), Timeout: 1500 * time.Millisecond})
+	h.Send([]byte(line))
+	for end := time.Now().Add(5 * time.Second); h.Delivered.Load() == 0 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !gone(4 * time.Second) {
+		t.Error("the program's background child outlived its timeout")
+	}
+	h.Close(time.Second)
+	// At the close, before the timeout.
+	h = Start(Config{Exec: script(t, "cat >/dev/null; sleep "+marker+" & exit 0"), Timeout: time.Hour})
+	h.Send([]byte(line))
+	h.Close(10 * time.Second)
+	if !gone(2 * time.Second) {
+		t.Error("the program's background child outlived the hooks' close")
+	}
+	if h.Delivered.Load() != 1 {
+		t.Errorf("delivered %d, want 1", h.Delivered.Load())
+	}
+}
+
 // TestExecKilledWithItsChildren: at its timeout the program is killed with
 // every process it started; its children outlived it.
 func TestExecKilledWithItsChildren(t *testing.T) {
