@@ -125,7 +125,7 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 		met = metrics.New(version())
 		srv, err := met.Serve(cfg.MetricsAddr)
 		if err != nil {
-			return output.Stats{}, err
+			return output.Stats{}, settingError{err} // a port taken: nothing read yet, exit 2 as the README says
 		}
 		defer srv.Close()
 		log.Info().Str("addr", "http://"+srv.Addr+"/metrics").Msg("serving Prometheus metrics")
