@@ -38,8 +38,8 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	// The port is taken: a second sensor refuses to start.
 	second := exec.Command("ip", "netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "--metrics-addr", sensorAddr, "-o", filepath.Join(dir, "second.jsonl"))
 	msg, err := second.CombinedOutput()
-	if err == nil || !strings.Contains(string(msg), sensorAddr+" is already in use") {
-		t.Errorf("a second sensor on the same metrics port: %v: %s", err, msg)
+	if err == nil || !strings.Contains(string(msg), sensorAddr+" is already in use") || second.ProcessState.ExitCode() != exitUsage {
+		t.Errorf("a second sensor on the same metrics port: %v: %s (exit 2 wanted: a setting, nothing read)", err, msg)
 	}
 
 	cfg := filepath.Join(dir, "prometheus.yml")
