@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,23 @@ type Sink struct {
 
 	produced, delivered, failed, spooled, dropped atomic.Uint64
 	lastErr                                       atomic.Value // string
+
+	// pending: the records handed to the producer and not yet answered,
+	// by the order they were handed over; what Close gives up on goes to
+	// the spool (or is counted dropped), and a late answer for one of
+	// those is not counted again. The producer answers nothing for the
+	// records still in memory when it is closed: they were lost, counted
+	// nowhere (a review).
+	pendMu  sync.Mutex
+	pending map[uint64]pendingRec
+	seq     uint64
+}
+
+// pendingRec is a record in the producer: its key (nil for a broadcast),
+// value and partition (-1: the key's).
+type pendingRec struct {
+	key, value []byte
+	partition  int32
 }
 
 // Counts are the sink's counters, for the stats record and the metrics.
@@ -176,7 +194,22 @@ func (s *Sink) produce(key, value []byte, partition int32) {
 	n := int64(len(key) + len(value))
 	s.inMem.Add(n)
 	s.produced.Add(1)
+	s.pendMu.Lock()
+	if s.pending == nil {
+		s.pending = map[uint64]pendingRec{}
+	}
+	s.seq++
+	id := s.seq
+	s.pending[id] = pendingRec{r.Key, r.Value, partition}
+	s.pendMu.Unlock()
 	s.cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
+		s.pendMu.Lock()
+		_, mine := s.pending[id]
+		delete(s.pending, id)
+		s.pendMu.Unlock()
+		if !mine {
+			return // Close took it (spooled or counted dropped)
+		}
 		s.inMem.Add(-n)
 		if err != nil {
 			s.failed.Add(1)
@@ -319,8 +352,21 @@ func (s *Sink) Close() error {
 		}
 	}
 	err := s.cl.Flush(ctx)
+	left, bytesLeft := s.takePending()
 	s.cl.Close()
 	s.mu.Lock()
+	if len(left) > 0 {
+		// Given up on: into the spool for the next run, in order, when
+		// nothing waits there before them (it holds only records handed
+		// over after them); else, or without a spool, counted dropped.
+		if s.sp != nil && s.sp.empty() {
+			for _, r := range left {
+				s.toSpool(r.key, r.value, r.partition)
+			}
+		} else {
+			s.dropped.Add(uint64(len(left)))
+		}
+	}
 	if s.sp != nil {
 		if serr := s.sp.close(); serr != nil {
 			s.lastErr.Store(serr.Error())
@@ -328,9 +374,32 @@ func (s *Sink) Close() error {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("%w (%d bytes): %v", ErrUndelivered, s.inMem.Load(), err)
+		return fmt.Errorf("%w (%d bytes): %v", ErrUndelivered, bytesLeft, err)
 	}
 	return nil
+}
+
+// takePending takes the records the producer has not answered, in the
+// order they were handed to it, and their bytes; their answers, should any
+// come, are not counted.
+func (s *Sink) takePending() ([]pendingRec, int64) {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	ids := make([]uint64, 0, len(s.pending))
+	for id := range s.pending {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]pendingRec, 0, len(ids))
+	var n int64
+	for _, id := range ids {
+		r := s.pending[id]
+		out = append(out, r)
+		n += int64(len(r.key) + len(r.value))
+	}
+	s.pending = nil
+	s.inMem.Add(-n)
+	return out, n
 }
 
 // Flush waits until every record handed to the producer so far is
