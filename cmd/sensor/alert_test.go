@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,5 +54,43 @@ func TestAlertHooks(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(posted, "") != strings.Join(want, "") {
 		t.Errorf("the server got %q, the output has %q", posted, want)
+	}
+}
+
+// TestAlertHookFailuresCounted: a hook that fails is counted in the stats
+// record (drops.alert_hooks and alert_hooks.failed), where a SOC watches
+// for loss; it was in the log only (a review: 123 warnings, no figure).
+func TestAlertHookFailuresCounted(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs a POSIX shell")
+	}
+	hook := filepath.Join(t.TempDir(), "fail.sh")
+	os.WriteFile(hook, []byte("#!/bin/sh\ncat >/dev/null\nexit 3\n"), 0o755)
+	out, stderr, code := sensor(t, "-r", demo, "--log-level", "error", "--alert-exec", hook)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	alerts := strings.Count(out, `{"event_type":"alert",`)
+	var st struct {
+		Drops struct {
+			AlertHooks *uint64 `json:"alert_hooks"`
+		} `json:"drops"`
+		AlertHooks *struct {
+			Produced, Delivered, Failed uint64
+		} `json:"alert_hooks"`
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, `{"event_type":"stats",`) {
+			if err := json.Unmarshal([]byte(l), &st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st.AlertHooks == nil || st.Drops.AlertHooks == nil {
+		t.Fatalf("no alert_hooks counts in the stats record (%d alerts)", alerts)
+	}
+	// The deliveries end before the final stats record: every one counted.
+	if h := st.AlertHooks; alerts < 2 || h.Produced != uint64(alerts) || h.Failed != h.Produced || *st.Drops.AlertHooks != h.Failed || h.Delivered != 0 {
+		t.Errorf("%d alerts; counts %+v, drops.alert_hooks %d", alerts, *h, *st.Drops.AlertHooks)
 	}
 }

@@ -84,6 +84,7 @@ type Hooks struct {
 	groupsMu sync.Mutex
 	groups   map[int]*time.Timer
 
+	Sent      atomic.Uint64 // deliveries asked for (one per hook and alert)
 	Dropped   atomic.Uint64 // alerts a hook dropped because its queue was full
 	Delivered atomic.Uint64 // deliveries that succeeded (one per hook and alert)
 	Failed    atomic.Uint64 // deliveries that failed for good
@@ -153,6 +154,7 @@ func (h *Hooks) Send(line []byte) {
 	}
 	line = bytes.Clone(line) // the hooks only read it
 	for _, k := range h.sinks {
+		h.Sent.Add(1)
 		select {
 		case k.q <- line:
 			continue

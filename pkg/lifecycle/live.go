@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"time"
 
-	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/pipeline"
 )
 
@@ -31,7 +30,7 @@ func (l *loop) Tick(t *pipeline.Tick) {
 	}
 	if r.cfg.Metrics != nil && t.Now.Sub(l.lastMet) >= time.Second {
 		l.lastMet = t.Now
-		r.cfg.Metrics.Set(snapshot(t.Stats(), r.eng, output.CountedOf(r.out)))
+		r.cfg.Metrics.Set(snapshot(t.Stats(), r.eng, r.w.Counted()))
 	}
 }
 

@@ -145,8 +145,21 @@ func New(cfg Config, out output.Driver, log Log) (*Run, error) {
 		Log: func(err error, hook string) { log.say(Warn, err, "alert not delivered", "hook", hook) }})
 	if r.hooks != nil {
 		w.OnAlert(r.hooks.Send)
+		w.AddCounted(hookCounts{r.hooks}) // failures counted where they are watched (a review: in the log only)
 	}
 	return r, nil
+}
+
+// hookCounts are the alert hooks' counters as a stats record's driver
+// counts: "alert_hooks", its deliveries asked for (produced), delivered,
+// failed for good, and dropped (a queue full, or the run over before their
+// turn).
+type hookCounts struct{ h *alert.Hooks }
+
+func (c hookCounts) DriverCounts() output.DriverCounts {
+	h := c.h
+	return output.DriverCounts{Name: "alert_hooks", Produced: h.Sent.Load(), Delivered: h.Delivered.Load(),
+		Failed: h.Failed.Load(), Dropped: h.Dropped.Load() + h.Abandoned.Load()}
 }
 
 // Input is what a run reads, chosen by the caller.
@@ -174,6 +187,9 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 	}
 	if r.hooks != nil {
 		defer context.AfterFunc(ctx, r.hooks.StopWaiting)() // a signal: no more waiting on a slow hook
+		// The deliveries end (within alertDrain) before the final stats
+		// record, which counts them; Close below then has nothing to wait for.
+		hooks.BeforeFinal = func() { r.hooks.Close(alertDrain) }
 	}
 	stopFlush := func() {}
 	if r.cfg.FlushEvery > 0 {
@@ -185,7 +201,7 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 		err = nil // a signal: the normal way a live sensor stops
 	}
 	if r.cfg.Metrics != nil {
-		r.cfg.Metrics.Set(snapshot(&st, r.eng, output.CountedOf(r.out)))
+		r.cfg.Metrics.Set(snapshot(&st, r.eng, r.w.Counted()))
 	}
 	return st, r.end(&st, in.Describe, err)
 }

@@ -61,6 +61,14 @@ type place struct {
 // drivers behind d (see CountedOf); a run without one writes none.
 func (w *Writer) CountDrivers(d Driver) { w.counted = CountedOf(d) }
 
+// AddCounted has every stats record carry c's counters too (the alert
+// hooks').
+func (w *Writer) AddCounted(c Counted) { w.counted = append(w.counted, c) }
+
+// Counted is what every stats record counts besides the engine (the
+// metrics read the same).
+func (w *Writer) Counted() []Counted { return w.counted }
+
 // OnAlert has f called with every alert record's JSON line, after it is
 // written to the stream; f must copy what it keeps and must not block.
 func (w *Writer) OnAlert(f func(line []byte)) { w.onAlert = f }

@@ -32,6 +32,10 @@ type Hooks struct {
 	Tick func(packets uint64)
 	// Live, when set, runs the loop for a live source (see Live).
 	Live *Live
+	// BeforeFinal, when set, is called once every record but the final
+	// stats is written (the alert hooks finish their deliveries, so the
+	// final stats record counts them).
+	BeforeFinal func()
 }
 
 // TickEvery is how many packets pass between Tick calls.
@@ -213,6 +217,9 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		lv.advance()
 	}
 	eng.Finish()
+	if hooks.BeforeFinal != nil {
+		hooks.BeforeFinal()
+	}
 	if lv != nil {
 		lv.capture(&st)
 	}
