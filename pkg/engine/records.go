@@ -58,6 +58,10 @@ type WindowRecord struct {
 	// (Config.Benign).
 	BenignSources uint64
 	Warmup        bool
+	// RunFirst is the first packet of the run that wrote the window: a
+	// fleet collector tells a record delivered twice (the same run) from
+	// a window two runs shared (a restart: their counts add up).
+	RunFirst int64
 
 	act         sources.Activity // the window's share of its activity interval
 	resumed     int64            // GapBefore: when the capture resumed (its coverage starts there)

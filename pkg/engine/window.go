@@ -35,6 +35,7 @@ func (e *Engine) closeWindow() {
 	e.winAct = sources.Activity{}
 	w.DistinctTargets = uint64(e.targets.len())
 	w.Warmup = w.Start < e.warmFrom+e.lookback
+	w.RunFirst = e.c.FirstPacket
 	e.closed = append(e.closed, *w) // written once no flood can claim its new sources (flood.go)
 	e.targets.clear()
 	e.cur = WindowRecord{Start: next, End: next + e.window}

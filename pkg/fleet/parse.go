@@ -28,6 +28,7 @@ type rec struct {
 	prev                 int64 // prev_seen or prev_last_seen; 0 when none
 	syns, active, newSrc uint64
 	flood                uint64 // flood_new_sources; absent in older records
+	run                  int64  // progress: run_first_packet; 0 in older records
 }
 
 var errBad = errors.New("not a synscope record")
@@ -92,6 +93,11 @@ func parse(b []byte, r *rec, names map[string]string) error {
 			return errBad
 		}
 		r.flood, _ = num(b, `"flood_new_sources":`)
+		if bytes.Contains(b, []byte(`"run_first_packet":"`)) {
+			if r.run, err = tm(b, `"run_first_packet":"`); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	ip, ok := field(b, `"src_ip":"`)

@@ -46,6 +46,17 @@ type sight struct{ first, last, prev int64 }
 type winBuf struct {
 	srcs    map[netip.Addr]sight
 	sensors map[string]Counts
+	// runs: each run's progress counts taken into sensors, by sensor, run
+	// and the sensor's own window: one delivered again (a spool's
+	// redelivery, the same capture published again) replaces itself
+	// instead of adding up (a review: every count of a window doubled).
+	runs map[runWindow]Counts
+}
+
+// runWindow is one run's window of one sensor.
+type runWindow struct {
+	sensor     string
+	run, start int64
 }
 
 // sensorState is how far one sensor has got in a partition.
@@ -138,11 +149,26 @@ func (p *part) add(r *rec) bool {
 			}
 			c := w.sensors[r.sensor]
 			// A sensor restarted within a window reports it twice, each
-			// run its own SYNs: they add up.
-			c.SynPackets += r.syns
-			c.ActiveSources += r.active
-			c.NewSources += r.newSrc
-			c.FloodSources += r.flood
+			// run its own SYNs: they add up. The same run's record again
+			// replaces what it added (records without the run add up).
+			now := Counts{SynPackets: r.syns, ActiveSources: r.active, NewSources: r.newSrc, FloodSources: r.flood}
+			if r.run != 0 {
+				k := runWindow{r.sensor, r.run, r.windowStart}
+				if w.runs == nil {
+					w.runs = map[runWindow]Counts{}
+				}
+				if was, ok := w.runs[k]; ok {
+					c.SynPackets -= was.SynPackets
+					c.ActiveSources -= was.ActiveSources
+					c.NewSources -= was.NewSources
+					c.FloodSources -= was.FloodSources
+				}
+				w.runs[k] = now
+			}
+			c.SynPackets += now.SynPackets
+			c.ActiveSources += now.ActiveSources
+			c.NewSources += now.NewSources
+			c.FloodSources += now.FloodSources
 			w.sensors[r.sensor] = c
 		}
 	case kindSource, kindSighting:

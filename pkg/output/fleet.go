@@ -41,6 +41,7 @@ func (w *Writer) progress(r *engine.WindowRecord) {
 	o.uint("new_sources", r.NewSources)
 	o.uint("flood_new_sources", r.FloodSources)
 	o.bool("warmup", r.Warmup)
+	o.time("run_first_packet", r.RunFirst)
 	w.finish()
 }
 
