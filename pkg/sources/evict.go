@@ -17,8 +17,9 @@ const evictProbe = 8
 // there (a table at its cap can have many free slots, and a neighbourhood
 // with none of its sources: a source hashed there would be refused on
 // every SYN, and counted new on every one), a clock hand of each
-// generation sweeps on from where it stopped for the first such source
-// anywhere (sweepIn). h is the new source's hash (Hash4 or Hash6).
+// generation sweeps on from where it stopped for such sources anywhere,
+// and the longest silent of the few it meets goes (sweepIn). h is the new
+// source's hash (Hash4 or Hash6).
 func (t *Table) evict(s *decode.Syn, h uint64) bool {
 	if s.V6 {
 		return evictIn(t, t.old.v6, t.cur.v6, h, &t.old.hand[1], &t.cur.hand[1], func(k [16]byte) Addr { return k })
