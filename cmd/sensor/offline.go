@@ -68,7 +68,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		}
 		if lfi, err := os.Stat(lockPath); err == nil {
 			if err := src.CheckOutput(lfi); err != nil {
-				return output.Stats{}, settingError{fmt.Errorf("--state-file %s: its lock %s.lock %v: name another file for the state", cfg.StateFile, cfg.StateFile, err)}
+				return output.Stats{}, settingError{fmt.Errorf("--state-file %s: its lock %s %v: name another file for the state", cfg.StateFile, lockPath, err)}
 			}
 		}
 		ofi, oerr := os.Stat(cfg.Output)
