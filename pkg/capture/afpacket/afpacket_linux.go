@@ -44,7 +44,8 @@ type Config struct {
 	NumBlocks int        // ring blocks; 0: DefaultNumBlocks
 	// IgnoreOutgoing leaves out the frames the host sends (--egress=false:
 	// only what arrives is watched, as with eBPF without its egress
-	// program); by default both directions are captured.
+	// program); by default both directions are captured, but on a
+	// loopback interface, where every frame sent is received too.
 	IgnoreOutgoing bool
 	// FanoutID, when not 0, joins the socket to the PACKET_FANOUT group
 	// of that id (hashed by flow), so several sources share one
@@ -74,8 +75,15 @@ func Open(cfg Config) (*Source, error) {
 	if cfg.Ports == nil || cfg.Ports.Len() == 0 {
 		return nil, errors.New("afpacket: no ports to watch")
 	}
-	if _, err := net.InterfaceByName(cfg.Iface); err != nil {
+	ifc, err := net.InterfaceByName(cfg.Iface)
+	if err != nil {
 		return nil, fmt.Errorf("afpacket: no such network interface %q (see `ip link`): %w", cfg.Iface, err)
+	}
+	if ifc.Flags&net.FlagLoopback != 0 {
+		// What the host sends on a loopback interface it also receives
+		// there: its outgoing copies counted every SYN twice, each
+		// source as outbound too (a review).
+		cfg.IgnoreOutgoing = true
 	}
 	if err := capture.EthernetFramed(cfg.Iface, "afpacket"); err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ const (
 type Config struct {
 	Iface    string     // interface name, in the caller's network namespace
 	Ports    *ports.Set // watched TCP destination ports
-	Egress   bool       // also attach the egress program (outbound SYNs)
+	Egress   bool       // also attach the egress program (outbound SYNs; not on a loopback interface)
 	RingSize int        // ring buffer bytes, rounded up to a power of two; 0: DefaultRingSize
 	Ingress  IngressMode
 	// Promisc holds the interface in promiscuous mode while the source is
@@ -167,7 +167,10 @@ func Open(cfg Config) (*Source, error) {
 		s.Close()
 		return nil, err
 	}
-	if cfg.Egress {
+	// On a loopback interface every frame sent is received too: its
+	// egress program counted every SYN twice, each source as outbound
+	// too (a review). Ingress sees them all.
+	if cfg.Egress && ifc.Flags&net.FlagLoopback == 0 {
 		if s.egress, err = s.attachTC(ifc.Index, true, cfg.legacyTC); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("bpfcap: attach egress program to %s: %w", cfg.Iface, err)
