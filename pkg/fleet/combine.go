@@ -115,6 +115,11 @@ func (c *combiner) add(pa *Partial) {
 			cw.Silent = append(cw.Silent, s)
 		}
 	}
+	for _, s := range pa.Behind {
+		if !slices.Contains(cw.Behind, s) {
+			cw.Behind = append(cw.Behind, s)
+		}
+	}
 	c.flush()
 }
 
@@ -220,7 +225,7 @@ func (c *combiner) write(cw *combined) {
 		return // written before the restart
 	}
 	c.w.Window(&wr)
-	c.w.Fleet(&output.FleetWindow{Start: cw.Start, End: cw.End, Sensors: sensorList(cw.Sensors), Silent: cw.Silent, Late: cw.Late})
+	c.w.Fleet(&output.FleetWindow{Start: cw.Start, End: cw.End, Sensors: sensorList(cw.Sensors), Silent: cw.Silent, Behind: cw.Behind, Late: cw.Late})
 	if c.growth != nil {
 		c.w.Growth(&wr, &c.verdict)
 	}

@@ -437,3 +437,37 @@ func TestProgressDeliveredTwiceCountsOnce(t *testing.T) {
 		t.Errorf("sensor counts %+v, window's syn_packets %d; want 17 SYNs of two runs, each once", c, got[0].SynPackets)
 	}
 }
+
+// TestSensorFarBehindNotWaitedFor: a sensor heard from but more than a
+// lookback behind the most advanced one in event time (a clock a day back,
+// yesterday's capture published beside today's) is not waited for and is
+// named behind, not silent; within a lookback it is waited for (a review: a
+// sensor 25 h behind held back every window of the fleet, then was named
+// silent).
+func TestSensorFarBehindNotWaitedFor(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	for _, c := range []struct {
+		lag    int64
+		waited bool
+	}{{25 * 3600e9, false}, {3600e9, true}} {
+		p := newPart(0, 1, 300e9, 86400e9, 600e9)
+		lead := base + 2*86400e9
+		p.add(&rec{kind: kindProgress, sensor: "a", windowStart: lead - 300e9, windowEnd: lead})
+		p.add(&rec{kind: kindProgress, sensor: "b", windowStart: lead - c.lag - 300e9, windowEnd: lead - c.lag})
+		upTo := p.closable(false)
+		if waited := upTo == lead-c.lag; waited != c.waited || (!waited && upTo != lead) {
+			t.Errorf("b %v behind: windows may close up to %v before the lead; waited for %v, want %v",
+				time.Duration(c.lag), time.Duration(lead-upTo), waited, c.waited)
+		}
+		var behind [][]string
+		p.close(upTo, func(pa *Partial) {
+			if len(pa.Silent) > 0 {
+				t.Errorf("b %v behind: named silent", time.Duration(c.lag))
+			}
+			behind = append(behind, pa.Behind)
+		})
+		if !c.waited && (len(behind) == 0 || !slices.Equal(behind[len(behind)-1], []string{"b"})) {
+			t.Errorf("b %v behind: the last window closed names %v behind", time.Duration(c.lag), behind[len(behind)-1:])
+		}
+	}
+}

@@ -30,6 +30,7 @@ type Partial struct {
 	Flood      uint64            `json:"flood_new_sources"` // the sensors' own, added
 	Sensors    map[string]Counts `json:"sensors,omitempty"`
 	Silent     []string          `json:"silent,omitempty"` // sensors not waited for
+	Behind     []string          `json:"behind,omitempty"` // sensors not waited for: more than a lookback behind
 	Late       uint64            `json:"late_records"`     // records for windows already closed
 	// SkippedFrom: the partition skipped the windows from this time up to
 	// Start (it had nothing of them: no sensor had passed them, no record
@@ -64,6 +65,11 @@ type sensorState struct {
 	progress int64 // the end of the latest window it has passed
 	heard    int64 // wall clock of its latest progress record here
 	silent   bool
+	// behind: heard from, but more than a lookback behind the most
+	// advanced sensor in event time (a clock set a day back, a capture of
+	// yesterday published beside today's): not waited for either, or it
+	// held every window of the fleet back for as long (a review).
+	behind bool
 }
 
 // part is one partition's fleet-wide state. The collector that owns the
@@ -216,7 +222,8 @@ func (p *part) closable(force bool) int64 {
 			delete(p.home, id)
 			continue
 		}
-		if !s.silent {
+		s.behind = !s.silent && lead-s.progress > p.lookback
+		if !s.silent && !s.behind {
 			upTo = min(upTo, s.progress)
 		}
 	}
@@ -274,8 +281,12 @@ func (p *part) close(upTo int64, emit func(*Partial)) {
 			if s.silent {
 				pa.Silent = append(pa.Silent, name)
 			}
+			if s.behind {
+				pa.Behind = append(pa.Behind, name)
+			}
 		}
 		slices.Sort(pa.Silent)
+		slices.Sort(pa.Behind)
 		if w != nil {
 			p.count(w, pa)
 		}

@@ -52,6 +52,7 @@ type FleetWindow struct {
 	Start, End int64
 	Sensors    []FleetSensor
 	Silent     []string
+	Behind     []string
 	Late       uint64
 }
 
@@ -80,6 +81,11 @@ func (w *Writer) Fleet(f *FleetWindow) {
 	o.closeArray()
 	o.openArray("silent")
 	for _, s := range f.Silent {
+		o.arrayStr(s)
+	}
+	o.closeArray()
+	o.openArray("behind")
+	for _, s := range f.Behind {
 		o.arrayStr(s)
 	}
 	o.closeArray()
