@@ -17,3 +17,6 @@ func ownGroup(cmd *exec.Cmd) {
 
 // killGroup kills what is left of the process group pid led.
 func killGroup(pid int) { syscall.Kill(-pid, syscall.SIGKILL) }
+
+// groupAlive says whether the process group pid led has members left.
+func groupAlive(pid int) bool { return syscall.Kill(-pid, 0) == nil }

@@ -248,8 +248,14 @@ func (h *Hooks) exec(line []byte) error {
 	cmd.WaitDelay = time.Second // a child that keeps the pipes open cannot hold us
 	deadline := time.Now().Add(h.cfg.Timeout)
 	err := cmd.Run()
-	if cmd.Process != nil && ctx.Err() == nil {
-		h.reapAt(cmd.Process.Pid, deadline)
+	if cmd.Process != nil && groupAlive(cmd.Process.Pid) {
+		// A child it sent to the background: killed at its deadline (at
+		// once when that has passed: the timeout fell in WaitDelay).
+		if time.Now().Before(deadline) {
+			h.reapAt(cmd.Process.Pid, deadline)
+		} else {
+			killGroup(cmd.Process.Pid)
+		}
 	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("alert-exec %s: killed after %v", h.cfg.Exec, h.cfg.Timeout)
@@ -271,7 +277,10 @@ func (h *Hooks) exec(line []byte) error {
 
 // reapAt kills, at deadline, what is left of the process group of a
 // program that exited: a child it sent to the background (sleep 777 &)
-// outlived the sensor, one more every alert (a review).
+// outlived the sensor, one more every alert (a review). Only a group that
+// had members when the program exited is reaped: an empty one's number is
+// free, and a process that took it would be killed (once its last member
+// is gone, the same holds until the deadline: a narrow window, left).
 func (h *Hooks) reapAt(pid int, deadline time.Time) {
 	h.groupsMu.Lock()
 	defer h.groupsMu.Unlock()
@@ -281,14 +290,16 @@ func (h *Hooks) reapAt(pid int, deadline time.Time) {
 	if t := h.groups[pid]; t != nil {
 		t.Stop()
 	}
-	h.groups[pid] = time.AfterFunc(time.Until(deadline), func() {
+	var t *time.Timer
+	t = time.AfterFunc(time.Until(deadline), func() {
 		h.groupsMu.Lock()
 		defer h.groupsMu.Unlock()
-		if h.groups[pid] != nil {
+		if h.groups[pid] == t { // not a later program's of the same pid
 			killGroup(pid)
 			delete(h.groups, pid)
 		}
 	})
+	h.groups[pid] = t
 }
 
 // reapAll kills what is left of every program's group now (the end).

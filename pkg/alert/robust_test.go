@@ -70,6 +70,14 @@ func TestExecBackgroundChildDoesNotOutliveTheRun(t *testing.T) {
 	if h.Delivered.Load() != 1 {
 		t.Errorf("delivered %d, want 1", h.Delivered.Load())
 	}
+	// The timeout falling while Run waits for the child's hold on the
+	// output (WaitDelay): no kill came, and none was scheduled (a review).
+	h = Start(Config{Exec: script(t, "cat >/dev/null; sleep 0.6; sleep "+marker+" & exit 0"), Timeout: time.Second})
+	h.Send([]byte(line))
+	h.Close(10 * time.Second)
+	if !gone(2 * time.Second) {
+		t.Error("the program's background child outlived a timeout that fell in WaitDelay")
+	}
 }
 
 // TestExecKilledWithItsChildren: at its timeout the program is killed with

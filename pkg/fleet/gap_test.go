@@ -439,35 +439,43 @@ func TestProgressDeliveredTwiceCountsOnce(t *testing.T) {
 }
 
 // TestSensorFarBehindNotWaitedFor: a sensor heard from but more than a
-// lookback behind the most advanced one in event time (a clock a day back,
+// lookback behind the others in event time (a clock a day back,
 // yesterday's capture published beside today's) is not waited for and is
 // named behind, not silent; within a lookback it is waited for (a review: a
 // sensor 25 h behind held back every window of the fleet, then was named
-// silent).
+// silent). Behind is measured from the median sensor, not the most
+// advanced: one sensor a day ahead must not make the others behind (a
+// review of the first version: the fleet's windows closed without them).
 func TestSensorFarBehindNotWaitedFor(t *testing.T) {
 	base := int64(1_231_545_600e9)
+	lead := base + 2*86400e9
 	for _, c := range []struct {
-		lag    int64
-		waited bool
-	}{{25 * 3600e9, false}, {3600e9, true}} {
+		name   string
+		at     map[string]int64 // each sensor's progress
+		upTo   int64            // windows may close up to
+		behind []string
+	}{
+		{"one a day behind", map[string]int64{"a": lead, "b": lead - 25*3600e9, "c": lead}, lead, []string{"b"}},
+		{"one an hour behind", map[string]int64{"a": lead, "b": lead - 3600e9, "c": lead}, lead - 3600e9, nil},
+		{"one a day ahead", map[string]int64{"a": lead, "b": lead, "c": lead, "z": lead + 25*3600e9}, lead, nil},
+		{"two a day apart", map[string]int64{"a": lead, "b": lead - 25*3600e9}, lead - 25*3600e9, nil},
+	} {
 		p := newPart(0, 1, 300e9, 86400e9, 600e9)
-		lead := base + 2*86400e9
-		p.add(&rec{kind: kindProgress, sensor: "a", windowStart: lead - 300e9, windowEnd: lead})
-		p.add(&rec{kind: kindProgress, sensor: "b", windowStart: lead - c.lag - 300e9, windowEnd: lead - c.lag})
-		upTo := p.closable(false)
-		if waited := upTo == lead-c.lag; waited != c.waited || (!waited && upTo != lead) {
-			t.Errorf("b %v behind: windows may close up to %v before the lead; waited for %v, want %v",
-				time.Duration(c.lag), time.Duration(lead-upTo), waited, c.waited)
+		for id, end := range c.at {
+			p.add(&rec{kind: kindProgress, sensor: id, windowStart: end - 300e9, windowEnd: end})
 		}
-		var behind [][]string
-		p.close(upTo, func(pa *Partial) {
+		if upTo := p.closable(false); upTo != c.upTo {
+			t.Errorf("%s: windows may close up to %v before the lead, want %v", c.name, time.Duration(lead-upTo), time.Duration(lead-c.upTo))
+		}
+		var behind []string
+		p.close(p.closable(false), func(pa *Partial) {
 			if len(pa.Silent) > 0 {
-				t.Errorf("b %v behind: named silent", time.Duration(c.lag))
+				t.Errorf("%s: %v named silent", c.name, pa.Silent)
 			}
-			behind = append(behind, pa.Behind)
+			behind = pa.Behind
 		})
-		if !c.waited && (len(behind) == 0 || !slices.Equal(behind[len(behind)-1], []string{"b"})) {
-			t.Errorf("b %v behind: the last window closed names %v behind", time.Duration(c.lag), behind[len(behind)-1:])
+		if !slices.Equal(behind, c.behind) {
+			t.Errorf("%s: the last window closed names %v behind, want %v", c.name, behind, c.behind)
 		}
 	}
 }

@@ -30,7 +30,7 @@ type Partial struct {
 	Flood      uint64            `json:"flood_new_sources"` // the sensors' own, added
 	Sensors    map[string]Counts `json:"sensors,omitempty"`
 	Silent     []string          `json:"silent,omitempty"` // sensors not waited for
-	Behind     []string          `json:"behind,omitempty"` // sensors not waited for: more than a lookback behind
+	Behind     []string          `json:"behind,omitempty"` // sensors not waited for: more than a lookback behind the median
 	Late       uint64            `json:"late_records"`     // records for windows already closed
 	// SkippedFrom: the partition skipped the windows from this time up to
 	// Start (it had nothing of them: no sensor had passed them, no record
@@ -65,8 +65,8 @@ type sensorState struct {
 	progress int64 // the end of the latest window it has passed
 	heard    int64 // wall clock of its latest progress record here
 	silent   bool
-	// behind: heard from, but more than a lookback behind the most
-	// advanced sensor in event time (a clock set a day back, a capture of
+	// behind: heard from, but more than a lookback behind the median
+	// sensor in event time (a clock set a day back, a capture of
 	// yesterday published beside today's): not waited for either, or it
 	// held every window of the fleet back for as long (a review).
 	behind bool
@@ -211,6 +211,7 @@ func (p *part) closable(force bool) int64 {
 	}
 	upTo := lead
 	now := p.now()
+	var heard []int64 // the progress of the sensors not silent
 	for id, s := range p.sensors {
 		s.silent = s.progress < lead && now-s.heard > p.maxLag
 		if s.silent && now-s.heard > int64(sensorForget) {
@@ -222,7 +223,22 @@ func (p *part) closable(force bool) int64 {
 			delete(p.home, id)
 			continue
 		}
-		s.behind = !s.silent && lead-s.progress > p.lookback
+		if !s.silent {
+			heard = append(heard, s.progress)
+		}
+	}
+	// Behind: more than a lookback behind the median of the sensors heard
+	// from (the lower one), not the most advanced, whose clock may be the
+	// wrong one: one sensor a day ahead made every other behind, and the
+	// fleet's windows closed without them (a review). With two sensors a
+	// day apart neither is behind: there is no telling which is right.
+	slices.Sort(heard)
+	var median int64
+	if len(heard) > 0 {
+		median = heard[(len(heard)-1)/2]
+	}
+	for _, s := range p.sensors {
+		s.behind = !s.silent && median-s.progress > p.lookback
 		if !s.silent && !s.behind {
 			upTo = min(upTo, s.progress)
 		}

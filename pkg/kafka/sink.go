@@ -60,6 +60,7 @@ type Sink struct {
 type pendingRec struct {
 	key, value []byte
 	partition  int32
+	n          int64 // the bytes counted in inMem for it
 }
 
 // Counts are the sink's counters, for the stats record and the metrics.
@@ -200,7 +201,7 @@ func (s *Sink) produce(key, value []byte, partition int32) {
 	}
 	s.seq++
 	id := s.seq
-	s.pending[id] = pendingRec{r.Key, r.Value, partition}
+	s.pending[id] = pendingRec{r.Key, r.Value, partition, n}
 	s.pendMu.Unlock()
 	s.cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
 		s.pendMu.Lock()
@@ -395,7 +396,7 @@ func (s *Sink) takePending() ([]pendingRec, int64) {
 	for _, id := range ids {
 		r := s.pending[id]
 		out = append(out, r)
-		n += int64(len(r.key) + len(r.value))
+		n += r.n
 	}
 	s.pending = nil
 	s.inMem.Add(-n)

@@ -187,9 +187,18 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 	}
 	if r.hooks != nil {
 		defer context.AfterFunc(ctx, r.hooks.StopWaiting)() // a signal: no more waiting on a slow hook
-		// The deliveries end (within alertDrain) before the final stats
-		// record, which counts them; Close below then has nothing to wait for.
-		hooks.BeforeFinal = func() { r.hooks.Close(alertDrain) }
+		// Offline, the deliveries end (within alertDrain) before the
+		// final stats record, which counts them; Close below then has
+		// nothing to wait for. Not live (a stop must write its final
+		// records, the state and the capture's counters at once, before a
+		// service manager's kill), nor after a signal.
+		if !r.cfg.Live {
+			hooks.BeforeFinal = func() {
+				if ctx.Err() == nil {
+					r.hooks.Close(alertDrain)
+				}
+			}
+		}
 	}
 	stopFlush := func() {}
 	if r.cfg.FlushEvery > 0 {

@@ -79,12 +79,10 @@ func Open(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("afpacket: no such network interface %q (see `ip link`): %w", cfg.Iface, err)
 	}
-	if ifc.Flags&net.FlagLoopback != 0 {
-		// What the host sends on a loopback interface it also receives
-		// there: its outgoing copies counted every SYN twice, each
-		// source as outbound too (a review).
-		cfg.IgnoreOutgoing = true
-	}
+	// What the host sends on a loopback interface it also receives there:
+	// its outgoing copies counted every SYN twice, each source as outbound
+	// too (a review). Left out when the kernel can (4.20 and later).
+	loopback := ifc.Flags&net.FlagLoopback != 0 && !cfg.IgnoreOutgoing
 	if err := capture.EthernetFramed(cfg.Iface, "afpacket"); err != nil {
 		return nil, err
 	}
@@ -139,9 +137,9 @@ func Open(cfg Config) (*Source, error) {
 	// would keep it, and with it the ring and promiscuous mode, after the
 	// sensor is gone.
 	unix.CloseOnExec(fd)
-	if cfg.IgnoreOutgoing {
+	if cfg.IgnoreOutgoing || loopback {
 		// Linux 4.20 and later; --egress=false was ignored here before.
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil && !loopback {
 			tp.Close()
 			return nil, explain("leave out outgoing frames (--egress=false)", err)
 		}
