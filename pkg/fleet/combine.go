@@ -104,10 +104,7 @@ func (c *combiner) add(pa *Partial) {
 	cw.Late += pa.Late
 	for s, v := range pa.Sensors {
 		x := cw.Sensors[s]
-		x.SynPackets += v.SynPackets
-		x.ActiveSources += v.ActiveSources
-		x.NewSources += v.NewSources
-		x.FloodSources += v.FloodSources
+		x.add(v)
 		cw.Sensors[s] = x
 	}
 	for _, s := range pa.Silent {

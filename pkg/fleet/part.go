@@ -15,6 +15,21 @@ type Counts struct {
 	FloodSources  uint64 `json:"flood_new_sources"`
 }
 
+// add adds o's counts to c; sub takes them away.
+func (c *Counts) add(o Counts) {
+	c.SynPackets += o.SynPackets
+	c.ActiveSources += o.ActiveSources
+	c.NewSources += o.NewSources
+	c.FloodSources += o.FloodSources
+}
+
+func (c *Counts) sub(o Counts) {
+	c.SynPackets -= o.SynPackets
+	c.ActiveSources -= o.ActiveSources
+	c.NewSources -= o.NewSources
+	c.FloodSources -= o.FloodSources
+}
+
 // Partial is one partition's share of a window: the sources it owns that
 // were active and new in it, and the SYNs and own counts of the sensors
 // whose home it is (PartitionOf their id), so every sensor's counts are
@@ -164,17 +179,11 @@ func (p *part) add(r *rec) bool {
 					w.runs = map[runWindow]Counts{}
 				}
 				if was, ok := w.runs[k]; ok {
-					c.SynPackets -= was.SynPackets
-					c.ActiveSources -= was.ActiveSources
-					c.NewSources -= was.NewSources
-					c.FloodSources -= was.FloodSources
+					c.sub(was)
 				}
 				w.runs[k] = now
 			}
-			c.SynPackets += now.SynPackets
-			c.ActiveSources += now.ActiveSources
-			c.NewSources += now.NewSources
-			c.FloodSources += now.FloodSources
+			c.add(now)
 			w.sensors[r.sensor] = c
 		}
 	case kindSource, kindSighting:
