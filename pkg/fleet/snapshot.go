@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -51,6 +53,18 @@ type snapshot struct {
 type snapWin struct {
 	Srcs    map[string][3]int64 `json:"srcs"` // first, last, prev
 	Sensors map[string]Counts   `json:"sensors,omitempty"`
+	// Runs: what each run's progress record added to Sensors, so that the
+	// same record delivered again after a restart replaces it rather than
+	// adding up (absent from snapshots written before it was kept).
+	Runs []snapRun `json:"runs,omitempty"`
+}
+
+// snapRun is one entry of a window's runs.
+type snapRun struct {
+	Sensor string `json:"sensor"`
+	Run    int64  `json:"run"`
+	Start  int64  `json:"start"`
+	Counts
 }
 
 type manifest struct {
@@ -74,6 +88,15 @@ func (p *part) snapshot(offset int64) *snapshot {
 		for a, v := range w.srcs {
 			sw.Srcs[a.String()] = [3]int64{v.first, v.last, v.prev}
 		}
+		for k, c := range w.runs {
+			sw.Runs = append(sw.Runs, snapRun{Sensor: k.sensor, Run: k.run, Start: k.start, Counts: c})
+		}
+		slices.SortFunc(sw.Runs, func(a, b snapRun) int {
+			if a.Sensor != b.Sensor {
+				return strings.Compare(a.Sensor, b.Sensor)
+			}
+			return cmp.Or(cmp.Compare(a.Run, b.Run), cmp.Compare(a.Start, b.Start))
+		})
 		s.Pending[start] = sw
 	}
 	for id, st := range p.sensors {
@@ -118,6 +141,12 @@ func (p *part) restore(s *snapshot) error {
 	for start, sw := range s.Pending {
 		w := p.buf(start)
 		w.sensors = sw.Sensors
+		for _, r := range sw.Runs {
+			if w.runs == nil {
+				w.runs = map[runWindow]Counts{}
+			}
+			w.runs[runWindow{r.Sensor, r.Run, r.Start}] = r.Counts
+		}
 		for a, v := range sw.Srcs {
 			addr, err := netip.ParseAddr(a)
 			if err != nil {

@@ -120,3 +120,28 @@ func FuzzPartials(f *testing.F) {
 		}
 	})
 }
+
+// TestSnapshotKeepsRuns: a sensor's progress record delivered again after
+// the collector restarted from a snapshot (a spool's redelivery) replaces
+// what it added before, as it does in a collector that went on. The
+// snapshot did not keep which run's record had added what, so the restored
+// partition added it a second time: the window's counts doubled.
+func TestSnapshotKeepsRuns(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	id := PartitionOf("a", 2)
+	r := rec{kind: kindProgress, sensor: "a", run: 77, windowStart: base, windowEnd: base + 300e9, syns: 5, active: 3, newSrc: 2, flood: 1}
+	a := newPart(id, 2, 300e9, 86400e9, 60e9)
+	first := r
+	a.add(&first)
+	b := newPart(id, 2, 300e9, 86400e9, 60e9)
+	if err := b.restore(roundTrip(t, a.snapshot(7))); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*part{"went on": a, "restored": b} {
+		again := r
+		p.add(&again)
+		if got, want := p.pending[base].sensors["a"], (Counts{SynPackets: 5, ActiveSources: 3, NewSources: 2, FloodSources: 1}); got != want {
+			t.Errorf("%s: the window's counts of the sensor after its record came again: %+v, want %+v", name, got, want)
+		}
+	}
+}
