@@ -101,6 +101,7 @@ func (c *combiner) add(pa *Partial) {
 	cw.New += pa.New
 	cw.SynPackets += pa.SynPackets
 	cw.Flood += pa.Flood
+	cw.Coverage = max(cw.Coverage, pa.Coverage)
 	cw.Late += pa.Late
 	for s, v := range pa.Sensors {
 		x := cw.Sensors[s]
@@ -210,13 +211,19 @@ func (c *combiner) write(cw *combined) {
 	for p, sps := range c.skips { // the spans before it are done with
 		c.skips[p] = slices.DeleteFunc(sps, func(sp span) bool { return sp.to <= c.end })
 	}
+	// The fleet covered a window as far as the sensor that covered most of
+	// it (a partial before coverage was kept says 0: taken as whole).
+	cover := cw.Coverage
+	if cover <= 0 || cover > 1 {
+		cover = 1
+	}
 	wr := engine.WindowRecord{Start: cw.Start, End: cw.End, SynPackets: cw.SynPackets, ActiveSources: cw.Active,
-		NewSources: cw.New, Exposure: 1, Warmup: cw.Start < c.first+c.lookback, FloodSources: min(cw.Flood, cw.New), GapBefore: gap}
+		NewSources: cw.New, Exposure: cover, Warmup: cw.Start < c.first+c.lookback, FloodSources: min(cw.Flood, cw.New), GapBefore: gap}
 	if c.growth != nil {
 		// Floods are taken out, as one sensor does: the sensors' own
 		// flood counts, added (a spoofed address seen by two sensors
 		// counts twice, so this takes out at least the flood).
-		c.verdict = c.growth.Add(growth.Window{Start: wr.Start, End: wr.End, New: float64(wr.NewSources - wr.FloodSources), Exposure: 1, Warmup: wr.Warmup, Gap: gap})
+		c.verdict = c.growth.Add(growth.Window{Start: wr.Start, End: wr.End, New: float64(wr.NewSources - wr.FloodSources), Exposure: cover, Warmup: wr.Warmup, Gap: gap})
 	}
 	if cw.End <= c.done {
 		return // written before the restart

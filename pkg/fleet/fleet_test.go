@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ const demo = "../../testdata/demo.pcapng"
 type win struct {
 	Start                       string
 	SynPackets, Active, NewSrcs uint64
+	Coverage                    string // as written, six digits
 }
 
 // windows is a recorder of one sensor's windows (the reference run).
@@ -39,7 +41,7 @@ type windows struct{ ws []win }
 
 func (r *windows) Source(*engine.SourceRecord) {}
 func (r *windows) Window(w *engine.WindowRecord) {
-	r.ws = append(r.ws, win{time.Unix(0, w.Start).UTC().Format(time.RFC3339), w.SynPackets, w.ActiveSources, w.NewSources})
+	r.ws = append(r.ws, win{time.Unix(0, w.Start).UTC().Format(time.RFC3339), w.SynPackets, w.ActiveSources, w.NewSources, strconv.FormatFloat(w.Exposure, 'g', 6, 64)})
 }
 
 // packets reads the demo capture once.
@@ -182,7 +184,8 @@ func fleetWindows(t *testing.T, outs ...[]byte) []win {
 				continue
 			}
 			st, _ := time.Parse(time.RFC3339Nano, raw["window_start"].(string))
-			w := win{st.UTC().Format(time.RFC3339), uint64(raw["syn_packets"].(float64)), uint64(raw["active_sources"].(float64)), uint64(raw["new_sources"].(float64))}
+			w := win{st.UTC().Format(time.RFC3339), uint64(raw["syn_packets"].(float64)), uint64(raw["active_sources"].(float64)), uint64(raw["new_sources"].(float64)),
+				strconv.FormatFloat(raw["coverage"].(float64), 'g', 6, 64)}
 			if old, ok := seen[w.Start]; ok {
 				if old != w {
 					t.Errorf("window %s written twice, differently: %+v and %+v", w.Start, old, w)

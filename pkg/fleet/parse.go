@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -27,8 +28,9 @@ type rec struct {
 	windowEnd            int64 // progress
 	prev                 int64 // prev_seen or prev_last_seen; 0 when none
 	syns, active, newSrc uint64
-	flood                uint64 // flood_new_sources; absent in older records
-	run                  int64  // progress: run_first_packet; 0 in older records
+	flood                uint64  // flood_new_sources; absent in older records
+	run                  int64   // progress: run_first_packet; 0 in older records
+	cover                float64 // progress: coverage, in (0, 1]; 1 in older records
 }
 
 var errBad = errors.New("not a synscope record")
@@ -93,6 +95,12 @@ func parse(b []byte, r *rec, names map[string]string) error {
 			return errBad
 		}
 		r.flood, _ = num(b, `"flood_new_sources":`)
+		r.cover = 1
+		if bytes.Contains(b, []byte(`"coverage":`)) {
+			if r.cover, ok = fraction(b, `"coverage":`); !ok {
+				return errBad
+			}
+		}
 		if bytes.Contains(b, []byte(`"run_first_packet":"`)) {
 			if r.run, err = tm(b, `"run_first_packet":"`); err != nil {
 				return err
@@ -253,6 +261,25 @@ func num(b []byte, key string) (uint64, bool) {
 		n = n*10 + uint64(rest[d]-'0')
 	}
 	return n, d > 0
+}
+
+// fraction reads a number field that is a fraction of a window: above 0, at
+// most 1.
+func fraction(b []byte, key string) (float64, bool) {
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0, false
+	}
+	rest := b[i+len(key):]
+	d := 0
+	for d < len(rest) && d < 32 && (rest[d] >= '0' && rest[d] <= '9' || rest[d] == '.' || rest[d] == 'e' || rest[d] == 'E' || rest[d] == '-' || rest[d] == '+') {
+		d++
+	}
+	f, err := strconv.ParseFloat(string(rest[:d]), 64)
+	if err != nil || !(f > 0 && f <= 1) {
+		return 0, false
+	}
+	return f, true
 }
 
 // PartitionOf is the home partition of a sensor id among n: where its

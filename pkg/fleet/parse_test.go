@@ -13,6 +13,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		`{"event_type":"sighting","ts":"2009-01-10T00:22:28.260306844Z","sensor":"s1","src_ip":"62.128.97.143","dst_ip":"198.18.226.180","dst_port":445,"window_start":"2009-01-10T00:20:00.000000000Z","prev_seen":"2009-01-10T00:19:57.375000000Z"}`,
 		`{"event_type":"progress","ts":"2009-01-10T02:30:00.000000000Z","sensor":"s1","window_start":"2009-01-10T02:25:00.000000000Z","window_end":"2009-01-10T02:30:00.000000000Z","syn_packets":43,"active_sources":12,"new_sources":1,"warmup":true}`,
+		`{"event_type":"progress","ts":"2009-01-10T02:30:00.000000000Z","sensor":"s1","window_start":"2009-01-10T02:25:00.000000000Z","window_end":"2009-01-10T02:30:00.000000000Z","syn_packets":43,"active_sources":12,"new_sources":1,"flood_new_sources":0,"coverage":0.933857,"warmup":true,"run_first_packet":"2009-01-10T00:00:19.843033376Z"}`,
 		`{"event_type":"source","ts":"2009-01-10T00:22:28Z","sensor":"s1","src_ip":"2001:db8::1","window_start":"2009-01-10T00:20:00Z","returning":true,"prev_last_seen":"2009-01-08T00:00:00Z"}`,
 		`{"event_type":"window"}`, `{}`, `{"event_type":"source"`, "", "\x00",
 	} {
@@ -43,6 +44,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if r.kind == kindProgress && r.windowEnd <= r.windowStart {
 			t.Fatalf("a progress record ending before it starts parsed: %q", b)
+		}
+		if r.kind == kindProgress && !(r.cover > 0 && r.cover <= 1) {
+			t.Fatalf("a progress record with coverage %v parsed: %q", r.cover, b)
 		}
 		if r.kind != kindProgress && !r.src.IsValid() {
 			t.Fatalf("a source record without a source parsed: %q", b)
@@ -143,6 +147,25 @@ func TestNumBounds(t *testing.T) {
 	for _, in := range []string{`"n":99999999999999999999,`, `"n":184467440737095516150}`, `"n":x`} {
 		if got, ok := num([]byte(in), `"n":`); ok {
 			t.Errorf("%s: read %d", in, got)
+		}
+	}
+}
+
+// TestProgressCoverage: a progress record's coverage is a fraction of a
+// window; one written before it was kept covered the whole window; any
+// other value is not a sensor's record.
+func TestProgressCoverage(t *testing.T) {
+	rec1 := `{"event_type":"progress","sensor":"s1","window_start":"2009-01-10T02:25:00Z","window_end":"2009-01-10T02:30:00Z","syn_packets":4,"active_sources":2,"new_sources":1`
+	for tail, want := range map[string]float64{`}`: 1, `,"coverage":0.933857}`: 0.933857, `,"coverage":1,"warmup":false}`: 1, `,"coverage":2.5e-05}`: 2.5e-05} {
+		var r rec
+		if err := parse([]byte(rec1+tail), &r, map[string]string{}); err != nil || r.cover != want {
+			t.Errorf("%s: coverage %v, %v; want %v", tail, r.cover, err, want)
+		}
+	}
+	for _, tail := range []string{`,"coverage":0}`, `,"coverage":1.5}`, `,"coverage":-0.5}`, `,"coverage":NaN}`, `,"coverage":"1"}`, `,"coverage":}`} {
+		var r rec
+		if err := parse([]byte(rec1+tail), &r, map[string]string{}); err == nil {
+			t.Errorf("%s: parsed, coverage %v", tail, r.cover)
 		}
 	}
 }

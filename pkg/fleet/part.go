@@ -35,18 +35,23 @@ func (c *Counts) sub(o Counts) {
 // whose home it is (PartitionOf their id), so every sensor's counts are
 // added in exactly one partition.
 type Partial struct {
-	Partition  int               `json:"partition"`
-	Partitions int               `json:"partitions"`
-	Start      int64             `json:"window_start"`
-	End        int64             `json:"window_end"`
-	Active     uint64            `json:"active_sources"`
-	New        uint64            `json:"new_sources"`
-	SynPackets uint64            `json:"syn_packets"`
-	Flood      uint64            `json:"flood_new_sources"` // the sensors' own, added
-	Sensors    map[string]Counts `json:"sensors,omitempty"`
-	Silent     []string          `json:"silent,omitempty"` // sensors not waited for
-	Behind     []string          `json:"behind,omitempty"` // sensors not waited for: more than a lookback behind the median
-	Late       uint64            `json:"late_records"`     // records for windows already closed
+	Partition  int    `json:"partition"`
+	Partitions int    `json:"partitions"`
+	Start      int64  `json:"window_start"`
+	End        int64  `json:"window_end"`
+	Active     uint64 `json:"active_sources"`
+	New        uint64 `json:"new_sources"`
+	SynPackets uint64 `json:"syn_packets"`
+	Flood      uint64 `json:"flood_new_sources"` // the sensors' own, added
+	// Coverage: the largest fraction of the window any of the sensors
+	// covered (their progress records' coverage; below 1 in the first and
+	// last windows of their captures and around gaps); 0 in partials
+	// written before it was kept, and where no sensor's counts were added.
+	Coverage float64           `json:"coverage,omitempty"`
+	Sensors  map[string]Counts `json:"sensors,omitempty"`
+	Silent   []string          `json:"silent,omitempty"` // sensors not waited for
+	Behind   []string          `json:"behind,omitempty"` // sensors not waited for: more than a lookback behind the median
+	Late     uint64            `json:"late_records"`     // records for windows already closed
 	// SkippedFrom: the partition skipped the windows from this time up to
 	// Start (it had nothing of them: no sensor had passed them, no record
 	// of its own fell in them) rather than close them one by one; its
@@ -67,6 +72,9 @@ type winBuf struct {
 	// redelivery, the same capture published again) replaces itself
 	// instead of adding up (a review: every count of a window doubled).
 	runs map[runWindow]Counts
+	// cover: the largest coverage of the window among the sensors whose
+	// counts were added.
+	cover float64
 }
 
 // runWindow is one run's window of one sensor.
@@ -185,6 +193,7 @@ func (p *part) add(r *rec) bool {
 			}
 			c.add(now)
 			w.sensors[r.sensor] = c
+			w.cover = max(w.cover, r.cover)
 		}
 	case kindSource, kindSighting:
 		w := p.buf(start)
@@ -355,6 +364,7 @@ func (p *part) count(w *winBuf, pa *Partial) {
 		p.last[a] = max(before, s.last)
 	}
 	pa.Sensors = w.sensors
+	pa.Coverage = w.cover
 	for _, c := range w.sensors {
 		pa.SynPackets += c.SynPackets
 		pa.Flood += c.FloodSources

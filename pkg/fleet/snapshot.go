@@ -56,7 +56,8 @@ type snapWin struct {
 	// Runs: what each run's progress record added to Sensors, so that the
 	// same record delivered again after a restart replaces it rather than
 	// adding up (absent from snapshots written before it was kept).
-	Runs []snapRun `json:"runs,omitempty"`
+	Runs  []snapRun `json:"runs,omitempty"`
+	Cover float64   `json:"cover,omitempty"`
 }
 
 // snapRun is one entry of a window's runs.
@@ -84,7 +85,7 @@ func (p *part) snapshot(offset int64) *snapshot {
 		s.Last[a.String()] = t
 	}
 	for start, w := range p.pending {
-		sw := snapWin{Srcs: make(map[string][3]int64, len(w.srcs)), Sensors: w.sensors}
+		sw := snapWin{Srcs: make(map[string][3]int64, len(w.srcs)), Sensors: w.sensors, Cover: w.cover}
 		for a, v := range w.srcs {
 			sw.Srcs[a.String()] = [3]int64{v.first, v.last, v.prev}
 		}
@@ -141,6 +142,9 @@ func (p *part) restore(s *snapshot) error {
 	for start, sw := range s.Pending {
 		w := p.buf(start)
 		w.sensors = sw.Sensors
+		if sw.Cover > 0 && sw.Cover <= 1 {
+			w.cover = sw.Cover
+		}
 		for _, r := range sw.Runs {
 			if w.runs == nil {
 				w.runs = map[runWindow]Counts{}

@@ -40,6 +40,7 @@ func (w *Writer) progress(r *engine.WindowRecord) {
 	o.uint("active_sources", r.ActiveSources)
 	o.uint("new_sources", r.NewSources)
 	o.uint("flood_new_sources", r.FloodSources)
+	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	o.time("run_first_packet", r.RunFirst)
 	w.finish()
