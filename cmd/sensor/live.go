@@ -113,6 +113,8 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 		return output.Stats{}, err
 	}
 	defer out.Close()
+	started := false
+	defer removeIfRefused(out, cfg.Output, &started)
 	if f := output.FileOf(out); f != nil && f.Created() {
 		if err := giveToUser(cfg.Output, cfg.User); err != nil {
 			return output.Stats{}, err
@@ -154,6 +156,7 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	} else if err != nil {
 		return output.Stats{}, err
 	}
+	started = true
 	go func() {
 		for range sig {
 			r.Reopen()

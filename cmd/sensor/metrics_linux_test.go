@@ -41,6 +41,9 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	if err == nil || !strings.Contains(string(msg), sensorAddr+" is already in use") || second.ProcessState.ExitCode() != exitUsage {
 		t.Errorf("a second sensor on the same metrics port: %v: %s (exit 2 wanted: a setting, nothing read)", err, msg)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "second.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("the refused sensor left its output file behind: %v", err)
+	}
 
 	cfg := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: synscope\n    static_configs:\n      - targets: ['%s']\n", sensorAddr)), 0o644)

@@ -88,6 +88,8 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		return output.Stats{}, err
 	}
 	defer out.Close()
+	began := false
+	defer removeIfRefused(out, cfg.Output, &began)
 	rc := runConfig(cfg, false, nil, lists)
 	rc.StateLock = lock
 	rc.IdleTime = src.NewestModTime() // a rerun of a capture with no packet writes the same bytes
@@ -102,6 +104,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	} else if err != nil {
 		return output.Stats{}, err
 	}
+	began = true
 
 	in := lifecycle.Input{
 		Source: src,

@@ -96,3 +96,17 @@ func giveSpool(dir, user string) error {
 	}
 	return nil
 }
+
+// removeIfRefused removes the output file this run created when the run is
+// refused before its first record (*started still false when the caller
+// returns: a setting to change, exit 2): a refused start leaves no empty
+// file behind to be taken for a run's records. A file that was there
+// before is kept as it is.
+func removeIfRefused(out output.Driver, path string, started *bool) {
+	if *started {
+		return
+	}
+	if f := output.FileOf(out); f != nil && f.Created() && path != "" && path != "-" {
+		os.Remove(path)
+	}
+}

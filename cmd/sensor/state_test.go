@@ -107,6 +107,25 @@ func TestStateFileRestart(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, state) || !strings.Contains(stderr, "--state-reset") {
 		t.Errorf("truncated state: exit %d: %s", code, stderr)
 	}
+	// So refused, the run leaves no output file of its own behind (an
+	// empty file to be taken for a run's records), and keeps one that was
+	// there as it was.
+	made := filepath.Join(dir, "refused.jsonl")
+	for _, was := range []bool{false, true} {
+		if was {
+			os.WriteFile(made, []byte("kept\n"), 0o644)
+		}
+		if _, stderr, code = sensor(t, append([]string{"-r", filepath.Join(dir, "b.pcap"), "--state-file", state, "-o", made}, args...)...); code != exitUsage {
+			t.Errorf("truncated state, -o %s: exit %d: %s", made, code, stderr)
+		}
+		got, err := os.ReadFile(made)
+		if was && string(got) != "kept\n" {
+			t.Errorf("refused, the output file that was there holds %q, %v", got, err)
+		}
+		if !was && !os.IsNotExist(err) {
+			t.Errorf("refused, the run left its output file behind (%q, %v)", got, err)
+		}
+	}
 	if _, stderr, code = sensor(t, append([]string{"-r", filepath.Join(dir, "b.pcap"), "--state-file", state, "--state-reset"}, args...)...); code != exitOK {
 		t.Errorf("--state-reset: exit %d: %s", code, stderr)
 	}
