@@ -232,3 +232,36 @@ func TestRecordAfterItsProduceTime(t *testing.T) {
 		t.Error("a capture of 2009 replayed in 2026 refused")
 	}
 }
+
+// TestWindowCoverage: a window's coverage is that of the sensor that
+// covered most of it; a sensor restarted within the window covered it in
+// two runs, which add up (each alone would halve the window's exposure and
+// double its rate), and the same run's record again replaces its share.
+func TestWindowCoverage(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	cases := []struct {
+		name string
+		recs []rec
+		want float64
+	}{
+		{"one sensor, its capture's first window", []rec{{sensor: "a", run: 1, cover: 0.4}}, 0.4},
+		{"two sensors", []rec{{sensor: "a", run: 1, cover: 0.4}, {sensor: "b", run: 5, cover: 0.7}}, 0.7},
+		{"a sensor restarted within the window", []rec{{sensor: "a", run: 1, cover: 0.4}, {sensor: "a", run: 2, cover: 0.6}}, 1},
+		{"and its second run's record again", []rec{{sensor: "a", run: 1, cover: 0.4}, {sensor: "a", run: 2, cover: 0.5}, {sensor: "a", run: 2, cover: 0.5}}, 0.9},
+		{"records without a run", []rec{{sensor: "a", cover: 0.4}, {sensor: "a", cover: 0.3}}, 0.4},
+	}
+	for _, c := range cases {
+		var got []float64
+		for p := range 2 {
+			pt := newPart(p, 2, 300e9, 86400e9, 60e9)
+			for _, r := range c.recs {
+				r.kind, r.windowStart, r.windowEnd, r.syns, r.active, r.newSrc = kindProgress, base, base+300e9, 1, 1, 1
+				pt.add(&r)
+			}
+			pt.close(pt.closable(true), func(pa *Partial) { got = append(got, pa.Coverage) })
+		}
+		if len(got) != 2 || max(got[0], got[1]) != c.want {
+			t.Errorf("%s: the partitions' coverage %v, want %v at the most", c.name, got, c.want)
+		}
+	}
+}

@@ -71,10 +71,27 @@ type winBuf struct {
 	// and the sensor's own window: one delivered again (a spool's
 	// redelivery, the same capture published again) replaces itself
 	// instead of adding up (a review: every count of a window doubled).
-	runs map[runWindow]Counts
-	// cover: the largest coverage of the window among the sensors whose
-	// counts were added.
-	cover float64
+	runs map[runWindow]runShare
+	// covers: each sensor's coverage of the window, its runs' added (a
+	// sensor restarted within the window covered it in two runs; the same
+	// run's record again replaces its share); see coverage.
+	covers map[string]float64
+}
+
+// runShare is what one run's progress record added to a window.
+type runShare struct {
+	counts Counts
+	cover  float64
+}
+
+// coverage is the fraction of the window the fleet covered: as far as the
+// sensor that covered most of it (0 when no sensor's counts were added).
+func (w *winBuf) coverage() float64 {
+	var c float64
+	for _, v := range w.covers {
+		c = max(c, min(v, 1))
+	}
+	return c
 }
 
 // runWindow is one run's window of one sensor.
@@ -181,19 +198,27 @@ func (p *part) add(r *rec) bool {
 			// run its own SYNs: they add up. The same run's record again
 			// replaces what it added (records without the run add up).
 			now := Counts{SynPackets: r.syns, ActiveSources: r.active, NewSources: r.newSrc, FloodSources: r.flood}
+			if w.covers == nil {
+				w.covers = map[string]float64{}
+			}
 			if r.run != 0 {
 				k := runWindow{r.sensor, r.run, r.windowStart}
 				if w.runs == nil {
-					w.runs = map[runWindow]Counts{}
+					w.runs = map[runWindow]runShare{}
 				}
 				if was, ok := w.runs[k]; ok {
-					c.sub(was)
+					c.sub(was.counts)
+					w.covers[r.sensor] -= was.cover
 				}
-				w.runs[k] = now
+				w.runs[k] = runShare{now, r.cover}
 			}
 			c.add(now)
 			w.sensors[r.sensor] = c
-			w.cover = max(w.cover, r.cover)
+			if r.run != 0 {
+				w.covers[r.sensor] += r.cover
+			} else {
+				w.covers[r.sensor] = max(w.covers[r.sensor], r.cover)
+			}
 		}
 	case kindSource, kindSighting:
 		w := p.buf(start)
@@ -364,7 +389,7 @@ func (p *part) count(w *winBuf, pa *Partial) {
 		p.last[a] = max(before, s.last)
 	}
 	pa.Sensors = w.sensors
-	pa.Coverage = w.cover
+	pa.Coverage = w.coverage()
 	for _, c := range w.sensors {
 		pa.SynPackets += c.SynPackets
 		pa.Flood += c.FloodSources

@@ -56,8 +56,8 @@ type snapWin struct {
 	// Runs: what each run's progress record added to Sensors, so that the
 	// same record delivered again after a restart replaces it rather than
 	// adding up (absent from snapshots written before it was kept).
-	Runs  []snapRun `json:"runs,omitempty"`
-	Cover float64   `json:"cover,omitempty"`
+	Runs   []snapRun          `json:"runs,omitempty"`
+	Covers map[string]float64 `json:"covers,omitempty"` // each sensor's coverage of the window
 }
 
 // snapRun is one entry of a window's runs.
@@ -66,6 +66,7 @@ type snapRun struct {
 	Run    int64  `json:"run"`
 	Start  int64  `json:"start"`
 	Counts
+	Cover float64 `json:"cover,omitempty"`
 }
 
 type manifest struct {
@@ -85,12 +86,12 @@ func (p *part) snapshot(offset int64) *snapshot {
 		s.Last[a.String()] = t
 	}
 	for start, w := range p.pending {
-		sw := snapWin{Srcs: make(map[string][3]int64, len(w.srcs)), Sensors: w.sensors, Cover: w.cover}
+		sw := snapWin{Srcs: make(map[string][3]int64, len(w.srcs)), Sensors: w.sensors, Covers: w.covers}
 		for a, v := range w.srcs {
 			sw.Srcs[a.String()] = [3]int64{v.first, v.last, v.prev}
 		}
 		for k, c := range w.runs {
-			sw.Runs = append(sw.Runs, snapRun{Sensor: k.sensor, Run: k.run, Start: k.start, Counts: c})
+			sw.Runs = append(sw.Runs, snapRun{Sensor: k.sensor, Run: k.run, Start: k.start, Counts: c.counts, Cover: c.cover})
 		}
 		slices.SortFunc(sw.Runs, func(a, b snapRun) int {
 			if a.Sensor != b.Sensor {
@@ -142,14 +143,19 @@ func (p *part) restore(s *snapshot) error {
 	for start, sw := range s.Pending {
 		w := p.buf(start)
 		w.sensors = sw.Sensors
-		if sw.Cover > 0 && sw.Cover <= 1 {
-			w.cover = sw.Cover
+		for s, v := range sw.Covers {
+			if v > 0 && v <= float64(len(sw.Runs)+1) { // a sum over runs, each at most 1
+				if w.covers == nil {
+					w.covers = map[string]float64{}
+				}
+				w.covers[s] = v
+			}
 		}
 		for _, r := range sw.Runs {
 			if w.runs == nil {
-				w.runs = map[runWindow]Counts{}
+				w.runs = map[runWindow]runShare{}
 			}
-			w.runs[runWindow{r.Sensor, r.Run, r.Start}] = r.Counts
+			w.runs[runWindow{r.Sensor, r.Run, r.Start}] = runShare{r.Counts, r.Cover}
 		}
 		for a, v := range sw.Srcs {
 			addr, err := netip.ParseAddr(a)
