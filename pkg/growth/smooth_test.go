@@ -133,3 +133,40 @@ func TestSmoothOnsetBeatsTheChangePoint(t *testing.T) {
 		t.Errorf("doubling: smooth fit not nearer the truth than the change point")
 	}
 }
+
+// TestExcessNullHoldsASteadyExcess: the excess test's null is an excess
+// growing at most at the bound, so at every change point tried it holds
+// the free fit whose rate is within the bound: on a step (24 new sources an
+// hour for a day, then 48, at their expected counts) the fit at the step,
+// a higher level with a flat excess, is within the null, and the null's
+// best can be no worse. It took only the fits with the rate at the bound,
+// and a step that fitted better than all of them counted against the null.
+func TestExcessNullHoldsASteadyExcess(t *testing.T) {
+	c, err := New(DefaultConfig(), 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const step = 24.0
+	ws := expectedWindows(step+3, func(h float64) float64 {
+		if h < step {
+			return 24
+		}
+		return 48
+	})
+	bound := math.Ln2 / 24
+	sc, ok := c.scanExcess(ws, 72, true, func(int) float64 { return bound })
+	if !ok {
+		t.Fatal("no scan")
+	}
+	k := int(step * 12)
+	p := c.prefix(ws)
+	var buf excessBuf
+	after, r, _, ok := buf.fit(ws[k:], p[k].y/p[k].e, c.window.Hours(), 0, false, nil)
+	if !ok || math.Abs(r) > bound {
+		t.Fatalf("the fit at the step: rate %v (ok %v), want within ±%v", r, ok, bound)
+	}
+	atStep := poissonConst(p[k].y, p[k].e, p[k].ylogE, p[k].lf) + after
+	if sc.ll0 < atStep-1e-9 {
+		t.Errorf("the null's best log-likelihood %.4f is below the step's %.4f, whose rate %.5f/h is within the bound", sc.ll0, atStep, r)
+	}
+}
