@@ -114,7 +114,7 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	}
 	defer out.Close()
 	started := false
-	defer removeIfRefused(out, cfg.Output, &started)
+	defer removeIfRefused(out, cfg.Output, &started, log)
 	if f := output.FileOf(out); f != nil && f.Created() {
 		if err := giveToUser(cfg.Output, cfg.User); err != nil {
 			return output.Stats{}, err

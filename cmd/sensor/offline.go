@@ -89,7 +89,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 	}
 	defer out.Close()
 	began := false
-	defer removeIfRefused(out, cfg.Output, &began)
+	defer removeIfRefused(out, cfg.Output, &began, log)
 	rc := runConfig(cfg, false, nil, lists)
 	rc.StateLock = lock
 	rc.IdleTime = src.NewestModTime() // a rerun of a capture with no packet writes the same bytes

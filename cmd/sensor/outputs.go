@@ -101,12 +101,18 @@ func giveSpool(dir, user string) error {
 // refused before its first record (*started still false when the caller
 // returns: a setting to change, exit 2): a refused start leaves no empty
 // file behind to be taken for a run's records. A file that was there
-// before is kept as it is.
-func removeIfRefused(out output.Driver, path string, started *bool) {
-	if *started {
+// before, or that is no longer the empty one the run opened, is kept. A
+// live run refused after dropping privileges may no longer remove it (the
+// directory it could not write is the reason): it says so.
+func removeIfRefused(out output.Driver, path string, started *bool, log zerolog.Logger) {
+	if *started || path == "" || path == "-" {
 		return
 	}
-	if f := output.FileOf(out); f != nil && f.Created() && path != "" && path != "-" {
-		os.Remove(path)
+	f := output.FileOf(out)
+	if f == nil || !f.Created() || !f.Untouched() {
+		return
+	}
+	if err := os.Remove(path); err != nil {
+		log.Warn().Err(err).Str("output", path).Msg("the run was refused before its first record, and its empty output file could not be removed: remove it")
 	}
 }

@@ -101,7 +101,11 @@ func (c *combiner) add(pa *Partial) {
 	cw.New += pa.New
 	cw.SynPackets += pa.SynPackets
 	cw.Flood += pa.Flood
-	cw.Coverage = max(cw.Coverage, pa.Coverage)
+	cover := pa.Coverage
+	if cover == 0 && len(pa.Sensors) > 0 {
+		cover = 1 // a partial of a collector before coverage was kept: whole, as it then was
+	}
+	cw.Coverage = max(cw.Coverage, cover)
 	cw.Late += pa.Late
 	for s, v := range pa.Sensors {
 		x := cw.Sensors[s]

@@ -30,7 +30,7 @@ type rec struct {
 	syns, active, newSrc uint64
 	flood                uint64  // flood_new_sources; absent in older records
 	run                  int64   // progress: run_first_packet; 0 in older records
-	cover                float64 // progress: coverage, in (0, 1]; 1 in older records
+	cover                float64 // progress: coverage, in [0, 1]; 1 in older records
 }
 
 var errBad = errors.New("not a synscope record")
@@ -263,8 +263,8 @@ func num(b []byte, key string) (uint64, bool) {
 	return n, d > 0
 }
 
-// fraction reads a number field that is a fraction of a window: above 0, at
-// most 1.
+// fraction reads a number field that is a fraction of a window: from 0 (a
+// capture whose last packet fell on the window's start) to 1.
 func fraction(b []byte, key string) (float64, bool) {
 	i := bytes.Index(b, []byte(key))
 	if i < 0 {
@@ -276,7 +276,7 @@ func fraction(b []byte, key string) (float64, bool) {
 		d++
 	}
 	f, err := strconv.ParseFloat(string(rest[:d]), 64)
-	if err != nil || !(f > 0 && f <= 1) {
+	if err != nil || !(f >= 0 && f <= 1) {
 		return 0, false
 	}
 	return f, true

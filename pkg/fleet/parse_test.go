@@ -1,10 +1,15 @@
 package fleet
 
 import (
+	"bytes"
+	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synscope/synscope/pkg/output"
 )
 
 // FuzzParse: no record on the topic crashes the collector; what parses
@@ -45,7 +50,7 @@ func FuzzParse(f *testing.F) {
 		if r.kind == kindProgress && r.windowEnd <= r.windowStart {
 			t.Fatalf("a progress record ending before it starts parsed: %q", b)
 		}
-		if r.kind == kindProgress && !(r.cover > 0 && r.cover <= 1) {
+		if r.kind == kindProgress && !(r.cover >= 0 && r.cover <= 1) {
 			t.Fatalf("a progress record with coverage %v parsed: %q", r.cover, b)
 		}
 		if r.kind != kindProgress && !r.src.IsValid() {
@@ -156,13 +161,13 @@ func TestNumBounds(t *testing.T) {
 // other value is not a sensor's record.
 func TestProgressCoverage(t *testing.T) {
 	rec1 := `{"event_type":"progress","sensor":"s1","window_start":"2009-01-10T02:25:00Z","window_end":"2009-01-10T02:30:00Z","syn_packets":4,"active_sources":2,"new_sources":1`
-	for tail, want := range map[string]float64{`}`: 1, `,"coverage":0.933857}`: 0.933857, `,"coverage":1,"warmup":false}`: 1, `,"coverage":2.5e-05}`: 2.5e-05} {
+	for tail, want := range map[string]float64{`}`: 1, `,"coverage":0.933857}`: 0.933857, `,"coverage":1,"warmup":false}`: 1, `,"coverage":2.5e-05}`: 2.5e-05, `,"coverage":0}`: 0} {
 		var r rec
 		if err := parse([]byte(rec1+tail), &r, map[string]string{}); err != nil || r.cover != want {
 			t.Errorf("%s: coverage %v, %v; want %v", tail, r.cover, err, want)
 		}
 	}
-	for _, tail := range []string{`,"coverage":0}`, `,"coverage":1.5}`, `,"coverage":-0.5}`, `,"coverage":NaN}`, `,"coverage":"1"}`, `,"coverage":}`} {
+	for _, tail := range []string{`,"coverage":1.5}`, `,"coverage":-0.5}`, `,"coverage":NaN}`, `,"coverage":"1"}`, `,"coverage":}`} {
 		var r rec
 		if err := parse([]byte(rec1+tail), &r, map[string]string{}); err == nil {
 			t.Errorf("%s: parsed, coverage %v", tail, r.cover)
@@ -263,5 +268,53 @@ func TestWindowCoverage(t *testing.T) {
 		if len(got) != 2 || max(got[0], got[1]) != c.want {
 			t.Errorf("%s: the partitions' coverage %v, want %v at the most", c.name, got, c.want)
 		}
+	}
+}
+
+// TestCoverageAcrossVersions: a partial written by a collector before
+// coverage was kept (none, but a sensor's counts) covered its window
+// whole, as it then did, beside a newer partition's partial; a snapshot of
+// that layout restores the sensors it counted as whole too; a sensor whose
+// windows are shorter than the collector's covers its share of each.
+func TestCoverageAcrossVersions(t *testing.T) {
+	const win = int64(300e9)
+	const base = int64(1_231_545_600e9)
+	var out bytes.Buffer
+	w := output.NewWriter(&out, "fleet")
+	c := newCombiner(w, int64(86400e9), nil, 0)
+	c.add(&Partial{Partition: 0, Partitions: 2, Start: base, End: base + win, New: 1, Active: 1, Sensors: map[string]Counts{"a": {1, 1, 1, 0}}})
+	c.add(&Partial{Partition: 1, Partitions: 2, Start: base, End: base + win, New: 1, Active: 1, Coverage: 0.3, Sensors: map[string]Counts{"b": {1, 1, 1, 0}}})
+	w.Flush()
+	if !bytes.Contains(out.Bytes(), []byte(`"coverage":1,`)) {
+		t.Errorf("an older collector's partial beside one covering 0.3: %s", out.Bytes())
+	}
+
+	id := PartitionOf("a", 2)
+	other := "b"
+	for i := 0; PartitionOf(other, 2) != id; i++ {
+		other = fmt.Sprintf("b%d", i)
+	}
+	p := newPart(id, 2, win, 86400e9, 60e9)
+	old := &snapshot{V: 1, Window: win, First: base, Pending: map[int64]snapWin{base: {Srcs: map[string][3]int64{}, Sensors: map[string]Counts{"a": {1, 1, 1, 0}}}},
+		Progress: map[string]int64{"a": base + win}, Last: map[string]int64{}}
+	if err := p.restore(roundTrip(t, old)); err != nil {
+		t.Fatal(err)
+	}
+	p.add(&rec{kind: kindProgress, sensor: other, run: 3, windowStart: base, windowEnd: base + win, syns: 1, active: 1, newSrc: 1, cover: 0.3})
+	var got []float64
+	p.close(p.closable(true), func(pa *Partial) { got = append(got, pa.Coverage) })
+	if len(got) != 1 || got[0] != 1 {
+		t.Errorf("restored from a snapshot without coverage, the window's coverage %v, want 1", got)
+	}
+
+	q := newPart(id, 2, win, 86400e9, 60e9)
+	for m := int64(0); m < 3; m++ { // one-minute windows: three of the five
+		s := base + m*60e9
+		q.add(&rec{kind: kindProgress, sensor: "a", run: 3, windowStart: s, windowEnd: s + 60e9, syns: 1, active: 1, newSrc: 1, cover: 1})
+	}
+	got = got[:0]
+	q.close(base+win, func(pa *Partial) { got = append(got, pa.Coverage) })
+	if len(got) != 1 || math.Abs(got[0]-0.6) > 1e-9 {
+		t.Errorf("a sensor with one-minute windows that covered three of five: coverage %v, want 0.6", got)
 	}
 }

@@ -198,6 +198,9 @@ func (p *part) add(r *rec) bool {
 			// run its own SYNs: they add up. The same run's record again
 			// replaces what it added (records without the run add up).
 			now := Counts{SynPackets: r.syns, ActiveSources: r.active, NewSources: r.newSrc, FloodSources: r.flood}
+			// A sensor's window shorter than the collector's (another
+			// --window) covers its share of it.
+			cover := r.cover * min(1, float64(r.windowEnd-r.windowStart)/float64(p.window))
 			if w.covers == nil {
 				w.covers = map[string]float64{}
 			}
@@ -210,13 +213,15 @@ func (p *part) add(r *rec) bool {
 					c.sub(was.counts)
 					w.covers[r.sensor] -= was.cover
 				}
-				w.runs[k] = runShare{now, r.cover}
+				w.runs[k] = runShare{now, cover}
 			}
 			c.add(now)
 			w.sensors[r.sensor] = c
 			if r.run != 0 {
-				w.covers[r.sensor] += r.cover
+				w.covers[r.sensor] += cover
 			} else {
+				// Records without a run are an older sensor's, without
+				// coverage either: whole, as they were taken before.
 				w.covers[r.sensor] = max(w.covers[r.sensor], r.cover)
 			}
 		}

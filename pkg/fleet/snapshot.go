@@ -143,11 +143,14 @@ func (p *part) restore(s *snapshot) error {
 	for start, sw := range s.Pending {
 		w := p.buf(start)
 		w.sensors = sw.Sensors
-		for s, v := range sw.Covers {
-			if v > 0 && v <= float64(len(sw.Runs)+1) { // a sum over runs, each at most 1
-				if w.covers == nil {
-					w.covers = map[string]float64{}
-				}
+		if len(sw.Sensors) > 0 {
+			w.covers = map[string]float64{}
+		}
+		for s := range sw.Sensors {
+			// A snapshot before coverage was kept: the sensors counted
+			// covered the window, as they then did.
+			w.covers[s] = 1
+			if v, ok := sw.Covers[s]; ok && v > 0 && v <= float64(len(sw.Runs)+1) { // a sum over runs, each at most 1
 				w.covers[s] = v
 			}
 		}

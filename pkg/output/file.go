@@ -45,6 +45,18 @@ func NewFile(path string, appendTo bool) (*File, error) {
 // created to the user it will run as (who rotates it later).
 func (d *File) Created() bool { return d.created }
 
+// Untouched reports whether the file at the driver's path is still the one
+// it opened (not renamed away, not replaced) and still empty: what a run
+// refused at start may remove when it created it.
+func (d *File) Untouched() bool {
+	held, err := d.f.Stat()
+	if err != nil || held.Size() != 0 {
+		return false
+	}
+	at, err := os.Lstat(d.path)
+	return err == nil && os.SameFile(held, at)
+}
+
 func (d *File) Write(p []byte) (int, error) {
 	if d.truncate {
 		if err := d.f.Truncate(0); err != nil {
