@@ -150,7 +150,7 @@ func (p *part) restore(s *snapshot) error {
 			// A snapshot before coverage was kept: the sensors counted
 			// covered the window, as they then did.
 			w.covers[s] = 1
-			if v, ok := sw.Covers[s]; ok && v > 0 && v <= float64(len(sw.Runs)+1) { // a sum over runs, each at most 1
+			if v, ok := sw.Covers[s]; ok && v >= 0 && v <= float64(len(sw.Runs)+1) { // a sum over runs, each at most 1
 				w.covers[s] = v
 			}
 		}
