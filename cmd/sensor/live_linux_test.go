@@ -59,14 +59,8 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 	// Attached when it says so.
 	awaitLog(t, stderr, done, `"capturing"`, time.Now().Add(15*time.Second), 50*time.Millisecond)
 	return func() (string, string) {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("sensor exit: %v: %s", err, stderr.String())
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatalf("sensor did not stop within 15 s of SIGINT: %s", stderr.String())
+		if err := interrupt(t, cmd, done, stderr); err != nil {
+			t.Errorf("sensor exit: %v: %s", err, stderr.String())
 		}
 		b, err := os.ReadFile(out)
 		if err != nil {
@@ -78,6 +72,21 @@ func liveSensorAt(t *testing.T, bin string, p *captest.Pair, out string, args ..
 
 // startLive starts `sensor -i` in the sensor's namespace, JSON logs on
 // stderr; done receives its exit.
+// interrupt sends SIGINT to a sensor started by startCmd and waits up to
+// 15 s for it to exit; it returns its exit error (nil for status 0). A
+// sensor still running then fails the test.
+func interrupt(t *testing.T, cmd *exec.Cmd, done <-chan error, stderr *syncBuffer) error {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the sensor did not stop within 15 s of SIGINT: %s", stderr.String())
+		return nil
+	}
+}
+
 func startLive(t *testing.T, bin string, p *captest.Pair, out string, args ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
 	t.Helper()
 	full := append([]string{"netns", "exec", p.SensorNS, bin, "-i", p.SensorIf, "-o", out, "--log-format", "json"}, args...)

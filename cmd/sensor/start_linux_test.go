@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -43,18 +42,8 @@ func TestLiveSIGHUPWhileStarting(t *testing.T) {
 	for !strings.Contains(stderr.String(), "SIGHUP: output reopened") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		if err != nil {
-			t.Fatalf("exit: %v: %s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no exit within 15 s of SIGINT: %s", stderr.String())
+	if err := interrupt(t, cmd, done, stderr); err != nil {
+		t.Fatalf("exit: %v: %s", err, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "SIGHUP: output reopened") {
 		t.Errorf("the SIGHUP was not done once the run existed: %s", stderr.String())
@@ -111,13 +100,7 @@ func TestLiveDropsCapabilities(t *testing.T) {
 	if !strings.Contains(stderr.String(), "dropped capabilities") {
 		t.Errorf("the drop is not said: %s", stderr.String())
 	}
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit: %v: %s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no exit within 15 s of SIGINT: %s", stderr.String())
+	if err := interrupt(t, cmd, done, stderr); err != nil {
+		t.Errorf("exit: %v: %s", err, stderr.String())
 	}
 }
