@@ -364,6 +364,11 @@ type mapCursor struct {
 	// mapping (mapped) or through its window (see decide).
 	mapped bool
 	until  int
+	// A mapped walk's prefetch (see prefetchAt): where it acts next; the
+	// end of a stretch of small records whose every line is prefetched
+	// (dense); the start of the stretch the scout took last (mark), and
+	// where the record after that stretch starts (sc, -1: not known).
+	next, dense, mark, sc int
 }
 
 // walkModeT is how the walks of a mapped classic pcap file read their

@@ -227,8 +227,8 @@ type walked struct{ start, pos, n int }
 // 0.52 s either way.)
 func (in *input) walkMapped(c *mapCursor, pos, stop int, ps []capture.Packet, wk *walked) (n, end int) {
 	for n < len(ps) && pos < stop {
-		if pos+prefetchAhead > c.pf {
-			in.ahead(c, pos)
+		if pos >= c.next {
+			in.prefetchAt(c, pos)
 		}
 		end, ok := in.record(pos, &ps[n])
 		if !ok {
