@@ -120,7 +120,7 @@ func (in *input) scout(from int) (last, recs int) {
 	var cur, stop [scoutChains]int
 	cur[0] = from
 	n := 1
-	if part >= 4<<10 && len(mm)-from >= pcapRecordLen { // a short stretch is one chain
+	if part >= scoutMinPart && len(mm)-from >= pcapRecordLen { // a short stretch is one chain
 		for k := 1; k < scoutChains; k++ {
 			prefetch.Line(unsafe.Pointer(&mm[from+k*part]))
 		}
@@ -229,6 +229,10 @@ func (in *input) guessEach(from, to int, ts uint32) (int, bool) {
 	}
 	return 0, false
 }
+
+// scoutMinPart: a stretch whose parts would be shorter is followed as one
+// chain (a variable so tests can split small files).
+var scoutMinPart = 4 << 10
 
 // scoutSlack bounds how far a guessed record's time may be from the
 // stretch's first: a capture's records are near enough in time order.

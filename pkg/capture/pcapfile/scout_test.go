@@ -1,0 +1,202 @@
+package pcapfile
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// scoutFile builds a classic pcap file of n records whose frames are size
+// bytes long, size drawn from [lo, hi) by a seeded generator, one record
+// every 10 ms; it returns the file and the offset of every record.
+func scoutFile(bo appendOrder, n, lo, hi int, seed uint64, body func(i int, b []byte)) ([]byte, []int) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	recs := make([]rec, n)
+	for i := range recs {
+		d := payload(byte(i), lo+rng.IntN(hi-lo))
+		if body != nil {
+			body(i, d)
+		}
+		recs[i] = rec{sec: uint32(1700000000 + i/100), frac: uint32(i%100) * 10000, data: d}
+	}
+	file := pcapBytes(bo, false, 1, recs...)
+	offs := make([]int, n)
+	o := pcapHeaderLen
+	for i, r := range recs {
+		offs[i] = o
+		o += pcapRecordLen + len(r.data)
+	}
+	return file, offs
+}
+
+// TestScoutFollowsRecords: on a file of full-sized records of mixed
+// lengths, each guess the scout makes in a stretch is a record's start,
+// and the stretch it follows ends where the first record at or past its
+// end starts, having followed every record in it: the lines it prefetches
+// are the walk's. (A wrong guess would only cost speed, so this is what
+// tells the scout works.)
+func TestScoutFollowsRecords(t *testing.T) {
+	for _, bo := range []appendOrder{binary.LittleEndian, binary.BigEndian} {
+		file, offs := scoutFile(bo, 8000, 60, 1515, 7, nil)
+		in := &input{mm: file, bo: byteOrder(bo == binary.BigEndian)}
+		starts := map[int]int{}
+		for i, o := range offs {
+			starts[o] = i
+		}
+		for _, first := range []int{0, 1, 777, 3000, len(offs) - 500, len(offs) - 1} {
+			from := offs[first]
+			end := min(from+scoutBlock, len(file))
+			part := (end - from) / scoutChains
+			ts := in.bo.u32(file[from:])
+			guessed := 0
+			for k := 1; k < scoutChains && part >= scoutMinPart; k++ {
+				o, ok := in.guess(from+k*part, from+(k+1)*part, ts)
+				if !ok {
+					continue
+				}
+				guessed++
+				if _, isStart := starts[o]; !isStart {
+					t.Fatalf("%v: stretch from record %d: part %d guessed offset %d, no record's start", bo, first, k, o)
+				}
+			}
+			if end-from >= scoutChains*scoutMinPart && guessed < scoutChains-1 {
+				t.Errorf("%v: stretch from record %d: %d parts of %d guessed", bo, first, guessed, scoutChains-1)
+			}
+			last, recs := in.scout(from)
+			wantLast, wantRecs := len(file), len(offs)-first
+			for i := first; i < len(offs); i++ {
+				if offs[i] >= end {
+					wantLast, wantRecs = offs[i], i-first
+					break
+				}
+			}
+			if last != wantLast || recs != wantRecs {
+				t.Errorf("%v: stretch from record %d: scout ends at %d after %d records, want %d after %d",
+					bo, first, last, recs, wantLast, wantRecs)
+			}
+		}
+	}
+}
+
+// TestScoutDecoys: frames that carry what looks like a chain of record
+// headers (timed like the capture's own) mislead the scout's guesses; the
+// walk reads the same packets as with the scout off, in every stretch,
+// and the scout ends every stretch it takes.
+func TestScoutDecoys(t *testing.T) {
+	decoy := func(i int, b []byte) {
+		// Two chained headers at the frame's start, then more of them
+		// every 100 bytes: each says a record of 84 bytes follows.
+		for o := 0; o+pcapRecordLen <= len(b); o += 100 {
+			binary.LittleEndian.PutUint32(b[o:], uint32(1700000000+i/100))
+			binary.LittleEndian.PutUint32(b[o+4:], 5)
+			binary.LittleEndian.PutUint32(b[o+8:], 84)
+			binary.LittleEndian.PutUint32(b[o+12:], 84)
+		}
+	}
+	file, offs := scoutFile(binary.LittleEndian, 6000, 200, 1515, 3, decoy)
+	in := &input{mm: file, bo: littleEndian}
+	wrong := 0
+	for _, o := range offs[:len(offs)-200] {
+		if last, _ := in.scout(o); last != -1 && (last < o || last > len(file)) {
+			t.Fatalf("scout from %d ends at %d", o, last)
+		}
+		end := min(o+scoutBlock, len(file))
+		part := (end - o) / scoutChains
+		if g, ok := in.guess(o+part, o+2*part, in.bo.u32(file[o:])); ok && !isStart(offs, g) {
+			wrong++
+		}
+	}
+	if wrong == 0 {
+		t.Fatal("no guess was misled: the decoys test nothing")
+	}
+	path := filepath.Join(t.TempDir(), "decoys.pcap")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(walkEnv, "mapped")
+	read := func(scout bool) result {
+		old := scoutOn
+		scoutOn = scout
+		defer func() { scoutOn = old }()
+		r, err := Open([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		return readBatches(t, r, 64, false)
+	}
+	want := read(false)
+	if len(want.pkts) != len(offs) {
+		t.Fatalf("%d packets without the scout, want %d", len(want.pkts), len(offs))
+	}
+	sameResult(t, "scout", read(true), want)
+}
+
+func isStart(offs []int, o int) bool {
+	i, j := 0, len(offs)
+	for i < j {
+		h := (i + j) / 2
+		if offs[h] < o {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i < len(offs) && offs[i] == o
+}
+
+// TestScoutDense: a stretch of small records (a header-only capture) is
+// prefetched line by line, where asking for every line costs less than
+// finding the records; one of full-sized records is scouted.
+func TestScoutDense(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lo, hi int
+		dense  bool
+	}{
+		{"headers", 54, 128, true},
+		{"full", 60, 1515, false},
+	} {
+		file, offs := scoutFile(binary.LittleEndian, 12000, tc.lo, tc.hi, 5, nil)
+		in := &input{mm: file, bo: littleEndian}
+		var c mapCursor
+		in.prefetchAt(&c, offs[0])
+		if got := c.dense > offs[0]; got != tc.dense {
+			t.Errorf("%s (records of %d to %d bytes): dense %v, want %v", tc.name, tc.lo, tc.hi, got, tc.dense)
+		}
+		if tc.dense {
+			continue
+		}
+		if !isStart(offs, c.mark) {
+			t.Errorf("%s: the scout's mark %d is no record's start", tc.name, c.mark)
+		}
+		if !isStart(offs, c.sc) {
+			t.Errorf("%s: the scout's next stretch starts at %d, no record's start", tc.name, c.sc)
+		}
+	}
+}
+
+// FuzzScout: whatever the bytes, the scout ends, and what it returns is -1
+// or an offset from its start to the end of the mapping.
+func FuzzScout(f *testing.F) {
+	file, _ := scoutFile(binary.LittleEndian, 40, 20, 200, 1, nil)
+	f.Add(file, uint16(24), false)
+	f.Add(file[:len(file)-9], uint16(100), false)
+	big, _ := scoutFile(binary.BigEndian, 40, 14, 100, 2, nil)
+	f.Add(big, uint16(24), true)
+	old := scoutMinPart
+	scoutMinPart = 16 // guess in small files too
+	f.Cleanup(func() { scoutMinPart = old })
+	f.Fuzz(func(t *testing.T, data []byte, from uint16, bigEnd bool) {
+		in := &input{mm: data, bo: byteOrder(bigEnd)}
+		o := int(from) % (len(data) + 1)
+		last, recs := in.scout(o)
+		if last != -1 && (last < o || last > len(data)) || recs < 0 {
+			t.Fatalf("scout from %d of %d bytes: %d after %d records", o, len(data), last, recs)
+		}
+		var c mapCursor
+		in.prefetchAt(&c, o)
+	})
+}
