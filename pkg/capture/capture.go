@@ -58,6 +58,17 @@ type BatchSource interface {
 	NextBatch(ps []Packet) (int, error)
 }
 
+// AheadSource is implemented by sources that can use the moments their
+// caller spends on the packets: Ahead, called by the capture loop every
+// few packets it analyses (aheadEvery in the pipeline), has the source
+// bring what it will read next into the CPU's caches meanwhile, so that
+// its loads wait for memory while other work runs. It returns quickly,
+// changes nothing a packet handed out holds, and is called on the
+// goroutine that calls Next and NextBatch.
+type AheadSource interface {
+	Ahead()
+}
+
 // ErrAtTail is returned by a Splitter's NextBatch when it has read up to
 // the boundary of the Tail it split off: call ResumeAfter once the Tail's
 // packets are used.

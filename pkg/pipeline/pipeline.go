@@ -52,15 +52,23 @@ const checkEvery = 1 << 10
 // when ctx is done, so a signal ends the run at once.
 type Interrupter interface{ Interrupt() }
 
+// aheadEvery: the capture loop calls an AheadSource's Ahead once in so
+// many packets. The pcap reader's scout then follows four records (of its
+// sixteen chains) a call: a record for each packet analysed, about what
+// the walk reads next (the bench capture, one core, six runs each: 0.59 to
+// 0.62 s; every 2 packets 0.62 to 0.65 s, six records every 4 0.62 to
+// 0.66 s).
+const aheadEvery = 4
+
+// drainFor bounds how long a stopped live run takes the records its source
+// still holds.
+const drainFor = 500 * time.Millisecond
+
 // Run reads src to its end (or until ctx is done), writes every record, then
 // the final stats record. It returns the final stats; the error is fatal
 // trouble (the output failing, the source failing as a whole) or the
 // context's error. Inputs that fail one by one are counted in the stats and
 // reported through hooks, not returned.
-// drainFor bounds how long a stopped live run takes the records its source
-// still holds.
-const drainFor = 500 * time.Millisecond
-
 func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engine.Engine, w *output.Writer, hooks Hooks) (output.Stats, error) {
 	var (
 		st     output.Stats
@@ -83,6 +91,7 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 			n      = pumped
 		)
 		bs, _ := src.(capture.BatchSource)
+		ahead, _ := src.(capture.AheadSource)
 		defer func() {
 			pumped = n
 			if f := faultOf(recover()); f != nil {
@@ -100,6 +109,9 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 				}
 				stop := min(n+uint64(bn-bi), (n/every+1)*every-1)
 				for ; n < stop; n++ {
+					if n%aheadEvery == 0 && ahead != nil {
+						ahead.Ahead()
+					}
 					p := &batch[bi]
 					bi++
 					r := dec.Decode(p.LinkType, p.Data, &syn)

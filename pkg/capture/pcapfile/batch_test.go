@@ -17,7 +17,9 @@ import (
 )
 
 // readBatches drains r through NextBatch with batches of size n, calling
-// Next instead every third call when mixed is set.
+// Next instead every third call when mixed is set, and Ahead (as the
+// pipeline does while it analyses the packets) zero to three times after
+// each call.
 func readBatches(t *testing.T, r *Reader, n int, mixed bool) result {
 	t.Helper()
 	var res result
@@ -36,6 +38,9 @@ func readBatches(t *testing.T, r *Reader, n int, mixed bool) result {
 			}
 		} else {
 			got, err = r.NextBatch(ps)
+		}
+		for range call % 4 {
+			r.Ahead()
 		}
 		if err == io.EOF {
 			break
@@ -369,7 +374,13 @@ func TestBatchFaultKeepsPacketsNG(t *testing.T) {
 // bytes, and returns the packets read (the first included) and the faults.
 func batchesToFault(t *testing.T, r *Reader, ps []capture.Packet) (got, faults int) {
 	t.Helper()
-	got = 1
+	return batchesFrom(t, r, ps, 1)
+}
+
+// batchesFrom is batchesToFault after the first read packets.
+func batchesFrom(t *testing.T, r *Reader, ps []capture.Packet, read int) (got, faults int) {
+	t.Helper()
+	got = read
 	for call := 0; call < 100 && faults == 0; call++ {
 		func() {
 			defer func() {

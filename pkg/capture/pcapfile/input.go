@@ -367,8 +367,11 @@ type mapCursor struct {
 	// A mapped walk's prefetch (see prefetchAt): where it acts next; the
 	// end of a stretch of small records whose every line is prefetched
 	// (dense); the start of the stretch the scout took last (mark), and
-	// where the record after that stretch starts (sc, -1: not known).
-	next, dense, mark, sc int
+	// that stretch (st), followed as packets are analysed when lazy (see
+	// Reader.Ahead), else at once.
+	next, dense, mark int
+	st                scoutRun
+	lazy              bool
 }
 
 // walkModeT is how the walks of a mapped classic pcap file read their

@@ -484,6 +484,20 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 	return n, nil
 }
 
+// Ahead has the scout of the file being read follow the stretch it will
+// read next (see scout), a record of each of its chains: the pipeline
+// calls it every few packets it analyses, so that the scout's loads wait
+// for memory while the packets are decoded and counted instead of before
+// the walk (capture.AheadSource). Once called, the scout no longer follows
+// a stretch at once when it takes it; whatever Ahead has not done by the
+// time the walk gets there is done then.
+func (r *Reader) Ahead() {
+	if in := r.last; in != nil && in.mm != nil && in.state == stateOpen {
+		in.cur.lazy = true
+		in.step(&in.cur)
+	}
+}
+
 // pop removes the top of the heap.
 func (r *Reader) pop() {
 	n := len(r.heap) - 1

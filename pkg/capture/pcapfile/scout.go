@@ -51,7 +51,7 @@ func (in *input) prefetchAt(c *mapCursor, pos int) {
 		}
 		return
 	}
-	if recs := in.scoutAhead(c, pos); recs > 0 && (c.sc-c.mark)/recs <= scoutDense {
+	if recs, size := in.scoutAhead(c, pos); recs > 0 && size/recs <= scoutDense {
 		c.dense = pos + decideEvery
 		c.next = pos
 		return
@@ -67,58 +67,115 @@ func (in *input) prefetchAt(c *mapCursor, pos int) {
 const scoutDense = 320
 
 // scoutAhead is called by a walk that reached pos ≥ c.mark, the start of
-// the stretch the scout took last: it takes the next one. A walk that
-// did not land on the mark exactly (the first call, a wrong guess, a
-// record the scout could not follow) has the scout start again from pos.
+// the stretch the scout took last (c.st): the walk is entering it. The
+// scout finishes following it if it has not yet, and takes the next one,
+// which it follows as the packets are analysed (Step) or, at the latest,
+// when the walk reaches it. A walk that did not land on the mark exactly
+// (the first call, a wrong guess, a record the scout could not follow)
+// has the scout follow the stretch from pos at once, then take the next.
 //
 // The scout reads the mapping ahead of the walk, so in a file that shrank
 // under it the scout faults first: it then stops for good, and the walk
 // goes on to the fault itself, returning every record before it (see
 // NextBatch).
 //
-// It returns how many records the scout followed in the stretch it took
-// last, 0 when it could not follow it to its end.
-func (in *input) scoutAhead(c *mapCursor, pos int) (recs int) {
+// It returns how many records the scout followed in the stretch the walk
+// enters and its length in bytes, 0 records when it could not follow it to
+// its end.
+func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size int) {
 	defer func() {
 		if v := recover(); v != nil {
 			if _, fault := v.(interface{ Addr() uintptr }); !fault {
 				panic(v)
 			}
-			c.mark, c.sc, c.dense = math.MaxInt, -1, 0
+			c.mark, c.dense, c.st = math.MaxInt, 0, scoutRun{}
 			recs = 0
 		}
 	}()
-	if pos != c.mark || c.sc < 0 {
-		c.sc, _ = in.scout(pos)
-		if c.sc < 0 {
+	st := &c.st
+	if st.live > 0 {
+		in.follow(st, -1)
+	}
+	end, recs := st.last, st.recs
+	if pos != c.mark || !st.begun || end < 0 {
+		end, recs = in.scout(pos)
+		if end < 0 {
 			// Not followed to the end of the stretch: try again from
 			// wherever the walk is past it.
-			c.mark = pos + scoutBlock
-			return 0
+			c.mark, *st = pos+scoutBlock, scoutRun{}
+			return 0, 0
 		}
 	}
-	c.mark = c.sc
-	c.sc, recs = in.scout(c.sc)
-	if c.sc < 0 {
-		return 0
+	size = end - pos
+	c.mark = end
+	in.begin(st, end)
+	if !c.lazy {
+		in.follow(st, -1)
 	}
-	return recs
+	return recs, size
 }
 
-// scout prefetches the lines of the records in [from, from+scoutBlock)
-// and returns where the record after them starts, or -1 when the last
-// chain it followed stopped short (a record too long or not whole in the
-// mapping, where the walk leaves the general path to say why), and how
+// Step has the scout follow the stretch it took, a record of each chain,
+// if it has one to follow: called as the packets are analysed, its loads
+// then wait for memory while other work runs (see Reader.Ahead).
+func (in *input) step(c *mapCursor) {
+	if c.st.live == 0 {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if _, fault := v.(interface{ Addr() uintptr }); !fault {
+				panic(v)
+			}
+			c.mark, c.dense, c.st = math.MaxInt, 0, scoutRun{}
+		}
+	}()
+	in.follow(&c.st, scoutStep)
+}
+
+// scoutStep: the records step follows at a call. Its loads and prefetches
+// wait for memory while the packets are analysed; a call that asked for
+// many more lines than the core can have in flight at once would wait
+// itself.
+const scoutStep = 4
+
+// scoutRun is a stretch the scout follows: its chains' next records
+// (cur) and where each stops (stop), how many are still followed (live),
+// how many records they followed (recs) and, when the last chain got to
+// its stop, where the record after the stretch starts (last, else -1).
+type scoutRun struct {
+	cur, stop [scoutChains]int
+	n, live   int
+	at        int // the chain follow moves on next
+	recs      int
+	last      int
+	begun     bool
+}
+
+// scout follows the records in [from, from+scoutBlock) at once (begin and
+// follow) and returns where the record after them starts, or -1 when the
+// last chain it followed stopped short (a record too long or not whole in
+// the mapping, where the walk leaves the general path to say why), and how
 // many records it followed.
 func (in *input) scout(from int) (last, recs int) {
+	var st scoutRun
+	in.begin(&st, from)
+	in.follow(&st, -1)
+	return st.last, st.recs
+}
+
+// begin sets st to follow the records in [from, from+scoutBlock): one
+// chain from from, and one from the start guessed in each further part.
+func (in *input) begin(st *scoutRun, from int) {
 	mm := in.mm
+	*st = scoutRun{last: -1, begun: true}
 	if from >= len(mm) {
-		return len(mm), 0
+		st.last = len(mm)
+		return
 	}
 	end := min(from+scoutBlock, len(mm))
 	part := (end - from) / scoutChains
-	var cur, stop [scoutChains]int
-	cur[0] = from
+	st.cur[0] = from
 	n := 1
 	if part >= scoutMinPart && len(mm)-from >= pcapRecordLen { // a short stretch is one chain
 		for k := 1; k < scoutChains; k++ {
@@ -128,55 +185,62 @@ func (in *input) scout(from int) (last, recs int) {
 		for k := 1; k < scoutChains; k++ {
 			// A part where no start is found is the chain's before it.
 			if o, ok := in.guess(from+k*part, from+(k+1)*part, ts); ok {
-				cur[n] = o
+				st.cur[n] = o
 				n++
 			}
 		}
 	}
 	for i := range n - 1 {
-		stop[i] = cur[i+1]
+		st.stop[i] = st.cur[i+1]
 	}
-	stop[n-1] = end
-	bo := in.bo
-	last = -1
-	live := 0
+	st.stop[n-1] = end
+	st.n = n
 	for i := range n {
-		if cur[i] < stop[i] { // always: the starts rise, each within its part
-			live++
+		if st.cur[i] < st.stop[i] { // always: the starts rise, each within its part
+			st.live++
 		}
 	}
-	for live > 0 {
-		for i := range n {
-			o := cur[i]
-			if o >= stop[i] {
-				continue
-			}
-			if len(mm)-o < pcapRecordLen {
-				cur[i] = len(mm) + 1 // stopped
-				live--
-				continue
-			}
-			incl := bo.u32(mm[o+8:])
-			next := o + pcapRecordLen + int(incl)
-			if incl > MaxRecordLen || next > len(mm) {
-				cur[i] = len(mm) + 1
-				live--
-				continue
-			}
-			cur[i] = next
-			recs++
-			if next >= stop[i] {
-				live--
-				if i == n-1 {
-					last = next
-				}
-			}
-			if next+128 <= len(mm) {
-				prefetch.Lines2(unsafe.Pointer(&mm[next]), unsafe.Pointer(&mm[next+64]))
+}
+
+// follow moves st's chains on, a record at a time, one chain after the
+// other, steps records in all (-1: until every chain is at its stop),
+// prefetching the lines of each record it gets to.
+func (in *input) follow(st *scoutRun, steps int) {
+	mm, bo, n, i := in.mm, in.bo, st.n, st.at
+	for ; st.live > 0 && steps != 0; i++ {
+		if i == n {
+			i = 0
+		}
+		o := st.cur[i]
+		if o >= st.stop[i] {
+			continue
+		}
+		steps--
+		if len(mm)-o < pcapRecordLen {
+			st.cur[i] = len(mm) + 1 // stopped
+			st.live--
+			continue
+		}
+		incl := bo.u32(mm[o+8:])
+		next := o + pcapRecordLen + int(incl)
+		if incl > MaxRecordLen || next > len(mm) {
+			st.cur[i] = len(mm) + 1
+			st.live--
+			continue
+		}
+		st.cur[i] = next
+		st.recs++
+		if next >= st.stop[i] {
+			st.live--
+			if i == n-1 {
+				st.last = next
 			}
 		}
+		if next+128 <= len(mm) {
+			prefetch.Lines2(unsafe.Pointer(&mm[next]), unsafe.Pointer(&mm[next+64]))
+		}
 	}
-	return last, recs
+	st.at = i
 }
 
 // guess returns the first offset in [from, to) whose record's time is

@@ -5,7 +5,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
+
+	"github.com/synscope/synscope/pkg/capture"
 )
 
 // scoutFile builds a classic pcap file of n records whose frames are size
@@ -172,8 +175,8 @@ func TestScoutDense(t *testing.T) {
 		if !isStart(offs, c.mark) {
 			t.Errorf("%s: the scout's mark %d is no record's start", tc.name, c.mark)
 		}
-		if !isStart(offs, c.sc) {
-			t.Errorf("%s: the scout's next stretch starts at %d, no record's start", tc.name, c.sc)
+		if !isStart(offs, c.st.last) {
+			t.Errorf("%s: the scout's next stretch ends at %d, no record's start", tc.name, c.st.last)
 		}
 	}
 }
@@ -199,4 +202,56 @@ func FuzzScout(f *testing.F) {
 		var c mapCursor
 		in.prefetchAt(&c, o)
 	})
+}
+
+// TestAheadFaultKeepsPackets: the scout, following a stretch ahead of the
+// walk as the packets are analysed (Ahead), is the first to read a part
+// of a file cut under the reader: it stops scouting without a word, and
+// the walk returns every packet before the cut, then the one fault.
+func TestAheadFaultKeepsPackets(t *testing.T) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	t.Setenv(walkEnv, "mapped")
+	var recs []rec
+	for i := range 3000 {
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i), data: payload(byte(i), 1000)})
+	}
+	path := writeFile(t, t.TempDir(), "shrinks.pcap", pcapBytes(binary.LittleEndian, false, 1, recs...))
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ps := make([]capture.Packet, 64)
+	got := 0
+	for got*(pcapRecordLen+1000) < scoutBlock+64<<10 { // into the second stretch: the third is taken
+		n, err := r.NextBatch(ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += n
+		r.Ahead()
+	}
+	in := r.last
+	if !in.cur.lazy || in.cur.st.live == 0 {
+		t.Fatalf("the scout follows no stretch ahead (lazy %v, %d chains live)", in.cur.lazy, in.cur.st.live)
+	}
+	cut := in.cur.st.cur[0] + 20<<10 // inside the stretch the scout follows
+	cut -= cut % pageSize
+	if err := os.Truncate(path, int64(cut)); err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		r.Ahead() // faults, quietly
+	}
+	if in.cur.st.live != 0 {
+		t.Fatal("the scout went on past the cut")
+	}
+	want := 0
+	for pos := pcapHeaderLen; pos+pcapRecordLen <= cut; pos += pcapRecordLen + 1000 {
+		want++
+	}
+	n, faults := batchesFrom(t, r, ps, got)
+	if faults != 1 || n != want {
+		t.Fatalf("%d packets before the fault (%d faults), want %d", n, faults, want)
+	}
 }
