@@ -255,3 +255,30 @@ func TestAheadFaultKeepsPackets(t *testing.T) {
 		t.Fatalf("%d packets before the fault (%d faults), want %d", n, faults, want)
 	}
 }
+
+// TestAheadDense: in a dense stretch, Ahead prefetches the lines the walk
+// reads next while the packets are analysed, up to denseLead ahead of it
+// and no further, and nothing past the mapping's end.
+func TestAheadDense(t *testing.T) {
+	file, offs := scoutFile(binary.LittleEndian, 12000, 54, 128, 5, nil)
+	in := &input{mm: file, bo: littleEndian}
+	c := &in.cur
+	in.prefetchAt(c, offs[0])
+	if c.dense <= offs[0] {
+		t.Fatal("a header-only stretch is not dense")
+	}
+	in.mpos = offs[100]
+	for range 1000 {
+		in.step(c)
+	}
+	if c.pf < in.mpos+denseLead || c.pf > in.mpos+denseLead+denseStep {
+		t.Fatalf("prefetched up to %d with the walk at %d, want %d ahead", c.pf, in.mpos, denseLead)
+	}
+	in.mpos = len(file) - 100
+	for range 10 {
+		in.step(c)
+	}
+	if c.pf != len(file) {
+		t.Fatalf("prefetched up to %d of %d bytes", c.pf, len(file))
+	}
+}
