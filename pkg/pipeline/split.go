@@ -314,6 +314,7 @@ func (r *splitReader) pump() (err error) {
 		batch [splitBatchLen]capture.Packet
 		syn   decode.Syn
 	)
+	ahead, _ := r.src.(capture.AheadSource)
 	for {
 		if r.stop.Load() {
 			return context.Canceled // the engine's half has stopped reading
@@ -357,6 +358,9 @@ func (r *splitReader) pump() (err error) {
 		}
 		c := r.cur
 		for i := range batch[:n] {
+			if i%aheadEvery == 0 && ahead != nil {
+				ahead.Ahead()
+			}
 			p := &batch[i]
 			res := r.dec.Decode(p.LinkType, p.Data, &syn)
 			if res == decode.Matched {
@@ -500,6 +504,7 @@ func (r *splitReader) runTail(run *tailRun) {
 	var pos int
 	var n uint64
 	t := run.t
+	ahead, _ := t.(capture.AheadSource)
 	var e0, s0 int // c's frames when the batch being decoded began
 	func() {
 		defer func() {
@@ -528,6 +533,9 @@ func (r *splitReader) runTail(run *tailRun) {
 					return
 				}
 				for i := range batch[:k] {
+					if i%aheadEvery == 0 && ahead != nil {
+						ahead.Ahead()
+					}
 					p := &batch[i]
 					res := d.Decode(p.LinkType, p.Data, &syn)
 					if res == decode.Matched {

@@ -494,7 +494,7 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 func (r *Reader) Ahead() {
 	if in := r.last; in != nil && in.mm != nil && in.state == stateOpen {
 		in.cur.lazy = true
-		in.step(&in.cur)
+		in.step(&in.cur, in.mpos)
 	}
 }
 

@@ -115,13 +115,13 @@ func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size int) {
 	return recs, size
 }
 
-// Step has the scout follow the stretch it took, a record of each chain,
-// if it has one to follow: called as the packets are analysed, its loads
+// step has the scout follow the stretch it took (four records of its
+// chains), if it has one to follow, for a walk at pos: called as the packets are analysed, its loads
 // then wait for memory while other work runs (see Reader.Ahead).
-func (in *input) step(c *mapCursor) {
+func (in *input) step(c *mapCursor, pos int) {
 	if c.st.live == 0 {
 		// In a dense stretch, the lines the next batch will read.
-		if m := in.mpos; m < c.dense && c.pf < m+denseLead && c.pf < len(in.mm) {
+		if m := pos; m < c.dense && c.pf < m+denseLead && c.pf < len(in.mm) {
 			p := max(c.pf, m)
 			n := min(denseStep, len(in.mm)-p)
 			prefetch.Range(unsafe.Pointer(&in.mm[p]), uintptr(n))

@@ -269,14 +269,14 @@ func TestAheadDense(t *testing.T) {
 	}
 	in.mpos = offs[100]
 	for range 1000 {
-		in.step(c)
+		in.step(c, in.mpos)
 	}
 	if c.pf < in.mpos+denseLead || c.pf > in.mpos+denseLead+denseStep {
 		t.Fatalf("prefetched up to %d with the walk at %d, want %d ahead", c.pf, in.mpos, denseLead)
 	}
 	in.mpos = len(file) - 100
 	for range 10 {
-		in.step(c)
+		in.step(c, in.mpos)
 	}
 	if c.pf != len(file) {
 		t.Fatalf("prefetched up to %d of %d bytes", c.pf, len(file))

@@ -251,6 +251,15 @@ func (in *input) chainsN(o, n int) bool {
 	return true
 }
 
+// Ahead is Reader.Ahead for the Tail's part of the file: called on the
+// goroutine that reads the Tail, as its packets are analysed.
+func (t *Tail) Ahead() {
+	if !t.void.Load() {
+		t.cur.lazy = true
+		t.in.step(&t.cur, t.pos)
+	}
+}
+
 // Next makes p the Tail's next record and returns true, or returns false
 // at the boundary of the Tail split off it, at the end of the file, or at
 // a record it leaves to the Reader: NextBatch for one record. p.Data is
