@@ -193,8 +193,11 @@ func (in *input) begin(st *scoutRun, from int) {
 	st.cur[0] = from
 	n := 1
 	if part >= scoutMinPart && len(mm)-from >= pcapRecordLen { // a short stretch is one chain
+		// The guesses read from each part's start on: a record's length
+		// or so, on average (more where a frame's bytes look like a
+		// record's time).
 		for k := 1; k < scoutChains; k++ {
-			prefetch.Line(unsafe.Pointer(&mm[from+k*part]))
+			prefetch.Range(unsafe.Pointer(&mm[from+k*part]), uintptr(min(scoutScan, part)))
 		}
 		ts := in.bo.u32(mm[from:])
 		for k := 1; k < scoutChains; k++ {
@@ -308,6 +311,9 @@ func (in *input) guessEach(from, to int, ts uint32) (int, bool) {
 	}
 	return 0, false
 }
+
+// scoutScan: the bytes of each part's start prefetched for its guess.
+const scoutScan = 512
 
 // scoutMinPart: a stretch whose parts would be shorter is followed as one
 // chain (a variable so tests can split small files).
