@@ -51,7 +51,7 @@ func (in *input) prefetchAt(c *mapCursor, pos int) {
 		}
 		return
 	}
-	if recs, size := in.scoutAhead(c, pos); recs > 0 && size/recs <= scoutDense {
+	if recs, size, missed := in.scoutAhead(c, pos); recs > 0 && size/recs <= scoutDense || missed > scoutChains/4 {
 		c.dense = pos + decideEvery
 		c.next = pos
 		return
@@ -60,7 +60,11 @@ func (in *input) prefetchAt(c *mapCursor, pos int) {
 }
 
 // scoutDense: the mean record length, in bytes, at or under which a
-// stretch is dense (see prefetchAt). Measured on two captures, one core:
+// stretch is dense (see prefetchAt). A stretch where more than a quarter
+// of the guesses found no record start is taken for dense too: its records
+// are longer than its parts (jumbo frames, a TSO or GRO capture's 64 KiB
+// ones), or its times are out of order, and the scout would cost its
+// guesses' scans for little. Measured on two captures, one core:
 // with 536-byte records the scout halves the walk's time (the bench
 // capture, reading alone 0.48 to 0.36 s), with 109-byte ones (snap128) it
 // makes the whole run a quarter slower (0.44 to 0.56 s).
@@ -80,30 +84,30 @@ const scoutDense = 320
 // NextBatch).
 //
 // It returns how many records the scout followed in the stretch the walk
-// enters and its length in bytes, 0 records when it could not follow it to
-// its end.
-func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size int) {
+// enters, its length in bytes, and in how many of its parts no start was
+// found; 0 records when it could not follow it to its end.
+func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size, missed int) {
 	defer func() {
 		if v := recover(); v != nil {
 			if _, fault := v.(interface{ Addr() uintptr }); !fault {
 				panic(v)
 			}
 			c.mark, c.dense, c.st = math.MaxInt, 0, scoutRun{}
-			recs = 0
+			recs, missed = 0, 0
 		}
 	}()
 	st := &c.st
 	if st.live > 0 {
 		in.follow(st, -1)
 	}
-	end, recs := st.last, st.recs
+	end, recs, missed := st.last, st.recs, st.missed
 	if pos != c.mark || !st.begun || end < 0 {
-		end, recs = in.scout(pos)
+		end, recs, missed = in.scout(pos)
 		if end < 0 {
 			// Not followed to the end of the stretch: try again from
 			// wherever the walk is past it.
 			c.mark, *st = pos+scoutBlock, scoutRun{}
-			return 0, 0
+			return 0, 0, missed
 		}
 	}
 	size = end - pos
@@ -112,7 +116,7 @@ func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size int) {
 	if !c.lazy {
 		in.follow(st, -1)
 	}
-	return recs, size
+	return recs, size, missed
 }
 
 // step has the scout follow the stretch it took (four records of its
@@ -121,8 +125,7 @@ func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size int) {
 func (in *input) step(c *mapCursor, pos int) {
 	if c.st.live == 0 {
 		// In a dense stretch, the lines the next batch will read.
-		if m := pos; m < c.dense && c.pf < m+denseLead && c.pf < len(in.mm) {
-			p := max(c.pf, m)
+		if p := max(c.pf, pos); pos < c.dense && p < pos+denseLead && p < len(in.mm) {
 			n := min(denseStep, len(in.mm)-p)
 			prefetch.Range(unsafe.Pointer(&in.mm[p]), uintptr(n))
 			c.pf = p + n
@@ -162,6 +165,7 @@ type scoutRun struct {
 	cur, stop [scoutChains]int
 	n, live   int
 	at        int // the chain follow moves on next
+	missed    int // parts where no start was guessed
 	recs      int
 	last      int
 	begun     bool
@@ -170,13 +174,13 @@ type scoutRun struct {
 // scout follows the records in [from, from+scoutBlock) at once (begin and
 // follow) and returns where the record after them starts, or -1 when the
 // last chain it followed stopped short (a record too long or not whole in
-// the mapping, where the walk leaves the general path to say why), and how
-// many records it followed.
-func (in *input) scout(from int) (last, recs int) {
+// the mapping, where the walk leaves the general path to say why), how
+// many records it followed, and in how many parts it found no start.
+func (in *input) scout(from int) (last, recs, missed int) {
 	var st scoutRun
 	in.begin(&st, from)
 	in.follow(&st, -1)
-	return st.last, st.recs
+	return st.last, st.recs, st.missed
 }
 
 // begin sets st to follow the records in [from, from+scoutBlock): one
@@ -205,6 +209,8 @@ func (in *input) begin(st *scoutRun, from int) {
 			if o, ok := in.guess(from+k*part, from+(k+1)*part, ts); ok {
 				st.cur[n] = o
 				n++
+			} else {
+				st.missed++
 			}
 		}
 	}
@@ -261,55 +267,74 @@ func (in *input) follow(st *scoutRun, steps int) {
 	st.at = i
 }
 
-// guess returns the first offset in [from, to) whose record's time is
-// within scoutSlack seconds of ts and from which scoutCheck plausible
-// record headers chain (see chains). Such a time's upper 16 bits are
-// those of ts (or of a neighbour), so the search looks for them first
-// (bytes.Index, a vector loop) and checks the offsets it finds.
+// guess returns the first offset in [from, to) from which scoutCheck
+// record headers chain whose times are within scoutSlack seconds of ts and
+// whose lengths the walk takes (see plausible). The search looks first for
+// the bytes all such times share, with bytes.Index (a vector loop), and
+// checks the offsets it finds: the upper 16 bits of ts, or, within
+// scoutSlack of a multiple of 2^16 s, the upper 8; within it of a multiple
+// of 2^24 s (twice a year) it checks every offset.
 func (in *input) guess(from, to int, ts uint32) (int, bool) {
-	mm := in.mm
-	to = min(to, len(mm)-pcapRecordLen)
+	to = min(to, len(in.mm)-pcapRecordLen)
 	if from >= to {
 		return 0, false
 	}
 	lo, hi := ts-scoutSlack, ts+scoutSlack
-	if lo > ts || hi < ts || lo>>16 != hi>>16 {
-		return in.guessEach(from, to, ts) // near a 2^16 s boundary: offset by offset
-	}
 	var pat [2]byte
-	at := 2 // where the upper half sits in the time's four bytes
-	if in.bo == bigEndian {
-		binary.BigEndian.PutUint16(pat[:], uint16(ts>>16))
-		at = 0
-	} else {
-		binary.LittleEndian.PutUint16(pat[:], uint16(ts>>16))
-	}
-	for o := from; o < to; {
-		i := bytes.Index(mm[o+at:to+at+1], pat[:])
-		if i < 0 {
-			return 0, false
+	var at, n int // where the shared bytes sit in a time's four, how many
+	switch {
+	case lo>>16 == hi>>16:
+		n = 2
+		if in.bo == bigEndian {
+			binary.BigEndian.PutUint16(pat[:], uint16(ts>>16))
+		} else {
+			binary.LittleEndian.PutUint16(pat[:], uint16(ts>>16))
+			at = 2
 		}
-		o += i
-		if in.bo.u32(mm[o:])-lo <= hi-lo && in.chainsN(o, scoutCheck) {
+	case lo>>24 == hi>>24:
+		n, pat[0] = 1, byte(ts>>24)
+		if in.bo == littleEndian {
+			at = 3
+		}
+	}
+	mm := in.mm
+	for o := from; o < to; o++ {
+		if n > 0 {
+			i := bytes.Index(mm[o+at:to+at+n-1], pat[:n])
+			if i < 0 {
+				return 0, false
+			}
+			o += i
+		}
+		if in.plausible(o, ts) {
 			return o, true
 		}
-		o++
 	}
 	return 0, false
 }
 
-// guessEach is guess, offset by offset.
-func (in *input) guessEach(from, to int, ts uint32) (int, bool) {
+// plausible tells whether scoutCheck record headers chain from o whose
+// times are within scoutSlack seconds of ts and whose lengths the walk
+// takes (no more than MaxRecordLen, whole in the mapping), or such headers
+// reach the end of the mapping. It asks no more of a record than the walk
+// does (a Tail's boundary asks more, see chains), so that the records of
+// a capture the walk reads are found.
+func (in *input) plausible(o int, ts uint32) bool {
 	mm, bo := in.mm, in.bo
-	for o := from; o < to; o++ {
-		if bo.u32(mm[o:])-ts+scoutSlack > 2*scoutSlack {
-			continue
+	for range scoutCheck {
+		if o == len(mm) {
+			return true
 		}
-		if in.chainsN(o, scoutCheck) {
-			return o, true
+		if len(mm)-o < pcapRecordLen || bo.u32(mm[o:])-ts+scoutSlack > 2*scoutSlack {
+			return false
 		}
+		incl := bo.u32(mm[o+8:])
+		if incl > MaxRecordLen || uint64(len(mm)-o-pcapRecordLen) < uint64(incl) {
+			return false
+		}
+		o += pcapRecordLen + int(incl)
 	}
-	return 0, false
+	return true
 }
 
 // scoutScan: the bytes of each part's start prefetched for its guess.

@@ -15,6 +15,12 @@ import (
 // bytes long, size drawn from [lo, hi) by a seeded generator, one record
 // every 10 ms; it returns the file and the offset of every record.
 func scoutFile(bo appendOrder, n, lo, hi int, seed uint64, body func(i int, b []byte)) ([]byte, []int) {
+	return scoutFileAt(bo, 1700000000, n, lo, hi, seed, body, nil)
+}
+
+// scoutFileAt is scoutFile from second base on, each record edited by
+// edit when given.
+func scoutFileAt(bo appendOrder, base uint32, n, lo, hi int, seed uint64, body func(i int, b []byte), edit func(r *rec)) ([]byte, []int) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	recs := make([]rec, n)
 	for i := range recs {
@@ -22,7 +28,10 @@ func scoutFile(bo appendOrder, n, lo, hi int, seed uint64, body func(i int, b []
 		if body != nil {
 			body(i, d)
 		}
-		recs[i] = rec{sec: uint32(1700000000 + i/100), frac: uint32(i%100) * 10000, data: d}
+		recs[i] = rec{sec: base + uint32(i/100), frac: uint32(i%100) * 10000, data: d}
+		if edit != nil {
+			edit(&recs[i])
+		}
 	}
 	file := pcapBytes(bo, false, 1, recs...)
 	offs := make([]int, n)
@@ -41,9 +50,23 @@ func scoutFile(bo appendOrder, n, lo, hi int, seed uint64, body func(i int, b []
 // are the walk's. (A wrong guess would only cost speed, so this is what
 // tells the scout works.)
 func TestScoutFollowsRecords(t *testing.T) {
-	for _, bo := range []appendOrder{binary.LittleEndian, binary.BigEndian} {
-		file, offs := scoutFile(bo, 8000, 60, 1515, 7, nil)
-		in := &input{mm: file, bo: byteOrder(bo == binary.BigEndian)}
+	for _, tc := range []struct {
+		name string
+		bo   appendOrder
+		base uint32
+		edit func(r *rec)
+	}{
+		{"little", binary.LittleEndian, 1700000000, nil},
+		{"big", binary.BigEndian, 1700000000, nil},
+		// times across a multiple of 2^16 s, and across 2^32
+		{"2^16", binary.LittleEndian, 26000<<16 - 40, nil},
+		{"2^32", binary.BigEndian, 1<<32 - 40, nil},
+		// records the walk takes that a Tail's boundary would not
+		{"fraction 1e6", binary.LittleEndian, 1700000000, func(r *rec) { r.frac += 1e6 }},
+		{"orig under incl", binary.LittleEndian, 1700000000, func(r *rec) { r.orig = 1 }},
+	} {
+		file, offs := scoutFileAt(tc.bo, tc.base, 8000, 60, 1515, 7, nil, tc.edit)
+		in := &input{mm: file, bo: byteOrder(tc.bo == binary.BigEndian)}
 		starts := map[int]int{}
 		for i, o := range offs {
 			starts[o] = i
@@ -61,13 +84,13 @@ func TestScoutFollowsRecords(t *testing.T) {
 				}
 				guessed++
 				if _, isStart := starts[o]; !isStart {
-					t.Fatalf("%v: stretch from record %d: part %d guessed offset %d, no record's start", bo, first, k, o)
+					t.Fatalf("%s: stretch from record %d: part %d guessed offset %d, no record's start", tc.name, first, k, o)
 				}
 			}
 			if end-from >= scoutChains*scoutMinPart && guessed < scoutChains-1 {
-				t.Errorf("%v: stretch from record %d: %d parts of %d guessed", bo, first, guessed, scoutChains-1)
+				t.Errorf("%s: stretch from record %d: %d parts of %d guessed", tc.name, first, guessed, scoutChains-1)
 			}
-			last, recs := in.scout(from)
+			last, recs, missed := in.scout(from)
 			wantLast, wantRecs := len(file), len(offs)-first
 			for i := first; i < len(offs); i++ {
 				if offs[i] >= end {
@@ -75,9 +98,9 @@ func TestScoutFollowsRecords(t *testing.T) {
 					break
 				}
 			}
-			if last != wantLast || recs != wantRecs {
-				t.Errorf("%v: stretch from record %d: scout ends at %d after %d records, want %d after %d",
-					bo, first, last, recs, wantLast, wantRecs)
+			if last != wantLast || recs != wantRecs || missed != scoutChains-1-guessed && part >= scoutMinPart {
+				t.Errorf("%s: stretch from record %d: scout ends at %d after %d records (%d parts missed), want %d after %d",
+					tc.name, first, last, recs, missed, wantLast, wantRecs)
 			}
 		}
 	}
@@ -102,7 +125,7 @@ func TestScoutDecoys(t *testing.T) {
 	in := &input{mm: file, bo: littleEndian}
 	wrong := 0
 	for _, o := range offs[:len(offs)-200] {
-		if last, _ := in.scout(o); last != -1 && (last < o || last > len(file)) {
+		if last, _, _ := in.scout(o); last != -1 && (last < o || last > len(file)) {
 			t.Fatalf("scout from %d ends at %d", o, last)
 		}
 		end := min(o+scoutBlock, len(file))
@@ -195,12 +218,25 @@ func FuzzScout(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, from uint16, bigEnd bool) {
 		in := &input{mm: data, bo: byteOrder(bigEnd)}
 		o := int(from) % (len(data) + 1)
-		last, recs := in.scout(o)
+		last, recs, _ := in.scout(o)
 		if last != -1 && (last < o || last > len(data)) || recs < 0 {
 			t.Fatalf("scout from %d of %d bytes: %d after %d records", o, len(data), last, recs)
 		}
 		var c mapCursor
 		in.prefetchAt(&c, o)
+		// Ahead's steps, with the walk anywhere up to the end, in a
+		// stretch taken as dense and in one being followed.
+		for _, dense := range []bool{false, true} {
+			if dense {
+				c.dense = len(data) + 1
+			}
+			for _, pos := range []int{o, len(data) / 2, len(data)} {
+				c.lazy = true
+				for range 8 {
+					in.step(&c, pos)
+				}
+			}
+		}
 	})
 }
 
@@ -280,5 +316,55 @@ func TestAheadDense(t *testing.T) {
 	}
 	if c.pf != len(file) {
 		t.Fatalf("prefetched up to %d of %d bytes", c.pf, len(file))
+	}
+}
+
+// TestAheadAtTheEnd: a dense stretch (small records) that ends the file
+// with a record longer than Ahead's lead, read in batches that end exactly
+// at the end, with Ahead after each: Ahead, called with the walk at the
+// end of the mapping, prefetches nothing past it (it indexed one byte past
+// the end: a review's find, a crash of the sensor on such captures).
+func TestAheadAtTheEnd(t *testing.T) {
+	t.Setenv(walkEnv, "mapped")
+	var recs []rec
+	for i := range 2000 {
+		recs = append(recs, rec{sec: uint32(1_600_000_000 + i/100), data: payload(byte(i), 60)})
+	}
+	recs = append(recs, rec{sec: 1_600_000_100, data: payload(1, 40000)})
+	path := writeFile(t, t.TempDir(), "dense-long-last.pcap", pcapBytes(binary.LittleEndian, false, 1, recs...))
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ps := make([]capture.Packet, 4096)
+	got := 0
+	for {
+		n, err := r.NextBatch(ps)
+		if err != nil {
+			break
+		}
+		got += n
+		for range 64 {
+			r.Ahead()
+		}
+	}
+	if got != len(recs) {
+		t.Fatalf("%d packets, want %d", got, len(recs))
+	}
+}
+
+// TestScoutFallsBack: where most parts of a stretch hold no record start
+// (records longer than the parts: a capture of 64 KiB TSO/GRO frames), the
+// stretch is taken for dense, and every line is prefetched as before
+// instead of the scout scanning every part.
+func TestScoutFallsBack(t *testing.T) {
+	file, offs := scoutFile(binary.LittleEndian, 200, 40000, 65000, 9, nil)
+	in := &input{mm: file, bo: littleEndian}
+	var c mapCursor
+	in.prefetchAt(&c, offs[0])
+	if c.dense <= offs[0] {
+		_, _, missed := in.scout(offs[0])
+		t.Fatalf("a stretch of 40 to 65 KB records is scouted (%d of %d parts without a start)", missed, scoutChains-1)
 	}
 }

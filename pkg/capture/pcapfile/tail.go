@@ -225,15 +225,12 @@ func voidFrom(t *Tail) {
 
 // chains tells whether tailCheck plausible record headers follow one
 // another from offset o, or plausible ones reach the end of the file.
-func (in *input) chains(o int) bool { return in.chainsN(o, tailCheck) }
-
-// chainsN is chains for n headers.
-func (in *input) chainsN(o, n int) bool {
+func (in *input) chains(o int) bool {
 	limit := uint32(1000000)
 	if in.nano {
 		limit = 1000000000
 	}
-	for range n {
+	for range tailCheck {
 		if o == len(in.mm) {
 			return true
 		}
