@@ -123,6 +123,12 @@ func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size, missed int) {
 // chains), if it has one to follow, for a walk at pos: called as the packets are analysed, its loads
 // then wait for memory while other work runs (see Reader.Ahead).
 func (in *input) step(c *mapCursor, pos int) {
+	if !c.mapped {
+		// Read through windows here (see decide): the mapping's pages
+		// would be mapped 4 KiB at a time, what the windows avoid. The
+		// stretch the scout took is left; the mapped walk takes another.
+		return
+	}
 	if c.st.live == 0 {
 		// In a dense stretch, the lines the next batch will read.
 		if p := max(c.pf, pos); pos < c.dense && p < pos+denseLead && p < len(in.mm) {

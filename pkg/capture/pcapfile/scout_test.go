@@ -222,7 +222,7 @@ func FuzzScout(f *testing.F) {
 		if last != -1 && (last < o || last > len(data)) || recs < 0 {
 			t.Fatalf("scout from %d of %d bytes: %d after %d records", o, len(data), last, recs)
 		}
-		var c mapCursor
+		c := mapCursor{mapped: true}
 		in.prefetchAt(&c, o)
 		// Ahead's steps, with the walk anywhere up to the end, in a
 		// stretch taken as dense and in one being followed.
@@ -299,6 +299,7 @@ func TestAheadDense(t *testing.T) {
 	file, offs := scoutFile(binary.LittleEndian, 12000, 54, 128, 5, nil)
 	in := &input{mm: file, bo: littleEndian}
 	c := &in.cur
+	c.mapped = true // a stretch the walk reads from the mapping (see decide)
 	in.prefetchAt(c, offs[0])
 	if c.dense <= offs[0] {
 		t.Fatal("a header-only stretch is not dense")
@@ -366,5 +367,34 @@ func TestScoutFallsBack(t *testing.T) {
 	if c.dense <= offs[0] {
 		_, _, missed := in.scout(offs[0])
 		t.Fatalf("a stretch of 40 to 65 KB records is scouted (%d of %d parts without a start)", missed, scoutChains-1)
+	}
+}
+
+// TestAheadNotInWindows: where the walk reads through windows (a page
+// cache in 4 KiB pages, see decide), Ahead leaves the mapping alone: its
+// loads would map the pages one by one, what the windows are there to
+// avoid (in the profile of a capture whose page cache had fallen back to
+// small pages, the scout following its stretches was a quarter of the run).
+func TestAheadNotInWindows(t *testing.T) {
+	file, offs := scoutFile(binary.LittleEndian, 6000, 60, 1515, 3, nil)
+	in := &input{mm: file, bo: littleEndian}
+	c := &in.cur
+	c.mapped, c.lazy = true, true
+	in.prefetchAt(c, offs[0]) // takes the next stretch, to follow lazily
+	if c.st.live == 0 && c.st.n == 0 {
+		t.Fatal("no stretch taken")
+	}
+	before := c.st
+	c.mapped = false
+	for range 100 {
+		in.step(c, offs[10])
+	}
+	if c.st != before {
+		t.Fatal("Ahead followed the stretch with the walk reading through windows")
+	}
+	c.mapped = true
+	in.step(c, offs[10])
+	if c.st == before {
+		t.Fatal("Ahead did not follow the stretch with the walk on the mapping")
 	}
 }
