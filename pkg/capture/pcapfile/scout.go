@@ -17,8 +17,8 @@ import (
 // walk runs at the memory's bandwidth for all its bytes. The scout asks
 // for the lines the walk will read and little else: it splits the stretch
 // of the file ahead of the walk into scoutChains parts, guesses where a
-// record starts in each (the first offset from which scoutCheck plausible
-// headers chain, the way a Tail's boundary is found), and follows the
+// record starts in each (the first offset from which scoutCheck headers
+// chain whose times are near the stretch's first: see guess), and follows the
 // parts' chains of records side by side, each step prefetching the lines
 // of the next record of every chain, so that scoutChains loads that miss
 // the caches are in flight at once instead of one.
@@ -60,20 +60,20 @@ func (in *input) prefetchAt(c *mapCursor, pos int) {
 }
 
 // scoutDense: the mean record length, in bytes, at or under which a
-// stretch is dense (see prefetchAt). A stretch where more than a quarter
-// of the guesses found no record start is taken for dense too: its records
-// are longer than its parts (jumbo frames, a TSO or GRO capture's 64 KiB
-// ones), or its times are out of order, and the scout would cost its
-// guesses' scans for little. Measured on two captures, one core:
+// stretch is dense (see prefetchAt). Measured on two captures, one core:
 // with 536-byte records the scout halves the walk's time (the bench
 // capture, reading alone 0.48 to 0.36 s), with 109-byte ones (snap128) it
-// makes the whole run a quarter slower (0.44 to 0.56 s).
+// makes the whole run a quarter slower (0.44 to 0.56 s). A stretch where
+// more than a quarter of the guesses found no record start is taken for
+// dense too: its records are longer than its parts (jumbo frames, a TSO or
+// GRO capture's 64 KiB ones) or its times are out of order, and the scout
+// would cost its guesses' scans for little.
 const scoutDense = 320
 
 // scoutAhead is called by a walk that reached pos ≥ c.mark, the start of
 // the stretch the scout took last (c.st): the walk is entering it. The
 // scout finishes following it if it has not yet, and takes the next one,
-// which it follows as the packets are analysed (Step) or, at the latest,
+// which it follows as the packets are analysed (step) or, at the latest,
 // when the walk reaches it. A walk that did not land on the mark exactly
 // (the first call, a wrong guess, a record the scout could not follow)
 // has the scout follow the stretch from pos at once, then take the next.
@@ -120,8 +120,10 @@ func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size, missed int) {
 }
 
 // step has the scout follow the stretch it took (four records of its
-// chains), if it has one to follow, for a walk at pos: called as the packets are analysed, its loads
-// then wait for memory while other work runs (see Reader.Ahead).
+// chains), if it has one to follow, for a walk at pos, or, in a dense
+// stretch, prefetch the lines the walk reads next: called as the packets
+// are analysed, its loads then wait for memory while other work runs (see
+// Reader.Ahead).
 func (in *input) step(c *mapCursor, pos int) {
 	if !c.mapped {
 		// Read through windows here (see decide): the mapping's pages
