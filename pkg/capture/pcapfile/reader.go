@@ -485,7 +485,8 @@ func (r *Reader) NextBatch(ps []capture.Packet) (n int, err error) {
 }
 
 // Ahead has the scout of the file being read follow the stretch it will
-// read next (see scout), a record of each of its chains: the pipeline
+// read next (see scout), four records of its chains a call, or prefetch
+// the lines of a dense stretch's next batch: the pipeline
 // calls it every few packets it analyses, so that the scout's loads wait
 // for memory while the packets are decoded and counted instead of before
 // the walk (capture.AheadSource). Once called, the scout no longer follows
