@@ -54,6 +54,7 @@ func (in *input) prefetchAt(c *mapCursor, pos int) {
 	if recs, size, missed := in.scoutAhead(c, pos); recs > 0 && size/recs <= scoutDense || missed > scoutChains/4 {
 		c.dense = pos + decideEvery
 		c.next = pos
+		c.st = scoutRun{} // the stretch it took next is not followed: the walk takes one after the dense stretch
 		return
 	}
 	c.next = c.mark
@@ -97,8 +98,8 @@ func (in *input) scoutAhead(c *mapCursor, pos int) (recs, size, missed int) {
 		}
 	}()
 	st := &c.st
-	if st.live > 0 {
-		in.follow(st, -1)
+	if pos == c.mark && st.live > 0 {
+		in.follow(st, -1) // the rest of the stretch the walk enters
 	}
 	end, recs, missed := st.last, st.recs, st.missed
 	if pos != c.mark || !st.begun || end < 0 {
@@ -145,7 +146,7 @@ func (in *input) step(c *mapCursor, pos int) {
 			if _, fault := v.(interface{ Addr() uintptr }); !fault {
 				panic(v)
 			}
-			c.mark, c.dense, c.st = math.MaxInt, 0, scoutRun{}
+			c.mark, c.next, c.dense, c.st = math.MaxInt, math.MaxInt, 0, scoutRun{}
 		}
 	}()
 	in.follow(&c.st, scoutStep)
