@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -451,11 +452,16 @@ const (
 
 // ahead keeps the prefetch prefetchAhead bytes beyond pos (a record may be
 // longer than a chunk).
-func (in *input) ahead(c *mapCursor, pos int) {
+func (in *input) ahead(c *mapCursor, pos int) { in.aheadBy(c, pos, prefetchAhead, math.MaxInt) }
+
+// aheadBy prefetches the mapping from where its prefetch stands (or from
+// pos, when the walk got past it) until it is lead bytes beyond pos, or
+// most bytes further on, a chunk at a time.
+func (in *input) aheadBy(c *mapCursor, pos, lead, most int) {
 	// What lies before pos was parsed already (through a window, see
 	// window, when the mapped path takes over at a file's end).
 	c.pf = max(c.pf, pos)
-	for c.pf < len(in.mm) && pos+prefetchAhead > c.pf {
+	for end := min(pos+lead, c.pf+most); c.pf < len(in.mm) && c.pf < end; {
 		n := min(prefetchChunk, len(in.mm)-c.pf)
 		prefetch.Range(unsafe.Pointer(&in.mm[c.pf]), uintptr(n))
 		c.pf += n

@@ -133,11 +133,8 @@ func (in *input) step(c *mapCursor, pos int) {
 		return
 	}
 	if c.st.live == 0 {
-		// In a dense stretch, the lines the next batch will read.
-		if p := max(c.pf, pos); pos < c.dense && p < pos+denseLead && p < len(in.mm) {
-			n := min(denseStep, len(in.mm)-p)
-			prefetch.Range(unsafe.Pointer(&in.mm[p]), uintptr(n))
-			c.pf = p + n
+		if pos < c.dense { // the lines the next batch will read
+			in.aheadBy(c, pos, denseLead, denseStep)
 		}
 		return
 	}
