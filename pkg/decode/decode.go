@@ -69,15 +69,18 @@ var be = binary.BigEndian
 // untagged or 802.1Q tagged once, IPv4 without options or IPv6 without
 // extension headers, carrying something other than TCP, a TCP segment
 // that is not a SYN, a SYN to a port not watched, a non-first IPv4
-// fragment, or no IP at all. Anything else (matches, tunnels, options,
-// short or odd headers, other link types) goes to full, whose result this
-// must equal (TestQuickAgreesWithFull, FuzzDecode).
+// fragment, or no IP at all, and a match in such a frame is filled here.
+// Anything else (tunnels, IPv4 options, IPv6 extension headers, short or
+// odd headers, other link types) goes to full, whose result and fields
+// this must equal (TestQuickAgreesWithFull, FuzzDecode).
 func (d *Decoder) Decode(lt capture.LinkType, b []byte, out *Syn) Result {
 	if lt != capture.LinkEthernet || len(b) < 18 {
 		return d.full(lt, b, out)
 	}
 	et, ip := be.Uint16(b[12:]), b[14:]
+	var vlan uint16
 	if et == 0x8100 {
+		vlan = be.Uint16(b[14:]) & 0x0fff
 		et, ip = be.Uint16(b[16:]), b[18:]
 	}
 	var tcp []byte
@@ -131,10 +134,37 @@ func (d *Decoder) Decode(lt capture.LinkType, b []byte, out *Syn) Result {
 	if tcp[13]&0x12 != 0x02 {
 		return NotSyn
 	}
-	if !d.Ports.Contains(be.Uint16(tcp[2:])) {
+	dport := be.Uint16(tcp[2:])
+	if !d.Ports.Contains(dport) {
 		return OtherPort
 	}
-	return d.full(lt, b, out)
+	// A match is filled here too, as full would fill it (its walk to this
+	// point is the checks above): the addresses, TTL and IP ID come from
+	// the IP header, the rest from tcp's.
+	doff := int(tcp[12]>>4) * 4
+	if doff < 20 {
+		return Malformed
+	}
+	*out = Syn{WScale: 0xff, VLAN: vlan}
+	if et == 0x0800 {
+		copy(out.Src[:4], ip[12:16])
+		copy(out.Dst[:4], ip[16:20])
+		out.TTL = ip[8]
+		out.IPID = uint32(be.Uint16(ip[4:]))
+	} else {
+		out.V6 = true
+		copy(out.Src[:], ip[8:24])
+		copy(out.Dst[:], ip[24:40])
+		out.TTL = ip[7]
+		out.IPID = be.Uint32(ip) & 0x000fffff
+	}
+	out.SrcPort = be.Uint16(tcp)
+	out.DstPort = dport
+	out.Seq = be.Uint32(tcp[4:])
+	out.Flags = tcp[13]
+	out.Window = be.Uint16(tcp[14:])
+	parseOptions(tcp[20:min(doff, len(tcp))], out)
+	return Matched
 }
 
 // full is Decode for every link type and every frame.
