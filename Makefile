@@ -33,6 +33,7 @@ fuzz:
 	$(FUZZ) ./pkg/decode -fuzz FuzzRecord
 	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzReader
 	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzFileBatches
+	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzScout
 	$(FUZZ) ./pkg/report -fuzz FuzzReport
 	$(FUZZ) ./pkg/report -fuzz FuzzSourceFastPath
 	$(FUZZ) ./pkg/engine -fuzz FuzzLoadState
