@@ -58,3 +58,25 @@ func TestOpenFileFIFOReaderGone(t *testing.T) {
 		t.Fatal("writing with the reader gone blocked")
 	}
 }
+
+// TestFIFONotCreated: a FIFO given as a live run's output (opened without
+// O_CREATE, see openFile) was there before: not the run's own.
+func TestFIFONotCreated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no FIFO here: %v", err)
+	}
+	go func() {
+		if r, err := os.Open(path); err == nil { // the writer's open waits for a reader
+			r.Close()
+		}
+	}()
+	d, err := NewFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Created() {
+		t.Error("a FIFO that was there counted as created")
+	}
+}

@@ -28,12 +28,11 @@ type File struct {
 
 // NewFile opens the file driver for path (see OpenFile).
 func NewFile(path string, appendTo bool) (*File, error) {
-	_, statErr := os.Lstat(path)
-	f, err := openFile(path, appendTo, false, true)
+	f, created, err := openFile(path, appendTo, false, true)
 	if err != nil {
 		return nil, err
 	}
-	d := &File{path: path, appendTo: appendTo, f: f, created: errors.Is(statErr, fs.ErrNotExist)}
+	d := &File{path: path, appendTo: appendTo, f: f, created: created}
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && !appendTo {
 		d.truncate = true
 	}
@@ -74,7 +73,7 @@ func (d *File) Write(p []byte) (int, error) {
 // file (a rotation that copied and truncated it), the old one's lock would
 // refuse the new one's.
 func (d *File) Reopen() (bool, error) {
-	f, err := openFile(d.path, d.appendTo, true, false)
+	f, _, err := openFile(d.path, d.appendTo, true, false)
 	if err != nil {
 		return false, err
 	}
@@ -114,15 +113,20 @@ const FileMode fs.FileMode = 0o640
 // is the same state file; two writing one file interleaved their records
 // mid-line (a review). A file system without locks is written unlocked.
 func OpenFile(path string, appendTo bool) (*os.File, error) {
-	return openFile(path, appendTo, true, true)
+	f, _, err := openFile(path, appendTo, true, true)
+	return f, err
 }
+
+// beforeOpen, when set (tests), runs just before openFile opens the path.
+var beforeOpen func(path string)
 
 // ErrOutputInUse: another process holds the output's lock.
 var ErrOutputInUse = errors.New("another process (another sensor?) is writing it: give each run its own output")
 
-// openFile is OpenFile; without truncate, a file that is not appended to
-// is left for the caller to start afresh; without lock, it is not locked.
-func openFile(path string, appendTo, truncate, lock bool) (*os.File, error) {
+// openFile is OpenFile, and says whether this open created the file;
+// without truncate, a file that is not appended to is left for the caller
+// to start afresh; without lock, it is not locked.
+func openFile(path string, appendTo, truncate, lock bool) (f *os.File, created bool, err error) {
 	// Appending reads the last byte (see endLine). Truncation waits until
 	// the checks below pass, so a refused file is left as it was.
 	flags := os.O_WRONLY | os.O_CREATE | oNoFollow
@@ -139,49 +143,64 @@ func openFile(path string, appendTo, truncate, lock bool) (*os.File, error) {
 	}
 	symlink := fmt.Errorf("output %s is a symbolic link: refusing to follow it (give the path of a real file, or - for standard output)", path)
 	if isSymlink(path) { // O_NOFOLLOW closes the race where there is one
-		return nil, symlink
+		return nil, false, symlink
 	}
-	f, err := os.OpenFile(path, flags, FileMode)
+	// Created or not is what the kernel says (O_EXCL), not a look before
+	// the open: a file made by someone else in between would be taken for
+	// the run's own (handed to --user, removed when the start is refused).
+	// (Only with O_CREATE: without it, O_EXCL is not a question the
+	// kernel answers, and a FIFO opened for appending was "created".)
+	if beforeOpen != nil {
+		beforeOpen(path)
+	}
+	err = fs.ErrExist
+	if flags&os.O_CREATE != 0 {
+		f, err = os.OpenFile(path, flags|os.O_EXCL, FileMode)
+		created = err == nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(path, flags, FileMode)
+	}
 	if err != nil {
 		if isSymlink(path) {
-			return nil, symlink
+			return nil, false, symlink
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open output %s: the directory %s does not exist (create it, or give another path, or - for standard output): %w", path, filepath.Dir(path), fs.ErrNotExist)
+			return nil, false, fmt.Errorf("open output %s: the directory %s does not exist (create it, or give another path, or - for standard output): %w", path, filepath.Dir(path), fs.ErrNotExist)
 		}
-		return nil, fmt.Errorf("open output: %w", err)
+		return nil, false, fmt.Errorf("open output: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open output: %w", err)
+		return nil, false, fmt.Errorf("open output: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return f, nil
+		return f, created, nil
 	}
 	if n := linkCount(fi); n > 1 {
 		f.Close()
-		return nil, fmt.Errorf("output %s has %d hard links: refusing to write a file that is also reachable under another name (remove it, or give another path)", path, n)
+		return nil, false, fmt.Errorf("output %s has %d hard links: refusing to write a file that is also reachable under another name (remove it, or give another path)", path, n)
 	}
 	if lock && !lockFile(f) {
 		f.Close()
-		return nil, fmt.Errorf("output %s: %w", path, ErrOutputInUse)
+		return nil, false, fmt.Errorf("output %s: %w", path, ErrOutputInUse)
 	}
 	if !appendTo {
 		if !truncate {
-			return f, nil
+			return f, created, nil
 		}
 		if err := f.Truncate(0); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("open output: %w", err)
+			return nil, false, fmt.Errorf("open output: %w", err)
 		}
-		return f, nil
+		return f, created, nil
 	}
 	if err := endLine(f, fi.Size()); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open output %s: %w", path, err)
+		return nil, false, fmt.Errorf("open output %s: %w", path, err)
 	}
-	return f, nil
+	return f, created, nil
 }
 
 // endLine ends a last line that a killed run left without its newline, so

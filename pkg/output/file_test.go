@@ -195,3 +195,31 @@ func TestOutputLockedWhileWritten(t *testing.T) {
 	}
 	b.Close()
 }
+
+// TestCreatedIsTheKernels: a file someone else makes at the path just
+// before the open is not the run's own (Created false: not handed to
+// --user, not removed when the start is refused). It was: Created came
+// from a look at the path before the open.
+func TestCreatedIsTheKernels(t *testing.T) {
+	for _, appendTo := range []bool{false, true} {
+		p := filepath.Join(t.TempDir(), "out.jsonl")
+		beforeOpen = func(path string) { os.WriteFile(path, nil, 0o640) }
+		d, err := NewFile(p, appendTo)
+		beforeOpen = nil
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Created() {
+			t.Errorf("append %v: a file made by another just before the open counted as created", appendTo)
+		}
+		d.Close()
+		q := filepath.Join(t.TempDir(), "new.jsonl")
+		if d, err = NewFile(q, appendTo); err != nil {
+			t.Fatal(err)
+		}
+		if !d.Created() {
+			t.Errorf("append %v: a file the open made did not count as created", appendTo)
+		}
+		d.Close()
+	}
+}
