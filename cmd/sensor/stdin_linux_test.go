@@ -267,3 +267,76 @@ func TestQuietPipeStartsItsClock(t *testing.T) {
 		t.Errorf("%d source records at the end, want 30", n)
 	}
 }
+
+// TestPipeNotHeldByAHook: reading a pipe (a capture that may still be
+// running), a hook that hangs does not stop the reading: its alerts are
+// dropped from the hook's queue when it is full, as a live sensor's are
+// (they stay in the output), where the offline wait held the whole capture
+// for a minute and tcpdump upstream would have dropped packets; and
+// SIGTERM ends the run at once, not after the 15 s the end of a run
+// gives the hooks (a review).
+func TestPipeNotHeldByAHook(t *testing.T) {
+	bin := buildSensor(t)
+	capture, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	hook := filepath.Join(dir, "hang.sh")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\nexec sleep 3600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	// Every first SYN to dark space is an alert: 156 in the demo capture,
+	// more than a hook's queue holds.
+	cmd, pw, stderr := onPipe(t, bin, out, "--dark-net", "0.0.0.0/0", "--dark-net", "::/0", "--alert-exec", hook)
+	defer pw.Close()
+	wrote := make(chan error, 1)
+	// Then more than the pipe and the reader's buffers hold: the demo
+	// again, eight times (a pcapng stream may hold several sections; its
+	// sources are known by then and raise no alert).
+	go func() {
+		_, err := pw.Write(capture)
+		for i := 0; i < 8 && err == nil; i++ {
+			_, err = pw.Write(capture)
+		}
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the sensor did not read the pipe for 10 s: held by the hook; stderr: %s", stderr.String())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"event_type":"window"`)); b, _ = os.ReadFile(out) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no record written; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("SIGTERM did not end the run within 10 s; stderr: %s", stderr.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("SIGTERM ended the run after %v: the hook was waited for", d)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit: %v; stderr: %s", err, stderr.String())
+	}
+	b, _ := os.ReadFile(out)
+	if n := bytes.Count(b, []byte(`{"event_type":"alert",`)); n != 156 {
+		t.Errorf("%d alert records in the output, want the demo's 156", n)
+	}
+}

@@ -45,14 +45,24 @@ func DefaultConfig() Config {
 	return Config{Timeout: 10 * time.Second, Attempts: 3, Backoff: time.Second}
 }
 
-// CheckWebhook refuses a URL that is not http(s)://host/...
+// CheckWebhook refuses a URL that is not http(s)://host/... Its error
+// does not quote the URL: its user, password, path and query may be
+// secrets, and the error goes to the log (a review: a bad escape printed
+// the password at start).
 func CheckWebhook(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("not a URL that can be parsed: %v (give http://host[:port]/path or https://...)", err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("the scheme %q is not http or https (give http://host[:port]/path or https://...)", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("the URL names no host (give http://host[:port]/path or https://...)")
 	}
 	return nil
 }
@@ -88,7 +98,7 @@ type Hooks struct {
 	Dropped   atomic.Uint64 // alerts a hook dropped because its queue was full
 	Delivered atomic.Uint64 // deliveries that succeeded (one per hook and alert)
 	Failed    atomic.Uint64 // deliveries that failed for good
-	Abandoned atomic.Uint64 // deliveries not tried: the run ended and Close's wait was over
+	Abandoned atomic.Uint64 // deliveries not tried, or cut off: the run ended and Close's wait was over
 }
 
 // sink is one hook's queue and what delivers from it.
@@ -217,7 +227,15 @@ func (h *Hooks) run(k *sink) {
 			h.Abandoned.Add(1) // counted, not a line each in the log
 			continue
 		}
-		h.result(k.deliver(line), k.name)
+		err := k.deliver(line)
+		if err != nil && h.ctx.Err() != nil {
+			// Cut off by the end of the run (Close's wait was over), not
+			// failed: counted as those not tried (a review: each was
+			// counted failed and logged as "context canceled").
+			h.Abandoned.Add(1)
+			continue
+		}
+		h.result(err, k.name)
 	}
 }
 
@@ -233,9 +251,10 @@ func (h *Hooks) result(err error, hook string) {
 }
 
 // exec runs the program with the alert on its standard input, killed at
-// the timeout with every process it started (its process group). What it
-// prints is kept up to execKeep bytes, for the message when it fails; the
-// rest is read and dropped (a program that prints without end cannot fill
+// the timeout with its process group (what it started, unless a child
+// left the group: setsid makes a daemon the program owns). What it
+// prints is kept, its last execKeep bytes, for the message when it fails;
+// the rest is read and dropped (a program that prints without end cannot fill
 // the sensor's memory).
 func (h *Hooks) exec(line []byte) error {
 	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Timeout)
@@ -266,7 +285,8 @@ func (h *Hooks) exec(line []byte) error {
 		return nil
 	}
 	if err != nil {
-		msg := bytes.TrimSpace(out.b[:min(len(out.b), 200)])
+		// The end of what it wrote: where a program says why it failed.
+		msg := bytes.TrimSpace(out.b[max(0, len(out.b)-execSay):])
 		if len(msg) == 0 {
 			return fmt.Errorf("alert-exec %s: %w", h.cfg.Exec, err)
 		}
@@ -313,17 +333,27 @@ func (h *Hooks) reapAll() {
 	h.groups = nil
 }
 
-// execKeep bounds what is kept of a program's output.
-const execKeep = 4 << 10
+// execKeep bounds what is kept of a program's output, and execSay what
+// of it the log says when the program failed.
+const (
+	execKeep = 4 << 10
+	execSay  = 200
+)
 
-// capped keeps the first execKeep bytes written to it and drops the rest.
+// capped keeps the last execKeep bytes written to it (at most twice that
+// held between trims).
 type capped struct{ b []byte }
 
 func (c *capped) Write(p []byte) (int, error) {
-	if n := min(len(p), execKeep-len(c.b)); n > 0 {
-		c.b = append(c.b, p[:n]...)
+	n := len(p)
+	if len(p) > execKeep {
+		p = p[len(p)-execKeep:]
 	}
-	return len(p), nil
+	if len(c.b)+len(p) > 2*execKeep {
+		c.b = append(c.b[:0], c.b[len(c.b)-execKeep:]...)
+	}
+	c.b = append(c.b, p...)
+	return n, nil
 }
 
 // post POSTs the alert, retrying a network error or a 5xx/429 answer.
@@ -335,7 +365,7 @@ func (h *Hooks) post(line []byte) error {
 			select {
 			case <-time.After(wait):
 			case <-h.ctx.Done():
-				return fmt.Errorf("alert-webhook: %w (abandoned at the end of the run)", err)
+				return fmt.Errorf("%w (abandoned at the end of the run)", err)
 			}
 			wait *= 2
 		}

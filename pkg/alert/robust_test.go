@@ -241,3 +241,51 @@ func TestDeadWebhookDoesNotHoldTheProgram(t *testing.T) {
 		t.Errorf("the program got %d of 50 alerts while the webhook was down", n)
 	}
 }
+
+// TestCutOffIsAbandoned: a delivery still running when Close's wait is
+// over is cut off and counted with those not tried (abandoned), not as
+// failed for good, and not logged one by one ("context canceled" a line).
+func TestCutOffIsAbandoned(t *testing.T) {
+	var logged []string
+	var mu sync.Mutex
+	h := Start(Config{Exec: script(t, "cat >/dev/null; sleep 30"), Timeout: time.Minute,
+		Log: func(err error, hook string) { mu.Lock(); logged = append(logged, err.Error()); mu.Unlock() }})
+	for range 3 {
+		h.Send([]byte(line))
+	}
+	time.Sleep(200 * time.Millisecond) // the first is running
+	h.Close(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if h.Failed.Load() != 0 || h.Abandoned.Load() != 3 || len(logged) != 0 {
+		t.Errorf("failed %d, abandoned %d of 3, logged %q", h.Failed.Load(), h.Abandoned.Load(), logged)
+	}
+}
+
+// TestCheckWebhookKeepsTheSecrets: a URL refused at start is not quoted in
+// the error, which goes to the log: a bad escape printed its password.
+func TestCheckWebhookKeepsTheSecrets(t *testing.T) {
+	for _, u := range []string{"http://alice:S3CRET@127.0.0.1:18099/%zz?key=K3Y", "ftp://alice:S3CRET@host/K3Y", "http://:S3CRET@/K3Y"} {
+		err := CheckWebhook(u)
+		if err == nil {
+			t.Fatalf("%s: accepted", u)
+		}
+		if m := err.Error(); strings.Contains(m, "S3CRET") || strings.Contains(m, "K3Y") {
+			t.Errorf("the error quotes a secret: %s", m)
+		}
+	}
+}
+
+// TestExecFailureSaysItsLastWords: a program that prints a lot and then
+// why it fails has its reason in the log (the first 200 bytes of its
+// output were logged, and the reason was cut off).
+func TestExecFailureSaysItsLastWords(t *testing.T) {
+	var logged string
+	h := Start(Config{Exec: script(t, "cat >/dev/null; yes chatter | head -c 20000; echo the-reason-why >&2; exit 3"), Timeout: 10 * time.Second,
+		Log: func(err error, hook string) { logged = err.Error() }})
+	h.Send([]byte(line))
+	h.Close(10 * time.Second)
+	if h.Failed.Load() != 1 || !strings.Contains(logged, "the-reason-why") || len(logged) > 400 {
+		t.Errorf("failed %d, logged %q", h.Failed.Load(), logged)
+	}
+}

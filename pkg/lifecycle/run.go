@@ -68,8 +68,13 @@ type Config struct {
 }
 
 // alertDrain bounds how long the end of a run waits for alert deliveries
-// still queued (each is bounded on its own too).
-const alertDrain = 15 * time.Second
+// still queued (each is bounded on its own too); signalDrain, after a
+// signal (a stop ends the run at once, as the README says: it waited the
+// whole 15 s for a hook that hung, a review).
+const (
+	alertDrain  = 15 * time.Second
+	signalDrain = time.Second
+)
 
 // liveGrace is how late a live packet may arrive: windows close this long
 // after their end by the wall clock.
@@ -187,6 +192,13 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 	}
 	if r.hooks != nil {
 		defer context.AfterFunc(ctx, r.hooks.StopWaiting)() // a signal: no more waiting on a slow hook
+		if s, ok := in.Source.(interface{ Streaming() bool }); ok && s.Streaming() {
+			// A pipe may carry a capture still running (tcpdump -w - |
+			// sensor -r -): its hooks never wait, as a live sensor's, or a
+			// hook that hangs would stop the reading for up to a minute
+			// and the capture upstream would drop packets (a review).
+			r.hooks.StopWaiting()
+		}
 		// Offline, the deliveries end (within alertDrain) before the
 		// final stats record, which counts them; Close below then has
 		// nothing to wait for. Not live (a stop must write its final
@@ -212,13 +224,19 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 	if r.cfg.Metrics != nil {
 		r.cfg.Metrics.Set(snapshot(&st, r.eng, r.w.Counted()))
 	}
-	return st, r.end(&st, in.Describe, err)
+	drain := alertDrain
+	if ctx.Err() != nil {
+		drain = signalDrain
+	}
+	return st, r.end(&st, in.Describe, err, drain)
 }
 
 // end is the end-of-run sequence, one for live and offline runs: whatever
 // stopped the loop, what was read is summarised, written and remembered.
 // It returns err, or the first error of its own when err is nil.
-func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input, err error) error {
+//
+// drain bounds the wait for alert deliveries still queued.
+func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input, err error, drain time.Duration) error {
 	sum := output.Summary{
 		Engine:   r.eng.Counters(),
 		Top:      r.eng.Top(),
@@ -248,12 +266,12 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 	}
 	r.lock.Close() // the state is saved: another sensor may take it
 	if r.hooks != nil {
-		r.hooks.Close(alertDrain)
+		r.hooks.Close(drain)
 		if n := r.hooks.Dropped.Load(); n > 0 {
 			r.log.say(Warn, nil, "alerts not handed to a hook: its queue was full (they are in the output)", "dropped", n)
 		}
 		if n := r.hooks.Abandoned.Load(); n > 0 {
-			r.log.say(Warn, nil, "alerts not delivered: the run ended while they waited for a hook (they are in the output)", "abandoned", n)
+			r.log.say(Warn, nil, "alerts not delivered: the run ended before a hook took them or while it ran (they are in the output)", "abandoned", n)
 		}
 	}
 	return err
