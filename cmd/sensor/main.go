@@ -100,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cfg.PrintConfig:
 		if err := cfg.WriteYAML(stdout); err != nil {
 			fmt.Fprintf(stderr, "sensor: %v\n", err)
+			if errors.Is(err, config.ErrNotUTF8) {
+				return exitUsage // a setting to give another way
+			}
 			return exitFatal
 		}
 		return exitOK

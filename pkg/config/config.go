@@ -6,6 +6,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ type Config struct {
 	Benign         string         // file of known benign scanners (read by cmd)
 	ExcludeBenign  bool           // keep benign scanners out of the growth counts
 	SensorID       string
+	SensorIDAuto   bool // SensorID is the host name, none given (--print-config writes "", not this machine's name)
 	LogLevel       string
 	LogFormat      string
 	Progress       string
@@ -285,38 +287,45 @@ func Load(args []string) (*Config, error) {
 	return c, nil
 }
 
+// maxConfigBytes bounds a config file: a YAML file of settings is a few
+// kilobytes (a device or a pipe that never ends is not one).
+const maxConfigBytes = 1 << 20
+
+// readFile reads the config file at path into v, once: a pipe or a
+// process substitution (-c <(...)) can be read once only, and its second
+// and third reads (the unknown-key and octal checks) found it empty and
+// passed what they should have refused (a review: `ports: 0445` was port
+// 293 from a pipe, refused from a file).
 func readFile(v *viper.Viper, path string, known []string) error {
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("config file %s: %w", path, errors.Unwrap(err))
+	raw, err := readConfigBytes(path)
+	if err != nil {
+		return err
 	}
-	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
-	if err := v.ReadInConfig(); err != nil {
+	if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
 		return fmt.Errorf("config file %s: not valid YAML: %w", path, err)
-	}
-	// A misspelt key would otherwise be ignored silently; refuse it.
-	only := viper.New()
-	only.SetConfigFile(path)
-	only.SetConfigType("yaml")
-	if err := only.ReadInConfig(); err != nil {
-		return fmt.Errorf("config file %s: %w", path, err)
-	}
-	for _, k := range only.AllKeys() {
-		if !slices.Contains(known, k) {
-			return fmt.Errorf("config file %s: unknown key %q (known keys: %s)", path, k, strings.Join(known, ", "))
-		}
 	}
 	// YAML reads a plain number with a leading zero as octal: `ports: 0445`
 	// watched port 293, `max-targets: 010` meant 8, where the same on the
 	// command line means 445 and 10; so are `0_445`, `0o445`, and `0x1bd`
 	// is hex. Only plain decimal integers are taken, so the file and the
 	// flags never disagree.
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config file %s: %w", path, err)
-	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc yaml.Node
-	if yaml.Unmarshal(raw, &doc) == nil {
+	if dec.Decode(&doc) == nil {
+		for {
+			var more yaml.Node
+			err := dec.Decode(&more)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("config file %s: not valid YAML after its first document: %w", path, err)
+			}
+			if len(more.Content) > 0 && more.Content[0].ShortTag() != "!!null" { // (an empty document reads as a null)
+				return fmt.Errorf("config file %s: holds more than one YAML document (settings after a second ---): only the first would be read; give one", path)
+			}
+		}
 		if err := shapes(&doc); err != nil {
 			return fmt.Errorf("config file %s: %w", path, err)
 		}
@@ -324,7 +333,42 @@ func readFile(v *viper.Viper, path string, known []string) error {
 			return fmt.Errorf("config file %s: %s: %s is not a plain decimal number, and YAML reads it as another (a leading 0 is octal, 0x hex; underscores are dropped): write it in decimal digits, or quote it", path, k, val)
 		}
 	}
+	// A misspelt key would otherwise be ignored silently; refuse it.
+	only := viper.New()
+	only.SetConfigType("yaml")
+	if err := only.ReadConfig(bytes.NewReader(raw)); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	for _, k := range only.AllKeys() {
+		if !slices.Contains(known, k) {
+			return fmt.Errorf("config file %s: unknown key %q (known keys: %s)", path, k, strings.Join(known, ", "))
+		}
+	}
 	return nil
+}
+
+// readConfigBytes reads the config file, saying what stands in the way.
+func readConfigBytes(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, errors.Unwrap(err))
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("config file %s: is a directory (give the YAML file in it)", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, errors.Unwrap(err))
+	}
+	if len(raw) > maxConfigBytes {
+		return nil, fmt.Errorf("config file %s: larger than %d KiB: not a file of settings", path, maxConfigBytes>>10)
+	}
+	return raw, nil
 }
 
 // listKeys are the keys whose value may be a list (of plain values).
@@ -338,8 +382,17 @@ func shapes(doc *yaml.Node) error {
 		return nil // not a mapping: the reader says so
 	}
 	m := doc.Content[0]
+	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i].Value, m.Content[i+1]
+		// Keys are read case-blind, and of two that differ only in case
+		// one was taken at random (a review: ports, Ports and PORTS gave
+		// 139 or 22 from run to run). The YAML reader refuses the same key
+		// twice; this refuses it in another case too.
+		if first := seen[strings.ToLower(k)]; first != nil {
+			return fmt.Errorf("%s (line %d): the key %s of line %d again (keys are not case-sensitive)", k, m.Content[i].Line, first.Value, first.Line)
+		}
+		seen[strings.ToLower(k)] = m.Content[i]
 		switch v.Kind {
 		case yaml.MappingNode:
 			return fmt.Errorf("%s: a mapping, where a value goes", k)
@@ -486,6 +539,7 @@ func (c *Config) fill(v *viper.Viper) error {
 	}
 	c.SensorID = v.GetString(kSensorID)
 	if c.SensorID == "" {
+		c.SensorIDAuto = true
 		if c.SensorID, err = os.Hostname(); err != nil || c.SensorID == "" {
 			c.SensorID = "sensor"
 		}
@@ -549,10 +603,10 @@ func (c *Config) fill(v *viper.Viper) error {
 		}
 	}
 	if err := c.Engine().Validate(); err != nil {
-		return err
+		return keyedErr(err)
 	}
 	if err := c.fillGrowth(v); err != nil {
-		return err
+		return keyedErr(err)
 	}
 	if err := c.Kafka.fill(v, c.Window); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -370,7 +371,7 @@ func TestValueShapesInTheFile(t *testing.T) {
 	for body, want := range map[string]string{
 		"window: [1, 2]\n":             "window: a list, where one value goes",
 		"read: [[a.pcap, b.pcap]]\n":   "read: a list of lists",
-		"sensor-id: {name: gw1}\n":     "unknown key", // viper flattens it: refused as sensor-id.name
+		"sensor-id: {name: gw1}\n":     "sensor-id: a mapping, where a value goes",
 		"ports: [139, 445]\n":          "",
 		"home-net: [10.0.0.0/8]\n":     "",
 		"growth-horizons: [6h, 24h]\n": "",
@@ -442,6 +443,12 @@ func TestRefusedValueSaysWhereItCameFrom(t *testing.T) {
 	if err := os.WriteFile(file, []byte("window: -5m\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Values the engine's and the classifier's checks refuse (their
+	// messages begin with the key) say where they came from too.
+	long := filepath.Join(t.TempDir(), "long.yaml")
+	os.WriteFile(long, []byte("window: 169h\n"), 0o644)
+	horizons := filepath.Join(t.TempDir(), "h.yaml")
+	os.WriteFile(horizons, []byte("growth-horizons: \"24h,6h\"\n"), 0o644)
 	t.Setenv("SENSOR_CONFIG", "")
 	for _, c := range []struct {
 		args      []string
@@ -451,6 +458,9 @@ func TestRefusedValueSaysWhereItCameFrom(t *testing.T) {
 		{[]string{"-c", file}, "", "(config file " + file + ")"},
 		{nil, "SENSOR_PORTS=", "(environment variable SENSOR_PORTS)"},
 		{[]string{"-c", file, "--window", "0"}, "", "(flag --window)"}, // the flag wins
+		{[]string{"-c", long}, "", "must be at most 168h (config file " + long + ")"},
+		{nil, "SENSOR_LOOKBACK=1m", "must be at least one window (5m0s) (environment variable SENSOR_LOOKBACK)"},
+		{[]string{"-c", horizons}, "", "(config file " + horizons + ")"},
 	} {
 		t.Run(strings.Join(c.args, " ")+c.env, func(t *testing.T) {
 			if k, v, ok := strings.Cut(c.env, "="); ok {
@@ -465,5 +475,62 @@ func TestRefusedValueSaysWhereItCameFrom(t *testing.T) {
 	_, err := LoadCollect([]string{"--kafka-brokers", "x:9092", "--window", "-1s"})
 	if err == nil || !strings.HasSuffix(err.Error(), "(flag --window)") {
 		t.Errorf("collect: %v", err)
+	}
+}
+
+// TestConfigFileRefusals: keys repeated in another case (one was taken at
+// random), settings in a second YAML document (ignored), a directory, and
+// a file too large to be one of settings are refused, naming the file; an
+// empty second document is not a second set of settings.
+func TestConfigFileRefusals(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		"ports: \"445\"\nPorts: \"139\"\n":     "Ports (line 2): the key ports of line 1 again",
+		"window: 10m\n---\nwindow: 20m\n":      "more than one YAML document",
+		"window: 10m\n---\n: : [\n":            "not valid YAML after its first document",
+		"---\nwindow: 10m\n---\n":              "",
+		"window: 10m\n...\n":                   "",
+		"# comments only\n":                    "",
+		strings.Repeat("# padding\n", 120_000): "not a file of settings",
+	} {
+		file := filepath.Join(dir, "c.yaml")
+		os.WriteFile(file, []byte(body), 0o644)
+		_, err := Load([]string{"-r", "a.pcap", "--config", file})
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), file)) {
+			t.Errorf("%.40q: %v, want %q", body, err, want)
+		}
+	}
+	if _, err := Load([]string{"-r", "a.pcap", "--config", dir}); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory: %v", err)
+	}
+}
+
+// TestPrintConfigSensorIDAsGiven: no sensor-id (the host name) is printed
+// as none, so the file copied to other sensors does not give them all this
+// one's name; one given is printed.
+func TestPrintConfigSensorIDAsGiven(t *testing.T) {
+	for args, want := range map[string]string{"": `sensor-id: ""`, "--sensor-id=gw1": `sensor-id: "gw1"`} {
+		c, err := Load(append([]string{"-r", "a.pcap"}, strings.Fields(args)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := c.WriteYAML(&b); err != nil || !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("%q: %v, want %s in\n%s", args, err, want, b.String())
+		}
+	}
+}
+
+// TestPrintConfigNotUTF8: a setting that is not UTF-8 (a Latin-1 file
+// name) cannot be written to YAML, which read Go's \xe9 as é: refused,
+// naming the setting, where it printed a file that loaded another path.
+func TestPrintConfigNotUTF8(t *testing.T) {
+	c, err := Load([]string{"-r", "caf\xe9.pcap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := c.WriteYAML(&b); !errors.Is(err, ErrNotUTF8) || !strings.Contains(err.Error(), "read") {
+		t.Errorf("%v; printed %q", err, b.String())
 	}
 }

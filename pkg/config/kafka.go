@@ -122,18 +122,18 @@ func (k *Kafka) fill(v *viper.Viper, window time.Duration) error {
 func (k *Kafka) yaml(m map[string]string) {
 	c := &k.Config
 	m[kKafkaBrokers] = yamlList(c.Brokers)
-	m[kKafkaTopic] = strconv.Quote(c.Topic)
+	m[kKafkaTopic] = quote(c.Topic)
 	m[kKafkaTLS] = strconv.FormatBool(c.TLS)
-	m[kKafkaCA] = strconv.Quote(c.CAFile)
-	m[kKafkaCert] = strconv.Quote(c.CertFile)
-	m[kKafkaKey] = strconv.Quote(c.KeyFile)
-	m[kKafkaServer] = strconv.Quote(c.ServerName)
-	m[kKafkaSASL] = strconv.Quote(c.SASL)
-	m[kKafkaUser] = strconv.Quote(c.User)
+	m[kKafkaCA] = quote(c.CAFile)
+	m[kKafkaCert] = quote(c.CertFile)
+	m[kKafkaKey] = quote(c.KeyFile)
+	m[kKafkaServer] = quote(c.ServerName)
+	m[kKafkaSASL] = quote(c.SASL)
+	m[kKafkaUser] = quote(c.User)
 	m[kKafkaPassword] = `""`
 	m[kKafkaCompress] = c.Compression
 	m[kKafkaBuffer] = strconv.FormatInt(c.Buffer, 10)
-	m[kKafkaSpool] = strconv.Quote(c.SpoolDir)
+	m[kKafkaSpool] = quote(c.SpoolDir)
 	m[kKafkaSpoolMax] = strconv.FormatInt(c.SpoolMax, 10)
 	m[kKafkaTimeout] = c.StartTimeout.String()
 	m[kKafkaRefresh] = k.Refresh.String()

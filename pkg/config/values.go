@@ -41,18 +41,44 @@ func durations(ds []time.Duration) string {
 
 func keyErr(k string, err error) error { return &keyError{key: k, err: err} }
 
+// keyedErr is err, a check's that names the key it refused at the start
+// of its message ("window 169h0m0s: must be at most 168h", the engine's and
+// the classifier's checks), as that key's keyError, so sourced can say
+// where the value came from; any other error as it is.
+func keyedErr(err error) error {
+	var ke *keyError
+	if err == nil || errors.As(err, &ke) {
+		return err
+	}
+	msg, key := err.Error(), ""
+	for _, k := range fileKeys {
+		if len(k) > len(key) && (strings.HasPrefix(msg, k+" ") || strings.HasPrefix(msg, k+":")) {
+			key = k
+		}
+	}
+	if key == "" {
+		return err
+	}
+	return &keyError{key: key, err: err, named: true}
+}
+
 // keyError is a key's value refused; where names where it came from (see
-// sourced).
+// sourced); named: err's message begins with the key already.
 type keyError struct {
 	key, where string
 	err        error
+	named      bool
 }
 
 func (e *keyError) Error() string {
-	if e.where != "" {
-		return fmt.Sprintf("%s: %v (%s)", e.key, e.err, e.where)
+	msg := e.key + ": " + e.err.Error()
+	if e.named {
+		msg = e.err.Error()
 	}
-	return e.key + ": " + e.err.Error()
+	if e.where != "" {
+		return fmt.Sprintf("%s (%s)", msg, e.where)
+	}
+	return msg
 }
 
 func (e *keyError) Unwrap() error { return e.err }

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteYAML prints the effective configuration in the config file's own
@@ -14,12 +16,12 @@ import (
 func (c *Config) WriteYAML(w io.Writer) error {
 	m := map[string]string{
 		kRead:       yamlList(c.Read),
-		kIface:      strconv.Quote(c.Iface),
-		kPorts:      strconv.Quote(c.Ports.String()),
+		kIface:      quote(c.Iface),
+		kPorts:      quote(c.Ports.String()),
 		kWindow:     c.Window.String(),
 		kLookback:   c.Lookback.String(),
-		kOutput:     strconv.Quote(c.Output),
-		kSensorID:   strconv.Quote(c.SensorID),
+		kOutput:     quote(c.Output),
+		kSensorID:   sensorIDValue(c),
 		kLogLevel:   c.LogLevel,
 		kLogFormat:  c.LogFormat,
 		kProgress:   c.Progress,
@@ -31,28 +33,28 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		kFloodSrc:   strconv.FormatBool(c.FloodSources),
 		kActivity:   c.ActivityEvery.String(),
 		kRemember:   c.Remember.String(),
-		kAlertExec:  strconv.Quote(c.AlertExec),
-		kAlertHook:  strconv.Quote(c.AlertWebhook),
+		kAlertExec:  quote(c.AlertExec),
+		kAlertHook:  quote(c.AlertWebhook),
 		kCapture:    c.Capture,
 		kIngress:    c.IngressHook,
 		kPromisc:    strconv.FormatBool(c.Promisc),
 		kEgress:     strconv.FormatBool(c.Egress),
-		kUser:       strconv.Quote(c.User),
+		kUser:       quote(c.User),
 		kStatsEvery: c.StatsEvery.String(),
 		kScanner:    strconv.Itoa(c.ScannerTargets),
 		kScanHosts:  strconv.Itoa(c.ScanHosts),
 		kScanPorts:  strconv.Itoa(c.ScanPorts),
 		kScanEvery:  c.ScanInterval.String(),
 		kMMDB:       yamlList(c.MMDB),
-		kBenign:     strconv.Quote(c.Benign),
+		kBenign:     quote(c.Benign),
 		kExclBenign: strconv.FormatBool(c.ExcludeBenign),
 		kMaxGap:     c.MaxGap.String(),
-		kStateFile:  strconv.Quote(c.StateFile),
+		kStateFile:  quote(c.StateFile),
 		kStateReset: strconv.FormatBool(c.StateReset),
 		kStateEvery: c.StateEvery.String(),
-		kMetrics:    strconv.Quote(c.MetricsAddr),
+		kMetrics:    quote(c.MetricsAddr),
 		kGrowth:     strconv.FormatBool(!c.GrowthOff),
-		kHorizons:   strconv.Quote(durations(c.Growth.Horizons)),
+		kHorizons:   quote(durations(c.Growth.Horizons)),
 		kConfidence: strconv.FormatFloat(c.Growth.Confidence, 'g', -1, 64),
 		kLinConf:    strconv.FormatFloat(c.Growth.LinearConfidence, 'g', -1, 64),
 		kMinDouble:  c.Growth.MinDoubling.String(),
@@ -76,7 +78,10 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		m[k] = yamlList(l)
 	}
 	keys := make([]string, 0, len(m))
-	for k := range m {
+	for k, v := range m {
+		if strings.Contains(v, notUTF8) {
+			return fmt.Errorf("--print-config: the %s setting %w (its bytes would load back as other characters): give it on the command line instead", k, ErrNotUTF8)
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -88,13 +93,31 @@ func (c *Config) WriteYAML(w io.Writer) error {
 	return err
 }
 
+// ErrNotUTF8: a setting WriteYAML cannot write.
+var ErrNotUTF8 = errors.New("is not valid UTF-8, which a YAML file cannot hold")
+
+// quote is a YAML double-quoted scalar of s (Go's quoting, whose escapes
+// YAML reads the same), or notUTF8: Go writes a byte that is not UTF-8 as
+// \xNN, which YAML reads as the character U+00NN (a path with a Latin-1
+// é loaded back as another path, a review).
+func quote(s string) string {
+	if !utf8.ValidString(s) {
+		return notUTF8
+	}
+	return strconv.Quote(s)
+}
+
+// notUTF8 stands for a value quote cannot write (no quoted string holds a
+// NUL byte).
+const notUTF8 = "\x00not UTF-8"
+
 func yamlList(xs []string) string {
 	if len(xs) == 0 {
 		return "[]"
 	}
 	q := make([]string, len(xs))
 	for i, x := range xs {
-		q[i] = strconv.Quote(x)
+		q[i] = quote(x)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
 }
@@ -106,4 +129,14 @@ func shardsValue(c *Config) string {
 		return "auto"
 	}
 	return strconv.Itoa(c.Shards)
+}
+
+// sensorIDValue is the sensor-id as given: none (the host name) stays
+// none, so a file written on one sensor does not name the others after it
+// (a fleet tells its sensors apart by this id).
+func sensorIDValue(c *Config) string {
+	if c.SensorIDAuto {
+		return `""`
+	}
+	return quote(c.SensorID)
 }
