@@ -340,3 +340,68 @@ func TestPipeNotHeldByAHook(t *testing.T) {
 		t.Errorf("%d alert records in the output, want the demo's 156", n)
 	}
 }
+
+// TestNamedFIFOIsAStream: a FIFO named with -r (or -r <(tcpdump -w - ...))
+// is read as standard input is: SIGTERM ends a run that waits for its
+// writer, and one whose writer holds it open, at once (exit 143); and the
+// records come out while it is open. It was read as a file: the signal was
+// heard only when the writer closed, never while none had opened it, and
+// nothing was written until the end (a review).
+func TestNamedFIFOIsAStream(t *testing.T) {
+	bin := buildSensor(t)
+	capture, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, writer := range []bool{false, true} {
+		dir := t.TempDir()
+		fifo := filepath.Join(dir, "capture.fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Skipf("no FIFO here: %v", err)
+		}
+		out := filepath.Join(dir, "out.jsonl")
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "-r", fifo, "-o", out)
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if writer {
+			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close() // the capture still running
+			if _, err := w.Write(capture); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"event_type":"window"`)); b, _ = os.ReadFile(out) {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("no record written while the FIFO was open; stderr: %s", stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		} else {
+			time.Sleep(500 * time.Millisecond) // waiting for a writer
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("writer %v: SIGTERM did not end the run within 10 s; stderr: %s", writer, stderr.String())
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+			t.Errorf("writer %v: exit %v, want %d; stderr: %s", writer, err, 128+int(syscall.SIGTERM), stderr.String())
+		}
+		if b, _ := os.ReadFile(out); writer && !bytes.Contains(b, []byte(`"event_type":"summary"`)) {
+			t.Errorf("no summary after SIGTERM")
+		}
+	}
+}

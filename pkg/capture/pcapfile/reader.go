@@ -152,6 +152,19 @@ func (r *Reader) list(root string) {
 		r.addErr(root, opErr("stat", err))
 		return
 	}
+	if fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0 && r.stream == nil {
+		// A FIFO or a process substitution (-r <(tcpdump -w - ...)) is a
+		// stream, as standard input is: opened and read by the stream's
+		// goroutine, so that a signal ends a run that waits for its writer
+		// or its data, and what it gives is analysed as it comes. (It was
+		// opened and read as a file: the run heard no signal until the
+		// writer closed, and none at all while no writer opened it; a
+		// review.) A second one is read as a file.
+		s := newStream(&fifoReader{path: root})
+		r.stream = s
+		r.inputs = append(r.inputs, &input{path: root, src: s, fi: fi})
+		return
+	}
 	if !fi.IsDir() {
 		r.addFile(root, fi)
 		return
@@ -348,7 +361,7 @@ func (r *Reader) Next(p *capture.Packet) error {
 	// next packet only now, so the previous p.Data stayed valid until this
 	// call.
 	if in := r.last; in != nil {
-		if r.stream != nil && in.path == Stdin && in.comp == "" && in.br != nil && !in.awaitRecord(r.stream) {
+		if r.stream != nil && in.src == io.Reader(r.stream) && in.comp == "" && in.br != nil && !in.awaitRecord(r.stream) {
 			// A stream that idles (a capture of a quiet link, still
 			// running) before its next record is whole: said, so that
 			// the run can write what it holds; the next call reads on.
@@ -619,8 +632,9 @@ func (r *Reader) Interrupt() {
 	}
 }
 
-// Streaming says whether standard input is read and is a stream (a pipe,
-// FIFO or socket): a capture that may still be running.
+// Streaming says whether a stream is read (standard input that is a pipe,
+// FIFO or socket, or a FIFO named with -r): a capture that may still be
+// running.
 func (r *Reader) Streaming() bool { return r.stream != nil }
 
 // ErrInterrupted is what Next returns once Interrupt ended a read.

@@ -30,6 +30,30 @@ func stdinStream() (io.Reader, *stream) {
 	return s, s
 }
 
+// fifoReader reads a FIFO named on the command line, opened at its first
+// read (the open waits for a writer: on the stream's goroutine, where a
+// signal does not wait for it) and closed at its end.
+type fifoReader struct {
+	path string
+	f    *os.File
+}
+
+func (r *fifoReader) Read(p []byte) (int, error) {
+	if r.f == nil {
+		f, err := os.Open(r.path)
+		if err != nil {
+			return 0, err
+		}
+		growPipe(int(f.Fd()))
+		r.f = f
+	}
+	n, err := r.f.Read(p)
+	if err != nil {
+		r.f.Close()
+	}
+	return n, err
+}
+
 // streamBufs and streamBuf: the stream's buffers, read ahead.
 const (
 	streamBufs = 4
