@@ -4,10 +4,10 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/synscope/synscope/internal/corpus"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
@@ -18,13 +18,7 @@ import (
 // sensor names mirai are exactly those that sent a SYN whose sequence
 // number is its destination address, counted straight from the captures.
 func TestCorpusMiraiSources(t *testing.T) {
-	dir := os.Getenv("SENSOR_CORPUS")
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SENSOR_CORPUS is not set; CI must point it at ../shared/pcaps")
-		}
-		t.Skip("SENSOR_CORPUS is not set")
-	}
+	dir := corpus.Dir(t)
 	// Some captures are broken on purpose: the run reads what it can.
 	out, _, _ := sensor(t, "-r", dir, "--ports", "1-65535", "--log-level", "error", "--growth=false")
 	named := map[string]bool{}

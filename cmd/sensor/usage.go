@@ -45,12 +45,14 @@ Flags:
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprint(w, `
-Every flag can also be set as an environment variable SENSOR_<FLAG> (upper case,
-'-' as '_', e.g. SENSOR_LOOKBACK=7d) or as a key in the YAML file given with
---config. Flags win over the environment, which wins over the file.
+Every setting can also be given as an environment variable SENSOR_<FLAG> (upper
+case, '-' as '_', e.g. SENSOR_LOOKBACK=7d; SENSOR_CONFIG names the file) or as a
+key in the YAML file given with --config; --help, --version and --print-config
+are flags only. Flags win over the environment, which wins over the file.
 
 Exit status: 0 success; 1 the run failed; 2 a bad flag or setting;
 3 finished, but some input could not be read completely (its error is logged
-and in the summary record).
+and in the summary record); 130 or 143 an offline run ended by SIGINT or
+SIGTERM (its records so far written; a live sensor stopped so exits 0).
 `)
 }

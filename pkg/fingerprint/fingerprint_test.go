@@ -3,10 +3,10 @@ package fingerprint
 import (
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/synscope/synscope/internal/corpus"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
@@ -93,13 +93,7 @@ func corpusSyns(t *testing.T, path string) []decode.Syn {
 // The real captures of ../shared/pcaps (SENSOR_CORPUS): the scans of known
 // tools are named for them, a connect scan (the kernel's SYNs) is not.
 func TestCorpusTools(t *testing.T) {
-	dir := os.Getenv("SENSOR_CORPUS")
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SENSOR_CORPUS is not set; CI must point it at ../shared/pcaps")
-		}
-		t.Skip("SENSOR_CORPUS is not set")
-	}
+	dir := corpus.Dir(t)
 	for _, c := range []struct {
 		file string
 		tool Tool

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/synscope/synscope/internal/corpus"
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/decode"
@@ -23,14 +24,7 @@ import (
 // test skips, except under CI=true, where a skip would hide a gap.
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SENSOR_CORPUS")
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SENSOR_CORPUS is not set; CI must point it at ../shared/pcaps")
-		}
-		t.Skip("SENSOR_CORPUS is not set; set it to the shared pcaps folder to run the corpus test")
-	}
-	return dir
+	return corpus.Dir(t)
 }
 
 type manifestRow struct {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/synscope/synscope/internal/corpus"
 )
 
 // knownBroken are corpus files that must fail with an InputError (and must
@@ -75,13 +77,7 @@ func manifestCounts(t *testing.T, root string) map[string]int {
 // TestCorpus reads every file of the public capture corpus named by
 // SENSOR_CORPUS (e.g. /work/shared/pcaps).
 func TestCorpus(t *testing.T) {
-	root := os.Getenv("SENSOR_CORPUS")
-	if root == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SENSOR_CORPUS is not set (required when CI=true)")
-		}
-		t.Skip("SENSOR_CORPUS not set: set it to the capture corpus (e.g. ../shared/pcaps) to run this test")
-	}
+	root := corpus.Dir(t)
 	counts := manifestCounts(t, root)
 
 	var files []string
