@@ -620,8 +620,9 @@ func (r *Reader) Close() error {
 	return first
 }
 
-// Interrupt ends a read of standard input that waits for data (a pipe from
-// a capture still running, idle), so that a signal ends the run at once:
+// Interrupt ends a read of the stream (standard input, or a FIFO named
+// with -r) that waits for data or for its writer (a capture still running,
+// idle), so that a signal ends the run at once:
 // the read fails, the input is not counted failed, and Next returns
 // ErrInterrupted from then on. Reads of files, which do not wait for
 // long, are not interrupted: the caller's next check of its context
