@@ -45,26 +45,8 @@ func TestPipeStillOpenEndsOnASignal(t *testing.T) {
 	}
 	// The records of the windows closed so far come out while the pipe is
 	// open (written out at least every second).
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(out)
-		if bytes.Contains(b, []byte(`"event_type":"window"`)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no window record written while the pipe was open; stderr: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("SIGTERM did not end the run within 10 s; stderr: %s", stderr.String())
-	}
+	awaitRecordIn(t, out, "window", cmd, stderr)
+	_, err = terminate(t, cmd, stderr)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
 		t.Errorf("exit: %v, want status %d; stderr: %s", err, 128+int(syscall.SIGTERM), stderr.String())
@@ -123,13 +105,7 @@ func TestOfflineRunOutlivesSIGHUP(t *testing.T) {
 	half := len(capture) / 2
 	pw.Write(capture[:half])
 	// Reading: the first window's record is out.
-	deadline := time.Now().Add(10 * time.Second)
-	for b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"event_type":"window"`)); b, _ = os.ReadFile(out) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no record written; stderr: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitRecordIn(t, out, "window", cmd, stderr)
 	cmd.Process.Signal(syscall.SIGHUP)
 	time.Sleep(200 * time.Millisecond)
 	pw.Write(capture[half:])
@@ -311,24 +287,9 @@ func TestPipeNotHeldByAHook(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("the sensor did not read the pipe for 10 s: held by the hook; stderr: %s", stderr.String())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"event_type":"window"`)); b, _ = os.ReadFile(out) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no record written; stderr: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("SIGTERM did not end the run within 10 s; stderr: %s", stderr.String())
-	}
-	if d := time.Since(start); d > 5*time.Second {
+	awaitRecordIn(t, out, "window", cmd, stderr)
+	d, err := terminate(t, cmd, stderr)
+	if d > 5*time.Second {
 		t.Errorf("SIGTERM ended the run after %v: the hook was waited for", d)
 	}
 	var ee *exec.ExitError
@@ -375,27 +336,11 @@ func TestNamedFIFOIsAStream(t *testing.T) {
 			if _, err := w.Write(capture); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"event_type":"window"`)); b, _ = os.ReadFile(out) {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("no record written while the FIFO was open; stderr: %s", stderr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			awaitRecordIn(t, out, "window", cmd, &stderr)
 		} else {
 			time.Sleep(500 * time.Millisecond) // waiting for a writer
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err = <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("writer %v: SIGTERM did not end the run within 10 s; stderr: %s", writer, stderr.String())
-		}
+		_, err = terminate(t, cmd, &stderr)
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
 			t.Errorf("writer %v: exit %v, want %d; stderr: %s", writer, err, 128+int(syscall.SIGTERM), stderr.String())
@@ -403,5 +348,38 @@ func TestNamedFIFOIsAStream(t *testing.T) {
 		if b, _ := os.ReadFile(out); writer && !bytes.Contains(b, []byte(`"event_type":"summary"`)) {
 			t.Errorf("no summary after SIGTERM")
 		}
+	}
+}
+
+// awaitRecordIn waits up to 10 s for a record of type typ in the file out
+// that the running sensor cmd writes.
+func awaitRecordIn(t *testing.T, out, typ string, cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b, _ := os.ReadFile(out); !bytes.Contains(b, []byte(`"event_type":"`+typ+`"`)); b, _ = os.ReadFile(out) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no %s record written within 10 s; stderr: %s", typ, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// terminate sends cmd SIGTERM and waits up to 10 s for it to end: how
+// long it took, and its Wait's error.
+func terminate(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) (time.Duration, error) {
+	t.Helper()
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return time.Since(start), err
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("SIGTERM did not end the run within 10 s; stderr: %s", stderr.String())
+		return 0, nil
 	}
 }
