@@ -383,3 +383,66 @@ func terminate(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) (time.Duration
 		return 0, nil
 	}
 }
+
+// TestFIFONamedTwiceOrAsOutput: a FIFO named twice is read once (two
+// readers split its bytes between them: exit 3, 1,340 packets of 10,060);
+// the same FIFO as the output is refused (the run waited for data on its
+// own output); and a FIFO with standard input, also a pipe, is a stream
+// still (the second took the first's place, and SIGTERM went unheard while
+// the FIFO waited for its writer). A review of the FIFO streams.
+func TestFIFONamedTwiceOrAsOutput(t *testing.T) {
+	bin := buildSensor(t)
+	demo := filepath.Join("..", "..", "testdata", "demo.pcapng")
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "capture.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFO here: %v", err)
+	}
+	go func() {
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			b, _ := os.ReadFile(demo)
+			w.Write(b)
+			w.Close()
+		}
+	}()
+	out := filepath.Join(dir, "twice.jsonl")
+	var stderr bytes.Buffer
+	cmd := exec.Command("timeout", "-k", "5", "20", bin, "-r", fifo, "-r", fifo, "-o", out)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("named twice: %v; stderr: %s", err, stderr.String())
+	}
+	if got := summaryOf(t, mustRead(t, out)); got.Packets != 10060 || got.Inputs != 10060 {
+		t.Errorf("named twice: %+v, want the demo's 10060 packets once", got)
+	}
+
+	stderr.Reset()
+	cmd = exec.Command("timeout", "-k", "5", "20", bin, "-r", fifo, "-o", fifo)
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(stderr.String(), "name another file") {
+		t.Errorf("the FIFO read as the output: %v; stderr: %s", err, stderr.String())
+	}
+
+	// A FIFO no writer opens, and standard input a pipe: SIGTERM is heard.
+	lone := filepath.Join(dir, "lone.fifo")
+	if err := syscall.Mkfifo(lone, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, pw, errb := onPipe(t, bin, filepath.Join(dir, "both.jsonl"), "-r", lone)
+	defer pw.Close()
+	time.Sleep(500 * time.Millisecond)
+	if _, err = terminate(t, cmd, errb); !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Errorf("a FIFO and standard input: exit %v; stderr: %s", err, errb.String())
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -46,9 +46,10 @@ type Reader struct {
 	last   *input   // input whose packet Next returned last; advanced on the next call
 	closed bool
 	stdin  bool // "-" is listed already
-	// stream is standard input when it is a pipe, FIFO or socket (see
-	// stdinStream): Interrupt ends its waiting read.
-	stream *stream
+	// streams: standard input when it is a pipe, FIFO or socket (see
+	// stdinStream), and the FIFOs named (see list): Interrupt ends their
+	// waiting reads.
+	streams []*stream
 	bySize map[int64][]*input // listed files by size, to find one listed twice (addListed)
 
 	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
@@ -126,7 +127,9 @@ func (r *Reader) list(root string) {
 		}
 		r.stdin = true
 		in, stream := stdinStream()
-		r.stream = stream
+		if stream != nil {
+			r.streams = append(r.streams, stream)
+		}
 		r.inputs = append(r.inputs, &input{path: root, src: in})
 		return
 	}
@@ -152,17 +155,30 @@ func (r *Reader) list(root string) {
 		r.addErr(root, opErr("stat", err))
 		return
 	}
-	if fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0 && r.stream == nil {
+	if fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0 {
 		// A FIFO or a process substitution (-r <(tcpdump -w - ...)) is a
 		// stream, as standard input is: opened and read by the stream's
 		// goroutine, so that a signal ends a run that waits for its writer
 		// or its data, and what it gives is analysed as it comes. (It was
 		// opened and read as a file: the run heard no signal until the
 		// writer closed, and none at all while no writer opened it; a
-		// review.) A second one is read as a file.
+		// review.) Named twice, it is read once (two readers would each
+		// get parts of it), and it is listed by size as a file is, so that
+		// an output at the same FIFO is refused (CheckOutput).
+		in := &input{path: root, fi: fi}
+		if e := r.same(fi); e != nil {
+			in.skipped, in.state = fmt.Sprintf("the same file as %s: read once", e.path), stateDone
+			r.inputs = append(r.inputs, in)
+			return
+		}
 		s := newStream(&fifoReader{path: root})
-		r.stream = s
-		r.inputs = append(r.inputs, &input{path: root, src: s, fi: fi})
+		r.streams = append(r.streams, s)
+		in.src = s
+		if r.bySize == nil {
+			r.bySize = map[int64][]*input{}
+		}
+		r.bySize[fi.Size()] = append(r.bySize[fi.Size()], in)
+		r.inputs = append(r.inputs, in)
 		return
 	}
 	if !fi.IsDir() {
@@ -361,7 +377,7 @@ func (r *Reader) Next(p *capture.Packet) error {
 	// next packet only now, so the previous p.Data stayed valid until this
 	// call.
 	if in := r.last; in != nil {
-		if r.stream != nil && in.src == io.Reader(r.stream) && in.comp == "" && in.br != nil && !in.awaitRecord(r.stream) {
+		if st, ok := in.src.(*stream); ok && in.comp == "" && in.br != nil && !in.awaitRecord(st) {
 			// A stream that idles (a capture of a quiet link, still
 			// running) before its next record is whole: said, so that
 			// the run can write what it holds; the next call reads on.
@@ -606,8 +622,8 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	if r.stream != nil {
-		r.stream.interrupt() // its goroutine, if not blocked in a read, ends now
+	for _, st := range r.streams {
+		st.interrupt() // its goroutine, if not blocked in a read, ends now
 	}
 	var first error
 	for _, in := range r.inputs {
@@ -628,15 +644,15 @@ func (r *Reader) Close() error {
 // long, are not interrupted: the caller's next check of its context
 // stops it. It is safe to call from any goroutine, more than once.
 func (r *Reader) Interrupt() {
-	if r.stream != nil {
-		r.stream.interrupt()
+	for _, st := range r.streams {
+		st.interrupt()
 	}
 }
 
 // Streaming says whether a stream is read (standard input that is a pipe,
 // FIFO or socket, or a FIFO named with -r): a capture that may still be
 // running.
-func (r *Reader) Streaming() bool { return r.stream != nil }
+func (r *Reader) Streaming() bool { return len(r.streams) > 0 }
 
 // ErrInterrupted is what Next returns once Interrupt ended a read.
 var ErrInterrupted = errors.New("standard input: the read was interrupted")
