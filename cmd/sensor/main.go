@@ -36,7 +36,7 @@ const (
 
 func main() {
 	// The first SIGINT or SIGTERM ends the run in order (the last
-	// records, the alerts' hooks for up to 15 s, the Kafka flush); a
+	// records, the alerts' hooks for up to 1 s, the Kafka flush); a
 	// second one ends the process at once. The signal is the context's
 	// cause (an interrupted offline run's exit status says which).
 	ctx, cancel := context.WithCancelCause(context.Background())

@@ -115,6 +115,7 @@ func LoadCollect(args []string) (*Collect, error) {
 	if file == "" {
 		file = os.Getenv("SENSOR_CONFIG") // as the sensor reads it
 	}
+	inFile := func(string) bool { return false }
 	if file != "" {
 		// The sensors' file is welcome, checked as theirs is (a misspelt
 		// key, a number YAML reads as octal), but collect takes from it
@@ -122,6 +123,7 @@ func LoadCollect(args []string) (*Collect, error) {
 		// output, id, growth and logging are theirs (`--once` with the
 		// sensors' file wrote the fleet's records over their output).
 		fv := viper.New()
+		inFile = fv.InConfig
 		if err := readFile(fv, file, append(slices.Clone(fileKeys), collectOnly...)); err != nil {
 			return nil, err
 		}
@@ -132,7 +134,7 @@ func LoadCollect(args []string) (*Collect, error) {
 		}
 	}
 	if err := c.fill(v); err != nil {
-		return c, sourced(err, fs, file)
+		return c, sourced(err, fs, file, inFile)
 	}
 	return c, nil
 }

@@ -282,7 +282,7 @@ func Load(args []string) (*Config, error) {
 		v.Set(kRead, append(stringList(v, kRead), args...))
 	}
 	if err := c.fill(v); err != nil {
-		return nil, sourced(err, fs, c.ConfigFile)
+		return nil, sourced(err, fs, c.ConfigFile, v.InConfig)
 	}
 	return c, nil
 }

@@ -461,6 +461,9 @@ func TestRefusedValueSaysWhereItCameFrom(t *testing.T) {
 		{[]string{"-c", long}, "", "must be at most 168h (config file " + long + ")"},
 		{nil, "SENSOR_LOOKBACK=1m", "must be at least one window (5m0s) (environment variable SENSOR_LOOKBACK)"},
 		{[]string{"-c", horizons}, "", "(config file " + horizons + ")"},
+		// The lookback refused for the window's sake is the default, not
+		// the file's (it does not name it).
+		{[]string{"-c", long, "--window", "48h"}, "", "must be at least one window (48h0m0s) (the default)"},
 	} {
 		t.Run(strings.Join(c.args, " ")+c.env, func(t *testing.T) {
 			if k, v, ok := strings.Cut(c.env, "="); ok {

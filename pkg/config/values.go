@@ -87,7 +87,11 @@ func (e *keyError) Unwrap() error { return e.err }
 // the flag, the environment variable or the config file (the flag wins
 // over the variable, the variable over the file). A value refused from
 // SENSOR_PORTS or a config file line was reported as if from a flag.
-func sourced(err error, fs *pflag.FlagSet, file string) error {
+//
+// inFile says whether the file set the key: a default refused (the
+// lookback, for a window set longer) was blamed on a config file that did
+// not name it (a review); it is said to be the default.
+func sourced(err error, fs *pflag.FlagSet, file string, inFile func(key string) bool) error {
 	var ke *keyError
 	if !errors.As(err, &ke) || ke.where != "" {
 		return err
@@ -99,8 +103,10 @@ func sourced(err error, fs *pflag.FlagSet, file string) error {
 		ke.where = "flag --" + ke.key
 	case inEnv:
 		ke.where = "environment variable " + env
-	case file != "":
+	case file != "" && inFile(ke.key):
 		ke.where = "config file " + file
+	default:
+		ke.where = "the default"
 	}
 	return err
 }
