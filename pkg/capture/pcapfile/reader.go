@@ -50,7 +50,7 @@ type Reader struct {
 	// stdinStream), and the FIFOs named (see list): Interrupt ends their
 	// waiting reads.
 	streams []*stream
-	bySize map[int64][]*input // listed files by size, to find one listed twice (addListed)
+	bySize  map[int64][]*input // listed files by size, to find one listed twice (addListed)
 
 	done  atomic.Int64 // bytes consumed from disk (compressed bytes for gzip)
 	total int64        // sum of the sizes of the listed files
