@@ -165,20 +165,12 @@ func (r *Reader) list(root string) {
 		// review.) Named twice, it is read once (two readers would each
 		// get parts of it), and it is listed by size as a file is, so that
 		// an output at the same FIFO is refused (CheckOutput).
-		in := &input{path: root, fi: fi}
-		if e := r.same(fi); e != nil {
-			in.skipped, in.state = fmt.Sprintf("the same file as %s: read once", e.path), stateDone
-			r.inputs = append(r.inputs, in)
-			return
+		r.addFile(root, fi)
+		if in := r.inputs[len(r.inputs)-1]; in.skipped == "" {
+			s := newStream(&fifoReader{path: root})
+			r.streams = append(r.streams, s)
+			in.src = s
 		}
-		s := newStream(&fifoReader{path: root})
-		r.streams = append(r.streams, s)
-		in.src = s
-		if r.bySize == nil {
-			r.bySize = map[int64][]*input{}
-		}
-		r.bySize[fi.Size()] = append(r.bySize[fi.Size()], in)
-		r.inputs = append(r.inputs, in)
 		return
 	}
 	if !fi.IsDir() {
