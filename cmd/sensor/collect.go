@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,11 @@ import (
 // runCollect is `sensor collect`: a member of the collectors' consumer
 // group that writes the fleet's windows.
 func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := config.LoadCollect(args)
+	cfg, err := interruptible(ctx, "while the configuration was read", func() (*config.Collect, error) { return config.LoadCollect(args) }, nil)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "sensor collect: %v\n", err)
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "sensor collect: %v\nRun 'sensor help collect' for usage.\n", err)
 		return exitUsage
@@ -59,7 +64,10 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		log.Error().Err(err).Msg("cannot start")
 		return exitFatal
 	}
-	if out, err = output.Open(cfg.Output, !cfg.Once, stdout); err != nil {
+	if out, err = openOutput(ctx, cfg.Output, !cfg.Once, stdout); errors.Is(err, context.Canceled) {
+		log.Warn().Err(err).Msg("interrupted before the collector began: nothing written")
+		return exitOK // as a collector stopped by a signal
+	} else if err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		return exitUsage // as the sensor's own output: a setting to change
 	}

@@ -85,7 +85,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runCollect(ctx, args[1:], stdout, stderr)
 		}
 	}
-	cfg, err := config.Load(args)
+	// A config file that is a FIFO waits for its writer: a signal then
+	// ends the run (interruptible).
+	cfg, err := interruptible(ctx, "while the configuration was read", func() (*config.Config, error) { return config.Load(args) }, nil)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "sensor: %v\n", err)
+		return interruptedStatus(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "sensor: %v\nRun 'sensor --help' for usage.\n", err)
 		return exitUsage
@@ -135,6 +141,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &se):
 		log.Error().Err(err).Msg("cannot start")
 		return exitUsage
+	case errors.As(err, new(interrupted)):
+		log.Warn().Err(err).Msg("interrupted before the run began: nothing analysed, nothing written")
+		if cfg.Iface != "" {
+			return exitOK // as a live sensor stopped by a signal
+		}
+		return interruptedStatus(ctx)
 	case errors.Is(err, context.Canceled):
 		log.Warn().Uint64("packets", res.Engine.Packets).Msg("interrupted: the records of the packets analysed are written (the summary's inputs count what the readers took, which an interrupt leaves different)")
 		return interruptedStatus(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -22,11 +23,11 @@ import (
 // an earlier run's output).
 func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.Writer, log zerolog.Logger) (output.Driver, error) {
 	if len(cfg.Kafka.Brokers) == 0 {
-		out, err := output.Open(cfg.Output, live, stdout)
-		if err != nil {
+		out, err := openOutput(ctx, cfg.Output, live, stdout)
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return nil, settingError{err} // nothing read: exit status 2, as a bad flag
 		}
-		return out, nil
+		return out, err
 	}
 	sink, err := kafka.NewSink(ctx, cfg.Kafka.Config, cfg.SensorID)
 	if err != nil {
@@ -40,13 +41,27 @@ func openOutputs(ctx context.Context, cfg *config.Config, live bool, stdout io.W
 			return nil, err
 		}
 	}
-	out, err := output.Open(cfg.Output, live, stdout)
+	out, err := openOutput(ctx, cfg.Output, live, stdout)
 	if err != nil {
 		sink.Close()
+		if errors.Is(err, context.Canceled) {
+			return nil, err
+		}
 		return nil, settingError{err}
 	}
 	log.Info().Str("kafka", sink.String()).Msg("publishing the records to Kafka")
 	return output.Multi(out, kafkaDriver{sink, log}), nil
+}
+
+// openOutput is output.Open, given up when ctx ends first where the output
+// is a FIFO: opening one for writing waits until it has a reader.
+func openOutput(ctx context.Context, path string, live bool, stdout io.Writer) (output.Driver, error) {
+	if fi, err := os.Stat(path); path == "-" || err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
+		return output.Open(path, live, stdout)
+	}
+	return interruptible(ctx, "while the output FIFO "+path+" waited for a reader", func() (output.Driver, error) {
+		return output.Open(path, live, stdout)
+	}, func(d output.Driver) { d.Close() })
 }
 
 // kafkaDriver is the Kafka sink as an output driver: it counts (stats
