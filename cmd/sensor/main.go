@@ -153,6 +153,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		log.Error().Err(err).Msg("run failed")
 		return exitFatal
+	case ctx.Err() != nil && cfg.Iface == "":
+		// A signal after the last packet, while the end of the run waited
+		// for the alert hooks (cut short, within a second): every packet
+		// was analysed, but the run did not end as it would have.
+		log.Warn().Msg("interrupted after the last packet: every record is written; alert deliveries still under way were cut off")
+		return interruptedStatus(ctx)
 	case res.InputsFailed > 0:
 		log.Warn().Uint64("inputs_failed", res.InputsFailed).Msg("some inputs could not be read completely; what they held before the error is analysed")
 		return exitInputFailed

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -287,5 +288,30 @@ func TestExecFailureSaysItsLastWords(t *testing.T) {
 	h.Close(10 * time.Second)
 	if h.Failed.Load() != 1 || !strings.Contains(logged, "the-reason-why") || len(logged) > 400 {
 		t.Errorf("failed %d, logged %q", h.Failed.Load(), logged)
+	}
+}
+
+// TestCloseByCutsTheWaitAtASignal: a signal (ctx's end) during Close's
+// wait for a slow hook cuts the wait to cut; it used to run its whole
+// length (13.5 s of 15 after a SIGTERM, a review).
+func TestCloseByCutsTheWaitAtASignal(t *testing.T) {
+	h := Start(Config{Exec: script(t, "cat >/dev/null; sleep 30"), Timeout: time.Minute})
+	h.Send([]byte(line))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	h.CloseBy(ctx, 20*time.Second, 200*time.Millisecond)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close waited %v after the signal, want about 0.5 s", d.Round(time.Millisecond))
+	}
+	if h.Abandoned.Load() != 1 || h.Delivered.Load() != 0 {
+		t.Errorf("abandoned %d, delivered %d; want the one delivery cut off", h.Abandoned.Load(), h.Delivered.Load())
+	}
+	// Without a signal the wait is whole: a quick hook is delivered.
+	h = Start(Config{Exec: script(t, "cat >/dev/null; sleep 0.3"), Timeout: time.Minute})
+	h.Send([]byte(line))
+	h.CloseBy(context.Background(), 20*time.Second, 10*time.Millisecond)
+	if h.Delivered.Load() != 1 {
+		t.Errorf("delivered %d of 1 with no signal", h.Delivered.Load())
 	}
 }

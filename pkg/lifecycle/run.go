@@ -199,17 +199,20 @@ func (r *Run) Drive(ctx context.Context, in Input) (output.Stats, error) {
 			// and the capture upstream would drop packets (a review).
 			r.hooks.StopWaiting()
 		}
-		// Offline, the deliveries end (within alertDrain) before the
-		// final stats record, which counts them; Close below then has
-		// nothing to wait for. Not live (a stop must write its final
-		// records, the state and the capture's counters at once, before a
-		// service manager's kill), nor after a signal.
-		if !r.cfg.Live {
-			hooks.BeforeFinal = func() {
-				if ctx.Err() == nil {
-					r.hooks.Close(alertDrain)
-				}
+		// The deliveries end before the final stats record, which counts
+		// them (a review: after a signal it was written first, and the
+		// deliveries cut off were missing from its alert_hooks); end's
+		// Close then has nothing to wait for. Offline within alertDrain;
+		// live, or after a signal (one during the wait cuts it short),
+		// within signalDrain: a stop writes its final records, the state
+		// and the capture's counters within a second, before a service
+		// manager's kill.
+		hooks.BeforeFinal = func() {
+			wait := alertDrain
+			if r.cfg.Live || ctx.Err() != nil {
+				wait = signalDrain
 			}
+			r.hooks.CloseBy(ctx, wait, signalDrain)
 		}
 	}
 	stopFlush := func() {}
