@@ -425,6 +425,20 @@ func TestFIFONamedTwiceOrAsOutput(t *testing.T) {
 		t.Errorf("the FIFO read as the output: %v; stderr: %s", err, stderr.String())
 	}
 
+	// Standard input the FIFO, and the output the same FIFO: refused too
+	// (the run read its own records as capture data, a review).
+	in, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	stderr.Reset()
+	cmd = exec.Command("timeout", "-k", "5", "20", bin, "-r", "-", "-o", fifo)
+	cmd.Stdin, cmd.Stderr = in, &stderr
+	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(stderr.String(), "read from standard input") {
+		t.Errorf("standard input the FIFO written as the output: %v; stderr: %s", err, stderr.String())
+	}
+
 	// A FIFO no writer opens, and standard input a pipe: SIGTERM is heard.
 	lone := filepath.Join(dir, "lone.fifo")
 	if err := syscall.Mkfifo(lone, 0o600); err != nil {

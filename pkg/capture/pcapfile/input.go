@@ -658,6 +658,11 @@ func (in *input) release(complete, final bool) error {
 	if in.f != nil {
 		err = in.f.Close()
 	}
+	if st, ok := in.src.(*stream); ok {
+		// Finished or failed: a FIFO's writer is let go (EPIPE), not
+		// left blocked on a pipe no one reads (a review).
+		st.interrupt()
+	}
 	if complete && in.state != stateDone && in.size > in.cr.n {
 		in.progress.Add(in.size - in.cr.n)
 	}

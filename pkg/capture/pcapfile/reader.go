@@ -266,7 +266,10 @@ func (r *Reader) same(fi fs.FileInfo) *input {
 // reading.
 func (r *Reader) CheckOutput(fi fs.FileInfo) error {
 	if r.stdin {
-		if sfi, err := os.Stdin.Stat(); err == nil && sfi.Mode().IsRegular() && os.SameFile(sfi, fi) {
+		// A file, or a FIFO (sensor -r - -o f < f read its own records
+		// as capture data, a review); not a device (-o /dev/null with
+		// standard input from it is no loop).
+		if sfi, err := os.Stdin.Stat(); err == nil && (sfi.Mode().IsRegular() || sfi.Mode()&fs.ModeNamedPipe != 0) && os.SameFile(sfi, fi) {
 			return errors.New("is the capture read from standard input")
 		}
 	}

@@ -32,26 +32,58 @@ func stdinStream() (io.Reader, *stream) {
 
 // fifoReader reads a FIFO named on the command line, opened at its first
 // read (the open waits for a writer: on the stream's goroutine, where a
-// signal does not wait for it) and closed at its end.
+// signal does not wait for it) and closed at its end, or when the stream
+// is interrupted (its input finished or failed, the Reader closed): its
+// writer then gets EPIPE, as a shell pipe's does, instead of blocking on
+// a FIFO no one reads (a review: a failed -r <(ssh ... tcpdump -w -)
+// stalled that tcpdump for the rest of the run).
 type fifoReader struct {
-	path string
-	f    *os.File
+	path   string
+	mu     sync.Mutex
+	f      *os.File
+	closed bool
 }
 
 func (r *fifoReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
 	if r.f == nil {
-		f, err := os.Open(r.path)
+		if r.closed {
+			r.mu.Unlock()
+			return 0, errStreamInterrupted
+		}
+		r.mu.Unlock()
+		f, err := os.Open(r.path) // waits for a writer: not under the lock
+		r.mu.Lock()
 		if err != nil {
+			r.mu.Unlock()
 			return 0, err
+		}
+		if r.closed {
+			r.mu.Unlock()
+			f.Close()
+			return 0, errStreamInterrupted
 		}
 		growPipe(int(f.Fd()))
 		r.f = f
 	}
-	n, err := r.f.Read(p)
+	f := r.f
+	r.mu.Unlock()
+	n, err := f.Read(p) // a close meanwhile ends it (the FIFO is read through the poller)
 	if err != nil {
-		r.f.Close()
+		r.close()
 	}
 	return n, err
+}
+
+// close closes the FIFO, now or as soon as its open returns.
+func (r *fifoReader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
 }
 
 // streamBufs and streamBuf: the stream's buffers, read ahead.
@@ -62,6 +94,7 @@ const (
 
 // stream is a reader read ahead by a goroutine, whose Read interrupt ends.
 type stream struct {
+	fifo     *fifoReader // the FIFO read, closed by interrupt; nil for standard input
 	data     chan chunk
 	free     chan []byte
 	stop     chan struct{}
@@ -77,6 +110,7 @@ type chunk struct {
 
 func newStream(r io.Reader) *stream {
 	s := &stream{data: make(chan chunk, streamBufs), free: make(chan []byte, streamBufs), stop: make(chan struct{})}
+	s.fifo, _ = r.(*fifoReader)
 	for range streamBufs {
 		s.free <- make([]byte, streamBuf)
 	}
@@ -126,8 +160,16 @@ func (s *stream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// interrupt ends a Read waiting for data, and every later one.
-func (s *stream) interrupt() { s.stopOnce.Do(func() { close(s.stop) }) }
+// interrupt ends a Read waiting for data, and every later one; a FIFO
+// read is closed (standard input is left as it is: not the sensor's).
+func (s *stream) interrupt() {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		if s.fifo != nil {
+			s.fifo.close()
+		}
+	})
+}
 
 // ready waits up to d for something to read (data, the end or an error)
 // and reports whether there is; nothing is taken: the next Read has it.
