@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,11 +53,7 @@ func DefaultConfig() Config {
 func CheckWebhook(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("not a URL that can be parsed: %v (give http://host[:port]/path or https://...)", err)
+		return fmt.Errorf("not a URL that can be parsed: %s (give http://host[:port]/path or https://...)", urlProblem(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("the scheme %q is not http or https (give http://host[:port]/path or https://...)", u.Scheme)
@@ -65,6 +62,33 @@ func CheckWebhook(s string) error {
 		return errors.New("the URL names no host (give http://host[:port]/path or https://...)")
 	}
 	return nil
+}
+
+// urlProblem says what is wrong with a URL url.Parse refused, without
+// its parts: the parser's own message quotes them (a password with a '/'
+// was read as the port: `invalid port ":S3cret" after host`, a review).
+func urlProblem(err error) string {
+	var esc url.EscapeError
+	var host url.InvalidHostError
+	var m string
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		m = ue.Err.Error()
+	}
+	switch {
+	case errors.As(err, &esc):
+		return "a bad %-escape"
+	case errors.As(err, &host):
+		return "a character a host name cannot hold"
+	case strings.HasPrefix(m, "invalid port"):
+		return "what follows the host is not a port (a '/', '?', '#' or '@' in the user or password must be %-escaped)"
+	case strings.Contains(m, "userinfo"):
+		return "a character the user or password cannot hold (%-escape it)"
+	case strings.Contains(m, "control character"):
+		return "a control character"
+	case strings.Contains(m, "missing protocol scheme"):
+		return "no scheme"
+	}
+	return "malformed"
 }
 
 // queueLen bounds the alerts waiting for delivery, per hook.

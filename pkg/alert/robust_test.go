@@ -266,7 +266,9 @@ func TestCutOffIsAbandoned(t *testing.T) {
 // TestCheckWebhookKeepsTheSecrets: a URL refused at start is not quoted in
 // the error, which goes to the log: a bad escape printed its password.
 func TestCheckWebhookKeepsTheSecrets(t *testing.T) {
-	for _, u := range []string{"http://alice:S3CRET@127.0.0.1:18099/%zz?key=K3Y", "ftp://alice:S3CRET@host/K3Y", "http://:S3CRET@/K3Y"} {
+	for _, u := range []string{"http://alice:S3CRET@127.0.0.1:18099/%zz?key=K3Y", "ftp://alice:S3CRET@host/K3Y", "http://:S3CRET@/K3Y",
+		"http://admin:S3CRET/K3Y@127.0.0.1:8080/hook", "http://admin:S3CRET%zz@127.0.0.1/K3Y", "http://S3CRET\x01@127.0.0.1/K3Y",
+		"http://[S3CRET/K3Y", "http://adm\x7fin:S3CRET@h/K3Y", "http://h%zzS3CRET/K3Y"} {
 		err := CheckWebhook(u)
 		if err == nil {
 			t.Fatalf("%s: accepted", u)
