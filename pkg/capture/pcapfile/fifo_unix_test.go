@@ -80,3 +80,23 @@ func TestFIFOLetGo(t *testing.T) {
 		})
 	}
 }
+
+// A FIFO's modification time is its node's, not its data's: a run of
+// FIFOs alone has none (0: the records of a run that read no packet take
+// the wall clock, as with standard input).
+func TestFIFOHasNoModTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cap")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	os.Chtimes(path, old, old)
+	r, err := Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.NewestModTime(); got != 0 {
+		t.Errorf("NewestModTime %v, want 0 for a FIFO", time.Unix(0, got))
+	}
+}

@@ -295,11 +295,14 @@ func (r *Reader) CheckOutput(fi fs.FileInfo) error {
 }
 
 // NewestModTime is the latest modification time of the files listed (ns;
-// 0 when none has one: standard input alone).
+// 0 when none has one: standard input or FIFOs alone).
 func (r *Reader) NewestModTime() int64 {
 	var t int64
 	for _, in := range r.inputs {
-		if in.fi != nil && !in.hidden {
+		// A FIFO's time is its node's, not its data's: left out, as
+		// standard input is (a review: an empty FIFO's run was stamped
+		// with the day the FIFO was made).
+		if _, stream := in.src.(*stream); in.fi != nil && !in.hidden && !stream {
 			t = max(t, in.fi.ModTime().UnixNano())
 		}
 	}
