@@ -101,3 +101,31 @@ func TestLiveUserMustWriteItsDirectories(t *testing.T) {
 		}
 	}
 }
+
+// TestStateNotSavedWhenTheOutputFails: a run whose output fails (a full
+// disk) leaves the state as it was: saved, it remembered every source of
+// the capture, and a rerun with it, once the disk had room, counted them
+// as seen and wrote none of their records (a review).
+func TestStateNotSavedWhenTheOutputFails(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	st := filepath.Join(t.TempDir(), "s.state")
+	if _, stderr, code := sensor(t, "-r", demo, "--state-file", st, "-o", "/dev/full", "--log-level", "error"); code != exitFatal || !strings.Contains(stderr, "the state was not saved") {
+		t.Fatalf("exit %d, want %d and the state said not saved; stderr: %s", code, exitFatal, stderr)
+	}
+	if _, err := os.Stat(st); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a state was saved for a run whose records were lost: %v", err)
+	}
+	// The rerun with the disk fixed writes every source's record, as a
+	// run without a state does.
+	out, stderr, code := sensor(t, "-r", demo, "--state-file", st, "--log-level", "error")
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	plain, _, _ := sensor(t, "-r", demo, "--log-level", "error")
+	n, want := strings.Count(out, `{"event_type":"source",`), strings.Count(plain, `{"event_type":"source",`)
+	if n != want || want == 0 {
+		t.Errorf("the rerun wrote %d source records, want the %d of a run without a state", n, want)
+	}
+}

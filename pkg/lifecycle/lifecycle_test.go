@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -327,4 +328,46 @@ func mustStdout(t *testing.T, w io.Writer) output.Driver {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// A live run whose output fails (a full disk) does not save its state on
+// the interval, nor at the end: it would remember sources whose records
+// were lost, and a restart would not write them (a review).
+func TestLiveStateNotSavedWhileTheOutputFails(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	state := filepath.Join(t.TempDir(), "sensor.state")
+	d, err := output.NewFile("/dev/full", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cfg := testConfig(t, true, state)
+	cfg.StateEvery = 3 * time.Millisecond
+	cfg.StatsEvery = time.Millisecond // a stats record, whose write fails, before the save is due
+	var lg logged
+	r, err := New(cfg, d, lg.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var frames [][]byte
+	for i := 1; i <= 50; i++ {
+		frames = append(frames, syn(i))
+	}
+	src := &script{live: true, steps: []step{
+		{frames: frames},
+		{idle: func() { time.Sleep(5 * time.Millisecond) }}, // a save is due at this poll
+		{idle: func() { time.Sleep(5 * time.Millisecond) }},
+		{idle: cancel},
+	}}
+	r.Drive(ctx, Input{Source: src})
+	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a state was saved while the output failed: %v", err)
+	}
+	if !lg.has("state not saved: the output fails") || !lg.has("the state was not saved") {
+		t.Errorf("the skipped saves were not said: %v", lg.lines)
+	}
 }

@@ -22,9 +22,15 @@ func (l *loop) Tick(t *pipeline.Tick) {
 	}
 	if r.cfg.StateEvery > 0 && t.Now.Sub(l.lastSave) >= r.cfg.StateEvery {
 		l.lastSave = t.Now
+		// The records the state counts go out first; while the output
+		// fails, the state is not saved (it would remember sources whose
+		// records were lost, and a restart would not write them).
 		// A failed save is tried again at the next interval and at the
 		// end: stopping the capture for it would lose more than a late save.
-		if err := saveState(r.eng, r.cfg.StateFile); err != nil {
+		t.Flush()
+		if err := r.w.Err(); err != nil {
+			r.log.say(Error, err, "state not saved: the output fails (the state keeps what its records say); will try again")
+		} else if err := saveState(r.eng, r.cfg.StateFile); err != nil {
 			r.log.say(Error, err, "state not saved; will try again")
 		}
 	}

@@ -255,10 +255,16 @@ func (r *Run) end(st *output.Stats, describe func(*output.Stats) []output.Input,
 			"state_file", r.cfg.StateFile, "saved_at", time.Unix(0, saved).UTC().Format(time.RFC3339), "first_packet", time.Unix(0, first).UTC().Format(time.RFC3339))
 	}
 	r.w.Summary(&sum)
-	if werr := r.w.Flush(); werr != nil && err == nil {
+	werr := r.w.Flush()
+	if werr != nil && err == nil {
 		err = fmt.Errorf("write %s: %w", r.out, werr)
 	}
-	if serr := saveState(r.eng, r.cfg.StateFile); serr != nil {
+	if werr != nil && r.cfg.StateFile != "" {
+		// The state must not remember sources whose records were lost:
+		// a rerun with it would count them as seen and never write them
+		// (a review: -o /dev/full saved every source of the capture).
+		r.log.say(Error, werr, "the state was not saved: the output failed, and its records are not all written; run again with the same state file once the output is fixed", "state_file", r.cfg.StateFile)
+	} else if serr := saveState(r.eng, r.cfg.StateFile); serr != nil {
 		if err == nil {
 			err = serr
 		} else {

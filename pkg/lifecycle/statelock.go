@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrStateInUse marks a state file another sensor holds (its lock is
@@ -38,11 +39,7 @@ func LockState(path string, log Log) (*StateLock, error) {
 	if path == "" {
 		return nil, nil
 	}
-	if r, err := filepath.EvalSymlinks(path); err == nil {
-		path = r
-	} else if dir, derr := filepath.EvalSymlinks(filepath.Dir(path)); derr == nil {
-		path = filepath.Join(dir, filepath.Base(path))
-	}
+	path = statePath(path)
 	f, err := lockFile(path)
 	if err != nil && !errors.Is(err, ErrStateInUse) {
 		log.say(Warn, err, "the state file's lock was not taken: another sensor given the same --state-file would not be refused", "state_file", path)
@@ -51,5 +48,54 @@ func LockState(path string, log Log) (*StateLock, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeStaleTemps(path, log)
 	return &StateLock{f: f}, nil
+}
+
+// statePath is the file a state path names, its symlinks resolved (a
+// dangling one's target too): the lock is taken beside it and the save
+// renames onto it. The save renamed onto the link itself, replacing it
+// with a file while the lock followed it (a review: the next run given the
+// link's target loaded the old state, and two sensors were no longer
+// refused).
+func statePath(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	if t, err := os.Readlink(path); err == nil {
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(path), t)
+		}
+		path = t
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
+}
+
+// removeStaleTemps removes the temporary files of saves of the state at
+// path that a kill cut short (a save writes .NAME.tmpDIGITS, then renames
+// it; killed before the rename, the file stayed, as large as the state,
+// one more each time: a review). Called with the lock held: no other
+// sensor saves this state now.
+func removeStaleTemps(path string, log Log) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + ".tmp"
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasPrefix(n, prefix) || len(n) == len(prefix) || strings.Trim(n[len(prefix):], "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err == nil {
+			log.say(Info, nil, "removed the temporary file of a state save that was cut short", "file", filepath.Join(dir, n))
+		}
+	}
 }
