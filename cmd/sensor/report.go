@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/spf13/pflag"
 
 	"github.com/synscope/synscope/pkg/report"
@@ -30,8 +33,13 @@ and regime changes, the SYN rate and active sources, new sources per /24
 beside per address, the busiest sources and prefixes, and our own hosts
 caught scanning. --format svg or png writes one chart instead.
 
-Lines that are not usable records (truncated, unknown event_type, missing
-fields) are named on stderr and skipped; the rest is drawn.
+Files compressed with gzip or zstd (logrotate's sensor.jsonl.2.gz) are read
+through. Lines that are not usable records (truncated, unknown event_type,
+missing fields) are named on stderr and skipped; the rest is drawn. An input
+that cannot be read to its end (missing, a compressed file cut short) is
+named; what it held is drawn, and the exit status is 3. Several runs' files
+may come in any order (sensor.jsonl*: newest first): the packets of each run
+are counted once, and the busiest sources are the latest run's.
 
 Examples:
   sensor -r capture.pcap -o run.jsonl && sensor report -o report.html run.jsonl
@@ -119,15 +127,19 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	d := report.NewData()
+	failed := 0 // inputs that could not be read to their end: what they gave is drawn, exit status 3
 	for _, in := range inputs {
 		if err := readReportInput(d, in); err != nil {
-			fmt.Fprintf(stderr, "sensor report: %v\n", err)
-			return exitFatal
+			fmt.Fprintf(stderr, "sensor report: %v (what was read before it is reported)\n", err)
+			failed++
 		}
 	}
 	d.Finish()
 	for _, p := range d.Problems {
 		fmt.Fprintf(stderr, "sensor report: skipped %s\n", p)
+	}
+	for _, n := range d.Notes {
+		fmt.Fprintf(stderr, "sensor report: note: %s\n", n)
 	}
 	if d.Skipped > len(d.Problems) {
 		fmt.Fprintf(stderr, "sensor report: ... %d lines skipped in all\n", d.Skipped)
@@ -162,19 +174,64 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFatal
 	}
+	if failed > 0 {
+		return exitInputFailed
+	}
 	return exitOK
 }
 
+// readReportInput reads one input into d: a file, or - for standard
+// input; gzip and zstd are read through (logrotate's compress makes
+// sensor.jsonl.2.gz: read as text, its bytes were 50 bad lines, a review).
 func readReportInput(d *report.Data, in string) error {
-	if in == "-" {
-		return d.Read(stdin, "stdin")
+	var r io.Reader = stdin
+	name := "stdin"
+	if in != "-" {
+		f, err := os.Open(in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, name = f, in
 	}
-	f, err := os.Open(in)
-	if err != nil {
-		return err
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic, _ := br.Peek(6)
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: a gzip file that cannot be read: %w", name, err)
+		}
+		defer zr.Close()
+		return d.Read(said{zr, "gzip"}, name)
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
+		if err != nil {
+			return fmt.Errorf("%s: a zstd file that cannot be read: %w", name, err)
+		}
+		defer zr.Close()
+		return d.Read(said{zr, "zstd"}, name)
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return fmt.Errorf("%s: an xz file: decompress it first (xz -dc %s | sensor report -)", name, name)
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return fmt.Errorf("%s: a bzip2 file: decompress it first (bzip2 -dc %s | sensor report -)", name, name)
 	}
-	defer f.Close()
-	return d.Read(f, in)
+	return d.Read(br, name)
+}
+
+// said names the decompression in its reader's errors ("gzip: unexpected
+// EOF": a file cut short).
+type said struct {
+	r    io.Reader
+	what string
+}
+
+func (s said) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", s.what, err)
+	}
+	return n, err
 }
 
 func writeReport(w io.Writer, d *report.Data, format, chart, sensor string, width int, inputs []string) error {

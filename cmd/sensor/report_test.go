@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // demoJSONL runs the sensor on the shipped demo capture into a file.
@@ -87,5 +91,42 @@ func TestReportCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.svg")); err == nil {
 		t.Error("a failed report left its output file")
+	}
+}
+
+// TestReportReadsCompressed: the rotated files logrotate compresses
+// (sensor.jsonl.2.gz) and zstd ones are read through (gzip was read as
+// text: 50 bad lines, then "no window records", a review); one cut short
+// gives what it held, says so, and the exit status is 3, as the sensor's
+// for an input that could not be read to its end; a missing input among
+// others too.
+func TestReportReadsCompressed(t *testing.T) {
+	dir := t.TempDir()
+	in, _ := demoJSONL(t, dir)
+	plain, errs, code := sensor(t, "report", in)
+	if code != exitOK {
+		t.Fatalf("plain: %d %s", code, errs)
+	}
+	raw, _ := os.ReadFile(in)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	zs, _ := zstd.NewWriter(nil)
+	files := map[string][]byte{"r.jsonl.gz": gz.Bytes(), "r.jsonl.zst": zs.EncodeAll(raw, nil)}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		out, errs, code := sensor(t, "report", p)
+		// The page names its input: the rest is the same.
+		if code != exitOK || strings.ReplaceAll(out, p, in) != plain {
+			t.Errorf("%s: exit %d, the page differs from the plain file's; stderr %s", name, code, errs)
+		}
+	}
+	cut := filepath.Join(dir, "cut.jsonl.gz")
+	os.WriteFile(cut, gz.Bytes()[:gz.Len()*2/3], 0o644)
+	out, errs, code := sensor(t, "report", cut, filepath.Join(dir, "missing.jsonl"))
+	if code != exitInputFailed || !strings.Contains(errs, "gzip: unexpected EOF") || !strings.Contains(errs, "no such file") || !strings.Contains(out, "<html") {
+		t.Errorf("a gzip file cut short and a missing one: exit %d, stderr %s", code, errs)
 	}
 }

@@ -49,7 +49,7 @@ func (d *Data) HTML(w io.Writer, inputs []string) error {
 	fmt.Fprintf(&b, "<title>synscope report: %s</title><style>%s</style></head><body>\n", esc(strings.Join(ids, ", ")), css)
 	b.WriteString("<h1>synscope: new sources scanning, and how they grow</h1>\n")
 	fmt.Fprintf(&b, `<p class="meta">%d records from %s; %d sensor(s): %s. Times are UTC.</p>`+"\n",
-		d.Lines-d.Skipped, esc(strings.Join(inputs, ", ")), len(ids), esc(strings.Join(ids, ", ")))
+		d.Records, esc(strings.Join(inputs, ", ")), len(ids), esc(strings.Join(ids, ", ")))
 	if d.Skipped > 0 || len(d.Problems) > 0 {
 		fmt.Fprintf(&b, `<div class="problems"><b>%d line(s) skipped.</b><ul>`, d.Skipped)
 		for _, p := range d.Problems {
@@ -57,6 +57,13 @@ func (d *Data) HTML(w io.Writer, inputs []string) error {
 		}
 		if d.Skipped > len(d.Problems) {
 			fmt.Fprintf(&b, "<li>… and %d more</li>", d.Skipped-len(d.Problems))
+		}
+		b.WriteString("</ul></div>\n")
+	}
+	if len(d.Notes) > 0 {
+		b.WriteString(`<div class="problems"><b>Noted.</b><ul>`)
+		for _, n := range d.Notes {
+			fmt.Fprintf(&b, "<li>%s</li>", esc(n))
 		}
 		b.WriteString("</ul></div>\n")
 	}

@@ -119,8 +119,9 @@ type Sensor struct {
 	// file, each counting from 0.
 	Packets  uint64
 	SynMatch uint64
-	done     [2]uint64 // the runs ended (their final stats records)
-	run      [2]uint64 // the run going on: its latest stats record
+	stats    []statsRec // in the order read; added up by Finish, in time order
+	topTs    int64      // the ts of the summary Top is from (the latest)
+	topSet   bool
 
 	dupWindows int
 }
@@ -130,8 +131,10 @@ type Data struct {
 	Sensors    map[string]*Sensor
 	Lines      int
 	Skipped    int
+	Records    int      // records taken (each once; not the blank, skipped or repeated lines)
 	Duplicates int      // records read more than once (the same file twice, overlapping files), counted once
-	Problems   []string // the first maxProblems, "file:line: reason"
+	Problems   []string // the first maxProblems, "file:line: reason": lines skipped
+	Notes      []string // what the reader noticed and handled (repeated records, mixed windows)
 
 	// seen holds a 128-bit digest of every record taken, so a record read
 	// twice is counted once: 16 bytes a record, not the record.
@@ -243,6 +246,8 @@ func (d *Data) Read(r io.Reader, name string) error {
 			} else if b = bytes.TrimRight(b, " \t\r\n"); len(b) > 0 && d.firstTime(b) {
 				if reason := d.add(b); reason != "" {
 					d.problem(fmt.Sprintf("%s:%d: %s", name, line, reason))
+				} else {
+					d.Records++
 				}
 			}
 		}
@@ -453,21 +458,22 @@ func (d *Data) addRecord(b []byte) string {
 		s.Scanners = append(s.Scanners, Scanner{Ts: ts, Src: r.SrcIP, Direction: r.Direction, Syns: syns,
 			Targets: r.DistinctTarget, PerMinute: r.SynPerMinute})
 	case "stats":
-		now := [2]uint64{r.Packets, r.SynMatched}
-		switch {
-		case r.Final:
-			s.done[0], s.done[1] = sat(s.done[0], now[0]), sat(s.done[1], now[1])
-			s.run = [2]uint64{}
-		case now[0] < s.run[0]:
-			// Counting from 0 again: a run that ended without its final
-			// record (a crash), and a new one.
-			s.done[0], s.done[1] = sat(s.done[0], s.run[0]), sat(s.done[1], s.run[1])
-			s.run = now
-		default:
-			s.run = now
+		ts, err := parseTime(r.Ts)
+		if err != nil {
+			return "stats record without a valid ts"
 		}
-		s.Packets, s.SynMatch = sat(s.done[0], s.run[0]), sat(s.done[1], s.run[1])
+		s.stats = append(s.stats, statsRec{ts: ts, n: [2]uint64{r.Packets, r.SynMatched}, final: r.Final})
 	case "summary":
+		// The latest run's (by its ts, not by the order the files were
+		// given: sensor.jsonl* lists the newest file first, a review).
+		ts, err := parseTime(r.Ts)
+		if err != nil {
+			return "summary record without a valid ts"
+		}
+		if s.topSet && ts < s.topTs {
+			break
+		}
+		s.topTs, s.topSet = ts, true
 		s.Top = s.Top[:0]
 		for _, t := range r.TopSources {
 			s.Top = append(s.Top, TopSource{Src: t.SrcIP, Syns: t.Syns, FirstSeen: t.FirstSeen, Last: t.LastSeen, DistinctTargetEst: t.Targets, DistinctPortsEst: t.Ports})
@@ -482,6 +488,41 @@ func (d *Data) addRecord(b []byte) string {
 		return fmt.Sprintf("unknown event_type %q, skipped", *r.EventType)
 	}
 	return ""
+}
+
+// statsRec is what a stats record says of its run so far.
+type statsRec struct {
+	ts    int64
+	n     [2]uint64 // packets, SYNs matched
+	final bool
+}
+
+// addUpStats sets Packets and SynMatch from the stats records, taken in
+// time order (a stable sort: a run's records keep their order): each run's
+// final record, or for a run that has none (going on, or crashed) its
+// latest, added up. A new run is one that counts from 0 again after a run
+// without a final record. In the order read, a rotated live output given
+// newest first (sensor report sensor.jsonl*) looked like several runs and
+// its packets were counted more than once (a review). A crashed run followed
+// by a busier one cannot be told from one run: its count is lost (the
+// records carry no run's identity).
+func (s *Sensor) addUpStats() {
+	sort.SliceStable(s.stats, func(i, j int) bool { return s.stats[i].ts < s.stats[j].ts })
+	var done, run [2]uint64
+	for _, r := range s.stats {
+		switch {
+		case r.final:
+			done[0], done[1] = sat(done[0], r.n[0]), sat(done[1], r.n[1])
+			run = [2]uint64{}
+		case r.n[0] < run[0]:
+			done[0], done[1] = sat(done[0], run[0]), sat(done[1], run[1])
+			run = r.n
+		default:
+			run = r.n
+		}
+	}
+	s.Packets, s.SynMatch = sat(done[0], run[0]), sat(done[1], run[1])
+	s.stats = nil
 }
 
 func (d *Data) sensor(id string) *Sensor {
@@ -523,17 +564,19 @@ func prefixOf(a netip.Addr) string {
 // Finish sorts every sensor's records by time and drops repeated windows
 // (the same window read twice, from overlapping files), noting them.
 func (d *Data) Finish() {
-	if d.Duplicates > 0 && len(d.Problems) < maxProblems {
-		d.Problems = append(d.Problems, fmt.Sprintf("%d records appear more than once (the same file twice, or overlapping inputs?); each is counted once", d.Duplicates))
+	if d.Duplicates > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%d records appear more than once (the same file twice, or overlapping inputs?); each is counted once", d.Duplicates))
 	}
 	d.seen = nil
-	for _, s := range d.Sensors {
+	for _, id := range d.SensorIDs() {
+		s := d.Sensors[id]
+		s.addUpStats()
 		sort.SliceStable(s.Windows, func(i, j int) bool { return s.Windows[i].Start < s.Windows[j].Start })
-		if lens := windowLengths(s.Windows); len(lens) > 1 && len(d.Problems) < maxProblems {
+		if lens := windowLengths(s.Windows); len(lens) > 1 {
 			// Runs of one capture with another --window overlap without
 			// sharing a start: each counts the same sources (the same
 			// capture at 5m and at 1m read 4165 new sources for 2091).
-			d.Problems = append(d.Problems, fmt.Sprintf("sensor %q: windows of %s: runs with different --window, whose counts add up where they overlap; report one run, or give each its own --sensor-id", s.ID, strings.Join(lens, " and ")))
+			d.Notes = append(d.Notes, fmt.Sprintf("sensor %q: windows of %s: runs with different --window, whose counts add up where they overlap; report one run, or give each its own --sensor-id", s.ID, strings.Join(lens, " and ")))
 		}
 		w := s.Windows[:0]
 		for _, x := range s.Windows {
@@ -557,8 +600,8 @@ func (d *Data) Finish() {
 			w = append(w, x)
 		}
 		s.Windows = w
-		if s.dupWindows > 0 && len(d.Problems) < maxProblems {
-			d.Problems = append(d.Problems, fmt.Sprintf("sensor %q: %d windows appear more than once (overlapping inputs?); the first of each is drawn", s.ID, s.dupWindows))
+		if s.dupWindows > 0 {
+			d.Notes = append(d.Notes, fmt.Sprintf("sensor %q: %d windows appear more than once (overlapping inputs?); the first of each is drawn", s.ID, s.dupWindows))
 		}
 		sort.SliceStable(s.Verdicts, func(i, j int) bool { return s.Verdicts[i].Start < s.Verdicts[j].Start })
 		sort.SliceStable(s.Scanners, func(i, j int) bool { return s.Scanners[i].Ts < s.Scanners[j].Ts })
