@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -373,6 +374,10 @@ func (d *Data) add(b []byte) string {
 func (d *Data) addRecord(b []byte) string {
 	var r record
 	if err := json.Unmarshal(b, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Sprintf("a record with a field of the wrong type: %v", err)
+		}
 		return fmt.Sprintf("not a JSON record (truncated?): %v", err)
 	}
 	if r.EventType == nil {

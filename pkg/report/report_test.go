@@ -71,10 +71,11 @@ func TestBadLinesAreNamedAndSkipped(t *testing.T) {
 		`GET / HTTP/1.1`,
 		`{"sensor":"s1"}`,
 		`{"event_type":"window","ts":"2009-01-10T09:00:00Z","sensor":"s1","window_start":"2009-01-10T08:55:00Z","window_end":"2009-01-10T09:00:00Z","syn_packets":1,"new_sources":1,"active_sources":1,"schema_version":99,"something_new":{"a":1}}`,
+		`{"event_type":"window","ts":"2009-01-10T09:05:00Z","sensor":"s1","window_start":"2009-01-10T09:00:00Z","window_end":"2009-01-10T09:05:00Z","syn_packets":"many","new_sources":1}`,
 	}
 	d := read(t, good+strings.Join(bad, "\n")+"\n")
-	if d.Skipped != 5 {
-		t.Errorf("%d lines skipped, want 5: %v", d.Skipped, d.Problems)
+	if d.Skipped != 6 {
+		t.Errorf("%d lines skipped, want 6: %v", d.Skipped, d.Problems)
 	}
 	n := len(lines)
 	for i, want := range []string{
@@ -83,6 +84,7 @@ func TestBadLinesAreNamedAndSkipped(t *testing.T) {
 		fmt.Sprintf("in0:%d: window record without", n+3),
 		fmt.Sprintf("in0:%d: not a JSON record", n+4),
 		fmt.Sprintf("in0:%d: no event_type", n+5),
+		fmt.Sprintf("in0:%d: a record with a field of the wrong type", n+7), // not "truncated?"
 	} {
 		if i >= len(d.Problems) || !strings.HasPrefix(d.Problems[i], want) {
 			t.Errorf("problem %d: %q, want it to start with %q", i, d.Problems, want)
