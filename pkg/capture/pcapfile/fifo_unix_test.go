@@ -5,8 +5,10 @@ package pcapfile
 import (
 	"encoding/binary"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -98,5 +100,25 @@ func TestFIFOHasNoModTime(t *testing.T) {
 	defer r.Close()
 	if got := r.NewestModTime(); got != 0 {
 		t.Errorf("NewestModTime %v, want 0 for a FIFO", time.Unix(0, got))
+	}
+}
+
+// A socket named with -r is refused as one, with the way to read it; it
+// failed at its first read as "no such device or address" (a review).
+func TestSocketRefusedAsOne(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Skipf("no unix socket here: %v", err)
+	}
+	defer l.Close()
+	r, err := Open([]string{path})
+	if err == nil {
+		var p capture.Packet
+		err = r.Next(&p)
+		r.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "is a socket") || !strings.Contains(err.Error(), "nc -U") {
+		t.Errorf("a socket read: %v", err)
 	}
 }

@@ -155,7 +155,13 @@ func (r *Reader) list(root string) {
 		r.addErr(root, opErr("stat", err))
 		return
 	}
-	if fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0 {
+	if fi.Mode()&fs.ModeSocket != 0 {
+		// open(2) cannot open a socket: it failed at the first read as
+		// "no such device or address" (a review).
+		r.addErr(root, errors.New("is a socket, which cannot be opened as a file: read it through a pipe (nc -U "+root+" | sensor -r -)"))
+		return
+	}
+	if fi.Mode()&fs.ModeNamedPipe != 0 {
 		// A FIFO or a process substitution (-r <(tcpdump -w - ...)) is a
 		// stream, as standard input is: opened and read by the stream's
 		// goroutine, so that a signal ends a run that waits for its writer
