@@ -106,6 +106,7 @@ type Hooks struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	once   sync.Once
+	closed bool // the queues are closed: Send drops (Send and Close are the run's, on one goroutine)
 	// waited is what Send has waited so far (Wait); stopWait, closed by
 	// StopWaiting, ends waiting.
 	waited   time.Duration
@@ -189,6 +190,12 @@ func (h *Hooks) Send(line []byte) {
 	line = bytes.Clone(line) // the hooks only read it
 	for _, k := range h.sinks {
 		h.Sent.Add(1)
+		if h.closed {
+			// An alert after the end's wait (none is written then):
+			// dropped and counted, not a send on a closed queue.
+			h.Abandoned.Add(1)
+			continue
+		}
 		select {
 		case k.q <- line:
 			continue
@@ -233,6 +240,7 @@ func (h *Hooks) CloseBy(ctx context.Context, wait, cut time.Duration) {
 		return
 	}
 	h.once.Do(func() {
+		h.closed = true
 		for _, k := range h.sinks {
 			close(k.q)
 		}

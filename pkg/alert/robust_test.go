@@ -317,3 +317,14 @@ func TestCloseByCutsTheWaitAtASignal(t *testing.T) {
 		t.Errorf("delivered %d of 1 with no signal", h.Delivered.Load())
 	}
 }
+
+// TestSendAfterCloseIsCounted: an alert sent after Close is counted as
+// abandoned, not sent on a closed queue (a panic).
+func TestSendAfterCloseIsCounted(t *testing.T) {
+	h := Start(Config{Exec: script(t, "cat >/dev/null"), Timeout: time.Minute})
+	h.Close(time.Second)
+	h.Send([]byte(line))
+	if h.Sent.Load() != 1 || h.Abandoned.Load() != 1 {
+		t.Errorf("sent %d, abandoned %d; want 1 and 1", h.Sent.Load(), h.Abandoned.Load())
+	}
+}
