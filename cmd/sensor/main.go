@@ -116,16 +116,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg, stderr)
 	// The network databases are opened (and checked) before anything is
 	// captured or read: a missing or damaged one is a setting to fix.
+	// Either may be a FIFO (--benign <(curl ...)) whose writer is not
+	// there yet: a signal ends that wait too (interruptible).
 	var lists lookups
+	interruptedEarly := func(err error) int {
+		log.Warn().Err(err).Msg("interrupted before the run began: nothing analysed, nothing written")
+		if cfg.Iface != "" {
+			return exitOK // as a live sensor stopped by a signal
+		}
+		return interruptedStatus(ctx)
+	}
 	if len(cfg.MMDB) > 0 {
-		if lists.nets, err = networks.Open(cfg.MMDB); err != nil {
+		lists.nets, err = interruptible(ctx, "while the --mmdb files were read", func() (*networks.DB, error) { return networks.Open(cfg.MMDB) },
+			func(db *networks.DB) { db.Close() })
+		if errors.Is(err, context.Canceled) {
+			return interruptedEarly(err)
+		}
+		if err != nil {
 			log.Error().Err(err).Msg("cannot start")
 			return exitUsage
 		}
 		defer lists.nets.Close()
 	}
 	if cfg.Benign != "" {
-		if lists.benign, err = benign.Load(cfg.Benign); err != nil {
+		lists.benign, err = interruptible(ctx, "while the --benign list was read", func() (*benign.List, error) { return benign.Load(cfg.Benign) }, nil)
+		if errors.Is(err, context.Canceled) {
+			return interruptedEarly(err)
+		}
+		if err != nil {
 			log.Error().Err(err).Msg("cannot start")
 			return exitUsage
 		}
@@ -142,11 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("cannot start")
 		return exitUsage
 	case errors.As(err, new(interrupted)):
-		log.Warn().Err(err).Msg("interrupted before the run began: nothing analysed, nothing written")
-		if cfg.Iface != "" {
-			return exitOK // as a live sensor stopped by a signal
-		}
-		return interruptedStatus(ctx)
+		return interruptedEarly(err)
 	case errors.Is(err, context.Canceled):
 		log.Warn().Uint64("packets", res.Engine.Packets).Msg("interrupted: the records of the packets analysed are written (the summary's inputs count what the readers took, which an interrupt leaves different)")
 		return interruptedStatus(ctx)

@@ -62,10 +62,7 @@ func runOffline(ctx context.Context, cfg *config.Config, lists lookups, stdout, 
 		}
 		// Its lock beside it (lifecycle.LockState), an earlier run's found
 		// in a directory read: skipped without a word, as the state is.
-		lockPath := cfg.StateFile + ".lock" // beside the state's real file, as LockState puts it
-		if real, err := filepath.EvalSymlinks(cfg.StateFile); err == nil {
-			lockPath = real + ".lock"
-		}
+		lockPath := lifecycle.StatePath(cfg.StateFile) + ".lock" // beside the state's real file, as LockState puts it
 		if lfi, err := os.Stat(lockPath); err == nil {
 			if err := src.CheckOutput(lfi); err != nil {
 				return output.Stats{}, settingError{fmt.Errorf("--state-file %s: its lock %s %v: name another file for the state", cfg.StateFile, lockPath, err)}

@@ -130,7 +130,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	failed := 0 // inputs that could not be read to their end: what they gave is drawn, exit status 3
 	for _, in := range inputs {
 		if err := readReportInput(d, in); err != nil {
-			fmt.Fprintf(stderr, "sensor report: %v (what was read before it is reported)\n", err)
+			if pe := (*os.PathError)(nil); errors.As(err, &pe) && pe.Op == "open" {
+				fmt.Fprintf(stderr, "sensor report: %v\n", err)
+			} else {
+				fmt.Fprintf(stderr, "sensor report: %v (what was read before it is reported)\n", err)
+			}
 			failed++
 		}
 	}

@@ -46,8 +46,8 @@ func TestReportIntoAFifoKeepsIt(t *testing.T) {
 // lost: only a second one ended the process.
 func TestSignalEndsAWaitForAFIFO(t *testing.T) {
 	dir := t.TempDir()
-	out, conf := filepath.Join(dir, "out"), filepath.Join(dir, "conf")
-	for _, f := range []string{out, conf} {
+	out, conf, ben, mmdb := filepath.Join(dir, "out"), filepath.Join(dir, "conf"), filepath.Join(dir, "benign"), filepath.Join(dir, "mmdb")
+	for _, f := range []string{out, conf, ben, mmdb} {
 		if err := syscall.Mkfifo(f, 0o600); err != nil {
 			t.Skipf("mkfifo: %v", err)
 		}
@@ -61,6 +61,8 @@ func TestSignalEndsAWaitForAFIFO(t *testing.T) {
 	}{
 		{"output FIFO without a reader", []string{"-r", "../../testdata/demo.pcapng", "-o", out}, 128 + int(syscall.SIGTERM), out, os.O_RDONLY},
 		{"config FIFO without a writer", []string{"-c", conf, "-r", "../../testdata/demo.pcapng", "-o", os.DevNull}, 128 + int(syscall.SIGTERM), conf, os.O_WRONLY},
+		{"--benign FIFO without a writer", []string{"--benign", ben, "-r", "../../testdata/demo.pcapng", "-o", os.DevNull}, 128 + int(syscall.SIGTERM), ben, os.O_WRONLY},
+		{"--mmdb FIFO without a writer", []string{"--mmdb", mmdb, "-r", "../../testdata/demo.pcapng", "-o", os.DevNull}, 128 + int(syscall.SIGTERM), mmdb, os.O_WRONLY},
 	} {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		var stderr bytes.Buffer

@@ -104,3 +104,26 @@ func TestLiveDropsCapabilities(t *testing.T) {
 		t.Errorf("exit: %v: %s", err, stderr.String())
 	}
 }
+
+// TestLiveStateLinkCheckedWhereSaved: --state-file a symlink, in a
+// directory --user may write, to a file in root's own directory: the save
+// writes beside the link's target, so that directory is the one checked at
+// the start (refused, exit 2, naming it). The link's was checked: the
+// sensor started and then failed every save (a review).
+func TestLiveStateLinkCheckedWhereSaved(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	p := captest.NewPair(t)
+	private := t.TempDir() // root's alone (0700)
+	os.Chmod(private, 0o700)
+	nb := userDir(t)
+	link := filepath.Join(nb, "state")
+	if err := os.Symlink(filepath.Join(private, "state"), link); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := startOnly(t, bin, p, "-o", filepath.Join(nb, "a.jsonl"), "--user", "nobody", "--state-file", link)
+	if code != exitUsage || !strings.Contains(stderr, private) {
+		t.Errorf("exit %d, want %d naming %s: %s", code, exitUsage, private, stderr)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/synscope/synscope/pkg/lifecycle"
 )
 
 // checkWritable makes sure the user the sensor now runs as can create files
@@ -26,7 +28,9 @@ func checkWritable(stateFile, output string, live bool, user string) error {
 		return settingError{fmt.Errorf("--state-file %s is not a regular file: name a file", stateFile)}
 	}
 	if stateFile != "" {
-		needs = append(needs, need{stateFile, "the state file is saved there", "--state-file"})
+		// Where the save writes: a symlink's target's directory (a
+		// review: the link's own was checked, and every save failed).
+		needs = append(needs, need{lifecycle.StatePath(stateFile), "the state file is saved there", "--state-file"})
 	}
 	if live && output != "-" {
 		needs = append(needs, need{output, "the output is reopened there on SIGHUP", "--output"})

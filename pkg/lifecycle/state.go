@@ -74,7 +74,7 @@ func saveState(eng *engine.Engine, path string) error {
 		// holds all there is (saving would write an empty state over it).
 		return nil
 	}
-	path = statePath(path) // onto a symlink's target, not over the link
+	path = StatePath(path) // onto a symlink's target, not over the link
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

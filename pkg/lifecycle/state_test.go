@@ -209,3 +209,56 @@ func TestStaleStateTemporariesRemoved(t *testing.T) {
 		t.Errorf("the removal was not said: %v", lg.lines)
 	}
 }
+
+// TestStatePathFollowsLinks: a dangling link to a dangling link names the
+// last one's target, and a relative target is taken from the directory the
+// link really is in, not the one it was named through (a review: l2 was
+// replaced by a file, and x/sym/link -> ../t/s saved to x/t/s).
+func TestStatePathFollowsLinks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symlinks need privileges there")
+	}
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"real", "x", "y/d", "y/t"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o700)
+	}
+	os.Symlink(filepath.Join(dir, "l2"), filepath.Join(dir, "l1"))
+	os.Symlink("real/s.state", filepath.Join(dir, "l2"))
+	os.Symlink(filepath.Join(dir, "y/d"), filepath.Join(dir, "x/sym"))
+	os.Symlink("../t/s", filepath.Join(dir, "y/d/link"))
+	for _, c := range []struct{ in, want string }{
+		{"l1", "real/s.state"},
+		{"x/sym/link", "y/t/s"},
+		{"x/sym/new", "y/d/new"},
+		{"real/plain", "real/plain"},
+	} {
+		if got := StatePath(filepath.Join(dir, c.in)); got != filepath.Join(dir, c.want) {
+			t.Errorf("StatePath(%s) = %s, want %s", c.in, got, filepath.Join(dir, c.want))
+		}
+	}
+	// Saved through the chain: both links stay, the target is made.
+	d, err := output.NewFile(filepath.Join(dir, "out.jsonl"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	r, err := New(testConfig(t, false, filepath.Join(dir, "l1")), d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2009, 1, 10, 0, 0, 0, 0, time.UTC).UnixNano()
+	if _, err := r.Drive(context.Background(), Input{Source: &script{steps: []step{{frames: [][]byte{syn(1)}, ts: t0}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"l1", "l2"} {
+		if fi, err := os.Lstat(filepath.Join(dir, l)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s was replaced: %v %v", l, fi, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "real/s.state")); err != nil || fi.Size() == 0 {
+		t.Errorf("the chain's target holds no state: %v %v", fi, err)
+	}
+}

@@ -39,7 +39,7 @@ func LockState(path string, log Log) (*StateLock, error) {
 	if path == "" {
 		return nil, nil
 	}
-	path = statePath(path)
+	path = StatePath(path)
 	f, err := lockFile(path)
 	if err != nil && !errors.Is(err, ErrStateInUse) {
 		log.say(Warn, err, "the state file's lock was not taken: another sensor given the same --state-file would not be refused", "state_file", path)
@@ -52,24 +52,38 @@ func LockState(path string, log Log) (*StateLock, error) {
 	return &StateLock{f: f}, nil
 }
 
-// statePath is the file a state path names, its symlinks resolved (a
-// dangling one's target too): the lock is taken beside it and the save
-// renames onto it. The save renamed onto the link itself, replacing it
-// with a file while the lock followed it (a review: the next run given the
-// link's target loaded the old state, and two sensors were no longer
-// refused).
-func statePath(path string) string {
+// StatePath is the file a state path names, its symlinks resolved (a
+// dangling one's target too, through links of links): the lock is taken
+// beside it, the save renames onto it, and the start checks its directory.
+// The save renamed onto the link itself, replacing it with a file while
+// the lock followed it (a review: the next run given the link's target
+// loaded the old state, and two sensors were no longer refused).
+func StatePath(path string) string {
+	if path == "" {
+		return ""
+	}
 	if r, err := filepath.EvalSymlinks(path); err == nil {
 		return r
 	}
-	if t, err := os.Readlink(path); err == nil {
+	// A dangling link (or no file yet): the directory resolved first,
+	// then each link followed from it, as the kernel would.
+	for range 40 { // the kernel's own bound on links followed
+		dir, base := filepath.Split(path)
+		if dir == "" {
+			dir = "."
+		}
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = r
+		}
+		path = filepath.Join(dir, base)
+		t, err := os.Readlink(path)
+		if err != nil {
+			return path // not a link: the file to create
+		}
 		if !filepath.IsAbs(t) {
-			t = filepath.Join(filepath.Dir(path), t)
+			t = filepath.Join(dir, t)
 		}
 		path = t
-	}
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
-		return filepath.Join(dir, filepath.Base(path))
 	}
 	return path
 }

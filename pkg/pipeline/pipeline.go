@@ -229,11 +229,14 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		lv.advance()
 	}
 	eng.Finish()
+	if lv != nil {
+		// The capture's counters as of the stop, before BeforeFinal's
+		// wait: taken after it, they counted the traffic of that second,
+		// which nothing analysed (a review).
+		lv.capture(&st)
+	}
 	if hooks.BeforeFinal != nil {
 		hooks.BeforeFinal()
-	}
-	if lv != nil {
-		lv.capture(&st)
 	}
 	st.Engine = eng.Counters()
 	st.Ts = st.Engine.LastPacket

@@ -65,6 +65,13 @@ func TestFIFOLetGo(t *testing.T) {
 				}
 			}
 			r.Close()
+			// The FIFO is closed at once, even while its read waits on
+			// an idle writer: the writer's next write fails.
+			time.Sleep(100 * time.Millisecond)
+			wf.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := wf.Write([]byte{0}); !errors.Is(err, syscall.EPIPE) {
+				t.Errorf("the writer's first write after the input ended: %v, want EPIPE", err)
+			}
 			// The writer goes on writing, bounded in time: its writes
 			// must fail soon (the pipe's buffer may take some first).
 			chunk := make([]byte, 64<<10)

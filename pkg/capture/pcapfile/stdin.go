@@ -63,7 +63,12 @@ func (r *fifoReader) Read(p []byte) (int, error) {
 			f.Close()
 			return 0, errStreamInterrupted
 		}
-		growPipe(int(f.Fd()))
+		// Its descriptor through SyscallConn, not Fd: Fd puts it in
+		// blocking mode, off the poller, and a close then waited for a
+		// read blocked on an idle writer (a review).
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { growPipe(int(fd)) })
+		}
 		r.f = f
 	}
 	f := r.f
