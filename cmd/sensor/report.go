@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/spf13/pflag"
 
+	"github.com/synscope/synscope/pkg/capture/pcapfile"
 	"github.com/synscope/synscope/pkg/report"
 )
 
@@ -130,7 +130,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	failed := 0 // inputs that could not be read to their end: what they gave is drawn, exit status 3
 	for _, in := range inputs {
 		if err := readReportInput(d, in); err != nil {
-			if pe := (*os.PathError)(nil); errors.As(err, &pe) && pe.Op == "open" {
+			if errors.As(err, new(notRead)) {
 				fmt.Fprintf(stderr, "sensor report: %v\n", err)
 			} else {
 				fmt.Fprintf(stderr, "sensor report: %v (what was read before it is reported)\n", err)
@@ -193,35 +193,38 @@ func readReportInput(d *report.Data, in string) error {
 	if in != "-" {
 		f, err := os.Open(in)
 		if err != nil {
-			return err
+			return notRead{err}
 		}
 		defer f.Close()
 		r, name = f, in
 	}
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, _ := br.Peek(6)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+	switch c := pcapfile.CompressionOf(magic); c {
+	case "gzip":
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: a gzip file that cannot be read: %w", name, err)
+			return notRead{fmt.Errorf("%s: a gzip file that cannot be read: %w", name, err)}
 		}
 		defer zr.Close()
 		return d.Read(said{zr, "gzip"}, name)
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
 		if err != nil {
-			return fmt.Errorf("%s: a zstd file that cannot be read: %w", name, err)
+			return notRead{fmt.Errorf("%s: a zstd file that cannot be read: %w", name, err)}
 		}
 		defer zr.Close()
 		return d.Read(said{zr, "zstd"}, name)
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return fmt.Errorf("%s: an xz file: decompress it first (xz -dc %s | sensor report -)", name, name)
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		return fmt.Errorf("%s: a bzip2 file: decompress it first (bzip2 -dc %s | sensor report -)", name, name)
+	case "xz", "bzip2", "lz4":
+		return notRead{fmt.Errorf("%s: compressed with %s: decompress it first (%s -dc %s | sensor report -)", name, c, c, name)}
 	}
 	return d.Read(br, name)
 }
+
+// notRead is an input's error before anything of it was read.
+type notRead struct{ error }
+
+func (e notRead) Unwrap() error { return e.error }
 
 // said names the decompression in its reader's errors ("gzip: unexpected
 // EOF": a file cut short).

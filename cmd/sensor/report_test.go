@@ -113,7 +113,10 @@ func TestReportReadsCompressed(t *testing.T) {
 	zw.Write(raw)
 	zw.Close()
 	zs, _ := zstd.NewWriter(nil)
-	files := map[string][]byte{"r.jsonl.gz": gz.Bytes(), "r.jsonl.zst": zs.EncodeAll(raw, nil)}
+	// pzstd's files begin with a skippable frame (magic 0x184D2A50, a
+	// length, that many bytes).
+	skip := append([]byte{0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0}, 1, 2, 3, 4)
+	files := map[string][]byte{"r.jsonl.gz": gz.Bytes(), "r.jsonl.zst": zs.EncodeAll(raw, nil), "r.jsonl.pzst": zs.EncodeAll(raw, skip)}
 	for name, b := range files {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, b, 0o644)

@@ -696,6 +696,10 @@ const zstdMaxWindow = 1 << 27
 // compressionOf names the compression whose magic number b (a file's
 // first bytes) starts with: "gzip" and "zstd", which the reader inflates,
 // or "xz", "bzip2" and "lz4", which it does not; "" for none of them.
+// CompressionOf is compressionOf, for the other readers of the sensor's
+// files (sensor report reads its rotated, compressed outputs).
+func CompressionOf(b []byte) string { return compressionOf(b) }
+
 func compressionOf(b []byte) string {
 	switch {
 	case len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b:
