@@ -454,3 +454,41 @@ func TestLoopbackCountsEachSYNOnce(t *testing.T) {
 		t.Errorf("%d SYNs captured on lo for 3 sent (egress hook %v)", syns, src.EgressHook())
 	}
 }
+
+// TestLiveMTUFree: with the ingress program attached in native XDP, the
+// interface's MTU can still be raised to a jumbo one, and the program
+// attaches natively on a jumbo-MTU interface: it takes multi-buffer frames
+// (xdp.frags). Declared plain "xdp", a veth with it refused an MTU of 9000
+// and a jumbo link got generic XDP only (a review).
+func TestLiveMTUFree(t *testing.T) {
+	p := needLive(t)
+	watched, _ := ports.Parse(livePorts)
+	src := openIn(t, p, Config{Ports: watched, Ingress: IngressXDPNative})
+	if src.IngressHook() != HookXDPNative {
+		t.Fatalf("hook %s, want xdp native", src.IngressHook())
+	}
+	// Both ends: a veth's peer may not send more than the end with the
+	// program takes in one buffer, unless the program takes frags.
+	mtu := func(mtu string) error {
+		for _, e := range [][2]string{{p.SensorNS, p.SensorIf}, {p.ScanNS, p.ScanIf}} {
+			if out, err := exec.Command("ip", "netns", "exec", e[0], "ip", "link", "set", "dev", e[1], "mtu", mtu).CombinedOutput(); err != nil {
+				return fmt.Errorf("%s: %v %s", e[1], err, out)
+			}
+		}
+		return nil
+	}
+	for _, m := range []string{"9000", "1500"} {
+		if err := mtu(m); err != nil {
+			t.Errorf("mtu %s with the program attached: %v", m, err)
+		}
+	}
+	src.Close()
+	if err := mtu("9000"); err != nil {
+		t.Fatalf("mtu 9000: %v", err)
+	}
+	src = openIn(t, p, Config{Ports: watched})
+	defer src.Close()
+	if h := src.IngressHook(); h != HookXDPNative {
+		t.Errorf("auto on a jumbo-MTU veth: %s, want xdp native", h)
+	}
+}
