@@ -255,7 +255,7 @@ func (s *Source) unbound() bool {
 }
 
 func (s *Source) removedErr() error {
-	return fmt.Errorf("afpacket: %s was removed (capture it again once it is back: restart the sensor)", s.iface)
+	return fmt.Errorf("afpacket: %s was removed (or moved to another network namespace; capture it again once it is back: restart the sensor)", s.iface)
 }
 
 // CaptureStats implements capture.StatsSource: Packets are frames that

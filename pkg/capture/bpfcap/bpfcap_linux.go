@@ -78,9 +78,13 @@ type Config struct {
 // called from different goroutines; Next from one goroutine at a time.
 type Source struct {
 	iface   string
+	ifindex int      // in the sensor's network namespace
+	ns      *nsLinks // that namespace's interfaces (nil: not asked)
 	objs    bpf.SynscopeObjects
 	links   []link.Link
 	idle    int // quiet polls, for the look at detached
+	recs    int // records since the last look at detached
+	checked time.Time
 	filters []*tcFilter
 	rd      *ringbuf.Reader
 	rec     ringbuf.Record
@@ -163,6 +167,8 @@ func Open(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.ifindex, s.checked = ifc.Index, time.Now()
+	s.ns, _ = openNSLinks() // without it, only a removal is seen
 	if err := s.attachIngress(ifc.Index, cfg); err != nil {
 		s.Close()
 		return nil, err
@@ -381,8 +387,20 @@ func (s *Source) detached() error {
 			return fmt.Errorf("bpfcap: %s was removed: its programs are detached (capture it again once it is back: restart the sensor)", s.iface)
 		}
 	}
+	// Moved to another network namespace, the interface keeps the
+	// programs, and they go on counting its traffic there: the sensor
+	// counted another namespace's SYNs as its own (a review).
+	if s.ns != nil {
+		if there, err := s.ns.has(s.ifindex); err == nil && !there {
+			return fmt.Errorf("bpfcap: %s is gone from the sensor's network namespace (removed, or moved to another): its traffic is no longer this sensor's (capture it again once it is back: restart the sensor)", s.iface)
+		}
+	}
 	return nil
 }
+
+// detachCheckAfter is how long records may come without a look at
+// detached: an interface moved to another namespace keeps sending them.
+const detachCheckAfter = time.Second
 
 // IngressHook says where the ingress program is attached.
 func (s *Source) IngressHook() Hook { return s.ingress }
@@ -411,6 +429,15 @@ func (s *Source) Next(p *capture.Packet) error {
 			return io.EOF
 		}
 		return fmt.Errorf("bpfcap: read ring buffer: %w", err)
+	}
+	if s.recs++; s.recs >= 1<<14 {
+		s.recs = 0
+		if now := time.Now(); now.Sub(s.checked) >= detachCheckAfter {
+			s.checked = now
+			if err := s.detached(); err != nil {
+				return err
+			}
+		}
 	}
 	b := s.rec.RawSample
 	p.LinkType = capture.LinkSynRecord
@@ -469,6 +496,7 @@ func (s *Source) Close() error {
 			errs = append(errs, s.filters[i].Close())
 		}
 		errs = append(errs, s.objs.Close())
+		s.ns.close()
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("bpfcap: close %s: %w", s.iface, err)
 		}

@@ -350,6 +350,38 @@ func TestLiveInterfaceRemoved(t *testing.T) {
 	}
 }
 
+// TestLiveInterfaceMoved: an interface moved to another network namespace
+// keeps the programs, which go on counting its traffic there; the source
+// ends, as for a removal, within a second of records or a few quiet polls
+// (it went on, counting another namespace's SYNs as the sensor's: a
+// review).
+func TestLiveInterfaceMoved(t *testing.T) {
+	p := needLive(t, "hping3")
+	watched, _ := ports.Parse(livePorts)
+	src := openIn(t, p, Config{Ports: watched, Ingress: IngressXDPGeneric})
+	var pk capture.Packet
+	for range 2 * detachCheckEvery { // still there: no error
+		if err := src.Next(&pk); err != nil && err != capture.ErrTimeout {
+			t.Fatalf("before the move: %v", err)
+		}
+	}
+	other := p.SensorNS + "-moved"
+	if out, err := exec.Command("ip", "netns", "add", other).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", other).Run()
+	captest.Run(t, p.SensorNS, 5*time.Second, "ip", "link", "set", p.SensorIf, "netns", other)
+	var err error
+	for range 4 * detachCheckEvery {
+		if err = src.Next(&pk); err != nil && err != capture.ErrTimeout {
+			break
+		}
+	}
+	if err == nil || err == capture.ErrTimeout || !strings.Contains(err.Error(), "network namespace") {
+		t.Errorf("after the interface moved to another namespace: %v", err)
+	}
+}
+
 // TestOpenRefusesIPFramedInterfaces: on a tun device (WireGuard, IP-in-IP
 // alike) packets start at the IP header, and the programs read an Ethernet
 // header there: every SYN was missed and a UDP datagram from 8.0.x.x read
