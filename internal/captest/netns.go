@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -470,4 +471,23 @@ func RxPackets(t testing.TB, ns, iface string) uint64 {
 		t.Fatalf("ip -j -s link show %s: %v: %s", iface, err, out)
 	}
 	return links[0].Stats.Rx.Packets
+}
+
+// Flood has hping3 in ns send SYNs from random sources to target's port
+// as fast as it can, for d at most, in the background. hping3 does not end
+// on SIGTERM while it floods: it is sent SIGKILL at d (timeout -s KILL),
+// and its process group is killed when the test ends, whatever happened.
+func Flood(t testing.TB, ns, target string, port int, d time.Duration) {
+	t.Helper()
+	NeedTools(t, "hping3", "timeout")
+	cmd := exec.Command("ip", "netns", "exec", ns, "timeout", "-s", "KILL", fmt.Sprintf("%.3f", d.Seconds()),
+		"hping3", "-S", "-p", fmt.Sprint(port), "--flood", "--rand-source", target)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("hping3 --flood: %v", err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
 }

@@ -121,6 +121,14 @@ type StatsSource interface {
 	CaptureStats() (Stats, error)
 }
 
+// Stopper is a live source that can stop taking packets while what it
+// already holds stays readable (Next returns it, then ErrTimeout): a run's
+// stop, so that its last counters are those of the packets read or
+// dropped, not of the traffic that went on while they were read.
+type Stopper interface {
+	Stop() error
+}
+
 // Packet is one captured frame. Data aliases the source's buffer and is valid
 // only until the next call to Next on the same Source; copy what you keep.
 type Packet struct {

@@ -64,6 +64,11 @@ const aheadEvery = 4
 // still holds.
 const drainFor = 500 * time.Millisecond
 
+// stoppedDrainFor bounds the same for a source stopped first: what it
+// holds is finite (a ring of some megabytes, read at millions of records
+// a second), so the wait ends when it is empty, well within this.
+const stoppedDrainFor = 2 * time.Second
+
 // Run reads src to its end (or until ctx is done), writes every record, then
 // the final stats record. It returns the final stats; the error is fatal
 // trouble (the output failing, the source failing as a whole) or the
@@ -212,12 +217,23 @@ func Run(ctx context.Context, src capture.Source, dec *decode.Decoder, eng *engi
 		// without one: a stop (SIGINT, SIGTERM) waited for the traffic to
 		// end (a review: 14 s at 20,000 SYNs a second, for as long as 50 a
 		// second went on with AF_PACKET), past a service manager's patience.
+		//
+		// A source that can stop taking packets (capture.Stopper) is
+		// stopped first: what it holds is then all there is, read for at
+		// most stoppedDrainFor, and its counters, read after, are those
+		// of the packets analysed or dropped. Read while the traffic went
+		// on, they counted packets that nothing analysed nor dropped (a
+		// review: 1,507 of 787,083 SYNs with eBPF, 8,949 with AF_PACKET).
 		var (
 			p   capture.Packet
 			syn decode.Syn
 		)
-		until := time.Now().Add(drainFor)
-		for i := 0; i < 1<<22; i++ {
+		limit := drainFor
+		if sp, ok := src.(capture.Stopper); ok && sp.Stop() == nil {
+			limit = stoppedDrainFor
+		}
+		until := time.Now().Add(limit)
+		for i := 0; i < 1<<24; i++ {
 			if time.Now().After(until) {
 				break
 			}

@@ -274,6 +274,25 @@ func (s *Source) CaptureStats() (capture.Stats, error) {
 	return capture.Stats{Packets: uint64(v3.Packets()), KernelDrops: uint64(v3.Drops())}, nil
 }
 
+// Stop has the socket take no more frames (a filter that refuses every
+// one; the counters stop with it): what the ring holds stays readable
+// (capture.Stopper).
+func (s *Source) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	none, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
+	if err == nil {
+		err = s.tp.SetBPF(none)
+	}
+	if err != nil {
+		return fmt.Errorf("afpacket: stop %s: %w", s.iface, err)
+	}
+	return nil
+}
+
 // Close leaves promiscuous mode and closes the socket. It waits for a Next
 // in progress (at most PollInterval); Next then returns io.EOF.
 func (s *Source) Close() error {
@@ -296,4 +315,5 @@ func (s *Source) Close() error {
 var (
 	_ capture.Source      = (*Source)(nil)
 	_ capture.StatsSource = (*Source)(nil)
+	_ capture.Stopper     = (*Source)(nil)
 )

@@ -30,4 +30,5 @@ func Open(Config) (*Source, error) { return nil, errNotLinux }
 
 func (*Source) Next(*capture.Packet) error           { return errNotLinux }
 func (*Source) Close() error                         { return nil }
+func (*Source) Stop() error                          { return nil }
 func (*Source) CaptureStats() (capture.Stats, error) { return capture.Stats{}, errNotLinux }

@@ -95,6 +95,8 @@ type Source struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	stopOnce  sync.Once
+	stopErr   error
 }
 
 // Offsets in the record that the source itself reads (the rest is the
@@ -477,16 +479,11 @@ func (s *Source) CaptureStats() (capture.Stats, error) {
 	return capture.Stats{Packets: c.Packets, Matched: c.Matched, RingFull: c.RingFull, ParseErrors: c.ParseErrors}, nil
 }
 
-// Close leaves promiscuous mode, detaches every program and frees the
-// maps. Next then returns io.EOF. It is safe to call more than once and
-// concurrently with Next.
-func (s *Source) Close() error {
-	s.closeOnce.Do(func() {
+// Stop detaches every program: nothing more comes into the ring, and what
+// is in it stays readable (capture.Stopper). The counters stop with it.
+func (s *Source) Stop() error {
+	s.stopOnce.Do(func() {
 		var errs []error
-		errs = append(errs, s.promisc.release())
-		if s.rd != nil {
-			errs = append(errs, s.rd.Close())
-		}
 		for _, l := range s.links {
 			errs = append(errs, l.Close())
 		}
@@ -495,6 +492,22 @@ func (s *Source) Close() error {
 		for i := len(s.filters) - 1; i >= 0; i-- {
 			errs = append(errs, s.filters[i].Close())
 		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+// Close leaves promiscuous mode, detaches every program (Stop) and frees
+// the maps. Next then returns io.EOF. It is safe to call more than once and
+// concurrently with Next.
+func (s *Source) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		errs = append(errs, s.promisc.release())
+		if s.rd != nil {
+			errs = append(errs, s.rd.Close())
+		}
+		errs = append(errs, s.Stop())
 		errs = append(errs, s.objs.Close())
 		s.ns.close()
 		if err := errors.Join(errs...); err != nil {
@@ -507,4 +520,5 @@ func (s *Source) Close() error {
 var (
 	_ capture.Source      = (*Source)(nil)
 	_ capture.StatsSource = (*Source)(nil)
+	_ capture.Stopper     = (*Source)(nil)
 )
