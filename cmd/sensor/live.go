@@ -31,7 +31,7 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 	}
 	down := ifc.Flags&net.FlagUp == 0
 	if down && cfg.Capture != "afpacket" {
-		log.Warn().Str("iface", cfg.Iface).Msg("the interface is down: no packets until it is brought up ('ip link set IFACE up')")
+		log.Warn().Str("iface", cfg.Iface).Msg("the interface is down: no packets until it is brought up ('ip link set " + cfg.Iface + " up')")
 	}
 	openEBPF := func() (capture.Source, string, error) {
 		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress, Ingress: ingressMode(cfg.IngressHook), Promisc: cfg.Promisc})

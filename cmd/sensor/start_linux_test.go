@@ -127,3 +127,25 @@ func TestLiveStateLinkCheckedWhereSaved(t *testing.T) {
 		t.Errorf("exit %d, want %d naming %s: %s", code, exitUsage, private, stderr)
 	}
 }
+
+// TestLiveOutputDevNullAsUser: -o /dev/null with --user nobody starts: a
+// device is reopened as it is on SIGHUP, never made anew, so /dev need
+// not take files (a review: it was refused, nobody cannot create files
+// in /dev).
+func TestLiveOutputDevNullAsUser(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	p := captest.NewPair(t)
+	cmd, stderr, done := startLive(t, bin, p, os.DevNull, "--user", "nobody")
+	awaitLog(t, stderr, done, `"capturing"`, time.Now().Add(15*time.Second), 50*time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit: %v: %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("still running 15 s after SIGTERM")
+	}
+}

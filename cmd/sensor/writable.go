@@ -32,7 +32,10 @@ func checkWritable(stateFile, output string, live bool, user string) error {
 		// review: the link's own was checked, and every save failed).
 		needs = append(needs, need{lifecycle.StatePath(stateFile), "the state file is saved there", "--state-file"})
 	}
-	if live && output != "-" {
+	if fi, err := os.Stat(output); live && output != "-" && (err != nil || fi.Mode().IsRegular()) {
+		// A device or a FIFO (/dev/null) is reopened as it is, never
+		// made anew: its directory need not take files (a review:
+		// -o /dev/null was refused for /dev).
 		needs = append(needs, need{output, "the output is reopened there on SIGHUP", "--output"})
 	}
 	as := "the sensor"

@@ -325,7 +325,7 @@ func (s *Source) attachIngress(ifindex int, cfg Config) error {
 	if err != nil {
 		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("bpfcap: attach ingress program to %s: %w (another XDP program is attached there; "+
-				"choose TC ingress instead)", cfg.Iface, err)
+				"attach at TC ingress instead: --ingress-hook tc)", cfg.Iface, err)
 		}
 		return explain("attach ingress program to "+cfg.Iface, err)
 	}
