@@ -1,0 +1,72 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// progress is a sensor's progress record for the window at start.
+func progress(sensor string, start time.Time) string {
+	f := "2006-01-02T15:04:05.000000000Z"
+	return fmt.Sprintf(`{"event_type":"progress","ts":"%s","sensor":"%s","window_start":"%s","window_end":"%s","syn_packets":10,"active_sources":1,"new_sources":1,"run_first_packet":"%s","coverage":1}`,
+		start.Add(5*time.Minute).Format(f), sensor, start.Format(f), start.Add(5*time.Minute).Format(f), start.Format(f))
+}
+
+// TestFarFutureIsBad: records from made-up sensors whose producer stamped
+// them 2200 (the producer sets CreateTime), or a partial for 2200 in the
+// partials topic, are bad records by the collector's own clock. They made
+// the one real sensor "behind", the fleet closed every window up to 2200
+// and saved that as its checkpoint: every real window after was late, for
+// good (a review).
+func TestFarFutureIsBad(t *testing.T) {
+	c := cluster(t, 1)
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	put := func(topic, key, v string, ts time.Time) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: []byte(v), Timestamp: ts}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-3 * time.Hour)
+	for i := range 3 {
+		put("synscope", "", progress("s1", base.Add(time.Duration(i)*5*time.Minute)), time.Time{})
+	}
+	far := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	put("synscope", "", progress("h1", far), far)
+	put("synscope", "", progress("h2", far), far)
+	file := filepath.Join(t.TempDir(), "fleet.jsonl")
+	rctx, cancel := context.WithCancel(ctx)
+	col, done := liveCollector(t, rctx, c.ListenAddrs(), file)
+	time.Sleep(2 * time.Second)
+	// A partial for 2200, as a collector would publish it.
+	pa, _ := json.Marshal(&Partial{Partition: 0, Partitions: 1, Start: far.UnixNano(), End: far.Add(5 * time.Minute).UnixNano(), Active: 1, New: 1, SynPackets: 1})
+	put(partialsTopic("synscope"), strconv.FormatInt(far.UnixNano(), 10)+"/0", string(pa), time.Time{})
+	time.Sleep(time.Second)
+	for i := 3; i < 8; i++ {
+		put("synscope", "", progress("s1", base.Add(time.Duration(i)*5*time.Minute)), time.Time{})
+	}
+	time.Sleep(3 * time.Second)
+	cancel()
+	<-done
+	st := col.st
+	ws := fleetWindows(t, readAll(t, file)...)
+	for _, w := range ws {
+		if ts, err := time.Parse(time.RFC3339Nano, w.Start); err != nil || ts.After(base.Add(24*time.Hour)) {
+			t.Errorf("a fleet window for %s was written", w.Start)
+		}
+	}
+	if st.Late > 0 || len(ws) < 7 || st.Bad < 3 {
+		t.Errorf("%d windows, %d late, %d bad (stats %+v): the made-up 2200 records were taken", len(ws), st.Late, st.Bad, st)
+	}
+}
