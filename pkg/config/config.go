@@ -27,6 +27,7 @@ import (
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
 	"github.com/synscope/synscope/pkg/metrics"
+	"github.com/synscope/synscope/pkg/output"
 	"github.com/synscope/synscope/pkg/ports"
 	"github.com/synscope/synscope/pkg/sources"
 )
@@ -538,6 +539,9 @@ func (c *Config) fill(v *viper.Viper) error {
 		}
 	}
 	c.SensorID = v.GetString(kSensorID)
+	if len(c.SensorID) > output.MaxSensorID {
+		return keyErr(kSensorID, fmt.Errorf("%d bytes: at most %d (it is in every record)", len(c.SensorID), output.MaxSensorID))
+	}
 	if c.SensorID == "" {
 		c.SensorIDAuto = true
 		if c.SensorID, err = os.Hostname(); err != nil || c.SensorID == "" {

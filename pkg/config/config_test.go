@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synscope/synscope/pkg/output"
 )
 
 func TestDefaults(t *testing.T) {
@@ -535,5 +537,19 @@ func TestPrintConfigNotUTF8(t *testing.T) {
 	var b strings.Builder
 	if err := c.WriteYAML(&b); !errors.Is(err, ErrNotUTF8) || !strings.Contains(err.Error(), "read") {
 		t.Errorf("%v; printed %q", err, b.String())
+	}
+}
+
+// TestSensorIDBounded: a sensor id is in every record, and the fleet's
+// collector takes a record with a longer one as bad: longer than
+// output.MaxSensorID bytes is refused at start, saying the bound.
+func TestSensorIDBounded(t *testing.T) {
+	ok := strings.Repeat("g", output.MaxSensorID)
+	if c, err := Load([]string{"-r", "a", "--sensor-id", ok}); err != nil || c.SensorID != ok {
+		t.Errorf("an id of %d bytes: %v", len(ok), err)
+	}
+	_, err := Load([]string{"-r", "a", "--sensor-id", ok + "x"})
+	if err == nil || !strings.Contains(err.Error(), "--sensor-id") || !strings.Contains(err.Error(), "at most 256") {
+		t.Errorf("an id of %d bytes: %v", len(ok)+1, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/synscope/synscope/pkg/output"
 )
 
 // Kinds of record the collector reads; everything else on the topic (the
@@ -72,7 +74,10 @@ func parse(b []byte, r *rec, names map[string]string) error {
 		return nil // another record type: not ours to read
 	}
 	s, ok := field(b, `"sensor":"`)
-	if !ok || len(s) == 0 {
+	// A longer id is no sensor's (the config refuses it): a topic of ids
+	// of a quarter of a megabyte each held the collector's memory (a
+	// review). Raw JSON: an escaped byte takes up to six.
+	if !ok || len(s) == 0 || len(s) > 6*output.MaxSensorID {
 		return errBad
 	}
 	r.sensor = intern(names, s)

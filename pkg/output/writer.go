@@ -73,6 +73,12 @@ func (w *Writer) Counted() []Counted { return w.counted }
 // written to the stream; f must copy what it keeps and must not block.
 func (w *Writer) OnAlert(f func(line []byte)) { w.onAlert = f }
 
+// MaxSensorID bounds a sensor id, in bytes: the config refuses a longer
+// one, and the fleet's collector takes a record with one as bad (ids of
+// any length, one per made-up record, held the collector's memory: a
+// review).
+const MaxSensorID = 256
+
 // NewWriter writes records for the sensor id to w through a buffer; call
 // Flush to push them out.
 func NewWriter(w io.Writer, sensor string) *Writer {
