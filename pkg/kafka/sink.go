@@ -179,6 +179,14 @@ func (s *Sink) publish(line []byte) {
 func (s *Sink) PublishKeyed(key, value []byte, partition int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if n := int64(len(key) + len(value)); n > s.cfg.Buffer {
+		// Larger than the buffer: the client's own bound (twice it)
+		// could not take it on top of a full buffer, and Produce then
+		// blocked the capture while the brokers were away (a review).
+		s.dropped.Add(1)
+		s.lastErr.Store(fmt.Sprintf("a record of %d bytes, larger than --kafka-buffer (%d): dropped", n, s.cfg.Buffer))
+		return
+	}
 	if s.sp != nil && !s.sp.empty() || s.inMem.Load() >= s.cfg.Buffer {
 		s.toSpool(key, value, partition)
 		return
@@ -262,11 +270,23 @@ func (s *Sink) drain() {
 	}
 }
 
+// drainBatch bounds what drainSome hands back under the sink's lock at a
+// time: Write waits for that lock, and a refill of the whole buffer from
+// disk held it for 683 ms (a review: the capture's writes stalled).
+const drainBatch = 256 << 10
+
 func (s *Sink) drainSome() {
+	for s.drainSomeBatch() {
+	}
+}
+
+// drainSomeBatch hands back up to drainBatch bytes of spooled records,
+// and reports whether there may be more to hand back now.
+func (s *Sink) drainSomeBatch() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sp == nil {
-		return
+		return false
 	}
 	defer func() {
 		// Handed to the producer: the next run starts after them.
@@ -274,14 +294,24 @@ func (s *Sink) drainSome() {
 			s.lastErr.Store(err.Error())
 		}
 	}()
-	for s.inMem.Load() < s.cfg.Buffer {
+	for done := 0; s.inMem.Load() < s.cfg.Buffer; {
+		if done >= drainBatch {
+			return true
+		}
 		k, v, ok, err := s.sp.read()
 		if err != nil {
 			s.lastErr.Store(err.Error())
-			return
+			return false
 		}
 		if !ok {
-			return
+			return false
+		}
+		done += len(k) + len(v)
+		if int64(len(k)+len(v)) > s.cfg.Buffer {
+			// Spooled by an earlier run with a larger buffer: it
+			// cannot be produced without blocking (see PublishKeyed).
+			s.dropped.Add(1)
+			continue
 		}
 		part := int32(-1)
 		if p, ok := strings.CutPrefix(string(k), "\x00p"); ok {
@@ -289,6 +319,7 @@ func (s *Sink) drainSome() {
 		}
 		s.produce(k, v, part)
 	}
+	return false
 }
 
 func (s *Sink) spoolEmpty() bool {

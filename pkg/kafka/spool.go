@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -217,7 +218,26 @@ func (s *spool) read() (key, val []byte, ok bool, err error) {
 	for len(s.segs) > 0 {
 		if s.r == nil {
 			if s.r, err = os.Open(s.path(s.segs[0])); err != nil {
-				return nil, nil, false, fmt.Errorf("kafka-spool: %w", err)
+				if !errors.Is(err, fs.ErrNotExist) {
+					return nil, nil, false, fmt.Errorf("kafka-spool: %w", err)
+				}
+				// Removed under the sink (a tmp cleaner, an operator):
+				// its records are lost, counted once as a damaged
+				// stretch, and the spool goes on with the next segment.
+				// It stopped for good there, every new record spooled
+				// behind it (a review).
+				s.r = nil
+				s.corrupt++
+				os.Remove(s.path(s.segs[0]) + markSuffix)
+				writing := s.w != nil && len(s.segs) == 1
+				s.segs, s.marked, s.skip = s.segs[1:], 0, 0
+				if writing {
+					if err := s.rotate(); err != nil {
+						return nil, nil, false, err
+					}
+				}
+				s.recount()
+				continue
 			}
 			s.rOff, s.skip = s.skip, 0
 		}
@@ -240,6 +260,23 @@ func (s *spool) read() (key, val []byte, ok bool, err error) {
 		s.removeFirst()
 	}
 	return nil, nil, false, nil
+}
+
+// recount sets size from the segments on disk (one of them gone, its
+// bytes are not known otherwise): what is left to read of them.
+func (s *spool) recount() {
+	s.size = 0
+	for _, n := range s.segs {
+		if fi, err := os.Stat(s.path(n)); err == nil {
+			s.size += fi.Size()
+		}
+	}
+	if s.r != nil {
+		s.size -= s.rOff
+	} else {
+		s.size -= s.skip
+	}
+	s.size = max(s.size, 0)
 }
 
 func (s *spool) segSize() int64 {
