@@ -496,7 +496,8 @@ static __always_inline void count_result(int res)
  * first buffer only through bpf_xdp_load_bytes), so attaching it leaves
  * the interface's MTU free: declared "xdp", a veth with it attached
  * refused an MTU of 9000, and a jumbo-MTU link got generic XDP only (a
- * review). The loader drops the flag on a kernel without it (before 5.18). */
+ * review). Multi-buffer XDP came with bpf_xdp_load_bytes (5.18), which the
+ * program needed already. */
 SEC("xdp.frags")
 int xdp_ingress(struct xdp_md *ctx)
 {

@@ -99,7 +99,14 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	if err != nil {
 		return output.Stats{}, err
 	}
-	defer src.Close()
+	defer func() {
+		// Detaching needs CAP_NET_ADMIN, dropped with --user: where TCX
+		// is missing (Linux before 6.6) the legacy tc filters cannot be
+		// removed then, and this says so (it was silent; a review).
+		if err := src.Close(); err != nil {
+			log.Error().Err(err).Str("iface", cfg.Iface).Msg("the capture did not close cleanly: something may stay attached (tc filter show dev IFACE ingress; tc filter del dev IFACE ingress prio 23644)")
+		}
+	}()
 	// The state file is one sensor's: its lock is taken before the
 	// outputs are opened (a Kafka spool shared with the running sensor),
 	// as root; the descriptor holds it after the drop to --user.

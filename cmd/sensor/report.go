@@ -196,6 +196,9 @@ func readReportInput(d *report.Data, in string) error {
 			return notRead{err}
 		}
 		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return notRead{fmt.Errorf("%s: is a directory: name the files in it (%s/*.jsonl*)", in, in)}
+		}
 		r, name = f, in
 	}
 	br := bufio.NewReaderSize(r, 1<<16)

@@ -132,4 +132,9 @@ func TestReportReadsCompressed(t *testing.T) {
 	if code != exitInputFailed || !strings.Contains(errs, "gzip: unexpected EOF") || !strings.Contains(errs, "no such file") || !strings.Contains(out, "<html") {
 		t.Errorf("a gzip file cut short and a missing one: exit %d, stderr %s", code, errs)
 	}
+	// A directory is not read at all, and said so (it was "partly read").
+	_, errs, code = sensor(t, "report", in, dir)
+	if code != exitInputFailed || !strings.Contains(errs, "is a directory") || strings.Contains(errs, "what was read before") {
+		t.Errorf("a directory among the inputs: exit %d, stderr %s", code, errs)
+	}
 }

@@ -233,14 +233,7 @@ func load(objs *bpf.SynscopeObjects, ringBytes int) error {
 		return fmt.Errorf("bpfcap: %w", err)
 	}
 	spec.Maps[bpf.SynscopeMapEvents].MaxEntries = uint32(ringBytes)
-	err = spec.LoadAndAssign(objs, nil)
-	if p := spec.Programs["xdp_ingress"]; err != nil && p != nil && p.Flags&unix.BPF_F_XDP_HAS_FRAGS != 0 && errors.Is(err, unix.EINVAL) {
-		// A kernel before 5.18 knows no multi-buffer XDP: the program
-		// as before, which holds the MTU to what one buffer takes.
-		p.Flags &^= unix.BPF_F_XDP_HAS_FRAGS
-		err = spec.LoadAndAssign(objs, nil)
-	}
-	if err != nil {
+	if err := spec.LoadAndAssign(objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return fmt.Errorf("bpfcap: the kernel's verifier refused synscope's program (report this with the kernel version): %w", err)
