@@ -93,6 +93,10 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	st, err := col.Run(ctx)
 	log.Info().Uint64("records", st.Records).Uint64("bad_records", st.Bad).Uint64("late_records", st.Late).
 		Uint64("windows", st.Windows).Stringer("elapsed", time.Since(started).Round(time.Millisecond)).Msg("done")
+	if err != nil && errors.Is(err, context.Canceled) && cfg.Once {
+		log.Warn().Err(err).Msg("collect --once interrupted")
+		return interruptedStatus(ctx) // a batch run that did not finish
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("collect failed")
 		return exitFatal

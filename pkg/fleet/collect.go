@@ -351,6 +351,18 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 			c.cfg.ReopenOutput() // what was written is flushed to the old file
 		}
 	}
+	if c.cfg.Once && ctx.Err() != nil {
+		// Stopped before the topic's end: the windows read so far are
+		// not the fleet's (the rest of the topic is missing from them),
+		// so none is forced closed and written as if complete (it was,
+		// and the run exited 0; a review).
+		c.w.CollectStats(&output.CollectStats{Records: c.st.Records, Bad: c.st.Bad, Late: c.st.Late,
+			Partials: c.st.Partials, Dupes: c.st.Dupes, Windows: c.st.Windows, Incomplete: c.st.Incomplete})
+		if err := c.w.Flush(); err != nil {
+			return c.st, err
+		}
+		return c.st, fmt.Errorf("interrupted before the end of the topic: the windows not complete are not written: %w", ctx.Err())
+	}
 	if c.cfg.Once {
 		for p := range c.n {
 			pt := c.parts[int32(p)]

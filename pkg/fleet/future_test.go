@@ -1,8 +1,10 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/synscope/synscope/pkg/output"
 )
 
 // progress is a sensor's progress record for the window at start.
@@ -68,5 +72,58 @@ func TestFarFutureIsBad(t *testing.T) {
 	}
 	if st.Late > 0 || len(ws) < 7 || st.Bad < 3 {
 		t.Errorf("%d windows, %d late, %d bad (stats %+v): the made-up 2200 records were taken", len(ws), st.Late, st.Bad, st)
+	}
+}
+
+// TestOnceInterruptedWritesNoWindow: a --once run stopped before the end
+// of the topic writes no window (the rest of the topic is missing from
+// them) and says it was interrupted; it closed every window it held, as
+// if complete, and returned no error (a review). The end is never reached
+// here: a committed transaction's marker is the last offset, and no
+// record is delivered at it (known, docs/fleet.md).
+func TestOnceInterruptedWritesNoWindow(t *testing.T) {
+	c := cluster(t, 1)
+	ctx := context.Background()
+	plain, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-3 * time.Hour)
+	for i := range 6 {
+		if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte(progress("s1", base.Add(time.Duration(i)*5*time.Minute)))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"), kgo.TransactionalID("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(ctx, &kgo.Record{Value: []byte(`{"event_type":"stats"}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	col, err := New(ctx, collectConfig(c.ListenAddrs(), true), output.NewWriter(&out, "fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = col.Run(rctx)
+	if rctx.Err() == nil {
+		t.Skip("the topic's end was reached: nothing to interrupt")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		t.Errorf("an interrupted --once run returned %v", err)
+	}
+	if n := len(fleetWindows(t, out.Bytes())); n != 0 {
+		t.Errorf("%d windows written by an interrupted --once run", n)
 	}
 }
