@@ -172,3 +172,28 @@ func Collect(t testing.TB, src capture.Source, p *ports.Set, keep func(*capture.
 		}
 	}
 }
+
+// ReadThroughStop reads src for d (traffic flowing: Flood), then stops it
+// with stop and reads what it still holds, for at most half a second past
+// what a stopped source needs (one that did not stop would still be giving
+// packets then); it returns how many packets were read in all.
+func ReadThroughStop(t testing.TB, src capture.Source, stop func() error, d time.Duration) uint64 {
+	t.Helper()
+	var pk capture.Packet
+	read := uint64(0)
+	for start := time.Now(); time.Since(start) < d; {
+		if err := src.Next(&pk); err == nil {
+			read++
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	for until := time.Now().Add(500 * time.Millisecond); time.Now().Before(until); {
+		if err := src.Next(&pk); err != nil {
+			break
+		}
+		read++
+	}
+	return read
+}

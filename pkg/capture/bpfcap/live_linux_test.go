@@ -534,25 +534,7 @@ func TestLiveStopCountsAddUp(t *testing.T) {
 	watched, _ := ports.Parse(livePorts)
 	src := openIn(t, p, Config{Ports: watched, Ingress: IngressXDPGeneric, RingSize: 1 << 16})
 	captest.Flood(t, p.ScanNS, captest.SensorAddr, 445, 3*time.Second)
-	var pk capture.Packet
-	read := uint64(0)
-	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; {
-		if err := src.Next(&pk); err == nil {
-			read++
-		}
-	}
-	if err := src.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	// Read to the end, within a bound well past what the ring holds (the
-	// flood goes on for a second more): a source that did not stop would
-	// still be giving records then.
-	for until := time.Now().Add(500 * time.Millisecond); time.Now().Before(until); {
-		if err := src.Next(&pk); err != nil {
-			break
-		}
-		read++
-	}
+	read := captest.ReadThroughStop(t, src, src.Stop, 1500*time.Millisecond)
 	time.Sleep(200 * time.Millisecond) // the flood goes on: nothing more is counted
 	c, err := src.Counters()
 	if err != nil {
