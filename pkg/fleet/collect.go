@@ -111,6 +111,11 @@ func New(ctx context.Context, cfg Config, w *output.Writer) (*Collector, error) 
 		}
 	}
 	t := cfg.Kafka.Topic
+	// Transaction markers are handed over too, to be passed over: they
+	// take offsets, and one at a partition's end was never reached (no
+	// record is delivered at it), so --once never ended and a live
+	// collector was caught up only at the next record (a review).
+	opts = append(opts, kgo.KeepControlRecords())
 	if cfg.Once {
 		// One collector reads every partition itself: no group.
 		opts = append(opts, kgo.ConsumeTopics(t), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -352,16 +357,16 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 		}
 	}
 	if c.cfg.Once && ctx.Err() != nil {
-		// Stopped before the topic's end: the windows read so far are
-		// not the fleet's (the rest of the topic is missing from them),
-		// so none is forced closed and written as if complete (it was,
-		// and the run exited 0; a review).
+		// Stopped before its windows were written (the topic's end not
+		// reached, or not yet closed): the windows read so far may miss
+		// the rest of the topic, so none is forced closed and written as
+		// if complete (it was, and the run exited 0; a review).
 		c.w.CollectStats(&output.CollectStats{Records: c.st.Records, Bad: c.st.Bad, Late: c.st.Late,
 			Partials: c.st.Partials, Dupes: c.st.Dupes, Windows: c.st.Windows, Incomplete: c.st.Incomplete})
 		if err := c.w.Flush(); err != nil {
 			return c.st, err
 		}
-		return c.st, fmt.Errorf("interrupted before the end of the topic: the windows not complete are not written: %w", ctx.Err())
+		return c.st, fmt.Errorf("interrupted before the windows were written (none is, as a part of the topic may be missing from them): %w", ctx.Err())
 	}
 	if c.cfg.Once {
 		for p := range c.n {
@@ -395,9 +400,12 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 			// fetched again after SetOffsets moved the position.
 			continue
 		}
-		c.st.Records++
 		last = r.Offset
 		pt.next = r.Offset + 1
+		if r.Attrs.IsControl() {
+			continue // a transaction marker: its offset, no record
+		}
+		c.st.Records++
 		// Past the time Kafka stamped it (its producer's clock, which the
 		// producer sets), or past the collector's own clock: two records
 		// stamped 2200 by a made-up producer made the one real sensor
@@ -468,6 +476,9 @@ func (c *Collector) partials(fp kgo.FetchTopicPartition) {
 	}
 	before := c.comb.written
 	for _, r := range fp.Records {
+		if r.Attrs.IsControl() {
+			continue
+		}
 		var pa Partial
 		// A partial past the collector's clock is no collector's: one
 		// for 2200 closed every window before it, for good (a review).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,16 +76,11 @@ func TestFarFutureIsBad(t *testing.T) {
 	}
 }
 
-// TestOnceInterruptedWritesNoWindow: a --once run stopped before the end
-// of the topic writes no window (the rest of the topic is missing from
-// them) and says it was interrupted; it closed every window it held, as
-// if complete, and returned no error (a review). The end is never reached
-// here: a committed transaction's marker is the last offset, and no
-// record is delivered at it (known, docs/fleet.md).
-func TestOnceInterruptedWritesNoWindow(t *testing.T) {
-	c := cluster(t, 1)
+// txnTopic puts six progress windows of sensor s1, then a committed
+// transaction, whose marker is the topic's last offset.
+func txnTopic(t *testing.T, brokers []string) {
 	ctx := context.Background()
-	plain, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"))
+	plain, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("synscope"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +91,7 @@ func TestOnceInterruptedWritesNoWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	txn, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"), kgo.TransactionalID("t"))
+	txn, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("synscope"), kgo.TransactionalID("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,19 +105,70 @@ func TestOnceInterruptedWritesNoWindow(t *testing.T) {
 	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestOnceEndsAtATransactionMarker: --once reads to the topic's end when
+// its last offset is a transaction's marker (a transactional producer on
+// the topic); no record was delivered at it, and the run never ended (a
+// review).
+func TestOnceEndsAtATransactionMarker(t *testing.T) {
+	c := cluster(t, 1)
+	txnTopic(t, c.ListenAddrs())
 	var out bytes.Buffer
-	col, err := New(ctx, collectConfig(c.ListenAddrs(), true), output.NewWriter(&out, "fleet"))
+	col, err := New(context.Background(), collectConfig(c.ListenAddrs(), true), output.NewWriter(&out, "fleet"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	rctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err = col.Run(rctx)
-	if rctx.Err() == nil {
-		t.Skip("the topic's end was reached: nothing to interrupt")
+	st, err := col.Run(rctx)
+	if err != nil || rctx.Err() != nil {
+		t.Fatalf("--once: %v (context: %v), stats %+v", err, rctx.Err(), st)
 	}
-	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-		t.Errorf("an interrupted --once run returned %v", err)
+	if n := len(fleetWindows(t, out.Bytes())); n != 6 || st.Records != 7 {
+		t.Errorf("%d windows of 6, %d records of 7 (the marker is none)", n, st.Records)
+	}
+}
+
+// TestOnceInterruptedWritesNoWindow: a --once run stopped before it wrote
+// its windows (the end of the topic not reached, or its windows not yet
+// closed) writes none and says it was interrupted; it closed every window
+// it held, as if complete, and returned no error (a review). The stop
+// comes with the first record read (a sensor whose windows are not the
+// collector's is said, and the test stops the run then).
+func TestOnceInterruptedWritesNoWindow(t *testing.T) {
+	c := cluster(t, 1)
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-200 * 24 * time.Hour)
+	odd := strings.Replace(progress("odd", base), base.Add(5*time.Minute).Format("2006-01-02T15:04:05.000000000Z")+`","syn`, base.Add(time.Minute).Format("2006-01-02T15:04:05.000000000Z")+`","syn`, 1)
+	recs := []*kgo.Record{{Value: []byte(odd)}}
+	for i := range 50 {
+		recs = append(recs, &kgo.Record{Value: []byte(progress("s1", base.Add(time.Duration(i)*5*time.Minute)))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cfg := collectConfig(c.ListenAddrs(), true)
+	cfg.Log = func(msg string, _ ...any) {
+		if strings.HasPrefix(msg, "a sensor's windows are not the collector's") {
+			cancel()
+		}
+	}
+	var out bytes.Buffer
+	col, err := New(ctx, cfg, output.NewWriter(&out, "fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := col.Run(rctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("an interrupted --once run returned %v (stats %+v)", err, st)
 	}
 	if n := len(fleetWindows(t, out.Bytes())); n != 0 {
 		t.Errorf("%d windows written by an interrupted --once run", n)
