@@ -131,7 +131,7 @@ Flags:
 	fmt.Fprint(w, `
 Exit status: 0 success (a live collector stopped by SIGINT or SIGTERM too); 1 the
 brokers could not be reached (after --kafka-timeout) or the run failed; 2 a bad
-flag or setting; 130 or 143 a --once run stopped by SIGINT or SIGTERM before the
-end of the topic (no window written). docs/fleet.md explains the method.
+flag or setting; 130 or 143 a --once run stopped by SIGINT or SIGTERM before it
+wrote its windows (it writes none then). docs/fleet.md explains the method.
 `)
 }
