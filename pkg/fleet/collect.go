@@ -63,18 +63,11 @@ type Collector struct {
 	warnedWindow map[string]bool
 
 	reopen atomic.Bool // Reopen asked, done between records
-	// wall is the collector's own clock (ns; tests set it): no record
-	// or partial may be more than produceSkew past it.
-	wall func() int64
 }
 
-// now is the collector's wall clock.
-func (c *Collector) now() int64 {
-	if c.wall != nil {
-		return c.wall()
-	}
-	return time.Now().UnixNano()
-}
+// latest is the latest time a record or partial may carry: produceSkew
+// past the collector's own clock (read once a fetch, not a record).
+func latest() int64 { return time.Now().UnixNano() + produceSkew }
 
 // Reopen asks for the output to be reopened (SIGHUP): the collector's loop
 // does it at its next poll, between records. Safe from any goroutine.
@@ -361,9 +354,7 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 		// reached, or not yet closed): the windows read so far may miss
 		// the rest of the topic, so none is forced closed and written as
 		// if complete (it was, and the run exited 0; a review).
-		c.w.CollectStats(&output.CollectStats{Records: c.st.Records, Bad: c.st.Bad, Late: c.st.Late,
-			Partials: c.st.Partials, Dupes: c.st.Dupes, Windows: c.st.Windows, Incomplete: c.st.Incomplete})
-		if err := c.w.Flush(); err != nil {
+		if err := c.writeStats(); err != nil {
 			return c.st, err
 		}
 		return c.st, fmt.Errorf("interrupted before the windows were written (none is, as a part of the topic may be missing from them): %w", ctx.Err())
@@ -376,9 +367,14 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 		c.st.Windows = c.comb.written
 		c.st.Incomplete = c.comb.incomplete
 	}
+	return c.st, c.writeStats()
+}
+
+// writeStats writes the run's collect_stats record and flushes.
+func (c *Collector) writeStats() error {
 	c.w.CollectStats(&output.CollectStats{Records: c.st.Records, Bad: c.st.Bad, Late: c.st.Late,
 		Partials: c.st.Partials, Dupes: c.st.Dupes, Windows: c.st.Windows, Incomplete: c.st.Incomplete})
-	return c.st, c.w.Flush()
+	return c.w.Flush()
 }
 
 // partition feeds one fetch of a sensors' partition to its state and closes
@@ -391,6 +387,7 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 		return // revoked meanwhile
 	}
 	var last int64 = -1
+	limit := latest()
 	for _, r := range fp.Records {
 		if ends != nil && r.Offset >= ends[fp.Partition] {
 			break // written after --once started
@@ -411,7 +408,7 @@ func (c *Collector) partition(ctx context.Context, fp kgo.FetchTopicPartition, n
 		// stamped 2200 by a made-up producer made the one real sensor
 		// "behind", and the fleet closed every window up to 2200, for
 		// good (a review).
-		if err := parse(r.Value, &c.rec, c.names); err != nil || c.rec.after(c.now()+produceSkew) ||
+		if err := parse(r.Value, &c.rec, c.names); err != nil || c.rec.after(limit) ||
 			(r.Timestamp.Year() > 1970 && c.rec.after(r.Timestamp.UnixNano()+produceSkew)) {
 			c.st.Bad++
 			continue
@@ -475,6 +472,7 @@ func (c *Collector) partials(fp kgo.FetchTopicPartition) {
 		return
 	}
 	before := c.comb.written
+	limit := latest()
 	for _, r := range fp.Records {
 		if r.Attrs.IsControl() {
 			continue
@@ -482,7 +480,7 @@ func (c *Collector) partials(fp kgo.FetchTopicPartition) {
 		var pa Partial
 		// A partial past the collector's clock is no collector's: one
 		// for 2200 closed every window before it, for good (a review).
-		if err := json.Unmarshal(r.Value, &pa); err != nil || !pa.wellFormed(c.n) || pa.End > c.now()+produceSkew {
+		if err := json.Unmarshal(r.Value, &pa); err != nil || !pa.wellFormed(c.n) || pa.End > limit {
 			c.st.Bad++
 			continue
 		}
