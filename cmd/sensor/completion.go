@@ -51,6 +51,7 @@ type compFlag struct {
 // rest are booleans (from the flag set) or free values.
 var (
 	fileFlags = map[string]bool{"read": true, "output": true, "config": true, "state-file": true,
+		"benign": true, "mmdb": true, "alert-exec": true,
 		"kafka-tls-ca": true, "kafka-tls-cert": true, "kafka-tls-key": true, "kafka-spool": true}
 	choiceFlag = map[string][]string{
 		"capture":           {"auto", "ebpf", "afpacket"},

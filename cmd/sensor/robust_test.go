@@ -8,6 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/synscope/synscope/pkg/config"
 )
 
 // A report that fails (here: no window records) leaves an earlier report
@@ -436,5 +440,23 @@ func TestStateFileNotAnInputOrTheOutput(t *testing.T) {
 	same := filepath.Join(dir, "new.out")
 	if _, stderr, code := sensor(t, "-r", capture, "-o", same, "--state-file", same, "--state-reset"); code != exitUsage || !strings.Contains(stderr, "is the output") {
 		t.Errorf("--state-file = -o, neither there: exit %d: %s", code, stderr)
+	}
+}
+
+// TestCompletionOffersFilesWhereAFlagTakesOne: a flag whose value is a
+// file, a directory or a program completes file names (--benign, --mmdb
+// and --alert-exec completed nothing in fish: a review).
+func TestCompletionOffersFilesWhereAFlagTakesOne(t *testing.T) {
+	for name, fs := range map[string]*pflag.FlagSet{"sensor": config.FlagSet(), "report": newReportFlags().fs, "collect": config.CollectFlagSet()} {
+		kinds := map[string]flagKind{}
+		for _, c := range compFlags(fs) {
+			kinds[c.long] = c.kind
+		}
+		fs.VisitAll(func(f *pflag.Flag) {
+			kind, _ := pflag.UnquoteUsage(f)
+			if _, listed := kinds[f.Name]; listed && (kind == "file" || kind == "dir" || kind == "program") && kinds[f.Name] != valFile {
+				t.Errorf("%s --%s (a %s): completes no file names", name, f.Name, kind)
+			}
+		})
 	}
 }

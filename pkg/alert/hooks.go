@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,8 +59,14 @@ func CheckWebhook(s string) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("the scheme %q is not http or https (give http://host[:port]/path or https://...)", u.Scheme)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return errors.New("the URL names no host (give http://host[:port]/path or https://...)")
+	}
+	if port := u.Port(); port != "" {
+		// (one out of range was taken, and every delivery failed: a review)
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return errors.New("the URL's port is not a number from 1 to 65535 (give http://host[:port]/path or https://...)")
+		}
 	}
 	return nil
 }

@@ -131,7 +131,8 @@ func TestSendNeverBlocks(t *testing.T) {
 }
 
 func TestCheckWebhook(t *testing.T) {
-	for s, ok := range map[string]bool{"http://127.0.0.1:8080/a": true, "https://x.example/h": true, "ftp://x": false, "/path": false, "http://": false} {
+	for s, ok := range map[string]bool{"http://127.0.0.1:8080/a": true, "https://x.example/h": true, "ftp://x": false, "/path": false, "http://": false,
+		"http://x:99999/": false, "http://x:0/": false, "http://x:8080/": true, "http://[::1]:8080/a": true, "http://:8080/": false} {
 		if err := CheckWebhook(s); (err == nil) != ok {
 			t.Errorf("%q: %v", s, err)
 		}

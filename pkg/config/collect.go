@@ -62,7 +62,7 @@ func CollectFlagSet() *pflag.FlagSet {
 	for _, k := range kafkaPublishOnly {
 		fs.MarkHidden(k) // a config file shared with the sensors may still set them
 	}
-	fs.StringP("config", "c", "", "read settings from YAML `file` (the sensors' file will do): its Kafka keys, window, lookback, max-lag, group and once; the output, id, growth and logging are flags")
+	fs.StringP("config", "c", "", "read settings from YAML `file` (the sensors' file will do): its Kafka keys, window, lookback, growth horizons, max-lag, group and once; the output, id, the rest of growth and logging are flags")
 	fs.BoolP("help", "h", false, "show this help")
 	return fs
 }
@@ -100,7 +100,7 @@ func LoadCollect(args []string) (*Collect, error) {
 	// From the environment, as from a config file, collect takes only the
 	// keys it shares with the sensors and its own: the sensors' SENSOR_OUTPUT
 	// in an environment both read was the file collect truncated.
-	for _, k := range append(append([]string{kWindow, kLookback}, collectOnly...), kafkaKeys...) {
+	for _, k := range append(append([]string{kWindow, kLookback, kHorizons}, collectOnly...), kafkaKeys...) {
 		if err := v.BindEnv(k); err != nil {
 			return nil, err
 		}
@@ -112,22 +112,24 @@ func LoadCollect(args []string) (*Collect, error) {
 		}
 	}
 	file, _ := fs.GetString("config")
-	if file == "" {
+	if !fs.Changed("config") {
 		file = os.Getenv("SENSOR_CONFIG") // as the sensor reads it
 	}
 	inFile := func(string) bool { return false }
 	if file != "" {
 		// The sensors' file is welcome, checked as theirs is (a misspelt
 		// key, a number YAML reads as octal), but collect takes from it
-		// only the keys it shares with them and its own: the sensors'
-		// output, id, growth and logging are theirs (`--once` with the
+		// only the keys it shares with them (the window, the lookback and
+		// the horizons fitted to that window, the Kafka keys) and its own:
+		// the sensors' output, id, other growth settings and logging are
+		// theirs (`--once` with the
 		// sensors' file wrote the fleet's records over their output).
 		fv := viper.New()
 		inFile = fv.InConfig
 		if err := readFile(fv, file, append(slices.Clone(fileKeys), collectOnly...)); err != nil {
 			return nil, err
 		}
-		for _, k := range append(append([]string{kWindow, kLookback}, collectOnly...), kafkaKeys...) {
+		for _, k := range append(append([]string{kWindow, kLookback, kHorizons}, collectOnly...), kafkaKeys...) {
 			if fv.IsSet(k) {
 				v.SetDefault(k, fv.Get(k)) // under the flags and the environment, over the flags' defaults
 			}
@@ -168,7 +170,7 @@ func (c *Collect) fill(v *viper.Viper) error {
 	e := engine.DefaultConfig()
 	e.Window, e.Lookback = c.Window, c.Lookback
 	if err := e.Validate(); err != nil {
-		return err
+		return keyedErr(err)
 	}
 	on, err := boolKey(v, kGrowth)
 	if err != nil {
@@ -188,7 +190,7 @@ func (c *Collect) fill(v *viper.Viper) error {
 	}
 	if !c.GrowthOff {
 		if err := growthFits(&c.Growth, c.Window, v.IsSet(kHorizons)); err != nil {
-			return err
+			return keyedErr(err)
 		}
 	}
 	if c.LogLevel, err = oneOf(v, kLogLevel, "debug", "info", "warn", "error"); err != nil {

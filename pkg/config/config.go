@@ -267,7 +267,7 @@ func Load(args []string) (*Config, error) {
 		}
 	}
 	c.ConfigFile, _ = fs.GetString("config")
-	if c.ConfigFile == "" {
+	if !fs.Changed("config") { // (-c '' reads no file, whatever SENSOR_CONFIG says)
 		c.ConfigFile = os.Getenv("SENSOR_CONFIG")
 	}
 	if c.ConfigFile != "" {
@@ -282,10 +282,51 @@ func Load(args []string) (*Config, error) {
 	} else if len(args) > 0 {
 		v.Set(kRead, append(stringList(v, kRead), args...))
 	}
+	if err := oneMode(v, fs, c.ConfigFile); err != nil {
+		return nil, err
+	}
 	if err := c.fill(v); err != nil {
 		return nil, sourced(err, fs, c.ConfigFile, v.InConfig)
 	}
 	return c, nil
+}
+
+// oneMode keeps one of the two ways to run, live (iface) or offline
+// (read): given in two places, the one with the higher precedence
+// (flags, then the environment, then the config file) is taken and the
+// other left out, so a gateway's config file with its interface serves
+// an offline run with -r as well (it was refused: "both --iface and
+// --read given", a review). Given in the same place, both are refused,
+// naming it.
+func oneMode(v *viper.Viper, fs *pflag.FlagSet, file string) error {
+	rank := func(k string) (int, string) {
+		env := "SENSOR_" + strings.ToUpper(k)
+		switch {
+		case fs.Changed(k) || k == kRead && fs.NArg() > 0:
+			return 3, "the command line"
+		case os.Getenv(env) != "":
+			return 2, "environment variable " + env
+		case file != "" && v.InConfig(k):
+			return 1, "config file " + file
+		}
+		return 0, ""
+	}
+	if strings.TrimSpace(v.GetString(kIface)) == "" || len(stringList(v, kRead)) == 0 {
+		return nil
+	}
+	ri, where := rank(kIface)
+	rr, _ := rank(kRead)
+	switch {
+	case ri > rr:
+		v.Set(kRead, []string{})
+	case rr > ri:
+		v.Set(kIface, "")
+	case ri == 3:
+		return errors.New("both -i and -r given: capture live or read files, not both")
+	default:
+		return fmt.Errorf("%s gives both iface and read: capture live or read files, not both (give one; -i or -r on the command line takes its place)", where)
+	}
+	return nil
 }
 
 // maxConfigBytes bounds a config file: a YAML file of settings is a few
@@ -332,6 +373,15 @@ func readFile(v *viper.Viper, path string, known []string) error {
 		}
 		if k, val, ok := notPlainDecimal(&doc, ""); ok {
 			return fmt.Errorf("config file %s: %s: %s is not a plain decimal number, and YAML reads it as another (a leading 0 is octal, 0x hex; underscores are dropped): write it in decimal digits, or quote it", path, k, val)
+		}
+		if asWritten(&doc) {
+			text, err := yaml.Marshal(&doc)
+			if err != nil {
+				return fmt.Errorf("config file %s: %w", path, err)
+			}
+			if err := v.ReadConfig(bytes.NewReader(text)); err != nil {
+				return fmt.Errorf("config file %s: not valid YAML: %w", path, err)
+			}
 		}
 	}
 	// A misspelt key would otherwise be ignored silently; refuse it.
@@ -411,6 +461,46 @@ func shapes(doc *yaml.Node) error {
 	return nil
 }
 
+// textKeys are the keys whose values are text: names, paths, addresses,
+// secrets. YAML reads an unquoted 1.10 as a number and 2001-01-01 as a
+// date, and they came back as "1.1" and "2001-01-01 00:00:00 +0000 UTC":
+// `sensor-id: 1.10` was sensor 1.1, `output: 1e2` wrote to a file named
+// 100, `kafka-password: 1.50` sent 1.5 (a review). Their values are taken
+// as written instead (asWritten), as the flags take them.
+var textKeys = []string{kRead, kIface, kOutput, kSensorID, kUser, kMMDB, kBenign, kStateFile, kMetrics,
+	kAlertExec, kAlertHook, kKafkaBrokers, kKafkaTopic, kKafkaCA, kKafkaCert, kKafkaKey, kKafkaServer,
+	kKafkaUser, kKafkaPassword, kKafkaSpool, kGroup}
+
+// asWritten marks the values of textKeys in doc (a plain scalar or a list
+// of them) as strings where YAML resolves them to another type, and says
+// whether it marked any. A null stays a null (not set).
+func asWritten(doc *yaml.Node) bool {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return false
+	}
+	marked := false
+	mark := func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!str" && n.ShortTag() != "!!null" {
+			n.Tag, n.Style = "!!str", 0
+			marked = true
+		}
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !slices.Contains(textKeys, strings.ToLower(m.Content[i].Value)) {
+			continue
+		}
+		v := m.Content[i+1]
+		mark(v)
+		if v.Kind == yaml.SequenceNode {
+			for _, e := range v.Content {
+				mark(e)
+			}
+		}
+	}
+	return marked
+}
+
 // notPlainDecimal finds a plain integer that is not plain decimal digits (a
 // leading zero, an underscore, a 0x, 0o or 0b prefix) in a YAML tree, and
 // the key it is the value of.
@@ -424,6 +514,9 @@ func notPlainDecimal(n *yaml.Node, key string) (string, string, bool) {
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if slices.Contains(textKeys, strings.ToLower(n.Content[i].Value)) {
+				continue // taken as written (asWritten)
+			}
 			if k, v, ok := notPlainDecimal(n.Content[i+1], n.Content[i].Value); ok {
 				return k, v, true
 			}
@@ -431,7 +524,7 @@ func notPlainDecimal(n *yaml.Node, key string) (string, string, bool) {
 	case yaml.ScalarNode:
 		v := strings.TrimLeft(n.Value, "+-")
 		decimal := v != "" && strings.Trim(v, "0123456789") == "" && (len(v) == 1 || v[0] != '0')
-		if n.Style == 0 && n.ShortTag() == "!!int" && !decimal {
+		if n.ShortTag() == "!!int" && !decimal { // plain, or tagged !!int (a quoted "0445" is a string)
 			return key, n.Value, true
 		}
 	}
@@ -616,7 +709,7 @@ func (c *Config) fill(v *viper.Viper) error {
 		return err
 	}
 	switch {
-	case c.Iface != "" && len(c.Read) > 0:
+	case c.Iface != "" && len(c.Read) > 0: // (oneMode left one of them, unless given in one place)
 		return errors.New("both --iface and --read given: capture live or read files, not both")
 	case c.Iface == "" && len(c.Read) == 0 && !c.PrintConfig:
 		return errors.New("nothing to read: give capture files with -r FILE (or after the flags), or an interface with -i")

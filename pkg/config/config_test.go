@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,9 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"-r", "a", "--scan-hosts", "65"}, [2]string{}, "scan-hosts"},
 		{[]string{"-r", "a", "--scan-ports", "x"}, [2]string{}, "scan-ports"},
 		{[]string{"-r", "a", "--scan-interval", "0s"}, [2]string{}, "scan-interval"},
+		// a bound of 2.5e12 an hour: every verdict insufficient_data (a review)
+		{[]string{"-r", "a", "--growth-min-doubling", "1ns"}, [2]string{}, "growth-min-doubling"},
+		{[]string{"-r", "a", "--growth-min-doubling", "4m"}, [2]string{}, "growth-min-doubling"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_PORTS", "smb"}, "ports"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_FLOOD_SOURCES", "maybe"}, "flood-sources"},
 		{[]string{"-r", "a", "--flood-threshold", "1"}, [2]string{}, "flood-threshold"},
@@ -305,7 +309,7 @@ func TestLeadingZeroNumbers(t *testing.T) {
 	for yaml, want := range map[string]string{
 		"ports: 0445\n":        "ports",
 		"max-targets: 010\n":   "max-targets",
-		"sensor-id: 0123\n":    "sensor-id",
+		"sensor-id: 0123\n":    "", // text, taken as written (TestTextValuesAsWritten)
 		"ports: [139, 0445]\n": "ports",
 		"ports: \"0445\"\n":    "",
 		"ports: [445]\n":       "",
@@ -317,6 +321,9 @@ func TestLeadingZeroNumbers(t *testing.T) {
 		"ports: 0x1bd\n":       "ports", // hex
 		"ports: 0o445\n":       "ports",
 		"max-targets: 1_000\n": "max-targets", // not what the command line takes
+		// an explicit tag took the quoted text as octal (port 293, 16)
+		"ports: !!int \"0445\"\n":   "ports",
+		"max-targets: !!int 0x10\n": "max-targets",
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
@@ -480,6 +487,104 @@ func TestRefusedValueSaysWhereItCameFrom(t *testing.T) {
 	_, err := LoadCollect([]string{"--kafka-brokers", "x:9092", "--window", "-1s"})
 	if err == nil || !strings.HasSuffix(err.Error(), "(flag --window)") {
 		t.Errorf("collect: %v", err)
+	}
+	// The Kafka checks' and collect's engine check's refusals named no
+	// place (a review).
+	kafka := filepath.Join(t.TempDir(), "k.yaml")
+	os.WriteFile(kafka, []byte("kafka-brokers: [k:9092]\nkafka-buffer: 1K\n"), 0o644)
+	if _, err := Load([]string{"-r", "a.pcap", "-c", kafka}); err == nil || !strings.HasSuffix(err.Error(), "(config file "+kafka+")") {
+		t.Errorf("kafka-buffer from a file: %v", err)
+	}
+	os.WriteFile(long, []byte("kafka-brokers: [k:9092]\nwindow: 169h\n"), 0o644)
+	if _, err := LoadCollect([]string{"-c", long}); err == nil || !strings.HasSuffix(err.Error(), "(config file "+long+")") {
+		t.Errorf("collect, window from a file: %v", err)
+	}
+}
+
+// TestTextValuesAsWritten: YAML reads an unquoted 1.10 as a number and
+// 2001-01-01 as a date; a key whose value is text takes it as written, as
+// the flags do (sensor-id 1.10 was "1.1", output 1e2 the file "100").
+func TestTextValuesAsWritten(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("sensor-id: 1.10\noutput: 1e2\nstate-file: 2.50\nuser: .5\nread: [1.0, 0x10]\n"+
+		"kafka-brokers: [k:9092]\nkafka-topic: 1e3\nkafka-user: 12345678901234567890123\nkafka-password: 1.50\nkafka-sasl: plain\n"), 0o644)
+	c, err := Load([]string{"-c", file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{c.SensorID, c.Output, c.StateFile, c.User, strings.Join(c.Read, ","), c.Kafka.Topic, c.Kafka.User, c.Kafka.Password}
+	want := []string{"1.10", "1e2", "2.50", ".5", "1.0,0x10", "1e3", "12345678901234567890123", "1.50"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	os.WriteFile(file, []byte("sensor-id: 2001-01-01\nuser:\nmax-targets: 10\noutput: 0123\n"), 0o644)
+	if c, err = Load([]string{"-r", "a.pcap", "-c", file}); err != nil || c.SensorID != "2001-01-01" || c.User != "nobody" || c.MaxTargets != 10 || c.Output != "0123" {
+		t.Errorf("a date as the id, a null user (not set), a number: %v %+v", err, c)
+	}
+}
+
+// TestOneModeFromTheHighestPlace: iface and read given in two places
+// (flags, environment, file): the higher one is taken, so a gateway's
+// config file with its interface serves an offline run with -r (it was
+// refused, blamed on the flags); given in one place both are refused,
+// naming it.
+func TestOneModeFromTheHighestPlace(t *testing.T) {
+	dir := t.TempDir()
+	iface := filepath.Join(dir, "i.yaml")
+	os.WriteFile(iface, []byte("iface: eth0\n"), 0o644)
+	read := filepath.Join(dir, "r.yaml")
+	os.WriteFile(read, []byte("read: [a.pcap]\n"), 0o644)
+	both := filepath.Join(dir, "b.yaml")
+	os.WriteFile(both, []byte("iface: eth0\nread: [a.pcap]\n"), 0o644)
+	t.Setenv("SENSOR_CONFIG", "")
+	for _, tc := range []struct {
+		args             []string
+		env              string
+		iface, read, err string
+	}{
+		{[]string{"-c", iface, "-r", "x.pcap"}, "", "", "x.pcap", ""},
+		{[]string{"-c", iface, "x.pcap"}, "", "", "x.pcap", ""},
+		{[]string{"-c", read, "-i", "lo"}, "", "lo", "", ""},
+		{[]string{"-r", "x.pcap"}, "SENSOR_IFACE=eth1", "", "x.pcap", ""},
+		{[]string{"-c", read}, "SENSOR_IFACE=eth1", "eth1", "", ""},
+		{[]string{"-c", iface}, "SENSOR_READ=y.pcap", "", "y.pcap", ""},
+		{[]string{"-c", both}, "", "", "", "config file " + both + " gives both"},
+		{[]string{"-i", "lo", "-r", "x.pcap"}, "", "", "", "both -i and -r"},
+	} {
+		t.Run(strings.Join(tc.args, " ")+tc.env, func(t *testing.T) {
+			if k, v, ok := strings.Cut(tc.env, "="); ok {
+				t.Setenv(k, v)
+			}
+			c, err := Load(tc.args)
+			switch {
+			case tc.err != "":
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("%v, want %q", err, tc.err)
+				}
+			case err != nil:
+				t.Error(err)
+			case c.Iface != tc.iface || strings.Join(c.Read, ",") != tc.read:
+				t.Errorf("iface %q read %q, want %q %q", c.Iface, c.Read, tc.iface, tc.read)
+			}
+		})
+	}
+}
+
+// TestEmptyConfigFlagReadsNoFile: -c ” wins over SENSOR_CONFIG as any
+// flag wins over the environment; empty list elements are none.
+func TestEmptyConfigFlagReadsNoFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("window: 10m\n"), 0o644)
+	t.Setenv("SENSOR_CONFIG", file)
+	if c, err := Load([]string{"-r", "a.pcap"}); err != nil || c.Window != 10*time.Minute {
+		t.Errorf("SENSOR_CONFIG: %v %v", err, c)
+	}
+	if c, err := Load([]string{"-r", "a.pcap", "-c", ""}); err != nil || c.Window != 5*time.Minute || c.ConfigFile != "" {
+		t.Errorf("-c '': %v %+v", err, c)
+	}
+	os.WriteFile(file, []byte("read: [\"\", ~]\n"), 0o644)
+	if _, err := Load(nil); err == nil || !strings.Contains(err.Error(), "nothing to read") {
+		t.Errorf("read: [\"\", ~]: %v", err)
 	}
 }
 

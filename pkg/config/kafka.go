@@ -114,7 +114,7 @@ func (k *Kafka) fill(v *viper.Viper, window time.Duration) error {
 	if len(c.Brokers) == 0 {
 		return nil // off: the other keys wait unused
 	}
-	return c.Validate()
+	return keyedErr(c.Validate())
 }
 
 // yaml adds the Kafka keys to a printed configuration. The password is

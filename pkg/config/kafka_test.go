@@ -68,6 +68,9 @@ func TestLoadCollect(t *testing.T) {
 	if c.Output != "-" || c.SensorID != "fleet" || c.GrowthOff || c.LogLevel != "info" || c.MaxLag != 20*time.Minute || c.Group != "g2" {
 		t.Errorf("from the sensors' file: output %q id %q growth off %v log %q max-lag %v group %q", c.Output, c.SensorID, c.GrowthOff, c.LogLevel, c.MaxLag, c.Group)
 	}
+	if c, err := LoadCollect([]string{"--kafka-brokers", "[::1]:9092,k2:19092"}); err != nil || len(c.Kafka.Brokers) != 2 {
+		t.Errorf("an IPv6 broker and a named one: %v", err)
+	}
 	if c, err = LoadCollect([]string{"--config", sensors, "--max-lag", "1h"}); err != nil || c.MaxLag != time.Hour {
 		t.Errorf("a flag over the file: %v %v", c, err)
 	}
@@ -86,6 +89,13 @@ func TestLoadCollect(t *testing.T) {
 		"--kafka-brokers k:1 --kafka-sasl kerb": "kafka-sasl",
 		"--kafka-brokers k:1 --window 1h --lookback 30m": "lookback",
 		"--kafka-brokers k:1 extra":                      "no arguments",
+		// a port of letters or out of range failed only at the first
+		// connection, after --kafka-timeout (a review)
+		"--kafka-brokers k:abc":   "kafka-brokers",
+		"--kafka-brokers k:99999": "kafka-brokers",
+		"--kafka-brokers k:0":     "kafka-brokers",
+		"--kafka-brokers :9092":   "kafka-brokers",
+		"--kafka-brokers ::1":     "kafka-brokers",
 	} {
 		if _, err := LoadCollect(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %s named", args, err, want)
@@ -118,6 +128,20 @@ func TestCollectTakesOnlyItsKeysFromTheEnvironment(t *testing.T) {
 	}
 	if _, err := LoadCollect([]string{"--growth=false"}); err != nil {
 		t.Errorf("window 3h, growth off: %v", err)
+	}
+	// The horizons fitted to the sensors' window come with it, from the
+	// environment or their file (collect refused a file with window 3h
+	// and its horizons: a review).
+	t.Setenv("SENSOR_GROWTH_HORIZONS", "12h,2d")
+	if c, err := LoadCollect(nil); err != nil || c.Growth.Horizons[0] != 12*time.Hour {
+		t.Errorf("window and horizons from the environment: %v", err)
+	}
+	os.Unsetenv("SENSOR_GROWTH_HORIZONS")
+	os.Unsetenv("SENSOR_WINDOW")
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(file, []byte("kafka-brokers: [k1:9092]\nwindow: 3h\ngrowth-horizons: [18h, 3d]\n"), 0o600)
+	if c, err := LoadCollect([]string{"-c", file}); err != nil || c.Growth.Horizons[1] != 72*time.Hour || c.Window != 3*time.Hour {
+		t.Errorf("window and horizons from the sensors' file: %v", err)
 	}
 }
 

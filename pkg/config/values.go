@@ -124,7 +124,13 @@ func stringList(v *viper.Viper, k string) []string {
 			}
 		}
 	default:
-		out = v.GetStringSlice(k)
+		// An empty element (`read: [""]`, `read: [~]`, -r '') is none:
+		// it was an input named "" that failed once the run began.
+		for _, s := range v.GetStringSlice(k) {
+			if strings.TrimSpace(s) != "" {
+				out = append(out, s)
+			}
+		}
 	}
 	return out
 }

@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,8 +77,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kafka-sasl %s: needs kafka-user (and kafka-password)", c.SASL)
 	}
 	for _, b := range c.Brokers {
-		if _, port, ok := strings.Cut(b, ":"); !ok || port == "" {
-			return fmt.Errorf("kafka-brokers: %q is not host:port", b)
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
+			return fmt.Errorf("kafka-brokers: %q is not host:port (an IPv6 address in brackets: [2001:db8::1]:9092)", b)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			// (a port of letters or out of range failed only when the
+			// first connection was tried, after --kafka-timeout: a review)
+			return fmt.Errorf("kafka-brokers: %q: the port %q is not a number from 1 to 65535", b, port)
 		}
 	}
 	if _, err := codec(c.Compression); err != nil {

@@ -136,8 +136,15 @@ func Addr(s string) (string, error) {
 		}
 		return net.JoinHostPort("127.0.0.1", s), nil
 	}
-	if _, _, err := net.SplitHostPort(s); err != nil {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
 		return "", fmt.Errorf("%q: want a port, or host:port: %v", s, err)
+	}
+	// A port of 0 or none (":0", "localhost:") would listen on one the
+	// kernel picks, where no scraper looks; letters or one out of range
+	// failed only once a live start got there (a review).
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("%q: the port %q is not a number from 1 to 65535", s, port)
 	}
 	return s, nil
 }

@@ -13,7 +13,7 @@ func TestAddr(t *testing.T) {
 			t.Errorf("%q: %q %v, want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"0", "70000", "localhost", "host:port:x"} {
+	for _, bad := range []string{"0", "70000", "localhost", "host:port:x", "127.0.0.1:0", ":0", "localhost:", ":abc", "127.0.0.1:99999", "x:-5"} {
 		if _, err := Addr(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
