@@ -232,7 +232,7 @@ func (d *Decoder) etherType(et uint16, b []byte, out *Syn, depth int) Result {
 		if len(b) < 4 {
 			return Truncated
 		}
-		if out.VLAN == 0 {
+		if out.VLAN == 0 && depth == 0 { // the capture link's, not a tunnelled frame's (a review)
 			out.VLAN = be.Uint16(b) & 0x0fff
 		}
 		et, b = be.Uint16(b[2:]), b[4:]
@@ -473,8 +473,13 @@ func (d *Decoder) gre(b []byte, out *Syn, depth int) Result {
 }
 
 // nflog walks the TLVs of a Linux NFLOG record to its payload, which is an
-// IP packet of the family in the header. TLV lengths are in the capturing
-// host's byte order; little-endian is tried first.
+// IP packet of the family in the header. TLV lengths and types are in the
+// capturing host's byte order, told by the type: the types are small
+// numbers (NFULA_*), read the other way round they are not. The payload
+// TLV's length is what the kernel logged, and a capture cut at its snap
+// length (tcpdump -i nflog:N -s 96) ends inside it: the payload is then
+// what was captured, as behind any other link (every SYN of such a
+// capture was malformed: a review).
 func (d *Decoder) nflog(b []byte, out *Syn) Result {
 	if len(b) < 4 {
 		return Truncated
@@ -486,23 +491,33 @@ func (d *Decoder) nflog(b []byte, out *Syn) Result {
 			return Truncated
 		}
 		ln, typ := int(binary.LittleEndian.Uint16(b[off:])), binary.LittleEndian.Uint16(b[off+2:])
-		if ln < 4 || off+ln > len(b) {
+		if typ&0x7fff >= nflogTypes {
 			ln, typ = int(be.Uint16(b[off:])), be.Uint16(b[off+2:])
 		}
-		if ln < 4 || off+ln > len(b) {
+		if ln < 4 || typ&0x7fff >= nflogTypes {
 			return Malformed
 		}
 		if typ&0x7fff == 9 { // NFULA_PAYLOAD
-			p := b[off+4 : off+ln]
-			if family == 10 {
+			p := b[off+4 : min(off+ln, len(b))]
+			switch family {
+			case 2: // AF_INET
+				return d.ipv4(p, out, 0)
+			case 10: // AF_INET6
 				return d.ipv6(p, out, 0)
 			}
-			return d.ipv4(p, out, 0)
+			return d.ip(p, out, 0) // a bridge's (7) or another family's: by the version
+		}
+		if off+ln > len(b) {
+			return Truncated
 		}
 		off += (ln + 3) &^ 3
 	}
 	return Malformed
 }
+
+// nflogTypes bounds the NFULA_* attribute types (20 in Linux 6.x), with
+// room for more.
+const nflogTypes = 64
 
 // tcp checks flags and port first, so the common non-SYN packet costs a few
 // loads; only a match pays for the options walk.

@@ -101,13 +101,13 @@ var layouts = []struct {
 	ittl uint8
 	opts []uint8
 }{
-	{Linux, 64, []uint8{optMSS, optSOK, optTS, optNOP, optWS}},                                 // Linux 2.6 and later
-	{Linux, 64, []uint8{optMSS, optNOP, optNOP, optSOK, optNOP, optWS}},                        // Linux without timestamps
-	{Windows, 128, []uint8{optMSS, optNOP, optWS, optNOP, optNOP, optSOK}},                     // Windows 7 and later
-	{Windows, 128, []uint8{optMSS, optNOP, optNOP, optSOK}},                                    // Windows XP
-	{Windows, 128, []uint8{optMSS, optNOP, optWS, optSOK, optTS}},                              // Windows 10 and later with timestamps on
-	{MacOS, 64, []uint8{optMSS, optNOP, optWS, optNOP, optNOP, optTS, optSOK, optEOL, optEOL}}, // macOS, iOS
-	{FreeBSD, 64, []uint8{optMSS, optNOP, optWS, optSOK, optTS}},                               // FreeBSD 9 and later
+	{Linux, 64, []uint8{optMSS, optSOK, optTS, optNOP, optWS}},                         // Linux 2.6 and later
+	{Linux, 64, []uint8{optMSS, optNOP, optNOP, optSOK, optNOP, optWS}},                // Linux without timestamps
+	{Windows, 128, []uint8{optMSS, optNOP, optWS, optNOP, optNOP, optSOK}},             // Windows 7 and later
+	{Windows, 128, []uint8{optMSS, optNOP, optNOP, optSOK}},                            // Windows XP
+	{Windows, 128, []uint8{optMSS, optNOP, optWS, optSOK, optTS}},                      // Windows 10 and later with timestamps on
+	{MacOS, 64, []uint8{optMSS, optNOP, optWS, optNOP, optNOP, optTS, optSOK, optEOL}}, // macOS, iOS (p0f's eol+1: the options end at the first EOL, the byte after it is padding)
+	{FreeBSD, 64, []uint8{optMSS, optNOP, optWS, optSOK, optTS}},                       // FreeBSD 9 and later
 }
 
 // initialTTL is the usual initial TTL a received TTL came down from: the
