@@ -243,6 +243,13 @@ func (e *Engine) startShards(ts int64) {
 	if r := e.restored; r != nil {
 		e.restore(r, ts)
 		e.restored = nil
+		// The restored totals, read before any worker runs: Counters
+		// reads e.seen, which a shard fills at its first hand-over, and a
+		// quiet sensor's stats and metrics said 0 sources tracked after
+		// each restart until a SYN came (a review).
+		for i, sh := range e.shards {
+			e.seen[i] = sh.seen()
+		}
 	}
 	if e.inline {
 		return

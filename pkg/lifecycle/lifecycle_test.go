@@ -314,6 +314,27 @@ func TestDriverCountsReported(t *testing.T) {
 	if m := snapshot(&st, r.eng, output.CountedOf(d)); m.Drops["kafka"] != 3 {
 		t.Errorf("metrics drops %v", m.Drops)
 	}
+	// Every cause of the stats record's drops is a metric's, with its
+	// count (reach_full and remember_full were missing: a review).
+	st.Engine.ReachFull, st.Engine.RememberFull = 5, 7
+	m := snapshot(&st, r.eng, output.CountedOf(d))
+	var rec struct {
+		EventType string            `json:"event_type"`
+		Drops     map[string]uint64 `json:"drops"`
+	}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.EventType == "stats" {
+			break
+		}
+	}
+	if len(rec.Drops) == 0 || len(m.Drops) != len(rec.Drops) || m.Drops["reach_full"] != 5 || m.Drops["remember_full"] != 7 {
+		t.Errorf("metrics drops %v, the stats record's %v", m.Drops, rec.Drops)
+	}
+	for cause := range rec.Drops {
+		if _, ok := m.Drops[cause]; !ok {
+			t.Errorf("the stats record's drops.%s is no metric", cause)
+		}
+	}
 	var plain strings.Builder
 	r2, _ := New(testConfig(t, false, ""), mustStdout(t, &plain), nil)
 	r2.Drive(context.Background(), Input{Source: &script{steps: []step{{frames: [][]byte{syn(1)}, ts: 1e18}}}})

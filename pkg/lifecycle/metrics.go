@@ -14,14 +14,12 @@ func snapshot(st *output.Stats, eng *engine.Engine, counted []output.Counted) me
 	e := &st.Engine
 	s := metrics.Snapshot{
 		Packets: e.Packets, Bytes: e.Bytes, SynMatched: st.Results[decode.Matched], DecodeErrors: st.DecodeErrors(),
-		Frames: map[string]uint64{},
-		Drops: map[string]uint64{
-			"kernel": st.KernelDrops, "ring_full": st.RingFull, "shard_ring_full": e.ShardDrops,
-			"untracked_sources": e.Untracked, "evicted_sources": e.Evicted, "decoy_alerts": e.DecoyDropped,
-		},
+		Frames:         map[string]uint64{},
+		Drops:          map[string]uint64{},
 		SourcesTracked: e.TrackedSources, SourcesExpired: e.Expired, NewSources: e.NewSources, Windows: e.Windows,
 		NewSourcesLastWindow: eng.LastWindow().NewSources,
 	}
+	st.EachDrop(func(cause string, n uint64) { s.Drops[cause] = n })
 	for _, c := range counted { // read now: a stats record may be minutes old
 		dc := c.DriverCounts()
 		s.Drops[dc.Name] = dc.Lost()

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -24,7 +25,11 @@ func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		writable = false
+		first := err
 		if f, err = os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				err = first // not there to read because it could not be made: say why (it said "no such file")
+			}
 			return nil, fmt.Errorf("open %s: %w", name, err)
 		}
 	}

@@ -51,7 +51,7 @@ var (
 	dSyn        = prometheus.NewDesc(ns+"_syn_matched_total", "SYNs without ACK to a watched port.", nil, nil)
 	dDecodeErr  = prometheus.NewDesc(ns+"_decode_errors_total", "Frames the decoder could not walk (truncated, malformed, unsupported link), in user space or, with eBPF, in the kernel.", nil, nil)
 	dFrames     = prometheus.NewDesc(ns+"_frames_total", "Frames by what the decoder made of them.", []string{"result"}, nil)
-	dDrops      = prometheus.NewDesc(ns+"_drops_total", "What was lost, by cause: kernel (AF_PACKET), ring_full (eBPF ring buffer), shard_ring_full (a shard worker's ring), untracked_sources and evicted_sources (the full source table), kafka (records the Kafka output could not deliver: buffer and spool full, refused, spool damaged), alert_hooks (alert deliveries that failed or were dropped), decoy_alerts (decoy touches past 64 a window, not alerted).", []string{"cause"}, nil)
+	dDrops      = prometheus.NewDesc(ns+"_drops_total", "What was lost, by cause: kernel (AF_PACKET), ring_full (eBPF ring buffer), shard_ring_full (a shard worker's ring), untracked_sources and evicted_sources (the full source table), reach_full (a source's reach not grown: the side slabs full), remember_full (forgotten sources the --remember memory had no room for), kafka (records the Kafka output could not deliver: buffer and spool full, refused, spool damaged), alert_hooks (alert deliveries that failed or were dropped), decoy_alerts (decoy touches past 64 a window, not alerted).", []string{"cause"}, nil)
 	dTracked    = prometheus.NewDesc(ns+"_sources_tracked", "Sources remembered now (seen within the lookback).", nil, nil)
 	dExpired    = prometheus.NewDesc(ns+"_sources_expired_total", "Sources forgotten after a lookback of silence.", nil, nil)
 	dNew        = prometheus.NewDesc(ns+"_new_sources_total", "New sources: no SYN from them in the lookback before.", nil, nil)
@@ -157,7 +157,8 @@ func (m *Metrics) Serve(addr string) (*Server, error) {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("metrics: %s is already in use by another program: pick another --metrics-addr", addr)
 		}
-		return nil, fmt.Errorf("metrics: %w", err)
+		// (the flag named, as for a busy port: a review)
+		return nil, fmt.Errorf("metrics: --metrics-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))

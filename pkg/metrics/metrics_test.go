@@ -53,4 +53,8 @@ func TestServeAndBusyPort(t *testing.T) {
 	if _, err := m.Serve(srv.Addr); err == nil || !strings.Contains(err.Error(), "already in use") {
 		t.Errorf("a second listener on %s: %v", srv.Addr, err)
 	}
+	// Any other failure to listen names the flag too (a review).
+	if _, err := m.Serve("192.0.2.1:9464"); err == nil || !strings.Contains(err.Error(), "--metrics-addr 192.0.2.1:9464") {
+		t.Errorf("an address not this host's: %v", err)
+	}
 }

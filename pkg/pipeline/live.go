@@ -111,6 +111,10 @@ func (l *liveState) tick(st *output.Stats, w *output.Writer) {
 		l.lastFlush = now
 		l.eng.Flush() // the shards' new-source records, then the output's flush
 		_ = w.Flush()
+		// The capture's counters read at least once a second, whatever
+		// the stats interval: AF_PACKET's are 32 bits wide underneath,
+		// widened by reading them before they wrap (see afpacket).
+		l.capture(st)
 	}
 }
 

@@ -65,6 +65,27 @@ type Source struct {
 	// AllSyns is set when the port list was too long to enumerate in the
 	// filter: every SYN is copied and the decoder filters by port.
 	allSyns bool
+	// The socket's counters, kept wide (see CaptureStats).
+	packets, drops wideCount
+}
+
+// wideCount keeps a 32-bit running count as a 64-bit one: gopacket sums
+// the socket's reset-on-read statistics in 32-bit fields, which wrapped
+// after 4.3 billion frames (half a day at 100 k frames a second, minutes
+// of a flood's drops) and then went down, a false reset to Prometheus and
+// a stats record at odds with the packets counted (a review). Each read
+// adds what the narrow count moved since the last, modulo 2^32: right
+// while reads come less than 2^32 frames apart (the stats interval is a
+// minute at most between them live).
+type wideCount struct {
+	last  uint32
+	total uint64
+}
+
+func (w *wideCount) read(cur uint32) uint64 {
+	w.total += uint64(cur - w.last)
+	w.last = cur
+	return w.total
 }
 
 // Open opens the socket, sets the filter and, if asked, promiscuous mode.
@@ -271,7 +292,7 @@ func (s *Source) CaptureStats() (capture.Stats, error) {
 	if err != nil {
 		return capture.Stats{}, fmt.Errorf("afpacket: socket statistics: %w", err)
 	}
-	return capture.Stats{Packets: uint64(v3.Packets()), KernelDrops: uint64(v3.Drops())}, nil
+	return capture.Stats{Packets: s.packets.read(uint32(v3.Packets())), KernelDrops: s.drops.read(uint32(v3.Drops()))}, nil
 }
 
 // Stop has the socket take no more frames (a filter that refuses every
