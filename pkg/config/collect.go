@@ -166,6 +166,11 @@ func (c *Collect) fill(v *viper.Viper) error {
 		if c.MaxLag, err = duration(v, kMaxLag); err != nil {
 			return err
 		}
+		if c.MaxLag < c.Window {
+			// A live sensor is heard from once a window: shorter, every
+			// sensor was silent between its records (a review).
+			return keyErr(kMaxLag, fmt.Errorf("%v is shorter than a window (%v): a sensor is heard from once a window; give at least that (default two windows)", c.MaxLag, c.Window))
+		}
 	}
 	e := engine.DefaultConfig()
 	e.Window, e.Lookback = c.Window, c.Lookback

@@ -95,7 +95,10 @@ func TestLoadCollect(t *testing.T) {
 		"--kafka-brokers k:99999": "kafka-brokers",
 		"--kafka-brokers k:0":     "kafka-brokers",
 		"--kafka-brokers :9092":   "kafka-brokers",
-		"--kafka-brokers ::1":     "kafka-brokers",
+		// every sensor silent between its records (a review)
+		"--kafka-brokers k:1 --max-lag 1ns": "max-lag",
+		"--kafka-brokers k:1 --max-lag 4m":  "max-lag",
+		"--kafka-brokers ::1":               "kafka-brokers",
 	} {
 		if _, err := LoadCollect(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %s named", args, err, want)
