@@ -442,7 +442,11 @@ __attribute__((noinline)) int ip_tc(struct __sk_buff *skb, __u32 l3, __u32 et, _
 		return PARSE_SKIP;
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	return ip(skb, 0, data, data_end, l3, et, vlan_dir & 0xffff, skb->len, vlan_dir >> 16);
+	// The length on the wire: a tag the stack moved into the skb's
+	// metadata is not in skb->len (66 bytes under TC for a 70-byte
+	// tagged frame XDP counted whole: a review).
+	__u32 wire = skb->len + (skb->vlan_present ? 4 : 0);
+	return ip(skb, 0, data, data_end, l3, et, vlan_dir & 0xffff, wire, vlan_dir >> 16);
 }
 
 // ether walks Ethernet and up to MAX_VLAN_TAGS tags to the IP header.
@@ -528,14 +532,15 @@ static __always_inline int tc(struct __sk_buff *skb, __u32 dir)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__u32 want = len < PULL_LEN ? len : PULL_LEN;
-	// The headers are all in the linear area unless it is shorter than
-	// both the packet and PULL_LEN.
-	int linear = (void *)(data + want) <= data_end;
 	__u32 l3 = 0, et = 0, vlan = 0;
 	int res = ether(data, data_end, hw_tag, &l3, &et, &vlan);
 	if (res == PARSE_MATCH)
 		res = ip_tc(skb, l3, et, vlan | dir << 16);
-	if (res == PARSE_SHORT && !linear) {
+	// Short of the headers with part of the packet paged: whatever the
+	// linear area holds (a NIC that splits headers into 256 bytes, with a
+	// SYN padded by extension headers past them, was not pulled: a
+	// review).
+	if (res == PARSE_SHORT && (__u32)(data_end - data) < len) {
 		// The headers go on in paged data. Pulling them into the linear
 		// area changes no byte of the packet; then parse again: PULL_LEN
 		// first, and all the parser may read when that was not enough.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -406,6 +407,37 @@ func Inject(t testing.TB, ns, iface string, frames [][]byte) int {
 		t.Fatalf("inject: %v", err)
 	}
 	return sent
+}
+
+// InjectLinear sends frame on iface in namespace ns as a NIC that splits
+// headers builds it: its first linear bytes in the skb's linear area, the
+// rest in pages (a packet socket with a virtio-net header, whose hdr_len
+// says how much is linear; the frame must be longer than a page for the
+// rest to be paged).
+func InjectLinear(t testing.TB, ns, iface string, frame []byte, linear int) {
+	t.Helper()
+	err := InNS(ns, func() error {
+		ifc, err := net.InterfaceByName(iface)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+			return err
+		}
+		// struct virtio_net_hdr: flags, gso_type, hdr_len (host order),
+		// gso_size, csum_start, csum_offset; no offloads asked.
+		var hdr [10]byte
+		binary.NativeEndian.PutUint16(hdr[2:], uint16(linear))
+		return unix.Sendto(fd, append(hdr[:], frame...), 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6})
+	})
+	if err != nil {
+		t.Fatalf("inject with %d bytes linear: %v", linear, err)
+	}
 }
 
 // InjectErr is Inject for callers that are not the test's goroutine (a
