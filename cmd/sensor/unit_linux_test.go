@@ -70,7 +70,7 @@ func TestLiveUnderTheUnitsCapabilities(t *testing.T) {
 	p := captest.NewPair(t)
 	var logs, state string
 	for _, d := range []*string{&logs, &state} {
-		dir, err := os.MkdirTemp("", "synscope-unit") // in /tmp, as /var/log is: anyone may pass through
+		dir, err := os.MkdirTemp("/tmp", "synscope-unit") // where anyone may pass through, as /var/log (not $TMPDIR)
 		if err != nil {
 			t.Fatal(err)
 		}

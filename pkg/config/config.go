@@ -480,7 +480,8 @@ func asWritten(doc *yaml.Node) bool {
 	}
 	marked := false
 	mark := func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!str" && n.ShortTag() != "!!null" {
+		// (a tag written in the file, !!binary say, is the file's word)
+		if n.Kind == yaml.ScalarNode && n.Style&yaml.TaggedStyle == 0 && n.ShortTag() != "!!str" && n.ShortTag() != "!!null" {
 			n.Tag, n.Style = "!!str", 0
 			marked = true
 		}
@@ -760,6 +761,14 @@ func (c *Config) fillGrowth(v *viper.Viper) error {
 	}
 	if c.GrowthOff {
 		return nil // each value is well formed; together they need not fit a window nothing classifies
+	}
+	if v.IsSet(kMinDouble) && g.MinDoubling < c.Window {
+		// Growth that doubles within a window is a jump, and the bound it
+		// sets (1 ns: 2.5e12 an hour) left every verdict insufficient_data,
+		// the likelihood at it not computable (a review). Only a value
+		// given is refused: the default (24 h) is below windows longer
+		// than a day, which ran with it before.
+		return keyErr(kMinDouble, fmt.Errorf("%v is shorter than a window (%v): growth that fast is a jump; give at least the window", g.MinDoubling, c.Window))
 	}
 	return growthFits(g, c.Window, v.IsSet(kHorizons))
 }

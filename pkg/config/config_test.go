@@ -126,6 +126,7 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		// a bound of 2.5e12 an hour: every verdict insufficient_data (a review)
 		{[]string{"-r", "a", "--growth-min-doubling", "1ns"}, [2]string{}, "growth-min-doubling"},
 		{[]string{"-r", "a", "--growth-min-doubling", "4m"}, [2]string{}, "growth-min-doubling"},
+		{[]string{"-r", "a", "--growth-min-doubling", "24h", "--window", "48h", "--lookback", "96h", "--growth-horizons", "144h,288h"}, [2]string{}, "growth-min-doubling"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_PORTS", "smb"}, "ports"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_FLOOD_SOURCES", "maybe"}, "flood-sources"},
 		{[]string{"-r", "a", "--flood-threshold", "1"}, [2]string{}, "flood-threshold"},
@@ -517,6 +518,12 @@ func TestTextValuesAsWritten(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	// A tag written in the file is its word (!!binary was read as text:
+	// a review of the first version).
+	os.WriteFile(file, []byte("output: !!binary Zm9vLmpzb25s\nsensor-id: !!str 7\n"), 0o644)
+	if c, err = Load([]string{"-r", "a.pcap", "-c", file}); err != nil || c.Output != "foo.jsonl" || c.SensorID != "7" {
+		t.Errorf("tagged values: %v %+v", err, c)
+	}
 	os.WriteFile(file, []byte("sensor-id: 2001-01-01\nuser:\nmax-targets: 10\noutput: 0123\n"), 0o644)
 	if c, err = Load([]string{"-r", "a.pcap", "-c", file}); err != nil || c.SensorID != "2001-01-01" || c.User != "nobody" || c.MaxTargets != 10 || c.Output != "0123" {
 		t.Errorf("a date as the id, a null user (not set), a number: %v %+v", err, c)
@@ -572,6 +579,16 @@ func TestOneModeFromTheHighestPlace(t *testing.T) {
 
 // TestEmptyConfigFlagReadsNoFile: -c ” wins over SENSOR_CONFIG as any
 // flag wins over the environment; empty list elements are none.
+// TestLongWindowsKeepTheDefaultBound: windows longer than a day start
+// with the default --growth-min-doubling (24 h) below them, as they did;
+// only a value given below the window is refused (a review: the check
+// refused its own default).
+func TestLongWindowsKeepTheDefaultBound(t *testing.T) {
+	if _, err := Load([]string{"-r", "a", "--window", "48h", "--lookback", "96h", "--growth-horizons", "144h,288h"}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestEmptyConfigFlagReadsNoFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(file, []byte("window: 10m\n"), 0o644)

@@ -490,14 +490,14 @@ func (d *Decoder) nflog(b []byte, out *Syn) Result {
 		if len(b) < off+4 {
 			return Truncated
 		}
-		ln, typ := int(binary.LittleEndian.Uint16(b[off:])), binary.LittleEndian.Uint16(b[off+2:])
-		if typ&0x7fff >= nflogTypes {
-			ln, typ = int(be.Uint16(b[off:])), be.Uint16(b[off+2:])
+		ln, typ := int(binary.LittleEndian.Uint16(b[off:])), binary.LittleEndian.Uint16(b[off+2:])&nlaTypeMask
+		if typ >= nflogTypes {
+			ln, typ = int(be.Uint16(b[off:])), be.Uint16(b[off+2:])&nlaTypeMask
 		}
-		if ln < 4 || typ&0x7fff >= nflogTypes {
+		if ln < 4 || typ >= nflogTypes {
 			return Malformed
 		}
-		if typ&0x7fff == 9 { // NFULA_PAYLOAD
+		if typ == 9 { // NFULA_PAYLOAD
 			p := b[off+4 : min(off+ln, len(b))]
 			switch family {
 			case 2: // AF_INET
@@ -508,7 +508,7 @@ func (d *Decoder) nflog(b []byte, out *Syn) Result {
 			return d.ip(p, out, 0) // a bridge's (7) or another family's: by the version
 		}
 		if off+ln > len(b) {
-			return Truncated
+			return Malformed // (a TLV before the payload, longer than the record: the record is bad)
 		}
 		off += (ln + 3) &^ 3
 	}
@@ -516,8 +516,12 @@ func (d *Decoder) nflog(b []byte, out *Syn) Result {
 }
 
 // nflogTypes bounds the NFULA_* attribute types (20 in Linux 6.x), with
-// room for more.
-const nflogTypes = 64
+// room for more; nlaTypeMask leaves out a type's flags (NLA_F_NESTED,
+// NLA_F_NET_BYTEORDER).
+const (
+	nflogTypes  = 64
+	nlaTypeMask = 0x3fff
+)
 
 // tcp checks flags and port first, so the common non-SYN packet costs a few
 // loads; only a match pays for the options walk.

@@ -215,7 +215,7 @@ func TestDecodeEncapsulations(t *testing.T) {
 		{"NFLOG cut at the snap length", capture.LinkNFLOG, nflog(2, false, len(rawSyn4(t))+200, rawSyn4(t)), Matched, 0, false, 0},
 		{"NFLOG cut in the TCP header", capture.LinkNFLOG, nflog(2, false, 60, rawSyn4(t)[:30]), Truncated, 0, false, 0},
 		{"NFLOG bridge v6", capture.LinkNFLOG, nflog(7, false, len(rawSyn6(t)), rawSyn6(t)), Matched, 0, true, 0},
-		{"NFLOG cut in a TLV before the payload", capture.LinkNFLOG, nflog(2, false, 10, nil)[:14], Truncated, 0, false, 0},
+		{"NFLOG a TLV before the payload longer than the record", capture.LinkNFLOG, nflog(2, false, 10, nil)[:12], Malformed, 0, false, 0},
 	}
 	for _, c := range cases {
 		var s Syn

@@ -89,12 +89,6 @@ func (c Config) Validate(window time.Duration) error {
 		return fmt.Errorf("growth-linear-confidence: %v is not in [0.5, 1)", c.LinearConfidence)
 	case c.MinDoubling <= 0:
 		return errors.New("growth-min-doubling: must be positive")
-	case c.MinDoubling < window:
-		// Growth that doubles within a window is a jump, and the bound
-		// it sets (1 ns: 2.5e12 an hour) left every verdict
-		// insufficient_data, the likelihood at it not computable (a
-		// review).
-		return fmt.Errorf("growth-min-doubling: %v is shorter than a window (%v): growth that fast is a jump; give at least the window", c.MinDoubling, window)
 	case c.MinWindows < 3:
 		return fmt.Errorf("growth-min-windows: %d is below 3", c.MinWindows)
 	case c.MinEvents < 1:

@@ -143,8 +143,12 @@ func Addr(s string) (string, error) {
 	// A port of 0 or none (":0", "localhost:") would listen on one the
 	// kernel picks, where no scraper looks; letters or one out of range
 	// failed only once a live start got there (a review).
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("%q: the port %q is not a number from 1 to 65535", s, port)
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		p, err = net.LookupPort("tcp", port) // a service name, as the listener takes it (localhost:http)
+	}
+	if err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("%q: the port %q is not a number from 1 to 65535 nor a service's name", s, port)
 	}
 	return s, nil
 }

@@ -8,7 +8,8 @@ import (
 )
 
 func TestAddr(t *testing.T) {
-	for in, want := range map[string]string{"9464": "127.0.0.1:9464", "0.0.0.0:9464": "0.0.0.0:9464", "[::1]:9464": "[::1]:9464", ":9464": ":9464"} {
+	for in, want := range map[string]string{"9464": "127.0.0.1:9464", "0.0.0.0:9464": "0.0.0.0:9464", "[::1]:9464": "[::1]:9464", ":9464": ":9464",
+		"localhost:http": "localhost:http"} {
 		if got, err := Addr(in); err != nil || got != want {
 			t.Errorf("%q: %q %v, want %q", in, got, err, want)
 		}
@@ -54,7 +55,10 @@ func TestServeAndBusyPort(t *testing.T) {
 		t.Errorf("a second listener on %s: %v", srv.Addr, err)
 	}
 	// Any other failure to listen names the flag too (a review).
-	if _, err := m.Serve("192.0.2.1:9464"); err == nil || !strings.Contains(err.Error(), "--metrics-addr 192.0.2.1:9464") {
-		t.Errorf("an address not this host's: %v", err)
+	if srv2, err := m.Serve("127.0.0.1:99999"); err == nil || !strings.Contains(err.Error(), "--metrics-addr 127.0.0.1:99999") {
+		t.Errorf("a port out of range: %v", err)
+		if srv2 != nil {
+			srv2.Close()
+		}
 	}
 }

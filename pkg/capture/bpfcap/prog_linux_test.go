@@ -346,3 +346,38 @@ func TestVerifierBudget(t *testing.T) {
 		}
 	}
 }
+
+// kernelScope says whether the kernel filters are meant to walk frame:
+// Ethernet, then VLAN tags, then IPv4 or IPv6 (not MPLS, PPPoE or another
+// EtherType, which the decoder walks alone; tunnels the check leaves out
+// by the decoder's depth).
+func kernelScope(frame []byte) bool {
+	for off := 12; off+2 <= len(frame); off += 4 {
+		switch uint16(frame[off])<<8 | uint16(frame[off+1]) {
+		case 0x8100, 0x88a8, 0x9100:
+			continue
+		case 0x0800, 0x86dd:
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// FuzzPrograms: any frame, through the XDP and TC programs under
+// BPF_PROG_TEST_RUN and through pkg/decode, gives the same SYN record or
+// none (check), and never a record the decoder would not match. (The
+// kernel's parser reads untrusted bytes as the decoder does; the tests
+// above try chosen frames, this any.)
+func FuzzPrograms(f *testing.F) {
+	for _, c := range captest.Corpus() {
+		f.Add(c.Data)
+	}
+	s := loaded(f, corpusPorts(f))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) > 3000 {
+			return // a test run puts more of a frame in frags, which XDP reads within its first buffer only (README)
+		}
+		check(t, s, "fuzz", frame, kernelScope(frame))
+	})
+}
