@@ -31,6 +31,7 @@ FUZZ = $(GO) test -run '^$$' -fuzztime 60s -fuzzminimizetime 5s
 fuzz:
 	$(FUZZ) ./pkg/decode -fuzz FuzzDecode
 	$(FUZZ) ./pkg/decode -fuzz FuzzRecord
+	$(FUZZ) ./pkg/capture/bpfcap -fuzz FuzzPrograms
 	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzReader
 	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzFileBatches
 	$(FUZZ) ./pkg/capture/pcapfile -fuzz FuzzScout
