@@ -416,16 +416,7 @@ func Inject(t testing.TB, ns, iface string, frames [][]byte) int {
 // rest to be paged).
 func InjectLinear(t testing.TB, ns, iface string, frame []byte, linear int) {
 	t.Helper()
-	err := InNS(ns, func() error {
-		ifc, err := net.InterfaceByName(iface)
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
+	err := packetSocket(ns, iface, func(fd int, to *unix.SockaddrLinklayer) error {
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
 			return err
 		}
@@ -433,18 +424,17 @@ func InjectLinear(t testing.TB, ns, iface string, frame []byte, linear int) {
 		// gso_size, csum_start, csum_offset; no offloads asked.
 		var hdr [10]byte
 		binary.NativeEndian.PutUint16(hdr[2:], uint16(linear))
-		return unix.Sendto(fd, append(hdr[:], frame...), 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6})
+		return unix.Sendto(fd, append(hdr[:], frame...), 0, to)
 	})
 	if err != nil {
 		t.Fatalf("inject with %d bytes linear: %v", linear, err)
 	}
 }
 
-// InjectErr is Inject for callers that are not the test's goroutine (a
-// hook inside the code under test), where t.Fatal must not be called.
-func InjectErr(ns, iface string, frames [][]byte) (int, error) {
-	sent := 0
-	err := InNS(ns, func() error {
+// packetSocket runs send with a raw packet socket in namespace ns and the
+// address of iface there.
+func packetSocket(ns, iface string, send func(fd int, to *unix.SockaddrLinklayer) error) error {
+	return InNS(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err
@@ -454,7 +444,15 @@ func InjectErr(ns, iface string, frames [][]byte) (int, error) {
 			return err
 		}
 		defer unix.Close(fd)
-		to := &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}
+		return send(fd, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6})
+	})
+}
+
+// InjectErr is Inject for callers that are not the test's goroutine (a
+// hook inside the code under test), where t.Fatal must not be called.
+func InjectErr(ns, iface string, frames [][]byte) (int, error) {
+	sent := 0
+	err := packetSocket(ns, iface, func(fd int, to *unix.SockaddrLinklayer) error {
 		for _, f := range frames {
 			if len(f) < 14 {
 				continue

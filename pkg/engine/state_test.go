@@ -238,6 +238,24 @@ func TestStateKeepsTheClassifier(t *testing.T) {
 	}
 }
 
+// savedAfter is the state an engine of cfg saves after n SYNs, one every
+// step ns from t0, each from its own source.
+func savedAfter(t *testing.T, cfg Config, n int, step int64) (*Engine, *bytes.Buffer) {
+	t.Helper()
+	e, _ := New(cfg, &recorder{})
+	for i := range n {
+		s := decode.Syn{Ts: t0 + int64(i)*step, DstPort: 445, Flags: 2}
+		binary.BigEndian.PutUint32(s.Src[:4], 0x0b000000+uint32(i))
+		e.Frame(s.Ts, 60, &s)
+	}
+	e.Finish()
+	var buf bytes.Buffer
+	if err := e.SaveState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return e, &buf
+}
+
 // TestStateTrackedFromTheStart: a restored state's sources are counted as
 // tracked from the clock's start, before any SYN, with shards as without
 // (with shards they read 0 until a SYN came or a window closed: a quiet
@@ -246,17 +264,7 @@ func TestStateTrackedFromTheStart(t *testing.T) {
 	for _, shards := range []int{0, 2} {
 		cfg := small()
 		cfg.Shards = shards
-		e, _ := New(cfg, &recorder{})
-		for i := range 50 {
-			s := decode.Syn{Ts: t0 + int64(i)*1e6, DstPort: 445, Flags: 2}
-			binary.BigEndian.PutUint32(s.Src[:4], 0x0b000000+uint32(i))
-			e.Frame(s.Ts, 60, &s)
-		}
-		e.Finish()
-		var buf bytes.Buffer
-		if err := e.SaveState(&buf); err != nil {
-			t.Fatal(err)
-		}
+		_, buf := savedAfter(t, cfg, 50, 1e6)
 		e2, _ := New(cfg, &recorder{})
 		if err := e2.LoadState(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
 			t.Fatal(err)
@@ -279,17 +287,7 @@ func TestStateRefusesAHostileClassifier(t *testing.T) {
 	gc := growth.DefaultConfig()
 	cfg := DefaultConfig()
 	cfg.Growth = &gc
-	e, _ := New(cfg, &recorder{})
-	for i := range 100 {
-		s := decode.Syn{Ts: t0 + int64(i)*sec, DstPort: 445, Flags: 2}
-		binary.BigEndian.PutUint32(s.Src[:4], 0x0b000000+uint32(i))
-		e.Frame(s.Ts, 60, &s)
-	}
-	e.Finish()
-	var buf bytes.Buffer
-	if err := e.SaveState(&buf); err != nil {
-		t.Fatal(err)
-	}
+	e, buf := savedAfter(t, cfg, 100, sec)
 	st := buf.Bytes()
 	le := binary.LittleEndian
 	// The growth section ends before the flood detector's and the
