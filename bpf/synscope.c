@@ -285,6 +285,12 @@ static __always_inline int tcp(void *ctx, int is_xdp, void *data, void *data_end
 	rec.window = load_be16(th + 14);
 	rec.vlan = vlan;
 	rec.pkt_len = pkt_len;
+	// The length on the wire: a tag the stack moved into the skb's
+	// metadata is not in skb->len (66 bytes under TC for a 70-byte tagged
+	// frame XDP counted whole: a review). pkt_len itself stays the
+	// skb's: it bounds the bytes read below.
+	if (!is_xdp && ((struct __sk_buff *)ctx)->vlan_present)
+		rec.pkt_len += 4;
 	rec.direction = dir;
 	__u32 doff = (th[12] >> 4) * 4;
 	if (doff < 20)
@@ -442,11 +448,7 @@ __attribute__((noinline)) int ip_tc(struct __sk_buff *skb, __u32 l3, __u32 et, _
 		return PARSE_SKIP;
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	// The length on the wire: a tag the stack moved into the skb's
-	// metadata is not in skb->len (66 bytes under TC for a 70-byte
-	// tagged frame XDP counted whole: a review).
-	__u32 wire = skb->len + (skb->vlan_present ? 4 : 0);
-	return ip(skb, 0, data, data_end, l3, et, vlan_dir & 0xffff, wire, vlan_dir >> 16);
+	return ip(skb, 0, data, data_end, l3, et, vlan_dir & 0xffff, skb->len, vlan_dir >> 16);
 }
 
 // ether walks Ethernet and up to MAX_VLAN_TAGS tags to the IP header.

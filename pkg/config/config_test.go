@@ -126,6 +126,11 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		// a bound of 2.5e12 an hour: every verdict insufficient_data (a review)
 		{[]string{"-r", "a", "--growth-min-doubling", "1ns"}, [2]string{}, "growth-min-doubling"},
 		{[]string{"-r", "a", "--growth-min-doubling", "4m"}, [2]string{}, "growth-min-doubling"},
+		// bins kept short by the shortest horizon: 86,400 windows fitted
+		// for each (a review: 172 s for an 8-hour capture)
+		{[]string{"-r", "a", "--window", "1s", "--growth-horizons", "5s,24h"}, [2]string{}, "lengthen the shortest horizon to at least"},
+		{[]string{"-r", "a", "--growth-horizons", "15m,2160h"}, [2]string{}, "growth-horizons"},
+		{[]string{"-r", "a", "--growth-horizons", "6h,2160h", "--growth-min-windows", "73"}, [2]string{}, "growth-horizons"},
 		{[]string{"-r", "a", "--growth-min-doubling", "24h", "--window", "48h", "--lookback", "96h", "--growth-horizons", "144h,288h"}, [2]string{}, "growth-min-doubling"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_PORTS", "smb"}, "ports"},
 		{[]string{"-r", "a"}, [2]string{"SENSOR_FLOOD_SOURCES", "maybe"}, "flood-sources"},
@@ -586,6 +591,15 @@ func TestOneModeFromTheHighestPlace(t *testing.T) {
 func TestLongWindowsKeepTheDefaultBound(t *testing.T) {
 	if _, err := Load([]string{"-r", "a", "--window", "48h", "--lookback", "96h", "--growth-horizons", "144h,288h"}); err != nil {
 		t.Error(err)
+	}
+	// Short windows with the default horizons are binned, as before.
+	for _, w := range []string{"1s", "10s", "1m"} {
+		if _, err := Load([]string{"-r", "a", "--window", w}); err != nil {
+			t.Errorf("--window %s: %v", w, err)
+		}
+	}
+	if _, err := Load([]string{"-r", "a", "--window", "1s", "--growth-horizons", "1h,24h"}); err != nil {
+		t.Errorf("--window 1s, horizons 1h and 24h: %v", err)
 	}
 }
 

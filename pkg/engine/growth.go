@@ -170,11 +170,17 @@ func (e *Engine) restoreGrowth(b []byte, clock, start int64) {
 		return
 	}
 	le := binary.LittleEndian
+	// The alert in force outlives its classifier: one refused (the run
+	// before fitted another --window or --growth-horizons) starts afresh,
+	// and the alert is still cleared when the verdict stands down (it was
+	// dropped with the classifier, left raised in the SOC's pager for
+	// good: a review); the verdicts in a row it counted were the other's.
+	e.alert = alertState{raised: b[0] == 1, run: int(le.Uint32(b[1:])), raisedAt: int64(le.Uint64(b[5:]))}
 	if e.growth.UnmarshalState(b[13:], clock) != nil {
+		e.alert.run = 0
 		return
 	}
 	e.growth.Resume(start)
-	e.alert = alertState{raised: b[0] == 1, run: int(le.Uint32(b[1:])), raisedAt: int64(le.Uint64(b[5:]))}
 }
 
 // closeAside waits for the last verdicts, writes them, and ends the

@@ -24,6 +24,11 @@ import "time"
 // on.
 const maxBins = 288
 
+// maxKeptBins is the most bins Validate lets the longest horizon hold
+// where the shortest one keeps the bins shorter than maxBins asks: the
+// fits cost about the bins held, each window.
+const maxKeptBins = 8 * maxBins
+
 // binsOf is how many windows of the given length make one bin: enough
 // for the longest horizon to hold at most maxBins, but never so many that
 // the shortest horizon holds fewer than MinWindows bins (or 3).

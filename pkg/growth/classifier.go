@@ -101,6 +101,16 @@ func (c Config) Validate(window time.Duration) error {
 		return fmt.Errorf("growth-cycle-amplitude: %v is not in [0, 1)", c.CycleAmplitude)
 	}
 	longest := c.Horizons[len(c.Horizons)-1]
+	if m := time.Duration(binsOf(c, window)); int(longest/(m*window)) > maxKeptBins {
+		// Bins no longer than the shortest horizon allows leave the
+		// longest holding more than the fits can take every window
+		// (--window 1s --growth-horizons 5s,24h: 86,400 windows fitted
+		// for each, 172 s for an 8-hour capture, a live sensor behind:
+		// a review).
+		most := time.Duration(max(3, c.MinWindows)) * ((longest + maxKeptBins*window - 1) / (maxKeptBins * window)) * window
+		return fmt.Errorf("growth-horizons: the longest (%v) would hold %d bins of %v, more than %d (too costly to fit every window): the shortest (%v) must hold %d bins (--growth-min-windows), so bins cannot be longer; lengthen the shortest horizon to at least %v, or shorten the longest",
+			longest, int(longest/(m*window)), m*window, maxKeptBins, c.Horizons[0], max(3, c.MinWindows), most)
+	}
 	if m := time.Duration(binsOf(c, window)); int(longest/(m*window)) < c.MinWindows {
 		// Every verdict would be insufficient_data, and nothing said why.
 		return fmt.Errorf("growth-min-windows: %d is more than the longest horizon (%v) holds: %d bins of %v; lower it or lengthen --growth-horizons",

@@ -119,6 +119,20 @@ func (c *Classifier) UnmarshalState(b []byte, clock int64) error {
 	for i := range bgDays {
 		s.bg.set[i], s.bg.day[i], s.bg.max[i] = flag(), i64(), f64()
 	}
+	// The bin still filling and the regime's date lie before the clock,
+	// its sums are a bin's: a crafted bin a year ahead took every later
+	// window into itself (verdicts insufficient_data for good), and sums
+	// of -1e12 new sources were written as garbage (a review).
+	if b := &s.bin; bad == nil && b.open {
+		bin := int64(c.window) // (a bin's length: c.window is merge windows)
+		if b.origin > clock || b.origin < -1<<62 || clock > 1<<62 || b.idx < 0 || b.idx > (clock-b.origin)/bin+1 ||
+			b.sumNew < 0 || !(b.sumExpo >= 0 && b.sumExpo <= float64(c.bin.merge)) {
+			return errors.New("its bin in progress out of range (corrupt)")
+		}
+	}
+	if bad == nil && (s.since > clock+int64(c.window) || s.bg.last > clock+int64(c.window)) {
+		return errors.New("a regime or a measurement dated after its clock (corrupt)")
+	}
 	n := int(le.Uint32(take(4)))
 	if bad == nil && (n > 3*c.kept() || n*stateWindowLen != len(b)) {
 		return fmt.Errorf("it says %d windows in %d bytes (corrupt)", n, len(b))

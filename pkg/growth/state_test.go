@@ -1,6 +1,7 @@
 package growth
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -118,23 +119,88 @@ func TestResumeBounds(t *testing.T) {
 	}
 }
 
+// TestStateRefusesACraftedBin: with merged bins (one-minute windows), a
+// state whose bin in progress lies after its clock, or holds negative or
+// impossible sums, or whose regime is dated after the clock, is refused
+// (a bin a year ahead took in every later window, verdicts
+// insufficient_data for good; sums of -1e12 were written as garbage: a
+// review). The state as saved is taken.
+func TestStateRefusesACraftedBin(t *testing.T) {
+	c, _ := New(DefaultConfig(), time.Minute)
+	if c.Merge() < 2 {
+		t.Fatalf("one-minute windows not merged (%d)", c.Merge())
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	w := int64(time.Minute)
+	for i := range 10*60 + 2 { // ends inside a bin
+		start := t0 + int64(i)*w
+		c.Add(Window{Start: start, End: start + w, New: poisson(r, 2), Exposure: 1})
+	}
+	st, clock := c.MarshalState(nil), c.LastEnd()
+	le := binary.LittleEndian
+	if st[8] != 1 {
+		t.Fatal("no bin in progress saved")
+	}
+	fresh := func() *Classifier { n, _ := New(DefaultConfig(), time.Minute); return n }
+	if err := fresh().UnmarshalState(st, clock); err != nil {
+		t.Fatalf("the state as saved: %v", err)
+	}
+	// After the window length (8) and the open flag (1): origin, index,
+	// new sources and exposure of the bin (8 each); then two models and
+	// the regime's date.
+	for name, edit := range map[string]func(b []byte){
+		"origin a year ahead":   func(b []byte) { le.PutUint64(b[9:], uint64(clock+int64(365*24*time.Hour))) },
+		"index far ahead":       func(b []byte) { le.PutUint64(b[17:], 1<<62) },
+		"index negative":        func(b []byte) { le.PutUint64(b[17:], uint64(1<<64-1)) },
+		"negative new sources":  func(b []byte) { le.PutUint64(b[25:], math.Float64bits(-1e12)) },
+		"exposure over the bin": func(b []byte) { le.PutUint64(b[33:], math.Float64bits(99)) },
+		"regime after the clock": func(b []byte) {
+			le.PutUint64(b[43:], uint64(clock+int64(24*time.Hour)))
+		},
+	} {
+		b := append([]byte(nil), st...)
+		edit(b)
+		if fresh().UnmarshalState(b, clock) == nil {
+			t.Errorf("%s: taken", name)
+		}
+	}
+}
+
 // FuzzUnmarshalState: any bytes are refused or taken, never a panic, and a
 // taken state classifies the next window without one either.
 func FuzzUnmarshalState(f *testing.F) {
 	for _, h := range []int{30, 2} {
 		c := fedClassifier(f, h)
-		f.Add(c.MarshalState(nil), c.LastEnd(), c.LastEnd()+int64(time.Hour))
+		f.Add(c.MarshalState(nil), c.LastEnd(), c.LastEnd()+int64(time.Hour), false)
 	}
-	f.Fuzz(func(t *testing.T, b []byte, clock, start int64) {
-		c, _ := New(DefaultConfig(), 5*time.Minute)
+	// One-minute windows, merged into bins: a bin in progress is saved.
+	m, _ := New(DefaultConfig(), time.Minute)
+	for i := range 10*60 + 2 {
+		start := t0 + int64(i)*int64(time.Minute)
+		m.Add(Window{Start: start, End: start + int64(time.Minute), New: float64(i % 3), Exposure: 1})
+	}
+	f.Add(m.MarshalState(nil), m.LastEnd(), m.LastEnd()+int64(time.Minute), true)
+	f.Fuzz(func(t *testing.T, b []byte, clock, start int64, minute bool) {
+		window := 5 * time.Minute
+		if minute {
+			window = time.Minute
+		}
+		c, _ := New(DefaultConfig(), window)
 		if c.UnmarshalState(b, clock) != nil {
 			return
 		}
-		start = start%(1<<62) - start%int64(5*time.Minute) // a window's start, as the engine gives
+		start = start%(1<<62) - start%int64(window) // a window's start, as the engine gives
 		c.Resume(start)
 		if len(c.long) > 3*c.kept() {
 			t.Fatalf("%d windows held", len(c.long))
 		}
-		c.Add(Window{Start: start, End: start + int64(5*time.Minute), New: 3, Exposure: 1})
+		for i := range 3 {
+			at := start + int64(i)*int64(window)
+			v := c.Add(Window{Start: at, End: at + int64(window), New: 3, Exposure: 1})
+			// The bin the window went into holds it.
+			if v.NewSources < 0 || v.RegimeSince > at+int64(window) {
+				t.Fatalf("window %d: %.3g new sources, regime since %d after %d", i, v.NewSources, v.RegimeSince, at+int64(window))
+			}
+		}
 	})
 }
