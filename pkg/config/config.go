@@ -709,9 +709,7 @@ func (c *Config) fill(v *viper.Viper) error {
 	if err := c.Kafka.fill(v, c.Window); err != nil {
 		return err
 	}
-	switch {
-	case c.Iface != "" && len(c.Read) > 0: // (oneMode left one of them, unless given in one place)
-		return errors.New("both --iface and --read given: capture live or read files, not both")
+	switch { // (iface and read both given: oneMode kept one, or refused them)
 	case c.Iface == "" && len(c.Read) == 0 && !c.PrintConfig:
 		return errors.New("nothing to read: give capture files with -r FILE (or after the flags), or an interface with -i")
 	case c.MetricsAddr != "" && len(c.Read) > 0:

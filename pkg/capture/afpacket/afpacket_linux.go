@@ -75,8 +75,8 @@ type Source struct {
 // of a flood's drops) and then went down, a false reset to Prometheus and
 // a stats record at odds with the packets counted (a review). Each read
 // adds what the narrow count moved since the last, modulo 2^32: right
-// while reads come less than 2^32 frames apart (the stats interval is a
-// minute at most between them live).
+// while reads come less than 2^32 frames apart (a live run reads them
+// every second, whatever its stats interval: pipeline's tick).
 type wideCount struct {
 	last  uint32
 	total uint64
