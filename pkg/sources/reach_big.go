@@ -149,6 +149,15 @@ func (w *wide) hasHost(dh uint32) bool {
 // port lists, for the kinds not reported yet (bounded by the thresholds:
 // past them the answer is known).
 func (t *Table) intervalAdd(w *wide, dh uint32, port uint16) {
+	if w.nHosts > 0 && w.hosts[0] <= dstFPMask && dh&dstFPMask == w.hosts[0] {
+		// The first pair's host, known only by its fingerprint when the
+		// source was widened (see widen), in full now: it is that host,
+		// not another (it was counted twice, and a sweep of 24 hosts that
+		// came back to its first reported an address scan of 25: a
+		// review). Another host of the same fingerprint is taken for it:
+		// the count reads low by one, never high.
+		w.hosts[0] = dh
+	}
 	if w.reported&(1<<AddressScan) == 0 && int(w.nHosts) < t.cfg.ScanHosts && !w.hasHost(dh) {
 		if w.nHosts < hostsHot {
 			w.hosts[w.nHosts] = dh
@@ -202,6 +211,14 @@ func (t *Table) intervalAdd(w *wide, dh uint32, port uint16) {
 	}
 	w.lastSlot = uint8(slot)
 	h := &hs[slot]
+	if h.ph && portFP(port) == w.phP {
+		// The first pair's port, counted on top by its fingerprint, in
+		// full now: in the list instead (it was counted twice).
+		h.ph = false
+		if slices.Contains(h.port[:h.n], port) {
+			return
+		}
+	}
 	if h.count() < t.cfg.ScanPorts && !slices.Contains(h.port[:h.n], port) {
 		h.port[h.n] = port
 		h.n++

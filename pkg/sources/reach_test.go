@@ -130,6 +130,57 @@ func TestAddressScan(t *testing.T) {
 	}
 }
 
+// TestScanNeverEarly: fewer hosts than --scan-hosts and fewer ports on
+// each than --scan-ports within an interval, in any order with repeats,
+// is no scan, and no reach read reports more than the truth. The first
+// host, known only by its fingerprint when the source left stage 1, was
+// counted again when it came back: 24 hosts, the first revisited on
+// another port, reported an address scan of 25 (a review).
+func TestScanNeverEarly(t *testing.T) {
+	sec := int64(time.Second)
+	at := func(i int) int64 { return int64(i) * sec / 100 } // within one interval
+	tab := scanTable()
+	hosts := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0}
+	for h := 10; h < 24; h++ {
+		hosts = append(hosts, h)
+	}
+	evs := feed(tab, v4(0xcb000001), len(hosts), func(i int) ([4]byte, uint16) {
+		if i == 10 {
+			return v4(0xc6120000), 139 // the first host again, on another port
+		}
+		return v4(0xc6120000 + uint32(hosts[i])), 445
+	}, at)
+	if len(evs) != 0 {
+		t.Errorf("24 hosts, the first again on another port: %+v", evs)
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	for trial := range 2000 {
+		tab := scanTable()
+		nd, np := 1+rng.IntN(24), 1+rng.IntN(14)
+		base := rng.Uint32()
+		n := nd * np * 2
+		evs := feed(tab, v4(0x0a000000+uint32(trial)), n, func(i int) ([4]byte, uint16) {
+			j := rng.IntN(nd * np)
+			if i < nd*np {
+				j = i // every pair once first, in a shuffled-looking order below
+				j = (j * 7919) % (nd * np)
+				if (nd*np)%7919 == 0 {
+					j = i
+				}
+			}
+			return v4(base + uint32(j%nd)*104729), uint16(1000 + j/nd)
+		}, at)
+		for _, ev := range evs {
+			if ev.Targets > int32(nd) || ev.Ports > int32(np) {
+				t.Fatalf("%d hosts × %d ports: %+v", nd, np, ev)
+			}
+		}
+		if len(evs) != 0 {
+			t.Fatalf("%d hosts × %d ports within an interval: a scan reported: %+v", nd, np, evs)
+		}
+	}
+}
+
 // 15 ports on one host is a port scan, even among SYNs to other hosts,
 // and the window's end updates it with the reach it ended with (a scan over
 // within the window it was reported in kept the threshold's 15 ports:
