@@ -107,7 +107,7 @@ func (t *Table) widen(v *srcVal, r *reach) *wide {
 	// skips ports per host while it is one).
 	for j := range int(r.n) {
 		if (j != 0 || !r.ph) && r.seen&(1<<j) != 0 {
-			t.intervalAdd(w, r.pd[j], r.pp[j])
+			t.intervalAdd(w, i, r.pd[j], r.pp[j])
 		}
 	}
 	if ph && w.hpI != 0 {
@@ -146,9 +146,9 @@ func (w *wide) hasHost(dh uint32) bool {
 }
 
 // intervalAdd notes a pair in the scan interval's host list and per-host
-// port lists, for the kinds not reported yet (bounded by the thresholds:
-// past them the answer is known).
-func (t *Table) intervalAdd(w *wide, dh uint32, port uint16) {
+// port lists of w (wide entry wi), for the kinds not reported yet (bounded
+// by the thresholds: past them the answer is known).
+func (t *Table) intervalAdd(w *wide, wi uint32, dh uint32, port uint16) {
 	if w.nHosts > 0 && w.hosts[0] <= dstFPMask && dh&dstFPMask == w.hosts[0] {
 		// The first pair's host, known only by its fingerprint when the
 		// source was widened (see widen), in full now: it is that host,
@@ -176,9 +176,15 @@ func (t *Table) intervalAdd(w *wide, dh uint32, port uint16) {
 	if w.hpI == 0 {
 		i, ok := t.hps.alloc()
 		if !ok {
-			t.tot.ReachFull++
-			return
+			if i, ok = t.reclaimHostSet(w.epoch); !ok {
+				t.tot.ReachFull++
+				return
+			}
 		}
+		if int(i) >= len(t.hpOwner) {
+			t.hpOwner = append(t.hpOwner, make([]uint32, int(i)+1-len(t.hpOwner))...)
+		}
+		t.hpOwner[i] = wi
 		w.hpI, w.hpUsed = i+1, 0
 	}
 	hs := t.hps.at(w.hpI - 1)
@@ -309,4 +315,33 @@ func (t *Table) wideCounts(w *wide) (dsts, ports int) {
 		ports++
 	}
 	return dsts, ports
+}
+
+// reclaimTries bounds the entries reclaimHostSet looks at for one source.
+const reclaimTries = 16
+
+// reclaimHostSet takes back, when the slab of per-host port lists is full,
+// the lists of a source whose scan interval is over (its epoch is not
+// epoch, the interval of the source asking): they only count the ports of
+// an interval, and the source starts new ones if it comes back. They were
+// kept until the source was forgotten, so 12,000 spoofed sources of 10
+// ports each, 120,000 SYNs, left no lists for a lookback and no port scan
+// was reported in that time (a review). A flood of such sources within
+// one interval still fills the slab for that interval (counted in
+// reach_full).
+func (t *Table) reclaimHostSet(epoch uint32) (uint32, bool) {
+	n := len(t.hpOwner)
+	for range min(reclaimTries, n) {
+		t.hpHand++
+		if t.hpHand >= n {
+			t.hpHand = 0
+		}
+		i := uint32(t.hpHand)
+		if o := t.wides.at(t.hpOwner[i]); o.hpI == i+1 && o.epoch != epoch {
+			o.hpI, o.hpUsed = 0, 0
+			*t.hps.at(i) = hostSet{}
+			return i, true
+		}
+	}
+	return 0, false
 }

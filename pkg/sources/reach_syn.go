@@ -91,7 +91,8 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 		if t.addPort(w, s.DstPort) || g {
 			w.grew = true
 		}
-		t.intervalAdd(w, dh, s.DstPort)
+		wi, _ := v.reachIdx()
+		t.intervalAdd(w, wi, dh, s.DstPort)
 		hosts, ports = int(w.nHosts), t.portsOnOneHost(w)
 		h = &w.scanHdr
 	}

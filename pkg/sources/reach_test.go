@@ -181,6 +181,30 @@ func TestScanNeverEarly(t *testing.T) {
 	}
 }
 
+// TestPortScanAfterSpoofedSources: sources of a few ports each that fill
+// the slab of per-host port lists in one scan interval do not hide a port
+// scan in a later one (the lists were kept until their sources were
+// forgotten: 120,000 spoofed SYNs hid every port scan for a lookback, a
+// review).
+func TestPortScanAfterSpoofedSources(t *testing.T) {
+	tab := scanTable()
+	ms := int64(time.Millisecond)
+	spoofed := tab.hps.max * 2
+	for k := range spoofed {
+		feed(tab, v4(0x0b000000+uint32(k)), 10, func(i int) ([4]byte, uint16) { return v4(0xc6120001), uint16(100 + i) },
+			func(i int) int64 { return int64(k*10+i) * ms / 10 })
+	}
+	if tab.tot.ReachFull == 0 {
+		t.Fatalf("%d sources of 10 ports did not fill the slab of %d port lists", spoofed, tab.hps.max)
+	}
+	later := int64(10 * time.Minute) // the next scan interval but one
+	evs := feed(tab, v4(0xcb000009), 40, func(i int) ([4]byte, uint16) { return v4(0xc6120002), uint16(20 + i) },
+		func(i int) int64 { return later + int64(i)*ms })
+	if len(evs) == 0 || evs[0].Scan != PortScan {
+		t.Errorf("a port scan of 40 ports after the spoofed sources: %+v (reach_full %d)", evs, tab.tot.ReachFull)
+	}
+}
+
 // 15 ports on one host is a port scan, even among SYNs to other hosts,
 // and the window's end updates it with the reach it ended with (a scan over
 // within the window it was reported in kept the threshold's 15 ports:

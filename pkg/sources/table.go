@@ -129,6 +129,8 @@ type Table struct {
 	wides     slab[wide]
 	hlls      slab[hll]
 	hps       slab[hostSet]
+	hpOwner   []uint32 // the wide entry each hps entry was given to (reclaimHostSet)
+	hpHand    int      // where reclaimHostSet looks next
 	scanEvery int64
 	ep, wn    span                                // the scan interval and window of the last promoted SYN
 	touched   *srctable.Table[[16]byte, touchVal] // sources that touched decoy or dark space
