@@ -319,6 +319,7 @@ func (c *Classifier) Add(w Window) Verdict {
 				// than one exponential, growth is the growth of the
 				// excess over it (excess.go).
 				v.RatePerHour, v.DoublingHours, v.BackgroundPerHour = sc.r, math.Ln2/sc.r, sc.lam
+				v.RateLow, v.RateHigh = c.excessInterval(c.hist, &sc, v.Dispersion) // (the fit's were another rate's)
 			}
 		}
 	}

@@ -39,6 +39,16 @@ func TestOutbreakOnBackgroundIsMeasuredAsItsExcess(t *testing.T) {
 		if first.BackgroundPerHour < 12 || first.BackgroundPerHour > 36 {
 			t.Errorf("seed %d: background %.1f/h, true 24", seed, first.BackgroundPerHour)
 		}
+		// Every exponential verdict measured as an excess holds its rate
+		// within its interval, with the evidence of its fit (they wrote
+		// 0 to 0 and zero log-likelihoods: a review).
+		for i := range vs {
+			if v := &vs[i]; v.Model == Exponential && v.BackgroundPerHour > 0 &&
+				!(v.RateLow < v.RatePerHour && v.RatePerHour < v.RateHigh && v.LogLikMultiply > v.LogLikSteady && v.LogLikSteady < 0) {
+				t.Fatalf("seed %d window %d: rate %.3g, interval %.3g to %.3g, loglik %.4g against steady %.4g",
+					seed, i, v.RatePerHour, v.RateLow, v.RateHigh, v.LogLikMultiply, v.LogLikSteady)
+			}
+		}
 	}
 	slices.Sort(errs)
 	if len(errs) == 5 && math.Abs(errs[2]) > 0.25 {
