@@ -32,7 +32,8 @@ import (
 // fpMaxPerGen: two full generations make a false positive 0.93 % likely.
 // Beyond that a forgotten source is not remembered (Totals.RememberFull).
 
-// fpMaxPerGen bounds a generation (80 MB of slots at most).
+// fpMaxPerGen bounds a generation of one table, a shard's (80 MB of slots
+// at most, two generations: with S shards up to S times that).
 const fpMaxPerGen = 20_000_000
 
 // fpSet is one generation: a set of non-zero 32-bit fingerprints, in
