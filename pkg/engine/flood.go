@@ -52,8 +52,9 @@ const floodLineMax = 16 * floodQueueMax
 // the table holds is, for the targets that find no slot, ordinary new
 // sources: with 8,192 slots a flood over 8,000 targets was a third
 // undetected, over 20,000 three quarters (a review); 131,072 (8 MiB,
-// touched only by floods over many targets) leave 6 % of a flood over
-// 16,000 targets unwatched (TestFloodOverManyTargets).
+// allocated at a run's first new source, a page resident for each 64
+// slots its targets touch) leave 6 % of a flood over 16,000 targets
+// unwatched (TestFloodOverManyTargets).
 const floodSlots = 1 << 17
 
 // floodEpoch is added to the seconds a target counts in, so that every

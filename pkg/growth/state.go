@@ -126,9 +126,14 @@ func (c *Classifier) UnmarshalState(b []byte, clock int64) error {
 	if b := &s.bin; bad == nil && b.open {
 		bin := int64(c.window) // (a bin's length: c.window is merge windows)
 		if b.origin > clock || b.origin < -1<<62 || clock > 1<<62 || b.idx < 0 || b.idx > (clock-b.origin)/bin+1 ||
-			b.sumNew < 0 || !(b.sumExpo >= 0 && b.sumExpo <= float64(c.bin.merge)) {
+			b.sumNew < 0 || b.sumExpo < 0 {
 			return errors.New("its bin in progress out of range (corrupt)")
 		}
+		// A window from before the bin joins it (a clock that went back,
+		// see add): its exposures can sum past the bin's windows, which
+		// the bin reads as whole (the first version of this check
+		// refused such a state, one the classifier wrote: a review).
+		b.sumExpo = min(b.sumExpo, float64(c.bin.merge))
 	}
 	if bad == nil && (s.since > clock+int64(c.window) || s.bg.last > clock+int64(c.window)) {
 		return errors.New("a regime or a measurement dated after its clock (corrupt)")

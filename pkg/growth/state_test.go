@@ -145,15 +145,22 @@ func TestStateRefusesACraftedBin(t *testing.T) {
 	if err := fresh().UnmarshalState(st, clock); err != nil {
 		t.Fatalf("the state as saved: %v", err)
 	}
+	// Windows from before the bin joined it (a clock that went back):
+	// exposure summed past its windows, a state the classifier writes.
+	over := append([]byte(nil), st...)
+	le.PutUint64(over[33:], math.Float64bits(8))
+	if err := fresh().UnmarshalState(over, clock); err != nil {
+		t.Errorf("a bin whose windows' exposures sum past it: %v", err)
+	}
 	// After the window length (8) and the open flag (1): origin, index,
 	// new sources and exposure of the bin (8 each); then two models and
 	// the regime's date.
 	for name, edit := range map[string]func(b []byte){
-		"origin a year ahead":   func(b []byte) { le.PutUint64(b[9:], uint64(clock+int64(365*24*time.Hour))) },
-		"index far ahead":       func(b []byte) { le.PutUint64(b[17:], 1<<62) },
-		"index negative":        func(b []byte) { le.PutUint64(b[17:], uint64(1<<64-1)) },
-		"negative new sources":  func(b []byte) { le.PutUint64(b[25:], math.Float64bits(-1e12)) },
-		"exposure over the bin": func(b []byte) { le.PutUint64(b[33:], math.Float64bits(99)) },
+		"origin a year ahead":  func(b []byte) { le.PutUint64(b[9:], uint64(clock+int64(365*24*time.Hour))) },
+		"index far ahead":      func(b []byte) { le.PutUint64(b[17:], 1<<62) },
+		"index negative":       func(b []byte) { le.PutUint64(b[17:], uint64(1<<64-1)) },
+		"negative new sources": func(b []byte) { le.PutUint64(b[25:], math.Float64bits(-1e12)) },
+		"exposure negative":    func(b []byte) { le.PutUint64(b[33:], math.Float64bits(-1)) },
 		"regime after the clock": func(b []byte) {
 			le.PutUint64(b[43:], uint64(clock+int64(24*time.Hour)))
 		},
