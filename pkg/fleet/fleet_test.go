@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/synscope/synscope/pkg/capture"
 	"github.com/synscope/synscope/pkg/capture/pcapfile"
@@ -164,6 +165,17 @@ func cluster(t testing.TB, partitions int32) *kfake.Cluster {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// producer is a client of the brokers producing to the synscope topic by
+// default, closed with the test.
+func producer(t testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("synscope")}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
 
 // fleetWindows reads the fleet's window records from collectors' outputs,

@@ -33,11 +33,7 @@ func progress(sensor string, start time.Time) string {
 func TestFarFutureIsBad(t *testing.T) {
 	c := cluster(t, 1)
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := producer(t, c.ListenAddrs())
 	put := func(topic, key, v string, ts time.Time) {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: []byte(v), Timestamp: ts}).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -80,22 +76,14 @@ func TestFarFutureIsBad(t *testing.T) {
 // transaction, whose marker is the topic's last offset.
 func txnTopic(t *testing.T, brokers []string) {
 	ctx := context.Background()
-	plain, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("synscope"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
+	plain := producer(t, brokers)
 	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-3 * time.Hour)
 	for i := range 6 {
 		if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte(progress("s1", base.Add(time.Duration(i)*5*time.Minute)))}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	txn, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("synscope"), kgo.TransactionalID("t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txn.Close()
+	txn := producer(t, brokers, kgo.TransactionalID("t"))
 	if err := txn.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,11 +127,7 @@ func TestOnceEndsAtATransactionMarker(t *testing.T) {
 func TestOnceInterruptedWritesNoWindow(t *testing.T) {
 	c := cluster(t, 1)
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := producer(t, c.ListenAddrs())
 	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-200 * 24 * time.Hour)
 	odd := strings.Replace(progress("odd", base), base.Add(5*time.Minute).Format("2006-01-02T15:04:05.000000000Z")+`","syn`, base.Add(time.Minute).Format("2006-01-02T15:04:05.000000000Z")+`","syn`, 1)
 	recs := []*kgo.Record{{Value: []byte(odd)}}

@@ -17,11 +17,7 @@ import (
 // reads it to its end at once; it waited for offset 0 forever.
 func TestOnceAfterRetention(t *testing.T) {
 	c := cluster(t, 2)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("synscope"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := producer(t, c.ListenAddrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ctx := context.Background()
 	for range 3 {
 		for p := range int32(2) {
