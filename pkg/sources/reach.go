@@ -216,14 +216,19 @@ func (t *Table) dropReach(v srcVal) {
 }
 
 // promote gives a source its stage 1, seeded with its stage-0 fingerprint
-// (0: none, a source restored promoted from a state file) and its SYN
-// count, or reports that the slab is full.
-func (t *Table) promote(k Addr, v *srcVal, fp uint32) *reach {
+// (0: none, a source restored promoted from a state file, or sent back to
+// stage 0 by reclaim.go) and its SYN count, or reports that the slab is
+// full (and nothing could be taken back in scan interval ep).
+func (t *Table) promote(k Addr, v *srcVal, fp uint32, ep uint32) *reach {
 	i, ok := t.rs.alloc()
 	if !ok {
-		t.tot.ReachFull++
-		return nil
+		if !t.reclaimReach(ep) {
+			t.tot.ReachFull++
+			return nil
+		}
+		i, _ = t.rs.alloc()
 	}
+	t.rsHand.own(i, k)
 	r := t.rs.at(i)
 	r.syns = t.syns(k, *v)
 	if len(t.heavy) > 0 {

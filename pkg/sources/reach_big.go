@@ -68,14 +68,19 @@ func (t *Table) freeWide(i uint32) {
 	t.wides.release(i)
 }
 
-// widen moves a source from stage 1 to 2, seeded with its pairs, or
-// reports that the slab is full.
-func (t *Table) widen(v *srcVal, r *reach) *wide {
+// widen moves source k from stage 1 to 2, seeded with its pairs, or
+// reports that the slab is full (and nothing could be taken back in scan
+// interval ep).
+func (t *Table) widen(k Addr, v *srcVal, r *reach, ep uint32) *wide {
 	i, ok := t.wides.alloc()
 	if !ok {
-		t.tot.ReachFull++
-		return nil
+		if !t.reclaimWide(ep) {
+			t.tot.ReachFull++
+			return nil
+		}
+		i, _ = t.wides.alloc()
 	}
+	t.wHand.own(i, k)
 	w := t.wides.at(i)
 	w.scanHdr = r.scanHdr
 	ph := false
@@ -316,9 +321,6 @@ func (t *Table) wideCounts(w *wide) (dsts, ports int) {
 	}
 	return dsts, ports
 }
-
-// reclaimTries bounds the entries reclaimHostSet looks at for one source.
-const reclaimTries = 16
 
 // reclaimHostSet takes back, when the slab of per-host port lists is full,
 // the lists of a source whose scan interval is over (its epoch is not

@@ -15,24 +15,27 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 	dh := dstHash(s)
 	ts := s.Ts
 	counted := false
-	if fp := v.fp(); fp != 0 {
-		if fp == fingerprint(dh, s.DstPort) {
-			return false // the same pair again (most repeat SYNs end here)
-		}
-		r := t.promote(SrcOf(s), v, fp)
+	fp := v.fp()
+	if fp != 0 && fp == fingerprint(dh, s.DstPort) {
+		return false // the same pair again (most repeat SYNs end here)
+	}
+	ep := t.epochOf(ts)
+	if fp != 0 {
+		r := t.promote(SrcOf(s), v, fp, ep)
 		if r == nil {
 			return false
 		}
 		// Every SYN so far went to the first pair: it is in this
 		// interval when the last of them is.
-		if r.epoch = t.epochOf(ts); prevLast >= t.ep.start {
+		if r.epoch = ep; prevLast >= t.ep.start {
 			r.seen = 1
 		}
 		counted = true // promote took the count, this SYN's included
 	} else if !v.promoted() {
-		// Promoted before a restart (its reach was not saved): counting
-		// starts again now, unless the slab is full.
-		if t.promote(SrcOf(s), v, 0) == nil {
+		// Promoted before a restart (its reach was not saved), or sent
+		// back to stage 0 (reclaim.go): counting starts again now, unless
+		// the slab is full.
+		if t.promote(SrcOf(s), v, 0, ep) == nil {
 			return false
 		}
 		counted = true
@@ -40,7 +43,6 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 	var w *wide
 	var h *scanHdr
 	var hosts, ports int
-	ep := t.epochOf(ts)
 	if i, isWide := v.reachIdx(); isWide {
 		w = t.wides.at(i)
 		t.see(&w.act, prevLast, ts, counted, v.first) // counted: the entry was made for this SYN
@@ -74,7 +76,7 @@ func (t *Table) seeReach(s *decode.Syn, v *srcVal, prevLast int64, ev *Event) bo
 				ports = r.portsOnOneHost(uint16(r.seen))
 			}
 			h = &r.scanHdr
-		} else if w = t.widen(v, r); w == nil {
+		} else if w = t.widen(SrcOf(s), v, r, ep); w == nil {
 			return false
 		}
 	}

@@ -129,6 +129,8 @@ type Table struct {
 	wides     slab[wide]
 	hlls      slab[hll]
 	hps       slab[hostSet]
+	rsHand    hand     // stage-1 entries' owners, for taking them back (reclaim.go)
+	wHand     hand     // stage 2's
 	hpOwner   []uint32 // the wide entry each hps entry was given to (reclaimHostSet)
 	hpHand    int      // where reclaimHostSet looks next
 	scanEvery int64
