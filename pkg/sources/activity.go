@@ -61,7 +61,12 @@ const (
 	actBounded  = 1 << 5
 	actSlept    = 1 << 6
 	actSkipped  = 1 << 7 // a first gap beyond firstGapSkip was left out (see)
-	lgOne       = 1024   // log2 units of lgap
+	actRunShift = 8      // gaps left out in a row since the last one that was not (6 bits)
+	actRunMask  = 63 << actRunShift
+	lgOne       = 1024 // log2 units of lgap
+	// leftRun gaps left out in a row take the percentile down a power of
+	// two (see).
+	leftRun = 32
 )
 
 // sleepBar[n] is how far above the percentile (log2 units) a silence must
@@ -221,12 +226,29 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 	// high errs towards missing a sleep, not inventing one.
 	// Once it has settled, gaps under an eighth of it are left out: a
 	// retransmission seconds after its probe, a burst's gaps, would
-	// otherwise pull it down, and with it the threshold.
+	// otherwise pull it down, and with it the threshold (a run of them
+	// does: see below).
 	switch {
 	case n == gapsFull:
 		if lg < est-3*lgOne {
+			// A run of leftRun gaps left out says the percentile itself
+			// is too high: set by a first gap of a few minutes (a pause
+			// before the scan, or the gap across a restart), it came
+			// down too slowly in the first gaps and then left out every
+			// gap of a source at one SYN a second, and none of its
+			// sleeps was seen again (a review). A probe's retransmissions
+			// are a run of two or three; a burst longer than leftRun
+			// brings it down towards the burst's pace, as the percentile
+			// of the source's gaps is.
+			if r := a.meta>>actRunShift&63 + 1; r < leftRun {
+				a.meta = a.meta&^actRunMask | r<<actRunShift
+			} else {
+				a.meta &^= actRunMask
+				a.lgap = uint16(max(est-lgOne, 0))
+			}
 			return
 		}
+		a.meta &^= actRunMask
 	case n == 0:
 		if gap > uint64(firstGapSkip) && a.meta&actSkipped == 0 {
 			// A first gap this long is more likely a sleep than the
@@ -265,6 +287,6 @@ func (t *Table) sleep(a *actState, prevLast, ts int64, gap uint64) {
 	if a.meta&actSlept == 0 {
 		t.act.RunSleepers++
 	}
-	a.meta |= actBounded | actSlept
+	a.meta = a.meta&^actRunMask | actBounded | actSlept
 	a.wake = unixSeconds(ts)
 }
