@@ -73,6 +73,13 @@ func (in *input) nextPcap() error {
 	if incl > MaxRecordLen {
 		return in.fail(start, true, fmt.Errorf("record length %d exceeds the %d-byte limit", incl, MaxRecordLen))
 	}
+	if orig == 0 {
+		// No packet is 0 bytes long: a record header of zeros is where a
+		// file cut short while being written (a crash, a preallocated
+		// file) was zero-filled. Read as packets, such a tail stamped
+		// 1970 on every record of a run (a review).
+		return in.fail(start, true, fmt.Errorf("record header with an original length of 0 (captured %d, time %d.%d): not a packet; the file is damaged from here (zero-filled after a crash?); the packets before it were read", incl, sec, frac))
+	}
 	// A fraction of a second >= 1 s (invalid, but seen in the wild) carries
 	// into the seconds: sec*1e9 + frac*unit does exactly that, and cannot
 	// overflow (< 2^32 * (1e9 + 1e3)).
@@ -171,7 +178,7 @@ func (in *input) walk(w *window, pos, stop int, ps []capture.Packet) (n, end int
 		}
 		h := w.buf[pos-w.off:][:pcapRecordLen:pcapRecordLen]
 		incl := bo.u32(h[8:])
-		if incl > MaxRecordLen || uint64(size-pos-pcapRecordLen) < uint64(incl) {
+		if incl > MaxRecordLen || uint64(size-pos-pcapRecordLen) < uint64(incl) || bo.u32(h[12:]) == 0 {
 			break
 		}
 		start := pos + pcapRecordLen
@@ -251,7 +258,7 @@ func (in *input) record(pos int, p *capture.Packet) (end int, ok bool) {
 	}
 	h := mm[pos : pos+pcapRecordLen : pos+pcapRecordLen]
 	incl := in.bo.u32(h[8:])
-	if incl > MaxRecordLen || uint64(len(mm)-pos-pcapRecordLen) < uint64(incl) {
+	if incl > MaxRecordLen || uint64(len(mm)-pos-pcapRecordLen) < uint64(incl) || in.bo.u32(h[12:]) == 0 {
 		return 0, false
 	}
 	unit := int64(1000)

@@ -95,9 +95,9 @@ func formatCases(t *testing.T) []formatCase {
 		}},
 		// tcpdump's timestamp_invalid_micro.pcap case: the fraction carries.
 		formatCase{"le-invalid-micro", pcapBytes(binary.LittleEndian, false, 1,
-			rec{10, 1000000, d3, 0}, rec{10, 4294967295, nil, 0}), "pcap", []wantPkt{
+			rec{10, 1000000, d3, 0}, rec{10, 4294967295, d1, 0}), "pcap", []wantPkt{
 			{11_000000000, capture.LinkEthernet, d3, 40},
-			{10_000000000 + 4294967295*1000, capture.LinkEthernet, []byte{}, 0},
+			{10_000000000 + 4294967295*1000, capture.LinkEthernet, d1, 60},
 		}},
 		formatCase{"le-nano-invalid", pcapBytes(binary.LittleEndian, true, 1,
 			rec{10, 1500000000, d3, 0}), "pcap-ns", []wantPkt{
@@ -683,4 +683,49 @@ func TestZeroAllocsPerPacket(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A file cut short while being written and zero-filled (a crash, a
+// preallocated file) ends in record headers of zeros: each was read as a
+// packet of 0 bytes at 1970-01-01, and a run's every record was dated
+// 1970 (a review). Now the first of them is the file's error, named, and
+// the packets before it are kept: mapped, through windows, in batches, as
+// a stream, gzipped.
+func TestZeroFilledTail(t *testing.T) {
+	le := binary.LittleEndian
+	var recs []rec
+	for i := range 300 {
+		recs = append(recs, rec{1_600_000_000 + uint32(i), 0, payload(byte(i), 60), 0})
+	}
+	f := append(pcapBytes(le, false, 1, recs...), make([]byte, 4096)...)
+	off := int64(24 + 300*(16+60))
+	check := func(t *testing.T, name string, res result) {
+		t.Helper()
+		if len(res.pkts) != 300 {
+			t.Errorf("%s: %d packets, want 300", name, len(res.pkts))
+		}
+		for _, p := range res.pkts {
+			if p.Timestamp < 1_600_000_000e9 {
+				t.Fatalf("%s: a packet at %d", name, p.Timestamp)
+			}
+		}
+		if len(res.errs) != 1 || res.errs[0].Packet != 301 || res.errs[0].Offset != off ||
+			!strings.Contains(res.errs[0].Error(), "original length of 0") {
+			t.Errorf("%s: errors %v, want one at packet 301, offset %d", name, res.errs, off)
+		}
+	}
+	eachWalk(t, func(t *testing.T) {
+		dir := t.TempDir()
+		a := writeFile(t, dir, "a.pcap", f)
+		check(t, "next", openAll(t, a))
+		for _, n := range []int{1, 7, 64} {
+			r, err := Open([]string{a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, "batch "+itoa(n), readBatches(t, r, n, n == 7))
+		}
+	})
+	check(t, "stream", readBytes(t, 4096, f))
+	check(t, "gzip", readBytes(t, 4096, gz(t, f)))
 }
