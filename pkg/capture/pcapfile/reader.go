@@ -46,6 +46,10 @@ type Reader struct {
 	last   *input   // input whose packet Next returned last; advanced on the next call
 	closed bool
 	stdin  bool // "-" is listed already
+	// stdinIn is the input of "-", stdinFi the file it reads when that is
+	// a regular file (same finds it as a file named).
+	stdinIn *input
+	stdinFi fs.FileInfo
 	// streams: standard input when it is a pipe, FIFO or socket (see
 	// stdinStream), and the FIFOs named (see list): Interrupt ends their
 	// waiting reads.
@@ -126,11 +130,21 @@ func (r *Reader) list(root string) {
 			return
 		}
 		r.stdin = true
+		// A file on standard input is a file named like the others: read
+		// once (-r f -r - < f counted every packet twice, a review).
+		sfi, err := os.Stdin.Stat()
+		if err != nil || !sfi.Mode().IsRegular() {
+			sfi = nil
+		} else if e := r.same(sfi); e != nil {
+			r.inputs = append(r.inputs, &input{path: root, skipped: fmt.Sprintf("the same file as %s: read once", e.path), state: stateDone})
+			return
+		}
 		in, stream := stdinStream()
 		if stream != nil {
 			r.streams = append(r.streams, stream)
 		}
-		r.inputs = append(r.inputs, &input{path: root, src: in})
+		r.stdinIn, r.stdinFi = &input{path: root, src: in}, sfi
+		r.inputs = append(r.inputs, r.stdinIn)
 		return
 	}
 	fi, err := os.Stat(root)
@@ -254,12 +268,16 @@ func (r *Reader) addListed(path string, fi fs.FileInfo, found bool) {
 	r.inputs = append(r.inputs, in)
 }
 
-// same returns the input listed already that is the file fi, or nil.
+// same returns the input listed already that is the file fi (standard
+// input's too), or nil.
 func (r *Reader) same(fi fs.FileInfo) *input {
 	for _, e := range r.bySize[fi.Size()] {
 		if os.SameFile(e.fi, fi) {
 			return e
 		}
+	}
+	if r.stdinFi != nil && os.SameFile(r.stdinFi, fi) {
+		return r.stdinIn
 	}
 	return nil
 }

@@ -729,3 +729,32 @@ func TestZeroFilledTail(t *testing.T) {
 	check(t, "stream", readBytes(t, 4096, f))
 	check(t, "gzip", readBytes(t, 4096, gz(t, f)))
 }
+
+// A file given on standard input and named too is read once, whichever
+// comes first (-r f -r - < f counted every packet twice, a review); a
+// file on standard input alone is read.
+func TestStdinSameFileReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.pcap", pcapBytes(binary.LittleEndian, false, 1,
+		rec{1, 0, payload(1, 60), 0}, rec{2, 0, payload(2, 60), 0}, rec{3, 0, payload(3, 60), 0}))
+	saved := os.Stdin
+	defer func() { os.Stdin = saved }()
+	for _, paths := range [][]string{{a, Stdin}, {Stdin, a}, {Stdin}} {
+		f, err := os.Open(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Stdin = f
+		res := openAll(t, paths...)
+		f.Close()
+		skipped := 0
+		for _, st := range res.stats {
+			if strings.HasPrefix(st.Skipped, "the same file as") {
+				skipped++
+			}
+		}
+		if len(res.pkts) != 3 || skipped != len(paths)-1 {
+			t.Errorf("%v: %d packets, %d skipped; want 3 and %d", paths, len(res.pkts), skipped, len(paths)-1)
+		}
+	}
+}
