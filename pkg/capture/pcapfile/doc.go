@@ -69,7 +69,11 @@
 // that ends cleanly between records is not an error. Nothing ever panics
 // on bad input, and no size read from a file is allocated before being
 // checked against MaxRecordLen (pcap) or MaxBlockLen (pcapng); buffers for
-// large blocks grow only as data actually arrives.
+// large blocks grow only as data actually arrives. A pcapng packet block
+// longer than a pcap record may be is not held whole: its packet comes with
+// its bytes when at most MaxRecordLen are captured (the rest of the block
+// being options), else without them (CapLen 0, OrigLen as written), so an
+// input's pending packet costs at most MaxRecordLen beyond its buffer.
 //
 // # Dependencies
 //

@@ -66,6 +66,7 @@ type input struct {
 	held   int           // bytes peeked from br and not yet discarded
 	off    int64         // offset of the next unread byte of the decompressed stream
 	buf    []byte        // for records larger than br's buffer
+	big    []byte        // a packet block larger than maxPacketBlock: its fixed fields and data (pcapng.go)
 
 	// An uncompressed regular file is mapped into memory instead: records
 	// are slices of the mapping, with no read system call and no copy;
@@ -157,6 +158,14 @@ func (o byteOrder) u32(b []byte) uint32 {
 		return binary.BigEndian.Uint32(b)
 	}
 	return binary.LittleEndian.Uint32(b)
+}
+
+func (o byteOrder) put32(b []byte, v uint32) {
+	if o {
+		binary.BigEndian.PutUint32(b, v)
+		return
+	}
+	binary.LittleEndian.PutUint32(b, v)
 }
 
 func (o byteOrder) u64(b []byte) uint64 {
@@ -667,7 +676,7 @@ func (in *input) release(complete, final bool) error {
 		in.progress.Add(in.size - in.cr.n)
 	}
 	in.state = stateDone
-	in.f, in.zr, in.raw, in.br, in.buf, in.ifaces = nil, nil, nil, nil, nil, nil
+	in.f, in.zr, in.raw, in.br, in.buf, in.big, in.ifaces = nil, nil, nil, nil, nil, nil, nil
 	in.comp = ""
 	in.held = 0
 	in.pkt = capture.Packet{}

@@ -53,7 +53,8 @@ func (in *input) ngBlock(pos int, st *ngState, p *capture.Packet) (end int, pkt,
 	bo := st.bo
 	typ, blen := bo.u32(mm[pos:]), bo.u32(mm[pos+4:])
 	if typ == blockSHB || typ == blockIDB || typ == blockSPB || typ == blockOPB ||
-		blen < 12 || blen%4 != 0 || blen > MaxBlockLen || uint64(len(mm)-pos) < uint64(blen) {
+		blen < 12 || blen%4 != 0 || blen > MaxBlockLen || uint64(len(mm)-pos) < uint64(blen) ||
+		(typ == blockEPB && blen > maxPacketBlock) {
 		return 0, false, false
 	}
 	end = pos + int(blen)
