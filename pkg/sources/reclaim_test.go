@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synscope/synscope/pkg/decode"
 	"github.com/synscope/synscope/pkg/srctable"
 )
 
@@ -128,5 +129,38 @@ func TestDemoteInTheDroppedGeneration(t *testing.T) {
 	}
 	if tab.demote(k, i, true) {
 		t.Error("demoted twice")
+	}
+}
+
+// A state saved by a run with a longer lookback holds sources silent for
+// longer than this run's: they are forgotten at restore, into the memory
+// (a return is told without a last SYN), not kept with the lookback's
+// start as their last SYN (a source back after 10 h was told returning
+// with a prev_last_seen 1 h before the state's clock, a review).
+func TestRestoreForgetsPastTheLookback(t *testing.T) {
+	hour := int64(time.Hour)
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: hour, Remember: 24 * hour, TopSources: 3,
+		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute)}
+	clock := 100 * hour
+	tab := NewTable(cfg, 1<<10, clock)
+	old, recent := v4(0xcb000001), v4(0xcb000002)
+	tab.StartRestore(clock, true)
+	for _, v := range []Saved{
+		{Addr: FromNetip(netip.AddrFrom4(old)), First: clock - 11*hour, Last: clock - 10*hour, Syns: 3},
+		{Addr: FromNetip(netip.AddrFrom4(recent)), First: clock - hour/2, Last: clock - hour/2 + 1234567, Syns: 3},
+	} {
+		tab.Restore(&v, true)
+	}
+	var s decode.Syn
+	s.Flags, s.DstPort = 2, 445
+	copy(s.Src[:], old[:])
+	s.Ts = clock + int64(time.Minute)
+	var ev Event
+	if !tab.Syn(&s, &ev) || ev.Kind != NewSource || !ev.Returning || ev.T != 0 {
+		t.Errorf("the source silent 10 h: %+v, want new, returning, no last SYN", ev)
+	}
+	v, g := lookup(tab, v4table, FromNetip(netip.AddrFrom4(recent)).V4(), srctable.Hash4(FromNetip(netip.AddrFrom4(recent)).V4()))
+	if v == nil || g.abs(v.last) != clock-hour/2+1000000 {
+		t.Errorf("the source silent 30 min: not kept as saved")
 	}
 }

@@ -109,6 +109,7 @@ func (t *Table) Each(f func(Saved), p func(SavedPrefix)) {
 // capture goes on within the lookback (intoCur), else into the old one
 // (stale, but a source that comes back is then told as returning).
 func (t *Table) StartRestore(clock int64, intoCur bool) {
+	t.restoreFloor = clock - t.lookback
 	g := newGen(clock-t.lookback, 0)
 	if intoCur {
 		t.cur = g
@@ -124,8 +125,20 @@ func (t *Table) restoreGen(intoCur bool) *gen {
 	return t.old
 }
 
-// Restore puts a saved source in the generation StartRestore chose.
+// Restore puts a saved source in the generation StartRestore chose. One
+// silent for longer than this run's lookback at the state's clock (saved
+// by a run with a longer one) is forgotten, into the memory of forgotten
+// sources: the generation would have held its last SYN as the lookback's
+// start, and a return was told with that as its prev_last_seen (a review).
 func (t *Table) Restore(v *Saved, intoCur bool) {
+	if v.Last < t.restoreFloor {
+		if v.Addr.Is4() {
+			t.remember(srctable.Hash4(v.Addr.V4()))
+		} else {
+			t.remember(srctable.Hash6(v.Addr))
+		}
+		return
+	}
 	g := t.restoreGen(intoCur)
 	val := srcVal{last: g.rel(v.Last), first: unixSeconds(v.First),
 		bits: v.Syns&synsMask | uint32(v.Sketch)<<fpShift | uint32(v.Dir)<<dirShift}

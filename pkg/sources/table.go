@@ -144,9 +144,12 @@ type Table struct {
 	as       span // the activity interval of the last SYN that asked
 	act      Activity
 	runStart int64 // the clock's start: known sources last seen before it come from a saved state
-	mem      memory
-	hints    []reachHint // where promoted sources' reach entries are (prefetch.go)
-	told     bool        // Prefetch has been called: its caller tells the SYNs ahead
+	// restoreFloor: a saved source last seen before it is forgotten at
+	// Restore (StartRestore sets it).
+	restoreFloor int64
+	mem          memory
+	hints        []reachHint // where promoted sources' reach entries are (prefetch.go)
+	told         bool        // Prefetch has been called: its caller tells the SYNs ahead
 	// grown are the latest SYNs of reported scanners whose reach grew
 	// since their last record, each listed once (scanHdr.queued), to be
 	// updated at the window's end (FlushScans).
