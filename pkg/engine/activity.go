@@ -88,7 +88,7 @@ func (e *Engine) activity(w *WindowRecord) {
 // writeActivity writes the interval summed so far, [start, end).
 func (e *Engine) writeActivity(start, end int64) {
 	a := &e.act
-	a.rec = ActivityRecord{Start: start, End: end, Sources: a.cur.Sources + a.cur.New,
+	a.rec = ActivityRecord{Start: start, End: end, Sources: a.cur.Sources + a.cur.New - a.cur.Again,
 		Sleepers: a.cur.Sleepers, Sleep: a.cur.Sleep, Active: a.cur.Active}
 	a.cur, a.has = sources.Activity{}, false
 	if ae, ok := e.emit.(ActivityEmitter); ok {

@@ -265,7 +265,14 @@ func (e *Engine) releaseOne() {
 		e.emitWindow()
 	}
 	if !h.flood {
-		e.windowAt(h.rec.Syn.Ts).act.New++ // active in its interval; a flood's sources are not
+		a := &e.windowAt(h.rec.Syn.Ts).act
+		a.New++ // active in its interval; a flood's sources are not
+		if p := h.rec.PrevLastSeen; p != 0 && p >= sources.FloorTo(h.rec.Syn.Ts, int64(e.cfg.activityInterval())) {
+			// A new episode of a source active in this interval already
+			// (an interval longer than the lookback): one source of the
+			// interval, two episodes of the run.
+			a.Again++
+		}
 	}
 	if !h.flood || e.cfg.FloodSourceRecords {
 		h.rec.Flood = h.flood

@@ -162,3 +162,33 @@ type allActivity struct{ recs []engine.ActivityRecord }
 func (c *allActivity) Source(*engine.SourceRecord)       {}
 func (c *allActivity) Window(*engine.WindowRecord)       {}
 func (c *allActivity) Activity(r *engine.ActivityRecord) { c.recs = append(c.recs, *r) }
+
+// An interval's sources are sources, not episodes: with an activity
+// interval longer than the lookback, a source silent for longer than the
+// lookback within it is new twice but one of the interval's sources (a
+// review: 3 sources for 2); the run's final record counts episodes.
+func TestIntervalSourcesAreSources(t *testing.T) {
+	ecfg := engine.DefaultConfig()
+	ecfg.Window, ecfg.ActivityInterval = time.Hour, 72*time.Hour
+	col := &allActivity{}
+	eng, err := engine.New(ecfg, col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := int64(72*time.Hour) * 6000 // an interval's start
+	var s decode.Syn
+	s.Flags, s.DstPort = 2, 445
+	for _, p := range []struct {
+		at  time.Duration
+		src byte
+	}{{time.Hour, 7}, {27 * time.Hour, 7}, {48 * time.Hour, 8}} {
+		s.Src = [16]byte{10, 0, 0, p.src}
+		s.Dst = [16]byte{192, 0, 2, p.src}
+		s.Ts = base + int64(p.at)
+		eng.Frame(s.Ts, 60, &s)
+	}
+	eng.Finish()
+	if len(col.recs) != 2 || col.recs[0].Final || col.recs[0].Sources != 2 || !col.recs[1].Final || col.recs[1].Sources != 3 {
+		t.Errorf("records %+v; want the interval's with 2 sources, the run's with 3 episodes", col.recs)
+	}
+}

@@ -589,13 +589,15 @@ func (d *Data) Finish() {
 				if last := &w[n-1]; last.Coverage < 1 && x.Coverage < 1 && last.Coverage+x.Coverage <= 1+1e-9 {
 					// One window in two parts, each covering some of it: a
 					// sensor stopped and started again within it (its state
-					// file kept). The parts add up; a source active in both
-					// is one, so the busier part's count stands.
+					// file kept). The parts add up, active sources too: the
+					// second part leaves out those active in the first,
+					// known from the state (the busier part's count stood:
+					// 29 of 31, a review).
 					last.Syn += x.Syn
 					last.New += x.New
 					last.NewPrefixes += x.NewPrefixes
 					last.Flood += x.Flood
-					last.Active = max(last.Active, x.Active)
+					last.Active += x.Active
 					last.Coverage += x.Coverage
 					continue
 				}

@@ -424,7 +424,7 @@ func TestWindowInTwoPartsIsAdded(t *testing.T) {
 	}
 	d := read(t, win(2015, 2010, 2000, 0.5)+win(22, 5, 1, 0.5))
 	ws := d.Sensors["s"].Windows
-	if len(ws) != 1 || ws[0].Syn != 2037 || ws[0].New != 2001 || ws[0].Active != 2010 || ws[0].Coverage != 1 || len(d.Problems) != 0 {
+	if len(ws) != 1 || ws[0].Syn != 2037 || ws[0].New != 2001 || ws[0].Active != 2015 || ws[0].Coverage != 1 || len(d.Problems) != 0 {
 		t.Errorf("windows %+v, problems %v", ws, d.Problems)
 	}
 	d = read(t, win(10, 3, 2, 1)+win(12, 4, 3, 1))

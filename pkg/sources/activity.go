@@ -176,6 +176,10 @@ type Activity struct {
 	Sources uint64
 	// New: new sources of the interval not in a flood (the engine's).
 	New uint64
+	// Again: of those, new episodes of sources active in the interval
+	// before (silent for longer than the lookback within it: counted
+	// once in the interval's sources; the engine's).
+	Again uint64
 	// RunSources: sources known from a saved state whose first SYN in
 	// this run this is (the run's other sources are new ones).
 	RunSources uint64
@@ -190,6 +194,7 @@ type Activity struct {
 func (a *Activity) Add(b *Activity) {
 	a.Sources += b.Sources
 	a.New += b.New
+	a.Again += b.Again
 	a.RunSources += b.RunSources
 	a.Sleepers += b.Sleepers
 	a.RunSleepers += b.RunSleepers
