@@ -73,6 +73,9 @@ func (in *input) nextPcap() error {
 	if incl > MaxRecordLen {
 		return in.fail(start, true, fmt.Errorf("record length %d exceeds the %d-byte limit", incl, MaxRecordLen))
 	}
+	if orig == 0 && in.shrank() {
+		return in.fail(start, true, shrankError(len(in.mm)))
+	}
 	if orig == 0 {
 		// No packet is 0 bytes long: a record header of zeros is where a
 		// file cut short while being written (a crash, a preallocated

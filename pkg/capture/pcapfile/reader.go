@@ -609,6 +609,21 @@ func (r *Reader) down(i int) {
 	}
 }
 
+func shrankError(size int) error {
+	return fmt.Errorf("the file shrank below the %d bytes it had when it was opened, while being read (truncated or rewritten by another program?)", size)
+}
+
+// shrank says whether a mapped input's file is now shorter than its
+// mapping: the rest of the page at the new end reads as zeros, before
+// the next page faults.
+func (in *input) shrank() bool {
+	if in.mm == nil || in.f == nil {
+		return false
+	}
+	fi, err := in.f.Stat()
+	return err == nil && fi.Size() < int64(len(in.mm))
+}
+
 // Fault implements capture.FaultSource: the input whose mapping holds addr
 // shrank while it was read (truncated or rewritten by another program). It
 // ends that input as a truncated one, with everything read before it kept.
@@ -621,7 +636,7 @@ func (r *Reader) Fault(addr uintptr) error {
 		if addr < base || addr >= base+uintptr(len(in.mm)) {
 			continue
 		}
-		err := in.fail(in.off, true, fmt.Errorf("the file shrank below the %d bytes it had when it was opened, while being read (truncated or rewritten by another program?)", len(in.mm)))
+		err := in.fail(in.off, true, shrankError(len(in.mm)))
 		// The input may be in the merge heap with a packet that can no
 		// longer be read: take it out.
 		if i := slices.Index(r.heap, in); i >= 0 {
