@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Chart is a time-series chart, drawn the same way as SVG (chart.svg) and
@@ -176,9 +177,30 @@ func fmtNum(v float64) string {
 	}
 }
 
+// esc makes s text or an attribute value of XML 1.0: the markup
+// characters escaped, and what XML cannot hold at all (control characters
+// but tab and newlines, invalid UTF-8, U+FFFE and U+FFFF) as U+FFFD: a
+// sensor id of "gw\x01" made an SVG no XML parser would read (a review).
 func esc(s string) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
-	return r.Replace(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '"':
+			b.WriteString("&quot;")
+		case r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r < 0xd800) || (r >= 0xe000 && r <= 0xfffd && r != utf8.RuneError) || r >= 0x10000:
+			b.WriteRune(r)
+		default:
+			b.WriteRune(utf8.RuneError)
+		}
+	}
+	return b.String()
 }
 
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

@@ -163,6 +163,26 @@ func TestHTMLDrawsEveryWindow(t *testing.T) {
 	}
 }
 
+// An SVG chart of a sensor whose id holds characters XML cannot (a control
+// character, U+FFFE; JSON carries them) is still well-formed XML: expat
+// refused it (a review).
+func TestSVGOfAHostileSensorID(t *testing.T) {
+	d := read(t, strings.ReplaceAll(jsonl("gwX", 12), `"gwX"`, `"gw\u0001\ufffe<&"`))
+	for _, name := range ChartNames {
+		c, err := d.Chart(name, "", 900)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svg := c.SVG()
+		if !strings.Contains(svg, "gw\ufffd\ufffd&lt;&amp;") {
+			t.Errorf("%s: the sensor id is not in the chart as gw\ufffd\ufffd&lt;&amp;", name)
+		}
+		if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil {
+			t.Errorf("%s: svg: %v", name, err)
+		}
+	}
+}
+
 func TestPNGAndSVGChart(t *testing.T) {
 	d := read(t, jsonl("one", 30))
 	for _, name := range ChartNames {
