@@ -27,6 +27,8 @@ command -v llvm-strip >/dev/null || need+=(llvm)
 if $test_tools; then
 	command -v ip >/dev/null || need+=(iproute2)
 	command -v tcpdump >/dev/null || need+=(tcpdump)
+	# the live tests check that capture leaves the interfaces' offloads as they were
+	command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || need+=(ethtool)
 	command -v nmap >/dev/null || need+=(nmap)
 	command -v hping3 >/dev/null || [ -x /usr/sbin/hping3 ] || need+=(hping3)
 	command -v masscan >/dev/null || need+=(masscan)

@@ -40,11 +40,20 @@ const (
 type IngressMode int
 
 const (
-	// IngressAuto tries native XDP, then generic XDP, then TC (TCX or the
-	// legacy clsact filter): the first that attaches wins. Native XDP makes
-	// some drivers reconfigure their rings (a short link reset) when the
-	// program is attached or detached; choose IngressXDPGeneric or
-	// IngressTC on a NIC where that matters.
+	// IngressAuto attaches at TCX ingress, which passes every packet on as
+	// it came and changes nothing on the interface; on a kernel without
+	// TCX (before 6.6) it tries native XDP, then generic XDP, then the
+	// legacy clsact filter (which would stay behind after a stop under
+	// --user): the first that attaches wins. XDP is not the default
+	// because attaching it changes how the host handles traffic: native
+	// XDP on a veth turns off segmentation offload on its peer while it
+	// is attached (a container's TCP throughput halved, a review), on
+	// many NICs it reconfigures the rings (a short link reset) and turns
+	// off LRO, and generic XDP turns off LRO and hardware GRO for good
+	// and copies every GSO packet to read it. For a passive sensor that
+	// passes every packet on, TCX costs less too: XDP's early hook saves
+	// nothing when the skb is built anyway. Choose IngressXDPNative or
+	// IngressXDPGeneric explicitly where those costs are known and taken.
 	IngressAuto IngressMode = iota
 	IngressXDPNative
 	IngressXDPGeneric
@@ -295,6 +304,15 @@ func (s *Source) attachIngress(ifindex int, cfg Config) error {
 	case IngressTC:
 		s.ingress, err = s.attachTC(ifindex, false, cfg.legacyTC)
 	default:
+		var tcx error = ebpf.ErrNotSupported
+		if !cfg.legacyTC {
+			var l link.Link
+			if l, tcx = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: s.objs.TcIngress, Attach: ebpf.AttachTCXIngress, Anchor: link.Head()}); tcx == nil {
+				s.links = append(s.links, l)
+				s.ingress = HookTCX
+				return nil
+			}
+		}
 		native := xdp(link.XDPDriverMode)
 		if native == nil {
 			s.ingress = HookXDPNative
@@ -313,7 +331,7 @@ func (s *Source) attachIngress(ifindex int, cfg Config) error {
 		if s.ingress, tc = s.attachTC(ifindex, false, cfg.legacyTC); tc == nil {
 			return nil
 		}
-		err = errors.Join(fmt.Errorf("native XDP: %w", native), fmt.Errorf("generic XDP: %w", generic), fmt.Errorf("TC: %w", tc))
+		err = errors.Join(fmt.Errorf("TCX: %w", tcx), fmt.Errorf("native XDP: %w", native), fmt.Errorf("generic XDP: %w", generic), fmt.Errorf("TC: %w", tc))
 	}
 	if err != nil {
 		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
