@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/synscope/synscope/pkg/config"
@@ -34,9 +31,8 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	log := logger(cfg.LogLevel, cfg.LogFormat, stderr)
 	// SIGHUP reopens the output (log rotation), as it does the sensor's;
 	// caught from the start: its default action ended the collector.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGHUP)
-	defer signal.Stop(sig)
+	sig, stopHup := hupSignals()
+	defer stopHup()
 	// The output is opened (truncated) once the brokers have answered: a
 	// collector that never starts must not empty an earlier run's file.
 	var out output.Driver

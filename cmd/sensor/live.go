@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/rs/zerolog"
 
@@ -84,9 +81,8 @@ func runLive(ctx context.Context, cfg *config.Config, lists lookups, stdout io.W
 	// while the capture, the outputs or a large state file are opened, or
 	// while the Kafka output is flushed at the end. One that comes before
 	// the run exists is done when it does.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGHUP)
-	defer signal.Stop(sig)
+	sig, stopHup := hupSignals()
+	defer stopHup()
 	// Settings that can be checked before anything is attached or
 	// created are (exit 2).
 	if err := checkUser(cfg.User); err != nil {

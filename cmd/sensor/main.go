@@ -47,10 +47,34 @@ func main() {
 		signal.Stop(sigs) // the next one: the default action
 		cancel(signalled{s})
 	}()
+	// SIGHUP is caught from the first moment (its default action ends the
+	// process): a log rotation while the configuration, --benign or
+	// --mmdb were read ended a starting live sensor (a review). A live
+	// run and the collector act on it once they exist (hupSignals); an
+	// offline run ignores it.
+	hup = make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	signal.Stop(sigs)
+	signal.Stop(hup)
 	cancel(nil)
 	os.Exit(code)
+}
+
+// hup is the channel main has SIGHUPs come on from the process's start,
+// so that one before a run exists is neither lost nor the process's end;
+// nil when run is called otherwise (tests).
+var hup chan os.Signal
+
+// hupSignals is the channel SIGHUPs come on: main's, with any that came
+// already, or one made now; stop ends this caller's interest.
+func hupSignals() (ch chan os.Signal, stop func()) {
+	if hup != nil {
+		return hup, func() {}
+	}
+	ch = make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
 }
 
 // signalled is the cause of a run ended by a signal.

@@ -149,3 +149,41 @@ func TestLiveOutputDevNullAsUser(t *testing.T) {
 		t.Fatal("still running 15 s after SIGTERM")
 	}
 }
+
+// TestLiveSIGHUPWhileListsAreRead: a SIGHUP while a live sensor still reads
+// its --benign list (a FIFO whose writer is late here; a large file alike)
+// ended the process (exit 129, nothing logged: SIGHUP was caught only once
+// the run began, a review). Now it is held, and done once the run exists.
+func TestLiveSIGHUPWhileListsAreRead(t *testing.T) {
+	captest.NeedRoot(t)
+	captest.NeedTools(t, "ip")
+	bin := buildSensor(t)
+	dir := userDir(t)
+	fifo := filepath.Join(dir, "benign.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := captest.NewPair(t)
+	cmd, stderr, done := startLive(t, bin, p, filepath.Join(dir, "live.jsonl"), "--benign", fifo, "--user", "", "--growth=false")
+	time.Sleep(300 * time.Millisecond) // waiting for the FIFO's writer
+	cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case err := <-done:
+		t.Fatalf("a SIGHUP while --benign was read ended the sensor: %v: %s", err, stderr.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := os.WriteFile(fifo, []byte("192.0.2.0/24 a research scanner\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	awaitLog(t, stderr, done, `"capturing"`, deadline, 10*time.Millisecond)
+	for !strings.Contains(stderr.String(), "SIGHUP: output reopened") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "SIGHUP: output reopened") {
+		t.Errorf("the SIGHUP was not done once the run existed: %s", stderr.String())
+	}
+	if err := interrupt(t, cmd, done, stderr); err != nil {
+		t.Fatalf("exit: %v: %s", err, stderr.String())
+	}
+}
