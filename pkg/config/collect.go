@@ -14,6 +14,7 @@ import (
 
 	"github.com/synscope/synscope/pkg/engine"
 	"github.com/synscope/synscope/pkg/growth"
+	"github.com/synscope/synscope/pkg/output"
 )
 
 // Keys only `sensor collect` has.
@@ -151,6 +152,8 @@ func (c *Collect) fill(v *viper.Viper) error {
 	}
 	if c.SensorID = strings.TrimSpace(v.GetString(kSensorID)); c.SensorID == "" {
 		return keyErr(kSensorID, errors.New("empty"))
+	} else if err := output.CheckSensorID(c.SensorID); err != nil {
+		return keyErr(kSensorID, err)
 	}
 	if c.Group = strings.TrimSpace(v.GetString(kGroup)); c.Group == "" {
 		return keyErr(kGroup, errors.New("empty"))

@@ -182,9 +182,9 @@ func FlagSet() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("sensor", pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.StringArrayP(kRead, "r", nil, "read packets from capture `file`s, directories or quoted patterns (pcap, pcapng, gzip, zstd); repeatable, or list them after the flags")
-	fs.StringP(kIface, "i", "", "capture live from `interface` (needs root, or CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON / CAP_NET_RAW)")
+	fs.VarP(&onceValue{}, kIface, "i", "capture live from `interface` (needs root, or CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON / CAP_NET_RAW)")
 	fs.String(kCapture, "auto", "live capture backend: auto (eBPF where the kernel allows, else AF_PACKET), ebpf, afpacket")
-	fs.String(kIngress, "auto", "eBPF ingress hook: auto (native XDP, else generic XDP, else TC), xdp, xdp-generic, tc")
+	fs.String(kIngress, "auto", "eBPF ingress hook: auto (TCX; before Linux 6.6 native XDP, else generic XDP, else TC), xdp, xdp-generic, tc")
 	fs.Bool(kPromisc, false, "put the interface in promiscuous mode (span ports and taps)")
 	fs.Bool(kEgress, true, "also watch SYNs leaving the interface (eBPF: TCX egress), to catch our own hosts scanning out")
 	fs.String(kUser, "nobody", "after attaching, drop root and run as this `user` (\"\" keeps the privileges)")
@@ -532,6 +532,24 @@ func notPlainDecimal(n *yaml.Node, key string) (string, string, bool) {
 	return "", "", false
 }
 
+// onceValue is a string flag given at most once: -i eth0 -i eth1 captured
+// eth1 alone, and said nothing of eth0 (a review); a sensor captures one
+// interface (run one for each).
+type onceValue struct {
+	s   string
+	set bool
+}
+
+func (o *onceValue) String() string { return o.s }
+func (o *onceValue) Type() string   { return "string" }
+func (o *onceValue) Set(s string) error {
+	if o.set {
+		return fmt.Errorf("given twice (%q, then %q): a sensor captures one interface; run one sensor for each", o.s, s)
+	}
+	o.s, o.set = s, true
+	return nil
+}
+
 func (c *Config) fill(v *viper.Viper) error {
 	var err error
 	c.Read = stringList(v, kRead)
@@ -633,8 +651,8 @@ func (c *Config) fill(v *viper.Viper) error {
 		}
 	}
 	c.SensorID = v.GetString(kSensorID)
-	if len(c.SensorID) > output.MaxSensorID {
-		return keyErr(kSensorID, fmt.Errorf("%d bytes: at most %d (it is in every record)", len(c.SensorID), output.MaxSensorID))
+	if err := output.CheckSensorID(c.SensorID); err != nil {
+		return keyErr(kSensorID, err)
 	}
 	if c.SensorID == "" {
 		c.SensorIDAuto = true

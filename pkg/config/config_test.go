@@ -123,6 +123,13 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{[]string{"-r", "a", "--scan-hosts", "65"}, [2]string{}, "scan-hosts"},
 		{[]string{"-r", "a", "--scan-ports", "x"}, [2]string{}, "scan-ports"},
 		{[]string{"-r", "a", "--scan-interval", "0s"}, [2]string{}, "scan-interval"},
+		// an id the fleet's collector could not read: every record of
+		// the sensor bad there, the sensor missing (a review)
+		{[]string{"-r", "a", "--sensor-id", `dc\east`}, [2]string{}, "sensor-id"},
+		{[]string{"-r", "a", "--sensor-id", "gw\x01"}, [2]string{}, "sensor-id"},
+		{[]string{"-r", "a"}, [2]string{"SENSOR_SENSOR_ID", `a"b`}, "sensor-id"},
+		// one interface a sensor: the first was left out, unsaid (a review)
+		{[]string{"-i", "eth0", "-i", "lo"}, [2]string{}, "iface"},
 		// a bound of 2.5e12 an hour: every verdict insufficient_data (a review)
 		{[]string{"-r", "a", "--growth-min-doubling", "1ns"}, [2]string{}, "growth-min-doubling"},
 		{[]string{"-r", "a", "--growth-min-doubling", "4m"}, [2]string{}, "growth-min-doubling"},

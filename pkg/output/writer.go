@@ -2,11 +2,13 @@ package output
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/synscope/synscope/pkg/benign"
 	"github.com/synscope/synscope/pkg/engine"
@@ -78,6 +80,27 @@ func (w *Writer) OnAlert(f func(line []byte)) { w.onAlert = f }
 // any length, one per made-up record, held the collector's memory: a
 // review).
 const MaxSensorID = 256
+
+// CheckSensorID refuses a sensor id longer than MaxSensorID bytes or
+// holding what a JSON string must escape (a quotation mark, a backslash, a
+// control character, U+2028 or U+2029) or invalid UTF-8: the id is in every
+// record, and the fleet's collector reads it as written, without escapes,
+// so every record of a sensor named dc\east was a bad record there and the
+// sensor missing from the fleet, unsaid (a review).
+func CheckSensorID(id string) error {
+	if len(id) > MaxSensorID {
+		return fmt.Errorf("%d bytes: at most %d (it is in every record)", len(id), MaxSensorID)
+	}
+	if !utf8.ValidString(id) {
+		return fmt.Errorf("%q is not valid UTF-8", id)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == 0x2028 || r == 0x2029 {
+			return fmt.Errorf("%q holds %q: an id may not hold quotation marks, backslashes or control characters (it is in every record, read as written by the fleet's collector)", id, r)
+		}
+	}
+	return nil
+}
 
 // NewWriter writes records for the sensor id to w through a buffer; call
 // Flush to push them out.
