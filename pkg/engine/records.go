@@ -62,6 +62,10 @@ type WindowRecord struct {
 	// fleet collector tells a record delivered twice (the same run) from
 	// a window two runs shared (a restart: their counts add up).
 	RunFirst int64
+	// CoveredTo is where the capture ended when it ended within the
+	// window (the run's last window, cut short: a restart may cover the
+	// rest of it); 0 otherwise.
+	CoveredTo int64
 
 	act         sources.Activity // the window's share of its activity interval
 	resumed     int64            // GapBefore: when the capture resumed (its coverage starts there)

@@ -22,6 +22,9 @@ func (e *Engine) closeWindow() {
 	if from > w.Start || to < w.End {
 		w.Exposure = max(float64(to-from), 1) / float64(e.window)
 	}
+	if to < w.End {
+		w.CoveredTo = max(to, w.Start+1)
+	}
 	w.ActiveSources = e.win.Active
 	w.NewSources = e.win.New
 	w.ReturningSources = e.win.Returning

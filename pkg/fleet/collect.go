@@ -22,9 +22,13 @@ type Config struct {
 	Kafka            kafka.Config // brokers, the sensors' topic, TLS, SASL
 	Group            string       // the consumer group the collectors share
 	Window, Lookback time.Duration
-	MaxLag           time.Duration  // a sensor behind the others and not heard from for this long (wall clock) is not waited for
-	Once             bool           // read the topic to its end as it stands at start, write, exit
-	Growth           *growth.Config // nil: no verdicts
+	MaxLag           time.Duration // a sensor behind the others and not heard from for this long (wall clock) is not waited for
+	// RestartWait is how long a sensor whose run ended within a window
+	// (its last progress record has covered_to) is waited for, for a
+	// restart that adds the rest of the window (wall clock); 0: MaxLag.
+	RestartWait time.Duration
+	Once        bool           // read the topic to its end as it stands at start, write, exit
+	Growth      *growth.Config // nil: no verdicts
 	// Log tells the operator what the collector did (assignments,
 	// checkpoints); nil logs nothing.
 	Log func(msg string, fields ...any)
@@ -170,7 +174,11 @@ func (c *Collector) log(msg string, fields ...any) {
 }
 
 func (c *Collector) newPart(id int32) *part {
-	return newPart(int(id), c.n, int64(c.cfg.Window), int64(c.cfg.Lookback), int64(c.cfg.MaxLag))
+	p := newPart(int(id), c.n, int64(c.cfg.Window), int64(c.cfg.Lookback), int64(c.cfg.MaxLag))
+	if c.cfg.RestartWait > 0 {
+		p.restartWait = int64(c.cfg.RestartWait)
+	}
+	return p
 }
 
 func (c *Collector) newCombiner(done int64) (*combiner, error) {

@@ -269,6 +269,9 @@ func liveCollector(t *testing.T, ctx context.Context, brokers []string, file str
 	}
 	w := output.NewWriter(f, "fleet")
 	cfg := collectConfig(brokers, false)
+	// The sensors' runs end within the capture's last window: waited for
+	// a restart this long, not for MaxLag.
+	cfg.RestartWait = 2 * time.Second
 	name := filepath.Base(file)
 	cfg.Log = func(msg string, fields ...any) {
 		if msg == "partition resumed from its snapshot" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"hash/crc32"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -477,5 +478,65 @@ func TestSensorFarBehindNotWaitedFor(t *testing.T) {
 		if !slices.Equal(behind, c.behind) {
 			t.Errorf("%s: the last window closed names %v behind, want %v", c.name, behind, c.behind)
 		}
+	}
+}
+
+// TestRestartWithinAWindowAddsUp: a sensor stopped within a window
+// (its last progress record has covered_to) and started again within it:
+// a live collector waits for the restart and adds both runs' shares. It
+// took the stopped run's progress as the window passed and closed it, and
+// the restarted run's records came late (a review: 128 SYNs of 133). A
+// sensor that does not come back is waited for restartWait, then silent;
+// a snapshot keeps what it waits for.
+func TestRestartWithinAWindowAddsUp(t *testing.T) {
+	base := int64(1_231_545_600e9)
+	now := int64(0)
+	p := newPart(PartitionOf("a", 1), 1, 300e9, 86400e9, 600e9)
+	p.now = func() int64 { return now }
+	p.caughtUp = true
+	var got []*Partial
+	emit := func(pa *Partial) { got = append(got, pa) }
+	run1, run2 := base-3600e9, base+180e9
+	p.add(&rec{kind: kindSource, sensor: "a", src: netip.MustParseAddr("192.0.2.1"), ts: base + 10e9, windowStart: base})
+	p.add(&rec{kind: kindProgress, sensor: "a", windowStart: base, windowEnd: base + 300e9, coveredTo: base + 120e9,
+		syns: 10, active: 1, newSrc: 1, cover: 0.4, run: run1})
+	p.close(p.closable(false), emit)
+	if len(got) != 0 {
+		t.Fatalf("the window closed when the sensor's run ended within it: %+v", got[0])
+	}
+	// A snapshot now (a collector restarted meanwhile) waits as well.
+	q := newPart(PartitionOf("a", 1), 1, 300e9, 86400e9, 600e9)
+	q.now = func() int64 { return now }
+	q.caughtUp = true
+	if err := q.restore(roundTrip(t, p.snapshot(3))); err != nil {
+		t.Fatal(err)
+	}
+	q.close(q.closable(false), emit)
+	if len(got) != 0 {
+		t.Fatalf("restored from a snapshot, the window closed: %+v", got[0])
+	}
+	now += 60e9 // the restart, within the window
+	if !p.add(&rec{kind: kindSource, sensor: "a", src: netip.MustParseAddr("192.0.2.2"), ts: base + 190e9, windowStart: base}) ||
+		!p.add(&rec{kind: kindProgress, sensor: "a", windowStart: base, windowEnd: base + 300e9, syns: 7, active: 1, newSrc: 1, cover: 0.4, run: run2}) {
+		t.Fatal("the restarted run's records were late")
+	}
+	p.close(p.closable(false), emit)
+	if len(got) != 1 || got[0].Active != 2 || got[0].SynPackets != 17 || math.Abs(got[0].Coverage-0.8) > 1e-9 {
+		t.Fatalf("the window of the restart: %+v; want 2 sources, 17 SYNs, coverage 0.8", got)
+	}
+	// Stopped again within the next window, and not back: waited for
+	// restartWait (600 s here), then silent, and the window closes.
+	p.add(&rec{kind: kindProgress, sensor: "a", windowStart: base + 300e9, windowEnd: base + 600e9, coveredTo: base + 400e9,
+		syns: 3, active: 1, cover: 1.0 / 3, run: run2})
+	p.close(p.closable(false), emit)
+	now += 599e9
+	p.close(p.closable(false), emit)
+	if len(got) != 1 {
+		t.Fatalf("closed before restartWait: %+v", got[1])
+	}
+	now += 2e9
+	p.close(p.closable(false), emit)
+	if len(got) != 2 || got[1].SynPackets != 3 || !slices.Equal(got[1].Silent, []string{"a"}) {
+		t.Errorf("after restartWait: %+v; want the window closed, the sensor silent", got[1:])
 	}
 }

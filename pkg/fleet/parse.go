@@ -28,6 +28,7 @@ type rec struct {
 	ts                   int64 // the SYN's time (source, sighting)
 	windowStart          int64
 	windowEnd            int64 // progress
+	coveredTo            int64 // progress: covered_to, where the sensor's run ended within the window; 0 when it did not
 	prev                 int64 // prev_seen or prev_last_seen; 0 when none
 	syns, active, newSrc uint64
 	flood                uint64  // flood_new_sources; absent in older records
@@ -109,6 +110,14 @@ func parse(b []byte, r *rec, names map[string]string) error {
 		if bytes.Contains(b, []byte(`"run_first_packet":"`)) {
 			if r.run, err = tm(b, `"run_first_packet":"`); err != nil {
 				return err
+			}
+		}
+		if bytes.Contains(b, []byte(`"covered_to":"`)) {
+			if r.coveredTo, err = tm(b, `"covered_to":"`); err != nil {
+				return err
+			}
+			if r.coveredTo <= r.windowStart || r.coveredTo > r.windowEnd {
+				return errBad
 			}
 		}
 		return nil

@@ -102,7 +102,9 @@ type runWindow struct {
 
 // sensorState is how far one sensor has got in a partition.
 type sensorState struct {
-	progress int64 // the end of the latest window it has passed
+	progress int64 // the end of the latest window it has passed (or where its run ended within one: covered_to)
+	reach    int64 // the end of the latest window it wrote, passed or not
+	ended    bool  // its latest progress record ends its run within the window (covered_to)
 	heard    int64 // wall clock of its latest progress record here
 	silent   bool
 	// behind: heard from, but more than a lookback behind the median
@@ -118,6 +120,7 @@ type part struct {
 	id, n            int
 	window, lookback int64
 	maxLag           int64
+	restartWait      int64           // how long a sensor whose run ended within a window is waited for (Config.RestartWait)
 	home             map[string]bool // sensors whose counts this partition adds (cached PartitionOf)
 	last             map[netip.Addr]int64
 	pending          map[int64]*winBuf
@@ -140,7 +143,7 @@ type part struct {
 }
 
 func newPart(id, n int, window, lookback, maxLag int64) *part {
-	return &part{id: id, n: n, window: window, lookback: lookback, maxLag: maxLag,
+	return &part{id: id, n: n, window: window, lookback: lookback, maxLag: maxLag, restartWait: maxLag,
 		home: map[string]bool{}, last: map[netip.Addr]int64{}, pending: map[int64]*winBuf{}, passed: map[int64]bool{}, sensors: map[string]*sensorState{},
 		now: func() int64 { return time.Now().UnixNano() }}
 }
@@ -172,7 +175,20 @@ func (p *part) add(r *rec) bool {
 			st = &sensorState{}
 			p.sensors[r.sensor] = st
 		}
-		st.progress = max(st.progress, r.windowEnd)
+		// A run that ended within the window (covered_to) has not
+		// passed it: a restart may add the rest, and the window waits
+		// for it (or for the sensor to go silent) instead of closing
+		// and taking the restarted run's records as late (a review: a
+		// live collector's window read 128 SYNs of 133).
+		end := r.windowEnd
+		if r.coveredTo != 0 {
+			end = r.coveredTo
+		}
+		if r.windowEnd >= st.reach {
+			st.ended = r.coveredTo != 0
+		}
+		st.progress = max(st.progress, end)
+		st.reach = max(st.reach, r.windowEnd)
 		// The collector's windows the sensor's spans (the same length
 		// when both run the same --window; a longer one spans several,
 		// at most maxPassed of them).
@@ -250,9 +266,12 @@ func (p *part) closable(force bool) int64 {
 	if p.first == 0 || len(p.sensors) == 0 {
 		return p.closed
 	}
+	// The lead: the end of the latest window any sensor wrote. A sensor
+	// whose run ended within it holds it back for maxLag (a restart may
+	// add the rest), then is silent, not waited for.
 	var lead int64
 	for _, s := range p.sensors {
-		lead = max(lead, s.progress)
+		lead = max(lead, s.progress, s.reach)
 	}
 	if force {
 		return lead
@@ -261,7 +280,11 @@ func (p *part) closable(force bool) int64 {
 	now := p.now()
 	var heard []int64 // the progress of the sensors not silent
 	for id, s := range p.sensors {
-		s.silent = s.progress < lead && now-s.heard > p.maxLag
+		wait := p.maxLag
+		if s.ended {
+			wait = p.restartWait
+		}
+		s.silent = s.progress < lead && now-s.heard > wait
 		if s.silent && now-s.heard > int64(sensorForget) {
 			// Gone for a day: forgotten (heard from again, it is
 			// waited for again). Made-up ids, or a fleet's retired

@@ -46,8 +46,11 @@ type snapshot struct {
 	Last     map[string]int64  `json:"last"`
 	Pending  map[int64]snapWin `json:"pending"`
 	Progress map[string]int64  `json:"progress"`
-	Passed   []int64           `json:"passed,omitempty"`    // open windows a sensor passed, in order
-	SkipFrom int64             `json:"skip_from,omitempty"` // the first window skipped since the last partial
+	// Ended: the sensors whose run ended within a window (covered_to),
+	// with the end of that window (absent from snapshots before it).
+	Ended    map[string]int64 `json:"ended,omitempty"`
+	Passed   []int64          `json:"passed,omitempty"`    // open windows a sensor passed, in order
+	SkipFrom int64            `json:"skip_from,omitempty"` // the first window skipped since the last partial
 }
 
 type snapWin struct {
@@ -103,6 +106,12 @@ func (p *part) snapshot(offset int64) *snapshot {
 	}
 	for id, st := range p.sensors {
 		s.Progress[id] = st.progress
+		if st.ended {
+			if s.Ended == nil {
+				s.Ended = map[string]int64{}
+			}
+			s.Ended[id] = st.reach
+		}
 	}
 	return s
 }
@@ -170,7 +179,11 @@ func (p *part) restore(s *snapshot) error {
 	}
 	now := p.now()
 	for id, prog := range s.Progress {
-		p.sensors[id] = &sensorState{progress: prog, heard: now}
+		st := &sensorState{progress: prog, reach: prog, heard: now}
+		if r, ok := s.Ended[id]; ok && r > prog {
+			st.reach, st.ended = r, true
+		}
+		p.sensors[id] = st
 	}
 	return nil
 }
@@ -215,6 +228,11 @@ func (s *snapshot) check(window int64) error {
 	for _, t := range s.Progress {
 		if t < 0 || t >= hi {
 			return bad("progress", t)
+		}
+	}
+	for _, t := range s.Ended {
+		if t < 0 || t >= hi {
+			return bad("ended window", t)
 		}
 	}
 	for _, w := range s.Passed {

@@ -43,6 +43,9 @@ func (w *Writer) progress(r *engine.WindowRecord) {
 	o.float("coverage", round(r.Exposure))
 	o.bool("warmup", r.Warmup)
 	o.time("run_first_packet", r.RunFirst)
+	if r.CoveredTo != 0 {
+		o.time("covered_to", r.CoveredTo)
+	}
 	w.finish()
 }
 
