@@ -60,8 +60,9 @@ const (
 	actGapsMask = 31
 	actBounded  = 1 << 5
 	actSlept    = 1 << 6
-	actSkipped  = 1 << 7 // a first gap beyond firstGapSkip was left out (see)
-	actRunShift = 8      // gaps left out in a row since the last one that was not (6 bits)
+	actSkipped  = 1 << 7  // a first gap beyond firstGapSkip was left out (see)
+	actBurst    = 1 << 14 // a gap under runFloor was seen (left out of the percentile)
+	actRunShift = 8       // gaps left out in a row since the last one that was not (6 bits)
 	actRunMask  = 63 << actRunShift
 	lgOne       = 1024 // log2 units of lgap
 	// leftRun gaps left out in a row take the percentile down a power of
@@ -86,6 +87,10 @@ var sleepBar, gapUp, gapDown = func() (bar, up, down [gapsFull + 1]int32) {
 
 // lgInit is the least first estimate, log2 of 16 s in ms.
 var lgInit = log2ms(16000)
+
+// runFloor: gaps shorter (log2 of 500 ms) are a burst's, left out of the
+// percentile and of the runs that take it down (see).
+var runFloor = log2ms(500)
 
 // log2ms is log2(ms) in 1/1024, from the position of the top bit and the
 // ten bits under it read as a fraction (within 0.09 of the truth, and the
@@ -220,8 +225,18 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 	lg := log2ms(gap / uint64(time.Millisecond))
 	n := a.meta & actGapsMask
 	est := int32(a.lgap)
-	if gap > uint64(SleepFloor) && n > 0 && lg > est+sleepBar[n] {
+	if gap > uint64(SleepFloor) && (n > 0 && lg > est+sleepBar[n] || n == 0 && a.meta&actBurst != 0) {
 		t.sleep(a, prevLast, ts, gap)
+		return
+	}
+	if lg < runFloor {
+		// A burst's gap (a scanner's SYNs milliseconds apart): left out
+		// of the percentile, which is the pace of the source's bursts.
+		// Counted, they pulled it down to the burst's pace, and every
+		// pause past 2 minutes of a bursty scanner that never sleeps was
+		// a sleep (12 to 79 % of them sleepers, a review). A source of
+		// such gaps alone sleeps at a silence past SleepFloor.
+		a.meta |= actBurst
 		return
 	}
 	// The 90th percentile: up 9 tenths of a step when the gap is above
@@ -244,7 +259,14 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 			// sleeps was seen again (a review). A probe's retransmissions
 			// are a run of two or three; a burst longer than leftRun
 			// brings it down towards the burst's pace, as the percentile
-			// of the source's gaps is.
+			// of the source's gaps is. Gaps under runFloor, a burst's (a
+			// scanner's SYNs milliseconds apart), neither count nor break
+			// a run: counted, the bursts of a scanner that never sleeps
+			// took it down to their pace, and its every pause past 2
+			// minutes was a sleep (a review: 100 % sleepers).
+			if lg < runFloor {
+				return
+			}
 			if r := a.meta>>actRunShift&63 + 1; r < leftRun {
 				a.meta = a.meta&^actRunMask | r<<actRunShift
 			} else {

@@ -456,6 +456,75 @@ func TestShortFirstPauseDoesNotHideSleeps(t *testing.T) {
 	}
 }
 
+// Scanners that send bursts of SYNs milliseconds apart, with pauses
+// between the bursts, and never sleep: their burst gaps are left out of
+// the percentile (they pulled it down to the burst's pace, and every pause
+// past 2 minutes was a sleep: 12 to 79 % of such sources were sleepers, and
+// 100 % once runs of gaps left out took the percentile down, a review).
+// A source whose every gap is a burst's that falls silent past 2 minutes
+// sleeps.
+func TestBurstyScannersDoNotSleep(t *testing.T) {
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
+		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(time.Hour)}
+	for _, c := range []struct {
+		burst int
+		gap   time.Duration
+		pause time.Duration
+	}{{64, 5 * time.Millisecond, 30 * time.Second}, {20, 10 * time.Millisecond, 30 * time.Second}, {10, 10 * time.Millisecond, 20 * time.Second}} {
+		tab := NewTable(cfg, 1<<20, 0)
+		rng := rand.New(rand.NewPCG(7, uint64(c.burst)))
+		var s decode.Syn
+		s.Flags, s.DstPort = 2, 445
+		const sources = 150
+		for k := range sources {
+			src := v4(0x0b000000 + uint32(k))
+			copy(s.Src[:], src[:])
+			at := time.Hour + time.Duration(rng.Float64()*float64(c.pause))
+			for at < 13*time.Hour {
+				for i := range c.burst {
+					d := v4(rng.Uint32())
+					copy(s.Dst[:], d[:])
+					s.Ts = int64(at + time.Duration(i)*c.gap)
+					var ev Event
+					tab.Syn(&s, &ev)
+				}
+				at = time.Duration(s.Ts) + time.Duration(rng.ExpFloat64()*float64(c.pause))
+			}
+		}
+		if a := tab.TakeActivity(); a.RunSleepers > sources/20 {
+			t.Errorf("bursts of %d SYNs %v apart, pauses of %v on average: %d sleepers of %d (%d sleeps), want at most 5 %%",
+				c.burst, c.gap, c.pause, a.RunSleepers, sources, a.Sleep.N)
+		}
+	}
+	// Ten SYNs a second for 10 minutes, silent for 5, again: one sleep;
+	// silent for 90 s instead: none.
+	for _, c := range []struct {
+		silence time.Duration
+		sleeps  uint64
+	}{{5 * time.Minute, 1}, {90 * time.Second, 0}} {
+		tab := NewTable(cfg, 1<<20, 0)
+		var s decode.Syn
+		s.Flags, s.DstPort = 2, 445
+		copy(s.Src[:], []byte{203, 0, 113, 9})
+		n := 0
+		send := func(from time.Duration) time.Duration {
+			for i := range 6000 {
+				d := v4(0xc6120000 + uint32(n))
+				n++
+				copy(s.Dst[:], d[:])
+				s.Ts = int64(from + time.Duration(i)*100*time.Millisecond)
+				var ev Event
+				tab.Syn(&s, &ev)
+			}
+			return time.Duration(s.Ts)
+		}
+		send(send(0) + c.silence)
+		if a := tab.TakeActivity(); a.Sleep.N != c.sleeps {
+			t.Errorf("a source at 10 SYNs a second silent for %v: %d sleeps, want %d", c.silence, a.Sleep.N, c.sleeps)
+		}
+	}
+}
+
 // TestRunSourcesCountsOneSeenThisWindowBeforeTheRun: a source a saved state
 // knew, last seen in the window the run starts in but before the run's
 // first packet, is one of the run's sources at its first SYN in the run
