@@ -79,14 +79,39 @@ func (t *Table) reclaimReach(ep uint32) bool {
 		return false
 	}
 	n := min(t.rs.n, len(h.owner))
-	for range min(reclaimTries, n) {
-		i := h.next(n)
-		if r := t.rs.at(i); r.epoch != ep && r.reported == 0 && r.queued == 0 && t.demote(h.owner[i], i, false) {
-			return true
-		}
+	if t.reclaimFrom(h, n, ep, false, func(i uint32) *scanHdr { return &t.rs.at(i).scanHdr }) {
+		return true
 	}
 	h.failed(ep)
 	return false
+}
+
+// reclaimFrom looks at up to reclaimTries entries of a slab of n from the
+// hand on (hdr gives an entry's header) and takes back the first whose
+// source is done with it and has no gap between SYNs of half a second or
+// more counted (a flood's: its SYNs come in one burst), else the first
+// done with it: a slow scanner's activity (its sleeps) is lost with its
+// entry (TestReclaimKeepsSlowScanners).
+func (t *Table) reclaimFrom(h *hand, n int, ep uint32, wide bool, hdr func(uint32) *scanHdr) bool {
+	var second uint32
+	found := false
+	for range min(reclaimTries, n) {
+		i := h.next(n)
+		x := hdr(i)
+		if x.epoch == ep || x.reported != 0 || x.queued != 0 {
+			continue
+		}
+		if x.act.meta&actGapsMask != 0 {
+			if !found {
+				second, found = i, true
+			}
+			continue
+		}
+		if t.demote(h.owner[i], i, wide) {
+			return true
+		}
+	}
+	return found && t.demote(h.owner[second], second, wide)
 }
 
 // reclaimWide is reclaimReach for stage 2.
@@ -96,11 +121,8 @@ func (t *Table) reclaimWide(ep uint32) bool {
 		return false
 	}
 	n := min(t.wides.n, len(h.owner))
-	for range min(reclaimTries, n) {
-		i := h.next(n)
-		if w := t.wides.at(i); w.epoch != ep && w.reported == 0 && w.queued == 0 && t.demote(h.owner[i], i, true) {
-			return true
-		}
+	if t.reclaimFrom(h, n, ep, true, func(i uint32) *scanHdr { return &t.wides.at(i).scanHdr }) {
+		return true
 	}
 	h.failed(ep)
 	return false

@@ -164,3 +164,37 @@ func TestRestoreForgetsPastTheLookback(t *testing.T) {
 		t.Errorf("the source silent 30 min: not kept as saved")
 	}
 }
+
+// A full slab takes back the entries of a flood's sources (their SYNs in
+// one burst: no gap of half a second counted) before a slow scanner's,
+// whose activity (its sleeps) would be lost with its entry (a review: a
+// sweeper sleeping while 900 spoofed sources came was one sleeper twice,
+// a sleep short).
+func TestReclaimKeepsSlowScanners(t *testing.T) {
+	tab := scanTable()
+	ms := int64(time.Millisecond)
+	burst := func(base uint32, n int, at int64) int64 {
+		for k := range n {
+			feed(tab, v4(base+uint32(k)), 8, func(i int) ([4]byte, uint16) { return v4(0xc6130000 + uint32(i)), 445 },
+				func(i int) int64 { return at + int64(i)*ms })
+			at += 8 * ms
+		}
+		return at
+	}
+	at := burst(0x0b000000, 5, 0)
+	slow := v4(0xcb000007)
+	feed(tab, slow, 15, func(i int) ([4]byte, uint16) { return v4(0xc6120000 + uint32(i)), 445 },
+		func(i int) int64 { return at + int64(i)*10*int64(time.Second) })
+	burst(0x0b100000, tab.wides.max-6, at+150*int64(time.Second))
+	if tab.wides.inUse() != tab.wides.max {
+		t.Fatalf("%d of %d wide entries in use", tab.wides.inUse(), tab.wides.max)
+	}
+	burst(0x0c000000, 100, int64(10*time.Minute)) // a later interval: taken back
+	v := mustVal(t, tab, slow)
+	if _, wide := v.reachIdx(); !v.promoted() || !wide {
+		t.Fatalf("the slow scanner lost its entry to a flood")
+	}
+	if d, _ := tab.reachOf(*v); d != 15 {
+		t.Errorf("the slow scanner's reach: %d destinations, want 15", d)
+	}
+}
