@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/synscope/synscope/pkg/benign"
@@ -52,11 +53,17 @@ func main() {
 	// --mmdb were read ended a starting live sensor (a review). A live
 	// run and the collector act on it once they exist (hupSignals); an
 	// offline run ignores it.
-	hup = make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	// (Not for report, help and completion, which SIGHUP ends as
+	// before.)
+	if len(os.Args) < 2 || !slices.Contains([]string{"report", "help", "completion"}, os.Args[1]) {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	signal.Stop(sigs)
-	signal.Stop(hup)
+	if hup != nil {
+		signal.Stop(hup)
+	}
 	cancel(nil)
 	os.Exit(code)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -185,5 +186,36 @@ func TestLiveSIGHUPWhileListsAreRead(t *testing.T) {
 	}
 	if err := interrupt(t, cmd, done, stderr); err != nil {
 		t.Fatalf("exit: %v: %s", err, stderr.String())
+	}
+}
+
+// TestReportEndsOnSIGHUP: SIGHUP is caught from the start for the runs
+// that act on it (live, collect) or go on through it (offline), not for
+// `sensor report`, which it ends as before (a review: a report reading a
+// pipe outlived its closed terminal).
+func TestReportEndsOnSIGHUP(t *testing.T) {
+	bin := buildSensor(t)
+	cmd := exec.Command(bin, "report", "-o", filepath.Join(t.TempDir(), "r.html"), "-")
+	w, err := cmd.StdinPipe() // open: the report waits for more
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGHUP {
+			t.Errorf("report after SIGHUP: %v, want ended by the signal", err)
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("report still running 5 s after SIGHUP")
 	}
 }

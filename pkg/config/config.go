@@ -659,6 +659,11 @@ func (c *Config) fill(v *viper.Viper) error {
 		if c.SensorID, err = os.Hostname(); err != nil || c.SensorID == "" {
 			c.SensorID = "sensor"
 		}
+		// The kernel takes any bytes for a host name: what an id may
+		// not hold becomes _ (a host named dc\east went into every
+		// record, and the fleet's collector took them all as bad, a
+		// review).
+		c.SensorID = output.SafeSensorID(c.SensorID)
 	}
 	if c.LogLevel, err = oneOf(v, kLogLevel, "debug", "info", "warn", "error"); err != nil {
 		return err

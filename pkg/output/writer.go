@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -87,6 +88,22 @@ const MaxSensorID = 256
 // record, and the fleet's collector reads it as written, without escapes,
 // so every record of a sensor named dc\east was a bad record there and the
 // sensor missing from the fleet, unsaid (a review).
+// SafeSensorID is id with what CheckSensorID refuses replaced by _, cut
+// to MaxSensorID bytes (the host name as the default id).
+func SafeSensorID(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == 0x2028 || r == 0x2029 || r == utf8.RuneError {
+			r = '_'
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxSensorID {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func CheckSensorID(id string) error {
 	if len(id) > MaxSensorID {
 		return fmt.Errorf("%d bytes: at most %d (it is in every record)", len(id), MaxSensorID)

@@ -293,3 +293,23 @@ func TestFloodModeLeftOutWhenNoSourceHasIt(t *testing.T) {
 		t.Errorf("tcp_window_mode: %v", rec.Pattern)
 	}
 }
+
+// The host name as the default sensor id holds only what an id may: the
+// kernel takes any bytes for one (a host named dc\east put its name in
+// every record, and the fleet's collector took them all as bad).
+func TestSafeSensorID(t *testing.T) {
+	for in, want := range map[string]string{
+		"gw-1.example": "gw-1.example",
+		`dc\east`:      "dc_east",
+		"a\"b\x01c":    "a_b_c",
+		"x\xffy":       "x_y",
+		"ünï":          "ünï",
+	} {
+		if got := SafeSensorID(in); got != want || CheckSensorID(got) != nil {
+			t.Errorf("SafeSensorID(%q) = %q, want %q (check %v)", in, got, want, CheckSensorID(got))
+		}
+	}
+	if got := SafeSensorID(strings.Repeat("é", 200)); len(got) > MaxSensorID || CheckSensorID(got) != nil {
+		t.Errorf("a long name: %d bytes", len(got))
+	}
+}

@@ -225,7 +225,12 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 	lg := log2ms(gap / uint64(time.Millisecond))
 	n := a.meta & actGapsMask
 	est := int32(a.lgap)
-	if gap > uint64(SleepFloor) && (n > 0 && lg > est+sleepBar[n] || n == 0 && a.meta&actBurst != 0) {
+	// A source of bursts alone (every gap under runFloor) knows no pace
+	// but its bursts': a silence past firstGapSkip is a sleep, as a first
+	// gap that long is taken for one; a shorter one sets its pace (a
+	// silence past SleepFloor was a sleep: bursts on a 3-minute cycle made
+	// every pause one, a review).
+	if gap > uint64(SleepFloor) && (n > 0 && lg > est+sleepBar[n] || n == 0 && a.meta&actBurst != 0 && gap > uint64(firstGapSkip)) {
 		t.sleep(a, prevLast, ts, gap)
 		return
 	}
@@ -235,7 +240,7 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 		// Counted, they pulled it down to the burst's pace, and every
 		// pause past 2 minutes of a bursty scanner that never sleeps was
 		// a sleep (12 to 79 % of them sleepers, a review). A source of
-		// such gaps alone sleeps at a silence past SleepFloor.
+		// such gaps alone: see above.
 		a.meta |= actBurst
 		return
 	}

@@ -467,10 +467,15 @@ func TestBurstyScannersDoNotSleep(t *testing.T) {
 	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
 		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(time.Hour)}
 	for _, c := range []struct {
-		burst int
-		gap   time.Duration
-		pause time.Duration
-	}{{64, 5 * time.Millisecond, 30 * time.Second}, {20, 10 * time.Millisecond, 30 * time.Second}, {10, 10 * time.Millisecond, 20 * time.Second}} {
+		burst  int
+		gap    time.Duration
+		pause  time.Duration
+		jitter bool
+	}{{64, 5 * time.Millisecond, 30 * time.Second, false}, {20, 10 * time.Millisecond, 30 * time.Second, false},
+		{10, 10 * time.Millisecond, 20 * time.Second, false},
+		// bursts on a steady cycle of 3 minutes ±20 s (every pause was a
+		// sleep: a review)
+		{10, 10 * time.Millisecond, 3 * time.Minute, true}} {
 		tab := NewTable(cfg, 1<<20, 0)
 		rng := rand.New(rand.NewPCG(7, uint64(c.burst)))
 		var s decode.Syn
@@ -488,7 +493,11 @@ func TestBurstyScannersDoNotSleep(t *testing.T) {
 					var ev Event
 					tab.Syn(&s, &ev)
 				}
-				at = time.Duration(s.Ts) + time.Duration(rng.ExpFloat64()*float64(c.pause))
+				if c.jitter {
+					at += c.pause + time.Duration((rng.Float64()*2-1)*float64(20*time.Second))
+				} else {
+					at = time.Duration(s.Ts) + time.Duration(rng.ExpFloat64()*float64(c.pause))
+				}
 			}
 		}
 		if a := tab.TakeActivity(); a.RunSleepers > sources/20 {
@@ -496,12 +505,13 @@ func TestBurstyScannersDoNotSleep(t *testing.T) {
 				c.burst, c.gap, c.pause, a.RunSleepers, sources, a.Sleep.N)
 		}
 	}
-	// Ten SYNs a second for 10 minutes, silent for 5, again: one sleep;
-	// silent for 90 s instead: none.
+	// Ten SYNs a second for 10 minutes, silent for 10, again: one sleep;
+	// silent for 90 s or 5 minutes instead (its pace, for all it knows):
+	// none.
 	for _, c := range []struct {
 		silence time.Duration
 		sleeps  uint64
-	}{{5 * time.Minute, 1}, {90 * time.Second, 0}} {
+	}{{10 * time.Minute, 1}, {5 * time.Minute, 0}, {90 * time.Second, 0}} {
 		tab := NewTable(cfg, 1<<20, 0)
 		var s decode.Syn
 		s.Flags, s.DstPort = 2, 445
