@@ -31,7 +31,8 @@ func openLive(cfg *config.Config, log zerolog.Logger) (capture.Source, string, e
 		log.Warn().Str("iface", cfg.Iface).Msg("the interface is down: no packets until it is brought up ('ip link set " + cfg.Iface + " up')")
 	}
 	openEBPF := func() (capture.Source, string, error) {
-		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress, Ingress: ingressMode(cfg.IngressHook), Promisc: cfg.Promisc})
+		s, err := bpfcap.Open(bpfcap.Config{Iface: cfg.Iface, Ports: cfg.Ports, Egress: cfg.Egress, Ingress: ingressMode(cfg.IngressHook), Promisc: cfg.Promisc,
+			Warn: func(msg string) { log.Warn().Str("iface", cfg.Iface).Msg(msg) }})
 		if err != nil {
 			return nil, "", err
 		}

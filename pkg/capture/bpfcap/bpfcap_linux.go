@@ -79,6 +79,11 @@ type Config struct {
 	// open (span ports, taps), as a socket membership the kernel drops
 	// when the source is closed or the process dies.
 	Promisc bool
+	// Warn, when set, is told (once a hook, from Next's goroutine) that
+	// another program went ahead of the sensor's in the interface's TCX
+	// chain: if its verdict ends the chain, the sensor does not see the
+	// packets.
+	Warn func(msg string)
 
 	legacyTC bool // tests: skip TCX, use the clsact fallback
 }
@@ -101,6 +106,8 @@ type Source struct {
 	ingress Hook
 	egress  Hook
 	promisc *promiscHold // nil unless Config.Promisc
+	warn    func(msg string)
+	ahead   [2]bool // another program was said to be ahead of ours: ingress, egress
 
 	closeOnce sync.Once
 	closeErr  error
@@ -178,6 +185,7 @@ func Open(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.warn = cfg.Warn
 	s.ifindex, s.checked = ifc.Index, time.Now()
 	s.ns, _ = openNSLinks() // without it, only a removal is seen
 	if err := s.attachIngress(ifc.Index, cfg); err != nil {
@@ -400,6 +408,7 @@ func (s *Source) detached() error {
 			return fmt.Errorf("bpfcap: %s was removed: its programs are detached (capture it again once it is back: restart the sensor)", s.iface)
 		}
 	}
+	s.checkChain()
 	// Moved to another network namespace, the interface keeps the
 	// programs, and they go on counting its traffic there: the sensor
 	// counted another namespace's SYNs as its own (a review).
@@ -409,6 +418,40 @@ func (s *Source) detached() error {
 		}
 	}
 	return nil
+}
+
+// checkChain tells Config.Warn, once a hook, when another program is ahead
+// of the sensor's in the interface's TCX chain: attached later at the
+// head, one whose verdict ends the chain (TC_ACT_OK, TC_ACT_SHOT) hid every
+// packet from the sensor without a word (a review).
+func (s *Source) checkChain() {
+	if s.warn == nil {
+		return
+	}
+	for i, c := range [2]struct {
+		hook Hook
+		at   ebpf.AttachType
+		prog *ebpf.Program
+		dir  string
+	}{{s.ingress, ebpf.AttachTCXIngress, s.objs.TcIngress, "ingress"}, {s.egress, ebpf.AttachTCXEgress, s.objs.TcEgress, "egress"}} {
+		if c.hook != HookTCX || s.ahead[i] || c.prog == nil {
+			continue
+		}
+		q, err := link.QueryPrograms(link.QueryOptions{Target: s.ifindex, Attach: c.at})
+		if err != nil || len(q.Programs) == 0 {
+			continue
+		}
+		info, err := c.prog.Info()
+		if err != nil {
+			continue
+		}
+		ours, _ := info.ID()
+		if first := q.Programs[0].ID; first != ours {
+			s.ahead[i] = true
+			s.warn(fmt.Sprintf("another program (id %d) is ahead of the sensor's in the TCX %s chain of %s: if its verdict ends the chain, the sensor does not see those packets (bpftool net show dev %s)",
+				first, c.dir, s.iface, s.iface))
+		}
+	}
 }
 
 // detachCheckAfter is how long records may come without a look at
