@@ -19,6 +19,7 @@ type Config struct {
 	RingSize int
 	Ingress  IngressMode
 	Promisc  bool
+	Warn     func(msg string)
 }
 
 // IngressMode chooses where the ingress program goes (see the Linux build).
