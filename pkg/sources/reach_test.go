@@ -375,6 +375,27 @@ func TestThresholdRecordNotLostToOutbound(t *testing.T) {
 	}
 }
 
+// oneSource is a table with activity intervals of the length given and a
+// function that sends its one source's next SYN at a time, each to another
+// host on 445.
+func oneSource(interval time.Duration) (*Table, func(at time.Duration)) {
+	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
+		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(interval)}
+	tab := NewTable(cfg, 1<<20, 0)
+	var s decode.Syn
+	s.Flags, s.DstPort = 2, 445
+	copy(s.Src[:], []byte{203, 0, 113, 2})
+	n := 0
+	return tab, func(at time.Duration) {
+		d := v4(0xc6120000 + uint32(n))
+		n++
+		copy(s.Dst[:], d[:])
+		s.Ts = int64(at)
+		var ev Event
+		tab.Syn(&s, &ev)
+	}
+}
+
 // TestFirstLongGapDoesNotHideSleeps: a source that sends one SYN, is
 // silent 40 minutes, then scans 20 minutes and sleeps 40, twice: the first
 // gap (as likely a sleep as its pace) set its gap percentile at twice
@@ -383,21 +404,7 @@ func TestThresholdRecordNotLostToOutbound(t *testing.T) {
 // after a scan are seen. (The gap across a restart, the reach not being
 // saved, is such a first gap.)
 func TestFirstLongGapDoesNotHideSleeps(t *testing.T) {
-	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
-		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(24 * time.Hour)}
-	tab := NewTable(cfg, 1<<20, 0)
-	var s decode.Syn
-	s.Flags = 2
-	copy(s.Src[:], []byte{203, 0, 113, 2})
-	n := 0
-	send := func(at time.Duration) {
-		d := v4(0xc6120000 + uint32(n))
-		n++
-		copy(s.Dst[:], d[:])
-		s.DstPort, s.Ts = 445, int64(at)
-		var ev Event
-		tab.Syn(&s, &ev)
-	}
+	tab, send := oneSource(24 * time.Hour)
 	send(0)
 	at := 40 * time.Minute
 	for round := range 3 {
@@ -426,21 +433,7 @@ func TestFirstLongGapDoesNotHideSleeps(t *testing.T) {
 // 7 for 130 and 490 s). Runs of gaps left out now take it down.
 func TestShortFirstPauseDoesNotHideSleeps(t *testing.T) {
 	for _, first := range []time.Duration{130 * time.Second, 300 * time.Second, 470 * time.Second, 490 * time.Second} {
-		cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
-			ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(24 * time.Hour)}
-		tab := NewTable(cfg, 1<<20, 0)
-		var s decode.Syn
-		s.Flags = 2
-		copy(s.Src[:], []byte{203, 0, 113, 2})
-		n := 0
-		send := func(at time.Duration) {
-			d := v4(0xc6120000 + uint32(n))
-			n++
-			copy(s.Dst[:], d[:])
-			s.DstPort, s.Ts = 445, int64(at)
-			var ev Event
-			tab.Syn(&s, &ev)
-		}
+		tab, send := oneSource(24 * time.Hour)
 		send(0)
 		at := first
 		for range 7 { // 20 minutes at a SYN a second, 20 asleep
@@ -512,23 +505,14 @@ func TestBurstyScannersDoNotSleep(t *testing.T) {
 		silence time.Duration
 		sleeps  uint64
 	}{{10 * time.Minute, 1}, {5 * time.Minute, 0}, {90 * time.Second, 0}} {
-		tab := NewTable(cfg, 1<<20, 0)
-		var s decode.Syn
-		s.Flags, s.DstPort = 2, 445
-		copy(s.Src[:], []byte{203, 0, 113, 9})
-		n := 0
-		send := func(from time.Duration) time.Duration {
+		tab, send := oneSource(time.Hour)
+		burst := func(from time.Duration) time.Duration {
 			for i := range 6000 {
-				d := v4(0xc6120000 + uint32(n))
-				n++
-				copy(s.Dst[:], d[:])
-				s.Ts = int64(from + time.Duration(i)*100*time.Millisecond)
-				var ev Event
-				tab.Syn(&s, &ev)
+				send(from + time.Duration(i)*100*time.Millisecond)
 			}
-			return time.Duration(s.Ts)
+			return from + 5999*100*time.Millisecond
 		}
-		send(send(0) + c.silence)
+		burst(burst(0) + c.silence)
 		if a := tab.TakeActivity(); a.Sleep.N != c.sleeps {
 			t.Errorf("a source at 10 SYNs a second silent for %v: %d sleeps, want %d", c.silence, a.Sleep.N, c.sleeps)
 		}

@@ -74,25 +74,25 @@ func (h *hand) next(n int) uint32 {
 // reclaimReach frees a stage-1 entry of a source done with it (see above)
 // and reports whether it did; rs.alloc then gives it out.
 func (t *Table) reclaimReach(ep uint32) bool {
-	h := &t.rsHand
+	return t.reclaim(&t.rsHand, t.rs.n, ep, false, func(i uint32) *scanHdr { return &t.rs.at(i).scanHdr })
+}
+
+// reclaimWide is reclaimReach for stage 2.
+func (t *Table) reclaimWide(ep uint32) bool {
+	return t.reclaim(&t.wHand, t.wides.n, ep, true, func(i uint32) *scanHdr { return &t.wides.at(i).scanHdr })
+}
+
+// reclaim looks, unless the hand rests, at up to reclaimTries entries of a
+// slab of n from the hand on (hdr gives an entry's header) and takes back
+// the first whose source is done with it and has no gap between SYNs of
+// half a second or more counted (a flood's: its SYNs come in one burst),
+// else the first done with it: a slow scanner's activity (its sleeps) is
+// lost with its entry (TestReclaimKeepsSlowScanners).
+func (t *Table) reclaim(h *hand, n int, ep uint32, wide bool, hdr func(uint32) *scanHdr) bool {
 	if h.resting(ep) {
 		return false
 	}
-	n := min(t.rs.n, len(h.owner))
-	if t.reclaimFrom(h, n, ep, false, func(i uint32) *scanHdr { return &t.rs.at(i).scanHdr }) {
-		return true
-	}
-	h.failed(ep)
-	return false
-}
-
-// reclaimFrom looks at up to reclaimTries entries of a slab of n from the
-// hand on (hdr gives an entry's header) and takes back the first whose
-// source is done with it and has no gap between SYNs of half a second or
-// more counted (a flood's: its SYNs come in one burst), else the first
-// done with it: a slow scanner's activity (its sleeps) is lost with its
-// entry (TestReclaimKeepsSlowScanners).
-func (t *Table) reclaimFrom(h *hand, n int, ep uint32, wide bool, hdr func(uint32) *scanHdr) bool {
+	n = min(n, len(h.owner))
 	var second uint32
 	found := false
 	for range min(reclaimTries, n) {
@@ -111,17 +111,7 @@ func (t *Table) reclaimFrom(h *hand, n int, ep uint32, wide bool, hdr func(uint3
 			return true
 		}
 	}
-	return found && t.demote(h.owner[second], second, wide)
-}
-
-// reclaimWide is reclaimReach for stage 2.
-func (t *Table) reclaimWide(ep uint32) bool {
-	h := &t.wHand
-	if h.resting(ep) {
-		return false
-	}
-	n := min(t.wides.n, len(h.owner))
-	if t.reclaimFrom(h, n, ep, true, func(i uint32) *scanHdr { return &t.wides.at(i).scanHdr }) {
+	if found && t.demote(h.owner[second], second, wide) {
 		return true
 	}
 	h.failed(ep)
