@@ -262,16 +262,10 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 			// down too slowly in the first gaps and then left out every
 			// gap of a source at one SYN a second, and none of its
 			// sleeps was seen again (a review). A probe's retransmissions
-			// are a run of two or three; a burst longer than leftRun
-			// brings it down towards the burst's pace, as the percentile
-			// of the source's gaps is. Gaps under runFloor, a burst's (a
-			// scanner's SYNs milliseconds apart), neither count nor break
-			// a run: counted, the bursts of a scanner that never sleeps
-			// took it down to their pace, and its every pause past 2
-			// minutes was a sleep (a review: 100 % sleepers).
-			if lg < runFloor {
-				return
-			}
+			// are a run of two or three; a burst's gaps, under runFloor,
+			// never get here (counted in runs, they took a bursty
+			// scanner's percentile down to the burst's pace, and its
+			// every pause past 2 minutes was a sleep: a review).
 			if r := a.meta>>actRunShift&63 + 1; r < leftRun {
 				a.meta = a.meta&^actRunMask | r<<actRunShift
 			} else {
