@@ -61,7 +61,7 @@ const (
 	actBounded  = 1 << 5
 	actSlept    = 1 << 6
 	actSkipped  = 1 << 7  // a first gap beyond firstGapSkip was left out (see)
-	actBurst    = 1 << 14 // a gap under runFloor was seen (left out of the percentile)
+	actPaced    = 1 << 15 // a gap of runFloor or more was seen: not all of its SYNs came in one burst (reclaim.go)
 	actRunShift = 8       // gaps left out in a row since the last one that was not (6 bits)
 	actRunMask  = 63 << actRunShift
 	lgOne       = 1024 // log2 units of lgap
@@ -88,8 +88,9 @@ var sleepBar, gapUp, gapDown = func() (bar, up, down [gapsFull + 1]int32) {
 // lgInit is the least first estimate, log2 of 16 s in ms.
 var lgInit = log2ms(16000)
 
-// runFloor: gaps shorter (log2 of 500 ms) are a burst's, left out of the
-// percentile and of the runs that take it down (see).
+// runFloor: gaps shorter (log2 of 500 ms) are a burst's: left out of the
+// runs that take the percentile down (see), and a source with none longer
+// came in one burst (actPaced).
 var runFloor = log2ms(500)
 
 // log2ms is log2(ms) in 1/1024, from the position of the top bit and the
@@ -225,23 +226,11 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 	lg := log2ms(gap / uint64(time.Millisecond))
 	n := a.meta & actGapsMask
 	est := int32(a.lgap)
-	// A source of bursts alone (every gap under runFloor) knows no pace
-	// but its bursts': a silence past firstGapSkip is a sleep, as a first
-	// gap that long is taken for one; a shorter one sets its pace (a
-	// silence past SleepFloor was a sleep: bursts on a 3-minute cycle made
-	// every pause one, a review).
-	if gap > uint64(SleepFloor) && (n > 0 && lg > est+sleepBar[n] || n == 0 && a.meta&actBurst != 0 && gap > uint64(firstGapSkip)) {
-		t.sleep(a, prevLast, ts, gap)
-		return
+	if lg >= runFloor {
+		a.meta |= actPaced
 	}
-	if lg < runFloor {
-		// A burst's gap (a scanner's SYNs milliseconds apart): left out
-		// of the percentile, which is the pace of the source's bursts.
-		// Counted, they pulled it down to the burst's pace, and every
-		// pause past 2 minutes of a bursty scanner that never sleeps was
-		// a sleep (12 to 79 % of them sleepers, a review). A source of
-		// such gaps alone: see above.
-		a.meta |= actBurst
+	if gap > uint64(SleepFloor) && n > 0 && lg > est+sleepBar[n] {
+		t.sleep(a, prevLast, ts, gap)
 		return
 	}
 	// The 90th percentile: up 9 tenths of a step when the gap is above
@@ -262,10 +251,14 @@ func (t *Table) see(a *actState, prevLast, ts int64, fresh bool, first uint32) {
 			// down too slowly in the first gaps and then left out every
 			// gap of a source at one SYN a second, and none of its
 			// sleeps was seen again (a review). A probe's retransmissions
-			// are a run of two or three; a burst's gaps, under runFloor,
-			// never get here (counted in runs, they took a bursty
-			// scanner's percentile down to the burst's pace, and its
-			// every pause past 2 minutes was a sleep: a review).
+			// are a run of two or three. A burst's gaps (under runFloor:
+			// a scanner's SYNs milliseconds apart) neither count nor
+			// break a run: counted, they took a bursty scanner's
+			// percentile down to the burst's pace, and its every pause
+			// past 2 minutes was a sleep (a review: 100 % sleepers).
+			if lg < runFloor {
+				return
+			}
 			if r := a.meta>>actRunShift&63 + 1; r < leftRun {
 				a.meta = a.meta&^actRunMask | r<<actRunShift
 			} else {

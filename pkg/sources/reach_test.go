@@ -449,73 +449,51 @@ func TestShortFirstPauseDoesNotHideSleeps(t *testing.T) {
 	}
 }
 
-// Scanners that send bursts of SYNs milliseconds apart, with pauses
-// between the bursts, and never sleep: their burst gaps are left out of
-// the percentile (they pulled it down to the burst's pace, and every pause
-// past 2 minutes was a sleep: 12 to 79 % of such sources were sleepers, and
-// 100 % once runs of gaps left out took the percentile down, a review).
-// A source whose every gap is a burst's that falls silent past 2 minutes
-// sleeps.
-func TestBurstyScannersDoNotSleep(t *testing.T) {
-	cfg := &Config{Window: int64(5 * time.Minute), Lookback: int64(24 * time.Hour), TopSources: 3,
-		ScanHosts: 25, ScanPorts: 15, ScanInterval: int64(5 * time.Minute), ActivityInterval: int64(time.Hour)}
-	for _, c := range []struct {
-		burst  int
-		gap    time.Duration
-		pause  time.Duration
-		jitter bool
-	}{{64, 5 * time.Millisecond, 30 * time.Second, false}, {20, 10 * time.Millisecond, 30 * time.Second, false},
-		{10, 10 * time.Millisecond, 20 * time.Second, false},
-		// bursts on a steady cycle of 3 minutes ±20 s (every pause was a
-		// sleep: a review)
-		{10, 10 * time.Millisecond, 3 * time.Minute, true}} {
-		tab := NewTable(cfg, 1<<20, 0)
-		rng := rand.New(rand.NewPCG(7, uint64(c.burst)))
-		var s decode.Syn
-		s.Flags, s.DstPort = 2, 445
-		const sources = 150
-		for k := range sources {
-			src := v4(0x0b000000 + uint32(k))
-			copy(s.Src[:], src[:])
-			at := time.Hour + time.Duration(rng.Float64()*float64(c.pause))
-			for at < 13*time.Hour {
-				for i := range c.burst {
-					d := v4(rng.Uint32())
-					copy(s.Dst[:], d[:])
-					s.Ts = int64(at + time.Duration(i)*c.gap)
-					var ev Event
-					tab.Syn(&s, &ev)
-				}
-				if c.jitter {
-					at += c.pause + time.Duration((rng.Float64()*2-1)*float64(20*time.Second))
-				} else {
-					at = time.Duration(s.Ts) + time.Duration(rng.ExpFloat64()*float64(c.pause))
-				}
-			}
-		}
-		if a := tab.TakeActivity(); a.RunSleepers > sources/20 {
-			t.Errorf("bursts of %d SYNs %v apart, pauses of %v on average: %d sleepers of %d (%d sleeps), want at most 5 %%",
-				c.burst, c.gap, c.pause, a.RunSleepers, sources, a.Sleep.N)
-		}
-	}
-	// Ten SYNs a second for 10 minutes, silent for 10, again: one sleep;
-	// silent for 90 s or 5 minutes instead (its pace, for all it knows):
-	// none.
-	for _, c := range []struct {
-		silence time.Duration
-		sleeps  uint64
-	}{{10 * time.Minute, 1}, {5 * time.Minute, 0}, {90 * time.Second, 0}} {
-		tab, send := oneSource(time.Hour)
-		burst := func(from time.Duration) time.Duration {
-			for i := range 6000 {
+// A fast steady scanner (ten SYNs a second: every gap a burst's) that
+// pauses once, then sleeps for an hour three times: the sleeps are seen.
+// Its burst gaps left out of the percentile (tried, against bursty
+// scanners' false sleeps), the pause set its pace for good, and no sleep
+// of an hour was seen after a pause of 90 s (a review).
+func TestFastScannerSleepsSeen(t *testing.T) {
+	for _, pause := range []time.Duration{90 * time.Second, 3 * time.Minute, 6 * time.Minute} {
+		tab, send := oneSource(24 * time.Hour)
+		scan := func(from time.Duration) time.Duration {
+			for i := range 6000 { // 10 minutes at ten a second
 				send(from + time.Duration(i)*100*time.Millisecond)
 			}
 			return from + 5999*100*time.Millisecond
 		}
-		burst(burst(0) + c.silence)
-		if a := tab.TakeActivity(); a.Sleep.N != c.sleeps {
-			t.Errorf("a source at 10 SYNs a second silent for %v: %d sleeps, want %d", c.silence, a.Sleep.N, c.sleeps)
+		at := scan(scan(0) + pause)
+		for range 3 {
+			at = scan(at + time.Hour)
 		}
+		if a := tab.TakeActivity(); a.Sleep.N < 3 {
+			t.Errorf("after a pause of %v: %d sleeps, want the 3 of an hour", pause, a.Sleep.N)
+		}
+	}
+}
+
+// A settled source (a SYN a minute) that then sends bursts of 100 SYNs
+// milliseconds apart every minute: the bursts' gaps, far under its
+// percentile, neither count in nor break the runs that take it down
+// (counted, they took it down to the bursts' pace, and a pause of 3
+// minutes was a sleep).
+func TestBurstsDoNotRunThePercentileDown(t *testing.T) {
+	tab, send := oneSource(24 * time.Hour)
+	at := time.Duration(0)
+	for range 60 {
+		send(at)
+		at += time.Minute
+	}
+	for range 60 { // an hour of bursts
+		for i := range 100 {
+			send(at + time.Duration(i)*5*time.Millisecond)
+		}
+		at += time.Minute
+	}
+	send(at + 2*time.Minute) // a pause of 3 minutes from the last burst
+	if a := tab.TakeActivity(); a.Sleep.N != 0 {
+		t.Errorf("a pause of 3 minutes of a source bursting every minute: %d sleeps, want none", a.Sleep.N)
 	}
 }
 

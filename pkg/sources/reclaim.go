@@ -84,8 +84,8 @@ func (t *Table) reclaimWide(ep uint32) bool {
 
 // reclaim looks, unless the hand rests, at up to reclaimTries entries of a
 // slab of n from the hand on (hdr gives an entry's header) and takes back
-// the first whose source is done with it and has no gap between SYNs of
-// half a second or more counted (a flood's: its SYNs come in one burst),
+// the first whose source is done with it and had no gap between SYNs of
+// half a second or more (a flood's: its SYNs come in one burst; actPaced),
 // else the first done with it: a slow scanner's activity (its sleeps) is
 // lost with its entry (TestReclaimKeepsSlowScanners).
 func (t *Table) reclaim(h *hand, n int, ep uint32, wide bool, hdr func(uint32) *scanHdr) bool {
@@ -101,7 +101,7 @@ func (t *Table) reclaim(h *hand, n int, ep uint32, wide bool, hdr func(uint32) *
 		if x.epoch == ep || x.reported != 0 || x.queued != 0 {
 			continue
 		}
-		if x.act.meta&actGapsMask != 0 {
+		if x.act.meta&actPaced != 0 {
 			if !found {
 				second, found = i, true
 			}

@@ -166,7 +166,8 @@ func TestRestoreForgetsPastTheLookback(t *testing.T) {
 }
 
 // A full slab takes back the entries of a flood's sources (their SYNs in
-// one burst: no gap of half a second counted) before a slow scanner's,
+// one burst: no gap of half a second) before a slow scanner's or a
+// sleeper's,
 // whose activity (its sleeps) would be lost with its entry (a review: a
 // sweeper sleeping while 900 spoofed sources came was one sleeper twice,
 // a sleep short).
@@ -182,19 +183,35 @@ func TestReclaimKeepsSlowScanners(t *testing.T) {
 		return at
 	}
 	at := burst(0x0b000000, 5, 0)
+	// A source of two bursts 9 minutes apart (asleep between them: not
+	// one burst, a review) and one sending a SYN every 10 s.
+	sleeper := v4(0xcb000006)
+	burstOf := func(src [4]byte, from int64, hosts uint32) {
+		feed(tab, src, 8, func(i int) ([4]byte, uint16) { return v4(0xc6140000 + hosts + uint32(i)), 445 },
+			func(i int) int64 { return from + int64(i)*ms })
+	}
+	burstOf(sleeper, at, 0)
 	slow := v4(0xcb000007)
 	feed(tab, slow, 15, func(i int) ([4]byte, uint16) { return v4(0xc6120000 + uint32(i)), 445 },
 		func(i int) int64 { return at + int64(i)*10*int64(time.Second) })
-	burst(0x0b100000, tab.wides.max-6, at+150*int64(time.Second))
+	burst(0x0b100000, tab.wides.max-7, at+150*int64(time.Second))
 	if tab.wides.inUse() != tab.wides.max {
 		t.Fatalf("%d of %d wide entries in use", tab.wides.inUse(), tab.wides.max)
 	}
+	burstOf(sleeper, at+int64(9*time.Minute), 8)
 	burst(0x0c000000, 100, int64(10*time.Minute)) // a later interval: taken back
-	v := mustVal(t, tab, slow)
-	if _, wide := v.reachIdx(); !v.promoted() || !wide {
-		t.Fatalf("the slow scanner lost its entry to a flood")
-	}
-	if d, _ := tab.reachOf(*v); d != 15 {
-		t.Errorf("the slow scanner's reach: %d destinations, want 15", d)
+	for _, c := range []struct {
+		name string
+		src  [4]byte
+		want int
+	}{{"slow scanner", slow, 15}, {"sleeper", sleeper, 16}} {
+		v := mustVal(t, tab, c.src)
+		if _, wide := v.reachIdx(); !v.promoted() || !wide {
+			t.Errorf("the %s lost its entry to a flood", c.name)
+			continue
+		}
+		if d, _ := tab.reachOf(*v); d != c.want {
+			t.Errorf("the %s's reach: %d destinations, want %d", c.name, d, c.want)
+		}
 	}
 }
