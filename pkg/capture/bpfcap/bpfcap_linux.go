@@ -108,6 +108,7 @@ type Source struct {
 	promisc *promiscHold // nil unless Config.Promisc
 	warn    func(msg string)
 	ahead   [2]bool // another program was said to be ahead of ours: ingress, egress
+	unasked bool    // the chain cannot be asked (no CAP_NET_ADMIN: dropped to --user)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -420,12 +421,14 @@ func (s *Source) detached() error {
 	return nil
 }
 
-// checkChain tells Config.Warn, once a hook, when another program is ahead
-// of the sensor's in the interface's TCX chain: attached later at the
-// head, one whose verdict ends the chain (TC_ACT_OK, TC_ACT_SHOT) hid every
-// packet from the sensor without a word (a review).
+// checkChain tells Config.Warn when another program goes ahead of the
+// sensor's in the interface's TCX chain (again after the sensor's was
+// first again): attached later at the head, one whose verdict ends the
+// chain (TC_ACT_OK, TC_ACT_SHOT) hid every packet from the sensor without
+// a word (a review). The kernel answers the query only with
+// CAP_NET_ADMIN: after the drop to --user it is not asked again.
 func (s *Source) checkChain() {
-	if s.warn == nil {
+	if s.warn == nil || s.unasked {
 		return
 	}
 	for i, c := range [2]struct {
@@ -434,10 +437,14 @@ func (s *Source) checkChain() {
 		prog *ebpf.Program
 		dir  string
 	}{{s.ingress, ebpf.AttachTCXIngress, s.objs.TcIngress, "ingress"}, {s.egress, ebpf.AttachTCXEgress, s.objs.TcEgress, "egress"}} {
-		if c.hook != HookTCX || s.ahead[i] || c.prog == nil {
+		if c.hook != HookTCX || c.prog == nil {
 			continue
 		}
 		q, err := link.QueryPrograms(link.QueryOptions{Target: s.ifindex, Attach: c.at})
+		if permission(err) {
+			s.unasked = true
+			return
+		}
 		if err != nil || len(q.Programs) == 0 {
 			continue
 		}
@@ -446,7 +453,9 @@ func (s *Source) checkChain() {
 			continue
 		}
 		ours, _ := info.ID()
-		if first := q.Programs[0].ID; first != ours {
+		if first := q.Programs[0].ID; first == ours {
+			s.ahead[i] = false
+		} else if !s.ahead[i] {
 			s.ahead[i] = true
 			s.warn(fmt.Sprintf("another program (id %d) is ahead of the sensor's in the TCX %s chain of %s: if its verdict ends the chain, the sensor does not see those packets (bpftool net show dev %s)",
 				first, c.dir, s.iface, s.iface))

@@ -50,24 +50,34 @@ func TestLiveWarnsOfAProgramAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prog.Close()
-	err = captest.InNS(p.SensorNS, func() error {
-		ifc, err := net.InterfaceByName(p.SensorIf)
-		if err != nil {
+	attach := func() link.Link {
+		var l link.Link
+		err := captest.InNS(p.SensorNS, func() error {
+			ifc, err := net.InterfaceByName(p.SensorIf)
+			if err != nil {
+				return err
+			}
+			l, err = link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: prog, Attach: ebpf.AttachTCXIngress, Anchor: link.Head()})
 			return err
-		}
-		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: prog, Attach: ebpf.AttachTCXIngress, Anchor: link.Head()})
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		t.Cleanup(func() { l.Close() })
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		return l
 	}
+	l := attach()
 	check()
 	got := check() // said once
 	if len(got) != 1 || !strings.Contains(got[0], "ahead of the sensor's in the TCX ingress chain of "+p.SensorIf) {
 		t.Errorf("warnings %q, want one naming the ingress chain of %s", got, p.SensorIf)
+	}
+	// Gone, and back later: said again (a first warning spent on a
+	// program that went away hid a later one, a review).
+	l.Close()
+	check()
+	l = attach()
+	defer l.Close()
+	if got := check(); len(got) != 2 {
+		t.Errorf("warnings %q, want a second when a program is ahead again", got)
 	}
 }
