@@ -277,6 +277,9 @@ func liveCollector(t *testing.T, ctx context.Context, brokers []string, file str
 		if msg == "partition resumed from its snapshot" {
 			resumed.Add(1)
 		}
+		if strings.HasPrefix(msg, "partials of a topic of another partition count") {
+			otherCount.Add(1)
+		}
 		t.Logf("%s: %s %v", name, msg, fields)
 	}
 	col, err := New(ctx, cfg, w)
@@ -291,8 +294,9 @@ func liveCollector(t *testing.T, ctx context.Context, brokers []string, file str
 	return col, done
 }
 
-// resumed counts partitions restored from a snapshot (not replayed).
-var resumed atomic.Int64
+// resumed counts partitions restored from a snapshot (not replayed);
+// otherCount the collectors' words on partials of another partition count.
+var resumed, otherCount atomic.Int64
 
 // waitShared waits until every collector owns a partition: the group has
 // rebalanced over all of them.

@@ -158,3 +158,38 @@ func TestOnceInterruptedWritesNoWindow(t *testing.T) {
 		t.Errorf("%d windows written by an interrupted --once run", n)
 	}
 }
+
+// TestPartialsOfAnotherPartitionCountSaid: partials naming another count
+// of partitions than the topic has (its partitions were added to while the
+// fleet used it) are refused, and the collector says why, once: it
+// dropped them without a word, and the windows before the change were
+// never written (a review).
+func TestPartialsOfAnotherPartitionCountSaid(t *testing.T) {
+	c := cluster(t, 1)
+	ctx := context.Background()
+	cl := producer(t, c.ListenAddrs())
+	put := func(topic, key, v string) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-3 * time.Hour)
+	for i := range 3 {
+		put("synscope", "", progress("s1", base.Add(time.Duration(i)*5*time.Minute)))
+	}
+	before := otherCount.Load()
+	rctx, cancel := context.WithCancel(ctx)
+	col, done := liveCollector(t, rctx, c.ListenAddrs(), filepath.Join(t.TempDir(), "fleet.jsonl"))
+	time.Sleep(2 * time.Second)
+	for k := range 2 {
+		start := base.Add(-time.Duration(k+1) * 5 * time.Minute)
+		pa, _ := json.Marshal(&Partial{Partition: 0, Partitions: 2, Start: start.UnixNano(), End: start.Add(5 * time.Minute).UnixNano(), Active: 1, SynPackets: 1})
+		put(partialsTopic("synscope"), strconv.FormatInt(start.UnixNano(), 10)+"/0", string(pa))
+	}
+	time.Sleep(2 * time.Second)
+	cancel()
+	<-done
+	if n := otherCount.Load() - before; n != 1 || col.st.Bad < 2 {
+		t.Errorf("said %d times, %d bad records; want once, both partials bad", n, col.st.Bad)
+	}
+}
