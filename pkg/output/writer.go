@@ -88,12 +88,17 @@ const MaxSensorID = 256
 // record, and the fleet's collector reads it as written, without escapes,
 // so every record of a sensor named dc\east was a bad record there and the
 // sensor missing from the fleet, unsaid (a review).
+// notInID says whether a sensor id may not hold r (CheckSensorID).
+func notInID(r rune) bool {
+	return r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == 0x2028 || r == 0x2029
+}
+
 // SafeSensorID is id with what CheckSensorID refuses replaced by _, cut
 // to MaxSensorID bytes (the host name as the default id).
 func SafeSensorID(id string) string {
 	var b strings.Builder
 	for _, r := range id {
-		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == 0x2028 || r == 0x2029 || r == utf8.RuneError {
+		if notInID(r) || r == utf8.RuneError {
 			r = '_'
 		}
 		if b.Len()+utf8.RuneLen(r) > MaxSensorID {
@@ -112,7 +117,7 @@ func CheckSensorID(id string) error {
 		return fmt.Errorf("%q is not valid UTF-8", id)
 	}
 	for _, r := range id {
-		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == 0x2028 || r == 0x2029 {
+		if notInID(r) {
 			return fmt.Errorf("%q holds %q: an id may not hold quotation marks, backslashes or control characters (it is in every record, read as written by the fleet's collector)", id, r)
 		}
 	}

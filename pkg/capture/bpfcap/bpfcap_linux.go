@@ -315,9 +315,7 @@ func (s *Source) attachIngress(ifindex int, cfg Config) error {
 	default:
 		var tcx error = ebpf.ErrNotSupported
 		if !cfg.legacyTC {
-			var l link.Link
-			if l, tcx = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: s.objs.TcIngress, Attach: ebpf.AttachTCXIngress, Anchor: link.Head()}); tcx == nil {
-				s.links = append(s.links, l)
+			if tcx = s.attachTCX(ifindex, false); tcx == nil {
 				s.ingress = HookTCX
 				return nil
 			}
@@ -359,19 +357,18 @@ func permission(err error) bool { return errors.Is(err, unix.EPERM) || errors.Is
 // them; it returns TCX_NEXT, so they all still run), or, where TCX does not
 // exist, as a legacy clsact filter.
 func (s *Source) attachTC(ifindex int, egress, legacy bool) (Hook, error) {
-	prog, at := s.objs.TcIngress, ebpf.AttachTCXIngress
-	if egress {
-		prog, at = s.objs.TcEgress, ebpf.AttachTCXEgress
-	}
 	if !legacy {
-		l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: at, Anchor: link.Head()})
+		err := s.attachTCX(ifindex, egress)
 		if err == nil {
-			s.links = append(s.links, l)
 			return HookTCX, nil
 		}
 		if !errors.Is(err, ebpf.ErrNotSupported) {
 			return HookNone, explain("attach TCX", err)
 		}
+	}
+	prog := s.objs.TcIngress
+	if egress {
+		prog = s.objs.TcEgress
 	}
 	f, err := attachLegacyTC(ifindex, s.iface, prog.FD(), egress)
 	if err != nil {
@@ -379,6 +376,21 @@ func (s *Source) attachTC(ifindex int, egress, legacy bool) (Hook, error) {
 	}
 	s.filters = append(s.filters, f)
 	return HookTC, nil
+}
+
+// attachTCX attaches the ingress or egress TC program as a TCX link at the
+// head of the chain.
+func (s *Source) attachTCX(ifindex int, egress bool) error {
+	prog, at := s.objs.TcIngress, ebpf.AttachTCXIngress
+	if egress {
+		prog, at = s.objs.TcEgress, ebpf.AttachTCXEgress
+	}
+	l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: at, Anchor: link.Head()})
+	if err != nil {
+		return err
+	}
+	s.links = append(s.links, l)
+	return nil
 }
 
 // Iface is the interface the source captures on.
