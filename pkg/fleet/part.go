@@ -103,8 +103,7 @@ type runWindow struct {
 // sensorState is how far one sensor has got in a partition.
 type sensorState struct {
 	progress int64 // the end of the latest window it has passed (or where its run ended within one: covered_to)
-	reach    int64 // the end of the latest window it wrote, passed or not
-	ended    bool  // its latest progress record ends its run within the window (covered_to)
+	reach    int64 // the end of the latest window it wrote, passed or not: past progress when its run ended within that window
 	heard    int64 // wall clock of its latest progress record here
 	silent   bool
 	// behind: heard from, but more than a lookback behind the median
@@ -183,9 +182,6 @@ func (p *part) add(r *rec) bool {
 		end := r.windowEnd
 		if r.coveredTo != 0 {
 			end = r.coveredTo
-		}
-		if r.windowEnd >= st.reach {
-			st.ended = r.coveredTo != 0
 		}
 		st.progress = max(st.progress, end)
 		st.reach = max(st.reach, r.windowEnd)
@@ -271,7 +267,7 @@ func (p *part) closable(force bool) int64 {
 	// add the rest), then is silent, not waited for.
 	var lead int64
 	for _, s := range p.sensors {
-		lead = max(lead, s.progress, s.reach)
+		lead = max(lead, s.reach)
 	}
 	if force {
 		return lead
@@ -281,7 +277,7 @@ func (p *part) closable(force bool) int64 {
 	var heard []int64 // the progress of the sensors not silent
 	for id, s := range p.sensors {
 		wait := p.maxLag
-		if s.ended {
+		if s.progress < s.reach { // its run ended within its latest window
 			wait = p.restartWait
 		}
 		s.silent = s.progress < lead && now-s.heard > wait

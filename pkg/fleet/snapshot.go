@@ -106,7 +106,7 @@ func (p *part) snapshot(offset int64) *snapshot {
 	}
 	for id, st := range p.sensors {
 		s.Progress[id] = st.progress
-		if st.ended {
+		if st.progress < st.reach {
 			if s.Ended == nil {
 				s.Ended = map[string]int64{}
 			}
@@ -181,7 +181,7 @@ func (p *part) restore(s *snapshot) error {
 	for id, prog := range s.Progress {
 		st := &sensorState{progress: prog, reach: prog, heard: now}
 		if r, ok := s.Ended[id]; ok && r > prog {
-			st.reach, st.ended = r, true
+			st.reach = r
 		}
 		p.sensors[id] = st
 	}
