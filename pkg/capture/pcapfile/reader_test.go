@@ -715,9 +715,16 @@ func TestZeroFilledTail(t *testing.T) {
 			t.Errorf("%s: errors %v, want one at packet 301, offset %d", name, res.errs, off)
 		}
 	}
+	everyWay(t, "a.pcap", f, 4096, check)
+}
+
+// everyWay reads the file b (named name) every way there is: mapped and
+// through windows, with Next and in batches of 1, 7 (mixed with Next) and
+// 64, as a stream with a read buffer of bufSize (0: the default), and
+// gzipped; check gets each result.
+func everyWay(t *testing.T, name string, b []byte, bufSize int, check func(t *testing.T, how string, res result)) {
 	eachWalk(t, func(t *testing.T) {
-		dir := t.TempDir()
-		a := writeFile(t, dir, "a.pcap", f)
+		a := writeFile(t, t.TempDir(), name, b)
 		check(t, "next", openAll(t, a))
 		for _, n := range []int{1, 7, 64} {
 			r, err := Open([]string{a})
@@ -727,8 +734,8 @@ func TestZeroFilledTail(t *testing.T) {
 			check(t, "batch "+itoa(n), readBatches(t, r, n, n == 7))
 		}
 	})
-	check(t, "stream", readBytes(t, 4096, f))
-	check(t, "gzip", readBytes(t, 4096, gz(t, f)))
+	check(t, "stream", readBytes(t, bufSize, b))
+	check(t, "gzip", readBytes(t, bufSize, gz(t, b)))
 }
 
 // A file given on standard input and named too is read once, whichever
@@ -805,19 +812,7 @@ func TestBigPacketBlocks(t *testing.T) {
 				}
 			}
 		}
-		eachWalk(t, func(t *testing.T) {
-			a := writeFile(t, t.TempDir(), "a.pcapng", b.buf)
-			check(t, "next", openAll(t, a))
-			for _, n := range []int{1, 3, 64} {
-				r, err := Open([]string{a})
-				if err != nil {
-					t.Fatal(err)
-				}
-				check(t, "batch "+itoa(n), readBatches(t, r, n, n == 3))
-			}
-		})
-		check(t, "stream", readBytes(t, 64<<10, b.buf))
-		check(t, "gzip", readBytes(t, 0, gz(t, b.buf)))
+		everyWay(t, "a.pcapng", b.buf, 64<<10, check)
 	}
 }
 
